@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file config.hpp
+/// Configuration structs for servers and clients. Plain aggregates with commented defaults.
+///
+/// Thread-safety: plain value types. Callbacks stored in them may be called from
+/// the SDK's internal threads (documented at each one).
+
+#include <mcp/error.hpp>
+#include <mcp/types.hpp>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace mcp {
+
+using Milliseconds = std::chrono::milliseconds;
+
+/// What to do with a stdio server's stderr.
+enum class StderrMode {
+  capture,  ///< read it line by line: kept as a tail for error reports, passed to `on_stderr`
+  inherit,  ///< the child writes to our stderr
+  ignore,   ///< redirected to /dev/null
+};
+
+/// A server spawned as a subprocess and spoken to over stdin/stdout.
+struct StdioServerConfig {
+  std::string command;                           ///< executable; searched in PATH if it has no '/'
+  std::vector<std::string> args;                 ///< arguments (no shell involved)
+  std::map<std::string, std::string> env;        ///< added to (and overriding) the base environment
+  /// false (default): the child gets only HOME, LOGNAME, PATH, SHELL, TERM, USER from our
+  /// environment plus `env`; true: our whole environment plus `env`.
+  bool inherit_env = false;
+  std::optional<std::string> cwd;                ///< working directory (default: ours)
+  StderrMode stderr_mode = StderrMode::capture;  ///< default: capture
+  /// Called for every stderr line in `capture` mode, from an SDK thread. Keep it quick.
+  std::function<void(std::string_view server, std::string_view line)> on_stderr;
+  std::size_t stderr_tail_lines = 20;            ///< lines kept for error reports
+  std::size_t max_message_bytes = 256u << 20;    ///< one incoming line may be this large (256 MiB)
+  /// stdin closed -> wait this long -> SIGTERM -> wait this long -> SIGKILL (process group).
+  Milliseconds shutdown_grace{2000};
+};
+
+/// Which HTTP transport to use for a remote server.
+enum class HttpTransportKind {
+  automatic,        ///< Streamable HTTP, falling back to legacy HTTP+SSE where the spec says
+  streamable_http,  ///< Streamable HTTP only
+  sse,              ///< legacy 2024-11-05 HTTP+SSE only
+};
+
+/// A remote server over HTTP.
+struct HttpServerConfig {
+  std::string url;                               ///< endpoint URL (http:// or https://)
+  std::map<std::string, std::string> headers;    ///< sent on every request of this server
+  HttpTransportKind transport = HttpTransportKind::automatic;
+  Milliseconds connect_timeout{3000};            ///< TCP/TLS connect timeout
+};
+
+/// One server of a client.
+struct ServerConfig {
+  std::variant<StdioServerConfig, HttpServerConfig> transport;  ///< how to reach it
+  /// Pin the era instead of probing (Era::unknown = detect).
+  Era era = Era::unknown;
+  /// Pin a protocol revision (implies its era). Empty = newest we both speak.
+  std::optional<std::string> protocol_version;
+  std::optional<Milliseconds> request_timeout;   ///< overrides the client's default
+  std::optional<Milliseconds> probe_timeout;     ///< overrides the client's default
+};
+
+/// A client: any number of named servers.
+struct ClientConfig {
+  /// Distinguishes clients whose server configs are identical. Two live clients with
+  /// identical configs and no id are refused (it is almost always a leak).
+  std::optional<std::string> id;
+  std::map<std::string, ServerConfig> servers;   ///< name -> server
+  Implementation client_info{"mcp-cpp", "0.1.0", std::nullopt, nullptr};  ///< sent to servers
+  Milliseconds request_timeout{60000};           ///< default per-request timeout (60 s)
+  /// How long the era probe (`server/discover`) may take before we assume a legacy server.
+  /// The clock starts when the probe is sent, after the process is spawned.
+  Milliseconds probe_timeout{5000};
+  /// Diagnostics that are not errors (non-JSON lines on stdout, unmatched replies, ...).
+  /// Called from SDK threads.
+  std::function<void(std::string_view server, std::string_view message)> on_diagnostic;
+};
+
+/// Parse a `{"mcpServers": {name: {command, args, env, cwd} | {url, headers}}}` document
+/// (the common format of MCP client configuration files).
+[[nodiscard]] Result<ClientConfig> parse_client_config(const nlohmann::json& doc);
+
+/// Parse a command line such as `node server.js --flag "a b"` into a stdio server config
+/// (whitespace splits, single and double quotes group, backslash escapes; no shell).
+[[nodiscard]] Result<StdioServerConfig> parse_stdio_command(std::string_view command_line);
+
+}  // namespace mcp

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file error.hpp
+/// Typed errors. No exception crosses the public API: every fallible call returns
+/// `mcp::Result<T>` (a `tl::expected<T, mcp::Error>`).
+///
+/// Thread-safety: plain value types; safe to copy between threads.
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace mcp {
+
+/// Specific error codes. Each belongs to one `ErrorKind` (see `kind_of`).
+enum class Errc {
+  // transport
+  spawn_failed = 1,      ///< the server process could not be started (missing executable, bad cwd)
+  process_exited,        ///< the server process exited (or closed stdout) while we needed it
+  connection_failed,     ///< could not connect to a remote server
+  connection_closed,     ///< the connection closed while a request was in flight
+  io_error,              ///< read/write failure on the underlying channel
+  message_too_large,     ///< a message exceeded the configured maximum size
+  // protocol
+  invalid_message = 100, ///< the peer sent something that is not valid JSON-RPC / MCP
+  rpc_error,             ///< the server answered with a JSON-RPC error (code/data kept)
+  unsupported_version,   ///< no protocol version in common with the server
+  invalid_result,        ///< a result with an unknown resultType or a malformed shape
+  input_required,        ///< the server needs client input and no handler can provide it
+  tool_not_found,        ///< no such tool (locally known) or server
+  // timeout / cancelled
+  timeout = 200,         ///< no reply within the configured time
+  cancelled,             ///< cancelled through a std::stop_token
+  disconnected,          ///< the client was disconnected while the call was in flight
+  // auth
+  unauthorized = 300,    ///< 401 / 403 from a remote server
+  // config
+  invalid_config = 400,  ///< the configuration cannot work (empty command, unknown server, ...)
+  duplicate_client,      ///< a second live client with an identical configuration and no id
+  unsupported_transport, ///< the configured transport is not available in this build
+  // pool
+  pool_closed = 500,     ///< the pool was closed
+  pool_factory_failed,   ///< the pool's factory could not build a configuration
+};
+
+/// Broad classes of errors, usable as `std::error_condition`s:
+/// `if (err.code() == mcp::ErrorKind::timeout) ...`
+enum class ErrorKind { transport = 1, protocol, timeout, cancelled, auth, config, pool };
+
+/// The category of `Errc` codes.
+const std::error_category& error_category() noexcept;
+/// The category of `ErrorKind` conditions.
+const std::error_category& error_kind_category() noexcept;
+
+/// `std::error_code` for an `Errc`.
+std::error_code make_error_code(Errc e) noexcept;
+/// `std::error_condition` for an `ErrorKind`.
+std::error_condition make_error_condition(ErrorKind k) noexcept;
+/// The kind an `Errc` belongs to.
+ErrorKind kind_of(Errc e) noexcept;
+
+/// An error: a code, a human-readable message, and for JSON-RPC errors the
+/// remote code and `data`.
+struct Error {
+  std::error_code code;             ///< an `Errc` in `mcp::error_category()`
+  std::string message;              ///< human-readable, already says what to do where it can
+  std::optional<int> rpc_code;      ///< JSON-RPC error code when the server sent an error
+  nlohmann::json data;              ///< JSON-RPC `data` (or null)
+  std::string server;               ///< the configured server name, when known
+  std::string stderr_tail;          ///< last stderr lines of a stdio server that died
+
+  /// Build an error.
+  static Error make(Errc e, std::string message);
+  /// The `Errc` of this error (or 0 if the code is from another category).
+  [[nodiscard]] Errc errc() const noexcept;
+  /// The broad kind of this error.
+  [[nodiscard]] ErrorKind kind() const noexcept;
+  /// One line: "[server] message (rpc code N)" plus the stderr tail if any.
+  [[nodiscard]] std::string what() const;
+};
+
+/// The result of a fallible operation.
+template <class T>
+using Result = tl::expected<T, Error>;
+
+/// Shorthand for returning an error.
+inline tl::unexpected<Error> fail(Errc e, std::string message) {
+  return tl::unexpected<Error>(Error::make(e, std::move(message)));
+}
+/// Shorthand for returning an existing error.
+inline tl::unexpected<Error> fail(Error e) { return tl::unexpected<Error>(std::move(e)); }
+
+}  // namespace mcp
+
+namespace std {
+template <>
+struct is_error_code_enum<mcp::Errc> : true_type {};
+template <>
+struct is_error_condition_enum<mcp::ErrorKind> : true_type {};
+}  // namespace std

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+/// @file transport.hpp
+/// The channel under a session: moves JSON-RPC messages, knows nothing of MCP methods.
+///
+/// Thread-safety: `send` may be called from many threads at once; `close` from any thread,
+/// any number of times. Callbacks run on the transport's own reader thread, one at a time.
+
+#include <mcp/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string_view>
+
+namespace mcp {
+
+/// A bidirectional JSON-RPC message channel.
+class Transport {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// What the transport reports upwards.
+  struct Callbacks {
+    std::function<void(nlohmann::json&&)> on_message;       ///< one parsed message
+    std::function<void(const Error&)> on_closed;            ///< the channel ended by itself (once)
+    std::function<void(std::string_view)> on_diagnostic;   ///< non-fatal oddities (garbage lines)
+  };
+
+  virtual ~Transport() = default;
+  /// Open the channel (spawn the process, ...). Callbacks start after this returns ok.
+  [[nodiscard]] virtual Result<void> start(Callbacks callbacks) = 0;
+  /// Send one message; gives up at `deadline` (a peer that stops reading cannot block us).
+  [[nodiscard]] virtual Result<void> send(const nlohmann::json& message, Clock::time_point deadline) = 0;
+  /// Close gracefully, then forcibly. Idempotent. No callback runs after it returns.
+  virtual void close() = 0;
+  /// False once the channel has ended (by itself or by `close`).
+  [[nodiscard]] virtual bool is_open() const = 0;
+};
+
+}  // namespace mcp

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: MIT
+#include <mcp/client.hpp>
+
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace mcp {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------- Tool
+
+Tool::Tool(std::string server, ToolDefinition definition, std::weak_ptr<Session> session)
+    : server_(std::move(server)), definition_(std::move(definition)), session_(std::move(session)) {}
+
+Result<CallToolResult> Tool::call(json arguments, const RequestOptions& options) const {
+  auto s = session_.lock();
+  if (!s) {
+    Error e = Error::make(Errc::disconnected, "tool '" + definition_.name + "': its client no longer exists");
+    e.server = server_;
+    return fail(std::move(e));
+  }
+  return s->call_tool(definition_.name, std::move(arguments), options);
+}
+
+// ---------------------------------------------------------------- live-client registry
+
+namespace {
+
+// Two live clients with the same servers and no id are almost always a leak (a client
+// built per request and never disconnected); refusing the second makes it visible.
+struct Registry {
+  std::mutex m;
+  std::multiset<std::string> live;
+  static Registry& get() {
+    static Registry r;
+    return r;
+  }
+};
+
+json fingerprint(const ClientConfig& c) {
+  json servers = json::object();
+  for (const auto& [name, s] : c.servers) {
+    json j;
+    if (const auto* st = std::get_if<StdioServerConfig>(&s.transport)) {
+      j = json{{"command", st->command}, {"args", st->args}, {"env", st->env},
+               {"cwd", st->cwd.value_or("")}, {"inherit_env", st->inherit_env}};
+    } else {
+      const auto& h = std::get<HttpServerConfig>(s.transport);
+      j = json{{"url", h.url}, {"headers", h.headers}, {"transport", static_cast<int>(h.transport)}};
+    }
+    j["era"] = static_cast<int>(s.era);
+    j["version"] = s.protocol_version.value_or("");
+    servers[name] = std::move(j);
+  }
+  return json{{"id", c.id.value_or("")}, {"servers", std::move(servers)}};
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- Client
+
+struct Client::Impl {
+  ClientConfig config;
+  std::string key;
+  std::map<std::string, std::shared_ptr<Session>> sessions;
+  std::mutex mutex;
+  bool registered = false;
+
+  ~Impl() {
+    for (auto& [n, s] : sessions) s->disconnect();
+    unregister();
+  }
+
+  Result<void> ensure_registered() {
+    std::lock_guard lk(mutex);
+    if (registered) return {};
+    auto& reg = Registry::get();
+    std::lock_guard rl(reg.m);
+    if (reg.live.count(key)) {
+      return fail(Errc::duplicate_client,
+                  std::string("another live mcp::Client has an identical configuration") +
+                      (config.id ? " and the same id '" + *config.id + "'" : " and no id") +
+                      ": give each client a distinct ClientConfig::id, or disconnect() the first one");
+    }
+    reg.live.insert(key);
+    registered = true;
+    return {};
+  }
+
+  void unregister() {
+    std::lock_guard lk(mutex);
+    if (!registered) return;
+    auto& reg = Registry::get();
+    std::lock_guard rl(reg.m);
+    auto it = reg.live.find(key);
+    if (it != reg.live.end()) reg.live.erase(it);
+    registered = false;
+  }
+
+  Result<std::shared_ptr<Session>> session(const std::string& server) {
+    auto it = sessions.find(server);
+    if (it == sessions.end()) {
+      std::string known;
+      for (const auto& [n, s] : sessions) known += (known.empty() ? "" : ", ") + n;
+      return fail(Errc::tool_not_found, "no server named '" + server + "' (configured: " + known + ")");
+    }
+    auto reg = ensure_registered();
+    if (!reg) return fail(reg.error());
+    return it->second;
+  }
+
+  // Runs `fn` for every server, in parallel when there are several (each may need to
+  // spawn and probe), and gathers results and errors by server name.
+  template <class T, class Fn>
+  void for_each_server(Fn fn, std::map<std::string, T>& ok, std::map<std::string, Error>& errors) {
+    auto reg = ensure_registered();
+    if (!reg) {
+      for (const auto& [n, s] : sessions) errors[n] = reg.error();
+      return;
+    }
+    std::vector<std::pair<std::string, std::shared_ptr<Session>>> list(sessions.begin(), sessions.end());
+    std::vector<std::optional<Result<T>>> results(list.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < list.size(); ++i)
+      threads.emplace_back([&, i] { results[i] = fn(*list[i].second); });
+    if (!list.empty()) results[0] = fn(*list[0].second);
+    for (auto& t : threads) t.join();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (*results[i]) ok.emplace(list[i].first, std::move(**results[i]));
+      else errors.emplace(list[i].first, std::move(results[i]->error()));
+    }
+  }
+
+  Partial<Toolsets> toolsets(const RequestOptions& opt) {
+    std::map<std::string, std::vector<ToolDefinition>> defs;
+    Partial<Toolsets> out;
+    for_each_server<std::vector<ToolDefinition>>([&](Session& s) { return s.list_tools(opt); }, defs, out.errors);
+    for (auto& [server, list] : defs) {
+      auto& set = out.value[server];
+      std::weak_ptr<Session> weak = sessions.at(server);
+      for (auto& d : list) {
+        std::string n = d.name;
+        set.insert_or_assign(n, Tool(server, std::move(d), weak));
+      }
+    }
+    return out;
+  }
+
+  ToolMap flatten(Toolsets&& sets) {
+    ToolMap flat;
+    for (auto& [server, set] : sets) {
+      for (auto& [name, tool] : set) {
+        auto key = server + "_" + name;
+        if (flat.count(key) && config.on_diagnostic)
+          config.on_diagnostic(server, "tool key '" + key + "' is ambiguous; the later one wins");
+        flat.insert_or_assign(std::move(key), std::move(tool));
+      }
+    }
+    return flat;
+  }
+};
+
+Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::Client(Client&&) noexcept = default;
+Client& Client::operator=(Client&&) noexcept = default;
+Client::~Client() = default;
+
+Result<Client> Client::create(ClientConfig config) {
+  if (config.servers.empty()) return fail(Errc::invalid_config, "the client configuration has no servers");
+  for (const auto& [name, s] : config.servers) {
+    if (name.empty()) return fail(Errc::invalid_config, "a server has an empty name");
+    if (const auto* st = std::get_if<StdioServerConfig>(&s.transport)) {
+      if (st->command.empty()) return fail(Errc::invalid_config, "server '" + name + "': empty command");
+    } else if (std::get<HttpServerConfig>(s.transport).url.empty()) {
+      return fail(Errc::invalid_config, "server '" + name + "': empty url");
+    }
+    if (s.protocol_version && !protocol::is_modern_version(*s.protocol_version) &&
+        !protocol::is_legacy_version(*s.protocol_version))
+      return fail(Errc::invalid_config, "server '" + name + "': unknown protocol version '" + *s.protocol_version + "'");
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->key = fingerprint(config).dump();
+  SessionDefaults d;
+  d.client_info = config.client_info;
+  d.request_timeout = config.request_timeout;
+  d.probe_timeout = config.probe_timeout;
+  d.on_diagnostic = config.on_diagnostic;
+  for (const auto& [name, s] : config.servers) impl->sessions.emplace(name, std::make_shared<Session>(name, s, d));
+  impl->config = std::move(config);
+  auto reg = impl->ensure_registered();
+  if (!reg) return fail(reg.error());
+  return Client(std::move(impl));
+}
+
+std::vector<std::string> Client::server_names() const {
+  std::vector<std::string> out;
+  for (const auto& [n, s] : impl_->sessions) out.push_back(n);
+  return out;
+}
+
+Result<std::shared_ptr<Session>> Client::session(const std::string& server) const { return impl_->session(server); }
+
+Result<ServerInfo> Client::server_info(const std::string& server, const RequestOptions& options) {
+  auto s = impl_->session(server);
+  if (!s) return fail(s.error());
+  return (*s)->connect(options);
+}
+
+Partial<Toolsets> Client::list_toolsets_partial(const RequestOptions& options) { return impl_->toolsets(options); }
+
+Result<Toolsets> Client::list_toolsets(const RequestOptions& options) {
+  auto p = impl_->toolsets(options);
+  if (!p.errors.empty()) return fail(p.errors.begin()->second);
+  return std::move(p.value);
+}
+
+Partial<ToolMap> Client::list_tools_partial(const RequestOptions& options) {
+  auto p = impl_->toolsets(options);
+  return Partial<ToolMap>{impl_->flatten(std::move(p.value)), std::move(p.errors)};
+}
+
+Result<ToolMap> Client::list_tools(const RequestOptions& options) {
+  auto p = impl_->toolsets(options);
+  if (!p.errors.empty()) return fail(p.errors.begin()->second);
+  return impl_->flatten(std::move(p.value));
+}
+
+Result<CallToolResult> Client::call_tool(const std::string& server, const std::string& tool, json arguments,
+                                         const RequestOptions& options) {
+  auto s = impl_->session(server);
+  if (!s) return fail(s.error());
+  return (*s)->call_tool(tool, std::move(arguments), options);
+}
+
+void Client::disconnect() {
+  if (!impl_) return;
+  for (auto& [n, s] : impl_->sessions) s->disconnect();
+  impl_->unregister();
+}
+
+}  // namespace mcp

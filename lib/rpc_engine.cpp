@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: MIT
+#include "rpc_engine.hpp"
+
+#include <chrono>
+
+namespace mcp::detail {
+
+using json = nlohmann::json;
+
+Error rpc_error_from(const json& err, const std::string& method) {
+  Error e = Error::make(Errc::rpc_error, "");
+  std::string msg = "server error";
+  if (err.is_object()) {
+    auto c = err.find("code");
+    if (c != err.end() && c->is_number_integer()) e.rpc_code = c->get<int>();
+    auto m = err.find("message");
+    if (m != err.end() && m->is_string()) msg = m->get<std::string>();
+    auto d = err.find("data");
+    if (d != err.end()) e.data = *d;
+  }
+  e.message = method + ": " + msg;
+  return e;
+}
+
+RpcEngine::RpcEngine(std::unique_ptr<Transport> transport, Options options)
+    : transport_(std::move(transport)), options_(std::move(options)) {}
+
+RpcEngine::~RpcEngine() {
+  close(Error::make(Errc::disconnected, "connection closed"));
+}
+
+Error RpcEngine::decorate(Error e) const {
+  if (e.server.empty()) e.server = options_.server;
+  return e;
+}
+
+Result<void> RpcEngine::start() {
+  std::weak_ptr<RpcEngine> weak = weak_from_this();
+  Transport::Callbacks cb;
+  // The transport's reader thread holds only weak references: the engine may be destroyed
+  // (which joins that thread through Transport::close) at any time.
+  cb.on_message = [weak](json&& m) {
+    if (auto self = weak.lock()) self->on_message(std::move(m));
+  };
+  cb.on_closed = [weak](const Error& e) {
+    if (auto self = weak.lock()) self->on_transport_closed(e);
+  };
+  cb.on_diagnostic = [weak](std::string_view d) {
+    if (auto self = weak.lock(); self && self->options_.on_diagnostic) self->options_.on_diagnostic(d);
+  };
+  {
+    std::lock_guard lk(mutex_);
+    started_ = true;
+  }
+  auto r = transport_->start(std::move(cb));
+  if (!r) {
+    std::lock_guard lk(mutex_);
+    closed_ = true;
+    return fail(decorate(r.error()));
+  }
+  worker_ = std::thread(&RpcEngine::dispatch_loop, work_, weak_from_this());
+  return {};
+}
+
+void RpcEngine::set_request_handler(RequestHandler h) {
+  std::lock_guard lk(mutex_);
+  request_handler_ = std::move(h);
+}
+void RpcEngine::set_notification_handler(NotificationHandler h) {
+  std::lock_guard lk(mutex_);
+  notification_handler_ = std::move(h);
+}
+
+bool RpcEngine::is_open() const {
+  std::lock_guard lk(mutex_);
+  return !closed_;
+}
+
+Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::string& method, json params,
+                                                                     Clock::time_point deadline) {
+  auto p = std::make_shared<Pending>();
+  p->method = method;
+  {
+    std::lock_guard lk(mutex_);
+    if (closed_) {
+      if (close_reason_) return fail(*close_reason_);
+      return fail(decorate(Error::make(Errc::connection_closed, method + ": connection is closed")));
+    }
+    p->id = next_id_++;
+    pending_.emplace(p->id, p);
+  }
+  json msg{{"jsonrpc", "2.0"}, {"id", p->id}, {"method", method}};
+  if (!params.is_null()) msg["params"] = std::move(params);
+  auto sent = transport_->send(msg, deadline);
+  if (!sent) {
+    abandon(p);
+    // A transport that died while we wrote reports the cause through on_closed; prefer it.
+    std::lock_guard lk(mutex_);
+    if (close_reason_) return fail(*close_reason_);
+    return fail(decorate(sent.error()));
+  }
+  return p;
+}
+
+void RpcEngine::abandon(const std::shared_ptr<Pending>& p) {
+  std::lock_guard lk(mutex_);
+  pending_.erase(p->id);
+}
+
+Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_point deadline,
+                             const std::stop_token& stop, bool cancel_on_abort, bool keep_on_timeout) {
+  bool stopped = false;  // guarded by p->m
+  {
+    // Registered before taking p->m: if stop was already requested the callback runs
+    // right here, synchronously, and must be able to lock.
+    std::stop_callback on_stop(stop, [&] {
+      std::lock_guard g(p->m);
+      stopped = true;
+      p->cv.notify_all();
+    });
+    std::unique_lock lk(p->m);
+    p->cv.wait_until(lk, deadline, [&] { return p->done || stopped; });
+    if (p->done) return std::move(p->result);
+    if (keep_on_timeout && !stopped)
+      return fail(decorate(Error::make(Errc::timeout, p->method + ": no reply within the timeout")));
+  }
+  abandon(p);
+  {
+    // The reply may have raced in between.
+    std::lock_guard lk(p->m);
+    if (p->done) return std::move(p->result);
+  }
+  const char* reason = stopped ? "cancelled by the client" : "timed out";
+  if (cancel_on_abort && is_open()) {
+    auto ignored = notify("notifications/cancelled", json{{"requestId", p->id}, {"reason", reason}},
+                          Clock::now() + std::chrono::milliseconds(500));
+    (void)ignored;
+  }
+  if (stopped) return fail(decorate(Error::make(Errc::cancelled, p->method + ": cancelled")));
+  return fail(decorate(Error::make(Errc::timeout, p->method + ": no reply within the timeout")));
+}
+
+Result<json> RpcEngine::call(const std::string& method, json params, Clock::time_point deadline,
+                             const std::stop_token& stop, bool cancel_on_abort) {
+  if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
+  auto p = send_request(method, std::move(params), deadline);
+  if (!p) return fail(p.error());
+  return wait(*p, deadline, stop, cancel_on_abort);
+}
+
+Result<void> RpcEngine::notify(const std::string& method, json params, Clock::time_point deadline) {
+  {
+    std::lock_guard lk(mutex_);
+    if (closed_) return fail(decorate(Error::make(Errc::connection_closed, method + ": connection is closed")));
+  }
+  json msg{{"jsonrpc", "2.0"}, {"method", method}};
+  if (!params.is_null()) msg["params"] = std::move(params);
+  auto r = transport_->send(msg, deadline);
+  if (!r) return fail(decorate(r.error()));
+  return {};
+}
+
+void RpcEngine::on_message(json&& msg) {
+  auto diag = [&](const std::string& s) {
+    if (options_.on_diagnostic) options_.on_diagnostic(s);
+  };
+  if (!msg.is_object()) {
+    diag("ignored a message that is not a JSON object");
+    return;
+  }
+  const auto method = msg.find("method");
+  const auto id = msg.find("id");
+  if (method != msg.end()) {
+    if (!method->is_string()) {
+      diag("ignored a message whose method is not a string");
+      return;
+    }
+    if (id != msg.end() && !id->is_null()) {
+      bool full;
+      {
+        std::lock_guard lk(work_->m);
+        full = work_->items.size() >= 1024;
+        if (!full) work_->items.push_back(std::move(msg));
+      }
+      if (full) {
+        // A server flooding us with requests gets errors rather than unbounded memory.
+        answer(*id, fail(Errc::invalid_message, "too many pending server requests"));
+        return;
+      }
+      work_->cv.notify_one();
+      return;
+    }
+    NotificationHandler h;
+    {
+      std::lock_guard lk(mutex_);
+      h = notification_handler_;
+    }
+    if (h) h(method->get<std::string>(), msg.contains("params") ? msg["params"] : json::object());
+    return;
+  }
+  const bool is_result = msg.contains("result"), is_error = msg.contains("error");
+  if (id == msg.end() || (!is_result && !is_error)) {
+    diag("ignored a message that is neither request, notification nor response: " + msg.dump().substr(0, 200));
+    return;
+  }
+  if (!id->is_number_integer()) {
+    diag("ignored a response with an id we never sent: " + id->dump());
+    return;
+  }
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lk(mutex_);
+    auto it = pending_.find(id->get<std::int64_t>());
+    if (it != pending_.end()) {
+      p = it->second;
+      pending_.erase(it);
+    }
+  }
+  if (!p) {
+    diag("ignored a response to an unknown or abandoned request id " + id->dump());
+    return;
+  }
+  Result<json> r = json();
+  if (is_error) {
+    r = fail(decorate(rpc_error_from(msg["error"], p->method)));
+  } else {
+    r = std::move(msg["result"]);
+  }
+  {
+    std::lock_guard lk(p->m);
+    p->result = std::move(r);
+    p->done = true;
+  }
+  p->cv.notify_all();
+}
+
+void RpcEngine::answer(const json& id, Result<json> r) {
+  json msg{{"jsonrpc", "2.0"}, {"id", id}};
+  if (r) {
+    msg["result"] = r->is_null() ? json::object() : std::move(*r);
+  } else {
+    json err{{"code", r.error().rpc_code.value_or(-32603)}, {"message", r.error().message}};
+    if (!r.error().data.is_null()) err["data"] = r.error().data;
+    msg["error"] = std::move(err);
+  }
+  auto sent = transport_->send(msg, Clock::now() + std::chrono::seconds(10));
+  if (!sent && options_.on_diagnostic) options_.on_diagnostic("could not answer a server request: " + sent.error().message);
+}
+
+void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> weak) {
+  for (;;) {
+    json msg;
+    {
+      std::unique_lock lk(work->m);
+      work->cv.wait(lk, [&] { return work->stop || !work->items.empty(); });
+      if (work->stop) return;
+      msg = std::move(work->items.front());
+      work->items.pop_front();
+    }
+    // If this was the last reference, the engine is destroyed here, on this thread; its
+    // close() then detaches us and we only touch `work` afterwards.
+    if (auto self = weak.lock()) self->handle_server_request(msg);
+    else return;
+  }
+}
+
+void RpcEngine::handle_server_request(json& msg) {
+  const std::string method = msg["method"].get<std::string>();
+  const json params = msg.contains("params") ? msg["params"] : json::object();
+  RequestHandler h;
+  {
+    std::lock_guard lk(mutex_);
+    h = request_handler_;
+  }
+  Result<json> r = json();
+  if (method == "ping") {
+    r = json::object();
+  } else if (h) {
+    r = h(method, params);
+  } else {
+    Error e = Error::make(Errc::rpc_error, "Method not found: " + method);
+    e.rpc_code = -32601;
+    r = fail(std::move(e));
+  }
+  answer(msg["id"], std::move(r));
+}
+
+void RpcEngine::fail_all(const Error& e) {
+  std::map<std::int64_t, std::shared_ptr<Pending>> pending;
+  {
+    std::lock_guard lk(mutex_);
+    pending.swap(pending_);
+  }
+  for (auto& [id, p] : pending) {
+    {
+      std::lock_guard lk(p->m);
+      if (p->done) continue;
+      Error copy = e;
+      if (!p->method.empty()) copy.message = p->method + ": " + copy.message;
+      p->result = fail(std::move(copy));
+      p->done = true;
+    }
+    p->cv.notify_all();
+  }
+}
+
+void RpcEngine::on_transport_closed(const Error& e) {
+  Error reason = decorate(e);
+  {
+    std::lock_guard lk(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    close_reason_ = reason;
+  }
+  fail_all(reason);
+  if (options_.on_closed) options_.on_closed(reason);
+}
+
+void RpcEngine::close(const Error& reason) {
+  bool was_started;
+  {
+    std::lock_guard lk(mutex_);
+    was_started = started_;
+    if (!closed_) {
+      closed_ = true;
+      close_reason_ = decorate(reason);
+    }
+  }
+  fail_all(decorate(reason));
+  {
+    std::lock_guard lk(work_->m);
+    work_->stop = true;
+  }
+  work_->cv.notify_all();
+  if (worker_.joinable()) {
+    if (worker_.get_id() == std::this_thread::get_id()) worker_.detach();  // closed from a handler
+    else worker_.join();
+  }
+  if (was_started && transport_) transport_->close();
+}
+
+}  // namespace mcp::detail

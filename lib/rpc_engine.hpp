@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// JSON-RPC 2.0 peer over a Transport: ids, the pending map, timeouts, cancellation,
+// dispatch of server requests (on a worker thread, so a slow handler never blocks reading)
+// and notifications (on the reader thread).
+#include <mcp/error.hpp>
+#include <mcp/transport.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+namespace mcp::detail {
+
+class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
+ public:
+  using Clock = Transport::Clock;
+  using json = nlohmann::json;
+  /// Answers a server request: a result object, or an Error (sent as a JSON-RPC error;
+  /// `rpc_code` is used when set, else -32603).
+  using RequestHandler = std::function<Result<json>(const std::string& method, const json& params)>;
+  using NotificationHandler = std::function<void(const std::string& method, const json& params)>;
+
+  struct Options {
+    std::string server;                                  ///< for error messages
+    std::function<void(std::string_view)> on_diagnostic;  ///< non-fatal oddities
+    std::function<void(const Error&)> on_closed;         ///< the transport ended by itself
+  };
+
+  /// One request in flight.
+  struct Pending {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    Result<json> result = json();
+    std::int64_t id = 0;
+    std::string method;
+  };
+
+  RpcEngine(std::unique_ptr<Transport> transport, Options options);
+  ~RpcEngine();
+
+  /// Start the transport. Must be called once before anything else.
+  [[nodiscard]] Result<void> start();
+  void set_request_handler(RequestHandler h);
+  void set_notification_handler(NotificationHandler h);
+
+  /// Send a request without waiting.
+  [[nodiscard]] Result<std::shared_ptr<Pending>> send_request(const std::string& method, json params,
+                                                              Clock::time_point deadline);
+  /// Wait for a reply. On timeout or stop the request is forgotten and, if `cancel_on_abort`,
+  /// `notifications/cancelled` is sent.
+  /// With `keep_on_timeout`, a timed-out request stays registered so a late reply can still
+  /// be collected by another wait (the era probe uses this).
+  [[nodiscard]] Result<json> wait(const std::shared_ptr<Pending>& p, Clock::time_point deadline,
+                                  const std::stop_token& stop, bool cancel_on_abort,
+                                  bool keep_on_timeout = false);
+  /// send_request + wait.
+  [[nodiscard]] Result<json> call(const std::string& method, json params, Clock::time_point deadline,
+                                  const std::stop_token& stop, bool cancel_on_abort = true);
+  /// Send a notification.
+  [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
+  /// Forget a pending request (the caller gave up on it).
+  void abandon(const std::shared_ptr<Pending>& p);
+
+  /// Fail every pending request with `reason` and close the transport. Idempotent.
+  void close(const Error& reason);
+  [[nodiscard]] bool is_open() const;
+
+ private:
+  struct WorkQueue;
+  void on_message(json&& msg);
+  void on_transport_closed(const Error& e);
+  void fail_all(const Error& e);
+  static void dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> engine);
+  void handle_server_request(json& msg);
+  void answer(const json& id, Result<json> r);
+  Error decorate(Error e) const;
+
+  std::unique_ptr<Transport> transport_;
+  Options options_;
+  mutable std::mutex mutex_;
+  std::map<std::int64_t, std::shared_ptr<Pending>> pending_;
+  std::int64_t next_id_ = 1;
+  bool closed_ = false;
+  bool started_ = false;
+  std::optional<Error> close_reason_;
+  RequestHandler request_handler_;
+  NotificationHandler notification_handler_;
+  // Server->client requests run on a worker thread, one at a time, off the reader thread.
+  // Its state is shared so the worker outlives an engine destroyed from inside a handler.
+  struct WorkQueue {
+    std::mutex m;
+    std::condition_variable cv;
+    std::deque<json> items;
+    bool stop = false;
+  };
+  std::shared_ptr<WorkQueue> work_ = std::make_shared<WorkQueue>();
+  std::thread worker_;
+};
+
+/// The JSON-RPC error object of a reply, as an Error (Errc::rpc_error, code and data kept).
+Error rpc_error_from(const nlohmann::json& error_object, const std::string& method);
+
+}  // namespace mcp::detail

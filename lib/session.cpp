@@ -1,0 +1,513 @@
+// SPDX-License-Identifier: MIT
+#include <mcp/session.hpp>
+
+#include "rpc_engine.hpp"
+#include "stdio_transport.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace mcp {
+
+using nlohmann::json;
+using detail::RpcEngine;
+using Clock = Transport::Clock;
+
+namespace {
+
+constexpr const char* kMetaVersion = "io.modelcontextprotocol/protocolVersion";
+constexpr const char* kMetaCaps = "io.modelcontextprotocol/clientCapabilities";
+constexpr const char* kMetaInfo = "io.modelcontextprotocol/clientInfo";
+constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
+
+bool is_transport_failure(const Error& e) {
+  const auto c = e.errc();
+  return c == Errc::process_exited || c == Errc::connection_closed || c == Errc::io_error;
+}
+
+// A "recognised modern error" (2026-07-28, stdio backward compatibility): an error whose
+// code and data have the shape the modern revision defines.
+std::optional<std::vector<std::string>> unsupported_version_list(const Error& e) {
+  if (e.errc() != Errc::rpc_error || e.rpc_code != -32022) return std::nullopt;
+  if (!e.data.is_object() || !e.data.contains("supported") || !e.data["supported"].is_array()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const auto& v : e.data["supported"])
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+bool is_recognised_modern_error(const Error& e) {
+  if (unsupported_version_list(e)) return true;
+  return e.errc() == Errc::rpc_error && e.rpc_code == -32021 && e.data.is_object() &&
+         e.data.contains("requiredCapabilities");
+}
+
+std::optional<std::string> pick(const std::vector<std::string>& ours, const std::vector<std::string>& theirs) {
+  for (const auto& v : ours)
+    if (std::find(theirs.begin(), theirs.end(), v) != theirs.end()) return v;
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
+  std::string name;
+  ServerConfig cfg;
+  SessionDefaults defaults;
+
+  std::mutex connect_mutex;  // one connection attempt at a time
+  mutable std::mutex mutex;  // guards everything below
+  std::shared_ptr<RpcEngine> engine;
+  ServerInfo info;
+  Era verdict = Era::unknown;     // cached era, survives reconnects
+  std::string modern_version;     // the modern revision agreed on
+  std::uint64_t generation = 0;   // bumped by disconnect()
+
+  Impl(std::string n, ServerConfig c, SessionDefaults d)
+      : name(std::move(n)), cfg(std::move(c)), defaults(std::move(d)) {
+    if (cfg.protocol_version) {
+      if (protocol::is_modern_version(*cfg.protocol_version)) cfg.era = Era::modern;
+      else if (protocol::is_legacy_version(*cfg.protocol_version)) cfg.era = Era::legacy;
+    }
+    verdict = cfg.era;
+    modern_version = cfg.protocol_version && protocol::is_modern_version(*cfg.protocol_version)
+                         ? *cfg.protocol_version
+                         : std::string(protocol::modern_version);
+  }
+
+  Milliseconds request_timeout(const RequestOptions& o) const {
+    if (o.timeout) return *o.timeout;
+    if (cfg.request_timeout) return *cfg.request_timeout;
+    return defaults.request_timeout;
+  }
+  Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(defaults.probe_timeout); }
+
+  Error tag(Error e) const {
+    if (e.server.empty()) e.server = name;
+    return e;
+  }
+  tl::unexpected<Error> failure(Errc c, std::string msg) const {
+    Error e = Error::make(c, std::move(msg));
+    e.server = name;
+    return tl::unexpected<Error>(std::move(e));
+  }
+
+  json modern_meta(const std::string& version) const {
+    return json{{kMetaVersion, version},
+                {kMetaCaps, json::object()},
+                {kMetaInfo, defaults.client_info}};
+  }
+
+  Result<std::shared_ptr<RpcEngine>> open_engine() {
+    std::unique_ptr<Transport> t;
+    if (auto* st = std::get_if<StdioServerConfig>(&cfg.transport)) {
+      t = detail::make_stdio_transport(name, *st);
+    } else {
+      return failure(Errc::unsupported_transport,
+                     "HTTP servers are not supported by this build yet (server '" + name + "')");
+    }
+    RpcEngine::Options o;
+    o.server = name;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    o.on_diagnostic = [weak](std::string_view d) {
+      if (auto self = weak.lock(); self && self->defaults.on_diagnostic) self->defaults.on_diagnostic(self->name, d);
+    };
+    auto eng = std::make_shared<RpcEngine>(std::move(t), std::move(o));
+    eng->set_notification_handler([weak](const std::string& method, const json& params) {
+      auto self = weak.lock();
+      if (!self) return;
+      if (method == "notifications/message" && self->defaults.on_diagnostic)
+        self->defaults.on_diagnostic(self->name, "server log: " + params.dump());
+    });
+    auto started = eng->start();
+    if (!started) {
+      eng->close(started.error());
+      return tl::unexpected<Error>(tag(started.error()));
+    }
+    return eng;
+  }
+
+  // Make `eng` the current connection unless a disconnect happened since `gen`.
+  bool publish(const std::shared_ptr<RpcEngine>& eng, std::uint64_t gen) {
+    std::lock_guard lk(mutex);
+    if (generation != gen) return false;
+    engine = eng;
+    return true;
+  }
+
+  Result<ServerInfo> handshake_legacy(const std::shared_ptr<RpcEngine>& eng, const RequestOptions& opt) {
+    const std::string offered = (cfg.protocol_version && protocol::is_legacy_version(*cfg.protocol_version))
+                                    ? *cfg.protocol_version
+                                    : std::string(protocol::latest_legacy_version);
+    json params{{"protocolVersion", offered},
+                {"capabilities", json::object()},
+                {"clientInfo", defaults.client_info}};
+    // initialize is never cancelled (the spec forbids it); a timeout just closes.
+    auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop, false);
+    if (!r) return tl::unexpected<Error>(tag(r.error()));
+    return finish_legacy(eng, *r);
+  }
+
+  Result<ServerInfo> finish_legacy(const std::shared_ptr<RpcEngine>& eng, const json& r) {
+    if (!r.is_object() || !r.contains("protocolVersion") || !r["protocolVersion"].is_string())
+      return failure(Errc::invalid_result, "initialize: result without a protocolVersion");
+    const std::string v = r["protocolVersion"].get<std::string>();
+    if (!protocol::is_legacy_version(v))
+      return failure(Errc::unsupported_version, "initialize: server chose protocol version '" + v +
+                                                    "', which this client does not speak");
+    ServerInfo si;
+    si.era = Era::legacy;
+    si.protocol_version = v;
+    if (r.contains("serverInfo")) si.implementation = r["serverInfo"].get<Implementation>();
+    if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
+    if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
+    auto n = eng->notify("notifications/initialized", json::object(), Clock::now() + std::chrono::seconds(10));
+    if (!n) return tl::unexpected<Error>(tag(n.error()));
+    return si;
+  }
+
+  Result<ServerInfo> modern_info_from_discover(const json& r, const std::string& version) {
+    if (!r.is_object()) return failure(Errc::invalid_result, "server/discover: result is not an object");
+    ServerInfo si;
+    si.era = Era::modern;
+    si.protocol_version = version;
+    if (r.contains("supportedVersions") && r["supportedVersions"].is_array())
+      for (const auto& v : r["supportedVersions"])
+        if (v.is_string()) si.supported_versions.push_back(v.get<std::string>());
+    if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
+    if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
+    if (r.contains("_meta") && r["_meta"].is_object() && r["_meta"].contains(kMetaServerInfo))
+      si.implementation = r["_meta"][kMetaServerInfo].get<Implementation>();
+    return si;
+  }
+
+  // Era detection as 2026-07-28 describes it for stdio: probe with server/discover; a
+  // DiscoverResult or a recognised modern error means modern; anything else, silence, or
+  // a server that exits on the probe means legacy.
+  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> detect(std::shared_ptr<RpcEngine> eng,
+                                                                     std::uint64_t gen, const RequestOptions& opt) {
+    std::string version = modern_version;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto sent = eng->send_request("server/discover", json{{"_meta", modern_meta(version)}},
+                                    Clock::now() + probe_timeout());
+      if (!sent) {
+        if (!is_transport_failure(sent.error())) return tl::unexpected<Error>(tag(sent.error()));
+        break;  // died on the probe: legacy, on a fresh process
+      }
+      auto probe = *sent;
+      auto r = eng->wait(probe, Clock::now() + probe_timeout(), opt.stop, false, /*keep_on_timeout=*/true);
+      if (!r && r.error().errc() != Errc::timeout) eng->abandon(probe);
+      if (r) {
+        auto si = modern_info_from_discover(*r, version);
+        if (!si) return tl::unexpected<Error>(si.error());
+        if (std::find(si->supported_versions.begin(), si->supported_versions.end(), version) !=
+                si->supported_versions.end() ||
+            si->supported_versions.empty()) {
+          modern_version = version;
+          return std::make_pair(eng, *si);
+        }
+        if (auto v = pick(protocol::modern_versions(), si->supported_versions); v && attempt == 0) {
+          version = *v;
+          continue;
+        }
+        if (pick(protocol::legacy_versions(), si->supported_versions)) {
+          auto li = handshake_legacy(eng, opt);  // dual-era server, legacy revisions only in common
+          if (!li) return tl::unexpected<Error>(li.error());
+          return std::make_pair(eng, *li);
+        }
+        return failure(Errc::unsupported_version, "server supports none of our protocol versions");
+      }
+      const Error& e = r.error();
+      if (e.errc() == Errc::cancelled || e.errc() == Errc::disconnected) return tl::unexpected<Error>(tag(e));
+      if (auto supported = unsupported_version_list(e)) {
+        if (auto v = pick(protocol::modern_versions(), *supported); v && attempt == 0) {
+          version = *v;
+          continue;  // modern, but another revision: retry once
+        }
+        if (pick(protocol::legacy_versions(), *supported)) {
+          auto li = handshake_legacy(eng, opt);
+          if (!li) return tl::unexpected<Error>(li.error());
+          return std::make_pair(eng, *li);
+        }
+        Error err = tag(e);
+        err.code = make_error_code(Errc::unsupported_version);
+        err.message = "server supports protocol versions " + e.data["supported"].dump() +
+                      ", none of which this client speaks";
+        return tl::unexpected<Error>(std::move(err));
+      }
+      if (is_recognised_modern_error(e)) return tl::unexpected<Error>(tag(e));
+      if (e.errc() == Errc::timeout) {
+        // Silence: legacy. A slow modern server may still answer the probe before it
+        // answers initialize (stdio is ordered), so keep listening for it.
+        return legacy_after_silent_probe(eng, probe, opt);
+      }
+      if (is_transport_failure(e)) break;
+      // Any other error: legacy, same process.
+      auto li = handshake_legacy(eng, opt);
+      if (!li) return tl::unexpected<Error>(li.error());
+      return std::make_pair(eng, *li);
+    }
+    // The server died on the probe: start it again and speak legacy.
+    eng->close(Error::make(Errc::process_exited, "restarting after the era probe"));
+    auto fresh = open_engine();
+    if (!fresh) return tl::unexpected<Error>(fresh.error());
+    if (!publish(*fresh, gen)) {
+      (*fresh)->close(Error::make(Errc::disconnected, "disconnected while connecting"));
+      return failure(Errc::disconnected, "disconnected while connecting");
+    }
+    auto li = handshake_legacy(*fresh, opt);
+    if (!li) return tl::unexpected<Error>(li.error());
+    return std::make_pair(*fresh, *li);
+  }
+
+  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> legacy_after_silent_probe(
+      const std::shared_ptr<RpcEngine>& eng, const std::shared_ptr<RpcEngine::Pending>& probe,
+      const RequestOptions& opt) {
+    auto li = handshake_legacy(eng, opt);
+    if (li) {
+      eng->abandon(probe);
+      return std::make_pair(eng, *li);
+    }
+    // initialize failed: did the probe get a late DiscoverResult? Then it is a slow modern server.
+    auto late = eng->wait(probe, Clock::now(), std::stop_token(), false);
+    if (late) {
+      auto si = modern_info_from_discover(*late, modern_version);
+      if (si) return std::make_pair(eng, *si);
+    }
+    return tl::unexpected<Error>(li.error());
+  }
+
+  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> connect_locked(const RequestOptions& opt) {
+    std::uint64_t gen;
+    {
+      std::lock_guard lk(mutex);
+      if (engine && engine->is_open()) return std::make_pair(engine, info);
+      gen = generation;
+    }
+    std::shared_ptr<RpcEngine> old;
+    {
+      std::lock_guard lk(mutex);
+      old.swap(engine);
+    }
+    if (old) old->close(Error::make(Errc::connection_closed, "replaced by a new connection"));
+
+    auto eng = open_engine();
+    if (!eng) return tl::unexpected<Error>(eng.error());
+    if (!publish(*eng, gen)) {
+      (*eng)->close(Error::make(Errc::disconnected, "disconnected while connecting"));
+      return failure(Errc::disconnected, "disconnected while connecting");
+    }
+    Era era;
+    {
+      std::lock_guard lk(mutex);
+      era = verdict;
+    }
+    Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> out = tl::unexpected<Error>(Error());
+    if (era == Era::legacy) {
+      auto li = handshake_legacy(*eng, opt);
+      if (li) out = std::make_pair(*eng, *li);
+      else out = tl::unexpected<Error>(li.error());
+    } else if (era == Era::modern) {
+      // Known modern: discover once for the server's identity and capabilities.
+      auto r = (*eng)->call("server/discover", json{{"_meta", modern_meta(modern_version)}},
+                            Clock::now() + request_timeout(opt), opt.stop);
+      if (r) {
+        auto si = modern_info_from_discover(*r, modern_version);
+        if (si) out = std::make_pair(*eng, *si);
+        else out = tl::unexpected<Error>(si.error());
+      } else if (auto supported = unsupported_version_list(r.error())) {
+        if (auto v = pick(protocol::modern_versions(), *supported)) {
+          modern_version = *v;
+          ServerInfo si;
+          si.era = Era::modern;
+          si.protocol_version = *v;
+          si.supported_versions = *supported;
+          out = std::make_pair(*eng, si);
+        } else {
+          out = failure(Errc::unsupported_version, "server supports none of our modern protocol versions");
+        }
+      } else {
+        out = tl::unexpected<Error>(tag(r.error()));
+      }
+    } else {
+      out = detect(*eng, gen, opt);
+    }
+    if (!out) {
+      std::shared_ptr<RpcEngine> cur;
+      {
+        std::lock_guard lk(mutex);
+        if (generation == gen) cur.swap(engine);
+      }
+      if (cur) cur->close(out.error());
+      (*eng)->close(out.error());
+      return out;
+    }
+    std::lock_guard lk(mutex);
+    if (generation != gen) {
+      out->first->close(Error::make(Errc::disconnected, "disconnected while connecting"));
+      return failure(Errc::disconnected, "disconnected while connecting");
+    }
+    engine = out->first;
+    info = out->second;
+    verdict = info.era;
+    if (info.era == Era::modern) modern_version = info.protocol_version;
+    return out;
+  }
+
+  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> ensure(const RequestOptions& opt) {
+    {
+      std::lock_guard lk(mutex);
+      if (engine && engine->is_open() && info.era != Era::unknown) return std::make_pair(engine, info);
+    }
+    std::lock_guard ck(connect_mutex);
+    return connect_locked(opt);
+  }
+
+  Result<json> request(std::string_view method_sv, json params, const RequestOptions& opt) {
+    const std::string method(method_sv);
+    if (!params.is_null() && !params.is_object())
+      return failure(Errc::invalid_config, method + ": params must be a JSON object");
+    auto conn = ensure(opt);
+    if (!conn) return tl::unexpected<Error>(conn.error());
+    auto [eng, si] = *conn;
+    const auto deadline = Clock::now() + request_timeout(opt);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      json p = params.is_null() ? json::object() : params;
+      if (si.era == Era::modern) {
+        json meta = p.contains("_meta") && p["_meta"].is_object() ? p["_meta"] : json::object();
+        for (auto& [k, v] : modern_meta(si.protocol_version).items()) meta[k] = v;
+        p["_meta"] = std::move(meta);
+      }
+      auto r = eng->call(method, std::move(p), deadline, opt.stop, true);
+      if (!r) {
+        if (si.era == Era::modern && attempt == 0) {
+          if (auto supported = unsupported_version_list(r.error())) {
+            if (auto v = pick(protocol::modern_versions(), *supported); v && *v != si.protocol_version) {
+              si.protocol_version = *v;
+              std::lock_guard lk(mutex);
+              modern_version = *v;
+              info.protocol_version = *v;
+              continue;
+            }
+          }
+        }
+        return tl::unexpected<Error>(tag(r.error()));
+      }
+      return check_result(method, std::move(*r));
+    }
+    return failure(Errc::unsupported_version, method + ": server rejected every protocol version we offered");
+  }
+
+  Result<json> check_result(const std::string& method, json r) const {
+    if (!r.is_object()) return failure(Errc::invalid_result, method + ": result is not a JSON object");
+    auto rt = r.find("resultType");
+    if (rt == r.end()) return r;  // absent means complete
+    if (!rt->is_string()) return failure(Errc::invalid_result, method + ": resultType is not a string");
+    const auto& t = rt->get_ref<const std::string&>();
+    if (t == "complete") return r;
+    if (t == "input_required") {
+      Error e = Error::make(Errc::input_required,
+                            method + ": the server needs input from the client (elicitation, sampling or "
+                                     "roots) and no handler for it is configured");
+      e.server = name;
+      e.data = r;
+      return tl::unexpected<Error>(std::move(e));
+    }
+    return failure(Errc::invalid_result, method + ": unknown resultType '" + t + "'");
+  }
+
+  void disconnect() {
+    std::shared_ptr<RpcEngine> eng;
+    {
+      std::lock_guard lk(mutex);
+      ++generation;
+      eng.swap(engine);
+    }
+    Error e = Error::make(Errc::disconnected, "the client disconnected");
+    e.server = name;
+    if (eng) eng->close(e);
+  }
+};
+
+Session::Session(std::string name, ServerConfig config, SessionDefaults defaults)
+    : impl_(std::make_shared<Impl>(std::move(name), std::move(config), std::move(defaults))) {}
+
+Session::~Session() {
+  if (impl_) impl_->disconnect();
+}
+
+const std::string& Session::name() const noexcept { return impl_->name; }
+
+Result<ServerInfo> Session::connect(const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return tl::unexpected<Error>(c.error());
+  return c->second;
+}
+
+Era Session::era() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->verdict;
+}
+
+bool Session::connected() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->engine && impl_->engine->is_open();
+}
+
+Result<json> Session::request(std::string_view method, json params, const RequestOptions& options) {
+  return impl_->request(method, std::move(params), options);
+}
+
+Result<void> Session::notify(std::string_view method, json params) {
+  auto c = impl_->ensure({});
+  if (!c) return tl::unexpected<Error>(c.error());
+  auto r = c->first->notify(std::string(method), std::move(params), Clock::now() + impl_->defaults.request_timeout);
+  if (!r) return tl::unexpected<Error>(impl_->tag(r.error()));
+  return {};
+}
+
+Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
+  std::vector<ToolDefinition> tools;
+  std::set<std::string> seen_cursors;
+  std::optional<std::string> cursor;
+  for (int page = 0; page < 10000; ++page) {
+    json params = json::object();
+    if (cursor) params["cursor"] = *cursor;
+    auto r = impl_->request("tools/list", std::move(params), options);
+    if (!r) return tl::unexpected<Error>(r.error());
+    auto it = r->find("tools");
+    if (it == r->end() || !it->is_array())
+      return impl_->failure(Errc::invalid_result, "tools/list: result has no 'tools' array");
+    for (const auto& t : *it) {
+      try {
+        tools.push_back(t.get<ToolDefinition>());
+      } catch (const std::exception& e) {
+        if (impl_->defaults.on_diagnostic)
+          impl_->defaults.on_diagnostic(impl_->name, std::string("tools/list: skipped an invalid tool: ") + e.what());
+      }
+    }
+    auto nc = r->find("nextCursor");
+    if (nc == r->end() || nc->is_null()) return tools;
+    if (!nc->is_string()) return impl_->failure(Errc::invalid_result, "tools/list: nextCursor is not a string");
+    if (!seen_cursors.insert(nc->get<std::string>()).second)
+      return impl_->failure(Errc::invalid_result, "tools/list: the server repeated a cursor (pagination loop)");
+    cursor = nc->get<std::string>();
+  }
+  return impl_->failure(Errc::invalid_result, "tools/list: more than 10000 pages");
+}
+
+Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
+  if (arguments.is_null()) arguments = json::object();
+  if (!arguments.is_object())
+    return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": arguments must be a JSON object");
+  auto r = impl_->request("tools/call", json{{"name", name}, {"arguments", std::move(arguments)}}, options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  try {
+    return r->get<CallToolResult>();
+  } catch (const std::exception& e) {
+    return impl_->failure(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what());
+  }
+}
+
+void Session::disconnect() { impl_->disconnect(); }
+
+}  // namespace mcp

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: MIT
+#include "stdio_transport.hpp"
+
+#include <boost/process/args.hpp>
+#include <boost/process/child.hpp>
+#include <boost/process/env.hpp>
+#include <boost/process/environment.hpp>
+#include <boost/process/exe.hpp>
+#include <boost/process/extend.hpp>
+#include <boost/process/handles.hpp>
+#include <boost/process/io.hpp>
+#include <boost/process/pipe.hpp>
+#include <boost/process/search_path.hpp>
+#include <boost/process/start_dir.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+extern char** environ;
+
+namespace bp = boost::process;
+
+namespace mcp::detail {
+namespace {
+
+using Clock = Transport::Clock;
+using namespace std::chrono_literals;
+
+// Runs in the forked child before exec: own process group (so shutdown can signal the
+// whole tree), and a clean signal state (a caller's blocked mask or ignored SIGPIPE
+// must not leak into the server).
+struct ChildSetup : bp::extend::handler {
+  template <class Executor>
+  void on_exec_setup(Executor&) const {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+  }
+};
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  void reset(int f = -1) {
+    if (fd >= 0) ::close(fd);
+    fd = f;
+  }
+};
+
+bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
+
+std::string errno_text(int e) { return std::strerror(e); }
+
+class StdioTransport final : public Transport {
+ public:
+  StdioTransport(std::string name, StdioServerConfig cfg) : name_(std::move(name)), cfg_(std::move(cfg)) {}
+  ~StdioTransport() override { close(); }
+
+  Result<void> start(Callbacks cb) override;
+  Result<void> send(const nlohmann::json& message, Clock::time_point deadline) override;
+  void close() override;
+  bool is_open() const override { return open_.load(); }
+
+ private:
+  void reader_loop();
+  void handle_line(std::string_view line);
+  void keep_stderr_line(std::string line);
+  std::string stderr_tail() const;
+  bool try_reap(std::chrono::milliseconds within);
+  std::string exit_description() const;
+  void report_closed(Errc code, const std::string& what);
+
+  std::string name_;
+  StdioServerConfig cfg_;
+  Callbacks cb_;
+  pid_t pid_ = -1;
+  Fd in_, out_, err_, wake_r_, wake_w_;
+  std::atomic<bool> open_{false};
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> closed_reported_{false};
+  std::thread reader_;
+  std::mutex write_mutex_;
+  std::mutex close_mutex_;
+  bool closed_ = false;
+  mutable std::mutex reap_mutex_;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+  mutable std::mutex tail_mutex_;
+  std::deque<std::string> tail_;
+};
+
+Result<void> StdioTransport::start(Callbacks cb) {
+  cb_ = std::move(cb);
+  if (cfg_.command.empty()) return fail(Errc::invalid_config, "stdio server '" + name_ + "': empty command");
+
+  // The environment: a safe default unless the config asks for all of ours.
+  bp::environment env;
+  static const char* const safe[] = {"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER"};
+  if (cfg_.inherit_env) {
+    for (char** e = environ; e && *e; ++e) {
+      std::string kv(*e);
+      auto eq = kv.find('=');
+      if (eq != std::string::npos && eq > 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  } else {
+    for (const char* k : safe)
+      if (const char* v = std::getenv(k)) env[k] = v;
+  }
+  for (const auto& [k, v] : cfg_.env) env[k] = v;
+
+  // Resolve the executable now, against the child's PATH, so a missing one is a clear error.
+  boost::filesystem::path exe;
+  if (cfg_.command.find('/') != std::string::npos) {
+    exe = cfg_.command;
+    if (::access(cfg_.command.c_str(), X_OK) != 0)
+      return fail(Errc::spawn_failed, "cannot execute '" + cfg_.command + "': " + errno_text(errno));
+  } else {
+    std::vector<boost::filesystem::path> dirs;
+    std::string path = env.count("PATH") ? env["PATH"].to_string() : std::string();
+    std::size_t pos = 0;
+    while (pos <= path.size()) {
+      auto c = path.find(':', pos);
+      if (c == std::string::npos) c = path.size();
+      if (c > pos) dirs.emplace_back(path.substr(pos, c - pos));
+      pos = c + 1;
+    }
+    exe = bp::search_path(cfg_.command, dirs);
+    if (exe.empty())
+      return fail(Errc::spawn_failed, "executable '" + cfg_.command + "' not found in PATH (" + path + ")");
+  }
+  if (cfg_.cwd) {
+    struct stat st{};
+    if (::stat(cfg_.cwd->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return fail(Errc::spawn_failed, "working directory '" + *cfg_.cwd + "' does not exist");
+  }
+
+  int in_fds[2], out_fds[2], err_fds[2] = {-1, -1}, wake_fds[2];
+  if (!make_pipe(in_fds)) return fail(Errc::spawn_failed, "pipe: " + errno_text(errno));
+  bp::pipe in_pipe(in_fds[0], in_fds[1]);
+  if (!make_pipe(out_fds)) return fail(Errc::spawn_failed, "pipe: " + errno_text(errno));
+  bp::pipe out_pipe(out_fds[0], out_fds[1]);
+  const bool capture = cfg_.stderr_mode == StderrMode::capture;
+  if (capture && !make_pipe(err_fds)) return fail(Errc::spawn_failed, "pipe: " + errno_text(errno));
+  bp::pipe err_pipe = capture ? bp::pipe(err_fds[0], err_fds[1]) : bp::pipe();
+  if (!make_pipe(wake_fds)) return fail(Errc::spawn_failed, "pipe: " + errno_text(errno));
+  wake_r_.reset(wake_fds[0]);
+  wake_w_.reset(wake_fds[1]);
+
+  try {
+    std::error_code ec;
+    const std::string dir = cfg_.cwd.value_or(std::string());
+    auto launch = [&](auto&& err_redirect) {
+      if (cfg_.cwd)
+        return bp::child(bp::exe = exe, bp::args = cfg_.args, env, bp::start_dir = dir, bp::std_in < in_pipe,
+                         bp::std_out > out_pipe, err_redirect, bp::limit_handles, ChildSetup{}, ec);
+      return bp::child(bp::exe = exe, bp::args = cfg_.args, env, bp::std_in < in_pipe, bp::std_out > out_pipe,
+                       err_redirect, bp::limit_handles, ChildSetup{}, ec);
+    };
+    bp::child child = cfg_.stderr_mode == StderrMode::capture ? launch(bp::std_err > err_pipe)
+                      : cfg_.stderr_mode == StderrMode::ignore ? launch(bp::std_err > bp::null)
+                                                                : launch(bp::std_err > stderr);
+    if (ec || !child.valid())
+      return fail(Errc::spawn_failed, "cannot start '" + cfg_.command + "': " + (ec ? ec.message() : "unknown error"));
+    pid_ = child.id();
+    child.detach();  // we reap it ourselves (try_reap), with our own timeouts
+  } catch (const std::exception& e) {
+    return fail(Errc::spawn_failed, "cannot start '" + cfg_.command + "': " + e.what());
+  }
+  // Boost closed the child's ends in the parent; take ownership of ours.
+  in_.reset(in_pipe.native_sink());
+  in_pipe.assign_sink(-1);
+  out_.reset(out_pipe.native_source());
+  out_pipe.assign_source(-1);
+  if (capture) {
+    err_.reset(err_pipe.native_source());
+    err_pipe.assign_source(-1);
+  }
+  ::fcntl(in_.fd, F_SETFL, ::fcntl(in_.fd, F_GETFL) | O_NONBLOCK);
+  open_ = true;
+  reader_ = std::thread([this] { reader_loop(); });
+  return {};
+}
+
+Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline) {
+  // Invalid UTF-8 from the caller is replaced rather than thrown.
+  std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line += '\n';
+  std::lock_guard lk(write_mutex_);
+  if (!open_ || closing_ || in_.fd < 0)
+    return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
+  std::size_t off = 0;
+  // Writing to a pipe whose reader died raises SIGPIPE; block it for this thread and
+  // consume it, so the host process is never killed by a dying server.
+  sigset_t pipe_set, old_set;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  Result<void> result;
+  while (off < line.size()) {
+    ssize_t n = ::write(in_.fd, line.data() + off, line.size() - off);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (closing_) {
+        result = fail(Errc::connection_closed, "server '" + name_ + "' was closed during a write");
+        break;
+      }
+      auto now = Clock::now();
+      if (now >= deadline) {
+        result = fail(Errc::timeout, "server '" + name_ + "' is not reading its input");
+        break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+      pollfd p{in_.fd, POLLOUT, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(left + 1, 50)));
+      continue;
+    }
+    const int e = errno;
+    if (e == EPIPE) {
+      struct timespec zero{0, 0};
+      sigtimedwait(&pipe_set, nullptr, &zero);
+      result = fail(Errc::process_exited, "server '" + name_ + "' closed its input");
+    } else {
+      result = fail(Errc::io_error, "write to server '" + name_ + "': " + errno_text(e));
+    }
+    break;
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  // A partial line would corrupt the stream for every later message.
+  if (!result && off > 0 && off < line.size()) in_.reset();
+  return result;
+}
+
+void StdioTransport::keep_stderr_line(std::string line) {
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (cfg_.on_stderr) cfg_.on_stderr(name_, line);
+  std::lock_guard lk(tail_mutex_);
+  if (line.size() > 4096) line.resize(4096);
+  tail_.push_back(std::move(line));
+  while (tail_.size() > cfg_.stderr_tail_lines) tail_.pop_front();
+}
+
+std::string StdioTransport::stderr_tail() const {
+  std::lock_guard lk(tail_mutex_);
+  std::string out;
+  for (const auto& l : tail_) out += l + "\n";
+  return out;
+}
+
+void StdioTransport::handle_line(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+  auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    if (cb_.on_diagnostic)
+      cb_.on_diagnostic("non-JSON line on stdout ignored: " +
+                        std::string(line.substr(0, 200)) + (line.size() > 200 ? "..." : ""));
+    return;
+  }
+  if (cb_.on_message) cb_.on_message(std::move(j));
+}
+
+bool StdioTransport::try_reap(std::chrono::milliseconds within) {
+  const auto until = Clock::now() + within;
+  auto pause = 1ms;
+  for (;;) {
+    {
+      std::lock_guard lk(reap_mutex_);
+      if (reaped_ || pid_ <= 0) return true;
+      int st = 0;
+      pid_t r = ::waitpid(pid_, &st, WNOHANG);
+      if (r == pid_ || (r < 0 && errno == ECHILD)) {
+        reaped_ = true;
+        wait_status_ = st;
+        return true;
+      }
+    }
+    if (Clock::now() >= until) return false;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, 20ms);
+  }
+}
+
+std::string StdioTransport::exit_description() const {
+  std::lock_guard lk(reap_mutex_);
+  if (!reaped_) return "closed its output";
+  if (WIFEXITED(wait_status_)) return "exited with status " + std::to_string(WEXITSTATUS(wait_status_));
+  if (WIFSIGNALED(wait_status_)) return std::string("was killed by signal ") + ::strsignal(WTERMSIG(wait_status_));
+  return "exited";
+}
+
+void StdioTransport::report_closed(Errc code, const std::string& what) {
+  open_ = false;
+  if (closing_ || closed_reported_.exchange(true)) return;
+  Error e = Error::make(code, what);
+  e.server = name_;
+  e.stderr_tail = stderr_tail();
+  if (cb_.on_closed) cb_.on_closed(e);
+}
+
+void StdioTransport::reader_loop() {
+  std::string buf;      // bytes of the current, unfinished stdout line
+  std::string err_buf;  // same for stderr
+  std::vector<char> chunk(1 << 16);
+  bool out_open = true, err_open = err_.fd >= 0;
+  Clock::time_point stderr_drain_until{};
+  for (;;) {
+    pollfd fds[3];
+    int n = 0;
+    int out_i = -1, err_i = -1;
+    fds[n++] = pollfd{wake_r_.fd, POLLIN, 0};
+    if (out_open) { out_i = n; fds[n++] = pollfd{out_.fd, POLLIN, 0}; }
+    if (err_open) { err_i = n; fds[n++] = pollfd{err_.fd, POLLIN, 0}; }
+    int timeout = -1;
+    if (!out_open) {
+      // stdout is gone: drain stderr briefly so the error carries the server's last words.
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(stderr_drain_until - Clock::now()).count();
+      if (!err_open || left <= 0) break;
+      timeout = static_cast<int>(left);
+    }
+    int r = ::poll(fds, static_cast<nfds_t>(n), timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents) return;  // close() woke us; it reports nothing
+    if (err_i >= 0 && fds[err_i].revents) {
+      ssize_t got = ::read(err_.fd, chunk.data(), chunk.size());
+      if (got > 0) {
+        std::size_t start = 0;
+        for (ssize_t i = 0; i < got; ++i) {
+          if (chunk[i] == '\n') {
+            err_buf.append(chunk.data() + start, i - start);
+            keep_stderr_line(std::move(err_buf));
+            err_buf.clear();
+            start = i + 1;
+          }
+        }
+        err_buf.append(chunk.data() + start, got - start);
+        if (err_buf.size() > 64 * 1024) {
+          keep_stderr_line(std::move(err_buf));
+          err_buf.clear();
+        }
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        if (!err_buf.empty()) keep_stderr_line(std::move(err_buf)), err_buf.clear();
+        err_open = false;
+      }
+    }
+    if (out_i >= 0 && fds[out_i].revents) {
+      ssize_t got = ::read(out_.fd, chunk.data(), chunk.size());
+      if (got > 0) {
+        std::size_t start = 0;
+        for (ssize_t i = 0; i < got; ++i) {
+          if (chunk[i] != '\n') continue;
+          if (buf.empty()) {
+            handle_line(std::string_view(chunk.data() + start, i - start));
+          } else {
+            buf.append(chunk.data() + start, i - start);
+            handle_line(buf);
+            buf.clear();
+          }
+          start = i + 1;
+        }
+        buf.append(chunk.data() + start, got - start);
+        if (buf.size() > cfg_.max_message_bytes) {
+          report_closed(Errc::message_too_large, "server '" + name_ + "' sent a message larger than " +
+                                                     std::to_string(cfg_.max_message_bytes) + " bytes");
+          return;
+        }
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        out_open = false;
+        stderr_drain_until = Clock::now() + 200ms;
+      }
+    }
+  }
+  // stdout ended: the server is gone (or going). Reap it if it exits promptly, so no
+  // zombie waits for the next call.
+  try_reap(std::chrono::milliseconds(500));
+  report_closed(Errc::process_exited, "server '" + name_ + "' " + exit_description());
+}
+
+void StdioTransport::close() {
+  std::lock_guard close_lk(close_mutex_);
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  open_ = false;
+  if (pid_ <= 0) return;  // never started
+  {
+    // Graceful step 1: close the server's input.
+    std::lock_guard lk(write_mutex_);
+    in_.reset();
+  }
+  const auto grace = cfg_.shutdown_grace;
+  if (!try_reap(grace)) {
+    ::kill(-pid_, SIGTERM);
+    if (!try_reap(grace)) {
+      ::kill(-pid_, SIGKILL);
+      try_reap(std::chrono::milliseconds(60000));
+    }
+  }
+  // The leader is gone; whatever else it left in its process group goes too.
+  if (::kill(-pid_, 0) == 0) {
+    ::kill(-pid_, SIGTERM);
+    const auto until = Clock::now() + std::min<std::chrono::milliseconds>(grace, 500ms);
+    while (::kill(-pid_, 0) == 0 && Clock::now() < until) std::this_thread::sleep_for(5ms);
+    ::kill(-pid_, SIGKILL);
+  }
+  if (wake_w_.fd >= 0) {
+    char c = 'x';
+    ssize_t ignored = ::write(wake_w_.fd, &c, 1);
+    (void)ignored;
+  }
+  if (reader_.joinable()) {
+    if (reader_.get_id() == std::this_thread::get_id()) reader_.detach();
+    else reader_.join();
+  }
+  out_.reset();
+  err_.reset();
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_stdio_transport(std::string server_name, StdioServerConfig config) {
+  return std::make_unique<StdioTransport>(std::move(server_name), std::move(config));
+}
+
+}  // namespace mcp::detail

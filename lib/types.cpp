@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+#include <mcp/types.hpp>
+
+#include <algorithm>
+
+namespace mcp {
+
+using nlohmann::json;
+
+namespace protocol {
+const std::vector<std::string>& legacy_versions() {
+  static const std::vector<std::string> v{"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"};
+  return v;
+}
+const std::vector<std::string>& modern_versions() {
+  static const std::vector<std::string> v{"2026-07-28"};
+  return v;
+}
+bool is_legacy_version(const std::string& v) {
+  const auto& l = legacy_versions();
+  return std::find(l.begin(), l.end(), v) != l.end();
+}
+bool is_modern_version(const std::string& v) {
+  const auto& m = modern_versions();
+  return std::find(m.begin(), m.end(), v) != m.end();
+}
+}  // namespace protocol
+
+const char* to_string(Era e) noexcept {
+  switch (e) {
+    case Era::modern: return "modern";
+    case Era::legacy: return "legacy";
+    case Era::unknown: break;
+  }
+  return "unknown";
+}
+
+namespace {
+// Servers are not trusted to send the right types: read leniently, never throw on a
+// missing or mistyped optional field.
+std::string str_or(const json& j, const char* key, std::string def = {}) {
+  auto it = j.find(key);
+  return (it != j.end() && it->is_string()) ? it->get<std::string>() : def;
+}
+std::optional<std::string> opt_str(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it != j.end() && it->is_string()) return it->get<std::string>();
+  return std::nullopt;
+}
+}  // namespace
+
+void to_json(json& j, const Implementation& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["name"] = v.name;
+  j["version"] = v.version;
+  if (v.title) j["title"] = *v.title;
+}
+void from_json(const json& j, Implementation& v) {
+  v.raw = j;
+  if (!j.is_object()) return;
+  v.name = str_or(j, "name");
+  v.version = str_or(j, "version");
+  v.title = opt_str(j, "title");
+}
+
+void from_json(const json& j, ToolDefinition& v) {
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
+    throw json::type_error::create(302, "tool definition without a string 'name'", &j);
+  v.raw = j;
+  v.name = j["name"].get<std::string>();
+  v.title = opt_str(j, "title");
+  v.description = opt_str(j, "description");
+  auto is = j.find("inputSchema");
+  v.input_schema = (is != j.end() && is->is_object()) ? *is : json{{"type", "object"}};
+  auto os = j.find("outputSchema");
+  if (os != j.end() && os->is_object()) v.output_schema = *os; else v.output_schema.reset();
+  auto an = j.find("annotations");
+  v.annotations = (an != j.end() && an->is_object()) ? *an : json();
+}
+void to_json(json& j, const ToolDefinition& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["name"] = v.name;
+  if (v.title) j["title"] = *v.title;
+  if (v.description) j["description"] = *v.description;
+  j["inputSchema"] = v.input_schema;
+  if (v.output_schema) j["outputSchema"] = *v.output_schema;
+  if (!v.annotations.is_null()) j["annotations"] = v.annotations;
+}
+
+void from_json(const json& j, ContentBlock& v) {
+  v.raw = j;
+  if (!j.is_object()) return;
+  v.type = str_or(j, "type");
+  v.text = str_or(j, "text");
+  v.data = str_or(j, "data");
+  v.mime_type = str_or(j, "mimeType");
+  v.uri = str_or(j, "uri");
+  if (v.type == "resource") {
+    auto r = j.find("resource");
+    if (r != j.end() && r->is_object()) {
+      v.uri = str_or(*r, "uri");
+      v.text = str_or(*r, "text");
+      v.data = str_or(*r, "blob");
+      v.mime_type = str_or(*r, "mimeType");
+    }
+  }
+}
+void to_json(json& j, const ContentBlock& v) {
+  if (v.raw.is_object()) { j = v.raw; return; }
+  j = json{{"type", v.type}};
+  if (v.type == "text") j["text"] = v.text;
+  if (!v.data.empty()) j["data"] = v.data;
+  if (!v.mime_type.empty()) j["mimeType"] = v.mime_type;
+  if (!v.uri.empty()) j["uri"] = v.uri;
+}
+
+void from_json(const json& j, CallToolResult& v) {
+  if (!j.is_object()) throw json::type_error::create(302, "tool result is not an object", &j);
+  v.raw = j;
+  v.content.clear();
+  auto c = j.find("content");
+  if (c != j.end() && c->is_array())
+    for (const auto& b : *c) v.content.push_back(b.get<ContentBlock>());
+  auto sc = j.find("structuredContent");
+  if (sc != j.end()) v.structured_content = *sc; else v.structured_content.reset();
+  auto ie = j.find("isError");
+  v.is_error = ie != j.end() && ie->is_boolean() && ie->get<bool>();
+  auto m = j.find("_meta");
+  v.meta = (m != j.end()) ? *m : json();
+}
+void to_json(json& j, const CallToolResult& v) {
+  if (v.raw.is_object()) { j = v.raw; return; }
+  j = json{{"content", v.content}, {"isError", v.is_error}};
+  if (v.structured_content) j["structuredContent"] = *v.structured_content;
+  if (!v.meta.is_null()) j["_meta"] = v.meta;
+}
+
+std::string CallToolResult::text() const {
+  std::string out;
+  for (const auto& b : content) {
+    if (b.type != "text") continue;
+    if (!out.empty()) out += '\n';
+    out += b.text;
+  }
+  return out;
+}
+
+}  // namespace mcp
