@@ -374,7 +374,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       json p = params.is_null() ? json::object() : params;
       if (si.era == Era::modern) {
         json meta = p.contains("_meta") && p["_meta"].is_object() ? p["_meta"] : json::object();
-        for (auto& [k, v] : modern_meta(si.protocol_version).items()) meta[k] = v;
+        const json ours = modern_meta(si.protocol_version);
+        for (auto it = ours.begin(); it != ours.end(); ++it) meta[it.key()] = it.value();
         p["_meta"] = std::move(meta);
       }
       auto r = eng->call(method, std::move(p), deadline, opt.stop, true);

@@ -14,6 +14,7 @@
 #include <boost/process/start_dir.hpp>
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -38,13 +39,19 @@ namespace {
 using Clock = Transport::Clock;
 using namespace std::chrono_literals;
 
-// Runs in the forked child before exec: own process group (so shutdown can signal the
-// whole tree), and a clean signal state (a caller's blocked mask or ignored SIGPIPE
-// must not leak into the server).
+// Runs in the forked child before exec, after the stdio redirections: own process group
+// (so shutdown can signal the whole tree), a clean signal state (a caller's blocked mask
+// or ignored SIGPIPE must not leak into the server), and no inherited descriptors beyond
+// 0-2. (Boost's limit_handles is not used: in 1.81 it closes a piped stdout.)
 struct ChildSetup : bp::extend::handler {
   template <class Executor>
   void on_exec_setup(Executor&) const {
     ::setpgid(0, 0);
+    // Mark, rather than close, so Boost's own exec-error pipe keeps working until exec.
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      const long max = std::min(::sysconf(_SC_OPEN_MAX), 65536L);
+      for (int fd = 3; fd < max; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -170,9 +177,9 @@ Result<void> StdioTransport::start(Callbacks cb) {
     auto launch = [&](auto&& err_redirect) {
       if (cfg_.cwd)
         return bp::child(bp::exe = exe, bp::args = cfg_.args, env, bp::start_dir = dir, bp::std_in < in_pipe,
-                         bp::std_out > out_pipe, err_redirect, bp::limit_handles, ChildSetup{}, ec);
+                         bp::std_out > out_pipe, err_redirect, ChildSetup{}, ec);
       return bp::child(bp::exe = exe, bp::args = cfg_.args, env, bp::std_in < in_pipe, bp::std_out > out_pipe,
-                       err_redirect, bp::limit_handles, ChildSetup{}, ec);
+                       err_redirect, ChildSetup{}, ec);
     };
     bp::child child = cfg_.stderr_mode == StderrMode::capture ? launch(bp::std_err > err_pipe)
                       : cfg_.stderr_mode == StderrMode::ignore ? launch(bp::std_err > bp::null)

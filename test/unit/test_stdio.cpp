@@ -1,0 +1,576 @@
+// Core SDK against the fault-injecting fixture server: era detection, failures, resources.
+#include "helpers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testutil::fault;
+using testutil::one;
+
+namespace {
+mcp::Client make(mcp::ClientConfig cfg) {
+  auto c = mcp::Client::create(std::move(cfg));
+  REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.error().what()));
+  return std::move(*c);
+}
+json log_lines(const std::string& path) {
+  json out = json::array();
+  std::istringstream in(testutil::read_file(path));
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(json::parse(line, nullptr, false));
+  return out;
+}
+bool log_has_method(const json& lines, const std::string& method) {
+  for (const auto& l : lines)
+    if (l.is_object() && l.value("method", "") == method) return true;
+  return false;
+}
+using Clock = std::chrono::steady_clock;
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+}  // namespace
+
+TEST_CASE("legacy server: era detected by probe, tools listed and called") {
+  testutil::Resources before;
+  auto log = testutil::temp_path("legacy.log");
+  {
+    auto client = make(one("fs", fault({"--era", "legacy", "--log", log})));
+    CHECK(testutil::children().size() == before.kids);  // lazy: nothing spawned yet
+    auto tools = client.list_tools();
+    REQUIRE_MESSAGE(tools, (tools ? "" : tools.error().what()));
+    CHECK(tools->count("fs_echo") == 1);
+    CHECK(tools->count("fs_add") == 1);
+    auto info = client.server_info("fs");
+    REQUIRE(info);
+    CHECK(info->era == mcp::Era::legacy);
+    CHECK(info->protocol_version == "2025-11-25");
+    CHECK(info->implementation.name == "fault-server");
+    auto r = tools->at("fs_add").call({{"a", 2}, {"b", 3}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK_FALSE(r->is_error);
+    REQUIRE(r->structured_content);
+    CHECK((*r->structured_content)["result"] == 5);
+    CHECK(r->text() == "5");
+    auto lines = log_lines(log);
+    REQUIRE(lines.size() >= 3);
+    CHECK(lines[0]["method"] == "server/discover");
+    CHECK(lines[0]["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
+    CHECK(log_has_method(lines, "initialize"));
+    CHECK(log_has_method(lines, "notifications/initialized"));
+    client.disconnect();
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("modern server: no handshake, _meta on every request, resultType checked") {
+  testutil::Resources before;
+  auto log = testutil::temp_path("modern.log");
+  {
+    auto client = make(one("m", fault({"--era", "modern", "--log", log})));
+    auto toolsets = client.list_toolsets();
+    REQUIRE_MESSAGE(toolsets, (toolsets ? "" : toolsets.error().what()));
+    REQUIRE(toolsets->count("m") == 1);
+    CHECK(toolsets->at("m").count("echo") == 1);
+    auto info = client.server_info("m");
+    REQUIRE(info);
+    CHECK(info->era == mcp::Era::modern);
+    CHECK(info->protocol_version == "2026-07-28");
+    auto r = client.call_tool("m", "echo", {{"message", "héllo"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "héllo");
+    auto lines = log_lines(log);
+    CHECK_FALSE(log_has_method(lines, "initialize"));
+    for (const auto& l : lines) {
+      if (!l.contains("id")) continue;
+      const auto& meta = l["params"]["_meta"];
+      CHECK(meta["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
+      CHECK(meta["io.modelcontextprotocol/clientCapabilities"].is_object());
+      CHECK(meta["io.modelcontextprotocol/clientInfo"]["name"] == "mcp-cpp");
+    }
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("dual-era server is spoken to in the modern era") {
+  auto client = make(one("d", fault({"--era", "dual"})));
+  auto info = client.server_info("d");
+  REQUIRE(info);
+  CHECK(info->era == mcp::Era::modern);
+  auto r = client.call_tool("d", "add", {{"a", 1}, {"b", 1}});
+  REQUIRE(r);
+  CHECK(r->text() == "2");
+}
+
+TEST_CASE("modern server with no version in common: typed unsupported_version error") {
+  auto client = make(one("m", fault({"--era", "modern", "--supported", "2099-01-01"})));
+  auto r = client.list_tools();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::unsupported_version);
+  CHECK(r.error().kind() == mcp::ErrorKind::protocol);
+  CHECK(r.error().message.find("2099-01-01") != std::string::npos);
+}
+
+TEST_CASE("legacy server silent before initialize: probe times out, falls back to legacy") {
+  auto cfg = one("s", fault({"--era", "legacy", "--pre-init", "silent"}));
+  cfg.probe_timeout = 400ms;
+  auto client = make(std::move(cfg));
+  auto t0 = Clock::now();
+  auto info = client.server_info("s");
+  REQUIRE_MESSAGE(info, (info ? "" : info.error().what()));
+  CHECK(info->era == mcp::Era::legacy);
+  CHECK(ms_since(t0) < 5000);
+  auto r = client.call_tool("s", "echo", {{"message", "x"}});
+  REQUIRE(r);
+  CHECK(r->text() == "x");
+}
+
+TEST_CASE("legacy server that exits on the probe is restarted and initialized") {
+  testutil::Resources before;
+  {
+    auto client = make(one("x", fault({"--era", "legacy", "--pre-init", "exit"})));
+    auto info = client.server_info("x");
+    REQUIRE_MESSAGE(info, (info ? "" : info.error().what()));
+    CHECK(info->era == mcp::Era::legacy);
+    auto r = client.call_tool("x", "echo", {{"message", "after restart"}});
+    REQUIRE(r);
+    CHECK(r->text() == "after restart");
+    // The verdict is cached: a reconnect goes straight to initialize (no second exit).
+    client.disconnect();
+    auto again = client.call_tool("x", "echo", {{"message", "again"}});
+    REQUIRE_MESSAGE(again, (again ? "" : again.error().what()));
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("legacy server answering the probe with -32602 falls back to legacy") {
+  auto client = make(one("p", fault({"--era", "legacy", "--pre-init", "invalid-params"})));
+  auto info = client.server_info("p");
+  REQUIRE(info);
+  CHECK(info->era == mcp::Era::legacy);
+}
+
+TEST_CASE("pinned era: no probe is sent") {
+  auto log = testutil::temp_path("pinned.log");
+  auto sc = fault({"--era", "legacy", "--pre-init", "exit", "--log", log});
+  sc.era = mcp::Era::legacy;
+  auto client = make(one("p", std::move(sc)));
+  auto r = client.call_tool("p", "echo", {{"message", "pinned"}});
+  REQUIRE(r);
+  auto lines = log_lines(log);
+  CHECK_FALSE(log_has_method(lines, "server/discover"));
+  CHECK(lines[0]["method"] == "initialize");
+
+  auto sc2 = fault({"--era", "legacy"});
+  sc2.protocol_version = "2024-11-05";
+  auto client2 = make(one("v", std::move(sc2)));
+  auto info = client2.server_info("v");
+  REQUIRE(info);
+  CHECK(info->protocol_version == "2024-11-05");
+}
+
+TEST_CASE("missing executable: spawn_failed, nothing left behind") {
+  testutil::Resources before;
+  {
+    mcp::StdioServerConfig st;
+    st.command = "definitely-not-an-mcp-server-xyz";
+    mcp::ServerConfig sc;
+    sc.transport = st;
+    auto client = make(one("nope", sc));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::spawn_failed);
+    CHECK(r.error().kind() == mcp::ErrorKind::transport);
+    CHECK(r.error().server == "nope");
+    CHECK(r.error().message.find("not found") != std::string::npos);
+
+    st.command = "/nonexistent/dir/server";
+    sc.transport = st;
+    auto client2 = make(one("abs", sc));
+    auto r2 = client2.list_tools();
+    REQUIRE_FALSE(r2);
+    CHECK(r2.error().errc() == mcp::Errc::spawn_failed);
+
+    auto sc3 = fault({});
+    std::get<mcp::StdioServerConfig>(sc3.transport).cwd = "/nonexistent/cwd";
+    auto client3 = make(one("cwd", sc3));
+    auto r3 = client3.list_tools();
+    REQUIRE_FALSE(r3);
+    CHECK(r3.error().errc() == mcp::Errc::spawn_failed);
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("server exits at start: process_exited with its stderr attached") {
+  testutil::Resources before;
+  {
+    auto client = make(one("boom", fault({"--exit-on-start"})));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::process_exited);
+    CHECK(r.error().stderr_tail.find("fatal: boom") != std::string::npos);
+    CHECK(r.error().what().find("fatal: boom") != std::string::npos);
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("server exits before initialize: typed error, no zombie") {
+  testutil::Resources before;
+  {
+    auto client = make(one("e", fault({"--exit-before-init"})));
+    auto t0 = Clock::now();
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::process_exited);
+    CHECK(r.error().message.find("status 2") != std::string::npos);
+    CHECK(ms_since(t0) < 5000);
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("server crashes mid-call: process_exited; the next call restarts it") {
+  testutil::Resources before;
+  {
+    auto client = make(one("c", fault({"--era", "modern"})));
+    auto r = client.call_tool("c", "crash");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::process_exited);
+    CHECK(r.error().message.find("status 7") != std::string::npos);
+    // The dead child is reaped without waiting for another call.
+    CHECK(testutil::eventually([&] { return testutil::children().size() == before.kids; }));
+    auto ok = client.call_tool("c", "echo", {{"message", "back"}});
+    REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
+    CHECK(ok->text() == "back");
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("garbage on stdout is reported, not fatal") {
+  std::mutex m;
+  std::vector<std::string> diags;
+  auto cfg = one("g", fault({"--era", "legacy", "--garbage"}));
+  cfg.on_diagnostic = [&](std::string_view server, std::string_view msg) {
+    std::lock_guard lk(m);
+    diags.emplace_back(std::string(server) + ": " + std::string(msg));
+  };
+  auto client = make(std::move(cfg));
+  auto r = client.call_tool("g", "echo", {{"message", "fine"}});
+  REQUIRE(r);
+  CHECK(r->text() == "fine");
+  std::lock_guard lk(m);
+  bool seen = false;
+  for (const auto& d : diags) seen |= d.find("g: non-JSON line on stdout ignored: this is not json") == 0;
+  CHECK(seen);
+}
+
+TEST_CASE("16 MiB messages in both directions") {
+  auto client = make(one("big", fault({"--era", "modern"})));
+  const std::size_t n = 16u << 20;
+  auto r = client.call_tool("big", "big", {{"bytes", n}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  REQUIRE(r->content.size() == 1);
+  CHECK(r->content[0].text.size() == n);
+  CHECK(r->content[0].text.find_first_not_of('x') == std::string::npos);
+  std::string payload(n, 'y');
+  auto e = client.call_tool("big", "echo", {{"message", payload}});
+  REQUIRE(e);
+  CHECK(e->text().size() == n);
+}
+
+TEST_CASE("message larger than the configured maximum: message_too_large") {
+  auto sc = fault({"--era", "legacy"});
+  std::get<mcp::StdioServerConfig>(sc.transport).max_message_bytes = 1 << 20;
+  auto client = make(one("lim", std::move(sc)));
+  auto r = client.call_tool("lim", "big", {{"bytes", 2 << 20}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::message_too_large);
+  auto ok = client.call_tool("lim", "echo", {{"message", "recovered"}});
+  REQUIRE(ok);
+}
+
+TEST_CASE("server that never answers: timeout within the configured time") {
+  testutil::Resources before;
+  {
+    auto cfg = one("n", fault({"--never-answer"}));
+    cfg.probe_timeout = 300ms;
+    cfg.request_timeout = 700ms;
+    auto client = make(std::move(cfg));
+    auto t0 = Clock::now();
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::timeout);
+    CHECK(r.error().kind() == mcp::ErrorKind::timeout);
+    CHECK(ms_since(t0) < 3000);
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("per-call timeout overrides the default, and the connection survives it") {
+  auto log = testutil::temp_path("timeout.log");
+  auto client = make(one("t", fault({"--era", "modern", "--log", log})));
+  mcp::RequestOptions o;
+  o.timeout = 200ms;
+  auto t0 = Clock::now();
+  auto r = client.call_tool("t", "sleep", {{"ms", 3000}}, o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::timeout);
+  CHECK(ms_since(t0) < 1500);
+  auto ok = client.call_tool("t", "echo", {{"message", "still here"}});
+  REQUIRE(ok);
+  CHECK(testutil::eventually([&] { return log_has_method(log_lines(log), "notifications/cancelled"); }));
+}
+
+TEST_CASE("concurrent callers on one connection get their own replies") {
+  auto client = make(one("cc", fault({"--era", "legacy", "--delay-ms", "20"})));
+  auto tools = client.list_tools();
+  REQUIRE(tools);
+  const auto& echo = tools->at("cc_echo");
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        const std::string msg = "t" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = echo.call({{"message", msg}});
+        if (r && r->text() == msg) ++ok;
+        else ++bad;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == 80);
+  CHECK(bad == 0);
+}
+
+TEST_CASE("unknown tool: rpc_error with the server's code") {
+  auto client = make(one("u", fault({"--era", "legacy"})));
+  auto r = client.call_tool("u", "no_such_tool");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::rpc_error);
+  REQUIRE(r.error().rpc_code);
+  CHECK(*r.error().rpc_code == -32602);
+  CHECK(r.error().message.find("no_such_tool") != std::string::npos);
+  auto bad_server = client.call_tool("nope", "echo");
+  REQUIRE_FALSE(bad_server);
+  CHECK(bad_server.error().errc() == mcp::Errc::tool_not_found);
+}
+
+TEST_CASE("a tool that fails is a result with is_error, not an Error") {
+  auto client = make(one("f", fault({"--era", "modern"})));
+  auto r = client.call_tool("f", "fail");
+  REQUIRE(r);
+  CHECK(r->is_error);
+  CHECK(r->text() == "tool failed");
+}
+
+TEST_CASE("cancellation through a stop_token sends notifications/cancelled") {
+  auto log = testutil::temp_path("cancel.log");
+  auto client = make(one("k", fault({"--era", "legacy", "--log", log})));
+  REQUIRE(client.server_info("k"));
+  std::stop_source src;
+  mcp::RequestOptions o;
+  o.stop = src.get_token();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(150ms);
+    src.request_stop();
+  });
+  auto t0 = Clock::now();
+  auto r = client.call_tool("k", "sleep", {{"ms", 5000}}, o);
+  canceller.join();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::cancelled);
+  CHECK(ms_since(t0) < 2000);
+  CHECK(testutil::eventually([&] {
+    for (const auto& l : log_lines(log))
+      if (l.value("method", "") == "notifications/cancelled") return l["params"].contains("requestId");
+    return false;
+  }));
+  // Already-stopped token: fails at once.
+  auto r2 = client.call_tool("k", "echo", {{"message", "x"}}, o);
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().errc() == mcp::Errc::cancelled);
+}
+
+TEST_CASE("disconnect while calls are in flight: they fail with disconnected, nothing leaks") {
+  testutil::Resources before;
+  {
+    auto client = make(one("dc", fault({"--era", "modern"})));
+    REQUIRE(client.server_info("dc"));
+    std::vector<std::thread> threads;
+    std::atomic<int> disconnected{0}, other{0};
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        auto r = client.call_tool("dc", "sleep", {{"ms", 5000}});
+        if (!r && r.error().errc() == mcp::Errc::disconnected) ++disconnected;
+        else ++other;
+      });
+    }
+    std::this_thread::sleep_for(200ms);
+    auto t0 = Clock::now();
+    client.disconnect();
+    client.disconnect();  // idempotent
+    for (auto& t : threads) t.join();
+    CHECK(ms_since(t0) < 3000);
+    CHECK(disconnected == 4);
+    CHECK(other == 0);
+    // Still usable afterwards: reconnects lazily.
+    auto again = client.call_tool("dc", "echo", {{"message", "reconnected"}});
+    REQUIRE(again);
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("shutdown escalates to SIGTERM and SIGKILL of the whole process group") {
+  testutil::Resources before;
+  int grandchild = 0;
+  {
+    auto client = make(one("stubborn", fault({"--era", "legacy", "--ignore-stdin-eof", "--ignore-sigterm"})));
+    auto r = client.call_tool("stubborn", "spawn_grandchild");
+    REQUIRE(r);
+    grandchild = std::stoi(r->text());
+    CHECK(testutil::alive(grandchild));
+    auto t0 = Clock::now();
+    client.disconnect();
+    CHECK(ms_since(t0) < 4000);  // 2 x 500 ms grace + slack
+  }
+  CHECK(testutil::eventually([&] { return !testutil::alive(grandchild); }));
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("the child gets a safe default environment unless told otherwise") {
+  ::setenv("MCP_TEST_SECRET", "s3cret", 1);
+  {
+    auto client = make(one("env", fault({"--era", "legacy"})));
+    auto r = client.call_tool("env", "env", {{"name", "MCP_TEST_SECRET"}});
+    REQUIRE(r);
+    CHECK(r->text() == "<unset>");
+    auto p = client.call_tool("env", "env", {{"name", "PATH"}});
+    REQUIRE(p);
+    CHECK(p->text() != "<unset>");
+  }
+  {
+    auto sc = fault({"--era", "legacy"});
+    std::get<mcp::StdioServerConfig>(sc.transport).env["TENANT_TOKEN"] = "t-1";
+    auto client = make(one("env2", std::move(sc)));
+    auto r = client.call_tool("env2", "env", {{"name", "TENANT_TOKEN"}});
+    REQUIRE(r);
+    CHECK(r->text() == "t-1");
+  }
+  {
+    auto sc = fault({"--era", "legacy"});
+    std::get<mcp::StdioServerConfig>(sc.transport).inherit_env = true;
+    auto client = make(one("env3", std::move(sc)));
+    auto r = client.call_tool("env3", "env", {{"name", "MCP_TEST_SECRET"}});
+    REQUIRE(r);
+    CHECK(r->text() == "s3cret");
+  }
+  ::unsetenv("MCP_TEST_SECRET");
+}
+
+TEST_CASE("cwd and stderr callback") {
+  std::mutex m;
+  std::vector<std::string> lines;
+  auto sc = fault({"--era", "modern"});
+  auto& st = std::get<mcp::StdioServerConfig>(sc.transport);
+  st.cwd = "/tmp";
+  st.on_stderr = [&](std::string_view server, std::string_view line) {
+    std::lock_guard lk(m);
+    lines.emplace_back(std::string(server) + "|" + std::string(line));
+  };
+  auto client = make(one("cw", std::move(sc)));
+  auto r = client.call_tool("cw", "cwd");
+  REQUIRE(r);
+  CHECK(r->text() == "/tmp");
+  auto s = client.call_tool("cw", "stderr", {{"lines", 3}});
+  REQUIRE(s);
+  CHECK(testutil::eventually([&] {
+    std::lock_guard lk(m);
+    return lines.size() >= 3;
+  }));
+  std::lock_guard lk(m);
+  CHECK(lines[0] == "cw|stderr line 1");
+}
+
+TEST_CASE("tools/list pagination is followed to the end") {
+  auto client = make(one("pg", fault({"--era", "modern", "--page-size", "3", "--tools-count", "25"})));
+  auto set = client.list_toolsets();
+  REQUIRE(set);
+  CHECK(set->at("pg").count("tool_0") == 1);
+  CHECK(set->at("pg").count("tool_24") == 1);
+  CHECK(set->at("pg").count("echo") == 1);
+}
+
+TEST_CASE("server requests we have no handler for are answered -32601") {
+  auto client = make(one("sr", fault({"--era", "legacy", "--send-unknown-request"})));
+  auto r = client.call_tool("sr", "echo", {{"message", "m"}});
+  REQUIRE(r);
+  REQUIRE(!r->content.empty());
+  CHECK(r->content[0].text == "-32601");
+}
+
+TEST_CASE("a second live client with an identical config and no id is refused") {
+  mcp::ClientConfig cfg;
+  cfg.servers.emplace("a", fault({"--era", "legacy"}));
+  auto first = mcp::Client::create(cfg);
+  REQUIRE(first);
+  auto second = mcp::Client::create(cfg);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().errc() == mcp::Errc::duplicate_client);
+  CHECK(second.error().kind() == mcp::ErrorKind::config);
+  CHECK(second.error().message.find("id") != std::string::npos);
+  CHECK(second.error().message.find("disconnect") != std::string::npos);
+  // Distinct ids both work.
+  auto with_id = cfg;
+  with_id.id = "tenant-1";
+  auto third = mcp::Client::create(with_id);
+  CHECK(third);
+  // Disconnecting the first frees its slot.
+  first->disconnect();
+  auto fourth = mcp::Client::create(cfg);
+  CHECK(fourth);
+  // ...and the disconnected first one cannot silently come back as a duplicate.
+  auto r = first->list_tools();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::duplicate_client);
+}
+
+TEST_CASE("one failing server does not hide the others") {
+  mcp::ClientConfig cfg;
+  cfg.id = "partial";
+  cfg.servers.emplace("good", fault({"--era", "modern"}));
+  mcp::StdioServerConfig bad;
+  bad.command = "no-such-binary-for-mcp-tests";
+  mcp::ServerConfig sc;
+  sc.transport = bad;
+  cfg.servers.emplace("bad", sc);
+  auto client = make(std::move(cfg));
+  auto partial = client.list_tools_partial();
+  CHECK(partial.value.count("good_echo") == 1);
+  REQUIRE(partial.errors.count("bad") == 1);
+  CHECK(partial.errors.at("bad").errc() == mcp::Errc::spawn_failed);
+  auto strict = client.list_tools();
+  CHECK_FALSE(strict);
+  auto sets = client.list_toolsets_partial();
+  CHECK(sets.value.count("good") == 1);
+  CHECK(sets.errors.count("bad") == 1);
+}
+
+TEST_CASE("a Tool outliving its client fails cleanly") {
+  std::optional<mcp::Tool> tool;
+  {
+    auto client = make(one("gone", fault({"--era", "legacy"})));
+    auto tools = client.list_tools();
+    REQUIRE(tools);
+    tool = tools->at("gone_echo");
+  }
+  auto r = tool->call({{"message", "x"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::disconnected);
+}
