@@ -1,0 +1,122 @@
+// Interop over stdio with the pinned reference servers from npm (test/interop/package.json):
+// server-everything speaks the legacy era, our Mastra-based server only the modern one.
+// Same client code for both.
+#include "helpers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string interop_dir() {
+  const char* d = std::getenv("MCP_INTEROP_DIR");
+  return d ? d : "test/interop";
+}
+
+// The interop servers are installed by `npm ci --prefix test/interop` (the README's test
+// command does it). Missing packages are a failure, not a skip: a green run must mean
+// these servers were really spoken to.
+mcp::ServerConfig node_server(const std::vector<std::string>& script_and_args) {
+  const std::string dir = interop_dir();
+  const std::string node = dir + "/node_modules/.bin/node";
+  REQUIRE_MESSAGE(fs::exists(node), "interop packages missing: run `npm ci --prefix test/interop`");
+  mcp::StdioServerConfig st;
+  st.command = node;
+  for (const auto& a : script_and_args) st.args.push_back(a);
+  st.shutdown_grace = std::chrono::milliseconds(2000);
+  mcp::ServerConfig sc;
+  sc.transport = std::move(st);
+  return sc;
+}
+
+mcp::ServerConfig everything() {
+  return node_server({interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js", "stdio"});
+}
+mcp::ServerConfig mastra() { return node_server({interop_dir() + "/mastra_server.mjs", "stdio"}); }
+
+}  // namespace
+
+TEST_CASE("server-everything (legacy era) and the Mastra server (modern era) through one client") {
+  testutil::Resources before;
+  {
+    mcp::ClientConfig cfg;
+    cfg.id = "interop";
+    cfg.servers.emplace("everything", everything());
+    cfg.servers.emplace("mastra", mastra());
+    cfg.request_timeout = std::chrono::milliseconds(20000);
+    auto client = mcp::Client::create(cfg);
+    REQUIRE(client);
+
+    auto tools = client->list_tools();
+    REQUIRE_MESSAGE(tools, (tools ? "" : tools.error().what()));
+    CHECK(tools->count("everything_get-sum") == 1);
+    CHECK(tools->count("everything_echo") == 1);
+    CHECK(tools->count("mastra_get-sum") == 1);
+    CHECK(tools->count("mastra_echo") == 1);
+
+    auto ev = client->server_info("everything");
+    REQUIRE(ev);
+    CHECK(ev->era == mcp::Era::legacy);
+    CHECK(ev->protocol_version == "2025-11-25");
+    auto ma = client->server_info("mastra");
+    REQUIRE(ma);
+    CHECK(ma->era == mcp::Era::modern);
+    CHECK(ma->protocol_version == "2026-07-28");
+    CHECK(ma->implementation.name == "mastra-interop");
+
+    for (const char* key : {"everything_get-sum", "mastra_get-sum"}) {
+      CAPTURE(key);
+      auto r = tools->at(key).call({{"a", 2}, {"b", 3}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      CHECK_FALSE(r->is_error);
+      CHECK(r->text().find('5') != std::string::npos);
+    }
+    auto structured = tools->at("mastra_get-sum").call({{"a", 20}, {"b", 22}});
+    REQUIRE(structured);
+    REQUIRE(structured->structured_content);
+    CHECK((*structured->structured_content)["result"] == 42);
+
+    auto sets = client->list_toolsets();
+    REQUIRE(sets);
+    auto echo = sets->at("everything").at("echo").call({{"message", "hello legacy"}});
+    REQUIRE(echo);
+    CHECK(echo->text().find("hello legacy") != std::string::npos);
+    auto echo2 = sets->at("mastra").at("echo").call({{"message", "hello modern"}});
+    REQUIRE(echo2);
+    CHECK(echo2->text() == "hello modern");
+
+    auto failed = client->call_tool("mastra", "fail");
+    REQUIRE(failed);
+    CHECK(failed->is_error);
+
+    client->disconnect();
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("concurrent calls against the real servers are matched correctly") {
+  mcp::ClientConfig cfg;
+  cfg.id = "interop-concurrent";
+  cfg.servers.emplace("everything", everything());
+  cfg.servers.emplace("mastra", mastra());
+  auto client = mcp::Client::create(cfg);
+  REQUIRE(client);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string server = t % 2 ? "mastra" : "everything";
+      for (int i = 0; i < 10; ++i) {
+        auto r = client->call_tool(server, "get-sum", {{"a", t}, {"b", i}});
+        if (r && r->text().find(std::to_string(t + i)) != std::string::npos) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == 60);
+}
