@@ -1,0 +1,580 @@
+// SPDX-License-Identifier: MIT
+// mcpc: list and call the tools of MCP servers from the command line.
+//
+//   mcpc --config FILE tools [--json]
+//   mcpc --config FILE call SERVER TOOL [--args JSON] [--json]
+//   mcpc --stdio "CMD ARGS" call TOOL [--args JSON]
+//   mcpc --url URL info
+//
+// Exit status: 0 ok, 1 an error from a server or the SDK, 2 usage or configuration error,
+// 3 the tool ran and reported failure (isError: true).
+
+#include <mcp/client.hpp>
+#include <mcp/config.hpp>
+#include <mcp/version.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitToolError = 3;
+
+constexpr const char* kUsage = R"(usage: mcpc SOURCE [OPTIONS] COMMAND [ARGS]
+
+List and call the tools of Model Context Protocol servers.
+
+SOURCE (exactly one):
+  --config FILE          servers from a {"mcpServers": {...}} config file
+  --stdio "CMD ARGS"     one server started as CMD ARGS (named "stdio"; no shell involved)
+  --url URL              one remote server (named "http")
+
+COMMAND:
+  tools                  list every tool of every server: "<server>_<tool>  description"
+  call SERVER TOOL       call a tool and print its result (SERVER is omitted with --stdio/--url,
+                         and may be omitted when the config has a single server)
+  info [SERVER...]       era, protocol version and identity of each (or the named) server
+
+OPTIONS:
+  --args JSON            tool arguments for `call`, a JSON object (default {})
+  --json                 machine-readable output on stdout
+  --timeout MS           per-request timeout in milliseconds (default 60000)
+  --era auto|modern|legacy   protocol era: detect (default) or pin
+  --protocol-version V   pin a protocol revision (e.g. 2026-07-28, 2025-06-18)
+  --env KEY=VALUE        environment variable for the --stdio server (repeatable; the server
+                         otherwise sees only HOME, LOGNAME, PATH, SHELL, TERM, USER)
+  --header "NAME: VALUE" HTTP header for the --url server (repeatable)
+  --quiet-stderr         discard the servers' stderr (by default it is kept for error reports)
+  --verbose              print SDK diagnostics, and each line of the servers' stderr as
+                         "[server] line" (unless --quiet-stderr)
+  -h, --help             this help
+  --version              print the version
+
+EXIT STATUS:
+  0 success; 1 a server or connection error (message on stderr); 2 usage or configuration
+  error; 3 the tool ran and reported an error (isError: true; its content is still printed).
+  `tools` and `info` print what worked and exit 1 if any server failed.
+)";
+
+// ------------------------------------------------------------------ output
+
+// SDK callbacks run on SDK threads; keep their lines whole.
+std::mutex g_stderr_mutex;
+
+void print_error(std::string_view message) {
+  std::lock_guard lk(g_stderr_mutex);
+  std::cerr << "mcpc: " << message << '\n';
+}
+
+// Servers may send strings that are not valid UTF-8: print them with replacement characters
+// instead of throwing.
+std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
+
+std::string first_line(std::string_view s) {
+  s = s.substr(0, s.find('\n'));
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// The message of an error without its "[server] " prefix (for JSON keyed by server).
+std::string error_message(const mcp::Error& e) {
+  std::string m = e.message.empty() ? e.code.message() : e.message;
+  if (e.rpc_code) m += " (JSON-RPC error " + std::to_string(*e.rpc_code) + ")";
+  return m;
+}
+
+// ------------------------------------------------------------------ command line
+
+struct Options {
+  std::optional<std::string> config_file, stdio_command, url;
+  std::vector<std::string> env, headers;
+  std::optional<std::string> args;
+  std::optional<std::int64_t> timeout_ms;
+  std::optional<mcp::Era> era;  // Era::unknown = --era auto
+  std::optional<std::string> protocol_version;
+  bool json = false, quiet_stderr = false, verbose = false, help = false, version = false;
+  std::vector<std::string> positional;  // COMMAND and its arguments
+};
+
+template <class T>
+using Parsed = tl::expected<T, std::string>;  // error: a usage message
+
+Parsed<std::int64_t> parse_timeout(const std::string& s) {
+  std::int64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v <= 0 || v > 86'400'000)
+    return tl::unexpected("--timeout must be a number of milliseconds between 1 and 86400000, got '" + s + "'");
+  return v;
+}
+
+Parsed<mcp::Era> parse_era(const std::string& s) {
+  if (s == "auto") return mcp::Era::unknown;
+  if (s == "modern") return mcp::Era::modern;
+  if (s == "legacy") return mcp::Era::legacy;
+  return tl::unexpected("--era must be auto, modern or legacy, got '" + s + "'");
+}
+
+std::string known_versions() {
+  std::string out;
+  for (const auto* list : {&mcp::protocol::modern_versions(), &mcp::protocol::legacy_versions()})
+    for (const auto& v : *list) out += (out.empty() ? "" : ", ") + v;
+  return out;
+}
+
+Parsed<Options> parse_command_line(int argc, char** argv) {
+  Options o;
+  std::optional<std::string> timeout_text, era_text;  // converted once all options are read
+  bool options_done = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (options_done || arg.size() < 2 || arg[0] != '-') {
+      o.positional.push_back(std::move(arg));
+      continue;
+    }
+    if (arg == "--") { options_done = true; continue; }
+    // --name=value and --name value are both accepted.
+    std::optional<std::string> inline_value;
+    if (auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = arg.substr(eq + 1);
+      arg.resize(eq);
+    }
+    auto flag = [&](bool& target) -> Parsed<void> {
+      if (inline_value) return tl::unexpected(arg + " takes no value");
+      target = true;
+      return {};
+    };
+    auto value = [&]() -> Parsed<std::string> {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= argc) return tl::unexpected(arg + " needs a value");
+      return std::string(argv[++i]);
+    };
+    auto once = [&](std::optional<std::string>& target) -> Parsed<void> {
+      if (target) return tl::unexpected(arg + " given more than once");
+      auto v = value();
+      if (!v) return tl::unexpected(v.error());
+      target = std::move(*v);
+      return {};
+    };
+    auto append = [&](std::vector<std::string>& target) -> Parsed<void> {
+      auto v = value();
+      if (!v) return tl::unexpected(v.error());
+      target.push_back(std::move(*v));
+      return {};
+    };
+
+    Parsed<void> ok;
+    if (arg == "--config") ok = once(o.config_file);
+    else if (arg == "--stdio") ok = once(o.stdio_command);
+    else if (arg == "--url") ok = once(o.url);
+    else if (arg == "--args") ok = once(o.args);
+    else if (arg == "--protocol-version") ok = once(o.protocol_version);
+    else if (arg == "--env") ok = append(o.env);
+    else if (arg == "--header") ok = append(o.headers);
+    else if (arg == "--json") ok = flag(o.json);
+    else if (arg == "--quiet-stderr") ok = flag(o.quiet_stderr);
+    else if (arg == "--verbose" || arg == "-v") ok = flag(o.verbose);
+    else if (arg == "--help" || arg == "-h") ok = flag(o.help);
+    else if (arg == "--version") ok = flag(o.version);
+    else if (arg == "--timeout") ok = once(timeout_text);
+    else if (arg == "--era") ok = once(era_text);
+    else return tl::unexpected("unknown option '" + arg + "'");
+    if (!ok) return tl::unexpected(ok.error());
+  }
+  if (timeout_text) {
+    auto t = parse_timeout(*timeout_text);
+    if (!t) return tl::unexpected(t.error());
+    o.timeout_ms = *t;
+  }
+  if (era_text) {
+    auto e = parse_era(*era_text);
+    if (!e) return tl::unexpected(e.error());
+    o.era = *e;
+  }
+  return o;
+}
+
+// Cross-option checks that do not need the server list.
+Parsed<void> check_options(const Options& o) {
+  const int sources = !!o.config_file + !!o.stdio_command + !!o.url;
+  if (sources == 0) return tl::unexpected(std::string("give one of --config FILE, --stdio \"CMD ARGS\" or --url URL"));
+  if (sources > 1) return tl::unexpected(std::string("--config, --stdio and --url are mutually exclusive"));
+  if (o.positional.empty()) return tl::unexpected(std::string("no command given (tools, call or info)"));
+  const std::string& cmd = o.positional.front();
+  if (cmd != "tools" && cmd != "call" && cmd != "info")
+    return tl::unexpected("unknown command '" + cmd + "' (expected tools, call or info)");
+  if (cmd == "tools" && o.positional.size() > 1)
+    return tl::unexpected("tools takes no arguments, got '" + o.positional[1] + "'");
+  if (o.args && cmd != "call") return tl::unexpected(std::string("--args only applies to call"));
+  if (!o.env.empty() && !o.stdio_command) return tl::unexpected(std::string("--env only applies to --stdio"));
+  if (!o.headers.empty() && !o.url) return tl::unexpected(std::string("--header only applies to --url"));
+  if (o.protocol_version) {
+    const auto& v = *o.protocol_version;
+    const bool modern = mcp::protocol::is_modern_version(v), legacy = mcp::protocol::is_legacy_version(v);
+    if (!modern && !legacy)
+      return tl::unexpected("unknown protocol version '" + v + "' (known: " + known_versions() + ")");
+    if (o.era && *o.era != mcp::Era::unknown && (*o.era == mcp::Era::modern) != modern)
+      return tl::unexpected("--protocol-version " + v + " is not a " + mcp::to_string(*o.era) + "-era revision");
+  }
+  return {};
+}
+
+// ------------------------------------------------------------------ configuration
+
+Parsed<mcp::ClientConfig> load_config_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return tl::unexpected("config file '" + path + "' is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return tl::unexpected("cannot read config file '" + path + "': " + std::generic_category().message(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return tl::unexpected("cannot read config file '" + path + "'");
+  // Comments are allowed: editors keep MCP configs as JSON-with-comments.
+  json doc;
+  try {
+    doc = json::parse(text.str(), nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const json::parse_error& e) {
+    return tl::unexpected("config file '" + path + "' is not valid JSON: " + e.what());
+  }
+  auto cfg = mcp::parse_client_config(doc);
+  if (!cfg) return tl::unexpected("config file '" + path + "': " + cfg.error().message);
+  if (cfg->servers.empty()) return tl::unexpected("config file '" + path + "' has no servers in \"mcpServers\"");
+  return std::move(*cfg);
+}
+
+Parsed<std::pair<std::string, std::string>> split_pair(const std::string& s, char sep, const char* option) {
+  const auto at = s.find(sep);
+  if (at == std::string::npos || at == 0)
+    return tl::unexpected(std::string(option) + " expects NAME" + sep + "VALUE, got '" + s + "'");
+  std::string value = s.substr(at + 1);
+  if (sep == ':') value.erase(0, value.find_first_not_of(" \t"));
+  return std::make_pair(s.substr(0, at), std::move(value));
+}
+
+Parsed<mcp::ClientConfig> build_config(const Options& o) {
+  mcp::ClientConfig cfg;
+  if (o.config_file) {
+    auto file = load_config_file(*o.config_file);
+    if (!file) return file;
+    cfg = std::move(*file);
+  } else if (o.stdio_command) {
+    auto st = mcp::parse_stdio_command(*o.stdio_command);
+    if (!st) return tl::unexpected("--stdio: " + st.error().message);
+    for (const auto& kv : o.env) {
+      auto p = split_pair(kv, '=', "--env");
+      if (!p) return tl::unexpected(p.error());
+      st->env[p->first] = p->second;
+    }
+    cfg.servers["stdio"].transport = std::move(*st);
+  } else {
+    mcp::HttpServerConfig http;
+    http.url = *o.url;
+    for (const auto& h : o.headers) {
+      auto p = split_pair(h, ':', "--header");
+      if (!p) return tl::unexpected(p.error());
+      http.headers[p->first] = p->second;
+    }
+    cfg.servers["http"].transport = std::move(http);
+  }
+
+  cfg.client_info = mcp::Implementation{"mcpc", mcp::version_string, std::nullopt, nullptr};
+  if (o.timeout_ms) {
+    cfg.request_timeout = mcp::Milliseconds(*o.timeout_ms);
+    cfg.probe_timeout = std::min(cfg.probe_timeout, cfg.request_timeout);
+  }
+  if (o.verbose) {
+    cfg.on_diagnostic = [](std::string_view server, std::string_view message) {
+      std::lock_guard lk(g_stderr_mutex);
+      std::cerr << "mcpc: [" << server << "] " << message << '\n';
+    };
+  }
+  for (auto& [name, server] : cfg.servers) {
+    if (o.timeout_ms) server.request_timeout = mcp::Milliseconds(*o.timeout_ms);  // beats the file's timeoutMs
+    if (o.era) {
+      // --era overrides the file; drop a pinned revision of the other era (auto drops any pin).
+      server.era = *o.era;
+      if (server.protocol_version &&
+          (*o.era == mcp::Era::unknown ||
+           (*o.era == mcp::Era::modern) != mcp::protocol::is_modern_version(*server.protocol_version)))
+        server.protocol_version.reset();
+    }
+    if (o.protocol_version) server.protocol_version = *o.protocol_version;
+    if (auto* st = std::get_if<mcp::StdioServerConfig>(&server.transport)) {
+      if (o.quiet_stderr) {
+        st->stderr_mode = mcp::StderrMode::ignore;
+      } else {
+        // Captured either way: the last lines go into error reports.
+        st->stderr_mode = mcp::StderrMode::capture;
+        if (o.verbose) {
+          st->on_stderr = [](std::string_view srv, std::string_view line) {
+            std::lock_guard lk(g_stderr_mutex);
+            std::cerr << '[' << srv << "] " << line << '\n';
+          };
+        }
+      }
+    }
+  }
+  return cfg;
+}
+
+// ------------------------------------------------------------------ commands
+
+int run_tools(mcp::Client& client, const Options& o) {
+  auto sets = client.list_toolsets_partial();
+  if (o.json) {
+    json out = json::object();
+    for (const auto& [server, tools] : sets.value) {
+      json list = json::array();
+      for (const auto& [name, tool] : tools) list.push_back(tool.definition());
+      out[server] = std::move(list);
+    }
+    if (!sets.errors.empty()) {
+      json errors = json::object();
+      for (const auto& [server, e] : sets.errors) errors[server] = error_message(e);
+      out["errors"] = std::move(errors);
+    }
+    std::cout << dump(out) << '\n';
+  } else {
+    std::size_t width = 0;
+    for (const auto& [server, tools] : sets.value)
+      for (const auto& [name, tool] : tools) width = std::max(width, server.size() + 1 + name.size());
+    for (const auto& [server, tools] : sets.value) {
+      for (const auto& [name, tool] : tools) {
+        const auto& def = tool.definition();
+        std::string key = server + "_" + name;
+        std::string desc = first_line(def.description.value_or(def.title.value_or("")));
+        if (desc.empty()) {
+          std::cout << key << '\n';
+        } else {
+          key.resize(width, ' ');
+          std::cout << key << "  " << desc << '\n';
+        }
+      }
+    }
+  }
+  std::cout.flush();
+  for (const auto& [server, e] : sets.errors) print_error(e.what());
+  return sets.errors.empty() ? kExitOk : kExitError;
+}
+
+// One line standing in for a content block that is not plain text.
+std::string summarise(const mcp::ContentBlock& b) {
+  const std::string kind = b.mime_type.empty() ? b.type : b.mime_type;
+  if (b.type == "image" || b.type == "audio")
+    return "[" + kind + ", " + std::to_string(b.data.size()) + " bytes base64]";
+  if (b.type == "resource_link") {
+    std::string name = b.raw.is_object() && b.raw.contains("name") && b.raw["name"].is_string()
+                           ? b.raw["name"].get<std::string>() + " "
+                           : "";
+    return "[resource_link " + name + "<" + b.uri + ">" + (b.mime_type.empty() ? "" : ", " + b.mime_type) + "]";
+  }
+  if (b.type == "resource") {
+    std::string head = "[resource <" + b.uri + ">" + (b.mime_type.empty() ? "" : ", " + b.mime_type);
+    if (!b.data.empty()) return head + ", " + std::to_string(b.data.size()) + " bytes base64]";
+    return head + "]\n" + b.text;  // an embedded text resource: show its text
+  }
+  return "[" + (b.type.empty() ? std::string("untyped") : b.type) + " content]";
+}
+
+void print_result(const mcp::CallToolResult& r) {
+  // Text blocks print exactly as CallToolResult::text() joins them; other blocks are
+  // summarised in place so the order stays visible.
+  std::string out;
+  for (const auto& b : r.content) {
+    if (!out.empty()) out += '\n';
+    out += b.type == "text" ? b.text : summarise(b);
+  }
+  if (r.content.empty() && r.structured_content) out = dump(*r.structured_content);
+  if (out.empty()) return;
+  std::cout << out;
+  if (out.back() != '\n') std::cout << '\n';
+}
+
+int run_call(mcp::Client& client, const Options& o, const std::string& server, const std::string& tool,
+             const json& args) {
+  auto r = client.call_tool(server, tool, args);
+  if (!r) {
+    print_error(r.error().what());
+    return kExitError;
+  }
+  if (o.json) {
+    std::cout << dump(json(*r)) << '\n';
+  } else {
+    print_result(*r);
+  }
+  std::cout.flush();
+  if (r->is_error) {
+    if (!o.json) print_error("tool '" + tool + "' reported an error (isError: true)");
+    return kExitToolError;
+  }
+  return kExitOk;
+}
+
+json info_json(const mcp::ServerInfo& si) {
+  json j{{"era", mcp::to_string(si.era)},
+         {"protocolVersion", si.protocol_version},
+         {"serverInfo", si.implementation},
+         {"capabilities", si.capabilities}};
+  if (!si.supported_versions.empty()) j["supportedVersions"] = si.supported_versions;
+  if (si.instructions) j["instructions"] = *si.instructions;
+  return j;
+}
+
+int run_info(mcp::Client& client, const Options& o, std::vector<std::string> servers) {
+  if (servers.empty()) servers = client.server_names();
+  // Connect to all of them at once: each may need to spawn and probe.
+  std::vector<std::optional<mcp::Result<mcp::ServerInfo>>> results(servers.size());
+  {
+    std::vector<std::jthread> threads;
+    for (std::size_t i = 0; i < servers.size(); ++i)
+      threads.emplace_back([&, i] { results[i] = client.server_info(servers[i]); });
+  }
+  json out = json::object(), errors = json::object();
+  int status = kExitOk;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    const auto& r = *results[i];
+    if (!r) {
+      print_error(r.error().what());
+      errors[servers[i]] = error_message(r.error());
+      status = kExitError;
+      continue;
+    }
+    if (o.json) {
+      out[servers[i]] = info_json(*r);
+      continue;
+    }
+    const auto& impl = r->implementation;
+    std::cout << servers[i] << ":\n"
+              << "  era:      " << mcp::to_string(r->era) << '\n'
+              << "  protocol: " << r->protocol_version;
+    if (!r->supported_versions.empty()) {
+      std::string list;
+      for (const auto& v : r->supported_versions) list += (list.empty() ? "" : ", ") + v;
+      std::cout << " (server supports " << list << ")";
+    }
+    std::cout << "\n  server:   " << (impl.name.empty() ? "(unnamed)" : impl.name) << ' ' << impl.version;
+    if (impl.title) std::cout << " \"" << *impl.title << '"';
+    std::cout << '\n';
+    if (r->capabilities.is_object() && !r->capabilities.empty()) {
+      std::string caps;
+      for (const auto& [k, v] : r->capabilities.items()) caps += (caps.empty() ? "" : ", ") + k;
+      std::cout << "  capabilities: " << caps << '\n';
+    }
+    if (r->instructions) std::cout << "  instructions: " << first_line(*r->instructions) << '\n';
+  }
+  if (o.json) {
+    if (!errors.empty()) out["errors"] = std::move(errors);
+    std::cout << dump(out) << '\n';
+  }
+  std::cout.flush();
+  return status;
+}
+
+// ------------------------------------------------------------------ main
+
+int usage_error(const std::string& message) {
+  print_error(message);
+  print_error("try 'mcpc --help'");
+  return kExitUsage;
+}
+
+int run(int argc, char** argv) {
+  auto parsed = parse_command_line(argc, argv);
+  if (!parsed) return usage_error(parsed.error());
+  const Options& o = *parsed;
+  if (o.help) {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (o.version) {
+    std::cout << "mcpc " << mcp::version_string << '\n';
+    return kExitOk;
+  }
+  if (auto ok = check_options(o); !ok) return usage_error(ok.error());
+
+  // --args is checked before any server is started.
+  json args = json::object();
+  if (o.args) {
+    try {
+      args = json::parse(*o.args);
+    } catch (const json::parse_error& e) {
+      return usage_error("--args is not valid JSON (" + std::string(e.what()) + "): " + *o.args);
+    }
+    if (!args.is_object()) return usage_error(std::string("--args must be a JSON object, got ") + args.type_name());
+  }
+
+  auto cfg = build_config(o);
+  if (!cfg) {
+    print_error(cfg.error());
+    return kExitUsage;
+  }
+
+  const std::string& command = o.positional.front();
+  std::vector<std::string> rest(o.positional.begin() + 1, o.positional.end());
+  std::string call_server, call_tool;
+  if (command == "call") {
+    // SERVER may be left out when there is only one: the ad hoc server, or a one-server config.
+    const bool single = cfg->servers.size() == 1;
+    if (rest.size() == 2) {
+      call_server = rest[0];
+      call_tool = rest[1];
+    } else if (rest.size() == 1 && single) {
+      call_server = cfg->servers.begin()->first;
+      call_tool = rest[0];
+    } else if (rest.size() == 1) {
+      std::string names;
+      for (const auto& [name, server] : cfg->servers) names += (names.empty() ? "" : ", ") + name;
+      return usage_error("call needs SERVER TOOL (servers: " + names + ")");
+    } else if (rest.empty()) {
+      return usage_error(single ? "call needs TOOL" : "call needs SERVER TOOL");
+    } else {
+      return usage_error("call takes SERVER TOOL, got " + std::to_string(rest.size()) + " arguments (extra: '" +
+                         rest[2] + "')");
+    }
+  }
+
+  auto client = mcp::Client::create(std::move(*cfg));
+  if (!client) {
+    print_error(client.error().what());
+    return client.error().kind() == mcp::ErrorKind::config ? kExitUsage : kExitError;
+  }
+  int status = kExitOk;
+  if (command == "tools") status = run_tools(*client, o);
+  else if (command == "call") status = run_call(*client, o, call_server, call_tool, args);
+  else status = run_info(*client, o, rest);
+  client->disconnect();  // stops the servers before we exit
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    print_error(std::string("internal error: ") + e.what());
+  } catch (...) {
+    print_error("internal error");
+  }
+  return kExitError;
+}

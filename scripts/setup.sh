@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian 12 machine (Debian packages, and the
+# pinned npm packages the interop tests use, Node 22 among them), then configures and builds.
+# Idempotent: a second run only rebuilds what changed.
+#   scripts/setup.sh [--no-npm]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost1.81-dev
+          libboost-filesystem1.81-dev libexpected-dev doctest-dev libvalijson-dev libssl-dev)
+want_npm=1
+[ "${1:-}" = "--no-npm" ] && want_npm=0
+command -v npm >/dev/null 2>&1 || [ "$want_npm" = 0 ] || packages+=(nodejs npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo=sudo
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$want_npm" = 1 ] && [ ! -x test/interop/node_modules/.bin/node ]; then
+  echo "setup: installing the pinned interop servers (npm ci --prefix test/interop)"
+  npm ci --prefix test/interop --no-audit --no-fund --loglevel=error
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --wrap-mode=nodownload
+fi
+ninja -C build

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every test: set up and build, then the suite (unit + fixtures + interop with the pinned npm
+# servers), the same suite under ASan+UBSan, the concurrency tests under TSan, and the
+# meson-subproject consumer build.
+#   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export MCP_INTEROP_DIR="$PWD/test/interop"
+passed=0
+
+step() { echo; echo "=== $*"; }
+
+step "test suite"
+meson test -C build --print-errorlogs --num-processes 1
+passed=$((passed + 1))
+
+if [ "${1:-}" != "--quick" ]; then
+  step "test suite under ASan+UBSan"
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+  fi
+  ninja -C build-asan test/unit_tests test/interop_tests test/fixtures/fault_server
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild
+  passed=$((passed + 1))
+
+  step "concurrency tests under TSan"
+  if [ ! -f build-tsan/build.ninja ]; then
+    meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false
+  fi
+  ninja -C build-tsan test/unit_tests test/fixtures/fault_server
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    build-tsan/test/unit_tests -tce='*16 MiB*' 
+  passed=$((passed + 1))
+
+  step "consumer: libmcp as a meson subproject"
+  test/consumer/run.sh
+  passed=$((passed + 1))
+fi
+
+echo
+echo "test steps: $passed passed, 0 failed"

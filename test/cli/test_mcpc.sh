@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# mcpc end to end: the bundled demo config, and the pinned npm servers of both eras.
+#   test_mcpc.sh MCPC DEMO_JSON INTEROP_DIR
+set -uo pipefail
+mcpc=$1 demo=$2 interop=$3
+fails=0 passes=0
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# expect EXIT_CODE PATTERN_IN_STDOUT|- PATTERN_IN_STDERR|- -- mcpc args...
+expect() {
+  local code=$1 want_out=$2 want_err=$3
+  shift 4
+  "$mcpc" "$@" >"$out" 2>"$err"
+  local got=$?
+  local ok=1
+  [ "$got" = "$code" ] || ok=0
+  [ "$want_out" = "-" ] || grep -q -- "$want_out" "$out" || ok=0
+  [ "$want_err" = "-" ] || grep -q -- "$want_err" "$err" || ok=0
+  if [ $ok = 1 ]; then
+    passes=$((passes + 1))
+  else
+    fails=$((fails + 1))
+    echo "FAIL: mcpc $* (exit $got, wanted $code; stdout/stderr below)"
+    head -c 2000 "$out"; head -c 2000 "$err"
+  fi
+}
+
+expect 0 'math_add' - -- --config "$demo" tools
+expect 0 '"math"' - -- --config "$demo" tools --json
+expect 0 '^5$' - -- --config "$demo" call math add --args '{"a":2,"b":3}'
+expect 0 '"structuredContent"' - -- --config "$demo" call math add --args '{"a":2,"b":3}' --json
+expect 0 'modern' - -- --config "$demo" info
+expect 0 'legacy' - -- --config "$demo" --era legacy info
+expect 1 - 'Unknown tool' -- --config "$demo" call math nope
+expect 1 - "no server named 'nosuch'" -- --config "$demo" call nosuch add
+expect 2 - 'must be a JSON object' -- --config "$demo" call math add --args '[1]'
+expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
+expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
+expect 1 - 'not supported' -- --url http://127.0.0.1:1/mcp tools
+
+node="$interop/node_modules/.bin/node"
+if [ ! -x "$node" ]; then
+  echo "FAIL: interop packages missing (npm ci --prefix test/interop)"
+  fails=$((fails + 1))
+else
+  everything="$node $interop/node_modules/@modelcontextprotocol/server-everything/dist/index.js stdio"
+  mastra="$node $interop/mastra_server.mjs stdio"
+  expect 0 '"get-sum"' - -- --stdio "$everything" tools --json
+  expect 0 'The sum of 2 and 3 is 5' - -- --stdio "$everything" call get-sum --args '{"a":2,"b":3}'
+  expect 0 'legacy' - -- --stdio "$everything" info
+  expect 0 '"get-sum"' - -- --stdio "$mastra" tools --json
+  expect 0 'The sum of 2 and 3 is 5' - -- --stdio "$mastra" call get-sum --args '{"a":2,"b":3}'
+  expect 0 'modern' - -- --stdio "$mastra" info
+  expect 3 'intentional failure' - -- --stdio "$mastra" call fail
+fi
+
+echo "mcpc: $passes passed, $fails failed"
+[ $fails = 0 ]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Proves the two ways other projects consume libmcp:
+#  1. as a meson subproject (meson.override_dependency('mcp', ...)), built from this checkout;
+#  2. installed (meson install) and found through its pkg-config file.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+server="$root/build/test/fixtures/fault_server"
+[ -x "$server" ] || { echo "consumer: build the project first (missing $server)"; exit 1; }
+
+cp "$root/test/consumer/meson.build" "$root/test/consumer/meson_options.txt" "$root/test/consumer/main.cpp" "$work/"
+mkdir -p "$work/subprojects"
+ln -s "$root" "$work/subprojects/mcp-cpp"
+meson setup "$work/build" "$work" --wrap-mode=nodownload -Dserver="$server" >/dev/null
+ninja -C "$work/build" >/dev/null
+meson test -C "$work/build" --print-errorlogs
+echo "consumer: subproject build OK"
+
+meson install -C "$root/build" --destdir "$work/stage" --quiet >/dev/null
+prefix=$(meson introspect "$root/build" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+libdir=$(meson introspect "$root/build" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="libdir"][0])')
+pcdir="$work/stage$prefix/$libdir/pkgconfig"
+[ -f "$pcdir/mcp.pc" ] || { echo "consumer: no mcp.pc installed under $pcdir"; exit 1; }
+flags=$(PKG_CONFIG_SYSROOT_DIR="$work/stage" PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs mcp)
+g++ -std=c++20 "$root/test/consumer/main.cpp" $flags -Wl,-rpath,"$work/stage$prefix/$libdir" -o "$work/installed-consumer"
+"$work/installed-consumer" "$server"
+echo "consumer: installed pkg-config build OK"
