@@ -17,6 +17,9 @@ class ErrcCategory final : public std::error_category {
       case Errc::connection_closed: return "connection closed";
       case Errc::io_error: return "I/O error";
       case Errc::message_too_large: return "message too large";
+      case Errc::http_error: return "HTTP error";
+      case Errc::session_expired: return "session expired";
+      case Errc::stream_broken: return "response stream broken";
       case Errc::invalid_message: return "invalid message from server";
       case Errc::rpc_error: return "server returned an error";
       case Errc::unsupported_version: return "no common protocol version";

@@ -45,6 +45,9 @@ Result<void> RpcEngine::start() {
   cb.on_closed = [weak](const Error& e) {
     if (auto self = weak.lock()) self->on_transport_closed(e);
   };
+  cb.on_request_failed = [weak](const json& id, const Error& e) {
+    if (auto self = weak.lock()) self->on_request_failed(id, e);
+  };
   cb.on_diagnostic = [weak](std::string_view d) {
     if (auto self = weak.lock(); self && self->options_.on_diagnostic) self->options_.on_diagnostic(d);
   };
@@ -302,6 +305,27 @@ void RpcEngine::fail_all(const Error& e) {
     }
     p->cv.notify_all();
   }
+}
+
+void RpcEngine::on_request_failed(const json& id, const Error& e) {
+  if (!id.is_number_integer()) return;
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lk(mutex_);
+    auto it = pending_.find(id.get<std::int64_t>());
+    if (it == pending_.end()) return;
+    p = it->second;
+    pending_.erase(it);
+  }
+  {
+    std::lock_guard lk(p->m);
+    if (p->done) return;
+    Error copy = decorate(e);
+    copy.message = p->method + ": " + copy.message;
+    p->result = fail(std::move(copy));
+    p->done = true;
+  }
+  p->cv.notify_all();
 }
 
 void RpcEngine::on_transport_closed(const Error& e) {

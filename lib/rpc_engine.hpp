@@ -75,11 +75,14 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   /// Fail every pending request with `reason` and close the transport. Idempotent.
   void close(const Error& reason);
   [[nodiscard]] bool is_open() const;
+  /// Forwarded to the transport (HTTP sends it as MCP-Protocol-Version).
+  void set_protocol_version(const std::string& v) { transport_->set_protocol_version(v); }
 
  private:
   struct WorkQueue;
   void on_message(json&& msg);
   void on_transport_closed(const Error& e);
+  void on_request_failed(const json& id, const Error& e);
   void fail_all(const Error& e);
   static void dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> engine);
   void handle_server_request(json& msg);

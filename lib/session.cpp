@@ -2,6 +2,7 @@
 #include <mcp/session.hpp>
 
 #include "rpc_engine.hpp"
+#include "http_transport.hpp"
 #include "stdio_transport.hpp"
 
 #include <algorithm>
@@ -23,6 +24,14 @@ constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
 bool is_transport_failure(const Error& e) {
   const auto c = e.errc();
   return c == Errc::process_exited || c == Errc::connection_closed || c == Errc::io_error;
+}
+
+// HTTP era detection (2026-07-28, Streamable HTTP backward compatibility): a 4xx without a
+// recognised modern error body means a legacy server; 401/403 and 5xx are never verdicts.
+bool http_status_means_legacy(const Error& e) {
+  if (e.errc() != Errc::http_error || !e.data.is_object()) return false;
+  const int status = e.data.value("status", 0);
+  return status >= 400 && status < 500 && status != 401 && status != 403;
 }
 
 // A "recognised modern error" (2026-07-28, stdio backward compatibility): an error whose
@@ -61,6 +70,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Era verdict = Era::unknown;     // cached era, survives reconnects
   std::string modern_version;     // the modern revision agreed on
   std::uint64_t generation = 0;   // bumped by disconnect()
+  std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
 
   Impl(std::string n, ServerConfig c, SessionDefaults d)
       : name(std::move(n)), cfg(std::move(c)), defaults(std::move(d)) {
@@ -102,8 +112,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (auto* st = std::get_if<StdioServerConfig>(&cfg.transport)) {
       t = detail::make_stdio_transport(name, *st);
     } else {
-      return failure(Errc::unsupported_transport,
-                     "HTTP servers are not supported by this build yet (server '" + name + "')");
+      t = detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport));
     }
     RpcEngine::Options o;
     o.server = name;
@@ -154,6 +163,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (!protocol::is_legacy_version(v))
       return failure(Errc::unsupported_version, "initialize: server chose protocol version '" + v +
                                                     "', which this client does not speak");
+    eng->set_protocol_version(v);
     ServerInfo si;
     si.era = Era::legacy;
     si.protocol_version = v;
@@ -240,8 +250,10 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         // answers initialize (stdio is ordered), so keep listening for it.
         return legacy_after_silent_probe(eng, probe, opt);
       }
-      if (is_transport_failure(e)) break;
-      // Any other error: legacy, same process.
+      const bool stdio = std::holds_alternative<StdioServerConfig>(cfg.transport);
+      if (stdio && is_transport_failure(e)) break;
+      if (e.errc() != Errc::rpc_error && !http_status_means_legacy(e)) return tl::unexpected<Error>(tag(e));
+      // Any other JSON-RPC error, or a 4xx without a modern body: legacy, same connection.
       auto li = handshake_legacy(eng, opt);
       if (!li) return tl::unexpected<Error>(li.error());
       return std::make_pair(eng, *li);
@@ -369,6 +381,11 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     auto conn = ensure(opt);
     if (!conn) return tl::unexpected<Error>(conn.error());
     auto [eng, si] = *conn;
+    std::uint64_t epoch;
+    {
+      std::lock_guard lk(mutex);
+      epoch = session_epoch;
+    }
     const auto deadline = Clock::now() + request_timeout(opt);
     for (int attempt = 0; attempt < 2; ++attempt) {
       json p = params.is_null() ? json::object() : params;
@@ -379,6 +396,18 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         p["_meta"] = std::move(meta);
       }
       auto r = eng->call(method, std::move(p), deadline, opt.stop, true);
+      if (!r && attempt == 0) {
+        // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
+        if (si.era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
+        // Legacy Streamable HTTP: the server forgot our session (404). The request was not
+        // processed, so re-initialising once and retrying is safe.
+        if (si.era == Era::legacy && r.error().errc() == Errc::session_expired) {
+          auto re = reinitialize(eng, epoch, opt);
+          if (!re) return tl::unexpected<Error>(re.error());
+          si = *re;
+          continue;
+        }
+      }
       if (!r) {
         if (si.era == Era::modern && attempt == 0) {
           if (auto supported = unsupported_version_list(r.error())) {
@@ -396,6 +425,23 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       return check_result(method, std::move(*r));
     }
     return failure(Errc::unsupported_version, method + ": server rejected every protocol version we offered");
+  }
+
+  // Re-run the legacy handshake on the same connection, once per expiry however many
+  // requests noticed it.
+  Result<ServerInfo> reinitialize(const std::shared_ptr<RpcEngine>& eng, std::uint64_t seen_epoch,
+                                  const RequestOptions& opt) {
+    std::lock_guard ck(connect_mutex);
+    {
+      std::lock_guard lk(mutex);
+      if (session_epoch != seen_epoch || engine != eng) return info;
+    }
+    auto li = handshake_legacy(eng, opt);
+    if (!li) return li;
+    std::lock_guard lk(mutex);
+    ++session_epoch;
+    info = *li;
+    return info;
   }
 
   Result<json> check_result(const std::string& method, json r) const {

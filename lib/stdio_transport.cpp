@@ -256,6 +256,17 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
   // A partial line would corrupt the stream for every later message.
   if (!result && off > 0 && off < line.size()) in_.reset();
+  if (!result && result.error().errc() == Errc::process_exited) {
+    // The server died; its reader thread is collecting the last stderr lines and the exit
+    // status. Wait for that (bounded) so this error says why, not just "closed its input".
+    const auto until = Clock::now() + 1500ms;
+    while (!closed_reported_ && !closing_ && Clock::now() < until) std::this_thread::sleep_for(5ms);
+    Error e = result.error();
+    e.server = name_;
+    e.message = "server '" + name_ + "' " + exit_description();
+    e.stderr_tail = stderr_tail();
+    return fail(std::move(e));
+  }
   return result;
 }
 

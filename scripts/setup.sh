@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost1.81-dev
           libboost-filesystem1.81-dev libexpected-dev doctest-dev libvalijson-dev libssl-dev)
 want_npm=1
-[ "${1:-}" = "--no-npm" ] && want_npm=0
-command -v npm >/dev/null 2>&1 || [ "$want_npm" = 0 ] || packages+=(nodejs npm)
+[ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
+if [ "$want_npm" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev)      # the libFuzzer target (test/fuzz)
+  command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -22,7 +22,7 @@ if [ "${1:-}" != "--quick" ]; then
   fi
   ninja -C build-asan test/unit_tests test/interop_tests test/fixtures/fault_server
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild
+    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit interop
   passed=$((passed + 1))
 
   step "concurrency tests under TSan"
@@ -32,6 +32,10 @@ if [ "${1:-}" != "--quick" ]; then
   ninja -C build-tsan test/unit_tests test/fixtures/fault_server
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
     build-tsan/test/unit_tests -tce='*16 MiB*' 
+  passed=$((passed + 1))
+
+  step "SSE parser under libFuzzer (20 s)"
+  test/fuzz/run.sh 20
   passed=$((passed + 1))
 
   step "consumer: libmcp as a meson subproject"

@@ -57,9 +57,19 @@ enum class HttpTransportKind {
 /// A remote server over HTTP.
 struct HttpServerConfig {
   std::string url;                               ///< endpoint URL (http:// or https://)
-  std::map<std::string, std::string> headers;    ///< sent on every request of this server
-  HttpTransportKind transport = HttpTransportKind::automatic;
-  Milliseconds connect_timeout{3000};            ///< TCP/TLS connect timeout
+  /// Sent on every HTTP request of this server: POSTs, GET streams, the legacy SSE stream, DELETE.
+  std::map<std::string, std::string> headers;
+  /// Called before every HTTP request (from SDK threads); what it returns is added to, and
+  /// overrides, `headers`. For credentials that change at run time.
+  std::function<std::map<std::string, std::string>()> header_provider;
+  HttpTransportKind transport = HttpTransportKind::automatic;  ///< default: detect
+  Milliseconds connect_timeout{3000};            ///< TCP/TLS connect timeout (3 s)
+  bool verify_tls = true;                        ///< verify the server certificate (https)
+  std::string ca_file;                           ///< CA bundle file (default: system store)
+  std::string ca_dir;                            ///< CA directory (default: system store)
+  std::size_t max_message_bytes = 256u << 20;    ///< one JSON body or SSE event (256 MiB)
+  int max_reconnect_attempts = 5;                ///< resuming a broken legacy stream
+  Milliseconds max_reconnect_delay{30000};       ///< cap on the resumption backoff
 };
 
 /// One server of a client.

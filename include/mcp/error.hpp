@@ -24,6 +24,9 @@ enum class Errc {
   connection_closed,     ///< the connection closed while a request was in flight
   io_error,              ///< read/write failure on the underlying channel
   message_too_large,     ///< a message exceeded the configured maximum size
+  http_error,            ///< an HTTP status that is neither success nor a JSON-RPC answer (data.status)
+  session_expired,       ///< the server no longer knows our (legacy) session (HTTP 404)
+  stream_broken,         ///< a response stream ended before the response arrived
   // protocol
   invalid_message = 100, ///< the peer sent something that is not valid JSON-RPC / MCP
   rpc_error,             ///< the server answered with a JSON-RPC error (code/data kept)

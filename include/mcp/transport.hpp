@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 #include <string_view>
 
 namespace mcp {
@@ -26,6 +27,9 @@ class Transport {
     std::function<void(nlohmann::json&&)> on_message;       ///< one parsed message
     std::function<void(const Error&)> on_closed;            ///< the channel ended by itself (once)
     std::function<void(std::string_view)> on_diagnostic;   ///< non-fatal oddities (garbage lines)
+    /// One request failed below JSON-RPC (HTTP status, broken stream, ...); the channel
+    /// itself stays usable. `id` is the request's JSON-RPC id.
+    std::function<void(const nlohmann::json& id, const Error&)> on_request_failed;
   };
 
   virtual ~Transport() = default;
@@ -37,6 +41,8 @@ class Transport {
   virtual void close() = 0;
   /// False once the channel has ended (by itself or by `close`).
   [[nodiscard]] virtual bool is_open() const = 0;
+  /// The session agreed on a legacy protocol revision (HTTP sends it as a header from now on).
+  virtual void set_protocol_version(const std::string& /*version*/) {}
 };
 
 }  // namespace mcp

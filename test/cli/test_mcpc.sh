@@ -37,7 +37,7 @@ expect 1 - "no server named 'nosuch'" -- --config "$demo" call nosuch add
 expect 2 - 'must be a JSON object' -- --config "$demo" call math add --args '[1]'
 expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
 expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
-expect 1 - 'not supported' -- --url http://127.0.0.1:1/mcp tools
+expect 1 - 'could not connect' -- --url http://127.0.0.1:1/mcp tools
 
 node="$interop/node_modules/.bin/node"
 if [ ! -x "$node" ]; then

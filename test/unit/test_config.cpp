@@ -90,7 +90,7 @@ TEST_CASE("errors map to kinds and print their context") {
   CHECK(e.what().find("JSON-RPC error -32601") != std::string::npos);
 }
 
-TEST_CASE("HTTP servers report that this build has no HTTP transport yet") {
+TEST_CASE("an HTTP server that refuses connections: connection_failed, not an era verdict") {
   mcp::ClientConfig cfg;
   cfg.id = "http-unsupported";
   mcp::HttpServerConfig h;
@@ -102,5 +102,7 @@ TEST_CASE("HTTP servers report that this build has no HTTP transport yet") {
   REQUIRE(client);
   auto r = client->list_tools();
   REQUIRE_FALSE(r);
-  CHECK(r.error().errc() == mcp::Errc::unsupported_transport);
+  CHECK(r.error().errc() == mcp::Errc::connection_failed);
+  CHECK(r.error().kind() == mcp::ErrorKind::transport);
+  CHECK(r.error().server == "remote");
 }

@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: MIT
+#include "http_transport.hpp"
+
+#include "sse.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <thread>
+
+namespace mcp::detail {
+
+using nlohmann::json;
+using Clock = Transport::Clock;
+using namespace std::chrono_literals;
+
+// ---------------------------------------------------------------- URLs and header values
+
+std::string Url::origin() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+std::string Url::str() const { return origin() + target; }
+
+std::optional<Url> parse_url(const std::string& text) {
+  Url u;
+  auto sep = text.find("://");
+  if (sep == std::string::npos) return std::nullopt;
+  u.scheme = text.substr(0, sep);
+  std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(), ::tolower);
+  if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
+  std::string rest = text.substr(sep + 3);
+  auto slash = rest.find_first_of("/?#");
+  std::string authority = rest.substr(0, slash);
+  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (auto hash = u.target.find('#'); hash != std::string::npos) u.target.resize(hash);
+  if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
+  if (authority.find('@') != std::string::npos) return std::nullopt;  // no userinfo in URLs
+  std::string port;
+  if (!authority.empty() && authority[0] == '[') {
+    auto close = authority.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    u.host = authority.substr(1, close - 1);
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return std::nullopt;
+      port = authority.substr(close + 2);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    u.host = authority.substr(0, colon);
+    if (colon != std::string::npos) port = authority.substr(colon + 1);
+  }
+  if (u.host.empty()) return std::nullopt;
+  if (port.empty()) {
+    u.port = u.scheme == "https" ? 443 : 80;
+  } else {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+    u.port = std::stoi(port);
+    if (u.port <= 0 || u.port > 65535) return std::nullopt;
+  }
+  return u;
+}
+
+std::optional<Url> resolve_url(const Url& base, const std::string& ref) {
+  if (ref.find("://") != std::string::npos) return parse_url(ref);
+  if (ref.rfind("//", 0) == 0) return parse_url(base.scheme + ":" + ref);
+  Url out = base;
+  if (!ref.empty() && ref[0] == '/') {
+    out.target = ref;
+  } else if (!ref.empty() && ref[0] == '?') {
+    out.target = base.target.substr(0, base.target.find('?')) + ref;
+  } else {
+    std::string path = base.target.substr(0, base.target.find('?'));
+    out.target = path.substr(0, path.rfind('/') + 1) + ref;
+  }
+  return out;
+}
+
+namespace {
+
+std::string base64(const std::string& in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += tbl[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = (unsigned char)in[i] << 16;
+    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += "==";
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += '=';
+  }
+  return out;
+}
+
+std::string describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "could not connect";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "connection lost while reading";
+    case httplib::Error::Write: return "connection lost while writing";
+    case httplib::Error::ExceedRedirectCount: return "too many redirects";
+    case httplib::Error::Canceled: return "cancelled";
+    case httplib::Error::SSLConnection: return "TLS handshake failed";
+    case httplib::Error::SSLLoadingCerts: return "could not load CA certificates";
+    case httplib::Error::SSLServerVerification: return "TLS certificate verification failed";
+    default: return httplib::to_string(e);
+  }
+}
+
+bool header_safe(const std::string& v) {
+  for (char c : v)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+}  // namespace
+
+std::string encode_header_value(const std::string& v) {
+  bool plain = !v.empty() && v.front() != ' ' && v.front() != '\t' && v.back() != ' ' && v.back() != '\t';
+  for (unsigned char c : v)
+    if (!(c == '\t' || (c >= 0x20 && c <= 0x7e))) plain = false;
+  const bool sentinel_shaped = v.rfind("=?base64?", 0) == 0 && v.size() >= 11 && v.compare(v.size() - 2, 2, "?=") == 0;
+  if (plain && !sentinel_shaped) return v;
+  return "=?base64?" + base64(v) + "?=";
+}
+
+namespace {
+
+// ---------------------------------------------------------------- the transport
+
+bool is_jsonrpc_error_body(const json& j) { return j.is_object() && j.contains("error") && j["error"].is_object(); }
+
+// One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
+// the legacy GET stream, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
+struct Flight {
+  json id;  // the JSON-RPC id of the request (null for streams)
+  std::mutex m;
+  httplib::Client* client = nullptr;
+  std::atomic<bool> aborted{false};
+  std::atomic<bool> done{false};
+  std::thread thread;
+  void stop() {
+    aborted = true;
+    std::lock_guard lk(m);
+    if (client) client->stop();
+  }
+};
+
+enum class Mode { streamable, sse };
+
+class HttpTransport final : public Transport {
+ public:
+  HttpTransport(std::string name, HttpServerConfig cfg) : name_(std::move(name)), cfg_(std::move(cfg)) {}
+  ~HttpTransport() override { close(); }
+
+  Result<void> start(Callbacks cb) override;
+  Result<void> send(const json& message, Clock::time_point deadline) override;
+  void close() override;
+  bool is_open() const override { return open_.load(); }
+  void set_protocol_version(const std::string& v) override {
+    std::lock_guard lk(mutex_);
+    protocol_version_ = v;
+    legacy_ = true;
+  }
+
+ private:
+  Error err(Errc c, std::string msg) const {
+    Error e = Error::make(c, std::move(msg));
+    e.server = name_;
+    return e;
+  }
+  std::unique_ptr<httplib::Client> make_client(const Url& u) const;
+  std::unique_ptr<httplib::Client> acquire(const Url& u);
+  void release(const Url& u, std::unique_ptr<httplib::Client> c);
+  httplib::Headers headers_for(const json* msg, bool stream);
+  void deliver(json&& msg);
+  void deliver_text(const std::string& data, const json& our_id, bool& got_response);
+  void start_flight(json id, std::function<void(Flight&)> body);
+  void reap_flights(bool all);
+  Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
+
+  void run_request(Flight& f, json msg);
+  bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+                     httplib::Headers headers, SseParser& parser, const json& our_id, bool& got_response,
+                     int& status, std::string& error_body, std::string& content_type,
+                     httplib::Headers* response_headers = nullptr);
+  bool resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response);
+  void run_get_stream(Flight& f);
+  Result<void> open_sse(Clock::time_point deadline);
+  void run_sse_stream(Flight& f);
+  Result<void> post_sync(const Url& url, const json& msg, Clock::time_point deadline, bool expect_session_ok);
+
+  std::string name_;
+  HttpServerConfig cfg_;
+  Callbacks cb_;
+  Url url_;
+  std::atomic<bool> open_{false};
+  std::atomic<bool> closing_{false};
+
+  std::mutex mutex_;  // guards the state below
+  Mode mode_ = Mode::streamable;
+  bool legacy_ = false;            // an initialize went through: sessions, GET stream, DELETE
+  std::string session_id_;
+  std::string protocol_version_;   // legacy: sent as MCP-Protocol-Version once agreed
+  std::optional<Url> endpoint_;    // 2024-11-05: where messages are POSTed
+  std::condition_variable endpoint_cv_;
+  bool sse_stream_ended_ = false;
+  bool get_stream_started_ = false;
+  std::list<std::shared_ptr<Flight>> flights_;
+  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
+
+  std::mutex deliver_mutex_;  // callbacks run one at a time
+  std::mutex close_mutex_;
+  bool closed_ = false;
+};
+
+std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const {
+  auto c = std::make_unique<httplib::Client>(u.origin());
+  const auto connect = std::chrono::duration_cast<std::chrono::microseconds>(cfg_.connect_timeout).count();
+  c->set_connection_timeout(connect / 1000000, connect % 1000000);
+  c->set_read_timeout(3600, 0);  // requests are bounded by the engine's timeout, which aborts us
+  c->set_write_timeout(60, 0);
+  c->set_keep_alive(true);
+  c->set_follow_location(true);
+  c->enable_server_certificate_verification(cfg_.verify_tls);
+  if (!cfg_.ca_file.empty() || !cfg_.ca_dir.empty()) c->set_ca_cert_path(cfg_.ca_file, cfg_.ca_dir);
+  return c;
+}
+
+std::unique_ptr<httplib::Client> HttpTransport::acquire(const Url& u) {
+  {
+    std::lock_guard lk(mutex_);
+    auto& v = idle_[u.origin()];
+    if (!v.empty()) {
+      auto c = std::move(v.back());
+      v.pop_back();
+      return c;
+    }
+  }
+  return make_client(u);
+}
+
+void HttpTransport::release(const Url& u, std::unique_ptr<httplib::Client> c) {
+  std::lock_guard lk(mutex_);
+  if (closing_) return;
+  auto& v = idle_[u.origin()];
+  if (v.size() < 8) v.push_back(std::move(c));  // keep-alive reuse, bounded
+}
+
+httplib::Headers HttpTransport::headers_for(const json* msg, bool stream) {
+  httplib::Headers h;
+  auto put = [&](const std::string& k, const std::string& v) {
+    h.erase(k);
+    h.emplace(k, v);
+  };
+  for (const auto& [k, v] : cfg_.headers) put(k, v);
+  if (cfg_.header_provider) {
+    for (const auto& [k, v] : cfg_.header_provider()) {
+      if (header_safe(k) && header_safe(v)) put(k, v);
+      else if (cb_.on_diagnostic) cb_.on_diagnostic("header_provider returned a header with CR/LF; dropped: " + k);
+    }
+  }
+  put("Accept", stream ? "text/event-stream" : "application/json, text/event-stream");
+  std::string version;
+  {
+    std::lock_guard lk(mutex_);
+    if (!session_id_.empty()) put("Mcp-Session-Id", session_id_);
+    version = protocol_version_;
+  }
+  if (msg && msg->is_object()) {
+    const json* params = msg->contains("params") ? &(*msg)["params"] : nullptr;
+    if (params && params->is_object() && params->contains("_meta") && (*params)["_meta"].is_object()) {
+      const auto& meta = (*params)["_meta"];
+      auto it = meta.find("io.modelcontextprotocol/protocolVersion");
+      if (it != meta.end() && it->is_string()) version = it->get<std::string>();
+    }
+    if (msg->contains("method") && (*msg)["method"].is_string()) {
+      const auto method = (*msg)["method"].get<std::string>();
+      put("Mcp-Method", encode_header_value(method));
+      if (params && params->is_object()) {
+        const char* key = (method == "tools/call" || method == "prompts/get") ? "name"
+                          : method == "resources/read"                         ? "uri"
+                                                                               : nullptr;
+        if (key && params->contains(key) && (*params)[key].is_string())
+          put("Mcp-Name", encode_header_value((*params)[key].get<std::string>()));
+      }
+    }
+  }
+  if (!version.empty()) put("MCP-Protocol-Version", version);
+  return h;
+}
+
+void HttpTransport::deliver(json&& msg) {
+  std::lock_guard lk(deliver_mutex_);
+  if (closing_) return;
+  if (msg.is_array()) {  // 2025-03-26 batches
+    for (auto& m : msg)
+      if (cb_.on_message) cb_.on_message(std::move(m));
+    return;
+  }
+  if (cb_.on_message) cb_.on_message(std::move(msg));
+}
+
+void HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response) {
+  if (data.find_first_not_of(" \t\r\n") == std::string::npos) return;  // priming event
+  auto j = json::parse(data, nullptr, false);
+  if (j.is_discarded()) {
+    if (cb_.on_diagnostic) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
+    return;
+  }
+  auto is_ours = [&](const json& m) {
+    return m.is_object() && m.contains("id") && m["id"] == our_id && (m.contains("result") || m.contains("error"));
+  };
+  if (!our_id.is_null()) {
+    if (is_ours(j)) got_response = true;
+    if (j.is_array())
+      for (const auto& m : j) got_response = got_response || is_ours(m);
+  }
+  deliver(std::move(j));
+}
+
+void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
+  auto f = std::make_shared<Flight>();
+  f->id = std::move(id);
+  std::lock_guard lk(mutex_);
+  flights_.push_back(f);
+  f->thread = std::thread([f, body = std::move(body)] {
+    body(*f);
+    f->done = true;
+  });
+}
+
+void HttpTransport::reap_flights(bool all) {
+  std::list<std::shared_ptr<Flight>> finished;
+  {
+    std::lock_guard lk(mutex_);
+    for (auto it = flights_.begin(); it != flights_.end();) {
+      if (all || (*it)->done) {
+        finished.push_back(*it);
+        it = flights_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& f : finished) {
+    if (all) f->stop();
+    if (f->thread.joinable()) {
+      if (f->thread.get_id() == std::this_thread::get_id()) f->thread.detach();  // closed from a callback
+      else f->thread.join();
+    }
+  }
+}
+
+Error HttpTransport::status_error(int status, const std::string& body, const httplib::Headers& headers) const {
+  if (status == 401 || status == 403) {
+    Error e = err(Errc::unauthorized, "HTTP " + std::to_string(status) + " from " + url_.origin() +
+                                          (status == 401 ? ": authentication required" : ": forbidden"));
+    json data{{"status", status}};
+    auto it = headers.find("WWW-Authenticate");
+    if (it != headers.end()) data["www_authenticate"] = it->second;
+    e.data = std::move(data);
+    return e;
+  }
+  Error e = err(Errc::http_error, "HTTP " + std::to_string(status) + " from " + url_.str());
+  e.data = json{{"status", status}, {"body", body.substr(0, 512)}};
+  return e;
+}
+
+Result<void> HttpTransport::start(Callbacks cb) {
+  cb_ = std::move(cb);
+  auto u = parse_url(cfg_.url);
+  if (!u) return fail(err(Errc::invalid_config, "invalid URL '" + cfg_.url + "' (need http:// or https://)"));
+  url_ = *u;
+  for (const auto& [k, v] : cfg_.headers)
+    if (!header_safe(k) || !header_safe(v) || k.empty())
+      return fail(err(Errc::invalid_config, "header '" + k + "' contains CR, LF or NUL"));
+  const std::string path = url_.target.substr(0, url_.target.find('?'));
+  const bool sse_path = path.size() >= 4 && path.compare(path.size() - 4, 4, "/sse") == 0;
+  if (cfg_.transport == HttpTransportKind::sse ||
+      (cfg_.transport == HttpTransportKind::automatic && sse_path)) {
+    mode_ = Mode::sse;
+    open_ = true;
+    auto r = open_sse(Clock::now() + cfg_.connect_timeout + 10s);
+    if (!r) {
+      open_ = false;
+      reap_flights(true);
+      return r;
+    }
+    return {};
+  }
+  open_ = true;
+  return {};
+}
+
+Result<void> HttpTransport::send(const json& message, Clock::time_point deadline) {
+  if (closing_ || !open_) return fail(err(Errc::connection_closed, "connection to " + url_.origin() + " is closed"));
+  reap_flights(false);
+  const std::string method = message.value("method", "");
+  const bool is_request = message.contains("id") && message.contains("method");
+  Mode mode;
+  bool legacy;
+  {
+    std::lock_guard lk(mutex_);
+    mode = mode_;
+    legacy = legacy_;
+  }
+  if (method == "notifications/cancelled") {
+    // Closing a request's stream is its cancellation (2026-07-28); legacy servers also get the
+    // notification.
+    const json target = message.contains("params") ? message["params"].value("requestId", json()) : json();
+    {
+      std::lock_guard lk(mutex_);
+      for (auto& f : flights_)
+        if (!target.is_null() && f->id == target) {
+          f->aborted = true;
+          std::lock_guard fl(f->m);
+          if (f->client) f->client->stop();
+        }
+    }
+    if (!legacy) return {};
+  }
+  if (method == "initialize") {
+    std::lock_guard lk(mutex_);
+    legacy_ = true;  // from now on: sessions, protocol version header, GET stream, DELETE
+  }
+  if (mode == Mode::sse) {
+    Url target;
+    {
+      std::lock_guard lk(mutex_);
+      if (!endpoint_) return fail(err(Errc::connection_closed, "the SSE stream has no message endpoint"));
+      target = *endpoint_;
+    }
+    return post_sync(target, message, deadline, false);
+  }
+  if (is_request) {
+    json id = message["id"];
+    start_flight(id, [this, message](Flight& f) { run_request(f, message); });
+    return {};
+  }
+  auto r = post_sync(url_, message, deadline, true);
+  if (r && method == "notifications/initialized") {
+    bool start_get = false;
+    {
+      std::lock_guard lk(mutex_);
+      start_get = legacy_ && !get_stream_started_;
+      get_stream_started_ = true;
+    }
+    if (start_get) start_flight(json(), [this](Flight& f) { run_get_stream(f); });
+  }
+  return r;
+}
+
+Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::time_point deadline,
+                                      bool expect_session_ok) {
+  auto client = acquire(url);
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  if (left < 100) left = 100;
+  client->set_read_timeout(left / 1000, (left % 1000) * 1000);
+  auto headers = headers_for(&msg, false);
+  const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
+  auto res = client->Post(url.target, headers, body, "application/json");
+  if (!res) {
+    return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(res.error())));
+  }
+  const int status = res->status;
+  if (status >= 200 && status < 300) {
+    // Some servers answer a notification with a body; anything JSON-RPC in it is delivered.
+    if (!res->body.empty() && res->get_header_value("Content-Type").find("application/json") != std::string::npos) {
+      auto j = json::parse(res->body, nullptr, false);
+      if (!j.is_discarded() && (j.is_array() || j.contains("jsonrpc"))) deliver(std::move(j));
+    }
+    release(url, std::move(client));
+    return {};
+  }
+  if (status == 404 && expect_session_ok) {
+    std::lock_guard lk(mutex_);
+    if (!session_id_.empty()) {
+      session_id_.clear();
+      return fail(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
+    }
+  }
+  return fail(status_error(status, res->body, res->headers));
+}
+
+bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+                                  httplib::Headers headers, SseParser& parser, const json& our_id,
+                                  bool& got_response, int& status, std::string& error_body,
+                                  std::string& content_type, httplib::Headers* response_headers) {
+  auto client = acquire(url);
+  {
+    std::lock_guard lk(f.m);
+    f.client = client.get();
+  }
+  if (f.aborted) {
+    std::lock_guard lk(f.m);
+    f.client = nullptr;
+    return false;
+  }
+  bool is_sse = false;
+  bool too_large = false;
+  std::string json_body;
+  httplib::Request req;
+  req.method = method;
+  req.path = url.target;
+  req.headers = std::move(headers);
+  if (method == "POST") {
+    req.body = body;
+    req.headers.emplace("Content-Type", "application/json");
+  }
+  req.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    content_type = r.get_header_value("Content-Type");
+    if (response_headers) *response_headers = r.headers;
+    is_sse = status >= 200 && status < 300 && content_type.find("text/event-stream") != std::string::npos;
+    if (status >= 200 && status < 300) {
+      auto sid = r.get_header_value("Mcp-Session-Id");
+      bool visible = !sid.empty();
+      for (unsigned char c : sid) visible = visible && c >= 0x21 && c <= 0x7e;
+      if (visible) {
+        std::lock_guard lk(mutex_);
+        if (legacy_) session_id_ = sid;
+      }
+    }
+    return !f.aborted.load();
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (f.aborted) return false;
+    if (is_sse) {
+      bool ok = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
+        if (ev.event == "message" || ev.event.empty()) deliver_text(ev.data, our_id, got_response);
+        else if (cb_.on_diagnostic) cb_.on_diagnostic("SSE event of type '" + ev.event + "' ignored");
+      });
+      if (!ok) too_large = true;
+      return ok;
+    }
+    auto& target = (status >= 200 && status < 300) ? json_body : error_body;
+    const std::size_t limit = (status >= 200 && status < 300) ? cfg_.max_message_bytes : (1u << 20);
+    if (target.size() + n > limit) {
+      too_large = status >= 200 && status < 300;
+      return !too_large;  // error bodies are just truncated
+    }
+    target.append(data, n);
+    return true;
+  };
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  bool ok = client->send(req, res, error);
+  {
+    std::lock_guard lk(f.m);
+    f.client = nullptr;
+  }
+  if (too_large) {
+    if (!our_id.is_null() && cb_.on_request_failed)
+      cb_.on_request_failed(our_id, err(Errc::message_too_large, "a message from the server exceeded " +
+                                                                       std::to_string(cfg_.max_message_bytes) + " bytes"));
+    got_response = true;  // reported; nothing more to do for this request
+    return false;
+  }
+  if (!ok) {
+    if (status == 0 && !f.aborted && !our_id.is_null() && cb_.on_request_failed) {
+      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.str() + ": " + describe(error)));
+      got_response = true;
+    }
+    return false;  // aborted, or the stream broke mid-way (status != 0)
+  }
+  if (is_sse) parser.finish();
+  if (status >= 200 && status < 300 && !is_sse && !json_body.empty()) {
+    auto j = json::parse(json_body, nullptr, false);
+    if (j.is_discarded()) {
+      if (!our_id.is_null() && cb_.on_request_failed) {
+        cb_.on_request_failed(our_id, err(Errc::invalid_message, "the server's reply is not JSON"));
+        got_response = true;
+      }
+    } else {
+      deliver_text(json_body, our_id, got_response);
+    }
+  }
+  if (!f.aborted) release(url, std::move(client));
+  return true;
+}
+
+void HttpTransport::run_request(Flight& f, json msg) {
+  const json id = msg["id"];
+  const std::string method = msg.value("method", "");
+  const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
+  SseParser parser(cfg_.max_message_bytes);
+  bool got_response = false;
+  int status = 0;
+  std::string error_body, content_type;
+  bool had_session;
+  {
+    std::lock_guard lk(mutex_);
+    had_session = !session_id_.empty();
+  }
+  httplib::Headers response_headers;
+  stream_events(f, url_, "POST", body, headers_for(&msg, false), parser, id, got_response, status, error_body,
+                content_type, &response_headers);
+  if (f.aborted || closing_ || got_response) return;
+  auto failed = [&](const Error& e) {
+    if (cb_.on_request_failed) cb_.on_request_failed(id, e);
+  };
+  if (status >= 200 && status < 300) {
+    bool legacy;
+    {
+      std::lock_guard lk(mutex_);
+      legacy = legacy_;
+    }
+    // The stream ended (or broke) before our response. Legacy servers may let us resume it.
+    if (legacy && !parser.last_event_id().empty() && resume(f, id, parser, got_response)) return;
+    if (f.aborted || closing_ || got_response) return;
+    if (status == 202) return failed(err(Errc::invalid_message, "the server accepted the request but sent no reply"));
+    return failed(err(Errc::stream_broken, "the response stream ended before the response"));
+  }
+  if (status == 0) return;  // connection failure already reported
+  // A JSON-RPC error body is an answer, whatever the status (400 for modern errors, 404 for -32601).
+  if (status != 401 && status != 403) {
+    auto j = json::parse(error_body, nullptr, false);
+    if (!j.is_discarded() && is_jsonrpc_error_body(j)) {
+      if (!j.contains("id") || j["id"].is_null()) j["id"] = id;
+      if (j["id"] == id) {
+        deliver(std::move(j));
+        return;
+      }
+    }
+  }
+  if (status == 404 && had_session) {
+    std::lock_guard lk(mutex_);
+    session_id_.clear();
+  }
+  if (status == 404 && had_session)
+    return failed(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
+  // 2025-03-26 backwards compatibility: an initialize that Streamable HTTP refuses with 400,
+  // 404 or 405 means a 2024-11-05 HTTP+SSE server. Never on 401/403.
+  if (method == "initialize" && cfg_.transport == HttpTransportKind::automatic &&
+      (status == 400 || status == 404 || status == 405)) {
+    auto opened = open_sse(Clock::now() + cfg_.connect_timeout + 10s);
+    if (!opened) {
+      Error e = opened.error();
+      e.message = "Streamable HTTP answered HTTP " + std::to_string(status) + " and the HTTP+SSE fallback failed: " + e.message;
+      return failed(e);
+    }
+    Url target;
+    {
+      std::lock_guard lk(mutex_);
+      target = *endpoint_;
+    }
+    auto posted = post_sync(target, msg, Clock::now() + 30s, false);
+    if (!posted) failed(posted.error());
+    return;
+  }
+  failed(status_error(status, error_body, response_headers));
+}
+
+bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response) {
+  auto delay = parser.retry().value_or(1000ms);
+  for (int attempt = 0; attempt < cfg_.max_reconnect_attempts && !f.aborted && !closing_ && !got_response; ++attempt) {
+    auto wait_until = Clock::now() + std::min<std::chrono::milliseconds>(delay, cfg_.max_reconnect_delay);
+    while (Clock::now() < wait_until && !f.aborted && !closing_) std::this_thread::sleep_for(10ms);
+    if (f.aborted || closing_) return true;
+    auto headers = headers_for(nullptr, true);
+    headers.emplace("Last-Event-ID", parser.last_event_id());
+    parser.reset();
+    int status = 0;
+    std::string error_body, content_type;
+    stream_events(f, url_, "GET", "", headers, parser, our_id, got_response, status, error_body, content_type);
+    if (got_response) return true;
+    if (status == 405 || status == 404 || status == 401 || status == 403) return false;  // not resumable
+    if (parser.retry()) delay = *parser.retry();
+    else delay = std::min<std::chrono::milliseconds>(delay * 2, cfg_.max_reconnect_delay);
+  }
+  return got_response;
+}
+
+void HttpTransport::run_get_stream(Flight& f) {
+  // Legacy Streamable HTTP: the optional server->client stream. 405 means the server has none.
+  SseParser parser(cfg_.max_message_bytes);
+  auto delay = 1000ms;
+  int failures = 0;
+  while (!f.aborted && !closing_ && failures < cfg_.max_reconnect_attempts) {
+    auto headers = headers_for(nullptr, true);
+    if (!parser.last_event_id().empty()) headers.emplace("Last-Event-ID", parser.last_event_id());
+    parser.reset();
+    int status = 0;
+    bool ignored = false;
+    std::string error_body, content_type;
+    const auto began = Clock::now();
+    stream_events(f, url_, "GET", "", headers, parser, json(), ignored, status, error_body, content_type);
+    if (f.aborted || closing_) return;
+    if (status == 405 || status == 404 || status == 401 || status == 403 ||
+        (status >= 200 && status < 300 && content_type.find("text/event-stream") == std::string::npos)) {
+      return;
+    }
+    failures = (Clock::now() - began > 5s) ? 0 : failures + 1;  // a long-lived stream resets the count
+    if (parser.retry()) delay = *parser.retry();
+    auto until = Clock::now() + std::min<std::chrono::milliseconds>(delay, cfg_.max_reconnect_delay);
+    while (Clock::now() < until && !f.aborted && !closing_) std::this_thread::sleep_for(20ms);
+    delay = std::min<std::chrono::milliseconds>(delay * 2, cfg_.max_reconnect_delay);
+  }
+}
+
+Result<void> HttpTransport::open_sse(Clock::time_point deadline) {
+  {
+    std::lock_guard lk(mutex_);
+    if (mode_ == Mode::sse && endpoint_) return {};
+    mode_ = Mode::sse;
+    sse_stream_ended_ = false;
+  }
+  start_flight(json(), [this](Flight& f) { run_sse_stream(f); });
+  std::unique_lock lk(mutex_);
+  endpoint_cv_.wait_until(lk, deadline, [&] { return endpoint_.has_value() || sse_stream_ended_ || closing_; });
+  if (endpoint_) return {};
+  return fail(err(Errc::connection_failed, "HTTP+SSE: no 'endpoint' event from " + url_.str()));
+}
+
+void HttpTransport::run_sse_stream(Flight& f) {
+  SseParser parser(cfg_.max_message_bytes);
+  auto client = make_client(url_);
+  {
+    std::lock_guard lk(f.m);
+    f.client = client.get();
+  }
+  int status = 0;
+  std::string error_body;
+  httplib::Request req;
+  req.method = "GET";
+  req.path = url_.target;
+  req.headers = headers_for(nullptr, true);
+  req.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    return !f.aborted && status >= 200 && status < 300;
+  };
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    if (f.aborted) return false;
+    return parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
+      if (ev.event == "endpoint") {
+        std::lock_guard lk(mutex_);
+        if (!endpoint_) {
+          auto resolved = resolve_url(url_, ev.data);
+          if (resolved) endpoint_ = resolved;
+          else if (cb_.on_diagnostic) cb_.on_diagnostic("unusable SSE endpoint: " + ev.data);
+        }
+        endpoint_cv_.notify_all();
+      } else if (ev.event == "message" || ev.event.empty()) {
+        bool ignored = false;
+        deliver_text(ev.data, json(), ignored);
+      }
+    });
+  };
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  client->send(req, res, error);
+  {
+    std::lock_guard lk(f.m);
+    f.client = nullptr;
+  }
+  bool had_endpoint;
+  {
+    std::lock_guard lk(mutex_);
+    sse_stream_ended_ = true;
+    had_endpoint = endpoint_.has_value();
+    endpoint_cv_.notify_all();
+  }
+  if (f.aborted || closing_) return;
+  if (!had_endpoint) return;  // open_sse reports it
+  open_ = false;
+  Error e = status == 0 ? err(Errc::connection_closed, "the HTTP+SSE stream closed: " + describe(error))
+                        : err(Errc::connection_closed, "the HTTP+SSE stream from " + url_.str() + " ended");
+  std::lock_guard lk(deliver_mutex_);
+  if (!closing_ && cb_.on_closed) cb_.on_closed(e);
+}
+
+void HttpTransport::close() {
+  std::lock_guard close_lk(close_mutex_);
+  if (closed_) return;
+  closed_ = true;
+  std::string sid;
+  bool legacy;
+  {
+    std::lock_guard lk(mutex_);
+    sid = session_id_;
+    legacy = legacy_;
+  }
+  // Stop every stream first, then tell the server the session is over.
+  {
+    std::lock_guard lk(deliver_mutex_);
+    closing_ = true;
+  }
+  open_ = false;
+  reap_flights(true);
+  if (legacy && !sid.empty()) {
+    auto client = make_client(url_);
+    client->set_read_timeout(2, 0);
+    auto headers = headers_for(nullptr, false);
+    auto res = client->Delete(url_.target, headers);  // 405 is fine: the server keeps no sessions
+    (void)res;
+  }
+  std::lock_guard lk(mutex_);
+  idle_.clear();
+  endpoint_cv_.notify_all();
+}
+
+}  // namespace
+
+std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config) {
+  return std::make_unique<HttpTransport>(std::move(server_name), std::move(config));
+}
+
+}  // namespace mcp::detail

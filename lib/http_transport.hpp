@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Factory for the HTTP transports (cpp-httplib stays inside http_transport.cpp):
+// Streamable HTTP for both eras, and the legacy 2024-11-05 HTTP+SSE transport, with the
+// automatic fallback between them.
+#include <mcp/config.hpp>
+#include <mcp/transport.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace mcp::detail {
+
+std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config);
+
+/// A parsed http(s) URL.
+struct Url {
+  std::string scheme;  ///< "http" or "https"
+  std::string host;    ///< without brackets for IPv6
+  int port = 0;
+  std::string target;  ///< path and query, at least "/"
+  [[nodiscard]] std::string origin() const;  ///< scheme://host:port
+  [[nodiscard]] std::string str() const;     ///< origin + target
+};
+std::optional<Url> parse_url(const std::string& text);
+/// Resolve `ref` (absolute URL, absolute path or relative path) against `base`.
+std::optional<Url> resolve_url(const Url& base, const std::string& ref);
+
+/// Header value per 2026-07-28 "Value Encoding": plain when it is visible ASCII without
+/// leading/trailing whitespace and not sentinel-shaped, else `=?base64?...?=`.
+std::string encode_header_value(const std::string& value);
+
+}  // namespace mcp::detail
