@@ -120,3 +120,78 @@ TEST_CASE("concurrent calls against the real servers are matched correctly") {
   for (auto& th : threads) th.join();
   CHECK(ok == 60);
 }
+
+// ---------------------------------------------------------------- over HTTP
+
+namespace {
+
+std::string node() { return interop_dir() + "/node_modules/.bin/node"; }
+
+mcp::ServerConfig http(const std::string& url) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  mcp::ServerConfig sc;
+  sc.transport = h;
+  return sc;
+}
+
+bool wait_port(int port) {
+  return testutil::eventually([&] { return testutil::port_open(port); }, 15000);
+}
+
+}  // namespace
+
+TEST_CASE("over HTTP: server-everything Streamable HTTP and HTTP+SSE (legacy), Mastra (modern)") {
+  REQUIRE_MESSAGE(fs::exists(node()), "interop packages missing: run `npm ci --prefix test/interop`");
+  const int p_stream = testutil::free_port(), p_sse = testutil::free_port(), p_mastra = testutil::free_port();
+  const std::string everything_js = interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+  testutil::ServerProcess s1({node(), everything_js, "streamableHttp"}, {"PORT=" + std::to_string(p_stream)},
+                             testutil::temp_path("everything-http.log"));
+  testutil::ServerProcess s2({node(), everything_js, "sse"}, {"PORT=" + std::to_string(p_sse)},
+                             testutil::temp_path("everything-sse.log"));
+  testutil::ServerProcess s3({node(), interop_dir() + "/mastra_server.mjs", "http", std::to_string(p_mastra)}, {},
+                             testutil::temp_path("mastra-http.log"));
+  REQUIRE(wait_port(p_stream));
+  REQUIRE(wait_port(p_sse));
+  REQUIRE(wait_port(p_mastra));
+
+  testutil::Resources before;
+  {
+    mcp::ClientConfig cfg;
+    cfg.id = "interop-http";
+    cfg.servers.emplace("streamable", http("http://127.0.0.1:" + std::to_string(p_stream) + "/mcp"));
+    cfg.servers.emplace("sse", http("http://127.0.0.1:" + std::to_string(p_sse) + "/sse"));
+    cfg.servers.emplace("mastra", http("http://127.0.0.1:" + std::to_string(p_mastra) + "/mcp"));
+    cfg.request_timeout = std::chrono::milliseconds(20000);
+    auto client = mcp::Client::create(cfg);
+    REQUIRE(client);
+    auto tools = client->list_tools();
+    REQUIRE_MESSAGE(tools, (tools ? "" : tools.error().what()));
+    for (const char* key : {"streamable_get-sum", "sse_get-sum", "mastra_get-sum"}) {
+      CAPTURE(key);
+      REQUIRE(tools->count(key) == 1);
+      auto r = tools->at(key).call({{"a", 2}, {"b", 3}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      CHECK(r->text().find("5") != std::string::npos);
+    }
+    CHECK(client->server_info("streamable")->era == mcp::Era::legacy);
+    CHECK(client->server_info("sse")->era == mcp::Era::legacy);
+    CHECK(client->server_info("mastra")->era == mcp::Era::modern);
+
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&, t] {
+        const char* server = t % 3 == 0 ? "streamable" : t % 3 == 1 ? "sse" : "mastra";
+        for (int i = 0; i < 5; ++i) {
+          auto r = client->call_tool(server, "get-sum", {{"a", t}, {"b", i}});
+          if (r && r->text().find(std::to_string(t + i)) != std::string::npos) ++ok;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(ok == 30);
+    client->disconnect();
+  }
+  CHECK_NO_LEAKS(before);
+}
