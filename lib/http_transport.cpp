@@ -163,7 +163,7 @@ class HttpTransport final : public Transport {
   ~HttpTransport() override { close(); }
 
   Result<void> start(Callbacks cb) override;
-  Result<void> send(const json& message, Clock::time_point deadline) override;
+  Result<void> send(const json& message, Clock::time_point deadline, const SendOptions& options) override;
   void close() override;
   bool is_open() const override { return open_.load(); }
   void set_protocol_version(const std::string& v) override {
@@ -188,7 +188,7 @@ class HttpTransport final : public Transport {
   void reap_flights(bool all);
   Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
 
-  void run_request(Flight& f, json msg);
+  void run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra);
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                      httplib::Headers headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
@@ -402,7 +402,7 @@ Result<void> HttpTransport::start(Callbacks cb) {
   return {};
 }
 
-Result<void> HttpTransport::send(const json& message, Clock::time_point deadline) {
+Result<void> HttpTransport::send(const json& message, Clock::time_point deadline, const SendOptions& options) {
   if (closing_ || !open_) return fail(err(Errc::connection_closed, "connection to " + url_.origin() + " is closed"));
   reap_flights(false);
   const std::string method = message.value("method", "");
@@ -444,7 +444,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
   }
   if (is_request) {
     json id = message["id"];
-    start_flight(id, [this, message](Flight& f) { run_request(f, message); });
+    start_flight(id, [this, message, extra = options.headers](Flight& f) { run_request(f, message, extra); });
     return {};
   }
   auto r = post_sync(url_, message, deadline, true);
@@ -589,7 +589,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   return true;
 }
 
-void HttpTransport::run_request(Flight& f, json msg) {
+void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra) {
   const json id = msg["id"];
   const std::string method = msg.value("method", "");
   const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -603,7 +603,12 @@ void HttpTransport::run_request(Flight& f, json msg) {
     had_session = !session_id_.empty();
   }
   httplib::Headers response_headers;
-  stream_events(f, url_, "POST", body, headers_for(&msg, false), parser, id, got_response, status, error_body,
+  auto headers = headers_for(&msg, false);
+  for (const auto& [k, v] : extra) {
+    headers.erase(k);
+    headers.emplace(k, v);
+  }
+  stream_events(f, url_, "POST", body, std::move(headers), parser, id, got_response, status, error_body,
                 content_type, &response_headers);
   if (f.aborted || closing_ || got_response) return;
   auto failed = [&](const Error& e) {

@@ -80,7 +80,8 @@ bool RpcEngine::is_open() const {
 }
 
 Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::string& method, json params,
-                                                                     Clock::time_point deadline) {
+                                                                     Clock::time_point deadline,
+                                                                     const SendOptions& send_options) {
   auto p = std::make_shared<Pending>();
   p->method = method;
   {
@@ -94,7 +95,7 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::s
   }
   json msg{{"jsonrpc", "2.0"}, {"id", p->id}, {"method", method}};
   if (!params.is_null()) msg["params"] = std::move(params);
-  auto sent = transport_->send(msg, deadline);
+  auto sent = transport_->send(msg, deadline, send_options);
   if (!sent) {
     abandon(p);
     // A transport that died while we wrote reports the cause through on_closed; prefer it.
@@ -144,9 +145,9 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
 }
 
 Result<json> RpcEngine::call(const std::string& method, json params, Clock::time_point deadline,
-                             const std::stop_token& stop, bool cancel_on_abort) {
+                             const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options) {
   if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
-  auto p = send_request(method, std::move(params), deadline);
+  auto p = send_request(method, std::move(params), deadline, send_options);
   if (!p) return fail(p.error());
   return wait(*p, deadline, stop, cancel_on_abort);
 }
@@ -158,7 +159,7 @@ Result<void> RpcEngine::notify(const std::string& method, json params, Clock::ti
   }
   json msg{{"jsonrpc", "2.0"}, {"method", method}};
   if (!params.is_null()) msg["params"] = std::move(params);
-  auto r = transport_->send(msg, deadline);
+  auto r = transport_->send(msg, deadline, SendOptions{});
   if (!r) return fail(decorate(r.error()));
   return {};
 }
@@ -246,7 +247,7 @@ void RpcEngine::answer(const json& id, Result<json> r) {
     if (!r.error().data.is_null()) err["data"] = r.error().data;
     msg["error"] = std::move(err);
   }
-  auto sent = transport_->send(msg, Clock::now() + std::chrono::seconds(10));
+  auto sent = transport_->send(msg, Clock::now() + std::chrono::seconds(10), SendOptions{});
   if (!sent && options_.on_diagnostic) options_.on_diagnostic("could not answer a server request: " + sent.error().message);
 }
 

@@ -56,7 +56,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
 
   /// Send a request without waiting.
   [[nodiscard]] Result<std::shared_ptr<Pending>> send_request(const std::string& method, json params,
-                                                              Clock::time_point deadline);
+                                                              Clock::time_point deadline,
+                                                              const SendOptions& send_options = {});
   /// Wait for a reply. On timeout or stop the request is forgotten and, if `cancel_on_abort`,
   /// `notifications/cancelled` is sent.
   /// With `keep_on_timeout`, a timed-out request stays registered so a late reply can still
@@ -66,7 +67,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
                                   bool keep_on_timeout = false);
   /// send_request + wait.
   [[nodiscard]] Result<json> call(const std::string& method, json params, Clock::time_point deadline,
-                                  const std::stop_token& stop, bool cancel_on_abort = true);
+                                  const std::stop_token& stop, bool cancel_on_abort = true,
+                                  const SendOptions& send_options = {});
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
   /// Forget a pending request (the caller gave up on it).

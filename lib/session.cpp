@@ -4,6 +4,7 @@
 #include "rpc_engine.hpp"
 #include "http_transport.hpp"
 #include "stdio_transport.hpp"
+#include "tool_headers.hpp"
 
 #include <algorithm>
 #include <set>
@@ -71,6 +72,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   std::string modern_version;     // the modern revision agreed on
   std::uint64_t generation = 0;   // bumped by disconnect()
   std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
+  // HTTP: tool name -> arguments mirrored into Mcp-Param-* headers (from the last tools/list)
+  std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
 
   Impl(std::string n, ServerConfig c, SessionDefaults d)
       : name(std::move(n)), cfg(std::move(c)), defaults(std::move(d)) {
@@ -374,7 +377,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return connect_locked(opt);
   }
 
-  Result<json> request(std::string_view method_sv, json params, const RequestOptions& opt) {
+  bool is_http() const { return std::holds_alternative<HttpServerConfig>(cfg.transport); }
+
+  void diagnostic(const std::string& msg) const {
+    if (defaults.on_diagnostic) defaults.on_diagnostic(name, msg);
+  }
+
+  Result<json> request(std::string_view method_sv, json params, const RequestOptions& opt,
+                       const SendOptions& send_options = {}) {
     const std::string method(method_sv);
     if (!params.is_null() && !params.is_object())
       return failure(Errc::invalid_config, method + ": params must be a JSON object");
@@ -395,7 +405,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         for (auto it = ours.begin(); it != ours.end(); ++it) meta[it.key()] = it.value();
         p["_meta"] = std::move(meta);
       }
-      auto r = eng->call(method, std::move(p), deadline, opt.stop, true);
+      auto r = eng->call(method, std::move(p), deadline, opt.stop, true, send_options);
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
         if (si.era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
@@ -514,6 +524,7 @@ Result<void> Session::notify(std::string_view method, json params) {
 
 Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
   std::vector<ToolDefinition> tools;
+  std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
   std::set<std::string> seen_cursors;
   std::optional<std::string> cursor;
   for (int page = 0; page < 10000; ++page) {
@@ -525,15 +536,32 @@ Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& op
     if (it == r->end() || !it->is_array())
       return impl_->failure(Errc::invalid_result, "tools/list: result has no 'tools' array");
     for (const auto& t : *it) {
+      ToolDefinition def;
       try {
-        tools.push_back(t.get<ToolDefinition>());
+        def = t.get<ToolDefinition>();
       } catch (const std::exception& e) {
-        if (impl_->defaults.on_diagnostic)
-          impl_->defaults.on_diagnostic(impl_->name, std::string("tools/list: skipped an invalid tool: ") + e.what());
+        impl_->diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what());
+        continue;
       }
+      if (impl_->is_http()) {
+        // Streamable HTTP clients MUST drop a tool whose x-mcp-header annotations are invalid.
+        auto headers = detail::param_headers(def.input_schema);
+        if (!headers) {
+          impl_->diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error());
+          continue;
+        }
+        if (!headers->empty()) param_headers[def.name] = std::move(*headers);
+      }
+      tools.push_back(std::move(def));
     }
     auto nc = r->find("nextCursor");
-    if (nc == r->end() || nc->is_null()) return tools;
+    if (nc == r->end() || nc->is_null()) {
+      if (impl_->is_http()) {
+        std::lock_guard lk(impl_->mutex);
+        impl_->param_headers = std::move(param_headers);
+      }
+      return tools;
+    }
     if (!nc->is_string()) return impl_->failure(Errc::invalid_result, "tools/list: nextCursor is not a string");
     if (!seen_cursors.insert(nc->get<std::string>()).second)
       return impl_->failure(Errc::invalid_result, "tools/list: the server repeated a cursor (pagination loop)");
@@ -546,7 +574,29 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   if (arguments.is_null()) arguments = json::object();
   if (!arguments.is_object())
     return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": arguments must be a JSON object");
-  auto r = impl_->request("tools/call", json{{"name", name}, {"arguments", std::move(arguments)}}, options);
+  auto send_options = [&]() -> Result<SendOptions> {
+    SendOptions so;
+    if (!impl_->is_http()) return so;
+    std::lock_guard lk(impl_->mutex);
+    auto it = impl_->param_headers.find(std::string(name));
+    if (it == impl_->param_headers.end()) return so;
+    auto values = detail::param_header_values(it->second, arguments);
+    if (!values) return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": " + values.error());
+    so.headers = std::move(*values);
+    return so;
+  };
+  auto so = send_options();
+  if (!so) return tl::unexpected<Error>(so.error());
+  const json params{{"name", name}, {"arguments", arguments}};
+  auto r = impl_->request("tools/call", params, options, *so);
+  if (!r && impl_->is_http() && r.error().rpc_code == -32020) {
+    // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
+    auto relisted = list_tools(options);
+    if (!relisted) return tl::unexpected<Error>(relisted.error());
+    so = send_options();
+    if (!so) return tl::unexpected<Error>(so.error());
+    r = impl_->request("tools/call", params, options, *so);
+  }
   if (!r) return tl::unexpected<Error>(r.error());
   try {
     return r->get<CallToolResult>();

@@ -82,7 +82,7 @@ class StdioTransport final : public Transport {
   ~StdioTransport() override { close(); }
 
   Result<void> start(Callbacks cb) override;
-  Result<void> send(const nlohmann::json& message, Clock::time_point deadline) override;
+  Result<void> send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) override;
   void close() override;
   bool is_open() const override { return open_.load(); }
 
@@ -206,7 +206,7 @@ Result<void> StdioTransport::start(Callbacks cb) {
   return {};
 }
 
-Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline) {
+Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) {
   // Invalid UTF-8 from the caller is replaced rather than thrown.
   std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';

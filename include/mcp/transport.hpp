@@ -14,8 +14,15 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace mcp {
+
+/// Per-message extras a transport may use (HTTP sends `headers` with the message's POST).
+struct SendOptions {
+  std::vector<std::pair<std::string, std::string>> headers;  ///< e.g. Mcp-Param-* headers
+};
 
 /// A bidirectional JSON-RPC message channel.
 class Transport {
@@ -36,7 +43,8 @@ class Transport {
   /// Open the channel (spawn the process, ...). Callbacks start after this returns ok.
   [[nodiscard]] virtual Result<void> start(Callbacks callbacks) = 0;
   /// Send one message; gives up at `deadline` (a peer that stops reading cannot block us).
-  [[nodiscard]] virtual Result<void> send(const nlohmann::json& message, Clock::time_point deadline) = 0;
+  [[nodiscard]] virtual Result<void> send(const nlohmann::json& message, Clock::time_point deadline,
+                                          const SendOptions& options) = 0;
   /// Close gracefully, then forcibly. Idempotent. No callback runs after it returns.
   virtual void close() = 0;
   /// False once the channel has ended (by itself or by `close`).

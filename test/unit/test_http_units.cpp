@@ -1,0 +1,87 @@
+// Pure pieces of the HTTP transport: URL handling, header value encoding, x-mcp-header.
+#include "../../lib/http_transport.hpp"
+#include "../../lib/tool_headers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <map>
+
+using nlohmann::json;
+using namespace mcp::detail;
+
+TEST_CASE("header values are encoded as the 2026-07-28 spec's examples show") {
+  CHECK(encode_header_value("us-west1") == "us-west1");
+  CHECK(encode_header_value("Hello, 世界") == "=?base64?SGVsbG8sIOS4lueVjA==?=");
+  CHECK(encode_header_value(" padded ") == "=?base64?IHBhZGRlZCA=?=");
+  CHECK(encode_header_value("line1\nline2") == "=?base64?bGluZTEKbGluZTI=?=");
+  CHECK(encode_header_value("=?base64?literal?=") == "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=");
+  CHECK(encode_header_value("") == "=?base64?\?=");
+}
+
+TEST_CASE("URLs parse and resolve like a browser would for the SSE endpoint event") {
+  auto u = parse_url("http://127.0.0.1:8080/a/sse?x=1");
+  REQUIRE(u);
+  CHECK(u->host == "127.0.0.1");
+  CHECK(u->port == 8080);
+  CHECK(u->target == "/a/sse?x=1");
+  CHECK(parse_url("https://example.com")->port == 443);
+  CHECK(parse_url("https://example.com")->target == "/");
+  CHECK(parse_url("http://[::1]:9/x")->host == "::1");
+  CHECK(parse_url("http://[::1]:9/x")->origin() == "http://[::1]:9");
+  CHECK_FALSE(parse_url("ftp://x/"));
+  CHECK_FALSE(parse_url("http://user:pw@host/"));
+  CHECK_FALSE(parse_url("http://host:99999/"));
+  CHECK_FALSE(parse_url("not a url"));
+  CHECK(resolve_url(*u, "/messages?sessionId=1")->str() == "http://127.0.0.1:8080/messages?sessionId=1");
+  CHECK(resolve_url(*u, "messages?s=2")->str() == "http://127.0.0.1:8080/a/messages?s=2");
+  CHECK(resolve_url(*u, "http://other:1/m")->str() == "http://other:1/m");
+  CHECK(resolve_url(*u, "?s=3")->str() == "http://127.0.0.1:8080/a/sse?s=3");
+}
+
+TEST_CASE("x-mcp-header: valid annotations are found with their property paths") {
+  auto schema = json::parse(R"({"type":"object","properties":{
+    "region":{"type":"string","x-mcp-header":"Region"},
+    "query":{"type":"string"},
+    "opts":{"type":"object","properties":{"tenant":{"type":"integer","x-mcp-header":"Tenant-Id"}}},
+    "x-mcp-header":{"type":"boolean"}}})");
+  auto h = param_headers(schema);
+  REQUIRE(h);
+  REQUIRE(h->size() == 2);
+  auto values = param_header_values(*h, json{{"region", "us-west1"}, {"opts", {{"tenant", 42}}}, {"query", "q"}});
+  REQUIRE(values);
+  REQUIRE(values->size() == 2);
+  std::map<std::string, std::string> got(values->begin(), values->end());
+  CHECK(got["Mcp-Param-Region"] == "us-west1");
+  CHECK(got["Mcp-Param-Tenant-Id"] == "42");
+  // Missing and null values: header omitted. Non-ASCII: base64 sentinel.
+  auto partial = param_header_values(*h, json{{"region", nullptr}});
+  REQUIRE(partial);
+  CHECK(partial->empty());
+  auto encoded = param_header_values(*h, json{{"region", "Zürich"}});
+  REQUIRE(encoded);
+  CHECK((*encoded)[0].second.rfind("=?base64?", 0) == 0);
+  auto too_big = param_header_values(*h, json{{"opts", {{"tenant", 9007199254740993LL}}}});
+  CHECK_FALSE(too_big);
+  auto b = param_headers(json::parse(R"({"properties":{"f":{"type":"boolean","x-mcp-header":"F"}}})"));
+  REQUIRE(b);
+  CHECK((*param_header_values(*b, json{{"f", false}}))[0].second == "false");
+}
+
+TEST_CASE("x-mcp-header: invalid annotations make the tool invalid") {
+  auto bad = [](const char* text) {
+    auto r = param_headers(json::parse(text));
+    CHECK_FALSE_MESSAGE(r, text);
+  };
+  bad(R"({"properties":{"a":{"type":"number","x-mcp-header":"A"}}})");              // number not allowed
+  bad(R"({"properties":{"a":{"type":"object","x-mcp-header":"A"}}})");
+  bad(R"({"properties":{"a":{"type":"string","x-mcp-header":""}}})");               // empty
+  bad(R"({"properties":{"a":{"type":"string","x-mcp-header":"Bad Name"}}})");       // not a token
+  bad(R"({"properties":{"a":{"type":"string","x-mcp-header":"X\r\nY"}}})");
+  bad(R"({"properties":{"a":{"type":"string","x-mcp-header":"Dup"},"b":{"type":"string","x-mcp-header":"dup"}}})");
+  bad(R"({"properties":{"a":{"type":"array","items":{"type":"string","x-mcp-header":"A"}}}})");  // through items
+  bad(R"({"anyOf":[{"properties":{"a":{"type":"string","x-mcp-header":"A"}}}]})");  // through anyOf
+  bad(R"({"$defs":{"d":{"type":"string","x-mcp-header":"D"}}})");
+  bad(R"({"type":"string","x-mcp-header":"Root"})");                                 // on the root itself
+  // Data keywords are not schemas.
+  CHECK(param_headers(json::parse(R"({"properties":{"a":{"type":"string","default":{"x-mcp-header":"no"}}}})")));
+}
