@@ -234,6 +234,12 @@ Result<CallToolResult> Client::call_tool(const std::string& server, const std::s
   return (*s)->call_tool(tool, std::move(arguments), options);
 }
 
+bool Client::healthy() const {
+  for (const auto& [n, s] : impl_->sessions)
+    if (s->failed()) return false;
+  return true;
+}
+
 void Client::disconnect() {
   if (!impl_) return;
   for (auto& [n, s] : impl_->sessions) s->disconnect();

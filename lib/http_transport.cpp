@@ -230,6 +230,7 @@ std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const 
   c->set_read_timeout(3600, 0);  // requests are bounded by the engine's timeout, which aborts us
   c->set_write_timeout(60, 0);
   c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);  // headers and body go out as two writes: Nagle would add ~40 ms
   c->set_follow_location(true);
   c->enable_server_certificate_verification(cfg_.verify_tls);
   if (!cfg_.ca_file.empty() || !cfg_.ca_dir.empty()) c->set_ca_cert_path(cfg_.ca_file, cfg_.ca_dir);

@@ -186,6 +186,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (r.contains("supportedVersions") && r["supportedVersions"].is_array())
       for (const auto& v : r["supportedVersions"])
         if (v.is_string()) si.supported_versions.push_back(v.get<std::string>());
+    if (si.supported_versions.empty())
+      return failure(Errc::invalid_result, "server/discover: result without supportedVersions");
     if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
     if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
     if (r.contains("_meta") && r["_meta"].is_object() && r["_meta"].contains(kMetaServerInfo))
@@ -209,12 +211,18 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       auto probe = *sent;
       auto r = eng->wait(probe, Clock::now() + probe_timeout(), opt.stop, false, /*keep_on_timeout=*/true);
       if (!r && r.error().errc() != Errc::timeout) eng->abandon(probe);
+      if (r && !(r->is_object() && r->contains("supportedVersions") && (*r)["supportedVersions"].is_array() &&
+                 !(*r)["supportedVersions"].empty())) {
+        // Not a DiscoverResult (some legacy servers answer unknown methods with `{}`): legacy.
+        auto li = handshake_legacy(eng, opt);
+        if (!li) return tl::unexpected<Error>(li.error());
+        return std::make_pair(eng, *li);
+      }
       if (r) {
         auto si = modern_info_from_discover(*r, version);
         if (!si) return tl::unexpected<Error>(si.error());
         if (std::find(si->supported_versions.begin(), si->supported_versions.end(), version) !=
-                si->supported_versions.end() ||
-            si->supported_versions.empty()) {
+            si->supported_versions.end()) {
           modern_version = version;
           return std::make_pair(eng, *si);
         }
@@ -503,6 +511,11 @@ Result<ServerInfo> Session::connect(const RequestOptions& options) {
 Era Session::era() const {
   std::lock_guard lk(impl_->mutex);
   return impl_->verdict;
+}
+
+bool Session::failed() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->engine && !impl_->engine->is_open();
 }
 
 bool Session::connected() const {

@@ -15,6 +15,14 @@ step "test suite"
 meson test -C build --print-errorlogs --num-processes 1
 passed=$((passed + 1))
 
+step "official conformance suite: initialize, tools_call"
+test/conformance/run.sh initialize tools_call
+passed=$((passed + 1))
+
+step "official conformance suite: sse-retry (timing-sensitive, on its own)"
+test/conformance/run.sh sse-retry
+passed=$((passed + 1))
+
 if [ "${1:-}" != "--quick" ]; then
   step "test suite under ASan+UBSan"
   if [ ! -f build-asan/build.ninja ]; then
@@ -31,7 +39,7 @@ if [ "${1:-}" != "--quick" ]; then
   fi
   ninja -C build-tsan test/unit_tests test/fixtures/fault_server
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    build-tsan/test/unit_tests -tce='*16 MiB*' 
+    build-tsan/test/unit_tests -tce='*16 MiB*'
   passed=$((passed + 1))
 
   step "SSE parser under libFuzzer (20 s)"

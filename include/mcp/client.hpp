@@ -65,6 +65,11 @@ class Client {
                                                  nlohmann::json arguments = nlohmann::json::object(),
                                                  const RequestOptions& options = {});
 
+  /// False if a server's connection ended by itself since it was opened (the server died,
+  /// a stream broke). The client recovers on its own (it reconnects on the next call); a
+  /// pool uses this to rebuild such clients instead.
+  [[nodiscard]] bool healthy() const;
+
   /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected.
   /// The client stays usable: a later call reconnects.
   void disconnect();

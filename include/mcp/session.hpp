@@ -54,6 +54,9 @@ class Session {
   [[nodiscard]] Era era() const;
   /// True while a connection is open.
   [[nodiscard]] bool connected() const;
+  /// True when the last connection ended by itself (the server died or the stream broke)
+  /// rather than through disconnect(); the next request reconnects.
+  [[nodiscard]] bool failed() const;
 
   /// Any request. In the modern era `_meta` gets the protocol fields; the result's
   /// `resultType` is checked. Connects if needed.

@@ -1,0 +1,266 @@
+// ClientPool: LRU, TTL, single-flight, deferred eviction, failures, dead servers, isolation.
+#include "helpers.hpp"
+
+#include <mcp/pool.hpp>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+mcp::ClientConfig tenant_config(const std::string& tenant) {
+  mcp::ClientConfig cfg;
+  auto sc = testutil::fault({"--era", "modern"});
+  std::get<mcp::StdioServerConfig>(sc.transport).env["TENANT_TOKEN"] = "token-" + tenant;
+  cfg.servers.emplace("fs", std::move(sc));
+  return cfg;
+}
+
+std::unique_ptr<mcp::ClientPool> make_pool(mcp::PoolOptions o) {
+  if (!o.factory) o.factory = [](const std::string& t) -> mcp::Result<mcp::ClientConfig> { return tenant_config(t); };
+  auto p = mcp::ClientPool::create(std::move(o));
+  REQUIRE(p);
+  return std::move(*p);
+}
+
+std::string token_of(mcp::ClientLease& lease) {
+  auto r = lease->call_tool("fs", "env", {{"name", "TENANT_TOKEN"}});
+  return r ? r->text() : "error: " + r.error().what();
+}
+
+}  // namespace
+
+TEST_CASE("pool: options are validated") {
+  mcp::PoolOptions o;
+  auto p = mcp::ClientPool::create(o);
+  REQUIRE_FALSE(p);
+  CHECK(p.error().errc() == mcp::Errc::invalid_config);
+  o.factory = [](const std::string&) -> mcp::Result<mcp::ClientConfig> { return mcp::ClientConfig{}; };
+  o.max_clients = 0;
+  CHECK_FALSE(mcp::ClientPool::create(o));
+}
+
+TEST_CASE("pool: hit, miss, and the tenant's own client") {
+  auto pool = make_pool({});
+  {
+    auto a = pool->acquire("alice");
+    REQUIRE(a);
+    CHECK(token_of(*a) == "token-alice");
+  }
+  auto again = pool->acquire("alice");
+  REQUIRE(again);
+  CHECK(token_of(*again) == "token-alice");
+  auto s = pool->stats();
+  CHECK(s.misses == 1);
+  CHECK(s.hits == 1);
+  CHECK(s.creations == 1);
+  CHECK(s.live == 1);
+  CHECK(s.leased == 1);
+}
+
+TEST_CASE("pool: concurrent acquires of a new tenant create exactly one client") {
+  std::atomic<int> calls{0};
+  mcp::PoolOptions o;
+  o.factory = [&](const std::string& t) -> mcp::Result<mcp::ClientConfig> {
+    ++calls;
+    std::this_thread::sleep_for(200ms);
+    return tenant_config(t);
+  };
+  auto pool = make_pool(o);
+  std::vector<std::thread> threads;
+  std::vector<mcp::Client*> seen(8, nullptr);
+  std::vector<mcp::ClientLease> leases(8);
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      auto l = pool->acquire("shared");
+      if (l) {
+        seen[i] = &l->client();
+        leases[i] = std::move(*l);
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(calls == 1);
+  for (int i = 0; i < 8; ++i) CHECK(seen[i] == seen[0]);
+  CHECK(seen[0] != nullptr);
+  CHECK(pool->stats().creations == 1);
+}
+
+TEST_CASE("pool: a failed creation reaches every waiter and is not cached") {
+  std::atomic<int> calls{0};
+  mcp::PoolOptions o;
+  o.factory = [&](const std::string& t) -> mcp::Result<mcp::ClientConfig> {
+    if (++calls == 1) {
+      std::this_thread::sleep_for(150ms);
+      return mcp::fail(mcp::Errc::invalid_config, "no credentials for " + t);
+    }
+    return tenant_config(t);
+  };
+  auto pool = make_pool(o);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      auto l = pool->acquire("flaky");
+      if (!l && l.error().message.find("no credentials for flaky") != std::string::npos) ++failures;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(failures == 4);
+  CHECK(calls == 1);
+  auto ok = pool->acquire("flaky");  // not cached: the factory runs again
+  REQUIRE(ok);
+  CHECK(calls == 2);
+  CHECK(pool->stats().creation_failures == 1);
+}
+
+TEST_CASE("pool: least recently used idle client is evicted and disconnected") {
+  testutil::Resources before;
+  {
+    mcp::PoolOptions o;
+    o.max_clients = 2;
+    auto pool = make_pool(o);
+    for (const char* t : {"a", "b", "a"}) {
+      auto l = pool->acquire(t);
+      REQUIRE(l);
+      CHECK(token_of(*l) == std::string("token-") + t);
+    }
+    CHECK(testutil::children().size() == before.kids + 2);
+    {
+      auto c = pool->acquire("c");  // b is the least recently used
+      REQUIRE(c);
+      CHECK(token_of(*c) == "token-c");
+    }
+    CHECK(pool->stats().evictions_lru == 1);
+    CHECK(testutil::eventually([&] { return pool->stats().disposing == 0; }));
+    CHECK(testutil::eventually([&] { return testutil::children().size() == before.kids + 2; }));
+    auto a = pool->acquire("a");
+    REQUIRE(a);
+    CHECK(pool->stats().hits == 2);  // a (2nd time) and a now
+    auto b = pool->acquire("b");
+    REQUIRE(b);
+    CHECK(pool->stats().creations == 4);  // b was rebuilt
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("pool: idle clients expire after the TTL") {
+  mcp::PoolOptions o;
+  o.idle_ttl = 200ms;
+  o.sweep_interval = 50ms;
+  auto pool = make_pool(o);
+  {
+    auto l = pool->acquire("idle");
+    REQUIRE(l);
+    CHECK(token_of(*l) == "token-idle");
+    std::this_thread::sleep_for(400ms);  // leased: never idle
+    CHECK(pool->stats().live == 1);
+  }
+  CHECK(testutil::eventually([&] { return pool->stats().evictions_ttl == 1; }));
+  CHECK(testutil::eventually([&] { return pool->stats().live == 0 && pool->stats().disposing == 0; }));
+}
+
+TEST_CASE("pool: eviction of a leased client waits for its last lease") {
+  mcp::PoolOptions o;
+  o.max_clients = 1;
+  auto pool = make_pool(o);
+  auto a = pool->acquire("a");
+  REQUIRE(a);
+  CHECK(token_of(*a) == "token-a");
+  auto b = pool->acquire("b");  // a is leased: evicted, but not disconnected
+  REQUIRE(b);
+  CHECK(pool->stats().evictions_lru == 1);
+  CHECK(pool->stats().disposing == 1);
+  CHECK(token_of(*a) == "token-a");  // still works under its lease
+  pool->evict("b");                  // explicit, also deferred while leased
+  CHECK(token_of(*b) == "token-b");
+  a->release();
+  b->release();
+  CHECK(testutil::eventually([&] { return pool->stats().disposing == 0; }));
+  CHECK(pool->stats().live == 0);
+}
+
+TEST_CASE("pool: a client whose server died is rebuilt on the next acquire") {
+  auto pool = make_pool({});
+  {
+    auto l = pool->acquire("crashy");
+    REQUIRE(l);
+    auto r = (*l)->call_tool("fs", "crash");
+    CHECK_FALSE(r);
+  }
+  auto l = pool->acquire("crashy");
+  REQUIRE(l);
+  CHECK(token_of(*l) == "token-crashy");
+  CHECK(pool->stats().evictions_dead == 1);
+  CHECK(pool->stats().creations == 2);
+}
+
+TEST_CASE("pool: clear() and destruction leave no process or thread behind") {
+  testutil::Resources before;
+  {
+    auto pool = make_pool({});
+    for (int i = 0; i < 5; ++i) {
+      auto l = pool->acquire("t" + std::to_string(i));
+      REQUIRE(l);
+      CHECK(token_of(*l) == "token-t" + std::to_string(i));
+    }
+    pool->clear();
+    CHECK(testutil::children().size() == before.kids);
+    CHECK(pool->stats().live == 0);
+    CHECK(pool->stats().evictions_explicit == 5);
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("pool: a lease may outlive its pool") {
+  testutil::Resources before;
+  {
+    mcp::ClientLease kept;
+    {
+      auto pool = make_pool({});
+      auto l = pool->acquire("late");
+      REQUIRE(l);
+      kept = std::move(*l);
+    }
+    CHECK(token_of(kept) == "token-late");
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("pool: credentials never cross tenants under load while the pool evicts (stdio)") {
+  testutil::Resources before;
+  {
+    mcp::PoolOptions o;
+    o.max_clients = 6;  // 20 tenants: constant eviction
+    auto pool = make_pool(o);
+    std::atomic<int> ok{0}, wrong{0}, errors{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 25; ++i) {
+          const std::string tenant = "tenant-" + std::to_string((t * 7 + i * 3) % 20);
+          auto l = pool->acquire(tenant);
+          if (!l) {
+            ++errors;
+            continue;
+          }
+          auto got = token_of(*l);
+          if (got == "token-" + tenant) ++ok;
+          else if (got.rfind("token-", 0) == 0) ++wrong;
+          else ++errors;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(wrong == 0);
+    CHECK(errors == 0);
+    CHECK(ok == 200);
+    auto s = pool->stats();
+    CHECK(s.evictions_lru > 0);
+    CHECK(s.live <= 6);
+  }
+  CHECK_NO_LEAKS(before);
+}
