@@ -53,6 +53,26 @@ else
   expect 0 'The sum of 2 and 3 is 5' - -- --stdio "$mastra" call get-sum --args '{"a":2,"b":3}'
   expect 0 'modern' - -- --stdio "$mastra" info
   expect 3 'intentional failure' - -- --stdio "$mastra" call fail
+
+  # Over HTTP: --url, and a url entry in a config file.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+  "$node" "$interop/mastra_server.mjs" http "$port" 2>/dev/null &
+  server_pid=$!
+  for _ in $(seq 1 150); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    sleep 0.1
+  done
+  expect 0 'The sum of 2 and 3 is 5' - -- --url "http://127.0.0.1:$port/mcp" call get-sum --args '{"a":2,"b":3}'
+  expect 0 'modern' - -- --url "http://127.0.0.1:$port/mcp" info
+  conf=$(mktemp)
+  printf '{"mcpServers": {"remote": {"url": "http://127.0.0.1:%s/mcp"}, "local": {"command": "%s", "args": ["--name", "math"]}}}' \
+    "$port" "$(dirname "$demo")/demo_server" > "$conf"
+  expect 0 'remote_get-sum' - -- --config "$conf" tools
+  expect 0 'local_add' - -- --config "$conf" tools
+  expect 0 '^5$' - -- --config "$conf" call local add --args '{"a":2,"b":3}'
+  rm -f "$conf"
+  kill "$server_pid" 2>/dev/null
+  wait "$server_pid" 2>/dev/null
 fi
 
 echo "mcpc: $passes passed, $fails failed"
