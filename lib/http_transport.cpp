@@ -628,6 +628,15 @@ void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::
     return failed(err(Errc::stream_broken, "the response stream ended before the response"));
   }
   if (status == 0) return;  // connection failure already reported
+  // Legacy: a 404 for a session we hold means the server forgot it, whatever the body says
+  // (servers commonly add a JSON-RPC error). The request was not processed.
+  if (status == 404 && had_session) {
+    {
+      std::lock_guard lk(mutex_);
+      session_id_.clear();
+    }
+    return failed(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
+  }
   // A JSON-RPC error body is an answer, whatever the status (400 for modern errors, 404 for -32601).
   if (status != 401 && status != 403) {
     auto j = json::parse(error_body, nullptr, false);
@@ -639,12 +648,6 @@ void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::
       }
     }
   }
-  if (status == 404 && had_session) {
-    std::lock_guard lk(mutex_);
-    session_id_.clear();
-  }
-  if (status == 404 && had_session)
-    return failed(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
   // 2025-03-26 backwards compatibility: an initialize that Streamable HTTP refuses with 400,
   // 404 or 405 means a 2024-11-05 HTTP+SSE server. Never on 401/403.
   if (method == "initialize" && cfg_.transport == HttpTransportKind::automatic &&

@@ -1,0 +1,349 @@
+// HTTP transports against the fault-injecting HTTP fixture: headers on every request, sessions,
+// expiry, statuses, broken and resumed streams, silence, redirects, huge events, fallback.
+#include "helpers.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// The fixture on an ephemeral port. It exits when its stdin closes, so a test that dies
+// never leaves it running; the destructor also stops and reaps it.
+class Fixture {
+ public:
+  explicit Fixture(std::vector<std::string> flags) : log_(testutil::temp_path("http.log")) {
+    int in[2], out[2];
+    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    std::vector<std::string> args{HTTP_FAULT_SERVER_PATH, "--port", "0", "--log", log_};
+    for (auto& f : flags) args.push_back(f);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    REQUIRE(::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in[0]);
+    ::close(out[1]);
+    stdin_ = in[1];
+    std::string line;
+    char c;
+    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+    ::close(out[0]);
+    const std::string why = "fixture did not start: " + line;
+    REQUIRE_MESSAGE(line.rfind("PORT ", 0) == 0, why);
+    port_ = std::stoi(line.substr(5));
+  }
+  ~Fixture() {
+    ::close(stdin_);
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  std::string url(const std::string& path = "/mcp") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  json requests() const {
+    json out = json::array();
+    std::istringstream in(testutil::read_file(log_));
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) out.push_back(json::parse(line, nullptr, false));
+    return out;
+  }
+  int count(const std::string& http_method, const std::string& rpc_method = "") const {
+    int n = 0;
+    for (const auto& r : requests())
+      if (r.value("method", "") == http_method &&
+          (rpc_method.empty() || (r["body"].is_object() && r["body"].value("method", "") == rpc_method)))
+        ++n;
+    return n;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int port_ = 0;
+  std::string log_;
+};
+
+mcp::ServerConfig http(const std::string& url, std::map<std::string, std::string> headers = {}) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  h.headers = std::move(headers);
+  mcp::ServerConfig sc;
+  sc.transport = std::move(h);
+  return sc;
+}
+
+mcp::Client make(mcp::ServerConfig sc, std::chrono::milliseconds timeout = 10s) {
+  auto cfg = testutil::one("h", std::move(sc));
+  cfg.request_timeout = timeout;
+  auto c = mcp::Client::create(std::move(cfg));
+  REQUIRE(c);
+  return std::move(*c);
+}
+
+}  // namespace
+
+TEST_CASE("http modern: headers mirrored from the body, JSON and SSE replies") {
+  for (bool sse : {false, true}) {
+    CAPTURE(sse);
+    Fixture fx(sse ? std::vector<std::string>{"--mode", "modern", "--sse"} : std::vector<std::string>{"--mode", "modern"});
+    auto client = make(http(fx.url()));
+    auto r = client.call_tool("h", "add", {{"a", 2}, {"b", 3}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "5");
+    CHECK(client.server_info("h")->era == mcp::Era::modern);
+    bool saw_call = false;
+    for (const auto& req : fx.requests()) {
+      if (req["method"] != "POST") continue;
+      const auto& h = req["headers"];
+      CHECK(h.value("mcp-protocol-version", "") == "2026-07-28");
+      CHECK(h.value("mcp-method", "") == req["body"].value("method", ""));
+      CHECK(h.value("accept", "").find("text/event-stream") != std::string::npos);
+      if (req["body"].value("method", "") == "tools/call") {
+        saw_call = true;
+        CHECK(h.value("mcp-name", "") == "add");
+      }
+      CHECK_FALSE(h.contains("mcp-session-id"));
+    }
+    CHECK(saw_call);
+  }
+}
+
+TEST_CASE("http: one headers map reaches every request of every kind") {
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer s3cret"}};
+  {
+    Fixture fx({"--mode", "legacy", "--get-stream", "--require-auth", "s3cret"});
+    {
+      auto client = make(http(fx.url(), auth));
+      auto r = client.call_tool("h", "echo", {{"message", "x"}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
+      client.disconnect();
+    }
+    CHECK(fx.count("DELETE") == 1);
+    CHECK(fx.count("POST") >= 3);
+    for (const auto& req : fx.requests())
+      CHECK_MESSAGE(req["headers"].value("authorization", "") == "Bearer s3cret", req.dump());
+  }
+  {
+    Fixture fx({"--mode", "sse", "--require-auth", "s3cret"});
+    auto client = make(http(fx.url("/sse"), auth));
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(fx.count("GET") == 1);
+    for (const auto& req : fx.requests())
+      CHECK_MESSAGE(req["headers"].value("authorization", "") == "Bearer s3cret", req.dump());
+  }
+}
+
+TEST_CASE("http: a header_provider adds credentials at call time") {
+  Fixture fx({"--mode", "modern", "--require-auth", "t-2"});
+  std::atomic<int> n{0};
+  auto sc = http(fx.url());
+  std::get<mcp::HttpServerConfig>(sc.transport).header_provider = [&] {
+    ++n;
+    return std::map<std::string, std::string>{{"Authorization", "Bearer t-2"}};
+  };
+  auto client = make(std::move(sc));
+  auto r = client.call_tool("h", "echo", {{"message", "x"}});
+  REQUIRE(r);
+  CHECK(n >= 2);
+}
+
+TEST_CASE("http legacy: session id and protocol version after initialize, DELETE on disconnect") {
+  Fixture fx({"--mode", "legacy"});
+  {
+    auto client = make(http(fx.url()));
+    auto r = client.call_tool("h", "echo", {{"message", "legacy"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(client.server_info("h")->era == mcp::Era::legacy);
+    client.disconnect();
+  }
+  std::string sid;
+  for (const auto& req : fx.requests()) {
+    const auto method = req["body"].is_object() ? req["body"].value("method", "") : "";
+    const auto& h = req["headers"];
+    if (method == "initialize" || method == "server/discover") {
+      CHECK_FALSE(h.contains("mcp-session-id"));
+      continue;
+    }
+    if (sid.empty()) sid = h.value("mcp-session-id", "");
+    CHECK(h.value("mcp-session-id", "") == sid);
+    CHECK(h.value("mcp-protocol-version", "") == "2025-11-25");
+  }
+  CHECK(sid.size() == 32);
+  CHECK(fx.count("DELETE") == 1);
+}
+
+TEST_CASE("http legacy: a forgotten session is re-initialised once, transparently") {
+  Fixture fx({"--mode", "legacy", "--expire-session-after", "2"});
+  auto client = make(http(fx.url()));
+  for (int i = 0; i < 5; ++i) {
+    auto r = client.call_tool("h", "echo", {{"message", std::to_string(i)}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == std::to_string(i));
+  }
+  CHECK(fx.count("POST", "initialize") >= 2);
+}
+
+TEST_CASE("http: statuses are typed errors, and never era verdicts") {
+  SUBCASE("401 on the probe is an auth error, no fallback") {
+    Fixture fx({"--mode", "legacy", "--status-on", "server/discover:401"});
+    auto client = make(http(fx.url()));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    CHECK(r.error().kind() == mcp::ErrorKind::auth);
+    CHECK(r.error().data.value("www_authenticate", "") == "Bearer");
+    CHECK(fx.count("POST", "initialize") == 0);
+    CHECK(fx.count("GET") == 0);
+  }
+  SUBCASE("500 on the probe is an error, not legacy") {
+    Fixture fx({"--mode", "legacy", "--status-on", "server/discover:500"});
+    auto client = make(http(fx.url()));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::http_error);
+    CHECK(r.error().data.value("status", 0) == 500);
+    CHECK(fx.count("POST", "initialize") == 0);
+  }
+  SUBCASE("500 on a call fails that call only") {
+    Fixture fx({"--mode", "modern", "--status-on", "tools/call:500"});
+    auto client = make(http(fx.url()));
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::http_error);
+    CHECK(client.list_tools());
+  }
+  SUBCASE("a connection refused is a transport error") {
+    auto client = make(http("http://127.0.0.1:1/mcp"));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::connection_failed);
+  }
+}
+
+TEST_CASE("http modern: a stream cut mid-event is re-issued once with a new id, then reported") {
+  Fixture fx({"--mode", "modern", "--cut-stream"});
+  auto client = make(http(fx.url()));
+  auto t0 = Clock::now();
+  auto r = client.call_tool("h", "echo", {{"message", "x"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::stream_broken);
+  CHECK(ms_since(t0) < 5000);
+  std::set<json> ids;
+  for (const auto& req : fx.requests())
+    if (req["body"].is_object() && req["body"].value("method", "") == "tools/call") ids.insert(req["body"]["id"]);
+  CHECK(ids.size() == 2);
+  CHECK(client.list_tools());  // the connection is still usable
+}
+
+TEST_CASE("http legacy: a stream cut before the reply is resumed with Last-Event-ID") {
+  Fixture fx({"--mode", "legacy", "--sse", "--cut-stream", "--resumable", "--retry-ms", "100"});
+  auto client = make(http(fx.url()));
+  auto r = client.call_tool("h", "echo", {{"message", "resumed"}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(r->text() == "resumed");
+  bool resumed = false;
+  for (const auto& req : fx.requests())
+    if (req["method"] == "GET" && req["headers"].contains("last-event-id")) resumed = true;
+  CHECK(resumed);
+}
+
+TEST_CASE("http: a server that accepts and never answers times out; other calls go on") {
+  Fixture fx({"--mode", "modern", "--never-answer", "tools/call"});
+  auto client = make(http(fx.url()), 800ms);
+  auto t0 = Clock::now();
+  auto r = client.call_tool("h", "echo", {{"message", "x"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::timeout);
+  CHECK(ms_since(t0) < 3000);
+  CHECK(client.list_tools());
+}
+
+TEST_CASE("http: redirects are followed") {
+  Fixture fx({"--mode", "modern", "--redirect"});
+  auto client = make(http(fx.url()));
+  auto r = client.call_tool("h", "echo", {{"message", "moved"}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(r->text() == "moved");
+}
+
+TEST_CASE("http: a 50 MiB event arrives whole; above the limit it is message_too_large") {
+  Fixture fx({"--mode", "modern", "--big-event", std::to_string(50u << 20)});
+  {
+    auto client = make(http(fx.url()), 60s);
+    auto r = client.call_tool("h", "big", {{"bytes", 1}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text().size() == (50u << 20));
+  }
+  auto sc = http(fx.url());
+  std::get<mcp::HttpServerConfig>(sc.transport).max_message_bytes = 1u << 20;
+  auto client = make(std::move(sc));
+  auto r = client.call_tool("h", "big", {{"bytes", 1}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::message_too_large);
+  CHECK(client.list_tools());
+}
+
+TEST_CASE("http: Streamable HTTP refused on initialize falls back to HTTP+SSE; /sse URLs go there directly") {
+  for (const char* status : {"405", "404", "400"}) {
+    CAPTURE(status);
+    Fixture fx({"--mode", "sse", "--post-status", status});
+    auto client = make(http(fx.url("/mcp")));
+    auto r = client.call_tool("h", "echo", {{"message", "fallback"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "fallback");
+    CHECK(client.server_info("h")->era == mcp::Era::legacy);
+  }
+  Fixture fx({"--mode", "sse", "--absolute-endpoint"});
+  auto client = make(http(fx.url("/sse")));
+  auto r = client.call_tool("h", "echo", {{"message", "direct"}});
+  REQUIRE(r);
+  CHECK(fx.count("POST", "server/discover") == 1);  // on the SSE endpoint
+  CHECK(fx.count("POST") >= 3);
+}
+
+TEST_CASE("http: never fall back to HTTP+SSE on 401") {
+  Fixture fx({"--mode", "sse", "--post-status", "401"});
+  auto client = make(http(fx.url("/mcp")));
+  auto r = client.list_tools();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::unauthorized);
+  CHECK(fx.count("GET") == 0);
+}
+
+TEST_CASE("http: concurrent calls on one client, and nothing leaks after disconnect") {
+  testutil::Resources before;
+  {
+    Fixture fx({"--mode", "legacy", "--sse"});
+    auto client = make(http(fx.url()));
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 10; ++i) {
+          const std::string m = std::to_string(t) + ":" + std::to_string(i);
+          auto r = client.call_tool("h", "echo", {{"message", m}});
+          if (r && r->text() == m) ++ok;
+        }
+      });
+    for (auto& th : threads) th.join();
+    CHECK(ok == 80);
+    client.disconnect();
+    CHECK(fx.count("DELETE") == 1);
+  }
+  CHECK_NO_LEAKS(before);
+}
