@@ -147,7 +147,6 @@ struct Flight {
   httplib::Client* client = nullptr;
   std::atomic<bool> aborted{false};
   std::atomic<bool> done{false};
-  std::thread thread;
   void stop() {
     aborted = true;
     std::lock_guard lk(m);
@@ -156,6 +155,10 @@ struct Flight {
 };
 
 enum class Mode { streamable, sse };
+
+// The transport whose flight the current thread is running (close() from a callback must
+// not wait for its own flight).
+thread_local const void* tl_flight_owner = nullptr;
 
 class HttpTransport final : public Transport {
  public:
@@ -216,6 +219,8 @@ class HttpTransport final : public Transport {
   bool sse_stream_ended_ = false;
   bool get_stream_started_ = false;
   std::list<std::shared_ptr<Flight>> flights_;
+  std::size_t active_flights_ = 0;
+  std::condition_variable flights_cv_;
   std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
 
   std::mutex deliver_mutex_;  // callbacks run one at a time
@@ -334,32 +339,30 @@ void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
   f->id = std::move(id);
   std::lock_guard lk(mutex_);
   flights_.push_back(f);
-  f->thread = std::thread([f, body = std::move(body)] {
+  ++active_flights_;
+  // Detached, so a finished exchange gives its stack back at once; close() waits for all of
+  // them through active_flights_ (the last thing each touches is that counter).
+  std::thread([this, f, body = std::move(body)] {
+    tl_flight_owner = this;
     body(*f);
     f->done = true;
-  });
+    std::lock_guard lk(mutex_);
+    flights_.remove(f);
+    --active_flights_;
+    flights_cv_.notify_all();
+  }).detach();
 }
 
 void HttpTransport::reap_flights(bool all) {
-  std::list<std::shared_ptr<Flight>> finished;
-  {
-    std::lock_guard lk(mutex_);
-    for (auto it = flights_.begin(); it != flights_.end();) {
-      if (all || (*it)->done) {
-        finished.push_back(*it);
-        it = flights_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+  if (!all) return;
+  std::unique_lock lk(mutex_);
+  for (auto& f : flights_) {
+    f->aborted = true;
+    std::lock_guard fl(f->m);
+    if (f->client) f->client->stop();
   }
-  for (auto& f : finished) {
-    if (all) f->stop();
-    if (f->thread.joinable()) {
-      if (f->thread.get_id() == std::this_thread::get_id()) f->thread.detach();  // closed from a callback
-      else f->thread.join();
-    }
-  }
+  const std::size_t self = tl_flight_owner == this ? 1 : 0;
+  flights_cv_.wait(lk, [&] { return active_flights_ <= self; });
 }
 
 Error HttpTransport::status_error(int status, const std::string& body, const httplib::Headers& headers) const {

@@ -61,7 +61,6 @@ Result<void> RpcEngine::start() {
     closed_ = true;
     return fail(decorate(r.error()));
   }
-  worker_ = std::thread(&RpcEngine::dispatch_loop, work_, weak_from_this());
   return {};
 }
 
@@ -185,6 +184,10 @@ void RpcEngine::on_message(json&& msg) {
         std::lock_guard lk(work_->m);
         full = work_->items.size() >= 1024;
         if (!full) work_->items.push_back(std::move(msg));
+        // Started on the first server request: most connections (every modern one) never
+        // get any, and an idle thread costs memory per connection.
+        if (!full && !worker_.joinable() && !work_->stop)
+          worker_ = std::thread(&RpcEngine::dispatch_loop, work_, weak_from_this());
       }
       if (full) {
         // A server flooding us with requests gets errors rather than unbounded memory.
@@ -352,14 +355,16 @@ void RpcEngine::close(const Error& reason) {
     }
   }
   fail_all(decorate(reason));
+  std::thread worker;
   {
     std::lock_guard lk(work_->m);
     work_->stop = true;
+    worker.swap(worker_);
   }
   work_->cv.notify_all();
-  if (worker_.joinable()) {
-    if (worker_.get_id() == std::this_thread::get_id()) worker_.detach();  // closed from a handler
-    else worker_.join();
+  if (worker.joinable()) {
+    if (worker.get_id() == std::this_thread::get_id()) worker.detach();  // closed from a handler
+    else worker.join();
   }
   if (was_started && transport_) transport_->close();
 }

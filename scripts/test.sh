@@ -15,6 +15,10 @@ step "test suite"
 meson test -C build --print-errorlogs --num-processes 1
 passed=$((passed + 1))
 
+step "pool benchmark, smoke mode (a few calls per case, so it cannot rot)"
+build/bench/pool_bench build/examples/demo_server build/test/fixtures/http_fault_server --smoke
+passed=$((passed + 1))
+
 step "official conformance suite: initialize, tools_call"
 test/conformance/run.sh initialize tools_call
 passed=$((passed + 1))
@@ -28,7 +32,7 @@ if [ "${1:-}" != "--quick" ]; then
   if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
   fi
-  ninja -C build-asan test/unit_tests test/interop_tests test/fixtures/fault_server
+  ninja -C build-asan test/unit_tests test/interop_tests test/fixtures/fault_server test/fixtures/http_fault_server
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit interop
   passed=$((passed + 1))
@@ -37,9 +41,9 @@ if [ "${1:-}" != "--quick" ]; then
   if [ ! -f build-tsan/build.ninja ]; then
     meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false
   fi
-  ninja -C build-tsan test/unit_tests test/fixtures/fault_server
+  ninja -C build-tsan test/unit_tests test/fixtures/fault_server test/fixtures/http_fault_server
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    build-tsan/test/unit_tests -tce='*16 MiB*'
+    build-tsan/test/unit_tests -tce='*16 MiB*,*50 MiB*'
   passed=$((passed + 1))
 
   step "SSE parser under libFuzzer (20 s)"

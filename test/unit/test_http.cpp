@@ -1,6 +1,6 @@
 // HTTP transports against the fault-injecting HTTP fixture: headers on every request, sessions,
 // expiry, statuses, broken and resumed streams, silence, redirects, huge events, fallback.
-#include "helpers.hpp"
+#include "http_fixture.hpp"
 
 #include <doctest/doctest.h>
 
@@ -15,66 +15,6 @@ using Clock = std::chrono::steady_clock;
 long long ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
-
-// The fixture on an ephemeral port. It exits when its stdin closes, so a test that dies
-// never leaves it running; the destructor also stops and reaps it.
-class Fixture {
- public:
-  explicit Fixture(std::vector<std::string> flags) : log_(testutil::temp_path("http.log")) {
-    int in[2], out[2];
-    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    std::vector<std::string> args{HTTP_FAULT_SERVER_PATH, "--port", "0", "--log", log_};
-    for (auto& f : flags) args.push_back(f);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    REQUIRE(::posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(in[0]);
-    ::close(out[1]);
-    stdin_ = in[1];
-    std::string line;
-    char c;
-    while (::read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    ::close(out[0]);
-    const std::string why = "fixture did not start: " + line;
-    REQUIRE_MESSAGE(line.rfind("PORT ", 0) == 0, why);
-    port_ = std::stoi(line.substr(5));
-  }
-  ~Fixture() {
-    ::close(stdin_);
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  std::string url(const std::string& path = "/mcp") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
-  json requests() const {
-    json out = json::array();
-    std::istringstream in(testutil::read_file(log_));
-    std::string line;
-    while (std::getline(in, line))
-      if (!line.empty()) out.push_back(json::parse(line, nullptr, false));
-    return out;
-  }
-  int count(const std::string& http_method, const std::string& rpc_method = "") const {
-    int n = 0;
-    for (const auto& r : requests())
-      if (r.value("method", "") == http_method &&
-          (rpc_method.empty() || (r["body"].is_object() && r["body"].value("method", "") == rpc_method)))
-        ++n;
-    return n;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int port_ = 0;
-  std::string log_;
-};
 
 mcp::ServerConfig http(const std::string& url, std::map<std::string, std::string> headers = {}) {
   mcp::HttpServerConfig h;
@@ -346,4 +286,31 @@ TEST_CASE("http: concurrent calls on one client, and nothing leaks after disconn
     CHECK(fx.count("DELETE") == 1);
   }
   CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("https: the certificate is verified by default; a CA file or verify_tls=false accepts it") {
+  const std::string dir = TLS_FIXTURE_DIR;
+  Fixture fx({"--mode", "modern", "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
+  const std::string url = "https" + fx.url().substr(4);
+  {
+    auto client = make(http(url));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::connection_failed);
+    CHECK(r.error().message.find("TLS") != std::string::npos);
+  }
+  {
+    auto sc = http(url);
+    std::get<mcp::HttpServerConfig>(sc.transport).ca_file = dir + "/cert.pem";
+    auto client = make(std::move(sc));
+    auto r = client.call_tool("h", "echo", {{"message", "over tls"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "over tls");
+  }
+  {
+    auto sc = http(url);
+    std::get<mcp::HttpServerConfig>(sc.transport).verify_tls = false;
+    auto client = make(std::move(sc));
+    CHECK(client.list_tools());
+  }
 }

@@ -1,5 +1,5 @@
 // ClientPool: LRU, TTL, single-flight, deferred eviction, failures, dead servers, isolation.
-#include "helpers.hpp"
+#include "http_fixture.hpp"
 
 #include <mcp/pool.hpp>
 
@@ -263,4 +263,55 @@ TEST_CASE("pool: credentials never cross tenants under load while the pool evict
     CHECK(s.live <= 6);
   }
   CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("pool: credentials never cross tenants under load while the pool evicts (HTTP)") {
+  Fixture fx({"--mode", "modern"});
+  mcp::PoolOptions o;
+  o.max_clients = 10;  // 50 tenants: constant eviction
+  o.factory = [&](const std::string& tenant) -> mcp::Result<mcp::ClientConfig> {
+    mcp::ClientConfig cfg;
+    mcp::HttpServerConfig h;
+    h.url = fx.url();
+    h.headers["Authorization"] = "Bearer token-" + tenant;
+    cfg.servers["api"].transport = h;
+    return cfg;
+  };
+  auto pool = make_pool(o);
+  std::atomic<int> ok{0}, errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const std::string tenant = "tenant-" + std::to_string((t * 13 + i * 7) % 50);
+        auto l = pool->acquire(tenant);
+        if (!l) {
+          ++errors;
+          continue;
+        }
+        auto r = (*l)->call_tool("api", "echo", {{"message", tenant}});
+        if (r && r->text() == tenant) ++ok;
+        else ++errors;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(errors == 0);
+  CHECK(ok == 400);
+  CHECK(pool->stats().evictions_lru > 0);
+  pool->clear();
+  // Every request the server saw carried a tenant's token, and every tool call carried the
+  // token of the tenant it was made for.
+  int calls = 0, wrong = 0, missing = 0;
+  for (const auto& req : fx.requests()) {
+    const std::string auth = req["headers"].value("authorization", "");
+    if (auth.rfind("Bearer token-tenant-", 0) != 0) ++missing;
+    if (req["body"].is_object() && req["body"].value("method", "") == "tools/call") {
+      ++calls;
+      if (auth != "Bearer token-" + req["body"]["params"]["arguments"].value("message", "")) ++wrong;
+    }
+  }
+  CHECK(calls == 400);
+  CHECK(wrong == 0);
+  CHECK(missing == 0);
 }
