@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -26,7 +27,16 @@ extern char** environ;
 
 namespace testutil {
 
-inline std::string fault_server() { return FAULT_SERVER_PATH; }
+/// The fixture servers are test equipment, not code under test: a sanitizer run may point
+/// these at uninstrumented builds (MCP_FAULT_SERVER, MCP_HTTP_FAULT_SERVER).
+inline std::string fault_server() {
+  const char* e = std::getenv("MCP_FAULT_SERVER");
+  return e && *e ? e : FAULT_SERVER_PATH;
+}
+inline std::string http_fault_server() {
+  const char* e = std::getenv("MCP_HTTP_FAULT_SERVER");
+  return e && *e ? e : HTTP_FAULT_SERVER_PATH;
+}
 
 inline mcp::ServerConfig fault(std::vector<std::string> args) {
   mcp::StdioServerConfig st;

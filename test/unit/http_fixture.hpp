@@ -16,7 +16,7 @@ class Fixture {
     int in[2], out[2];
     REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
     REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-    std::vector<std::string> args{HTTP_FAULT_SERVER_PATH, "--port", "0", "--log", log_};
+    std::vector<std::string> args{http_fault_server(), "--port", "0", "--log", log_};
     for (auto& f : flags) args.push_back(f);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
