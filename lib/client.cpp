@@ -187,6 +187,9 @@ Result<Client> Client::create(ClientConfig config) {
   d.request_timeout = config.request_timeout;
   d.probe_timeout = config.probe_timeout;
   d.on_diagnostic = config.on_diagnostic;
+  d.handlers = config.handlers;
+  d.log_level = config.log_level;
+  d.max_input_rounds = config.max_input_rounds;
   for (const auto& [name, s] : config.servers) impl->sessions.emplace(name, std::make_shared<Session>(name, s, d));
   impl->config = std::move(config);
   auto reg = impl->ensure_registered();

@@ -29,6 +29,7 @@ class ErrcCategory final : public std::error_category {
       case Errc::timeout: return "request timed out";
       case Errc::cancelled: return "request cancelled";
       case Errc::disconnected: return "client disconnected";
+      case Errc::call_denied: return "tool call denied";
       case Errc::unauthorized: return "unauthorized";
       case Errc::invalid_config: return "invalid configuration";
       case Errc::duplicate_client: return "duplicate client";
@@ -79,6 +80,7 @@ ErrorKind kind_of(Errc e) noexcept {
   switch (e) {
     case Errc::timeout: return ErrorKind::timeout;
     case Errc::cancelled:
+    case Errc::call_denied:
     case Errc::disconnected: return ErrorKind::cancelled;
     default: break;
   }

@@ -80,9 +80,12 @@ bool RpcEngine::is_open() const {
 
 Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::string& method, json params,
                                                                      Clock::time_point deadline,
-                                                                     const SendOptions& send_options) {
+                                                                     const SendOptions& send_options,
+                                                                     ProgressOptions progress) {
   auto p = std::make_shared<Pending>();
   p->method = method;
+  p->deadline = deadline;
+  p->progress = std::move(progress);
   {
     std::lock_guard lk(mutex_);
     if (closed_) {
@@ -91,6 +94,12 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::s
     }
     p->id = next_id_++;
     pending_.emplace(p->id, p);
+  }
+  if (p->progress.on_progress) {
+    // The request id doubles as its progress token: unique among requests in flight.
+    if (!params.is_object()) params = json::object();
+    if (!params.contains("_meta") || !params["_meta"].is_object()) params["_meta"] = json::object();
+    params["_meta"]["progressToken"] = p->id;
   }
   json msg{{"jsonrpc", "2.0"}, {"id", p->id}, {"method", method}};
   if (!params.is_null()) msg["params"] = std::move(params);
@@ -122,7 +131,9 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
       p->cv.notify_all();
     });
     std::unique_lock lk(p->m);
-    p->cv.wait_until(lk, deadline, [&] { return p->done || stopped; });
+    if (!p->progress.reset_timeout) p->deadline = deadline;
+    // The deadline may move (progress resets it), so wait in steps against its current value.
+    while (!p->done && !stopped && Clock::now() < p->deadline) p->cv.wait_until(lk, p->deadline);
     if (p->done) return std::move(p->result);
     if (keep_on_timeout && !stopped)
       return fail(decorate(Error::make(Errc::timeout, p->method + ": no reply within the timeout")));
@@ -144,9 +155,12 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
 }
 
 Result<json> RpcEngine::call(const std::string& method, json params, Clock::time_point deadline,
-                             const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options) {
+                             const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options,
+                             ProgressOptions progress) {
   if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
-  auto p = send_request(method, std::move(params), deadline, send_options);
+  const bool resets = progress.reset_timeout;
+  auto p = send_request(method, std::move(params), deadline, send_options, std::move(progress));
+  if (p && resets) return wait(*p, (*p)->deadline, stop, cancel_on_abort);
   if (!p) return fail(p.error());
   return wait(*p, deadline, stop, cancel_on_abort);
 }
@@ -197,6 +211,8 @@ void RpcEngine::on_message(json&& msg) {
       work_->cv.notify_one();
       return;
     }
+    if (*method == "notifications/progress" && deliver_progress(msg.contains("params") ? msg["params"] : json()))
+      return;
     NotificationHandler h;
     {
       std::lock_guard lk(mutex_);
@@ -309,6 +325,30 @@ void RpcEngine::fail_all(const Error& e) {
     }
     p->cv.notify_all();
   }
+}
+
+bool RpcEngine::deliver_progress(const json& params) {
+  if (!params.is_object() || !params.contains("progressToken") || !params["progressToken"].is_number_integer())
+    return false;
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lk(mutex_);
+    auto it = pending_.find(params["progressToken"].get<std::int64_t>());
+    if (it == pending_.end()) return false;
+    p = it->second;
+  }
+  if (!p->progress.on_progress) return false;
+  Progress pr;
+  if (params.contains("progress") && params["progress"].is_number()) pr.progress = params["progress"].get<double>();
+  if (params.contains("total") && params["total"].is_number()) pr.total = params["total"].get<double>();
+  if (params.contains("message") && params["message"].is_string()) pr.message = params["message"].get<std::string>();
+  if (p->progress.reset_timeout) {
+    std::lock_guard lk(p->m);
+    p->deadline = std::min(Clock::now() + p->progress.timeout, p->progress.hard_deadline);
+  }
+  p->cv.notify_all();
+  p->progress.on_progress(pr);
+  return true;
 }
 
 void RpcEngine::on_request_failed(const json& id, const Error& e) {

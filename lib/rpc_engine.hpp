@@ -5,6 +5,7 @@
 // and notifications (on the reader thread).
 #include <mcp/error.hpp>
 #include <mcp/transport.hpp>
+#include <mcp/types.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,14 @@
 
 namespace mcp::detail {
 
+/// Progress handling for one request.
+struct ProgressOptions {
+  std::function<void(const Progress&)> on_progress;
+  bool reset_timeout = false;                          ///< each notification restarts the timeout...
+  Transport::Clock::duration timeout{};                ///< ...of this length...
+  Transport::Clock::time_point hard_deadline{};        ///< ...but never past this
+};
+
 class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
  public:
   using Clock = Transport::Clock;
@@ -36,6 +45,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     std::function<void(const Error&)> on_closed;         ///< the transport ended by itself
   };
 
+  using ProgressOptions = detail::ProgressOptions;
+
   /// One request in flight.
   struct Pending {
     std::mutex m;
@@ -44,6 +55,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     Result<json> result = json();
     std::int64_t id = 0;
     std::string method;
+    Clock::time_point deadline;  // moved by progress when reset_timeout is set
+    ProgressOptions progress;
   };
 
   RpcEngine(std::unique_ptr<Transport> transport, Options options);
@@ -57,7 +70,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   /// Send a request without waiting.
   [[nodiscard]] Result<std::shared_ptr<Pending>> send_request(const std::string& method, json params,
                                                               Clock::time_point deadline,
-                                                              const SendOptions& send_options = {});
+                                                              const SendOptions& send_options = {},
+                                                              ProgressOptions progress = {});
   /// Wait for a reply. On timeout or stop the request is forgotten and, if `cancel_on_abort`,
   /// `notifications/cancelled` is sent.
   /// With `keep_on_timeout`, a timed-out request stays registered so a late reply can still
@@ -68,7 +82,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   /// send_request + wait.
   [[nodiscard]] Result<json> call(const std::string& method, json params, Clock::time_point deadline,
                                   const std::stop_token& stop, bool cancel_on_abort = true,
-                                  const SendOptions& send_options = {});
+                                  const SendOptions& send_options = {}, ProgressOptions progress = {});
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
   /// Forget a pending request (the caller gave up on it).
@@ -85,6 +99,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void on_message(json&& msg);
   void on_transport_closed(const Error& e);
   void on_request_failed(const json& id, const Error& e);
+  bool deliver_progress(const json& params);
   void fail_all(const Error& e);
   static void dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> engine);
   void handle_server_request(json& msg);

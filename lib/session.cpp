@@ -104,10 +104,100 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return tl::unexpected<Error>(std::move(e));
   }
 
+  // Declared only for the handlers that are set.
+  json capabilities() const {
+    json caps = json::object();
+    if (defaults.handlers.elicitation) caps["elicitation"] = json{{"form", json::object()}, {"url", json::object()}};
+    if (defaults.handlers.sampling) caps["sampling"] = json::object();
+    if (defaults.handlers.roots) caps["roots"] = json::object();
+    return caps;
+  }
+
   json modern_meta(const std::string& version) const {
-    return json{{kMetaVersion, version},
-                {kMetaCaps, json::object()},
-                {kMetaInfo, defaults.client_info}};
+    json meta{{kMetaVersion, version}, {kMetaCaps, capabilities()}, {kMetaInfo, defaults.client_info}};
+    if (!defaults.log_level.empty()) meta["io.modelcontextprotocol/logLevel"] = defaults.log_level;
+    return meta;
+  }
+
+  // What a server asks of the client, in either era: a legacy server request, or one entry
+  // of a modern InputRequiredResult.
+  Result<json> fulfil(const std::string& method, const json& params) const {
+    const auto& h = defaults.handlers;
+    auto missing = [&](const char* what) {
+      Error e = Error::make(Errc::input_required, "the server asked for " + method + " but no ClientHandlers::" +
+                                                      what + " is set");
+      e.server = name;
+      e.rpc_code = -32601;
+      return tl::unexpected<Error>(std::move(e));
+    };
+    if (method == "roots/list") {
+      if (!h.roots) return missing("roots");
+      json roots = json::array();
+      for (const auto& r : h.roots(name)) {
+        json j{{"uri", r.uri}};
+        if (r.name) j["name"] = *r.name;
+        roots.push_back(std::move(j));
+      }
+      return json{{"roots", std::move(roots)}};
+    }
+    if (method == "sampling/createMessage") {
+      if (!h.sampling) return missing("sampling");
+      return h.sampling(name, params);
+    }
+    if (method == "elicitation/create") {
+      if (!h.elicitation) return missing("elicitation");
+      ElicitRequest req;
+      req.raw = params;
+      if (params.is_object()) {
+        req.mode = params.contains("mode") && params["mode"].is_string() ? params["mode"].get<std::string>() : "form";
+        req.message = params.contains("message") && params["message"].is_string() ? params["message"].get<std::string>() : "";
+        if (params.contains("requestedSchema")) req.requested_schema = params["requestedSchema"];
+        if (params.contains("url") && params["url"].is_string()) req.url = params["url"].get<std::string>();
+      }
+      auto answer = h.elicitation(name, req);
+      if (!answer) return tl::unexpected<Error>(answer.error());
+      json out{{"action", answer->action}};
+      if (answer->action == "accept" && req.mode == "form") {
+        json content = answer->content.is_object() ? answer->content : json::object();
+        // SEP-1034: defaults from the requested schema for fields the user left out.
+        const auto& schema = req.requested_schema;
+        if (schema.is_object() && schema.contains("properties") && schema["properties"].is_object())
+          for (auto it = schema["properties"].begin(); it != schema["properties"].end(); ++it)
+            if (!content.contains(it.key()) && it.value().is_object() && it.value().contains("default"))
+              content[it.key()] = it.value()["default"];
+        out["content"] = std::move(content);
+      }
+      return out;
+    }
+    Error e = Error::make(Errc::rpc_error, "Method not found: " + method);
+    e.rpc_code = -32601;
+    return tl::unexpected<Error>(std::move(e));
+  }
+
+  void on_notification(const std::string& method, const json& params) const {
+    const auto& h = defaults.handlers;
+    if (method == "notifications/message") {
+      if (!h.on_log) return;
+      LogMessage m;
+      if (params.is_object()) {
+        if (params.contains("level") && params["level"].is_string()) m.level = params["level"].get<std::string>();
+        if (params.contains("logger") && params["logger"].is_string()) m.logger = params["logger"].get<std::string>();
+        if (params.contains("data")) m.data = params["data"];
+      }
+      h.on_log(name, m);
+      return;
+    }
+    ChangeEvent ev;
+    if (method == "notifications/tools/list_changed") ev.kind = ChangeEvent::Kind::tools;
+    else if (method == "notifications/prompts/list_changed") ev.kind = ChangeEvent::Kind::prompts;
+    else if (method == "notifications/resources/list_changed") ev.kind = ChangeEvent::Kind::resources;
+    else if (method == "notifications/resources/updated") {
+      ev.kind = ChangeEvent::Kind::resource_updated;
+      if (params.is_object() && params.contains("uri") && params["uri"].is_string()) ev.uri = params["uri"].get<std::string>();
+    } else {
+      return;
+    }
+    if (h.on_change) h.on_change(name, ev);
   }
 
   Result<std::shared_ptr<RpcEngine>> open_engine() {
@@ -125,10 +215,12 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     };
     auto eng = std::make_shared<RpcEngine>(std::move(t), std::move(o));
     eng->set_notification_handler([weak](const std::string& method, const json& params) {
+      if (auto self = weak.lock()) self->on_notification(method, params);
+    });
+    eng->set_request_handler([weak](const std::string& method, const json& params) -> Result<json> {
       auto self = weak.lock();
-      if (!self) return;
-      if (method == "notifications/message" && self->defaults.on_diagnostic)
-        self->defaults.on_diagnostic(self->name, "server log: " + params.dump());
+      if (!self) return fail(Errc::disconnected, "the client is gone");
+      return self->fulfil(method, params);
     });
     auto started = eng->start();
     if (!started) {
@@ -151,7 +243,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                                     ? *cfg.protocol_version
                                     : std::string(protocol::latest_legacy_version);
     json params{{"protocolVersion", offered},
-                {"capabilities", json::object()},
+                {"capabilities", capabilities()},
                 {"clientInfo", defaults.client_info}};
     // initialize is never cancelled (the spec forbids it); a timeout just closes.
     auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop, false);
@@ -175,6 +267,11 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
     auto n = eng->notify("notifications/initialized", json::object(), Clock::now() + std::chrono::seconds(10));
     if (!n) return tl::unexpected<Error>(tag(n.error()));
+    if (!defaults.log_level.empty() && si.capabilities.contains("logging")) {
+      auto lvl = eng->call("logging/setLevel", json{{"level", defaults.log_level}},
+                           Clock::now() + defaults.request_timeout, std::stop_token());
+      if (!lvl) diagnostic("logging/setLevel failed: " + lvl.error().message);
+    }
     return si;
   }
 
@@ -394,6 +491,49 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Result<json> request(std::string_view method_sv, json params, const RequestOptions& opt,
                        const SendOptions& send_options = {}) {
     const std::string method(method_sv);
+    const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
+    json current = params.is_null() ? json::object() : std::move(params);
+    for (int round = 0;; ++round) {
+      auto r = request_once(method, current, opt, send_options);
+      if (r || r.error().errc() != Errc::input_required) return r;
+      if (!may_need_input)
+        return failure(Errc::invalid_result, method + ": the server answered input_required, which this method does not allow");
+      if (round >= defaults.max_input_rounds)
+        return failure(Errc::input_required, method + ": still input_required after " +
+                                                 std::to_string(defaults.max_input_rounds) + " rounds");
+      // Multi round-trip request: fulfil the server's input requests, then re-issue the
+      // request (new id) with the answers and the exact requestState.
+      const json ir = r.error().data;
+      const bool has_requests = ir.contains("inputRequests"), has_state = ir.contains("requestState");
+      if (!has_requests && !has_state)
+        return failure(Errc::invalid_result, method + ": input_required without inputRequests or requestState");
+      json responses = json::object();
+      if (has_requests) {
+        if (!ir["inputRequests"].is_object())
+          return failure(Errc::invalid_result, method + ": inputRequests is not an object");
+        for (auto it = ir["inputRequests"].begin(); it != ir["inputRequests"].end(); ++it) {
+          const json& q = it.value();
+          if (!q.is_object() || !q.contains("method") || !q["method"].is_string())
+            return failure(Errc::invalid_result, method + ": input request '" + it.key() + "' has no method");
+          auto answer = fulfil(q["method"].get<std::string>(), q.contains("params") ? q["params"] : json::object());
+          if (!answer) {
+            Error e = tag(answer.error());
+            e.code = make_error_code(Errc::input_required);
+            e.message = method + ": " + e.message;
+            return tl::unexpected<Error>(std::move(e));
+          }
+          responses[it.key()] = std::move(*answer);
+        }
+      }
+      current.erase("inputResponses");
+      current.erase("requestState");
+      if (!responses.empty()) current["inputResponses"] = std::move(responses);
+      if (has_state) current["requestState"] = ir["requestState"];
+    }
+  }
+
+  Result<json> request_once(const std::string& method, const json& params, const RequestOptions& opt,
+                            const SendOptions& send_options) {
     if (!params.is_null() && !params.is_object())
       return failure(Errc::invalid_config, method + ": params must be a JSON object");
     auto conn = ensure(opt);
@@ -413,7 +553,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         for (auto it = ours.begin(); it != ours.end(); ++it) meta[it.key()] = it.value();
         p["_meta"] = std::move(meta);
       }
-      auto r = eng->call(method, std::move(p), deadline, opt.stop, true, send_options);
+      detail::ProgressOptions progress;
+      if (opt.on_progress) {
+        progress.on_progress = opt.on_progress;
+        progress.reset_timeout = opt.reset_timeout_on_progress;
+        progress.timeout = request_timeout(opt);
+        progress.hard_deadline = Clock::now() + opt.max_total_time.value_or(request_timeout(opt) * 10);
+      }
+      auto r = eng->call(method, std::move(p), deadline, opt.stop, true, send_options, std::move(progress));
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
         if (si.era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
@@ -585,6 +732,9 @@ Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& op
 
 Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
   if (arguments.is_null()) arguments = json::object();
+  if (const auto& approve = impl_->defaults.handlers.approve_tool_call;
+      approve && !approve(impl_->name, std::string(name), arguments))
+    return impl_->failure(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback");
   if (!arguments.is_object())
     return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": arguments must be a JSON object");
   auto send_options = [&]() -> Result<SendOptions> {
@@ -616,6 +766,131 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   } catch (const std::exception& e) {
     return impl_->failure(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what());
   }
+}
+
+namespace {
+
+// Follows `nextCursor` to the end; refuses loops and runaway page counts.
+template <class T>
+Result<std::vector<T>> paginate(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
+                                const std::function<void(std::string)>& diag) {
+  std::vector<T> out;
+  std::set<std::string> seen;
+  std::optional<std::string> cursor;
+  for (int page = 0; page < 10000; ++page) {
+    json params = json::object();
+    if (cursor) params["cursor"] = *cursor;
+    auto r = s.request(method, std::move(params), opt);
+    if (!r) return tl::unexpected<Error>(r.error());
+    auto it = r->find(key);
+    if (it == r->end() || !it->is_array()) {
+      Error e = Error::make(Errc::invalid_result, method + ": result has no '" + key + "' array");
+      e.server = s.name();
+      return tl::unexpected<Error>(std::move(e));
+    }
+    for (const auto& item : *it) {
+      try {
+        out.push_back(item.get<T>());
+      } catch (const std::exception& e) {
+        diag(method + ": skipped an invalid entry: " + e.what());
+      }
+    }
+    auto nc = r->find("nextCursor");
+    if (nc == r->end() || nc->is_null()) return out;
+    if (!nc->is_string() || !seen.insert(nc->get<std::string>()).second) {
+      Error e = Error::make(Errc::invalid_result, method + ": invalid or repeated nextCursor (pagination loop)");
+      e.server = s.name();
+      return tl::unexpected<Error>(std::move(e));
+    }
+    cursor = nc->get<std::string>();
+  }
+  Error e = Error::make(Errc::invalid_result, method + ": more than 10000 pages");
+  e.server = s.name();
+  return tl::unexpected<Error>(std::move(e));
+}
+
+}  // namespace
+
+Result<std::vector<Resource>> Session::list_resources(const RequestOptions& options) {
+  return paginate<Resource>(*this, "resources/list", "resources", options, [this](std::string m) { impl_->diagnostic(m); });
+}
+
+Result<std::vector<ResourceTemplate>> Session::list_resource_templates(const RequestOptions& options) {
+  return paginate<ResourceTemplate>(*this, "resources/templates/list", "resourceTemplates", options,
+                                    [this](std::string m) { impl_->diagnostic(m); });
+}
+
+Result<std::vector<Prompt>> Session::list_prompts(const RequestOptions& options) {
+  return paginate<Prompt>(*this, "prompts/list", "prompts", options, [this](std::string m) { impl_->diagnostic(m); });
+}
+
+Result<ReadResourceResult> Session::read_resource(const std::string& uri, const RequestOptions& options) {
+  auto r = request("resources/read", json{{"uri", uri}}, options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  ReadResourceResult out;
+  out.raw = *r;
+  auto c = r->find("contents");
+  if (c == r->end() || !c->is_array())
+    return impl_->failure(Errc::invalid_result, "resources/read " + uri + ": result has no 'contents' array");
+  try {
+    for (const auto& item : *c) out.contents.push_back(item.get<ResourceContents>());
+  } catch (const std::exception& e) {
+    return impl_->failure(Errc::invalid_result, "resources/read " + uri + ": " + e.what());
+  }
+  return out;
+}
+
+Result<GetPromptResult> Session::get_prompt(const std::string& name, const std::map<std::string, std::string>& arguments,
+                                            const RequestOptions& options) {
+  json params{{"name", name}};
+  if (!arguments.empty()) params["arguments"] = arguments;
+  auto r = request("prompts/get", std::move(params), options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  GetPromptResult out;
+  out.raw = *r;
+  if (r->contains("description") && (*r)["description"].is_string()) out.description = (*r)["description"].get<std::string>();
+  auto m = r->find("messages");
+  if (m == r->end() || !m->is_array())
+    return impl_->failure(Errc::invalid_result, "prompts/get " + name + ": result has no 'messages' array");
+  for (const auto& msg : *m) {
+    if (!msg.is_object()) continue;
+    PromptMessage pm;
+    pm.role = msg.contains("role") && msg["role"].is_string() ? msg["role"].get<std::string>() : "";
+    if (msg.contains("content")) pm.content = msg["content"].get<ContentBlock>();
+    out.messages.push_back(std::move(pm));
+  }
+  return out;
+}
+
+Result<json> Session::complete(const json& ref, const std::string& argument, const std::string& value,
+                               const json& context, const RequestOptions& options) {
+  json params{{"ref", ref}, {"argument", {{"name", argument}, {"value", value}}}};
+  if (context.is_object()) params["context"] = context;
+  auto r = request("completion/complete", std::move(params), options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r->contains("completion") || !(*r)["completion"].is_object())
+    return impl_->failure(Errc::invalid_result, "completion/complete: result has no 'completion' object");
+  return (*r)["completion"];
+}
+
+Result<void> Session::ping(const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return tl::unexpected<Error>(c.error());
+  auto r = request(c->second.era == Era::modern ? "server/discover" : "ping", json::object(), options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  return {};
+}
+
+Result<void> Session::subscribe_resource(const std::string& uri, const RequestOptions& options) {
+  auto r = request("resources/subscribe", json{{"uri", uri}}, options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  return {};
+}
+
+Result<void> Session::unsubscribe_resource(const std::string& uri, const RequestOptions& options) {
+  auto r = request("resources/unsubscribe", json{{"uri", uri}}, options);
+  if (!r) return tl::unexpected<Error>(r.error());
+  return {};
 }
 
 void Session::disconnect() { impl_->disconnect(); }

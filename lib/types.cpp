@@ -135,6 +135,120 @@ void to_json(json& j, const CallToolResult& v) {
   if (!v.meta.is_null()) j["_meta"] = v.meta;
 }
 
+void from_json(const json& j, Resource& v) {
+  if (!j.is_object() || !j.contains("uri") || !j["uri"].is_string())
+    throw json::type_error::create(302, "resource without a string 'uri'", &j);
+  v.raw = j;
+  v.uri = j["uri"].get<std::string>();
+  v.name = str_or(j, "name");
+  v.title = opt_str(j, "title");
+  v.description = opt_str(j, "description");
+  v.mime_type = opt_str(j, "mimeType");
+  auto sz = j.find("size");
+  if (sz != j.end() && sz->is_number_integer()) v.size = sz->get<std::int64_t>(); else v.size.reset();
+}
+void to_json(json& j, const Resource& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["uri"] = v.uri;
+  j["name"] = v.name;
+  if (v.title) j["title"] = *v.title;
+  if (v.description) j["description"] = *v.description;
+  if (v.mime_type) j["mimeType"] = *v.mime_type;
+  if (v.size) j["size"] = *v.size;
+}
+
+void from_json(const json& j, ResourceTemplate& v) {
+  if (!j.is_object() || !j.contains("uriTemplate") || !j["uriTemplate"].is_string())
+    throw json::type_error::create(302, "resource template without a string 'uriTemplate'", &j);
+  v.raw = j;
+  v.uri_template = j["uriTemplate"].get<std::string>();
+  v.name = str_or(j, "name");
+  v.title = opt_str(j, "title");
+  v.description = opt_str(j, "description");
+  v.mime_type = opt_str(j, "mimeType");
+}
+void to_json(json& j, const ResourceTemplate& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["uriTemplate"] = v.uri_template;
+  j["name"] = v.name;
+  if (v.title) j["title"] = *v.title;
+  if (v.description) j["description"] = *v.description;
+  if (v.mime_type) j["mimeType"] = *v.mime_type;
+}
+
+void from_json(const json& j, ResourceContents& v) {
+  if (!j.is_object()) throw json::type_error::create(302, "resource contents item is not an object", &j);
+  v.raw = j;
+  v.uri = str_or(j, "uri");
+  v.mime_type = opt_str(j, "mimeType");
+  v.text = opt_str(j, "text");
+  v.blob = opt_str(j, "blob");
+}
+void to_json(json& j, const ResourceContents& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["uri"] = v.uri;
+  if (v.mime_type) j["mimeType"] = *v.mime_type;
+  if (v.text) j["text"] = *v.text;
+  if (v.blob) j["blob"] = *v.blob;
+}
+
+std::optional<std::string> ResourceContents::bytes() const {
+  if (text) return *text;
+  if (!blob) return std::nullopt;
+  std::string out;
+  out.reserve(blob->size() / 4 * 3);
+  unsigned acc = 0;
+  int bits = 0, pad = 0;
+  for (char c : *blob) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '-') v = 62;
+    else if (c == '/' || c == '_') v = 63;
+    else if (c == '=') { ++pad; continue; }
+    else if (c == '\n' || c == '\r' || c == ' ') continue;
+    else return std::nullopt;
+    if (pad) return std::nullopt;  // data after padding
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (pad > 2) return std::nullopt;
+  return out;
+}
+
+void from_json(const json& j, Prompt& v) {
+  if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
+    throw json::type_error::create(302, "prompt without a string 'name'", &j);
+  v.raw = j;
+  v.name = j["name"].get<std::string>();
+  v.title = opt_str(j, "title");
+  v.description = opt_str(j, "description");
+  v.arguments.clear();
+  auto a = j.find("arguments");
+  if (a != j.end() && a->is_array()) {
+    for (const auto& arg : *a) {
+      if (!arg.is_object() || !arg.contains("name") || !arg["name"].is_string()) continue;
+      PromptArgument pa;
+      pa.name = arg["name"].get<std::string>();
+      pa.description = opt_str(arg, "description");
+      auto req = arg.find("required");
+      pa.required = req != arg.end() && req->is_boolean() && req->get<bool>();
+      v.arguments.push_back(std::move(pa));
+    }
+  }
+}
+void to_json(json& j, const Prompt& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["name"] = v.name;
+  if (v.title) j["title"] = *v.title;
+  if (v.description) j["description"] = *v.description;
+}
+
 std::string CallToolResult::text() const {
   std::string out;
   for (const auto& b : content) {

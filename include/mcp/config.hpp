@@ -72,6 +72,29 @@ struct HttpServerConfig {
   Milliseconds max_reconnect_delay{30000};       ///< cap on the resumption backoff
 };
 
+/// What the client answers when servers ask something of it, and the callbacks for what
+/// servers report. One set of handlers serves both eras: legacy servers send requests,
+/// modern servers return `input_required` results that the SDK fulfils and retries.
+/// A handler that is not set is not declared as a capability. Handlers run on SDK threads,
+/// may block (they are off the I/O threads), and receive the server's configured name.
+struct ClientHandlers {
+  /// `elicitation/create`. In form mode, schema defaults are filled in for fields the
+  /// handler leaves out of an accepted answer.
+  std::function<Result<ElicitResult>(const std::string& server, const ElicitRequest& request)> elicitation;
+  /// `sampling/createMessage`: the request params in, a CreateMessageResult out.
+  std::function<Result<nlohmann::json>(const std::string& server, const nlohmann::json& params)> sampling;
+  /// `roots/list`: the roots this server may see.
+  std::function<std::vector<Root>(const std::string& server)> roots;
+  /// `notifications/message` (server logs).
+  std::function<void(const std::string& server, const LogMessage& message)> on_log;
+  /// List changes and resource updates.
+  std::function<void(const std::string& server, const ChangeEvent& event)> on_change;
+  /// Consulted before every tool call, however the tool was reached (list_tools(),
+  /// list_toolsets(), call_tool()). Returning false fails the call with Errc::call_denied.
+  std::function<bool(const std::string& server, const std::string& tool, const nlohmann::json& arguments)>
+      approve_tool_call;
+};
+
 /// One server of a client.
 struct ServerConfig {
   std::variant<StdioServerConfig, HttpServerConfig> transport;  ///< how to reach it
@@ -97,6 +120,13 @@ struct ClientConfig {
   /// Diagnostics that are not errors (non-JSON lines on stdout, unmatched replies, ...).
   /// Called from SDK threads.
   std::function<void(std::string_view server, std::string_view message)> on_diagnostic;
+  /// Handlers for server requests, logs, changes and tool-call approval.
+  ClientHandlers handlers;
+  /// Minimum level of server logs wanted (legacy: logging/setLevel after connecting; modern:
+  /// sent with every request). Empty: none requested.
+  std::string log_level;
+  /// Cap on input_required rounds for one request (modern multi round-trip requests).
+  int max_input_rounds = 8;
 };
 
 /// Parse a `{"mcpServers": {name: {command, args, env, cwd} | {url, headers}}}` document

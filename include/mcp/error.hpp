@@ -38,6 +38,7 @@ enum class Errc {
   timeout = 200,         ///< no reply within the configured time
   cancelled,             ///< cancelled through a std::stop_token
   disconnected,          ///< the client was disconnected while the call was in flight
+  call_denied,           ///< the tool-call approval callback said no
   // auth
   unauthorized = 300,    ///< 401 / 403 from a remote server
   // config

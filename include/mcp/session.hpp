@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -26,6 +28,13 @@ namespace mcp {
 struct RequestOptions {
   std::optional<Milliseconds> timeout;  ///< overrides the server's / client's default
   std::stop_token stop;                 ///< request cancellation (sends notifications/cancelled)
+  /// Progress notifications for this request (a progressToken is sent). Called from an SDK
+  /// thread; keep it quick.
+  std::function<void(const Progress&)> on_progress;
+  /// Restart the timeout at each progress notification...
+  bool reset_timeout_on_progress = false;
+  /// ...but never beyond this total (default: 10 x the timeout).
+  std::optional<Milliseconds> max_total_time;
 };
 
 /// Defaults a session inherits from its client.
@@ -35,6 +44,9 @@ struct SessionDefaults {
   Milliseconds probe_timeout{5000};     ///< era probe
   /// Non-fatal oddities, tagged with the server name. Called from SDK threads.
   std::function<void(std::string_view server, std::string_view message)> on_diagnostic;
+  ClientHandlers handlers;        ///< see ClientConfig::handlers
+  std::string log_level;          ///< see ClientConfig::log_level
+  int max_input_rounds = 8;       ///< see ClientConfig::max_input_rounds
 };
 
 /// The protocol with one server.
@@ -70,6 +82,32 @@ class Session {
   /// Call a tool. A tool that fails is `CallToolResult::is_error`, not an `Error`.
   [[nodiscard]] Result<CallToolResult> call_tool(std::string_view name, nlohmann::json arguments,
                                                  const RequestOptions& options = {});
+
+  /// All resources (follows pagination).
+  [[nodiscard]] Result<std::vector<Resource>> list_resources(const RequestOptions& options = {});
+  /// All resource templates (follows pagination).
+  [[nodiscard]] Result<std::vector<ResourceTemplate>> list_resource_templates(const RequestOptions& options = {});
+  /// Read a resource (text and base64 blobs).
+  [[nodiscard]] Result<ReadResourceResult> read_resource(const std::string& uri, const RequestOptions& options = {});
+  /// All prompts (follows pagination).
+  [[nodiscard]] Result<std::vector<Prompt>> list_prompts(const RequestOptions& options = {});
+  /// Render a prompt with string arguments.
+  [[nodiscard]] Result<GetPromptResult> get_prompt(const std::string& name,
+                                                   const std::map<std::string, std::string>& arguments = {},
+                                                   const RequestOptions& options = {});
+  /// `completion/complete`: `ref` is {"type":"ref/prompt","name":..} or {"type":"ref/resource","uri":..};
+  /// returns the `completion` object ({values, total, hasMore}).
+  [[nodiscard]] Result<nlohmann::json> complete(const nlohmann::json& ref, const std::string& argument,
+                                                const std::string& value,
+                                                const nlohmann::json& context = nlohmann::json(),
+                                                const RequestOptions& options = {});
+  /// Liveness check: `ping` (legacy) or `server/discover` (modern, which has no ping).
+  [[nodiscard]] Result<void> ping(const RequestOptions& options = {});
+  /// Legacy: subscribe to updates of one resource (`resources/subscribe`); updates arrive
+  /// through ClientHandlers::on_change.
+  [[nodiscard]] Result<void> subscribe_resource(const std::string& uri, const RequestOptions& options = {});
+  /// Legacy: `resources/unsubscribe`.
+  [[nodiscard]] Result<void> unsubscribe_resource(const std::string& uri, const RequestOptions& options = {});
 
   /// Close the connection (stdio: close stdin, SIGTERM, SIGKILL the process group).
   /// Idempotent; in-flight requests fail with Errc::disconnected. A later request reconnects.

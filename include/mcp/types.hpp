@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,5 +98,122 @@ struct CallToolResult {
 };
 void from_json(const nlohmann::json& j, CallToolResult& v);
 void to_json(nlohmann::json& j, const CallToolResult& v);
+
+/// A resource (`resources/list`).
+struct Resource {
+  std::string uri;                          ///< unique identifier
+  std::string name;                         ///< programmatic name
+  std::optional<std::string> title;         ///< display name
+  std::optional<std::string> description;   ///< what it is
+  std::optional<std::string> mime_type;     ///< mimeType, if known
+  std::optional<std::int64_t> size;         ///< size in bytes, if known
+  nlohmann::json raw;                       ///< the whole entry as sent
+};
+void from_json(const nlohmann::json& j, Resource& v);
+void to_json(nlohmann::json& j, const Resource& v);
+
+/// A resource template (`resources/templates/list`), an RFC 6570 URI template.
+struct ResourceTemplate {
+  std::string uri_template;                 ///< uriTemplate
+  std::string name;                         ///< programmatic name
+  std::optional<std::string> title;         ///< display name
+  std::optional<std::string> description;   ///< what it is
+  std::optional<std::string> mime_type;     ///< mimeType of matching resources
+  nlohmann::json raw;                       ///< the whole entry as sent
+};
+void from_json(const nlohmann::json& j, ResourceTemplate& v);
+void to_json(nlohmann::json& j, const ResourceTemplate& v);
+
+/// One item of a `resources/read` result: text, or a base64 blob.
+struct ResourceContents {
+  std::string uri;                          ///< the item's URI
+  std::optional<std::string> mime_type;     ///< mimeType
+  std::optional<std::string> text;          ///< text contents
+  std::optional<std::string> blob;          ///< base64 binary contents
+  nlohmann::json raw;                       ///< as sent
+  /// The bytes: the text, or the decoded blob (an invalid blob decodes to nullopt).
+  [[nodiscard]] std::optional<std::string> bytes() const;
+};
+void from_json(const nlohmann::json& j, ResourceContents& v);
+void to_json(nlohmann::json& j, const ResourceContents& v);
+
+/// The result of `resources/read`.
+struct ReadResourceResult {
+  std::vector<ResourceContents> contents;   ///< one or more items
+  nlohmann::json raw;                       ///< the whole result as sent
+};
+
+/// A prompt argument.
+struct PromptArgument {
+  std::string name;                         ///< argument name
+  std::optional<std::string> description;   ///< what it is
+  bool required = false;                    ///< must be supplied
+};
+
+/// A prompt (`prompts/list`).
+struct Prompt {
+  std::string name;                         ///< programmatic name
+  std::optional<std::string> title;         ///< display name
+  std::optional<std::string> description;   ///< what it is
+  std::vector<PromptArgument> arguments;    ///< its arguments
+  nlohmann::json raw;                       ///< the whole entry as sent
+};
+void from_json(const nlohmann::json& j, Prompt& v);
+void to_json(nlohmann::json& j, const Prompt& v);
+
+/// One message of a prompt.
+struct PromptMessage {
+  std::string role;                         ///< "user" or "assistant"
+  ContentBlock content;                     ///< its content
+};
+
+/// The result of `prompts/get`.
+struct GetPromptResult {
+  std::optional<std::string> description;   ///< description of the rendered prompt
+  std::vector<PromptMessage> messages;      ///< the messages
+  nlohmann::json raw;                       ///< the whole result as sent
+};
+
+/// A root offered to servers (`roots/list`).
+struct Root {
+  std::string uri;                          ///< a file:// URI
+  std::optional<std::string> name;          ///< display name
+};
+
+/// An elicitation request from a server (`elicitation/create`), in either era.
+struct ElicitRequest {
+  std::string mode = "form";                ///< "form" or "url"
+  std::string message;                      ///< what to ask the user
+  nlohmann::json requested_schema;          ///< form mode: flat JSON Schema of the answer
+  std::string url;                          ///< url mode: where to send the user
+  nlohmann::json raw;                       ///< the params as sent
+};
+
+/// The user's answer to an elicitation.
+struct ElicitResult {
+  std::string action = "accept";            ///< "accept", "decline" or "cancel"
+  nlohmann::json content = nlohmann::json::object();  ///< form mode, on accept: the values
+};
+
+/// A log message from a server (`notifications/message`).
+struct LogMessage {
+  std::string level;                        ///< debug, info, notice, warning, error, critical, alert, emergency
+  std::optional<std::string> logger;        ///< logger name
+  nlohmann::json data;                      ///< the message (any JSON)
+};
+
+/// A progress notification for a request in flight.
+struct Progress {
+  double progress = 0;                      ///< increases with each notification
+  std::optional<double> total;              ///< if known
+  std::optional<std::string> message;       ///< human-readable
+};
+
+/// What changed on a server (list changes and resource updates).
+struct ChangeEvent {
+  enum class Kind { tools, prompts, resources, resource_updated };
+  Kind kind = Kind::tools;                  ///< what changed
+  std::string uri;                          ///< resource_updated: the resource
+};
 
 }  // namespace mcp

@@ -574,3 +574,54 @@ TEST_CASE("a Tool outliving its client fails cleanly") {
   REQUIRE_FALSE(r);
   CHECK(r.error().errc() == mcp::Errc::disconnected);
 }
+
+TEST_CASE("modern multi round-trip requests: input fulfilled, requestState echoed byte for byte") {
+  auto log = testutil::temp_path("mrtr.log");
+  mcp::ClientConfig cfg = testutil::one("m", testutil::fault({"--era", "modern", "--log", log}));
+  std::atomic<int> asked{0};
+  cfg.handlers.elicitation = [&](const std::string&, const mcp::ElicitRequest& req) -> mcp::Result<mcp::ElicitResult> {
+    ++asked;
+    CHECK(req.message == "Your name?");
+    mcp::ElicitResult r;
+    r.content = {{"name", "Grace"}};
+    return r;
+  };
+  cfg.handlers.roots = [](const std::string&) { return std::vector<mcp::Root>{{"file:///srv/data", std::nullopt}}; };
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  auto r = client->call_tool("m", "ask");
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(asked == 1);
+  REQUIRE(r->structured_content);
+  CHECK((*r->structured_content)["state_ok"] == true);
+  CHECK((*r->structured_content)["answer"]["action"] == "accept");
+  CHECK((*r->structured_content)["answer"]["content"]["name"] == "Grace");
+  CHECK((*r->structured_content)["answer"]["content"]["color"] == "blue");  // schema default applied
+  auto roots = client->call_tool("m", "ask_roots");
+  REQUIRE(roots);
+  CHECK((*roots->structured_content)["answer"]["roots"][0]["uri"] == "file:///srv/data");
+  // Capabilities were declared per request, and the retries used new ids.
+  std::set<json> ids;
+  for (const auto& l : log_lines(log)) {
+    if (l.value("method", "") != "tools/call") continue;
+    ids.insert(l["id"]);
+    const auto& caps = l["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"];
+    CHECK(caps.contains("elicitation"));
+    CHECK(caps.contains("roots"));
+    CHECK_FALSE(caps.contains("sampling"));
+  }
+  CHECK(ids.size() == 4);
+  // A server that never stops asking hits the round cap; a request without a handler fails typed.
+  auto forever = client->call_tool("m", "ask_forever");
+  REQUIRE_FALSE(forever);
+  CHECK(forever.error().errc() == mcp::Errc::input_required);
+}
+
+TEST_CASE("modern multi round-trip: no handler for what the server asks is a typed error") {
+  auto client = mcp::Client::create(testutil::one("m", testutil::fault({"--era", "modern"})));
+  REQUIRE(client);
+  auto r = client->call_tool("m", "ask");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::input_required);
+  CHECK(r.error().message.find("elicitation") != std::string::npos);
+}

@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT
+// Client benchmark: our mcp::Client on the same cases, servers and config file as the Node
+// peers (bench/peers/harness.mjs), with the same JSON output shape. bench/run.sh runs all
+// three and bench/report.mjs puts them side by side.
+//
+//   client_bench --config FILE --out FILE
+//
+// Cases per target (a server reached over stdio or HTTP):
+//   cold  construct a client -> connected, era detected, tools listed (median/p90 of N runs)
+//   seq   N sequential `echo` calls on one connection: calls/s, latency p50/p99 and the
+//         process's own CPU (user+sys, getrusage(RUSAGE_SELF)) per call
+//   conc  N calls with K in flight on one connection (K threads sharing one Client)
+//   mem   RSS per connected client (tools listed) with M clients at once, then what
+//         disconnect gives back: RSS, child processes left, server sessions left
+// Bounded: per-case time limits from the config and a request timeout on every call.
+#include <mcp/client.hpp>
+#include <mcp/version.hpp>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+double us_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - t).count();
+}
+
+// Percentile as the harness computes it: sorted[min(n-1, floor(p*n))].
+json pct(std::vector<double> v, double p) {
+  if (v.empty()) return nullptr;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// User + system CPU of this whole process (all threads), in microseconds.
+double cpu_us() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+  return us(ru.ru_utime) + us(ru.ru_stime);
+}
+
+// A "Name:   value" field of /proc/self/status (VmRSS in KiB, Threads, ...).
+long status_field(const char* name) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  const std::string key = std::string(name) + ":";
+  while (std::getline(f, line))
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
+  return 0;
+}
+long rss_kib() { return status_field("VmRSS"); }
+long threads() { return status_field("Threads"); }
+
+// Descendants of this process (children, grandchildren, ...) from /proc: {live, zombies}.
+std::pair<int, int> descendants() {
+  std::map<int, int> parent;
+  std::map<int, char> state;
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream f("/proc/" + name + "/stat");
+      std::string stat;
+      if (!std::getline(f, stat)) continue;
+      const auto close = stat.rfind(')');
+      if (close == std::string::npos || close + 2 >= stat.size()) continue;
+      std::istringstream rest(stat.substr(close + 2));
+      char st = '?';
+      int ppid = 0;
+      rest >> st >> ppid;
+      parent[std::stoi(name)] = ppid;
+      state[std::stoi(name)] = st;
+    }
+    ::closedir(d);
+  }
+  const int self = static_cast<int>(::getpid());
+  int live = 0, zombies = 0;
+  for (const auto& [pid, pp] : parent) {
+    int p = pp;
+    for (int hops = 0; p != 0 && hops < 64; ++hops) {
+      if (p == self) {
+        (state[pid] == 'Z' ? zombies : live) += 1;
+        break;
+      }
+      auto it = parent.find(p);
+      p = it == parent.end() ? 0 : it->second;
+    }
+  }
+  return {live, zombies};
+}
+
+// GET http://127.0.0.1:PORT/PATH -> the "sessions" number of the JSON body (or -1).
+// A few lines of sockets rather than an HTTP library: the bench only ever asks this.
+long get_sessions(const std::string& url) {
+  const std::string prefix = "http://127.0.0.1:";
+  if (url.rfind(prefix, 0) != 0) return -1;
+  const auto slash = url.find('/', prefix.size());
+  const int port = std::stoi(url.substr(prefix.size(), slash - prefix.size()));
+  const std::string path = slash == std::string::npos ? "/" : url.substr(slash);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  long result = -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      std::string resp;
+      char buf[4096];
+      ssize_t n;
+      while (resp.size() < (1u << 20) && (n = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<size_t>(n));
+      const auto body = resp.find("\r\n\r\n");
+      if (body != std::string::npos) {
+        const auto j = json::parse(resp.substr(body + 4), nullptr, false);
+        if (j.is_object() && j.contains("sessions") && j["sessions"].is_number()) result = j["sessions"].get<long>();
+      }
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
+struct Target {
+  std::string id, transport, command, url, sessions_url, echo_arg;
+  std::vector<std::string> args, cases;
+};
+
+struct Bench {
+  json cfg;
+  std::chrono::milliseconds call_timeout{30000};
+  std::chrono::milliseconds case_limit{60000};
+  std::atomic<long> next_id{0};
+  std::atomic<long> seq{0};
+
+  // A client connected to `t` with its tools listed.
+  struct Open {
+    std::unique_ptr<mcp::Client> client;
+    std::size_t tools = 0;
+  };
+
+  Open open(const Target& t) {
+    mcp::ClientConfig config;
+    config.id = "bench-" + std::to_string(next_id++);  // clients to one server are deliberate
+    config.request_timeout = call_timeout;
+    mcp::ServerConfig server;
+    if (t.transport == "http") {
+      mcp::HttpServerConfig h;
+      h.url = t.url;
+      server.transport = h;
+    } else {
+      mcp::StdioServerConfig s;
+      s.command = t.command;
+      s.args = t.args;
+      server.transport = s;
+    }
+    config.servers["s"] = server;
+    auto client = mcp::Client::create(std::move(config));
+    if (!client) throw std::runtime_error(client.error().what());
+    Open o{std::make_unique<mcp::Client>(std::move(*client)), 0};
+    auto tools = o.client->list_tools();
+    if (!tools) throw std::runtime_error(tools.error().what());
+    o.tools = tools->size();
+    return o;
+  }
+
+  void call(mcp::Client& c, const Target& t) {
+    const std::string text = "hi " + std::to_string(seq++);
+    auto r = c.call_tool("s", "echo", {{t.echo_arg, text}});
+    if (!r) throw std::runtime_error(r.error().what());
+    if (r->is_error || r->text() != text)
+      throw std::runtime_error("echo returned " + r->raw.dump().substr(0, 200) + ", expected \"" + text + "\"");
+  }
+
+  json cold(const Target& t) {
+    std::vector<double> times;
+    std::size_t tools = 0;
+    json protocol = nullptr;
+    const auto deadline = Clock::now() + case_limit;
+    const int runs = cfg.value("cold_runs", 20);
+    open(t).client->disconnect();  // warm-up, not counted: the first connection to a server
+    for (int i = 0; i < runs && Clock::now() < deadline; ++i) {
+      const auto t0 = Clock::now();
+      auto o = open(t);
+      times.push_back(ms_since(t0));
+      tools = o.tools;
+      if (i == 0)
+        if (auto info = o.client->server_info("s"))
+          protocol = std::string(mcp::to_string(info->era)) + " " + info->protocol_version;
+      o.client->disconnect();
+    }
+    return {{"runs", times.size()}, {"median_ms", pct(times, 0.5)}, {"p90_ms", pct(times, 0.9)},
+            {"min_ms", pct(times, 0)}, {"tools", tools}, {"protocol", protocol}};
+  }
+
+  json seq_case(const Target& t) {
+    auto o = open(t);
+    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) call(*o.client, t);
+    const int n = cfg.value("seq_calls", 2000);
+    std::vector<double> lat;
+    lat.reserve(static_cast<std::size_t>(n));
+    const auto deadline = Clock::now() + case_limit;
+    const double c0 = cpu_us();
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n && Clock::now() < deadline; ++i) {
+      const auto s = Clock::now();
+      call(*o.client, t);
+      lat.push_back(us_since(s));
+    }
+    const double secs = us_since(t0) / 1e6;
+    const double cpu = cpu_us() - c0;
+    o.client->disconnect();
+    const double calls = static_cast<double>(lat.size());
+    return {{"calls", lat.size()}, {"seconds", secs}, {"calls_per_s", calls / secs}, {"p50_us", pct(lat, 0.5)},
+            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
+  }
+
+  // K threads share one client (our API is synchronous and thread-safe: one thread per call
+  // in flight is how a C++ backend would use it).
+  json conc(const Target& t) {
+    auto o = open(t);
+    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) call(*o.client, t);
+    const int n = cfg.value("conc_calls", 2000);
+    const int k = cfg.value("conc_inflight", 32);
+    std::atomic<int> next{0};
+    std::mutex mu;
+    std::vector<double> lat;
+    std::string first_error;
+    const auto deadline = Clock::now() + case_limit;
+    std::latch ready(k + 1), go(1);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < k; ++w)
+      threads.emplace_back([&] {
+        std::vector<double> mine;
+        ready.count_down();
+        go.wait();
+        try {
+          while (next.fetch_add(1) < n && Clock::now() < deadline) {
+            const auto s = Clock::now();
+            call(*o.client, t);
+            mine.push_back(us_since(s));
+          }
+        } catch (const std::exception& e) {
+          std::lock_guard lock(mu);
+          if (first_error.empty()) first_error = e.what();
+        }
+        std::lock_guard lock(mu);
+        lat.insert(lat.end(), mine.begin(), mine.end());
+      });
+    ready.arrive_and_wait();
+    const double c0 = cpu_us();
+    const auto t0 = Clock::now();
+    go.count_down();
+    for (auto& th : threads) th.join();
+    const double secs = us_since(t0) / 1e6;
+    const double cpu = cpu_us() - c0;
+    o.client->disconnect();
+    if (!first_error.empty()) throw std::runtime_error(first_error);
+    const double calls = static_cast<double>(lat.size());
+    return {{"calls", lat.size()}, {"inflight", k}, {"seconds", secs}, {"calls_per_s", calls / secs},
+            {"p50_us", pct(lat, 0.5)}, {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
+  }
+
+  // `n` clients connected at once, plus one warm-up client opened first so that one-time
+  // costs (first thread stacks, allocator arenas) are not counted per client.
+  json mem(const Target& t) {
+    const int n = t.transport == "http" ? cfg.value("mem_http_clients", 200) : cfg.value("mem_stdio_clients", 50);
+    const long sessions0 = t.sessions_url.empty() ? -1 : get_sessions(t.sessions_url);
+    const int children0 = descendants().first;
+    std::vector<Open> clients;
+    clients.push_back(open(t));
+    call(*clients.front().client, t);
+    ::malloc_trim(0);
+    const long rss_base = rss_kib();
+    const long threads_base = threads();
+    const auto deadline = Clock::now() + case_limit;
+    for (int i = 0; i < n && Clock::now() < deadline; ++i) clients.push_back(open(t));
+    const long opened = static_cast<long>(clients.size()) - 1;
+    const long rss_connected = rss_kib();
+    const long threads_connected = threads();
+    const int children_connected = descendants().first - children0;
+    const long sessions_connected = sessions0 < 0 ? -1 : get_sessions(t.sessions_url) - sessions0;
+    for (auto& c : clients) c.client->disconnect();
+    const auto [live, zombies] = descendants();
+    const int settle_ms = cfg.value("settle_ms", 500);
+    std::this_thread::sleep_for(std::chrono::milliseconds(settle_ms));
+    const auto [live2, zombies2] = descendants();
+    const long sessions_left = sessions0 < 0 ? -1 : get_sessions(t.sessions_url) - sessions0;
+    clients.clear();
+    // The C++ counterpart of the Node harness's gc(): hand freed heap back to the system.
+    ::malloc_trim(0);
+    const long rss_after = rss_kib();
+    auto opt = [](long v) { return v < 0 ? json(nullptr) : json(v); };
+    return {{"clients", opened + 1},
+            {"rss_base_kib", rss_base},
+            {"rss_connected_kib", rss_connected},
+            {"rss_per_client_kib", static_cast<double>(rss_connected - rss_base) / static_cast<double>(std::max(1L, opened))},
+            {"rss_after_disconnect_kib", rss_after},
+            {"threads_base", threads_base},
+            {"threads_connected", threads_connected},
+            {"rss_returned_kib", rss_connected - rss_after},
+            {"children_connected", children_connected},
+            {"children_left", live - children0},
+            {"zombies_left", zombies},
+            {"children_left_after_settle", live2 - children0},
+            {"zombies_left_after_settle", zombies2},
+            {"sessions_connected", opt(sessions_connected)},
+            {"sessions_left", opt(sessions_left)}};
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path, out_path;
+  for (int i = 1; i + 1 < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config") config_path = argv[++i];
+    else if (a == "--out") out_path = argv[++i];
+  }
+  if (config_path.empty() || out_path.empty()) {
+    std::cerr << "usage: client_bench --config FILE --out FILE\n";
+    return 2;
+  }
+  Bench b;
+  {
+    std::ifstream f(config_path);
+    b.cfg = json::parse(f, nullptr, false);
+    if (b.cfg.is_discarded() || !b.cfg.is_object()) {
+      std::cerr << "client_bench: cannot read " << config_path << "\n";
+      return 2;
+    }
+  }
+  b.call_timeout = std::chrono::milliseconds(b.cfg.value("call_timeout_ms", 30000));
+  b.case_limit = std::chrono::milliseconds(static_cast<long>(b.cfg.value("case_time_limit_s", 60.0) * 1000));
+
+  json out = {{"client", "mcp-cpp"},
+              {"client_version", std::string("mcp-cpp ") + mcp::version_string},
+              {"runtime", "C++ (" __VERSION__ ")"},
+              {"smoke", b.cfg.value("smoke", false)},
+              {"results", json::object()}};
+  for (const auto& jt : b.cfg.at("targets")) {
+    Target t;
+    t.id = jt.at("id");
+    t.transport = jt.at("transport");
+    t.command = jt.value("command", "");
+    t.args = jt.value("args", std::vector<std::string>{});
+    t.url = jt.value("url", "");
+    t.sessions_url = jt.value("sessions_url", "");
+    t.echo_arg = jt.value("echo_arg", "text");
+    t.cases = jt.value("cases", std::vector<std::string>{});
+    json& res = out["results"][t.id] = json::object();
+    std::string unreachable;
+    for (const auto& c : t.cases) {
+      if (!unreachable.empty()) {
+        res[c] = {{"error", "skipped: " + unreachable}};
+        continue;
+      }
+      std::cerr << "[mcp-cpp] " << t.id << " " << c << std::endl;
+      const auto t0 = Clock::now();
+      try {
+        if (c == "cold") res[c] = b.cold(t);
+        else if (c == "seq") res[c] = b.seq_case(t);
+        else if (c == "conc") res[c] = b.conc(t);
+        else if (c == "mem") res[c] = b.mem(t);
+        else continue;
+      } catch (const std::exception& e) {
+        std::cerr << "[mcp-cpp] " << t.id << " " << c << " failed: " << e.what() << std::endl;
+        res[c] = {{"error", std::string(e.what()).substr(0, 500)}};
+        if (c == "cold") unreachable = "the client could not connect (see cold)";
+      }
+      res[c]["wall_s"] = ms_since(t0) / 1000;
+    }
+  }
+  std::ofstream(out_path) << out.dump(2) << "\n";
+  return 0;
+}

@@ -1,0 +1,34 @@
+# Plot of bench/run.sh: client CPU per sequential call and client RSS per connected client,
+# ours beside the peers. Run in the results directory (reads cpu_mem.dat, writes cpu_mem.png).
+set terminal pngcairo size 1500,640 font "sans,11"
+set output "cpu_mem.png"
+set datafile missing "?"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y
+set grid ytics mytics lc rgb "#dddddd"
+set key top left
+set xtics nomirror scale 0
+set ytics nomirror
+set multiplot layout 1,2
+set title "Client CPU per sequential echo call (user+sys, us; log scale; lower is better)"
+set ylabel "us per call"
+set yrange [1:20000]
+plot "cpu_mem.dat" index 0 using 2:xtic(1) title "mcp-cpp (ours)" lc rgb "#2a9d8f", \
+     "" index 0 using 3 title "TS SDK" lc rgb "#e9c46a", \
+     "" index 0 using 4 title "Mastra" lc rgb "#e76f51", \
+     "" index 0 using ($0-0.25):2:(sprintf("%.1f", $2)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 0 using ($0):3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 0 using ($0+0.25):4:(sprintf("%.0f", $4)) with labels offset 0,0.7 font "sans,9" notitle
+set title "Client RSS per connected client (KiB; log scale; lower is better)"
+set ylabel "KiB per client"
+set yrange [1:5000]
+plot "cpu_mem.dat" index 1 using 2:xtic(1) title "mcp-cpp (ours)" lc rgb "#2a9d8f", \
+     "" index 1 using 3 title "TS SDK" lc rgb "#e9c46a", \
+     "" index 1 using 4 title "Mastra" lc rgb "#e76f51", \
+     "" index 1 using ($0-0.25):2:(sprintf("%.1f", $2)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 1 using ($0):3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 1 using ($0+0.25):4:(sprintf("%.0f", $4)) with labels offset 0,0.7 font "sans,9" notitle
+unset multiplot

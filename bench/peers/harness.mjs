@@ -1,0 +1,274 @@
+// Shared harness of the Node peer benchmarks (ts_bench.mjs, mastra_bench.mjs). It runs the
+// same cases as bench/client_bench.cpp, reads the same config file and writes the same JSON
+// shape, so bench/report.mjs can put the three clients side by side.
+//
+// A client adapter provides:
+//   name, version          what is measured
+//   open(target, i)        a connected client with its tools listed -> { handle, tools }
+//   call(handle, target, args) one `echo` call -> the result's text
+//   close(handle)          the client's own disconnect
+//   protocol(handle)       the protocol revision it negotiated (for the report)
+// Everything is bounded: per-case time limits from the config and a timeout on every await.
+import fs from "node:fs";
+import http from "node:http";
+import { performance } from "node:perf_hooks";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+      timer.unref?.();
+    }),
+  ]);
+}
+
+const sorted = (v) => [...v].sort((a, b) => a - b);
+function pct(v, p) {
+  if (v.length === 0) return null;
+  const s = sorted(v);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}
+const cpuMicros = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+const rssKib = () => Math.round(process.memoryUsage.rss() / 1024);
+const threads = () => Number(/^Threads:\s*(\d+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+
+async function settleGc() {
+  for (let i = 0; i < 3; ++i) {
+    globalThis.gc?.();
+    await sleep(20);
+  }
+}
+
+// Descendants of this process (children, grandchildren, ...), from /proc: [live, zombies].
+function descendants() {
+  const parent = new Map();
+  const state = new Map();
+  for (const d of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      state.set(Number(d), rest[0]);
+      parent.set(Number(d), Number(rest[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  let live = 0;
+  let zombies = 0;
+  for (const [pid] of parent) {
+    let p = parent.get(pid);
+    for (let hops = 0; p && hops < 64; ++hops) {
+      if (p === process.pid) {
+        if (state.get(pid) === "Z") ++zombies;
+        else ++live;
+        break;
+      }
+      p = parent.get(p);
+    }
+  }
+  return [live, zombies];
+}
+
+function getSessions(url) {
+  return new Promise((resolve) => {
+    const req = http.get(url, { agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.on("data", (c) => (body += c));
+      res.on("end", () => {
+        try {
+          resolve(JSON.parse(body).sessions);
+        } catch {
+          resolve(null);
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(null));
+  });
+}
+
+export async function runBench(adapter) {
+  const argv = process.argv.slice(2);
+  const arg = (name) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const configPath = arg("--config");
+  const outPath = arg("--out");
+  if (!configPath || !outPath) {
+    process.stderr.write(`usage: ${adapter.name}_bench.mjs --config FILE --out FILE\n`);
+    process.exit(2);
+  }
+  const cfg = JSON.parse(fs.readFileSync(configPath, "utf8"));
+  const callTimeout = cfg.call_timeout_ms ?? 30000;
+  const limitMs = (cfg.case_time_limit_s ?? 60) * 1000;
+  const out = {
+    client: adapter.name,
+    client_version: adapter.version,
+    runtime: `node ${process.version}`,
+    smoke: !!cfg.smoke,
+    results: {},
+  };
+  const log = (m) => process.stderr.write(`[${adapter.name}] ${m}\n`);
+
+  const open = (t, i) => withTimeout(adapter.open(t, i), callTimeout, `open ${t.id}`);
+  const close = (h) => withTimeout(Promise.resolve(adapter.close(h)), callTimeout, "close").catch((e) => log(`close: ${e.message}`));
+  let seq = 0;
+  const call = async (h, t) => {
+    const text = `hi ${seq++}`;
+    const got = await withTimeout(adapter.call(h, t, { [t.echo_arg]: text }), callTimeout, `call ${t.id}`);
+    if (got !== text) throw new Error(`echo returned ${JSON.stringify(got)?.slice(0, 200)}, expected ${JSON.stringify(text)}`);
+  };
+
+  const cases = {
+    async cold(t) {
+      const times = [];
+      let tools = 0;
+      let protocol = null;
+      await close((await open(t, -1)).handle); // warm-up, not counted: the first connection to a server
+      const deadline = performance.now() + limitMs;
+      for (let i = 0; i < cfg.cold_runs && performance.now() < deadline; ++i) {
+        const t0 = performance.now();
+        const { handle, tools: n } = await open(t, i);
+        times.push(performance.now() - t0);
+        tools = n;
+        if (i === 0) protocol = adapter.protocol?.(handle) ?? null;
+        await close(handle);
+      }
+      return { runs: times.length, median_ms: pct(times, 0.5), p90_ms: pct(times, 0.9), min_ms: pct(times, 0), tools, protocol };
+    },
+    async seq(t) {
+      const { handle } = await open(t, 0);
+      try {
+        for (let i = 0; i < cfg.warmup_calls; ++i) await call(handle, t);
+        const lat = [];
+        const deadline = performance.now() + limitMs;
+        const c0 = cpuMicros();
+        const t0 = performance.now();
+        for (let i = 0; i < cfg.seq_calls && performance.now() < deadline; ++i) {
+          const s = performance.now();
+          await call(handle, t);
+          lat.push((performance.now() - s) * 1000);
+        }
+        const secs = (performance.now() - t0) / 1000;
+        const cpu = cpuMicros() - c0;
+        return { calls: lat.length, seconds: secs, calls_per_s: lat.length / secs, p50_us: pct(lat, 0.5), p99_us: pct(lat, 0.99),
+                 cpu_us_per_call: cpu / lat.length };
+      } finally {
+        await close(handle);
+      }
+    },
+    async conc(t) {
+      const { handle } = await open(t, 0);
+      try {
+        for (let i = 0; i < cfg.warmup_calls; ++i) await call(handle, t);
+        const lat = [];
+        const deadline = performance.now() + limitMs;
+        let next = 0;
+        const worker = async () => {
+          while (next < cfg.conc_calls && performance.now() < deadline) {
+            ++next;
+            const s = performance.now();
+            await call(handle, t);
+            lat.push((performance.now() - s) * 1000);
+          }
+        };
+        const c0 = cpuMicros();
+        const t0 = performance.now();
+        await Promise.all(Array.from({ length: cfg.conc_inflight }, worker));
+        const secs = (performance.now() - t0) / 1000;
+        const cpu = cpuMicros() - c0;
+        return { calls: lat.length, inflight: cfg.conc_inflight, seconds: secs, calls_per_s: lat.length / secs, p50_us: pct(lat, 0.5),
+                 p99_us: pct(lat, 0.99), cpu_us_per_call: cpu / lat.length };
+      } finally {
+        await close(handle);
+      }
+    },
+    // Memory: `n` clients connected (tools listed) at once, plus one warm-up client opened
+    // first so that code loading is not counted; then everything is disconnected.
+    async mem(t) {
+      const n = t.transport === "http" ? cfg.mem_http_clients : cfg.mem_stdio_clients;
+      const sessions0 = t.sessions_url ? await getSessions(t.sessions_url) : null;
+      const [children0] = descendants();
+      const handles = [];
+      let rssBase;
+      let threadsBase;
+      try {
+        handles.push((await open(t, 100000)).handle);
+        await call(handles[0], t);
+        await settleGc();
+        rssBase = rssKib();
+        threadsBase = threads();
+        const deadline = performance.now() + limitMs;
+        for (let i = 0; i < n && performance.now() < deadline; ++i) handles.push((await open(t, 100001 + i)).handle);
+      } catch (e) {
+        for (const h of handles) await close(h);
+        throw e;
+      }
+      const opened = handles.length - 1;
+      await settleGc();
+      const rssConnected = rssKib();
+      const threadsConnected = threads();
+      const [childrenConnected] = descendants();
+      const sessionsConnected = t.sessions_url ? (await getSessions(t.sessions_url)) - sessions0 : null;
+      for (const h of handles) await close(h);
+      handles.length = 0;
+      const [childrenLeft, zombiesLeft] = descendants();
+      await sleep(cfg.settle_ms ?? 500);
+      const [childrenLeftLater, zombiesLeftLater] = descendants();
+      const sessionsLeft = t.sessions_url ? (await getSessions(t.sessions_url)) - sessions0 : null;
+      await settleGc();
+      const rssAfter = rssKib();
+      return {
+        clients: opened + 1,
+        rss_base_kib: rssBase,
+        rss_connected_kib: rssConnected,
+        rss_per_client_kib: (rssConnected - rssBase) / Math.max(1, opened),
+        rss_after_disconnect_kib: rssAfter,
+        threads_base: threadsBase,
+        threads_connected: threadsConnected,
+        rss_returned_kib: rssConnected - rssAfter,
+        children_connected: childrenConnected - children0,
+        children_left: childrenLeft - children0,
+        zombies_left: zombiesLeft,
+        children_left_after_settle: childrenLeftLater - children0,
+        zombies_left_after_settle: zombiesLeftLater,
+        sessions_connected: sessionsConnected,
+        sessions_left: sessionsLeft,
+      };
+    },
+  };
+
+  for (const t of cfg.targets) {
+    out.results[t.id] = {};
+    let unreachable;
+    for (const c of t.cases) {
+      if (!cases[c]) continue;
+      if (unreachable) {
+        out.results[t.id][c] = { error: `skipped: ${unreachable}` };
+        continue;
+      }
+      log(`${t.id} ${c}`);
+      const t0 = performance.now();
+      try {
+        out.results[t.id][c] = await cases[c](t);
+      } catch (e) {
+        log(`${t.id} ${c} failed: ${e?.message ?? e}`);
+        out.results[t.id][c] = { error: String(e?.message ?? e).slice(0, 500) };
+        if (c === "cold") unreachable = "the client could not connect (see cold)";
+      }
+      out.results[t.id][c].wall_s = (performance.now() - t0) / 1000;
+    }
+  }
+  fs.writeFileSync(outPath, JSON.stringify(out, null, 2) + "\n");
+  // Peers may keep handles (timers, hooks) alive; the harness is done.
+  process.exit(0);
+}

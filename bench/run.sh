@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Benchmarks of our client (bench/client_bench) against the official TypeScript SDK client and
+# Mastra's MCPClient (bench/peers), on the same servers, in one invocation; then the pool
+# benchmark (bench/pool_bench). Writes results.json, results.md and cpu_mem.png.
+#
+#   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--clients ours,ts,mastra]
+#
+#   --smoke    a few calls per case (well under 60 s; what CI runs). Results go to
+#              bench/results/smoke/ so the committed figures are not overwritten.
+#   --build    the meson build directory (default: build). If client_bench or the servers are
+#              missing, `ninja -C DIR` builds just those targets; nothing else is built.
+#   --out      where results go (default: bench/results, or bench/results/smoke with --smoke)
+#   --clients  which clients to run (default: all three)
+#
+# Installs what it needs when it is missing: the pinned peer packages and Node 22
+# (`npm ci --prefix bench/peers`) and gnuplot (Debian package gnuplot-nox, full runs only; a
+# smoke run skips the plot when gnuplot is absent). No network except 127.0.0.1 and the npm
+# registry (and apt for gnuplot). Every loop and wait is bounded.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=$root/build
+smoke=0
+out=""
+clients="ours,ts,mastra"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1 ;;
+    --build) build=$(cd "$2" && pwd); shift ;;
+    --out) out=$2; shift ;;
+    --clients) clients=$2; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$out" ] || { [ "$smoke" = 1 ] && out=$here/results/smoke || out=$here/results; }
+mkdir -p "$out" "$out/logs"
+out=$(cd "$out" && pwd)
+started=$(date +%s)
+say() { echo "run.sh: $*" >&2; }
+
+# ---------------------------------------------------------------- parameters
+if [ "$smoke" = 1 ]; then
+  cold_runs=2 warmup=5 seq_calls=20 conc_calls=40 conc_inflight=8 mem_http=3 mem_stdio=2
+  case_limit=10 call_timeout=10000 bench_limit=40 pool_args=(--smoke) pool_limit=40
+else
+  cold_runs=20 warmup=50 seq_calls=2000 conc_calls=2000 conc_inflight=32 mem_http=200 mem_stdio=50
+  case_limit=120 call_timeout=30000 bench_limit=900 pool_args=() pool_limit=400
+fi
+
+# ---------------------------------------------------------------- what we need
+node=$here/peers/node_modules/.bin/node
+if [ ! -x "$node" ] || [ ! -d "$here/peers/node_modules/@mastra/mcp" ] || [ ! -d "$here/peers/node_modules/@modelcontextprotocol/sdk" ]; then
+  say "installing the pinned peer clients and Node 22 (npm ci --prefix bench/peers)"
+  timeout 600 npm ci --prefix "$here/peers" --no-audit --no-fund --loglevel=error
+fi
+"$node" --version >/dev/null
+
+have_gnuplot=1
+if ! command -v gnuplot >/dev/null 2>&1; then
+  if [ "$smoke" = 1 ]; then
+    have_gnuplot=0
+    say "gnuplot not installed: the smoke run skips the plot (a full run installs gnuplot-nox)"
+  else
+    say "installing gnuplot-nox"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    if ! DEBIAN_FRONTEND=noninteractive timeout 300 $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1; then
+      timeout 300 $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive timeout 300 $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
+    fi
+  fi
+fi
+
+client_bench=$build/bench/client_bench
+pool_bench=$build/bench/pool_bench
+demo_server=$build/examples/demo_server
+fixture=$build/test/fixtures/http_fault_server
+missing=()
+[ -x "$client_bench" ] || missing+=(bench/client_bench)
+[ -x "$pool_bench" ] || missing+=(bench/pool_bench)
+[ -x "$demo_server" ] || missing+=(examples/demo_server)
+[ -x "$fixture" ] || missing+=(test/fixtures/http_fault_server)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "building ${missing[*]}"
+  ninja -C "$build" "${missing[@]}"
+fi
+
+# ---------------------------------------------------------------- servers
+# HTTP servers run with stdin on a FIFO that we hold open: each exits when we close it (and
+# on SIGTERM). Each prints "PORT <n>" on stdout when it listens.
+tmp=$(mktemp -d)
+server_pids=()
+server_fds=()
+stop_servers() {
+  local fd pid i
+  for fd in "${server_fds[@]}"; do exec {fd}>&- 2>/dev/null || true; done
+  for pid in "${server_pids[@]}"; do
+    for i in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${server_pids[@]}"; do
+    for i in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  server_pids=()
+  server_fds=()
+}
+cleanup() { stop_servers; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME CMD... ; sets port_NAME
+start_server() {
+  local name=$1 fd pid port="" i
+  shift
+  mkfifo "$tmp/$name.in"
+  "$@" <"$tmp/$name.in" >"$tmp/$name.port" 2>>"$out/logs/$name.log" &
+  pid=$!
+  exec {fd}>"$tmp/$name.in"
+  server_pids+=("$pid")
+  server_fds+=("$fd")
+  for i in $(seq 100); do
+    port=$(sed -n 's/^PORT \([0-9][0-9]*\)$/\1/p' "$tmp/$name.port" 2>/dev/null | head -1)
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rm -f "$tmp/$name.in"
+  [ -n "$port" ] || { say "server $name did not start (see $out/logs/$name.log)"; exit 1; }
+  printf -v "port_$name" '%s' "$port"
+}
+
+write_config() {  # FILE
+  cat >"$1" <<EOF
+{
+  "smoke": $([ "$smoke" = 1 ] && echo true || echo false),
+  "cold_runs": $cold_runs, "warmup_calls": $warmup, "seq_calls": $seq_calls,
+  "conc_calls": $conc_calls, "conc_inflight": $conc_inflight,
+  "mem_http_clients": $mem_http, "mem_stdio_clients": $mem_stdio,
+  "case_time_limit_s": $case_limit, "call_timeout_ms": $call_timeout, "settle_ms": 500,
+  "targets": [
+    {"id": "ts-server-stdio", "server": "Node, official SDK server (20 tools), stdio", "transport": "stdio",
+     "command": "$node", "args": ["$here/peers/server.mjs", "stdio"], "echo_arg": "text",
+     "cases": ["cold", "seq", "conc", "mem"]},
+    {"id": "ts-server-http", "server": "Node, official SDK server (20 tools), Streamable HTTP with sessions", "transport": "http",
+     "url": "http://127.0.0.1:$port_tshttp/mcp", "sessions_url": "http://127.0.0.1:$port_tshttp/sessions", "echo_arg": "text",
+     "cases": ["cold", "seq", "conc", "mem"]},
+    {"id": "cpp-stdio", "server": "C++ demo_server, stdio (dual-era)", "transport": "stdio",
+     "command": "$demo_server", "args": [], "echo_arg": "text",
+     "cases": ["cold", "seq", "conc"]},
+    {"id": "cpp-http-legacy", "server": "C++ http_fault_server, legacy Streamable HTTP (sessions)", "transport": "http",
+     "url": "http://127.0.0.1:$port_cpplegacy/mcp", "echo_arg": "message",
+     "cases": ["cold", "seq", "conc"]},
+    {"id": "cpp-http-modern", "server": "C++ http_fault_server, modern (2026-07-28, stateless)", "transport": "http",
+     "url": "http://127.0.0.1:$port_cppmodern/mcp", "echo_arg": "message",
+     "cases": ["cold", "seq", "conc"]}
+  ]
+}
+EOF
+}
+
+# ---------------------------------------------------------------- the clients
+# Fresh servers for each client, so that sessions another client left behind cost nothing.
+rm -f "$out"/client-*.json
+IFS=, read -r -a wanted <<<"$clients"
+for c in "${wanted[@]}"; do
+  case "$c" in
+    ours) cmd=("$client_bench") ;;
+    ts) cmd=("$node" --expose-gc "$here/peers/ts_bench.mjs") ;;
+    mastra) cmd=("$node" --expose-gc "$here/peers/mastra_bench.mjs") ;;
+    *) say "unknown client $c"; exit 2 ;;
+  esac
+  : >"$out/logs/$c.log"
+  start_server tshttp "$node" "$here/peers/server.mjs" http 0
+  start_server cpplegacy "$fixture" --port 0 --mode legacy
+  start_server cppmodern "$fixture" --port 0 --mode modern
+  write_config "$tmp/config.json"
+  cp "$tmp/config.json" "$out/config.json"
+  say "client $c (log: $out/logs/$c.log)"
+  status=0
+  timeout -k 5 "$bench_limit" "${cmd[@]}" --config "$tmp/config.json" --out "$out/client-$c.json" 2>>"$out/logs/$c.log" || status=$?
+  stop_servers
+  if [ "$status" != 0 ] || [ ! -s "$out/client-$c.json" ]; then
+    say "client $c failed (status $status); last lines of its log:"
+    tail -5 "$out/logs/$c.log" >&2
+    echo "{\"client\": \"$c\", \"error\": \"exited with status $status (see logs/$c.log)\", \"results\": {}}" >"$out/client-$c.json"
+  fi
+done
+
+# ---------------------------------------------------------------- the pool
+say "pool_bench"
+pool_status=0
+timeout -k 5 "$pool_limit" "$pool_bench" "$demo_server" "$fixture" "${pool_args[@]}" --json "$out/pool.json" \
+  >"$out/pool.md" 2>>"$out/logs/pool.log" || pool_status=$?
+[ "$pool_status" = 0 ] || say "pool_bench exited with status $pool_status"
+
+# ---------------------------------------------------------------- the report
+cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+report_status=0
+"$node" "$here/report.mjs" --dir "$out" --clients "$clients" --nproc "$(nproc)" --cpu "${cpu_model:-unknown}" \
+  --os "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"; uname -r)" --cxx "$(c++ --version 2>/dev/null | head -1)" \
+  --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" || report_status=$?
+if [ "$have_gnuplot" = 1 ] && command -v gnuplot >/dev/null 2>&1; then
+  (cd "$out" && timeout 60 gnuplot "$here/cpu_mem.gp") && say "plot: $out/cpu_mem.png"
+fi
+say "done in $(( $(date +%s) - started )) s: $out/results.md"
+[ "$pool_status" = 0 ] || exit "$pool_status"
+exit "$report_status"
