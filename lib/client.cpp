@@ -237,6 +237,43 @@ Result<CallToolResult> Client::call_tool(const std::string& server, const std::s
   return (*s)->call_tool(tool, std::move(arguments), options);
 }
 
+Partial<std::map<std::string, std::vector<Resource>>> Client::list_resources(const RequestOptions& options) {
+  Partial<std::map<std::string, std::vector<Resource>>> out;
+  impl_->for_each_server<std::vector<Resource>>([&](Session& s) { return s.list_resources(options); }, out.value,
+                                                out.errors);
+  return out;
+}
+
+Partial<std::map<std::string, std::vector<ResourceTemplate>>> Client::list_resource_templates(
+    const RequestOptions& options) {
+  Partial<std::map<std::string, std::vector<ResourceTemplate>>> out;
+  impl_->for_each_server<std::vector<ResourceTemplate>>([&](Session& s) { return s.list_resource_templates(options); },
+                                                        out.value, out.errors);
+  return out;
+}
+
+Partial<std::map<std::string, std::vector<Prompt>>> Client::list_prompts(const RequestOptions& options) {
+  Partial<std::map<std::string, std::vector<Prompt>>> out;
+  impl_->for_each_server<std::vector<Prompt>>([&](Session& s) { return s.list_prompts(options); }, out.value,
+                                              out.errors);
+  return out;
+}
+
+Result<ReadResourceResult> Client::read_resource(const std::string& server, const std::string& uri,
+                                                 const RequestOptions& options) {
+  auto s = impl_->session(server);
+  if (!s) return fail(s.error());
+  return (*s)->read_resource(uri, options);
+}
+
+Result<GetPromptResult> Client::get_prompt(const std::string& server, const std::string& name,
+                                           const std::map<std::string, std::string>& arguments,
+                                           const RequestOptions& options) {
+  auto s = impl_->session(server);
+  if (!s) return fail(s.error());
+  return (*s)->get_prompt(name, arguments, options);
+}
+
 bool Client::healthy() const {
   for (const auto& [n, s] : impl_->sessions)
     if (s->failed()) return false;

@@ -349,23 +349,35 @@ const json* navigate(const json* node, const std::vector<std::string>& tokens) {
 // ----------------------------------------------------------------------------------------------
 // JSON helpers
 
-/// Nesting depth (a scalar is 0) capped at `limit + 1`, and the number of values, iteratively:
-/// nothing here may recurse on untrusted nesting.
-std::pair<std::size_t, std::size_t> measure(const json& root, std::size_t limit) {
+struct Size {
+  std::size_t depth = 0;   ///< nesting (a scalar is 0), stops growing past the limit
+  std::size_t values = 0;  ///< values visited
+  std::size_t string_bytes = 0;
+};
+
+/// Measures a document iteratively (nothing here may recurse on untrusted nesting), stopping
+/// as soon as the nesting exceeds `limit`.
+Size measure(const json& root, std::size_t limit) {
   std::vector<std::pair<const json*, std::size_t>> stack{{&root, 0}};
-  std::size_t max_depth = 0;
-  std::size_t count = 0;
+  Size size;
   while (!stack.empty()) {
     auto [j, d] = stack.back();
     stack.pop_back();
-    ++count;
-    max_depth = std::max(max_depth, d);
-    if (d > limit) return {d, count};
-    if (j->is_array() || j->is_object()) {
+    ++size.values;
+    size.depth = std::max(size.depth, d);
+    if (d > limit) break;
+    if (j->is_string()) {
+      size.string_bytes += j->get_ref<const std::string&>().size();
+    } else if (j->is_object()) {
+      for (auto it = j->begin(); it != j->end(); ++it) {
+        size.string_bytes += it.key().size();
+        stack.emplace_back(&*it, d + 1);
+      }
+    } else if (j->is_array()) {
       for (const auto& child : *j) stack.emplace_back(&child, d + 1);
     }
   }
-  return {max_depth, count};
+  return size;
 }
 
 const char* type_name(const json& j) {
@@ -1470,6 +1482,14 @@ class Compiler {
 // ----------------------------------------------------------------------------------------------
 // Evaluation
 
+#if defined(__GNUC__)
+#define MCP_COLD __attribute__((noinline, cold))
+#define MCP_NOINLINE __attribute__((noinline))
+#else
+#define MCP_COLD
+#define MCP_NOINLINE
+#endif
+
 /// What a successful evaluation saw, for `unevaluatedProperties`/`unevaluatedItems`.
 struct Annotations {
   std::vector<std::string_view> props;
@@ -1496,6 +1516,9 @@ struct Error {
   std::string message;
 };
 
+/// One validate() pass. The recursive path (eval -> keywords -> object/array/in-place -> eval)
+/// keeps its frames small; messages, alternatives and unevaluated* live in separate functions,
+/// so that max_eval_depth levels fit in a modest stack.
 class Evaluator {
  public:
   Evaluator(const SchemaValidator::Impl& impl, bool report, std::size_t budget)
@@ -1525,13 +1548,6 @@ class Evaluator {
   std::vector<Segment> path_;
   std::vector<int> scope_;  ///< dynamic scope: resources entered, outermost first
 
-  template <class T>
-  struct Restore {
-    T& ref;
-    T saved;
-    ~Restore() { ref = saved; }
-  };
-
   struct PathGuard {
     std::vector<Segment>& path;
     PathGuard(std::vector<Segment>& p, const std::string* key, std::size_t index) : path(p) {
@@ -1540,12 +1556,28 @@ class Evaluator {
     ~PathGuard() { path.pop_back(); }
   };
 
+  struct Frame {  ///< depth and dynamic scope of one eval()
+    Evaluator& ev;
+    bool entered;
+    ~Frame() {
+      --ev.depth_;
+      if (entered) ev.scope_.pop_back();
+    }
+  };
+
   void charge(std::size_t units) {
     steps_ += units;
-    if (steps_ > budget_) {
-      throw Abort{"validation abandoned: the work budget of " + std::to_string(budget_) +
-                  " steps is exhausted (schema or instance too expensive to check)"};
-    }
+    if (steps_ > budget_) out_of_budget();
+  }
+
+  [[noreturn]] MCP_COLD void out_of_budget() const {
+    throw Abort{"validation abandoned: the work budget of " + std::to_string(budget_) +
+                " steps is exhausted (schema or instance too expensive to check)"};
+  }
+
+  [[noreturn]] MCP_COLD void too_deep() const {
+    throw Abort{"validation abandoned: subschemas nest deeper than " +
+                std::to_string(impl_.limits.max_eval_depth) + " levels (recursive schema too deep)"};
   }
 
   std::string pointer() const {
@@ -1561,8 +1593,20 @@ class Evaluator {
   /// After a failed assertion: evaluate the rest (to report more errors) or stop now.
   bool keep_going() const { return recording() && errors.size() < kMaxErrors; }
 
-  void error(std::string message) {
+  MCP_COLD void error(std::string message) {
     if (recording() && errors.size() < kMaxErrors) errors.push_back(Error{pointer(), std::move(message)});
+  }
+
+  /// Records the message `make()` builds, only when recording (building it costs). The
+  /// building happens in a separate cold frame, so message temporaries never enlarge the frames
+  /// of the recursive path.
+  template <class Make>
+  void report(const Make& make) {
+    if (recording() && errors.size() < kMaxErrors) report_cold(make);
+  }
+  template <class Make>
+  MCP_COLD void report_cold(const Make& make) {
+    error(make());
   }
 
   bool is_false(int node) const {
@@ -1570,7 +1614,7 @@ class Evaluator {
                               !impl_.nodes[std::size_t(node)].bool_value);
   }
 
-  bool matches(int regex, const std::string& s) {
+  MCP_NOINLINE bool matches(int regex, const std::string& s) {
     const Regex& r = impl_.regexes[std::size_t(regex)];
     const std::size_t len = code_points(s) + 1;
     charge(1 + std::min<std::size_t>(budget_, len) * std::min<std::size_t>(r.cost, budget_) / 16);
@@ -1578,15 +1622,19 @@ class Evaluator {
     return std::regex_search(w, r.re);
   }
 
-  /// Evaluates `node` silently (its failures are expected, e.g. one alternative of anyOf).
+  /// Evaluates `node` silently (its failures are expected, e.g. the `if` of if/then/else).
   bool test(int node, const json& inst, Annotations* ann) {
     ++silent_;
-    Restore<int> restore{silent_, silent_ - 1};
+    struct Unsilence {
+      int& s;
+      ~Unsilence() { --s; }
+    } unsilence{silent_};
     return eval(node, inst, ann);
   }
 
-  /// Evaluates one alternative of anyOf/oneOf, capturing its errors in `captured` when reporting.
-  bool alternative(int node, const json& inst, Annotations* ann, std::vector<Error>& captured) {
+  /// Evaluates one alternative of anyOf/oneOf/propertyNames, capturing its errors in
+  /// `captured` when reporting.
+  MCP_NOINLINE bool alternative(int node, const json& inst, Annotations* ann, std::vector<Error>& captured) {
     if (!recording()) return eval(node, inst, ann);
     std::vector<Error> saved;
     saved.swap(errors);
@@ -1602,10 +1650,15 @@ class Evaluator {
     return ok;
   }
 
+  /// The first error of the alternative that got furthest: the deepest path, and on a tie one
+  /// whose type matched (a type mismatch means the alternative is for another kind of value).
   static std::string closest(const std::vector<std::vector<Error>>& branches) {
     const Error* best = nullptr;
+    auto score = [](const Error& e) {
+      return e.path.size() * 2 + (e.message.rfind("expected ", 0) == 0 ? 0 : 1);
+    };
     for (const auto& b : branches) {
-      if (!b.empty() && (!best || b.front().path.size() > best->path.size())) best = &b.front();
+      if (!b.empty() && (!best || score(b.front()) > score(*best))) best = &b.front();
     }
     if (!best) return {};
     return "; closest: " + (best->path.empty() ? std::string("(root)") : best->path) + ": " + best->message;
@@ -1624,16 +1677,33 @@ class Evaluator {
     return s.dynamic_ref;
   }
 
+  static bool has_in_place(const Node& s) {
+    return s.ref != kNone || s.dynamic_ref != kNone || !s.all_of.empty() || !s.any_of.empty() ||
+           !s.one_of.empty() || s.not_ != kNone || s.if_ != kNone || !s.dependent_schemas.empty();
+  }
+
   bool eval(int index, const json& inst, Annotations* ann);
-  bool eval_object(const Node& s, const json& inst, Annotations* a);
-  bool eval_array(const Node& s, const json& inst, Annotations* a);
-  bool check_unique(const json& inst);
+  MCP_NOINLINE bool keywords(const Node& s, const json& inst, Annotations* a);
+  MCP_NOINLINE bool unevaluated(const Node& s, const json& inst, Annotations* ann);
+  MCP_NOINLINE bool check_value(const Node& s, const json& inst);
+  bool type_matches(const Node& s, const json& inst);
+  MCP_NOINLINE bool check_object(const Node& s, const json& inst);
+  MCP_NOINLINE bool check_array(const Node& s, const json& inst);
+  MCP_NOINLINE bool in_place(const Node& s, const json& inst, Annotations* a);
+  MCP_NOINLINE bool any_of(const Node& s, const json& inst, Annotations* a);
+  MCP_NOINLINE bool one_of(const Node& s, const json& inst, Annotations* a);
+  MCP_NOINLINE bool property_name(const Node& s, const std::string& key);
+  MCP_NOINLINE bool members(const Node& s, const json& inst, Annotations* a);
+  MCP_NOINLINE bool elements(const Node& s, const json& inst, Annotations* a);
+  MCP_NOINLINE bool contains(const Node& s, const json& inst, Annotations* a);
+  bool unique(const json& inst);
+  MCP_COLD void type_error(const Node& s, const json& inst);
 };
 
-#define FAILED()                       \
-  do {                                 \
-    ok = false;                        \
-    if (!keep_going()) return false;   \
+#define FAILED()                     \
+  do {                               \
+    ok = false;                      \
+    if (!keep_going()) return false; \
   } while (0)
 
 bool Evaluator::eval(int index, const json& inst, Annotations* ann) {
@@ -1642,90 +1712,140 @@ bool Evaluator::eval(int index, const json& inst, Annotations* ann) {
     return false;
   }
   const Node& s = impl_.nodes[std::size_t(index)];
-  if (depth_ >= impl_.limits.max_eval_depth) {
-    throw Abort{"validation abandoned: subschemas nest deeper than " +
-                std::to_string(impl_.limits.max_eval_depth) + " levels (recursive schema too deep)"};
-  }
-  ++depth_;
-  Restore<std::size_t> depth_restore{depth_, depth_ - 1};
+  if (depth_ >= impl_.limits.max_eval_depth) too_deep();
   charge(1);
   if (s.is_bool) {
     if (!s.bool_value) error("no value is allowed here (the schema is false)");
     return s.bool_value;
   }
+  ++depth_;
   const bool enter = s.resource != scope_.back();
   if (enter) scope_.push_back(s.resource);
-  struct ScopeGuard {
-    std::vector<int>& scope;
-    bool active;
-    ~ScopeGuard() {
-      if (active) scope.pop_back();
-    }
-  } scope_guard{scope_, enter};
+  Frame frame{*this, enter};
+  if (s.unevaluated_properties != kNone || s.unevaluated_items != kNone) return unevaluated(s, inst, ann);
+  return keywords(s, inst, ann);
+}
 
-  bool ok = true;
-  const bool unevaluated = s.unevaluated_properties != kNone || s.unevaluated_items != kNone;
-  Annotations local;
-  Annotations* a = unevaluated ? &local : ann;
-
-  // Assertions on the value itself.
-  if (s.types) {
-    const std::uint8_t have = inst.is_null() ? kNull
-                              : inst.is_boolean() ? kBoolean
-                              : inst.is_object() ? kObject
-                              : inst.is_array() ? kArray
-                              : inst.is_string() ? kString
-                              : 0;
-    bool type_ok = (have & s.types) != 0;
-    if (inst.is_number()) {
-      // draft-04 predates "1.0 is an integer"; a float only counts when it is too large to
-      // have been parsed as a 64-bit integer (a bignum).
-      const bool integer = s.dialect == Dialect::d4
-                               ? inst.is_number_integer() ||
-                                     (is_integral(inst) && std::fabs(inst.get<double>()) >= 9.2e18)
-                               : is_integral(inst);
-      type_ok = (s.types & kNumber) || ((s.types & kInteger) && integer);
-    }
-    if (!type_ok) {
-      if (recording()) {
-        std::string expected;
-        static constexpr std::pair<std::uint8_t, const char*> kNames[] = {
-            {kObject, "object"}, {kArray, "array"}, {kString, "string"}, {kNumber, "number"},
-            {kInteger, "integer"}, {kBoolean, "boolean"}, {kNull, "null"}};
-        for (const auto& [bit, name] : kNames) {
-          if (s.types & bit) expected += (expected.empty() ? "" : " or ") + std::string(name);
-        }
-        const bool d4_float = s.dialect == Dialect::d4 && inst.is_number_float();
-        error("expected " + expected + ", got " + (d4_float ? "number" : type_name(inst)));
-      }
-      FAILED();
-    }
+bool Evaluator::keywords(const Node& s, const json& inst, Annotations* a) {
+  if (s.types && !type_matches(s, inst)) {
+    if (recording()) type_error(s, inst);
+    return false;  // the other keywords' complaints would only be noise
   }
+  bool ok = true;
+  if (!check_value(s, inst)) FAILED();
+  if (inst.is_object()) {
+    if (!check_object(s, inst)) FAILED();
+    if (!members(s, inst, a)) FAILED();
+  } else if (inst.is_array()) {
+    if (!check_array(s, inst)) FAILED();
+    if (!elements(s, inst, a)) FAILED();
+  }
+  if (has_in_place(s) && !in_place(s, inst, a)) FAILED();
+  return ok;
+}
+
+// unevaluatedProperties / unevaluatedItems see the annotations of every other keyword of the
+// schema and of its in-place subschemas; when something already failed the schema fails anyway
+// (and the annotations are incomplete), so they are not applied.
+bool Evaluator::unevaluated(const Node& s, const json& inst, Annotations* ann) {
+  Annotations local;
+  bool ok = keywords(s, inst, &local);
+  if (!ok) return false;
+  if (s.unevaluated_properties != kNone && inst.is_object() && !local.all_props) {
+    std::sort(local.props.begin(), local.props.end());
+    for (auto member = inst.begin(); member != inst.end(); ++member) {
+      const std::string& key = member.key();
+      const json& value = *member;
+      if (std::binary_search(local.props.begin(), local.props.end(), std::string_view(key))) continue;
+      if (is_false(s.unevaluated_properties)) {
+        report([&] { return "unexpected property " + json(key).dump() + " (unevaluatedProperties)"; });
+        FAILED();
+        continue;
+      }
+      PathGuard g(path_, &key, 0);
+      if (!eval(s.unevaluated_properties, value, nullptr)) FAILED();
+    }
+    local.all_props = true;
+  }
+  if (s.unevaluated_items != kNone && inst.is_array() && !local.all_items) {
+    std::sort(local.item_indices.begin(), local.item_indices.end());
+    for (std::size_t i = local.items; i < inst.size(); ++i) {
+      if (std::binary_search(local.item_indices.begin(), local.item_indices.end(), i)) continue;
+      PathGuard g(path_, nullptr, i);
+      if (is_false(s.unevaluated_items)) {
+        error("unexpected item (unevaluatedItems)");
+        FAILED();
+        continue;
+      }
+      if (!eval(s.unevaluated_items, inst[i], nullptr)) FAILED();
+    }
+    local.all_items = true;
+  }
+  if (ok && ann) ann->merge(std::move(local));
+  return ok;
+}
+
+void Evaluator::type_error(const Node& s, const json& inst) {
+  std::string expected;
+  static constexpr std::pair<std::uint8_t, const char*> kNames[] = {
+      {kObject, "object"}, {kArray, "array"}, {kString, "string"}, {kNumber, "number"},
+      {kInteger, "integer"}, {kBoolean, "boolean"}, {kNull, "null"}};
+  for (const auto& [bit, name] : kNames) {
+    if (s.types & bit) expected += (expected.empty() ? "" : " or ") + std::string(name);
+  }
+  const bool d4_float = s.dialect == Dialect::d4 && inst.is_number_float();
+  error("expected " + expected + ", got " + (d4_float ? "number" : type_name(inst)));
+}
+
+bool Evaluator::type_matches(const Node& s, const json& inst) {
+  if (inst.is_number()) {
+    // draft-04 predates "1.0 is an integer"; a float only counts when it is too large to
+    // have been parsed as a 64-bit integer (a bignum).
+    const bool integer = s.dialect == Dialect::d4
+                             ? inst.is_number_integer() ||
+                                   (is_integral(inst) && std::fabs(inst.get<double>()) >= 9.2e18)
+                             : is_integral(inst);
+    return (s.types & kNumber) || ((s.types & kInteger) && integer);
+  }
+  const std::uint8_t have = inst.is_null() ? kNull
+                            : inst.is_boolean() ? kBoolean
+                            : inst.is_object() ? kObject
+                            : inst.is_array() ? kArray
+                            : inst.is_string() ? kString
+                            : 0;
+  return (have & s.types) != 0;
+}
+
+bool Evaluator::check_value(const Node& s, const json& inst) {
+  bool ok = true;
   if (s.const_value && !(*s.const_value == inst)) {
-    if (recording()) error("must equal " + render(*s.const_value) + ", got " + describe(inst));
+    report([&] { return "must equal " + render(*s.const_value) + ", got " + describe(inst); });
     FAILED();
   }
   if (s.enum_values) {
     charge(s.enum_values->size() / 8);
     if (std::find(s.enum_values->begin(), s.enum_values->end(), inst) == s.enum_values->end()) {
-      if (recording()) error("must be one of " + render(*s.enum_values) + ", got " + describe(inst));
+      report([&] { return "must be one of " + render(*s.enum_values) + ", got " + describe(inst); });
       FAILED();
     }
   }
-  if (inst.is_number()) {
+  if (inst.is_number_float() && !std::isfinite(inst.get<double>()) &&
+      (s.maximum || s.exclusive_maximum || s.minimum || s.exclusive_minimum || s.multiple_of)) {
+    // Not JSON (only a program can build it), and no bound holds for it.
+    error("must be a finite number");
+    FAILED();
+  } else if (inst.is_number()) {
     auto bound = [&](const json* limit, bool pass, const char* op) {
-      if (limit && !pass) {
-        if (recording()) error(std::string("must be ") + op + " " + limit->dump() + ", got " + inst.dump());
-        return false;
-      }
-      return true;
+      if (!limit || pass) return true;
+      report([&] { return std::string("must be ") + op + " " + limit->dump() + ", got " + inst.dump(); });
+      return false;
     };
     if (!bound(s.maximum, !s.maximum || compare_numbers(inst, *s.maximum) <= 0, "<=")) FAILED();
     if (!bound(s.exclusive_maximum, !s.exclusive_maximum || compare_numbers(inst, *s.exclusive_maximum) < 0, "<")) FAILED();
     if (!bound(s.minimum, !s.minimum || compare_numbers(inst, *s.minimum) >= 0, ">=")) FAILED();
     if (!bound(s.exclusive_minimum, !s.exclusive_minimum || compare_numbers(inst, *s.exclusive_minimum) > 0, ">")) FAILED();
     if (s.multiple_of && !multiple_of(inst, *s.multiple_of)) {
-      if (recording()) error("must be a multiple of " + s.multiple_of->dump() + ", got " + inst.dump());
+      report([&] { return "must be a multiple of " + s.multiple_of->dump() + ", got " + inst.dump(); });
       FAILED();
     }
   } else if (inst.is_string()) {
@@ -1733,75 +1853,192 @@ bool Evaluator::eval(int index, const json& inst, Annotations* ann) {
     if (s.min_length || s.max_length) {
       const std::size_t len = code_points(str);
       if (s.min_length && len < *s.min_length) {
-        if (recording()) {
-          error("must be at least " + std::to_string(*s.min_length) + " characters long, got " + std::to_string(len));
-        }
+        report([&] {
+          return "must be at least " + std::to_string(*s.min_length) + " characters long, got " + std::to_string(len);
+        });
         FAILED();
       }
       if (s.max_length && len > *s.max_length) {
-        if (recording()) {
-          error("must be at most " + std::to_string(*s.max_length) + " characters long, got " + std::to_string(len));
-        }
+        report([&] {
+          return "must be at most " + std::to_string(*s.max_length) + " characters long, got " + std::to_string(len);
+        });
         FAILED();
       }
     }
     if (s.pattern != kNone && !matches(s.pattern, str)) {
-      if (recording()) error("must match pattern " + render(json(impl_.regexes[std::size_t(s.pattern)].source)));
+      report([&] { return "must match pattern " + render(json(impl_.regexes[std::size_t(s.pattern)].source)); });
       FAILED();
     }
-  } else if (inst.is_object()) {
-    if (!eval_object(s, inst, a)) FAILED();
-  } else if (inst.is_array()) {
-    if (!eval_array(s, inst, a)) FAILED();
   }
+  return ok;
+}
 
-  // In-place applicators.
+bool Evaluator::check_object(const Node& s, const json& inst) {
+  bool ok = true;
+  for (const std::string* name : s.required) {
+    if (!inst.contains(*name)) {
+      report([&] { return "missing required property " + json(*name).dump(); });
+      FAILED();
+    }
+  }
+  if (s.min_properties && inst.size() < *s.min_properties) {
+    report([&] {
+      return "must have at least " + std::to_string(*s.min_properties) + " properties, got " + std::to_string(inst.size());
+    });
+    FAILED();
+  }
+  if (s.max_properties && inst.size() > *s.max_properties) {
+    report([&] {
+      return "must have at most " + std::to_string(*s.max_properties) + " properties, got " + std::to_string(inst.size());
+    });
+    FAILED();
+  }
+  for (const auto& [name, deps] : s.dependent_required) {
+    if (!inst.contains(*name)) continue;
+    for (const std::string* dep : deps) {
+      if (!inst.contains(*dep)) {
+        report([&] { return "property " + json(*name).dump() + " requires property " + json(*dep).dump(); });
+        FAILED();
+      }
+    }
+  }
+  return ok;
+}
+
+bool Evaluator::property_name(const Node& s, const std::string& key) {
+  const json name(key);
+  std::vector<Error> captured;
+  if (alternative(s.property_names, name, nullptr, captured)) return true;
+  report([&] {
+    return "invalid property name " + json(key).dump() +
+           (captured.empty() ? std::string() : ": " + captured.front().message);
+  });
+  return false;
+}
+
+bool Evaluator::members(const Node& s, const json& inst, Annotations* a) {
+  if (s.properties.empty() && s.pattern_properties.empty() && s.additional_properties == kNone &&
+      s.property_names == kNone) {
+    return true;
+  }
+  bool ok = true;
+  for (auto member = inst.begin(); member != inst.end(); ++member) {
+    const std::string& key = member.key();
+    const json& value = *member;
+    charge(1);
+    if (s.property_names != kNone && !property_name(s, key)) FAILED();
+    bool known = false;
+    const auto it = std::lower_bound(s.properties.begin(), s.properties.end(), key,
+                                     [](const Named& p, const std::string& k) { return *p.first < k; });
+    if (it != s.properties.end() && *it->first == key) {
+      known = true;
+      PathGuard g(path_, &key, 0);
+      if (!eval(it->second, value, nullptr)) FAILED();
+    }
+    for (const auto& [regex, c] : s.pattern_properties) {
+      if (!matches(regex, key)) continue;
+      known = true;
+      PathGuard g(path_, &key, 0);
+      if (!eval(c, value, nullptr)) FAILED();
+    }
+    if (!known && s.additional_properties != kNone) {
+      known = true;
+      if (is_false(s.additional_properties)) {
+        report([&] { return "unexpected property " + json(key).dump(); });
+        FAILED();
+      } else {
+        PathGuard g(path_, &key, 0);
+        if (!eval(s.additional_properties, value, nullptr)) FAILED();
+      }
+    }
+    if (a && known) a->props.emplace_back(key);
+  }
+  return ok;
+}
+
+bool Evaluator::check_array(const Node& s, const json& inst) {
+  bool ok = true;
+  const std::size_t size = inst.size();
+  if (s.min_items && size < *s.min_items) {
+    report([&] { return "must have at least " + std::to_string(*s.min_items) + " items, got " + std::to_string(size); });
+    FAILED();
+  }
+  if (s.max_items && size > *s.max_items) {
+    report([&] { return "must have at most " + std::to_string(*s.max_items) + " items, got " + std::to_string(size); });
+    FAILED();
+  }
+  if (s.unique_items && !unique(inst)) FAILED();
+  return ok;
+}
+
+bool Evaluator::elements(const Node& s, const json& inst, Annotations* a) {
+  bool ok = true;
+  const std::size_t size = inst.size();
+  const std::size_t prefix = std::min(size, s.prefix_items.size());
+  for (std::size_t i = 0; i < prefix; ++i) {
+    PathGuard g(path_, nullptr, i);
+    if (!eval(s.prefix_items[i], inst[i], nullptr)) FAILED();
+  }
+  if (a) a->items = std::max(a->items, prefix);
+  if (s.items != kNone && size > s.prefix_items.size()) {
+    if (s.items == kFalse || (is_false(s.items) && s.items_is_additional)) {
+      report([&] {
+        return "must have at most " + std::to_string(s.prefix_items.size()) + " items, got " + std::to_string(size);
+      });
+      FAILED();
+    } else {
+      for (std::size_t i = s.prefix_items.size(); i < size; ++i) {
+        PathGuard g(path_, nullptr, i);
+        if (!eval(s.items, inst[i], nullptr)) FAILED();
+      }
+    }
+    if (a) a->all_items = true;
+  }
+  if (s.contains != kNone && !contains(s, inst, a)) FAILED();
+  return ok;
+}
+
+bool Evaluator::contains(const Node& s, const json& inst, Annotations* a) {
+  const bool modern = s.dialect >= Dialect::d2019;
+  const std::uint64_t min = modern && s.min_contains ? *s.min_contains : 1;
+  const bool has_max = modern && s.max_contains.has_value();
+  const std::uint64_t max = has_max ? *s.max_contains : 0;
+  const bool collect = a && s.dialect == Dialect::d2020;
+  std::uint64_t found = 0;
+  for (std::size_t i = 0; i < inst.size(); ++i) {
+    PathGuard g(path_, nullptr, i);
+    if (test(s.contains, inst[i], nullptr)) {
+      ++found;
+      if (collect) a->item_indices.push_back(i);
+      if (!collect && !has_max && found >= min) break;
+    }
+  }
+  if (found < min) {
+    report([&] {
+      return "must contain at least " + std::to_string(min) + " item" + (min == 1 ? "" : "s") +
+             " matching 'contains', found " + std::to_string(found);
+    });
+    return false;
+  }
+  if (has_max && found > max) {
+    report([&] {
+      return "must contain at most " + std::to_string(max) + " item" + (max == 1 ? "" : "s") +
+             " matching 'contains', found " + std::to_string(found);
+    });
+    return false;
+  }
+  return true;
+}
+
+bool Evaluator::in_place(const Node& s, const json& inst, Annotations* a) {
+  bool ok = true;
   if (s.ref != kNone && !eval(s.ref, inst, a)) FAILED();
   if (s.dynamic_ref != kNone && !eval(dynamic_target(s), inst, a)) FAILED();
   for (int c : s.all_of) {
     if (!eval(c, inst, a)) FAILED();
   }
-  if (!s.any_of.empty()) {
-    bool any = false;
-    std::vector<std::vector<Error>> captured(s.any_of.size());
-    for (std::size_t i = 0; i < s.any_of.size(); ++i) {
-      Annotations t;
-      if (alternative(s.any_of[i], inst, a ? &t : nullptr, captured[i])) {
-        any = true;
-        if (!a) break;  // annotations need every passing alternative
-        a->merge(std::move(t));
-      }
-    }
-    if (!any) {
-      if (recording()) error("must match at least one schema in anyOf" + closest(captured));
-      FAILED();
-    }
-  }
-  if (!s.one_of.empty()) {
-    std::vector<std::size_t> passed;
-    std::vector<std::vector<Error>> captured(s.one_of.size());
-    Annotations kept;
-    for (std::size_t i = 0; i < s.one_of.size() && passed.size() < 2; ++i) {
-      Annotations t;
-      if (alternative(s.one_of[i], inst, a ? &t : nullptr, captured[i])) {
-        passed.push_back(i);
-        kept = std::move(t);
-      }
-    }
-    if (passed.size() == 1) {
-      if (a) a->merge(std::move(kept));
-    } else {
-      if (recording()) {
-        if (passed.empty()) {
-          error("must match exactly one schema in oneOf, but matches none" + closest(captured));
-        } else {
-          error("must match exactly one schema in oneOf, but matches #" + std::to_string(passed[0]) +
-                " and #" + std::to_string(passed[1]));
-        }
-      }
-      FAILED();
-    }
-  }
+  if (!s.any_of.empty() && !any_of(s, inst, a)) FAILED();
+  if (!s.one_of.empty() && !one_of(s, inst, a)) FAILED();
   if (s.not_ != kNone && test(s.not_, inst, nullptr)) {
     error("must not match the schema in 'not'");
     FAILED();
@@ -1820,192 +2057,71 @@ bool Evaluator::eval(int index, const json& inst, Annotations* ann) {
       if (inst.contains(*name) && !eval(c, inst, a)) FAILED();
     }
   }
-
-  // unevaluatedProperties / unevaluatedItems see the annotations of everything above; when
-  // something already failed the schema fails anyway and the annotations are incomplete.
-  if (unevaluated && ok) {
-    if (s.unevaluated_properties != kNone && inst.is_object() && !local.all_props) {
-      std::sort(local.props.begin(), local.props.end());
-      for (const auto& [key, value] : inst.items()) {
-        if (std::binary_search(local.props.begin(), local.props.end(), std::string_view(key))) continue;
-        if (is_false(s.unevaluated_properties)) {
-          error("unexpected property " + json(key).dump() + " (unevaluatedProperties)");
-          FAILED();
-          continue;
-        }
-        PathGuard g(path_, &key, 0);
-        if (!eval(s.unevaluated_properties, value, nullptr)) FAILED();
-      }
-      local.all_props = true;
-    }
-    if (s.unevaluated_items != kNone && inst.is_array() && !local.all_items) {
-      std::sort(local.item_indices.begin(), local.item_indices.end());
-      for (std::size_t i = local.items; i < inst.size(); ++i) {
-        if (std::binary_search(local.item_indices.begin(), local.item_indices.end(), i)) continue;
-        PathGuard g(path_, nullptr, i);
-        if (is_false(s.unevaluated_items)) {
-          error("unexpected item (unevaluatedItems)");
-          FAILED();
-          continue;
-        }
-        if (!eval(s.unevaluated_items, inst[i], nullptr)) FAILED();
-      }
-      local.all_items = true;
-    }
-    if (ann) ann->merge(std::move(local));
-  }
   return ok;
 }
 
-bool Evaluator::eval_object(const Node& s, const json& inst, Annotations* a) {
-  bool ok = true;
-  for (const std::string* name : s.required) {
-    if (!inst.contains(*name)) {
-      error("missing required property " + json(*name).dump());
-      FAILED();
+bool Evaluator::any_of(const Node& s, const json& inst, Annotations* a) {
+  bool any = false;
+  std::vector<std::vector<Error>> captured(recording() ? s.any_of.size() : 0);
+  std::vector<Error> ignored;
+  for (std::size_t i = 0; i < s.any_of.size(); ++i) {
+    Annotations t;
+    if (alternative(s.any_of[i], inst, a ? &t : nullptr, captured.empty() ? ignored : captured[i])) {
+      any = true;
+      if (!a) break;  // annotations need every passing alternative
+      a->merge(std::move(t));
     }
   }
-  if (s.min_properties && inst.size() < *s.min_properties) {
-    error("must have at least " + std::to_string(*s.min_properties) + " properties, got " + std::to_string(inst.size()));
-    FAILED();
-  }
-  if (s.max_properties && inst.size() > *s.max_properties) {
-    error("must have at most " + std::to_string(*s.max_properties) + " properties, got " + std::to_string(inst.size()));
-    FAILED();
-  }
-  for (const auto& [name, deps] : s.dependent_required) {
-    if (!inst.contains(*name)) continue;
-    for (const std::string* dep : deps) {
-      if (!inst.contains(*dep)) {
-        error("property " + json(*name).dump() + " requires property " + json(*dep).dump());
-        FAILED();
-      }
-    }
-  }
-  const bool per_member = !s.properties.empty() || !s.pattern_properties.empty() ||
-                          s.additional_properties != kNone || s.property_names != kNone;
-  if (!per_member) return ok;
-  for (const auto& [key, value] : inst.items()) {
-    charge(1);
-    if (s.property_names != kNone) {
-      const json name(key);
-      std::vector<Error> captured;
-      if (!alternative(s.property_names, name, nullptr, captured)) {
-        if (recording()) {
-          error("invalid property name " + json(key).dump() +
-                (captured.empty() ? std::string() : ": " + captured.front().message));
-        }
-        FAILED();
-      }
-    }
-    bool known = false;
-    const auto it = std::lower_bound(s.properties.begin(), s.properties.end(), key,
-                                     [](const Named& p, const std::string& k) { return *p.first < k; });
-    if (it != s.properties.end() && *it->first == key) {
-      known = true;
-      PathGuard g(path_, &key, 0);
-      if (!eval(it->second, value, nullptr)) FAILED();
-    }
-    for (const auto& [regex, c] : s.pattern_properties) {
-      if (!matches(regex, key)) continue;
-      known = true;
-      PathGuard g(path_, &key, 0);
-      if (!eval(c, value, nullptr)) FAILED();
-    }
-    if (!known && s.additional_properties != kNone) {
-      if (is_false(s.additional_properties)) {
-        error("unexpected property " + json(key).dump());
-        FAILED();
-      } else {
-        PathGuard g(path_, &key, 0);
-        if (!eval(s.additional_properties, value, nullptr)) FAILED();
-      }
-      known = true;
-    }
-    if (a && known) a->props.emplace_back(key);
-  }
-  return ok;
+  if (!any) report([&] { return "must match at least one schema in anyOf" + closest(captured); });
+  return any;
 }
 
-bool Evaluator::eval_array(const Node& s, const json& inst, Annotations* a) {
-  bool ok = true;
-  const std::size_t size = inst.size();
-  if (s.min_items && size < *s.min_items) {
-    error("must have at least " + std::to_string(*s.min_items) + " items, got " + std::to_string(size));
-    FAILED();
-  }
-  if (s.max_items && size > *s.max_items) {
-    error("must have at most " + std::to_string(*s.max_items) + " items, got " + std::to_string(size));
-    FAILED();
-  }
-  if (s.unique_items && !check_unique(inst)) FAILED();
-  const std::size_t prefix = std::min(size, s.prefix_items.size());
-  for (std::size_t i = 0; i < prefix; ++i) {
-    PathGuard g(path_, nullptr, i);
-    if (!eval(s.prefix_items[i], inst[i], nullptr)) FAILED();
-  }
-  if (a) a->items = std::max(a->items, prefix);
-  if (s.items != kNone && size > s.prefix_items.size()) {
-    if (s.items == kFalse || (is_false(s.items) && s.items_is_additional)) {
-      error("must have at most " + std::to_string(s.prefix_items.size()) + " items, got " + std::to_string(size));
-      FAILED();
-    } else {
-      for (std::size_t i = s.prefix_items.size(); i < size; ++i) {
-        PathGuard g(path_, nullptr, i);
-        if (!eval(s.items, inst[i], nullptr)) FAILED();
-      }
-    }
-    if (a) a->all_items = true;
-  }
-  if (s.contains != kNone) {
-    const bool modern = s.dialect >= Dialect::d2019;
-    const std::uint64_t min = modern && s.min_contains ? *s.min_contains : 1;
-    const bool has_max = modern && s.max_contains.has_value();
-    const std::uint64_t max = has_max ? *s.max_contains : 0;
-    const bool collect = a && s.dialect == Dialect::d2020;
-    std::uint64_t found = 0;
-    for (std::size_t i = 0; i < size; ++i) {
-      PathGuard g(path_, nullptr, i);
-      if (test(s.contains, inst[i], nullptr)) {
-        ++found;
-        if (collect) a->item_indices.push_back(i);
-        if (!collect && !has_max && found >= min) break;
-      }
-    }
-    if (found < min) {
-      error("must contain at least " + std::to_string(min) + " item" + (min == 1 ? "" : "s") +
-            " matching 'contains', found " + std::to_string(found));
-      FAILED();
-    }
-    if (has_max && found > max) {
-      error("must contain at most " + std::to_string(max) + " item" + (max == 1 ? "" : "s") +
-            " matching 'contains', found " + std::to_string(found));
-      FAILED();
+bool Evaluator::one_of(const Node& s, const json& inst, Annotations* a) {
+  std::vector<std::size_t> passed;
+  std::vector<std::vector<Error>> captured(recording() ? s.one_of.size() : 0);
+  std::vector<Error> ignored;
+  Annotations kept;
+  for (std::size_t i = 0; i < s.one_of.size() && passed.size() < 2; ++i) {
+    Annotations t;
+    if (alternative(s.one_of[i], inst, a ? &t : nullptr, captured.empty() ? ignored : captured[i])) {
+      passed.push_back(i);
+      kept = std::move(t);
     }
   }
-  return ok;
+  if (passed.size() == 1) {
+    if (a) a->merge(std::move(kept));
+    return true;
+  }
+  report([&] {
+    if (passed.empty()) return "must match exactly one schema in oneOf, but matches none" + closest(captured);
+    return "must match exactly one schema in oneOf, but matches #" + std::to_string(passed[0]) + " and #" +
+           std::to_string(passed[1]);
+  });
+  return false;
 }
 
-bool Evaluator::check_unique(const json& inst) {
+bool Evaluator::unique(const json& inst) {
   const std::size_t size = inst.size();
   if (size < 2) return true;
+  auto duplicate = [&](std::size_t i, std::size_t j) {
+    report([&] { return "items must be unique, but #" + std::to_string(i) + " and #" + std::to_string(j) + " are equal"; });
+    return false;
+  };
   if (size <= 8) {
     charge(size * size / 2);
     for (std::size_t i = 0; i < size; ++i) {
       for (std::size_t j = i + 1; j < size; ++j) {
-        // Scalars compare by value with 1 == 1.0; containers through the canonical form.
-        const bool equal = (inst[i].is_structured() || inst[j].is_structured())
-                               ? [&] {
-                                   std::string x, y;
-                                   canonical(inst[i], x);
-                                   canonical(inst[j], y);
-                                   return x == y;
-                                 }()
-                               : inst[i] == inst[j];
-        if (equal) {
-          error("items must be unique, but #" + std::to_string(i) + " and #" + std::to_string(j) + " are equal");
-          return false;
+        // Scalars compare by value (1 == 1.0); containers through the canonical form.
+        bool equal = false;
+        if (inst[i].is_structured() || inst[j].is_structured()) {
+          std::string x, y;
+          canonical(inst[i], x);
+          canonical(inst[j], y);
+          equal = x == y;
+        } else {
+          equal = inst[i] == inst[j];
         }
+        if (equal) return duplicate(i, j);
       }
     }
     return true;
@@ -2017,10 +2133,7 @@ bool Evaluator::check_unique(const json& inst) {
     canonical(inst[i], key);
     charge(1 + key.size() / 64);
     const auto [it, inserted] = seen.emplace(std::move(key), i);
-    if (!inserted) {
-      error("items must be unique, but #" + std::to_string(it->second) + " and #" + std::to_string(i) + " are equal");
-      return false;
-    }
+    if (!inserted) return duplicate(it->second, i);
   }
   return true;
 }
@@ -2041,7 +2154,7 @@ tl::expected<std::shared_ptr<const SchemaValidator>, std::string> SchemaValidato
     const nlohmann::json& schema, const SchemaLimits& limits) {
   try {
     // Before anything copies or recurses over the document (nlohmann's copy is recursive).
-    if (measure(schema, limits.max_document_depth).first > limits.max_document_depth) {
+    if (measure(schema, limits.max_document_depth).depth > limits.max_document_depth) {
       return tl::unexpected("schema document nests deeper than " +
                             std::to_string(limits.max_document_depth) + " levels");
     }
@@ -2062,17 +2175,18 @@ tl::expected<std::shared_ptr<const SchemaValidator>, std::string> SchemaValidato
 std::string SchemaValidator::validate(const nlohmann::json& instance) const {
   try {
     const SchemaLimits& lim = impl_->limits;
-    const auto [depth, values] = measure(instance, lim.max_instance_depth);
-    if (depth > lim.max_instance_depth) {
+    const Size size = measure(instance, lim.max_instance_depth);
+    if (size.depth > lim.max_instance_depth) {
       return "(root): instance nests deeper than " + std::to_string(lim.max_instance_depth) + " levels";
     }
+    // Saturating: base + per_value * values + string bytes.
+    constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
     std::size_t budget = lim.max_steps_base;
-    const std::size_t per_node = lim.max_steps_per_node;
-    if (per_node && values > (std::numeric_limits<std::size_t>::max() - budget) / per_node) {
-      budget = std::numeric_limits<std::size_t>::max();
-    } else {
-      budget += values * per_node;
-    }
+    auto add = [&budget](std::size_t n) { budget = n > kMax - budget ? kMax : budget + n; };
+    add(lim.max_steps_per_value && size.values > kMax / lim.max_steps_per_value
+            ? kMax
+            : size.values * lim.max_steps_per_value);
+    add(size.string_bytes);
     if (Evaluator(*impl_, false, budget).run(instance)) return {};
     Evaluator reporting(*impl_, true, budget);
     reporting.run(instance);

@@ -44,12 +44,14 @@ struct SchemaLimits {
   std::size_t max_pattern_bytes = 4096;
   /// JSON nesting of an instance passed to validate().
   std::size_t max_instance_depth = 512;
-  /// Nested subschema evaluations in one validate() (bounds the stack it uses).
-  std::size_t max_eval_depth = 1024;
-  /// Work budget of one validate(): `max_steps_base + max_steps_per_node * (values in the
-  /// instance)` units; one unit is about one subschema evaluation or a few regex steps.
+  /// Nested subschema evaluations in one validate(); bounds the stack it uses (about 0.5 KiB
+  /// per level in an optimised build, a few times that in a debug or sanitizer build).
+  std::size_t max_eval_depth = 512;
+  /// Work budget of one validate(), in steps of roughly one subschema evaluation (a regex match
+  /// costs its estimated automaton size times the string length / 16): `max_steps_base`, plus
+  /// `max_steps_per_value` for each value in the instance, plus one per byte of its strings.
   std::size_t max_steps_base = 2'000'000;
-  std::size_t max_steps_per_node = 256;
+  std::size_t max_steps_per_value = 64;
 };
 
 /// A compiled schema. Immutable once compiled: validate() may be called from any number of

@@ -88,6 +88,7 @@ class StdioTransport final : public Transport {
 
  private:
   void reader_loop();
+  Result<void> died();
   void handle_line(std::string_view line);
   void keep_stderr_line(std::string line);
   std::string stderr_tail() const;
@@ -211,8 +212,8 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   line += '\n';
   std::lock_guard lk(write_mutex_);
-  if (!open_ || closing_ || in_.fd < 0)
-    return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
+  if (closing_ || in_.fd < 0) return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
+  if (!open_) return died();  // it died on its own: say why
   std::size_t off = 0;
   // Writing to a pipe whose reader died raises SIGPIPE; block it for this thread and
   // consume it, so the host process is never killed by a dying server.
@@ -256,18 +257,19 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
   // A partial line would corrupt the stream for every later message.
   if (!result && off > 0 && off < line.size()) in_.reset();
-  if (!result && result.error().errc() == Errc::process_exited) {
-    // The server died; its reader thread is collecting the last stderr lines and the exit
-    // status. Wait for that (bounded) so this error says why, not just "closed its input".
-    const auto until = Clock::now() + 1500ms;
-    while (!closed_reported_ && !closing_ && Clock::now() < until) std::this_thread::sleep_for(5ms);
-    Error e = result.error();
-    e.server = name_;
-    e.message = "server '" + name_ + "' " + exit_description();
-    e.stderr_tail = stderr_tail();
-    return fail(std::move(e));
-  }
+  if (!result && result.error().errc() == Errc::process_exited) return died();
   return result;
+}
+
+Result<void> StdioTransport::died() {
+  // The reader thread is collecting the server's last stderr lines and its exit status; wait
+  // for that (bounded) so the error says why, not just "closed its input".
+  const auto until = Clock::now() + 1500ms;
+  while (!closed_reported_ && !closing_ && Clock::now() < until) std::this_thread::sleep_for(5ms);
+  Error e = Error::make(Errc::process_exited, "server '" + name_ + "' " + exit_description());
+  e.server = name_;
+  e.stderr_tail = stderr_tail();
+  return fail(std::move(e));
 }
 
 void StdioTransport::keep_stderr_line(std::string line) {

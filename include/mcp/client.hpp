@@ -70,6 +70,21 @@ class Client {
   /// pool uses this to rebuild such clients instead.
   [[nodiscard]] bool healthy() const;
 
+  /// Resources of every server, keyed by server; failing servers in `errors`.
+  [[nodiscard]] Partial<std::map<std::string, std::vector<Resource>>> list_resources(const RequestOptions& options = {});
+  /// Resource templates of every server, keyed by server.
+  [[nodiscard]] Partial<std::map<std::string, std::vector<ResourceTemplate>>> list_resource_templates(
+      const RequestOptions& options = {});
+  /// Prompts of every server, keyed by server.
+  [[nodiscard]] Partial<std::map<std::string, std::vector<Prompt>>> list_prompts(const RequestOptions& options = {});
+  /// Read one resource of one server.
+  [[nodiscard]] Result<ReadResourceResult> read_resource(const std::string& server, const std::string& uri,
+                                                         const RequestOptions& options = {});
+  /// Render one prompt of one server.
+  [[nodiscard]] Result<GetPromptResult> get_prompt(const std::string& server, const std::string& name,
+                                                   const std::map<std::string, std::string>& arguments = {},
+                                                   const RequestOptions& options = {});
+
   /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected.
   /// The client stays usable: a later call reconnects.
   void disconnect();
