@@ -104,7 +104,9 @@ for (const t of targets) {
     const r = get(c, t.id, "cold");
     if (!r) return "not run";
     if (r.error) return err(r);
-    return `yes: ${r.protocol ?? "?"}, ${r.tools} tools`;
+    const version = String(r.protocol ?? "?").replace(/^(legacy|modern) /, "");
+    const era = version === "?" || version === "legacy" ? "" : version >= "2026-07-28" ? "modern " : "legacy ";
+    return `yes: ${era}${version}, ${r.tools} tools`;
   });
   md.push(`| ${t.server} | ${cells.join(" | ")} |`);
 }

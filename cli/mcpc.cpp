@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: MIT
-// mcpc: list and call the tools of MCP servers from the command line.
+// mcpc: list and call the tools of MCP servers, read their resources and render their
+// prompts, from the command line.
 //
 //   mcpc --config FILE tools [--json]
 //   mcpc --config FILE call SERVER TOOL [--args JSON] [--json]
 //   mcpc --stdio "CMD ARGS" call TOOL [--args JSON]
 //   mcpc --url URL info
+//   mcpc --config FILE resources [--templates] [--json]
+//   mcpc --config FILE read SERVER URI [--out FILE] [--json]
+//   mcpc --config FILE prompts [--json]
+//   mcpc --config FILE prompt SERVER NAME [--args JSON] [--json]
 //
 // Exit status: 0 ok, 1 an error from a server or the SDK, 2 usage or configuration error,
 // 3 the tool ran and reported failure (isError: true).
@@ -30,6 +35,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 using nlohmann::json;
@@ -43,7 +50,8 @@ constexpr int kExitToolError = 3;
 
 constexpr const char* kUsage = R"(usage: mcpc SOURCE [OPTIONS] COMMAND [ARGS]
 
-List and call the tools of Model Context Protocol servers.
+List and call the tools of Model Context Protocol servers, read their resources and render
+their prompts.
 
 SOURCE (exactly one):
   --config FILE          servers from a {"mcpServers": {...}} config file
@@ -55,10 +63,31 @@ COMMAND:
   call SERVER TOOL       call a tool and print its result (SERVER is omitted with --stdio/--url,
                          and may be omitted when the config has a single server)
   info [SERVER...]       era, protocol version and identity of each (or the named) server
+  resources              list every resource of every server: "<server>  uri  name  mimeType",
+                         then its resource templates under "templates:" (with --templates:
+                         only the templates, without a heading)
+  read SERVER URI        read a resource: text is printed; a binary blob is summarised as
+                         "[blob mimeType, N bytes]" unless --out is given (SERVER as for call)
+  prompts                list every prompt of every server: "<server>  name  description",
+                         each followed by its arguments, indented: "arg (required)  description"
+  prompt SERVER NAME     render a prompt: each message as "role: text", content that is not
+                         text summarised in brackets (SERVER as for call)
+
+  A server that answers "Method not found" (JSON-RPC -32601) to resources/list,
+  resources/templates/list or prompts/list has none: it is left out of the listing (with
+  --json it appears with empty lists) and is not an error.
 
 OPTIONS:
-  --args JSON            tool arguments for `call`, a JSON object (default {})
-  --json                 machine-readable output on stdout
+  --args JSON            arguments for `call` (a JSON object, default {}) or for `prompt` (a JSON
+                         object of strings; numbers and booleans are passed as their JSON text)
+  --out FILE             `read`: write the contents (text, or the decoded blob) to FILE instead
+                         of printing them; several items are written one after the other;
+                         "-" writes the raw bytes to stdout
+  --templates            `resources`: list only the resource templates
+  --json                 machine-readable output on stdout: for resources
+                         {server: {"resources": [...], "resourceTemplates": [...]}}, for prompts
+                         {server: [...]}, each with "errors": {server: message} if any failed;
+                         for read and prompt the result as the server sent it
   --timeout MS           per-request timeout in milliseconds (default 60000)
   --era auto|modern|legacy   protocol era: detect (default) or pin
   --protocol-version V   pin a protocol revision (e.g. 2026-07-28, 2025-06-18)
@@ -72,9 +101,10 @@ OPTIONS:
   --version              print the version
 
 EXIT STATUS:
-  0 success; 1 a server or connection error (message on stderr); 2 usage or configuration
-  error; 3 the tool ran and reported an error (isError: true; its content is still printed).
-  `tools` and `info` print what worked and exit 1 if any server failed.
+  0 success; 1 a server or connection error (message on stderr), or --out could not be
+  written; 2 usage or configuration error; 3 the tool ran and reported an error (isError:
+  true; its content is still printed).
+  `tools`, `info`, `resources` and `prompts` print what worked and exit 1 if any server failed.
 )";
 
 // ------------------------------------------------------------------ output
@@ -109,11 +139,11 @@ std::string error_message(const mcp::Error& e) {
 struct Options {
   std::optional<std::string> config_file, stdio_command, url;
   std::vector<std::string> env, headers;
-  std::optional<std::string> args;
+  std::optional<std::string> args, out_file;
   std::optional<std::int64_t> timeout_ms;
   std::optional<mcp::Era> era;  // Era::unknown = --era auto
   std::optional<std::string> protocol_version;
-  bool json = false, quiet_stderr = false, verbose = false, help = false, version = false;
+  bool json = false, quiet_stderr = false, verbose = false, help = false, version = false, templates = false;
   std::vector<std::string> positional;  // COMMAND and its arguments
 };
 
@@ -188,6 +218,8 @@ Parsed<Options> parse_command_line(int argc, char** argv) {
     else if (arg == "--stdio") ok = once(o.stdio_command);
     else if (arg == "--url") ok = once(o.url);
     else if (arg == "--args") ok = once(o.args);
+    else if (arg == "--out") ok = once(o.out_file);
+    else if (arg == "--templates") ok = flag(o.templates);
     else if (arg == "--protocol-version") ok = once(o.protocol_version);
     else if (arg == "--env") ok = append(o.env);
     else if (arg == "--header") ok = append(o.headers);
@@ -219,13 +251,19 @@ Parsed<void> check_options(const Options& o) {
   const int sources = !!o.config_file + !!o.stdio_command + !!o.url;
   if (sources == 0) return tl::unexpected(std::string("give one of --config FILE, --stdio \"CMD ARGS\" or --url URL"));
   if (sources > 1) return tl::unexpected(std::string("--config, --stdio and --url are mutually exclusive"));
-  if (o.positional.empty()) return tl::unexpected(std::string("no command given (tools, call or info)"));
+  static constexpr const char* kCommands = "tools, call, info, resources, read, prompts or prompt";
+  if (o.positional.empty()) return tl::unexpected(std::string("no command given (") + kCommands + ")");
   const std::string& cmd = o.positional.front();
-  if (cmd != "tools" && cmd != "call" && cmd != "info")
-    return tl::unexpected("unknown command '" + cmd + "' (expected tools, call or info)");
-  if (cmd == "tools" && o.positional.size() > 1)
-    return tl::unexpected("tools takes no arguments, got '" + o.positional[1] + "'");
-  if (o.args && cmd != "call") return tl::unexpected(std::string("--args only applies to call"));
+  if (cmd != "tools" && cmd != "call" && cmd != "info" && cmd != "resources" && cmd != "read" &&
+      cmd != "prompts" && cmd != "prompt")
+    return tl::unexpected("unknown command '" + cmd + "' (expected " + kCommands + ")");
+  if ((cmd == "tools" || cmd == "resources" || cmd == "prompts") && o.positional.size() > 1)
+    return tl::unexpected(cmd + " takes no arguments, got '" + o.positional[1] + "'");
+  if (o.args && cmd != "call" && cmd != "prompt")
+    return tl::unexpected(std::string("--args only applies to call and prompt"));
+  if (o.out_file && cmd != "read") return tl::unexpected(std::string("--out only applies to read"));
+  if (o.out_file && o.out_file->empty()) return tl::unexpected(std::string("--out needs a file name"));
+  if (o.templates && cmd != "resources") return tl::unexpected(std::string("--templates only applies to resources"));
   if (!o.env.empty() && !o.stdio_command) return tl::unexpected(std::string("--env only applies to --stdio"));
   if (!o.headers.empty() && !o.url) return tl::unexpected(std::string("--header only applies to --url"));
   if (o.protocol_version) {
@@ -490,7 +528,244 @@ int run_info(mcp::Client& client, const Options& o, std::vector<std::string> ser
   return status;
 }
 
+// ------------------------------------------------------------------ resources and prompts
+
+// A server that does not implement a listing method has nothing to list.
+bool method_not_found(const mcp::Error& e) { return e.rpc_code && *e.rpc_code == -32601; }
+
+// Pads `s` with spaces to `width` (for columns).
+std::string pad(std::string s, std::size_t width) {
+  if (s.size() < width) s.resize(width, ' ');
+  return s;
+}
+
+// Prints rows of columns aligned on the widest cell of each column, dropping empty trailing cells.
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width;
+  for (const auto& row : rows)
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (width.size() <= i) width.resize(i + 1, 0);
+      width[i] = std::max(width[i], row[i].size());
+    }
+  for (const auto& row : rows) {
+    std::size_t last = row.size();
+    while (last > 0 && row[last - 1].empty()) --last;
+    std::string line;
+    for (std::size_t i = 0; i < last; ++i) line += i + 1 < last ? pad(row[i], width[i]) + "  " : row[i];
+    std::cout << line << '\n';
+  }
+}
+
+int run_resources(mcp::Client& client, const Options& o) {
+  // Both listings at once: a server that cannot be reached costs one wait, not two.
+  mcp::Partial<std::map<std::string, std::vector<mcp::Resource>>> resources;
+  mcp::Partial<std::map<std::string, std::vector<mcp::ResourceTemplate>>> templates;
+  {
+    std::jthread t;
+    if (!o.templates) t = std::jthread([&] { resources = client.list_resources(); });
+    templates = client.list_resource_templates();
+  }
+  // One error per server: a listing it does not implement is not one.
+  std::map<std::string, mcp::Error> errors;
+  for (const auto* errs : {&resources.errors, &templates.errors})
+    for (const auto& [server, e] : *errs)
+      if (!method_not_found(e)) errors.emplace(server, e);
+
+  if (o.json) {
+    json out = json::object();
+    for (const auto& server : client.server_names()) {
+      if (errors.count(server)) continue;
+      json entry = json::object();
+      if (!o.templates) {
+        entry["resources"] = json::array();
+        if (auto it = resources.value.find(server); it != resources.value.end())
+          for (const auto& r : it->second) entry["resources"].push_back(r);
+      }
+      entry["resourceTemplates"] = json::array();
+      if (auto it = templates.value.find(server); it != templates.value.end())
+        for (const auto& t : it->second) entry["resourceTemplates"].push_back(t);
+      out[server] = std::move(entry);
+    }
+    if (!errors.empty()) {
+      json e = json::object();
+      for (const auto& [server, err] : errors) e[server] = error_message(err);
+      out["errors"] = std::move(e);
+    }
+    std::cout << dump(out) << '\n';
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [server, list] : resources.value)
+      if (!errors.count(server))
+        for (const auto& r : list) rows.push_back({server, r.uri, r.name, r.mime_type.value_or("")});
+    print_table(rows);
+    rows.clear();
+    for (const auto& [server, list] : templates.value)
+      if (!errors.count(server))
+        for (const auto& t : list) rows.push_back({server, t.uri_template, t.name, t.mime_type.value_or("")});
+    if (!rows.empty() && !o.templates) std::cout << "templates:\n";
+    print_table(rows);
+  }
+  std::cout.flush();
+  for (const auto& [server, e] : errors) print_error(e.what());
+  return errors.empty() ? kExitOk : kExitError;
+}
+
+int run_read(mcp::Client& client, const Options& o, const std::string& server, const std::string& uri) {
+  auto r = client.read_resource(server, uri);
+  if (!r) {
+    print_error(r.error().what());
+    return kExitError;
+  }
+  int status = kExitOk;
+  if (o.out_file) {
+    // Everything is decoded first: a bad blob must not leave half a file behind.
+    std::string bytes;
+    for (const auto& c : r->contents) {
+      auto b = c.bytes();
+      if (!b) {
+        print_error("[" + server + "] resources/read " + uri + ": " +
+                    (c.blob ? "the blob of <" + c.uri + "> is not valid base64" : "<" + c.uri + "> has neither text nor blob"));
+        return kExitError;
+      }
+      bytes += *b;
+    }
+    if (*o.out_file == "-") {
+      std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    } else {
+      std::ofstream f(*o.out_file, std::ios::binary | std::ios::trunc);
+      if (f) f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (f) f.close();
+      if (!f) {
+        print_error("cannot write '" + *o.out_file + "': " + std::generic_category().message(errno));
+        status = kExitError;
+      }
+    }
+  }
+  if (o.json) {
+    std::cout << dump(r->raw) << '\n';
+  } else if (!o.out_file) {
+    const bool several = r->contents.size() > 1;
+    for (std::size_t i = 0; i < r->contents.size(); ++i) {
+      const auto& c = r->contents[i];
+      if (several) std::cout << (i ? "\n" : "") << "==> " << c.uri << " <==\n";
+      const std::string mime = c.mime_type.value_or("");
+      if (c.text) {
+        std::cout << *c.text;
+        if (!c.text->empty() && c.text->back() != '\n') std::cout << '\n';
+      } else if (c.blob) {
+        // Never binary on stdout unasked: a line that says what it is (use --out to get it).
+        auto b = c.bytes();
+        std::cout << "[blob" << (mime.empty() ? "" : " " + mime) << ", "
+                  << (b ? std::to_string(b->size()) + " bytes" : std::string("invalid base64")) << "]\n";
+      } else {
+        std::cout << "[no contents" << (mime.empty() ? "" : ", " + mime) << "]\n";
+      }
+    }
+  }
+  std::cout.flush();
+  return status;
+}
+
+// `prompt --args`: prompt arguments are strings; numbers and booleans are accepted as their JSON text.
+Parsed<std::map<std::string, std::string>> prompt_arguments(const json& args) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : args.items()) {
+    if (value.is_string()) out[name] = value.get<std::string>();
+    else if (value.is_number() || value.is_boolean()) out[name] = value.dump();
+    else
+      return tl::unexpected("--args for prompt must map names to strings, numbers or booleans; '" + name +
+                            "' is " + (value.is_null() ? std::string("null") : std::string("an ") + value.type_name()));
+  }
+  return out;
+}
+
+int run_prompts(mcp::Client& client, const Options& o) {
+  auto prompts = client.list_prompts();
+  std::map<std::string, mcp::Error> errors;
+  for (const auto& [server, e] : prompts.errors)
+    if (!method_not_found(e)) errors.emplace(server, e);
+  if (o.json) {
+    json out = json::object();
+    for (const auto& server : client.server_names()) {
+      if (errors.count(server)) continue;
+      json list = json::array();
+      if (auto it = prompts.value.find(server); it != prompts.value.end())
+        for (const auto& p : it->second) list.push_back(p);
+      out[server] = std::move(list);
+    }
+    if (!errors.empty()) {
+      json e = json::object();
+      for (const auto& [server, err] : errors) e[server] = error_message(err);
+      out["errors"] = std::move(e);
+    }
+    std::cout << dump(out) << '\n';
+  } else {
+    std::size_t server_width = 0, name_width = 0;
+    for (const auto& [server, list] : prompts.value)
+      for (const auto& p : list) {
+        server_width = std::max(server_width, server.size());
+        name_width = std::max(name_width, p.name.size());
+        for (const auto& a : p.arguments) name_width = std::max(name_width, a.name.size() + (a.required ? 11 : 0));
+      }
+    const std::string indent(server_width + 4, ' ');  // arguments sit under the prompt names, indented
+    for (const auto& [server, list] : prompts.value) {
+      for (const auto& p : list) {
+        const std::string desc = first_line(p.description.value_or(p.title.value_or("")));
+        std::cout << pad(server, server_width) << "  " << (desc.empty() ? p.name : pad(p.name, name_width + 2) + "  " + desc)
+                  << '\n';
+        for (const auto& a : p.arguments) {
+          const std::string name = a.name + (a.required ? " (required)" : "");
+          const std::string adesc = first_line(a.description.value_or(""));
+          std::cout << indent << (adesc.empty() ? name : pad(name, name_width) + "  " + adesc) << '\n';
+        }
+      }
+    }
+  }
+  std::cout.flush();
+  for (const auto& [server, e] : errors) print_error(e.what());
+  return errors.empty() ? kExitOk : kExitError;
+}
+
+int run_prompt(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
+               const std::map<std::string, std::string>& args) {
+  auto r = client.get_prompt(server, name, args);
+  if (!r) {
+    print_error(r.error().what());
+    return kExitError;
+  }
+  if (o.json) {
+    std::cout << dump(r->raw) << '\n';
+  } else {
+    for (const auto& m : r->messages) {
+      const auto& b = m.content;
+      std::string text = b.type == "text" ? b.text : summarise(b);
+      std::cout << (m.role.empty() ? "(no role)" : m.role) << ": " << text;
+      if (text.empty() || text.back() != '\n') std::cout << '\n';
+    }
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
 // ------------------------------------------------------------------ main
+
+// `call SERVER TOOL`, `read SERVER URI`, `prompt SERVER NAME`: SERVER may be left out when there
+// is only one, the ad hoc server or that of a one-server config.
+Parsed<std::pair<std::string, std::string>> server_and_target(const std::string& command, const mcp::ClientConfig& cfg,
+                                                              const std::vector<std::string>& rest) {
+  const std::string what = command == "call" ? "TOOL" : command == "read" ? "URI" : "NAME";
+  const bool single = cfg.servers.size() == 1;
+  if (rest.size() == 2) return std::make_pair(rest[0], rest[1]);
+  if (rest.size() == 1 && single) return std::make_pair(cfg.servers.begin()->first, rest[0]);
+  if (rest.size() == 1) {
+    std::string names;
+    for (const auto& [name, server] : cfg.servers) names += (names.empty() ? "" : ", ") + name;
+    return tl::unexpected(command + " needs SERVER " + what + " (servers: " + names + ")");
+  }
+  if (rest.empty()) return tl::unexpected(command + " needs " + (single ? what : "SERVER " + what));
+  return tl::unexpected(command + " takes SERVER " + what + ", got " + std::to_string(rest.size()) +
+                        " arguments (extra: '" + rest[2] + "')");
+}
 
 int usage_error(const std::string& message) {
   print_error(message);
@@ -512,8 +787,11 @@ int run(int argc, char** argv) {
   }
   if (auto ok = check_options(o); !ok) return usage_error(ok.error());
 
+  const std::string& command = o.positional.front();
+
   // --args is checked before any server is started.
   json args = json::object();
+  std::map<std::string, std::string> prompt_args;
   if (o.args) {
     try {
       args = json::parse(*o.args);
@@ -521,6 +799,11 @@ int run(int argc, char** argv) {
       return usage_error("--args is not valid JSON (" + std::string(e.what()) + "): " + *o.args);
     }
     if (!args.is_object()) return usage_error(std::string("--args must be a JSON object, got ") + args.type_name());
+    if (command == "prompt") {
+      auto converted = prompt_arguments(args);
+      if (!converted) return usage_error(converted.error());
+      prompt_args = std::move(*converted);
+    }
   }
 
   auto cfg = build_config(o);
@@ -529,28 +812,12 @@ int run(int argc, char** argv) {
     return kExitUsage;
   }
 
-  const std::string& command = o.positional.front();
   std::vector<std::string> rest(o.positional.begin() + 1, o.positional.end());
-  std::string call_server, call_tool;
-  if (command == "call") {
-    // SERVER may be left out when there is only one: the ad hoc server, or a one-server config.
-    const bool single = cfg->servers.size() == 1;
-    if (rest.size() == 2) {
-      call_server = rest[0];
-      call_tool = rest[1];
-    } else if (rest.size() == 1 && single) {
-      call_server = cfg->servers.begin()->first;
-      call_tool = rest[0];
-    } else if (rest.size() == 1) {
-      std::string names;
-      for (const auto& [name, server] : cfg->servers) names += (names.empty() ? "" : ", ") + name;
-      return usage_error("call needs SERVER TOOL (servers: " + names + ")");
-    } else if (rest.empty()) {
-      return usage_error(single ? "call needs TOOL" : "call needs SERVER TOOL");
-    } else {
-      return usage_error("call takes SERVER TOOL, got " + std::to_string(rest.size()) + " arguments (extra: '" +
-                         rest[2] + "')");
-    }
+  std::string target_server, target;  // call: TOOL, read: URI, prompt: NAME
+  if (command == "call" || command == "read" || command == "prompt") {
+    auto t = server_and_target(command, *cfg, rest);
+    if (!t) return usage_error(t.error());
+    std::tie(target_server, target) = std::move(*t);
   }
 
   auto client = mcp::Client::create(std::move(*cfg));
@@ -560,7 +827,11 @@ int run(int argc, char** argv) {
   }
   int status = kExitOk;
   if (command == "tools") status = run_tools(*client, o);
-  else if (command == "call") status = run_call(*client, o, call_server, call_tool, args);
+  else if (command == "call") status = run_call(*client, o, target_server, target, args);
+  else if (command == "resources") status = run_resources(*client, o);
+  else if (command == "read") status = run_read(*client, o, target_server, target);
+  else if (command == "prompts") status = run_prompts(*client, o);
+  else if (command == "prompt") status = run_prompt(*client, o, target_server, target, prompt_args);
   else status = run_info(*client, o, rest);
   client->disconnect();  // stops the servers before we exit
   return status;

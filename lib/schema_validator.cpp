@@ -2,48 +2,58 @@
 #include "schema_validator.hpp"
 
 // Why not valijson (the Debian 1.0 package was the first choice): tool schemas and results come
-// from untrusted servers, and valijson 1.0 crashes or misvalidates on inputs a server controls:
-//  - `pattern`/`patternProperties` use std::regex's backtracking executor, which recurses once
-//    per character: a 100k-character string against `^[a-z]+$` overflows an 8 MiB stack;
+// from untrusted servers, and valijson 1.0 crashes or misvalidates on inputs a server controls
+// (each reproduced against the installed headers):
+//  - `pattern` runs std::regex's backtracking executor, which recurses once per character: a
+//    100k-character string against `^[a-z]+$` overflows an 8 MiB stack (SIGSEGV);
+//    `patternProperties` does the same on property names;
 //  - `{"$ref": "#"}` (any pure `$ref` cycle) recurses in the parser until the stack overflows,
-//    and long `$ref` chains through definitions recurse as deep as the chain is long;
-//  - `multipleOf`, `format` and friends coerce types (the string "7" fails `multipleOf: 5`,
-//    10.5 passes it), 1.0 is not an integer, `uniqueItems` is quadratic;
-//  - no 2019-09/2020-12 keywords (`$defs` refs work by accident, `prefixItems`,
-//    `unevaluated*`, `dependentSchemas`, `$anchor`, `$dynamicRef` do not), and its schema cache
-//    is keyed by unescaped paths, so property names containing '/' can alias other subschemas.
-// Working around all of that meant replacing every keyword but the trivial applicator dispatch,
-// so this file compiles schemas into its own form and evaluates them directly, with explicit
-// bounds on depth, size and work.
+//    and `$ref` chains through definitions recurse as deep as the chain is long;
+//  - type coercion: the string "7" fails `multipleOf: 5` and 10.5 passes it, `format` rejects
+//    non-strings, 1.0 is not an integer; `uniqueItems` is quadratic;
+//  - its subschema cache is keyed by unescaped paths, so a property named "a/properties/b"
+//    is validated against the schema of `properties.a.properties.b` once a `$ref` names it;
+//  - no 2019-09/2020-12 semantics: `prefixItems`, `unevaluated*`, `dependentSchemas`,
+//    `$anchor`, `$dynamicRef`, `$ref` with siblings, `$id` (it reads draft-04 `id`).
+// Working around all of that meant replacing every keyword but the applicator dispatch, so this
+// file compiles schemas into its own form and evaluates it directly, with explicit bounds on
+// depth, size and work. Conformance: every required test of the JSON-Schema-Test-Suite for
+// 2020-12, 2019-09, draft-07, draft-06 and draft-04 passes, except those that need remote
+// references or custom meta-schemas, which are refused by design.
 //
 // Shape: compile() (1) checks the document's JSON depth iteratively, (2) scans every subschema
 // location (recursion bounded by SchemaLimits::max_depth), recording its base URI, resource and
 // dialect, every `$id`, `$anchor` and `$dynamicAnchor`, (3) compiles each location into a Node
 // whose children are indices (so `$ref` is an index, and cycles cost nothing to represent), and
-// (4) rejects reachable reference cycles that never descend into the instance. validate() walks
-// Nodes recursively with a depth counter and a work budget; a second, reporting pass runs only
-// when the first finds the instance invalid.
+// (4) rejects reference cycles, reachable from the root, that never descend into the instance.
+// validate() walks Nodes recursively with a depth counter and a work budget; a second,
+// reporting pass runs only when the first finds the instance invalid.
 //
 // Known deviations from the specifications:
 //  - Regular expressions are ECMAScript as std::wregex (libstdc++, polynomial mode) implements
-//    it, over Unicode code points: back-references, lookbehind, named groups and `\p{...}` are
-//    not supported, and a schema using them fails to compile (never silently ignored).
+//    it, over Unicode code points, with `\s`, `\cX` and `\u{...}` rewritten to ECMA-262
+//    meaning: back-references, lookbehind, named groups and `\p{...}` are not supported, and a
+//    schema using them fails to compile (never silently ignored).
 //  - `format` is an annotation (the 2020-12 default), in every dialect; `$vocabulary` is not
 //    read (the standard vocabularies are assumed); `content*` keywords are annotations.
-//  - `multipleOf` with a non-integer operand allows a relative error of a few ulps.
-//  - In 2020-12 the legacy tuple form (`items` as an array, with `additionalItems`) is accepted
-//    as it was in draft-07, since it is otherwise invalid; `definitions` is a subschema container
-//    in every dialect (the draft-07 name, common in generated 2020-12 schemas).
+//  - `multipleOf` is decided on the shortest decimal form of both numbers, so 0.3 is a
+//    multiple of 0.1 (a double-precision division would say no).
+//  - Leniencies for generated schemas: in 2020-12 the legacy tuple form (`items` as an array,
+//    with `additionalItems`) is read as in draft-07, since it is otherwise invalid; `definitions`
+//    is a subschema container in every dialect; `dependencies` is honoured in 2019-09 and later.
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <exception>
 #include <limits>
 #include <optional>
 #include <regex>
+#include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -69,11 +79,16 @@ enum class Dialect { d4, d6, d7, d2019, d2020 };
 
 const char* dialect_uri(Dialect d) {
   switch (d) {
-    case Dialect::d4: return "http://json-schema.org/draft-04/schema#";
-    case Dialect::d6: return "http://json-schema.org/draft-06/schema#";
-    case Dialect::d7: return "http://json-schema.org/draft-07/schema#";
-    case Dialect::d2019: return "https://json-schema.org/draft/2019-09/schema";
-    case Dialect::d2020: break;
+    case Dialect::d4:
+      return "http://json-schema.org/draft-04/schema#";
+    case Dialect::d6:
+      return "http://json-schema.org/draft-06/schema#";
+    case Dialect::d7:
+      return "http://json-schema.org/draft-07/schema#";
+    case Dialect::d2019:
+      return "https://json-schema.org/draft/2019-09/schema";
+    case Dialect::d2020:
+      break;
   }
   return "https://json-schema.org/draft/2020-12/schema";
 }
@@ -90,11 +105,6 @@ std::optional<Dialect> dialect_of(std::string_view uri) {
   return std::nullopt;
 }
 
-std::string unsupported_dialect(const json& value) {
-  return "unsupported JSON Schema dialect " + value.dump() +
-         " in $schema (supported: 2020-12, the default; 2019-09; draft-07; draft-06; draft-04)";
-}
-
 // ----------------------------------------------------------------------------------------------
 // URIs (RFC 3986 section 5.2 reference resolution; no normalisation beyond the scheme's case)
 
@@ -107,8 +117,7 @@ Uri parse_uri(std::string_view s) {
   Uri u;
   std::size_t i = 0;
   const std::size_t colon = s.find(':');
-  if (colon != std::string_view::npos && colon > 0 &&
-      std::isalpha(static_cast<unsigned char>(s[0]))) {
+  if (colon != std::string_view::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(s[0]))) {
     bool ok = true;
     for (std::size_t j = 0; j < colon; ++j) {
       const auto c = static_cast<unsigned char>(s[j]);
@@ -218,8 +227,8 @@ std::string resolve_uri(const std::string& base, const std::string& ref) {
           t.path = remove_dot_segments("/" + r.path);
         } else {
           const std::size_t slash = b.path.rfind('/');
-          t.path = remove_dot_segments(
-              slash == std::string::npos ? r.path : b.path.substr(0, slash + 1) + r.path);
+          t.path =
+              remove_dot_segments(slash == std::string::npos ? r.path : b.path.substr(0, slash + 1) + r.path);
         }
         t.query = r.query;
         t.has_query = r.has_query;
@@ -264,9 +273,7 @@ std::string escape_token(std::string_view t) {
   return r;
 }
 
-std::string append(const std::string& ptr, std::string_view token) {
-  return ptr + "/" + escape_token(token);
-}
+std::string append(const std::string& ptr, std::string_view token) { return ptr + "/" + escape_token(token); }
 
 std::string where(const std::string& ptr) { return "#" + ptr; }
 
@@ -332,8 +339,7 @@ const json* navigate(const json* node, const std::vector<std::string>& tokens) {
       node = &*it;
     } else if (node->is_array()) {
       if (tok.empty() || tok.size() > 18 || (tok.size() > 1 && tok[0] == '0') ||
-          !std::all_of(tok.begin(), tok.end(),
-                       [](char c) { return c >= '0' && c <= '9'; })) {
+          !std::all_of(tok.begin(), tok.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return nullptr;
       }
       const std::size_t i = std::stoull(tok);
@@ -382,18 +388,25 @@ Size measure(const json& root, std::size_t limit) {
 
 const char* type_name(const json& j) {
   switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return "boolean";
-    case json::value_t::object: return "object";
-    case json::value_t::array: return "array";
-    case json::value_t::string: return "string";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return "boolean";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
+    case json::value_t::number_unsigned:
+      return "integer";
     case json::value_t::number_float: {
       const double d = j.get<double>();
       return std::isfinite(d) && std::floor(d) == d ? "integer" : "number";
     }
-    default: return "value";
+    default:
+      return "value";
   }
 }
 
@@ -410,6 +423,24 @@ std::string render(const json& j, std::size_t max = 64) {
   std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
   if (s.size() > max) s = s.substr(0, max - 3) + "...";
   return s;
+}
+
+std::string unsupported_dialect(const json& value) {
+  return "unsupported JSON Schema dialect " + render(value, 200) +
+         " in $schema (supported: 2020-12, the default; 2019-09; draft-07; draft-06; draft-04)";
+}
+
+/// A JSON string literal for messages; invalid UTF-8 becomes U+FFFD instead of throwing.
+std::string quote(const std::string& s) {
+  return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+/// Messages end up in JSON (errors, logs): make them valid UTF-8 whatever the input held.
+std::string valid_utf8(const std::string& s) { return json::parse(quote(s)).get<std::string>(); }
+
+std::size_t saturating_mul(std::size_t a, std::size_t b) {
+  return a != 0 && b > std::numeric_limits<std::size_t>::max() / a ? std::numeric_limits<std::size_t>::max()
+                                                                   : a * b;
 }
 
 bool is_integral(const json& j) {
@@ -585,8 +616,7 @@ void canonical(const json& j, std::string& out) {
 /// Unicode white space and line terminators, `\cX`, `\u{...}` and `\uHHHH` surrogate pairs.
 /// `\p{...}` is left alone, so that compiling it fails.
 std::wstring translate_pattern(const std::wstring& p) {
-  static const std::wstring kSpace =
-      L"\\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff";
+  static const std::wstring kSpace = L"\\s\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff";
   auto hex_value = [](wchar_t c) -> int {
     if (c >= L'0' && c <= L'9') return c - L'0';
     if (c >= L'a' && c <= L'f') return c - L'a' + 10;
@@ -648,7 +678,8 @@ std::wstring translate_pattern(const std::wstring& p) {
       i += 2;
     } else if (e == L'u' && i + 2 < p.size() && p[i + 2] == L'{') {
       std::size_t end = p.find(L'}', i + 3);
-      if (end == std::wstring::npos || end - (i + 3) > 6 || !read_hex(i + 3, end - (i + 3), cp) || cp > 0x10FFFF) {
+      if (end == std::wstring::npos || end - (i + 3) > 6 || !read_hex(i + 3, end - (i + 3), cp) ||
+          cp > 0x10FFFF) {
         out += c;
         continue;
       }
@@ -789,27 +820,27 @@ struct Node {
   const json* exclusive_maximum = nullptr;
   const json* minimum = nullptr;
   const json* exclusive_minimum = nullptr;
-  std::optional<std::uint64_t> min_length, max_length, min_items, max_items, min_properties,
-      max_properties, min_contains, max_contains;
+  std::optional<std::uint64_t> min_length, max_length, min_items, max_items, min_properties, max_properties,
+      min_contains, max_contains;
   int pattern = kNone;
   bool unique_items = false;
   std::vector<const std::string*> required;
   std::vector<std::pair<const std::string*, std::vector<const std::string*>>> dependent_required;
 
   int ref = kNone;
-  int dynamic_ref = kNone;  ///< static target of `$dynamicRef` / `$recursiveRef`
+  int dynamic_ref = kNone;   ///< static target of `$dynamicRef` / `$recursiveRef`
   std::string dynamic_name;  ///< anchor name for a bookended `$dynamicRef`
   bool dynamic_bookend = false;
   bool recursive_ref = false;  ///< the dynamic reference is a 2019-09 `$recursiveRef`
   std::vector<int> all_of, any_of, one_of;
   int not_ = kNone, if_ = kNone, then_ = kNone, else_ = kNone;
-  std::vector<Named> properties;  ///< sorted by name
+  std::vector<Named> properties;                        ///< sorted by name
   std::vector<std::pair<int, int>> pattern_properties;  ///< regex, node
   int additional_properties = kNone;
   int property_names = kNone;
   std::vector<Named> dependent_schemas;
   std::vector<int> prefix_items;
-  int items = kNone;  ///< applies to indices >= prefix_items.size()
+  int items = kNone;                 ///< applies to indices >= prefix_items.size()
   bool items_is_additional = false;  ///< annotation semantics of 2019-09 `additionalItems`
   int contains = kNone;
   int unevaluated_properties = kNone;
@@ -983,8 +1014,7 @@ class Compiler {
     });
   }
 
-  void add_entry(const std::string& ptr, const json& node, const std::string& base, int res,
-                 Dialect d) {
+  void add_entry(const std::string& ptr, const json& node, const std::string& base, int res, Dialect d) {
     by_pointer_[ptr] = static_cast<int>(entries_.size());
     entries_.push_back(Entry{ptr, &node, base, res, d});
   }
@@ -994,8 +1024,7 @@ class Compiler {
     const std::string& s = v.get_ref<const std::string&>();
     const bool ok = !s.empty() && (std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_') &&
                     std::all_of(s.begin(), s.end(), [](char c) {
-                      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                             c == '.';
+                      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
                     });
     if (!ok) fail(std::string(keyword) + " \"" + s + "\" at " + where(ptr) + " is not a valid name");
     return s;
@@ -1006,6 +1035,22 @@ class Compiler {
     if (!inserted && it->second != ptr) {
       fail("duplicate anchor \"" + name + "\" at " + where(ptr));
     }
+  }
+
+  /// Whether `dependencies` is read: always before 2019-09 (where it must be an object), and
+  /// afterwards, for compatibility, only when it has the old shape (arrays of names or schemas).
+  static bool read_dependencies(const json& node, Dialect d, const std::string& ptr) {
+    const auto it = node.find("dependencies");
+    if (it == node.end()) return false;
+    if (d <= Dialect::d7) {
+      if (!it->is_object()) fail("'dependencies' at " + where(ptr) + " must be an object");
+      return true;
+    }
+    if (!it->is_object()) return false;
+    return std::all_of(it->begin(), it->end(), [](const json& v) {
+      return v.is_object() || v.is_boolean() ||
+             (v.is_array() && std::all_of(v.begin(), v.end(), [](const json& e) { return e.is_string(); }));
+    });
   }
 
   /// Calls fn(child, pointer) for every subschema position of `node` in dialect `d`, checking
@@ -1071,10 +1116,9 @@ class Compiler {
     }
     // `dependencies` was split in 2019-09; it stays honoured there for compatibility (the
     // test suite's optional "dependencies-compatibility"), when it has the old shape.
-    if (const auto it = node.find("dependencies"); it != node.end() && (d <= Dialect::d7 || it->is_object())) {
-      if (!it->is_object()) fail("'dependencies' at " + where(ptr) + " must be an object");
+    if (read_dependencies(node, d, ptr)) {
       const std::string base = append(ptr, "dependencies");
-      for (const auto& [k, v] : it->items()) {
+      for (const auto& [k, v] : node.at("dependencies").items()) {
         if (!v.is_array()) fn(v, append(base, k));
       }
     }
@@ -1128,7 +1172,8 @@ class Compiler {
     const auto tokens = parse_pointer(target);
     const json* node = tokens ? navigate(&impl_.doc, *tokens) : nullptr;
     if (!node) {
-      fail(std::string(keyword) + " \"" + ref + "\" at " + where(at.pointer) + " points to a missing location");
+      fail(std::string(keyword) + " \"" + ref + "\" at " + where(at.pointer) +
+           " points to a missing location");
     }
     scan(*node, target, resource.uri, res->second, resource.dialect, 0);
     return by_pointer_.at(target);
@@ -1193,8 +1238,8 @@ class Compiler {
 #endif
       r.re = std::wregex(wide, flags);
     } catch (const std::regex_error& e) {
-      fail("unsupported or invalid regular expression " + json(source).dump() + " at " + where(ptr) +
-           " (" + e.what() + ")");
+      fail("unsupported or invalid regular expression " + quote(source) + " at " + where(ptr) + " (" +
+           e.what() + ")");
     }
     const int index = static_cast<int>(impl_.regexes.size());
     impl_.regexes.push_back(std::move(r));
@@ -1293,7 +1338,8 @@ class Compiler {
     }
     if (const json* v = find("multipleOf")) {
       n.multiple_of = number(*v, "multipleOf", ptr);
-      if (compare_numbers(*v, json(0)) <= 0) fail("'multipleOf' at " + where(ptr) + " must be greater than 0");
+      if (compare_numbers(*v, json(0)) <= 0)
+        fail("'multipleOf' at " + where(ptr) + " must be greater than 0");
     }
     if (d == Dialect::d4) {
       const json* max = find("maximum");
@@ -1302,7 +1348,8 @@ class Compiler {
       if (min) number(*min, "minimum", ptr);
       auto exclusive = [&](const char* kw) {
         const json* v = find(kw);
-        if (v && !v->is_boolean()) fail(std::string("'") + kw + "' at " + where(ptr) + " must be a boolean in draft-04");
+        if (v && !v->is_boolean())
+          fail(std::string("'") + kw + "' at " + where(ptr) + " must be a boolean in draft-04");
         return v && v->get<bool>();
       };
       (exclusive("exclusiveMaximum") ? n.exclusive_maximum : n.maximum) = max;
@@ -1343,7 +1390,7 @@ class Compiler {
         }
       }
     }
-    if (const json* v = find("dependencies"); v && v->is_object()) {
+    if (const json* v = find("dependencies"); v && read_dependencies(o, d, ptr)) {
       for (const auto& [k, dep] : v->items()) {
         if (dep.is_array()) {
           n.dependent_required.emplace_back(&k, string_list(dep, "'dependencies'", ptr));
@@ -1356,7 +1403,8 @@ class Compiler {
     // Applicators.
     auto list = [&](const char* kw, std::vector<int>& out) {
       if (const json* v = find(kw)) {
-        for (std::size_t i = 0; i < v->size(); ++i) out.push_back(child(append(ptr, kw) + "/" + std::to_string(i)));
+        for (std::size_t i = 0; i < v->size(); ++i)
+          out.push_back(child(append(ptr, kw) + "/" + std::to_string(i)));
       }
     };
     list("allOf", n.all_of);
@@ -1390,7 +1438,8 @@ class Compiler {
     if (d >= Dialect::d2019) {
       if (const json* v = find("dependentSchemas")) {
         for (const auto& item : v->items()) {
-          n.dependent_schemas.emplace_back(&item.key(), child(append(append(ptr, "dependentSchemas"), item.key())));
+          n.dependent_schemas.emplace_back(&item.key(),
+                                           child(append(append(ptr, "dependentSchemas"), item.key())));
         }
       }
       if (find("unevaluatedProperties")) n.unevaluated_properties = sub("unevaluatedProperties");
@@ -1423,8 +1472,8 @@ class Compiler {
   // --- pass 3: reference cycles that never reach a value -----------------------------------------
 
   /// A chain of in-place applicators (`$ref`, `allOf`, `not`, ...) that returns to where it
-  /// started evaluates the same instance location forever; reject it rather than let validate()
-  /// hit its depth bound on every call.
+  /// started evaluates the same instance location forever; reject it, when the root can reach
+  /// it, rather than let validate() hit its depth bound on every call.
   void check_cycles() {
     const std::size_t n = impl_.nodes.size();
     auto in_place = [](const Node& s, std::vector<int>& out) {
@@ -1443,16 +1492,64 @@ class Compiler {
       add(s.else_);
       for (const auto& dep : s.dependent_schemas) add(dep.second);
     };
-    // 0 = unvisited, 1 = on the stack, 2 = done.
+    auto descending = [](const Node& s, std::vector<int>& out) {
+      auto add = [&out](int i) {
+        if (i >= 0) out.push_back(i);
+      };
+      for (const auto& p : s.properties) add(p.second);
+      for (const auto& p : s.pattern_properties) add(p.second);
+      add(s.additional_properties);
+      add(s.property_names);
+      for (int i : s.prefix_items) add(i);
+      add(s.items);
+      add(s.contains);
+      add(s.unevaluated_properties);
+      add(s.unevaluated_items);
+    };
+
+    // Reachable from the root; a `$dynamicRef` may land on any dynamic anchor.
+    std::vector<std::uint8_t> reachable(n, 0);
+    std::vector<int> todo{0}, children;
+    reachable[0] = 1;
+    bool dynamic = false;
+    while (!todo.empty()) {
+      const Node& s = impl_.nodes[std::size_t(todo.back())];
+      todo.pop_back();
+      dynamic |= s.dynamic_bookend;
+      in_place(s, children);
+      descending(s, children);
+      for (int c : children) {
+        if (!reachable[std::size_t(c)]) {
+          reachable[std::size_t(c)] = 1;
+          todo.push_back(c);
+        }
+      }
+      if (todo.empty() && dynamic) {
+        dynamic = false;
+        for (const Resource& r : impl_.resources) {
+          for (const auto& anchor : r.dynamic_nodes) {
+            if (!reachable[std::size_t(anchor.second)]) {
+              reachable[std::size_t(anchor.second)] = 1;
+              todo.push_back(anchor.second);
+            }
+          }
+          if (r.recursive_anchor && !reachable[std::size_t(r.root_node)]) {
+            reachable[std::size_t(r.root_node)] = 1;
+            todo.push_back(r.root_node);
+          }
+        }
+      }
+    }
+
+    // Depth-first over in-place edges only; 0 = unvisited, 1 = on the stack, 2 = done.
     std::vector<std::uint8_t> state(n, 0);
-    std::vector<int> children;
     struct Frame {
       int node;
       std::vector<int> children;
       std::size_t next;
     };
     for (std::size_t start = 0; start < n; ++start) {
-      if (state[start]) continue;
+      if (state[start] || !reachable[start]) continue;
       std::vector<Frame> stack;
       in_place(impl_.nodes[start], children);
       stack.push_back(Frame{static_cast<int>(start), children, 0});
@@ -1617,7 +1714,7 @@ class Evaluator {
   MCP_NOINLINE bool matches(int regex, const std::string& s) {
     const Regex& r = impl_.regexes[std::size_t(regex)];
     const std::size_t len = code_points(s) + 1;
-    charge(1 + std::min<std::size_t>(budget_, len) * std::min<std::size_t>(r.cost, budget_) / 16);
+    charge(1 + saturating_mul(len, r.cost) / 16);
     const std::wstring w = widen(s);
     return std::regex_search(w, r.re);
   }
@@ -1758,7 +1855,7 @@ bool Evaluator::unevaluated(const Node& s, const json& inst, Annotations* ann) {
       const json& value = *member;
       if (std::binary_search(local.props.begin(), local.props.end(), std::string_view(key))) continue;
       if (is_false(s.unevaluated_properties)) {
-        report([&] { return "unexpected property " + json(key).dump() + " (unevaluatedProperties)"; });
+        report([&] { return "unexpected property " + quote(key) + " (unevaluatedProperties)"; });
         FAILED();
         continue;
       }
@@ -1788,7 +1885,7 @@ bool Evaluator::unevaluated(const Node& s, const json& inst, Annotations* ann) {
 void Evaluator::type_error(const Node& s, const json& inst) {
   std::string expected;
   static constexpr std::pair<std::uint8_t, const char*> kNames[] = {
-      {kObject, "object"}, {kArray, "array"}, {kString, "string"}, {kNumber, "number"},
+      {kObject, "object"},   {kArray, "array"},     {kString, "string"}, {kNumber, "number"},
       {kInteger, "integer"}, {kBoolean, "boolean"}, {kNull, "null"}};
   for (const auto& [bit, name] : kNames) {
     if (s.types & bit) expected += (expected.empty() ? "" : " or ") + std::string(name);
@@ -1801,18 +1898,18 @@ bool Evaluator::type_matches(const Node& s, const json& inst) {
   if (inst.is_number()) {
     // draft-04 predates "1.0 is an integer"; a float only counts when it is too large to
     // have been parsed as a 64-bit integer (a bignum).
-    const bool integer = s.dialect == Dialect::d4
-                             ? inst.is_number_integer() ||
-                                   (is_integral(inst) && std::fabs(inst.get<double>()) >= 9.2e18)
-                             : is_integral(inst);
+    const bool integer =
+        s.dialect == Dialect::d4
+            ? inst.is_number_integer() || (is_integral(inst) && std::fabs(inst.get<double>()) >= 9.2e18)
+            : is_integral(inst);
     return (s.types & kNumber) || ((s.types & kInteger) && integer);
   }
-  const std::uint8_t have = inst.is_null() ? kNull
+  const std::uint8_t have = inst.is_null()      ? kNull
                             : inst.is_boolean() ? kBoolean
-                            : inst.is_object() ? kObject
-                            : inst.is_array() ? kArray
-                            : inst.is_string() ? kString
-                            : 0;
+                            : inst.is_object()  ? kObject
+                            : inst.is_array()   ? kArray
+                            : inst.is_string()  ? kString
+                                                : 0;
   return (have & s.types) != 0;
 }
 
@@ -1841,9 +1938,13 @@ bool Evaluator::check_value(const Node& s, const json& inst) {
       return false;
     };
     if (!bound(s.maximum, !s.maximum || compare_numbers(inst, *s.maximum) <= 0, "<=")) FAILED();
-    if (!bound(s.exclusive_maximum, !s.exclusive_maximum || compare_numbers(inst, *s.exclusive_maximum) < 0, "<")) FAILED();
+    if (!bound(s.exclusive_maximum, !s.exclusive_maximum || compare_numbers(inst, *s.exclusive_maximum) < 0,
+               "<"))
+      FAILED();
     if (!bound(s.minimum, !s.minimum || compare_numbers(inst, *s.minimum) >= 0, ">=")) FAILED();
-    if (!bound(s.exclusive_minimum, !s.exclusive_minimum || compare_numbers(inst, *s.exclusive_minimum) > 0, ">")) FAILED();
+    if (!bound(s.exclusive_minimum, !s.exclusive_minimum || compare_numbers(inst, *s.exclusive_minimum) > 0,
+               ">"))
+      FAILED();
     if (s.multiple_of && !multiple_of(inst, *s.multiple_of)) {
       report([&] { return "must be a multiple of " + s.multiple_of->dump() + ", got " + inst.dump(); });
       FAILED();
@@ -1854,19 +1955,22 @@ bool Evaluator::check_value(const Node& s, const json& inst) {
       const std::size_t len = code_points(str);
       if (s.min_length && len < *s.min_length) {
         report([&] {
-          return "must be at least " + std::to_string(*s.min_length) + " characters long, got " + std::to_string(len);
+          return "must be at least " + std::to_string(*s.min_length) + " characters long, got " +
+                 std::to_string(len);
         });
         FAILED();
       }
       if (s.max_length && len > *s.max_length) {
         report([&] {
-          return "must be at most " + std::to_string(*s.max_length) + " characters long, got " + std::to_string(len);
+          return "must be at most " + std::to_string(*s.max_length) + " characters long, got " +
+                 std::to_string(len);
         });
         FAILED();
       }
     }
     if (s.pattern != kNone && !matches(s.pattern, str)) {
-      report([&] { return "must match pattern " + render(json(impl_.regexes[std::size_t(s.pattern)].source)); });
+      report(
+          [&] { return "must match pattern " + render(json(impl_.regexes[std::size_t(s.pattern)].source)); });
       FAILED();
     }
   }
@@ -1877,19 +1981,21 @@ bool Evaluator::check_object(const Node& s, const json& inst) {
   bool ok = true;
   for (const std::string* name : s.required) {
     if (!inst.contains(*name)) {
-      report([&] { return "missing required property " + json(*name).dump(); });
+      report([&] { return "missing required property " + quote(*name); });
       FAILED();
     }
   }
   if (s.min_properties && inst.size() < *s.min_properties) {
     report([&] {
-      return "must have at least " + std::to_string(*s.min_properties) + " properties, got " + std::to_string(inst.size());
+      return "must have at least " + std::to_string(*s.min_properties) + " properties, got " +
+             std::to_string(inst.size());
     });
     FAILED();
   }
   if (s.max_properties && inst.size() > *s.max_properties) {
     report([&] {
-      return "must have at most " + std::to_string(*s.max_properties) + " properties, got " + std::to_string(inst.size());
+      return "must have at most " + std::to_string(*s.max_properties) + " properties, got " +
+             std::to_string(inst.size());
     });
     FAILED();
   }
@@ -1897,7 +2003,7 @@ bool Evaluator::check_object(const Node& s, const json& inst) {
     if (!inst.contains(*name)) continue;
     for (const std::string* dep : deps) {
       if (!inst.contains(*dep)) {
-        report([&] { return "property " + json(*name).dump() + " requires property " + json(*dep).dump(); });
+        report([&] { return "property " + quote(*name) + " requires property " + quote(*dep); });
         FAILED();
       }
     }
@@ -1910,7 +2016,7 @@ bool Evaluator::property_name(const Node& s, const std::string& key) {
   std::vector<Error> captured;
   if (alternative(s.property_names, name, nullptr, captured)) return true;
   report([&] {
-    return "invalid property name " + json(key).dump() +
+    return "invalid property name " + quote(key) +
            (captured.empty() ? std::string() : ": " + captured.front().message);
   });
   return false;
@@ -1944,7 +2050,7 @@ bool Evaluator::members(const Node& s, const json& inst, Annotations* a) {
     if (!known && s.additional_properties != kNone) {
       known = true;
       if (is_false(s.additional_properties)) {
-        report([&] { return "unexpected property " + json(key).dump(); });
+        report([&] { return "unexpected property " + quote(key); });
         FAILED();
       } else {
         PathGuard g(path_, &key, 0);
@@ -1960,11 +2066,15 @@ bool Evaluator::check_array(const Node& s, const json& inst) {
   bool ok = true;
   const std::size_t size = inst.size();
   if (s.min_items && size < *s.min_items) {
-    report([&] { return "must have at least " + std::to_string(*s.min_items) + " items, got " + std::to_string(size); });
+    report([&] {
+      return "must have at least " + std::to_string(*s.min_items) + " items, got " + std::to_string(size);
+    });
     FAILED();
   }
   if (s.max_items && size > *s.max_items) {
-    report([&] { return "must have at most " + std::to_string(*s.max_items) + " items, got " + std::to_string(size); });
+    report([&] {
+      return "must have at most " + std::to_string(*s.max_items) + " items, got " + std::to_string(size);
+    });
     FAILED();
   }
   if (s.unique_items && !unique(inst)) FAILED();
@@ -1983,7 +2093,8 @@ bool Evaluator::elements(const Node& s, const json& inst, Annotations* a) {
   if (s.items != kNone && size > s.prefix_items.size()) {
     if (s.items == kFalse || (is_false(s.items) && s.items_is_additional)) {
       report([&] {
-        return "must have at most " + std::to_string(s.prefix_items.size()) + " items, got " + std::to_string(size);
+        return "must have at most " + std::to_string(s.prefix_items.size()) + " items, got " +
+               std::to_string(size);
       });
       FAILED();
     } else {
@@ -2104,7 +2215,9 @@ bool Evaluator::unique(const json& inst) {
   const std::size_t size = inst.size();
   if (size < 2) return true;
   auto duplicate = [&](std::size_t i, std::size_t j) {
-    report([&] { return "items must be unique, but #" + std::to_string(i) + " and #" + std::to_string(j) + " are equal"; });
+    report([&] {
+      return "items must be unique, but #" + std::to_string(i) + " and #" + std::to_string(j) + " are equal";
+    });
     return false;
   };
   if (size <= 8) {
@@ -2155,8 +2268,8 @@ tl::expected<std::shared_ptr<const SchemaValidator>, std::string> SchemaValidato
   try {
     // Before anything copies or recurses over the document (nlohmann's copy is recursive).
     if (measure(schema, limits.max_document_depth).depth > limits.max_document_depth) {
-      return tl::unexpected("schema document nests deeper than " +
-                            std::to_string(limits.max_document_depth) + " levels");
+      return tl::unexpected("schema document nests deeper than " + std::to_string(limits.max_document_depth) +
+                            " levels");
     }
     auto impl = std::make_unique<Impl>();
     impl->doc = schema;
@@ -2164,7 +2277,7 @@ tl::expected<std::shared_ptr<const SchemaValidator>, std::string> SchemaValidato
     Compiler(*impl).run();
     return std::shared_ptr<const SchemaValidator>(new SchemaValidator(std::move(impl)));
   } catch (const CompileError& e) {
-    return tl::unexpected(e.message);
+    return tl::unexpected(valid_utf8(e.message));
   } catch (const std::exception& e) {
     return tl::unexpected(std::string("cannot compile schema: ") + e.what());
   } catch (...) {
@@ -2198,7 +2311,7 @@ std::string SchemaValidator::validate(const nlohmann::json& instance) const {
       out += ": ";
       out += e.message;
     }
-    return out;
+    return valid_utf8(out);
   } catch (const Abort& a) {
     return a.message;
   } catch (const std::exception& e) {

@@ -22,12 +22,11 @@
 // Untrusted schemas and instances are bounded (SchemaLimits): compile() rejects documents that
 // are too deep or too large, and validate() stops with a message, instead of recursing or looping
 // without bound, when an instance is too deep or a validation exceeds its work budget.
-#include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
-
 #include <cstddef>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <tl/expected.hpp>
 
 namespace mcp::detail {
 

@@ -72,6 +72,13 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   std::string modern_version;     // the modern revision agreed on
   std::uint64_t generation = 0;   // bumped by disconnect()
   std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
+  // Modern results cached per their ttlMs (this session's, so never shared across clients
+  // and therefore across tenants). Key: method + params without _meta.
+  struct CacheEntry {
+    json result;
+    Clock::time_point expires;
+  };
+  std::map<std::string, CacheEntry> cache;
   // HTTP: tool name -> arguments mirrored into Mcp-Param-* headers (from the last tools/list)
   std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
 
@@ -174,7 +181,13 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return tl::unexpected<Error>(std::move(e));
   }
 
-  void on_notification(const std::string& method, const json& params) const {
+  void invalidate(const std::string& prefix) {
+    std::lock_guard lk(mutex);
+    for (auto it = cache.lower_bound(prefix); it != cache.end() && it->first.compare(0, prefix.size(), prefix) == 0;)
+      it = cache.erase(it);
+  }
+
+  void on_notification(const std::string& method, const json& params) {
     const auto& h = defaults.handlers;
     if (method == "notifications/message") {
       if (!h.on_log) return;
@@ -188,12 +201,20 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       return;
     }
     ChangeEvent ev;
-    if (method == "notifications/tools/list_changed") ev.kind = ChangeEvent::Kind::tools;
-    else if (method == "notifications/prompts/list_changed") ev.kind = ChangeEvent::Kind::prompts;
-    else if (method == "notifications/resources/list_changed") ev.kind = ChangeEvent::Kind::resources;
-    else if (method == "notifications/resources/updated") {
+    if (method == "notifications/tools/list_changed") {
+      ev.kind = ChangeEvent::Kind::tools;
+      invalidate("tools/list\n");
+    } else if (method == "notifications/prompts/list_changed") {
+      ev.kind = ChangeEvent::Kind::prompts;
+      invalidate("prompts/list\n");
+    } else if (method == "notifications/resources/list_changed") {
+      ev.kind = ChangeEvent::Kind::resources;
+      invalidate("resources/list\n");
+      invalidate("resources/templates/list\n");
+    } else if (method == "notifications/resources/updated") {
       ev.kind = ChangeEvent::Kind::resource_updated;
       if (params.is_object() && params.contains("uri") && params["uri"].is_string()) ev.uri = params["uri"].get<std::string>();
+      invalidate("resources/read\n" + json{{"uri", ev.uri}}.dump());
     } else {
       return;
     }
@@ -289,6 +310,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
     if (r.contains("_meta") && r["_meta"].is_object() && r["_meta"].contains(kMetaServerInfo))
       si.implementation = r["_meta"][kMetaServerInfo].get<Implementation>();
+    else if (r.contains("serverInfo") && r["serverInfo"].is_object())  // earlier drafts put it in the body
+      si.implementation = r["serverInfo"].get<Implementation>();
     return si;
   }
 
@@ -493,8 +516,24 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     const std::string method(method_sv);
     const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
     json current = params.is_null() ? json::object() : std::move(params);
+    const bool cacheable = !opt.no_cache && (method == "tools/list" || method == "prompts/list" ||
+                                             method == "resources/list" || method == "resources/templates/list" ||
+                                             method == "resources/read");
+    std::string key;
+    if (cacheable) {
+      json bare = current;
+      bare.erase("_meta");
+      key = method + "\n" + bare.dump();
+      std::lock_guard lk(mutex);
+      auto it = cache.find(key);
+      if (it != cache.end()) {
+        if (Clock::now() < it->second.expires) return it->second.result;
+        cache.erase(it);
+      }
+    }
     for (int round = 0;; ++round) {
       auto r = request_once(method, current, opt, send_options);
+      if (r && cacheable && round == 0) remember(key, *r);  // results after input rounds are never cached
       if (r || r.error().errc() != Errc::input_required) return r;
       if (!may_need_input)
         return failure(Errc::invalid_result, method + ": the server answered input_required, which this method does not allow");
@@ -530,6 +569,20 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       if (!responses.empty()) current["inputResponses"] = std::move(responses);
       if (has_state) current["requestState"] = ir["requestState"];
     }
+  }
+
+  // Cache a modern result per its ttlMs / cacheScope.
+  void remember(const std::string& key, const json& r) {
+    if (!r.is_object() || !r.contains("ttlMs") || !r["ttlMs"].is_number() || r["ttlMs"].get<double>() <= 0) return;
+    const std::string scope = r.contains("cacheScope") && r["cacheScope"].is_string() ? r["cacheScope"].get<std::string>() : "private";
+    // Credentials that can change per call (header_provider) must not see each other's
+    // private results.
+    if (scope != "public" && is_http() && std::get<HttpServerConfig>(cfg.transport).header_provider) return;
+    const auto ttl = std::chrono::milliseconds(static_cast<long long>(std::min(r["ttlMs"].get<double>(), 86400000.0)));
+    std::lock_guard lk(mutex);
+    if (verdict != Era::modern) return;
+    if (cache.size() >= 1024) cache.erase(cache.begin());
+    cache[key] = CacheEntry{r, Clock::now() + ttl};
   }
 
   Result<json> request_once(const std::string& method, const json& params, const RequestOptions& opt,
@@ -633,6 +686,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       std::lock_guard lk(mutex);
       ++generation;
       eng.swap(engine);
+      cache.clear();
+      param_headers.clear();
     }
     Error e = Error::make(Errc::disconnected, "the client disconnected");
     e.server = name;

@@ -31,6 +31,10 @@ if [ "$want_npm" = 1 ] && [ ! -x test/interop/node_modules/.bin/node ]; then
   echo "setup: installing the pinned interop servers (npm ci --prefix test/interop)"
   npm ci --prefix test/interop --no-audit --no-fund --loglevel=error
 fi
+if [ "$want_npm" = 1 ] && [ ! -d test/conformance/next/node_modules ]; then
+  echo "setup: installing the pinned 2026-07-28 conformance suite (npm ci --prefix test/conformance/next)"
+  npm ci --prefix test/conformance/next --no-audit --no-fund --loglevel=error
+fi
 
 if [ ! -f build/build.ninja ]; then
   meson setup build --wrap-mode=nodownload

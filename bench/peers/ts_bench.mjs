@@ -22,6 +22,9 @@ await runBench({
       t.transport === "http"
         ? new StreamableHTTPClientTransport(new URL(t.url))
         : new StdioClientTransport({ command: t.command, args: t.args });
+    // The SDK hands the negotiated revision only to transports that take it (HTTP); record it
+    // for stdio too, for the report.
+    if (!transport.setProtocolVersion) transport.setProtocolVersion = (v) => (transport.protocolVersion = v);
     try {
       await client.connect(transport);
       const { tools } = await client.listTools();

@@ -35,6 +35,8 @@ struct RequestOptions {
   bool reset_timeout_on_progress = false;
   /// ...but never beyond this total (default: 10 x the timeout).
   std::optional<Milliseconds> max_total_time;
+  /// Skip the session's result cache (modern servers' `ttlMs`) for this request.
+  bool no_cache = false;
 };
 
 /// Defaults a session inherits from its client.

@@ -39,6 +39,15 @@ expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
 expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
 expect 1 - 'could not connect' -- --url http://127.0.0.1:1/mcp tools
 
+# The demo servers have no resources or prompts: "Method not found" means none, not an error.
+expect 0 - - -- --config "$demo" resources
+expect 0 '"resourceTemplates": \[\]' - -- --config "$demo" resources --json
+expect 0 '"math": \[\]' - -- --config "$demo" prompts --json
+expect 1 - 'Method not found' -- --config "$demo" read math demo://x
+expect 2 - 'read needs SERVER URI' -- --config "$demo" read demo://x
+expect 2 - '--out only applies to read' -- --config "$demo" tools --out /dev/null
+expect 2 - 'prompt takes SERVER NAME' -- --config "$demo" prompt math a b
+
 node="$interop/node_modules/.bin/node"
 if [ ! -x "$node" ]; then
   echo "FAIL: interop packages missing (npm ci --prefix test/interop)"
@@ -49,6 +58,26 @@ else
   expect 0 '"get-sum"' - -- --stdio "$everything" tools --json
   expect 0 'The sum of 2 and 3 is 5' - -- --stdio "$everything" call get-sum --args '{"a":2,"b":3}'
   expect 0 'legacy' - -- --stdio "$everything" info
+  # Resources and prompts.
+  expect 0 'demo://' - -- --stdio "$everything" resources
+  expect 0 '^templates:' - -- --stdio "$everything" resources
+  expect 0 '"resourceTemplates"' - -- --stdio "$everything" resources --json
+  expect 0 'Resource 1: This is a plaintext resource' - -- --stdio "$everything" read demo://resource/dynamic/text/1
+  expect 0 '^\[blob .*, [0-9]* bytes\]$' - -- --stdio "$everything" read demo://resource/dynamic/blob/1
+  expect 0 '"blob"' - -- --stdio "$everything" read demo://resource/dynamic/blob/1 --json
+  blob=$(mktemp)
+  rm -f "$blob"
+  expect 0 - - -- --stdio "$everything" read demo://resource/dynamic/blob/1 --out "$blob"
+  if [ -s "$blob" ]; then passes=$((passes + 1)); else fails=$((fails + 1)); echo "FAIL: read --out wrote no bytes"; fi
+  rm -f "$blob"
+  expect 1 - 'not found' -- --stdio "$everything" read demo://no/such/resource
+  expect 0 'args-prompt' - -- --stdio "$everything" prompts
+  expect 0 'city (required)' - -- --stdio "$everything" prompts
+  expect 0 '^user: .*Lyon' - -- --stdio "$everything" prompt args-prompt --args '{"city":"Lyon"}'
+  expect 0 'Lyon, 3' - -- --stdio "$everything" prompt args-prompt --args '{"city":"Lyon","state":3}' --json
+  expect 1 - 'nope' -- --stdio "$everything" prompt nope
+  expect 2 - 'must be a JSON object' -- --stdio "$everything" prompt args-prompt --args '[1]'
+  expect 2 - "'city' is an object" -- --stdio "$everything" prompt args-prompt --args '{"city":{"a":1}}'
   expect 0 '"get-sum"' - -- --stdio "$mastra" tools --json
   expect 0 'The sum of 2 and 3 is 5' - -- --stdio "$mastra" call get-sum --args '{"a":2,"b":3}'
   expect 0 'modern' - -- --stdio "$mastra" info

@@ -2,22 +2,33 @@
 # SPDX-License-Identifier: MIT
 # Run the official MCP conformance suite (client side) against build/test/conformance_client.
 #
-#   test/conformance/run.sh [scenario...]       default: initialize tools_call
-#   test/conformance/run.sh non-auth            every client scenario that needs no OAuth
+#   test/conformance/run.sh [--suite stable|next] [scenario[@spec-version]...]
 #
-# Uses only the pinned suite in test/interop/node_modules (npm ci --prefix test/interop) and
-# its Node 22 binary; the scenario servers listen on localhost. Scenarios run one at a time
-# (sse-retry measures reconnection timing, so nothing may run beside it), and a lock file
-# keeps two invocations of this script from overlapping.
+#   --suite stable (default)  @modelcontextprotocol/conformance pinned in test/interop/package.json
+#                             (npm ci --prefix test/interop)
+#   --suite next              the pre-release suite pinned in test/conformance/next/package.json
+#                             (npm ci --prefix test/conformance/next): the 2026-07-28 scenarios
+#   scenario@VERSION          run with --spec-version VERSION (e.g. json-schema-2020-12-preservation@2026-07-28)
+#
+# Groups: stable: (none) = initialize tools_call; non-auth = every client scenario needing no OAuth.
+#         next:   (none) = modern; modern = the non-auth 2026-07-28 client scenarios, run at
+#                 2026-07-28 (+ elicitation-sep1034-client-defaults, a 2025-11-25 scenario);
+#                 non-auth = modern plus initialize, tools_call, sse-retry and
+#                 json-schema-2020-12-preservation at 2025-11-25.
+#
+# Uses the Node 22 binary of test/interop; the scenario servers listen on localhost. Scenarios
+# run one at a time (sse-retry measures reconnection timing, so nothing may run beside it), and
+# a lock file keeps two invocations of this script from overlapping.
 #
 # A scenario passes when the suite exits 0 AND its checks.json holds no FAILURE/WARNING AND
 # every check the scenario is known to produce is there as SUCCESS. The last condition
 # matters: the suite reports "0/0 passed" as a pass when the client never sent what the
-# scenario waits for (e.g. `initialize` when no initialize request arrives).
+# scenario waits for (e.g. `initialize` when no initialize request arrives). A scenario the
+# suite skips as not applicable at the requested spec version is reported as SKIP.
 #
 # Environment:
 #   CONFORMANCE_CLIENT   client executable (default: <repo>/build/test/conformance_client)
-#   CONFORMANCE_OUT      where per-scenario results go (default: <repo>/build/conformance-results)
+#   CONFORMANCE_OUT      where per-scenario results go (default: <repo>/build/conformance-results[-next])
 #   CONFORMANCE_TIMEOUT  per-scenario client timeout in ms (default: 30000)
 #   CONFORMANCE_VERBOSE  1 = print the suite's whole output for every scenario
 #   MCP_CPP_CONFORMANCE_ERA  legacy|modern: passed through the suite to the client, which then
@@ -28,46 +39,123 @@ set -u -o pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 INTEROP="$ROOT/test/interop"
 NODE="$INTEROP/node_modules/.bin/node"
-PKG="$INTEROP/node_modules/@modelcontextprotocol/conformance"
+
+SUITE=stable
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --suite) [ $# -ge 2 ] || { echo "run.sh: --suite needs stable|next" >&2; exit 2; }; SUITE=$2; shift 2 ;;
+    --suite=*) SUITE=${1#--suite=}; shift ;;
+    -h|--help) sed -n '3,35p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+
+case "$SUITE" in
+  stable|default|0.1.16) SUITE=stable; PKGROOT="$INTEROP"; OUT_DEFAULT="$ROOT/build/conformance-results" ;;
+  next|alpha) SUITE=next; PKGROOT="$ROOT/test/conformance/next"; OUT_DEFAULT="$ROOT/build/conformance-results-next" ;;
+  *) echo "run.sh: unknown suite '$SUITE' (stable|next)" >&2; exit 2 ;;
+esac
+PKG="$PKGROOT/node_modules/@modelcontextprotocol/conformance"
 CLI="$PKG/dist/index.js"
 CLIENT=${CONFORMANCE_CLIENT:-$ROOT/build/test/conformance_client}
-OUT=${CONFORMANCE_OUT:-$ROOT/build/conformance-results}
+OUT=${CONFORMANCE_OUT:-$OUT_DEFAULT}
 TIMEOUT_MS=${CONFORMANCE_TIMEOUT:-30000}
 VERBOSE=${CONFORMANCE_VERBOSE:-0}
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
+rel=${PKGROOT#"$ROOT"/}
 [ -x "$NODE" ] || die "no $NODE; run: npm ci --prefix test/interop"
-[ -f "$CLI" ] || die "no $CLI; run: npm ci --prefix test/interop"
+[ -f "$CLI" ] || die "no $CLI; run: npm ci --prefix $rel"
 [ -x "$CLIENT" ] || die "no client at $CLIENT; run: ninja -C build test/conformance_client"
 case "$CLIENT" in *" "*) die "the suite splits --command on spaces; move $CLIENT to a path without spaces" ;; esac
 
 # The installed suite must be the version package.json pins.
-pinned=$("$NODE" -e 'const p=require(process.argv[1]);process.stdout.write(p.dependencies["@modelcontextprotocol/conformance"]||"")' "$INTEROP/package.json")
+pinned=$("$NODE" -e 'const p=require(process.argv[1]);process.stdout.write(p.dependencies["@modelcontextprotocol/conformance"]||"")' "$PKGROOT/package.json")
 installed=$("$NODE" -e 'process.stdout.write(require(process.argv[1]).version)' "$PKG/package.json")
-[ -n "$pinned" ] || die "@modelcontextprotocol/conformance is not pinned in $INTEROP/package.json"
-[ "$pinned" = "$installed" ] || die "installed conformance $installed != pinned $pinned; run: npm ci --prefix test/interop"
+[ -n "$pinned" ] || die "@modelcontextprotocol/conformance is not pinned in $PKGROOT/package.json"
+[ "$pinned" = "$installed" ] || die "installed conformance $installed != pinned $pinned; run: npm ci --prefix $rel"
 
-NON_AUTH=(initialize tools_call elicitation-sep1034-client-defaults sse-retry)
+if [ "$SUITE" = stable ]; then
+  DEFAULT_GROUP=(initialize tools_call)
+  NON_AUTH=(initialize tools_call elicitation-sep1034-client-defaults sse-retry)
+  MODERN=()
+else
+  # The non-auth client scenarios of requirements/2026-07-28.yaml (tools_call at that
+  # revision's wire), json-schema-2020-12-preservation (not scored there: added after the
+  # anchor release) and elicitation-sep1034-client-defaults (a 2025-11-25 scenario).
+  MODERN=(request-metadata http-standard-headers http-custom-headers http-invalid-tool-headers
+          json-schema-ref-no-deref json-schema-2020-12-preservation@2026-07-28
+          sep-2322-client-request-state tools_call@2026-07-28 elicitation-sep1034-client-defaults)
+  DEFAULT_GROUP=("${MODERN[@]}")
+  NON_AUTH=("${MODERN[@]}" initialize tools_call sse-retry json-schema-2020-12-preservation)
+fi
 scenarios=()
 if [ $# -eq 0 ]; then
-  scenarios=(initialize tools_call)
+  scenarios=("${DEFAULT_GROUP[@]}")
 else
   for a in "$@"; do
-    if [ "$a" = non-auth ]; then scenarios+=("${NON_AUTH[@]}"); else scenarios+=("$a"); fi
+    case "$a" in
+      non-auth) scenarios+=("${NON_AUTH[@]}") ;;
+      modern) [ "$SUITE" = next ] || die "the modern group needs --suite next"; scenarios+=("${MODERN[@]}") ;;
+      *) scenarios+=("$a") ;;
+    esac
   done
 fi
 
-# Checks each scenario must produce as SUCCESS (from the suite's scenario sources, 0.1.16).
+# Checks each scenario must produce as SUCCESS (from the suites' scenario sources). An entry is
+# a check id, or id#name where one id is shared by several checks. $1 is scenario[@version].
 required_checks() {
-  case "$1" in
+  local s=${1%@*}
+  case "$s" in
     initialize) echo "mcp-client-initialization" ;;
     tools_call) echo "tool-add-numbers" ;;
     sse-retry) echo "client-sse-graceful-reconnect client-sse-retry-timing client-sse-last-event-id" ;;
+    # (client-elicitation-sep1034-general is emitted only when the elicitation fails)
     elicitation-sep1034-client-defaults)
-      echo "client-elicitation-sep1034-general client-elicitation-sep1034-string-default" \
-           "client-elicitation-sep1034-integer-default client-elicitation-sep1034-number-default" \
-           "client-elicitation-sep1034-enum-default client-elicitation-sep1034-boolean-default" ;;
+      echo "client-elicitation-sep1034-string-default client-elicitation-sep1034-integer-default" \
+           "client-elicitation-sep1034-number-default client-elicitation-sep1034-enum-default" \
+           "client-elicitation-sep1034-boolean-default" ;;
+    request-metadata)
+      echo "sep-2575-http-client-sends-version-header sep-2575-client-populates-meta" \
+           "sep-2575-client-sends-client-info sep-2575-http-version-header-matches-meta" \
+           "sep-2575-client-declares-roots-capability sep-2575-client-declares-sampling-capability" \
+           "sep-2575-client-declares-elicitation-capability sep-2575-client-retry-supported-version" ;;
+    http-standard-headers)
+      local m n out=
+      for m in tools_list tools_call resources_list resources_read prompts_list prompts_get; do
+        out="$out sep-2243-client-includes-standard-headers#ClientMcpMethodHeader_$m"
+      done
+      for n in tools_call resources_read prompts_get; do
+        out="$out sep-2243-client-includes-standard-headers#ClientMcpNameHeader_$n"
+      done
+      echo "$out" ;;
+    http-custom-headers)
+      local h out="sep-2243-client-supports-custom-headers sep-2243-client-omit-null"
+      out="$out sep-2243-client-mirrors-designated-params#ClientCustomHeaderNoMirrorUnannotated"
+      out="$out sep-2243-client-mirrors-designated-params#ClientCustomHeaderNoMirrorNumber"
+      for h in Region EmptyVal Method InternalSpace; do out="$out sep-2243-client-mirrors-designated-params#ClientCustomHeader_$h"; done
+      for h in Priority Verbose Debug; do out="$out sep-2243-client-encode-values#ClientCustomHeader_$h"; done
+      for h in NonAscii Whitespace LeadingSpace TrailingSpace ControlChar CrLf Tab; do
+        out="$out sep-2243-client-base64-unsafe#ClientCustomHeader_$h"
+      done
+      echo "$out" ;;
+    http-invalid-tool-headers)
+      echo "sep-2243-client-reject-invalid-tool sep-2243-x-mcp-header-not-empty sep-2243-x-mcp-header-charset" \
+           "sep-2243-x-mcp-header-unique sep-2243-x-mcp-header-primitive-only" ;;
+    json-schema-ref-no-deref) echo "sep-2106-no-network-ref-deref" ;;
+    json-schema-2020-12-preservation)
+      echo "json-schema-2020-12-client-tool-found json-schema-2020-12-client-echo-completed" \
+           "json-schema-2020-12-client-\$schema-preserved json-schema-2020-12-client-\$defs-preserved" \
+           "json-schema-2020-12-client-additionalProperties-preserved" \
+           "sep-2106-client-composition-keywords-preserved sep-2106-client-conditional-keywords-preserved" \
+           "sep-2106-client-anchor-keyword-preserved" ;;
+    sep-2322-client-request-state)
+      echo "sep-2322-client-request-state-echoed sep-2322-client-jsonrpc-id-different" \
+           "sep-2322-client-no-state-omitted sep-2322-client-parallel-isolation" \
+           "sep-2322-default-result-type-complete" ;;
     *) echo "" ;;
   esac
 }
@@ -78,16 +166,27 @@ if command -v flock >/dev/null; then
   flock -w 600 9 || die "another conformance run holds the lock for more than 10 minutes"
 fi
 
-echo "conformance suite $installed, client $CLIENT"
+echo "conformance suite $installed ($SUITE), client $CLIENT"
 passed=0
 failed=0
 blocked=0
+skipped=0
 for s in "${scenarios[@]}"; do
+  name=${s%@*}
+  version_args=()
+  [ "$s" != "$name" ] && version_args=(--spec-version "${s#*@}")
   log=$(mktemp)
   # -o makes the suite write <OUT>/<scenario>-<timestamp>/{checks.json,stdout.txt,stderr.txt}.
   start=$(date +%s%N)
-  "$NODE" "$CLI" client --command "$CLIENT" --scenario "$s" --timeout "$TIMEOUT_MS" -o "$OUT" >"$log" 2>&1
+  "$NODE" "$CLI" client --command "$CLIENT" --scenario "$name" ${version_args[@]+"${version_args[@]}"} \
+    --timeout "$TIMEOUT_MS" -o "$OUT" >"$log" 2>&1
   rc=$?
+  if [ "$rc" -eq 0 ] && grep -q '^SKIPPED: scenario' "$log"; then
+    skipped=$((skipped + 1))
+    echo "SKIP  $s  ($(sed -n 's/^SKIPPED: //p' "$log" | head -n1))"
+    rm -f "$log"
+    continue
+  fi
   ms=$((($(date +%s%N) - start) / 1000000))
   secs="$((ms / 1000)).$((ms % 1000 / 100))"
   dir=$(sed -n 's/^Results saved to //p' "$log" | tail -n1)
@@ -97,10 +196,14 @@ const [file, req] = process.argv.slice(2);
 let checks = [];
 try { checks = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { console.log('nochecks 0 0 0 -'); process.exit(0); }
 const n = (st) => checks.filter((c) => c.status === st).length;
+// "id" or "id#name" (several checks share one id and differ by name).
 const missing = (req || '').split(/\s+/).filter(Boolean)
-  .filter((id) => !checks.some((c) => c.id === id && c.status === 'SUCCESS'));
+  .filter((r) => {
+    const [id, name] = r.split('#');
+    return !checks.some((c) => c.id === id && (name === undefined || c.name === name) && c.status === 'SUCCESS');
+  });
 const bad = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING')
-  .map((c) => `${c.status} ${c.id}: ${c.errorMessage || c.description}`);
+  .map((c) => `${c.status} ${c.id}${c.name && c.name !== c.id ? ' [' + c.name + ']' : ''}: ${c.errorMessage || c.description}`);
 console.log(`ok ${n('SUCCESS')} ${n('FAILURE')} ${n('WARNING')} ${missing.join(',') || '-'}`);
 for (const b of bad) console.log(b);
 EOF
@@ -139,5 +242,5 @@ EOF
 done
 
 [ "$blocked" -gt 0 ] && echo "($blocked of the failures are scenarios blocked on features the API does not have yet)"
-echo "conformance: $passed passed, $failed failed"
+echo "conformance ($SUITE, $installed): $passed passed, $failed failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")"
 [ "$failed" -eq 0 ]

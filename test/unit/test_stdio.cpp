@@ -625,3 +625,36 @@ TEST_CASE("modern multi round-trip: no handler for what the server asks is a typ
   CHECK(r.error().errc() == mcp::Errc::input_required);
   CHECK(r.error().message.find("elicitation") != std::string::npos);
 }
+
+TEST_CASE("modern results are cached per ttlMs, per session, and can be bypassed") {
+  auto log = testutil::temp_path("cache.log");
+  auto client = mcp::Client::create(testutil::one("c", testutil::fault({"--era", "modern", "--ttl-ms", "400", "--log", log})));
+  REQUIRE(client);
+  auto count = [&] {
+    int n = 0;
+    for (const auto& l : log_lines(log)) n += l.value("method", "") == "tools/list";
+    return n;
+  };
+  REQUIRE(client->list_tools());
+  REQUIRE(client->list_tools());
+  CHECK(count() == 1);
+  mcp::RequestOptions fresh;
+  fresh.no_cache = true;
+  REQUIRE(client->list_tools(fresh));
+  CHECK(count() == 2);
+  std::this_thread::sleep_for(500ms);  // expired
+  REQUIRE(client->list_tools());
+  CHECK(count() == 3);
+  client->disconnect();  // releases the cache too
+  REQUIRE(client->list_tools());
+  CHECK(count() == 4);
+
+  auto log2 = testutil::temp_path("nocache.log");
+  auto other = mcp::Client::create(testutil::one("n", testutil::fault({"--era", "modern", "--ttl-ms", "0", "--log", log2})));
+  REQUIRE(other);
+  REQUIRE(other->list_tools());
+  REQUIRE(other->list_tools());
+  int n = 0;
+  for (const auto& l : log_lines(log2)) n += l.value("method", "") == "tools/list";
+  CHECK(n == 2);
+}
