@@ -7,7 +7,9 @@
 #include "tool_headers.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <set>
+#include <thread>
 
 namespace mcp {
 
@@ -72,6 +74,15 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   std::string modern_version;     // the modern revision agreed on
   std::uint64_t generation = 0;   // bumped by disconnect()
   std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
+  // Modern change notifications: a listener thread keeps one subscriptions/listen open while
+  // ClientHandlers::on_change is set (re-listening after reconnects, with backoff).
+  std::thread listener;
+  std::uint64_t listener_gen = 0;  // a listener runs while this still equals the value it started with
+  std::condition_variable listener_cv;
+  std::optional<std::stop_source> listen_cancel;  // cancels the current listen (re-filter, stop)
+  json listen_id;                                 // its JSON-RPC id = the subscription id
+  std::set<std::string> resource_subscriptions;
+
   // Modern results cached per their ttlMs (this session's, so never shared across clients
   // and therefore across tenants). Key: method + params without _meta.
   struct CacheEntry {
@@ -189,6 +200,13 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   void on_notification(const std::string& method, const json& params) {
     const auto& h = defaults.handlers;
+    if (method == "notifications/subscriptions/acknowledged") return;  // the listen stream is open
+    if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
+        params["_meta"].contains("io.modelcontextprotocol/subscriptionId")) {
+      // Only our current subscription's notifications count (stdio shares one channel).
+      std::lock_guard lk(mutex);
+      if (params["_meta"]["io.modelcontextprotocol/subscriptionId"] != listen_id) return;
+    }
     if (method == "notifications/message") {
       if (!h.on_log) return;
       LogMessage m;
@@ -492,7 +510,10 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     engine = out->first;
     info = out->second;
     verdict = info.era;
-    if (info.era == Era::modern) modern_version = info.protocol_version;
+    if (info.era == Era::modern) {
+      modern_version = info.protocol_version;
+      start_listener_locked();
+    }
     return out;
   }
 
@@ -645,6 +666,90 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return failure(Errc::unsupported_version, method + ": server rejected every protocol version we offered");
   }
 
+  json listen_filter(const ServerInfo& si) {
+    json f = json::object();
+    const json& caps = si.capabilities;
+    auto flag = [&](const char* cap) {
+      return caps.contains(cap) && caps[cap].is_object() && caps[cap].value("listChanged", false) == true;
+    };
+    if (flag("tools")) f["toolsListChanged"] = true;
+    if (flag("prompts")) f["promptsListChanged"] = true;
+    if (flag("resources")) f["resourcesListChanged"] = true;
+    std::lock_guard lk(mutex);
+    if (!resource_subscriptions.empty()) f["resourceSubscriptions"] = resource_subscriptions;
+    return f;
+  }
+
+  void start_listener_locked() {  // under `mutex`
+    if (!defaults.handlers.on_change || listener.joinable()) return;
+    const std::uint64_t mine = ++listener_gen;
+    listener = std::thread([this, mine] { listen_loop(mine); });
+  }
+
+  void listen_loop(std::uint64_t mine) {
+    auto backoff = std::chrono::milliseconds(500);
+    auto stopped = [&] { return listener_gen != mine; };  // under `mutex`
+    for (;;) {
+      {
+        std::lock_guard lk(mutex);
+        if (stopped()) return;
+      }
+      auto conn = ensure({});
+      bool ok = false;
+      if (conn && conn->second.era == Era::modern) {
+        auto [eng, si] = *conn;
+        json filter = listen_filter(si);
+        std::stop_source cancel;
+        if (!filter.empty()) {
+          json params{{"_meta", modern_meta(si.protocol_version)}, {"notifications", filter}};
+          auto p = eng->send_request("subscriptions/listen", std::move(params), Clock::now() + std::chrono::hours(24));
+          if (p) {
+            {
+              std::lock_guard lk(mutex);
+              if (stopped()) {
+                eng->abandon(*p);
+                return;
+              }
+              listen_cancel = cancel;
+              listen_id = (*p)->id;
+            }
+            auto r = eng->wait(*p, Clock::now() + std::chrono::hours(24), cancel.get_token(), true);
+            {
+              std::lock_guard lk(mutex);
+              listen_cancel.reset();
+              listen_id = json();
+            }
+            // A result is a graceful end; cancelled means we asked (stop, or a new filter).
+            ok = r || r.error().errc() == Errc::cancelled;
+            if (!r && r.error().errc() != Errc::cancelled && r.error().errc() != Errc::disconnected)
+              diagnostic("subscriptions/listen ended: " + r.error().message);
+          }
+        } else {
+          ok = true;  // nothing to listen for yet: wait for a subscription or stop
+          std::unique_lock lk(mutex);
+          listener_cv.wait(lk, [&] { return stopped() || !resource_subscriptions.empty(); });
+          continue;
+        }
+      } else if (conn) {
+        return;  // legacy servers send their notifications unsolicited
+      }
+      std::unique_lock lk(mutex);
+      if (stopped()) return;
+      if (ok) {
+        backoff = std::chrono::milliseconds(500);
+        continue;
+      }
+      listener_cv.wait_for(lk, backoff, [&] { return stopped(); });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+    }
+  }
+
+  static void join_listener(std::thread& t) {
+    if (!t.joinable()) return;
+    if (t.get_id() == std::this_thread::get_id()) t.detach();  // disconnect() from on_change
+    else t.join();
+  }
+
   // Re-run the legacy handshake on the same connection, once per expiry however many
   // requests noticed it.
   Result<ServerInfo> reinitialize(const std::shared_ptr<RpcEngine>& eng, std::uint64_t seen_epoch,
@@ -682,16 +787,24 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   void disconnect() {
     std::shared_ptr<RpcEngine> eng;
+    std::thread listening;
     {
+      // Stop the listener, forbid reconnects and take the connection in one step, so the
+      // listener cannot reconnect behind our back.
       std::lock_guard lk(mutex);
+      ++listener_gen;
+      if (listen_cancel) listen_cancel->request_stop();
+      listening.swap(listener);
       ++generation;
       eng.swap(engine);
       cache.clear();
       param_headers.clear();
     }
+    listener_cv.notify_all();
     Error e = Error::make(Errc::disconnected, "the client disconnected");
     e.server = name;
     if (eng) eng->close(e);
+    join_listener(listening);
   }
 };
 
@@ -937,12 +1050,29 @@ Result<void> Session::ping(const RequestOptions& options) {
 }
 
 Result<void> Session::subscribe_resource(const std::string& uri, const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return tl::unexpected<Error>(c.error());
+  if (c->second.era == Era::modern) {
+    // Modern: a subscriptions/listen filter entry; the listener re-listens with it.
+    if (!impl_->defaults.handlers.on_change)
+      return impl_->failure(Errc::invalid_config, "resource updates need ClientHandlers::on_change");
+    std::lock_guard lk(impl_->mutex);
+    impl_->resource_subscriptions.insert(uri);
+    if (impl_->listen_cancel) impl_->listen_cancel->request_stop();
+    impl_->listener_cv.notify_all();
+    return {};
+  }
   auto r = request("resources/subscribe", json{{"uri", uri}}, options);
   if (!r) return tl::unexpected<Error>(r.error());
   return {};
 }
 
 Result<void> Session::unsubscribe_resource(const std::string& uri, const RequestOptions& options) {
+  if (era() == Era::modern) {
+    std::lock_guard lk(impl_->mutex);
+    if (impl_->resource_subscriptions.erase(uri) && impl_->listen_cancel) impl_->listen_cancel->request_stop();
+    return {};
+  }
   auto r = request("resources/unsubscribe", json{{"uri", uri}}, options);
   if (!r) return tl::unexpected<Error>(r.error());
   return {};

@@ -658,3 +658,56 @@ TEST_CASE("modern results are cached per ttlMs, per session, and can be bypassed
   for (const auto& l : log_lines(log2)) n += l.value("method", "") == "tools/list";
   CHECK(n == 2);
 }
+
+TEST_CASE("modern change notifications through subscriptions/listen, re-listened after restarts") {
+  testutil::Resources before;
+  {
+    auto log = testutil::temp_path("listen.log");
+    mcp::ClientConfig cfg = testutil::one("m", testutil::fault({"--era", "modern", "--ttl-ms", "60000", "--log", log}));
+    std::mutex m;
+    std::vector<std::string> events;
+    cfg.handlers.on_change = [&](const std::string& server, const mcp::ChangeEvent& ev) {
+      std::lock_guard lk(m);
+      events.push_back(server + ":" + std::to_string(static_cast<int>(ev.kind)) + ":" + ev.uri);
+    };
+    auto seen = [&](const std::string& e) {
+      std::lock_guard lk(m);
+      return std::find(events.begin(), events.end(), e) != events.end();
+    };
+    auto count_method = [&](const std::string& method) {
+      int n = 0;
+      for (const auto& l : log_lines(log)) n += l.value("method", "") == method;
+      return n;
+    };
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    REQUIRE(client->list_tools());  // connects; the listener opens subscriptions/listen
+    CHECK(testutil::eventually([&] { return count_method("subscriptions/listen") == 1; }));
+    for (const auto& l : log_lines(log))
+      if (l.value("method", "") == "subscriptions/listen") CHECK(l["params"]["notifications"]["toolsListChanged"] == true);
+    REQUIRE(client->call_tool("m", "touch"));
+    CHECK(testutil::eventually([&] { return seen("m:0:"); }));
+    // The tool list was cached (ttlMs); the change invalidated it.
+    REQUIRE(client->list_tools());
+    CHECK(count_method("tools/list") == 2);
+
+    auto session = *client->session("m");
+    REQUIRE(session->subscribe_resource("file:///data/a.txt"));
+    CHECK(testutil::eventually([&] { return count_method("subscriptions/listen") == 2; }));
+    CHECK(testutil::eventually([&] {
+      auto r = client->call_tool("m", "listens");
+      return r && r->text() == "1";  // the first listen was cancelled
+    }));
+    REQUIRE(client->call_tool("m", "touch", {{"uri", "file:///data/a.txt"}}));
+    CHECK(testutil::eventually([&] { return seen("m:3:file:///data/a.txt"); }));
+
+    // A graceful end is followed by a new listen; so is a crash (after the restart).
+    REQUIRE(client->call_tool("m", "end_listen"));
+    CHECK(testutil::eventually([&] { return count_method("subscriptions/listen") == 3; }));
+    auto crash = client->call_tool("m", "crash");
+    CHECK_FALSE(crash);
+    CHECK(testutil::eventually([&] { return count_method("subscriptions/listen") == 4; }, 8000));
+    client->disconnect();
+  }
+  CHECK_NO_LEAKS(before);
+}
