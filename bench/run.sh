@@ -35,10 +35,14 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+if [ "$(awk '{print ($1 > 1.0)}' /proc/loadavg)" = 1 ]; then
+  say "warning: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores; figures from a busy machine are noisy"
+fi
 [ -n "$out" ] || { [ "$smoke" = 1 ] && out=$here/results/smoke || out=$here/results; }
 mkdir -p "$out" "$out/logs"
 out=$(cd "$out" && pwd)
 started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say() { echo "run.sh: $*" >&2; }
 
 # ---------------------------------------------------------------- parameters
@@ -202,7 +206,8 @@ cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 report_status=0
 "$node" "$here/report.mjs" --dir "$out" --clients "$clients" --nproc "$(nproc)" --cpu "${cpu_model:-unknown}" \
   --os "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"; uname -r)" --cxx "$(c++ --version 2>/dev/null | head -1)" \
-  --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" || report_status=$?
+  --commit "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)" --build "$build" \
+  --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" || report_status=$?
 if [ "$have_gnuplot" = 1 ] && command -v gnuplot >/dev/null 2>&1; then
   (cd "$out" && timeout 60 gnuplot "$here/cpu_mem.gp") && say "plot: $out/cpu_mem.png"
 fi

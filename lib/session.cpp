@@ -4,6 +4,7 @@
 #include "rpc_engine.hpp"
 #include "http_transport.hpp"
 #include "stdio_transport.hpp"
+#include "schema_validator.hpp"
 #include "tool_headers.hpp"
 
 #include <algorithm>
@@ -90,6 +91,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     Clock::time_point expires;
   };
   std::map<std::string, CacheEntry> cache;
+  // Tool name -> its compiled outputSchema, or why it cannot be used (from the last tools/list).
+  std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
   // HTTP: tool name -> arguments mirrored into Mcp-Param-* headers (from the last tools/list)
   std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
 
@@ -853,6 +856,7 @@ Result<void> Session::notify(std::string_view method, json params) {
 Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
   std::vector<ToolDefinition> tools;
   std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
+  std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
   std::set<std::string> seen_cursors;
   std::optional<std::string> cursor;
   for (int page = 0; page < 10000; ++page) {
@@ -880,14 +884,14 @@ Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& op
         }
         if (!headers->empty()) param_headers[def.name] = std::move(*headers);
       }
+      if (def.output_schema) output_schemas.emplace(def.name, detail::SchemaValidator::compile(*def.output_schema));
       tools.push_back(std::move(def));
     }
     auto nc = r->find("nextCursor");
     if (nc == r->end() || nc->is_null()) {
-      if (impl_->is_http()) {
-        std::lock_guard lk(impl_->mutex);
-        impl_->param_headers = std::move(param_headers);
-      }
+      std::lock_guard lk(impl_->mutex);
+      if (impl_->is_http()) impl_->param_headers = std::move(param_headers);
+      impl_->output_schemas = std::move(output_schemas);
       return tools;
     }
     if (!nc->is_string()) return impl_->failure(Errc::invalid_result, "tools/list: nextCursor is not a string");
@@ -929,11 +933,35 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     r = impl_->request("tools/call", params, options, *so);
   }
   if (!r) return tl::unexpected<Error>(r.error());
+  CallToolResult result;
   try {
-    return r->get<CallToolResult>();
+    result = r->get<CallToolResult>();
   } catch (const std::exception& e) {
     return impl_->failure(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what());
   }
+  // A tool with an outputSchema must return matching structuredContent (unless it failed).
+  std::optional<tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> schema;
+  {
+    std::lock_guard lk(impl_->mutex);
+    auto it = impl_->output_schemas.find(std::string(name));
+    if (it != impl_->output_schemas.end()) schema = it->second;
+  }
+  if (schema && !result.is_error) {
+    const std::string tool(name);
+    if (!*schema)
+      return impl_->failure(Errc::invalid_result, "tools/call " + tool + ": the tool's outputSchema cannot be used: " +
+                                                      schema->error());
+    if (!result.structured_content)
+      return impl_->failure(Errc::invalid_result,
+                            "tools/call " + tool + ": the tool declares an outputSchema but returned no structuredContent");
+    if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
+      Error e = Error::make(Errc::invalid_result, "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why);
+      e.server = impl_->name;
+      e.data = *r;
+      return tl::unexpected<Error>(std::move(e));
+    }
+  }
+  return result;
 }
 
 namespace {

@@ -217,3 +217,53 @@ TEST_CASE("features: server logs and list changes reach the callbacks, tagged wi
   REQUIRE(changes.size() == 1);
   CHECK(changes[0] == "fx:0");
 }
+
+TEST_CASE("features over Streamable HTTP and HTTP+SSE: the same calls, server requests on SSE streams") {
+  const std::string node = interop_dir() + "/node_modules/.bin/node";
+  REQUIRE(std::filesystem::exists(node));
+  const std::string js = interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+  const int p_http = testutil::free_port(), p_sse = testutil::free_port();
+  testutil::ServerProcess s1({node, js, "streamableHttp"}, {"PORT=" + std::to_string(p_http)}, testutil::temp_path("ev-http.log"));
+  testutil::ServerProcess s2({node, js, "sse"}, {"PORT=" + std::to_string(p_sse)}, testutil::temp_path("ev-sse.log"));
+  REQUIRE(testutil::eventually([&] { return testutil::port_open(p_http) && testutil::port_open(p_sse); }, 15000));
+  for (const std::string url : {"http://127.0.0.1:" + std::to_string(p_http) + "/mcp",
+                                "http://127.0.0.1:" + std::to_string(p_sse) + "/sse"}) {
+    CAPTURE(url);
+    mcp::HttpServerConfig h;
+    h.url = url;
+    mcp::ServerConfig sc;
+    sc.transport = h;
+    mcp::ClientConfig cfg = testutil::one("ev", sc);
+    std::atomic<int> elicited{0};
+    cfg.handlers.elicitation = [&](const std::string&, const mcp::ElicitRequest&) -> mcp::Result<mcp::ElicitResult> {
+      ++elicited;
+      mcp::ElicitResult r;
+      r.content = json{{"name", "Linus"}, {"check", false}, {"email", "l@example.com"}};
+      return r;
+    };
+    auto client = make(std::move(cfg));
+    mcp::Result<mcp::ToolMap> tools = mcp::fail(mcp::Errc::tool_not_found, "");
+    CHECK(testutil::eventually([&] {
+      tools = client.list_tools();
+      return tools && tools->count("ev_trigger-elicitation-request");
+    }, 5000));
+    REQUIRE(tools);
+    auto e = tools->at("ev_trigger-elicitation-request").call();
+    REQUIRE_MESSAGE(e, (e ? "" : e.error().what()));
+    CHECK(elicited == 1);
+    CHECK(e->text().find("Linus") != std::string::npos);
+    auto text = client.read_resource("ev", "demo://resource/dynamic/text/2");
+    REQUIRE_MESSAGE(text, (text ? "" : text.error().what()));
+    CHECK(text->contents.at(0).text);
+    auto prompt = client.get_prompt("ev", "args-prompt", {{"city", "Oslo"}});
+    REQUIRE(prompt);
+    CHECK(prompt->messages.at(0).content.text.find("Oslo") != std::string::npos);
+    std::atomic<int> updates{0};
+    mcp::RequestOptions o;
+    o.on_progress = [&](const mcp::Progress&) { ++updates; };
+    auto r = client.call_tool("ev", "trigger-long-running-operation", {{"duration", 1}, {"steps", 3}}, o);
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(updates == 3);
+    client.disconnect();
+  }
+}

@@ -711,3 +711,24 @@ TEST_CASE("modern change notifications through subscriptions/listen, re-listened
   }
   CHECK_NO_LEAKS(before);
 }
+
+TEST_CASE("structuredContent is validated against the tool's outputSchema") {
+  auto client = mcp::Client::create(testutil::one("o", testutil::fault({"--era", "modern"})));
+  REQUIRE(client);
+  auto tools = client->list_tools();
+  REQUIRE(tools);
+  auto good = tools->at("o_add").call({{"a", 1}, {"b", 2}});
+  REQUIRE(good);
+  CHECK((*good->structured_content)["result"] == 3);
+  auto bad = tools->at("o_bad_output").call();
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().errc() == mcp::Errc::invalid_result);
+  CHECK(bad.error().message.find("/result") != std::string::npos);
+  auto none = tools->at("o_no_structured").call();
+  REQUIRE_FALSE(none);
+  CHECK(none.error().errc() == mcp::Errc::invalid_result);
+  CHECK(none.error().message.find("no structuredContent") != std::string::npos);
+  auto failed = tools->at("o_fail").call();  // isError results are not validated
+  REQUIRE(failed);
+  CHECK(failed->is_error);
+}
