@@ -555,10 +555,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         cache.erase(it);
       }
     }
+    // The whole multi round-trip sequence is bounded by max_total_time when it is set.
+    const auto overall = opt.max_total_time ? std::optional(Clock::now() + *opt.max_total_time) : std::nullopt;
     for (int round = 0;; ++round) {
       auto r = request_once(method, current, opt, send_options);
       if (r && cacheable && round == 0) remember(key, *r);  // results after input rounds are never cached
       if (r || r.error().errc() != Errc::input_required) return r;
+      if (overall && Clock::now() >= *overall)
+        return failure(Errc::timeout, method + ": input rounds exceeded max_total_time");
       if (!may_need_input)
         return failure(Errc::invalid_result, method + ": the server answered input_required, which this method does not allow");
       if (round >= defaults.max_input_rounds)

@@ -314,3 +314,54 @@ TEST_CASE("https: the certificate is verified by default; a CA file or verify_tl
     CHECK(client.list_tools());
   }
 }
+
+TEST_CASE("http modern: cancelling closes the request's stream; no notifications/cancelled is posted") {
+  Fixture fx({"--mode", "modern", "--sse"});
+  auto client = make(http(fx.url()));
+  REQUIRE(client.list_tools());
+  std::stop_source src;
+  mcp::RequestOptions o;
+  o.stop = src.get_token();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(200ms);
+    src.request_stop();
+  });
+  auto t0 = Clock::now();
+  auto r = client.call_tool("h", "slow", {{"ms", 5000}}, o);
+  canceller.join();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::cancelled);
+  CHECK(ms_since(t0) < 2000);
+  CHECK(fx.count("POST", "notifications/cancelled") == 0);
+  CHECK(client.call_tool("h", "echo", {{"message", "after"}}));
+}
+
+TEST_CASE("http legacy: stateless servers, DELETE refused with 405, and a pinned HTTP+SSE transport") {
+  {
+    Fixture fx({"--mode", "legacy", "--stateless"});
+    auto client = make(http(fx.url()));
+    auto r = client.call_tool("h", "echo", {{"message", "stateless"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    client.disconnect();
+    CHECK(fx.count("DELETE") == 0);  // no session id, nothing to delete
+  }
+  {
+    Fixture fx({"--mode", "legacy", "--no-delete"});
+    auto client = make(http(fx.url()));
+    REQUIRE(client.call_tool("h", "echo", {{"message", "x"}}));
+    client.disconnect();  // the 405 is fine
+    CHECK(fx.count("DELETE") == 1);
+    CHECK(client.call_tool("h", "echo", {{"message", "again"}}));
+  }
+  {
+    Fixture fx({"--mode", "sse"});
+    auto sc = http(fx.url("/mcp"));  // not an /sse path: only the pin selects HTTP+SSE
+    std::get<mcp::HttpServerConfig>(sc.transport).transport = mcp::HttpTransportKind::sse;
+    auto client = make(std::move(sc));
+    auto r = client.call_tool("h", "echo", {{"message", "pinned"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(fx.count("POST", "server/discover") == 1);  // went straight to the SSE endpoint
+    for (const auto& req : fx.requests())
+      if (req["method"] == "POST") CHECK(req["path"] == "/messages");
+  }
+}

@@ -732,3 +732,17 @@ TEST_CASE("structuredContent is validated against the tool's outputSchema") {
   REQUIRE(failed);
   CHECK(failed->is_error);
 }
+
+TEST_CASE("modern multi round-trip: the whole sequence is bounded by max_total_time") {
+  mcp::ClientConfig cfg = testutil::one("m", testutil::fault({"--era", "modern", "--delay-ms", "50"}));
+  cfg.max_input_rounds = 1000;
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  mcp::RequestOptions o;
+  o.max_total_time = 400ms;
+  auto t0 = Clock::now();
+  auto r = client->call_tool("m", "ask_forever", json::object(), o);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::timeout);
+  CHECK(ms_since(t0) < 3000);
+}
