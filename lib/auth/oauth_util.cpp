@@ -1,0 +1,810 @@
+// SPDX-License-Identifier: MIT
+#include "oauth_util.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <array>
+#include <memory>
+#include <set>
+#include <utility>
+
+namespace mcp::detail::oauth {
+namespace {
+
+char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = ascii_lower(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+// RFC 9110 5.6.2 tchar.
+bool is_tchar(char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~': return true;
+    default: return false;
+  }
+}
+
+bool is_token68_char(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+}
+
+bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
+
+// Cursor over the header; every method advances or reports, so loops terminate.
+struct Cursor {
+  std::string_view s;
+  std::size_t p = 0;
+  bool done() const noexcept { return p >= s.size(); }
+  char peek() const noexcept { return s[p]; }
+  void skip_ows() noexcept { while (!done() && is_ows(s[p])) ++p; }
+  void skip_ows_and_commas() noexcept {
+    while (!done() && (is_ows(s[p]) || s[p] == ',' || s[p] == '\r' || s[p] == '\n')) ++p;
+  }
+  std::string_view token() noexcept {
+    std::size_t b = p;
+    while (!done() && is_tchar(s[p])) ++p;
+    return s.substr(b, p - b);
+  }
+  // Skips to the next comma outside a quoted string (not consuming it).
+  void skip_to_comma() noexcept {
+    bool quoted = false;
+    while (!done()) {
+      char c = s[p];
+      if (quoted) {
+        if (c == '\\') ++p;
+        else if (c == '"') quoted = false;
+      } else if (c == '"') {
+        quoted = true;
+      } else if (c == ',') {
+        return;
+      }
+      ++p;
+    }
+    if (p > s.size()) p = s.size();
+  }
+  // After an opening quote: reads up to the closing quote, unescaping quoted-pairs.
+  std::string quoted_string() {
+    std::string out;
+    while (!done()) {
+      char c = s[p++];
+      if (c == '"') return out;
+      if (c == '\\' && !done()) c = s[p++];
+      out.push_back(c);
+    }
+    return out;  // unterminated: lenient, ends at the end of the header
+  }
+  std::string bare_value() {
+    std::size_t b = p;
+    while (!done() && s[p] != ',' && !is_ows(s[p])) ++p;
+    return std::string(s.substr(b, p - b));
+  }
+};
+
+// Tries "token68 OWS (end|,)" at the cursor; restores the cursor when it is not one.
+bool try_token68(Cursor& c, std::string& out) {
+  std::size_t b = c.p, q = c.p;
+  while (q < c.s.size() && is_token68_char(c.s[q])) ++q;
+  if (q == b) return false;
+  while (q < c.s.size() && c.s[q] == '=') ++q;
+  std::size_t e = q;
+  while (q < c.s.size() && is_ows(c.s[q])) ++q;
+  if (q < c.s.size() && c.s[q] != ',') return false;
+  out.assign(c.s.substr(b, e - b));
+  c.p = q;
+  return true;
+}
+
+// Parses auth-params of one challenge. Stops (cursor at the token) when the next element is
+// a new challenge rather than a parameter.
+void parse_params(Cursor& c, AuthChallenge& ch) {
+  std::size_t count = 0;
+  while (true) {
+    c.skip_ows_and_commas();
+    if (c.done()) return;
+    std::size_t start = c.p;
+    std::string_view name = c.token();
+    if (name.empty()) {  // garbage: skip this element
+      c.skip_to_comma();
+      if (c.p == start) ++c.p;
+      continue;
+    }
+    c.skip_ows();
+    if (c.done() || c.peek() != '=') {
+      // A token not followed by '=' starts the next challenge.
+      c.p = start;
+      return;
+    }
+    ++c.p;  // '='
+    c.skip_ows();
+    std::string value;
+    if (!c.done() && c.peek() == '"') {
+      ++c.p;
+      value = c.quoted_string();
+    } else {
+      value = c.bare_value();
+    }
+    c.skip_ows();
+    if (!c.done() && c.peek() != ',') c.skip_to_comma();  // trailing garbage in this element
+    if (count < kMaxParams) {
+      ch.params.emplace(to_lower(name), std::move(value));  // emplace: first wins
+      ++count;
+    }
+  }
+}
+
+}  // namespace
+
+bool AuthChallenge::is_scheme(std::string_view s) const noexcept { return iequals(scheme, s); }
+
+const std::string* AuthChallenge::param(std::string_view name) const {
+  auto it = params.find(to_lower(name));
+  return it == params.end() ? nullptr : &it->second;
+}
+
+std::vector<AuthChallenge> parse_www_authenticate(std::string_view header) {
+  std::vector<AuthChallenge> out;
+  Cursor c{header.substr(0, std::min(header.size(), kMaxHeaderBytes))};
+  while (true) {
+    c.skip_ows_and_commas();
+    if (c.done() || out.size() >= kMaxChallenges) break;
+    std::size_t start = c.p;
+    std::string_view scheme = c.token();
+    if (scheme.empty()) {
+      c.skip_to_comma();
+      if (c.p == start) ++c.p;
+      continue;
+    }
+    AuthChallenge ch;
+    ch.scheme = std::string(scheme);
+    if (!c.done() && !is_ows(c.peek()) && c.peek() != ',') {
+      // e.g. "Bearer=x" or "Bearer\"": not a challenge; drop the element.
+      c.skip_to_comma();
+      continue;
+    }
+    c.skip_ows();
+    if (!c.done() && c.peek() != ',') {
+      if (!try_token68(c, ch.token68)) parse_params(c, ch);
+    }
+    out.push_back(std::move(ch));
+  }
+  return out;
+}
+
+std::optional<BearerChallenge> find_bearer_challenge(const std::vector<AuthChallenge>& challenges) {
+  for (const auto& ch : challenges) {
+    if (!ch.is_scheme("Bearer")) continue;
+    BearerChallenge b;
+    auto get = [&](std::string_view n) -> std::optional<std::string> {
+      if (const auto* v = ch.param(n)) return *v;
+      return std::nullopt;
+    };
+    b.resource_metadata = get("resource_metadata");
+    b.scope = get("scope");
+    b.error = get("error");
+    b.error_description = get("error_description");
+    b.realm = get("realm");
+    return b;
+  }
+  return std::nullopt;
+}
+
+std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header) {
+  return find_bearer_challenge(parse_www_authenticate(header));
+}
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+
+Result<UrlParts> parse_url(std::string_view url) {
+  UrlParts u;
+  auto colon = url.find("://");
+  if (colon == std::string_view::npos) return fail(Errc::invalid_config, "URL is not absolute");
+  u.scheme = to_lower(url.substr(0, colon));
+  if (u.scheme != "http" && u.scheme != "https")
+    return fail(Errc::invalid_config, "URL scheme must be http or https");
+  for (char ch : url)
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f)
+      return fail(Errc::invalid_config, "URL contains whitespace or control characters");
+  std::string_view rest = url.substr(colon + 3);
+  if (auto h = rest.find('#'); h != std::string_view::npos) {
+    u.has_fragment = true;
+    u.fragment = std::string(rest.substr(h + 1));
+    rest = rest.substr(0, h);
+  }
+  if (auto q = rest.find('?'); q != std::string_view::npos) {
+    u.has_query = true;
+    u.query = std::string(rest.substr(q + 1));
+    rest = rest.substr(0, q);
+  }
+  std::string_view authority = rest;
+  if (auto s = rest.find('/'); s != std::string_view::npos) {
+    authority = rest.substr(0, s);
+    u.path = std::string(rest.substr(s));
+  }
+  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
+    u.userinfo = std::string(authority.substr(0, at));
+    authority = authority.substr(at + 1);
+  }
+  std::string_view hostport = authority;
+  if (!hostport.empty() && hostport.front() == '[') {
+    auto close = hostport.find(']');
+    if (close == std::string_view::npos) return fail(Errc::invalid_config, "URL has a malformed IPv6 host");
+    u.host = std::string(hostport.substr(0, close + 1));
+    hostport = hostport.substr(close + 1);
+    if (!hostport.empty()) {
+      if (hostport.front() != ':') return fail(Errc::invalid_config, "URL has a malformed port");
+      u.port = std::string(hostport.substr(1));
+    }
+  } else if (auto pc = hostport.find(':'); pc != std::string_view::npos) {
+    u.host = std::string(hostport.substr(0, pc));
+    u.port = std::string(hostport.substr(pc + 1));
+  } else {
+    u.host = std::string(hostport);
+  }
+  if (u.host.empty()) return fail(Errc::invalid_config, "URL has no host");
+  if (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), [](char d) { return d >= '0' && d <= '9'; }))
+    return fail(Errc::invalid_config, "URL has a malformed port");
+  return u;
+}
+
+namespace {
+
+// scheme://host[:port] with lowercase scheme and host, default port elided.
+std::string origin_of(const UrlParts& u) {
+  std::string o = u.scheme + "://" + to_lower(u.host);
+  bool default_port = (u.scheme == "https" && u.port == "443") || (u.scheme == "http" && u.port == "80");
+  if (!u.port.empty() && !default_port) o += ":" + u.port;
+  return o;
+}
+
+std::string strip_trailing_slash(std::string path) {
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path;
+}
+
+void push_unique(std::vector<std::string>& v, std::string s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(std::move(s));
+}
+
+}  // namespace
+
+Result<std::string> canonical_resource_uri(std::string_view server_url) {
+  auto u = parse_url(server_url);
+  if (!u) return fail(u.error());
+  if (!u->userinfo.empty()) return fail(Errc::invalid_config, "resource URL must not contain userinfo");
+  std::string out = origin_of(*u);
+  if (u->path != "/") out += u->path;
+  if (u->has_query) out += "?" + u->query;
+  return out;
+}
+
+Result<std::vector<std::string>> protected_resource_metadata_urls(
+    std::string_view server_url, std::optional<std::string_view> header_resource_metadata) {
+  auto u = parse_url(server_url);
+  if (!u) return fail(u.error());
+  std::vector<std::string> out;
+  if (header_resource_metadata && parse_url(*header_resource_metadata))
+    out.emplace_back(*header_resource_metadata);
+  const std::string origin = origin_of(*u);
+  const std::string base = origin + "/.well-known/oauth-protected-resource";
+  std::string path = strip_trailing_slash(u->path);
+  // RFC 9728 3.1 keeps the query component after the inserted suffix.
+  if (!path.empty() || (u->has_query && !u->query.empty()))
+    push_unique(out, base + path + (u->has_query && !u->query.empty() ? "?" + u->query : ""));
+  push_unique(out, base);
+  return out;
+}
+
+Result<std::vector<std::string>> authorization_server_metadata_urls(std::string_view issuer) {
+  auto u = parse_url(issuer);
+  if (!u) return fail(u.error());
+  if (u->has_query || u->has_fragment)
+    return fail(Errc::invalid_config, "issuer must not have a query or fragment");
+  const std::string origin = origin_of(*u);
+  std::string path = strip_trailing_slash(u->path);
+  std::vector<std::string> out;
+  if (path.empty()) {
+    out.push_back(origin + "/.well-known/oauth-authorization-server");
+    out.push_back(origin + "/.well-known/openid-configuration");
+  } else {
+    out.push_back(origin + "/.well-known/oauth-authorization-server" + path);
+    out.push_back(origin + "/.well-known/openid-configuration" + path);
+    out.push_back(origin + path + "/.well-known/openid-configuration");
+  }
+  return out;
+}
+
+std::string form_urlencode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~' || c == '*') {
+      out.push_back(ch);
+    } else if (c == ' ') {
+      out.push_back('+');
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+namespace {
+int hexval(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+}  // namespace
+
+std::string form_urldecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 &&
+               hexval(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (part.empty()) continue;
+    auto eq = part.find('=');
+    if (eq == std::string_view::npos)
+      out.emplace_back(form_urldecode(part), std::string{});
+    else
+      out.emplace_back(form_urldecode(part.substr(0, eq)), form_urldecode(part.substr(eq + 1)));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Base64url, randomness, PKCE
+
+namespace {
+constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int b64url_val(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+bool random_bytes(unsigned char* buf, std::size_t n) {
+  while (n > 0) {
+    int chunk = static_cast<int>(std::min<std::size_t>(n, 1 << 20));
+    if (RAND_bytes(buf, chunk) != 1) return false;
+    buf += chunk;
+    n -= static_cast<std::size_t>(chunk);
+  }
+  return true;
+}
+}  // namespace
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto at = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(bytes[k])); };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+    out.push_back(kB64Url[(v >> 6) & 63]);
+    out.push_back(kB64Url[v & 63]);
+  }
+  std::size_t rem = bytes.size() - i;
+  if (rem == 1) {
+    unsigned v = at(i) << 16;
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+  } else if (rem == 2) {
+    unsigned v = (at(i) << 16) | (at(i + 1) << 8);
+    out.push_back(kB64Url[(v >> 18) & 63]);
+    out.push_back(kB64Url[(v >> 12) & 63]);
+    out.push_back(kB64Url[(v >> 6) & 63]);
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 0) {
+    // Padding is allowed only as a proper suffix.
+    std::size_t pad = 0;
+    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
+    text.remove_suffix(pad);
+  }
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v = b64url_val(c);
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  // Non-canonical encodings (leftover non-zero bits) are rejected.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
+Result<std::string> random_token(std::size_t n_bytes) {
+  if (n_bytes == 0 || n_bytes > 4096) return fail(Errc::invalid_config, "random token size out of range");
+  std::string buf(n_bytes, '\0');
+  if (!random_bytes(reinterpret_cast<unsigned char*>(buf.data()), n_bytes))
+    return fail(Errc::unauthorized, "the system random number generator failed");
+  std::string out = base64url_encode(buf);
+  OPENSSL_cleanse(buf.data(), buf.size());
+  return out;
+}
+
+bool is_valid_code_verifier(std::string_view v) noexcept {
+  if (v.size() < 43 || v.size() > 128) return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+  });
+}
+
+Result<std::string> generate_code_verifier(std::size_t length) {
+  if (length < 43 || length > 128)
+    return fail(Errc::invalid_config, "PKCE code verifier length must be 43..128");
+  std::array<unsigned char, 128> buf{};
+  if (!random_bytes(buf.data(), length))
+    return fail(Errc::unauthorized, "the system random number generator failed");
+  // The base64url alphabet is 64 unreserved characters: masking 6 bits is unbiased.
+  std::string out(length, '\0');
+  for (std::size_t i = 0; i < length; ++i) out[i] = kB64Url[buf[i] & 63];
+  OPENSSL_cleanse(buf.data(), buf.size());
+  return out;
+}
+
+std::string code_challenge_s256(std::string_view verifier) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
+  return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+Result<Pkce> make_pkce(std::size_t verifier_length) {
+  auto v = generate_code_verifier(verifier_length);
+  if (!v) return fail(v.error());
+  Pkce p;
+  p.challenge = code_challenge_s256(*v);
+  p.verifier = std::move(*v);
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scopes
+
+namespace {
+std::vector<std::string_view> split_scopes(std::string_view s) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+    std::size_t b = i;
+    while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+    if (i > b) out.push_back(s.substr(b, i - b));
+  }
+  return out;
+}
+
+std::string join_scopes(const std::vector<std::string_view>& v) {
+  std::string out;
+  for (auto s : v) {
+    if (!out.empty()) out.push_back(' ');
+    out.append(s);
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<std::string> select_scope(const std::optional<std::string>& challenge_scope,
+                                        const nlohmann::json& resource_metadata) {
+  if (challenge_scope) {
+    auto parts = split_scopes(*challenge_scope);
+    if (!parts.empty()) return join_scopes(parts);
+  }
+  if (resource_metadata.is_object()) {
+    auto it = resource_metadata.find("scopes_supported");
+    if (it != resource_metadata.end() && it->is_array()) {
+      std::vector<std::string_view> parts;
+      for (const auto& s : *it)
+        if (s.is_string() && !s.get_ref<const std::string&>().empty()) {
+          const auto& str = s.get_ref<const std::string&>();
+          if (std::find(parts.begin(), parts.end(), str) == parts.end()) parts.push_back(str);
+        }
+      if (!parts.empty()) return join_scopes(parts);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string union_scopes(std::string_view previous, std::string_view challenge) {
+  std::vector<std::string_view> out;
+  for (auto src : {previous, challenge})
+    for (auto s : split_scopes(src))
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  return join_scopes(out);
+}
+
+std::string add_offline_access_if_supported(std::string_view scope, const nlohmann::json& as_metadata) {
+  auto parts = split_scopes(scope);
+  if (std::find(parts.begin(), parts.end(), "offline_access") != parts.end()) return join_scopes(parts);
+  if (as_metadata.is_object()) {
+    auto it = as_metadata.find("scopes_supported");
+    if (it != as_metadata.end() && it->is_array())
+      for (const auto& s : *it)
+        if (s.is_string() && s.get_ref<const std::string&>() == "offline_access") {
+          parts.push_back("offline_access");
+          break;
+        }
+  }
+  return join_scopes(parts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// ES256
+
+namespace {
+struct PkeyFree { void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); } };
+struct BioFree { void operator()(BIO* b) const noexcept { BIO_free(b); } };
+struct MdCtxFree { void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); } };
+struct SigFree { void operator()(ECDSA_SIG* s) const noexcept { ECDSA_SIG_free(s); } };
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// No passphrase prompt: an encrypted key fails instead of reading the terminal.
+int no_password(char*, int, int, void*) { return 0; }
+
+bool is_p256(EVP_PKEY* k) {
+  if (EVP_PKEY_get_base_id(k) != EVP_PKEY_EC) return false;
+  char name[64] = {};
+  std::size_t len = 0;
+  if (EVP_PKEY_get_group_name(k, name, sizeof name, &len) != 1) return false;
+  std::string_view n(name, len);
+  return n == "prime256v1" || n == "P-256" || n == "secp256r1";
+}
+
+Result<PkeyPtr> load_key(std::string_view pem, bool is_private) {
+  if (pem.size() > (1u << 16)) return fail(Errc::invalid_config, "key PEM is too large");
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return fail(Errc::invalid_config, "could not read the key");
+  EVP_PKEY* k = is_private ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr)
+                           : PEM_read_bio_PUBKEY(bio.get(), nullptr, no_password, nullptr);
+  // OpenSSL's error queue may describe the input; drop it rather than surface it.
+  ERR_clear_error();
+  if (!k)
+    return fail(Errc::invalid_config, is_private ? "could not parse the EC private key PEM"
+                                                 : "could not parse the EC public key PEM");
+  PkeyPtr key(k);
+  if (!is_p256(key.get())) return fail(Errc::invalid_config, "ES256 requires an EC P-256 key");
+  return key;
+}
+
+constexpr std::size_t kCoordBytes = 32;
+}  // namespace
+
+Result<std::string> make_client_assertion_es256(std::string_view private_key_pem,
+                                                const ClientAssertionOptions& opts) {
+  if (opts.client_id.empty()) return fail(Errc::invalid_config, "client assertion needs a client_id");
+  if (opts.audience.empty()) return fail(Errc::invalid_config, "client assertion needs an audience");
+  if (opts.lifetime.count() <= 0) return fail(Errc::invalid_config, "client assertion lifetime must be positive");
+  auto key = load_key(private_key_pem, true);
+  if (!key) return fail(key.error());
+  auto jti = random_token(16);
+  if (!jti) return fail(jti.error());
+
+  auto now = opts.issued_at == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now()
+                                                                        : opts.issued_at;
+  auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  nlohmann::json header = {{"alg", "ES256"}, {"typ", "JWT"}};
+  if (opts.key_id) header["kid"] = *opts.key_id;
+  nlohmann::json claims = {{"iss", opts.client_id}, {"sub", opts.client_id}, {"aud", opts.audience},
+                           {"iat", iat},            {"exp", iat + opts.lifetime.count()},
+                           {"jti", *jti}};
+  std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
+
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  std::size_t der_len = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &der_len,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, "could not sign the client assertion");
+  }
+  std::string der(der_len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &der_len,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, "could not sign the client assertion");
+  }
+  der.resize(der_len);
+  // JWS wants the raw fixed-width R||S (RFC 7518 3.4), not OpenSSL's DER ECDSA-Sig-Value.
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, "could not sign the client assertion");
+  }
+  const BIGNUM* r = nullptr;
+  const BIGNUM* s = nullptr;
+  ECDSA_SIG_get0(sig.get(), &r, &s);
+  std::string raw(2 * kCoordBytes, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  if (BN_bn2binpad(r, out, kCoordBytes) != static_cast<int>(kCoordBytes) ||
+      BN_bn2binpad(s, out + kCoordBytes, kCoordBytes) != static_cast<int>(kCoordBytes)) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, "could not sign the client assertion");
+  }
+  return signing_input + "." + base64url_encode(raw);
+}
+
+Result<VerifiedJws> verify_jws_es256(std::string_view jws, std::string_view public_key_pem) {
+  if (jws.size() > (1u << 16)) return fail(Errc::unauthorized, "JWS is too large");
+  auto d1 = jws.find('.');
+  auto d2 = d1 == std::string_view::npos ? d1 : jws.find('.', d1 + 1);
+  if (d2 == std::string_view::npos || jws.find('.', d2 + 1) != std::string_view::npos)
+    return fail(Errc::unauthorized, "JWS is not in compact serialization");
+  auto header_raw = base64url_decode(jws.substr(0, d1));
+  auto payload_raw = base64url_decode(jws.substr(d1 + 1, d2 - d1 - 1));
+  auto sig_raw = base64url_decode(jws.substr(d2 + 1));
+  if (!header_raw || !payload_raw || !sig_raw) return fail(Errc::unauthorized, "JWS is not valid base64url");
+  VerifiedJws v;
+  v.header = nlohmann::json::parse(*header_raw, nullptr, false);
+  if (!v.header.is_object()) return fail(Errc::unauthorized, "JWS header is not a JSON object");
+  auto alg = v.header.find("alg");
+  if (alg == v.header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "ES256")
+    return fail(Errc::unauthorized, "JWS alg is not ES256");
+  if (sig_raw->size() != 2 * kCoordBytes) return fail(Errc::unauthorized, "JWS signature has the wrong length");
+  auto key = load_key(public_key_pem, false);
+  if (!key) return fail(key.error());
+
+  std::unique_ptr<ECDSA_SIG, SigFree> sig(ECDSA_SIG_new());
+  const auto* raw = reinterpret_cast<const unsigned char*>(sig_raw->data());
+  BIGNUM* r = BN_bin2bn(raw, kCoordBytes, nullptr);
+  BIGNUM* s = BN_bin2bn(raw + kCoordBytes, kCoordBytes, nullptr);
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    ERR_clear_error();
+    return fail(Errc::unauthorized, "JWS signature could not be decoded");
+  }
+  unsigned char* der = nullptr;
+  int der_len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (der_len <= 0) {
+    ERR_clear_error();
+    return fail(Errc::unauthorized, "JWS signature could not be decoded");
+  }
+  std::unique_ptr<unsigned char, void (*)(unsigned char*)> der_guard(der, [](unsigned char* q) { OPENSSL_free(q); });
+  std::string_view signing_input = jws.substr(0, d2);
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  int ok = ctx && EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()) == 1
+               ? EVP_DigestVerify(ctx.get(), der, static_cast<std::size_t>(der_len),
+                                  reinterpret_cast<const unsigned char*>(signing_input.data()),
+                                  signing_input.size())
+               : -1;
+  ERR_clear_error();
+  if (ok != 1) return fail(Errc::unauthorized, "JWS signature does not verify");
+  v.claims = nlohmann::json::parse(*payload_raw, nullptr, false);
+  if (!v.claims.is_object()) return fail(Errc::unauthorized, "JWS payload is not a JSON object");
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Authorization response
+
+namespace {
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The AS's error code is from a restricted charset (RFC 6749 4.1.2.1); keep it printable and
+// short so it can be shown without injecting anything into logs.
+std::string sanitize(std::string_view s, std::size_t max) {
+  std::string out;
+  for (char c : s.substr(0, max))
+    out.push_back((static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f) ? c : '?');
+  return out;
+}
+}  // namespace
+
+Result<AuthorizationResponse> validate_authorization_response(std::string_view redirect_url,
+                                                              const ExpectedAuthorization& expected) {
+  auto q = redirect_url.find('?');
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : redirect_url.substr(q + 1);
+  if (auto h = query.find('#'); h != std::string_view::npos) query = query.substr(0, h);
+  auto params = parse_query(query);
+  std::map<std::string, std::string> seen;
+  for (auto& [k, v] : params) {
+    if (k == "code" || k == "state" || k == "iss" || k == "error" || k == "error_description") {
+      if (!seen.emplace(k, v).second)
+        return fail(Errc::unauthorized, "authorization response repeats the '" + k + "' parameter");
+    }
+  }
+  auto get = [&](const char* k) -> const std::string* {
+    auto it = seen.find(k);
+    return it == seen.end() ? nullptr : &it->second;
+  };
+  // RFC 9207 2.4, before anything else (including error) is acted on.
+  if (const auto* iss = get("iss")) {
+    if (*iss != expected.issuer)
+      return fail(Errc::unauthorized,
+                  "authorization response 'iss' does not match the authorization server's issuer "
+                  "(possible mix-up attack); response rejected");
+  } else if (expected.iss_parameter_supported) {
+    return fail(Errc::unauthorized,
+                "authorization response lacks 'iss' although the authorization server advertises it");
+  }
+  const auto* state = get("state");
+  if (expected.state.empty()) {
+    if (state) return fail(Errc::unauthorized, "authorization response has an unexpected 'state'");
+  } else if (!state || !constant_time_equal(*state, expected.state)) {
+    return fail(Errc::unauthorized, "authorization response 'state' does not match the request");
+  }
+  if (const auto* err = get("error")) {
+    std::string msg = "authorization server returned error '" + sanitize(*err, 64) + "'";
+    if (const auto* desc = get("error_description")) msg += ": " + sanitize(*desc, 256);
+    return fail(Errc::unauthorized, std::move(msg));
+  }
+  const auto* code = get("code");
+  if (!code || code->empty()) return fail(Errc::unauthorized, "authorization response has no 'code'");
+  AuthorizationResponse r;
+  r.code = *code;
+  if (const auto* iss = get("iss")) r.iss = *iss;
+  return r;
+}
+
+}  // namespace mcp::detail::oauth

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Pure building blocks for MCP authorization (spec revision 2026-07-28, "Authorization"):
+// WWW-Authenticate parsing (RFC 9110 11.6.1, RFC 6750 3, RFC 9728 5.1), metadata discovery
+// URL candidates (RFC 9728 3.1, RFC 8414 3.1 / 5, OIDC Discovery), the RFC 8707 canonical
+// resource URI, PKCE S256 (RFC 7636), scope selection, ES256 `private_key_jwt` client
+// assertions (RFC 7523, RFC 7515/7518) and authorization response validation (RFC 6749 4.1.2,
+// RFC 9207).
+//
+// Nothing here does I/O. Functions that can fail return `mcp::Result`; their error messages
+// never echo codes, states, verifiers, keys, tokens or URLs given as input (URLs may carry
+// credentials in their userinfo or query), so errors are safe to log.
+//
+// Thread-safety: all functions are free functions without shared state; safe to call from
+// many threads at once (the random functions use OpenSSL's thread-safe RAND_bytes).
+#include <mcp/error.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcp::detail::oauth {
+
+// ---------------------------------------------------------------------------------------------
+// WWW-Authenticate
+
+/// One challenge of a `WWW-Authenticate` header.
+struct AuthChallenge {
+  std::string scheme;                         ///< as sent; compare with `is_scheme`
+  std::string token68;                        ///< the token68 form, when the challenge used it
+  std::map<std::string, std::string> params;  ///< auth-params, names lowercased, values unquoted
+
+  /// Case-insensitive scheme comparison (`"bearer"` matches `"Bearer"`).
+  [[nodiscard]] bool is_scheme(std::string_view s) const noexcept;
+  /// The value of a parameter (name compared case-insensitively), or nullptr.
+  [[nodiscard]] const std::string* param(std::string_view name) const;
+
+  /// Field-wise equality (tests).
+  bool operator==(const AuthChallenge&) const = default;
+};
+
+/// Limits that keep parsing bounded on hostile input.
+inline constexpr std::size_t kMaxHeaderBytes = 16 * 1024;  ///< bytes beyond this are ignored
+inline constexpr std::size_t kMaxChallenges = 16;          ///< further challenges are ignored
+inline constexpr std::size_t kMaxParams = 32;              ///< further params are ignored
+
+/// Parses the value of a `WWW-Authenticate` header into its challenges.
+///
+/// Never throws (beyond `std::bad_alloc`), linear in the input, and lenient: garbage between
+/// challenges is skipped up to the next top-level comma, an unterminated quoted string ends at
+/// the end of the header, unquoted values may contain any character except comma and
+/// whitespace (some servers send `resource_metadata=https://...` unquoted). For duplicate
+/// parameter names the first wins. Several header lines can be joined with ", " first.
+[[nodiscard]] std::vector<AuthChallenge> parse_www_authenticate(std::string_view header);
+
+/// The parameters of a Bearer challenge that matter to an MCP client.
+struct BearerChallenge {
+  std::optional<std::string> resource_metadata;  ///< RFC 9728 5.1 PRM URL
+  std::optional<std::string> scope;              ///< RFC 6750 3 space-separated scopes
+  std::optional<std::string> error;              ///< e.g. "invalid_token", "insufficient_scope"
+  std::optional<std::string> error_description;  ///< human-readable, from the server
+  std::optional<std::string> realm;              ///< RFC 6750 realm
+
+  /// Field-wise equality (tests).
+  bool operator==(const BearerChallenge&) const = default;
+};
+
+/// The first Bearer challenge among `challenges`, if any.
+[[nodiscard]] std::optional<BearerChallenge> find_bearer_challenge(
+    const std::vector<AuthChallenge>& challenges);
+/// `find_bearer_challenge(parse_www_authenticate(header))`.
+[[nodiscard]] std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header);
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+
+/// The parts of an absolute http(s) URL (RFC 3986 generic syntax, no normalisation).
+struct UrlParts {
+  std::string scheme;    ///< lowercased ("http" or "https")
+  std::string userinfo;  ///< without the '@'; empty when absent
+  std::string host;      ///< as written (IPv6 literals keep their brackets)
+  std::string port;      ///< digits only; empty when absent
+  std::string path;      ///< begins with '/' or is empty
+  std::string query;     ///< without the '?'; see `has_query`
+  std::string fragment;  ///< without the '#'; see `has_fragment`
+  bool has_query = false;     ///< a '?' was present (possibly with an empty query)
+  bool has_fragment = false;  ///< a '#' was present
+};
+
+/// Splits an absolute `http://` or `https://` URL; fails (without echoing it) otherwise.
+[[nodiscard]] Result<UrlParts> parse_url(std::string_view url);
+
+/// The RFC 8707 / MCP canonical resource URI of an MCP server URL: lowercase scheme and host,
+/// default port (80/443) elided, no fragment, path and query kept, a lone "/" path dropped
+/// (`https://MCP.example.com/` -> `https://mcp.example.com`). Rejects userinfo.
+[[nodiscard]] Result<std::string> canonical_resource_uri(std::string_view server_url);
+
+/// Protected Resource Metadata URLs to try, in order (MCP "Protected Resource Metadata
+/// Discovery Requirements", RFC 9728 3.1):
+///   1. `header_resource_metadata` (from the 401's WWW-Authenticate), if it is an http(s) URL;
+///   2. path-based `<origin>/.well-known/oauth-protected-resource<path>[?query]` (trailing
+///      slash removed) when the server URL has a path;
+///   3. root `<origin>/.well-known/oauth-protected-resource`.
+/// Duplicates are removed. Fails only when `server_url` is not an absolute http(s) URL.
+[[nodiscard]] Result<std::vector<std::string>> protected_resource_metadata_urls(
+    std::string_view server_url, std::optional<std::string_view> header_resource_metadata = {});
+
+/// Authorization Server metadata URLs to try for `issuer`, in the MCP order:
+/// with a path (`https://a.example/t1`):
+///   `https://a.example/.well-known/oauth-authorization-server/t1`,
+///   `https://a.example/.well-known/openid-configuration/t1`,
+///   `https://a.example/t1/.well-known/openid-configuration`;
+/// without a path: `.../.well-known/oauth-authorization-server`, `.../.well-known/openid-configuration`.
+/// Fails when the issuer is not an http(s) URL or has a query or fragment (RFC 8414 2).
+[[nodiscard]] Result<std::vector<std::string>> authorization_server_metadata_urls(
+    std::string_view issuer);
+
+/// `application/x-www-form-urlencoded` encoding of one name or value (space -> "+").
+[[nodiscard]] std::string form_urlencode(std::string_view s);
+/// Decodes `application/x-www-form-urlencoded` text ("+" -> space, %XX); invalid escapes are
+/// kept literally.
+[[nodiscard]] std::string form_urldecode(std::string_view s);
+/// Parses a query string (`a=1&b=2`, no leading '?') into decoded name/value pairs, in order.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
+
+// ---------------------------------------------------------------------------------------------
+// Base64url, randomness, PKCE
+
+/// Base64url without padding (RFC 4648 5, RFC 7515 2).
+[[nodiscard]] std::string base64url_encode(std::string_view bytes);
+/// Decodes base64url; accepts input with or without '=' padding; rejects other characters and
+/// impossible lengths.
+[[nodiscard]] std::optional<std::string> base64url_decode(std::string_view text);
+
+/// `n_bytes` from a CSPRNG, base64url-encoded (for `state`, `jti`, nonces).
+[[nodiscard]] Result<std::string> random_token(std::size_t n_bytes = 32);
+
+/// A PKCE code verifier (RFC 7636 4.1): `length` characters (43..128) from the unreserved
+/// alphabet, uniformly random from RAND_bytes.
+[[nodiscard]] Result<std::string> generate_code_verifier(std::size_t length = 64);
+/// The S256 code challenge: base64url(SHA-256(verifier)) without padding (RFC 7636 4.2).
+[[nodiscard]] std::string code_challenge_s256(std::string_view verifier);
+/// True when `verifier` is 43..128 unreserved characters.
+[[nodiscard]] bool is_valid_code_verifier(std::string_view verifier) noexcept;
+
+/// A verifier with its S256 challenge.
+struct Pkce {
+  std::string verifier;                 ///< secret: keep until the token request
+  std::string challenge;                ///< sent in the authorization request
+  std::string method = "S256";          ///< `code_challenge_method`
+};
+/// A fresh PKCE pair.
+[[nodiscard]] Result<Pkce> make_pkce(std::size_t verifier_length = 64);
+
+// ---------------------------------------------------------------------------------------------
+// Scopes
+
+/// The MCP "Scope Selection Strategy": the challenge's `scope` if present and non-blank, else
+/// all of the Protected Resource Metadata `scopes_supported` (space-joined, string entries
+/// only), else nullopt (omit the `scope` parameter).
+[[nodiscard]] std::optional<std::string> select_scope(
+    const std::optional<std::string>& challenge_scope, const nlohmann::json& resource_metadata);
+
+/// Step-up: the union of previously requested scopes and a challenge's scopes (space
+/// separated), keeping first-seen order and dropping duplicates.
+[[nodiscard]] std::string union_scopes(std::string_view previous, std::string_view challenge);
+
+/// Adds `offline_access` when the AS metadata lists it in `scopes_supported` and it is not
+/// already requested (MCP "Refresh Tokens": MAY).
+[[nodiscard]] std::string add_offline_access_if_supported(std::string_view scope,
+                                                          const nlohmann::json& as_metadata);
+
+// ---------------------------------------------------------------------------------------------
+// private_key_jwt client assertions (ES256)
+
+/// What goes into a client assertion (RFC 7523 3).
+struct ClientAssertionOptions {
+  std::string client_id;                        ///< `iss` and `sub`
+  std::string audience;                         ///< `aud`: the token endpoint (or AS issuer)
+  std::chrono::seconds lifetime{300};           ///< `exp` = `iat` + lifetime (default 5 min)
+  std::optional<std::string> key_id;            ///< JWS header `kid`, when the JWKS needs it
+  /// `iat`; the default (epoch) means "now".
+  std::chrono::system_clock::time_point issued_at{};
+};
+
+/// Signs a client assertion with an EC P-256 private key in PEM (PKCS#8 or SEC1) using ES256
+/// (JWS signature is the raw 64-byte R||S, RFC 7518 3.4). Claims: iss, sub, aud, iat, exp,
+/// jti (random). Errors never contain the key.
+[[nodiscard]] Result<std::string> make_client_assertion_es256(std::string_view private_key_pem,
+                                                              const ClientAssertionOptions& opts);
+
+/// A verified JWS: its header and claims.
+struct VerifiedJws {
+  nlohmann::json header;  ///< the protected header
+  nlohmann::json claims;  ///< the payload, parsed as a JSON object
+};
+
+/// Verifies a compact ES256 JWS against an EC P-256 public key in PEM (SubjectPublicKeyInfo);
+/// requires `alg` = "ES256" (never "none"). Checks the signature only, not the claims.
+[[nodiscard]] Result<VerifiedJws> verify_jws_es256(std::string_view jws,
+                                                   std::string_view public_key_pem);
+
+// ---------------------------------------------------------------------------------------------
+// Authorization response (redirect) validation
+
+/// What the client recorded before redirecting the user-agent.
+struct ExpectedAuthorization {
+  std::string state;   ///< the `state` sent; empty means none was sent (then none may come back)
+  std::string issuer;  ///< `issuer` of the validated AS metadata (RFC 9207)
+  /// AS metadata `authorization_response_iss_parameter_supported`.
+  bool iss_parameter_supported = false;
+};
+
+/// A validated successful authorization response.
+struct AuthorizationResponse {
+  std::string code;                ///< secret: the authorization code
+  std::optional<std::string> iss;  ///< the `iss` parameter, when present (already checked)
+};
+
+/// Validates the redirect URL the user-agent came back with (query parameters), in the order
+/// the spec requires: duplicate parameters rejected; `iss` compared to the recorded issuer by
+/// simple string comparison (present and different -> reject; absent while the AS advertises
+/// support -> reject), before `error` is looked at, so on mismatch the AS's error is neither
+/// acted on nor shown; then `state` (constant-time); then `error`; then `code`.
+/// Failures are `Errc::unauthorized`; messages never contain code, state or URL.
+[[nodiscard]] Result<AuthorizationResponse> validate_authorization_response(
+    std::string_view redirect_url, const ExpectedAuthorization& expected);
+
+}  // namespace mcp::detail::oauth
