@@ -3,7 +3,7 @@
 // peers (bench/peers/harness.mjs), with the same JSON output shape. bench/run.sh runs all
 // three and bench/report.mjs puts them side by side.
 //
-//   client_bench --config FILE --out FILE
+//   client_bench --config FILE --out FILE [--cases cold,seq,conc,mem] [--targets ID,...]
 //
 // Cases per target (a server reached over stdio or HTTP):
 //   cold  construct a client -> connected, era detected, tools listed (median/p90 of N runs)
@@ -78,6 +78,12 @@ long status_field(const char* name) {
   return 0;
 }
 long rss_kib() { return status_field("VmRSS"); }
+// Heap in use (all malloc arenas, mmapped chunks included), in KiB: the C++ counterpart of
+// the Node harness's V8 heapUsed + external.
+double heap_kib() {
+  const auto mi = ::mallinfo2();
+  return static_cast<double>(mi.uordblks + mi.hblkhd) / 1024.0;
+}
 long threads() { return status_field("Threads"); }
 
 // Descendants of this process (children, grandchildren, ...) from /proc: {live, zombies}.
@@ -298,6 +304,9 @@ struct Bench {
   // costs (first thread stacks, allocator arenas) are not counted per client.
   json mem(const Target& t) {
     const int n = t.transport == "http" ? cfg.value("mem_http_clients", 200) : cfg.value("mem_stdio_clients", 50);
+    // Exercise the code paths first (opened and closed, not counted), as the Node harness does.
+    for (int i = 0; i < cfg.value("mem_prewarm", 5); ++i) open(t).client->disconnect();
+    std::this_thread::sleep_for(std::chrono::milliseconds(cfg.value("settle_ms", 500)));
     const long sessions0 = t.sessions_url.empty() ? -1 : get_sessions(t.sessions_url);
     const int children0 = descendants().first;
     std::vector<Open> clients;
@@ -305,11 +314,13 @@ struct Bench {
     call(*clients.front().client, t);
     ::malloc_trim(0);
     const long rss_base = rss_kib();
+    const double heap_base = heap_kib();
     const long threads_base = threads();
     const auto deadline = Clock::now() + case_limit;
     for (int i = 0; i < n && Clock::now() < deadline; ++i) clients.push_back(open(t));
     const long opened = static_cast<long>(clients.size()) - 1;
     const long rss_connected = rss_kib();
+    const double heap_connected = heap_kib();
     const long threads_connected = threads();
     const int children_connected = descendants().first - children0;
     const long sessions_connected = sessions0 < 0 ? -1 : get_sessions(t.sessions_url) - sessions0;
@@ -329,6 +340,7 @@ struct Bench {
             {"rss_connected_kib", rss_connected},
             {"rss_per_client_kib", static_cast<double>(rss_connected - rss_base) / static_cast<double>(std::max(1L, opened))},
             {"rss_after_disconnect_kib", rss_after},
+            {"heap_per_client_kib", (heap_connected - heap_base) / static_cast<double>(std::max(1L, opened))},
             {"threads_base", threads_base},
             {"threads_connected", threads_connected},
             {"rss_returned_kib", rss_connected - rss_after},
@@ -346,15 +358,28 @@ struct Bench {
 
 int main(int argc, char** argv) {
   std::string config_path, out_path;
+  std::vector<std::string> only_cases, only_targets;  // empty: all
+  auto split = [](const std::string& csv) {
+    std::vector<std::string> v;
+    std::stringstream ss(csv);
+    for (std::string item; std::getline(ss, item, ',');)
+      if (!item.empty()) v.push_back(item);
+    return v;
+  };
   for (int i = 1; i + 1 < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--config") config_path = argv[++i];
     else if (a == "--out") out_path = argv[++i];
+    else if (a == "--cases") only_cases = split(argv[++i]);
+    else if (a == "--targets") only_targets = split(argv[++i]);
   }
   if (config_path.empty() || out_path.empty()) {
-    std::cerr << "usage: client_bench --config FILE --out FILE\n";
+    std::cerr << "usage: client_bench --config FILE --out FILE [--cases LIST] [--targets LIST]\n";
     return 2;
   }
+  auto selected = [](const std::vector<std::string>& only, const std::string& x) {
+    return only.empty() || std::find(only.begin(), only.end(), x) != only.end();
+  };
   Bench b;
   {
     std::ifstream f(config_path);
@@ -381,7 +406,9 @@ int main(int argc, char** argv) {
     t.url = jt.value("url", "");
     t.sessions_url = jt.value("sessions_url", "");
     t.echo_arg = jt.value("echo_arg", "text");
-    t.cases = jt.value("cases", std::vector<std::string>{});
+    for (const auto& c : jt.value("cases", std::vector<std::string>{}))
+      if (selected(only_cases, c)) t.cases.push_back(c);
+    if (!selected(only_targets, t.id) || t.cases.empty()) continue;
     json& res = out["results"][t.id] = json::object();
     std::string unreachable;
     for (const auto& c : t.cases) {

@@ -21,8 +21,27 @@ const read = (f) => {
   }
 };
 const config = read("config.json") ?? { targets: [] };
+// Each client ran in several processes (client-<c>-<part>.json); merge their results.
 const runs = {};
-for (const c of clients) runs[c] = read(`client-${c}.json`) ?? { error: "no results file", results: {} };
+for (const c of clients) {
+  const parts = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith(`client-${c}-`) && f.endsWith(".json"))
+    .sort()
+    .map(read)
+    .filter(Boolean);
+  if (parts.length === 0) {
+    runs[c] = { error: "no results file", results: {} };
+    continue;
+  }
+  const merged = { ...parts.find((p) => !p.error) ?? parts[0], results: {} };
+  const errors = parts.filter((p) => p.error).map((p) => p.error);
+  if (errors.length) merged.error = errors.join("; ");
+  else delete merged.error;
+  for (const p of parts)
+    for (const [t, cases] of Object.entries(p.results ?? {})) merged.results[t] = { ...merged.results[t], ...cases };
+  runs[c] = merged;
+}
 const pool = read("pool.json");
 let poolTable = "";
 try {
@@ -68,7 +87,7 @@ md.push(`- Compiler: ${machine.cxx}; Node ${machine.node} for the peers and the 
 for (const c of clients) md.push(`- ${LABEL[c] ?? c}: ${runs[c].client_version ?? "?"} (${runs[c].runtime ?? "?"})${runs[c].error ? ` FAILED: ${runs[c].error}` : ""}`);
 md.push(
   `- Per case: cold ${config.cold_runs} runs; sequential ${config.seq_calls} calls; concurrent ${config.conc_calls} calls with ${config.conc_inflight} in flight; ` +
-    `memory ${config.mem_http_clients} HTTP clients on one server and ${config.mem_stdio_clients} stdio clients each with its own child (plus one warm-up client each); ` +
+    `memory ${config.mem_http_clients} HTTP clients on one server and ${config.mem_stdio_clients} stdio clients each with its own child (plus one warm-up client each, opened after ${config.mem_prewarm ?? 0} clients were opened and closed); ` +
     `${config.warmup_calls} warm-up calls before timed loops; every case capped at ${config.case_time_limit_s} s.`,
 );
 md.push("- Client CPU is the benchmark process's own user+sys time (getrusage(RUSAGE_SELF) for C++, process.cpuUsage() for Node; children excluded) divided by the calls: it does not depend on the server.");
@@ -155,6 +174,7 @@ caseTable(`Concurrent echo calls (${config.conc_inflight} in flight) on one conn
 caseTable("Memory: client RSS per connected client, and what disconnect gives back", "mem", [
   ["clients", (r) => num(r.clients)],
   ["RSS per client KiB", (r) => small(r.rss_per_client_kib)],
+  ["heap in use per client KiB", (r) => small(r.heap_per_client_kib)],
   ["RSS connected KiB", (r) => num(r.rss_connected_kib)],
   ["RSS after disconnect KiB", (r) => num(r.rss_after_disconnect_kib)],
   ["threads (warm-up client / all connected)", (r) => `${num(r.threads_base)} / ${num(r.threads_connected)}`],
@@ -162,8 +182,10 @@ caseTable("Memory: client RSS per connected client, and what disconnect gives ba
   ["children left (zombies)", (r) => `${num(r.children_left)} (${num(r.zombies_left)}) / after ${config.settle_ms} ms: ${num(r.children_left_after_settle)} (${num(r.zombies_left_after_settle)})`],
   ["server sessions while connected", (r) => (r.sessions_connected === null ? "-" : num(r.sessions_connected))],
   ["server sessions left", (r) => (r.sessions_left === null ? "-" : num(r.sessions_left))],
-], "RSS of the client process only (children excluded), measured after a GC for Node and malloc_trim for C++. " +
+], "RSS of the client process only (children excluded), measured after a GC for Node (repeated until RSS holds still) and malloc_trim for C++. " +
   "Per client = (RSS with all clients connected - RSS with the warm-up client) / clients opened after it. " +
+  "Heap in use is V8 heapUsed + external for Node and mallinfo2 (all arenas) for C++: what the client objects hold even when the process had room for them " +
+  "(a Node process that has loaded its modules holds many MiB of collected but unreturned heap, so its RSS delta can come out near zero or negative with 50 clients; heap in use cannot). " +
   "Each client uses its own disconnect: `mcp::Client::disconnect()`, the SDK's `client.close()`, Mastra's `disconnect()`. " +
   "Sessions are counted by the server (GET /sessions), relative to before the case.");
 
@@ -194,8 +216,10 @@ const cpuCats = [
 for (const [t, label] of cpuCats) dat.push(`"${label}" ${cols.map((c) => q(get(c, t, "seq")?.cpu_us_per_call)).join(" ")}`);
 dat.push("", "");
 dat.push(`# category ${cols.join(" ")}`);
-dat.push(`"HTTP, ${config.mem_http_clients} clients\\non one server" ${cols.map((c) => q(get(c, "ts-server-http", "mem")?.rss_per_client_kib)).join(" ")}`);
-dat.push(`"stdio, ${config.mem_stdio_clients} clients\\n(one child each)" ${cols.map((c) => q(get(c, "ts-server-stdio", "mem")?.rss_per_client_kib)).join(" ")}`);
+dat.push(`"RSS, HTTP\\n${config.mem_http_clients} clients, one server" ${cols.map((c) => q(get(c, "ts-server-http", "mem")?.rss_per_client_kib)).join(" ")}`);
+dat.push(`"heap in use, HTTP\\n${config.mem_http_clients} clients, one server" ${cols.map((c) => q(get(c, "ts-server-http", "mem")?.heap_per_client_kib)).join(" ")}`);
+dat.push(`"RSS, stdio\\n${config.mem_stdio_clients} clients, a child each" ${cols.map((c) => q(get(c, "ts-server-stdio", "mem")?.rss_per_client_kib)).join(" ")}`);
+dat.push(`"heap in use, stdio\\n${config.mem_stdio_clients} clients, a child each" ${cols.map((c) => q(get(c, "ts-server-stdio", "mem")?.heap_per_client_kib)).join(" ")}`);
 fs.writeFileSync(path.join(dir, "cpu_mem.dat"), dat.join("\n") + "\n");
 
 // ---------------------------------------------------------------- verdict

@@ -35,6 +35,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
+say() { echo "run.sh: $*" >&2; }
 if [ "$(awk '{print ($1 > 1.0)}' /proc/loadavg)" = 1 ]; then
   say "warning: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores; figures from a busy machine are noisy"
 fi
@@ -43,14 +44,13 @@ mkdir -p "$out" "$out/logs"
 out=$(cd "$out" && pwd)
 started=$(date +%s)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-say() { echo "run.sh: $*" >&2; }
 
 # ---------------------------------------------------------------- parameters
 if [ "$smoke" = 1 ]; then
-  cold_runs=2 warmup=5 seq_calls=20 conc_calls=40 conc_inflight=8 mem_http=3 mem_stdio=2
-  case_limit=10 call_timeout=10000 bench_limit=40 pool_args=(--smoke) pool_limit=40
+  cold_runs=2 warmup=5 seq_calls=20 conc_calls=40 conc_inflight=8 mem_http=3 mem_stdio=2 mem_prewarm=1
+  case_limit=10 call_timeout=10000 bench_limit=30 pool_args=(--smoke) pool_limit=40
 else
-  cold_runs=20 warmup=50 seq_calls=2000 conc_calls=2000 conc_inflight=32 mem_http=200 mem_stdio=50
+  cold_runs=20 warmup=50 seq_calls=2000 conc_calls=2000 conc_inflight=32 mem_http=200 mem_stdio=50 mem_prewarm=5
   case_limit=120 call_timeout=30000 bench_limit=900 pool_args=() pool_limit=400
 fi
 
@@ -99,7 +99,8 @@ server_pids=()
 server_fds=()
 stop_servers() {
   local fd pid i
-  for fd in "${server_fds[@]}"; do exec {fd}>&- 2>/dev/null || true; done
+  # (no redirection on this exec: it would apply to the whole script)
+  for fd in "${server_fds[@]}"; do exec {fd}>&-; done
   for pid in "${server_pids[@]}"; do
     for i in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -TERM "$pid" 2>/dev/null || true
@@ -143,7 +144,7 @@ write_config() {  # FILE
   "smoke": $([ "$smoke" = 1 ] && echo true || echo false),
   "cold_runs": $cold_runs, "warmup_calls": $warmup, "seq_calls": $seq_calls,
   "conc_calls": $conc_calls, "conc_inflight": $conc_inflight,
-  "mem_http_clients": $mem_http, "mem_stdio_clients": $mem_stdio,
+  "mem_http_clients": $mem_http, "mem_stdio_clients": $mem_stdio, "mem_prewarm": $mem_prewarm,
   "case_time_limit_s": $case_limit, "call_timeout_ms": $call_timeout, "settle_ms": 500,
   "targets": [
     {"id": "ts-server-stdio", "server": "Node, official SDK server (20 tools), stdio", "transport": "stdio",
@@ -168,6 +169,9 @@ EOF
 
 # ---------------------------------------------------------------- the clients
 # Fresh servers for each client, so that sessions another client left behind cost nothing.
+# Each client runs in three processes: the timing cases, then each memory case on its own, so
+# that what earlier cases left in the heap (V8's or malloc's) does not hide per-client memory.
+parts=("cold,seq,conc:" "mem:ts-server-http" "mem:ts-server-stdio")
 rm -f "$out"/client-*.json
 IFS=, read -r -a wanted <<<"$clients"
 for c in "${wanted[@]}"; do
@@ -184,14 +188,21 @@ for c in "${wanted[@]}"; do
   write_config "$tmp/config.json"
   cp "$tmp/config.json" "$out/config.json"
   say "client $c (log: $out/logs/$c.log)"
-  status=0
-  timeout -k 5 "$bench_limit" "${cmd[@]}" --config "$tmp/config.json" --out "$out/client-$c.json" 2>>"$out/logs/$c.log" || status=$?
+  for i in "${!parts[@]}"; do
+    cases=${parts[$i]%%:*} targets=${parts[$i]#*:}
+    args=(--cases "$cases")
+    [ -z "$targets" ] || args+=(--targets "$targets")
+    part_out=$out/client-$c-$i.json
+    status=0
+    timeout -k 5 "$bench_limit" "${cmd[@]}" --config "$tmp/config.json" --out "$part_out" "${args[@]}" \
+      2>>"$out/logs/$c.log" || status=$?
+    if [ "$status" != 0 ] || [ ! -s "$part_out" ]; then
+      say "client $c ($cases ${targets:-all}) failed (status $status); last lines of its log:"
+      tail -5 "$out/logs/$c.log" >&2
+      echo "{\"client\": \"$c\", \"error\": \"$cases ${targets:-all}: exited with status $status (see logs/$c.log)\", \"results\": {}}" >"$part_out"
+    fi
+  done
   stop_servers
-  if [ "$status" != 0 ] || [ ! -s "$out/client-$c.json" ]; then
-    say "client $c failed (status $status); last lines of its log:"
-    tail -5 "$out/logs/$c.log" >&2
-    echo "{\"client\": \"$c\", \"error\": \"exited with status $status (see logs/$c.log)\", \"results\": {}}" >"$out/client-$c.json"
-  fi
 done
 
 # ---------------------------------------------------------------- the pool

@@ -244,7 +244,11 @@ class Server {
     } else {
       throw RpcError{kMethodNotFound, "Method not found: " + method};
     }
-    if (modern) result["resultType"] = "complete";
+    if (modern) {
+      result["resultType"] = "complete";
+      // 2026-07-28: list results are cacheable and must say for how long, and for whom.
+      if (method == "tools/list") result.update({{"ttlMs", 0}, {"cacheScope", "public"}});
+    }
     return result;
   }
 

@@ -39,12 +39,23 @@ const cpuMicros = () => {
 const rssKib = () => Math.round(process.memoryUsage.rss() / 1024);
 const threads = () => Number(/^Threads:\s*(\d+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
 
+// Collect garbage until RSS holds still (V8 gives pages back lazily), for at most 5 s.
 async function settleGc() {
-  for (let i = 0; i < 3; ++i) {
+  let last = -1;
+  let still = 0;
+  const until = performance.now() + 5000;
+  while (still < 3 && performance.now() < until) {
     globalThis.gc?.();
-    await sleep(20);
+    await sleep(150);
+    const now = rssKib();
+    still = Math.abs(now - last) <= 64 ? still + 1 : 0;
+    last = now;
   }
 }
+const heapKib = () => {
+  const m = process.memoryUsage();
+  return Math.round((m.heapUsed + m.external) / 1024);
+};
 
 // Descendants of this process (children, grandchildren, ...), from /proc: [live, zombies].
 function descendants() {
@@ -101,10 +112,13 @@ export async function runBench(adapter) {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  const list = (name) => arg(name)?.split(",").filter(Boolean);
+  const onlyCases = list("--cases");
+  const onlyTargets = list("--targets");
   const configPath = arg("--config");
   const outPath = arg("--out");
   if (!configPath || !outPath) {
-    process.stderr.write(`usage: ${adapter.name}_bench.mjs --config FILE --out FILE\n`);
+    process.stderr.write(`usage: ${adapter.name}_bench.mjs --config FILE --out FILE [--cases LIST] [--targets LIST]\n`);
     process.exit(2);
   }
   const cfg = JSON.parse(fs.readFileSync(configPath, "utf8"));
@@ -196,16 +210,22 @@ export async function runBench(adapter) {
     // first so that code loading is not counted; then everything is disconnected.
     async mem(t) {
       const n = t.transport === "http" ? cfg.mem_http_clients : cfg.mem_stdio_clients;
+      // Exercise the code paths first (opened and closed, not counted), so that the garbage
+      // of loading and first use is collected before the baseline, not during the case.
+      for (let i = 0; i < (cfg.mem_prewarm ?? 5); ++i) await close((await open(t, 90000 + i)).handle);
+      await sleep(cfg.settle_ms ?? 500); // children of the pre-warm clients exit
       const sessions0 = t.sessions_url ? await getSessions(t.sessions_url) : null;
       const [children0] = descendants();
       const handles = [];
       let rssBase;
       let threadsBase;
+      let heapBase;
       try {
         handles.push((await open(t, 100000)).handle);
         await call(handles[0], t);
         await settleGc();
         rssBase = rssKib();
+        heapBase = heapKib();
         threadsBase = threads();
         const deadline = performance.now() + limitMs;
         for (let i = 0; i < n && performance.now() < deadline; ++i) handles.push((await open(t, 100001 + i)).handle);
@@ -216,6 +236,7 @@ export async function runBench(adapter) {
       const opened = handles.length - 1;
       await settleGc();
       const rssConnected = rssKib();
+      const heapConnected = heapKib();
       const threadsConnected = threads();
       const [childrenConnected] = descendants();
       const sessionsConnected = t.sessions_url ? (await getSessions(t.sessions_url)) - sessions0 : null;
@@ -233,6 +254,9 @@ export async function runBench(adapter) {
         rss_connected_kib: rssConnected,
         rss_per_client_kib: (rssConnected - rssBase) / Math.max(1, opened),
         rss_after_disconnect_kib: rssAfter,
+        // V8 heap used + external per client: what the JS objects take, whatever RSS shows
+        // (V8 fills pages it already holds, and gives others back lazily).
+        heap_per_client_kib: (heapConnected - heapBase) / Math.max(1, opened),
         threads_base: threadsBase,
         threads_connected: threadsConnected,
         rss_returned_kib: rssConnected - rssAfter,
@@ -248,9 +272,11 @@ export async function runBench(adapter) {
   };
 
   for (const t of cfg.targets) {
+    const wanted = t.cases.filter((c) => !onlyCases || onlyCases.includes(c));
+    if ((onlyTargets && !onlyTargets.includes(t.id)) || wanted.length === 0) continue;
     out.results[t.id] = {};
     let unreachable;
-    for (const c of t.cases) {
+    for (const c of wanted) {
       if (!cases[c]) continue;
       if (unreachable) {
         out.results[t.id][c] = { error: `skipped: ${unreachable}` };
