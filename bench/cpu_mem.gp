@@ -13,8 +13,8 @@ set key top left
 set xtics nomirror scale 0
 set ytics nomirror
 set bmargin 5
-set multiplot layout 1,2 title "mcp-cpp vs the TypeScript SDK client and Mastra's MCPClient on the same servers (bench/run.sh; figures and notes in results.md). No CPU bar: that client cannot talk to that server." font "sans,11"
-set title "Client CPU per sequential echo call (user+sys, us; log scale; lower is better)"
+set multiplot layout 1,2 title "mcp-cpp vs the TypeScript SDK client and Mastra's MCPClient on the same servers (bench/run.sh; figures and notes in results.md). Lower is better. No CPU bar: that client cannot talk to that server." font "sans,11"
+set title "Client CPU per sequential echo call (user+sys, us; log scale)"
 set ylabel "us per call"
 set yrange [1:20000]
 plot "cpu_mem.dat" index 0 using 2:xtic(1) title "mcp-cpp (ours)" lc rgb "#2a9d8f", \
@@ -23,7 +23,7 @@ plot "cpu_mem.dat" index 0 using 2:xtic(1) title "mcp-cpp (ours)" lc rgb "#2a9d8
      "" index 0 using ($0-0.25):2:(sprintf("%.1f", $2)) with labels offset 0,0.7 font "sans,9" notitle, \
      "" index 0 using ($0):3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9" notitle, \
      "" index 0 using ($0+0.25):4:(sprintf("%.0f", $4)) with labels offset 0,0.7 font "sans,9" notitle
-set title "Memory per connected client (KiB; log scale; lower is better; no bar: RSS delta <= 0)"
+set title "Memory per connected client, Node server (KiB; log scale; no bar: RSS delta <= 0)"
 set ylabel "KiB per client"
 set yrange [1:5000]
 plot "cpu_mem.dat" index 1 using 2:xtic(1) title "mcp-cpp (ours)" lc rgb "#2a9d8f", \

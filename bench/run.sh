@@ -218,7 +218,7 @@ report_status=0
 "$node" "$here/report.mjs" --dir "$out" --clients "$clients" --nproc "$(nproc)" --cpu "${cpu_model:-unknown}" \
   --os "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"; uname -r)" --cxx "$(c++ --version 2>/dev/null | head -1)" \
   --commit "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)" --build "$build" \
-  --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" || report_status=$?
+  --date "$(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)" --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" || report_status=$?
 if [ "$have_gnuplot" = 1 ] && command -v gnuplot >/dev/null 2>&1; then
   (cd "$out" && timeout 60 gnuplot "$here/cpu_mem.gp") && say "plot: $out/cpu_mem.png"
 fi

@@ -182,7 +182,7 @@ class HttpTransport final : public Transport {
     return e;
   }
   std::unique_ptr<httplib::Client> make_client(const Url& u) const;
-  std::unique_ptr<httplib::Client> acquire(const Url& u);
+  std::unique_ptr<httplib::Client> acquire(const Url& u, bool* reused = nullptr);
   void release(const Url& u, std::unique_ptr<httplib::Client> c);
   httplib::Headers headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
@@ -242,16 +242,18 @@ std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const 
   return c;
 }
 
-std::unique_ptr<httplib::Client> HttpTransport::acquire(const Url& u) {
+std::unique_ptr<httplib::Client> HttpTransport::acquire(const Url& u, bool* reused) {
   {
     std::lock_guard lk(mutex_);
     auto& v = idle_[u.origin()];
     if (!v.empty()) {
       auto c = std::move(v.back());
       v.pop_back();
+      if (reused) *reused = true;
       return c;
     }
   }
+  if (reused) *reused = false;
   return make_client(u);
 }
 
@@ -259,7 +261,9 @@ void HttpTransport::release(const Url& u, std::unique_ptr<httplib::Client> c) {
   std::lock_guard lk(mutex_);
   if (closing_) return;
   auto& v = idle_[u.origin()];
-  if (v.size() < 8) v.push_back(std::move(c));  // keep-alive reuse, bounded
+  // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
+  // parallel calls open (and close) a connection each, overflowing servers' listen queues.
+  if (v.size() < 64) v.push_back(std::move(c));
 }
 
 httplib::Headers HttpTransport::headers_for(const json* msg, bool stream) {
@@ -500,7 +504,8 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
                                   httplib::Headers headers, SseParser& parser, const json& our_id,
                                   bool& got_response, int& status, std::string& error_body,
                                   std::string& content_type, httplib::Headers* response_headers) {
-  auto client = acquire(url);
+  bool reused = false;
+  auto client = acquire(url, &reused);
   {
     std::lock_guard lk(f.m);
     f.client = client.get();
@@ -559,6 +564,22 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   bool ok = client->send(req, res, error);
+  if (!ok && reused && status == 0 && !too_large && !f.aborted &&
+      (error == httplib::Error::Read || error == httplib::Error::Write || error == httplib::Error::Connection)) {
+    // A kept-alive connection the server had already closed: no response came back, so the
+    // request is sent once more on a fresh connection (as browsers and curl do).
+    auto fresh = make_client(url);
+    {
+      std::lock_guard lk(f.m);
+      f.client = fresh.get();
+    }
+    client = std::move(fresh);
+    if (!f.aborted) {
+      res = httplib::Response();
+      error = httplib::Error::Success;
+      ok = client->send(req, res, error);
+    }
+  }
   {
     std::lock_guard lk(f.m);
     f.client = nullptr;

@@ -365,3 +365,29 @@ TEST_CASE("http legacy: stateless servers, DELETE refused with 405, and a pinned
       if (req["method"] == "POST") CHECK(req["path"] == "/messages");
   }
 }
+
+TEST_CASE("http: 32 calls in flight on one client, repeatedly, all succeed (keep-alive pool)") {
+  for (const char* mode : {"modern", "legacy"}) {
+    CAPTURE(mode);
+    Fixture fx({"--mode", mode});
+    auto client = make(http(fx.url()));
+    REQUIRE(client.list_tools());
+    std::atomic<int> ok{0};
+    std::vector<std::string> errors;
+    std::mutex m;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 32; ++t)
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 20; ++i) {
+          auto r = client.call_tool("h", "echo", {{"message", std::to_string(t * 100 + i)}});
+          if (r && r->text() == std::to_string(t * 100 + i)) ++ok;
+          else {
+            std::lock_guard lk(m);
+            errors.push_back(r ? r->text() : r.error().what());
+          }
+        }
+      });
+    for (auto& th : threads) th.join();
+    CHECK_MESSAGE(ok == 640, (errors.empty() ? "" : errors.front()));
+  }
+}
