@@ -222,6 +222,13 @@ report_status=0
 if [ "$have_gnuplot" = 1 ] && command -v gnuplot >/dev/null 2>&1; then
   (cd "$out" && timeout 60 gnuplot "$here/cpu_mem.gp") && say "plot: $out/cpu_mem.png"
 fi
+# A full run into the default directory publishes its table and plot: latest.md and
+# latest.png are the only files of bench/results/ under version control.
+if [ "$smoke" = 0 ] && [ "$out" = "$here/results" ] && [ "$report_status" = 0 ]; then
+  cp "$out/results.md" "$out/latest.md"
+  [ ! -f "$out/cpu_mem.png" ] || cp "$out/cpu_mem.png" "$out/latest.png"
+  say "published: bench/results/latest.md and latest.png"
+fi
 say "done in $(( $(date +%s) - started )) s: $out/results.md"
 [ "$pool_status" = 0 ] || exit "$pool_status"
 exit "$report_status"

@@ -16,6 +16,8 @@
 
 #include <mcp/client.hpp>
 #include <mcp/config.hpp>
+#include <mcp/oauth.hpp>
+#include <mcp/oauth_loopback.hpp>
 #include <mcp/version.hpp>
 
 #include <nlohmann/json.hpp>
@@ -31,7 +33,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <spawn.h>
 #include <sstream>
+#include <sys/wait.h>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -94,6 +98,27 @@ OPTIONS:
   --env KEY=VALUE        environment variable for the --stdio server (repeatable; the server
                          otherwise sees only HOME, LOGNAME, PATH, SHELL, TERM, USER)
   --header "NAME: VALUE" HTTP header for the --url server (repeatable)
+
+AUTHORIZATION (HTTP servers of --url or --config):
+  --bearer TOKEN         send "Authorization: Bearer TOKEN" (or set MCPC_BEARER_TOKEN, which
+                         keeps the token out of the process list)
+  --oauth                OAuth 2.1 (MCP authorization): on a 401 the server's authorization
+                         server is discovered and the authorization code grant runs; the
+                         authorization URL is printed on stderr (or given to --browser) and
+                         the redirect is received on a loopback listener on 127.0.0.1
+  --oauth-client-id ID   a pre-registered client (default: Client ID Metadata Document with
+                         --oauth-client-metadata-url, else Dynamic Client Registration)
+  --oauth-client-secret S  its secret (or MCPC_OAUTH_CLIENT_SECRET)
+  --oauth-client-metadata-url URL  this client's Client ID Metadata Document
+  --oauth-client-credentials  machine to machine: the client credentials grant (needs
+                         --oauth-client-id, and a secret or --oauth-private-key)
+  --oauth-private-key FILE  EC P-256 key (PEM) for private_key_jwt client authentication
+  --oauth-scope "A B"    scopes to request (default: what the server asks for)
+  --oauth-port N         loopback redirect port (default: any free port)
+  --browser CMD          run CMD with the authorization URL as its last argument
+                         (e.g. xdg-open); not waited for
+  --token-store FILE     keep tokens and registrations in FILE (mode 0600) between runs
+  --tenant NAME          the token store entry to use (default: "")
   --quiet-stderr         discard the servers' stderr (by default it is kept for error reports)
   --verbose              print SDK diagnostics, and each line of the servers' stderr as
                          "[server] line" (unless --quiet-stderr)
@@ -143,6 +168,9 @@ struct Options {
   std::optional<std::int64_t> timeout_ms;
   std::optional<mcp::Era> era;  // Era::unknown = --era auto
   std::optional<std::string> protocol_version;
+  std::optional<std::string> bearer, oauth_client_id, oauth_client_secret, oauth_metadata_url, oauth_private_key,
+      oauth_scope, oauth_port, browser, token_store, tenant;
+  bool oauth = false, oauth_client_credentials = false;
   bool json = false, quiet_stderr = false, verbose = false, help = false, version = false, templates = false;
   std::vector<std::string> positional;  // COMMAND and its arguments
 };
@@ -230,6 +258,18 @@ Parsed<Options> parse_command_line(int argc, char** argv) {
     else if (arg == "--version") ok = flag(o.version);
     else if (arg == "--timeout") ok = once(timeout_text);
     else if (arg == "--era") ok = once(era_text);
+    else if (arg == "--bearer") ok = once(o.bearer);
+    else if (arg == "--oauth") ok = flag(o.oauth);
+    else if (arg == "--oauth-client-id") ok = once(o.oauth_client_id);
+    else if (arg == "--oauth-client-secret") ok = once(o.oauth_client_secret);
+    else if (arg == "--oauth-client-metadata-url") ok = once(o.oauth_metadata_url);
+    else if (arg == "--oauth-client-credentials") ok = flag(o.oauth_client_credentials);
+    else if (arg == "--oauth-private-key") ok = once(o.oauth_private_key);
+    else if (arg == "--oauth-scope") ok = once(o.oauth_scope);
+    else if (arg == "--oauth-port") ok = once(o.oauth_port);
+    else if (arg == "--browser") ok = once(o.browser);
+    else if (arg == "--token-store") ok = once(o.token_store);
+    else if (arg == "--tenant") ok = once(o.tenant);
     else return tl::unexpected("unknown option '" + arg + "'");
     if (!ok) return tl::unexpected(ok.error());
   }
@@ -266,6 +306,16 @@ Parsed<void> check_options(const Options& o) {
   if (o.templates && cmd != "resources") return tl::unexpected(std::string("--templates only applies to resources"));
   if (!o.env.empty() && !o.stdio_command) return tl::unexpected(std::string("--env only applies to --stdio"));
   if (!o.headers.empty() && !o.url) return tl::unexpected(std::string("--header only applies to --url"));
+  const bool oauth_detail = o.oauth_client_id || o.oauth_client_secret || o.oauth_metadata_url ||
+                            o.oauth_client_credentials || o.oauth_private_key || o.oauth_scope || o.oauth_port ||
+                            o.browser || o.token_store || o.tenant;
+  if ((o.bearer || o.oauth || oauth_detail) && o.stdio_command)
+    return tl::unexpected(std::string("--bearer and --oauth options apply to HTTP servers (--url or --config)"));
+  if (o.bearer && (o.oauth || oauth_detail))
+    return tl::unexpected(std::string("--bearer and --oauth are mutually exclusive"));
+  if (oauth_detail && !o.oauth) return tl::unexpected(std::string("--oauth-*, --browser, --token-store and --tenant need --oauth"));
+  if (o.oauth_client_credentials && !o.oauth_client_id)
+    return tl::unexpected(std::string("--oauth-client-credentials needs --oauth-client-id"));
   if (o.protocol_version) {
     const auto& v = *o.protocol_version;
     const bool modern = mcp::protocol::is_modern_version(v), legacy = mcp::protocol::is_legacy_version(v);
@@ -309,6 +359,94 @@ Parsed<std::pair<std::string, std::string>> split_pair(const std::string& s, cha
   return std::make_pair(s.substr(0, at), std::move(value));
 }
 
+// Runs `command URL` without a shell and without waiting (a browser may stay open).
+mcp::Result<void> run_browser(const std::string& command, const std::string& url) {
+  auto cmd = mcp::parse_stdio_command(command);
+  if (!cmd) return tl::unexpected(cmd.error());
+  std::vector<std::string> words{cmd->command};
+  words.insert(words.end(), cmd->args.begin(), cmd->args.end());
+  words.push_back(url);
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (int rc = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ); rc != 0)
+    return tl::unexpected(mcp::Error::make(mcp::Errc::invalid_config, "--browser: cannot run '" + cmd->command +
+                                                                          "': " + std::generic_category().message(rc)));
+  std::thread([pid] {
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
+  return {};
+}
+
+std::string env_or(const std::optional<std::string>& given, const char* name) {
+  if (given) return *given;
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// A provider per HTTP server (by name), or null when no authorization was asked for.
+using AuthFactory = std::function<std::shared_ptr<mcp::AuthProvider>(const std::string& server)>;
+Parsed<AuthFactory> make_auth(const Options& o) {
+  if (!o.oauth) {
+    const std::string bearer = env_or(o.bearer, "MCPC_BEARER_TOKEN");
+    if (bearer.empty()) return AuthFactory();
+    auto p = mcp::bearer_token_provider(bearer);
+    return AuthFactory([p](const std::string&) { return p; });
+  }
+  mcp::OAuthClientOptions base;
+  base.tenant = o.tenant.value_or("");
+  base.client_id = o.oauth_client_id.value_or("");
+  base.client_secret = env_or(o.oauth_client_secret, "MCPC_OAUTH_CLIENT_SECRET");
+  base.client_metadata_url = o.oauth_metadata_url.value_or("");
+  base.scope = o.oauth_scope.value_or("");
+  base.client_name = "mcpc";
+  if (o.oauth_private_key) {
+    std::ifstream in(*o.oauth_private_key, std::ios::binary);
+    if (!in) return tl::unexpected("--oauth-private-key: cannot read '" + *o.oauth_private_key + "'");
+    std::ostringstream key;
+    key << in.rdbuf();
+    base.private_key_pem = key.str();
+    base.token_endpoint_auth_method = "private_key_jwt";
+  }
+  if (o.token_store) base.store = mcp::file_token_store(*o.token_store);
+  else base.store = mcp::memory_token_store();
+  if (o.oauth_client_credentials) {
+    base.grant = mcp::OAuthGrant::client_credentials;
+  } else {
+    mcp::LoopbackOptions lo;
+    if (o.oauth_port) {
+      int port = -1;
+      auto [end, ec] = std::from_chars(o.oauth_port->data(), o.oauth_port->data() + o.oauth_port->size(), port);
+      if (ec != std::errc() || end != o.oauth_port->data() + o.oauth_port->size() || port < 1 || port > 65535)
+        return tl::unexpected("--oauth-port must be a port number, got '" + *o.oauth_port + "'");
+      lo.port = port;
+    }
+    if (o.browser) {
+      lo.open_url = [cmd = *o.browser](const std::string& url) {
+        {
+          std::lock_guard lk(g_stderr_mutex);
+          std::cerr << "mcpc: opening the authorization URL with " << cmd << '\n';
+        }
+        return run_browser(cmd, url);
+      };
+    }
+    auto loop = mcp::loopback_redirect(std::move(lo));
+    if (!loop) return tl::unexpected("--oauth: " + loop.error().message);
+    base.redirect_uri = loop->redirect_uri;
+    base.authorize = loop->authorize;
+  }
+  if (o.verbose) {
+    base.on_diagnostic = [](std::string_view message) {
+      std::lock_guard lk(g_stderr_mutex);
+      std::cerr << "mcpc: [oauth] " << message << '\n';
+    };
+  }
+  return AuthFactory([base](const std::string&) { return mcp::oauth_provider(base); });
+}
+
 Parsed<mcp::ClientConfig> build_config(const Options& o) {
   mcp::ClientConfig cfg;
   if (o.config_file) {
@@ -334,6 +472,12 @@ Parsed<mcp::ClientConfig> build_config(const Options& o) {
     }
     cfg.servers["http"].transport = std::move(http);
   }
+
+  auto auth = make_auth(o);
+  if (!auth) return tl::unexpected(auth.error());
+  if (*auth)
+    for (auto& [name, server] : cfg.servers)
+      if (auto* http = std::get_if<mcp::HttpServerConfig>(&server.transport)) http->auth = (*auth)(name);
 
   cfg.client_info = mcp::Implementation{"mcpc", mcp::version_string, std::nullopt, nullptr};
   if (o.timeout_ms) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <list>
 #include <mutex>
 #include <thread>
@@ -160,6 +161,66 @@ enum class Mode { streamable, sse };
 // not wait for its own flight).
 thread_local const void* tl_flight_owner = nullptr;
 
+// Threads for flights, shared by every HTTP transport in the process. A thread per request,
+// created and torn down each time, cost more client CPU than the whole exchange; this keeps
+// up to kMaxIdle finished threads waiting for the next flight, each for kIdleFor at most.
+// Busy threads are not capped: a flight may be a stream that lasts as long as its
+// connection, so a task never waits for another to finish; it gets an idle thread or a new one.
+class FlightPool {
+ public:
+  static FlightPool& instance() {
+    static auto* pool = new FlightPool;  // never destroyed: idle workers may outlive main()
+    return *pool;
+  }
+  void run(std::function<void()> task) {
+    std::lock_guard lk(m_);
+    tasks_.push_back(std::move(task));
+    // Every queued task needs a thread of its own that is waiting (and not yet woken for
+    // an earlier task) or new.
+    if (tasks_.size() <= idle_) {
+      cv_.notify_one();
+      return;
+    }
+    std::thread([this] { work(); }).detach();
+  }
+  std::size_t idle() {
+    std::lock_guard lk(m_);
+    return idle_;
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 8;
+  static constexpr auto kIdleFor = std::chrono::seconds(10);
+  void work() {
+    std::unique_lock lk(m_);
+    for (;;) {
+      if (tasks_.empty()) {
+        if (idle_ >= kMaxIdle) return;
+        ++idle_;
+        const bool got = cv_.wait_for(lk, kIdleFor, [&] { return !tasks_.empty(); });
+        --idle_;
+        if (!got) return;
+      }
+      auto task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lk.unlock();
+      task();
+      task = nullptr;  // its captures go now, not when the next task replaces it
+      lk.lock();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  std::size_t idle_ = 0;  // workers blocked in cv_.wait_for
+};
+
+}  // namespace
+
+std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
+
+namespace {
+
 class HttpTransport final : public Transport {
  public:
   HttpTransport(std::string name, HttpServerConfig cfg) : name_(std::move(name)), cfg_(std::move(cfg)) {}
@@ -190,8 +251,14 @@ class HttpTransport final : public Transport {
   void start_flight(json id, std::function<void(Flight&)> body);
   void reap_flights(bool all);
   Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
+  // Puts the auth provider's `Authorization` into `h` (none without a provider).
+  Result<void> apply_auth(httplib::Headers& h, const char* method, const Url& url, Clock::time_point deadline);
+  // After a 401/403: asks the provider; true = resend with fresh credentials.
+  Result<bool> challenge(int status, const httplib::Headers& response, const httplib::Headers& sent, int attempt,
+                         Clock::time_point deadline);
 
-  void run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra);
+  void run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra,
+                   Clock::time_point deadline);
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                      httplib::Headers headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
@@ -217,6 +284,7 @@ class HttpTransport final : public Transport {
   std::optional<Url> endpoint_;    // 2024-11-05: where messages are POSTed
   std::condition_variable endpoint_cv_;
   bool sse_stream_ended_ = false;
+  std::optional<Error> sse_error_;  // why the SSE stream could not open (401/403, auth failure)
   bool get_stream_started_ = false;
   std::list<std::shared_ptr<Flight>> flights_;
   std::size_t active_flights_ = 0;
@@ -236,7 +304,7 @@ std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const 
   c->set_write_timeout(60, 0);
   c->set_keep_alive(true);
   c->set_tcp_nodelay(true);  // headers and body go out as two writes: Nagle would add ~40 ms
-  c->set_follow_location(true);
+  c->set_follow_location(!cfg_.auth);  // a redirect must not carry our token elsewhere
   c->enable_server_certificate_verification(cfg_.verify_tls);
   if (!cfg_.ca_file.empty() || !cfg_.ca_dir.empty()) c->set_ca_cert_path(cfg_.ca_file, cfg_.ca_dir);
   return c;
@@ -341,20 +409,25 @@ void HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
 void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
   auto f = std::make_shared<Flight>();
   f->id = std::move(id);
-  std::lock_guard lk(mutex_);
-  flights_.push_back(f);
-  ++active_flights_;
-  // Detached, so a finished exchange gives its stack back at once; close() waits for all of
-  // them through active_flights_ (the last thing each touches is that counter).
-  std::thread([this, f, body = std::move(body)] {
+  {
+    std::lock_guard lk(mutex_);
+    flights_.push_back(f);
+    ++active_flights_;
+  }
+  // On a pooled thread; close() waits for every flight through active_flights_, and the last
+  // thing a flight touches of the transport is that counter.
+  FlightPool::instance().run([this, f = std::move(f), body = std::move(body)] {
     tl_flight_owner = this;
     body(*f);
     f->done = true;
-    std::lock_guard lk(mutex_);
-    flights_.remove(f);
-    --active_flights_;
-    flights_cv_.notify_all();
-  }).detach();
+    {
+      std::lock_guard lk(mutex_);
+      flights_.remove(f);
+      --active_flights_;
+      flights_cv_.notify_all();
+    }
+    tl_flight_owner = nullptr;
+  });
 }
 
 void HttpTransport::reap_flights(bool all) {
@@ -382,6 +455,54 @@ Error HttpTransport::status_error(int status, const std::string& body, const htt
   Error e = err(Errc::http_error, "HTTP " + std::to_string(status) + " from " + url_.str());
   e.data = json{{"status", status}, {"body", body.substr(0, 512)}};
   return e;
+}
+
+Result<void> HttpTransport::apply_auth(httplib::Headers& h, const char* method, const Url& url,
+                                       Clock::time_point deadline) {
+  if (!cfg_.auth) return {};
+  AuthRequestInfo request;
+  request.server_url = cfg_.url;
+  request.method = method;
+  // The configured URL as written (a DPoP proof names it), or where the request really goes.
+  request.url = url.origin() == url_.origin() && url.target == url_.target ? cfg_.url.substr(0, cfg_.url.find('#'))
+                                                                           : url.str();
+  auto headers = cfg_.auth->request_headers(request, deadline);
+  if (!headers) {
+    Error e = headers.error();
+    if (e.server.empty()) e.server = name_;
+    return fail(std::move(e));
+  }
+  h.erase("Authorization");  // a resend carries fresh credentials only
+  h.erase("DPoP");
+  for (const auto& [k, v] : *headers)
+    if (k.empty() || !header_safe(k) || !header_safe(v))
+      return fail(err(Errc::unauthorized, "the auth provider returned a header with CR, LF or NUL"));
+  for (auto& [k, v] : *headers) {
+    h.erase(k);
+    h.emplace(std::move(k), std::move(v));
+  }
+  return {};
+}
+
+Result<bool> HttpTransport::challenge(int status, const httplib::Headers& response, const httplib::Headers& sent,
+                                      int attempt, Clock::time_point deadline) {
+  constexpr int kMaxAuthAttempts = 6;
+  if (!cfg_.auth || (status != 401 && status != 403) || attempt > kMaxAuthAttempts || closing_) return false;
+  AuthChallengeInfo info;
+  info.status = status;
+  info.server_url = cfg_.url;
+  info.attempt = attempt;
+  auto [b, e] = response.equal_range("WWW-Authenticate");
+  for (auto it = b; it != e; ++it) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + it->second;
+  if (auto it = sent.find("Authorization"); it != sent.end()) info.rejected_authorization = it->second;
+  if (auto it = response.find("DPoP-Nonce"); it != response.end()) info.dpop_nonce = it->second;
+  auto r = cfg_.auth->on_challenge(info, deadline);
+  if (!r) {
+    Error failure = r.error();
+    if (failure.server.empty()) failure.server = name_;
+    return fail(std::move(failure));
+  }
+  return *r && !closing_;
 }
 
 Result<void> HttpTransport::start(Callbacks cb) {
@@ -452,7 +573,9 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
   }
   if (is_request) {
     json id = message["id"];
-    start_flight(id, [this, message, extra = options.headers](Flight& f) { run_request(f, message, extra); });
+    start_flight(id, [this, message, extra = options.headers, deadline](Flight& f) mutable {
+      run_request(f, std::move(message), std::move(extra), deadline);  // the flight runs once
+    });
     return {};
   }
   auto r = post_sync(url_, message, deadline, true);
@@ -476,10 +599,16 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   client->set_read_timeout(left / 1000, (left % 1000) * 1000);
   auto headers = headers_for(&msg, false);
   const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
-  auto res = client->Post(url.target, headers, body, "application/json");
-  if (!res) {
-    return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(res.error())));
+  std::optional<httplib::Result> sent;
+  for (int attempt = 1;; ++attempt) {
+    if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
+    sent.emplace(client->Post(url.target, headers, body, "application/json"));
+    if (!*sent) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(sent->error())));
+    auto again = challenge((*sent)->status, (*sent)->headers, headers, attempt, deadline);
+    if (!again) return fail(again.error());
+    if (!*again) break;
   }
+  auto& res = *sent;
   const int status = res->status;
   if (status >= 200 && status < 300) {
     // Some servers answer a notification with a body; anything JSON-RPC in it is delivered.
@@ -614,7 +743,8 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   return true;
 }
 
-void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra) {
+void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra,
+                                Clock::time_point deadline) {
   const json id = msg["id"];
   const std::string method = msg.value("method", "");
   const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -633,12 +763,21 @@ void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::
     headers.erase(k);
     headers.emplace(k, v);
   }
-  stream_events(f, url_, "POST", body, std::move(headers), parser, id, got_response, status, error_body,
-                content_type, &response_headers);
-  if (f.aborted || closing_ || got_response) return;
   auto failed = [&](const Error& e) {
     if (cb_.on_request_failed) cb_.on_request_failed(id, e);
   };
+  for (int attempt = 1;; ++attempt) {
+    if (auto a = apply_auth(headers, "POST", url_, deadline); !a) return failed(a.error());
+    status = 0;
+    error_body.clear();
+    stream_events(f, url_, "POST", body, headers, parser, id, got_response, status, error_body, content_type,
+                  &response_headers);
+    if (f.aborted || closing_ || got_response) return;
+    auto again = challenge(status, response_headers, headers, attempt, deadline);
+    if (!again) return failed(again.error());
+    if (!*again) break;
+    parser.reset();
+  }
   if (status >= 200 && status < 300) {
     bool legacy;
     {
@@ -702,6 +841,7 @@ bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, boo
     if (f.aborted || closing_) return true;
     auto headers = headers_for(nullptr, true);
     headers.emplace("Last-Event-ID", parser.last_event_id());
+    if (!apply_auth(headers, "GET", url_, Clock::now() + cfg_.connect_timeout + 30s)) return false;
     parser.reset();
     int status = 0;
     std::string error_body, content_type;
@@ -719,16 +859,26 @@ void HttpTransport::run_get_stream(Flight& f) {
   SseParser parser(cfg_.max_message_bytes);
   auto delay = 1000ms;
   int failures = 0;
+  int auth_attempts = 0;
   while (!f.aborted && !closing_ && failures < cfg_.max_reconnect_attempts) {
     auto headers = headers_for(nullptr, true);
     if (!parser.last_event_id().empty()) headers.emplace("Last-Event-ID", parser.last_event_id());
+    const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
+    if (!apply_auth(headers, "GET", url_, auth_deadline)) return;
     parser.reset();
     int status = 0;
     bool ignored = false;
     std::string error_body, content_type;
+    httplib::Headers response_headers;
     const auto began = Clock::now();
-    stream_events(f, url_, "GET", "", headers, parser, json(), ignored, status, error_body, content_type);
+    stream_events(f, url_, "GET", "", headers, parser, json(), ignored, status, error_body, content_type,
+                  &response_headers);
     if (f.aborted || closing_) return;
+    if (status == 401 || status == 403) {
+      auto again = challenge(status, response_headers, headers, ++auth_attempts, auth_deadline);
+      if (again && *again) continue;
+      return;
+    }
     if (status == 405 || status == 404 || status == 401 || status == 403 ||
         (status >= 200 && status < 300 && content_type.find("text/event-stream") == std::string::npos)) {
       return;
@@ -747,11 +897,13 @@ Result<void> HttpTransport::open_sse(Clock::time_point deadline) {
     if (mode_ == Mode::sse && endpoint_) return {};
     mode_ = Mode::sse;
     sse_stream_ended_ = false;
+    sse_error_.reset();
   }
   start_flight(json(), [this](Flight& f) { run_sse_stream(f); });
   std::unique_lock lk(mutex_);
   endpoint_cv_.wait_until(lk, deadline, [&] { return endpoint_.has_value() || sse_stream_ended_ || closing_; });
   if (endpoint_) return {};
+  if (sse_error_) return fail(*sse_error_);
   return fail(err(Errc::connection_failed, "HTTP+SSE: no 'endpoint' event from " + url_.str()));
 }
 
@@ -764,12 +916,14 @@ void HttpTransport::run_sse_stream(Flight& f) {
   }
   int status = 0;
   std::string error_body;
+  httplib::Headers response_headers;
   httplib::Request req;
   req.method = "GET";
   req.path = url_.target;
   req.headers = headers_for(nullptr, true);
   req.response_handler = [&](const httplib::Response& r) {
     status = r.status;
+    response_headers = r.headers;
     return !f.aborted && status >= 200 && status < 300;
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
@@ -791,7 +945,24 @@ void HttpTransport::run_sse_stream(Flight& f) {
   };
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
-  client->send(req, res, error);
+  const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
+  for (int attempt = 1; !f.aborted && !closing_; ++attempt) {
+    auto a = apply_auth(req.headers, "GET", url_, auth_deadline);
+    if (!a) {
+      std::lock_guard lk(mutex_);
+      sse_error_ = a.error();
+      break;
+    }
+    status = 0;
+    res = httplib::Response();
+    client->send(req, res, error);
+    auto again = challenge(status, response_headers, req.headers, attempt, auth_deadline);
+    if (again && *again) continue;
+    std::lock_guard lk(mutex_);
+    if (!again) sse_error_ = again.error();
+    else if (status == 401 || status == 403) sse_error_ = status_error(status, "", response_headers);
+    break;
+  }
   {
     std::lock_guard lk(f.m);
     f.client = nullptr;
@@ -834,8 +1005,10 @@ void HttpTransport::close() {
     auto client = make_client(url_);
     client->set_read_timeout(2, 0);
     auto headers = headers_for(nullptr, false);
-    auto res = client->Delete(url_.target, headers);  // 405 is fine: the server keeps no sessions
-    (void)res;
+    if (apply_auth(headers, "DELETE", url_, Clock::now() + 2s)) {
+      auto res = client->Delete(url_.target, headers);  // 405 is fine: the server keeps no sessions
+      (void)res;
+    }
   }
   std::lock_guard lk(mutex_);
   idle_.clear();

@@ -31,4 +31,8 @@ std::optional<Url> resolve_url(const Url& base, const std::string& ref);
 /// leading/trailing whitespace and not sentinel-shaped, else `=?base64?...?=`.
 std::string encode_header_value(const std::string& value);
 
+/// Threads of the process-wide HTTP flight pool now idle, waiting for work (at most 8, each
+/// for 10 s): not a leak, so the tests' thread accounting leaves them out.
+std::size_t idle_flight_threads();
+
 }  // namespace mcp::detail

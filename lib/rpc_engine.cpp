@@ -1,11 +1,43 @@
 // SPDX-License-Identifier: MIT
 #include "rpc_engine.hpp"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <climits>
+#include <ctime>
 
 namespace mcp::detail {
 
 using json = nlohmann::json;
+
+namespace {
+
+static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
+              std::atomic<std::uint32_t>::is_always_lock_free);
+
+// Sleeps while `word` still holds `seen`, until `deadline` (CLOCK_MONOTONIC, which is what
+// steady_clock reads on Linux) at the latest. Spurious returns are fine: callers re-check.
+void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Transport::Clock::time_point deadline) {
+  const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  if (ns <= 0) return;
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_BITSET_PRIVATE, seen, &ts, nullptr,
+            FUTEX_BITSET_MATCH_ANY);
+}
+
+// After a change the waiter must see (made under Pending::m, or an atomic flag).
+void wake(RpcEngine::Pending& p) {
+  p.signal.fetch_add(1, std::memory_order_seq_cst);
+  if (p.waiters.load(std::memory_order_seq_cst) != 0)
+    ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&p.signal), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+}  // namespace
 
 Error rpc_error_from(const json& err, const std::string& method) {
   Error e = Error::make(Errc::rpc_error, "");
@@ -121,20 +153,31 @@ void RpcEngine::abandon(const std::shared_ptr<Pending>& p) {
 
 Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_point deadline,
                              const std::stop_token& stop, bool cancel_on_abort, bool keep_on_timeout) {
-  bool stopped = false;  // guarded by p->m
+  std::atomic<bool> stopped{false};
   {
     // Registered before taking p->m: if stop was already requested the callback runs
-    // right here, synchronously, and must be able to lock.
+    // right here, synchronously.
     std::stop_callback on_stop(stop, [&] {
-      std::lock_guard g(p->m);
-      stopped = true;
-      p->cv.notify_all();
+      stopped.store(true, std::memory_order_seq_cst);
+      wake(*p);
     });
     std::unique_lock lk(p->m);
     if (!p->progress.reset_timeout) p->deadline = deadline;
-    // The deadline may move (progress resets it), so wait in steps against its current value.
-    while (!p->done && !stopped && Clock::now() < p->deadline) p->cv.wait_until(lk, p->deadline);
-    if (p->done) return std::move(p->result);
+    for (;;) {
+      // Read the word before looking at the state: a change after this read bumps it, so the
+      // futex wait below returns at once instead of missing it.
+      const std::uint32_t seen = p->signal.load(std::memory_order_seq_cst);
+      if (p->done) return std::move(p->result);
+      if (stopped.load(std::memory_order_seq_cst)) break;
+      // The deadline may move (progress resets it): wait against its current value.
+      const auto until = p->deadline;
+      if (Clock::now() >= until) break;
+      lk.unlock();
+      p->waiters.fetch_add(1, std::memory_order_seq_cst);
+      futex_wait_until(p->signal, seen, until);
+      p->waiters.fetch_sub(1, std::memory_order_relaxed);
+      lk.lock();
+    }
     if (keep_on_timeout && !stopped)
       return fail(decorate(Error::make(Errc::timeout, p->method + ": no reply within the timeout")));
   }
@@ -254,7 +297,7 @@ void RpcEngine::on_message(json&& msg) {
     p->result = std::move(r);
     p->done = true;
   }
-  p->cv.notify_all();
+  wake(*p);
 }
 
 void RpcEngine::answer(const json& id, Result<json> r) {
@@ -323,7 +366,7 @@ void RpcEngine::fail_all(const Error& e) {
       p->result = fail(std::move(copy));
       p->done = true;
     }
-    p->cv.notify_all();
+    wake(*p);
   }
 }
 
@@ -346,7 +389,7 @@ bool RpcEngine::deliver_progress(const json& params) {
     std::lock_guard lk(p->m);
     p->deadline = std::min(Clock::now() + p->progress.timeout, p->progress.hard_deadline);
   }
-  p->cv.notify_all();
+  wake(*p);
   p->progress.on_progress(pr);
   return true;
 }
@@ -369,7 +412,7 @@ void RpcEngine::on_request_failed(const json& id, const Error& e) {
     p->result = fail(std::move(copy));
     p->done = true;
   }
-  p->cv.notify_all();
+  wake(*p);
 }
 
 void RpcEngine::on_transport_closed(const Error& e) {

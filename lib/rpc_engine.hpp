@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -49,14 +50,19 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
 
   /// One request in flight.
   struct Pending {
-    std::mutex m;
-    std::condition_variable cv;
+    std::mutex m;  // guards done, result and deadline
     bool done = false;
     Result<json> result = json();
     std::int64_t id = 0;
     std::string method;
     Clock::time_point deadline;  // moved by progress when reset_timeout is set
     ProgressOptions progress;
+    // The waiting caller sleeps on `signal` (a futex word), which is bumped after every change
+    // it must see (done, deadline, stop); the futex is woken only when `waiters` says someone
+    // sleeps. Cheaper than a condition variable: no mutex to re-take on wake-up, no syscall
+    // when the reply comes before the caller waits.
+    std::atomic<std::uint32_t> signal{0};
+    std::atomic<std::uint32_t> waiters{0};
   };
 
   RpcEngine(std::unique_ptr<Transport> transport, Options options);

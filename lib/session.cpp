@@ -71,6 +71,12 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   mutable std::mutex mutex;  // guards everything below
   std::shared_ptr<RpcEngine> engine;
   ServerInfo info;
+  // An immutable copy of `info`, replaced whenever `info` changes, so that a request takes a
+  // reference to it instead of copying it (capabilities and all) every time.
+  std::shared_ptr<const ServerInfo> shared_info;
+  // modern_meta() for the version in shared_meta_version, built once.
+  std::shared_ptr<const json> shared_meta;
+  std::string shared_meta_version;
   Era verdict = Era::unknown;     // cached era, survives reconnects
   std::string modern_version;     // the modern revision agreed on
   std::uint64_t generation = 0;   // bumped by disconnect()
@@ -113,7 +119,15 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (cfg.request_timeout) return *cfg.request_timeout;
     return defaults.request_timeout;
   }
-  Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(defaults.probe_timeout); }
+  // Silence on the probe means a legacy server; but a server behind an auth provider may
+  // first need an authorization (possibly interactive) that the probe's short wait would cut
+  // short, and HTTP servers answer unknown methods rather than stay silent: the probe then
+  // gets the request timeout.
+  Milliseconds probe_timeout() const {
+    if (const auto* http = std::get_if<HttpServerConfig>(&cfg.transport); http && http->auth)
+      return std::max(cfg.probe_timeout.value_or(defaults.probe_timeout), request_timeout(RequestOptions{}));
+    return cfg.probe_timeout.value_or(defaults.probe_timeout);
+  }
 
   Error tag(Error e) const {
     if (e.server.empty()) e.server = name;
@@ -512,6 +526,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     }
     engine = out->first;
     info = out->second;
+    shared_info = std::make_shared<const ServerInfo>(info);
     verdict = info.era;
     if (info.era == Era::modern) {
       modern_version = info.protocol_version;
@@ -520,13 +535,27 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return out;
   }
 
-  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> ensure(const RequestOptions& opt) {
+  using Connection = std::pair<std::shared_ptr<RpcEngine>, std::shared_ptr<const ServerInfo>>;
+  Result<Connection> ensure(const RequestOptions& opt) {
     {
       std::lock_guard lk(mutex);
-      if (engine && engine->is_open() && info.era != Era::unknown) return std::make_pair(engine, info);
+      if (engine && engine->is_open() && info.era != Era::unknown && shared_info)
+        return std::make_pair(engine, shared_info);
     }
     std::lock_guard ck(connect_mutex);
-    return connect_locked(opt);
+    auto out = connect_locked(opt);
+    if (!out) return tl::unexpected<Error>(out.error());
+    return std::make_pair(std::move(out->first), std::make_shared<const ServerInfo>(std::move(out->second)));
+  }
+
+  // modern_meta(version), shared: the same for every request of a session.
+  std::shared_ptr<const json> modern_meta_shared(const std::string& version) {
+    std::lock_guard lk(mutex);
+    if (!shared_meta || shared_meta_version != version) {
+      shared_meta = std::make_shared<const json>(modern_meta(version));
+      shared_meta_version = version;
+    }
+    return shared_meta;
   }
 
   bool is_http() const { return std::holds_alternative<HttpServerConfig>(cfg.transport); }
@@ -619,7 +648,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       return failure(Errc::invalid_config, method + ": params must be a JSON object");
     auto conn = ensure(opt);
     if (!conn) return tl::unexpected<Error>(conn.error());
-    auto [eng, si] = *conn;
+    const std::shared_ptr<RpcEngine> eng = std::move(conn->first);
+    std::shared_ptr<const ServerInfo> si = std::move(conn->second);
     std::uint64_t epoch;
     {
       std::lock_guard lk(mutex);
@@ -628,11 +658,11 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     const auto deadline = Clock::now() + request_timeout(opt);
     for (int attempt = 0; attempt < 2; ++attempt) {
       json p = params.is_null() ? json::object() : params;
-      if (si.era == Era::modern) {
-        json meta = p.contains("_meta") && p["_meta"].is_object() ? p["_meta"] : json::object();
-        const json ours = modern_meta(si.protocol_version);
-        for (auto it = ours.begin(); it != ours.end(); ++it) meta[it.key()] = it.value();
-        p["_meta"] = std::move(meta);
+      if (si->era == Era::modern) {
+        json& meta = p["_meta"];
+        if (!meta.is_object()) meta = json::object();
+        const auto ours = modern_meta_shared(si->protocol_version);
+        for (auto it = ours->begin(); it != ours->end(); ++it) meta[it.key()] = it.value();
       }
       detail::ProgressOptions progress;
       if (opt.on_progress) {
@@ -644,24 +674,27 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       auto r = eng->call(method, std::move(p), deadline, opt.stop, true, send_options, std::move(progress));
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
-        if (si.era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
+        if (si->era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
         // Legacy Streamable HTTP: the server forgot our session (404). The request was not
         // processed, so re-initialising once and retrying is safe.
-        if (si.era == Era::legacy && r.error().errc() == Errc::session_expired) {
+        if (si->era == Era::legacy && r.error().errc() == Errc::session_expired) {
           auto re = reinitialize(eng, epoch, opt);
           if (!re) return tl::unexpected<Error>(re.error());
-          si = *re;
+          si = std::make_shared<const ServerInfo>(std::move(*re));
           continue;
         }
       }
       if (!r) {
-        if (si.era == Era::modern && attempt == 0) {
+        if (si->era == Era::modern && attempt == 0) {
           if (auto supported = unsupported_version_list(r.error())) {
-            if (auto v = pick(protocol::modern_versions(), *supported); v && *v != si.protocol_version) {
-              si.protocol_version = *v;
+            if (auto v = pick(protocol::modern_versions(), *supported); v && *v != si->protocol_version) {
+              auto changed = std::make_shared<ServerInfo>(*si);
+              changed->protocol_version = *v;
+              si = changed;
               std::lock_guard lk(mutex);
               modern_version = *v;
               info.protocol_version = *v;
+              shared_info = std::make_shared<const ServerInfo>(info);
               continue;
             }
           }
@@ -703,8 +736,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       }
       auto conn = ensure({});
       bool ok = false;
-      if (conn && conn->second.era == Era::modern) {
-        auto [eng, si] = *conn;
+      if (conn && conn->second->era == Era::modern) {
+        const auto eng = conn->first;
+        const ServerInfo& si = *conn->second;
         json filter = listen_filter(si);
         std::stop_source cancel;
         if (!filter.empty()) {
@@ -771,6 +805,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     std::lock_guard lk(mutex);
     ++session_epoch;
     info = *li;
+    shared_info = std::make_shared<const ServerInfo>(info);
     return info;
   }
 
@@ -827,7 +862,7 @@ const std::string& Session::name() const noexcept { return impl_->name; }
 Result<ServerInfo> Session::connect(const RequestOptions& options) {
   auto c = impl_->ensure(options);
   if (!c) return tl::unexpected<Error>(c.error());
-  return c->second;
+  return *c->second;
 }
 
 Era Session::era() const {
@@ -1076,7 +1111,7 @@ Result<json> Session::complete(const json& ref, const std::string& argument, con
 Result<void> Session::ping(const RequestOptions& options) {
   auto c = impl_->ensure(options);
   if (!c) return tl::unexpected<Error>(c.error());
-  auto r = request(c->second.era == Era::modern ? "server/discover" : "ping", json::object(), options);
+  auto r = request(c->second->era == Era::modern ? "server/discover" : "ping", json::object(), options);
   if (!r) return tl::unexpected<Error>(r.error());
   return {};
 }
@@ -1084,7 +1119,7 @@ Result<void> Session::ping(const RequestOptions& options) {
 Result<void> Session::subscribe_resource(const std::string& uri, const RequestOptions& options) {
   auto c = impl_->ensure(options);
   if (!c) return tl::unexpected<Error>(c.error());
-  if (c->second.era == Era::modern) {
+  if (c->second->era == Era::modern) {
     // Modern: a subscriptions/listen filter entry; the listener re-listens with it.
     if (!impl_->defaults.handlers.on_change)
       return impl_->failure(Errc::invalid_config, "resource updates need ClientHandlers::on_change");

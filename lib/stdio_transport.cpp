@@ -17,6 +17,7 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,19 @@ struct Fd {
 };
 
 bool make_pipe(int fds[2]) { return ::pipe2(fds, O_CLOEXEC) == 0; }
+
+// The server's stdin is a connected AF_UNIX socket pair rather than a pipe, as Node's
+// child_process (libuv) gives every server it spawns, so the official TypeScript clients'
+// servers already see one. A socket lets us write with MSG_NOSIGNAL: a dead reader is an
+// EPIPE and never a SIGPIPE, without blocking and unblocking the signal around every write
+// (two syscalls per message) and without touching the process's signal dispositions.
+// fds[0] is the child's (read) end, fds[1] ours.
+bool make_input_channel(int fds[2]) {
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+  ::shutdown(fds[1], SHUT_RD);  // the child cannot write back into our end
+  ::shutdown(fds[0], SHUT_WR);
+  return true;
+}
 
 std::string errno_text(int e) { return std::strerror(e); }
 
@@ -161,7 +175,7 @@ Result<void> StdioTransport::start(Callbacks cb) {
   }
 
   int in_fds[2], out_fds[2], err_fds[2] = {-1, -1}, wake_fds[2];
-  if (!make_pipe(in_fds)) return fail(Errc::spawn_failed, "pipe: " + errno_text(errno));
+  if (!make_input_channel(in_fds)) return fail(Errc::spawn_failed, "socketpair: " + errno_text(errno));
   bp::pipe in_pipe(in_fds[0], in_fds[1]);
   if (!make_pipe(out_fds)) return fail(Errc::spawn_failed, "pipe: " + errno_text(errno));
   bp::pipe out_pipe(out_fds[0], out_fds[1]);
@@ -215,15 +229,10 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   if (closing_ || in_.fd < 0) return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
   if (!open_) return died();  // it died on its own: say why
   std::size_t off = 0;
-  // Writing to a pipe whose reader died raises SIGPIPE; block it for this thread and
-  // consume it, so the host process is never killed by a dying server.
-  sigset_t pipe_set, old_set;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
   Result<void> result;
   while (off < line.size()) {
-    ssize_t n = ::write(in_.fd, line.data() + off, line.size() - off);
+    // MSG_NOSIGNAL: a server that died is an EPIPE here, never a SIGPIPE for the host process.
+    ssize_t n = ::send(in_.fd, line.data() + off, line.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       off += static_cast<std::size_t>(n);
       continue;
@@ -245,16 +254,13 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
       continue;
     }
     const int e = errno;
-    if (e == EPIPE) {
-      struct timespec zero{0, 0};
-      sigtimedwait(&pipe_set, nullptr, &zero);
+    if (e == EPIPE || e == ECONNRESET) {
       result = fail(Errc::process_exited, "server '" + name_ + "' closed its input");
     } else {
       result = fail(Errc::io_error, "write to server '" + name_ + "': " + errno_text(e));
     }
     break;
   }
-  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
   // A partial line would corrupt the stream for every later message.
   if (!result && off > 0 && off < line.size()) in_.reset();
   if (!result && result.error().errc() == Errc::process_exited) return died();
@@ -342,7 +348,10 @@ void StdioTransport::report_closed(Errc code, const std::string& what) {
 void StdioTransport::reader_loop() {
   std::string buf;      // bytes of the current, unfinished stdout line
   std::string err_buf;  // same for stderr
-  std::vector<char> chunk(1 << 16);
+  // Not a std::vector: that zero-fills all 64 KiB, making every page resident per connection;
+  // uninitialised, only the pages a large message actually touches are.
+  constexpr std::size_t chunk_size = 1 << 16;
+  std::unique_ptr<char[]> chunk(new char[chunk_size]);
   bool out_open = true, err_open = err_.fd >= 0;
   Clock::time_point stderr_drain_until{};
   for (;;) {
@@ -366,18 +375,18 @@ void StdioTransport::reader_loop() {
     }
     if (fds[0].revents) return;  // close() woke us; it reports nothing
     if (err_i >= 0 && fds[err_i].revents) {
-      ssize_t got = ::read(err_.fd, chunk.data(), chunk.size());
+      ssize_t got = ::read(err_.fd, chunk.get(), chunk_size);
       if (got > 0) {
         std::size_t start = 0;
         for (ssize_t i = 0; i < got; ++i) {
           if (chunk[i] == '\n') {
-            err_buf.append(chunk.data() + start, i - start);
+            err_buf.append(chunk.get() + start, i - start);
             keep_stderr_line(std::move(err_buf));
             err_buf.clear();
             start = i + 1;
           }
         }
-        err_buf.append(chunk.data() + start, got - start);
+        err_buf.append(chunk.get() + start, got - start);
         if (err_buf.size() > 64 * 1024) {
           keep_stderr_line(std::move(err_buf));
           err_buf.clear();
@@ -388,21 +397,21 @@ void StdioTransport::reader_loop() {
       }
     }
     if (out_i >= 0 && fds[out_i].revents) {
-      ssize_t got = ::read(out_.fd, chunk.data(), chunk.size());
+      ssize_t got = ::read(out_.fd, chunk.get(), chunk_size);
       if (got > 0) {
         std::size_t start = 0;
         for (ssize_t i = 0; i < got; ++i) {
           if (chunk[i] != '\n') continue;
           if (buf.empty()) {
-            handle_line(std::string_view(chunk.data() + start, i - start));
+            handle_line(std::string_view(chunk.get() + start, i - start));
           } else {
-            buf.append(chunk.data() + start, i - start);
+            buf.append(chunk.get() + start, i - start);
             handle_line(buf);
             buf.clear();
           }
           start = i + 1;
         }
-        buf.append(chunk.data() + start, got - start);
+        buf.append(chunk.get() + start, got - start);
         if (buf.size() > cfg_.max_message_bytes) {
           report_closed(Errc::message_too_large, "server '" + name_ + "' sent a message larger than " +
                                                      std::to_string(cfg_.max_message_bytes) + " bytes");

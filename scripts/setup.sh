@@ -31,6 +31,12 @@ if [ "$want_npm" = 1 ] && [ ! -x test/interop/node_modules/.bin/node ]; then
   echo "setup: installing the pinned interop servers (npm ci --prefix test/interop)"
   npm ci --prefix test/interop --no-audit --no-fund --loglevel=error
 fi
+if [ "$want_npm" = 1 ] && { [ ! -x bench/peers/node_modules/.bin/node ] || [ ! -d bench/peers/node_modules/@mastra/mcp ]; }; then
+  # The benchmark's peer clients (TypeScript SDK, Mastra) and its Node server, on the same
+  # pinned Node 22 as test/interop.
+  echo "setup: installing the pinned benchmark peers (npm ci --prefix bench/peers)"
+  npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
+fi
 if [ "$want_npm" = 1 ] && [ ! -d test/conformance/next/node_modules ]; then
   echo "setup: installing the pinned 2026-07-28 conformance suite (npm ci --prefix test/conformance/next)"
   npm ci --prefix test/conformance/next --no-audit --no-fund --loglevel=error

@@ -19,12 +19,24 @@ step "pool benchmark, smoke mode (a few calls per case, so it cannot rot)"
 build/bench/pool_bench build/examples/demo_server build/test/fixtures/http_fault_server --smoke
 passed=$((passed + 1))
 
+step "client benchmark against the peers, smoke mode (a few calls per case, under a minute)"
+bench/run.sh --smoke
+passed=$((passed + 1))
+
 step "official conformance suite 0.1.16: initialize, tools_call, elicitation defaults"
 test/conformance/run.sh initialize tools_call elicitation-sep1034-client-defaults
 passed=$((passed + 1))
 
 step "official conformance suite 0.2.0-alpha.12: the 2026-07-28 client scenarios"
 test/conformance/run.sh --suite next
+passed=$((passed + 1))
+
+step "official conformance suite 0.1.16: every auth/* client scenario (OAuth)"
+test/conformance/run.sh auth
+passed=$((passed + 1))
+
+step "official conformance suite 0.2.0-alpha.12: every auth/* client scenario (OAuth, 2026-07-28)"
+test/conformance/run.sh --suite next auth
 passed=$((passed + 1))
 
 step "official conformance suite: sse-retry (timing-sensitive, on its own)"

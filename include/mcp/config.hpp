@@ -6,12 +6,14 @@
 /// Thread-safety: plain value types. Callbacks stored in them may be called from
 /// the SDK's internal threads (documented at each one).
 
+#include <mcp/auth.hpp>
 #include <mcp/error.hpp>
 #include <mcp/types.hpp>
 
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -62,6 +64,13 @@ struct HttpServerConfig {
   /// Called before every HTTP request (from SDK threads); what it returns is added to, and
   /// overrides, `headers`. For credentials that change at run time.
   std::function<std::map<std::string, std::string>()> header_provider;
+  /// Credentials: a bearer token, a per-request callback, or the OAuth client of
+  /// <mcp/oauth.hpp>. Its `Authorization` goes on every request (POST, streams, DELETE) and
+  /// overrides one from `headers`/`header_provider`; a 401 or 403 is handed to it, and the
+  /// request is sent again when it has new credentials (at most 6 times per request).
+  /// With a provider set, HTTP redirects are not followed, so the token never leaves the
+  /// configured origin. Null (default): no authorization.
+  std::shared_ptr<AuthProvider> auth;
   HttpTransportKind transport = HttpTransportKind::automatic;  ///< default: detect
   Milliseconds connect_timeout{3000};            ///< TCP/TLS connect timeout (3 s)
   bool verify_tls = true;                        ///< verify the server certificate (https)

@@ -8,6 +8,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -193,9 +194,10 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view header) {
   return out;
 }
 
-std::optional<BearerChallenge> find_bearer_challenge(const std::vector<AuthChallenge>& challenges) {
+std::optional<BearerChallenge> find_bearer_challenge(const std::vector<AuthChallenge>& challenges,
+                                                    std::string_view scheme) {
   for (const auto& ch : challenges) {
-    if (!ch.is_scheme("Bearer")) continue;
+    if (!ch.is_scheme(scheme)) continue;
     BearerChallenge b;
     auto get = [&](std::string_view n) -> std::optional<std::string> {
       if (const auto* v = ch.param(n)) return *v;
@@ -211,8 +213,8 @@ std::optional<BearerChallenge> find_bearer_challenge(const std::vector<AuthChall
   return std::nullopt;
 }
 
-std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header) {
-  return find_bearer_challenge(parse_www_authenticate(header));
+std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header, std::string_view scheme) {
+  return find_bearer_challenge(parse_www_authenticate(header), scheme);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,15 +272,14 @@ Result<UrlParts> parse_url(std::string_view url) {
   return u;
 }
 
-namespace {
-
-// scheme://host[:port] with lowercase scheme and host, default port elided.
 std::string origin_of(const UrlParts& u) {
   std::string o = u.scheme + "://" + to_lower(u.host);
   bool default_port = (u.scheme == "https" && u.port == "443") || (u.scheme == "http" && u.port == "80");
   if (!u.port.empty() && !default_port) o += ":" + u.port;
   return o;
 }
+
+namespace {
 
 std::string strip_trailing_slash(std::string path) {
   while (!path.empty() && path.back() == '/') path.pop_back();
@@ -452,6 +453,13 @@ std::string base64url_encode(std::string_view bytes) {
   return out;
 }
 
+std::string base64_encode(std::string_view bytes) {
+  std::string out = base64url_encode(bytes);
+  for (char& c : out) c = c == '-' ? '+' : c == '_' ? '/' : c;
+  while (out.size() % 4 != 0) out.push_back('=');
+  return out;
+}
+
 std::optional<std::string> base64url_decode(std::string_view text) {
   if (text.size() % 4 == 0) {
     // Padding is allowed only as a proper suffix.
@@ -510,11 +518,13 @@ Result<std::string> generate_code_verifier(std::size_t length) {
   return out;
 }
 
-std::string code_challenge_s256(std::string_view verifier) {
+std::string sha256_base64url(std::string_view bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(verifier.data()), verifier.size(), digest);
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
   return base64url_encode(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
+
+std::string code_challenge_s256(std::string_view verifier) { return sha256_base64url(verifier); }
 
 Result<Pkce> make_pkce(std::size_t verifier_length) {
   auto v = generate_code_verifier(verifier_length);
@@ -528,7 +538,6 @@ Result<Pkce> make_pkce(std::size_t verifier_length) {
 // ---------------------------------------------------------------------------------------------
 // Scopes
 
-namespace {
 std::vector<std::string_view> split_scopes(std::string_view s) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
@@ -541,6 +550,7 @@ std::vector<std::string_view> split_scopes(std::string_view s) {
   return out;
 }
 
+namespace {
 std::string join_scopes(const std::vector<std::string_view>& v) {
   std::string out;
   for (auto s : v) {
@@ -634,6 +644,45 @@ Result<PkeyPtr> load_key(std::string_view pem, bool is_private) {
 }
 
 constexpr std::size_t kCoordBytes = 32;
+
+// The compact JWS of `header`.`claims` signed with ES256 by `key`; `what` names the failure.
+Result<std::string> sign_es256(EVP_PKEY* key, const nlohmann::json& header, const nlohmann::json& claims,
+                               const char* what) {
+  std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  std::size_t der_len = 0;
+  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key) != 1 ||
+      EVP_DigestSign(ctx.get(), nullptr, &der_len,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, what);
+  }
+  std::string der(der_len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &der_len,
+                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, what);
+  }
+  der.resize(der_len);
+  // JWS wants the raw fixed-width R||S (RFC 7518 3.4), not OpenSSL's DER ECDSA-Sig-Value.
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, what);
+  }
+  const BIGNUM* r = nullptr;
+  const BIGNUM* s = nullptr;
+  ECDSA_SIG_get0(sig.get(), &r, &s);
+  std::string raw(2 * kCoordBytes, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(raw.data());
+  if (BN_bn2binpad(r, out, kCoordBytes) != static_cast<int>(kCoordBytes) ||
+      BN_bn2binpad(s, out + kCoordBytes, kCoordBytes) != static_cast<int>(kCoordBytes)) {
+    ERR_clear_error();
+    return fail(Errc::invalid_config, what);
+  }
+  return signing_input + "." + base64url_encode(raw);
+}
 }  // namespace
 
 Result<std::string> make_client_assertion_es256(std::string_view private_key_pem,
@@ -654,41 +703,7 @@ Result<std::string> make_client_assertion_es256(std::string_view private_key_pem
   nlohmann::json claims = {{"iss", opts.client_id}, {"sub", opts.client_id}, {"aud", opts.audience},
                            {"iat", iat},            {"exp", iat + opts.lifetime.count()},
                            {"jti", *jti}};
-  std::string signing_input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
-
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
-  std::size_t der_len = 0;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, key->get()) != 1 ||
-      EVP_DigestSign(ctx.get(), nullptr, &der_len,
-                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1) {
-    ERR_clear_error();
-    return fail(Errc::invalid_config, "could not sign the client assertion");
-  }
-  std::string der(der_len, '\0');
-  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(der.data()), &der_len,
-                     reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) != 1) {
-    ERR_clear_error();
-    return fail(Errc::invalid_config, "could not sign the client assertion");
-  }
-  der.resize(der_len);
-  // JWS wants the raw fixed-width R||S (RFC 7518 3.4), not OpenSSL's DER ECDSA-Sig-Value.
-  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  std::unique_ptr<ECDSA_SIG, SigFree> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
-  if (!sig) {
-    ERR_clear_error();
-    return fail(Errc::invalid_config, "could not sign the client assertion");
-  }
-  const BIGNUM* r = nullptr;
-  const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig.get(), &r, &s);
-  std::string raw(2 * kCoordBytes, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(raw.data());
-  if (BN_bn2binpad(r, out, kCoordBytes) != static_cast<int>(kCoordBytes) ||
-      BN_bn2binpad(s, out + kCoordBytes, kCoordBytes) != static_cast<int>(kCoordBytes)) {
-    ERR_clear_error();
-    return fail(Errc::invalid_config, "could not sign the client assertion");
-  }
-  return signing_input + "." + base64url_encode(raw);
+  return sign_es256(key->get(), header, claims, "could not sign the client assertion");
 }
 
 Result<VerifiedJws> verify_jws_es256(std::string_view jws, std::string_view public_key_pem) {
@@ -743,6 +758,124 @@ Result<VerifiedJws> verify_jws_es256(std::string_view jws, std::string_view publ
 }
 
 // ---------------------------------------------------------------------------------------------
+// DPoP
+
+namespace {
+struct BnFree { void operator()(BIGNUM* b) const noexcept { BN_free(b); } };
+struct ParamBldFree { void operator()(OSSL_PARAM_BLD* b) const noexcept { OSSL_PARAM_BLD_free(b); } };
+struct ParamFree { void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); } };
+struct PkeyCtxFree { void operator()(EVP_PKEY_CTX* c) const noexcept { EVP_PKEY_CTX_free(c); } };
+
+// A coordinate of a P-256 public key, base64url of its fixed-width big-endian bytes.
+std::optional<std::string> coordinate(EVP_PKEY* k, const char* name) {
+  BIGNUM* raw = nullptr;
+  if (EVP_PKEY_get_bn_param(k, name, &raw) != 1) return std::nullopt;
+  std::unique_ptr<BIGNUM, BnFree> bn(raw);
+  std::string out(kCoordBytes, '\0');
+  if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), kCoordBytes) != static_cast<int>(kCoordBytes))
+    return std::nullopt;
+  return base64url_encode(out);
+}
+}  // namespace
+
+Result<DpopKey> DpopKey::from_native(std::shared_ptr<evp_pkey_st> key) {
+  DpopKey k;
+  auto x = coordinate(key.get(), OSSL_PKEY_PARAM_EC_PUB_X);
+  auto y = coordinate(key.get(), OSSL_PKEY_PARAM_EC_PUB_Y);
+  ERR_clear_error();
+  if (!x || !y) return fail(Errc::invalid_config, "could not read the DPoP public key");
+  k.jwk_ = {{"kty", "EC"}, {"crv", "P-256"}, {"x", *x}, {"y", *y}};
+  auto t = jwk_thumbprint(k.jwk_);
+  if (!t) return fail(t.error());
+  k.thumbprint_ = *t;
+  k.key_ = std::move(key);
+  return k;
+}
+
+Result<DpopKey> DpopKey::generate() {
+  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  ERR_clear_error();
+  if (!raw) return fail(Errc::invalid_config, "could not generate a DPoP key");
+  return from_native(std::shared_ptr<evp_pkey_st>(raw, EVP_PKEY_free));
+}
+
+Result<DpopKey> DpopKey::from_pem(std::string_view private_key_pem) {
+  auto key = load_key(private_key_pem, true);
+  if (!key) return fail(key.error());
+  return from_native(std::shared_ptr<evp_pkey_st>(key->release(), EVP_PKEY_free));
+}
+
+Result<std::string> make_dpop_proof(const DpopKey& key, const DpopProofOptions& opts) {
+  if (!key.native()) return fail(Errc::invalid_config, "DPoP proof without a key");
+  if (opts.method.empty()) return fail(Errc::invalid_config, "DPoP proof needs the HTTP method");
+  if (opts.url.empty()) return fail(Errc::invalid_config, "DPoP proof needs the request URL");
+  auto jti = random_token(16);
+  if (!jti) return fail(jti.error());
+  auto now = opts.issued_at == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now()
+                                                                        : opts.issued_at;
+  nlohmann::json header = {{"typ", "dpop+jwt"}, {"alg", "ES256"}, {"jwk", key.public_jwk()}};
+  nlohmann::json claims = {{"jti", *jti},
+                           {"htm", opts.method},
+                           {"htu", opts.url.substr(0, opts.url.find_first_of("?#"))},
+                           {"iat", std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count()}};
+  if (!opts.access_token.empty()) claims["ath"] = sha256_base64url(opts.access_token);
+  if (!opts.nonce.empty()) claims["nonce"] = opts.nonce;
+  return sign_es256(key.native(), header, claims, "could not sign the DPoP proof");
+}
+
+Result<std::string> jwk_thumbprint(const nlohmann::json& jwk) {
+  if (!jwk.is_object()) return fail(Errc::invalid_config, "JWK is not an object");
+  nlohmann::json members = nlohmann::json::object();
+  for (const char* k : {"crv", "kty", "x", "y"}) {
+    auto it = jwk.find(k);
+    if (it == jwk.end() || !it->is_string()) return fail(Errc::invalid_config, "JWK is not an EC public key");
+    members[k] = *it;
+  }
+  return sha256_base64url(members.dump());  // RFC 7638 3: sorted members, no whitespace
+}
+
+Result<std::string> ec_public_pem_from_jwk(const nlohmann::json& jwk) {
+  if (!jwk.is_object() || jwk.value("kty", "") != "EC" || jwk.value("crv", "") != "P-256")
+    return fail(Errc::unauthorized, "JWK is not an EC P-256 key");
+  if (jwk.contains("d")) return fail(Errc::unauthorized, "JWK carries a private key");
+  auto x = base64url_decode(jwk.value("x", ""));
+  auto y = base64url_decode(jwk.value("y", ""));
+  if (!x || !y || x->size() != kCoordBytes || y->size() != kCoordBytes)
+    return fail(Errc::unauthorized, "JWK coordinates are malformed");
+  std::string point = "\x04" + *x + *y;  // uncompressed SEC1 point
+  std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+  char group[] = "prime256v1";
+  if (!bld || OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::unauthorized, "could not build the public key");
+  }
+  std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* raw = nullptr;
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::unauthorized, "JWK is not a point on P-256");
+  }
+  PkeyPtr key(raw);
+  // fromdata does not check the point: make sure it is on the curve.
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::unauthorized, "JWK is not a point on P-256");
+  }
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) {
+    ERR_clear_error();
+    return fail(Errc::unauthorized, "could not encode the public key");
+  }
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Authorization response
 
 namespace {
@@ -750,16 +883,14 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
+}  // namespace
 
-// The AS's error code is from a restricted charset (RFC 6749 4.1.2.1); keep it printable and
-// short so it can be shown without injecting anything into logs.
 std::string sanitize(std::string_view s, std::size_t max) {
   std::string out;
   for (char c : s.substr(0, max))
     out.push_back((static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f) ? c : '?');
   return out;
 }
-}  // namespace
 
 Result<AuthorizationResponse> validate_authorization_response(std::string_view redirect_url,
                                                               const ExpectedAuthorization& expected) {

@@ -20,10 +20,13 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
 namespace mcp::detail::oauth {
 
@@ -71,11 +74,13 @@ struct BearerChallenge {
   bool operator==(const BearerChallenge&) const = default;
 };
 
-/// The first Bearer challenge among `challenges`, if any.
+/// The first challenge of `scheme` (default Bearer; "DPoP" for RFC 9449 7.1 challenges, which
+/// carry the same parameters) among `challenges`, if any.
 [[nodiscard]] std::optional<BearerChallenge> find_bearer_challenge(
-    const std::vector<AuthChallenge>& challenges);
-/// `find_bearer_challenge(parse_www_authenticate(header))`.
-[[nodiscard]] std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header);
+    const std::vector<AuthChallenge>& challenges, std::string_view scheme = "Bearer");
+/// `find_bearer_challenge(parse_www_authenticate(header), scheme)`.
+[[nodiscard]] std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header,
+                                                                    std::string_view scheme = "Bearer");
 
 // ---------------------------------------------------------------------------------------------
 // URLs
@@ -95,6 +100,9 @@ struct UrlParts {
 
 /// Splits an absolute `http://` or `https://` URL; fails (without echoing it) otherwise.
 [[nodiscard]] Result<UrlParts> parse_url(std::string_view url);
+
+/// `scheme://host[:port]` of a parsed URL: lowercase scheme and host, default port elided.
+[[nodiscard]] std::string origin_of(const UrlParts& u);
 
 /// The RFC 8707 / MCP canonical resource URI of an MCP server URL: lowercase scheme and host,
 /// default port (80/443) elided, no fragment, path and query kept, a lone "/" path dropped
@@ -134,6 +142,8 @@ struct UrlParts {
 
 /// Base64url without padding (RFC 4648 5, RFC 7515 2).
 [[nodiscard]] std::string base64url_encode(std::string_view bytes);
+/// Standard base64 with '=' padding (RFC 4648 4), e.g. for HTTP Basic credentials.
+[[nodiscard]] std::string base64_encode(std::string_view bytes);
 /// Decodes base64url; accepts input with or without '=' padding; rejects other characters and
 /// impossible lengths.
 [[nodiscard]] std::optional<std::string> base64url_decode(std::string_view text);
@@ -144,6 +154,8 @@ struct UrlParts {
 /// A PKCE code verifier (RFC 7636 4.1): `length` characters (43..128) from the unreserved
 /// alphabet, uniformly random from RAND_bytes.
 [[nodiscard]] Result<std::string> generate_code_verifier(std::size_t length = 64);
+/// base64url(SHA-256(bytes)) without padding.
+[[nodiscard]] std::string sha256_base64url(std::string_view bytes);
 /// The S256 code challenge: base64url(SHA-256(verifier)) without padding (RFC 7636 4.2).
 [[nodiscard]] std::string code_challenge_s256(std::string_view verifier);
 /// True when `verifier` is 43..128 unreserved characters.
@@ -166,6 +178,9 @@ struct Pkce {
 /// only), else nullopt (omit the `scope` parameter).
 [[nodiscard]] std::optional<std::string> select_scope(
     const std::optional<std::string>& challenge_scope, const nlohmann::json& resource_metadata);
+
+/// The scopes of a space-separated scope string (empty entries dropped), views into `s`.
+[[nodiscard]] std::vector<std::string_view> split_scopes(std::string_view s);
 
 /// Step-up: the union of previously requested scopes and a challenge's scopes (space
 /// separated), keeping first-seen order and dropping duplicates.
@@ -207,7 +222,58 @@ struct VerifiedJws {
                                                    std::string_view public_key_pem);
 
 // ---------------------------------------------------------------------------------------------
+// DPoP (RFC 9449) proofs, ES256
+
+/// An EC P-256 key pair for DPoP proofs. Copies share one key; the private half never leaves
+/// it (no accessor, not in errors).
+class DpopKey {
+ public:
+  /// A fresh key pair from OpenSSL's CSPRNG.
+  [[nodiscard]] static Result<DpopKey> generate();
+  /// An existing EC P-256 private key in PEM (PKCS#8 or SEC1).
+  [[nodiscard]] static Result<DpopKey> from_pem(std::string_view private_key_pem);
+
+  /// The public key as a JWK: {"kty":"EC","crv":"P-256","x":...,"y":...}.
+  [[nodiscard]] const nlohmann::json& public_jwk() const noexcept { return jwk_; }
+  /// Its RFC 7638 SHA-256 thumbprint (what a bound token's `cnf.jkt` holds).
+  [[nodiscard]] const std::string& thumbprint() const noexcept { return thumbprint_; }
+  /// The OpenSSL key (EVP_PKEY), for signing.
+  [[nodiscard]] evp_pkey_st* native() const noexcept { return key_.get(); }
+
+ private:
+  static Result<DpopKey> from_native(std::shared_ptr<evp_pkey_st> key);
+  std::shared_ptr<evp_pkey_st> key_;
+  nlohmann::json jwk_;
+  std::string thumbprint_;
+};
+
+/// What a DPoP proof binds (RFC 9449 4.2).
+struct DpopProofOptions {
+  std::string method;        ///< `htm`: the HTTP method, e.g. "POST"
+  std::string url;           ///< `htu`: the request URL; its query and fragment are dropped
+  std::string access_token;  ///< non-empty: `ath` = base64url(SHA-256(token)) (resource requests)
+  std::string nonce;         ///< non-empty: `nonce`, as the server supplied it (RFC 9449 8, 9)
+  /// `iat`; the default (epoch) means "now".
+  std::chrono::system_clock::time_point issued_at{};
+};
+
+/// A DPoP proof JWT: header {typ "dpop+jwt", alg "ES256", jwk}, claims jti (random), htm, htu,
+/// iat, and ath / nonce when given. Errors never contain the token, nonce or URL.
+[[nodiscard]] Result<std::string> make_dpop_proof(const DpopKey& key, const DpopProofOptions& opts);
+
+/// The RFC 7638 SHA-256 thumbprint of an EC public JWK (members crv, kty, x, y).
+[[nodiscard]] Result<std::string> jwk_thumbprint(const nlohmann::json& jwk);
+/// The SubjectPublicKeyInfo PEM of an EC P-256 public JWK (e.g. a proof's `jwk` header, to
+/// check it with `verify_jws_es256`). Rejects other curves, malformed coordinates, points off
+/// the curve and JWKs carrying a private part (`d`).
+[[nodiscard]] Result<std::string> ec_public_pem_from_jwk(const nlohmann::json& jwk);
+
+// ---------------------------------------------------------------------------------------------
 // Authorization response (redirect) validation
+
+/// At most `max` bytes of `s` with every byte outside printable ASCII replaced by '?': for
+/// showing text a server sent (error codes, descriptions) without injecting into logs.
+[[nodiscard]] std::string sanitize(std::string_view s, std::size_t max);
 
 /// What the client recorded before redirecting the user-agent.
 struct ExpectedAuthorization {

@@ -23,6 +23,9 @@
 // pins the era instead of letting the library detect it.
 
 #include <mcp/client.hpp>
+#include <mcp/oauth.hpp>
+
+#include <httplib.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -390,13 +393,87 @@ int scenario_mrtr(Ctx& c) {
   return call_expecting(c, "test_mrtr_no_result_type", json::object(), "no-result-type-test-ok");
 }
 
-int scenario_auth(Ctx& c, const std::string& name) {
-  // Go as far as the API allows: without credentials the server answers 401.
-  if (auto info = c.client.server_info(kServer); !info) report(info.error(), "connect");
-  fail_msg("BLOCKED: " + name +
-           " needs OAuth 2.1 authorization (PRM/AS metadata discovery, DCR/CIMD, PKCE, token "
-           "endpoint auth), which the library does not implement");
-  return kBlocked;
+// auth/*: the server (and its authorization server) answer 401 until the client has done the
+// OAuth dance the scenario checks; the library's OAuth provider (set on the server config in
+// main, see oauth_options) does all of it. Like an application, we connect, list the tools and
+// call the scenario's tool. Scenarios that expect the client to refuse (resource-mismatch,
+// iss-wrong-issuer, metadata-issuer-mismatch, ...) end with an error here, which the suite
+// allows; it judges what reached its servers.
+int scenario_auth(Ctx& c, const std::string&) {
+  if (int rc = connect(c)) return rc;
+  std::vector<mcp::ToolDefinition> tools;
+  if (int rc = list_tools(c, tools)) return rc;
+  for (const auto& t : tools) {
+    mcp::CallToolResult r;
+    if (int rc = call(c, t.name, sample_arguments(t.input_schema), r)) return rc;
+  }
+  return kOk;
+}
+
+// The user-agent of the authorization code grant: GET the authorization URL without following
+// redirects and hand the Location (the redirect back to us) to the library.
+mcp::Result<std::string> follow_authorization(const std::string& url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return mcp::fail(mcp::Errc::unauthorized, "bad authorization URL");
+  auto path_start = url.find('/', scheme_end + 3);
+  httplib::Client cli(url.substr(0, path_start));
+  cli.set_follow_location(false);
+  cli.set_connection_timeout(5, 0);
+  cli.set_read_timeout(10, 0);
+  auto res = cli.Get(path_start == std::string::npos ? "/" : url.substr(path_start));
+  if (!res) return mcp::fail(mcp::Errc::connection_failed, "authorization endpoint unreachable");
+  if (res->status < 300 || res->status >= 400 || !res->has_header("Location"))
+    return mcp::fail(mcp::Errc::unauthorized, "authorization endpoint answered HTTP " + std::to_string(res->status) +
+                                                  " instead of redirecting back");
+  return res->get_header_value("Location");
+}
+
+// OAuth client options for an auth/* scenario from MCP_CONFORMANCE_CONTEXT: pre-registered
+// credentials (client_id, client_secret), a private key for private_key_jwt
+// (private_key_pem, signing_algorithm ES256); client-credentials-* scenarios use that grant.
+// The Client ID Metadata Document URL is the one the suite expects (basic-cimd). DPoP is used
+// when the authorization server advertises it.
+mcp::OAuthClientOptions oauth_options(const std::string& scenario, const json& context) {
+  mcp::OAuthClientOptions o;
+  o.client_name = "mcp-cpp-conformance-client";
+  o.redirect_uri = "http://localhost:3000/callback";
+  o.client_metadata_url = "https://conformance-test.local/client-metadata.json";
+  o.authorize = follow_authorization;
+  o.http_timeout = std::chrono::milliseconds(5000);
+  // Like an application supporting the DPoP extension (SEP-1932): sender-constrained tokens
+  // wherever the authorization server offers them (auth/dpop, auth/dpop-nonce advertise
+  // dpop_signing_alg_values_supported ES256; the other scenarios do not, and get bearer tokens).
+  o.dpop = mcp::DpopMode::if_supported;
+  if (context.is_object()) {
+    std::string keys;
+    for (const auto& [k, v] : context.items()) keys += " " + k;
+    out("context fields:" + keys);  // names only: the values are secrets
+    o.client_id = context.value("client_id", "");
+    o.client_secret = context.value("client_secret", "");
+    o.private_key_pem = context.value("private_key_pem", "");
+  }
+  if (scenario.rfind("auth/client-credentials", 0) == 0) o.grant = mcp::OAuthGrant::client_credentials;
+  if (scenario == "auth/wif-jwt-bearer") {  // the workload JWT the suite minted for its AS
+    o.grant = mcp::OAuthGrant::jwt_bearer;
+    const std::string jwt = context.is_object() ? context.value("valid_jwt", "") : "";
+    o.assertion = [jwt]() -> mcp::Result<std::string> { return jwt; };
+  }
+  // SEP-990 (enterprise-managed authorization; cross-app-access in 0.1.16): the suite's IdP
+  // signed an ID token for the user; the client is pre-registered at both the IdP and the AS.
+  if (scenario == "auth/enterprise-managed-authorization" || scenario == "auth/cross-app-access-complete-flow") {
+    o.grant = mcp::OAuthGrant::enterprise_managed;
+    if (context.is_object()) {
+      o.idp_token_endpoint = context.value("idp_token_endpoint", "");
+      o.idp_client_id = context.value("idp_client_id", "");
+      const std::string id_token = context.value("idp_id_token", "");
+      o.idp_subject_token = [id_token]() -> mcp::Result<std::string> { return id_token; };
+    }
+  }
+  o.on_diagnostic = [](std::string_view msg) {
+    std::lock_guard lock(g_out_mutex);
+    std::cerr << "diagnostic " << msg << "\n";
+  };
+  return o;
 }
 
 // Handlers for everything a server may ask of a client, set for every scenario (so the
@@ -451,6 +528,7 @@ int main(int argc, char** argv) {
 
   mcp::HttpServerConfig http;
   http.url = url;
+  if (scenario.rfind("auth/", 0) == 0) http.auth = mcp::oauth_provider(oauth_options(scenario, context));
   mcp::ServerConfig server;
   server.transport = http;
   server.request_timeout = std::chrono::milliseconds(20000);  // the suite kills us after 30 s

@@ -78,10 +78,23 @@ installed=$("$NODE" -e 'process.stdout.write(require(process.argv[1]).version)' 
 [ -n "$pinned" ] || die "@modelcontextprotocol/conformance is not pinned in $PKGROOT/package.json"
 [ "$pinned" = "$installed" ] || die "installed conformance $installed != pinned $pinned; run: npm ci --prefix $rel"
 
+# auth/* scenarios both suites share (2025-11-25 flow: discovery, registration, PKCE, scopes,
+# client authentication, 2025-03-26 fallbacks), plus the SEP-1046 client credentials extension.
+AUTH_COMMON=(auth/metadata-default auth/metadata-var1 auth/metadata-var2 auth/metadata-var3
+             auth/basic-cimd auth/scope-from-www-authenticate auth/scope-from-scopes-supported
+             auth/scope-omitted-when-undefined auth/scope-step-up auth/scope-retry-limit
+             auth/token-endpoint-auth-basic auth/token-endpoint-auth-post auth/token-endpoint-auth-none
+             auth/pre-registration auth/2025-03-26-oauth-metadata-backcompat
+             auth/2025-03-26-oauth-endpoint-fallback auth/resource-mismatch
+             auth/offline-access-scope auth/offline-access-not-supported
+             auth/client-credentials-basic auth/client-credentials-jwt)
 if [ "$SUITE" = stable ]; then
   DEFAULT_GROUP=(initialize tools_call)
   NON_AUTH=(initialize tools_call elicitation-sep1034-client-defaults sse-retry)
   MODERN=()
+  # The shared ones and SEP-990 enterprise-managed authorization (token exchange + JWT bearer grant).
+  AUTH=("${AUTH_COMMON[@]}" auth/cross-app-access-complete-flow)
+  AUTH_EXT=()
 else
   # The non-auth client scenarios of requirements/2026-07-28.yaml (tools_call at that
   # revision's wire), json-schema-2020-12-preservation (not scored there: added after the
@@ -91,6 +104,21 @@ else
           sep-2322-client-request-state tools_call@2026-07-28 elicitation-sep1034-client-defaults)
   DEFAULT_GROUP=("${MODERN[@]}")
   NON_AUTH=("${MODERN[@]}" initialize tools_call sse-retry json-schema-2020-12-preservation)
+  # The shared ones (at 2025-11-25, and again at 2026-07-28 where both revisions list them), and
+  # the 2026-07-28 ones: iss (RFC 9207), metadata issuer check, authorization server migration.
+  AUTH=("${AUTH_COMMON[@]}")
+  for s in auth/metadata-default auth/metadata-var1 auth/metadata-var2 auth/metadata-var3 auth/basic-cimd \
+           auth/scope-from-www-authenticate auth/scope-from-scopes-supported auth/scope-omitted-when-undefined \
+           auth/scope-step-up auth/scope-retry-limit auth/token-endpoint-auth-basic auth/token-endpoint-auth-post \
+           auth/token-endpoint-auth-none auth/pre-registration; do
+    AUTH+=("$s@2026-07-28")
+  done
+  AUTH+=(auth/authorization-server-migration auth/iss-supported auth/iss-not-advertised
+         auth/iss-supported-missing auth/iss-wrong-issuer auth/iss-unexpected auth/iss-normalized
+         auth/metadata-issuer-mismatch auth/wif-jwt-bearer auth/enterprise-managed-authorization
+         auth/dpop auth/dpop-nonce)
+  # Extensions the OAuth client does not implement (none at present).
+  AUTH_EXT=()
 fi
 scenarios=()
 if [ $# -eq 0 ]; then
@@ -99,6 +127,8 @@ else
   for a in "$@"; do
     case "$a" in
       non-auth) scenarios+=("${NON_AUTH[@]}") ;;
+      auth) scenarios+=("${AUTH[@]}") ;;
+      auth-extensions) scenarios+=(${AUTH_EXT[@]+"${AUTH_EXT[@]}"}) ;;
       modern) [ "$SUITE" = next ] || die "the modern group needs --suite next"; scenarios+=("${MODERN[@]}") ;;
       *) scenarios+=("$a") ;;
     esac
@@ -108,8 +138,61 @@ fi
 # Checks each scenario must produce as SUCCESS (from the suites' scenario sources). An entry is
 # a check id, or id#name where one id is shared by several checks. $1 is scenario[@version].
 required_checks() {
-  local s=${1%@*}
+  local s=${1%@*} v=
+  [ "$1" != "$s" ] && v=${1#*@}
+  # The authorization code flow every auth scenario that completes it shows, and RFC 8707.
+  local flow="authorization-server-metadata authorization-request pkce-code-challenge-sent pkce-s256-method-used"
+  flow="$flow token-request pkce-code-verifier-sent pkce-verifier-matches-challenge valid-bearer-token"
+  local res="resource-parameter-in-authorization resource-parameter-in-token resource-parameter-valid-uri"
+  res="$res resource-parameter-consistency"
+  [ "$SUITE" = next ] && res="$res resource-parameter-matches-prm"  # (not in 0.1.16)
+  # Dynamic client registration; at 2026-07-28 with application_type (SEP-837).
+  local dcr="client-registration"
+  [ "$v" = 2026-07-28 ] && dcr="$dcr sep-837-application-type-present"
   case "$s" in
+    auth/metadata-default|auth/metadata-var1|auth/metadata-var2|auth/metadata-var3)
+      # (0.1.16 checks the resource parameter only in the token-endpoint-auth scenarios)
+      echo "prm-pathbased-requested $flow $dcr $([ "$SUITE" = next ] && echo "$res")" ;;
+    auth/basic-cimd) echo "prm-pathbased-requested $flow cimd-client-id-used" ;;
+    auth/scope-from-www-authenticate|auth/scope-from-scopes-supported|auth/scope-omitted-when-undefined)
+      echo "prm-pathbased-requested $flow $dcr ${s#auth/}" ;;
+    auth/scope-step-up)
+      echo "prm-pathbased-requested $flow $dcr scope-step-up-initial scope-step-up-escalation" \
+           "$([ "$v" = 2026-07-28 ] && echo sep-2350-scope-union-on-reauth)" ;;
+    # (the server refuses every token: no valid-bearer-token)
+    auth/scope-retry-limit) echo "prm-pathbased-requested authorization-request token-request $dcr scope-retry-limit" ;;
+    auth/token-endpoint-auth-*) echo "prm-pathbased-requested $flow $dcr $res token-endpoint-auth-method" ;;
+    auth/pre-registration) echo "prm-pathbased-requested $flow pre-registration-auth" ;;
+    auth/2025-03-26-oauth-metadata-backcompat) echo "$flow client-registration" ;;
+    auth/2025-03-26-oauth-endpoint-fallback) echo "client-registration authorization-request token-request valid-bearer-token" ;;
+    auth/resource-mismatch) echo "prm-pathbased-requested resource-mismatch-rejected" ;;
+    auth/offline-access-scope) echo "prm-pathbased-requested $flow sep-2207-offline-access-requested" ;;
+    auth/offline-access-not-supported) echo "prm-pathbased-requested $flow sep-2207-offline-access-not-requested" ;;
+    auth/client-credentials-basic)
+      echo "prm-pathbased-requested authorization-server-metadata token-request client-credentials-basic-auth valid-bearer-token" ;;
+    auth/client-credentials-jwt)
+      echo "prm-pathbased-requested authorization-server-metadata token-request client-credentials-jwt-verified valid-bearer-token" ;;
+    auth/authorization-server-migration)
+      echo "prm-pathbased-requested $flow client-registration sep-837-application-type-present" \
+           "sep-2352-reregister-on-as-change sep-2352-no-reuse-on-as-change sep-2352-no-cross-as-credential-reuse" ;;
+    auth/iss-supported) echo "prm-pathbased-requested $flow sep-2468-client-compare-iss-supported" ;;
+    auth/iss-not-advertised) echo "prm-pathbased-requested $flow sep-2468-client-proceed-no-iss" ;;
+    # The client must stop after the redirect: no token request.
+    auth/iss-supported-missing) echo "authorization-server-metadata authorization-request sep-2468-client-reject-missing-iss" ;;
+    auth/iss-wrong-issuer) echo "authorization-server-metadata authorization-request sep-2468-client-compare-iss-supported" ;;
+    auth/iss-unexpected) echo "authorization-server-metadata authorization-request sep-2468-client-compare-iss-unadvertised" ;;
+    auth/iss-normalized) echo "authorization-server-metadata authorization-request sep-2468-client-no-normalization" ;;
+    auth/metadata-issuer-mismatch) echo "authorization-server-metadata sep-2468-client-validate-metadata-issuer" ;;
+    # DPoP (SEP-1932): the code flow (its server checks DPoP tokens, so no valid-bearer-token),
+    # a proof at the token request, the DPoP scheme with a fresh proof per request; with nonces
+    # required by both servers, the retries with them.
+    auth/dpop|auth/dpop-nonce)
+      echo "prm-pathbased-requested ${flow% valid-bearer-token} client-registration" \
+           "sep-1932-client-token-request-proof sep-1932-client-dpop-auth-scheme sep-1932-client-fresh-proof" \
+           "$([ "$s" = auth/dpop-nonce ] && echo sep-1932-client-as-nonce sep-1932-client-rs-nonce)" ;;
+    auth/enterprise-managed-authorization|auth/cross-app-access-complete-flow)
+      echo "complete-flow-token-exchange complete-flow-jwt-bearer" ;;
+    auth/wif-jwt-bearer) echo "wif-assertion-verified" ;;
     initialize) echo "mcp-client-initialization" ;;
     tools_call) echo "tool-add-numbers" ;;
     sse-retry) echo "client-sse-graceful-reconnect client-sse-retry-timing client-sse-last-event-id" ;;

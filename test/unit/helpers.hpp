@@ -68,7 +68,17 @@ inline std::vector<std::string> list_dir(const std::string& path) {
 }
 
 inline std::size_t open_fds() { return list_dir("/proc/self/fd").size(); }
-inline std::size_t threads() { return list_dir("/proc/self/task").size(); }
+}  // namespace testutil
+namespace mcp::detail {
+std::size_t idle_flight_threads();  // lib/http_transport.hpp
+}
+namespace testutil {
+/// Our threads, less the HTTP flight pool's idle ones (kept for reuse, not leaked).
+inline std::size_t threads() {
+  const std::size_t all = list_dir("/proc/self/task").size();
+  const std::size_t idle = mcp::detail::idle_flight_threads();  // read second: errs high, never low
+  return all > idle ? all - idle : 0;
+}
 
 struct ProcInfo {
   int pid;

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <set>
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -389,5 +390,207 @@ TEST_CASE("http: 32 calls in flight on one client, repeatedly, all succeed (keep
       });
     for (auto& th : threads) th.join();
     CHECK_MESSAGE(ok == 640, (errors.empty() ? "" : errors.front()));
+  }
+}
+
+// ---------------------------------------------------------------- auth providers
+
+namespace {
+
+mcp::ServerConfig http_auth(const std::string& url, std::shared_ptr<mcp::AuthProvider> auth) {
+  auto sc = http(url);
+  std::get<mcp::HttpServerConfig>(sc.transport).auth = std::move(auth);
+  return sc;
+}
+
+// Counts what the transport asks of it; a scripted provider for the retry paths.
+struct ScriptedProvider final : mcp::AuthProvider {
+  std::mutex m;
+  std::string token;                       // what authorization() hands out
+  std::function<mcp::Result<bool>(const mcp::AuthChallengeInfo&)> on_401;
+  std::vector<mcp::AuthChallengeInfo> challenges;
+  std::atomic<int> asked{0};
+  mcp::Result<std::string> authorization(const std::string&, Clock::time_point) override {
+    ++asked;
+    std::lock_guard lk(m);
+    return token.empty() ? std::string() : "Bearer " + token;
+  }
+  mcp::Result<bool> on_challenge(const mcp::AuthChallengeInfo& c, Clock::time_point) override {
+    std::lock_guard lk(m);
+    challenges.push_back(c);
+    return on_401(c);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http auth: a bearer provider's token goes on every request of every transport") {
+  for (const char* mode : {"modern", "legacy", "sse"}) {
+    CAPTURE(mode);
+    const std::string m = mode;
+    std::vector<std::string> args{"--mode", m, "--require-auth", "p-1"};
+    if (m == "legacy") args.push_back("--get-stream");
+    Fixture fx(args);
+    {
+      auto client = make(http_auth(fx.url(m == "sse" ? "/sse" : "/mcp"), mcp::bearer_token_provider("p-1")));
+      auto r = client.call_tool("h", "echo", {{"message", "x"}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      if (m == "legacy") CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
+      client.disconnect();
+    }
+    if (m == "legacy") CHECK(fx.count("DELETE") == 1);
+    CHECK(fx.requests().size() >= 2);
+    for (const auto& req : fx.requests())
+      CHECK_MESSAGE(req["headers"].value("authorization", "") == "Bearer p-1", req.dump());
+  }
+}
+
+TEST_CASE("http auth: a 401 is handed to the provider and the request is resent with the new token") {
+  for (const char* mode : {"modern", "legacy", "sse"}) {
+    CAPTURE(mode);
+    const std::string m = mode;
+    Fixture fx({"--mode", m, "--require-auth", "fresh"});
+    auto p = std::make_shared<ScriptedProvider>();
+    p->token = "stale";
+    p->on_401 = [&](const mcp::AuthChallengeInfo& c) -> mcp::Result<bool> {
+      p->token = "fresh";  // under p->m
+      return c.rejected_authorization != "Bearer fresh";
+    };
+    auto client = make(http_auth(fx.url(m == "sse" ? "/sse" : "/mcp"), p));
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    std::lock_guard lk(p->m);
+    REQUIRE(!p->challenges.empty());
+    CHECK(p->challenges[0].status == 401);
+    CHECK(p->challenges[0].www_authenticate == "Bearer");
+    CHECK(p->challenges[0].rejected_authorization == "Bearer stale");
+    CHECK(p->challenges[0].attempt == 1);
+    CHECK(p->challenges[0].server_url == fx.url(m == "sse" ? "/sse" : "/mcp"));
+    CHECK(p->challenges.size() == 1);  // one refusal, then the new token everywhere
+  }
+}
+
+TEST_CASE("http auth: a provider that gives up, fails or keeps retrying ends the request with a clear error") {
+  Fixture fx({"--mode", "modern", "--require-auth", "never-this"});
+  SUBCASE("gives up: unauthorized with the challenge, token not in the text") {
+    auto p = std::make_shared<ScriptedProvider>();
+    p->token = "tok-SECRET-1";
+    p->on_401 = [](const mcp::AuthChallengeInfo&) -> mcp::Result<bool> { return false; };
+    auto client = make(http_auth(fx.url(), p));
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    CHECK(r.error().data.value("status", 0) == 401);
+    CHECK(r.error().data.value("www_authenticate", "") == "Bearer");
+    CHECK(std::string(r.error().what()).find("SECRET") == std::string::npos);
+    CHECK(r.error().data.dump().find("SECRET") == std::string::npos);
+  }
+  SUBCASE("fails: the provider's error is the request's error") {
+    auto p = std::make_shared<ScriptedProvider>();
+    p->on_401 = [](const mcp::AuthChallengeInfo&) -> mcp::Result<bool> {
+      return tl::unexpected(mcp::Error::make(mcp::Errc::unauthorized, "user declined the authorization"));
+    };
+    auto client = make(http_auth(fx.url(), p));
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    CHECK(std::string(r.error().what()).find("user declined") != std::string::npos);
+    CHECK(r.error().server == "h");
+  }
+  SUBCASE("always says retry: bounded") {
+    auto p = std::make_shared<ScriptedProvider>();
+    p->token = "wrong";
+    p->on_401 = [](const mcp::AuthChallengeInfo&) -> mcp::Result<bool> { return true; };
+    auto client = make(http_auth(fx.url(), p));
+    const auto t0 = Clock::now();
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    std::lock_guard lk(p->m);
+    CHECK(p->challenges.size() == 6);  // per request: the probe's refusals end the connect
+    CHECK(p->challenges.back().attempt == 6);
+    CHECK(ms_since(t0) < 8000);
+  }
+  SUBCASE("authorization() fails: nothing is sent") {
+    auto p = std::make_shared<ScriptedProvider>();
+    struct Failing final : mcp::AuthProvider {
+      mcp::Result<std::string> authorization(const std::string&, Clock::time_point) override {
+        return tl::unexpected(mcp::Error::make(mcp::Errc::unauthorized, "vault unreachable"));
+      }
+      mcp::Result<bool> on_challenge(const mcp::AuthChallengeInfo&, Clock::time_point) override { return false; }
+    };
+    auto client = make(http_auth(fx.url(), std::make_shared<Failing>()));
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_FALSE(r);
+    CHECK(std::string(r.error().what()).find("vault unreachable") != std::string::npos);
+    CHECK(fx.count("POST") == 0);
+  }
+}
+
+TEST_CASE("http auth: token_callback_provider refreshes once per request") {
+  Fixture fx({"--mode", "legacy", "--require-auth", "v2"});
+  std::atomic<int> refreshes{0};
+  std::mutex m;
+  std::string current = "v1";
+  auto p = mcp::token_callback_provider([&](bool refresh) -> mcp::Result<std::string> {
+    std::lock_guard lk(m);
+    if (refresh) {
+      ++refreshes;
+      current = "v2";
+    }
+    return current;
+  });
+  auto client = make(http_auth(fx.url(), p));
+  auto r = client.call_tool("h", "echo", {{"message", "x"}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(refreshes == 1);
+  auto r2 = client.call_tool("h", "echo", {{"message", "y"}});
+  REQUIRE(r2);
+  CHECK(refreshes == 1);
+}
+
+TEST_CASE("http auth: with a provider, redirects are not followed (the token stays on its origin)") {
+  Fixture fx({"--mode", "modern", "--redirect", "--require-auth", "r-1"});
+  auto client = make(http_auth(fx.url(), mcp::bearer_token_provider("r-1")));
+  auto r = client.call_tool("h", "echo", {{"message", "x"}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::http_error);
+  CHECK(r.error().data.value("status", 0) / 100 == 3);
+}
+
+TEST_CASE("http auth: request_headers sees each request's method and URL, and its headers are sent") {
+  Fixture fx({"--mode", "legacy", "--get-stream"});
+  struct Binding final : mcp::AuthProvider {
+    std::mutex m;
+    std::vector<mcp::AuthRequestInfo> seen;
+    mcp::Result<std::string> authorization(const std::string&, Clock::time_point) override { return std::string(); }
+    mcp::Result<bool> on_challenge(const mcp::AuthChallengeInfo&, Clock::time_point) override { return false; }
+    mcp::Result<mcp::AuthHeaders> request_headers(const mcp::AuthRequestInfo& r, Clock::time_point) override {
+      std::lock_guard lk(m);
+      seen.push_back(r);
+      return mcp::AuthHeaders{{"Authorization", "Bound tok"}, {"DPoP", r.method + " " + r.url}};
+    }
+  };
+  auto p = std::make_shared<Binding>();
+  const std::string url = fx.url() + "#frag";
+  {
+    auto client = make(http_auth(url, p));
+    REQUIRE(client.call_tool("h", "echo", {{"message", "x"}}));
+    CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
+    client.disconnect();
+  }
+  std::set<std::string> methods;
+  {
+    std::lock_guard lk(p->m);
+    for (const auto& r : p->seen) {
+      methods.insert(r.method);
+      CHECK(r.server_url == url);
+      CHECK(r.url == fx.url());  // as configured, without the fragment
+    }
+  }
+  CHECK(methods == std::set<std::string>{"POST", "GET", "DELETE"});
+  for (const auto& req : fx.requests()) {
+    CHECK(req["headers"].value("authorization", "") == "Bound tok");
+    CHECK(req["headers"].value("dpop", "") == req["method"].get<std::string>() + " " + fx.url());
   }
 }

@@ -525,16 +525,150 @@ TEST_CASE("oauth: no secret appears in any error string") {
   collect(oauth::verify_jws_es256(oauth::base64url_encode(R"({"alg":"ES256"})") + ".e30." +
                                       oauth::base64url_encode(std::string(64, 'x')),
                                   secret));
+  collect(oauth::DpopKey::from_pem(secret));
+  collect(oauth::ec_public_pem_from_jwk(nlohmann::json{{"kty", "EC"}, {"crv", "P-256"}, {"x", secret}, {"y", secret}}));
   oauth::ExpectedAuthorization exp{secret, "https://as", false};
   collect(oauth::validate_authorization_response("https://cb/?code=" + secret + "&state=no", exp));
   collect(oauth::validate_authorization_response("https://cb/?state=" + secret + "x", exp));
   collect(oauth::validate_authorization_response("https://cb/?code=" + secret + "&iss=x", exp));
   collect(oauth::validate_authorization_response("https://cb/?state=" + secret, exp));
-  CHECK(messages.size() == 12);
+  CHECK(messages.size() == 14);
   for (const auto& m : messages) {
     CAPTURE(m);
     CHECK(m.find(secret) == std::string::npos);
     CHECK(m.find("TOPSECRET") == std::string::npos);
     CHECK_FALSE(m.empty());
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DPoP (RFC 9449)
+
+namespace {
+// RFC 7517 A.1/A.2's EC P-256 key; its RFC 7638 thumbprint as jose computes it.
+const char* kRfc7517Pem =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg870MB6gfuTJ4HtUn\n"
+    "UvYMyJpr5eUZNP4Bk43bVdj3eAGhRANCAAQwoEJM0hwpRIOKLXXJKzfnbqINnwCJ\n"
+    "OjtO7oo8Cq/sPuBLZekkVtmIi1Kzeb371R7oae8fD8ZbZllpW2zOCBcj\n"
+    "-----END PRIVATE KEY-----\n";
+const char* kRfc7517X = "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4";
+const char* kRfc7517Y = "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM";
+const char* kRfc7517Thumbprint = "cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s";
+
+// Verifies a DPoP proof the way a server does: with the public key of its own `jwk` header.
+mcp::Result<oauth::VerifiedJws> verify_proof(const std::string& proof) {
+  auto dot = proof.find('.');
+  auto header = oauth::base64url_decode(proof.substr(0, dot));
+  REQUIRE(header);
+  auto jwk = nlohmann::json::parse(*header).at("jwk");
+  auto pem = oauth::ec_public_pem_from_jwk(jwk);
+  if (!pem) return mcp::fail(pem.error());
+  return oauth::verify_jws_es256(proof, *pem);
+}
+}  // namespace
+
+TEST_CASE("oauth: DPoP key from PEM: public JWK and RFC 7638 thumbprint") {
+  auto k = oauth::DpopKey::from_pem(kRfc7517Pem);
+  REQUIRE(k);
+  CHECK(k->public_jwk() == nlohmann::json{{"kty", "EC"}, {"crv", "P-256"}, {"x", kRfc7517X}, {"y", kRfc7517Y}});
+  CHECK_FALSE(k->public_jwk().contains("d"));
+  CHECK(k->thumbprint() == kRfc7517Thumbprint);
+  // Member order and extra members do not change the thumbprint.
+  nlohmann::json shuffled = {{"y", kRfc7517Y}, {"use", "sig"}, {"x", kRfc7517X}, {"kty", "EC"}, {"crv", "P-256"}};
+  CHECK(*oauth::jwk_thumbprint(shuffled) == kRfc7517Thumbprint);
+  CHECK_FALSE(oauth::jwk_thumbprint(nlohmann::json{{"kty", "EC"}, {"crv", "P-256"}, {"x", kRfc7517X}}));
+  // Fresh keys differ; a key's copies share it.
+  auto a = oauth::DpopKey::generate();
+  auto b = oauth::DpopKey::generate();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->thumbprint() != b->thumbprint());
+  oauth::DpopKey copy = *a;
+  CHECK(copy.thumbprint() == a->thumbprint());
+  CHECK(copy.native() == a->native());
+  // Other keys are refused.
+  CHECK_FALSE(oauth::DpopKey::from_pem(generate_p256().public_pem));
+  CHECK_FALSE(oauth::DpopKey::from_pem("not a key"));
+}
+
+TEST_CASE("oauth: DPoP proof: header, claims, signature by the jwk's key") {
+  auto key = oauth::DpopKey::from_pem(kRfc7517Pem);
+  REQUIRE(key);
+  oauth::DpopProofOptions po;
+  po.method = "POST";
+  po.url = "https://mcp.example.com/mcp?session=1#frag";
+  po.access_token = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+  po.nonce = "eyJ7S_zG.eyJH0-Z.HX4w-7v";
+  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  auto proof = oauth::make_dpop_proof(*key, po);
+  REQUIRE(proof);
+  auto v = verify_proof(*proof);
+  REQUIRE_MESSAGE(v, (v ? "" : v.error().what()));
+  CHECK(v->header["typ"] == "dpop+jwt");
+  CHECK(v->header["alg"] == "ES256");
+  CHECK(v->header["jwk"] == key->public_jwk());
+  CHECK(v->claims["htm"] == "POST");
+  CHECK(v->claims["htu"] == "https://mcp.example.com/mcp");  // no query, no fragment
+  CHECK(v->claims["iat"].get<std::int64_t>() >= before);
+  CHECK(v->claims["iat"].get<std::int64_t>() <= before + 5);
+  // RFC 9449 7.1's example: ath of that token.
+  CHECK(v->claims["ath"] == "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo");
+  CHECK(v->claims["nonce"] == po.nonce);
+  REQUIRE(v->claims["jti"].is_string());
+  CHECK(v->claims["jti"].get<std::string>().size() >= 16);
+
+  // Token request: no ath, no nonce; every proof has its own jti.
+  oauth::DpopProofOptions tr;
+  tr.method = "POST";
+  tr.url = "https://as.example.com/token";
+  tr.issued_at = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  auto p1 = oauth::make_dpop_proof(*key, tr);
+  auto p2 = oauth::make_dpop_proof(*key, tr);
+  REQUIRE(p1);
+  REQUIRE(p2);
+  auto v1 = verify_proof(*p1);
+  auto v2 = verify_proof(*p2);
+  REQUIRE(v1);
+  REQUIRE(v2);
+  CHECK_FALSE(v1->claims.contains("ath"));
+  CHECK_FALSE(v1->claims.contains("nonce"));
+  CHECK(v1->claims["iat"] == 1'700'000'000);
+  CHECK(v1->claims["htu"] == "https://as.example.com/token");
+  CHECK(v1->claims["jti"] != v2->claims["jti"]);
+
+  // Another key's jwk does not verify it; neither does a tampered payload.
+  auto other = oauth::DpopKey::generate();
+  REQUIRE(other);
+  CHECK_FALSE(oauth::verify_jws_es256(*p1, *oauth::ec_public_pem_from_jwk(other->public_jwk())));
+  auto d1 = p1->find('.');
+  auto d2 = p1->find('.', d1 + 1);
+  nlohmann::json forged = v1->claims;
+  forged["htm"] = "GET";
+  CHECK_FALSE(verify_proof(p1->substr(0, d1 + 1) + oauth::base64url_encode(forged.dump()) + p1->substr(d2)));
+
+  CHECK_FALSE(oauth::make_dpop_proof(*key, oauth::DpopProofOptions{}));
+  CHECK_FALSE(oauth::make_dpop_proof(oauth::DpopKey(), tr));
+}
+
+TEST_CASE("oauth: DPoP jwk to public key: only EC P-256 public keys on the curve") {
+  nlohmann::json good = {{"kty", "EC"}, {"crv", "P-256"}, {"x", kRfc7517X}, {"y", kRfc7517Y}};
+  CHECK(oauth::ec_public_pem_from_jwk(good));
+  auto with_d = good;
+  with_d["d"] = "870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE";
+  CHECK_FALSE(oauth::ec_public_pem_from_jwk(with_d));
+  auto p384 = good;
+  p384["crv"] = "P-384";
+  CHECK_FALSE(oauth::ec_public_pem_from_jwk(p384));
+  auto rsa = good;
+  rsa["kty"] = "RSA";
+  CHECK_FALSE(oauth::ec_public_pem_from_jwk(rsa));
+  auto short_x = good;
+  short_x["x"] = oauth::base64url_encode(std::string(31, 'a'));
+  CHECK_FALSE(oauth::ec_public_pem_from_jwk(short_x));
+  auto off_curve = good;
+  off_curve["y"] = kRfc7517X;
+  CHECK_FALSE(oauth::ec_public_pem_from_jwk(off_curve));
+  CHECK_FALSE(oauth::ec_public_pem_from_jwk(nlohmann::json::array()));
 }

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+// Token stores of <mcp/oauth.hpp>: in memory, and a JSON file shared safely between processes
+// (mode 0600, flock on a side lock file, temp file + rename).
+#include <mcp/oauth.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace mcp {
+namespace {
+
+using nlohmann::json;
+using SysClock = std::chrono::system_clock;
+
+// Entries in saving order (the last is the most recent).
+struct Entry {
+  TokenKey key;
+  StoredAuth auth;
+};
+
+std::optional<StoredAuth> find(const std::vector<Entry>& entries, const TokenKey& key) {
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it)
+    if (it->key.tenant == key.tenant && it->key.resource == key.resource &&
+        (key.issuer.empty() || it->key.issuer == key.issuer))
+      return it->auth;
+  return std::nullopt;
+}
+
+void upsert(std::vector<Entry>& entries, const TokenKey& key, const StoredAuth& value) {
+  std::erase_if(entries, [&](const Entry& e) { return e.key == key; });
+  entries.push_back({key, value});
+}
+
+class MemoryStore final : public TokenStore {
+ public:
+  Result<std::optional<StoredAuth>> load(const TokenKey& key) override {
+    std::lock_guard lk(m_);
+    return find(entries_, key);
+  }
+  Result<void> save(const TokenKey& key, const StoredAuth& value) override {
+    std::lock_guard lk(m_);
+    upsert(entries_, key, value);
+    return {};
+  }
+  Result<void> erase(const TokenKey& key) override {
+    std::lock_guard lk(m_);
+    std::erase_if(entries_, [&](const Entry& e) { return e.key == key; });
+    return {};
+  }
+
+ private:
+  std::mutex m_;
+  std::vector<Entry> entries_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// JSON file
+
+json to_json(const Entry& e) {
+  const auto& a = e.auth;
+  json j = {{"tenant", e.key.tenant},
+            {"issuer", e.key.issuer},
+            {"resource", e.key.resource},
+            {"access_token", a.access_token},
+            {"token_type", a.token_type},
+            {"dpop_jkt", a.dpop_jkt},
+            {"refresh_token", a.refresh_token},
+            {"scope", a.scope},
+            {"client_id", a.client_id},
+            {"client_secret", a.client_secret},
+            {"token_endpoint_auth_method", a.token_endpoint_auth_method},
+            {"auth_issuer", a.issuer},
+            {"token_endpoint", a.token_endpoint},
+            {"token_resource", a.resource}};
+  if (a.expires_at)
+    j["expires_at"] = std::chrono::duration_cast<std::chrono::seconds>(a.expires_at->time_since_epoch()).count();
+  return j;
+}
+
+std::string str(const json& j, const char* k) {
+  auto it = j.find(k);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::optional<Entry> from_json(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  Entry e;
+  e.key = {str(j, "tenant"), str(j, "issuer"), str(j, "resource")};
+  auto& a = e.auth;
+  a.access_token = str(j, "access_token");
+  a.token_type = str(j, "token_type");
+  a.dpop_jkt = str(j, "dpop_jkt");
+  a.refresh_token = str(j, "refresh_token");
+  a.scope = str(j, "scope");
+  a.client_id = str(j, "client_id");
+  a.client_secret = str(j, "client_secret");
+  a.token_endpoint_auth_method = str(j, "token_endpoint_auth_method");
+  a.issuer = str(j, "auth_issuer");
+  a.token_endpoint = str(j, "token_endpoint");
+  a.resource = str(j, "token_resource");
+  if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer())
+    a.expires_at = SysClock::time_point(std::chrono::seconds(it->get<std::int64_t>()));
+  return e;
+}
+
+// Holds an flock on the lock file for its lifetime.
+class FileLock {
+ public:
+  FileLock() = default;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  ~FileLock() {
+    if (fd_ >= 0) ::close(fd_);  // releases the lock
+  }
+  Result<void> acquire(const std::string& path, bool exclusive) {
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) return fail(Errc::io_error, "token store: cannot open lock file " + path + ": " + std::strerror(errno));
+    int rc;
+    do rc = ::flock(fd_, exclusive ? LOCK_EX : LOCK_SH);
+    while (rc != 0 && errno == EINTR);
+    if (rc != 0) return fail(Errc::io_error, "token store: cannot lock " + path + ": " + std::strerror(errno));
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class FileStore final : public TokenStore {
+ public:
+  explicit FileStore(std::string path) : path_(std::move(path)), lock_path_(path_ + ".lock") {}
+
+  Result<std::optional<StoredAuth>> load(const TokenKey& key) override {
+    std::lock_guard lk(m_);
+    FileLock fl;
+    if (auto r = fl.acquire(lock_path_, false); !r) return fail(r.error());
+    auto entries = read();
+    if (!entries) return fail(entries.error());
+    return find(*entries, key);
+  }
+
+  Result<void> save(const TokenKey& key, const StoredAuth& value) override {
+    return update([&](std::vector<Entry>& entries) { upsert(entries, key, value); });
+  }
+
+  Result<void> erase(const TokenKey& key) override {
+    return update([&](std::vector<Entry>& entries) {
+      std::erase_if(entries, [&](const Entry& e) { return e.key == key; });
+    });
+  }
+
+ private:
+  template <class F>
+  Result<void> update(F&& change) {
+    std::lock_guard lk(m_);
+    FileLock fl;
+    if (auto r = fl.acquire(lock_path_, true); !r) return r;
+    auto entries = read();
+    if (!entries) return fail(entries.error());
+    change(*entries);
+    return write(*entries);
+  }
+
+  // The entries of the file (none when it does not exist yet); refuses a file others can read.
+  Result<std::vector<Entry>> read() const {
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno == ENOENT) return std::vector<Entry>{};
+      return fail(Errc::io_error, "token store: cannot open " + path_ + ": " + std::strerror(errno));
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return fail(Errc::io_error, "token store: " + path_ + " is not a regular file");
+    }
+    if ((st.st_mode & 077) != 0 || st.st_uid != ::geteuid()) {
+      ::close(fd);
+      return fail(Errc::invalid_config, "token store: " + path_ +
+                                            " is accessible by other users (or owned by another user); "
+                                            "refusing to use it (chmod 600 it)");
+    }
+    std::string text;
+    char buf[8192];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    std::vector<Entry> out;
+    if (text.empty()) return out;
+    json doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object())
+      return fail(Errc::io_error, "token store: " + path_ + " is not a token store file (not JSON)");
+    if (auto it = doc.find("entries"); it != doc.end() && it->is_array())
+      for (const auto& j : *it)
+        if (auto e = from_json(j)) out.push_back(std::move(*e));
+    return out;
+  }
+
+  Result<void> write(const std::vector<Entry>& entries) const {
+    json doc = {{"version", 1}, {"entries", json::array()}};
+    for (const auto& e : entries) doc["entries"].push_back(to_json(e));
+    const std::string text = doc.dump(2) + "\n";
+    std::string tmp = path_ + ".tmp." + std::to_string(::getpid());
+    ::unlink(tmp.c_str());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return fail(Errc::io_error, "token store: cannot create " + tmp + ": " + std::strerror(errno));
+    ::fchmod(fd, 0600);  // whatever the umask
+    std::size_t off = 0;
+    bool ok = true;
+    while (off < text.size()) {
+      ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ok = false;
+        break;
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    ok = ok && ::fsync(fd) == 0;
+    ok = (::close(fd) == 0) && ok;
+    if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
+      const std::string why = std::strerror(errno);
+      ::unlink(tmp.c_str());
+      return fail(Errc::io_error, "token store: cannot write " + path_ + ": " + why);
+    }
+    return {};
+  }
+
+  const std::string path_;
+  const std::string lock_path_;
+  std::mutex m_;  // flock is per open file description; this orders our own threads
+};
+
+}  // namespace
+
+std::shared_ptr<TokenStore> memory_token_store() { return std::make_shared<MemoryStore>(); }
+
+std::shared_ptr<TokenStore> file_token_store(std::string path) {
+  return std::make_shared<FileStore>(std::move(path));
+}
+
+}  // namespace mcp
