@@ -1,6 +1,6 @@
 // The client side of MCP beyond tools, against server-everything (legacy era) and our fixture:
 // resources, prompts, completion, progress, elicitation, sampling, roots, logging, approval.
-#include "helpers.hpp"
+#include "interop_helpers.hpp"
 
 #include <doctest/doctest.h>
 
@@ -14,21 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string interop_dir() {
-  const char* d = std::getenv("MCP_INTEROP_DIR");
-  return d ? d : "test/interop";
-}
-
-mcp::ServerConfig everything() {
-  const std::string node = interop_dir() + "/node_modules/.bin/node";
-  REQUIRE_MESSAGE(std::filesystem::exists(node), "interop packages missing: run `npm ci --prefix test/interop`");
-  mcp::StdioServerConfig st;
-  st.command = node;
-  st.args = {interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js", "stdio"};
-  mcp::ServerConfig sc;
-  sc.transport = st;
-  return sc;
-}
+using testutil::everything;
 
 mcp::Client make(mcp::ClientConfig cfg) {
   cfg.request_timeout = 20s;
@@ -219,9 +205,8 @@ TEST_CASE("features: server logs and list changes reach the callbacks, tagged wi
 }
 
 TEST_CASE("features over Streamable HTTP and HTTP+SSE: the same calls, server requests on SSE streams") {
-  const std::string node = interop_dir() + "/node_modules/.bin/node";
-  REQUIRE(std::filesystem::exists(node));
-  const std::string js = interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+  const std::string node = testutil::interop_node();
+  const std::string js = testutil::everything_js();
   const int p_http = testutil::free_port(), p_sse = testutil::free_port();
   testutil::ServerProcess s1({node, js, "streamableHttp"}, {"PORT=" + std::to_string(p_http)}, testutil::temp_path("ev-http.log"));
   testutil::ServerProcess s2({node, js, "sse"}, {"PORT=" + std::to_string(p_sse)}, testutil::temp_path("ev-sse.log"));

@@ -1,7 +1,7 @@
 // Interop over stdio with the pinned reference servers from npm (test/interop/package.json):
 // server-everything speaks the legacy era, our Mastra-based server only the modern one.
 // Same client code for both.
-#include "helpers.hpp"
+#include "interop_helpers.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,31 +13,10 @@ using nlohmann::json;
 
 namespace {
 
-std::string interop_dir() {
-  const char* d = std::getenv("MCP_INTEROP_DIR");
-  return d ? d : "test/interop";
-}
+using testutil::everything;
+using testutil::node_server;
 
-// The interop servers are installed by `npm ci --prefix test/interop` (the README's test
-// command does it). Missing packages are a failure, not a skip: a green run must mean
-// these servers were really spoken to.
-mcp::ServerConfig node_server(const std::vector<std::string>& script_and_args) {
-  const std::string dir = interop_dir();
-  const std::string node = dir + "/node_modules/.bin/node";
-  REQUIRE_MESSAGE(fs::exists(node), "interop packages missing: run `npm ci --prefix test/interop`");
-  mcp::StdioServerConfig st;
-  st.command = node;
-  for (const auto& a : script_and_args) st.args.push_back(a);
-  st.shutdown_grace = std::chrono::milliseconds(2000);
-  mcp::ServerConfig sc;
-  sc.transport = std::move(st);
-  return sc;
-}
-
-mcp::ServerConfig everything() {
-  return node_server({interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js", "stdio"});
-}
-mcp::ServerConfig mastra() { return node_server({interop_dir() + "/mastra_server.mjs", "stdio"}); }
+mcp::ServerConfig mastra() { return node_server({testutil::mastra_js(), "stdio"}); }
 
 }  // namespace
 
@@ -125,7 +104,7 @@ TEST_CASE("concurrent calls against the real servers are matched correctly") {
 
 namespace {
 
-std::string node() { return interop_dir() + "/node_modules/.bin/node"; }
+std::string node() { return testutil::interop_node(); }
 
 mcp::ServerConfig http(const std::string& url) {
   mcp::HttpServerConfig h;
@@ -144,12 +123,12 @@ bool wait_port(int port) {
 TEST_CASE("over HTTP: server-everything Streamable HTTP and HTTP+SSE (legacy), Mastra (modern)") {
   REQUIRE_MESSAGE(fs::exists(node()), "interop packages missing: run `npm ci --prefix test/interop`");
   const int p_stream = testutil::free_port(), p_sse = testutil::free_port(), p_mastra = testutil::free_port();
-  const std::string everything_js = interop_dir() + "/node_modules/@modelcontextprotocol/server-everything/dist/index.js";
+  const std::string everything_js = testutil::everything_js();
   testutil::ServerProcess s1({node(), everything_js, "streamableHttp"}, {"PORT=" + std::to_string(p_stream)},
                              testutil::temp_path("everything-http.log"));
   testutil::ServerProcess s2({node(), everything_js, "sse"}, {"PORT=" + std::to_string(p_sse)},
                              testutil::temp_path("everything-sse.log"));
-  testutil::ServerProcess s3({node(), interop_dir() + "/mastra_server.mjs", "http", std::to_string(p_mastra)}, {},
+  testutil::ServerProcess s3({node(), testutil::mastra_js(), "http", std::to_string(p_mastra)}, {},
                              testutil::temp_path("mastra-http.log"));
   REQUIRE(wait_port(p_stream));
   REQUIRE(wait_port(p_sse));

@@ -3,7 +3,7 @@
 // over Streamable HTTP: resources and templates, text and blob reads, prompts with
 // arguments, elicitation through multi round-trip requests (input_required), and the
 // per-request logging and progress of the modern era.
-#include "helpers.hpp"
+#include "interop_helpers.hpp"
 
 #include <doctest/doctest.h>
 
@@ -18,18 +18,8 @@ using nlohmann::json;
 
 namespace {
 
-std::string interop_dir() {
-  const char* d = std::getenv("MCP_INTEROP_DIR");
-  return d ? d : "test/interop";
-}
-
-std::string node() {
-  const std::string n = interop_dir() + "/node_modules/.bin/node";
-  REQUIRE_MESSAGE(std::filesystem::exists(n), "interop packages missing: run `npm ci --prefix test/interop`");
-  return n;
-}
-
-std::string script() { return interop_dir() + "/mastra_server.mjs"; }
+std::string node() { return testutil::interop_node(); }
+std::string script() { return testutil::mastra_js(); }
 
 /// The Mastra server over one transport. Over HTTP it owns the server process (started on a
 /// free port, its output in a log file), stopped when this goes away.
