@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "http_transport.hpp"
 
+#include "auth/oauth_util.hpp"
 #include "sse.hpp"
 
 #include <httplib.h>
@@ -28,41 +29,20 @@ std::string Url::origin() const {
 std::string Url::str() const { return origin() + target; }
 
 std::optional<Url> parse_url(const std::string& text) {
+  auto p = oauth::parse_url(text);  // one URL grammar for the transport and the OAuth client
+  if (!p || !p->userinfo.empty()) return std::nullopt;  // no userinfo in URLs
   Url u;
-  auto sep = text.find("://");
-  if (sep == std::string::npos) return std::nullopt;
-  u.scheme = text.substr(0, sep);
-  std::transform(u.scheme.begin(), u.scheme.end(), u.scheme.begin(), ::tolower);
-  if (u.scheme != "http" && u.scheme != "https") return std::nullopt;
-  std::string rest = text.substr(sep + 3);
-  auto slash = rest.find_first_of("/?#");
-  std::string authority = rest.substr(0, slash);
-  u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-  if (auto hash = u.target.find('#'); hash != std::string::npos) u.target.resize(hash);
-  if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
-  if (authority.find('@') != std::string::npos) return std::nullopt;  // no userinfo in URLs
-  std::string port;
-  if (!authority.empty() && authority[0] == '[') {
-    auto close = authority.find(']');
-    if (close == std::string::npos) return std::nullopt;
-    u.host = authority.substr(1, close - 1);
-    if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return std::nullopt;
-      port = authority.substr(close + 2);
-    }
-  } else {
-    auto colon = authority.rfind(':');
-    u.host = authority.substr(0, colon);
-    if (colon != std::string::npos) port = authority.substr(colon + 1);
-  }
+  u.scheme = p->scheme;
+  u.host = p->host;
+  if (u.host.size() >= 2 && u.host.front() == '[' && u.host.back() == ']') u.host = u.host.substr(1, u.host.size() - 2);
   if (u.host.empty()) return std::nullopt;
-  if (port.empty()) {
+  if (p->port.empty()) {
     u.port = u.scheme == "https" ? 443 : 80;
   } else {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-    u.port = std::stoi(port);
+    u.port = std::stoi(p->port);  // at most 5 digits
     if (u.port <= 0 || u.port > 65535) return std::nullopt;
   }
+  u.target = (p->path.empty() ? "/" : p->path) + (p->has_query ? "?" + p->query : "");
   return u;
 }
 
