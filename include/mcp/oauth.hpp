@@ -24,6 +24,7 @@
 /// An expired or refused access token is refreshed with the refresh token first; a 403
 /// `insufficient_scope` starts a step-up authorization for the union of the scopes (bounded);
 /// credentials bound to an authorization server that the resource no longer lists are dropped.
+/// Optionally (`OAuthClientOptions::dpop`) tokens are DPoP-bound (RFC 9449; see `DpopMode`).
 ///
 /// Secrets (tokens, client secrets, codes, verifiers, keys) never appear in error messages or
 /// diagnostics. Concurrent challenges of one server are served by one authorization.

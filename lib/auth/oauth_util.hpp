@@ -4,8 +4,8 @@
 // WWW-Authenticate parsing (RFC 9110 11.6.1, RFC 6750 3, RFC 9728 5.1), metadata discovery
 // URL candidates (RFC 9728 3.1, RFC 8414 3.1 / 5, OIDC Discovery), the RFC 8707 canonical
 // resource URI, PKCE S256 (RFC 7636), scope selection, ES256 `private_key_jwt` client
-// assertions (RFC 7523, RFC 7515/7518) and authorization response validation (RFC 6749 4.1.2,
-// RFC 9207).
+// assertions (RFC 7523, RFC 7515/7518), DPoP keys and proofs (RFC 9449, RFC 7638 thumbprints)
+// and authorization response validation (RFC 6749 4.1.2, RFC 9207).
 //
 // Nothing here does I/O. Functions that can fail return `mcp::Result`; their error messages
 // never echo codes, states, verifiers, keys, tokens or URLs given as input (URLs may carry

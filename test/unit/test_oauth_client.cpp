@@ -1138,7 +1138,9 @@ TEST_CASE("oauth: DPoP nonce challenges are bounded") {
   auto o = call(as, *p);
   CHECK(o.status == 401);
   std::lock_guard lk(as.s.m);
-  CHECK(as.s.rs_nonce_challenges == 2);  // attempts 2 and 3 retried; the 4th challenge ends it
+  // Attempt 1 is the 401 without a token; the nonce challenges of attempts 2 and 3 are retried,
+  // the one of attempt 4 ends it.
+  CHECK(as.s.rs_nonce_challenges == 3);
   CHECK(as.s.authorizations == 1);       // a nonce challenge never starts an authorization
 }
 
