@@ -115,6 +115,8 @@ AUTHORIZATION (HTTP servers of --url or --config):
   --oauth-private-key FILE  EC P-256 key (PEM) for private_key_jwt client authentication
   --oauth-scope "A B"    scopes to request (default: what the server asks for)
   --oauth-port N         loopback redirect port (default: any free port)
+  --oauth-dpop           DPoP-bound tokens (RFC 9449) when the authorization server
+                         supports them
   --browser CMD          run CMD with the authorization URL as its last argument
                          (e.g. xdg-open); not waited for
   --token-store FILE     keep tokens and registrations in FILE (mode 0600) between runs
@@ -170,7 +172,7 @@ struct Options {
   std::optional<std::string> protocol_version;
   std::optional<std::string> bearer, oauth_client_id, oauth_client_secret, oauth_metadata_url, oauth_private_key,
       oauth_scope, oauth_port, browser, token_store, tenant;
-  bool oauth = false, oauth_client_credentials = false;
+  bool oauth = false, oauth_client_credentials = false, oauth_dpop = false;
   bool json = false, quiet_stderr = false, verbose = false, help = false, version = false, templates = false;
   std::vector<std::string> positional;  // COMMAND and its arguments
 };
@@ -267,6 +269,7 @@ Parsed<Options> parse_command_line(int argc, char** argv) {
     else if (arg == "--oauth-private-key") ok = once(o.oauth_private_key);
     else if (arg == "--oauth-scope") ok = once(o.oauth_scope);
     else if (arg == "--oauth-port") ok = once(o.oauth_port);
+    else if (arg == "--oauth-dpop") ok = flag(o.oauth_dpop);
     else if (arg == "--browser") ok = once(o.browser);
     else if (arg == "--token-store") ok = once(o.token_store);
     else if (arg == "--tenant") ok = once(o.tenant);
@@ -308,6 +311,7 @@ Parsed<void> check_options(const Options& o) {
   if (!o.headers.empty() && !o.url) return tl::unexpected(std::string("--header only applies to --url"));
   const bool oauth_detail = o.oauth_client_id || o.oauth_client_secret || o.oauth_metadata_url ||
                             o.oauth_client_credentials || o.oauth_private_key || o.oauth_scope || o.oauth_port ||
+                            o.oauth_dpop ||
                             o.browser || o.token_store || o.tenant;
   if ((o.bearer || o.oauth || oauth_detail) && o.stdio_command)
     return tl::unexpected(std::string("--bearer and --oauth options apply to HTTP servers (--url or --config)"));
@@ -403,6 +407,7 @@ Parsed<AuthFactory> make_auth(const Options& o) {
   base.client_metadata_url = o.oauth_metadata_url.value_or("");
   base.scope = o.oauth_scope.value_or("");
   base.client_name = "mcpc";
+  if (o.oauth_dpop) base.dpop = mcp::DpopMode::if_supported;
   if (o.oauth_private_key) {
     std::ifstream in(*o.oauth_private_key, std::ios::binary);
     if (!in) return tl::unexpected("--oauth-private-key: cannot read '" + *o.oauth_private_key + "'");

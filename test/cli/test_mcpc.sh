@@ -38,6 +38,11 @@ expect 2 - 'must be a JSON object' -- --config "$demo" call math add --args '[1]
 expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
 expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
 expect 1 - 'could not connect' -- --url http://127.0.0.1:1/mcp tools
+expect 2 - 'need --oauth' -- --url http://127.0.0.1:1/mcp --oauth-scope x tools
+expect 2 - 'apply to HTTP servers' -- --stdio "true" --bearer t tools
+expect 2 - 'mutually exclusive' -- --url http://127.0.0.1:1/mcp --bearer t --oauth tools
+expect 2 - 'needs --oauth-client-id' -- --url http://127.0.0.1:1/mcp --oauth --oauth-client-credentials tools
+expect 2 - 'must be a port number' -- --url http://127.0.0.1:1/mcp --oauth --oauth-port 99999 tools
 
 # The demo servers have no resources or prompts: "Method not found" means none, not an error.
 expect 0 - - -- --config "$demo" resources

@@ -19,14 +19,14 @@ trap 'rm -rf "$work"' EXIT
 # The suite runs `--command` through a shell with the server URL appended.
 cat >"$work/client.sh" <<WRAP
 #!/usr/bin/env bash
-exec timeout 20 "$mcpc" --url "\${@: -1}" --oauth --browser "curl -sSL -o /dev/null --max-time 10" \
+exec timeout 20 "$mcpc" --url "\${@: -1}" --oauth --browser "curl -sSL -o /dev/null --max-time 10" --oauth-dpop \
   --token-store "$work/tokens.json" --verbose tools >>"$work/stdout" 2>>"$work/stderr"
 WRAP
 chmod +x "$work/client.sh"
 
 fails=0 passes=0
 for scenario in auth/metadata-default auth/token-endpoint-auth-post auth/scope-from-www-authenticate \
-                auth/iss-supported auth/iss-wrong-issuer auth/resource-mismatch; do
+                auth/iss-supported auth/iss-wrong-issuer auth/resource-mismatch auth/dpop-nonce; do
   rm -f "$work/tokens.json"
   log="$work/$(echo "$scenario" | tr / _).log"
   (cd "$work" && timeout 60 "$NODE" "$CLI" client --command "$work/client.sh" --scenario "$scenario" \
