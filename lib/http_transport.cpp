@@ -203,7 +203,8 @@ namespace {
 
 class HttpTransport final : public Transport {
  public:
-  HttpTransport(std::string name, HttpServerConfig cfg) : name_(std::move(name)), cfg_(std::move(cfg)) {}
+  HttpTransport(std::string name, HttpServerConfig cfg, bool server_stream)
+      : name_(std::move(name)), cfg_(std::move(cfg)), server_stream_(server_stream) {}
   ~HttpTransport() override { close(); }
 
   Result<void> start(Callbacks cb) override;
@@ -227,7 +228,9 @@ class HttpTransport final : public Transport {
   void release(const Url& u, std::unique_ptr<httplib::Client> c);
   httplib::Headers headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
-  void deliver_text(const std::string& data, const json& our_id, bool& got_response);
+  // Parses and delivers one message (or batch); false if it is not JSON (reported as a
+  // diagnostic when `diagnose`).
+  bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true);
   void start_flight(json id, std::function<void(Flight&)> body);
   void reap_flights(bool all);
   Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
@@ -237,8 +240,10 @@ class HttpTransport final : public Transport {
   Result<bool> challenge(int status, const httplib::Headers& response, const httplib::Headers& sent, int attempt,
                          Clock::time_point deadline);
 
-  void run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra,
-                   Clock::time_point deadline);
+  // One request's POST. `body` and `headers` were made on the caller's thread; `initialize`
+  // is the message itself, kept only for an initialize (the HTTP+SSE fallback resends it).
+  void run_request(Flight& f, const json& id, const std::string& body, httplib::Headers& headers,
+                   const json* initialize, Clock::time_point deadline);
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                      httplib::Headers headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
@@ -251,6 +256,7 @@ class HttpTransport final : public Transport {
 
   std::string name_;
   HttpServerConfig cfg_;
+  bool server_stream_;  // open the legacy GET stream (someone listens to what it carries)
   Callbacks cb_;
   Url url_;
   std::atomic<bool> open_{false};
@@ -368,15 +374,17 @@ void HttpTransport::deliver(json&& msg) {
   if (cb_.on_message) cb_.on_message(std::move(msg));
 }
 
-void HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response) {
-  if (data.find_first_not_of(" \t\r\n") == std::string::npos) return;  // priming event
+bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose) {
+  if (data.find_first_not_of(" \t\r\n") == std::string::npos) return diagnose;  // priming event
   auto j = json::parse(data, nullptr, false);
   if (j.is_discarded()) {
-    if (cb_.on_diagnostic) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
-    return;
+    if (diagnose && cb_.on_diagnostic) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
+    return false;
   }
   auto is_ours = [&](const json& m) {
-    return m.is_object() && m.contains("id") && m["id"] == our_id && (m.contains("result") || m.contains("error"));
+    if (!m.is_object()) return false;
+    auto id = m.find("id");
+    return id != m.end() && *id == our_id && (m.contains("result") || m.contains("error"));
   };
   if (!our_id.is_null()) {
     if (is_ours(j)) got_response = true;
@@ -384,6 +392,7 @@ void HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
       for (const auto& m : j) got_response = got_response || is_ours(m);
   }
   deliver(std::move(j));
+  return true;
 }
 
 void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
@@ -552,14 +561,22 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     return post_sync(target, message, deadline, false);
   }
   if (is_request) {
-    json id = message["id"];
-    start_flight(id, [this, message, extra = options.headers, deadline](Flight& f) mutable {
-      run_request(f, std::move(message), std::move(extra), deadline);  // the flight runs once
+    // Serialised and given its headers here, so that the flight needs no copy of the tree.
+    auto headers = headers_for(&message, false);
+    for (const auto& [k, v] : options.headers) {
+      headers.erase(k);
+      headers.emplace(k, v);
+    }
+    std::optional<json> init;
+    if (method == "initialize") init = message;
+    start_flight(message["id"], [this, body = message.dump(-1, ' ', false, json::error_handler_t::replace),
+                                 headers = std::move(headers), init = std::move(init), deadline](Flight& f) mutable {
+      run_request(f, f.id, body, headers, init ? &*init : nullptr, deadline);
     });
     return {};
   }
   auto r = post_sync(url_, message, deadline, true);
-  if (r && method == "notifications/initialized") {
+  if (r && server_stream_ && method == "notifications/initialized") {
     bool start_get = false;
     {
       std::lock_guard lk(mutex_);
@@ -638,7 +655,8 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   req.response_handler = [&](const httplib::Response& r) {
     status = r.status;
     content_type = r.get_header_value("Content-Type");
-    if (response_headers) *response_headers = r.headers;
+    // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
+    if (response_headers && (status == 401 || status == 403)) *response_headers = r.headers;
     is_sse = status >= 200 && status < 300 && content_type.find("text/event-stream") != std::string::npos;
     if (status >= 200 && status < 300) {
       auto sid = r.get_header_value("Mcp-Session-Id");
@@ -708,41 +726,25 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     return false;  // aborted, or the stream broke mid-way (status != 0)
   }
   if (is_sse) parser.finish();
-  if (status >= 200 && status < 300 && !is_sse && !json_body.empty()) {
-    auto j = json::parse(json_body, nullptr, false);
-    if (j.is_discarded()) {
-      if (!our_id.is_null() && cb_.on_request_failed) {
-        cb_.on_request_failed(our_id, err(Errc::invalid_message, "the server's reply is not JSON"));
-        got_response = true;
-      }
-    } else {
-      deliver_text(json_body, our_id, got_response);
+  if (status >= 200 && status < 300 && !is_sse && !json_body.empty() &&
+      !deliver_text(json_body, our_id, got_response, false)) {
+    if (!our_id.is_null() && cb_.on_request_failed) {
+      cb_.on_request_failed(our_id, err(Errc::invalid_message, "the server's reply is not JSON"));
+      got_response = true;
     }
   }
   if (!f.aborted) release(url, std::move(client));
   return true;
 }
 
-void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::string, std::string>> extra,
-                                Clock::time_point deadline) {
-  const json id = msg["id"];
-  const std::string method = msg.value("method", "");
-  const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
+void HttpTransport::run_request(Flight& f, const json& id, const std::string& body, httplib::Headers& headers,
+                                const json* initialize, Clock::time_point deadline) {
   SseParser parser(cfg_.max_message_bytes);
   bool got_response = false;
   int status = 0;
   std::string error_body, content_type;
-  bool had_session;
-  {
-    std::lock_guard lk(mutex_);
-    had_session = !session_id_.empty();
-  }
+  const bool had_session = headers.find("Mcp-Session-Id") != headers.end();  // as sent
   httplib::Headers response_headers;
-  auto headers = headers_for(&msg, false);
-  for (const auto& [k, v] : extra) {
-    headers.erase(k);
-    headers.emplace(k, v);
-  }
   auto failed = [&](const Error& e) {
     if (cb_.on_request_failed) cb_.on_request_failed(id, e);
   };
@@ -793,7 +795,7 @@ void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::
   }
   // 2025-03-26 backwards compatibility: an initialize that Streamable HTTP refuses with 400,
   // 404 or 405 means a 2024-11-05 HTTP+SSE server. Never on 401/403.
-  if (method == "initialize" && cfg_.transport == HttpTransportKind::automatic &&
+  if (initialize && cfg_.transport == HttpTransportKind::automatic &&
       (status == 400 || status == 404 || status == 405)) {
     auto opened = open_sse(Clock::now() + cfg_.connect_timeout + 10s);
     if (!opened) {
@@ -806,7 +808,7 @@ void HttpTransport::run_request(Flight& f, json msg, std::vector<std::pair<std::
       std::lock_guard lk(mutex_);
       target = *endpoint_;
     }
-    auto posted = post_sync(target, msg, Clock::now() + 30s, false);
+    auto posted = post_sync(target, *initialize, Clock::now() + 30s, false);
     if (!posted) failed(posted.error());
     return;
   }
@@ -997,8 +999,9 @@ void HttpTransport::close() {
 
 }  // namespace
 
-std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config) {
-  return std::make_unique<HttpTransport>(std::move(server_name), std::move(config));
+std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
+                                               bool server_stream) {
+  return std::make_unique<HttpTransport>(std::move(server_name), std::move(config), server_stream);
 }
 
 }  // namespace mcp::detail

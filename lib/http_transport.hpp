@@ -12,7 +12,12 @@
 
 namespace mcp::detail {
 
-std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config);
+/// `server_stream`: whether legacy Streamable HTTP opens the optional GET stream after
+/// `notifications/initialized`. It only carries messages unrelated to our requests (logs,
+/// list changes, server requests), so a client without handlers for them goes without it
+/// and saves a parked thread and a connection.
+std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
+                                               bool server_stream = true);
 
 /// A parsed http(s) URL.
 struct Url {

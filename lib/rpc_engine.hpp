@@ -12,7 +12,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <functional>
 #include <map>
 #include <memory>
@@ -127,7 +127,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   struct WorkQueue {
     std::mutex m;
     std::condition_variable cv;
-    std::deque<json> items;
+    std::list<json> items;  // a list: an empty deque already holds a 512-byte block per connection
     bool stop = false;
   };
   std::shared_ptr<WorkQueue> work_ = std::make_shared<WorkQueue>();

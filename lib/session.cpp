@@ -6,6 +6,7 @@
 #include "stdio_transport.hpp"
 #include "schema_validator.hpp"
 #include "tool_headers.hpp"
+#include "types_detail.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -261,7 +262,11 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (auto* st = std::get_if<StdioServerConfig>(&cfg.transport)) {
       t = detail::make_stdio_transport(name, *st);
     } else {
-      t = detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport));
+      // The GET stream carries only what these handlers receive: without them it would be an
+      // idle thread and connection per client (the spec lets a client not open it).
+      const auto& h = defaults.handlers;
+      const bool listens = h.elicitation || h.sampling || h.roots || h.on_log || h.on_change;
+      t = detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens);
     }
     RpcEngine::Options o;
     o.server = name;
@@ -948,33 +953,36 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     return impl_->failure(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback");
   if (!arguments.is_object())
     return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": arguments must be a JSON object");
+  json params{{"name", name}, {"arguments", std::move(arguments)}};
   auto send_options = [&]() -> Result<SendOptions> {
     SendOptions so;
     if (!impl_->is_http()) return so;
     std::lock_guard lk(impl_->mutex);
+    if (impl_->param_headers.empty()) return so;
     auto it = impl_->param_headers.find(std::string(name));
     if (it == impl_->param_headers.end()) return so;
-    auto values = detail::param_header_values(it->second, arguments);
+    auto values = detail::param_header_values(it->second, params["arguments"]);
     if (!values) return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": " + values.error());
     so.headers = std::move(*values);
     return so;
   };
   auto so = send_options();
   if (!so) return tl::unexpected<Error>(so.error());
-  const json params{{"name", name}, {"arguments", arguments}};
-  auto r = impl_->request("tools/call", params, options, *so);
-  if (!r && impl_->is_http() && r.error().rpc_code == -32020) {
+  // request() takes its params by value: a copy only where a retry may still need them.
+  const bool may_retry = impl_->is_http();
+  auto r = impl_->request("tools/call", may_retry ? json(params) : std::move(params), options, *so);
+  if (!r && may_retry && r.error().rpc_code == -32020) {
     // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
     auto relisted = list_tools(options);
     if (!relisted) return tl::unexpected<Error>(relisted.error());
     so = send_options();
     if (!so) return tl::unexpected<Error>(so.error());
-    r = impl_->request("tools/call", params, options, *so);
+    r = impl_->request("tools/call", std::move(params), options, *so);
   }
   if (!r) return tl::unexpected<Error>(r.error());
   CallToolResult result;
   try {
-    result = r->get<CallToolResult>();
+    detail::call_tool_result_from(std::move(*r), result);  // the reply becomes result.raw, uncopied
   } catch (const std::exception& e) {
     return impl_->failure(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what());
   }
@@ -982,8 +990,10 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   std::optional<tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> schema;
   {
     std::lock_guard lk(impl_->mutex);
-    auto it = impl_->output_schemas.find(std::string(name));
-    if (it != impl_->output_schemas.end()) schema = it->second;
+    if (!impl_->output_schemas.empty()) {
+      auto it = impl_->output_schemas.find(std::string(name));
+      if (it != impl_->output_schemas.end()) schema = it->second;
+    }
   }
   if (schema && !result.is_error) {
     const std::string tool(name);
@@ -996,7 +1006,7 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
       Error e = Error::make(Errc::invalid_result, "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why);
       e.server = impl_->name;
-      e.data = *r;
+      e.data = result.raw;
       return tl::unexpected<Error>(std::move(e));
     }
   }

@@ -114,9 +114,10 @@ void to_json(json& j, const ContentBlock& v) {
   if (!v.uri.empty()) j["uri"] = v.uri;
 }
 
-void from_json(const json& j, CallToolResult& v) {
+namespace {
+// Everything of a CallToolResult but `raw`.
+void call_tool_result_fields(const json& j, CallToolResult& v) {
   if (!j.is_object()) throw json::type_error::create(302, "tool result is not an object", &j);
-  v.raw = j;
   v.content.clear();
   auto c = j.find("content");
   if (c != j.end() && c->is_array())
@@ -128,6 +129,18 @@ void from_json(const json& j, CallToolResult& v) {
   auto m = j.find("_meta");
   v.meta = (m != j.end()) ? *m : json();
 }
+}  // namespace
+
+void from_json(const json& j, CallToolResult& v) {
+  call_tool_result_fields(j, v);
+  v.raw = j;
+}
+namespace detail {
+void call_tool_result_from(json&& j, CallToolResult& v) {
+  call_tool_result_fields(j, v);
+  v.raw = std::move(j);
+}
+}  // namespace detail
 void to_json(json& j, const CallToolResult& v) {
   if (v.raw.is_object()) { j = v.raw; return; }
   j = json{{"content", v.content}, {"isError", v.is_error}};

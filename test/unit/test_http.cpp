@@ -26,13 +26,17 @@ mcp::ServerConfig http(const std::string& url, std::map<std::string, std::string
   return sc;
 }
 
-mcp::Client make(mcp::ServerConfig sc, std::chrono::milliseconds timeout = 10s) {
+mcp::Client make(mcp::ServerConfig sc, std::chrono::milliseconds timeout = 10s, bool listening = false) {
   auto cfg = testutil::one("h", std::move(sc));
   cfg.request_timeout = timeout;
+  // The legacy GET stream opens only for a client that handles what it carries.
+  if (listening) cfg.handlers.on_log = [](const std::string&, const mcp::LogMessage&) {};
   auto c = mcp::Client::create(std::move(cfg));
   REQUIRE(c);
   return std::move(*c);
 }
+// A client with a handler for server messages, so that legacy servers get a GET stream.
+mcp::Client make_listening(mcp::ServerConfig sc) { return make(std::move(sc), 10s, true); }
 
 }  // namespace
 
@@ -67,7 +71,7 @@ TEST_CASE("http: one headers map reaches every request of every kind") {
   {
     Fixture fx({"--mode", "legacy", "--get-stream", "--require-auth", "s3cret"});
     {
-      auto client = make(http(fx.url(), auth));
+      auto client = make_listening(http(fx.url(), auth));
       auto r = client.call_tool("h", "echo", {{"message", "x"}});
       REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
       CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
@@ -126,6 +130,21 @@ TEST_CASE("http legacy: session id and protocol version after initialize, DELETE
   }
   CHECK(sid.size() == 32);
   CHECK(fx.count("DELETE") == 1);
+}
+
+TEST_CASE("http legacy: the GET stream opens only for a client with handlers for server messages") {
+  for (bool listening : {false, true}) {
+    CAPTURE(listening);
+    Fixture fx({"--mode", "legacy", "--get-stream"});
+    {
+      auto client = make(http(fx.url()), 10s, listening);
+      for (int i = 0; i < 3; ++i) REQUIRE(client.call_tool("h", "echo", {{"message", "x"}}));
+      if (listening) CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
+      client.disconnect();
+    }
+    if (!listening) CHECK(fx.count("GET") == 0);
+    CHECK(fx.count("DELETE") == 1);
+  }
 }
 
 TEST_CASE("http legacy: a forgotten session is re-initialised once, transparently") {
@@ -432,7 +451,7 @@ TEST_CASE("http auth: a bearer provider's token goes on every request of every t
     if (m == "legacy") args.push_back("--get-stream");
     Fixture fx(args);
     {
-      auto client = make(http_auth(fx.url(m == "sse" ? "/sse" : "/mcp"), mcp::bearer_token_provider("p-1")));
+      auto client = make_listening(http_auth(fx.url(m == "sse" ? "/sse" : "/mcp"), mcp::bearer_token_provider("p-1")));
       auto r = client.call_tool("h", "echo", {{"message", "x"}});
       REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
       if (m == "legacy") CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
@@ -574,7 +593,7 @@ TEST_CASE("http auth: request_headers sees each request's method and URL, and it
   auto p = std::make_shared<Binding>();
   const std::string url = fx.url() + "#frag";
   {
-    auto client = make(http_auth(url, p));
+    auto client = make_listening(http_auth(url, p));
     REQUIRE(client.call_tool("h", "echo", {{"message", "x"}}));
     CHECK(testutil::eventually([&] { return fx.count("GET") >= 1; }));
     client.disconnect();
