@@ -115,8 +115,6 @@ AUTHORIZATION (HTTP servers of --url or --config):
   --oauth-private-key FILE  EC P-256 key (PEM) for private_key_jwt client authentication
   --oauth-scope "A B"    scopes to request (default: what the server asks for)
   --oauth-port N         loopback redirect port (default: any free port)
-                         (the authorization counts against the timeout of the request that
-                         needed it: with --oauth, --timeout defaults to 300000)
   --oauth-dpop           DPoP-bound tokens (RFC 9449) when the authorization server
                          supports them
   --browser CMD          run CMD with the authorization URL as its last argument
@@ -490,10 +488,6 @@ Parsed<mcp::ClientConfig> build_config(const Options& o) {
   if (o.timeout_ms) {
     cfg.request_timeout = mcp::Milliseconds(*o.timeout_ms);
     cfg.probe_timeout = std::min(cfg.probe_timeout, cfg.request_timeout);
-  } else if (o.oauth && !o.oauth_client_credentials) {
-    // The authorization runs inside the request that met the 401, under its timeout: leave
-    // the user time to sign in.
-    cfg.request_timeout = std::max(cfg.request_timeout, mcp::Milliseconds(300000));
   }
   if (o.verbose) {
     cfg.on_diagnostic = [](std::string_view server, std::string_view message) {

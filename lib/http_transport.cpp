@@ -12,6 +12,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <stop_token>
 #include <thread>
 
 namespace mcp::detail {
@@ -128,8 +129,10 @@ struct Flight {
   httplib::Client* client = nullptr;
   std::atomic<bool> aborted{false};
   std::atomic<bool> done{false};
+  std::stop_source cancel;  // tells an auth provider working for this flight to give up
   void stop() {
     aborted = true;
+    cancel.request_stop();
     std::lock_guard lk(m);
     if (client) client->stop();
   }
@@ -236,9 +239,10 @@ class HttpTransport final : public Transport {
   Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
   Result<void> apply_auth(httplib::Headers& h, const char* method, const Url& url, Clock::time_point deadline);
-  // After a 401/403: asks the provider; true = resend with fresh credentials.
+  // After a 401/403: asks the provider; true = resend with fresh credentials. `id` (a request's
+  // JSON-RPC id, or null for streams) is held meanwhile, so a sign-in does not time it out.
   Result<bool> challenge(int status, const httplib::Headers& response, const httplib::Headers& sent, int attempt,
-                         Clock::time_point deadline);
+                         Clock::time_point deadline, const Flight* f, const json& id = json());
 
   // One request's POST. `body` and `headers` were made on the caller's thread; `initialize`
   // is the message itself, kept only for an initialize (the HTTP+SSE fallback resends it).
@@ -261,6 +265,7 @@ class HttpTransport final : public Transport {
   Url url_;
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
+  std::stop_source closing_stop_;  // requested by close(): auth providers give up
 
   std::mutex mutex_;  // guards the state below
   Mode mode_ = Mode::streamable;
@@ -422,11 +427,7 @@ void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
 void HttpTransport::reap_flights(bool all) {
   if (!all) return;
   std::unique_lock lk(mutex_);
-  for (auto& f : flights_) {
-    f->aborted = true;
-    std::lock_guard fl(f->m);
-    if (f->client) f->client->stop();
-  }
+  for (auto& f : flights_) f->stop();
   const std::size_t self = tl_flight_owner == this ? 1 : 0;
   flights_cv_.wait(lk, [&] { return active_flights_ <= self; });
 }
@@ -474,18 +475,25 @@ Result<void> HttpTransport::apply_auth(httplib::Headers& h, const char* method, 
 }
 
 Result<bool> HttpTransport::challenge(int status, const httplib::Headers& response, const httplib::Headers& sent,
-                                      int attempt, Clock::time_point deadline) {
+                                      int attempt, Clock::time_point deadline, const Flight* f,
+                                      const json& id) {
   constexpr int kMaxAuthAttempts = 6;
   if (!cfg_.auth || (status != 401 && status != 403) || attempt > kMaxAuthAttempts || closing_) return false;
   AuthChallengeInfo info;
   info.status = status;
   info.server_url = cfg_.url;
   info.attempt = attempt;
+  info.stop = f ? f->cancel.get_token() : closing_stop_.get_token();
   auto [b, e] = response.equal_range("WWW-Authenticate");
   for (auto it = b; it != e; ++it) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + it->second;
   if (auto it = sent.find("Authorization"); it != sent.end()) info.rejected_authorization = it->second;
   if (auto it = response.find("DPoP-Nonce"); it != response.end()) info.dpop_nonce = it->second;
-  auto r = cfg_.auth->on_challenge(info, deadline);
+  // An authorization may need a person: the request's own timeout is suspended meanwhile
+  // (held), and the provider gets at least kAuthWindow; its own timeouts bound the rest.
+  constexpr auto kAuthWindow = std::chrono::minutes(10);
+  if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, true);
+  auto r = cfg_.auth->on_challenge(info, std::max(deadline, Clock::now() + kAuthWindow));
+  if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, false);
   if (!r) {
     Error failure = r.error();
     if (failure.server.empty()) failure.server = name_;
@@ -539,11 +547,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     {
       std::lock_guard lk(mutex_);
       for (auto& f : flights_)
-        if (!target.is_null() && f->id == target) {
-          f->aborted = true;
-          std::lock_guard fl(f->m);
-          if (f->client) f->client->stop();
-        }
+        if (!target.is_null() && f->id == target) f->stop();
     }
     if (!legacy) return {};
   }
@@ -601,7 +605,8 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
     if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
     sent.emplace(client->Post(url.target, headers, body, "application/json"));
     if (!*sent) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(sent->error())));
-    auto again = challenge((*sent)->status, (*sent)->headers, headers, attempt, deadline);
+    auto again = challenge((*sent)->status, (*sent)->headers, headers, attempt, deadline, nullptr,
+                           msg.contains("method") && msg.contains("id") ? msg["id"] : json());
     if (!again) return fail(again.error());
     if (!*again) break;
   }
@@ -755,7 +760,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
     stream_events(f, url_, "POST", body, headers, parser, id, got_response, status, error_body, content_type,
                   &response_headers);
     if (f.aborted || closing_ || got_response) return;
-    auto again = challenge(status, response_headers, headers, attempt, deadline);
+    auto again = challenge(status, response_headers, headers, attempt, deadline, &f, id);
     if (!again) return failed(again.error());
     if (!*again) break;
     parser.reset();
@@ -857,7 +862,7 @@ void HttpTransport::run_get_stream(Flight& f) {
                   &response_headers);
     if (f.aborted || closing_) return;
     if (status == 401 || status == 403) {
-      auto again = challenge(status, response_headers, headers, ++auth_attempts, auth_deadline);
+      auto again = challenge(status, response_headers, headers, ++auth_attempts, auth_deadline, &f);
       if (again && *again) continue;
       return;
     }
@@ -938,7 +943,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
     status = 0;
     res = httplib::Response();
     client->send(req, res, error);
-    auto again = challenge(status, response_headers, req.headers, attempt, auth_deadline);
+    auto again = challenge(status, response_headers, req.headers, attempt, auth_deadline, &f);
     if (again && *again) continue;
     std::lock_guard lk(mutex_);
     if (!again) sse_error_ = again.error();
@@ -981,6 +986,7 @@ void HttpTransport::close() {
     std::lock_guard lk(deliver_mutex_);
     closing_ = true;
   }
+  closing_stop_.request_stop();
   open_ = false;
   reap_flights(true);
   if (legacy && !sid.empty()) {

@@ -80,6 +80,9 @@ Result<void> RpcEngine::start() {
   cb.on_request_failed = [weak](const json& id, const Error& e) {
     if (auto self = weak.lock()) self->on_request_failed(id, e);
   };
+  cb.on_request_held = [weak](const json& id, bool held) {
+    if (auto self = weak.lock()) self->on_request_held(id, held);
+  };
   cb.on_diagnostic = [weak](std::string_view d) {
     if (auto self = weak.lock(); self && self->options_.on_diagnostic) self->options_.on_diagnostic(d);
   };
@@ -169,8 +172,9 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
       const std::uint32_t seen = p->signal.load(std::memory_order_seq_cst);
       if (p->done) return std::move(p->result);
       if (stopped.load(std::memory_order_seq_cst)) break;
-      // The deadline may move (progress resets it): wait against its current value.
-      const auto until = p->deadline;
+      // The deadline may move (progress resets it, holds extend it): wait against its
+      // current value. A held request has none; it is woken when the hold ends.
+      const auto until = p->held ? Clock::now() + std::chrono::hours(1) : p->deadline + p->held_total;
       if (Clock::now() >= until) break;
       lk.unlock();
       p->waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -388,10 +392,30 @@ bool RpcEngine::deliver_progress(const json& params) {
   if (p->progress.reset_timeout) {
     std::lock_guard lk(p->m);
     p->deadline = std::min(Clock::now() + p->progress.timeout, p->progress.hard_deadline);
+    p->held_total = {};  // a reset deadline starts from now
   }
   wake(*p);
   p->progress.on_progress(pr);
   return true;
+}
+
+void RpcEngine::on_request_held(const json& id, bool held) {
+  if (!id.is_number_integer()) return;
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lk(mutex_);
+    auto it = pending_.find(id.get<std::int64_t>());
+    if (it == pending_.end()) return;
+    p = it->second;
+  }
+  {
+    std::lock_guard lk(p->m);
+    if (held == p->held) return;
+    p->held = held;
+    if (held) p->held_since = Clock::now();
+    else p->held_total += Clock::now() - p->held_since;
+  }
+  wake(*p);
 }
 
 void RpcEngine::on_request_failed(const json& id, const Error& e) {

@@ -56,6 +56,11 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     std::int64_t id = 0;
     std::string method;
     Clock::time_point deadline;  // moved by progress when reset_timeout is set
+    // While the transport holds the request (an authorization is running) it cannot time
+    // out; time spent held moves the deadline.
+    bool held = false;
+    Clock::time_point held_since{};
+    Clock::duration held_total{};
     ProgressOptions progress;
     // The waiting caller sleeps on `signal` (a futex word), which is bumped after every change
     // it must see (done, deadline, stop); the futex is woken only when `waiters` says someone
@@ -105,6 +110,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void on_message(json&& msg);
   void on_transport_closed(const Error& e);
   void on_request_failed(const json& id, const Error& e);
+  void on_request_held(const json& id, bool held);
   bool deliver_progress(const json& params);
   void fail_all(const Error& e);
   static void dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> engine);

@@ -120,15 +120,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (cfg.request_timeout) return *cfg.request_timeout;
     return defaults.request_timeout;
   }
-  // Silence on the probe means a legacy server; but a server behind an auth provider may
-  // first need an authorization (possibly interactive) that the probe's short wait would cut
-  // short, and HTTP servers answer unknown methods rather than stay silent: the probe then
-  // gets the request timeout.
-  Milliseconds probe_timeout() const {
-    if (const auto* http = std::get_if<HttpServerConfig>(&cfg.transport); http && http->auth)
-      return std::max(cfg.probe_timeout.value_or(defaults.probe_timeout), request_timeout(RequestOptions{}));
-    return cfg.probe_timeout.value_or(defaults.probe_timeout);
-  }
+  // An authorization the probe meets (a 401) does not count against it: the transport holds
+  // the request meanwhile.
+  Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(defaults.probe_timeout); }
 
   Error tag(Error e) const {
     if (e.server.empty()) e.server = name;

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,9 @@ struct AuthChallengeInfo {
   std::string rejected_authorization;
   int attempt = 1;               ///< 1 for the first challenge of this request, then 2, ...
   std::string dpop_nonce;        ///< the `DPoP-Nonce` response header (RFC 9449 9), if any
+  /// Requested when the request is cancelled or the connection closes: a long authorization
+  /// (a person signing in) should then give up promptly, since closing waits for it.
+  std::stop_token stop;
 };
 
 /// One HTTP request about to be sent to a server.
@@ -59,7 +63,8 @@ class AuthProvider {
   /// The server refused a request. Return true when new credentials are ready and the
   /// request should be sent again; false to give up (the request then fails with
   /// `Errc::unauthorized`, its `data` holding `status` and `www_authenticate`). May block
-  /// (an interactive authorization), but should respect `deadline`.
+  /// (an interactive authorization): the request's timeout is suspended meanwhile, and
+  /// `deadline` leaves at least 10 minutes; give up when `challenge.stop` is requested.
   virtual Result<bool> on_challenge(const AuthChallengeInfo& challenge, Clock::time_point deadline) = 0;
 
   /// The headers for one request. The transport calls this (not `authorization`) before

@@ -38,6 +38,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -217,7 +218,9 @@ struct OAuthClientOptions {
   /// Runs the user-agent part of the authorization code grant: receives the authorization URL
   /// (open it in a browser), returns the URL the user-agent was redirected to (with `code`,
   /// `state`, maybe `iss`). May block; an error aborts the authorization.
-  std::function<Result<std::string>(const std::string& authorization_url)> authorize;
+  /// `stop` is requested when the request that needed the authorization is cancelled or the
+  /// connection closes: return promptly then (disconnecting waits for this call).
+  std::function<Result<std::string>(const std::string& authorization_url, std::stop_token stop)> authorize;
 
   /// Step-up authorizations (403 `insufficient_scope`) allowed per request.
   int max_step_up = 3;

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 
 namespace mcp {
@@ -34,8 +35,8 @@ struct LoopbackRedirect {
   std::string redirect_uri;  ///< "http://127.0.0.1:<port><path>": register and send this
   /// Shows the URL, waits for one request to `path` on the listener, answers it with a short
   /// page, and returns the full redirect URL (with `code`, `state`, ...). Fails with
-  /// Errc::timeout after `timeout`.
-  std::function<Result<std::string>(const std::string& authorization_url)> authorize;
+  /// Errc::timeout after `timeout`, and with Errc::cancelled as soon as `stop` is requested.
+  std::function<Result<std::string>(const std::string& authorization_url, std::stop_token stop)> authorize;
 };
 
 /// Binds the listener (fails with Errc::connection_failed when the port is taken). The

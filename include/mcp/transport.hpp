@@ -37,6 +37,10 @@ class Transport {
     /// One request failed below JSON-RPC (HTTP status, broken stream, ...); the channel
     /// itself stays usable. `id` is the request's JSON-RPC id.
     std::function<void(const nlohmann::json& id, const Error&)> on_request_failed;
+    /// The transport is waiting, for request `id`, on something other than the server (an
+    /// authorization, possibly a person signing in): `held = true` suspends the request's
+    /// timeout, `held = false` resumes it; time spent held does not count.
+    std::function<void(const nlohmann::json& id, bool held)> on_request_held;
   };
 
   virtual ~Transport() = default;

@@ -47,7 +47,7 @@ class Listener {
     opts_ = std::move(opts);
   }
 
-  Result<std::string> authorize(const std::string& url) {
+  Result<std::string> authorize(const std::string& url, std::stop_token stop) {
     std::lock_guard one(serial_);
     {
       std::lock_guard lk(m_);
@@ -61,8 +61,10 @@ class Listener {
       return tl::unexpected(shown.error());
     }
     std::unique_lock lk(m_);
-    const bool got = cv_.wait_for(lk, opts_.timeout, [&] { return received_.has_value(); });
+    const bool got = cv_.wait_for(lk, stop, opts_.timeout, [&] { return received_.has_value(); });
     waiting_ = false;
+    if (!got && stop.stop_requested())
+      return tl::unexpected(Error::make(Errc::cancelled, "the authorization was abandoned before the redirect came"));
     if (!got)
       return tl::unexpected(Error::make(Errc::timeout, "no authorization redirect arrived on 127.0.0.1:" +
                                                            std::to_string(port_) + path_ + " in time"));
@@ -99,7 +101,7 @@ class Listener {
   LoopbackOptions opts_;
   std::mutex serial_;
   std::mutex m_;
-  std::condition_variable cv_;
+  std::condition_variable_any cv_;  // waits on a stop_token too
   bool waiting_ = false;
   std::optional<std::string> received_;
 };
@@ -118,7 +120,9 @@ Result<LoopbackRedirect> loopback_redirect(LoopbackOptions options) {
   out.redirect_uri = "http://127.0.0.1:" + std::to_string(*port) + options.path;
   std::string path = options.path;  // copied first: argument evaluation order is unspecified
   listener->set(std::move(path), std::move(options));
-  out.authorize = [listener](const std::string& url) { return listener->authorize(url); };
+  out.authorize = [listener](const std::string& url, std::stop_token stop) {
+    return listener->authorize(url, std::move(stop));
+  };
   return out;
 }
 

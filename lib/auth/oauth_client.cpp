@@ -273,8 +273,12 @@ class OAuthProvider final : public AuthProvider {
       }
     }
     // Single flight: wait for a running flow, then retry if it produced other credentials.
-    if (st->busy && !st->cv.wait_until(lk, deadline, [&] { return !st->busy; }))
-      return fail(Errc::timeout, "timed out waiting for a running authorization");
+    // Waited in slices, so a cancelled request stops waiting for another's sign-in.
+    while (st->busy) {
+      if (info.stop.stop_requested()) return fail(Errc::cancelled, "authorization abandoned: the request ended");
+      if (Clock::now() >= deadline) return fail(Errc::timeout, "timed out waiting for a running authorization");
+      st->cv.wait_until(lk, std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
+    }
     const std::string current = header_value(st->auth);
     if (!current.empty() && current != info.rejected_authorization) return true;
     st->busy = true;
@@ -501,8 +505,10 @@ class OAuthProvider final : public AuthProvider {
 
     auto client = client_for(*d, cur, deadline);
     if (!client) return fail(client.error());
-    auto fresh = o_.grant == OAuthGrant::authorization_code ? authorization_code(*d, *client, scope, deadline)
-                                                            : assertion_grant(*d, *client, scope, deadline);
+    if (info.stop.stop_requested()) return fail(Errc::cancelled, "authorization abandoned: the request ended");
+    auto fresh = o_.grant == OAuthGrant::authorization_code
+                     ? authorization_code(*d, *client, scope, deadline, info.stop)
+                     : assertion_grant(*d, *client, scope, deadline);
     if (!fresh) return fail(fresh.error());
     std::lock_guard lk(st.m);
     commit(st, *fresh);
@@ -697,7 +703,7 @@ class OAuthProvider final : public AuthProvider {
   // ---- grants
 
   Result<StoredAuth> authorization_code(const Discovery& d, const Client& c, const std::optional<std::string>& scope,
-                                        Clock::time_point deadline) const {
+                                        Clock::time_point deadline, const std::stop_token& stop) const {
     if (d.authorization_endpoint.empty())
       return fail(Errc::unauthorized, "the authorization server metadata has no authorization_endpoint");
     if (d.as.is_object() && !contains(strings(d.as, "code_challenge_methods_supported"), "S256"))
@@ -719,8 +725,9 @@ class OAuthProvider final : public AuthProvider {
     const std::string url =
         d.authorization_endpoint + (d.authorization_endpoint.find('?') == std::string::npos ? "?" : "&") + form_encode(q, true);
     diag("authorization request to " + safe_url(d.authorization_endpoint));
-    auto redirect = o_.authorize(url);
+    auto redirect = o_.authorize(url, stop);
     if (!redirect) return fail(redirect.error());
+    if (stop.stop_requested()) return fail(Errc::cancelled, "authorization abandoned: the request ended");
     oauth::ExpectedAuthorization expected;
     expected.state = *state;
     expected.issuer = d.issuer;

@@ -412,7 +412,7 @@ int scenario_auth(Ctx& c, const std::string&) {
 
 // The user-agent of the authorization code grant: GET the authorization URL without following
 // redirects and hand the Location (the redirect back to us) to the library.
-mcp::Result<std::string> follow_authorization(const std::string& url) {
+mcp::Result<std::string> follow_authorization(const std::string& url, std::stop_token) {
   auto scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return mcp::fail(mcp::Errc::unauthorized, "bad authorization URL");
   auto path_start = url.find('/', scheme_end + 3);

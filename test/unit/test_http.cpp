@@ -613,3 +613,57 @@ TEST_CASE("http auth: request_headers sees each request's method and URL, and it
     CHECK(req["headers"].value("dpop", "") == req["method"].get<std::string>() + " " + fx.url());
   }
 }
+
+TEST_CASE("http auth: a slow authorization does not time the request out; cancelling still works") {
+  for (const char* mode : {"modern", "legacy", "sse"}) {
+    CAPTURE(mode);
+    const std::string m = mode;
+    Fixture fx({"--mode", m, "--require-auth", "late"});
+    auto p = std::make_shared<ScriptedProvider>();
+    p->on_401 = [&](const mcp::AuthChallengeInfo& c) -> mcp::Result<bool> {
+      std::this_thread::sleep_for(1500ms);  // a person signing in, longer than the timeout
+      p->token = "late";
+      return c.rejected_authorization != "Bearer late";
+    };
+    auto sc = http_auth(fx.url(m == "sse" ? "/sse" : "/mcp"), p);
+    sc.probe_timeout = 800ms;
+    auto client = make(std::move(sc), 800ms);
+    auto r = client.call_tool("h", "echo", {{"message", "x"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "x");
+    CHECK(client.server_info("h")->era == (m == "modern" ? mcp::Era::modern : mcp::Era::legacy));
+  }
+  // A held request can still be cancelled.
+  Fixture fx({"--mode", "modern", "--require-auth", "never"});
+  auto p = std::make_shared<ScriptedProvider>();
+  std::atomic<bool> saw_stop{false};
+  p->on_401 = [&](const mcp::AuthChallengeInfo& c) -> mcp::Result<bool> {
+    // A sign-in that would take 5 s, abandoned when the request ends.
+    for (int i = 0; i < 500 && !c.stop.stop_requested(); ++i) std::this_thread::sleep_for(10ms);
+    saw_stop = c.stop.stop_requested();
+    return false;
+  };
+  auto sc = http_auth(fx.url(), p);
+  sc.era = mcp::Era::modern;  // no probe: the call itself meets the 401
+  auto client = make(std::move(sc), 10s);
+  auto session = client.session("h");
+  REQUIRE(session);
+  std::stop_source stop;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(300ms);
+    stop.request_stop();
+  });
+  mcp::RequestOptions ro;
+  ro.stop = stop.get_token();
+  const auto t0 = Clock::now();
+  auto r = (*session)->call_tool("echo", {{"message", "x"}}, ro);
+  canceller.join();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::cancelled);
+  CHECK(ms_since(t0) < 1200);
+  // Disconnecting ends the sign-in too (the connect's discover was the request that met it).
+  const auto t1 = Clock::now();
+  client.disconnect();
+  CHECK(ms_since(t1) < 1500);
+  CHECK(saw_stop);
+}

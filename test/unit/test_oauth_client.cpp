@@ -425,7 +425,7 @@ class FakeAs {
 };
 
 // The user-agent: follows nothing, returns the Location of the authorization endpoint's answer.
-mcp::Result<std::string> user_agent(const std::string& url) {
+mcp::Result<std::string> user_agent(const std::string& url, std::stop_token = {}) {
   auto u = oauth::parse_url(url);
   if (!u) return mcp::fail(u.error());
   httplib::Client c(u->scheme + "://" + u->host + ":" + u->port);
@@ -713,7 +713,7 @@ TEST_CASE("oauth: failures are clear and never carry secrets") {
   }
   SUBCASE("state mismatch") {
     auto o = options(d);
-    o.authorize = [](const std::string& url) -> mcp::Result<std::string> {
+    o.authorize = [](const std::string& url, std::stop_token) -> mcp::Result<std::string> {
       auto loc = user_agent(url);
       if (!loc) return loc;
       auto pos = loc->find("state=");
@@ -956,7 +956,7 @@ TEST_CASE("oauth: concurrent challenges run one authorization") {
   Diags d;
   std::atomic<int> authorizes{0};
   auto o = options(d);
-  o.authorize = [&](const std::string& url) {
+  o.authorize = [&](const std::string& url, std::stop_token) {
     ++authorizes;
     std::this_thread::sleep_for(100ms);
     return user_agent(url);

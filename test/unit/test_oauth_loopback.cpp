@@ -31,7 +31,7 @@ TEST_CASE("oauth loopback: the redirect is received and returned whole") {
   REQUIRE(loop);
   CHECK(loop->redirect_uri.rfind("http://127.0.0.1:", 0) == 0);
   CHECK(loop->redirect_uri.find("/callback") != std::string::npos);
-  auto got = loop->authorize(loop->redirect_uri + "?pretend=authorization-url");
+  auto got = loop->authorize(loop->redirect_uri + "?pretend=authorization-url", {});
   browser.join();
   REQUIRE_MESSAGE(got, (got ? "" : got.error().what()));
   CHECK(*got == loop->redirect_uri + "?code=c%201&state=s1");
@@ -45,7 +45,7 @@ TEST_CASE("oauth loopback: no redirect in time is Errc::timeout; a failing open_
   auto loop = mcp::loopback_redirect(lo);
   REQUIRE(loop);
   const auto t0 = std::chrono::steady_clock::now();
-  auto got = loop->authorize("http://example.invalid/authorize");
+  auto got = loop->authorize("http://example.invalid/authorize", {});
   REQUIRE_FALSE(got);
   CHECK(got.error().errc() == mcp::Errc::timeout);
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);
@@ -56,7 +56,7 @@ TEST_CASE("oauth loopback: no redirect in time is Errc::timeout; a failing open_
   };
   auto loop2 = mcp::loopback_redirect(bad);
   REQUIRE(loop2);
-  auto got2 = loop2->authorize("http://example.invalid/authorize");
+  auto got2 = loop2->authorize("http://example.invalid/authorize", {});
   REQUIRE_FALSE(got2);
   CHECK(got2.error().message == "no browser");
 }
@@ -75,4 +75,22 @@ TEST_CASE("oauth loopback: a taken port and a bad path are clear errors") {
   auto third = mcp::loopback_redirect(p);
   REQUIRE_FALSE(third);
   CHECK(third.error().errc() == mcp::Errc::invalid_config);
+}
+
+TEST_CASE("oauth loopback: a stop request abandons the wait at once") {
+  mcp::LoopbackOptions lo;
+  lo.open_url = [](const std::string&) -> mcp::Result<void> { return {}; };
+  auto loop = mcp::loopback_redirect(lo);  // default timeout: 5 minutes
+  REQUIRE(loop);
+  std::stop_source stop;
+  std::thread t([&] {
+    std::this_thread::sleep_for(200ms);
+    stop.request_stop();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  auto got = loop->authorize("http://example.invalid/authorize", stop.get_token());
+  t.join();
+  REQUIRE_FALSE(got);
+  CHECK(got.error().errc() == mcp::Errc::cancelled);
+  CHECK(std::chrono::steady_clock::now() - t0 < 2s);
 }

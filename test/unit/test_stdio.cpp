@@ -685,6 +685,12 @@ TEST_CASE("modern change notifications through subscriptions/listen, re-listened
     CHECK(testutil::eventually([&] { return count_method("subscriptions/listen") == 1; }));
     for (const auto& l : log_lines(log))
       if (l.value("method", "") == "subscriptions/listen") CHECK(l["params"]["notifications"]["toolsListChanged"] == true);
+    // The fixture handles each request on its own thread: wait until it has registered the
+    // listen (not just received it) before touching, or the touch can come first.
+    CHECK(testutil::eventually([&] {
+      auto r = client->call_tool("m", "listens");
+      return r && r->text() == "1";
+    }));
     REQUIRE(client->call_tool("m", "touch"));
     CHECK(testutil::eventually([&] { return seen("m:0:"); }));
     // The tool list was cached (ttlMs); the change invalidated it.
