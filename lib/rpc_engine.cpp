@@ -399,15 +399,19 @@ bool RpcEngine::deliver_progress(const json& params) {
   return true;
 }
 
+std::shared_ptr<RpcEngine::Pending> RpcEngine::find_pending(const json& id, bool remove) {
+  if (!id.is_number_integer()) return nullptr;
+  std::lock_guard lk(mutex_);
+  auto it = pending_.find(id.get<std::int64_t>());
+  if (it == pending_.end()) return nullptr;
+  auto p = it->second;
+  if (remove) pending_.erase(it);
+  return p;
+}
+
 void RpcEngine::on_request_held(const json& id, bool held) {
-  if (!id.is_number_integer()) return;
-  std::shared_ptr<Pending> p;
-  {
-    std::lock_guard lk(mutex_);
-    auto it = pending_.find(id.get<std::int64_t>());
-    if (it == pending_.end()) return;
-    p = it->second;
-  }
+  auto p = find_pending(id, false);
+  if (!p) return;
   {
     std::lock_guard lk(p->m);
     if (held == p->held) return;
@@ -419,15 +423,8 @@ void RpcEngine::on_request_held(const json& id, bool held) {
 }
 
 void RpcEngine::on_request_failed(const json& id, const Error& e) {
-  if (!id.is_number_integer()) return;
-  std::shared_ptr<Pending> p;
-  {
-    std::lock_guard lk(mutex_);
-    auto it = pending_.find(id.get<std::int64_t>());
-    if (it == pending_.end()) return;
-    p = it->second;
-    pending_.erase(it);
-  }
+  auto p = find_pending(id, true);
+  if (!p) return;
   {
     std::lock_guard lk(p->m);
     if (p->done) return;

@@ -111,6 +111,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void on_transport_closed(const Error& e);
   void on_request_failed(const json& id, const Error& e);
   void on_request_held(const json& id, bool held);
+  // The pending request with JSON-RPC id `id` (null if none), taken out of the map if `remove`.
+  std::shared_ptr<Pending> find_pending(const json& id, bool remove);
   bool deliver_progress(const json& params);
   void fail_all(const Error& e);
   static void dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> engine);
