@@ -85,7 +85,8 @@ class AuthProvider {
 
 /// A token computed per request (e.g. from a vault); an empty string sends no header.
 /// On a challenge the callback is asked again (with `refresh = true`) once per request; a
-/// different token is then retried, the same one is not.
+/// different token is then retried, the same one is not. The resend asks with
+/// `refresh = false` again, so the callback should hand out the refreshed token from then on.
 [[nodiscard]] std::shared_ptr<AuthProvider> token_callback_provider(
     std::function<Result<std::string>(bool refresh)> callback);
 
