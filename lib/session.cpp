@@ -891,53 +891,84 @@ Result<void> Session::notify(std::string_view method, json params) {
   return {};
 }
 
-Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
-  std::vector<ToolDefinition> tools;
-  std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
-  std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
-  std::set<std::string> seen_cursors;
+namespace {
+
+// Follows `nextCursor` to the end, handing each entry of the result's `key` array to
+// `on_item`; refuses loops and runaway page counts.
+Result<void> paginate_items(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
+                            const std::function<void(const json&)>& on_item) {
+  auto failure = [&](std::string message) {
+    Error e = Error::make(Errc::invalid_result, method + ": " + std::move(message));
+    e.server = s.name();
+    return tl::unexpected<Error>(std::move(e));
+  };
+  std::set<std::string> seen;
   std::optional<std::string> cursor;
   for (int page = 0; page < 10000; ++page) {
     json params = json::object();
     if (cursor) params["cursor"] = *cursor;
-    auto r = impl_->request("tools/list", std::move(params), options);
+    auto r = s.request(method, std::move(params), opt);
     if (!r) return tl::unexpected<Error>(r.error());
-    auto it = r->find("tools");
-    if (it == r->end() || !it->is_array())
-      return impl_->failure(Errc::invalid_result, "tools/list: result has no 'tools' array");
-    for (const auto& t : *it) {
-      ToolDefinition def;
-      try {
-        def = t.get<ToolDefinition>();
-      } catch (const std::exception& e) {
-        impl_->diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what());
-        continue;
-      }
-      if (impl_->is_http()) {
-        // Streamable HTTP clients MUST drop a tool whose x-mcp-header annotations are invalid.
-        auto headers = detail::param_headers(def.input_schema);
-        if (!headers) {
-          impl_->diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error());
-          continue;
-        }
-        if (!headers->empty()) param_headers[def.name] = std::move(*headers);
-      }
-      if (def.output_schema) output_schemas.emplace(def.name, detail::SchemaValidator::compile(*def.output_schema));
-      tools.push_back(std::move(def));
-    }
+    auto it = r->find(key);
+    if (it == r->end() || !it->is_array()) return failure(std::string("result has no '") + key + "' array");
+    for (const auto& item : *it) on_item(item);
     auto nc = r->find("nextCursor");
-    if (nc == r->end() || nc->is_null()) {
-      std::lock_guard lk(impl_->mutex);
-      if (impl_->is_http()) impl_->param_headers = std::move(param_headers);
-      impl_->output_schemas = std::move(output_schemas);
-      return tools;
-    }
-    if (!nc->is_string()) return impl_->failure(Errc::invalid_result, "tools/list: nextCursor is not a string");
-    if (!seen_cursors.insert(nc->get<std::string>()).second)
-      return impl_->failure(Errc::invalid_result, "tools/list: the server repeated a cursor (pagination loop)");
+    if (nc == r->end() || nc->is_null()) return {};
+    if (!nc->is_string() || !seen.insert(nc->get<std::string>()).second)
+      return failure("invalid or repeated nextCursor (pagination loop)");
     cursor = nc->get<std::string>();
   }
-  return impl_->failure(Errc::invalid_result, "tools/list: more than 10000 pages");
+  return failure("more than 10000 pages");
+}
+
+// Every entry as a T; entries that do not parse are skipped with a diagnostic.
+template <class T>
+Result<std::vector<T>> paginate(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
+                                const std::function<void(std::string)>& diag) {
+  std::vector<T> out;
+  auto listed = paginate_items(s, method, key, opt, [&](const json& item) {
+    try {
+      out.push_back(item.get<T>());
+    } catch (const std::exception& e) {
+      diag(method + ": skipped an invalid entry: " + e.what());
+    }
+  });
+  if (!listed) return tl::unexpected<Error>(listed.error());
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
+  std::vector<ToolDefinition> tools;
+  std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
+  std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
+  auto listed = paginate_items(*this, "tools/list", "tools", options, [&](const json& t) {
+    ToolDefinition def;
+    try {
+      def = t.get<ToolDefinition>();
+    } catch (const std::exception& e) {
+      impl_->diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what());
+      return;
+    }
+    if (impl_->is_http()) {
+      // Streamable HTTP clients MUST drop a tool whose x-mcp-header annotations are invalid.
+      auto headers = detail::param_headers(def.input_schema);
+      if (!headers) {
+        impl_->diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error());
+        return;
+      }
+      if (!headers->empty()) param_headers[def.name] = std::move(*headers);
+    }
+    if (def.output_schema) output_schemas.emplace(def.name, detail::SchemaValidator::compile(*def.output_schema));
+    tools.push_back(std::move(def));
+  });
+  if (!listed) return tl::unexpected<Error>(listed.error());
+  // Published only for a complete listing: a failed one leaves the previous state.
+  std::lock_guard lk(impl_->mutex);
+  if (impl_->is_http()) impl_->param_headers = std::move(param_headers);
+  impl_->output_schemas = std::move(output_schemas);
+  return tools;
 }
 
 Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
@@ -1007,48 +1038,6 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   return result;
 }
 
-namespace {
-
-// Follows `nextCursor` to the end; refuses loops and runaway page counts.
-template <class T>
-Result<std::vector<T>> paginate(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
-                                const std::function<void(std::string)>& diag) {
-  std::vector<T> out;
-  std::set<std::string> seen;
-  std::optional<std::string> cursor;
-  for (int page = 0; page < 10000; ++page) {
-    json params = json::object();
-    if (cursor) params["cursor"] = *cursor;
-    auto r = s.request(method, std::move(params), opt);
-    if (!r) return tl::unexpected<Error>(r.error());
-    auto it = r->find(key);
-    if (it == r->end() || !it->is_array()) {
-      Error e = Error::make(Errc::invalid_result, method + ": result has no '" + key + "' array");
-      e.server = s.name();
-      return tl::unexpected<Error>(std::move(e));
-    }
-    for (const auto& item : *it) {
-      try {
-        out.push_back(item.get<T>());
-      } catch (const std::exception& e) {
-        diag(method + ": skipped an invalid entry: " + e.what());
-      }
-    }
-    auto nc = r->find("nextCursor");
-    if (nc == r->end() || nc->is_null()) return out;
-    if (!nc->is_string() || !seen.insert(nc->get<std::string>()).second) {
-      Error e = Error::make(Errc::invalid_result, method + ": invalid or repeated nextCursor (pagination loop)");
-      e.server = s.name();
-      return tl::unexpected<Error>(std::move(e));
-    }
-    cursor = nc->get<std::string>();
-  }
-  Error e = Error::make(Errc::invalid_result, method + ": more than 10000 pages");
-  e.server = s.name();
-  return tl::unexpected<Error>(std::move(e));
-}
-
-}  // namespace
 
 Result<std::vector<Resource>> Session::list_resources(const RequestOptions& options) {
   return paginate<Resource>(*this, "resources/list", "resources", options, [this](std::string m) { impl_->diagnostic(m); });
