@@ -161,6 +161,14 @@ std::string error_message(const mcp::Error& e) {
   return m;
 }
 
+// `"errors": {server: message}` in a JSON listing, when any server failed.
+void add_errors(json& out, const std::map<std::string, mcp::Error>& errors) {
+  if (errors.empty()) return;
+  json e = json::object();
+  for (const auto& [server, err] : errors) e[server] = error_message(err);
+  out["errors"] = std::move(e);
+}
+
 // ------------------------------------------------------------------ command line
 
 struct Options {
@@ -535,11 +543,7 @@ int run_tools(mcp::Client& client, const Options& o) {
       for (const auto& [name, tool] : tools) list.push_back(tool.definition());
       out[server] = std::move(list);
     }
-    if (!sets.errors.empty()) {
-      json errors = json::object();
-      for (const auto& [server, e] : sets.errors) errors[server] = error_message(e);
-      out["errors"] = std::move(errors);
-    }
+    add_errors(out, sets.errors);
     std::cout << dump(out) << '\n';
   } else {
     std::size_t width = 0;
@@ -735,11 +739,7 @@ int run_resources(mcp::Client& client, const Options& o) {
         for (const auto& t : it->second) entry["resourceTemplates"].push_back(t);
       out[server] = std::move(entry);
     }
-    if (!errors.empty()) {
-      json e = json::object();
-      for (const auto& [server, err] : errors) e[server] = error_message(err);
-      out["errors"] = std::move(e);
-    }
+    add_errors(out, errors);
     std::cout << dump(out) << '\n';
   } else {
     std::vector<std::vector<std::string>> rows;
@@ -842,11 +842,7 @@ int run_prompts(mcp::Client& client, const Options& o) {
         for (const auto& p : it->second) list.push_back(p);
       out[server] = std::move(list);
     }
-    if (!errors.empty()) {
-      json e = json::object();
-      for (const auto& [server, err] : errors) e[server] = error_message(err);
-      out["errors"] = std::move(e);
-    }
+    add_errors(out, errors);
     std::cout << dump(out) << '\n';
   } else {
     std::size_t server_width = 0, name_width = 0;
