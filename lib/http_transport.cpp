@@ -64,25 +64,6 @@ std::optional<Url> resolve_url(const Url& base, const std::string& ref) {
 
 namespace {
 
-std::string base64(const std::string& in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += tbl[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    const unsigned v = (unsigned char)in[i] << 16;
-    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += "==";
-  } else if (i + 2 == in.size()) {
-    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += tbl[v >> 18 & 63], out += tbl[v >> 12 & 63], out += tbl[v >> 6 & 63], out += '=';
-  }
-  return out;
-}
-
 std::string describe(httplib::Error e) {
   switch (e) {
     case httplib::Error::Connection: return "could not connect";
@@ -112,7 +93,7 @@ std::string encode_header_value(const std::string& v) {
     if (!(c == '\t' || (c >= 0x20 && c <= 0x7e))) plain = false;
   const bool sentinel_shaped = v.rfind("=?base64?", 0) == 0 && v.size() >= 11 && v.compare(v.size() - 2, 2, "?=") == 0;
   if (plain && !sentinel_shaped) return v;
-  return "=?base64?" + base64(v) + "?=";
+  return "=?base64?" + oauth::base64_encode(v) + "?=";
 }
 
 namespace {
