@@ -30,14 +30,17 @@ void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Tran
             FUTEX_BITSET_MATCH_ANY);
 }
 
-// After a change the waiter must see (made under Pending::m, or an atomic flag).
-void wake(RpcEngine::Pending& p) {
+// The request whose waiter is leading on this thread (its own reply needs no interrupt).
+thread_local const RpcEngine::Pending* tl_leading = nullptr;
+
+}  // namespace
+
+void RpcEngine::wake(Pending& p) {
   p.signal.fetch_add(1, std::memory_order_seq_cst);
   if (p.waiters.load(std::memory_order_seq_cst) != 0)
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&p.signal), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  if (p.leading.load(std::memory_order_seq_cst) && tl_leading != &p) transport_->interrupt_lead();
 }
-
-}  // namespace
 
 Error rpc_error_from(const json& err, const std::string& method) {
   Error e = Error::make(Errc::rpc_error, "");
@@ -177,9 +180,21 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
       const auto until = p->held ? Clock::now() + std::chrono::hours(1) : p->deadline + p->held_total;
       if (Clock::now() >= until) break;
       lk.unlock();
-      p->waiters.fetch_add(1, std::memory_order_seq_cst);
-      futex_wait_until(p->signal, seen, until);
-      p->waiters.fetch_sub(1, std::memory_order_relaxed);
+      // Read the reply ourselves if no other thread is reading: no hand-off from a reader
+      // thread (a wake-up and a context switch per call). Otherwise sleep until woken.
+      p->leading.store(true, std::memory_order_seq_cst);
+      bool led = false;
+      if (p->signal.load(std::memory_order_seq_cst) == seen) {
+        tl_leading = p.get();
+        led = transport_->lead([&] { return p->signal.load(std::memory_order_seq_cst) != seen; }, until);
+        tl_leading = nullptr;
+      }
+      p->leading.store(false, std::memory_order_seq_cst);
+      if (!led) {
+        p->waiters.fetch_add(1, std::memory_order_seq_cst);
+        futex_wait_until(p->signal, seen, until);
+        p->waiters.fetch_sub(1, std::memory_order_relaxed);
+      }
       lk.lock();
     }
     if (keep_on_timeout && !stopped)

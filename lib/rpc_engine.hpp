@@ -68,6 +68,9 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     // when the reply comes before the caller waits.
     std::atomic<std::uint32_t> signal{0};
     std::atomic<std::uint32_t> waiters{0};
+    // The waiting caller reads the transport itself (Transport::lead): a change is signalled
+    // by interrupting that instead.
+    std::atomic<bool> leading{false};
   };
 
   RpcEngine(std::unique_ptr<Transport> transport, Options options);
@@ -119,6 +122,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void handle_server_request(json& msg);
   void answer(const json& id, Result<json> r);
   Error decorate(Error e) const;
+  // After a change the waiter of `p` must see (made under p.m, or an atomic flag).
+  void wake(Pending& p);
 
   std::unique_ptr<Transport> transport_;
   Options options_;

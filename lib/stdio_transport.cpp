@@ -17,6 +17,8 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,6 +31,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 extern char** environ;
 
@@ -90,6 +93,24 @@ bool make_input_channel(int fds[2]) {
 
 std::string errno_text(int e) { return std::strerror(e); }
 
+constexpr std::size_t kChunk = 1 << 16;  // one read from the server's stdout
+
+// The transport whose stdout the current thread is reading (reader thread or leader): a
+// callback that waits for a reply must not try to lead on the same transport.
+thread_local const void* tl_reading = nullptr;
+
+// Bumps an eventfd (wakes whoever polls it).
+void signal_fd(int fd) {
+  const std::uint64_t one = 1;
+  ssize_t ignored = ::write(fd, &one, sizeof one);
+  (void)ignored;
+}
+void drain_fd(int fd) {
+  std::uint64_t v;
+  ssize_t ignored = ::read(fd, &v, sizeof v);
+  (void)ignored;
+}
+
 class StdioTransport final : public Transport {
  public:
   StdioTransport(std::string name, StdioServerConfig cfg) : name_(std::move(name)), cfg_(std::move(cfg)) {}
@@ -99,9 +120,22 @@ class StdioTransport final : public Transport {
   Result<void> send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) override;
   void close() override;
   bool is_open() const override { return open_.load(); }
+  bool lead(const std::function<bool()>& changed, Clock::time_point until) override;
+  void interrupt_lead() override {
+    if (lead_fd_.fd >= 0) signal_fd(lead_fd_.fd);
+  }
 
  private:
   void reader_loop();
+  // Splits what was read from stdout into lines (read_mutex_ held). As the leader, replies
+  // are delivered here and anything else is handed to the reader thread (`handover`).
+  // False: a line outgrew max_message_bytes.
+  bool consume_stdout(const char* data, std::size_t n, bool leader, bool& handover);
+  void leader_line(std::string_view line, bool& handover);
+  // Delivers what a leader handed over (read_mutex_ held); false once a leader found an
+  // oversized line (reported by the reader thread, which then stops).
+  bool deliver_handed_over();
+  void watch_stdout(bool on);
   Result<void> died();
   void handle_line(std::string_view line);
   void keep_stderr_line(std::string line);
@@ -115,6 +149,16 @@ class StdioTransport final : public Transport {
   Callbacks cb_;
   pid_t pid_ = -1;
   Fd in_, out_, err_, wake_r_, wake_w_;
+  // The reader thread waits in epoll on stdout, stderr, wake_r_ and handover_fd_. A thread
+  // that leads (see lead()) takes stdout out of that set while it reads it itself.
+  Fd epoll_, handover_fd_, lead_fd_;
+  std::mutex read_mutex_;  // held while reading stdout and delivering what it held
+  std::string out_buf_;    // the current, unfinished stdout line (read_mutex_)
+  std::unique_ptr<char[]> out_chunk_;  // read buffer for stdout (read_mutex_)
+  std::vector<nlohmann::json> handed_over_;  // parsed by a leader, for the reader (read_mutex_)
+  bool too_large_ = false;  // a leader found an oversized line (read_mutex_)
+  bool out_eof_ = false;    // stdout ended (read_mutex_)
+  bool watching_out_ = false;  // stdout is in the epoll set (read_mutex_)
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
   std::atomic<bool> closed_reported_{false};
@@ -216,6 +260,25 @@ Result<void> StdioTransport::start(Callbacks cb) {
     err_pipe.assign_source(-1);
   }
   ::fcntl(in_.fd, F_SETFL, ::fcntl(in_.fd, F_GETFL) | O_NONBLOCK);
+  // Non-blocking: the reader thread and a leader may both be told stdout is readable.
+  ::fcntl(out_.fd, F_SETFL, ::fcntl(out_.fd, F_GETFL) | O_NONBLOCK);
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  handover_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  lead_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (epoll_.fd < 0 || handover_fd_.fd < 0 || lead_fd_.fd < 0) {
+    const int e = errno;
+    close();
+    return fail(Errc::spawn_failed, "epoll/eventfd: " + errno_text(e));
+  }
+  for (int fd : {wake_r_.fd, err_.fd, handover_fd_.fd}) {
+    if (fd < 0) continue;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, fd, &ev);
+  }
+  out_chunk_.reset(new char[kChunk]);
+  watch_stdout(true);
   open_ = true;
   reader_ = std::thread([this] { reader_loop(); });
   return {};
@@ -345,22 +408,113 @@ void StdioTransport::report_closed(Errc code, const std::string& what) {
   if (cb_.on_closed) cb_.on_closed(e);
 }
 
+void StdioTransport::watch_stdout(bool on) {
+  if (on == watching_out_) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = out_.fd;
+  ::epoll_ctl(epoll_.fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, out_.fd, &ev);
+  watching_out_ = on;
+}
+
+bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader, bool& handover) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (data[i] != '\n') continue;
+    std::string_view line(data + start, i - start);
+    if (!out_buf_.empty()) {
+      out_buf_.append(line);
+      line = out_buf_;
+    }
+    if (leader) leader_line(line, handover);
+    else handle_line(line);
+    out_buf_.clear();
+    start = i + 1;
+  }
+  out_buf_.append(data + start, n - start);
+  return out_buf_.size() <= cfg_.max_message_bytes;
+}
+
+void StdioTransport::leader_line(std::string_view line, bool& handover) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+  auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    handle_line(line);  // reports it
+    return;
+  }
+  // Replies are delivered at once (that only records them and wakes their waiters). Server
+  // requests and notifications run handlers, which belong on the reader thread: from the
+  // first of them on, everything goes there, in order.
+  if (!handover && j.is_object() && j.contains("id") && !j.contains("method")) {
+    if (cb_.on_message) cb_.on_message(std::move(j));
+    return;
+  }
+  handover = true;
+  handed_over_.push_back(std::move(j));
+}
+
+bool StdioTransport::deliver_handed_over() {
+  if (too_large_) return false;
+  for (std::size_t i = 0; i < handed_over_.size(); ++i)
+    if (cb_.on_message) cb_.on_message(std::move(handed_over_[i]));
+  handed_over_.clear();
+  return true;
+}
+
+bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_point until) {
+  if (tl_reading == this || closing_ || !open_) return false;
+  std::unique_lock lk(read_mutex_, std::try_to_lock);
+  if (!lk.owns_lock() || out_eof_ || too_large_ || !handed_over_.empty() || closing_) return false;
+  tl_reading = this;
+  watch_stdout(false);  // the reader thread sleeps on: no hand-off to pay for
+  bool handover = false;
+  for (;;) {
+    if (changed() || closing_) break;
+    const auto now = Clock::now();
+    if (now >= until) break;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+    pollfd fds[2] = {{out_.fd, POLLIN, 0}, {lead_fd_.fd, POLLIN, 0}};
+    const int r = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 60000)));
+    if (r < 0 && errno != EINTR) break;
+    if (r <= 0) continue;
+    if (fds[1].revents) {
+      drain_fd(lead_fd_.fd);
+      break;  // interrupted: the caller re-checks its state
+    }
+    if (!fds[0].revents) continue;
+    const ssize_t got = ::read(out_.fd, out_chunk_.get(), kChunk);
+    if (got > 0) {
+      if (!consume_stdout(out_chunk_.get(), static_cast<std::size_t>(got), true, handover)) {
+        too_large_ = true;  // the reader thread reports it
+        handover = true;
+      }
+      if (handover) break;
+    } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+      out_eof_ = true;  // the reader thread sees the end too, and reports it
+      break;
+    }
+  }
+  watch_stdout(!too_large_);
+  tl_reading = nullptr;
+  lk.unlock();
+  if (handover) signal_fd(handover_fd_.fd);
+  return true;
+}
+
 void StdioTransport::reader_loop() {
-  std::string buf;      // bytes of the current, unfinished stdout line
-  std::string err_buf;  // same for stderr
-  // Not a std::vector: that zero-fills all 64 KiB, making every page resident per connection;
+  std::string err_buf;  // bytes of the current, unfinished stderr line
+  // Not a std::vector: that zero-fills the buffer, making every page resident per connection;
   // uninitialised, only the pages a large message actually touches are.
-  constexpr std::size_t chunk_size = 1 << 16;
-  std::unique_ptr<char[]> chunk(new char[chunk_size]);
+  constexpr std::size_t err_chunk_size = 1 << 14;
+  std::unique_ptr<char[]> err_chunk(new char[err_chunk_size]);
   bool out_open = true, err_open = err_.fd >= 0;
   Clock::time_point stderr_drain_until{};
+  auto too_large = [&] {
+    report_closed(Errc::message_too_large, "server '" + name_ + "' sent a message larger than " +
+                                               std::to_string(cfg_.max_message_bytes) + " bytes");
+  };
   for (;;) {
-    pollfd fds[3];
-    int n = 0;
-    int out_i = -1, err_i = -1;
-    fds[n++] = pollfd{wake_r_.fd, POLLIN, 0};
-    if (out_open) { out_i = n; fds[n++] = pollfd{out_.fd, POLLIN, 0}; }
-    if (err_open) { err_i = n; fds[n++] = pollfd{err_.fd, POLLIN, 0}; }
     int timeout = -1;
     if (!out_open) {
       // stdout is gone: drain stderr briefly so the error carries the server's last words.
@@ -368,25 +522,33 @@ void StdioTransport::reader_loop() {
       if (!err_open || left <= 0) break;
       timeout = static_cast<int>(left);
     }
-    int r = ::poll(fds, static_cast<nfds_t>(n), timeout);
+    epoll_event evs[4];
+    const int r = ::epoll_wait(epoll_.fd, evs, 4, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
     }
-    if (fds[0].revents) return;  // close() woke us; it reports nothing
-    if (err_i >= 0 && fds[err_i].revents) {
-      ssize_t got = ::read(err_.fd, chunk.get(), chunk_size);
+    bool out_ready = false, err_ready = false, handed = false;
+    for (int i = 0; i < r; ++i) {
+      const int fd = evs[i].data.fd;
+      if (fd == wake_r_.fd) return;  // close() woke us; it reports nothing
+      if (fd == out_.fd) out_ready = true;
+      else if (fd == err_.fd) err_ready = true;
+      else if (fd == handover_fd_.fd) handed = true;
+    }
+    if (err_ready && err_open) {
+      ssize_t got = ::read(err_.fd, err_chunk.get(), err_chunk_size);
       if (got > 0) {
         std::size_t start = 0;
         for (ssize_t i = 0; i < got; ++i) {
-          if (chunk[i] == '\n') {
-            err_buf.append(chunk.get() + start, i - start);
+          if (err_chunk[i] == '\n') {
+            err_buf.append(err_chunk.get() + start, i - start);
             keep_stderr_line(std::move(err_buf));
             err_buf.clear();
             start = i + 1;
           }
         }
-        err_buf.append(chunk.get() + start, got - start);
+        err_buf.append(err_chunk.get() + start, got - start);
         if (err_buf.size() > 64 * 1024) {
           keep_stderr_line(std::move(err_buf));
           err_buf.clear();
@@ -394,34 +556,38 @@ void StdioTransport::reader_loop() {
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         if (!err_buf.empty()) keep_stderr_line(std::move(err_buf)), err_buf.clear();
         err_open = false;
+        ::epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, err_.fd, nullptr);
       }
     }
-    if (out_i >= 0 && fds[out_i].revents) {
-      ssize_t got = ::read(out_.fd, chunk.get(), chunk_size);
+    if (!handed && !out_ready) continue;
+    std::unique_lock lk(read_mutex_);
+    tl_reading = this;
+    if (handed) drain_fd(handover_fd_.fd);
+    // What a leader handed over came from stdout before anything still unread there.
+    if (!deliver_handed_over()) {
+      tl_reading = nullptr;
+      lk.unlock();
+      too_large();
+      return;
+    }
+    if (out_ready && out_open && watching_out_) {
+      const ssize_t got = ::read(out_.fd, out_chunk_.get(), kChunk);
       if (got > 0) {
-        std::size_t start = 0;
-        for (ssize_t i = 0; i < got; ++i) {
-          if (chunk[i] != '\n') continue;
-          if (buf.empty()) {
-            handle_line(std::string_view(chunk.get() + start, i - start));
-          } else {
-            buf.append(chunk.get() + start, i - start);
-            handle_line(buf);
-            buf.clear();
-          }
-          start = i + 1;
-        }
-        buf.append(chunk.get() + start, got - start);
-        if (buf.size() > cfg_.max_message_bytes) {
-          report_closed(Errc::message_too_large, "server '" + name_ + "' sent a message larger than " +
-                                                     std::to_string(cfg_.max_message_bytes) + " bytes");
+        bool unused = false;
+        if (!consume_stdout(out_chunk_.get(), static_cast<std::size_t>(got), false, unused)) {
+          tl_reading = nullptr;
+          lk.unlock();
+          too_large();
           return;
         }
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         out_open = false;
+        out_eof_ = true;
+        watch_stdout(false);
         stderr_drain_until = Clock::now() + 200ms;
       }
     }
+    tl_reading = nullptr;
   }
   // stdout ended: the server is gone (or going). Reap it if it exits promptly, so no
   // zombie waits for the next call.
@@ -435,6 +601,7 @@ void StdioTransport::close() {
   closed_ = true;
   closing_ = true;
   open_ = false;
+  interrupt_lead();
   if (pid_ <= 0) return;  // never started
   {
     // Graceful step 1: close the server's input.
@@ -465,6 +632,10 @@ void StdioTransport::close() {
     if (reader_.get_id() == std::this_thread::get_id()) reader_.detach();
     else reader_.join();
   }
+  // A leader polls stdout until it sees closing_ (interrupted above); not under its feet.
+  // (The epoll and eventfds stay until destruction: interrupt_lead() may still be called.)
+  std::unique_lock rl(read_mutex_, std::defer_lock);
+  if (tl_reading != this) rl.lock();
   out_.reset();
   err_.reset();
 }

@@ -55,6 +55,14 @@ class Transport {
   [[nodiscard]] virtual bool is_open() const = 0;
   /// The session agreed on a legacy protocol revision (HTTP sends it as a header from now on).
   virtual void set_protocol_version(const std::string& /*version*/) {}
+  /// Optional fast path for a thread that waits for a reply: it reads the channel itself
+  /// (delivering through `on_message` as the reader thread would) until `changed()` is true,
+  /// `until` passes, or `interrupt_lead()` is called, saving the hand-off from a reader thread.
+  /// Returns false at once, having read nothing, when it cannot (not supported, another
+  /// thread is reading, or called from a callback); the caller then waits as usual.
+  virtual bool lead(const std::function<bool()>& /*changed*/, Clock::time_point /*until*/) { return false; }
+  /// Makes a thread inside `lead()` return soon (it re-checks `changed()` first). Any thread.
+  virtual void interrupt_lead() {}
 };
 
 }  // namespace mcp

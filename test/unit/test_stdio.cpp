@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <set>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -347,6 +348,70 @@ TEST_CASE("concurrent callers on one connection get their own replies") {
   for (auto& th : threads) th.join();
   CHECK(ok == 80);
   CHECK(bad == 0);
+}
+
+TEST_CASE("a caller reading its own reply hands notifications to the reader thread, in order") {
+  // A waiting caller reads the server's stdout itself (no hand-off from the reader thread).
+  // What is not a reply runs handlers, which stay on the reader thread, and arrives before
+  // the reply that followed it, mixed freely with other callers' replies.
+  mcp::ClientConfig cfg = one("ld", fault({"--era", "legacy"}));
+  std::mutex m;
+  std::vector<std::thread::id> log_threads;
+  int changes = 0;
+  cfg.handlers.on_log = [&](const std::string&, const mcp::LogMessage&) {
+    std::lock_guard lk(m);
+    log_threads.push_back(std::this_thread::get_id());
+  };
+  cfg.handlers.on_change = [&](const std::string&, const mcp::ChangeEvent&) {
+    std::lock_guard lk(m);
+    ++changes;
+  };
+  auto client = make(std::move(cfg));
+  REQUIRE(client.list_tools());
+  std::atomic<int> ok{0}, bad{0}, early{0};
+  std::set<std::thread::id> callers;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      {
+        std::lock_guard lk(m);
+        callers.insert(std::this_thread::get_id());
+      }
+      for (int i = 0; i < 60; ++i) {
+        if ((i + t) % 3 == 0) {
+          std::size_t before;
+          {
+            std::lock_guard lk(m);
+            before = log_threads.size();
+          }
+          auto r = client.call_tool("ld", "notify");
+          std::lock_guard lk(m);
+          if (!r) ++bad;
+          else if (log_threads.size() <= before) ++early;  // the reply overtook its notification
+          else ++ok;
+        } else {
+          const std::string msg = "t" + std::to_string(t) + "-" + std::to_string(i);
+          auto r = client.call_tool("ld", "echo", {{"message", msg}});
+          if (r && r->text() == msg) ++ok;
+          else ++bad;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(bad == 0);
+  CHECK(early == 0);
+  CHECK(ok == 240);
+  std::lock_guard lk(m);
+  CHECK(log_threads.size() == 80);
+  CHECK(changes == 80);
+  for (const auto& id : log_threads) CHECK(callers.count(id) == 0);
+  // And sequentially, on one thread, where the caller leads every time.
+  for (int i = 0; i < 50; ++i) {
+    auto r = client.call_tool("ld", "echo", {{"message", std::to_string(i)}});
+    REQUIRE(r);
+    CHECK(r->text() == std::to_string(i));
+  }
 }
 
 TEST_CASE("unknown tool: rpc_error with the server's code") {
