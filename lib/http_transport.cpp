@@ -111,6 +111,12 @@ struct Flight {
   std::atomic<bool> aborted{false};
   std::atomic<bool> done{false};
   std::stop_source cancel;  // tells an auth provider working for this flight to give up
+  // On the caller's thread (SendOptions::on_caller_thread) nobody aborts the flight at the
+  // request's deadline: it gives up by itself then, reporting nothing (the caller's wait does).
+  bool here = false;
+  Transport::Clock::time_point deadline = Transport::Clock::time_point::max();
+  bool expired() const { return here && Transport::Clock::now() >= deadline; }
+  bool over() const { return aborted || expired(); }
   void stop() {
     aborted = true;
     cancel.request_stop();
@@ -216,6 +222,9 @@ class HttpTransport final : public Transport {
   // diagnostic when `diagnose`).
   bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true);
   void start_flight(json id, std::function<void(Flight&)> body);
+  // The same, on the calling thread, giving up at `deadline` or when `stop` is requested.
+  void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
+                const std::function<void(Flight&)>& body);
   void reap_flights(bool all);
   Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
@@ -223,7 +232,7 @@ class HttpTransport final : public Transport {
   // After a 401/403: asks the provider; true = resend with fresh credentials. `id` (a request's
   // JSON-RPC id, or null for streams) is held meanwhile, so a sign-in does not time it out.
   Result<bool> challenge(int status, const httplib::Headers& response, const httplib::Headers& sent, int attempt,
-                         Clock::time_point deadline, const Flight* f, const json& id = json());
+                         Clock::time_point deadline, Flight* f, const json& id = json());
 
   // One request's POST. `body` and `headers` were made on the caller's thread; `initialize`
   // is the message itself, kept only for an initialize (the HTTP+SSE fallback resends it).
@@ -405,6 +414,31 @@ void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
   });
 }
 
+void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
+                             const std::function<void(Flight&)>& body) {
+  auto f = std::make_shared<Flight>();
+  f->id = id;
+  f->here = true;
+  f->deadline = deadline;
+  {
+    std::lock_guard lk(mutex_);
+    flights_.push_back(f);  // close() stops it, and waits for it, like any other
+    ++active_flights_;
+  }
+  {
+    std::stop_callback on_stop(stop, [&f] { f->stop(); });
+    const void* outer = tl_flight_owner;
+    tl_flight_owner = this;
+    body(*f);
+    tl_flight_owner = outer;
+  }
+  f->done = true;
+  std::lock_guard lk(mutex_);
+  flights_.remove(f);
+  --active_flights_;
+  flights_cv_.notify_all();
+}
+
 void HttpTransport::reap_flights(bool all) {
   if (!all) return;
   std::unique_lock lk(mutex_);
@@ -456,7 +490,7 @@ Result<void> HttpTransport::apply_auth(httplib::Headers& h, const char* method, 
 }
 
 Result<bool> HttpTransport::challenge(int status, const httplib::Headers& response, const httplib::Headers& sent,
-                                      int attempt, Clock::time_point deadline, const Flight* f,
+                                      int attempt, Clock::time_point deadline, Flight* f,
                                       const json& id) {
   constexpr int kMaxAuthAttempts = 6;
   if (!cfg_.auth || (status != 401 && status != 403) || attempt > kMaxAuthAttempts || closing_) return false;
@@ -473,7 +507,9 @@ Result<bool> HttpTransport::challenge(int status, const httplib::Headers& respon
   // (held), and the provider gets at least kAuthWindow; its own timeouts bound the rest.
   constexpr auto kAuthWindow = std::chrono::minutes(10);
   if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, true);
-  auto r = cfg_.auth->on_challenge(info, std::max(deadline, Clock::now() + kAuthWindow));
+  const auto held_since = Clock::now();
+  auto r = cfg_.auth->on_challenge(info, std::max(deadline, held_since + kAuthWindow));
+  if (f && f->here) f->deadline += Clock::now() - held_since;  // as the caller's wait counts it
   if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, false);
   if (!r) {
     Error failure = r.error();
@@ -554,6 +590,13 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     }
     std::optional<json> init;
     if (method == "initialize") init = message;
+    if (options.on_caller_thread && !init) {
+      // No hand-off to a flight thread and back: two wake-ups and context switches per call.
+      const std::string body = message.dump(-1, ' ', false, json::error_handler_t::replace);
+      run_here(message["id"], options.stop, deadline,
+               [&](Flight& f) { run_request(f, f.id, body, headers, nullptr, deadline); });
+      return {};
+    }
     start_flight(message["id"], [this, body = message.dump(-1, ' ', false, json::error_handler_t::replace),
                                  headers = std::move(headers), init = std::move(init), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, init ? &*init : nullptr, deadline);
@@ -622,11 +665,23 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     std::lock_guard lk(f.m);
     f.client = client.get();
   }
-  if (f.aborted) {
+  if (f.over()) {
     std::lock_guard lk(f.m);
     f.client = nullptr;
     return false;
   }
+  // Per read. On the caller's thread no read may outlast the request's deadline; elsewhere
+  // the waiting caller aborts the flight, and pooled clients must not keep a short timeout.
+  auto set_read_timeout = [&f](httplib::Client& c) {
+    if (f.here) {
+      const auto left = std::max<long long>(
+          1, std::chrono::duration_cast<std::chrono::microseconds>(f.deadline - Clock::now()).count());
+      c.set_read_timeout(left / 1000000, left % 1000000);
+    } else {
+      c.set_read_timeout(3600, 0);
+    }
+  };
+  set_read_timeout(*client);
   bool is_sse = false;
   bool too_large = false;
   std::string json_body;
@@ -653,10 +708,10 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
         if (legacy_) session_id_ = sid;
       }
     }
-    return !f.aborted.load();
+    return !f.over();
   };
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (f.aborted) return false;
+    if (f.over()) return false;
     if (is_sse) {
       bool ok = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
         if (ev.event == "message" || ev.event.empty()) deliver_text(ev.data, our_id, got_response);
@@ -677,7 +732,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   bool ok = client->send(req, res, error);
-  if (!ok && reused && status == 0 && !too_large && !f.aborted &&
+  if (!ok && reused && status == 0 && !too_large && !f.over() &&
       (error == httplib::Error::Read || error == httplib::Error::Write || error == httplib::Error::Connection)) {
     // A kept-alive connection the server had already closed: no response came back, so the
     // request is sent once more on a fresh connection (as browsers and curl do).
@@ -687,7 +742,8 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
       f.client = fresh.get();
     }
     client = std::move(fresh);
-    if (!f.aborted) {
+    set_read_timeout(*client);
+    if (!f.over()) {
       res = httplib::Response();
       error = httplib::Error::Success;
       ok = client->send(req, res, error);
@@ -705,7 +761,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     return false;
   }
   if (!ok) {
-    if (status == 0 && !f.aborted && !our_id.is_null() && cb_.on_request_failed) {
+    if (status == 0 && !f.over() && !our_id.is_null() && cb_.on_request_failed) {
       cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.str() + ": " + describe(error)));
       got_response = true;
     }
@@ -719,7 +775,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
       got_response = true;
     }
   }
-  if (!f.aborted) release(url, std::move(client));
+  if (!f.over()) release(url, std::move(client));
   return true;
 }
 
@@ -732,7 +788,8 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
   const bool had_session = headers.find("Mcp-Session-Id") != headers.end();  // as sent
   httplib::Headers response_headers;
   auto failed = [&](const Error& e) {
-    if (cb_.on_request_failed) cb_.on_request_failed(id, e);
+    // Once stopped or past its deadline the waiting caller reports why, not us.
+    if (!f.over() && cb_.on_request_failed) cb_.on_request_failed(id, e);
   };
   for (int attempt = 1;; ++attempt) {
     if (auto a = apply_auth(headers, "POST", url_, deadline); !a) return failed(a.error());
@@ -740,7 +797,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
     error_body.clear();
     stream_events(f, url_, "POST", body, headers, parser, id, got_response, status, error_body, content_type,
                   &response_headers);
-    if (f.aborted || closing_ || got_response) return;
+    if (f.over() || closing_ || got_response) return;
     auto again = challenge(status, response_headers, headers, attempt, deadline, &f, id);
     if (!again) return failed(again.error());
     if (!*again) break;
@@ -754,7 +811,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
     }
     // The stream ended (or broke) before our response. Legacy servers may let us resume it.
     if (legacy && !parser.last_event_id().empty() && resume(f, id, parser, got_response)) return;
-    if (f.aborted || closing_ || got_response) return;
+    if (f.over() || closing_ || got_response) return;
     if (status == 202) return failed(err(Errc::invalid_message, "the server accepted the request but sent no reply"));
     return failed(err(Errc::stream_broken, "the response stream ended before the response"));
   }
@@ -803,10 +860,10 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
 
 bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response) {
   auto delay = parser.retry().value_or(1000ms);
-  for (int attempt = 0; attempt < cfg_.max_reconnect_attempts && !f.aborted && !closing_ && !got_response; ++attempt) {
+  for (int attempt = 0; attempt < cfg_.max_reconnect_attempts && !f.over() && !closing_ && !got_response; ++attempt) {
     auto wait_until = Clock::now() + std::min<std::chrono::milliseconds>(delay, cfg_.max_reconnect_delay);
-    while (Clock::now() < wait_until && !f.aborted && !closing_) std::this_thread::sleep_for(10ms);
-    if (f.aborted || closing_) return true;
+    while (Clock::now() < wait_until && !f.over() && !closing_) std::this_thread::sleep_for(10ms);
+    if (f.over() || closing_) return true;
     auto headers = headers_for(nullptr, true);
     headers.emplace("Last-Event-ID", parser.last_event_id());
     if (!apply_auth(headers, "GET", url_, Clock::now() + cfg_.connect_timeout + 30s)) return false;

@@ -221,7 +221,17 @@ Result<json> RpcEngine::call(const std::string& method, json params, Clock::time
                              ProgressOptions progress) {
   if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
   const bool resets = progress.reset_timeout;
-  auto p = send_request(method, std::move(params), deadline, send_options, std::move(progress));
+  // The caller waits right after sending: the transport may do the exchange on this thread
+  // (not when progress may move the deadline, which only wait() follows).
+  Result<std::shared_ptr<Pending>> p = nullptr;
+  if (resets) {
+    p = send_request(method, std::move(params), deadline, send_options, std::move(progress));
+  } else {
+    SendOptions here = send_options;
+    here.on_caller_thread = true;
+    here.stop = stop;
+    p = send_request(method, std::move(params), deadline, here, std::move(progress));
+  }
   if (p && resets) return wait(*p, (*p)->deadline, stop, cancel_on_abort);
   if (!p) return fail(p.error());
   return wait(*p, deadline, stop, cancel_on_abort);

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,12 @@ namespace mcp {
 /// Per-message extras a transport may use (HTTP sends `headers` with the message's POST).
 struct SendOptions {
   std::vector<std::pair<std::string, std::string>> headers;  ///< e.g. Mcp-Param-* headers
+  /// For a request whose caller is about to wait for the reply: the transport may carry out
+  /// the whole exchange on the calling thread inside `send` (HTTP does), delivering the reply
+  /// before it returns. It then gives up by itself when `stop` is requested or the deadline
+  /// passes, reporting neither (the waiting caller does).
+  bool on_caller_thread = false;
+  std::stop_token stop;  ///< with on_caller_thread
 };
 
 /// A bidirectional JSON-RPC message channel.

@@ -233,6 +233,34 @@ TEST_CASE("http: a server that accepts and never answers times out; other calls 
   CHECK(client.list_tools());
 }
 
+TEST_CASE("http: a reply stream that keeps sending but never answers still times out on time") {
+  // The exchange runs on the caller's thread, and every read there is bounded by the
+  // request's deadline, as is the whole stream: events arriving do not extend it.
+  for (const std::string mode : {"modern", "legacy"}) {
+    CAPTURE(mode);
+    Fixture fx({"--mode", mode});
+    std::atomic<int> logs{0};
+    auto sc = http(fx.url());
+    mcp::ClientConfig cfg = testutil::one("h", sc);
+    cfg.request_timeout = 800ms;
+    cfg.handlers.on_log = [&](const std::string&, const mcp::LogMessage&) { ++logs; };
+    auto created = mcp::Client::create(std::move(cfg));
+    REQUIRE(created);
+    auto& client = *created;
+    REQUIRE(client.list_tools());
+    const auto t0 = Clock::now();
+    auto r = client.call_tool("h", "trickle");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::timeout);
+    CHECK(ms_since(t0) >= 700);
+    CHECK(ms_since(t0) < 2500);
+    CHECK(logs >= 3);
+    auto again = client.call_tool("h", "echo", {{"message", "after"}});
+    REQUIRE(again);
+    CHECK(again->text() == "after");
+  }
+}
+
 TEST_CASE("http: redirects are followed") {
   Fixture fx({"--mode", "modern", "--redirect"});
   auto client = make(http(fx.url()));
