@@ -2,6 +2,7 @@
 #include "http_transport.hpp"
 
 #include "auth/oauth_util.hpp"
+#include "http1.hpp"
 #include "sse.hpp"
 
 #include <httplib.h>
@@ -108,6 +109,7 @@ struct Flight {
   json id;  // the JSON-RPC id of the request (null for streams)
   std::mutex m;
   httplib::Client* client = nullptr;
+  http1::Connection* conn = nullptr;
   std::atomic<bool> aborted{false};
   std::atomic<bool> done{false};
   std::stop_source cancel;  // tells an auth provider working for this flight to give up
@@ -122,6 +124,7 @@ struct Flight {
     cancel.request_stop();
     std::lock_guard lk(m);
     if (client) client->stop();
+    if (conn) conn->stop();
   }
 };
 
@@ -216,6 +219,8 @@ class HttpTransport final : public Transport {
   std::unique_ptr<httplib::Client> make_client(const Url& u) const;
   std::unique_ptr<httplib::Client> acquire(const Url& u, bool* reused = nullptr);
   void release(const Url& u, std::unique_ptr<httplib::Client> c);
+  std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
+  void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
   httplib::Headers headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
   // Parses and delivers one message (or batch); false if it is not JSON (reported as a
@@ -271,6 +276,7 @@ class HttpTransport final : public Transport {
   std::size_t active_flights_ = 0;
   std::condition_variable flights_cv_;
   std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
+  std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;
 
   std::mutex deliver_mutex_;  // callbacks run one at a time
   std::mutex close_mutex_;
@@ -313,6 +319,28 @@ void HttpTransport::release(const Url& u, std::unique_ptr<httplib::Client> c) {
   // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
   // parallel calls open (and close) a connection each, overflowing servers' listen queues.
   if (v.size() < 64) v.push_back(std::move(c));
+}
+
+std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, bool* reused) {
+  {
+    std::lock_guard lk(mutex_);
+    auto it = idle_lean_.find(u.origin());
+    if (it != idle_lean_.end() && !it->second.empty()) {
+      auto c = std::move(it->second.back());
+      it->second.pop_back();
+      *reused = true;
+      return c;
+    }
+  }
+  *reused = false;
+  return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout);
+}
+
+void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
+  std::lock_guard lk(mutex_);
+  if (closing_) return;
+  auto& v = idle_lean_[u.origin()];
+  if (v.size() < 64) v.push_back(std::move(c));  // as for release()
 }
 
 httplib::Headers HttpTransport::headers_for(const json* msg, bool stream) {
@@ -659,48 +687,20 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
                                   httplib::Headers headers, SseParser& parser, const json& our_id,
                                   bool& got_response, int& status, std::string& error_body,
                                   std::string& content_type, httplib::Headers* response_headers) {
-  bool reused = false;
-  auto client = acquire(url, &reused);
-  {
-    std::lock_guard lk(f.m);
-    f.client = client.get();
-  }
-  if (f.over()) {
-    std::lock_guard lk(f.m);
-    f.client = nullptr;
-    return false;
-  }
-  // Per read. On the caller's thread no read may outlast the request's deadline; elsewhere
-  // the waiting caller aborts the flight, and pooled clients must not keep a short timeout.
-  auto set_read_timeout = [&f](httplib::Client& c) {
-    if (f.here) {
-      const auto left = std::max<long long>(
-          1, std::chrono::duration_cast<std::chrono::microseconds>(f.deadline - Clock::now()).count());
-      c.set_read_timeout(left / 1000000, left % 1000000);
-    } else {
-      c.set_read_timeout(3600, 0);
-    }
-  };
-  set_read_timeout(*client);
+  if (f.over()) return false;
   bool is_sse = false;
   bool too_large = false;
   std::string json_body;
-  httplib::Request req;
-  req.method = method;
-  req.path = url.target;
-  req.headers = std::move(headers);
-  if (method == "POST") {
-    req.body = body;
-    req.headers.emplace("Content-Type", "application/json");
-  }
-  req.response_handler = [&](const httplib::Response& r) {
-    status = r.status;
-    content_type = r.get_header_value("Content-Type");
+  // The response's status and fields, from either HTTP client. `field(name)` gives one
+  // field's value; `all()` every field (only wanted for a 401/403).
+  auto on_head = [&](int st, auto&& field, auto&& all) {
+    status = st;
+    content_type = field("Content-Type");
     // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
-    if (response_headers && (status == 401 || status == 403)) *response_headers = r.headers;
+    if (response_headers && (status == 401 || status == 403)) *response_headers = all();
     is_sse = status >= 200 && status < 300 && content_type.find("text/event-stream") != std::string::npos;
     if (status >= 200 && status < 300) {
-      auto sid = r.get_header_value("Mcp-Session-Id");
+      const std::string sid = field("Mcp-Session-Id");
       bool visible = !sid.empty();
       for (unsigned char c : sid) visible = visible && c >= 0x21 && c <= 0x7e;
       if (visible) {
@@ -710,7 +710,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     }
     return !f.over();
   };
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+  auto on_content = [&](const char* data, size_t n) {
     if (f.over()) return false;
     if (is_sse) {
       bool ok = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
@@ -729,29 +729,125 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     target.append(data, n);
     return true;
   };
-  httplib::Response res;
-  httplib::Error error = httplib::Error::Success;
-  bool ok = client->send(req, res, error);
-  if (!ok && reused && status == 0 && !too_large && !f.over() &&
-      (error == httplib::Error::Read || error == httplib::Error::Write || error == httplib::Error::Connection)) {
-    // A kept-alive connection the server had already closed: no response came back, so the
-    // request is sent once more on a fresh connection (as browsers and curl do).
-    auto fresh = make_client(url);
-    {
-      std::lock_guard lk(f.m);
-      f.client = fresh.get();
+  // Per read. On the caller's thread no read may outlast the request's deadline; elsewhere
+  // the waiting caller aborts the flight (and pooled clients must not keep a short timeout).
+  auto read_timeout = [&f]() -> std::chrono::microseconds {
+    if (!f.here) return 3600s;
+    return std::max<std::chrono::microseconds>(
+        1us, std::chrono::duration_cast<std::chrono::microseconds>(f.deadline - Clock::now()));
+  };
+  bool ok = false;
+  std::string failure;  // why !ok, when no status came
+  bool lean_done = false;
+  if (url.scheme == "http" && method == "POST") {
+    // Plain http POSTs (every request's exchange) go through the lean client: one sendmsg,
+    // one poll and one recv per exchange. A redirect it does not follow goes to cpp-httplib.
+    const bool follow = !cfg_.auth;
+    bool redirect = false;
+    std::string head = "POST " + url.target + " HTTP/1.1\r\n";
+    bool reused = false;
+    auto conn = acquire_lean(url, &reused);
+    if (headers.find("Host") == headers.end()) head += "Host: " + conn->host_header() + "\r\n";
+    if (headers.find("User-Agent") == headers.end()) head += "User-Agent: mcp-cpp\r\n";
+    for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+    auto lean_head = [&](const http1::Head& h) {
+      if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
+          !h.get("Location").empty()) {
+        redirect = true;
+        return true;  // read to the end (keeps the connection), then cpp-httplib follows it
+      }
+      return on_head(
+          h.status, [&](const char* name) { return std::string(h.get(name)); },
+          [&] {
+            httplib::Headers all;
+            for (const auto& [k, v] : h.fields) all.emplace(k, v);
+            return all;
+          });
+    };
+    auto lean_data = [&](const char* data, std::size_t n) { return redirect || on_content(data, n); };
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      {
+        std::lock_guard lk(f.m);
+        f.conn = conn.get();
+      }
+      http1::Outcome out;
+      if (!f.over()) out = conn->exchange(head, body, false, read_timeout(), lean_head, lean_data);
+      else out.failure = http1::Failure::stopped;
+      {
+        std::lock_guard lk(f.m);
+        f.conn = nullptr;
+      }
+      if (!out.ok() && reused && !out.response_started && !f.over() &&
+          (out.failure == http1::Failure::read || out.failure == http1::Failure::write)) {
+        // A kept-alive connection the server had already closed: no response came back, so
+        // the request is sent once more on a fresh connection (as browsers and curl do).
+        conn = std::make_unique<http1::Connection>(url.host, url.port, cfg_.connect_timeout);
+        reused = false;
+        status = 0;
+        continue;
+      }
+      ok = out.ok();
+      if (!ok) failure = http1::describe(out);
+      break;
     }
-    client = std::move(fresh);
-    set_read_timeout(*client);
-    if (!f.over()) {
-      res = httplib::Response();
-      error = httplib::Error::Success;
-      ok = client->send(req, res, error);
+    if (ok && conn->reusable()) release_lean(url, std::move(conn));
+    lean_done = !redirect;
+    if (redirect) {
+      status = 0;
+      ok = false;
     }
   }
-  {
-    std::lock_guard lk(f.m);
-    f.client = nullptr;
+  if (!lean_done) {
+    bool reused = false;
+    auto client = acquire(url, &reused);
+    {
+      std::lock_guard lk(f.m);
+      f.client = client.get();
+    }
+    auto set_read_timeout = [&](httplib::Client& c) {
+      const auto t = read_timeout().count();
+      c.set_read_timeout(t / 1000000, t % 1000000);
+    };
+    set_read_timeout(*client);
+    httplib::Request req;
+    req.method = method;
+    req.path = url.target;
+    req.headers = std::move(headers);
+    if (method == "POST") {
+      req.body = body;
+      req.headers.emplace("Content-Type", "application/json");
+    }
+    req.response_handler = [&](const httplib::Response& r) {
+      return on_head(
+          r.status, [&](const char* name) { return r.get_header_value(name); }, [&] { return r.headers; });
+    };
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) { return on_content(data, n); };
+    httplib::Response res;
+    httplib::Error error = httplib::Error::Success;
+    ok = !f.over() && client->send(req, res, error);
+    if (!ok && reused && status == 0 && !too_large && !f.over() &&
+        (error == httplib::Error::Read || error == httplib::Error::Write || error == httplib::Error::Connection)) {
+      // A kept-alive connection the server had already closed (see above).
+      auto fresh = make_client(url);
+      {
+        std::lock_guard lk(f.m);
+        f.client = fresh.get();
+      }
+      client = std::move(fresh);
+      set_read_timeout(*client);
+      if (!f.over()) {
+        res = httplib::Response();
+        error = httplib::Error::Success;
+        ok = client->send(req, res, error);
+      }
+    }
+    {
+      std::lock_guard lk(f.m);
+      f.client = nullptr;
+    }
+    if (!ok) failure = describe(error);
+    if (ok && !f.over()) release(url, std::move(client));
   }
   if (too_large) {
     if (!our_id.is_null() && cb_.on_request_failed)
@@ -762,7 +858,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   }
   if (!ok) {
     if (status == 0 && !f.over() && !our_id.is_null() && cb_.on_request_failed) {
-      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.str() + ": " + describe(error)));
+      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.str() + ": " + failure));
       got_response = true;
     }
     return false;  // aborted, or the stream broke mid-way (status != 0)
@@ -775,7 +871,6 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
       got_response = true;
     }
   }
-  if (!f.over()) release(url, std::move(client));
   return true;
 }
 
@@ -1038,6 +1133,7 @@ void HttpTransport::close() {
   }
   std::lock_guard lk(mutex_);
   idle_.clear();
+  idle_lean_.clear();
   endpoint_cv_.notify_all();
 }
 

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: MIT
+#include "http1.hpp"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace mcp::detail::http1 {
+
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Calls f(token) for each comma-separated, trimmed, non-empty token of a field value.
+template <class F>
+void each_token(std::string_view v, F&& f) {
+  while (!v.empty()) {
+    const auto comma = v.find(',');
+    const auto t = trim(v.substr(0, comma));
+    if (!t.empty()) f(t);
+    if (comma == std::string_view::npos) break;
+    v.remove_prefix(comma + 1);
+  }
+}
+
+bool is_tchar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
+}
+
+int poll_ms(std::chrono::microseconds d) {
+  const auto ms = (d.count() + 999) / 1000;
+  return static_cast<int>(std::clamp<long long>(ms, 0, 24LL * 3600 * 1000));
+}
+
+}  // namespace
+
+std::string_view Head::get(std::string_view name) const {
+  for (const auto& [k, v] : fields)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+// ---------------------------------------------------------------- the parser
+
+void ResponseParser::reset(bool head_request) {
+  state_ = State::head;
+  head_request_ = head_request;
+  stopped_ = started_ = keep_alive_ = false;
+  buf_.clear();
+  informational_ = 0;
+  left_ = 0;
+  trailer_bytes_ = 0;
+  head_ = Head{};
+  error_.clear();
+}
+
+bool ResponseParser::fail(std::string why) {
+  state_ = State::failed;
+  keep_alive_ = false;
+  error_ = std::move(why);
+  return false;
+}
+
+bool ResponseParser::take_line(const char*& p, const char* end, std::size_t limit, std::string& line,
+                               bool& complete) {
+  const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+  const char* stop = nl ? nl : end;
+  line.append(p, stop);
+  p = nl ? nl + 1 : end;
+  complete = nl != nullptr;
+  if (complete && !line.empty() && line.back() == '\r') line.pop_back();
+  if (line.size() > limit) return fail("a line of the response is too long");
+  return true;
+}
+
+bool ResponseParser::parse_head(const OnHead& on_head) {
+  std::string_view text(buf_);
+  head_ = Head{};
+  bool first = true;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (first) {
+      first = false;
+      // HTTP/1.x SP 3DIGIT [SP reason]
+      if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[7] < '0' || line[7] > '9' || line[8] != ' ' ||
+          (line.size() > 12 && line[12] != ' '))
+        return fail("malformed status line");
+      int status = 0;
+      for (int i = 9; i < 12; ++i) {
+        if (line[i] < '0' || line[i] > '9') return fail("malformed status line");
+        status = status * 10 + (line[i] - '0');
+      }
+      if (status < 100) return fail("malformed status line");
+      head_.status = status;
+      head_.minor_version = line[7] - '0';
+      continue;
+    }
+    if (line.empty()) break;  // the blank line ending the head
+    if (line.front() == ' ' || line.front() == '\t') return fail("obsolete line folding in the response head");
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon == 0) return fail("malformed header field");
+    const auto name = line.substr(0, colon);
+    for (char c : name)
+      if (!is_tchar(c)) return fail("malformed header field name");
+    head_.fields.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+  }
+  if (first) return fail("empty response head");
+  buf_.clear();
+  const int status = head_.status;
+  if (status < 200) {
+    if (status == 101) return fail("unexpected 101 Switching Protocols");
+    if (++informational_ > kMaxInformational) return fail("too many informational responses");
+    state_ = State::head;  // skipped; the real response follows
+    return true;
+  }
+  bool close = false, keep = false;
+  for (const auto& [k, v] : head_.fields) {
+    if (!iequals(k, "Connection")) continue;
+    each_token(v, [&](std::string_view t) {
+      if (iequals(t, "close")) close = true;
+      if (iequals(t, "keep-alive")) keep = true;
+    });
+  }
+  keep_alive_ = !close && (head_.minor_version >= 1 || keep);
+  if (on_head && !on_head(head_)) {
+    stopped_ = true;
+    keep_alive_ = false;
+    return false;
+  }
+  if (head_request_ || status == 204 || status == 304) {
+    state_ = State::done;
+    return true;
+  }
+  // Transfer-Encoding wins over Content-Length (RFC 9112, 6.3).
+  bool has_te = false;
+  std::string_view last_coding;
+  for (const auto& [k, v] : head_.fields) {
+    if (!iequals(k, "Transfer-Encoding")) continue;
+    has_te = true;
+    each_token(v, [&](std::string_view t) { last_coding = t; });
+  }
+  if (has_te) {
+    if (iequals(last_coding, "chunked")) {
+      state_ = State::chunk_size;
+    } else {
+      state_ = State::until_close;
+      keep_alive_ = false;
+    }
+    return true;
+  }
+  bool has_length = false;
+  std::uint64_t length = 0;
+  for (const auto& [k, v] : head_.fields) {
+    if (!iequals(k, "Content-Length")) continue;
+    bool bad = false;
+    each_token(v, [&](std::string_view t) {
+      std::uint64_t n = 0;
+      if (t.size() > 15) bad = true;
+      for (char c : t) {
+        if (c < '0' || c > '9') bad = true;
+        else n = n * 10 + static_cast<std::uint64_t>(c - '0');
+      }
+      if (has_length && n != length) bad = true;
+      has_length = true;
+      length = n;
+    });
+    if (bad || trim(v).empty()) return fail("invalid or conflicting Content-Length");
+  }
+  if (has_length) {
+    left_ = length;
+    state_ = length ? State::length : State::done;
+    return true;
+  }
+  state_ = State::until_close;
+  keep_alive_ = false;
+  return true;
+}
+
+bool ResponseParser::feed(const char* data, std::size_t n, const OnHead& on_head, const OnData& on_data) {
+  if (state_ == State::failed) return false;
+  if (n) started_ = true;
+  const char* p = data;
+  const char* end = data + n;
+  std::string spill;  // bytes after a head, kept while buf_ is reused
+  bool complete = false;
+  while (p < end) {
+    switch (state_) {
+      case State::head: {
+        const std::size_t old = buf_.size();
+        const std::size_t room = kMaxHead + 3 - std::min(old, kMaxHead + 3);
+        const std::size_t take = std::min<std::size_t>(room, static_cast<std::size_t>(end - p));
+        buf_.append(p, take);
+        p += take;
+        std::size_t term = std::string::npos;
+        for (std::size_t i = old >= 2 ? old - 2 : 0; i < buf_.size(); ++i) {
+          if (buf_[i] != '\n') continue;
+          if (i + 1 < buf_.size() && buf_[i + 1] == '\n') { term = i + 2; break; }
+          if (i + 2 < buf_.size() && buf_[i + 1] == '\r' && buf_[i + 2] == '\n') { term = i + 3; break; }
+        }
+        if (term == std::string::npos) {
+          if (buf_.size() > kMaxHead) return fail("response head larger than 64 KiB");
+          break;
+        }
+        // What follows the head is body (or the next response, after a 1xx).
+        std::string rest(buf_, term);
+        rest.append(p, end);
+        buf_.resize(term);
+        if (!parse_head(on_head)) return false;
+        spill = std::move(rest);
+        p = spill.data();
+        end = p + spill.size();
+        break;
+      }
+      case State::length:
+      case State::chunk_data: {
+        const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(left_, static_cast<std::uint64_t>(end - p)));
+        if (take && on_data && !on_data(p, take)) {
+          stopped_ = true;
+          keep_alive_ = false;
+          return false;
+        }
+        p += take;
+        left_ -= take;
+        if (left_ == 0) state_ = state_ == State::length ? State::done : State::chunk_end;
+        break;
+      }
+      case State::until_close:
+        if (on_data && !on_data(p, static_cast<std::size_t>(end - p))) {
+          stopped_ = true;
+          return false;
+        }
+        p = end;
+        break;
+      case State::chunk_size: {
+        if (!take_line(p, end, 1024, buf_, complete)) return false;
+        if (!complete) break;
+        std::string_view line = trim(std::string_view(buf_).substr(0, buf_.find(';')));
+        if (line.empty() || line.size() > 15) return fail("malformed chunk size");
+        std::uint64_t size = 0;
+        for (char c : line) {
+          int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+          if (d < 0) return fail("malformed chunk size");
+          size = size * 16 + static_cast<std::uint64_t>(d);
+        }
+        buf_.clear();
+        left_ = size;
+        state_ = size ? State::chunk_data : State::trailers;
+        break;
+      }
+      case State::chunk_end:
+        if (!take_line(p, end, 2, buf_, complete)) return fail("chunk data not followed by CRLF");
+        if (!complete) break;
+        if (!buf_.empty()) return fail("chunk data not followed by CRLF");
+        state_ = State::chunk_size;
+        break;
+      case State::trailers: {
+        if (!take_line(p, end, kMaxHead, buf_, complete)) return false;
+        if (!complete) break;
+        trailer_bytes_ += buf_.size() + 2;
+        if (trailer_bytes_ > kMaxHead) return fail("trailer section larger than 64 KiB");
+        const bool blank = buf_.empty();
+        buf_.clear();
+        if (blank) state_ = State::done;
+        break;
+      }
+      case State::done:
+        // Nothing may follow a response on a connection without pipelining: the response
+        // stands, the connection is not reused.
+        keep_alive_ = false;
+        p = end;
+        break;
+      case State::failed:
+        return false;
+    }
+  }
+  return true;
+}
+
+bool ResponseParser::finish() {
+  if (state_ == State::until_close) state_ = State::done;
+  if (state_ == State::done) {
+    keep_alive_ = false;
+    return true;
+  }
+  if (state_ != State::failed)
+    fail(started_ ? "the connection closed before the end of the response" : "the connection closed before a response");
+  return false;
+}
+
+// ---------------------------------------------------------------- the connection
+
+Connection::Connection(std::string host, int port, std::chrono::microseconds connect_timeout)
+    : host_(std::move(host)), port_(port), connect_timeout_(connect_timeout) {
+  const bool v6 = host_.find(':') != std::string::npos;
+  host_header_ = v6 ? "[" + host_ + "]" : host_;
+  if (port_ != 80) host_header_ += ":" + std::to_string(port_);
+}
+
+Connection::~Connection() { close_fd(); }
+
+void Connection::close_fd() {
+  std::lock_guard lk(fd_mutex_);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = live_fd_ = -1;
+  reusable_ = false;
+}
+
+void Connection::stop() {
+  stop_ = true;
+  std::lock_guard lk(fd_mutex_);
+  if (live_fd_ >= 0) ::shutdown(live_fd_, SHUT_RDWR);  // wakes a poll or recv at once
+}
+
+Outcome Connection::open() {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string port = std::to_string(port_);
+  if (::getaddrinfo(host_.c_str(), port.c_str(), &hints, &res) != 0 || !res) return {Failure::connect, {}, false};
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> owned(res, ::freeaddrinfo);
+  Failure why = Failure::connect;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    {
+      std::lock_guard lk(fd_mutex_);
+      fd_ = live_fd_ = fd;
+    }
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return {};
+    if (errno == EINPROGRESS) {
+      // In slices, so that stop() (which cannot interrupt a connect) is seen soon.
+      const auto until = Clock::now() + connect_timeout_;
+      for (;;) {
+        if (stop_) {
+          close_fd();
+          return {Failure::stopped, {}, false};
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+        if (left.count() <= 0) {
+          why = Failure::connect_timeout;
+          break;
+        }
+        pollfd pfd{fd, POLLOUT, 0};
+        const int r = ::poll(&pfd, 1, std::min(poll_ms(left), 100));
+        if (r < 0 && errno != EINTR) break;
+        if (r <= 0) continue;
+        int err = 0;
+        socklen_t len = sizeof err;
+        ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err == 0) return {};
+        break;
+      }
+    }
+    close_fd();
+  }
+  return {why, {}, false};
+}
+
+Outcome Connection::exchange(std::string_view head, std::string_view body, bool head_request,
+                             std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
+                             const ResponseParser::OnData& on_data) {
+  if (stop_) return {Failure::stopped, {}, false};
+  if (fd_ < 0) {
+    auto o = open();
+    if (!o.ok()) return o;
+  }
+  reusable_ = false;
+  parser_.reset(head_request);
+  auto failed = [&](Failure f, std::string detail = {}) {
+    const bool started = parser_.started();
+    close_fd();
+    return Outcome{stop_ ? Failure::stopped : f, std::move(detail), started};
+  };
+  // The request, in one sendmsg when the socket buffer takes it.
+  iovec iov[2] = {{const_cast<char*>(head.data()), head.size()}, {const_cast<char*>(body.data()), body.size()}};
+  std::size_t sent = 0;
+  const std::size_t total = head.size() + body.size();
+  while (sent < total) {
+    msghdr msg{};
+    iovec part[2];
+    int count = 0;
+    std::size_t skip = sent;
+    for (const auto& v : iov) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      part[count++] = iovec{static_cast<char*>(v.iov_base) + skip, v.iov_len - skip};
+      skip = 0;
+    }
+    msg.msg_iov = part;
+    msg.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (stop_) return failed(Failure::stopped);
+      pollfd pfd{fd_, POLLOUT, 0};
+      const int r = ::poll(&pfd, 1, poll_ms(std::min<std::chrono::microseconds>(read_timeout, std::chrono::seconds(60))));
+      if (r == 0) return failed(Failure::write);
+      continue;
+    }
+    return failed(Failure::write);
+  }
+  if (!buf_) buf_.reset(new char[kReadSize]);
+  for (;;) {
+    if (stop_) return failed(Failure::stopped);
+    pollfd pfd{fd_, POLLIN, 0};
+    const int r = ::poll(&pfd, 1, poll_ms(read_timeout));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return failed(Failure::read);
+    }
+    if (r == 0) return failed(Failure::timeout);
+    const ssize_t n = ::recv(fd_, buf_.get(), kReadSize, 0);
+    if (n > 0) {
+      if (!parser_.feed(buf_.get(), static_cast<std::size_t>(n), on_head, on_data)) {
+        if (parser_.stopped()) return failed(Failure::stopped);
+        return failed(Failure::protocol, parser_.error());
+      }
+      if (parser_.done()) break;
+      continue;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (n == 0 && !stop_ && parser_.finish()) break;  // a body delimited by the close
+    return failed(Failure::read);
+  }
+  reusable_ = parser_.keep_alive();
+  if (!reusable_) close_fd();
+  return Outcome{Failure::none, {}, true};
+}
+
+std::string describe(const Outcome& o) {
+  switch (o.failure) {
+    case Failure::none: return "ok";
+    case Failure::connect: return "could not connect";
+    case Failure::connect_timeout: return "connect timed out";
+    case Failure::write: return "connection lost while writing";
+    case Failure::read:
+    case Failure::timeout: return "connection lost while reading";
+    case Failure::stopped: return "cancelled";
+    case Failure::protocol: return "invalid HTTP response: " + o.detail;
+  }
+  return "error";
+}
+
+}  // namespace mcp::detail::http1

@@ -1,0 +1,427 @@
+// The lean HTTP/1.1 client: response framing fed in every split, protocol errors, and a
+// connection against raw sockets on 127.0.0.1 (stale keep-alive, stop, timeouts).
+#include "../../lib/http1.hpp"  // private header: lib/ is not on the public include path
+#include "helpers.hpp"
+
+#include <mcp/client.hpp>
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+namespace h1 = mcp::detail::http1;
+
+namespace {
+
+struct Parsed {
+  bool ok = false;
+  int heads = 0;
+  int status = 0;
+  std::string body;
+  std::string error;
+  bool done = false;
+  bool keep_alive = false;
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
+// Feeds `text` in pieces of `step` bytes (0: all at once), then the close when `close`.
+Parsed parse(const std::string& text, std::size_t step = 0, bool close = false, bool head_request = false) {
+  h1::ResponseParser p;
+  p.reset(head_request);
+  Parsed out;
+  auto on_head = [&](const h1::Head& h) {
+    ++out.heads;
+    out.status = h.status;
+    out.fields = h.fields;
+    return true;
+  };
+  auto on_data = [&](const char* d, std::size_t n) {
+    out.body.append(d, n);
+    return true;
+  };
+  out.ok = true;
+  const std::size_t n = step ? step : std::max<std::size_t>(text.size(), 1);
+  for (std::size_t i = 0; i < text.size() && out.ok; i += n)
+    out.ok = p.feed(text.data() + i, std::min(n, text.size() - i), on_head, on_data);
+  if (out.ok && close) out.ok = p.finish();
+  out.done = p.done();
+  out.keep_alive = p.keep_alive();
+  out.error = p.error();
+  return out;
+}
+
+// Every split of `text` gives the same result as feeding it whole.
+void check_all_splits(const std::string& text, const Parsed& expected, bool close = false) {
+  for (std::size_t step : {1, 2, 3, 5, 7, 16}) {
+    CAPTURE(step);
+    auto got = parse(text, step, close);
+    CHECK(got.ok == expected.ok);
+    CHECK(got.done == expected.done);
+    CHECK(got.status == expected.status);
+    CHECK(got.body == expected.body);
+    CHECK(got.heads == expected.heads);
+    CHECK(got.keep_alive == expected.keep_alive);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("http1 parser: Content-Length, chunked, close-delimited and bodiless responses, in any split") {
+  {
+    const std::string r =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 13\r\nMcp-Session-Id: abc\r\n\r\n{\"a\":\"hello\"}";
+    auto p = parse(r);
+    REQUIRE(p.ok);
+    CHECK(p.done);
+    CHECK(p.status == 200);
+    CHECK(p.body == "{\"a\":\"hello\"}");
+    CHECK(p.keep_alive);
+    REQUIRE(p.fields.size() == 3);
+    CHECK(p.fields[2].first == "Mcp-Session-Id");
+    CHECK(p.fields[2].second == "abc");
+    check_all_splits(r, p);
+  }
+  {
+    // Chunk extensions, upper-case hex, trailers, and bare LF line ends.
+    const std::string r =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/event-stream\r\n\r\n"
+        "5;ext=1\r\nhello\r\nA\r\n, world!!!\r\n1\nx\n0\r\nX-Trailer: t\r\n\r\n";
+    auto p = parse(r);
+    REQUIRE(p.ok);
+    CHECK(p.done);
+    CHECK(p.body == "hello, world!!!x");
+    CHECK(p.keep_alive);
+    check_all_splits(r, p);
+  }
+  {
+    // No length: the body runs to the close, and the connection is not reused.
+    const std::string r = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"x\":1}";
+    auto p = parse(r, 0, true);
+    REQUIRE(p.ok);
+    CHECK(p.done);
+    CHECK(p.body == "{\"x\":1}");
+    CHECK_FALSE(p.keep_alive);
+    check_all_splits(r, p, true);
+    auto open = parse(r);  // not yet closed: not done
+    CHECK(open.ok);
+    CHECK_FALSE(open.done);
+  }
+  {
+    // 1xx responses are skipped; 204 has no body even with a length; HEAD neither.
+    const std::string r = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                          "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+    auto p = parse(r);
+    REQUIRE(p.ok);
+    CHECK(p.done);
+    CHECK(p.heads == 1);
+    CHECK(p.status == 202);
+    check_all_splits(r, p);
+    auto nc = parse("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n");
+    CHECK(nc.ok);
+    CHECK(nc.done);
+    CHECK(nc.body.empty());
+    auto head = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", 0, false, true);
+    CHECK(head.done);
+  }
+  {
+    // Transfer-Encoding wins over Content-Length; a non-chunked final coding runs to the close.
+    auto both = parse("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+    CHECK(both.ok);
+    CHECK(both.done);
+    CHECK(both.body == "abc");
+    auto gz = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzzz", 0, true);
+    CHECK(gz.ok);
+    CHECK(gz.body == "zzz");
+    CHECK_FALSE(gz.keep_alive);
+  }
+  {
+    // Keep-alive: "Connection: close" and HTTP/1.0 end it; identical repeated lengths are fine.
+    CHECK_FALSE(parse("HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    CHECK_FALSE(parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    CHECK(parse("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n").keep_alive);
+    auto same = parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2, 2\r\n\r\nok");
+    CHECK(same.ok);
+    CHECK(same.body == "ok");
+    // Bytes after a complete response: the response stands, the connection is not reused.
+    auto extra = parse("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK");
+    CHECK(extra.ok);
+    CHECK(extra.body == "ok");
+    CHECK_FALSE(extra.keep_alive);
+  }
+}
+
+TEST_CASE("http1 parser: malformed responses are protocol errors, never crashes or hangs") {
+  const std::vector<std::string> bad = {
+      "HTTP/2 200 OK\r\n\r\n",
+      "HTTP/1.1 20 OK\r\n\r\n",
+      "HTTP/1.1 2x0 OK\r\n\r\n",
+      "HTTP/1.1 200OK\r\n\r\n",
+      "ICY 200 OK\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nFolded: a\r\n b\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n",
+      "HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+      "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcX\r\n",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+      "HTTP/1.1 101 Switching Protocols\r\n\r\n",
+  };
+  for (const auto& r : bad) {
+    CAPTURE(r);
+    for (std::size_t step : {0, 1, 4}) {
+      auto p = parse(r, step);
+      CHECK_FALSE(p.ok);
+      CHECK_FALSE(p.error.empty());
+      CHECK_FALSE(p.keep_alive);
+    }
+  }
+  // Unbounded input is bounded: a head that never ends, endless 1xx, an endless chunk line.
+  CHECK_FALSE(parse("HTTP/1.1 200 OK\r\n" + std::string(70000, 'x')).ok);
+  std::string many;
+  for (int i = 0; i < 40; ++i) many += "HTTP/1.1 100 Continue\r\n\r\n";
+  CHECK_FALSE(parse(many).ok);
+  CHECK_FALSE(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1" + std::string(5000, ';')).ok);
+  std::string trailers = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+  for (int i = 0; i < 2000; ++i) trailers += "X-T: " + std::string(40, 'y') + "\r\n";
+  CHECK_FALSE(parse(trailers).ok);
+  // The close before the end of a response is an error; before any byte, too.
+  CHECK_FALSE(parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 0, true).ok);
+  CHECK_FALSE(parse("", 0, true).ok);
+  // A callback that stops ends the feed, with no error.
+  h1::ResponseParser p;
+  p.reset();
+  CHECK_FALSE(p.feed("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc", 40, [](const h1::Head&) { return false; }, nullptr));
+  CHECK(p.stopped());
+}
+
+namespace {
+
+// A TCP listener on 127.0.0.1 whose connections are served by `serve(fd)` on a thread each.
+class RawServer {
+ public:
+  explicit RawServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    REQUIRE(::listen(fd_, 16) == 0);
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        ++accepted_;
+        workers_.emplace_back([this, c] {
+          serve_(c);
+          ::close(c);
+        });
+      }
+    });
+  }
+  ~RawServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    acceptor_.join();
+    for (auto& w : workers_) w.join();
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  std::function<void(int)> serve_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> workers_;
+};
+
+// Reads one request (head and Content-Length body); false at the close.
+bool read_request(int fd, std::string* body = nullptr) {
+  std::string in;
+  char buf[4096];
+  for (;;) {
+    auto end = in.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      auto cl = in.find("Content-Length: ");
+      std::size_t len = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
+      if (in.size() >= end + 4 + len) {
+        if (body) *body = in.substr(end + 4, len);
+        return true;
+      }
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+void send_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return;
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+h1::Outcome post(h1::Connection& c, std::string& body, std::chrono::microseconds timeout = 5s) {
+  body.clear();
+  const std::string head = "POST /mcp HTTP/1.1\r\nHost: " + c.host_header() + "\r\nContent-Length: 2\r\n\r\n";
+  return c.exchange(head, "{}", false, timeout, nullptr, [&](const char* d, std::size_t n) {
+    body.append(d, n);
+    return true;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout, refusal") {
+  const std::size_t fds_before = testutil::open_fds();
+  {
+    // Two answers per connection, then the server closes it without saying so.
+    RawServer server([](int fd) {
+      for (int i = 0; i < 2 && read_request(fd); ++i)
+        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok-" + std::to_string(i));
+    });
+    h1::Connection c("127.0.0.1", server.port(), 2s);
+    std::string body;
+    auto o = post(c, body);
+    REQUIRE(o.ok());
+    CHECK(body == "ok-0");
+    CHECK(c.reusable());
+    o = post(c, body);
+    REQUIRE(o.ok());
+    CHECK(body == "ok-1");
+    CHECK(server.accepted() == 1);
+    // The server has closed it: the write may succeed, but no response starts. That is what
+    // lets the transport send the request again on a fresh connection.
+    std::this_thread::sleep_for(50ms);
+    o = post(c, body);
+    CHECK_FALSE(o.ok());
+    CHECK_FALSE(o.response_started);
+    CHECK((o.failure == h1::Failure::read || o.failure == h1::Failure::write));
+    CHECK_FALSE(c.reusable());
+  }
+  {
+    // A server that never answers: the read timeout, then stop() from another thread.
+    std::atomic<bool> release{false};
+    RawServer server([&](int fd) {
+      read_request(fd);
+      for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
+    });
+    h1::Connection c("127.0.0.1", server.port(), 2s);
+    std::string body;
+    auto t0 = std::chrono::steady_clock::now();
+    auto o = post(c, body, 300ms);
+    CHECK(o.failure == h1::Failure::timeout);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    h1::Connection c2("127.0.0.1", server.port(), 2s);
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(200ms);
+      c2.stop();
+    });
+    t0 = std::chrono::steady_clock::now();
+    o = post(c2, body, 30s);
+    stopper.join();
+    CHECK(o.failure == h1::Failure::stopped);
+    CHECK(std::chrono::steady_clock::now() - t0 < 2s);
+    release = true;
+  }
+  {
+    // Nobody listens: could not connect.
+    int port = testutil::free_port();
+    h1::Connection c("127.0.0.1", port, 2s);
+    std::string body;
+    auto o = post(c, body);
+    CHECK(o.failure == h1::Failure::connect);
+    CHECK(h1::describe(o) == "could not connect");
+  }
+  {
+    // A response that is not HTTP: a protocol error, and the connection is dropped.
+    RawServer server([](int fd) {
+      read_request(fd);
+      send_all(fd, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+    });
+    h1::Connection c("127.0.0.1", server.port(), 2s);
+    std::string body;
+    auto o = post(c, body);
+    CHECK(o.failure == h1::Failure::protocol);
+    CHECK(h1::describe(o).find("invalid HTTP response") == 0);
+    CHECK_FALSE(c.reusable());
+  }
+  CHECK(testutil::open_fds() == fds_before);
+}
+
+TEST_CASE("http transport on the lean client: silently dropped keep-alive, chunked replies, Connection: close") {
+  // A minimal modern server on raw sockets: each connection answers one request, then is
+  // dropped without a word (kept-alive connections go stale) or, in the second mode, says
+  // "Connection: close" and sends its reply chunked.
+  for (const bool chunked : {false, true}) {
+    CAPTURE(chunked);
+    RawServer server([chunked](int fd) {
+      std::string body;
+      if (!read_request(fd, &body)) return;
+      auto req = nlohmann::json::parse(body, nullptr, false);
+      nlohmann::json reply{{"jsonrpc", "2.0"}, {"id", req.value("id", nlohmann::json())}};
+      reply["result"] = {{"resultType", "complete"}};
+      if (req.value("method", "") == "server/discover")
+        reply["result"] = {{"supportedVersions", {"2026-07-28"}}, {"capabilities", {{"tools", nlohmann::json::object()}}}};
+      if (req.value("method", "") == "tools/call")
+        reply["result"]["content"] = nlohmann::json::array({{{"type", "text"}, {"text", req["params"]["arguments"]["message"]}}});
+      const std::string text = reply.dump();
+      if (chunked) {
+        std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (std::size_t i = 0; i < text.size(); i += 7) {
+          const auto part = text.substr(i, 7);
+          char size[16];
+          std::snprintf(size, sizeof size, "%zx\r\n", part.size());
+          out += size + part + "\r\n";
+        }
+        send_all(fd, out + "0\r\n\r\n");
+      } else {
+        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(text.size()) + "\r\n\r\n" + text);
+      }
+    });
+    mcp::HttpServerConfig h;
+    h.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/mcp";
+    mcp::ServerConfig sc;
+    sc.transport = h;
+    sc.era = mcp::Era::modern;
+    auto cfg = testutil::one("raw", sc);
+    cfg.request_timeout = 5s;
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    for (int i = 0; i < 5; ++i) {
+      auto r = client->call_tool("raw", "echo", {{"message", "m" + std::to_string(i)}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      CHECK(r->text() == "m" + std::to_string(i));
+      std::this_thread::sleep_for(20ms);  // the server has dropped the connection by now
+    }
+    CHECK(server.accepted() == 6);  // one connection per request (discover and 5 calls); none failed
+    client->disconnect();
+  }
+}
