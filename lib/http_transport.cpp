@@ -3,6 +3,7 @@
 
 #include "auth/oauth_util.hpp"
 #include "http1.hpp"
+#include "json_write.hpp"
 #include "sse.hpp"
 
 #include <httplib.h>
@@ -244,7 +245,7 @@ class HttpTransport final : public Transport {
   void run_request(Flight& f, const json& id, const std::string& body, httplib::Headers& headers,
                    const json* initialize, Clock::time_point deadline);
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
-                     httplib::Headers headers, SseParser& parser, const json& our_id, bool& got_response,
+                     const httplib::Headers& headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
                      httplib::Headers* response_headers = nullptr);
   bool resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response);
@@ -620,12 +621,15 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     if (method == "initialize") init = message;
     if (options.on_caller_thread && !init) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
-      const std::string body = message.dump(-1, ' ', false, json::error_handler_t::replace);
+      std::string body;
+      append_json(body, message);
       run_here(message["id"], options.stop, deadline,
                [&](Flight& f) { run_request(f, f.id, body, headers, nullptr, deadline); });
       return {};
     }
-    start_flight(message["id"], [this, body = message.dump(-1, ' ', false, json::error_handler_t::replace),
+    std::string body;
+    append_json(body, message);
+    start_flight(message["id"], [this, body = std::move(body),
                                  headers = std::move(headers), init = std::move(init), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, init ? &*init : nullptr, deadline);
     });
@@ -651,7 +655,8 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   if (left < 100) left = 100;
   client->set_read_timeout(left / 1000, (left % 1000) * 1000);
   auto headers = headers_for(&msg, false);
-  const std::string body = msg.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string body;
+  append_json(body, msg);
   std::optional<httplib::Result> sent;
   for (int attempt = 1;; ++attempt) {
     if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
@@ -684,7 +689,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
 }
 
 bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
-                                  httplib::Headers headers, SseParser& parser, const json& our_id,
+                                  const httplib::Headers& headers, SseParser& parser, const json& our_id,
                                   bool& got_response, int& status, std::string& error_body,
                                   std::string& content_type, httplib::Headers* response_headers) {
   if (f.over()) return false;
@@ -813,7 +818,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     httplib::Request req;
     req.method = method;
     req.path = url.target;
-    req.headers = std::move(headers);
+    req.headers = headers;
     if (method == "POST") {
       req.body = body;
       req.headers.emplace("Content-Type", "application/json");

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "stdio_transport.hpp"
 
+#include "json_write.hpp"
+
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
 #include <boost/process/env.hpp>
@@ -286,7 +288,8 @@ Result<void> StdioTransport::start(Callbacks cb) {
 
 Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) {
   // Invalid UTF-8 from the caller is replaced rather than thrown.
-  std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string line;
+  append_json(line, message);
   line += '\n';
   std::lock_guard lk(write_mutex_);
   if (closing_ || in_.fd < 0) return fail(Errc::connection_closed, "server '" + name_ + "' is not running");

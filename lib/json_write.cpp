@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+#include "json_write.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+#include <cstdint>
+
+namespace mcp::detail {
+
+namespace {
+
+// Bytes that can be copied as they are: printable ASCII and DEL, but not '"' or '\\'.
+bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+void append_escaped(std::string& out, const std::string& s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  static constexpr char replacement[] = "\xEF\xBF\xBD";  // U+FFFD
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t run = i;
+    while (run < n && plain(p[run])) ++run;
+    out.append(s, i, run - i);
+    i = run;
+    if (i >= n) break;
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          out += "\\u00";
+          out += hex[c >> 4];
+          out += hex[c & 0xF];
+      }
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence (RFC 3629): the lead fixes the length and the range of the second byte.
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    if (len == 0) {  // not a lead byte: replaced, and consumed
+      out += replacement;
+      ++i;
+      continue;
+    }
+    std::size_t k = 1;
+    for (; k < len; ++k) {
+      if (i + k >= n) break;
+      const unsigned char b = p[i + k];
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) break;
+    }
+    if (k == len) {
+      out.append(s, i, len);
+      i += len;
+    } else {
+      // The sequence breaks at i + k: one replacement for what came before, and that byte is
+      // read again on its own (as nlohmann's decoder does).
+      out += replacement;
+      i += k;
+    }
+  }
+}
+
+void write(std::string& out, const nlohmann::json& j) {
+  using t = nlohmann::json::value_t;
+  switch (j.type()) {
+    case t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : j.get_ref<const nlohmann::json::object_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        out += '"';
+        append_escaped(out, k);
+        out += "\":";
+        write(out, v);
+      }
+      out += '}';
+      return;
+    }
+    case t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& v : j.get_ref<const nlohmann::json::array_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        write(out, v);
+      }
+      out += ']';
+      return;
+    }
+    case t::string:
+      out += '"';
+      append_escaped(out, j.get_ref<const std::string&>());
+      out += '"';
+      return;
+    case t::boolean:
+      out += j.get<bool>() ? "true" : "false";
+      return;
+    case t::null:
+      out += "null";
+      return;
+    case t::number_integer:
+    case t::number_unsigned: {
+      char buf[24];
+      auto r = j.type() == t::number_integer ? std::to_chars(buf, buf + sizeof buf, j.get<std::int64_t>())
+                                             : std::to_chars(buf, buf + sizeof buf, j.get<std::uint64_t>());
+      out.append(buf, r.ptr);
+      return;
+    }
+    default:  // floats (nlohmann's own shortest form), binary, discarded: rare, and exact
+      out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return;
+  }
+}
+
+}  // namespace
+
+void append_json(std::string& out, const nlohmann::json& j) { write(out, j); }
+
+}  // namespace mcp::detail

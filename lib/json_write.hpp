@@ -1,0 +1,17 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Compact JSON text for outgoing messages, several times faster than nlohmann's dump (whose
+// per-byte UTF-8 state machine dominated the cost of serialising a request). The output is
+// byte for byte what `dump(-1, ' ', false, error_handler_t::replace)` gives: keys in the
+// object's order, non-ASCII left as UTF-8, control characters escaped (\u00xx lower-case),
+// and each invalid UTF-8 sequence replaced by U+FFFD exactly where nlohmann puts one.
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+
+namespace mcp::detail {
+
+/// Appends `j` as compact JSON text to `out`.
+void append_json(std::string& out, const nlohmann::json& j);
+
+}  // namespace mcp::detail

@@ -1,0 +1,90 @@
+// append_json must give exactly what nlohmann's dump(-1, ' ', false, replace) gives.
+#include "../../lib/json_write.hpp"  // private header: lib/ is not on the public include path
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+
+using nlohmann::json;
+
+namespace {
+
+std::string ours(const json& j) {
+  std::string out;
+  mcp::detail::append_json(out, j);
+  return out;
+}
+std::string theirs(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// Bytes biased towards what breaks encoders: controls, quotes, UTF-8 leads and continuations.
+std::string random_bytes(std::mt19937& rng, std::size_t max_len) {
+  static const unsigned char interesting[] = {0x00, 0x01, 0x08, 0x09, 0x0a, 0x0c, 0x0d, 0x1f, 0x20, '"', '\\', '/',
+                                              0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf,
+                                              0xe0, 0xe1, 0xec, 0xed, 0xee, 0xef, 0xf0, 0xf1, 0xf3, 0xf4, 0xf5, 0xff};
+  std::string s(rng() % (max_len + 1), '\0');
+  for (auto& c : s) {
+    const auto r = rng() % 4;
+    if (r == 0) c = static_cast<char>(interesting[rng() % sizeof interesting]);
+    else if (r == 1) c = static_cast<char>(rng() % 256);
+    else c = static_cast<char>('a' + rng() % 26);
+  }
+  return s;
+}
+
+json random_json(std::mt19937& rng, int depth) {
+  switch (rng() % (depth > 3 ? 6 : 8)) {
+    case 0: return nullptr;
+    case 1: return rng() % 2 == 0;
+    case 2: return static_cast<std::int64_t>(rng()) - static_cast<std::int64_t>(rng()) * 4096;
+    case 3: return static_cast<std::uint64_t>(rng()) << 33;
+    case 4: return static_cast<double>(static_cast<int>(rng() % 200000) - 100000) / 64.0;
+    case 5: return random_bytes(rng, 24);
+    case 6: {
+      json a = json::array();
+      for (int i = rng() % 5; i > 0; --i) a.push_back(random_json(rng, depth + 1));
+      return a;
+    }
+    default: {
+      json o = json::object();
+      for (int i = rng() % 5; i > 0; --i) o[random_bytes(rng, 8)] = random_json(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("append_json: the same text as nlohmann's dump, invalid UTF-8 included") {
+  const json fixed[] = {
+      json::object(), json::array(), "", "plain", "quote\" backslash\\ slash/ \b\f\n\r\t \x01\x1f \x7f",
+      "é 中 😀", std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::uint64_t>::max(), 0, -0.0, 1.0,
+      1e300, 0.1, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+      json{{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/call"}, {"params", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}}}},
+      json::binary({1, 2, 3}),
+      // Invalid UTF-8: lone continuation, overlong lead, surrogate, truncated at the end, bad
+      // second and third bytes, above U+10FFFF.
+      "a\x80z", "\xc0\xaf", "\xed\xa0\x80", "end\xe2\x82", "\xe2\x28\xa1", "\xe2\x82\x28", "\xf4\x90\x80\x80",
+      "\xf0\x9f\x98", "\xff\xfe", "ok\xf0\x9f\x98\x80ok"};
+  for (const auto& j : fixed) {
+    CAPTURE(theirs(j));
+    CHECK(ours(j) == theirs(j));
+  }
+  std::mt19937 rng(20261121);
+  for (int i = 0; i < 3000; ++i) {
+    const json j = random_json(rng, 0);
+    const auto want = theirs(j);
+    const auto got = ours(j);
+    if (got != want) {
+      CAPTURE(want);
+      CAPTURE(got);
+      FAIL("append_json differs from dump");
+    }
+  }
+  std::string out = "prefix:";
+  mcp::detail::append_json(out, json{{"a", 1}});
+  CHECK(out == "prefix:{\"a\":1}");
+}
