@@ -139,8 +139,14 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::s
     if (!params.contains("_meta") || !params["_meta"].is_object()) params["_meta"] = json::object();
     params["_meta"]["progressToken"] = p->id;
   }
-  json msg{{"jsonrpc", "2.0"}, {"id", p->id}, {"method", method}};
-  if (!params.is_null()) msg["params"] = std::move(params);
+  // Built member by member: nlohmann's initializer-list constructor copies and re-checks
+  // every element, a measurable share of a call.
+  json msg(json::value_t::object);
+  auto& fields = msg.get_ref<json::object_t&>();
+  fields.emplace("jsonrpc", "2.0");
+  fields.emplace("id", p->id);
+  fields.emplace("method", method);
+  if (!params.is_null()) fields.emplace("params", std::move(params));
   auto sent = transport_->send(msg, deadline, send_options);
   if (!sent) {
     abandon(p);

@@ -978,7 +978,9 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     return impl_->failure(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback");
   if (!arguments.is_object())
     return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": arguments must be a JSON object");
-  json params{{"name", name}, {"arguments", std::move(arguments)}};
+  json params(json::value_t::object);  // not an initializer list: that copies `arguments`
+  params.get_ref<json::object_t&>().emplace("name", name);
+  params.get_ref<json::object_t&>().emplace("arguments", std::move(arguments));
   auto send_options = [&]() -> Result<SendOptions> {
     SendOptions so;
     if (!impl_->is_http()) return so;
