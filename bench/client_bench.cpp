@@ -12,13 +12,23 @@
 //   conc  N calls with K in flight on one connection (K threads sharing one Client)
 //   mem   RSS per connected client (tools listed) with M clients at once, then what
 //         disconnect gives back: RSS, child processes left, server sessions left
+//   floor the same sequential echo calls with no MCP client at all: pre-built request bytes,
+//         one write, read until the reply is complete (stdio: a line; HTTP: the lean HTTP/1.1
+//         exchange, one sendmsg, poll and recv). What the kernel alone costs per round trip
+//         on this machine: no client that sleeps while the server works can go below it.
 // Bounded: per-case time limits from the config and a request timeout on every call.
 #include <mcp/client.hpp>
 #include <mcp/version.hpp>
 
+#include "../lib/http1.hpp"  // the floor case's HTTP exchange (a private header of the library)
+
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -27,6 +37,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -300,6 +311,172 @@ struct Bench {
             {"p50_us", pct(lat, 0.5)}, {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
   }
 
+  // The round-trip floor: the seq case's calls with no client library in the way.
+  json floor_case(const Target& t) { return t.transport == "http" ? floor_http(t) : floor_stdio(t); }
+
+  // Times `n` calls of `one(i)` (after the warm-up) as seq_case does.
+  template <class F>
+  json timed_calls(F&& one) {
+    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) one(i);
+    const int n = cfg.value("seq_calls", 2000);
+    std::vector<double> lat;
+    lat.reserve(static_cast<std::size_t>(n));
+    const auto deadline = Clock::now() + case_limit;
+    const double c0 = cpu_us();
+    const auto t0 = Clock::now();
+    for (int i = 0; i < n && Clock::now() < deadline; ++i) {
+      const auto s = Clock::now();
+      one(1000000 + i);
+      lat.push_back(us_since(s));
+    }
+    const double secs = us_since(t0) / 1e6;
+    const double cpu = cpu_us() - c0;
+    const double calls = static_cast<double>(lat.size());
+    return {{"calls", lat.size()}, {"seconds", secs}, {"calls_per_s", calls / secs}, {"p50_us", pct(lat, 0.5)},
+            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
+  }
+
+  json floor_stdio(const Target& t) {
+    int in[2], out[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
+      throw std::runtime_error("socketpair/pipe failed");
+    std::vector<std::string> args{t.command};
+    args.insert(args.end(), t.args.begin(), t.args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 2);
+      ::execvp(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(out[1]);
+    struct Child {
+      pid_t pid;
+      int w, r;
+      ~Child() {
+        ::close(w);
+        ::close(r);
+        for (int i = 0; i < 200; ++i) {
+          if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    } child{pid, in[1], out[0]};
+    std::string buf;
+    std::unique_ptr<char[]> chunk(new char[65536]);
+    auto send_line = [&](const std::string& line) {
+      std::size_t off = 0;
+      while (off < line.size()) {
+        const ssize_t n = ::send(child.w, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) throw std::runtime_error("the server stopped reading");
+        off += static_cast<std::size_t>(n);
+      }
+    };
+    const int timeout_ms = static_cast<int>(call_timeout.count());
+    auto read_line = [&](std::string& line) {
+      for (;;) {
+        const auto nl = buf.find('\n');
+        if (nl != std::string::npos) {
+          line.assign(buf, 0, nl);
+          buf.erase(0, nl + 1);
+          return;
+        }
+        pollfd p{child.r, POLLIN, 0};
+        if (::poll(&p, 1, timeout_ms) <= 0) throw std::runtime_error("no reply within the timeout");
+        const ssize_t n = ::read(child.r, chunk.get(), 65536);
+        if (n <= 0) throw std::runtime_error("the server closed its output");
+        buf.append(chunk.get(), static_cast<std::size_t>(n));
+      }
+    };
+    // Every stdio server here speaks the legacy handshake (the demo server is dual-era).
+    std::string line;
+    send_line(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"floor","version":"1"}}})" "\n");
+    do read_line(line);
+    while (line.find("\"id\":0") == std::string::npos);
+    send_line(R"({"jsonrpc":"2.0","method":"notifications/initialized"})" "\n");
+    const std::string head = R"({"jsonrpc":"2.0","id":)";
+    const std::string tail = R"(,"method":"tools/call","params":{"name":"echo","arguments":{")" + t.echo_arg + R"(":"hi"}}})" "\n";
+    std::string request;
+    return timed_calls([&](int id) {
+      char digits[16];
+      request.assign(head);
+      request.append(digits, std::to_chars(digits, digits + sizeof digits, id).ptr);
+      request.append(tail);
+      send_line(request);
+      read_line(line);
+      if (line.find("\"result\"") == std::string::npos) throw std::runtime_error("echo failed: " + line.substr(0, 200));
+    });
+  }
+
+  json floor_http(const Target& t) {
+    namespace h1 = mcp::detail::http1;
+    const std::string prefix = "http://127.0.0.1:";
+    if (t.url.rfind(prefix, 0) != 0) throw std::runtime_error("the floor case needs an http://127.0.0.1 URL");
+    const auto slash = t.url.find('/', prefix.size());
+    const int port = std::stoi(t.url.substr(prefix.size(), slash - prefix.size()));
+    const std::string path = slash == std::string::npos ? "/" : t.url.substr(slash);
+    h1::Connection conn("127.0.0.1", port, std::chrono::seconds(5));
+    const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(call_timeout);
+    std::string body_in, session;
+    int status = 0;
+    auto on_head = [&](const h1::Head& h) {
+      status = h.status;
+      if (auto sid = h.get("Mcp-Session-Id"); !sid.empty()) session = std::string(sid);
+      return true;
+    };
+    auto on_data = [&](const char* d, std::size_t n) {
+      body_in.append(d, n);
+      return true;
+    };
+    auto post = [&](const std::string& extra, const std::string& body) {
+      body_in.clear();
+      status = 0;
+      const std::string head = "POST " + path + " HTTP/1.1\r\nHost: " + conn.host_header() +
+                               "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n" +
+                               extra + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+      const auto o = conn.exchange(head, body, false, timeout, on_head, on_data);
+      if (!o.ok()) throw std::runtime_error("floor POST: " + h1::describe(o));
+    };
+    // A legacy server takes the handshake; a modern one refuses it and gets per-request _meta.
+    post("", R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"floor","version":"1"}}})");
+    const bool legacy = status == 200;
+    std::string extra;
+    if (legacy) {
+      if (!session.empty()) extra += "Mcp-Session-Id: " + session + "\r\n";
+      extra += "MCP-Protocol-Version: 2025-11-25\r\n";
+      post(extra, R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+    } else {
+      extra = "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: echo\r\n";
+    }
+    const std::string head = R"({"jsonrpc":"2.0","id":)";
+    const std::string tail = R"(,"method":"tools/call","params":{"name":"echo","arguments":{")" + t.echo_arg + R"(":"hi"})" +
+                             (legacy ? "" : R"(,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"})") + "}}";
+    std::string request;
+    json result = timed_calls([&](int id) {
+      char digits[16];
+      request.assign(head);
+      request.append(digits, std::to_chars(digits, digits + sizeof digits, id).ptr);
+      request.append(tail);
+      post(extra, request);
+      if (status != 200 || body_in.find("\"result\"") == std::string::npos)
+        throw std::runtime_error("echo failed: HTTP " + std::to_string(status) + " " + body_in.substr(0, 200));
+    });
+    if (legacy && !session.empty()) {  // leave no session behind
+      const std::string del = "DELETE " + path + " HTTP/1.1\r\nHost: " + conn.host_header() + "\r\n" + extra +
+                              "Content-Length: 0\r\n\r\n";
+      (void)conn.exchange(del, "", false, std::chrono::seconds(5), nullptr, nullptr);
+    }
+    return result;
+  }
+
   // `n` clients connected at once, plus one warm-up client opened first so that one-time
   // costs (first thread stacks, allocator arenas) are not counted per client.
   json mem(const Target& t) {
@@ -423,6 +600,7 @@ int main(int argc, char** argv) {
         else if (c == "seq") res[c] = b.seq_case(t);
         else if (c == "conc") res[c] = b.conc(t);
         else if (c == "mem") res[c] = b.mem(t);
+        else if (c == "floor") res[c] = b.floor_case(t);
         else continue;
       } catch (const std::exception& e) {
         std::cerr << "[mcp-cpp] " << t.id << " " << c << " failed: " << e.what() << std::endl;

@@ -20,9 +20,11 @@ set yrange [1:20000]
 plot "cpu_mem.dat" index 0 using 2:xtic(1) title "mcp-cpp (ours)" lc rgb "#2a9d8f", \
      "" index 0 using 3 title "TS SDK" lc rgb "#e9c46a", \
      "" index 0 using 4 title "Mastra" lc rgb "#e76f51", \
-     "" index 0 using ($0-0.25):2:(sprintf("%.1f", $2)) with labels offset 0,0.7 font "sans,9" notitle, \
-     "" index 0 using ($0):3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9" notitle, \
-     "" index 0 using ($0+0.25):4:(sprintf("%.0f", $4)) with labels offset 0,0.7 font "sans,9" notitle
+     "" index 0 using 5 title "floor: no client at all" lc rgb "#aaaaaa", \
+     "" index 0 using ($0-0.3):2:(sprintf("%.0f", $2)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 0 using ($0-0.1):3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 0 using ($0+0.1):4:(sprintf("%.0f", $4)) with labels offset 0,0.7 font "sans,9" notitle, \
+     "" index 0 using ($0+0.3):5:(sprintf("%.0f", $5)) with labels offset 0,0.7 font "sans,9" notitle
 set title "Memory per connected client, Node server (KiB; log scale; no bar: RSS delta <= 0)"
 set ylabel "KiB per client"
 set yrange [1:5000]

@@ -69,8 +69,8 @@ const reference = {
   sessions_left: { ts: 201, mastra: 201, ours: 0 },
 };
 const headline = [
-  { key: "seq_cpu_stdio", figure: "client CPU per sequential call, stdio (Node server), us", value: (c) => get(c, "ts-server-stdio", "seq")?.cpu_us_per_call },
-  { key: "seq_cpu_http", figure: "client CPU per sequential call, HTTP (Node server), us", value: (c) => get(c, "ts-server-http", "seq")?.cpu_us_per_call },
+  { key: "seq_cpu_stdio", figure: "client CPU per sequential call, stdio (Node server), us", value: (c) => get(c, "ts-server-stdio", "seq")?.cpu_us_per_call, floor: "ts-server-stdio" },
+  { key: "seq_cpu_http", figure: "client CPU per sequential call, HTTP (Node server), us", value: (c) => get(c, "ts-server-http", "seq")?.cpu_us_per_call, floor: "ts-server-http" },
   { key: "rss_http", figure: "RSS per connected HTTP client, KiB", value: (c) => get(c, "ts-server-http", "mem")?.rss_per_client_kib },
   { key: "sessions_left", figure: "server sessions left after disconnect (HTTP clients, warm-up included)", value: (c) => get(c, "ts-server-http", "mem")?.sessions_left, exact: true },
 ];
@@ -94,8 +94,9 @@ md.push("- Client CPU is the benchmark process's own user+sys time (getrusage(RU
 md.push("");
 md.push("## Headline figures against the targets");
 md.push("");
-md.push(`| figure | ${clients.map((c) => LABEL[c] ?? c).join(" | ")} | target for ours | ours meets it |`);
-md.push(`|---|${clients.map(() => "---:").join("|")}|---:|:---:|`);
+md.push(`| figure | ${clients.map((c) => LABEL[c] ?? c).join(" | ")} | target for ours | ours meets it | floor (no client) |`);
+md.push(`|---|${clients.map(() => "---:").join("|")}|---:|:---:|---:|`);
+const floorOf = (t) => get("ours", t, "floor")?.cpu_us_per_call;
 const headlineJson = {};
 for (const h of headline) {
   const cells = clients.map((c) => {
@@ -109,11 +110,42 @@ for (const h of headline) {
   const meets = ours === null || ours === undefined ? "n/a" : (h.exact ? ours === target : ours <= target) ? "yes" : "NO";
   headlineJson[h.key] = { figure: h.figure, target_ours: target, reference_peers: { ts: reference[h.key].ts, mastra: reference[h.key].mastra }, meets: meets === "yes" };
   for (const c of clients) headlineJson[h.key][c] = h.value(c) ?? null;
-  md.push(`| ${h.figure} | ${cells.join(" | ")} | ${h.exact ? "" : "<= "}${target} | ${meets} |`);
+  const floor = h.floor ? floorOf(h.floor) : undefined;
+  headlineJson[h.key].floor = floor ?? null;
+  md.push(`| ${h.figure} | ${cells.join(" | ")} | ${h.exact ? "" : "<= "}${target} | ${meets} | ${floor === undefined ? "" : small(floor)} |`);
 }
 md.push("");
-md.push("(ref. = the peer's median measured earlier on a 2-core machine, given as the comparison point.)");
+md.push("(ref. = the peer's median measured earlier on a 2-core machine, given as the comparison point. " +
+  "floor = the same calls with no MCP client at all, see \"Round-trip floor\" below: what this machine's kernel charges the calling process per round trip.)");
+for (const h of headline) {
+  const floor = h.floor ? floorOf(h.floor) : undefined;
+  if (floor !== undefined && floor >= reference[h.key].ours)
+    md.push("", `Here the ${h.figure.replace(/, us$/, "")} target (<= ${reference[h.key].ours} us) is below the floor itself (${small(floor)} us): no client that sleeps while the server works can meet it on this machine. What a client adds is its figure minus the floor.`);
+}
 md.push("");
+
+// ---------------------------------------------------------------- the floor
+const floorRows = [];
+for (const t of targets) {
+  const f = get("ours", t.id, "floor");
+  if (!f || f.error) continue;
+  const cells = clients.map((c) => {
+    const v = get(c, t.id, "seq")?.cpu_us_per_call;
+    return v === undefined || v === null ? "n/a" : `${small(v)} (+${small(v - f.cpu_us_per_call)})`;
+  });
+  floorRows.push(`| ${t.server} | ${small(f.cpu_us_per_call)} | ${num(f.p50_us)} | ${cells.join(" | ")} |`);
+}
+if (floorRows.length) {
+  md.push("## Round-trip floor: the same calls with no MCP client");
+  md.push("");
+  md.push("The floor case (in `client_bench`) makes the sequential case's echo calls with no client library: pre-built request bytes, one write, then reading until the reply is complete " +
+    "(stdio: one line; HTTP: one sendmsg, one poll, one recv on a kept-alive connection). Its CPU per call is what waking the server and being woken again costs the calling process on this machine; " +
+    "every client pays it. Each client's sequential CPU per call is shown with what it adds above the floor.");
+  md.push("");
+  md.push(`| server | floor CPU us/call | floor p50 us | ${clients.map((c) => `${LABEL[c] ?? c} us/call (+ above floor)`).join(" | ")} |`);
+  md.push(`|---|---:|---:|${clients.map(() => "---:").join("|")}|`);
+  md.push(...floorRows, "");
+}
 
 // ---------------------------------------------------------------- who talks to whom
 md.push("## Servers and what each client negotiated");
@@ -205,7 +237,7 @@ fs.writeFileSync(path.join(dir, "results.json"), JSON.stringify(combined, null, 
 // Block 0: CPU per sequential call by server; block 1: RSS per client by transport.
 const q = (v) => (v === null || v === undefined || !(v > 0) ? "?" : v.toFixed(2));
 const cols = ["ours", "ts", "mastra"];
-const dat = [`# category ${cols.join(" ")}`];
+const dat = [`# category ${cols.join(" ")} floor`];
 const cpuCats = [
   ["ts-server-stdio", "stdio\\nNode server"],
   ["ts-server-http", "HTTP\\nNode server"],
@@ -213,7 +245,8 @@ const cpuCats = [
   ["cpp-http-legacy", "HTTP legacy\\nC++ server"],
   ["cpp-http-modern", "HTTP modern\\nC++ server"],
 ];
-for (const [t, label] of cpuCats) dat.push(`"${label}" ${cols.map((c) => q(get(c, t, "seq")?.cpu_us_per_call)).join(" ")}`);
+for (const [t, label] of cpuCats)
+  dat.push(`"${label}" ${cols.map((c) => q(get(c, t, "seq")?.cpu_us_per_call)).join(" ")} ${q(get("ours", t, "floor")?.cpu_us_per_call)}`);
 dat.push("", "");
 dat.push(`# category ${cols.join(" ")}`);
 const memCats = [

@@ -149,19 +149,19 @@ write_config() {  # FILE
   "targets": [
     {"id": "ts-server-stdio", "server": "Node, official SDK server (20 tools), stdio", "transport": "stdio",
      "command": "$node", "args": ["$here/peers/server.mjs", "stdio"], "echo_arg": "text",
-     "cases": ["cold", "seq", "conc", "mem"]},
+     "cases": ["cold", "seq", "conc", "mem", "floor"]},
     {"id": "ts-server-http", "server": "Node, official SDK server (20 tools), Streamable HTTP with sessions", "transport": "http",
      "url": "http://127.0.0.1:$port_tshttp/mcp", "sessions_url": "http://127.0.0.1:$port_tshttp/sessions", "echo_arg": "text",
-     "cases": ["cold", "seq", "conc", "mem"]},
+     "cases": ["cold", "seq", "conc", "mem", "floor"]},
     {"id": "cpp-stdio", "server": "C++ demo_server, stdio (dual-era)", "transport": "stdio",
      "command": "$demo_server", "args": [], "echo_arg": "text",
-     "cases": ["cold", "seq", "conc"]},
+     "cases": ["cold", "seq", "conc", "floor"]},
     {"id": "cpp-http-legacy", "server": "C++ http_fault_server, legacy Streamable HTTP (sessions)", "transport": "http",
      "url": "http://127.0.0.1:$port_cpplegacy/mcp", "echo_arg": "message",
-     "cases": ["cold", "seq", "conc"]},
+     "cases": ["cold", "seq", "conc", "floor"]},
     {"id": "cpp-http-modern", "server": "C++ http_fault_server, modern (2026-07-28, stateless)", "transport": "http",
      "url": "http://127.0.0.1:$port_cppmodern/mcp", "echo_arg": "message",
-     "cases": ["cold", "seq", "conc"]}
+     "cases": ["cold", "seq", "conc", "floor"]}
   ]
 }
 EOF
@@ -171,7 +171,7 @@ EOF
 # Fresh servers for each client, so that sessions another client left behind cost nothing.
 # Each client runs in three processes: the timing cases, then each memory case on its own, so
 # that what earlier cases left in the heap (V8's or malloc's) does not hide per-client memory.
-parts=("cold,seq,conc:" "mem:ts-server-http" "mem:ts-server-stdio")
+parts=("cold,seq,conc,floor:" "mem:ts-server-http" "mem:ts-server-stdio")
 rm -f "$out"/client-*.json
 IFS=, read -r -a wanted <<<"$clients"
 for c in "${wanted[@]}"; do
