@@ -114,7 +114,7 @@ class Connection {
   Outcome open();
   void close_fd();
 
-  static constexpr std::size_t kReadSize = 64 * 1024;  // uninitialised: pages only as used
+  static constexpr std::size_t kReadSize = 64 * 1024;  // per exchange, uninitialised
   std::string host_;
   int port_;
   std::chrono::microseconds connect_timeout_;
@@ -125,7 +125,6 @@ class Connection {
   std::mutex fd_mutex_;  // stop() never shuts down a descriptor number already reused
   int live_fd_ = -1;     // fd_, as stop() may see it (fd_mutex_)
   ResponseParser parser_;
-  std::unique_ptr<char[]> buf_;
 };
 
 /// Text for a failure, in the words the transport uses for cpp-httplib's errors.

@@ -104,6 +104,12 @@ namespace {
 
 bool is_jsonrpc_error_body(const json& j) { return j.is_object() && j.contains("error") && j["error"].is_object(); }
 
+httplib::Headers all_fields(const http1::Head& h) {
+  httplib::Headers all;
+  for (const auto& [k, v] : h.fields) all.emplace(k, v);
+  return all;
+}
+
 // One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
 // the legacy GET stream, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
 struct Flight {
@@ -221,6 +227,14 @@ class HttpTransport final : public Transport {
   std::unique_ptr<httplib::Client> acquire(const Url& u, bool* reused = nullptr);
   void release(const Url& u, std::unique_ptr<httplib::Client> c);
   std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
+  // A POST through the lean HTTP/1.1 client (plain http): the stale kept-alive retry, the
+  // connection back to the pool, `f` (if any) able to stop it. nullopt: the response was a
+  // redirect to follow, and nothing of it was handed on (the caller re-sends through
+  // cpp-httplib, which follows it).
+  std::optional<http1::Outcome> post_lean(Flight* f, const Url& url, const std::string& body,
+                                          const httplib::Headers& headers, std::chrono::microseconds read_timeout,
+                                          const std::function<bool(const http1::Head&)>& on_head,
+                                          const http1::ResponseParser::OnData& on_data);
   void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
   httplib::Headers headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
@@ -650,32 +664,70 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
 
 Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::time_point deadline,
                                       bool expect_session_ok) {
-  auto client = acquire(url);
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  if (left < 100) left = 100;
-  client->set_read_timeout(left / 1000, (left % 1000) * 1000);
   auto headers = headers_for(&msg, false);
   std::string body;
   append_json(body, msg);
-  std::optional<httplib::Result> sent;
+  const auto read_timeout = std::max<std::chrono::microseconds>(
+      100ms, std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
+  struct Response {
+    int status = 0;
+    std::string content_type, body;
+    httplib::Headers fields;  // only for a 401/403
+  };
+  bool use_lean = url.scheme == "http";
+  // One POST, through the lean client or cpp-httplib (https, or a redirect to follow).
+  auto post_once = [&]() -> Result<Response> {
+    Response r;
+    if (use_lean) {
+      auto out = post_lean(
+          nullptr, url, body, headers, read_timeout,
+          [&](const http1::Head& h) {
+            r.status = h.status;
+            r.content_type = h.get("Content-Type");
+            if (r.status == 401 || r.status == 403) r.fields = all_fields(h);
+            return true;
+          },
+          [&](const char* d, std::size_t n) {
+            if (r.body.size() + n <= (1u << 20)) r.body.append(d, n);  // longer bodies are cut
+            return true;
+          });
+      if (out) {
+        if (!out->ok()) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + http1::describe(*out)));
+        return r;
+      }
+      use_lean = false;  // a redirect: cpp-httplib follows it, now and for the rest of this message
+      r = Response{};
+    }
+    auto client = acquire(url);
+    const auto t = read_timeout.count();
+    client->set_read_timeout(t / 1000000, t % 1000000);
+    auto res = client->Post(url.target, headers, body, "application/json");
+    if (!res) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(res.error())));
+    r.status = res->status;
+    r.content_type = res->get_header_value("Content-Type");
+    r.body = std::move(res->body);
+    if (r.status == 401 || r.status == 403) r.fields = res->headers;
+    if (r.status >= 200 && r.status < 300) release(url, std::move(client));
+    return r;
+  };
+  Response res;
   for (int attempt = 1;; ++attempt) {
     if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
-    sent.emplace(client->Post(url.target, headers, body, "application/json"));
-    if (!*sent) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(sent->error())));
-    auto again = challenge((*sent)->status, (*sent)->headers, headers, attempt, deadline, nullptr,
+    auto sent = post_once();
+    if (!sent) return fail(sent.error());
+    res = std::move(*sent);
+    auto again = challenge(res.status, res.fields, headers, attempt, deadline, nullptr,
                            msg.contains("method") && msg.contains("id") ? msg["id"] : json());
     if (!again) return fail(again.error());
     if (!*again) break;
   }
-  auto& res = *sent;
-  const int status = res->status;
+  const int status = res.status;
   if (status >= 200 && status < 300) {
     // Some servers answer a notification with a body; anything JSON-RPC in it is delivered.
-    if (!res->body.empty() && res->get_header_value("Content-Type").find("application/json") != std::string::npos) {
-      auto j = json::parse(res->body, nullptr, false);
+    if (!res.body.empty() && res.content_type.find("application/json") != std::string::npos) {
+      auto j = json::parse(res.body, nullptr, false);
       if (!j.is_discarded() && (j.is_array() || j.contains("jsonrpc"))) deliver(std::move(j));
     }
-    release(url, std::move(client));
     return {};
   }
   if (status == 404 && expect_session_ok) {
@@ -685,7 +737,58 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
       return fail(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
     }
   }
-  return fail(status_error(status, res->body, res->headers));
+  return fail(status_error(status, res.body, res.fields));
+}
+
+std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url, const std::string& body,
+                                                       const httplib::Headers& headers,
+                                                       std::chrono::microseconds read_timeout,
+                                                       const std::function<bool(const http1::Head&)>& on_head,
+                                                       const http1::ResponseParser::OnData& on_data) {
+  const bool follow = !cfg_.auth;  // as cpp-httplib is told (make_client)
+  bool redirect = false;
+  bool reused = false;
+  auto conn = acquire_lean(url, &reused);
+  std::string head = "POST " + url.target + " HTTP/1.1\r\n";
+  if (headers.find("Host") == headers.end()) head += "Host: " + conn->host_header() + "\r\n";
+  if (headers.find("User-Agent") == headers.end()) head += "User-Agent: mcp-cpp\r\n";
+  for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+  head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  auto lean_head = [&](const http1::Head& h) {
+    if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
+        !h.get("Location").empty()) {
+      redirect = true;
+      return true;  // read to the end (keeps the connection), then cpp-httplib follows it
+    }
+    return on_head(h);
+  };
+  auto lean_data = [&](const char* data, std::size_t n) { return redirect || on_data(data, n); };
+  auto over = [f] { return f && f->over(); };
+  http1::Outcome out;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (f) {
+      std::lock_guard lk(f->m);
+      f->conn = conn.get();
+    }
+    if (!over()) out = conn->exchange(head, body, false, read_timeout, lean_head, lean_data);
+    else out.failure = http1::Failure::stopped;
+    if (f) {
+      std::lock_guard lk(f->m);
+      f->conn = nullptr;
+    }
+    if (!out.ok() && reused && !out.response_started && !over() &&
+        (out.failure == http1::Failure::read || out.failure == http1::Failure::write)) {
+      // A kept-alive connection the server had already closed: no response came back, so
+      // the request is sent once more on a fresh connection (as browsers and curl do).
+      conn = std::make_unique<http1::Connection>(url.host, url.port, cfg_.connect_timeout);
+      reused = false;
+      continue;
+    }
+    break;
+  }
+  if (out.ok() && conn->reusable()) release_lean(url, std::move(conn));
+  if (redirect) return std::nullopt;
+  return out;
 }
 
 bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
@@ -747,60 +850,17 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   if (url.scheme == "http" && method == "POST") {
     // Plain http POSTs (every request's exchange) go through the lean client: one sendmsg,
     // one poll and one recv per exchange. A redirect it does not follow goes to cpp-httplib.
-    const bool follow = !cfg_.auth;
-    bool redirect = false;
-    std::string head = "POST " + url.target + " HTTP/1.1\r\n";
-    bool reused = false;
-    auto conn = acquire_lean(url, &reused);
-    if (headers.find("Host") == headers.end()) head += "Host: " + conn->host_header() + "\r\n";
-    if (headers.find("User-Agent") == headers.end()) head += "User-Agent: mcp-cpp\r\n";
-    for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
-    head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
-    auto lean_head = [&](const http1::Head& h) {
-      if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
-          !h.get("Location").empty()) {
-        redirect = true;
-        return true;  // read to the end (keeps the connection), then cpp-httplib follows it
-      }
-      return on_head(
-          h.status, [&](const char* name) { return std::string(h.get(name)); },
-          [&] {
-            httplib::Headers all;
-            for (const auto& [k, v] : h.fields) all.emplace(k, v);
-            return all;
-          });
-    };
-    auto lean_data = [&](const char* data, std::size_t n) { return redirect || on_content(data, n); };
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      {
-        std::lock_guard lk(f.m);
-        f.conn = conn.get();
-      }
-      http1::Outcome out;
-      if (!f.over()) out = conn->exchange(head, body, false, read_timeout(), lean_head, lean_data);
-      else out.failure = http1::Failure::stopped;
-      {
-        std::lock_guard lk(f.m);
-        f.conn = nullptr;
-      }
-      if (!out.ok() && reused && !out.response_started && !f.over() &&
-          (out.failure == http1::Failure::read || out.failure == http1::Failure::write)) {
-        // A kept-alive connection the server had already closed: no response came back, so
-        // the request is sent once more on a fresh connection (as browsers and curl do).
-        conn = std::make_unique<http1::Connection>(url.host, url.port, cfg_.connect_timeout);
-        reused = false;
-        status = 0;
-        continue;
-      }
-      ok = out.ok();
-      if (!ok) failure = http1::describe(out);
-      break;
-    }
-    if (ok && conn->reusable()) release_lean(url, std::move(conn));
-    lean_done = !redirect;
-    if (redirect) {
-      status = 0;
-      ok = false;
+    auto out = post_lean(&f, url, body, headers, read_timeout(),
+                         [&](const http1::Head& h) {
+                           return on_head(
+                               h.status, [&](const char* name) { return std::string(h.get(name)); },
+                               [&] { return all_fields(h); });
+                         },
+                         on_content);
+    if (out) {
+      lean_done = true;
+      ok = out->ok();
+      if (!ok) failure = http1::describe(*out);
     }
   }
   if (!lean_done) {
