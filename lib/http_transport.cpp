@@ -360,8 +360,11 @@ void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection
 
 httplib::Headers HttpTransport::headers_for(const json* msg, bool stream) {
   httplib::Headers h;
+  // Ours replace what the configuration or the provider set; without those there is nothing
+  // to replace (and each erase is a case-insensitive search).
+  const bool replace = !cfg_.headers.empty() || cfg_.header_provider;
   auto put = [&](const std::string& k, const std::string& v) {
-    h.erase(k);
+    if (replace) h.erase(k);
     h.emplace(k, v);
   };
   for (const auto& [k, v] : cfg_.headers) put(k, v);
@@ -379,21 +382,25 @@ httplib::Headers HttpTransport::headers_for(const json* msg, bool stream) {
     version = protocol_version_;
   }
   if (msg && msg->is_object()) {
-    const json* params = msg->contains("params") ? &(*msg)["params"] : nullptr;
-    if (params && params->is_object() && params->contains("_meta") && (*params)["_meta"].is_object()) {
-      const auto& meta = (*params)["_meta"];
-      auto it = meta.find("io.modelcontextprotocol/protocolVersion");
-      if (it != meta.end() && it->is_string()) version = it->get<std::string>();
+    const auto p = msg->find("params");
+    const json* params = p != msg->end() && p->is_object() ? &*p : nullptr;
+    if (params) {
+      const auto meta = params->find("_meta");
+      if (meta != params->end() && meta->is_object()) {
+        auto it = meta->find("io.modelcontextprotocol/protocolVersion");
+        if (it != meta->end() && it->is_string()) version = it->get<std::string>();
+      }
     }
-    if (msg->contains("method") && (*msg)["method"].is_string()) {
-      const auto method = (*msg)["method"].get<std::string>();
+    const auto m = msg->find("method");
+    if (m != msg->end() && m->is_string()) {
+      const auto& method = m->get_ref<const std::string&>();
       put("Mcp-Method", encode_header_value(method));
-      if (params && params->is_object()) {
+      if (params) {
         const char* key = (method == "tools/call" || method == "prompts/get") ? "name"
                           : method == "resources/read"                         ? "uri"
                                                                                : nullptr;
-        if (key && params->contains(key) && (*params)[key].is_string())
-          put("Mcp-Name", encode_header_value((*params)[key].get<std::string>()));
+        const auto v = key ? params->find(key) : params->end();
+        if (v != params->end() && v->is_string()) put("Mcp-Name", encode_header_value(v->get<std::string>()));
       }
     }
   }
