@@ -15,7 +15,9 @@
 #include <list>
 #include <mutex>
 #include <stop_token>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 namespace mcp::detail {
 
@@ -104,6 +106,45 @@ namespace {
 
 bool is_jsonrpc_error_body(const json& j) { return j.is_object() && j.contains("error") && j["error"].is_object(); }
 
+// The header fields of a request we send, in order, their names unique ignoring ASCII case.
+// A few entries: a vector, not cpp-httplib's multimap (whose case-insensitive compares and
+// node allocations were a measurable part of every call).
+class Fields {
+ public:
+  using Field = std::pair<std::string, std::string>;
+  void set(std::string_view k, std::string v) {
+    for (auto& f : v_)
+      if (same(f.first, k)) {
+        f.second = std::move(v);
+        return;
+      }
+    v_.emplace_back(std::string(k), std::move(v));
+  }
+  void erase(std::string_view k) {
+    std::erase_if(v_, [&](const Field& f) { return same(f.first, k); });
+  }
+  [[nodiscard]] const std::string* find(std::string_view k) const {
+    for (const auto& f : v_)
+      if (same(f.first, k)) return &f.second;
+    return nullptr;
+  }
+  [[nodiscard]] httplib::Headers to_httplib() const { return httplib::Headers(v_.begin(), v_.end()); }
+  [[nodiscard]] auto begin() const { return v_.begin(); }
+  [[nodiscard]] auto end() const { return v_.end(); }
+
+ private:
+  static bool same(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+      const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+      if (x != y) return false;
+    }
+    return true;
+  }
+  std::vector<Field> v_;
+};
+
 httplib::Headers all_fields(const http1::Head& h) {
   httplib::Headers all;
   for (const auto& [k, v] : h.fields) all.emplace(k, v);
@@ -125,6 +166,7 @@ struct Flight {
   bool here = false;
   Transport::Clock::time_point deadline = Transport::Clock::time_point::max();
   bool expired() const { return here && Transport::Clock::now() >= deadline; }
+  std::function<void(int)> on_status;  // told each response's status as it arrives
   bool over() const { return aborted || expired(); }
   void stop() {
     aborted = true;
@@ -232,11 +274,11 @@ class HttpTransport final : public Transport {
   // redirect to follow, and nothing of it was handed on (the caller re-sends through
   // cpp-httplib, which follows it).
   std::optional<http1::Outcome> post_lean(Flight* f, const Url& url, const std::string& body,
-                                          const httplib::Headers& headers, std::chrono::microseconds read_timeout,
+                                          const Fields& headers, std::chrono::microseconds read_timeout,
                                           const std::function<bool(const http1::Head&)>& on_head,
                                           const http1::ResponseParser::OnData& on_data);
   void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
-  httplib::Headers headers_for(const json* msg, bool stream);
+  Fields headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
   // Parses and delivers one message (or batch); false if it is not JSON (reported as a
   // diagnostic when `diagnose`).
@@ -248,18 +290,18 @@ class HttpTransport final : public Transport {
   void reap_flights(bool all);
   Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
-  Result<void> apply_auth(httplib::Headers& h, const char* method, const Url& url, Clock::time_point deadline);
+  Result<void> apply_auth(Fields& h, const char* method, const Url& url, Clock::time_point deadline);
   // After a 401/403: asks the provider; true = resend with fresh credentials. `id` (a request's
   // JSON-RPC id, or null for streams) is held meanwhile, so a sign-in does not time it out.
-  Result<bool> challenge(int status, const httplib::Headers& response, const httplib::Headers& sent, int attempt,
+  Result<bool> challenge(int status, const httplib::Headers& response, const Fields& sent, int attempt,
                          Clock::time_point deadline, Flight* f, const json& id = json());
 
   // One request's POST. `body` and `headers` were made on the caller's thread; `initialize`
   // is the message itself, kept only for an initialize (the HTTP+SSE fallback resends it).
-  void run_request(Flight& f, const json& id, const std::string& body, httplib::Headers& headers,
+  void run_request(Flight& f, const json& id, const std::string& body, Fields& headers,
                    const json* initialize, Clock::time_point deadline);
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
-                     const httplib::Headers& headers, SseParser& parser, const json& our_id, bool& got_response,
+                     const Fields& headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
                      httplib::Headers* response_headers = nullptr);
   bool resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response);
@@ -287,6 +329,8 @@ class HttpTransport final : public Transport {
   bool sse_stream_ended_ = false;
   std::optional<Error> sse_error_;  // why the SSE stream could not open (401/403, auth failure)
   bool get_stream_started_ = false;
+  bool get_stream_settled_ = false;  // the GET stream was answered (or gave up)
+  std::condition_variable get_stream_cv_;
   std::list<std::shared_ptr<Flight>> flights_;
   std::size_t active_flights_ = 0;
   std::condition_variable flights_cv_;
@@ -358,15 +402,9 @@ void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection
   if (v.size() < 64) v.push_back(std::move(c));  // as for release()
 }
 
-httplib::Headers HttpTransport::headers_for(const json* msg, bool stream) {
-  httplib::Headers h;
-  // Ours replace what the configuration or the provider set; without those there is nothing
-  // to replace (and each erase is a case-insensitive search).
-  const bool replace = !cfg_.headers.empty() || cfg_.header_provider;
-  auto put = [&](const std::string& k, const std::string& v) {
-    if (replace) h.erase(k);
-    h.emplace(k, v);
-  };
+Fields HttpTransport::headers_for(const json* msg, bool stream) {
+  Fields h;
+  auto put = [&](std::string_view k, std::string v) { h.set(k, std::move(v)); };
   for (const auto& [k, v] : cfg_.headers) put(k, v);
   if (cfg_.header_provider) {
     for (const auto& [k, v] : cfg_.header_provider()) {
@@ -512,7 +550,7 @@ Error HttpTransport::status_error(int status, const std::string& body, const htt
   return e;
 }
 
-Result<void> HttpTransport::apply_auth(httplib::Headers& h, const char* method, const Url& url,
+Result<void> HttpTransport::apply_auth(Fields& h, const char* method, const Url& url,
                                        Clock::time_point deadline) {
   if (!cfg_.auth) return {};
   AuthRequestInfo request;
@@ -532,14 +570,11 @@ Result<void> HttpTransport::apply_auth(httplib::Headers& h, const char* method, 
   for (const auto& [k, v] : *headers)
     if (k.empty() || !header_safe(k) || !header_safe(v))
       return fail(err(Errc::unauthorized, "the auth provider returned a header with CR, LF or NUL"));
-  for (auto& [k, v] : *headers) {
-    h.erase(k);
-    h.emplace(std::move(k), std::move(v));
-  }
+  for (auto& [k, v] : *headers) h.set(k, std::move(v));
   return {};
 }
 
-Result<bool> HttpTransport::challenge(int status, const httplib::Headers& response, const httplib::Headers& sent,
+Result<bool> HttpTransport::challenge(int status, const httplib::Headers& response, const Fields& sent,
                                       int attempt, Clock::time_point deadline, Flight* f,
                                       const json& id) {
   constexpr int kMaxAuthAttempts = 6;
@@ -551,7 +586,7 @@ Result<bool> HttpTransport::challenge(int status, const httplib::Headers& respon
   info.stop = f ? f->cancel.get_token() : closing_stop_.get_token();
   auto [b, e] = response.equal_range("WWW-Authenticate");
   for (auto it = b; it != e; ++it) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + it->second;
-  if (auto it = sent.find("Authorization"); it != sent.end()) info.rejected_authorization = it->second;
+  if (const auto* a = sent.find("Authorization")) info.rejected_authorization = *a;
   if (auto it = response.find("DPoP-Nonce"); it != response.end()) info.dpop_nonce = it->second;
   // An authorization may need a person: the request's own timeout is suspended meanwhile
   // (held), and the provider gets at least kAuthWindow; its own timeouts bound the rest.
@@ -634,10 +669,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
   if (is_request) {
     // Serialised and given its headers here, so that the flight needs no copy of the tree.
     auto headers = headers_for(&message, false);
-    for (const auto& [k, v] : options.headers) {
-      headers.erase(k);
-      headers.emplace(k, v);
-    }
+    for (const auto& [k, v] : options.headers) headers.set(k, v);
     std::optional<json> init;
     if (method == "initialize") init = message;
     if (options.on_caller_thread && !init) {
@@ -664,7 +696,24 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
       start_get = legacy_ && !get_stream_started_;
       get_stream_started_ = true;
     }
-    if (start_get) start_flight(json(), [this](Flight& f) { run_get_stream(f); });
+    if (start_get) {
+      auto settle = [this] {
+        std::lock_guard lk(mutex_);
+        get_stream_settled_ = true;
+        get_stream_cv_.notify_all();
+      };
+      start_flight(json(), [this, settle](Flight& f) {
+        f.on_status = [settle](int) { settle(); };
+        run_get_stream(f);
+        settle();
+      });
+      // Servers drop server-to-client messages that have no stream to go on (the TypeScript
+      // SDK's does, for a request's elicitation sent outside its response): the first request
+      // waits until the GET stream is answered, or refused, or a second has passed.
+      std::unique_lock lk(mutex_);
+      get_stream_cv_.wait_until(lk, std::min(deadline, Clock::now() + std::min<Clock::duration>(cfg_.connect_timeout, 1s)),
+                                [&] { return get_stream_settled_ || closing_; });
+    }
   }
   return r;
 }
@@ -708,7 +757,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
     auto client = acquire(url);
     const auto t = read_timeout.count();
     client->set_read_timeout(t / 1000000, t % 1000000);
-    auto res = client->Post(url.target, headers, body, "application/json");
+    auto res = client->Post(url.target, headers.to_httplib(), body, "application/json");
     if (!res) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(res.error())));
     r.status = res->status;
     r.content_type = res->get_header_value("Content-Type");
@@ -748,7 +797,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
 }
 
 std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url, const std::string& body,
-                                                       const httplib::Headers& headers,
+                                                       const Fields& headers,
                                                        std::chrono::microseconds read_timeout,
                                                        const std::function<bool(const http1::Head&)>& on_head,
                                                        const http1::ResponseParser::OnData& on_data) {
@@ -756,10 +805,19 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
   bool redirect = false;
   bool reused = false;
   auto conn = acquire_lean(url, &reused);
-  std::string head = "POST " + url.target + " HTTP/1.1\r\n";
-  if (headers.find("Host") == headers.end()) head += "Host: " + conn->host_header() + "\r\n";
-  if (headers.find("User-Agent") == headers.end()) head += "User-Agent: mcp-cpp\r\n";
-  for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+  std::string head;
+  head.reserve(512);
+  head += "POST ";
+  head += url.target;
+  head += " HTTP/1.1\r\n";
+  if (!headers.find("Host")) head += "Host: " + conn->host_header() + "\r\n";
+  if (!headers.find("User-Agent")) head += "User-Agent: mcp-cpp\r\n";
+  for (const auto& [k, v] : headers) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
   head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
   auto lean_head = [&](const http1::Head& h) {
     if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
@@ -799,7 +857,7 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
 }
 
 bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
-                                  const httplib::Headers& headers, SseParser& parser, const json& our_id,
+                                  const Fields& headers, SseParser& parser, const json& our_id,
                                   bool& got_response, int& status, std::string& error_body,
                                   std::string& content_type, httplib::Headers* response_headers) {
   if (f.over()) return false;
@@ -810,6 +868,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   // field's value; `all()` every field (only wanted for a 401/403).
   auto on_head = [&](int st, auto&& field, auto&& all) {
     status = st;
+    if (f.on_status) f.on_status(st);
     content_type = field("Content-Type");
     // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
     if (response_headers && (status == 401 || status == 403)) *response_headers = all();
@@ -885,7 +944,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     httplib::Request req;
     req.method = method;
     req.path = url.target;
-    req.headers = headers;
+    req.headers = headers.to_httplib();
     if (method == "POST") {
       req.body = body;
       req.headers.emplace("Content-Type", "application/json");
@@ -946,13 +1005,13 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   return true;
 }
 
-void HttpTransport::run_request(Flight& f, const json& id, const std::string& body, httplib::Headers& headers,
+void HttpTransport::run_request(Flight& f, const json& id, const std::string& body, Fields& headers,
                                 const json* initialize, Clock::time_point deadline) {
   SseParser parser(cfg_.max_message_bytes);
   bool got_response = false;
   int status = 0;
   std::string error_body, content_type;
-  const bool had_session = headers.find("Mcp-Session-Id") != headers.end();  // as sent
+  const bool had_session = headers.find("Mcp-Session-Id") != nullptr;  // as sent
   httplib::Headers response_headers;
   auto failed = [&](const Error& e) {
     // Once stopped or past its deadline the waiting caller reports why, not us.
@@ -1032,7 +1091,7 @@ bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, boo
     while (Clock::now() < wait_until && !f.over() && !closing_) std::this_thread::sleep_for(10ms);
     if (f.over() || closing_) return true;
     auto headers = headers_for(nullptr, true);
-    headers.emplace("Last-Event-ID", parser.last_event_id());
+    headers.set("Last-Event-ID", parser.last_event_id());
     if (!apply_auth(headers, "GET", url_, Clock::now() + cfg_.connect_timeout + 30s)) return false;
     parser.reset();
     int status = 0;
@@ -1054,7 +1113,7 @@ void HttpTransport::run_get_stream(Flight& f) {
   int auth_attempts = 0;
   while (!f.aborted && !closing_ && failures < cfg_.max_reconnect_attempts) {
     auto headers = headers_for(nullptr, true);
-    if (!parser.last_event_id().empty()) headers.emplace("Last-Event-ID", parser.last_event_id());
+    if (!parser.last_event_id().empty()) headers.set("Last-Event-ID", parser.last_event_id());
     const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
     if (!apply_auth(headers, "GET", url_, auth_deadline)) return;
     parser.reset();
@@ -1112,7 +1171,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
   httplib::Request req;
   req.method = "GET";
   req.path = url_.target;
-  req.headers = headers_for(nullptr, true);
+  Fields fields = headers_for(nullptr, true);
   req.response_handler = [&](const httplib::Response& r) {
     status = r.status;
     response_headers = r.headers;
@@ -1139,7 +1198,8 @@ void HttpTransport::run_sse_stream(Flight& f) {
   httplib::Error error = httplib::Error::Success;
   const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
   for (int attempt = 1; !f.aborted && !closing_; ++attempt) {
-    auto a = apply_auth(req.headers, "GET", url_, auth_deadline);
+    auto a = apply_auth(fields, "GET", url_, auth_deadline);
+    req.headers = fields.to_httplib();
     if (!a) {
       std::lock_guard lk(mutex_);
       sse_error_ = a.error();
@@ -1148,7 +1208,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
     status = 0;
     res = httplib::Response();
     client->send(req, res, error);
-    auto again = challenge(status, response_headers, req.headers, attempt, auth_deadline, &f);
+    auto again = challenge(status, response_headers, fields, attempt, auth_deadline, &f);
     if (again && *again) continue;
     std::lock_guard lk(mutex_);
     if (!again) sse_error_ = again.error();
@@ -1199,7 +1259,7 @@ void HttpTransport::close() {
     client->set_read_timeout(2, 0);
     auto headers = headers_for(nullptr, false);
     if (apply_auth(headers, "DELETE", url_, Clock::now() + 2s)) {
-      auto res = client->Delete(url_.target, headers);  // 405 is fine: the server keeps no sessions
+      auto res = client->Delete(url_.target, headers.to_httplib());  // 405 is fine: the server keeps no sessions
       (void)res;
     }
   }
@@ -1207,6 +1267,7 @@ void HttpTransport::close() {
   idle_.clear();
   idle_lean_.clear();
   endpoint_cv_.notify_all();
+  get_stream_cv_.notify_all();
 }
 
 }  // namespace

@@ -147,6 +147,25 @@ TEST_CASE("http legacy: the GET stream opens only for a client with handlers for
   }
 }
 
+TEST_CASE("http legacy: a listening client's GET stream is answered before its first request") {
+  // Servers drop server-to-client messages that have no stream to go on (the TypeScript SDK's
+  // does), so a request whose elicitation goes out on the GET stream must not overtake it.
+  for (int round = 0; round < 5; ++round) {
+    CAPTURE(round);
+    Fixture fx({"--mode", "legacy", "--get-stream"});
+    auto client = make_listening(http(fx.url()));
+    REQUIRE(client.list_tools());
+    const auto reqs = fx.requests();
+    int get_at = -1, list_at = -1;
+    for (int i = 0; i < static_cast<int>(reqs.size()); ++i) {
+      if (get_at < 0 && reqs[i].value("method", "") == "GET") get_at = i;
+      if (list_at < 0 && reqs[i]["body"].is_object() && reqs[i]["body"].value("method", "") == "tools/list") list_at = i;
+    }
+    CHECK(get_at >= 0);
+    CHECK(get_at < list_at);
+  }
+}
+
 TEST_CASE("http legacy: a forgotten session is re-initialised once, transparently") {
   Fixture fx({"--mode", "legacy", "--expire-session-after", "2"});
   auto client = make(http(fx.url()));
