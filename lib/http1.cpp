@@ -72,7 +72,8 @@ void ResponseParser::reset(bool head_request) {
   informational_ = 0;
   left_ = 0;
   trailer_bytes_ = 0;
-  head_ = Head{};
+  head_.status = 0;
+  head_.fields.clear();
   error_.clear();
 }
 
@@ -96,8 +97,10 @@ bool ResponseParser::take_line(const char*& p, const char* end, std::size_t limi
 }
 
 bool ResponseParser::parse_head(const OnHead& on_head) {
-  std::string_view text(buf_);
-  head_ = Head{};
+  head_text_.swap(buf_);  // kept: the fields view it
+  std::string_view text(head_text_);
+  head_.status = 0;
+  head_.fields.clear();  // keeps its capacity from one response to the next
   bool first = true;
   while (!text.empty()) {
     auto nl = text.find('\n');
@@ -127,10 +130,10 @@ bool ResponseParser::parse_head(const OnHead& on_head) {
     const auto name = line.substr(0, colon);
     for (char c : name)
       if (!is_tchar(c)) return fail("malformed header field name");
-    head_.fields.emplace_back(std::string(name), std::string(trim(line.substr(colon + 1))));
+    head_.fields.emplace_back(name, trim(line.substr(colon + 1)));
   }
   if (first) return fail("empty response head");
-  buf_.clear();
+  buf_.clear();  // the previous head's text, swapped out above: its capacity is reused
   const int status = head_.status;
   if (status < 200) {
     if (status == 101) return fail("unexpected 101 Switching Protocols");

@@ -26,11 +26,12 @@ namespace mcp::detail::http1 {
 
 using Clock = std::chrono::steady_clock;
 
-/// A response's status line and header fields, as received.
+/// A response's status line and header fields, as received. The fields view the parser's
+/// copy of the head: valid until the parser is reset or parses another head.
 struct Head {
   int status = 0;
   int minor_version = 1;  ///< HTTP/1.x
-  std::vector<std::pair<std::string, std::string>> fields;
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
   /// The first field named `name` (ASCII case-insensitive), or empty.
   [[nodiscard]] std::string_view get(std::string_view name) const;
 };
@@ -72,6 +73,7 @@ class ResponseParser {
   bool started_ = false;
   bool keep_alive_ = false;
   std::string buf_;  // the head, or a chunk-size / trailer line, being collected
+  std::string head_text_;  // the last head, which head_.fields view
   int informational_ = 0;
   std::uint64_t left_ = 0;  // body bytes (length) or chunk bytes still to come
   std::size_t trailer_bytes_ = 0;

@@ -147,7 +147,7 @@ class Fields {
 
 httplib::Headers all_fields(const http1::Head& h) {
   httplib::Headers all;
-  for (const auto& [k, v] : h.fields) all.emplace(k, v);
+  for (const auto& [k, v] : h.fields) all.emplace(std::string(k), std::string(v));
   return all;
 }
 
@@ -269,6 +269,11 @@ class HttpTransport final : public Transport {
   std::unique_ptr<httplib::Client> acquire(const Url& u, bool* reused = nullptr);
   void release(const Url& u, std::unique_ptr<httplib::Client> c);
   std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
+  // u.origin(), without building the string for the server's own URL (every call's case).
+  std::string origin_of(const Url& u) const {
+    if (u.port == url_.port && u.host == url_.host && u.scheme == url_.scheme) return origin_;
+    return u.origin();
+  }
   // A POST through the lean HTTP/1.1 client (plain http): the stale kept-alive retry, the
   // connection back to the pool, `f` (if any) able to stop it. nullopt: the response was a
   // redirect to follow, and nothing of it was handed on (the caller re-sends through
@@ -315,6 +320,7 @@ class HttpTransport final : public Transport {
   bool server_stream_;  // open the legacy GET stream (someone listens to what it carries)
   Callbacks cb_;
   Url url_;
+  std::string origin_;  // url_.origin()
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
   std::stop_source closing_stop_;  // requested by close(): auth providers give up
@@ -383,7 +389,7 @@ void HttpTransport::release(const Url& u, std::unique_ptr<httplib::Client> c) {
 std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, bool* reused) {
   {
     std::lock_guard lk(mutex_);
-    auto it = idle_lean_.find(u.origin());
+    auto it = idle_lean_.find(origin_of(u));
     if (it != idle_lean_.end() && !it->second.empty()) {
       auto c = std::move(it->second.back());
       it->second.pop_back();
@@ -398,7 +404,7 @@ std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, boo
 void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
   std::lock_guard lk(mutex_);
   if (closing_) return;
-  auto& v = idle_lean_[u.origin()];
+  auto& v = idle_lean_[origin_of(u)];
   if (v.size() < 64) v.push_back(std::move(c));  // as for release()
 }
 
@@ -609,6 +615,7 @@ Result<void> HttpTransport::start(Callbacks cb) {
   auto u = parse_url(cfg_.url);
   if (!u) return fail(err(Errc::invalid_config, "invalid URL '" + cfg_.url + "' (need http:// or https://)"));
   url_ = *u;
+  origin_ = url_.origin();
   for (const auto& [k, v] : cfg_.headers)
     if (!header_safe(k) || !header_safe(v) || k.empty())
       return fail(err(Errc::invalid_config, "header '" + k + "' contains CR, LF or NUL"));

@@ -44,7 +44,8 @@ Parsed parse(const std::string& text, std::size_t step = 0, bool close = false, 
   auto on_head = [&](const h1::Head& h) {
     ++out.heads;
     out.status = h.status;
-    out.fields = h.fields;
+    out.fields.clear();
+    for (const auto& [k, v] : h.fields) out.fields.emplace_back(k, v);
     return true;
   };
   auto on_data = [&](const char* d, std::size_t n) {
