@@ -245,24 +245,9 @@ struct Bench {
 
   json seq_case(const Target& t) {
     auto o = open(t);
-    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) call(*o.client, t);
-    const int n = cfg.value("seq_calls", 2000);
-    std::vector<double> lat;
-    lat.reserve(static_cast<std::size_t>(n));
-    const auto deadline = Clock::now() + case_limit;
-    const double c0 = cpu_us();
-    const auto t0 = Clock::now();
-    for (int i = 0; i < n && Clock::now() < deadline; ++i) {
-      const auto s = Clock::now();
-      call(*o.client, t);
-      lat.push_back(us_since(s));
-    }
-    const double secs = us_since(t0) / 1e6;
-    const double cpu = cpu_us() - c0;
+    json r = timed_calls([&](int) { call(*o.client, t); });
     o.client->disconnect();
-    const double calls = static_cast<double>(lat.size());
-    return {{"calls", lat.size()}, {"seconds", secs}, {"calls_per_s", calls / secs}, {"p50_us", pct(lat, 0.5)},
-            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
+    return r;
   }
 
   // K threads share one client (our API is synchronous and thread-safe: one thread per call
@@ -314,26 +299,33 @@ struct Bench {
   // The round-trip floor: the seq case's calls with no client library in the way.
   json floor_case(const Target& t) { return t.transport == "http" ? floor_http(t) : floor_stdio(t); }
 
-  // Times `n` calls of `one(i)` (after the warm-up) as seq_case does.
+  // The sequential loop of the seq and floor cases: warm-up calls, then `seq_rounds` rounds of
+  // `seq_calls` calls of `one(i)`. Client CPU per call is the median round's (one round
+  // disturbed by something else on the machine does not decide the figure); latencies are
+  // over every call.
   template <class F>
   json timed_calls(F&& one) {
     for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) one(i);
     const int n = cfg.value("seq_calls", 2000);
-    std::vector<double> lat;
-    lat.reserve(static_cast<std::size_t>(n));
+    const int rounds = std::max(1, cfg.value("seq_rounds", 1));
+    std::vector<double> lat, per_round;
+    lat.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(rounds));
     const auto deadline = Clock::now() + case_limit;
-    const double c0 = cpu_us();
     const auto t0 = Clock::now();
-    for (int i = 0; i < n && Clock::now() < deadline; ++i) {
-      const auto s = Clock::now();
-      one(1000000 + i);
-      lat.push_back(us_since(s));
+    for (int r = 0; r < rounds && Clock::now() < deadline; ++r) {
+      const double c0 = cpu_us();
+      int done = 0;
+      for (; done < n && Clock::now() < deadline; ++done) {
+        const auto s = Clock::now();
+        one(1000000 + r * n + done);
+        lat.push_back(us_since(s));
+      }
+      if (done > 0) per_round.push_back((cpu_us() - c0) / done);
     }
     const double secs = us_since(t0) / 1e6;
-    const double cpu = cpu_us() - c0;
     const double calls = static_cast<double>(lat.size());
     return {{"calls", lat.size()}, {"seconds", secs}, {"calls_per_s", calls / secs}, {"p50_us", pct(lat, 0.5)},
-            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
+            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", pct(per_round, 0.5)}, {"cpu_us_per_call_rounds", per_round}};
   }
 
   json floor_stdio(const Target& t) {

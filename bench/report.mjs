@@ -86,7 +86,7 @@ md.push(`- Load average (1, 5, 15 min) at start / end: ${arg("--load")}${smoke ?
 md.push(`- Compiler: ${machine.cxx}; Node ${machine.node} for the peers and the Node server`);
 for (const c of clients) md.push(`- ${LABEL[c] ?? c}: ${runs[c].client_version ?? "?"} (${runs[c].runtime ?? "?"})${runs[c].error ? ` FAILED: ${runs[c].error}` : ""}`);
 md.push(
-  `- Per case: cold ${config.cold_runs} runs; sequential ${config.seq_calls} calls; concurrent ${config.conc_calls} calls with ${config.conc_inflight} in flight; ` +
+  `- Per case: cold ${config.cold_runs} runs; sequential ${config.seq_calls} calls${(config.seq_rounds ?? 1) > 1 ? ` in each of ${config.seq_rounds} rounds (client CPU per call: the median round)` : ""}; concurrent ${config.conc_calls} calls with ${config.conc_inflight} in flight; ` +
     `memory ${config.mem_http_clients} HTTP clients on one server and ${config.mem_stdio_clients} stdio clients each with its own child (plus one warm-up client each, opened after ${config.mem_prewarm ?? 0} clients were opened and closed); ` +
     `${config.warmup_calls} warm-up calls before timed loops; every case capped at ${config.case_time_limit_s} s.`,
 );

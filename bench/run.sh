@@ -47,10 +47,10 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- parameters
 if [ "$smoke" = 1 ]; then
-  cold_runs=2 warmup=5 seq_calls=20 conc_calls=40 conc_inflight=8 mem_http=3 mem_stdio=2 mem_prewarm=1
+  cold_runs=2 warmup=5 seq_calls=20 seq_rounds=1 conc_calls=40 conc_inflight=8 mem_http=3 mem_stdio=2 mem_prewarm=1
   case_limit=10 call_timeout=10000 bench_limit=30 pool_args=(--smoke) pool_limit=40
 else
-  cold_runs=20 warmup=50 seq_calls=2000 conc_calls=2000 conc_inflight=32 mem_http=200 mem_stdio=50 mem_prewarm=5
+  cold_runs=20 warmup=50 seq_calls=2000 seq_rounds=3 conc_calls=2000 conc_inflight=32 mem_http=200 mem_stdio=50 mem_prewarm=5
   case_limit=120 call_timeout=30000 bench_limit=900 pool_args=() pool_limit=400
 fi
 
@@ -142,7 +142,7 @@ write_config() {  # FILE
   cat >"$1" <<EOF
 {
   "smoke": $([ "$smoke" = 1 ] && echo true || echo false),
-  "cold_runs": $cold_runs, "warmup_calls": $warmup, "seq_calls": $seq_calls,
+  "cold_runs": $cold_runs, "warmup_calls": $warmup, "seq_calls": $seq_calls, "seq_rounds": $seq_rounds,
   "conc_calls": $conc_calls, "conc_inflight": $conc_inflight,
   "mem_http_clients": $mem_http, "mem_stdio_clients": $mem_stdio, "mem_prewarm": $mem_prewarm,
   "case_time_limit_s": $case_limit, "call_timeout_ms": $call_timeout, "settle_ms": 500,
