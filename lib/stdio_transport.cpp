@@ -509,7 +509,7 @@ void StdioTransport::reader_loop() {
   std::string err_buf;  // bytes of the current, unfinished stderr line
   // Not a std::vector: that zero-fills the buffer, making every page resident per connection;
   // uninitialised, only the pages a large message actually touches are.
-  constexpr std::size_t err_chunk_size = 1 << 14;
+  constexpr std::size_t err_chunk_size = 4096;  // stderr is for people: lines are short
   std::unique_ptr<char[]> err_chunk(new char[err_chunk_size]);
   bool out_open = true, err_open = err_.fd >= 0;
   Clock::time_point stderr_drain_until{};
