@@ -156,7 +156,6 @@ class StdioTransport final : public Transport {
   Fd epoll_, handover_fd_, lead_fd_;
   std::mutex read_mutex_;  // held while reading stdout and delivering what it held
   std::string out_buf_;    // the current, unfinished stdout line (read_mutex_)
-  std::unique_ptr<char[]> out_chunk_;  // read buffer for stdout (read_mutex_)
   std::vector<nlohmann::json> handed_over_;  // parsed by a leader, for the reader (read_mutex_)
   bool too_large_ = false;  // a leader found an oversized line (read_mutex_)
   bool out_eof_ = false;    // stdout ended (read_mutex_)
@@ -279,7 +278,6 @@ Result<void> StdioTransport::start(Callbacks cb) {
     ev.data.fd = fd;
     ::epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, fd, &ev);
   }
-  out_chunk_.reset(new char[kChunk]);
   watch_stdout(true);
   open_ = true;
   reader_ = std::thread([this] { reader_loop(); });
@@ -472,6 +470,7 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
   tl_reading = this;
   watch_stdout(false);  // the reader thread sleeps on: no hand-off to pay for
   bool handover = false;
+  std::unique_ptr<char[]> chunk;  // taken at the first read
   for (;;) {
     if (changed() || closing_) break;
     const auto now = Clock::now();
@@ -486,9 +485,10 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
       break;  // interrupted: the caller re-checks its state
     }
     if (!fds[0].revents) continue;
-    const ssize_t got = ::read(out_.fd, out_chunk_.get(), kChunk);
+    if (!chunk) chunk.reset(new char[kChunk]);
+    const ssize_t got = ::read(out_.fd, chunk.get(), kChunk);
     if (got > 0) {
-      if (!consume_stdout(out_chunk_.get(), static_cast<std::size_t>(got), true, handover)) {
+      if (!consume_stdout(chunk.get(), static_cast<std::size_t>(got), true, handover)) {
         too_large_ = true;  // the reader thread reports it
         handover = true;
       }
@@ -574,10 +574,13 @@ void StdioTransport::reader_loop() {
       return;
     }
     if (out_ready && out_open && watching_out_) {
-      const ssize_t got = ::read(out_.fd, out_chunk_.get(), kChunk);
+      // Per read, not per connection: an idle connection holds no read buffer (malloc hands
+      // the same block back read after read).
+      std::unique_ptr<char[]> chunk(new char[kChunk]);
+      const ssize_t got = ::read(out_.fd, chunk.get(), kChunk);
       if (got > 0) {
         bool unused = false;
-        if (!consume_stdout(out_chunk_.get(), static_cast<std::size_t>(got), false, unused)) {
+        if (!consume_stdout(chunk.get(), static_cast<std::size_t>(got), false, unused)) {
           tl_reading = nullptr;
           lk.unlock();
           too_large();
