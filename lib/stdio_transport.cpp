@@ -470,6 +470,7 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
   tl_reading = this;
   watch_stdout(false);  // the reader thread sleeps on: no hand-off to pay for
   bool handover = false;
+  bool led = true;  // false: poll failed; the caller waits as usual, the reader thread reads
   std::unique_ptr<char[]> chunk;  // taken at the first read
   for (;;) {
     if (changed() || closing_) break;
@@ -478,7 +479,10 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
     pollfd fds[2] = {{out_.fd, POLLIN, 0}, {lead_fd_.fd, POLLIN, 0}};
     const int r = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 60000)));
-    if (r < 0 && errno != EINTR) break;
+    if (r < 0 && errno != EINTR) {
+      led = false;
+      break;
+    }
     if (r <= 0) continue;
     if (fds[1].revents) {
       drain_fd(lead_fd_.fd);
@@ -502,7 +506,7 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
   tl_reading = nullptr;
   lk.unlock();
   if (handover) signal_fd(handover_fd_.fd);
-  return true;
+  return led;
 }
 
 void StdioTransport::reader_loop() {
