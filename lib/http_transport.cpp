@@ -289,6 +289,10 @@ class HttpTransport final : public Transport {
   // diagnostic when `diagnose`).
   bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true);
   void start_flight(json id, std::function<void(Flight&)> body);
+  // A flight registered with the transport (close() stops it and waits for it), and running
+  // one's body on the current thread until it is unregistered.
+  std::shared_ptr<Flight> new_flight(json id);
+  void run_flight(const std::shared_ptr<Flight>& f, const std::function<void(Flight&)>& body);
   // The same, on the calling thread, giving up at `deadline` or when `stop` is requested.
   void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
                 const std::function<void(Flight&)>& body);
@@ -484,53 +488,42 @@ bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
   return true;
 }
 
-void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
+std::shared_ptr<Flight> HttpTransport::new_flight(json id) {
   auto f = std::make_shared<Flight>();
   f->id = std::move(id);
+  std::lock_guard lk(mutex_);
+  flights_.push_back(f);  // close() stops every flight, and waits for it through active_flights_
+  ++active_flights_;
+  return f;
+}
+
+void HttpTransport::run_flight(const std::shared_ptr<Flight>& f, const std::function<void(Flight&)>& body) {
+  const void* outer = tl_flight_owner;
+  tl_flight_owner = this;
+  body(*f);
+  f->done = true;
   {
+    // The last thing a flight touches of the transport: close() may destroy it right after.
     std::lock_guard lk(mutex_);
-    flights_.push_back(f);
-    ++active_flights_;
+    flights_.remove(f);
+    --active_flights_;
+    flights_cv_.notify_all();
   }
-  // On a pooled thread; close() waits for every flight through active_flights_, and the last
-  // thing a flight touches of the transport is that counter.
-  FlightPool::instance().run([this, f = std::move(f), body = std::move(body)] {
-    tl_flight_owner = this;
-    body(*f);
-    f->done = true;
-    {
-      std::lock_guard lk(mutex_);
-      flights_.remove(f);
-      --active_flights_;
-      flights_cv_.notify_all();
-    }
-    tl_flight_owner = nullptr;
-  });
+  tl_flight_owner = outer;
+}
+
+void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
+  FlightPool::instance().run(
+      [this, f = new_flight(std::move(id)), body = std::move(body)] { run_flight(f, body); });
 }
 
 void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
                              const std::function<void(Flight&)>& body) {
-  auto f = std::make_shared<Flight>();
-  f->id = id;
+  auto f = new_flight(id);
   f->here = true;
   f->deadline = deadline;
-  {
-    std::lock_guard lk(mutex_);
-    flights_.push_back(f);  // close() stops it, and waits for it, like any other
-    ++active_flights_;
-  }
-  {
-    std::stop_callback on_stop(stop, [&f] { f->stop(); });
-    const void* outer = tl_flight_owner;
-    tl_flight_owner = this;
-    body(*f);
-    tl_flight_owner = outer;
-  }
-  f->done = true;
-  std::lock_guard lk(mutex_);
-  flights_.remove(f);
-  --active_flights_;
-  flights_cv_.notify_all();
+  std::stop_callback on_stop(stop, [&f] { f->stop(); });
+  run_flight(f, body);
 }
 
 void HttpTransport::reap_flights(bool all) {
@@ -679,16 +672,14 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     for (const auto& [k, v] : options.headers) headers.set(k, v);
     std::optional<json> init;
     if (method == "initialize") init = message;
+    std::string body;
+    append_json(body, message);
     if (options.on_caller_thread && !init) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
-      std::string body;
-      append_json(body, message);
       run_here(message["id"], options.stop, deadline,
                [&](Flight& f) { run_request(f, f.id, body, headers, nullptr, deadline); });
       return {};
     }
-    std::string body;
-    append_json(body, message);
     start_flight(message["id"], [this, body = std::move(body),
                                  headers = std::move(headers), init = std::move(init), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, init ? &*init : nullptr, deadline);
