@@ -65,7 +65,7 @@ if [ "${1:-}" != "--quick" ]; then
     build-tsan/test/unit_tests -tce='*16 MiB*,*50 MiB*'
   passed=$((passed + 1))
 
-  step "SSE parser under libFuzzer (20 s)"
+  step "SSE and HTTP/1.1 response parsers under libFuzzer (20 s each)"
   test/fuzz/run.sh 20
   passed=$((passed + 1))
 

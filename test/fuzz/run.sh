@@ -1,8 +1,10 @@
 #!/bin/sh
-# Build the SSE parser fuzz target with clang++ (libFuzzer + ASan + UBSan) in a temporary
-# directory and run it for ${1:-30} seconds over the seed corpus. Exits non-zero on a crash
-# (the reproducer and build directory are kept and printed), 0 with a "skipped" message only
-# when clang++ is not installed.
+# Build the libFuzzer targets with clang++ (libFuzzer + ASan + UBSan) in a temporary directory
+# and run each for ${1:-30} seconds over its seed corpus:
+#   fuzz_sse    the SSE parser (lib/sse.cpp), seeds in corpus/
+#   fuzz_http1  the lean HTTP/1.1 response parser (lib/http1.cpp), seeds in corpus_http1/
+# Exits non-zero on a crash (the reproducer and build directory are kept and printed), 0 with
+# a "skipped" message only when clang++ is not installed.
 set -eu
 
 seconds=${1:-30}
@@ -11,26 +13,29 @@ lib=$(cd "$here/../../lib" && pwd)
 cxx=${CLANGXX:-clang++}
 
 if ! command -v "$cxx" >/dev/null 2>&1; then
-  echo "fuzz_sse: skipped: clang/libFuzzer not installed ($cxx not found)"
+  echo "fuzz: skipped: clang/libFuzzer not installed ($cxx not found)"
   exit 0
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_sse.XXXXXX")
-mkdir "$work/corpus"
-
-"$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -I"$lib" "$lib/sse.cpp" "$here/fuzz_sse.cpp" -o "$work/fuzz_sse"
-
-# New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as
-# they are.
-status=0
-"$work/fuzz_sse" -max_total_time="$seconds" -print_final_stats=1 \
-  -artifact_prefix="$work/" "$work/corpus" "$here/corpus" || status=$?
-
-if [ "$status" -ne 0 ]; then
-  echo "fuzz_sse: FAILED (exit $status); reproducer and binary kept in $work" >&2
-  ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null >&2 || true
-  exit "$status"
-fi
-rm -rf "$work"
-echo "fuzz_sse: ok, no crash in ${seconds}s"
+for target in sse http1; do
+  case "$target" in
+    sse) seeds="$here/corpus" ;;
+    http1) seeds="$here/corpus_http1" ;;
+  esac
+  work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_$target.XXXXXX")
+  mkdir "$work/corpus"
+  "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I"$lib" "$lib/$target.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
+  # New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as
+  # they are.
+  status=0
+  "$work/fuzz_$target" -max_total_time="$seconds" -print_final_stats=1 \
+    -artifact_prefix="$work/" "$work/corpus" "$seeds" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "fuzz_$target: FAILED (exit $status); reproducer and binary kept in $work" >&2
+    ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null >&2 || true
+    exit "$status"
+  fi
+  rm -rf "$work"
+  echo "fuzz_$target: ok, no crash in ${seconds}s"
+done
