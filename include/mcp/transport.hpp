@@ -4,7 +4,9 @@
 /// The channel under a session: moves JSON-RPC messages, knows nothing of MCP methods.
 ///
 /// Thread-safety: `send` may be called from many threads at once; `close` from any thread,
-/// any number of times. Callbacks run on the transport's own reader thread, one at a time.
+/// any number of times. Messages are delivered one at a time, on the transport's own reader
+/// thread, or on a caller's thread while it is inside `lead()` or a `send` with
+/// `SendOptions::on_caller_thread` (it then reads its own reply).
 
 #include <mcp/error.hpp>
 
