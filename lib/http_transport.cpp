@@ -3,6 +3,7 @@
 
 #include "auth/oauth_util.hpp"
 #include "http1.hpp"
+#include "json_read.hpp"
 #include "json_write.hpp"
 #include "sse.hpp"
 
@@ -469,7 +470,7 @@ void HttpTransport::deliver(json&& msg) {
 
 bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose) {
   if (data.find_first_not_of(" \t\r\n") == std::string::npos) return diagnose;  // priming event
-  auto j = json::parse(data, nullptr, false);
+  auto j = parse_json(data);
   if (j.is_discarded()) {
     if (diagnose && cb_.on_diagnostic) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
     return false;
@@ -779,7 +780,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   if (status >= 200 && status < 300) {
     // Some servers answer a notification with a body; anything JSON-RPC in it is delivered.
     if (!res.body.empty() && res.content_type.find("application/json") != std::string::npos) {
-      auto j = json::parse(res.body, nullptr, false);
+      auto j = parse_json(res.body);
       if (!j.is_discarded() && (j.is_array() || j.contains("jsonrpc"))) deliver(std::move(j));
     }
     return {};
@@ -1051,7 +1052,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
   }
   // A JSON-RPC error body is an answer, whatever the status (400 for modern errors, 404 for -32601).
   if (status != 401 && status != 403) {
-    auto j = json::parse(error_body, nullptr, false);
+    auto j = parse_json(error_body);
     if (!j.is_discarded() && is_jsonrpc_error_body(j)) {
       if (!j.contains("id") || j["id"].is_null()) j["id"] = id;
       if (j["id"] == id) {

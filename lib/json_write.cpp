@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "json_write.hpp"
 
+#include "utf8.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <charconv>
@@ -44,15 +46,8 @@ void append_escaped(std::string& out, const std::string& s) {
       continue;
     }
     // A UTF-8 sequence (RFC 3629): the lead fixes the length and the range of the second byte.
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
+    unsigned char lo, hi;
+    const std::size_t len = utf8_sequence(c, lo, hi);
     if (len == 0) {  // not a lead byte: replaced, and consumed
       out += replacement;
       ++i;

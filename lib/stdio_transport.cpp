@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "stdio_transport.hpp"
 
+#include "json_read.hpp"
 #include "json_write.hpp"
 
 #include <boost/process/args.hpp>
@@ -159,7 +160,8 @@ class StdioTransport final : public Transport {
   std::vector<nlohmann::json> handed_over_;  // parsed by a leader, for the reader (read_mutex_)
   bool too_large_ = false;  // a leader found an oversized line (read_mutex_)
   bool out_eof_ = false;    // stdout ended (read_mutex_)
-  bool watching_out_ = false;  // stdout is in the epoll set (read_mutex_)
+  bool watching_out_ = false;  // stdout is watched by the epoll set (read_mutex_)
+  bool out_registered_ = false;  // stdout was added to the epoll set (read_mutex_)
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
   std::atomic<bool> closed_reported_{false};
@@ -361,7 +363,7 @@ std::string StdioTransport::stderr_tail() const {
 void StdioTransport::handle_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  auto j = parse_json(line);
   if (j.is_discarded()) {
     if (cb_.on_diagnostic)
       cb_.on_diagnostic("non-JSON line on stdout ignored: " +
@@ -411,10 +413,14 @@ void StdioTransport::report_closed(Errc code, const std::string& what) {
 
 void StdioTransport::watch_stdout(bool on) {
   if (on == watching_out_) return;
+  // stdout stays in the set; an empty event mask disables it (not even EPOLLHUP is reported)
+  // and keeps its wait-queue entry. Two MODs cost about half of a DEL plus an ADD, and a
+  // leader pays them on every call.
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  ev.events = on ? EPOLLIN : 0u;
   ev.data.fd = out_.fd;
-  ::epoll_ctl(epoll_.fd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, out_.fd, &ev);
+  ::epoll_ctl(epoll_.fd, out_registered_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, out_.fd, &ev);
+  out_registered_ = true;
   watching_out_ = on;
 }
 
@@ -439,7 +445,7 @@ bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader
 void StdioTransport::leader_line(std::string_view line, bool& handover) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  auto j = nlohmann::json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
+  auto j = parse_json(line);
   if (j.is_discarded()) {
     handle_line(line);  // reports it
     return;

@@ -3,6 +3,8 @@
 # and run each for ${1:-30} seconds over its seed corpus:
 #   fuzz_sse    the SSE parser (lib/sse.cpp), seeds in corpus/
 #   fuzz_http1  the lean HTTP/1.1 response parser (lib/http1.cpp), seeds in corpus_http1/
+#   fuzz_json_read  the fast JSON parser (lib/json_read.cpp) against nlohmann's, seeds in
+#               corpus_json/
 # Exits non-zero on a crash (the reproducer and build directory are kept and printed), 0 with
 # a "skipped" message only when clang++ is not installed.
 set -eu
@@ -17,10 +19,11 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
   exit 0
 fi
 
-for target in sse http1; do
+for target in sse http1 json_read; do
   case "$target" in
     sse) seeds="$here/corpus" ;;
     http1) seeds="$here/corpus_http1" ;;
+    json_read) seeds="$here/corpus_json" ;;
   esac
   work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_$target.XXXXXX")
   mkdir "$work/corpus"
