@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -132,6 +133,7 @@ class Fields {
   [[nodiscard]] httplib::Headers to_httplib() const { return httplib::Headers(v_.begin(), v_.end()); }
   [[nodiscard]] auto begin() const { return v_.begin(); }
   [[nodiscard]] auto end() const { return v_.end(); }
+  void reserve(std::size_t n) { v_.reserve(n); }
 
  private:
   static bool same(std::string_view a, std::string_view b) {
@@ -415,6 +417,7 @@ void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection
 
 Fields HttpTransport::headers_for(const json* msg, bool stream) {
   Fields h;
+  h.reserve(cfg_.headers.size() + 6);  // ours: at most Accept, session, method, name, version
   auto put = [&](std::string_view k, std::string v) { h.set(k, std::move(v)); };
   for (const auto& [k, v] : cfg_.headers) put(k, v);
   if (cfg_.header_provider) {
@@ -674,6 +677,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     std::optional<json> init;
     if (method == "initialize") init = message;
     std::string body;
+    body.reserve(512);  // one allocation for a typical request, not one per doubling
     append_json(body, message);
     if (options.on_caller_thread && !init) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
@@ -809,7 +813,11 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
   head += "POST ";
   head += url.target;
   head += " HTTP/1.1\r\n";
-  if (!headers.find("Host")) head += "Host: " + conn->host_header() + "\r\n";
+  if (!headers.find("Host")) {
+    head += "Host: ";
+    head += conn->host_header();
+    head += "\r\n";
+  }
   if (!headers.find("User-Agent")) head += "User-Agent: mcp-cpp\r\n";
   for (const auto& [k, v] : headers) {
     head += k;
@@ -817,7 +825,10 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
     head += v;
     head += "\r\n";
   }
-  head += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  head += "Content-Type: application/json\r\nContent-Length: ";
+  char length[24];
+  head.append(length, std::to_chars(length, length + sizeof length, body.size()).ptr);
+  head += "\r\n\r\n";
   auto lean_head = [&](const http1::Head& h) {
     if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
         !h.get("Location").empty()) {

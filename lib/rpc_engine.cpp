@@ -120,6 +120,13 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::s
                                                                      Clock::time_point deadline,
                                                                      const SendOptions& send_options,
                                                                      ProgressOptions progress) {
+  return send_lent(method, params, deadline, send_options, std::move(progress));
+}
+
+Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::string& method, json& params,
+                                                                  Clock::time_point deadline,
+                                                                  const SendOptions& send_options,
+                                                                  ProgressOptions progress) {
   auto p = std::make_shared<Pending>();
   p->method = method;
   p->deadline = deadline;
@@ -146,8 +153,10 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::s
   fields.emplace("jsonrpc", "2.0");
   fields.emplace("id", p->id);
   fields.emplace("method", method);
-  if (!params.is_null()) fields.emplace("params", std::move(params));
+  json* lent = params.is_null() ? nullptr : &fields.emplace("params", std::move(params)).first->second;
   auto sent = transport_->send(msg, deadline, send_options);
+  // A transport is done with the message when send returns (it serialises what it keeps).
+  if (lent) params = std::move(*lent);
   if (!sent) {
     abandon(p);
     // A transport that died while we wrote reports the cause through on_closed; prefer it.
@@ -225,18 +234,24 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
 Result<json> RpcEngine::call(const std::string& method, json params, Clock::time_point deadline,
                              const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options,
                              ProgressOptions progress) {
+  return call_lent(method, params, deadline, stop, cancel_on_abort, send_options, std::move(progress));
+}
+
+Result<json> RpcEngine::call_lent(const std::string& method, json& params, Clock::time_point deadline,
+                                  const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options,
+                                  ProgressOptions progress) {
   if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
   const bool resets = progress.reset_timeout;
   // The caller waits right after sending: the transport may do the exchange on this thread
   // (not when progress may move the deadline, which only wait() follows).
   Result<std::shared_ptr<Pending>> p = nullptr;
   if (resets) {
-    p = send_request(method, std::move(params), deadline, send_options, std::move(progress));
+    p = send_lent(method, params, deadline, send_options, std::move(progress));
   } else {
     SendOptions here = send_options;
     here.on_caller_thread = true;
     here.stop = stop;
-    p = send_request(method, std::move(params), deadline, here, std::move(progress));
+    p = send_lent(method, params, deadline, here, std::move(progress));
   }
   if (p && resets) return wait(*p, (*p)->deadline, stop, cancel_on_abort);
   if (!p) return fail(p.error());

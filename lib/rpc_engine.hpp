@@ -97,6 +97,12 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   [[nodiscard]] Result<json> call(const std::string& method, json params, Clock::time_point deadline,
                                   const std::stop_token& stop, bool cancel_on_abort = true,
                                   const SendOptions& send_options = {}, ProgressOptions progress = {});
+  /// The same with `params` lent, not given: moved into the message while it is sent and
+  /// moved back after, so a caller that may send them again (a retry, another round) needs
+  /// no copy. They come back as sent (with a progress token, if one was added).
+  [[nodiscard]] Result<json> call_lent(const std::string& method, json& params, Clock::time_point deadline,
+                                       const std::stop_token& stop, bool cancel_on_abort,
+                                       const SendOptions& send_options, ProgressOptions progress);
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
   /// Forget a pending request (the caller gave up on it).
@@ -110,6 +116,9 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
 
  private:
   struct WorkQueue;
+  // send_request with `params` lent (see call_lent).
+  Result<std::shared_ptr<Pending>> send_lent(const std::string& method, json& params, Clock::time_point deadline,
+                                             const SendOptions& send_options, ProgressOptions progress);
   void on_message(json&& msg);
   void on_transport_closed(const Error& e);
   void on_request_failed(const json& id, const Error& e);

@@ -563,11 +563,18 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (defaults.on_diagnostic) defaults.on_diagnostic(name, msg);
   }
 
-  Result<json> request(std::string_view method_sv, json params, const RequestOptions& opt,
+  Result<json> request(std::string_view method, json params, const RequestOptions& opt,
                        const SendOptions& send_options = {}) {
+    return request_lent(method, params, opt, send_options);
+  }
+
+  // `params` are lent (RpcEngine::call_lent): the caller gets them back, as last sent, for a
+  // retry of its own without copying them.
+  Result<json> request_lent(std::string_view method_sv, json& current, const RequestOptions& opt,
+                            const SendOptions& send_options = {}) {
     const std::string method(method_sv);
     const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
-    json current = params.is_null() ? json::object() : std::move(params);
+    if (current.is_null()) current = json::object();
     const bool cacheable = !opt.no_cache && (method == "tools/list" || method == "prompts/list" ||
                                              method == "resources/list" || method == "resources/templates/list" ||
                                              method == "resources/read");
@@ -641,7 +648,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     cache[key] = CacheEntry{r, Clock::now() + ttl};
   }
 
-  Result<json> request_once(const std::string& method, const json& params, const RequestOptions& opt,
+  Result<json> request_once(const std::string& method, json& params, const RequestOptions& opt,
                             const SendOptions& send_options) {
     if (!params.is_null() && !params.is_object())
       return failure(Errc::invalid_config, method + ": params must be a JSON object");
@@ -656,7 +663,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     }
     const auto deadline = Clock::now() + request_timeout(opt);
     for (int attempt = 0; attempt < 2; ++attempt) {
-      json p = params.is_null() ? json::object() : params;
+      if (params.is_null()) params = json::object();
+      json& p = params;  // lent to the engine, and back for a second attempt
       if (si->era == Era::modern) {
         json& meta = p["_meta"];
         if (!meta.is_object()) meta = json::object();
@@ -670,7 +678,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         progress.timeout = request_timeout(opt);
         progress.hard_deadline = Clock::now() + opt.max_total_time.value_or(request_timeout(opt) * 10);
       }
-      auto r = eng->call(method, std::move(p), deadline, opt.stop, true, send_options, std::move(progress));
+      auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, std::move(progress));
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
         if (si->era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
@@ -995,16 +1003,17 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   };
   auto so = send_options();
   if (!so) return tl::unexpected<Error>(so.error());
-  // request() takes its params by value: a copy only where a retry may still need them.
-  const bool may_retry = impl_->is_http();
-  auto r = impl_->request("tools/call", may_retry ? json(params) : std::move(params), options, *so);
-  if (!r && may_retry && r.error().rpc_code == -32020) {
+  // Lent, not copied: they come back for the retry below.
+  auto r = impl_->request_lent("tools/call", params, options, *so);
+  if (!r && impl_->is_http() && r.error().rpc_code == -32020) {
     // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
     auto relisted = list_tools(options);
     if (!relisted) return tl::unexpected<Error>(relisted.error());
     so = send_options();
     if (!so) return tl::unexpected<Error>(so.error());
-    r = impl_->request("tools/call", std::move(params), options, *so);
+    // What the first try added goes: back to {name, arguments}.
+    for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
+    r = impl_->request_lent("tools/call", params, options, *so);
   }
   if (!r) return tl::unexpected<Error>(r.error());
   CallToolResult result;

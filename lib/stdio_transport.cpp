@@ -289,6 +289,7 @@ Result<void> StdioTransport::start(Callbacks cb) {
 Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) {
   // Invalid UTF-8 from the caller is replaced rather than thrown.
   std::string line;
+  line.reserve(512);  // one allocation for a typical message, not one per doubling
   append_json(line, message);
   line += '\n';
   std::lock_guard lk(write_mutex_);

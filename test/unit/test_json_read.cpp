@@ -8,7 +8,6 @@
 #include "json_same.hpp"
 
 #include <cstdint>
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
