@@ -1012,7 +1012,8 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     so = send_options();
     if (!so) return tl::unexpected<Error>(so.error());
     // What the first try added goes: back to {name, arguments}.
-    for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
+    if (params.is_object())
+      for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
     r = impl_->request_lent("tools/call", params, options, *so);
   }
   if (!r) return tl::unexpected<Error>(r.error());

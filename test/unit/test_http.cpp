@@ -66,6 +66,24 @@ TEST_CASE("http modern: headers mirrored from the body, JSON and SSE replies") {
   }
 }
 
+TEST_CASE("http modern: a call refused as a header mismatch is retried once, after a re-list, with the same params") {
+  Fixture fx({"--mode", "modern"});
+  auto client = make(http(fx.url()));
+  const json args = {{"text", "x"}, {"n", 1}};
+  auto r = client.call_tool("h", "mismatch_once", args);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  // The server echoes what the retry sent: name and arguments, nothing left from the first try.
+  CHECK(json::parse(r->text()) == json{{"name", "mismatch_once"}, {"arguments", args}});
+  int calls = 0, lists = 0;
+  for (const auto& req : fx.requests()) {
+    const auto method = req["body"].value("method", "");
+    if (method == "tools/call") ++calls;
+    if (calls == 1 && method == "tools/list") ++lists;
+  }
+  CHECK(calls == 2);
+  CHECK(lists >= 1);  // re-listed between the two
+}
+
 TEST_CASE("http: one headers map reaches every request of every kind") {
   const std::map<std::string, std::string> auth{{"Authorization", "Bearer s3cret"}};
   {
