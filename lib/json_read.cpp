@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "json_read.hpp"
 
-#include "utf8.hpp"
+#include "json_chars.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -13,14 +13,6 @@ namespace mcp::detail {
 namespace {
 
 using json = nlohmann::json;
-
-// 1 for bytes a string can hold as they are: printable ASCII and DEL, but not '"' or '\\'.
-constexpr struct PlainTable {
-  bool v[256]{};
-  constexpr PlainTable() {
-    for (int c = 0x20; c < 0x80; ++c) v[c] = c != '"' && c != '\\';
-  }
-} kPlain;
 
 // A recursive-descent parser for the common shapes. Every function returns false for
 // anything it does not take on itself; the caller then hands the whole text to nlohmann,
@@ -240,7 +232,7 @@ class Fast {
     ++p_;  // the opening quote
     for (;;) {
       const unsigned char* run = p_;
-      while (p_ < end_ && kPlain.v[*p_]) ++p_;
+      while (p_ < end_ && kJsonPlain.v[*p_]) ++p_;
       out.append(reinterpret_cast<const char*>(run), static_cast<std::size_t>(p_ - run));
       if (p_ == end_) return false;
       const unsigned char c = *p_;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "json_write.hpp"
 
-#include "utf8.hpp"
+#include "json_chars.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -12,9 +12,6 @@ namespace mcp::detail {
 
 namespace {
 
-// Bytes that can be copied as they are: printable ASCII and DEL, but not '"' or '\\'.
-bool plain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
-
 void append_escaped(std::string& out, const std::string& s) {
   static constexpr char hex[] = "0123456789abcdef";
   static constexpr char replacement[] = "\xEF\xBF\xBD";  // U+FFFD
@@ -23,7 +20,7 @@ void append_escaped(std::string& out, const std::string& s) {
   std::size_t i = 0;
   while (i < n) {
     std::size_t run = i;
-    while (run < n && plain(p[run])) ++run;
+    while (run < n && kJsonPlain.v[p[run]]) ++run;
     out.append(s, i, run - i);
     i = run;
     if (i >= n) break;

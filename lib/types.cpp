@@ -89,12 +89,19 @@ void to_json(json& j, const ToolDefinition& v) {
 
 void from_json(const json& j, ContentBlock& v) {
   v.raw = j;
+  v.type.clear();
+  v.text.clear();
+  v.data.clear();
+  v.mime_type.clear();
+  v.uri.clear();
   if (!j.is_object()) return;
-  v.type = str_or(j, "type");
-  v.text = str_or(j, "text");
-  v.data = str_or(j, "data");
-  v.mime_type = str_or(j, "mimeType");
-  v.uri = str_or(j, "uri");
+  // One pass over the members (a block has few) rather than a lookup per field.
+  for (const auto& [k, m] : j.get_ref<const json::object_t&>()) {
+    if (!m.is_string()) continue;
+    std::string* field = k == "type" ? &v.type : k == "text" ? &v.text : k == "data" ? &v.data
+                       : k == "mimeType" ? &v.mime_type : k == "uri" ? &v.uri : nullptr;
+    if (field) *field = m.get_ref<const std::string&>();
+  }
   if (v.type == "resource") {
     auto r = j.find("resource");
     if (r != j.end() && r->is_object()) {
@@ -120,8 +127,10 @@ void call_tool_result_fields(const json& j, CallToolResult& v) {
   if (!j.is_object()) throw json::type_error::create(302, "tool result is not an object", &j);
   v.content.clear();
   auto c = j.find("content");
-  if (c != j.end() && c->is_array())
-    for (const auto& b : *c) v.content.push_back(b.get<ContentBlock>());
+  if (c != j.end() && c->is_array()) {
+    v.content.reserve(c->size());
+    for (const auto& b : *c) from_json(b, v.content.emplace_back());
+  }
   auto sc = j.find("structuredContent");
   if (sc != j.end()) v.structured_content = *sc; else v.structured_content.reset();
   auto ie = j.find("isError");

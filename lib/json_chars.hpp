@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// UTF-8 sequences as RFC 3629 defines them (the ranges nlohmann's lexer checks too).
+// Character classes shared by the JSON reader and writer (json_read.cpp, json_write.cpp).
 #include <cstddef>
 
 namespace mcp::detail {
 
+/// Bytes a JSON string holds as they are: printable ASCII and DEL, but not '"' or '\\'.
+inline constexpr struct JsonPlainBytes {
+  bool v[256]{};
+  constexpr JsonPlainBytes() {
+    for (int c = 0x20; c < 0x80; ++c) v[c] = c != '"' && c != '\\';
+  }
+} kJsonPlain;
+
+/// UTF-8 sequences as RFC 3629 defines them (the ranges nlohmann's lexer checks too).
 /// The length of the sequence that `lead` starts (2 to 4), with the range its second byte
 /// must be in (`lo`..`hi`; later bytes are always 0x80..0xBF). 0 if `lead` starts none: ASCII,
 /// a continuation byte, an overlong lead (C0, C1) or one above U+10FFFF (F5 to FF).
