@@ -24,6 +24,49 @@ namespace {
 constexpr const char* kMetaVersion = "io.modelcontextprotocol/protocolVersion";
 constexpr const char* kMetaCaps = "io.modelcontextprotocol/clientCapabilities";
 constexpr const char* kMetaInfo = "io.modelcontextprotocol/clientInfo";
+
+// A modern request's _meta is the same for every request of a session; building a copy per
+// request (three long keys, nested objects) was a measurable share of a call. Each thread
+// keeps one copy and lends it to the request it is making: moved into the params, and moved
+// back once the request is sent. A nested request on the same thread (from a handler) finds
+// the copy out on loan and makes its own.
+class MetaLoan {
+ public:
+  void lend(json& params, const std::shared_ptr<const json>& ours) {
+    Copy& c = copy();
+    if (c.source != ours || !c.tree.is_object()) {
+      c.tree = *ours;
+      c.source = ours;
+    }
+    params.get_ref<json::object_t&>().emplace("_meta", std::move(c.tree));
+    source_ = ours;
+  }
+  // Takes our _meta back out of `params` (as sent, less the progress token the engine adds).
+  void take_back(json& params) {
+    if (!source_ || !params.is_object()) return;
+    auto& members = params.get_ref<json::object_t&>();
+    auto it = members.find("_meta");
+    if (it == members.end()) return;
+    json tree = std::move(it->second);
+    members.erase(it);
+    source_.reset();
+    if (!tree.is_object()) return;
+    tree.erase("progressToken");
+    Copy& c = copy();
+    if (!c.tree.is_object()) c.tree = std::move(tree);
+  }
+
+ private:
+  struct Copy {
+    std::shared_ptr<const json> source;  // what `tree` is a copy of (kept alive: no ABA)
+    json tree;  // null while out on loan
+  };
+  static Copy& copy() {
+    thread_local Copy c;
+    return c;
+  }
+  std::shared_ptr<const json> source_;  // set while a tree of ours is lent out
+};
 constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
 
 bool is_transport_failure(const Error& e) {
@@ -665,11 +708,18 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (params.is_null()) params = json::object();
       json& p = params;  // lent to the engine, and back for a second attempt
+      // Our _meta for a modern request: lent from this thread's copy when the caller sent
+      // none (taken back below), else merged into theirs.
+      MetaLoan loan;
       if (si->era == Era::modern) {
-        json& meta = p["_meta"];
-        if (!meta.is_object()) meta = json::object();
         const auto ours = modern_meta_shared(si->protocol_version);
-        for (auto it = ours->begin(); it != ours->end(); ++it) meta[it.key()] = it.value();
+        if (!p.contains("_meta")) {
+          loan.lend(p, ours);
+        } else {
+          json& meta = p["_meta"];
+          if (!meta.is_object()) meta = json::object();
+          for (auto it = ours->begin(); it != ours->end(); ++it) meta[it.key()] = it.value();
+        }
       }
       detail::ProgressOptions progress;
       if (opt.on_progress) {
@@ -679,6 +729,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         progress.hard_deadline = Clock::now() + opt.max_total_time.value_or(request_timeout(opt) * 10);
       }
       auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, std::move(progress));
+      loan.take_back(p);
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
         if (si->era == Era::modern && r.error().errc() == Errc::stream_broken) continue;

@@ -66,6 +66,33 @@ TEST_CASE("http modern: headers mirrored from the body, JSON and SSE replies") {
   }
 }
 
+TEST_CASE("http modern: every request carries the client's _meta, and a progress token only where asked for") {
+  Fixture fx({"--mode", "modern"});
+  auto client = make(http(fx.url()));
+  mcp::RequestOptions with_progress;
+  with_progress.on_progress = [](const mcp::Progress&) {};
+  // Alternating, so that a token from one request could leak into the next one's _meta.
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(client.call_tool("h", "echo", {{"message", "a"}}, with_progress));
+    REQUIRE(client.call_tool("h", "echo", {{"message", "b"}}));
+  }
+  int calls = 0;
+  for (const auto& req : fx.requests()) {
+    const auto& body = req["body"];
+    if (body.value("method", "") != "tools/call") continue;
+    const auto& meta = body["params"]["_meta"];
+    CAPTURE(meta.dump());
+    CHECK(meta["io.modelcontextprotocol/protocolVersion"] == "2026-07-28");
+    CHECK(meta["io.modelcontextprotocol/clientInfo"]["name"] == "mcp-cpp");
+    CHECK(meta.contains("io.modelcontextprotocol/clientCapabilities"));
+    const bool asked = body["params"]["arguments"]["message"] == "a";
+    CHECK(meta.contains("progressToken") == asked);
+    if (asked) CHECK(meta["progressToken"] == body["id"]);
+    ++calls;
+  }
+  CHECK(calls == 6);
+}
+
 TEST_CASE("http modern: a call refused as a header mismatch is retried once, after a re-list, with the same params") {
   Fixture fx({"--mode", "modern"});
   auto client = make(http(fx.url()));
