@@ -45,10 +45,17 @@ void each_token(std::string_view v, F&& f) {
   }
 }
 
-bool is_tchar(char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
+// RFC 9110 token characters.
+constexpr struct TcharTable {
+  bool v[256]{};
+  constexpr TcharTable() {
+    for (int c = '0'; c <= '9'; ++c) v[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) v[c] = v[c - 'a' + 'A'] = true;
+    for (const char* p = "!#$%&'*+-.^_`|~"; *p; ++p) v[static_cast<unsigned char>(*p)] = true;
+  }
+} kTchar;
+
+bool is_tchar(char c) { return kTchar.v[static_cast<unsigned char>(c)]; }
 
 int poll_ms(std::chrono::microseconds d) {
   const auto ms = (d.count() + 999) / 1000;
@@ -222,7 +229,9 @@ bool ResponseParser::feed(const char* data, std::size_t n, const OnHead& on_head
         p += take;
         std::size_t term = std::string::npos;
         for (std::size_t i = old >= 2 ? old - 2 : 0; i < buf_.size(); ++i) {
-          if (buf_[i] != '\n') continue;
+          const void* nl = std::memchr(buf_.data() + i, '\n', buf_.size() - i);
+          if (!nl) break;
+          i = static_cast<std::size_t>(static_cast<const char*>(nl) - buf_.data());
           if (i + 1 < buf_.size() && buf_[i + 1] == '\n') { term = i + 2; break; }
           if (i + 2 < buf_.size() && buf_[i + 1] == '\r' && buf_[i + 2] == '\n') { term = i + 3; break; }
         }

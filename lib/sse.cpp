@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "sse.hpp"
 
+#include <cstring>
 #include <utility>
 
 namespace mcp::detail {
@@ -51,8 +52,11 @@ bool SseParser::consume(std::string_view bytes, const std::function<void(SseEven
   while (i < n) {
     // Only bytes never seen before are scanned, which keeps a huge line fed in small chunks
     // linear (rescanning line_ on every chunk would be quadratic).
-    std::size_t end = i;
-    while (end < n && bytes[end] != '\n' && bytes[end] != '\r') ++end;
+    // The line ends at the first CR or LF: memchr for each, the CR only up to the LF.
+    const char* lf = static_cast<const char*>(std::memchr(bytes.data() + i, '\n', n - i));
+    const std::size_t lf_at = lf ? static_cast<std::size_t>(lf - bytes.data()) : n;
+    const char* cr = static_cast<const char*>(std::memchr(bytes.data() + i, '\r', lf_at - i));
+    const std::size_t end = cr ? static_cast<std::size_t>(cr - bytes.data()) : lf_at;
     if (end == n) {
       auto rest = bytes.substr(i);
       // Checked before appending, so an oversized line never grows the buffer past the limit.
