@@ -33,6 +33,31 @@ void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Tran
 // The request whose waiter is leading on this thread (its own reply needs no interrupt).
 thread_local const RpcEngine::Pending* tl_leading = nullptr;
 
+// A request's envelope {"jsonrpc", "id", "method", "params"}, kept per thread and refilled
+// for each request: its map nodes and strings are allocated once, not per request. The
+// params are moved in for the send and out again after it. In use while a send is under way,
+// so a request made from a callback during that send builds its own.
+struct Envelope {
+  json msg;
+  json* id = nullptr;
+  std::string* method = nullptr;
+  json* params = nullptr;
+  bool busy = false;
+
+  Envelope() : msg(json::value_t::object) {
+    auto& fields = msg.get_ref<json::object_t&>();
+    fields.emplace("jsonrpc", "2.0");
+    id = &fields.emplace("id", 0).first->second;
+    method = &fields.emplace("method", json::value_t::string).first->second.get_ref<std::string&>();
+    params = &fields.emplace("params", nullptr).first->second;
+  }
+};
+
+Envelope& envelope() {
+  thread_local Envelope e;
+  return e;
+}
+
 }  // namespace
 
 void RpcEngine::wake(Pending& p) {
@@ -146,17 +171,36 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::stri
     if (!params.contains("_meta") || !params["_meta"].is_object()) params["_meta"] = json::object();
     params["_meta"]["progressToken"] = p->id;
   }
-  // Built member by member: nlohmann's initializer-list constructor copies and re-checks
-  // every element, a measurable share of a call.
-  json msg(json::value_t::object);
-  auto& fields = msg.get_ref<json::object_t&>();
-  fields.emplace("jsonrpc", "2.0");
-  fields.emplace("id", p->id);
-  fields.emplace("method", method);
-  json* lent = params.is_null() ? nullptr : &fields.emplace("params", std::move(params)).first->second;
-  auto sent = transport_->send(msg, deadline, send_options);
-  // A transport is done with the message when send returns (it serialises what it keeps).
-  if (lent) params = std::move(*lent);
+  Result<void> sent;
+  if (Envelope& e = envelope(); !e.busy && !params.is_null()) {
+    // Whatever send does (a throw included), the params go back and the envelope is free.
+    struct Loan {
+      Envelope& e;
+      json& params;
+      ~Loan() {
+        params = std::move(*e.params);
+        *e.params = nullptr;
+        e.busy = false;
+      }
+    } loan{e, params};
+    e.busy = true;
+    *e.id = p->id;
+    e.method->assign(method);
+    *e.params = std::move(params);
+    // A transport is done with the message when send returns (it serialises what it keeps).
+    sent = transport_->send(e.msg, deadline, send_options);
+  } else {
+    // Built member by member: nlohmann's initializer-list constructor copies and re-checks
+    // every element.
+    json msg(json::value_t::object);
+    auto& fields = msg.get_ref<json::object_t&>();
+    fields.emplace("jsonrpc", "2.0");
+    fields.emplace("id", p->id);
+    fields.emplace("method", method);
+    json* lent = params.is_null() ? nullptr : &fields.emplace("params", std::move(params)).first->second;
+    sent = transport_->send(msg, deadline, send_options);
+    if (lent) params = std::move(*lent);
+  }
   if (!sent) {
     abandon(p);
     // A transport that died while we wrote reports the cause through on_closed; prefer it.
@@ -188,7 +232,28 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
       // Read the word before looking at the state: a change after this read bumps it, so the
       // futex wait below returns at once instead of missing it.
       const std::uint32_t seen = p->signal.load(std::memory_order_seq_cst);
-      if (p->done) return std::move(p->result);
+      if (!p->progress_updates.empty()) {
+        // Progress first: what came before the reply is reported before the call returns.
+        std::vector<Progress> updates;
+        updates.swap(p->progress_updates);
+        lk.unlock();
+        try {
+          for (const auto& u : updates) p->progress.on_progress(u);
+        } catch (...) {
+          abandon(p);  // the caller's callback threw: its exception ends the call
+          throw;
+        }
+        lk.lock();
+        continue;
+      }
+      if (p->done) {
+        const auto before = p->handlers_before;
+        const auto until = p->deadline + p->held_total;
+        lk.unlock();
+        wait_for_handlers(before, until);
+        lk.lock();
+        return std::move(p->result);
+      }
       if (stopped.load(std::memory_order_seq_cst)) break;
       // The deadline may move (progress resets it, holds extend it): wait against its
       // current value. A held request has none; it is woken when the hold ends.
@@ -242,10 +307,12 @@ Result<json> RpcEngine::call_lent(const std::string& method, json& params, Clock
                                   ProgressOptions progress) {
   if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
   const bool resets = progress.reset_timeout;
-  // The caller waits right after sending: the transport may do the exchange on this thread
-  // (not when progress may move the deadline, which only wait() follows).
+  // The caller waits right after sending: the transport may do the exchange on this thread.
+  // Not with progress: wait() gives it to on_progress as it comes (and follows a deadline
+  // that progress moves), which it could not do from inside the exchange.
+  const bool reports = static_cast<bool>(progress.on_progress);
   Result<std::shared_ptr<Pending>> p = nullptr;
-  if (resets) {
+  if (reports) {
     p = send_lent(method, params, deadline, send_options, std::move(progress));
   } else {
     SendOptions here = send_options;
@@ -286,22 +353,11 @@ void RpcEngine::on_message(json&& msg) {
       return;
     }
     if (id != msg.end() && !id->is_null()) {
-      bool full;
-      {
-        std::lock_guard lk(work_->m);
-        full = work_->items.size() >= 1024;
-        if (!full) work_->items.push_back(std::move(msg));
-        // Started on the first server request: most connections (every modern one) never
-        // get any, and an idle thread costs memory per connection.
-        if (!full && !worker_.joinable() && !work_->stop)
-          worker_ = std::thread(&RpcEngine::dispatch_loop, work_, weak_from_this());
-      }
-      if (full) {
+      const json request_id = *id;
+      if (!enqueue(Work{std::move(msg), {}})) {
         // A server flooding us with requests gets errors rather than unbounded memory.
-        answer(*id, fail(Errc::invalid_message, "too many pending server requests"));
-        return;
+        answer(request_id, fail(Errc::invalid_message, "too many pending server requests"));
       }
-      work_->cv.notify_one();
       return;
     }
     if (*method == "notifications/progress" && deliver_progress(msg.contains("params") ? msg["params"] : json()))
@@ -345,6 +401,8 @@ void RpcEngine::on_message(json&& msg) {
   {
     std::lock_guard lk(p->m);
     p->result = std::move(r);
+    if (order_handlers_.load(std::memory_order_relaxed))
+      p->handlers_before = work_->queued.load(std::memory_order_seq_cst);
     p->done = true;
   }
   wake(*p);
@@ -363,21 +421,72 @@ void RpcEngine::answer(const json& id, Result<json> r) {
   if (!sent && options_.on_diagnostic) options_.on_diagnostic("could not answer a server request: " + sent.error().message);
 }
 
+bool RpcEngine::enqueue(Work&& w) {
+  {
+    std::lock_guard lk(work_->m);
+    if (work_->stop || work_->items.size() >= 1024) return false;
+    work_->items.push_back(std::move(w));
+    work_->queued.fetch_add(1, std::memory_order_seq_cst);
+    // Started on first use: most connections never get a server request or a notification
+    // for a handler, and an idle thread costs memory per connection.
+    if (!worker_.joinable()) {
+      worker_ = std::thread(&RpcEngine::dispatch_loop, work_, weak_from_this());
+      work_->worker_id = worker_.get_id();
+    }
+  }
+  work_->cv.notify_one();
+  return true;
+}
+
+void RpcEngine::post(std::function<void()> task) {
+  if (!enqueue(Work{json(), std::move(task)}) && options_.on_diagnostic) {
+    std::lock_guard lk(work_->m);
+    if (!work_->stop) options_.on_diagnostic("a notification for a handler was dropped: 1024 are already waiting");
+  }
+}
+
 void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> weak) {
   for (;;) {
-    json msg;
+    Work w;
     {
       std::unique_lock lk(work->m);
       work->cv.wait(lk, [&] { return work->stop || !work->items.empty(); });
       if (work->stop) return;
-      msg = std::move(work->items.front());
+      w = std::move(work->items.front());
       work->items.pop_front();
     }
     // If this was the last reference, the engine is destroyed here, on this thread; its
     // close() then detaches us and we only touch `work` afterwards.
-    if (auto self = weak.lock()) self->handle_server_request(msg);
-    else return;
+    auto self = weak.lock();
+    if (!self) return;
+    if (!w.task) {
+      self->handle_server_request(w.request);
+    } else {
+      try {
+        w.task();
+      } catch (const std::exception& e) {
+        if (self->options_.on_diagnostic) self->options_.on_diagnostic(std::string("a handler threw: ") + e.what());
+      } catch (...) {
+        if (self->options_.on_diagnostic) self->options_.on_diagnostic("a handler threw");
+      }
+    }
+    self.reset();
+    {
+      std::lock_guard lk(work->m);
+      work->finished.fetch_add(1, std::memory_order_seq_cst);
+    }
+    work->done_cv.notify_all();
   }
+}
+
+void RpcEngine::wait_for_handlers(std::uint64_t before, Clock::time_point until) {
+  if (work_->finished.load(std::memory_order_seq_cst) >= before) return;  // the usual case
+  std::unique_lock lk(work_->m);
+  // A handler waiting for its own call's reply cannot wait for the handlers queued after it.
+  if (std::this_thread::get_id() == work_->worker_id) return;
+  work_->done_cv.wait_until(lk, until, [&] {
+    return work_->stop || work_->finished.load(std::memory_order_seq_cst) >= before;
+  });
 }
 
 void RpcEngine::handle_server_request(json& msg) {
@@ -435,13 +544,17 @@ bool RpcEngine::deliver_progress(const json& params) {
   if (params.contains("progress") && params["progress"].is_number()) pr.progress = params["progress"].get<double>();
   if (params.contains("total") && params["total"].is_number()) pr.total = params["total"].get<double>();
   if (params.contains("message") && params["message"].is_string()) pr.message = params["message"].get<std::string>();
-  if (p->progress.reset_timeout) {
+  {
     std::lock_guard lk(p->m);
-    p->deadline = std::min(Clock::now() + p->progress.timeout, p->progress.hard_deadline);
-    p->held_total = {};  // a reset deadline starts from now
+    if (p->progress.reset_timeout) {
+      p->deadline = std::min(Clock::now() + p->progress.timeout, p->progress.hard_deadline);
+      p->held_total = {};  // a reset deadline starts from now
+    }
+    // For the waiting caller to hand to on_progress (see Pending). A flood keeps the latest.
+    if (p->progress_updates.size() >= 1024) p->progress_updates.erase(p->progress_updates.begin());
+    p->progress_updates.push_back(std::move(pr));
   }
   wake(*p);
-  p->progress.on_progress(pr);
   return true;
 }
 
@@ -512,6 +625,7 @@ void RpcEngine::close(const Error& reason) {
     worker.swap(worker_);
   }
   work_->cv.notify_all();
+  work_->done_cv.notify_all();
   if (worker.joinable()) {
     if (worker.get_id() == std::this_thread::get_id()) worker.detach();  // closed from a handler
     else worker.join();

@@ -20,6 +20,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace mcp::detail {
 
@@ -62,6 +63,12 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     Clock::time_point held_since{};
     Clock::duration held_total{};
     ProgressOptions progress;
+    // Progress notifications not yet given to on_progress (guarded by m). The waiting caller
+    // calls on_progress itself, on its own thread: never on a thread that reads the
+    // transport, and never after the call returned (the callback may capture its locals).
+    std::vector<Progress> progress_updates;  // not a deque: that allocates even when empty
+    // The worker's queue length when the reply came (see wait_for_handlers).
+    std::uint64_t handlers_before = 0;
     // The waiting caller sleeps on `signal` (a futex word), which is bumped after every change
     // it must see (done, deadline, stop); the futex is woken only when `waiters` says someone
     // sleeps. Cheaper than a condition variable: no mutex to re-take on wake-up, no syscall
@@ -103,6 +110,13 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   [[nodiscard]] Result<json> call_lent(const std::string& method, json& params, Clock::time_point deadline,
                                        const std::stop_token& stop, bool cancel_on_abort,
                                        const SendOptions& send_options, ProgressOptions progress);
+  /// From now on a reply is returned only after the worker has run what was queued before
+  /// it (wait_for_handlers). Off by default, for the handshake.
+  void order_handlers() { order_handlers_.store(true, std::memory_order_relaxed); }
+  /// Runs `task` on the engine's worker thread, after what is already queued there (server
+  /// requests and earlier tasks, in order). For user callbacks that must not run on a thread
+  /// reading the transport: they may block, or call the server. Dropped once closed.
+  void post(std::function<void()> task);
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
   /// Forget a pending request (the caller gave up on it).
@@ -144,15 +158,29 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   std::optional<Error> close_reason_;
   RequestHandler request_handler_;
   NotificationHandler notification_handler_;
-  // Server->client requests run on a worker thread, one at a time, off the reader thread.
-  // Its state is shared so the worker outlives an engine destroyed from inside a handler.
+  // Server->client requests and posted tasks run on a worker thread, one at a time, in
+  // order, off the reader thread. Its state is shared so the worker outlives an engine
+  // destroyed from inside a handler.
+  struct Work {
+    json request;                // a server request, or
+    std::function<void()> task;  // a posted task
+  };
   struct WorkQueue {
     std::mutex m;
-    std::condition_variable cv;
-    std::list<json> items;  // a list: an empty deque already holds a 512-byte block per connection
+    std::condition_variable cv;       // work arrived, or stop
+    std::condition_variable done_cv;  // an item finished
+    std::list<Work> items;  // a list: an empty deque already holds a 512-byte block per connection
     bool stop = false;
+    std::atomic<std::uint64_t> queued{0}, finished{0};  // items ever queued, and done
+    std::thread::id worker_id;
   };
+  // Queues `w` (false if the queue is full or stopped), starting the worker on first use.
+  bool enqueue(Work&& w);
+  // A reply is returned only after the handlers for what came before it have run (a tool's
+  // log lines are all seen when its call returns), as long as that takes until `until`.
+  void wait_for_handlers(std::uint64_t before, Clock::time_point until);
   std::shared_ptr<WorkQueue> work_ = std::make_shared<WorkQueue>();
+  std::atomic<bool> order_handlers_{false};
   std::thread worker_;
 };
 

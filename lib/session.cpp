@@ -253,8 +253,15 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       it = cache.erase(it);
   }
 
-  void on_notification(const std::string& method, const json& params) {
+  // Runs where the message was read (a reader thread, or a caller reading its reply). The
+  // bookkeeping is done here; the user's handlers run on the engine's worker thread, in
+  // order, where they may block and may call the server (from here that would deadlock:
+  // this thread is the one that reads the reply).
+  void on_notification(const std::string& method, const json& params, const std::weak_ptr<RpcEngine>& weak_eng) {
     const auto& h = defaults.handlers;
+    auto later = [&](std::function<void()> task) {
+      if (auto eng = weak_eng.lock()) eng->post(std::move(task));
+    };
     if (method == "notifications/subscriptions/acknowledged") return;  // the listen stream is open
     if (params.is_object() && params.contains("_meta") && params["_meta"].is_object() &&
         params["_meta"].contains("io.modelcontextprotocol/subscriptionId")) {
@@ -270,7 +277,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         if (params.contains("logger") && params["logger"].is_string()) m.logger = params["logger"].get<std::string>();
         if (params.contains("data")) m.data = params["data"];
       }
-      h.on_log(name, m);
+      later([on_log = h.on_log, server = name, m = std::move(m)] { on_log(server, m); });
       return;
     }
     ChangeEvent ev;
@@ -291,7 +298,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     } else {
       return;
     }
-    if (h.on_change) h.on_change(name, ev);
+    if (h.on_change) later([on_change = h.on_change, server = name, ev = std::move(ev)] { on_change(server, ev); });
   }
 
   Result<std::shared_ptr<RpcEngine>> open_engine() {
@@ -312,8 +319,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       if (auto self = weak.lock(); self && self->defaults.on_diagnostic) self->defaults.on_diagnostic(self->name, d);
     };
     auto eng = std::make_shared<RpcEngine>(std::move(t), std::move(o));
-    eng->set_notification_handler([weak](const std::string& method, const json& params) {
-      if (auto self = weak.lock()) self->on_notification(method, params);
+    std::weak_ptr<RpcEngine> weak_eng = eng;
+    eng->set_notification_handler([weak, weak_eng](const std::string& method, const json& params) {
+      if (auto self = weak.lock()) self->on_notification(method, params, weak_eng);
     });
     eng->set_request_handler([weak](const std::string& method, const json& params) -> Result<json> {
       auto self = weak.lock();
@@ -567,6 +575,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       return failure(Errc::disconnected, "disconnected while connecting");
     }
     engine = out->first;
+    // From now on a call returns after the handlers for what preceded its reply. Not during
+    // the handshake: it runs under connect_mutex, which a handler calling the server needs.
+    engine->order_handlers();
     info = out->second;
     shared_info = std::make_shared<const ServerInfo>(info);
     verdict = info.era;

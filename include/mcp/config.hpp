@@ -84,8 +84,11 @@ struct HttpServerConfig {
 /// What the client answers when servers ask something of it, and the callbacks for what
 /// servers report. One set of handlers serves both eras: legacy servers send requests,
 /// modern servers return `input_required` results that the SDK fulfils and retries.
-/// A handler that is not set is not declared as a capability. Handlers run on SDK threads,
-/// may block (they are off the I/O threads), and receive the server's configured name.
+/// A handler that is not set is not declared as a capability. The handlers for what a
+/// server sends (all but approve_tool_call, which runs on the calling thread) run on a worker
+/// thread per connection, one at a time in the order the messages came, never on a thread
+/// reading the transport: they may block and may call the server. A call returns after the
+/// handlers for what preceded its reply. Each receives the server's configured name.
 struct ClientHandlers {
   /// `elicitation/create`. In form mode, schema defaults are filled in for fields the
   /// handler leaves out of an accepted answer.

@@ -28,8 +28,8 @@ namespace mcp {
 struct RequestOptions {
   std::optional<Milliseconds> timeout;  ///< overrides the server's / client's default
   std::stop_token stop;                 ///< request cancellation (sends notifications/cancelled)
-  /// Progress notifications for this request (a progressToken is sent). Called from an SDK
-  /// thread; keep it quick.
+  /// Progress notifications for this request (a progressToken is sent). Called on the
+  /// calling thread while it waits for the reply, in order, never after the call returned.
   std::function<void(const Progress&)> on_progress;
   /// Restart the timeout at each progress notification...
   bool reset_timeout_on_progress = false;

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <future>
 #include <set>
 
 using namespace std::chrono_literals;
@@ -64,6 +65,38 @@ TEST_CASE("http modern: headers mirrored from the body, JSON and SSE replies") {
     }
     CHECK(saw_call);
   }
+}
+
+TEST_CASE("http legacy: a log handler that calls the server gets its answer, during connect and during a call") {
+  // The fixture's SSE replies (initialize's too) carry a log notification before the
+  // response. Handlers run off the thread reading that reply, so a handler may call the
+  // server itself: before, this deadlocked inside connect.
+  Fixture fx({"--mode", "legacy", "--sse"});
+  auto cfg = testutil::one("h", http(fx.url()));
+  cfg.request_timeout = 10s;
+  mcp::Client* self = nullptr;
+  std::atomic<int> logs{0};
+  std::promise<std::string> inner;
+  cfg.handlers.on_log = [&](const std::string&, const mcp::LogMessage&) {
+    if (logs.fetch_add(1) != 0) return;  // once: the inner call's own log does not recurse
+    auto r = self->call_tool("h", "echo", {{"message", "inner"}});
+    inner.set_value(r ? r->text() : std::string("error: ") + r.error().what());
+  };
+  auto c = mcp::Client::create(std::move(cfg));
+  REQUIRE(c);
+  self = &*c;
+  const auto start = Clock::now();
+  auto r = c->call_tool("h", "echo", {{"message", "outer"}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(r->text() == "outer");
+  CHECK(ms_since(start) < 5000);  // no stall until a timeout
+  auto answer = inner.get_future();
+  REQUIRE(answer.wait_for(10s) == std::future_status::ready);
+  CHECK(answer.get() == "inner");
+  auto again = c->call_tool("h", "echo", {{"message", "after"}});
+  REQUIRE(again);
+  CHECK(again->text() == "after");
+  c->disconnect();  // waits for the handler thread: nothing runs on after this
 }
 
 TEST_CASE("http modern: every request carries the client's _meta, and a progress token only where asked for") {

@@ -414,6 +414,35 @@ TEST_CASE("a caller reading its own reply hands notifications to the reader thre
   }
 }
 
+TEST_CASE("handlers run off the thread reading stdout: one may call the server, before the call that caused it returns") {
+  // "notify" sends a log line and a list change before its reply. Here the change handler
+  // re-lists the tools, as a client keeping a tool list would. Run where the reply is read,
+  // that call could never get its own reply (the reading thread is the one waiting).
+  mcp::ClientConfig cfg = one("hc", fault({"--era", "legacy"}));
+  cfg.request_timeout = 5s;
+  mcp::Client* self = nullptr;
+  std::atomic<int> relisted{0}, failed{0};
+  std::atomic<int> logs{0};
+  cfg.handlers.on_change = [&](const std::string&, const mcp::ChangeEvent&) {
+    auto tools = self->list_tools();
+    if (tools && !tools->empty()) ++relisted;
+    else ++failed;
+  };
+  cfg.handlers.on_log = [&](const std::string&, const mcp::LogMessage&) { ++logs; };
+  auto client = make(std::move(cfg));
+  self = &client;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = client.call_tool("hc", "notify");
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(std::chrono::steady_clock::now() - start < 2s);  // no stall until a timeout
+    // The handlers for what came before the reply have run when the call returns.
+    CHECK(relisted == i + 1);
+    CHECK(logs == i + 1);
+  }
+  CHECK(failed == 0);
+}
+
 TEST_CASE("unknown tool: rpc_error with the server's code") {
   auto client = make(one("u", fault({"--era", "legacy"})));
   auto r = client.call_tool("u", "no_such_tool");
