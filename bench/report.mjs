@@ -49,7 +49,7 @@ try {
 } catch {}
 
 const date = arg("--date") || new Date().toISOString().replace(/\.\d+Z$/, "Z");  // when the run started
-const machine = { nproc: Number(arg("--nproc")), cpu: arg("--cpu"), os: arg("--os"), cxx: arg("--cxx"), node: process.version, loadavg_start_end: arg("--load"), commit: arg("--commit"), build: arg("--build") };
+const machine = { nproc: Number(arg("--nproc")), cpu: arg("--cpu"), os: arg("--os"), cxx: arg("--cxx"), node: process.version, loadavg_start_end: arg("--load"), commit: arg("--commit"), build: arg("--build"), pinned_cpu: arg("--pinned") || null };
 const smoke = arg("--smoke") === "1";
 const targets = config.targets.map((t) => ({ id: t.id, server: t.server, transport: t.transport, cases: t.cases }));
 
@@ -84,6 +84,11 @@ md.push(`- Machine: ${machine.nproc} cores (\`nproc\`), ${machine.cpu}; ${machin
 md.push(`- Library: commit ${arg("--commit")}, built in ${arg("--build")}`);
 md.push(`- Load average (1, 5, 15 min) at start / end: ${arg("--load")}${smoke ? "" : " (a quiet machine shows well under 1 at the start)"}`);
 md.push(`- Compiler: ${machine.cxx}; Node ${machine.node} for the peers and the Node server`);
+if (arg("--pinned"))
+  md.push(
+    `- Pinned: every process (each client, every server and the servers a client spawns) ran on CPU ${arg("--pinned")} alone (\`taskset\`). ` +
+      "No round trip waits for an idle CPU to wake, so the floor is far lower than on two CPUs; Node's own helper threads (GC, compiler) share that CPU with its client too.",
+  );
 for (const c of clients) md.push(`- ${LABEL[c] ?? c}: ${runs[c].client_version ?? "?"} (${runs[c].runtime ?? "?"})${runs[c].error ? ` FAILED: ${runs[c].error}` : ""}`);
 md.push(
   `- Per case: cold ${config.cold_runs} runs; sequential ${config.seq_calls} calls${(config.seq_rounds ?? 1) > 1 ? ` in each of ${config.seq_rounds} rounds (client CPU per call: the median round)` : ""}; concurrent ${config.conc_calls} calls with ${config.conc_inflight} in flight; ` +

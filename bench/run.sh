@@ -3,7 +3,7 @@
 # Mastra's MCPClient (bench/peers), on the same servers, in one invocation; then the pool
 # benchmark (bench/pool_bench). Writes results.json, results.md and cpu_mem.png.
 #
-#   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--clients ours,ts,mastra]
+#   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--clients ours,ts,mastra] [--pin CPU]
 #
 #   --smoke    a few calls per case (well under 60 s; what CI runs). Results go to
 #              bench/results/smoke/ so the committed figures are not overwritten.
@@ -11,6 +11,9 @@
 #              missing, `ninja -C DIR` builds just those targets; nothing else is built.
 #   --out      where results go (default: bench/results, or bench/results/smoke with --smoke)
 #   --clients  which clients to run (default: all three)
+#   --pin      run every process (clients, servers, their children) on this one CPU, with
+#              taskset: no round trip then waits on an idle CPU to wake up. Results go to
+#              bench/results/pinned/; a full run publishes latest-pinned.md.
 #
 # Installs what it needs when it is missing: the pinned peer packages and Node 22
 # (`npm ci --prefix bench/peers`) and gnuplot (Debian package gnuplot-nox, full runs only; a
@@ -24,13 +27,15 @@ build=$root/build
 smoke=0
 out=""
 clients="ours,ts,mastra"
+pin_cpu=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
     --build) build=$(cd "$2" && pwd); shift ;;
     --out) out=$2; shift ;;
     --clients) clients=$2; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --pin) pin_cpu=$2; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -39,7 +44,15 @@ say() { echo "run.sh: $*" >&2; }
 if [ "$(awk '{print ($1 > 1.0)}' /proc/loadavg)" = 1 ]; then
   say "warning: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) cores; figures from a busy machine are noisy"
 fi
-[ -n "$out" ] || { [ "$smoke" = 1 ] && out=$here/results/smoke || out=$here/results; }
+pin=()
+if [ -n "$pin_cpu" ]; then
+  command -v taskset >/dev/null 2>&1 || { say "--pin needs taskset (util-linux)"; exit 2; }
+  taskset -c "$pin_cpu" true || { say "cannot pin to CPU $pin_cpu"; exit 2; }
+  pin=(taskset -c "$pin_cpu")
+fi
+default_out=$here/results
+[ -z "$pin_cpu" ] || default_out=$here/results/pinned
+[ -n "$out" ] || { [ "$smoke" = 1 ] && out=$default_out/smoke || out=$default_out; }
 mkdir -p "$out" "$out/logs"
 out=$(cd "$out" && pwd)
 started=$(date +%s)
@@ -122,7 +135,7 @@ start_server() {
   local name=$1 fd pid port="" i
   shift
   mkfifo "$tmp/$name.in"
-  "$@" <"$tmp/$name.in" >"$tmp/$name.port" 2>>"$out/logs/$name.log" &
+  "${pin[@]}" "$@" <"$tmp/$name.in" >"$tmp/$name.port" 2>>"$out/logs/$name.log" &
   pid=$!
   exec {fd}>"$tmp/$name.in"
   server_pids+=("$pid")
@@ -176,9 +189,9 @@ rm -f "$out"/client-*.json
 IFS=, read -r -a wanted <<<"$clients"
 for c in "${wanted[@]}"; do
   case "$c" in
-    ours) cmd=("$client_bench") ;;
-    ts) cmd=("$node" --expose-gc "$here/peers/ts_bench.mjs") ;;
-    mastra) cmd=("$node" --expose-gc "$here/peers/mastra_bench.mjs") ;;
+    ours) cmd=("${pin[@]}" "$client_bench") ;;
+    ts) cmd=("${pin[@]}" "$node" --expose-gc "$here/peers/ts_bench.mjs") ;;
+    mastra) cmd=("${pin[@]}" "$node" --expose-gc "$here/peers/mastra_bench.mjs") ;;
     *) say "unknown client $c"; exit 2 ;;
   esac
   : >"$out/logs/$c.log"
@@ -208,7 +221,7 @@ done
 # ---------------------------------------------------------------- the pool
 say "pool_bench"
 pool_status=0
-timeout -k 5 "$pool_limit" "$pool_bench" "$demo_server" "$fixture" "${pool_args[@]}" --json "$out/pool.json" \
+timeout -k 5 "$pool_limit" "${pin[@]}" "$pool_bench" "$demo_server" "$fixture" "${pool_args[@]}" --json "$out/pool.json" \
   >"$out/pool.md" 2>>"$out/logs/pool.log" || pool_status=$?
 [ "$pool_status" = 0 ] || say "pool_bench exited with status $pool_status"
 
@@ -218,7 +231,8 @@ report_status=0
 "$node" "$here/report.mjs" --dir "$out" --clients "$clients" --nproc "$(nproc)" --cpu "${cpu_model:-unknown}" \
   --os "$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME"; uname -r)" --cxx "$(c++ --version 2>/dev/null | head -1)" \
   --commit "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)" --build "$build" \
-  --date "$(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)" --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" || report_status=$?
+  --date "$(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)" --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" \
+  --pinned "$pin_cpu" || report_status=$?
 if [ "$have_gnuplot" = 1 ] && command -v gnuplot >/dev/null 2>&1; then
   (cd "$out" && timeout 60 gnuplot "$here/cpu_mem.gp") && say "plot: $out/cpu_mem.png"
 fi
@@ -228,6 +242,9 @@ if [ "$smoke" = 0 ] && [ "$out" = "$here/results" ] && [ "$report_status" = 0 ];
   cp "$out/results.md" "$out/latest.md"
   [ ! -f "$out/cpu_mem.png" ] || cp "$out/cpu_mem.png" "$out/latest.png"
   say "published: bench/results/latest.md and latest.png"
+elif [ "$smoke" = 0 ] && [ "$out" = "$here/results/pinned" ] && [ "$report_status" = 0 ]; then
+  cp "$out/results.md" "$here/results/latest-pinned.md"
+  say "published: bench/results/latest-pinned.md"
 fi
 say "done in $(( $(date +%s) - started )) s: $out/results.md"
 [ "$pool_status" = 0 ] || exit "$pool_status"
