@@ -65,7 +65,7 @@ if [ "${1:-}" != "--quick" ]; then
     build-tsan/test/unit_tests -tce='*16 MiB*,*50 MiB*'
   passed=$((passed + 1))
 
-  step "SSE and HTTP/1.1 response parsers under libFuzzer (20 s each)"
+  step "SSE parser, HTTP/1.1 response parser and parse_json under libFuzzer (20 s each)"
   test/fuzz/run.sh 20
   passed=$((passed + 1))
 
