@@ -56,6 +56,8 @@ class Transport {
   /// Open the channel (spawn the process, ...). Callbacks start after this returns ok.
   [[nodiscard]] virtual Result<void> start(Callbacks callbacks) = 0;
   /// Send one message; gives up at `deadline` (a peer that stops reading cannot block us).
+  /// `message` is only lent for the call: the caller reuses it once `send` returns, so a
+  /// transport that keeps anything of it (a queue, a retry) keeps a copy or its serialised text.
   [[nodiscard]] virtual Result<void> send(const nlohmann::json& message, Clock::time_point deadline,
                                           const SendOptions& options) = 0;
   /// Close gracefully, then forcibly. Idempotent. No callback runs after it returns.
