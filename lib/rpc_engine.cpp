@@ -33,6 +33,9 @@ void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Tran
 // The request whose waiter is leading on this thread (its own reply needs no interrupt).
 thread_local const RpcEngine::Pending* tl_leading = nullptr;
 
+// Set by UnorderedHandlersScope.
+thread_local bool tl_unordered = false;
+
 // A request's envelope {"jsonrpc", "id", "method", "params"}, kept per thread and refilled
 // for each request: its map nodes and strings are allocated once, not per request. The
 // params are moved in for the send and out again after it. In use while a send is under way,
@@ -59,6 +62,9 @@ Envelope& envelope() {
 }
 
 }  // namespace
+
+UnorderedHandlersScope::UnorderedHandlersScope() : previous_(tl_unordered) { tl_unordered = true; }
+UnorderedHandlersScope::~UnorderedHandlersScope() { tl_unordered = previous_; }
 
 void RpcEngine::wake(Pending& p) {
   p.signal.fetch_add(1, std::memory_order_seq_cst);
@@ -250,7 +256,7 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
         const auto before = p->handlers_before;
         const auto until = p->deadline + p->held_total;
         lk.unlock();
-        wait_for_handlers(before, until);
+        if (!tl_unordered) wait_for_handlers(before, until);
         lk.lock();
         return std::move(p->result);
       }
@@ -401,8 +407,7 @@ void RpcEngine::on_message(json&& msg) {
   {
     std::lock_guard lk(p->m);
     p->result = std::move(r);
-    if (order_handlers_.load(std::memory_order_relaxed))
-      p->handlers_before = work_->queued.load(std::memory_order_seq_cst);
+    p->handlers_before = work_->queued.load(std::memory_order_seq_cst);
     p->done = true;
   }
   wake(*p);

@@ -110,9 +110,6 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   [[nodiscard]] Result<json> call_lent(const std::string& method, json& params, Clock::time_point deadline,
                                        const std::stop_token& stop, bool cancel_on_abort,
                                        const SendOptions& send_options, ProgressOptions progress);
-  /// From now on a reply is returned only after the worker has run what was queued before
-  /// it (wait_for_handlers). Off by default, for the handshake.
-  void order_handlers() { order_handlers_.store(true, std::memory_order_relaxed); }
   /// Runs `task` on the engine's worker thread, after what is already queued there (server
   /// requests and earlier tasks, in order). For user callbacks that must not run on a thread
   /// reading the transport: they may block, or call the server. Dropped once closed.
@@ -180,8 +177,22 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   // log lines are all seen when its call returns), as long as that takes until `until`.
   void wait_for_handlers(std::uint64_t before, Clock::time_point until);
   std::shared_ptr<WorkQueue> work_ = std::make_shared<WorkQueue>();
-  std::atomic<bool> order_handlers_{false};
   std::thread worker_;
+};
+
+/// While one lives on a thread, the calls that thread makes return as soon as their reply is in,
+/// without waiting for the handlers of what came before it (RpcEngine::wait_for_handlers). The
+/// session's handshakes use it: they hold its connect mutex, which a handler calling the server
+/// would need.
+class UnorderedHandlersScope {
+ public:
+  UnorderedHandlersScope();
+  ~UnorderedHandlersScope();
+  UnorderedHandlersScope(const UnorderedHandlersScope&) = delete;
+  UnorderedHandlersScope& operator=(const UnorderedHandlersScope&) = delete;
+
+ private:
+  bool previous_;
 };
 
 /// The JSON-RPC error object of a reply, as an Error (Errc::rpc_error, code and data kept).

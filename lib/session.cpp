@@ -575,9 +575,6 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       return failure(Errc::disconnected, "disconnected while connecting");
     }
     engine = out->first;
-    // From now on a call returns after the handlers for what preceded its reply. Not during
-    // the handshake: it runs under connect_mutex, which a handler calling the server needs.
-    engine->order_handlers();
     info = out->second;
     shared_info = std::make_shared<const ServerInfo>(info);
     verdict = info.era;
@@ -596,6 +593,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         return std::make_pair(engine, shared_info);
     }
     std::lock_guard ck(connect_mutex);
+    // The handshake's calls do not wait for handlers: a handler that calls the server needs
+    // connect_mutex, held here (see UnorderedHandlersScope).
+    detail::UnorderedHandlersScope unordered;
     auto out = connect_locked(opt);
     if (!out) return tl::unexpected<Error>(out.error());
     return std::make_pair(std::move(out->first), std::make_shared<const ServerInfo>(std::move(out->second)));
@@ -869,6 +869,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       std::lock_guard lk(mutex);
       if (session_epoch != seen_epoch || engine != eng) return info;
     }
+    detail::UnorderedHandlersScope unordered;  // as in ensure()
     auto li = handshake_legacy(eng, opt);
     if (!li) return li;
     std::lock_guard lk(mutex);
