@@ -8,6 +8,7 @@
 #include <chrono>
 #include <climits>
 #include <ctime>
+#include <optional>
 
 namespace mcp::detail {
 
@@ -38,8 +39,7 @@ thread_local bool tl_unordered = false;
 
 // A request's envelope {"jsonrpc", "id", "method", "params"}, kept per thread and refilled
 // for each request: its map nodes and strings are allocated once, not per request. The
-// params are moved in for the send and out again after it. In use while a send is under way,
-// so a request made from a callback during that send builds its own.
+// params are moved in for the send and out again after it. Busy while a send is under way.
 struct Envelope {
   json msg;
   json* id = nullptr;
@@ -177,36 +177,28 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::stri
     if (!params.contains("_meta") || !params["_meta"].is_object()) params["_meta"] = json::object();
     params["_meta"]["progressToken"] = p->id;
   }
-  Result<void> sent;
-  if (Envelope& e = envelope(); !e.busy && !params.is_null()) {
-    // Whatever send does (a throw included), the params go back and the envelope is free.
-    struct Loan {
-      Envelope& e;
-      json& params;
-      ~Loan() {
-        params = std::move(*e.params);
-        *e.params = nullptr;
-        e.busy = false;
-      }
-    } loan{e, params};
-    e.busy = true;
-    *e.id = p->id;
-    e.method->assign(method);
-    *e.params = std::move(params);
-    // A transport is done with the message when send returns (it serialises what it keeps).
-    sent = transport_->send(e.msg, deadline, send_options);
-  } else {
-    // Built member by member: nlohmann's initializer-list constructor copies and re-checks
-    // every element.
-    json msg(json::value_t::object);
-    auto& fields = msg.get_ref<json::object_t&>();
-    fields.emplace("jsonrpc", "2.0");
-    fields.emplace("id", p->id);
-    fields.emplace("method", method);
-    json* lent = params.is_null() ? nullptr : &fields.emplace("params", std::move(params)).first->second;
-    sent = transport_->send(msg, deadline, send_options);
-    if (lent) params = std::move(*lent);
-  }
+  // The message goes out in this thread's envelope, or in one of its own for a request made
+  // from a callback while another send on this thread is under way.
+  Envelope* e = &envelope();
+  std::optional<Envelope> own;
+  if (e->busy) e = &own.emplace();
+  if (params.is_null()) params = json::object();  // JSON-RPC params, when present, are structured
+  // Whatever send does (a throw included), the params go back and the envelope is free.
+  struct Loan {
+    Envelope& e;
+    json& params;
+    ~Loan() {
+      params = std::move(*e.params);
+      *e.params = nullptr;
+      e.busy = false;
+    }
+  } loan{*e, params};
+  e->busy = true;
+  *e->id = p->id;
+  e->method->assign(method);
+  *e->params = std::move(params);
+  // A transport is done with the message when send returns (it serialises what it keeps).
+  const Result<void> sent = transport_->send(e->msg, deadline, send_options);
   if (!sent) {
     abandon(p);
     // A transport that died while we wrote reports the cause through on_closed; prefer it.
