@@ -86,8 +86,8 @@ class Fast {
       if (p_ == end_ || *p_ != ':') return false;
       ++p_;
       // Parsed in place. A repeated key keeps its last value, as nlohmann's parser does.
-      auto [it, inserted] = members.try_emplace(std::move(key));
-      if (!inserted) it->second = nullptr;
+      // (value() replaces whatever an earlier duplicate left there.)
+      auto it = members.try_emplace(std::move(key)).first;
       if (!value(it->second)) return false;
       skip_ws();
       if (p_ == end_) return false;

@@ -161,7 +161,6 @@ class StdioTransport final : public Transport {
   bool too_large_ = false;  // a leader found an oversized line (read_mutex_)
   bool out_eof_ = false;    // stdout ended (read_mutex_)
   bool watching_out_ = false;  // stdout is watched by the epoll set (read_mutex_)
-  bool out_registered_ = false;  // stdout was added to the epoll set (read_mutex_)
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
   std::atomic<bool> closed_reported_{false};
@@ -273,14 +272,14 @@ Result<void> StdioTransport::start(Callbacks cb) {
     close();
     return fail(Errc::spawn_failed, "epoll/eventfd: " + errno_text(e));
   }
-  for (int fd : {wake_r_.fd, err_.fd, handover_fd_.fd}) {
+  for (int fd : {wake_r_.fd, err_.fd, handover_fd_.fd, out_.fd}) {
     if (fd < 0) continue;
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
     ::epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, fd, &ev);
   }
-  watch_stdout(true);
+  watching_out_ = true;
   open_ = true;
   reader_ = std::thread([this] { reader_loop(); });
   return {};
@@ -420,8 +419,7 @@ void StdioTransport::watch_stdout(bool on) {
   epoll_event ev{};
   ev.events = on ? EPOLLIN : 0u;
   ev.data.fd = out_.fd;
-  ::epoll_ctl(epoll_.fd, out_registered_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, out_.fd, &ev);
-  out_registered_ = true;
+  ::epoll_ctl(epoll_.fd, EPOLL_CTL_MOD, out_.fd, &ev);
   watching_out_ = on;
 }
 
