@@ -12,6 +12,8 @@ want_npm=1
 [ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
 if [ "$want_npm" = 1 ]; then
   packages+=(clang libclang-rt-14-dev)      # the libFuzzer target (test/fuzz)
+  packages+=(curl)                          # the stand-in browser of test/cli/test_mcpc_oauth.sh
+  packages+=(ca-certificates)               # npm's TLS to the registry
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
