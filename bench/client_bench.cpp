@@ -79,6 +79,27 @@ double cpu_us() {
   return us(ru.ru_utime) + us(ru.ru_stime);
 }
 
+// What the kernel counts for this process: CPU split into user and system time, minor page
+// faults, and voluntary/involuntary context switches. Deltas per call tell a client's own
+// work (user) from what it costs the kernel (system, faults, switches).
+struct Usage {
+  double user_us = 0, sys_us = 0, minflt = 0, nvcsw = 0, nivcsw = 0;
+  static Usage now() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec); };
+    return {us(ru.ru_utime), us(ru.ru_stime), static_cast<double>(ru.ru_minflt), static_cast<double>(ru.ru_nvcsw),
+            static_cast<double>(ru.ru_nivcsw)};
+  }
+  json per_call_since(const Usage& a, double calls) const {
+    return {{"user_us", (user_us - a.user_us) / calls},
+            {"sys_us", (sys_us - a.sys_us) / calls},
+            {"minor_faults", (minflt - a.minflt) / calls},
+            {"voluntary_switches", (nvcsw - a.nvcsw) / calls},
+            {"involuntary_switches", (nivcsw - a.nivcsw) / calls}};
+  }
+};
+
 // A "Name:   value" field of /proc/self/status (VmRSS in KiB, Threads, ...).
 long status_field(const char* name) {
   std::ifstream f("/proc/self/status");
@@ -309,23 +330,28 @@ struct Bench {
     const int n = cfg.value("seq_calls", 2000);
     const int rounds = std::max(1, cfg.value("seq_rounds", 1));
     std::vector<double> lat, per_round;
+    json usage_rounds = json::array();  // the kernel's counts per call, round by round
     lat.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(rounds));
     const auto deadline = Clock::now() + case_limit;
     const auto t0 = Clock::now();
     for (int r = 0; r < rounds && Clock::now() < deadline; ++r) {
-      const double c0 = cpu_us();
+      const Usage u0 = Usage::now();
       int done = 0;
       for (; done < n && Clock::now() < deadline; ++done) {
         const auto s = Clock::now();
         one(1000000 + r * n + done);
         lat.push_back(us_since(s));
       }
-      if (done > 0) per_round.push_back((cpu_us() - c0) / done);
+      if (done == 0) continue;
+      const Usage u1 = Usage::now();
+      per_round.push_back((u1.user_us + u1.sys_us - u0.user_us - u0.sys_us) / done);
+      usage_rounds.push_back(u1.per_call_since(u0, done));
     }
     const double secs = us_since(t0) / 1e6;
     const double calls = static_cast<double>(lat.size());
     return {{"calls", lat.size()}, {"seconds", secs}, {"calls_per_s", calls / secs}, {"p50_us", pct(lat, 0.5)},
-            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", pct(per_round, 0.5)}, {"cpu_us_per_call_rounds", per_round}};
+            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", pct(per_round, 0.5)}, {"cpu_us_per_call_rounds", per_round},
+            {"usage_per_call_rounds", usage_rounds}};
   }
 
   json floor_stdio(const Target& t) {

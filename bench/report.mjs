@@ -201,6 +201,41 @@ caseTable("Sequential echo calls on one connection", "seq", [
   ["client CPU us/call", (r) => small(r.cpu_us_per_call)],
   ["calls", (r) => num(r.calls)],
 ]);
+// The round whose CPU per call is the median (the figure above) and what the kernel counted in it.
+const medianUsage = (r) => {
+  const rounds = r.cpu_us_per_call_rounds ?? [];
+  const u = r.usage_per_call_rounds ?? [];
+  if (!u.length || u.length !== rounds.length) return null;
+  const order = rounds.map((v, i) => [v, i]).sort((a, b) => a[0] - b[0]);
+  return u[order[Math.min(order.length - 1, Math.floor(0.5 * order.length))][1]];
+};
+const usageCols = [
+  ["user us/call", (u) => small(u.user_us)],
+  ["system us/call", (u) => small(u.sys_us)],
+  ["minor faults/call", (u) => num(u.minor_faults, 2)],
+  ["voluntary switches/call", (u) => num(u.voluntary_switches, 2)],
+  ["involuntary switches/call", (u) => num(u.involuntary_switches, 2)],
+];
+{
+  const rows = [];
+  for (const t of targets)
+    for (const [c, kase] of [...clients.map((c) => [c, "seq"]), ["ours", "floor"]]) {
+      const r = get(c, t.id, kase);
+      const u = r && !r.error ? medianUsage(r) : null;
+      if (u) rows.push(`| ${t.server} | ${kase === "floor" ? "floor (no client)" : LABEL[c] ?? c} | ${usageCols.map(([, f]) => f(u)).join(" | ")} |`);
+    }
+  if (rows.length) {
+    md.push("## Where the sequential CPU goes");
+    md.push("");
+    md.push("The median round of the sequential case (and of the floor), as the kernel counted it for the client process (getrusage for C++, " +
+      "process.resourceUsage() for Node): user and system time, minor page faults and context switches per call. A voluntary switch is a sleep " +
+      "waiting for the server; user time is the client's own work.");
+    md.push("");
+    md.push(`| server | client | ${usageCols.map(([h]) => h).join(" | ")} |`);
+    md.push(`|---|---|${usageCols.map(() => "---:").join("|")}|`);
+    md.push(...rows, "");
+  }
+}
 caseTable(`Concurrent echo calls (${config.conc_inflight} in flight) on one connection`, "conc", [
   ["calls/s", (r) => num(r.calls_per_s)],
   ["p50 us", (r) => num(r.p50_us)],

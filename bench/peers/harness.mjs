@@ -36,6 +36,17 @@ const cpuMicros = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
+// As client_bench's Usage: user and system CPU, minor faults and context switches of this
+// process, so that per-call deltas compare like with like.
+const usage = () => {
+  const r = process.resourceUsage();
+  return { user: r.userCPUTime, sys: r.systemCPUTime, minflt: r.minorPageFault,
+           nvcsw: r.voluntaryContextSwitches, nivcsw: r.involuntaryContextSwitches };
+};
+const usagePerCall = (a, b, calls) => ({
+  user_us: (b.user - a.user) / calls, sys_us: (b.sys - a.sys) / calls, minor_faults: (b.minflt - a.minflt) / calls,
+  voluntary_switches: (b.nvcsw - a.nvcsw) / calls, involuntary_switches: (b.nivcsw - a.nivcsw) / calls,
+});
 const rssKib = () => Math.round(process.memoryUsage.rss() / 1024);
 const threads = () => Number(/^Threads:\s*(\d+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
 
@@ -166,21 +177,26 @@ export async function runBench(adapter) {
         // As client_bench: seq_rounds rounds of seq_calls calls; CPU per call is the median round's.
         const lat = [];
         const perRound = [];
+        const usageRounds = [];
         const deadline = performance.now() + limitMs;
         const t0 = performance.now();
         for (let r = 0; r < Math.max(1, cfg.seq_rounds ?? 1) && performance.now() < deadline; ++r) {
-          const c0 = cpuMicros();
+          const u0 = usage();
           let done = 0;
           for (; done < cfg.seq_calls && performance.now() < deadline; ++done) {
             const s = performance.now();
             await call(handle, t);
             lat.push((performance.now() - s) * 1000);
           }
-          if (done > 0) perRound.push((cpuMicros() - c0) / done);
+          if (done === 0) continue;
+          const u1 = usage();
+          perRound.push((u1.user + u1.sys - u0.user - u0.sys) / done);
+          usageRounds.push(usagePerCall(u0, u1, done));
         }
         const secs = (performance.now() - t0) / 1000;
         return { calls: lat.length, seconds: secs, calls_per_s: lat.length / secs, p50_us: pct(lat, 0.5), p99_us: pct(lat, 0.99),
-                 cpu_us_per_call: pct(perRound, 0.5), cpu_us_per_call_rounds: perRound };
+                 cpu_us_per_call: pct(perRound, 0.5), cpu_us_per_call_rounds: perRound,
+                 usage_per_call_rounds: usageRounds };
       } finally {
         await close(handle);
       }
