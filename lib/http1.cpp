@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "http1.hpp"
 
+#include "read_buffer.hpp"
+
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -447,9 +449,8 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     }
     return failed(Failure::write);
   }
-  // Per exchange, not per connection: an idle kept-alive connection holds no buffer (malloc
-  // hands the same block back call after call, so this costs no page faults either).
-  std::unique_ptr<char[]> buf(new char[kReadSize]);
+  // The thread's read buffer, not the connection's: an idle kept-alive connection holds none.
+  const ReadBuffer buf;
   for (;;) {
     if (stop_) return failed(Failure::stopped);
     pollfd pfd{fd_, POLLIN, 0};
@@ -459,9 +460,9 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
       return failed(Failure::read);
     }
     if (r == 0) return failed(Failure::timeout);
-    const ssize_t n = ::recv(fd_, buf.get(), kReadSize, 0);
+    const ssize_t n = ::recv(fd_, buf.data(), ReadBuffer::kSize, 0);
     if (n > 0) {
-      if (!parser_.feed(buf.get(), static_cast<std::size_t>(n), on_head, on_data)) {
+      if (!parser_.feed(buf.data(), static_cast<std::size_t>(n), on_head, on_data)) {
         if (parser_.stopped()) return failed(Failure::stopped);
         return failed(Failure::protocol, parser_.error());
       }

@@ -115,7 +115,6 @@ class Connection {
   Outcome open();
   void close_fd();
 
-  static constexpr std::size_t kReadSize = 64 * 1024;  // per exchange, uninitialised
   std::string host_;
   int port_;
   std::chrono::microseconds connect_timeout_;

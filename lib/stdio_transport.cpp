@@ -3,6 +3,7 @@
 
 #include "json_read.hpp"
 #include "json_write.hpp"
+#include "read_buffer.hpp"
 
 #include <boost/process/args.hpp>
 #include <boost/process/child.hpp>
@@ -32,7 +33,9 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -476,7 +479,7 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
   watch_stdout(false);  // the reader thread sleeps on: no hand-off to pay for
   bool handover = false;
   bool led = true;  // false: poll failed; the caller waits as usual, the reader thread reads
-  std::unique_ptr<char[]> chunk;  // taken at the first read
+  std::optional<ReadBuffer> chunk;  // the thread's read buffer, taken at the first read
   for (;;) {
     if (changed() || closing_) break;
     const auto now = Clock::now();
@@ -494,10 +497,10 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
       break;  // interrupted: the caller re-checks its state
     }
     if (!fds[0].revents) continue;
-    if (!chunk) chunk.reset(new char[kChunk]);
-    const ssize_t got = ::read(out_.fd, chunk.get(), kChunk);
+    if (!chunk) chunk.emplace();
+    const ssize_t got = ::read(out_.fd, chunk->data(), ReadBuffer::kSize);
     if (got > 0) {
-      if (!consume_stdout(chunk.get(), static_cast<std::size_t>(got), true, handover)) {
+      if (!consume_stdout(chunk->data(), static_cast<std::size_t>(got), true, handover)) {
         too_large_ = true;  // the reader thread reports it
         handover = true;
       }
@@ -583,8 +586,9 @@ void StdioTransport::reader_loop() {
       return;
     }
     if (out_ready && out_open && watching_out_) {
-      // Per read, not per connection: an idle connection holds no read buffer (malloc hands
-      // the same block back read after read).
+      // Per read, not a ReadBuffer: this thread is the connection's own, and a block kept
+      // for its lifetime would be a block per idle connection. Replies usually reach a
+      // leader instead; this thread reads what nobody waits for.
       std::unique_ptr<char[]> chunk(new char[kChunk]);
       const ssize_t got = ::read(out_.fd, chunk.get(), kChunk);
       if (got > 0) {

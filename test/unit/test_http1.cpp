@@ -1,6 +1,7 @@
 // The lean HTTP/1.1 client: response framing fed in every split, protocol errors, and a
 // connection against raw sockets on 127.0.0.1 (stale keep-alive, stop, timeouts).
-#include "../../lib/http1.hpp"  // private header: lib/ is not on the public include path
+#include "../../lib/http1.hpp"  // private headers: lib/ is not on the public include path
+#include "../../lib/read_buffer.hpp"
 #include "helpers.hpp"
 
 #include <mcp/client.hpp>
@@ -14,6 +15,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -374,6 +376,69 @@ TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout
     CHECK_FALSE(c.reusable());
   }
   CHECK(testutil::open_fds() == fds_before);
+}
+
+TEST_CASE("read buffers: one per thread, reused; a nested read gets its own; no data overwritten") {
+  namespace d = mcp::detail;
+  char* first = nullptr;
+  {
+    d::ReadBuffer a;
+    first = a.data();
+    std::memset(a.data(), 'a', d::ReadBuffer::kSize);
+    {
+      d::ReadBuffer nested;  // lent already: a block of its own
+      CHECK(nested.data() != a.data());
+      std::memset(nested.data(), 'n', d::ReadBuffer::kSize);
+    }
+    CHECK(a.data()[0] == 'a');
+    CHECK(a.data()[d::ReadBuffer::kSize - 1] == 'a');
+  }
+  {
+    d::ReadBuffer again;  // the same thread's block, lent again
+    CHECK(again.data() == first);
+  }
+  char* other = nullptr;
+  std::thread([&] {
+    d::ReadBuffer b;
+    other = b.data();
+  }).join();
+  CHECK(other != first);
+
+  // An exchange whose on_data runs another exchange on the same thread: the outer body, read
+  // before and after the nested one, arrives whole (the server sends it in two parts).
+  std::atomic<bool> nested_done{false};
+  RawServer server([](int fd) {
+    if (read_request(fd)) send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nnested");
+  });
+  RawServer server2([&](int fd) {
+    if (!read_request(fd)) return;
+    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\nouter-1:");
+    for (int i = 0; i < 300 && !nested_done; ++i) std::this_thread::sleep_for(10ms);
+    send_all(fd, "outer-2!");
+  });
+  h1::Connection outer("127.0.0.1", server2.port(), 2s);
+  h1::Connection inner("127.0.0.1", server.port(), 2s);
+  std::string outer_body, inner_body;
+  const std::string head = "POST /mcp HTTP/1.1\r\nHost: " + outer.host_header() + "\r\nContent-Length: 2\r\n\r\n";
+  auto o = outer.exchange(head, "{}", false, 5s, nullptr, [&](const char* data, std::size_t n) {
+    const std::string part(data, n);
+    if (!nested_done) {
+      const std::string ihead = "POST /mcp HTTP/1.1\r\nHost: " + inner.host_header() + "\r\nContent-Length: 3\r\n\r\n";
+      auto io = inner.exchange(ihead, "[1]", false, 5s, nullptr, [&](const char* d2, std::size_t n2) {
+        inner_body.append(d2, n2);
+        return true;
+      });
+      CHECK(io.ok());
+      nested_done = true;
+    }
+    // What this callback was given is still what the server sent.
+    CHECK(std::string(data, n) == part);
+    outer_body += part;
+    return true;
+  });
+  REQUIRE(o.ok());
+  CHECK(outer_body == "outer-1:outer-2!");
+  CHECK(inner_body == "nested");
 }
 
 TEST_CASE("http transport on the lean client: silently dropped keep-alive, chunked replies, Connection: close") {
