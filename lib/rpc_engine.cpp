@@ -34,8 +34,8 @@ void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Tran
 // The request whose waiter is leading on this thread (its own reply needs no interrupt).
 thread_local const RpcEngine::Pending* tl_leading = nullptr;
 
-// Set by UnorderedHandlersScope.
-thread_local bool tl_unordered = false;
+// The owner named by this thread's innermost UnorderedHandlersScope (null: none).
+thread_local const void* tl_unordered = nullptr;
 
 // A request's envelope {"jsonrpc", "id", "method", "params"}, kept per thread and refilled
 // for each request: its map nodes and strings are allocated once, not per request. The
@@ -63,7 +63,7 @@ Envelope& envelope() {
 
 }  // namespace
 
-UnorderedHandlersScope::UnorderedHandlersScope() : previous_(tl_unordered) { tl_unordered = true; }
+UnorderedHandlersScope::UnorderedHandlersScope(const void* owner) : previous_(tl_unordered) { tl_unordered = owner; }
 UnorderedHandlersScope::~UnorderedHandlersScope() { tl_unordered = previous_; }
 
 void RpcEngine::wake(Pending& p) {
@@ -248,7 +248,7 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
         const auto before = p->handlers_before;
         const auto until = p->deadline + p->held_total;
         lk.unlock();
-        if (!tl_unordered) wait_for_handlers(before, until);
+        if (!tl_unordered || tl_unordered != options_.owner) wait_for_handlers(before, until);
         lk.lock();
         return std::move(p->result);
       }

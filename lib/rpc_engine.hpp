@@ -45,6 +45,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     std::string server;                                  ///< for error messages
     std::function<void(std::string_view)> on_diagnostic;  ///< non-fatal oddities
     std::function<void(const Error&)> on_closed;         ///< the transport ended by itself
+    /// Who the engine works for (the session): what an UnorderedHandlersScope names.
+    const void* owner = nullptr;
   };
 
   using ProgressOptions = detail::ProgressOptions;
@@ -180,19 +182,21 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   std::thread worker_;
 };
 
-/// While one lives on a thread, the calls that thread makes return as soon as their reply is in,
-/// without waiting for the handlers of what came before it (RpcEngine::wait_for_handlers). The
-/// session's handshakes use it: they hold its connect mutex, which a handler calling the server
-/// would need.
+/// While one lives on a thread, the calls that thread makes through the engines of `owner`
+/// (RpcEngine::Options::owner) return as soon as their reply is in, without waiting for the
+/// handlers of what came before it (RpcEngine::wait_for_handlers). The session's handshakes use
+/// it: they hold its connect mutex, which a handler calling the server would need. Calls to
+/// any other owner's engines from the same thread (from a callback run during the handshake)
+/// still wait for their handlers.
 class UnorderedHandlersScope {
  public:
-  UnorderedHandlersScope();
+  explicit UnorderedHandlersScope(const void* owner);
   ~UnorderedHandlersScope();
   UnorderedHandlersScope(const UnorderedHandlersScope&) = delete;
   UnorderedHandlersScope& operator=(const UnorderedHandlersScope&) = delete;
 
  private:
-  bool previous_;
+  const void* previous_;
 };
 
 /// The JSON-RPC error object of a reply, as an Error (Errc::rpc_error, code and data kept).

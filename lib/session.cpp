@@ -49,11 +49,18 @@ class MetaLoan {
     if (it == members.end()) return;
     json tree = std::move(it->second);
     members.erase(it);
+    auto source = std::move(source_);
     source_.reset();
     if (!tree.is_object()) return;
     tree.erase("progressToken");
+    // Kept only with the tag of the session it is a copy of: a nested request from another
+    // session on this thread may have retagged the slot and left it empty (its send threw
+    // before it could take its own tree back).
     Copy& c = copy();
-    if (!c.tree.is_object()) c.tree = std::move(tree);
+    if (!c.tree.is_object()) {
+      c.tree = std::move(tree);
+      c.source = std::move(source);
+    }
   }
 
  private:
@@ -314,6 +321,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     }
     RpcEngine::Options o;
     o.server = name;
+    o.owner = this;
     std::weak_ptr<Impl> weak = weak_from_this();
     o.on_diagnostic = [weak](std::string_view d) {
       if (auto self = weak.lock(); self && self->defaults.on_diagnostic) self->defaults.on_diagnostic(self->name, d);
@@ -595,7 +603,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     std::lock_guard ck(connect_mutex);
     // The handshake's calls do not wait for handlers: a handler that calls the server needs
     // connect_mutex, held here (see UnorderedHandlersScope).
-    detail::UnorderedHandlersScope unordered;
+    detail::UnorderedHandlersScope unordered(this);
     auto out = connect_locked(opt);
     if (!out) return tl::unexpected<Error>(out.error());
     return std::make_pair(std::move(out->first), std::make_shared<const ServerInfo>(std::move(out->second)));
@@ -869,7 +877,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       std::lock_guard lk(mutex);
       if (session_epoch != seen_epoch || engine != eng) return info;
     }
-    detail::UnorderedHandlersScope unordered;  // as in ensure()
+    detail::UnorderedHandlersScope unordered(this);  // as in ensure()
     auto li = handshake_legacy(eng, opt);
     if (!li) return li;
     std::lock_guard lk(mutex);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <future>
 #include <set>
+#include <stdexcept>
 
 using namespace std::chrono_literals;
 using nlohmann::json;
@@ -791,4 +792,102 @@ TEST_CASE("http auth: a slow authorization does not time the request out; cancel
   client.disconnect();
   CHECK(ms_since(t1) < 1500);
   CHECK(saw_stop);
+}
+
+TEST_CASE("http: a call made from a callback while another session connects still waits for its handlers") {
+  // B: every SSE reply carries a log notification before the response.
+  Fixture fxb({"--mode", "legacy", "--sse"});
+  auto cfg_b = testutil::one("h", http(fxb.url()));
+  cfg_b.request_timeout = 10s;
+  std::atomic<int> b_logs{0};
+  cfg_b.handlers.on_log = [&](const std::string&, const mcp::LogMessage&) {
+    std::this_thread::sleep_for(300ms);  // a handler that takes a moment
+    ++b_logs;
+  };
+  auto b = mcp::Client::create(std::move(cfg_b));
+  REQUIRE(b);
+  auto bs = b->session("h");
+  REQUIRE(bs);
+  REQUIRE((*bs)->connect());
+  REQUIRE(testutil::eventually([&] { return b_logs.load() >= 1; }));  // initialize's own log line
+
+  // A: its header_provider, when armed, makes one call on B (on A's calling thread).
+  Fixture fxa({"--mode", "modern"});
+  std::atomic<bool> armed{false};
+  int before = -1, at_return = -1;
+  auto sca = http(fxa.url());
+  std::get<mcp::HttpServerConfig>(sca.transport).header_provider = [&] {
+    if (armed.exchange(false)) {
+      before = b_logs.load();
+      auto r = b->call_tool("h", "echo", {{"message", "nested"}});
+      CHECK(r);
+      at_return = b_logs.load();
+    }
+    return std::map<std::string, std::string>{};
+  };
+  auto a = make(std::move(sca));
+  auto as = a.session("h");
+  REQUIRE(as);
+
+  // While A is connecting: B's call must still return after the handler for the log line that
+  // preceded its reply (the ClientHandlers contract).
+  armed = true;
+  REQUIRE((*as)->connect());
+  CHECK_MESSAGE(at_return == before + 1, "B's call returned before B's on_log ran (during A's connect)");
+
+  // The same nested call once A is connected: ordered.
+  REQUIRE(testutil::eventually([&] { return b_logs.load() >= before + 1; }));
+  armed = true;
+  REQUIRE(a.call_tool("h", "echo", {{"message", "x"}}));
+  CHECK(at_return == before + 1);
+}
+
+TEST_CASE("http: one session's _meta never goes out on another session's request, even after a nested call threw") {
+  Fixture fxa({"--mode", "modern"});
+  Fixture fxb({"--mode", "modern"});
+  std::atomic<bool> b_throws{false};
+  auto scb = http(fxb.url());
+  std::get<mcp::HttpServerConfig>(scb.transport).header_provider = [&] {
+    if (b_throws) throw std::runtime_error("token store unavailable");
+    return std::map<std::string, std::string>{};
+  };
+  auto cfg_b = testutil::one("h", std::move(scb));
+  cfg_b.client_info.name = "client-B";
+  auto b = mcp::Client::create(std::move(cfg_b));
+  REQUIRE(b);
+
+  std::atomic<bool> armed{false};
+  auto sca = http(fxa.url());
+  std::get<mcp::HttpServerConfig>(sca.transport).header_provider = [&] {
+    if (armed.exchange(false)) {
+      try {
+        (void)b->call_tool("h", "echo", {{"message", "nested"}});
+      } catch (const std::exception&) {
+        // B's credentials failed; A carries on.
+      }
+    }
+    return std::map<std::string, std::string>{};
+  };
+  auto cfg_a = testutil::one("h", std::move(sca));
+  cfg_a.client_info.name = "client-A";
+  auto a = mcp::Client::create(std::move(cfg_a));
+  REQUIRE(a);
+
+  REQUIRE(b->call_tool("h", "echo", {{"message", "first"}}));
+  REQUIRE(a->call_tool("h", "echo", {{"message", "first"}}));
+  armed = true;
+  b_throws = true;
+  REQUIRE(a->call_tool("h", "echo", {{"message", "outer"}}));
+  b_throws = false;
+  REQUIRE(b->call_tool("h", "echo", {{"message", "after"}}));
+
+  int checked = 0;
+  for (const auto& req : fxb.requests()) {
+    const auto& body = req["body"];
+    if (!body.is_object() || body.value("method", "") != "tools/call") continue;
+    CAPTURE(body.dump());
+    CHECK(body["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]["name"] == "client-B");
+    ++checked;
+  }
+  CHECK(checked == 2);
 }
