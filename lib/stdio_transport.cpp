@@ -416,9 +416,11 @@ void StdioTransport::report_closed(Errc code, const std::string& what) {
 
 void StdioTransport::watch_stdout(bool on) {
   if (on == watching_out_) return;
-  // stdout stays in the set; an empty event mask disables it (not even EPOLLHUP is reported)
-  // and keeps its wait-queue entry. Two MODs cost about half of a DEL plus an ADD, and a
-  // leader pays them on every call.
+  // stdout stays in the set; an empty event mask disables EPOLLIN and keeps its wait-queue
+  // entry. Two MODs cost about half of a DEL plus an ADD, and a leader pays them on every
+  // call. The kernel still reports EPOLLHUP and EPOLLERR for a disabled entry: a server that
+  // closes stdout during a lead wakes the reader thread until the leader, which sees the
+  // end too, gives stdout back. At the end of stdout the reader deletes the entry instead.
   epoll_event ev{};
   ev.events = on ? EPOLLIN : 0u;
   ev.data.fd = out_.fd;
@@ -602,7 +604,10 @@ void StdioTransport::reader_loop() {
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         out_open = false;
         out_eof_ = true;
-        watch_stdout(false);
+        // Out of the set for good: a disabled entry would report EPOLLHUP on every
+        // epoll_wait while stderr is drained, a busy loop until the drain ends.
+        ::epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, out_.fd, nullptr);
+        watching_out_ = false;
         stderr_drain_until = Clock::now() + 200ms;
       }
     }

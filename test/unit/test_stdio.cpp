@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
@@ -845,4 +847,36 @@ TEST_CASE("modern multi round-trip: the whole sequence is bounded by max_total_t
   REQUIRE_FALSE(r);
   CHECK(r.error().errc() == mcp::Errc::timeout);
   CHECK(ms_since(t0) < 3000);
+}
+
+TEST_CASE("stdio: a server whose stdout ends while its stderr stays open costs no busy loop") {
+  // The server closes stdout at once but lives on (stderr still open, captured).
+  mcp::StdioServerConfig st;
+  st.command = "/bin/sh";
+  st.args = {"-c", "exec 1>&-; sleep 3"};
+  st.shutdown_grace = std::chrono::milliseconds(200);
+  mcp::ServerConfig sc;
+  sc.transport = std::move(st);
+  auto cfg = one("gone", std::move(sc));
+  cfg.probe_timeout = std::chrono::milliseconds(1500);
+  auto client = make(std::move(cfg));
+  auto cpu = [] {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000LL + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+  };
+  const auto t0 = Clock::now();
+  const auto c0 = cpu();
+  auto s = client.session("gone");
+  REQUIRE(s);
+  auto r = (*s)->connect();
+  CHECK_FALSE(r);
+  const auto used_us = cpu() - c0;
+  MESSAGE("connect took " << ms_since(t0) << " ms wall, " << used_us / 1000 << " ms CPU");
+  // The reader thread drains stderr for 200 ms after stdout ends. Spinning on EPOLLHUP, it
+  // burnt all of that (240 to 330 ms of CPU in all); waiting, the whole connect takes about
+  // 15 ms here. The bound leaves room for sanitizer builds, whose spin would still cost the
+  // full 200 ms: it is bounded by the clock, not by the work.
+  CHECK(used_us < 150000);
+  client.disconnect();
 }
