@@ -134,6 +134,9 @@ class Fields {
   [[nodiscard]] auto begin() const { return v_.begin(); }
   [[nodiscard]] auto end() const { return v_.end(); }
   void reserve(std::size_t n) { v_.reserve(n); }
+  // Why the header_provider gave nothing (it threw); apply_auth, which every request calls
+  // after headers_for, fails the request with it.
+  std::string provider_failure;
 
  private:
   static bool same(std::string_view a, std::string_view b) {
@@ -147,6 +150,17 @@ class Fields {
   }
   std::vector<Field> v_;
 };
+
+// What a user callback that threw said (called inside a catch block).
+std::string thrown_text() {
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an exception that is not a std::exception";
+  }
+}
 
 httplib::Headers all_fields(const http1::Head& h) {
   httplib::Headers all;
@@ -421,7 +435,15 @@ Fields HttpTransport::headers_for(const json* msg, bool stream) {
   auto put = [&](std::string_view k, std::string v) { h.set(k, std::move(v)); };
   for (const auto& [k, v] : cfg_.headers) put(k, v);
   if (cfg_.header_provider) {
-    for (const auto& [k, v] : cfg_.header_provider()) {
+    // Called on whatever thread makes the request, stream threads included: what it throws
+    // becomes this request's error (see apply_auth), never an exception of ours.
+    std::map<std::string, std::string> provided;
+    try {
+      provided = cfg_.header_provider();
+    } catch (...) {
+      h.provider_failure = "header_provider threw: " + thrown_text();
+    }
+    for (const auto& [k, v] : provided) {
       if (header_safe(k) && header_safe(v)) put(k, v);
       else if (cb_.on_diagnostic) cb_.on_diagnostic("header_provider returned a header with CR/LF; dropped: " + k);
     }
@@ -555,6 +577,7 @@ Error HttpTransport::status_error(int status, const std::string& body, const htt
 
 Result<void> HttpTransport::apply_auth(Fields& h, const char* method, const Url& url,
                                        Clock::time_point deadline) {
+  if (!h.provider_failure.empty()) return fail(err(Errc::unauthorized, h.provider_failure));
   if (!cfg_.auth) return {};
   AuthRequestInfo request;
   request.server_url = cfg_.url;
@@ -562,7 +585,12 @@ Result<void> HttpTransport::apply_auth(Fields& h, const char* method, const Url&
   // The configured URL as written (a DPoP proof names it), or where the request really goes.
   request.url = url.origin() == url_.origin() && url.target == url_.target ? cfg_.url.substr(0, cfg_.url.find('#'))
                                                                            : url.str();
-  auto headers = cfg_.auth->request_headers(request, deadline);
+  Result<AuthHeaders> headers = AuthHeaders{};
+  try {
+    headers = cfg_.auth->request_headers(request, deadline);
+  } catch (...) {
+    return fail(err(Errc::unauthorized, "the auth provider threw: " + thrown_text()));
+  }
   if (!headers) {
     Error e = headers.error();
     if (e.server.empty()) e.server = name_;
@@ -596,7 +624,12 @@ Result<bool> HttpTransport::challenge(int status, const httplib::Headers& respon
   constexpr auto kAuthWindow = std::chrono::minutes(10);
   if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, true);
   const auto held_since = Clock::now();
-  auto r = cfg_.auth->on_challenge(info, std::max(deadline, held_since + kAuthWindow));
+  Result<bool> r = false;
+  try {
+    r = cfg_.auth->on_challenge(info, std::max(deadline, held_since + kAuthWindow));
+  } catch (...) {
+    r = fail(err(Errc::unauthorized, "the auth provider threw: " + thrown_text()));
+  }
   if (f && f->here) f->deadline += Clock::now() - held_since;  // as the caller's wait counts it
   if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, false);
   if (!r) {

@@ -49,7 +49,9 @@ struct AuthRequestInfo {
 /// Header name/value pairs a provider adds to a request.
 using AuthHeaders = std::vector<std::pair<std::string, std::string>>;
 
-/// Supplies credentials for the HTTP requests of a server.
+/// Supplies credentials for the HTTP requests of a server. Its methods are called from SDK
+/// threads as well as the caller's; one that throws fails that request with
+/// `Errc::unauthorized` (the message says what it threw).
 class AuthProvider {
  public:
   using Clock = std::chrono::steady_clock;

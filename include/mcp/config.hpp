@@ -62,7 +62,8 @@ struct HttpServerConfig {
   /// Sent on every HTTP request of this server: POSTs, GET streams, the legacy SSE stream, DELETE.
   std::map<std::string, std::string> headers;
   /// Called before every HTTP request (from SDK threads); what it returns is added to, and
-  /// overrides, `headers`. For credentials that change at run time.
+  /// overrides, `headers`. For credentials that change at run time. If it throws, that
+  /// request fails with `Errc::unauthorized` (the message says what it threw).
   std::function<std::map<std::string, std::string>()> header_provider;
   /// Credentials: a bearer token, a per-request callback, or the OAuth client of
   /// <mcp/oauth.hpp>. Its `Authorization` goes on every request (POST, streams, DELETE) and

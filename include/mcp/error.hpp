@@ -40,7 +40,8 @@ enum class Errc {
   disconnected,          ///< the client was disconnected while the call was in flight
   call_denied,           ///< the tool-call approval callback said no
   // auth
-  unauthorized = 300,    ///< 401 / 403 from a remote server
+  unauthorized = 300,    ///< 401 / 403 from a remote server, or no credentials to send (an
+                         ///< auth provider or header_provider failed or threw)
   // config
   invalid_config = 400,  ///< the configuration cannot work (empty command, unknown server, ...)
   duplicate_client,      ///< a second live client with an identical configuration and no id

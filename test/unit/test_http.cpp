@@ -891,3 +891,68 @@ TEST_CASE("http: one session's _meta never goes out on another session's request
   }
   CHECK(checked == 2);
 }
+
+namespace {
+// An auth provider whose authorization() throws while `throws` is set; the fixture asks for
+// no credentials, so its challenge is never reached in this test.
+struct ThrowingAuth final : mcp::AuthProvider {
+  std::atomic<bool>& throws;
+  std::atomic<int>& calls;
+  ThrowingAuth(std::atomic<bool>& t, std::atomic<int>& c) : throws(t), calls(c) {}
+  mcp::Result<std::string> authorization(const std::string&, Clock::time_point) override {
+    ++calls;
+    if (throws) throw std::runtime_error("vault unreachable");
+    return std::string("Bearer t1");
+  }
+  mcp::Result<bool> on_challenge(const mcp::AuthChallengeInfo&, Clock::time_point) override {
+    throw std::logic_error("not reached");
+  }
+};
+}  // namespace
+
+TEST_CASE("http: a header_provider or auth provider that throws fails the request with a typed error, on every thread") {
+  // Each is called on the caller's thread for a request, on a flight thread for the legacy
+  // handshake, and on the GET stream's thread (on_log makes a legacy client listen). Before,
+  // what they threw escaped call_tool, or ended the process from a thread of ours.
+  for (const bool use_auth : {false, true})
+    for (const char* mode : {"legacy", "modern"}) {
+      CAPTURE(use_auth);
+      CAPTURE(mode);
+      Fixture fx({"--mode", mode, "--sse"});
+      std::atomic<int> calls{0};
+      std::atomic<bool> throws{true};
+      auto sc = http(fx.url());
+      auto& hc = std::get<mcp::HttpServerConfig>(sc.transport);
+      if (use_auth) {
+        hc.auth = std::make_shared<ThrowingAuth>(throws, calls);
+      } else {
+        hc.header_provider = [&] {
+          ++calls;
+          if (throws) throw std::runtime_error("vault unreachable");
+          return std::map<std::string, std::string>{{"X-Tenant", "t1"}};
+        };
+      }
+      auto cfg = testutil::one("h", std::move(sc));
+      cfg.handlers.on_log = [](const std::string&, const mcp::LogMessage&) {};
+      auto c = mcp::Client::create(std::move(cfg));
+      REQUIRE(c);
+      auto r = c->call_tool("h", "echo", {{"message", "x"}});
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == mcp::ErrorKind::auth);
+      CHECK(std::string(r.error().what()).find("vault unreachable") != std::string::npos);
+      CHECK(calls > 0);
+      // Once it works again, so does the client.
+      throws = false;
+      CHECK(c->call_tool("h", "echo", {{"message", "y"}}));
+      // It throws again while connected (the GET stream, if open, reconnects meanwhile):
+      // that request fails, the connection survives.
+      throws = true;
+      auto again = c->call_tool("h", "echo", {{"message", "z"}});
+      REQUIRE_FALSE(again);
+      CHECK(again.error().code == mcp::ErrorKind::auth);
+      throws = false;
+      CHECK(c->call_tool("h", "echo", {{"message", "w"}}));
+      throws = true;  // disconnect's DELETE meets it too
+      c->disconnect();
+    }
+}
