@@ -194,11 +194,17 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::stri
     }
   } loan{*e, params};
   e->busy = true;
-  *e->id = p->id;
-  e->method->assign(method);
-  *e->params = std::move(params);
-  // A transport is done with the message when send returns (it serialises what it keeps).
-  const Result<void> sent = transport_->send(e->msg, deadline, send_options);
+  *e->params = std::move(params);  // first: whatever throws below, the loan gives them back
+  Result<void> sent;
+  try {
+    *e->id = p->id;
+    e->method->assign(method);
+    // A transport is done with the message when send returns (it serialises what it keeps).
+    sent = transport_->send(e->msg, deadline, send_options);
+  } catch (...) {
+    abandon(p);  // nobody will wait for it
+    throw;
+  }
   if (!sent) {
     abandon(p);
     // A transport that died while we wrote reports the cause through on_closed; prefer it.
@@ -238,7 +244,15 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
         try {
           for (const auto& u : updates) p->progress.on_progress(u);
         } catch (...) {
-          abandon(p);  // the caller's callback threw: its exception ends the call
+          // The caller's callback threw: its exception ends the call, and the server is told
+          // to stop working on it, as for any other abandoned request.
+          abandon(p);
+          if (cancel_on_abort && is_open()) {
+            auto ignored = notify("notifications/cancelled",
+                                  json{{"requestId", p->id}, {"reason", "the progress callback threw"}},
+                                  Clock::now() + std::chrono::milliseconds(500));
+            (void)ignored;
+          }
           throw;
         }
         lk.lock();

@@ -30,6 +30,8 @@ struct RequestOptions {
   std::stop_token stop;                 ///< request cancellation (sends notifications/cancelled)
   /// Progress notifications for this request (a progressToken is sent). Called on the
   /// calling thread while it waits for the reply, in order, never after the call returned.
+  /// An exception it throws ends the call: it propagates out of the call (the one exception
+  /// that does), and the server is told the request is cancelled.
   std::function<void(const Progress&)> on_progress;
   /// Restart the timeout at each progress notification...
   bool reset_timeout_on_progress = false;

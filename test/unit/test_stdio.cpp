@@ -880,3 +880,25 @@ TEST_CASE("stdio: a server whose stdout ends while its stderr stays open costs n
   CHECK(used_us < 150000);
   client.disconnect();
 }
+
+TEST_CASE("stdio: a progress callback that throws ends the call with its exception and cancels the request") {
+  auto log = testutil::temp_path("progress-throws.log");
+  auto client = make(one("p", fault({"--era", "legacy", "--log", log})));
+  REQUIRE(client.server_info("p"));
+  mcp::RequestOptions o;
+  std::atomic<int> seen{0};
+  o.on_progress = [&](const mcp::Progress&) {
+    ++seen;
+    throw std::runtime_error("stop right there");
+  };
+  const auto t0 = Clock::now();
+  CHECK_THROWS_WITH_AS(client.call_tool("p", "progress", {{"steps", 3}, {"ms", 5000}}, o), "stop right there",
+                       std::runtime_error);
+  CHECK(seen == 1);
+  CHECK(ms_since(t0) < 2000);
+  CHECK(testutil::eventually([&] { return log_has_method(log_lines(log), "notifications/cancelled"); }));
+  // The connection serves the next call.
+  auto r = client.call_tool("p", "echo", {{"message", "after"}});
+  REQUIRE(r);
+  CHECK(r->text() == "after");
+}
