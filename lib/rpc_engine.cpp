@@ -471,7 +471,16 @@ void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<Rpc
     auto self = weak.lock();
     if (!self) return;
     if (!w.task) {
-      self->handle_server_request(w.request);
+      try {
+        self->handle_server_request(w.request);
+      } catch (...) {
+        // The handlers are guarded where they are called; this is the thread's last line (an
+        // on_diagnostic that throws, bad_alloc): nothing leaves the worker thread.
+        try {
+          if (self->options_.on_diagnostic) self->options_.on_diagnostic("a server request could not be answered");
+        } catch (...) {
+        }
+      }
     } else {
       try {
         w.task();

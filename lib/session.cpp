@@ -201,7 +201,25 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   // What a server asks of the client, in either era: a legacy server request, or one entry
   // of a modern InputRequiredResult.
+  // A server's request (legacy) or input request (modern), answered by the user's handler.
+  // What a handler throws is contained: on the worker thread it would end the process, on the
+  // caller's it would cross the API. The server gets a JSON-RPC internal error without the
+  // exception's text (it may hold the user's secrets); on_diagnostic gets the text.
   Result<json> fulfil(const std::string& method, const json& params) const {
+    try {
+      return fulfil_unguarded(method, params);
+    } catch (const std::exception& e) {
+      diagnostic("the " + method + " handler threw: " + e.what());
+    } catch (...) {
+      diagnostic("the " + method + " handler threw");
+    }
+    Error e = Error::make(Errc::input_required, "the client's " + method + " handler failed");
+    e.server = name;
+    e.rpc_code = -32603;
+    return tl::unexpected<Error>(std::move(e));
+  }
+
+  Result<json> fulfil_unguarded(const std::string& method, const json& params) const {
     const auto& h = defaults.handlers;
     auto missing = [&](const char* what) {
       Error e = Error::make(Errc::input_required, "the server asked for " + method + " but no ClientHandlers::" +

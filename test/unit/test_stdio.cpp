@@ -902,3 +902,50 @@ TEST_CASE("stdio: a progress callback that throws ends the call with its excepti
   REQUIRE(r);
   CHECK(r->text() == "after");
 }
+
+TEST_CASE("stdio: a handler that throws is contained: the server gets an internal error, the caller a typed one") {
+  std::vector<std::string> diagnostics;
+  std::mutex mu;
+  auto watch = [&](mcp::ClientConfig& cfg) {
+    cfg.handlers.roots = [](const std::string&) -> std::vector<mcp::Root> { throw std::runtime_error("secret path"); };
+    cfg.on_diagnostic = [&](std::string_view, std::string_view msg) {
+      std::lock_guard lk(mu);
+      diagnostics.emplace_back(msg);
+    };
+  };
+  auto saw = [&](std::string_view what) {
+    std::lock_guard lk(mu);
+    for (const auto& d : diagnostics)
+      if (d.find(what) != std::string::npos) return true;
+    return false;
+  };
+  {
+    // Legacy: roots/list reaches the handler on the connection's worker thread; before, what
+    // it threw ended the process. The fixture echoes the answer it got as a text block.
+    auto cfg = one("l", fault({"--era", "legacy", "--request-roots"}));
+    watch(cfg);
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    auto r = client->call_tool("l", "echo", {{"message", "x"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    const std::string text = r->text();
+    CHECK(text.find("-32603") != std::string::npos);
+    CHECK(text.find("secret path") == std::string::npos);  // the exception's text stays here
+    CHECK(saw("roots/list handler threw: secret path"));
+    CHECK(client->call_tool("l", "echo", {{"message", "y"}}));  // the connection carries on
+  }
+  {
+    // Modern: the input request is answered on the caller's thread; before, the exception
+    // crossed call_tool.
+    auto cfg = one("m", fault({"--era", "modern"}));
+    watch(cfg);
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    auto r = client->call_tool("m", "ask_roots");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::input_required);
+    auto ok = client->call_tool("m", "echo", {{"message", "z"}});
+    REQUIRE(ok);
+    CHECK(ok->text() == "z");
+  }
+}
