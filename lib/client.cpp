@@ -153,8 +153,12 @@ struct Client::Impl {
     for (auto& [server, set] : sets) {
       for (auto& [name, tool] : set) {
         auto key = server + "_" + name;
-        if (flat.count(key) && config.on_diagnostic)
-          config.on_diagnostic(server, "tool key '" + key + "' is ambiguous; the later one wins");
+        if (flat.count(key) && config.on_diagnostic) {
+          try {
+            config.on_diagnostic(server, "tool key '" + key + "' is ambiguous; the later one wins");
+          } catch (...) {  // as everywhere else: what it throws is ignored
+          }
+        }
         flat.insert_or_assign(std::move(key), std::move(tool));
       }
     }

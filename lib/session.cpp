@@ -342,7 +342,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     o.owner = this;
     std::weak_ptr<Impl> weak = weak_from_this();
     o.on_diagnostic = [weak](std::string_view d) {
-      if (auto self = weak.lock(); self && self->defaults.on_diagnostic) self->defaults.on_diagnostic(self->name, d);
+      if (auto self = weak.lock()) self->diagnostic(std::string(d));
     };
     auto eng = std::make_shared<RpcEngine>(std::move(t), std::move(o));
     std::weak_ptr<RpcEngine> weak_eng = eng;
@@ -639,8 +639,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   bool is_http() const { return std::holds_alternative<HttpServerConfig>(cfg.transport); }
 
-  void diagnostic(const std::string& msg) const {
-    if (defaults.on_diagnostic) defaults.on_diagnostic(name, msg);
+  // Called from reader, worker and flight threads as well as the caller's: what the user's
+  // callback throws is dropped, so a diagnostic can never end the process.
+  void diagnostic(const std::string& msg) const noexcept {
+    if (!defaults.on_diagnostic) return;
+    try {
+      defaults.on_diagnostic(name, msg);
+    } catch (...) {
+    }
   }
 
   Result<json> request(std::string_view method, json params, const RequestOptions& opt,

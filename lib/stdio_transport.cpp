@@ -349,7 +349,12 @@ Result<void> StdioTransport::died() {
 
 void StdioTransport::keep_stderr_line(std::string line) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (cfg_.on_stderr) cfg_.on_stderr(name_, line);
+  if (cfg_.on_stderr) {
+    try {
+      cfg_.on_stderr(name_, line);
+    } catch (...) {  // on the reader thread: nothing it throws may leave it
+    }
+  }
   std::lock_guard lk(tail_mutex_);
   if (line.size() > 4096) line.resize(4096);
   tail_.push_back(std::move(line));

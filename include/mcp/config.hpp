@@ -42,6 +42,7 @@ struct StdioServerConfig {
   std::optional<std::string> cwd;                ///< working directory (default: ours)
   StderrMode stderr_mode = StderrMode::capture;  ///< default: capture
   /// Called for every stderr line in `capture` mode, from an SDK thread. Keep it quick.
+  /// What it throws is ignored.
   std::function<void(std::string_view server, std::string_view line)> on_stderr;
   std::size_t stderr_tail_lines = 20;            ///< lines kept for error reports
   std::size_t max_message_bytes = 256u << 20;    ///< one incoming line may be this large (256 MiB)
@@ -131,7 +132,7 @@ struct ClientConfig {
   /// The clock starts when the probe is sent, after the process is spawned.
   Milliseconds probe_timeout{5000};
   /// Diagnostics that are not errors (non-JSON lines on stdout, unmatched replies, ...).
-  /// Called from SDK threads.
+  /// Called from SDK threads. What it throws is ignored.
   std::function<void(std::string_view server, std::string_view message)> on_diagnostic;
   /// Handlers for server requests, logs, changes and tool-call approval.
   ClientHandlers handlers;

@@ -949,3 +949,23 @@ TEST_CASE("stdio: a handler that throws is contained: the server gets an interna
     CHECK(ok->text() == "z");
   }
 }
+
+TEST_CASE("stdio: on_stderr and on_diagnostic that throw are ignored, on the reader thread too") {
+  auto cfg = one("d", fault({"--era", "legacy", "--garbage"}));
+  std::atomic<int> stderr_lines{0}, diagnostics{0};
+  std::get<mcp::StdioServerConfig>(cfg.servers["d"].transport).on_stderr = [&](std::string_view, std::string_view) {
+    ++stderr_lines;
+    throw std::runtime_error("stderr sink full");
+  };
+  cfg.on_diagnostic = [&](std::string_view, std::string_view) {
+    ++diagnostics;
+    throw std::runtime_error("log sink full");
+  };
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  auto r = client->call_tool("d", "stderr", {{"lines", 3}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(testutil::eventually([&] { return stderr_lines >= 3; }));
+  CHECK(diagnostics >= 1);  // the non-JSON line before the first reply
+  CHECK(client->call_tool("d", "echo", {{"message", "still here"}}));
+}
