@@ -26,9 +26,10 @@ for target in sse http1 json_read; do
     json_read) seeds="$here/corpus_json" ;;
   esac
   work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_$target.XXXXXX")
+  # lib/read_buffer.cpp: http1.cpp reads into it (the other targets link it unused).
   mkdir "$work/corpus"
   "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$lib" "$lib/$target.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
+    -I"$lib" "$lib/$target.cpp" "$lib/read_buffer.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
   # New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as
   # they are.
   status=0

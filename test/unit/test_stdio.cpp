@@ -875,9 +875,9 @@ TEST_CASE("stdio: a server whose stdout ends while its stderr stays open costs n
   MESSAGE("connect took " << ms_since(t0) << " ms wall, " << used_us / 1000 << " ms CPU");
   // The reader thread drains stderr for 200 ms after stdout ends. Spinning on EPOLLHUP, it
   // burnt all of that (240 to 330 ms of CPU in all); waiting, the whole connect takes about
-  // 15 ms here. The bound leaves room for sanitizer builds, whose spin would still cost the
-  // full 200 ms: it is bounded by the clock, not by the work.
-  CHECK(used_us < 150000);
+  // 15 ms here (93 ms under TSan). The bound leaves room for sanitizer builds, whose spin
+  // would still cost the full 200 ms on top: it is bounded by the clock, not by the work.
+  CHECK(used_us < 180000);
   client.disconnect();
 }
 
