@@ -49,8 +49,7 @@ class MetaLoan {
     if (it == members.end()) return;
     json tree = std::move(it->second);
     members.erase(it);
-    auto source = std::move(source_);
-    source_.reset();
+    auto source = std::move(source_);  // leaves source_ empty
     if (!tree.is_object()) return;
     tree.erase("progressToken");
     // Kept only with the tag of the session it is a copy of: a nested request from another
@@ -200,11 +199,10 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   }
 
   // What a server asks of the client, in either era: a legacy server request, or one entry
-  // of a modern InputRequiredResult.
-  // A server's request (legacy) or input request (modern), answered by the user's handler.
-  // What a handler throws is contained: on the worker thread it would end the process, on the
-  // caller's it would cross the API. The server gets a JSON-RPC internal error without the
-  // exception's text (it may hold the user's secrets); on_diagnostic gets the text.
+  // of a modern InputRequiredResult, answered by the user's handler. What a handler throws is
+  // contained: on the worker thread it would end the process, on the caller's it would cross
+  // the API. The server gets a JSON-RPC internal error without the exception's text (it may
+  // hold the user's secrets); on_diagnostic gets the text.
   Result<json> fulfil(const std::string& method, const json& params) const {
     try {
       return fulfil_unguarded(method, params);
