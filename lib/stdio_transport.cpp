@@ -143,6 +143,8 @@ class StdioTransport final : public Transport {
   bool deliver_handed_over();
   void watch_stdout(bool on);
   Result<void> died();
+  // Writes data[off..] to the server's stdin (write_mutex_ held); `off` says how far it got.
+  Result<void> write_all(const std::string& data, Clock::time_point deadline, std::size_t& off);
   void handle_line(std::string_view line);
   void keep_stderr_line(std::string line);
   std::string stderr_tail() const;
@@ -168,7 +170,10 @@ class StdioTransport final : public Transport {
   std::atomic<bool> closing_{false};
   std::atomic<bool> closed_reported_{false};
   std::thread reader_;
-  std::mutex write_mutex_;
+  std::mutex write_mutex_;  // held by the writing thread (see send) and by close()
+  std::mutex queue_mutex_;  // guards queued_ and writer_active_; taken after write_mutex_
+  std::string queued_;      // lines for the writing thread to send after its own
+  bool writer_active_ = false;  // a thread is in send()'s write loop
   std::mutex close_mutex_;
   bool closed_ = false;
   mutable std::mutex reap_mutex_;
@@ -294,46 +299,85 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   line.reserve(512);  // one allocation for a typical message, not one per doubling
   append_json(line, message);
   line += '\n';
+  std::string batch;
+  // Where this caller's own line starts in the first batch: a line whose caller is told it
+  // failed is never sent later (the server must not act on a request its caller gave up).
+  std::size_t own_start = 0;
+  {
+    std::lock_guard q(queue_mutex_);
+    if (writer_active_ && !closing_ && open_) {
+      // Another thread is writing: it sends this line after what it has, in order, often in
+      // the same syscall as other lines. Under concurrency that saves a write and a wait for
+      // write_mutex_ per message. A line the writer cannot send ends as that request's
+      // timeout, or as the connection's end for everything in flight.
+      queued_ += line;
+      return {};
+    }
+    writer_active_ = true;
+    batch.swap(queued_);  // what a writer that timed out left goes first
+    own_start = batch.size();
+    batch += line;
+  }
+  // This thread is the writer until the queue is empty (write_mutex_ keeps in_ open meanwhile).
   std::lock_guard lk(write_mutex_);
-  if (closing_ || in_.fd < 0) return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
-  if (!open_) return died();  // it died on its own: say why
-  std::size_t off = 0;
   Result<void> result;
-  while (off < line.size()) {
+  bool first = true;  // `batch` ends with this caller's line
+  for (;;) {
+    std::size_t off = 0;
+    Result<void> r = write_all(batch, deadline, off);
+    if (!r) {
+      std::lock_guard q(queue_mutex_);
+      const std::size_t others_end = first ? own_start : batch.size();
+      if (off > 0 && batch[off - 1] != '\n') {
+        in_.reset();  // a partial line would corrupt the stream for every later message
+        queued_.clear();
+      } else if (in_.fd < 0) {
+        queued_.clear();
+      } else if (off < others_end) {
+        queued_.insert(0, batch, off, others_end - off);  // for the next writer, still first
+      }
+      writer_active_ = false;
+      if (first) result = std::move(r);
+      break;
+    }
+    first = false;
+    std::lock_guard q(queue_mutex_);
+    if (queued_.empty()) {
+      writer_active_ = false;
+      break;
+    }
+    batch.clear();
+    batch.swap(queued_);
+  }
+  if (!result && result.error().errc() == Errc::process_exited) return died();
+  return result;
+}
+
+Result<void> StdioTransport::write_all(const std::string& data, Clock::time_point deadline, std::size_t& off) {
+  if (closing_ || in_.fd < 0) return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
+  if (!open_) return fail(Errc::process_exited, "server '" + name_ + "' closed its output");
+  while (off < data.size()) {
     // MSG_NOSIGNAL: a server that died is an EPIPE here, never a SIGPIPE for the host process.
-    ssize_t n = ::send(in_.fd, line.data() + off, line.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = ::send(in_.fd, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       off += static_cast<std::size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (closing_) {
-        result = fail(Errc::connection_closed, "server '" + name_ + "' was closed during a write");
-        break;
-      }
+      if (closing_) return fail(Errc::connection_closed, "server '" + name_ + "' was closed during a write");
       auto now = Clock::now();
-      if (now >= deadline) {
-        result = fail(Errc::timeout, "server '" + name_ + "' is not reading its input");
-        break;
-      }
+      if (now >= deadline) return fail(Errc::timeout, "server '" + name_ + "' is not reading its input");
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
       pollfd p{in_.fd, POLLOUT, 0};
       ::poll(&p, 1, static_cast<int>(std::min<long long>(left + 1, 50)));
       continue;
     }
     const int e = errno;
-    if (e == EPIPE || e == ECONNRESET) {
-      result = fail(Errc::process_exited, "server '" + name_ + "' closed its input");
-    } else {
-      result = fail(Errc::io_error, "write to server '" + name_ + "': " + errno_text(e));
-    }
-    break;
+    if (e == EPIPE || e == ECONNRESET) return fail(Errc::process_exited, "server '" + name_ + "' closed its input");
+    return fail(Errc::io_error, "write to server '" + name_ + "': " + errno_text(e));
   }
-  // A partial line would corrupt the stream for every later message.
-  if (!result && off > 0 && off < line.size()) in_.reset();
-  if (!result && result.error().errc() == Errc::process_exited) return died();
-  return result;
+  return {};
 }
 
 Result<void> StdioTransport::died() {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -350,6 +351,53 @@ TEST_CASE("concurrent callers on one connection get their own replies") {
   for (auto& th : threads) th.join();
   CHECK(ok == 80);
   CHECK(bad == 0);
+}
+
+TEST_CASE("stdio: a caller whose line waits behind a write the server does not take returns by its own deadline") {
+  testutil::Resources before;
+  {
+    auto log = testutil::temp_path("stall.log");
+    auto client = make(one("s", fault({"--stall-input-ms", "2000", "--log", log})));
+    REQUIRE(client.call_tool("s", "echo", {{"message", "warm"}}));
+    // After this line the server reads nothing for 2 s.
+    REQUIRE(client.call_tool("s", "echo", {{"message", "stall-input"}}));
+    const std::string big(1u << 20, 'x');  // more than the socket buffer holds
+    std::optional<mcp::Result<mcp::CallToolResult>> a;
+    std::thread writer([&] {
+      mcp::RequestOptions o;
+      o.timeout = 8000ms;
+      a = client.call_tool("s", "echo", {{"message", big}}, o);
+    });
+    std::this_thread::sleep_for(300ms);  // A is now blocked in its write
+    mcp::RequestOptions o;
+    o.timeout = 300ms;
+    const auto t0 = Clock::now();
+    auto b = client.call_tool("s", "echo", {{"message", "queued"}}, o);
+    const auto b_ms = ms_since(t0);
+    REQUIRE_FALSE(b);
+    CHECK(b.error().errc() == mcp::Errc::timeout);
+    CHECK(b_ms < 1200);  // by its own deadline, not when A's write ends (~1.7 s from then)
+    writer.join();
+    REQUIRE(a);
+    REQUIRE(*a);
+    CHECK((*a)->text() == big);
+    auto c = client.call_tool("s", "echo", {{"message", "after"}});
+    REQUIRE(c);
+    CHECK(c->text() == "after");
+    // Written in the order sent: A, B, B's cancellation, then C; nothing lost or interleaved.
+    std::vector<std::string> order;
+    for (const auto& l : log_lines(log)) {
+      REQUIRE(l.is_object());  // no line was cut or spliced into another
+      const std::string m = l.value("method", "");
+      if (m == "notifications/cancelled") order.push_back("cancelled");
+      else if (m == "tools/call") {
+        const std::string text = l["params"]["arguments"].value("message", "");
+        order.push_back(text.size() > 100 ? "big" : text);
+      }
+    }
+    CHECK(order == std::vector<std::string>{"warm", "stall-input", "big", "queued", "cancelled", "after"});
+  }
+  CHECK_NO_LEAKS(before);
 }
 
 TEST_CASE("a caller reading its own reply hands notifications to the reader thread, in order") {
