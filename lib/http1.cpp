@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -345,6 +346,14 @@ void Connection::close_fd() {
   reusable_ = false;
 }
 
+void Connection::set_lowat(int bytes) {
+  if (::setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0) {
+    lowat_ = bytes;
+  } else {
+    head_lowat_ = 0;  // not on this socket
+  }
+}
+
 void Connection::stop() {
   stop_ = true;
   std::lock_guard lk(fd_mutex_);
@@ -370,6 +379,7 @@ Outcome Connection::open() {
       std::lock_guard lk(fd_mutex_);
       fd_ = live_fd_ = fd;
     }
+    lowat_ = 1;
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return {};
     if (errno == EINPROGRESS) {
       // In slices, so that stop() (which cannot interrupt a connect) is seen soon.
@@ -402,7 +412,7 @@ Outcome Connection::open() {
 
 Outcome Connection::exchange(std::string_view head, std::string_view body, bool head_request,
                              std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
-                             const ResponseParser::OnData& on_data) {
+                             const ResponseParser::OnData& on_data, bool coalesce) {
   if (stop_) return {Failure::stopped, {}, false};
   if (fd_ < 0) {
     auto o = open();
@@ -449,30 +459,58 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     }
     return failed(Failure::write);
   }
+  // The first wait of a coalescing exchange is for more than the head (the setting stays on
+  // the socket from one exchange to the next while responses come whole).
+  const int want = coalesce && head_lowat_ > 1 ? head_lowat_ : 1;
+  if (want != lowat_) set_lowat(want);
+  bool first = true;
+  bool held_back = false;  // the gate expired with bytes waiting below it
+  Clock::time_point first_read{};
   // The thread's read buffer, not the connection's: an idle kept-alive connection holds none.
   const ReadBuffer buf;
   for (;;) {
     if (stop_) return failed(Failure::stopped);
     pollfd pfd{fd_, POLLIN, 0};
-    const int r = ::poll(&pfd, 1, poll_ms(read_timeout));
+    const bool gated = lowat_ > 1;
+    const int r = ::poll(&pfd, 1, gated ? std::min(poll_ms(read_timeout), kCoalesceWaitMs) : poll_ms(read_timeout));
     if (r < 0) {
       if (errno == EINTR) continue;
       return failed(Failure::read);
     }
-    if (r == 0) return failed(Failure::timeout);
+    if (r == 0) {
+      if (!gated) return failed(Failure::timeout);
+      // Nothing yet (a slow reply), or bytes held below the gate: any byte will do now.
+      int waiting = 0;
+      held_back = ::ioctl(fd_, FIONREAD, &waiting) == 0 && waiting > 0;
+      set_lowat(1);
+      continue;
+    }
     const ssize_t n = ::recv(fd_, buf.data(), ReadBuffer::kSize, 0);
     if (n > 0) {
+      if (first && held_back) first_read = Clock::now();
       if (!parser_.feed(buf.data(), static_cast<std::size_t>(n), on_head, on_data)) {
         if (parser_.stopped()) return failed(Failure::stopped);
         return failed(Failure::protocol, parser_.error());
       }
       if (parser_.done()) break;
+      // The head came alone, and more is to come: next time, wait for a byte past it.
+      if (first && coalesce && head_lowat_ == 1 && parser_.head_size() == static_cast<std::size_t>(n) && n < (1 << 16))
+        head_lowat_ = static_cast<int>(n) + 1;
+      first = false;
+      if (lowat_ > 1) set_lowat(1);  // what is left may be shorter than the gate
       continue;
     }
     if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (n == 0 && !stop_ && parser_.finish()) break;  // a body delimited by the close
     return failed(Failure::read);
   }
+  // Bytes held below the gate, and the rest of the response at once after we read them: a
+  // response shorter than the gate, or a server that sends the rest only once the head is
+  // read. The gate only delays those; after a few, this connection stops coalescing. (A slow
+  // event after an early head comes long after: that costs the gate one timer wake, and is no
+  // reason to stop.)
+  if (held_back && Clock::now() - first_read < std::chrono::milliseconds(1) && ++strikes_ >= kMaxStrikes)
+    head_lowat_ = 0;
   reusable_ = parser_.keep_alive();
   if (!reusable_) close_fd();
   return Outcome{Failure::none, {}, true};

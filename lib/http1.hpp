@@ -58,6 +58,8 @@ class ResponseParser {
   [[nodiscard]] const std::string& error() const { return error_; }
   /// The connection may carry another request after this (complete) response.
   [[nodiscard]] bool keep_alive() const { return keep_alive_; }
+  /// Bytes of the last head parsed (its blank line included).
+  [[nodiscard]] std::size_t head_size() const { return head_text_.size(); }
 
  private:
   enum class State { head, length, chunk_size, chunk_data, chunk_end, trailers, until_close, done, failed };
@@ -101,19 +103,30 @@ class Connection {
   /// Sends `head` then `body` (one sendmsg when they fit the socket buffer) and reads the
   /// response. Each wait for the socket is bounded by `read_timeout`; `on_head`/`on_data` may
   /// stop the exchange (it then ends with Failure::stopped, and the connection is closed).
+  /// With `coalesce`, a server seen sending a response's head alone (an SSE stream's head,
+  /// flushed before its first event) is read once per response instead of twice: the first
+  /// wait asks the kernel (SO_RCVLOWAT) for a byte more than that head, for at most
+  /// kCoalesceWaitMs, then for any byte. A connection whose server makes that wait expire
+  /// kMaxStrikes times with the whole response close behind (responses shorter than the head
+  /// learnt) stops coalescing.
   Outcome exchange(std::string_view head, std::string_view body, bool head_request,
                    std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
-                   const ResponseParser::OnData& on_data);
+                   const ResponseParser::OnData& on_data, bool coalesce = false);
+  static constexpr int kCoalesceWaitMs = 2;
+  static constexpr int kMaxStrikes = 3;
   /// From any thread: makes a running exchange end soon with Failure::stopped.
   void stop();
   /// Connected, and the last response left it reusable.
   [[nodiscard]] bool reusable() const { return fd_ >= 0 && reusable_; }
+  /// A coalescing exchange waits for more than a head on this connection (see exchange).
+  [[nodiscard]] bool coalescing() const { return head_lowat_ > 1; }
   /// `Host` header value for this connection's origin.
   [[nodiscard]] const std::string& host_header() const { return host_header_; }
 
  private:
   Outcome open();
   void close_fd();
+  void set_lowat(int bytes);
 
   std::string host_;
   int port_;
@@ -124,6 +137,10 @@ class Connection {
   std::atomic<bool> stop_{false};
   std::mutex fd_mutex_;  // stop() never shuts down a descriptor number already reused
   int live_fd_ = -1;     // fd_, as stop() may see it (fd_mutex_)
+  int lowat_ = 1;        // SO_RCVLOWAT on fd_
+  int head_lowat_ = 1;   // > 1: the server sends heads alone, wait for this many bytes first;
+                         // 1: not seen yet; 0: never on this connection
+  int strikes_ = 0;      // gates that only delayed a response (see exchange)
   ResponseParser parser_;
 };
 

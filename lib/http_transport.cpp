@@ -878,7 +878,7 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
       std::lock_guard lk(f->m);
       f->conn = conn.get();
     }
-    if (!over()) out = conn->exchange(head, body, false, read_timeout, lean_head, lean_data);
+    if (!over()) out = conn->exchange(head, body, false, read_timeout, lean_head, lean_data, f != nullptr);
     else out.failure = http1::Failure::stopped;
     if (f) {
       std::lock_guard lk(f->m);

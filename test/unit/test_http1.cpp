@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -374,6 +375,123 @@ TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout
     CHECK(o.failure == h1::Failure::protocol);
     CHECK(h1::describe(o).find("invalid HTTP response") == 0);
     CHECK_FALSE(c.reusable());
+  }
+  CHECK(testutil::open_fds() == fds_before);
+}
+
+TEST_CASE("http1 connection: a server that sends heads alone is read once per response; no response waits on that") {
+  const std::size_t fds_before = testutil::open_fds();
+  {
+    const std::string sse_head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::string event = "5\r\nhello\r\n0\r\n\r\n";
+    // The request body says what to answer. "head-alone": the head, then the body 300 us
+    // later (20 ms for "learn"); "short": a whole response shorter than that head; "slow":
+    // the body 100 ms after the head; "split-end": the event, then the chunked terminator
+    // 50 ms later. A server with `nagle` leaves Nagle's algorithm on, as cpp-httplib does.
+    auto serve = [&](bool nagle) {
+      return [&, nagle](int fd) {
+        const int one = 1;
+        if (!nagle) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        std::string what;
+        while (read_request(fd, &what)) {
+          if (what == "short") {
+            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          } else if (what == "split-end") {
+            send_all(fd, sse_head + "5\r\nhello\r\n");
+            std::this_thread::sleep_for(50ms);
+            send_all(fd, "0\r\n\r\n");
+          } else {
+            send_all(fd, sse_head);
+            std::this_thread::sleep_for(what == "learn" ? 20ms : what == "slow" ? 100ms : 300us);
+            send_all(fd, event);
+          }
+        }
+      };
+    };
+    RawServer server(serve(false)), nagle_server(serve(true));
+    using Clock = std::chrono::steady_clock;
+    Clock::duration head_to_body{};  // from the head's callback to the body's first byte's
+    auto exchange = [&](h1::Connection& c, const std::string& what, std::string& body, bool coalesce = true) {
+      body.clear();
+      const std::string head = "POST /mcp HTTP/1.1\r\nHost: " + c.host_header() +
+                               "\r\nContent-Length: " + std::to_string(what.size()) + "\r\n\r\n";
+      Clock::time_point head_at{};
+      return c.exchange(
+          head, what, false, 5s,
+          [&](const h1::Head&) {
+            head_at = Clock::now();
+            return true;
+          },
+          [&](const char* d, std::size_t n) {
+            if (body.empty()) head_to_body = Clock::now() - head_at;
+            body.append(d, n);
+            return true;
+          },
+          coalesce);
+    };
+    std::string body;
+    {
+      h1::Connection c("127.0.0.1", server.port(), 2s);
+      REQUIRE(exchange(c, "head-alone", body, false).ok());
+      CHECK_FALSE(c.coalescing());  // only a coalescing exchange learns
+      REQUIRE(exchange(c, "learn", body).ok());
+      CHECK(body == "hello");
+      CHECK(c.coalescing());
+      // The server sends the body 300 us after the head. Read as it comes, the head is
+      // handled first and the body 300 us later; coalesced, both are read together.
+      int coalesced_together = 0, plain_together = 0;
+      for (int i = 0; i < 40; ++i) {
+        const bool coalesce = i % 2 == 0;  // alternately, so both see the same machine
+        REQUIRE(exchange(c, "head-alone", body, coalesce).ok());
+        CHECK(body == "hello");
+        if (head_to_body < 150us) ++(coalesce ? coalesced_together : plain_together);
+      }
+      CAPTURE(coalesced_together);
+      CAPTURE(plain_together);
+      CHECK(coalesced_together >= 15);  // of 20
+      CHECK(plain_together <= 5);       // of 20
+      {
+        const auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(exchange(c, "split-end", body).ok());  // a terminator shorter than the gate, alone
+        CHECK(body == "hello");
+        CHECK(std::chrono::steady_clock::now() - t0 < 1s);
+        CHECK(c.coalescing());
+      }
+      CHECK(c.reusable());
+    }
+    for (const std::string what : {"short", "slow"}) {
+      // "short": the gate only delays it (its wait expires with the whole response waiting
+      // under it); after kMaxStrikes of those the connection stops coalescing. "slow": the
+      // gate expires while the server works; no reason to stop.
+      CAPTURE(what);
+      h1::Connection c("127.0.0.1", server.port(), 2s);
+      REQUIRE(exchange(c, "learn", body).ok());
+      REQUIRE(c.coalescing());
+      for (int i = 0; i < h1::Connection::kMaxStrikes; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        REQUIRE(exchange(c, what, body).ok());
+        CHECK(body == (what == "short" ? "ok" : "hello"));
+        CHECK(std::chrono::steady_clock::now() - t0 < 1s);  // not held until the 5 s timeout
+      }
+      CHECK(c.coalescing() == (what == "slow"));
+      REQUIRE(exchange(c, "head-alone", body).ok());
+      CHECK(body == "hello");
+    }
+    {
+      // Nagle: the body waits for the head's acknowledgement, which the client's kernel delays
+      // (delayed ACK, ~40 ms here) whether or not the head was read. The gate adds nothing.
+      h1::Connection c("127.0.0.1", nagle_server.port(), 2s);
+      REQUIRE(exchange(c, "learn", body).ok());
+      Clock::duration with{}, without{};
+      for (int i = 0; i < 8; ++i) {
+        const auto t0 = Clock::now();
+        REQUIRE(exchange(c, "head-alone", body, i % 2 == 0).ok());
+        (i % 2 == 0 ? with : without) += Clock::now() - t0;
+        CHECK(body == "hello");
+      }
+      CHECK(with < without + 12ms);  // 4 exchanges each
+    }
+    CHECK(server.accepted() == 3);
   }
   CHECK(testutil::open_fds() == fds_before);
 }
