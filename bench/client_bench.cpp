@@ -304,17 +304,20 @@ struct Bench {
         lat.insert(lat.end(), mine.begin(), mine.end());
       });
     ready.arrive_and_wait();
+    const Usage u0 = Usage::now();
     const double c0 = cpu_us();
     const auto t0 = Clock::now();
     go.count_down();
     for (auto& th : threads) th.join();
     const double secs = us_since(t0) / 1e6;
     const double cpu = cpu_us() - c0;
+    const Usage u1 = Usage::now();
     o.client->disconnect();
     if (!first_error.empty()) throw std::runtime_error(first_error);
     const double calls = static_cast<double>(lat.size());
     return {{"calls", lat.size()}, {"inflight", k}, {"seconds", secs}, {"calls_per_s", calls / secs},
-            {"p50_us", pct(lat, 0.5)}, {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls}};
+            {"p50_us", pct(lat, 0.5)}, {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls},
+            {"usage_per_call", u1.per_call_since(u0, calls)}};
   }
 
   // The round-trip floor: the seq case's calls with no client library in the way.

@@ -241,8 +241,11 @@ caseTable(`Concurrent echo calls (${config.conc_inflight} in flight) on one conn
   ["p50 us", (r) => num(r.p50_us)],
   ["p99 us", (r) => num(r.p99_us)],
   ["client CPU us/call", (r) => small(r.cpu_us_per_call)],
+  ["voluntary switches/call", (r) => (r.usage_per_call ? num(r.usage_per_call.voluntary_switches, 2) : "")],
+  ["involuntary switches/call", (r) => (r.usage_per_call ? num(r.usage_per_call.involuntary_switches, 2) : "")],
   ["calls", (r) => num(r.calls)],
-], "Our client is synchronous: one thread per call in flight, all sharing one `mcp::Client`. The Node clients run that many async loops on one client.");
+], "Our client is synchronous: one thread per call in flight, all sharing one `mcp::Client`; a thread sleeps until its reply comes, so each call " +
+  "costs at least one voluntary switch. The Node clients run that many async loops on one client, on one thread.");
 caseTable("Memory: client RSS per connected client, and what disconnect gives back", "mem", [
   ["clients", (r) => num(r.clients)],
   ["RSS per client KiB", (r) => small(r.rss_per_client_kib)],

@@ -5,11 +5,12 @@
 #   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS  # each step says when it began; the set-up and build come first
 scripts/setup.sh
 export MCP_INTEROP_DIR="$PWD/test/interop"
 passed=0
 
-step() { echo; echo "=== $*"; }
+step() { echo; echo "=== [$((SECONDS - started)) s] $*"; }
 
 step "test suite"
 meson test -C build --print-errorlogs --num-processes 1
@@ -75,4 +76,4 @@ if [ "${1:-}" != "--quick" ]; then
 fi
 
 echo
-echo "test steps: $passed passed, 0 failed"
+echo "test steps: $passed passed, 0 failed, in $((SECONDS - started)) s (set-up and builds included)"

@@ -217,12 +217,13 @@ export async function runBench(adapter) {
           }
         };
         const c0 = cpuMicros();
+        const u0 = usage();
         const t0 = performance.now();
         await Promise.all(Array.from({ length: cfg.conc_inflight }, worker));
         const secs = (performance.now() - t0) / 1000;
         const cpu = cpuMicros() - c0;
         return { calls: lat.length, inflight: cfg.conc_inflight, seconds: secs, calls_per_s: lat.length / secs, p50_us: pct(lat, 0.5),
-                 p99_us: pct(lat, 0.99), cpu_us_per_call: cpu / lat.length };
+                 p99_us: pct(lat, 0.99), cpu_us_per_call: cpu / lat.length, usage_per_call: usagePerCall(u0, usage(), lat.length) };
       } finally {
         await close(handle);
       }
