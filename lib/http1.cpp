@@ -464,8 +464,8 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
   const int want = coalesce && head_lowat_ > 1 ? head_lowat_ : 1;
   if (want != lowat_) set_lowat(want);
   bool first = true;
-  bool held_back = false;  // the gate expired with bytes waiting below it
-  Clock::time_point first_read{};
+  bool expired = false;    // the gate's wait ran out
+  bool held_back = false;  // ... with bytes waiting below it
   // The thread's read buffer, not the connection's: an idle kept-alive connection holds none.
   const ReadBuffer buf;
   for (;;) {
@@ -481,13 +481,13 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
       if (!gated) return failed(Failure::timeout);
       // Nothing yet (a slow reply), or bytes held below the gate: any byte will do now.
       int waiting = 0;
+      expired = true;
       held_back = ::ioctl(fd_, FIONREAD, &waiting) == 0 && waiting > 0;
       set_lowat(1);
       continue;
     }
     const ssize_t n = ::recv(fd_, buf.data(), ReadBuffer::kSize, 0);
     if (n > 0) {
-      if (first && held_back) first_read = Clock::now();
       if (!parser_.feed(buf.data(), static_cast<std::size_t>(n), on_head, on_data)) {
         if (parser_.stopped()) return failed(Failure::stopped);
         return failed(Failure::protocol, parser_.error());
@@ -504,13 +504,14 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     if (n == 0 && !stop_ && parser_.finish()) break;  // a body delimited by the close
     return failed(Failure::read);
   }
-  // Bytes held below the gate, and the rest of the response at once after we read them: a
-  // response shorter than the gate, or a server that sends the rest only once the head is
-  // read. The gate only delays those; after a few, this connection stops coalescing. (A slow
-  // event after an early head comes long after: that costs the gate one timer wake, and is no
-  // reason to stop.)
-  if (held_back && Clock::now() - first_read < std::chrono::milliseconds(1) && ++strikes_ >= kMaxStrikes)
-    head_lowat_ = 0;
+  // A whole response was waiting below the gate (it took one read): shorter than the head
+  // learnt, so the gate only delayed it. After a few of those in a row this connection stops
+  // coalescing. (A slow reply, or a slow event after an early head, costs the gate one timer
+  // wake, and is no reason to stop.)
+  if (coalesce && want > 1) {
+    if (!expired) strikes_ = 0;
+    else if (held_back && first && ++strikes_ >= kMaxStrikes) head_lowat_ = 0;
+  }
   reusable_ = parser_.keep_alive();
   if (!reusable_) close_fd();
   return Outcome{Failure::none, {}, true};

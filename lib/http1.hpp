@@ -106,9 +106,9 @@ class Connection {
   /// With `coalesce`, a server seen sending a response's head alone (an SSE stream's head,
   /// flushed before its first event) is read once per response instead of twice: the first
   /// wait asks the kernel (SO_RCVLOWAT) for a byte more than that head, for at most
-  /// kCoalesceWaitMs, then for any byte. A connection whose server makes that wait expire
-  /// kMaxStrikes times with the whole response close behind (responses shorter than the head
-  /// learnt) stops coalescing.
+  /// kCoalesceWaitMs, then for any byte. A connection that finds whole responses waiting
+  /// below that gate (shorter than the head learnt) kMaxStrikes times in a row stops
+  /// coalescing.
   Outcome exchange(std::string_view head, std::string_view body, bool head_request,
                    std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
                    const ResponseParser::OnData& on_data, bool coalesce = false);
@@ -140,7 +140,7 @@ class Connection {
   int lowat_ = 1;        // SO_RCVLOWAT on fd_
   int head_lowat_ = 1;   // > 1: the server sends heads alone, wait for this many bytes first;
                          // 1: not seen yet; 0: never on this connection
-  int strikes_ = 0;      // gates that only delayed a response (see exchange)
+  int strikes_ = 0;      // gates in a row that only delayed a response (see exchange)
   ResponseParser parser_;
 };
 
