@@ -14,8 +14,9 @@
 //         disconnect gives back: RSS, child processes left, server sessions left
 //   floor the same sequential echo calls with no MCP client at all: pre-built request bytes,
 //         one write, read until the reply is complete (stdio: a line; HTTP: the lean HTTP/1.1
-//         exchange, one sendmsg, poll and recv). What the kernel alone costs per round trip
-//         on this machine: no client that sleeps while the server works can go below it.
+//         exchange, one sendmsg, then a poll and a recv per part the server sends). What the
+//         kernel alone costs per round trip on this machine, for a client that reads each part
+//         as it comes. With seq in the same run, the two run in alternate rounds.
 // Bounded: per-case time limits from the config and a request timeout on every call.
 #include <mcp/client.hpp>
 #include <mcp/version.hpp>
@@ -41,6 +42,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <latch>
 #include <map>
@@ -50,6 +52,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -320,44 +323,79 @@ struct Bench {
             {"usage_per_call", u1.per_call_since(u0, calls)}};
   }
 
-  // The round-trip floor: the seq case's calls with no client library in the way.
-  json floor_case(const Target& t) { return t.transport == "http" ? floor_http(t) : floor_stdio(t); }
-
-  // The sequential loop of the seq and floor cases: warm-up calls, then `seq_rounds` rounds of
-  // `seq_calls` calls of `one(i)`. Client CPU per call is the median round's (one round
-  // disturbed by something else on the machine does not decide the figure); latencies are
-  // over every call.
-  template <class F>
-  json timed_calls(F&& one) {
-    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) one(i);
-    const int n = cfg.value("seq_calls", 2000);
-    const int rounds = std::max(1, cfg.value("seq_rounds", 1));
-    std::vector<double> lat, per_round;
-    json usage_rounds = json::array();  // the kernel's counts per call, round by round
-    lat.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(rounds));
-    const auto deadline = Clock::now() + case_limit;
-    const auto t0 = Clock::now();
-    for (int r = 0; r < rounds && Clock::now() < deadline; ++r) {
-      const Usage u0 = Usage::now();
-      int done = 0;
-      for (; done < n && Clock::now() < deadline; ++done) {
-        const auto s = Clock::now();
-        one(1000000 + r * n + done);
-        lat.push_back(us_since(s));
-      }
-      if (done == 0) continue;
-      const Usage u1 = Usage::now();
-      per_round.push_back((u1.user_us + u1.sys_us - u0.user_us - u0.sys_us) / done);
-      usage_rounds.push_back(u1.per_call_since(u0, done));
-    }
-    const double secs = us_since(t0) / 1e6;
-    const double calls = static_cast<double>(lat.size());
-    return {{"calls", lat.size()}, {"seconds", secs}, {"calls_per_s", calls / secs}, {"p50_us", pct(lat, 0.5)},
-            {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", pct(per_round, 0.5)}, {"cpu_us_per_call_rounds", per_round},
-            {"usage_per_call_rounds", usage_rounds}};
+  // The round-trip floor: the seq case's calls with no client library in the way. With
+  // `ours` (the seq case's call), the two run in alternate rounds and `ours_out` gets the seq
+  // case's figures: both then see the machine in the same states, which on a shared VM change
+  // from one second to the next.
+  using Call = std::function<void(int)>;
+  json floor_case(const Target& t, const Call& ours = {}, json* ours_out = nullptr) {
+    return t.transport == "http" ? floor_http(t, ours, ours_out) : floor_stdio(t, ours, ours_out);
   }
 
-  json floor_stdio(const Target& t) {
+  // The seq case and the floor, in alternate rounds.
+  std::pair<json, json> seq_and_floor(const Target& t) {
+    auto o = open(t);
+    json seq;
+    json floor = floor_case(t, [&](int) { call(*o.client, t); }, &seq);
+    o.client->disconnect();
+    return {std::move(seq), std::move(floor)};
+  }
+
+  // What the kernel and the clock counted over rounds of one sequential loop.
+  struct Rounds {
+    std::vector<double> lat, per_round;
+    json usage = json::array();  // the kernel's counts per call, round by round
+    double seconds = 0;
+    [[nodiscard]] json result() const {
+      const double calls = static_cast<double>(lat.size());
+      return {{"calls", lat.size()}, {"seconds", seconds}, {"calls_per_s", calls / seconds}, {"p50_us", pct(lat, 0.5)},
+              {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", pct(per_round, 0.5)}, {"cpu_us_per_call_rounds", per_round},
+              {"usage_per_call_rounds", usage}};
+    }
+  };
+
+  // One round of `n` calls of `one(base + i)`, unless past the deadline.
+  void round(const Call& one, int n, int base, Clock::time_point deadline, Rounds& acc) {
+    const Usage u0 = Usage::now();
+    const auto t0 = Clock::now();
+    int done = 0;
+    for (; done < n && Clock::now() < deadline; ++done) {
+      const auto s = Clock::now();
+      one(base + done);
+      acc.lat.push_back(us_since(s));
+    }
+    acc.seconds += us_since(t0) / 1e6;
+    if (done == 0) return;
+    const Usage u1 = Usage::now();
+    acc.per_round.push_back((u1.user_us + u1.sys_us - u0.user_us - u0.sys_us) / done);
+    acc.usage.push_back(u1.per_call_since(u0, done));
+  }
+
+  // The sequential loop of the seq and floor cases: warm-up calls, then `seq_rounds` rounds of
+  // `seq_calls` calls of `one(i)` (alternating with rounds of `other`, whose figures go to
+  // `other_out`). Client CPU per call is the median round's (one round disturbed by something
+  // else on the machine does not decide the figure); latencies are over every call.
+  json timed_calls(const Call& one, const Call& other = {}, json* other_out = nullptr) {
+    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) {
+      one(i);
+      if (other) other(i);
+    }
+    const int n = cfg.value("seq_calls", 2000);
+    const int rounds = std::max(1, cfg.value("seq_rounds", 1));
+    Rounds mine, theirs;
+    mine.lat.reserve(static_cast<std::size_t>(n) * static_cast<std::size_t>(rounds));
+    if (other) theirs.lat.reserve(mine.lat.capacity());
+    const auto deadline = Clock::now() + case_limit;
+    for (int r = 0; r < rounds && Clock::now() < deadline; ++r) {
+      const int base = 1000000 + r * n;
+      if (other) round(other, n, base, deadline, theirs);
+      round(one, n, base, deadline, mine);
+    }
+    if (other && other_out) *other_out = theirs.result();
+    return mine.result();
+  }
+
+  json floor_stdio(const Target& t, const Call& ours, json* ours_out) {
     int in[2], out[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
       throw std::runtime_error("socketpair/pipe failed");
@@ -434,10 +472,10 @@ struct Bench {
       send_line(request);
       read_line(line);
       if (line.find("\"result\"") == std::string::npos) throw std::runtime_error("echo failed: " + line.substr(0, 200));
-    });
+    }, ours, ours_out);
   }
 
-  json floor_http(const Target& t) {
+  json floor_http(const Target& t, const Call& ours, json* ours_out) {
     namespace h1 = mcp::detail::http1;
     const std::string prefix = "http://127.0.0.1:";
     if (t.url.rfind(prefix, 0) != 0) throw std::runtime_error("the floor case needs an http://127.0.0.1 URL");
@@ -489,7 +527,7 @@ struct Bench {
       post(extra, request);
       if (status != 200 || body_in.find("\"result\"") == std::string::npos)
         throw std::runtime_error("echo failed: HTTP " + std::to_string(status) + " " + body_in.substr(0, 200));
-    });
+    }, ours, ours_out);
     if (legacy && !session.empty()) {  // leave no session behind
       const std::string del = "DELETE " + path + " HTTP/1.1\r\nHost: " + conn.host_header() + "\r\n" + extra +
                               "Content-Length: 0\r\n\r\n";
@@ -616,11 +654,15 @@ int main(int argc, char** argv) {
       }
       std::cerr << "[mcp-cpp] " << t.id << " " << c << std::endl;
       const auto t0 = Clock::now();
+      const bool paired = std::find(t.cases.begin(), t.cases.end(), "floor") != t.cases.end() &&
+                          std::find(t.cases.begin(), t.cases.end(), "seq") != t.cases.end();
       try {
         if (c == "cold") res[c] = b.cold(t);
+        else if (c == "seq" && paired) std::tie(res["seq"], res["floor"]) = b.seq_and_floor(t);
         else if (c == "seq") res[c] = b.seq_case(t);
         else if (c == "conc") res[c] = b.conc(t);
         else if (c == "mem") res[c] = b.mem(t);
+        else if (c == "floor" && paired) continue;  // ran with seq
         else if (c == "floor") res[c] = b.floor_case(t);
         else continue;
       } catch (const std::exception& e) {
