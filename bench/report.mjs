@@ -146,7 +146,7 @@ if (floorRows.length) {
   md.push("The floor case (in `client_bench`) makes the sequential case's echo calls with no client library: pre-built request bytes, one write, then reading until the reply is complete " +
     "(stdio: one line; HTTP: one sendmsg, then a poll and a recv for each part the server sends, on a kept-alive connection). Its CPU per call is what waking the server and being woken again costs the calling process on this machine; " +
     "every client that reads each part as it comes pays it. (Ours, over HTTP, asks the kernel to wake it once per response when a server sends a response's head alone, so it can sleep less than the floor does.) " +
-    "Each client's sequential CPU per call is shown with what it adds above the floor.");
+    "Its rounds alternate with our client's sequential rounds, so both see the machine in the same states. Each client's sequential CPU per call is shown with what it adds above the floor.");
   md.push("");
   md.push(`| server | floor CPU us/call | floor p50 us | ${clients.map((c) => `${LABEL[c] ?? c} us/call (+ above floor)`).join(" | ")} |`);
   md.push(`|---|---:|---:|${clients.map(() => "---:").join("|")}|`);
