@@ -461,7 +461,12 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
   }
   // The first wait of a coalescing exchange is for more than the head (the setting stays on
   // the socket from one exchange to the next while responses come whole).
-  const int want = coalesce && head_lowat_ > 1 ? head_lowat_ : 1;
+  // After a gate that expired (a reply slower than its wait: under load it costs a timer wake
+  // and three syscalls per exchange), the next exchanges go ungated: 1, 2, 4 ... up to 64 of
+  // them, until a gate holds again.
+  const bool gate = coalesce && head_lowat_ > 1 && skip_ == 0;
+  if (coalesce && head_lowat_ > 1 && skip_ > 0) --skip_;
+  const int want = gate ? head_lowat_ : 1;
   if (want != lowat_) set_lowat(want);
   bool first = true;
   bool expired = false;    // the gate's wait ran out
@@ -508,9 +513,12 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
   // learnt, so the gate only delayed it. After a few of those in a row this connection stops
   // coalescing. (A slow reply, or a slow event after an early head, costs the gate one timer
   // wake, and is no reason to stop.)
-  if (coalesce && want > 1) {
-    if (!expired) strikes_ = 0;
-    else if (held_back && first && ++strikes_ >= kMaxStrikes) head_lowat_ = 0;
+  if (gate && !expired) {
+    strikes_ = backoff_ = 0;
+  } else if (gate) {
+    backoff_ = std::min(backoff_ ? backoff_ * 2 : 1, 64);
+    skip_ = backoff_;
+    if (held_back && first && ++strikes_ >= kMaxStrikes) head_lowat_ = 0;
   }
   reusable_ = parser_.keep_alive();
   if (!reusable_) close_fd();

@@ -106,9 +106,10 @@ class Connection {
   /// With `coalesce`, a server seen sending a response's head alone (an SSE stream's head,
   /// flushed before its first event) is read once per response instead of twice: the first
   /// wait asks the kernel (SO_RCVLOWAT) for a byte more than that head, for at most
-  /// kCoalesceWaitMs, then for any byte. A connection that finds whole responses waiting
-  /// below that gate (shorter than the head learnt) kMaxStrikes times in a row stops
-  /// coalescing.
+  /// kCoalesceWaitMs, then for any byte. After a wait that expired, the next 1, 2, 4 ... 64
+  /// exchanges do not wait (a server slower than the wait gains nothing from it). A
+  /// connection that finds whole responses waiting below that gate (shorter than the head
+  /// learnt) kMaxStrikes times in a row stops coalescing.
   Outcome exchange(std::string_view head, std::string_view body, bool head_request,
                    std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
                    const ResponseParser::OnData& on_data, bool coalesce = false);
@@ -120,6 +121,8 @@ class Connection {
   [[nodiscard]] bool reusable() const { return fd_ >= 0 && reusable_; }
   /// A coalescing exchange waits for more than a head on this connection (see exchange).
   [[nodiscard]] bool coalescing() const { return head_lowat_ > 1; }
+  /// ... and the next one will (no gate expired lately).
+  [[nodiscard]] bool gating() const { return head_lowat_ > 1 && skip_ == 0; }
   /// `Host` header value for this connection's origin.
   [[nodiscard]] const std::string& host_header() const { return host_header_; }
 
@@ -141,6 +144,8 @@ class Connection {
   int head_lowat_ = 1;   // > 1: the server sends heads alone, wait for this many bytes first;
                          // 1: not seen yet; 0: never on this connection
   int strikes_ = 0;      // gates in a row that only delayed a response (see exchange)
+  int backoff_ = 0;      // exchanges to go ungated after the next gate that expires
+  int skip_ = 0;         // exchanges still to go ungated
   ResponseParser parser_;
 };
 

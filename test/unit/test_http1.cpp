@@ -462,20 +462,30 @@ TEST_CASE("http1 connection: a server that sends heads alone is read once per re
     for (const std::string what : {"short", "slow"}) {
       // "short": the gate only delays it (its wait expires with the whole response waiting
       // under it); after kMaxStrikes of those the connection stops coalescing. "slow": the
-      // gate expires while the server works; no reason to stop.
+      // gate expires while the server works; no reason to stop, but the next exchanges skip it.
       CAPTURE(what);
       h1::Connection c("127.0.0.1", server.port(), 2s);
       REQUIRE(exchange(c, "learn", body).ok());
       REQUIRE(c.coalescing());
-      for (int i = 0; i < h1::Connection::kMaxStrikes; ++i) {
+      int gated = 0;  // exchanges that waited for the gate
+      for (int i = 0; i < 12 && c.coalescing(); ++i) {
+        const bool gating = c.gating();
+        gated += gating;
         const auto t0 = std::chrono::steady_clock::now();
         REQUIRE(exchange(c, what, body).ok());
         CHECK(body == (what == "short" ? "ok" : "hello"));
         CHECK(std::chrono::steady_clock::now() - t0 < 1s);  // not held until the 5 s timeout
+        if (gating) CHECK_FALSE(c.gating());  // after an expired gate the next exchange does not wait
       }
+      // Gated: the 1st, 3rd, 6th and 11th of 12 (1, 2, then 4 skipped after each expiry).
       CHECK(c.coalescing() == (what == "slow"));
+      CHECK(gated == (what == "slow" ? 4 : h1::Connection::kMaxStrikes));
+      // Once the skips are used up, and replies come within the gate, it holds again.
+      for (int i = 0; i < 8 && !c.gating(); ++i) REQUIRE(exchange(c, "head-alone", body).ok());
+      CHECK(c.gating() == (what == "slow"));
       REQUIRE(exchange(c, "head-alone", body).ok());
       CHECK(body == "hello");
+      CHECK(c.gating() == (what == "slow"));
     }
     {
       // Nagle: the body waits for the head's acknowledgement, which the client's kernel delays
