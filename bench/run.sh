@@ -45,7 +45,6 @@ while [ $# -gt 0 ]; do
 done
 say() { echo "run.sh: $*" >&2; }
 targets=(bench/client_bench bench/pool_bench examples/demo_server test/fixtures/http_fault_server)
-built_now=0
 if [ -z "$build" ] && [ "$smoke" = 0 ]; then
   build=$root/build-bench
   if [ ! -f "$build/build.ninja" ]; then
@@ -56,7 +55,6 @@ if [ -z "$build" ] && [ "$smoke" = 0 ]; then
   if [[ "$plan" != *"no work to do"* ]]; then
     say "building the benchmark's targets in $build"
     ninja -C "$build" "${targets[@]}" >/dev/null
-    built_now=1
   fi
 fi
 [ -n "$build" ] || build=$root/build
@@ -66,9 +64,9 @@ o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 bt, nd = o.get("buildtype"), o.get("b_ndebug")
 off = nd == "true" or (nd == "if-release" and bt == "release")
 print("%s, -O%s, asserts %s" % (bt, o.get("optimization"), "off" if off else "on"))' 2>/dev/null || echo unknown)
-if [ "$built_now" = 1 ] && [ "$smoke" = 0 ]; then
-  # The build leaves the load average high: wait (at most 3 minutes) for it to fall below 1,
-  # so that the run starts on a quiet machine and says so truthfully.
+if [ "$smoke" = 0 ]; then
+  # A build (or a run just before) leaves the load average high: wait (at most 3 minutes) for
+  # it to fall below 1, so that the run starts on a quiet machine and says so truthfully.
   for i in $(seq 36); do
     [ "$(awk '{print ($1 < 1.0)}' /proc/loadavg)" = 1 ] && break
     sleep 5
