@@ -459,11 +459,9 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     }
     return failed(Failure::write);
   }
-  // The first wait of a coalescing exchange is for more than the head (the setting stays on
-  // the socket from one exchange to the next while responses come whole).
-  // After a gate that expired (a reply slower than its wait: under load it costs a timer wake
-  // and three syscalls per exchange), the next exchanges go ungated: 1, 2, 4 ... up to 64 of
-  // them, until a gate holds again.
+  // The first wait of a coalescing exchange is for more than the head: the gate (the setting
+  // stays on the socket from one exchange to the next while responses come whole). After a
+  // gate that expired, the next exchanges go ungated (see the end).
   const bool gate = coalesce && head_lowat_ > 1 && skip_ == 0;
   if (coalesce && head_lowat_ > 1 && skip_ > 0) --skip_;
   const int want = gate ? head_lowat_ : 1;
@@ -509,10 +507,11 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     if (n == 0 && !stop_ && parser_.finish()) break;  // a body delimited by the close
     return failed(Failure::read);
   }
-  // A whole response was waiting below the gate (it took one read): shorter than the head
-  // learnt, so the gate only delayed it. After a few of those in a row this connection stops
-  // coalescing. (A slow reply, or a slow event after an early head, costs the gate one timer
-  // wake, and is no reason to stop.)
+  // A gate that expired means a reply slower than its wait (under load that costs a timer wake
+  // and three syscalls per exchange): the next 1, 2, 4 ... 64 exchanges go ungated, until a
+  // gate holds again. If the whole response was waiting below the gate (it took one read), it
+  // was shorter than the head learnt and the gate only delayed it: after a few of those in a
+  // row this connection stops coalescing.
   if (gate && !expired) {
     strikes_ = backoff_ = 0;
   } else if (gate) {
