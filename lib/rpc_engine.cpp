@@ -365,10 +365,15 @@ void RpcEngine::on_message(json&& msg) {
       return;
     }
     if (id != msg.end() && !id->is_null()) {
-      const json request_id = *id;
-      if (!enqueue(Work{std::move(msg), {}})) {
-        // A server flooding us with requests gets errors rather than unbounded memory.
-        answer(request_id, fail(Errc::invalid_message, "too many pending server requests"));
+      const bool ordered = *method != "ping";
+      if (!enqueue(Work{std::move(msg), {}, ordered})) {
+        // A server flooding us with requests loses the excess rather than costing unbounded
+        // memory. They go unanswered: an answer written here could block this thread (which
+        // reads the replies callers wait for) on a server that does not read its input.
+        const auto n = dropped_requests_.fetch_add(1, std::memory_order_relaxed);
+        if (n % 1000 == 0)
+          diag("dropped a server request unanswered: 1024 are already waiting (" + std::to_string(n + 1) +
+               " dropped so far)");
       }
       return;
     }
@@ -436,8 +441,8 @@ bool RpcEngine::enqueue(Work&& w) {
   {
     std::lock_guard lk(work_->m);
     if (work_->stop || work_->items.size() >= 1024) return false;
+    if (w.ordered) work_->queued.fetch_add(1, std::memory_order_seq_cst);
     work_->items.push_back(std::move(w));
-    work_->queued.fetch_add(1, std::memory_order_seq_cst);
     // Started on first use: most connections never get a server request or a notification
     // for a handler, and an idle thread costs memory per connection.
     if (!worker_.joinable()) {
@@ -491,7 +496,7 @@ void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<Rpc
       }
     }
     self.reset();
-    {
+    if (w.ordered) {
       std::lock_guard lk(work->m);
       work->finished.fetch_add(1, std::memory_order_seq_cst);
     }

@@ -163,6 +163,9 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   struct Work {
     json request;                // a server request, or
     std::function<void()> task;  // a posted task
+    // Whether a reply waits for it (wait_for_handlers): not for a ping, whose answer nobody
+    // sees, so a server that floods pings and reads no answers cannot hold up our replies.
+    bool ordered = true;
   };
   struct WorkQueue {
     std::mutex m;
@@ -170,7 +173,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     std::condition_variable done_cv;  // an item finished
     std::list<Work> items;  // a list: an empty deque already holds a 512-byte block per connection
     bool stop = false;
-    std::atomic<std::uint64_t> queued{0}, finished{0};  // items ever queued, and done
+    std::atomic<std::uint64_t> queued{0}, finished{0};  // ordered items ever queued, and done
     std::thread::id worker_id;
   };
   // Queues `w` (false if the queue is full or stopped), starting the worker on first use.
@@ -180,6 +183,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void wait_for_handlers(std::uint64_t before, Clock::time_point until);
   std::shared_ptr<WorkQueue> work_ = std::make_shared<WorkQueue>();
   std::thread worker_;
+  std::atomic<std::uint64_t> dropped_requests_{0};  // server requests over the queue's bound
 };
 
 /// While one lives on a thread, the calls that thread makes through the engines of `owner`

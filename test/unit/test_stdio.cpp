@@ -400,6 +400,35 @@ TEST_CASE("stdio: a caller whose line waits behind a write the server does not t
   CHECK_NO_LEAKS(before);
 }
 
+TEST_CASE("stdio: a server flooding ping requests and reading no answers does not hold up the reply") {
+  // 100,000 pings, then the reply, from a server that reads nothing meanwhile: the answers
+  // fill its input, and the worker answering them blocks. Before, the thread reading stdout
+  // answered the overflow itself (up to 10 s per write), and the reply waited behind every
+  // queued ping's answer: the call ran into its timeout.
+  testutil::Resources before;
+  {
+    std::atomic<int> dropped_notes{0};
+    auto cfg = one("f", fault({"--stall-input-ms", "3000"}));
+    cfg.on_diagnostic = [&](std::string_view, std::string_view text) {
+      if (text.find("dropped a server request") != std::string_view::npos) ++dropped_notes;
+    };
+    auto client = make(std::move(cfg));
+    REQUIRE(client.call_tool("f", "echo", {{"message", "warm"}}));
+    mcp::RequestOptions o;
+    o.timeout = 2500ms;  // less than the stall: the server reads no answer before the reply
+    const auto t0 = Clock::now();
+    auto r = client.call_tool("f", "flood_ping", {{"count", 100000}, {"note", "stall-input"}}, o);
+    const auto took = ms_since(t0);
+    if (!r) FAIL_CHECK(r.error().what());
+    REQUIRE(r);
+    CHECK(r->text() == "flooded");
+    MESSAGE("flood_ping took " << took << " ms");
+    CHECK(took < 2000);
+    CHECK(dropped_notes.load() >= 1);  // the excess was dropped, and said so
+  }
+  CHECK_NO_LEAKS(before);  // disconnect ends the worker blocked in its write
+}
+
 TEST_CASE("a caller reading its own reply hands notifications to the reader thread, in order") {
   // A waiting caller reads the server's stdout itself (no hand-off from the reader thread).
   // What is not a reply runs handlers, which stay on the reader thread, and arrives before
