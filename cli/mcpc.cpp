@@ -35,7 +35,10 @@
 #include <optional>
 #include <spawn.h>
 #include <sstream>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -139,19 +142,70 @@ EXIT STATUS:
 // SDK callbacks run on SDK threads; keep their lines whole.
 std::mutex g_stderr_mutex;
 
-void print_error(std::string_view message) {
-  std::lock_guard lk(g_stderr_mutex);
-  std::cerr << "mcpc: " << message << '\n';
+// Text a server chose (names, descriptions, error messages), made safe to print: control
+// characters (C0, DEL, C1) and bytes that are not UTF-8 become visible escapes ("\x1b"), so a
+// name can neither forge lines nor send escape sequences to the terminal. `keep_newlines`
+// keeps line feeds (multi-line messages), still escaping a carriage return.
+std::string printable(std::string_view s, bool keep_newlines = false) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  auto escape = [&](unsigned char c) {
+    out += "\\x";
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f) escape(c);
+      else out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    // The length of a well-formed UTF-8 sequence starting here (0: not one).
+    std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) n = 0;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) n = 0;
+    if (n >= 3) {
+      const auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90))
+        n = 0;  // overlong, a surrogate, or past U+10FFFF
+    }
+    if (n == 2 && c == 0xc2 && static_cast<unsigned char>(s[i + 1]) < 0xa0) {
+      escape(static_cast<unsigned char>(s[i + 1]));  // a C1 control (U+0080..U+009F)
+      i += 2;
+    } else if (n == 0) {
+      escape(c);
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
 }
+
+void print_error(std::string_view message) {
+  const std::string safe = printable(message, /*keep_newlines=*/true);
+  std::lock_guard lk(g_stderr_mutex);
+  std::cerr << "mcpc: " << safe << '\n';
+}
+
+// Columns are padded to the widest cell, but never wider than this: one long name must not
+// pad every other line (a 1 MiB tool name made 106 MB of output).
+constexpr std::size_t kMaxColumn = 40;
 
 // Servers may send strings that are not valid UTF-8: print them with replacement characters
 // instead of throwing.
 std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
 
+// The first line of a server's text, printable.
 std::string first_line(std::string_view s) {
   s = s.substr(0, s.find('\n'));
   while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return std::string(s);
+  return printable(s);
 }
 
 // The message of an error without its "[server] " prefix (for JSON keyed by server).
@@ -548,16 +602,17 @@ int run_tools(mcp::Client& client, const Options& o) {
   } else {
     std::size_t width = 0;
     for (const auto& [server, tools] : sets.value)
-      for (const auto& [name, tool] : tools) width = std::max(width, server.size() + 1 + name.size());
+      for (const auto& [name, tool] : tools) width = std::max(width, printable(server + "_" + name).size());
+    width = std::min(width, kMaxColumn);
     for (const auto& [server, tools] : sets.value) {
       for (const auto& [name, tool] : tools) {
         const auto& def = tool.definition();
-        std::string key = server + "_" + name;
+        std::string key = printable(server + "_" + name);
         std::string desc = first_line(def.description.value_or(def.title.value_or("")));
         if (desc.empty()) {
           std::cout << key << '\n';
         } else {
-          key.resize(width, ' ');
+          if (key.size() < width) key.resize(width, ' ');
           std::cout << key << "  " << desc << '\n';
         }
       }
@@ -657,19 +712,19 @@ int run_info(mcp::Client& client, const Options& o, std::vector<std::string> ser
     const auto& impl = r->implementation;
     std::cout << servers[i] << ":\n"
               << "  era:      " << mcp::to_string(r->era) << '\n'
-              << "  protocol: " << r->protocol_version;
+              << "  protocol: " << printable(r->protocol_version);
     if (!r->supported_versions.empty()) {
       std::string list;
       for (const auto& v : r->supported_versions) list += (list.empty() ? "" : ", ") + v;
-      std::cout << " (server supports " << list << ")";
+      std::cout << " (server supports " << printable(list) << ")";
     }
-    std::cout << "\n  server:   " << (impl.name.empty() ? "(unnamed)" : impl.name) << ' ' << impl.version;
-    if (impl.title) std::cout << " \"" << *impl.title << '"';
+    std::cout << "\n  server:   " << (impl.name.empty() ? "(unnamed)" : printable(impl.name)) << ' ' << printable(impl.version);
+    if (impl.title) std::cout << " \"" << printable(*impl.title) << '"';
     std::cout << '\n';
     if (r->capabilities.is_object() && !r->capabilities.empty()) {
       std::string caps;
       for (const auto& [k, v] : r->capabilities.items()) caps += (caps.empty() ? "" : ", ") + k;
-      std::cout << "  capabilities: " << caps << '\n';
+      std::cout << "  capabilities: " << printable(caps) << '\n';
     }
     if (r->instructions) std::cout << "  instructions: " << first_line(*r->instructions) << '\n';
   }
@@ -692,13 +747,15 @@ std::string pad(std::string s, std::size_t width) {
   return s;
 }
 
-// Prints rows of columns aligned on the widest cell of each column, dropping empty trailing cells.
-void print_table(const std::vector<std::vector<std::string>>& rows) {
+// Prints rows of columns aligned on the widest cell of each column (at most kMaxColumn),
+// dropping empty trailing cells. Cells are made printable.
+void print_table(std::vector<std::vector<std::string>> rows) {
   std::vector<std::size_t> width;
-  for (const auto& row : rows)
+  for (auto& row : rows)
     for (std::size_t i = 0; i < row.size(); ++i) {
+      row[i] = printable(row[i]);
       if (width.size() <= i) width.resize(i + 1, 0);
-      width[i] = std::max(width[i], row[i].size());
+      width[i] = std::min(std::max(width[i], row[i].size()), kMaxColumn);
     }
   for (const auto& row : rows) {
     std::size_t last = row.size();
@@ -796,7 +853,7 @@ int run_read(mcp::Client& client, const Options& o, const std::string& server, c
     const bool several = r->contents.size() > 1;
     for (std::size_t i = 0; i < r->contents.size(); ++i) {
       const auto& c = r->contents[i];
-      if (several) std::cout << (i ? "\n" : "") << "==> " << c.uri << " <==\n";
+      if (several) std::cout << (i ? "\n" : "") << "==> " << printable(c.uri) << " <==\n";
       const std::string mime = c.mime_type.value_or("");
       if (c.text) {
         std::cout << *c.text;
@@ -849,17 +906,20 @@ int run_prompts(mcp::Client& client, const Options& o) {
     for (const auto& [server, list] : prompts.value)
       for (const auto& p : list) {
         server_width = std::max(server_width, server.size());
-        name_width = std::max(name_width, p.name.size());
-        for (const auto& a : p.arguments) name_width = std::max(name_width, a.name.size() + (a.required ? 11 : 0));
+        name_width = std::max(name_width, printable(p.name).size());
+        for (const auto& a : p.arguments) name_width = std::max(name_width, printable(a.name).size() + (a.required ? 11 : 0));
       }
+    server_width = std::min(server_width, kMaxColumn);
+    name_width = std::min(name_width, kMaxColumn);
     const std::string indent(server_width + 4, ' ');  // arguments sit under the prompt names, indented
     for (const auto& [server, list] : prompts.value) {
       for (const auto& p : list) {
         const std::string desc = first_line(p.description.value_or(p.title.value_or("")));
-        std::cout << pad(server, server_width) << "  " << (desc.empty() ? p.name : pad(p.name, name_width + 2) + "  " + desc)
+        const std::string pname = printable(p.name);
+        std::cout << pad(server, server_width) << "  " << (desc.empty() ? pname : pad(pname, name_width + 2) + "  " + desc)
                   << '\n';
         for (const auto& a : p.arguments) {
-          const std::string name = a.name + (a.required ? " (required)" : "");
+          const std::string name = printable(a.name) + (a.required ? " (required)" : "");
           const std::string adesc = first_line(a.description.value_or(""));
           std::cout << indent << (adesc.empty() ? name : pad(name, name_width) + "  " + adesc) << '\n';
         }
@@ -894,13 +954,24 @@ int run_prompt(mcp::Client& client, const Options& o, const std::string& server,
 
 // ------------------------------------------------------------------ main
 
+// A server named on the command line must be in the configuration (a usage error otherwise).
+Parsed<bool> known_server(const mcp::ClientConfig& cfg, const std::string& server) {
+  if (cfg.servers.count(server)) return true;
+  std::string names;
+  for (const auto& [name, s] : cfg.servers) names += (names.empty() ? "" : ", ") + name;
+  return tl::unexpected("unknown server '" + printable(server) + "' (servers: " + names + ")");
+}
+
 // `call SERVER TOOL`, `read SERVER URI`, `prompt SERVER NAME`: SERVER may be left out when there
 // is only one, the ad hoc server or that of a one-server config.
 Parsed<std::pair<std::string, std::string>> server_and_target(const std::string& command, const mcp::ClientConfig& cfg,
                                                               const std::vector<std::string>& rest) {
   const std::string what = command == "call" ? "TOOL" : command == "read" ? "URI" : "NAME";
   const bool single = cfg.servers.size() == 1;
-  if (rest.size() == 2) return std::make_pair(rest[0], rest[1]);
+  if (rest.size() == 2) {
+    if (auto known = known_server(cfg, rest[0]); !known) return tl::unexpected(known.error());
+    return std::make_pair(rest[0], rest[1]);
+  }
   if (rest.size() == 1 && single) return std::make_pair(cfg.servers.begin()->first, rest[0]);
   if (rest.size() == 1) {
     std::string names;
@@ -963,6 +1034,9 @@ int run(int argc, char** argv) {
     auto t = server_and_target(command, *cfg, rest);
     if (!t) return usage_error(t.error());
     std::tie(target_server, target) = std::move(*t);
+  } else if (command == "info") {
+    for (const auto& server : rest)
+      if (auto known = known_server(*cfg, server); !known) return usage_error(known.error());
   }
 
   auto client = mcp::Client::create(std::move(*cfg));
@@ -982,15 +1056,68 @@ int run(int argc, char** argv) {
   return status;
 }
 
+// The processes whose parent is this one and whose process group is not ours, from /proc.
+// Our servers run in process groups of their own, and what leaves them by setsid() does too;
+// a --browser command and what it starts stay in ours, and are left alone.
+std::vector<pid_t> children() {
+  std::vector<pid_t> out;
+  const pid_t self = ::getpid(), group = ::getpgrp();
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 1));
+    char state = 0;
+    long ppid = 0, pgrp = 0;
+    if (rest >> state >> ppid >> pgrp && ppid == self && pgrp != group) out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+// mcpc is a child subreaper (see main): what the servers left behind when they exited (a
+// daemon that called setsid(), out of reach of the group kill) is reparented to us. Ended
+// here: SIGTERM, up to 500 ms, then SIGKILL, and every one reaped. The library cannot do this
+// for its host process, whose other children are not its own.
+void end_orphans() {
+  auto left = children();
+  if (left.empty()) return;
+  for (pid_t pid : left) ::kill(pid, SIGTERM);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+  while (!left.empty() && std::chrono::steady_clock::now() < until) {
+    std::erase_if(left, [](pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) != 0; });
+    if (!left.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (pid_t pid : left) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  // A daemon's own children are ours now too: one more pass (bounded: what is left is killed).
+  for (pid_t pid : children()) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Descendants of our servers that outlive them become our children, so that they can be
+  // ended when we exit (end_orphans). A process setting; only a program may choose it.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  int status = kExitError;
   try {
-    return run(argc, argv);
+    status = run(argc, argv);
   } catch (const std::exception& e) {
     print_error(std::string("internal error: ") + e.what());
   } catch (...) {
     print_error("internal error");
   }
-  return kExitError;
+  end_orphans();
+  return status;
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # mcpc end to end: the bundled demo config, and the pinned npm servers of both eras.
-#   test_mcpc.sh MCPC DEMO_JSON INTEROP_DIR
+#   test_mcpc.sh MCPC DEMO_JSON INTEROP_DIR FAULT_SERVER
 set -uo pipefail
-mcpc=$1 demo=$2 interop=$3
+mcpc=$1 demo=$2 interop=$3 fault=$4
 fails=0 passes=0
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
@@ -33,7 +33,8 @@ expect 0 '"structuredContent"' - -- --config "$demo" call math add --args '{"a":
 expect 0 'modern' - -- --config "$demo" info
 expect 0 'legacy' - -- --config "$demo" --era legacy info
 expect 1 - 'Unknown tool' -- --config "$demo" call math nope
-expect 1 - "no server named 'nosuch'" -- --config "$demo" call nosuch add
+expect 2 - "unknown server 'nosuch'" -- --config "$demo" call nosuch add
+expect 2 - "unknown server 'nosuch'" -- --config "$demo" info nosuch
 expect 2 - 'must be a JSON object' -- --config "$demo" call math add --args '[1]'
 expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
 expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
@@ -52,6 +53,28 @@ expect 1 - 'Method not found' -- --config "$demo" read math demo://x
 expect 2 - 'read needs SERVER URI' -- --config "$demo" read demo://x
 expect 2 - '--out only applies to read' -- --config "$demo" tools --out /dev/null
 expect 2 - 'prompt takes SERVER NAME' -- --config "$demo" prompt math a b
+
+# fail MESSAGE: one failed check (for checks that are not one mcpc run)
+fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
+
+# Names a hostile server chose are printed escaped, one line per tool, padded to a bounded
+# width: a forged line, escape sequences, a C1 control, a byte that is not UTF-8, a 1 MiB name.
+expect 0 'stdio_forged\\x0d\\x0afake_tool' - -- --stdio "$fault --hostile-names" tools
+if LC_ALL=C grep -q $'\x1b\|\r\|\xc2\x9b' "$out"; then fail "tools printed a raw control character"; else passes=$((passes + 1)); fi
+if grep -q '^fake_tool' "$out"; then fail "a tool name forged a line"; else passes=$((passes + 1)); fi
+size=$(wc -c <"$out")
+if [ "$size" -lt $((1100 * 1024)) ]; then passes=$((passes + 1)); else fail "tools printed $size bytes for a 1 MiB name"; fi
+expect 0 'c1\\x9b31m_and_bad' - -- --stdio "$fault --hostile-names" tools
+
+# A daemon a stdio server started (setsid: out of reach of the group kill) ends with mcpc.
+expect 0 '^[0-9][0-9]*$' - -- --stdio "$fault" call spawn_daemon
+daemon=$(head -n 1 "$out")
+if [ -n "$daemon" ] && kill -0 "$daemon" 2>/dev/null; then
+  fail "the server's daemon $daemon outlived mcpc"
+  kill -9 "$daemon" 2>/dev/null
+else
+  passes=$((passes + 1))
+fi
 
 node="$interop/node_modules/.bin/node"
 if [ ! -x "$node" ]; then
