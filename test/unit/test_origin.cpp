@@ -1,11 +1,16 @@
 // Hostile servers and credentials leaving their origin (issue 14): redirects to another origin,
 // HTTP+SSE endpoints on another origin, request targets with control characters, secrets in
 // error text. Two fixtures on two ports of 127.0.0.1 are two origins.
+#include "../../lib/auth/oauth_util.hpp"
 #include "../../lib/http_transport.hpp"
 #include "http_fixture.hpp"
 
-#include <doctest/doctest.h>
+#include <mcp/oauth.hpp>
 
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <mutex>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -202,4 +207,177 @@ TEST_CASE("http origin: error text shows origin and path, never userinfo or the 
     check_no_secret(r.error().what());
     CHECK_MESSAGE(r.error().message.find(fx.url("/mcp")) != std::string::npos, r.error().message);
   }
+}
+
+// ---------------------------------------------------------------- OAuth discovery
+
+namespace {
+
+// A server that answers GETs with the JSON set for their path (else 404) and POST /token with
+// a token (or, with big_token, a 2 MiB reply), and records every request with its
+// Authorization header.
+class Trap {
+ public:
+  Trap() {
+    port_ = srv_.bind_to_any_port("127.0.0.1");
+    REQUIRE(port_ > 0);
+    srv_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lk(m_);
+      seen_.push_back("GET " + req.path + " " + req.get_header_value("Authorization"));
+      auto it = json_at.find(req.path);
+      if (it == json_at.end()) {
+        res.status = 404;
+        return;
+      }
+      res.set_content(it->second.dump(), "application/json");
+    });
+    srv_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard lk(m_);
+      seen_.push_back("POST " + req.path + " " + req.get_header_value("Authorization"));
+      if (big_token) res.set_content("{\"x\":\"" + std::string(2u << 20, 'x') + "\"}", "application/json");
+      else res.set_content(R"({"access_token":"t-1","token_type":"Bearer","expires_in":3600})", "application/json");
+    });
+    thread_ = std::thread([this] { srv_.listen_after_bind(); });
+    for (int i = 0; i < 500 && !srv_.is_running(); ++i) std::this_thread::sleep_for(10ms);
+  }
+  ~Trap() {
+    srv_.stop();
+    thread_.join();
+  }
+  std::string base(const std::string& host = "127.0.0.1") const { return "http://" + host + ":" + std::to_string(port_); }
+  std::vector<std::string> seen() {
+    std::lock_guard lk(m_);
+    return seen_;
+  }
+  void set(const std::string& path, json body) {
+    std::lock_guard lk(m_);
+    json_at[path] = std::move(body);
+  }
+  bool big_token = false;  // set before the first request
+
+ private:
+  std::map<std::string, json> json_at;
+  httplib::Server srv_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex m_;
+  std::vector<std::string> seen_;
+};
+
+// AS metadata for `issuer` with its endpoints under `endpoints` (default: the issuer).
+json as_metadata(const std::string& issuer, const std::string& endpoints = "") {
+  const std::string e = endpoints.empty() ? issuer : endpoints;
+  return json{{"issuer", issuer},
+              {"authorization_endpoint", e + "/authorize"},
+              {"token_endpoint", e + "/token"},
+              {"response_types_supported", {"code"}},
+              {"code_challenge_methods_supported", {"S256"}},
+              {"token_endpoint_auth_methods_supported", {"client_secret_basic"}}};
+}
+
+// The provider's answer to the MCP server's 401, with a confidential client (client
+// credentials grant: the secret goes to the token endpoint).
+mcp::Result<bool> challenge(const std::string& server_url, const std::string& www_authenticate = "Bearer") {
+  mcp::OAuthClientOptions o;
+  o.grant = mcp::OAuthGrant::client_credentials;
+  o.client_id = "c-1";
+  o.client_secret = "secret-cs";
+  auto p = mcp::oauth_provider(o);
+  mcp::AuthChallengeInfo info;
+  info.status = 401;
+  info.server_url = server_url;
+  info.www_authenticate = www_authenticate;
+  return p->on_challenge(info, std::chrono::steady_clock::now() + 10s);
+}
+
+}  // namespace
+
+TEST_CASE("oauth origin: resource_metadata on another origin than the MCP server's is not fetched") {
+  Trap mcp_server, other;
+  other.set("/prm", json{{"resource", mcp_server.base() + "/mcp"}, {"authorization_servers", {other.base()}}});
+  auto r = challenge(mcp_server.base() + "/mcp", "Bearer resource_metadata=\"" + other.base() + "/prm\"");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::unauthorized);
+  CHECK_MESSAGE(r.error().message.find("another origin, " + other.base()) != std::string::npos, r.error().message);
+  CHECK(other.seen().empty());
+  // On the server's own origin it is fetched.
+  mcp_server.set("/prm", json{{"resource", mcp_server.base() + "/mcp"}, {"authorization_servers", {mcp_server.base()}}});
+  mcp_server.set("/.well-known/oauth-authorization-server", as_metadata(mcp_server.base()));
+  auto ok = challenge(mcp_server.base() + "/mcp", "Bearer resource_metadata=\"" + mcp_server.base() + "/prm\"");
+  REQUIRE_MESSAGE(ok, ok.error().what());
+  CHECK(*ok);
+}
+
+TEST_CASE("oauth origin: an authorization server on an address of another class gets neither requests nor the secret") {
+  // 0.0.0.0 reaches this machine, like 127.0.0.1, but is not loopback by name: a server on
+  // 127.0.0.1 naming it is naming "an unspecified address", refused (as a private or
+  // link-local one would be), and it is plain http besides.
+  Trap mcp_server, as;
+  const std::string hostile = as.base("0.0.0.0");
+  as.set("/.well-known/oauth-authorization-server", as_metadata(hostile));
+  SUBCASE("named by the protected resource metadata") {
+    mcp_server.set("/.well-known/oauth-protected-resource/mcp", json{{"resource", mcp_server.base() + "/mcp"}, {"authorization_servers", {hostile}}});
+  }
+  SUBCASE("the token endpoint named by the authorization server metadata") {
+    mcp_server.set("/.well-known/oauth-protected-resource/mcp", json{{"resource", mcp_server.base() + "/mcp"}, {"authorization_servers", {mcp_server.base()}}});
+    mcp_server.set("/.well-known/oauth-authorization-server", as_metadata(mcp_server.base(), hostile));
+  }
+  auto r = challenge(mcp_server.base() + "/mcp");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::unauthorized);
+  // Refused as plain http first; check_endpoint's own test covers the class rule for https.
+  CHECK_MESSAGE(r.error().message.find(hostile + " is not https") != std::string::npos, r.error().message);
+  check_no_secret(r.error().what());
+  CHECK(as.seen().empty());
+}
+
+TEST_CASE("oauth origin: which endpoints the client sends credentials to") {
+  using mcp::detail::oauth::check_endpoint;
+  using mcp::detail::oauth::host_class;
+  using HC = mcp::detail::oauth::HostClass;
+  CHECK(host_class("169.254.169.254") == HC::link_local);
+  CHECK(host_class("2852039166") == HC::link_local);  // 169.254.169.254 as getaddrinfo reads it
+  CHECK(host_class("0xA9FEA9FE") == HC::link_local);
+  CHECK(host_class("[fe80::1]") == HC::link_local);
+  CHECK(host_class("[::ffff:169.254.1.1]") == HC::link_local);
+  CHECK(host_class("10.1.2.3") == HC::private_net);
+  CHECK(host_class("172.16.0.1") == HC::private_net);
+  CHECK(host_class("172.31.255.1") == HC::private_net);
+  CHECK(host_class("172.32.0.1") == HC::public_host);
+  CHECK(host_class("192.168.1.1") == HC::private_net);
+  CHECK(host_class("[fd00::1]") == HC::private_net);
+  CHECK(host_class("0.0.0.0") == HC::unspecified);
+  CHECK(host_class("[::]") == HC::unspecified);
+  CHECK(host_class("127.0.0.2") == HC::loopback);
+  CHECK(host_class("[::1]") == HC::loopback);
+  CHECK(host_class("LocalHost") == HC::loopback);
+  CHECK(host_class("as.example.com") == HC::public_host);
+  CHECK(host_class("8.8.8.8") == HC::public_host);
+  const std::string server = "https://mcp.example.com/mcp";
+  CHECK(check_endpoint("https://as.example.com/token", server, "t"));
+  CHECK_FALSE(check_endpoint("http://as.example.com/token", server, "t"));  // plain http
+  CHECK(check_endpoint("http://localhost:9000/token", "http://localhost:8000/mcp", "t"));  // development
+  CHECK(check_endpoint("http://127.0.0.1:9000/token", "http://localhost:8000/mcp", "t"));
+  CHECK_FALSE(check_endpoint("http://127.0.0.1:9000/token", server, "t"));  // loopback, server is not
+  for (std::string bad : {"https://169.254.169.254/", "https://10.0.0.1/", "https://192.168.0.1/", "https://[fe80::1]/",
+                          "https://[fc00::1]/", "https://0.0.0.0/", "https://2852039166/"}) {
+    CAPTURE(bad);
+    auto r = check_endpoint(bad + "token?k=secret", server, "the token endpoint");
+    REQUIRE_FALSE(r);
+    check_no_secret(r.error().message);
+  }
+  CHECK(check_endpoint("https://10.0.0.2/token", "https://10.0.0.1/mcp", "t"));  // the server is private too
+  CHECK(check_endpoint("https://[fe80::2]/token", "http://[fe80::1]:8/mcp", "t"));
+  CHECK_FALSE(check_endpoint("https://169.254.169.254/token", "https://10.0.0.1/mcp", "t"));
+}
+
+TEST_CASE("oauth origin: a token endpoint reply over 1 MiB is reported as too large") {
+  Trap s;
+  s.big_token = true;
+  s.set("/.well-known/oauth-protected-resource/mcp", json{{"resource", s.base() + "/mcp"}, {"authorization_servers", {s.base()}}});
+  s.set("/.well-known/oauth-authorization-server", as_metadata(s.base()));
+  auto r = challenge(s.base() + "/mcp");
+  REQUIRE_FALSE(r);
+  CHECK_MESSAGE(r.error().errc() == mcp::Errc::message_too_large, r.error().what());
+  CHECK_MESSAGE(r.error().message.find("exceeded 1 MiB") != std::string::npos, r.error().message);
 }
