@@ -35,26 +35,53 @@ std::string Url::origin() const {
 }
 std::string Url::str() const { return origin() + target; }
 
-std::optional<Url> parse_url(const std::string& text) {
+std::string Url::shown() const { return origin() + target.substr(0, target.find('?')); }
+
+bool target_ok(std::string_view t) {
+  if (t.empty() || t.front() != '/') return false;
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
+    if (std::string_view("-._~!$&'()*+,;=:@/?").find(c) != std::string_view::npos) continue;
+    if (c == '%' && i + 2 < t.size() && hex(t[i + 1]) && hex(t[i + 2])) {
+      i += 2;
+      continue;
+    }
+    return false;  // a control character, space, non-ASCII byte, stray '%', or one of "<>[]{}|\^`\""
+  }
+  return true;
+}
+
+Result<Url> parse_url(const std::string& text) {
   auto p = oauth::parse_url(text);  // one URL grammar for the transport and the OAuth client
-  if (!p || !p->userinfo.empty()) return std::nullopt;  // no userinfo in URLs
+  if (!p) return fail(Errc::invalid_config, p.error().message);
+  if (!p->userinfo.empty())
+    return fail(Errc::invalid_config, "URL has a user name or password in it (user:password@host): send credentials in headers instead");
   Url u;
   u.scheme = p->scheme;
   u.host = p->host;
   if (u.host.size() >= 2 && u.host.front() == '[' && u.host.back() == ']') u.host = u.host.substr(1, u.host.size() - 2);
-  if (u.host.empty()) return std::nullopt;
+  if (u.host.empty()) return fail(Errc::invalid_config, "URL has no host");
+  for (auto& c : u.host)  // host names are case-insensitive: one spelling per origin
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   if (p->port.empty()) {
     u.port = u.scheme == "https" ? 443 : 80;
   } else {
     u.port = std::stoi(p->port);  // at most 5 digits
-    if (u.port <= 0 || u.port > 65535) return std::nullopt;
+    if (u.port <= 0 || u.port > 65535) return fail(Errc::invalid_config, "URL has a port outside 1-65535");
   }
   u.target = (p->path.empty() ? "/" : p->path) + (p->has_query ? "?" + p->query : "");
+  if (!target_ok(u.target))
+    return fail(Errc::invalid_config,
+                "URL has a character that RFC 3986 does not allow in a path or query (percent-encode it)");
   return u;
 }
 
-std::optional<Url> resolve_url(const Url& base, const std::string& ref) {
-  if (ref.find("://") != std::string::npos) return parse_url(ref);
+Result<Url> resolve_url(const Url& base, const std::string& ref_text) {
+  const std::string ref = ref_text.substr(0, ref_text.find('#'));
+  const auto colon = ref.find(':');
+  if (colon != std::string::npos && colon < ref.find_first_of("/?")) return parse_url(ref);  // has a scheme
   if (ref.rfind("//", 0) == 0) return parse_url(base.scheme + ":" + ref);
   Url out = base;
   if (!ref.empty() && ref[0] == '/') {
@@ -65,6 +92,9 @@ std::optional<Url> resolve_url(const Url& base, const std::string& ref) {
     std::string path = base.target.substr(0, base.target.find('?'));
     out.target = path.substr(0, path.rfind('/') + 1) + ref;
   }
+  if (!target_ok(out.target))
+    return fail(Errc::invalid_message,
+                "URL has a character that RFC 3986 does not allow in a path or query (a control character, space, ...)");
   return out;
 }
 
@@ -292,10 +322,9 @@ class HttpTransport final : public Transport {
     return u.origin();
   }
   // A POST through the lean HTTP/1.1 client (plain http): the stale kept-alive retry, the
-  // connection back to the pool, `f` (if any) able to stop it. nullopt: the response was a
-  // redirect to follow, and nothing of it was handed on (the caller re-sends through
-  // cpp-httplib, which follows it).
-  std::optional<http1::Outcome> post_lean(Flight* f, const Url& url, const std::string& body,
+  // connection back to the pool, `f` (if any) able to stop it. A redirect is handed on as any
+  // response is (see redirect_target).
+  http1::Outcome post_lean(Flight* f, const Url& url, const std::string& body,
                                           const Fields& headers, std::chrono::microseconds read_timeout,
                                           const std::function<bool(const http1::Head&)>& on_head,
                                           const http1::ResponseParser::OnData& on_data);
@@ -330,6 +359,16 @@ class HttpTransport final : public Transport {
                      const Fields& headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
                      httplib::Headers* response_headers = nullptr);
+  // One exchange of stream_events; a redirect's Location goes to `location` (body dropped).
+  bool stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+                   const Fields& headers, SseParser& parser, const json& our_id, bool& got_response,
+                   int& status, std::string& error_body, std::string& content_type,
+                   httplib::Headers* response_headers, std::string& location);
+  // Where a redirect (status 301, 302, 307, 308 with `location`, the `hops`-th) from `from`
+  // leads, if we follow it: only to the same origin (scheme, host, port), at most
+  // kMaxRedirects times, and never with an auth provider. Headers we were configured with,
+  // the session id and credentials are never sent to another origin: that is an error.
+  Result<Url> redirect_target(const Url& from, int status, const std::string& location, int hops) const;
   bool resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response);
   void run_get_stream(Flight& f);
   Result<void> open_sse(Clock::time_point deadline);
@@ -377,7 +416,7 @@ std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const 
   c->set_write_timeout(60, 0);
   c->set_keep_alive(true);
   c->set_tcp_nodelay(true);  // headers and body go out as two writes: Nagle would add ~40 ms
-  c->set_follow_location(!cfg_.auth);  // a redirect must not carry our token elsewhere
+  c->set_follow_location(false);  // it would send our headers to any origin: see redirect_target
   c->enable_server_certificate_verification(cfg_.verify_tls);
   if (!cfg_.ca_file.empty() || !cfg_.ca_dir.empty()) c->set_ca_cert_path(cfg_.ca_file, cfg_.ca_dir);
   return c;
@@ -570,7 +609,7 @@ Error HttpTransport::status_error(int status, const std::string& body, const htt
     e.data = std::move(data);
     return e;
   }
-  Error e = err(Errc::http_error, "HTTP " + std::to_string(status) + " from " + url_.str());
+  Error e = err(Errc::http_error, "HTTP " + std::to_string(status) + " from " + url_.shown());
   e.data = json{{"status", status}, {"body", body.substr(0, 512)}};
   return e;
 }
@@ -643,7 +682,7 @@ Result<bool> HttpTransport::challenge(int status, const httplib::Headers& respon
 Result<void> HttpTransport::start(Callbacks cb) {
   cb_ = std::move(cb);
   auto u = parse_url(cfg_.url);
-  if (!u) return fail(err(Errc::invalid_config, "invalid URL '" + cfg_.url + "' (need http:// or https://)"));
+  if (!u) return fail(err(Errc::invalid_config, "invalid server URL: " + u.error().message));
   url_ = *u;
   origin_ = url_.origin();
   for (const auto& [k, v] : cfg_.headers)
@@ -766,41 +805,47 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
     std::string content_type, body;
     httplib::Headers fields;  // only for a 401/403
   };
-  bool use_lean = url.scheme == "http";
-  // One POST, through the lean client or cpp-httplib (https, or a redirect to follow).
+  auto is_redirect = [](int st) { return st == 301 || st == 302 || st == 307 || st == 308; };
+  // One POST, through the lean client (http) or cpp-httplib (https), and the same-origin
+  // redirects it meets (redirect_target).
   auto post_once = [&]() -> Result<Response> {
-    Response r;
-    if (use_lean) {
-      auto out = post_lean(
-          nullptr, url, body, headers, read_timeout,
-          [&](const http1::Head& h) {
-            r.status = h.status;
-            r.content_type = h.get("Content-Type");
-            if (r.status == 401 || r.status == 403) r.fields = all_fields(h);
-            return true;
-          },
-          [&](const char* d, std::size_t n) {
-            if (r.body.size() + n <= (1u << 20)) r.body.append(d, n);  // longer bodies are cut
-            return true;
-          });
-      if (out) {
-        if (!out->ok()) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + http1::describe(*out)));
-        return r;
+    Url at = url;
+    for (int hops = 0;; ++hops) {
+      Response r;
+      std::string location;
+      if (at.scheme == "http") {
+        auto out = post_lean(
+            nullptr, at, body, headers, read_timeout,
+            [&](const http1::Head& h) {
+              r.status = h.status;
+              r.content_type = h.get("Content-Type");
+              if (is_redirect(r.status)) location = h.get("Location");
+              if (r.status == 401 || r.status == 403) r.fields = all_fields(h);
+              return true;
+            },
+            [&](const char* d, std::size_t n) {
+              if (r.body.size() + n <= (1u << 20)) r.body.append(d, n);  // longer bodies are cut
+              return true;
+            });
+        if (!out.ok()) return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + http1::describe(out)));
+      } else {
+        auto client = acquire(at);
+        const auto t = read_timeout.count();
+        client->set_read_timeout(t / 1000000, t % 1000000);
+        auto res = client->Post(at.target, headers.to_httplib(), body, "application/json");
+        if (!res) return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + describe(res.error())));
+        r.status = res->status;
+        r.content_type = res->get_header_value("Content-Type");
+        if (is_redirect(r.status)) location = res->get_header_value("Location");
+        r.body = std::move(res->body);
+        if (r.status == 401 || r.status == 403) r.fields = res->headers;
+        if (r.status >= 200 && r.status < 400) release(at, std::move(client));
       }
-      use_lean = false;  // a redirect: cpp-httplib follows it, now and for the rest of this message
-      r = Response{};
+      if (location.empty()) return r;
+      auto next = redirect_target(at, r.status, location, hops);
+      if (!next) return fail(next.error());
+      at = std::move(*next);
     }
-    auto client = acquire(url);
-    const auto t = read_timeout.count();
-    client->set_read_timeout(t / 1000000, t % 1000000);
-    auto res = client->Post(url.target, headers.to_httplib(), body, "application/json");
-    if (!res) return fail(err(Errc::connection_failed, "POST " + url.str() + ": " + describe(res.error())));
-    r.status = res->status;
-    r.content_type = res->get_header_value("Content-Type");
-    r.body = std::move(res->body);
-    if (r.status == 401 || r.status == 403) r.fields = res->headers;
-    if (r.status >= 200 && r.status < 300) release(url, std::move(client));
-    return r;
   };
   Response res;
   for (int attempt = 1;; ++attempt) {
@@ -832,13 +877,17 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   return fail(status_error(status, res.body, res.fields));
 }
 
-std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url, const std::string& body,
+http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::string& body,
                                                        const Fields& headers,
                                                        std::chrono::microseconds read_timeout,
                                                        const std::function<bool(const http1::Head&)>& on_head,
                                                        const http1::ResponseParser::OnData& on_data) {
-  const bool follow = !cfg_.auth;  // as cpp-httplib is told (make_client)
-  bool redirect = false;
+  if (!target_ok(url.target)) {  // parse_url and resolve_url made sure; nothing may split the request line
+    http1::Outcome bad;
+    bad.failure = http1::Failure::protocol;
+    bad.detail = "request target with characters RFC 3986 does not allow";
+    return bad;
+  }
   bool reused = false;
   auto conn = acquire_lean(url, &reused);
   std::string head;
@@ -862,15 +911,6 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
   char length[24];
   head.append(length, std::to_chars(length, length + sizeof length, body.size()).ptr);
   head += "\r\n\r\n";
-  auto lean_head = [&](const http1::Head& h) {
-    if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
-        !h.get("Location").empty()) {
-      redirect = true;
-      return true;  // read to the end (keeps the connection), then cpp-httplib follows it
-    }
-    return on_head(h);
-  };
-  auto lean_data = [&](const char* data, std::size_t n) { return redirect || on_data(data, n); };
   auto over = [f] { return f && f->over(); };
   http1::Outcome out;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -878,7 +918,7 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
       std::lock_guard lk(f->m);
       f->conn = conn.get();
     }
-    if (!over()) out = conn->exchange(head, body, false, read_timeout, lean_head, lean_data, f != nullptr);
+    if (!over()) out = conn->exchange(head, body, false, read_timeout, on_head, on_data, f != nullptr);
     else out.failure = http1::Failure::stopped;
     if (f) {
       std::lock_guard lk(f->m);
@@ -895,14 +935,62 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
     break;
   }
   if (out.ok() && conn->reusable()) release_lean(url, std::move(conn));
-  if (redirect) return std::nullopt;
   return out;
+}
+
+Result<Url> HttpTransport::redirect_target(const Url& from, int status, const std::string& location,
+                                           int hops) const {
+  constexpr int kMaxRedirects = 10;
+  const std::string what = "HTTP " + std::to_string(status) + " redirect from " + from.origin();
+  auto refuse = [&](std::string why, const std::string& to_origin) {
+    Error e = err(Errc::http_error, what + " " + why);
+    e.data = json{{"status", status}};
+    if (!to_origin.empty()) e.data["location_origin"] = to_origin;
+    return fail(std::move(e));
+  };
+  auto to = resolve_url(from, location);
+  if (!to) return refuse("not followed: its Location is not a usable http(s) URL", "");
+  if (to->origin() != from.origin())
+    return refuse("to another origin, " + to->origin() +
+                      ", refused: the configured headers, credentials and session id go to " + from.origin() + " only",
+                  to->origin());
+  if (cfg_.auth) return refuse("not followed: with an auth provider, redirects are not followed", "");
+  if (hops >= kMaxRedirects) return refuse("not followed: more than " + std::to_string(kMaxRedirects) + " redirects", "");
+  return *to;
 }
 
 bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                                   const Fields& headers, SseParser& parser, const json& our_id,
                                   bool& got_response, int& status, std::string& error_body,
                                   std::string& content_type, httplib::Headers* response_headers) {
+  Url at = url;
+  for (int hops = 0;; ++hops) {
+    std::string location;
+    const bool ok = stream_once(f, at, method, body, headers, parser, our_id, got_response, status, error_body,
+                                content_type, response_headers, location);
+    if (location.empty() || f.over()) return ok;
+    auto next = redirect_target(at, status, location, hops);
+    if (!next) {
+      if (!our_id.is_null() && cb_.on_request_failed) {
+        cb_.on_request_failed(our_id, next.error());
+        got_response = true;
+      } else if (cb_.on_diagnostic) {
+        cb_.on_diagnostic(next.error().message);
+      }
+      return false;  // `status` says it was a redirect
+    }
+    at = std::move(*next);
+    parser.reset();
+    error_body.clear();
+    content_type.clear();
+  }
+}
+
+bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+                                const Fields& headers, SseParser& parser, const json& our_id,
+                                bool& got_response, int& status, std::string& error_body,
+                                std::string& content_type, httplib::Headers* response_headers,
+                                std::string& location) {
   if (f.over()) return false;
   bool is_sse = false;
   bool too_large = false;
@@ -911,6 +999,10 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   // field's value; `all()` every field (only wanted for a 401/403).
   auto on_head = [&](int st, auto&& field, auto&& all) {
     status = st;
+    if (st == 301 || st == 302 || st == 307 || st == 308) {
+      location = field("Location");
+      if (!location.empty()) return !f.over();  // its body is dropped; stream_events decides
+    }
     if (f.on_status) f.on_status(st);
     content_type = field("Content-Type");
     // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
@@ -929,6 +1021,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   };
   auto on_content = [&](const char* data, size_t n) {
     if (f.over()) return false;
+    if (!location.empty()) return true;
     if (is_sse) {
       bool ok = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
         if (ev.event == "message" || ev.event.empty()) deliver_text(ev.data, our_id, got_response);
@@ -958,7 +1051,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   bool lean_done = false;
   if (url.scheme == "http" && method == "POST") {
     // Plain http POSTs (every request's exchange) go through the lean client: one sendmsg,
-    // one poll and one recv per exchange. A redirect it does not follow goes to cpp-httplib.
+    // one poll and one recv per exchange.
     auto out = post_lean(&f, url, body, headers, read_timeout(),
                          [&](const http1::Head& h) {
                            return on_head(
@@ -966,11 +1059,9 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
                                [&] { return all_fields(h); });
                          },
                          on_content);
-    if (out) {
-      lean_done = true;
-      ok = out->ok();
-      if (!ok) failure = http1::describe(*out);
-    }
+    lean_done = true;
+    ok = out.ok();
+    if (!ok) failure = http1::describe(out);
   }
   if (!lean_done) {
     bool reused = false;
@@ -1032,7 +1123,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   }
   if (!ok) {
     if (status == 0 && !f.over() && !our_id.is_null() && cb_.on_request_failed) {
-      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.str() + ": " + failure));
+      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.shown() + ": " + failure));
       got_response = true;
     }
     return false;  // aborted, or the stream broke mid-way (status != 0)
@@ -1141,7 +1232,8 @@ bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, boo
     std::string error_body, content_type;
     stream_events(f, url_, "GET", "", headers, parser, our_id, got_response, status, error_body, content_type);
     if (got_response) return true;
-    if (status == 405 || status == 404 || status == 401 || status == 403) return false;  // not resumable
+    if (status == 405 || status == 404 || status == 401 || status == 403 || (status >= 300 && status < 400))
+      return false;  // not resumable
     if (parser.retry()) delay = *parser.retry();
     else delay = std::min<std::chrono::milliseconds>(delay * 2, cfg_.max_reconnect_delay);
   }
@@ -1173,7 +1265,7 @@ void HttpTransport::run_get_stream(Flight& f) {
       if (again && *again) continue;
       return;
     }
-    if (status == 405 || status == 404 || status == 401 || status == 403 ||
+    if (status == 405 || status == 404 || status == 401 || status == 403 || (status >= 300 && status < 400) ||
         (status >= 200 && status < 300 && content_type.find("text/event-stream") == std::string::npos)) {
       return;
     }
@@ -1198,7 +1290,7 @@ Result<void> HttpTransport::open_sse(Clock::time_point deadline) {
   endpoint_cv_.wait_until(lk, deadline, [&] { return endpoint_.has_value() || sse_stream_ended_ || closing_; });
   if (endpoint_) return {};
   if (sse_error_) return fail(*sse_error_);
-  return fail(err(Errc::connection_failed, "HTTP+SSE: no 'endpoint' event from " + url_.str()));
+  return fail(err(Errc::connection_failed, "HTTP+SSE: no 'endpoint' event from " + url_.shown()));
 }
 
 void HttpTransport::run_sse_stream(Flight& f) {
@@ -1213,33 +1305,58 @@ void HttpTransport::run_sse_stream(Flight& f) {
   httplib::Headers response_headers;
   httplib::Request req;
   req.method = "GET";
-  req.path = url_.target;
+  Url at = url_;  // where the stream is, after same-origin redirects
+  req.path = at.target;
+  std::string location;
   Fields fields = headers_for(nullptr, true);
   req.response_handler = [&](const httplib::Response& r) {
     status = r.status;
     response_headers = r.headers;
+    if (status == 301 || status == 302 || status == 307 || status == 308) {
+      location = r.get_header_value("Location");
+      if (!location.empty()) return !f.aborted;  // its body is dropped
+    }
     return !f.aborted && status >= 200 && status < 300;
   };
+  bool refused = false;  // the endpoint event named a URL we do not post to
   req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (f.aborted) return false;
-    return parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
+    if (f.aborted || refused) return false;
+    if (!location.empty()) return true;
+    const bool fed = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
       if (ev.event == "endpoint") {
         std::lock_guard lk(mutex_);
-        if (!endpoint_) {
-          auto resolved = resolve_url(url_, ev.data);
-          if (resolved) endpoint_ = resolved;
-          else if (cb_.on_diagnostic) cb_.on_diagnostic("unusable SSE endpoint: " + ev.data);
+        if (!endpoint_ && !refused) {
+          // Every message, with our credentials and headers, goes where this says: only to
+          // the stream's own origin (as the TypeScript SDK checks), and only a target that
+          // cannot split the request line.
+          auto resolved = resolve_url(at, ev.data);
+          if (!resolved) {
+            sse_error_ = err(Errc::invalid_message, "HTTP+SSE: the server's endpoint event is unusable: " +
+                                                        resolved.error().message);
+            refused = true;
+          } else if (resolved->origin() != url_.origin()) {
+            Error e = err(Errc::invalid_message, "HTTP+SSE: the server's endpoint event names another origin, " +
+                                                     resolved->origin() + "; messages are only sent to " +
+                                                     url_.origin());
+            e.data = json{{"endpoint_origin", resolved->origin()}};
+            sse_error_ = std::move(e);
+            refused = true;
+          } else {
+            endpoint_ = std::move(*resolved);
+          }
         }
         endpoint_cv_.notify_all();
-      } else if (ev.event == "message" || ev.event.empty()) {
+      } else if ((ev.event == "message" || ev.event.empty()) && !refused) {
         bool ignored = false;
         deliver_text(ev.data, json(), ignored);
       }
     });
+    return fed && !refused;  // a refused endpoint ends the stream now
   };
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
+  int hops = 0;
   for (int attempt = 1; !f.aborted && !closing_; ++attempt) {
     auto a = apply_auth(fields, "GET", url_, auth_deadline);
     req.headers = fields.to_httplib();
@@ -1249,8 +1366,21 @@ void HttpTransport::run_sse_stream(Flight& f) {
       break;
     }
     status = 0;
+    location.clear();
     res = httplib::Response();
     client->send(req, res, error);
+    if (!location.empty() && !f.aborted) {
+      auto next = redirect_target(at, status, location, hops++);
+      if (!next) {
+        std::lock_guard lk(mutex_);
+        sse_error_ = next.error();
+        break;
+      }
+      at = std::move(*next);  // same origin: the same client
+      req.path = at.target;
+      --attempt;  // not an authentication attempt
+      continue;
+    }
     auto again = challenge(status, response_headers, fields, attempt, auth_deadline, &f);
     if (again && *again) continue;
     std::lock_guard lk(mutex_);
@@ -1273,7 +1403,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
   if (!had_endpoint) return;  // open_sse reports it
   open_ = false;
   Error e = status == 0 ? err(Errc::connection_closed, "the HTTP+SSE stream closed: " + describe(error))
-                        : err(Errc::connection_closed, "the HTTP+SSE stream from " + url_.str() + " ended");
+                        : err(Errc::connection_closed, "the HTTP+SSE stream from " + url_.shown() + " ended");
   std::lock_guard lk(deliver_mutex_);
   if (!closing_ && cb_.on_closed) cb_.on_closed(e);
 }

@@ -27,10 +27,19 @@ struct Url {
   std::string target;  ///< path and query, at least "/"
   [[nodiscard]] std::string origin() const;  ///< scheme://host:port
   [[nodiscard]] std::string str() const;     ///< origin + target
+  /// origin + path, without the query (which may hold keys): for error text and diagnostics.
+  [[nodiscard]] std::string shown() const;
 };
-std::optional<Url> parse_url(const std::string& text);
-/// Resolve `ref` (absolute URL, absolute path or relative path) against `base`.
-std::optional<Url> resolve_url(const Url& base, const std::string& ref);
+/// Fails (invalid_config, saying what is wrong, not echoing the URL) unless `text` is an
+/// absolute http(s) URL without userinfo whose path and query hold only what RFC 3986 allows
+/// in a request target (no control characters, spaces or non-ASCII bytes).
+Result<Url> parse_url(const std::string& text);
+/// Resolve `ref` (absolute URL, absolute path or relative path) against `base`; the same
+/// checks as parse_url (the fragment is dropped).
+Result<Url> resolve_url(const Url& base, const std::string& ref);
+/// A request target (origin-form) as RFC 3986 allows it: '/' then pchars, '/' and '?', and
+/// %XX escapes; nothing that could end or split a request line.
+bool target_ok(std::string_view target);
 
 /// Header value per 2026-07-28 "Value Encoding": plain when it is visible ASCII without
 /// leading/trailing whitespace and not sentinel-shaped, else `=?base64?...?=`.

@@ -132,14 +132,22 @@ class Http {
       reply.dpop_nonce = r.get_header_value("DPoP-Nonce");
       return true;
     };
+    bool too_large = false;
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-      if (reply.body.size() + n > kMaxBody) return false;
+      if (reply.body.size() + n > kMaxBody) {
+        too_large = true;
+        return false;
+      }
       reply.body.append(data, n);
       return true;
     };
     httplib::Response res;
     httplib::Error error = httplib::Error::Success;
-    if (!cli.send(req, res, error) && reply.status == 0)
+    const bool sent = cli.send(req, res, error);
+    if (too_large)  // a cut body would read as a reply without what we asked for
+      return fail(Errc::message_too_large, "the reply from " + safe_url(url) + " exceeded " +
+                                               std::to_string(kMaxBody >> 20) + " MiB; refused");
+    if (!sent && reply.status == 0)
       return fail(Errc::connection_failed,
                   "could not reach " + safe_url(url) + " (" + httplib::to_string(error) + ")");
     if (reply.status == 0) reply.status = res.status;
@@ -577,6 +585,17 @@ class OAuthProvider final : public AuthProvider {
   Result<Discovery> discover(const std::string& server_url, const std::string& canonical,
                              const std::optional<std::string>& header_prm, Clock::time_point deadline) const {
     Discovery d;
+    if (header_prm) {
+      // A 401 may name any URL: only the MCP server's own origin is asked (as the
+      // specification's discovery sequence shows), never a cloud metadata service or another
+      // host of the server's choosing.
+      auto prm_url = oauth::parse_url(*header_prm);
+      auto server = oauth::parse_url(server_url);
+      if (prm_url && server && oauth::origin_of(*prm_url) != oauth::origin_of(*server))
+        return fail(Errc::unauthorized, "the server's 401 names resource metadata on another origin, " +
+                                            oauth::origin_of(*prm_url) + ", than the MCP server's (" +
+                                            oauth::origin_of(*server) + "); refusing to fetch it");
+    }
     auto urls = oauth::protected_resource_metadata_urls(server_url, header_prm ? std::optional<std::string_view>(*header_prm)
                                                                                : std::nullopt);
     if (!urls) return fail(Errc::invalid_config, "the server URL is not an absolute http(s) URL");
@@ -597,6 +616,7 @@ class OAuthProvider final : public AuthProvider {
         return fail(Errc::unauthorized, "the protected resource metadata at " + safe_url(url) +
                                             " lists no authorization server");
       d.issuer = servers.front();
+      if (auto ok = oauth::check_endpoint(d.issuer, server_url, "the authorization server"); !ok) return fail(ok.error());
       auto as = as_metadata(d.issuer, deadline);
       if (!as) return fail(as.error());
       if (!*as)
@@ -609,6 +629,7 @@ class OAuthProvider final : public AuthProvider {
       d.resource = canonical;
       d.issuer = oauth::origin_of(*u);
       diag("no protected resource metadata; using the server's origin as authorization server");
+      if (auto ok = oauth::check_endpoint(d.issuer, server_url, "the authorization server"); !ok) return fail(ok.error());
       auto as = as_metadata(d.issuer, deadline, /*strict=*/false);
       if (!as) return fail(as.error());
       if (*as) {
@@ -622,6 +643,13 @@ class OAuthProvider final : public AuthProvider {
       d.registration_endpoint = str(d.as, "registration_endpoint");
       if (d.token_endpoint.empty())
         return fail(Errc::unauthorized, "the authorization server metadata has no token_endpoint");
+      // Where the client secret, codes and tokens go: https (or loopback), and no private or
+      // link-local address unless the MCP server is one too.
+      for (const auto& [what, url] : {std::pair<const char*, const std::string*>{"the token endpoint", &d.token_endpoint},
+                                      {"the authorization endpoint", &d.authorization_endpoint},
+                                      {"the registration endpoint", &d.registration_endpoint}})
+        if (!url->empty())
+          if (auto ok = oauth::check_endpoint(*url, server_url, what); !ok) return fail(ok.error());
     } else {
       diag("no authorization server metadata; using the default endpoints /authorize, /token, /register");
       d.authorization_endpoint = d.issuer + "/authorize";

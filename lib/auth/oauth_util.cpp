@@ -13,8 +13,12 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <set>
 #include <utility>
@@ -277,6 +281,56 @@ std::string origin_of(const UrlParts& u) {
   bool default_port = (u.scheme == "https" && u.port == "443") || (u.scheme == "http" && u.port == "80");
   if (!u.port.empty() && !default_port) o += ":" + u.port;
   return o;
+}
+
+HostClass host_class(std::string_view host_text) {
+  std::string host = to_lower(host_text);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (!host.empty() && host.back() == '.') host.pop_back();  // "localhost." is localhost
+  if (host == "localhost" || (host.size() > 10 && host.compare(host.size() - 10, 10, ".localhost") == 0))
+    return HostClass::loopback;
+  auto v4 = [](std::uint32_t a) {
+    if ((a >> 24) == 127) return HostClass::loopback;
+    if ((a >> 24) == 0) return HostClass::unspecified;
+    if ((a >> 24) == 10 || (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8) return HostClass::private_net;
+    if ((a >> 16) == 0xa9fe) return HostClass::link_local;
+    return HostClass::public_host;
+  };
+  in_addr a4{};
+  // inet_aton, not inet_pton: it takes every IPv4 spelling getaddrinfo takes ("0x7f.1", "2130706433").
+  if (host.find(':') == std::string::npos && ::inet_aton(host.c_str(), &a4) != 0) return v4(ntohl(a4.s_addr));
+  in6_addr a6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &a6) != 1) return HostClass::public_host;
+  const unsigned char* b = a6.s6_addr;
+  const bool zero10 = std::all_of(b, b + 10, [](unsigned char c) { return c == 0; });
+  if (zero10 && b[10] == 0xff && b[11] == 0xff)  // ::ffff:a.b.c.d
+    return v4(static_cast<std::uint32_t>(b[12]) << 24 | static_cast<std::uint32_t>(b[13]) << 16 |
+              static_cast<std::uint32_t>(b[14]) << 8 | b[15]);
+  if (zero10 && b[10] == 0 && b[11] == 0 && b[12] == 0 && b[13] == 0 && b[14] == 0)
+    return b[15] == 1 ? HostClass::loopback : b[15] == 0 ? HostClass::unspecified : HostClass::public_host;
+  if ((b[0] & 0xfe) == 0xfc) return HostClass::private_net;
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return HostClass::link_local;
+  return HostClass::public_host;
+}
+
+Result<void> check_endpoint(std::string_view url, std::string_view server_url, std::string_view what) {
+  auto u = parse_url(url);
+  if (!u) return fail(Errc::unauthorized, std::string(what) + " is not an absolute http(s) URL");
+  if (!u->userinfo.empty()) return fail(Errc::unauthorized, std::string(what) + " has userinfo; refused");
+  const HostClass target = host_class(u->host);
+  if (u->scheme != "https" && target != HostClass::loopback)
+    return fail(Errc::unauthorized, std::string(what) + " at " + origin_of(*u) +
+                                        " is not https; refusing to send credentials over plain http "
+                                        "(only loopback hosts may use http)");
+  if (target == HostClass::public_host) return {};
+  auto s = parse_url(server_url);
+  if (s && host_class(s->host) == target) return {};
+  const char* kind = target == HostClass::loopback      ? "a loopback"
+                     : target == HostClass::private_net ? "a private-network"
+                     : target == HostClass::link_local  ? "a link-local"
+                                                        : "an unspecified";
+  return fail(Errc::unauthorized, std::string(what) + " at " + origin_of(*u) + " is " + kind +
+                                      " address and the MCP server is not; refused");
 }
 
 namespace {

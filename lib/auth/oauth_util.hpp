@@ -104,6 +104,26 @@ struct UrlParts {
 /// `scheme://host[:port]` of a parsed URL: lowercase scheme and host, default port elided.
 [[nodiscard]] std::string origin_of(const UrlParts& u);
 
+/// What kind of address a URL's host is. Only IP literals (IPv4 in any form the resolver
+/// accepts, e.g. "2852039166" or "0xA9FEA9FE", and IPv6, bracketed or not, IPv4-mapped ones
+/// as IPv4) and the name "localhost" are classified; other names are `public_host` (no DNS
+/// lookup is made).
+enum class HostClass {
+  public_host,  ///< anything else
+  loopback,     ///< 127.0.0.0/8, ::1, localhost (and *.localhost)
+  private_net,  ///< 10/8, 172.16/12, 192.168/16, fc00::/7
+  link_local,   ///< 169.254/16 (cloud metadata services), fe80::/10
+  unspecified,  ///< 0.0.0.0/8, :: (which reach this machine)
+};
+[[nodiscard]] HostClass host_class(std::string_view host);
+
+/// Whether the OAuth client may send requests (and secrets) to `url`, an endpoint a server
+/// named (`what`, e.g. "the token endpoint", goes into the message): it must use https unless
+/// its host is loopback (for development, as the MCP specification allows), and a loopback,
+/// private, link-local or unspecified address only when the MCP server at `server_url` is of
+/// the same class. Fails with Errc::unauthorized; the message names origins only.
+[[nodiscard]] Result<void> check_endpoint(std::string_view url, std::string_view server_url, std::string_view what);
+
 /// The RFC 8707 / MCP canonical resource URI of an MCP server URL: lowercase scheme and host,
 /// default port (80/443) elided, no fragment, path and query kept, a lone "/" path dropped
 /// (`https://MCP.example.com/` -> `https://mcp.example.com`). Rejects userinfo.
