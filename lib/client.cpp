@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <mcp/client.hpp>
 
+#include "http_transport.hpp"
+
 #include <mutex>
 #include <set>
 #include <thread>
@@ -177,8 +179,10 @@ Result<Client> Client::create(ClientConfig config) {
     if (name.empty()) return fail(Errc::invalid_config, "a server has an empty name");
     if (const auto* st = std::get_if<StdioServerConfig>(&s.transport)) {
       if (st->command.empty()) return fail(Errc::invalid_config, "server '" + name + "': empty command");
-    } else if (std::get<HttpServerConfig>(s.transport).url.empty()) {
+    } else if (const auto& http = std::get<HttpServerConfig>(s.transport); http.url.empty()) {
       return fail(Errc::invalid_config, "server '" + name + "': empty url");
+    } else if (auto checked = detail::check_http_config(http); !checked) {
+      return fail(Errc::invalid_config, "server '" + name + "': " + checked.error().message);
     }
     if (s.protocol_version && !protocol::is_modern_version(*s.protocol_version) &&
         !protocol::is_legacy_version(*s.protocol_version))

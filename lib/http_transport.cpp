@@ -288,6 +288,17 @@ class FlightPool {
 
 std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
 
+Result<Url> check_http_config(const HttpServerConfig& cfg) {
+  auto u = parse_url(cfg.url);
+  if (!u) return fail(Errc::invalid_config, "invalid server URL: " + u.error().message);
+  for (const auto& [k, v] : cfg.headers) {
+    if (k.empty()) return fail(Errc::invalid_config, "a configured header has an empty name");
+    // The name is not echoed: it is the configuration's own text, CR and LF included.
+    if (!header_safe(k) || !header_safe(v)) return fail(Errc::invalid_config, "a configured header contains CR, LF or NUL");
+  }
+  return u;
+}
+
 namespace {
 
 class HttpTransport final : public Transport {
@@ -681,13 +692,10 @@ Result<bool> HttpTransport::challenge(int status, const httplib::Headers& respon
 
 Result<void> HttpTransport::start(Callbacks cb) {
   cb_ = std::move(cb);
-  auto u = parse_url(cfg_.url);
-  if (!u) return fail(err(Errc::invalid_config, "invalid server URL: " + u.error().message));
+  auto u = check_http_config(cfg_);
+  if (!u) return fail(err(Errc::invalid_config, u.error().message));
   url_ = *u;
   origin_ = url_.origin();
-  for (const auto& [k, v] : cfg_.headers)
-    if (!header_safe(k) || !header_safe(v) || k.empty())
-      return fail(err(Errc::invalid_config, "header '" + k + "' contains CR, LF or NUL"));
   const std::string path = url_.target.substr(0, url_.target.find('?'));
   const bool sse_path = path.size() >= 4 && path.compare(path.size() - 4, 4, "/sse") == 0;
   if (cfg_.transport == HttpTransportKind::sse ||

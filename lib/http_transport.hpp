@@ -34,6 +34,10 @@ struct Url {
 /// absolute http(s) URL without userinfo whose path and query hold only what RFC 3986 allows
 /// in a request target (no control characters, spaces or non-ASCII bytes).
 Result<Url> parse_url(const std::string& text);
+/// The checks `start` makes of a configuration before anything is sent (invalid_config): the
+/// URL as parse_url takes it, and header names and values without CR, LF or NUL. Client::create
+/// makes them too, so a bad configuration is refused when the client is made.
+Result<Url> check_http_config(const HttpServerConfig& cfg);
 /// Resolve `ref` (absolute URL, absolute path or relative path) against `base`; the same
 /// checks as parse_url (the fragment is dropped).
 Result<Url> resolve_url(const Url& base, const std::string& ref);

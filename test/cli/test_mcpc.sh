@@ -39,6 +39,14 @@ expect 2 - 'must be a JSON object' -- --config "$demo" call math add --args '[1]
 expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
 expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
 expect 1 - 'could not connect' -- --url http://127.0.0.1:1/mcp tools
+# A configuration that cannot work is a usage error, and its secrets are not echoed.
+expect 2 - 'user name or password' -- --url 'http://user:s3cret-pw@127.0.0.1:1/mcp' tools
+if grep -q 's3cret-pw' "$err"; then fails=$((fails + 1)); echo "FAIL: the URL's password was printed"; else passes=$((passes + 1)); fi
+expect 2 - 'contains CR, LF or NUL' -- --url http://127.0.0.1:1/mcp --header $'X-Api-Key: k\r\nX-Evil: 1' tools
+crlf_conf=$(mktemp)
+printf '{"mcpServers": {"a": {"url": "http://127.0.0.1:1/mcp", "headers": {"X-Api-Key": "k\\r\\nX-Evil: 1"}}}}' > "$crlf_conf"
+expect 2 - 'contains CR, LF or NUL' -- --config "$crlf_conf" tools
+rm -f "$crlf_conf"
 expect 2 - 'need --oauth' -- --url http://127.0.0.1:1/mcp --oauth-scope x tools
 expect 2 - 'apply to HTTP servers' -- --stdio "true" --bearer t tools
 expect 2 - 'mutually exclusive' -- --url http://127.0.0.1:1/mcp --bearer t --oauth tools

@@ -39,6 +39,9 @@ mcp::Client make(mcp::ServerConfig sc, bool listening = false) {
   return std::move(*c);
 }
 
+// A configuration that cannot work is refused when the client is made.
+mcp::Result<mcp::Client> create(mcp::ServerConfig sc) { return mcp::Client::create(testutil::one("h", std::move(sc))); }
+
 std::string origin_of(const Fixture& fx) { return fx.url(""); }
 
 void check_no_secret(const std::string& text) {
@@ -158,12 +161,11 @@ TEST_CASE("http origin: request targets hold only what RFC 3986 allows") {
   CHECK(parse_url("HTTP://LocalHost:8080/x")->origin() == "http://localhost:8080");
 }
 
-TEST_CASE("http origin: a configured URL with a space, CR/LF or a character RFC 3986 forbids is invalid_config; nothing is sent") {
+TEST_CASE("http origin: a configured URL with a space, CR/LF or a character RFC 3986 forbids is invalid_config when the client is made; nothing is sent") {
   Fixture fx({"--mode", "modern"});
   for (const std::string path : {"/mcp x", "/mcp\r\nX-Injected: 1", "/mcp<x>", "/m\xc3\xa9"}) {
     CAPTURE(path);
-    auto client = make(with_secrets(fx.url(path)));
-    auto r = client.list_tools();
+    auto r = create(with_secrets(fx.url(path)));
     REQUIRE_FALSE(r);
     CHECK(r.error().errc() == mcp::Errc::invalid_config);
     CHECK(r.error().message.find("X-Injected") == std::string::npos);
@@ -174,16 +176,14 @@ TEST_CASE("http origin: a configured URL with a space, CR/LF or a character RFC 
 TEST_CASE("http origin: error text shows origin and path, never userinfo or the query") {
   {
     // userinfo: refused, not echoed, and the message says what is wrong
-    auto client = make(with_secrets("http://user:secret-pw@127.0.0.1:1/mcp"));
-    auto r = client.list_tools();
+    auto r = create(with_secrets("http://user:secret-pw@127.0.0.1:1/mcp"));
     REQUIRE_FALSE(r);
     CHECK(r.error().errc() == mcp::Errc::invalid_config);
     check_no_secret(r.error().what());
     CHECK_MESSAGE(r.error().message.find("user name or password") != std::string::npos, r.error().message);
   }
   {
-    auto client = make(with_secrets("ftp://127.0.0.1:1/mcp"));
-    auto r = client.list_tools();
+    auto r = create(with_secrets("ftp://127.0.0.1:1/mcp"));
     REQUIRE_FALSE(r);
     CHECK(r.error().errc() == mcp::Errc::invalid_config);
     CHECK_MESSAGE(r.error().message.find("scheme") != std::string::npos, r.error().message);
