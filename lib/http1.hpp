@@ -101,7 +101,8 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   /// Sends `head` then `body` (one sendmsg when they fit the socket buffer) and reads the
-  /// response. Each wait for the socket is bounded by `read_timeout`; `on_head`/`on_data` may
+  /// response. The whole exchange (connecting, writing, reading) ends by `timeout` from now
+  /// (Failure::timeout), however the server spreads its bytes; `on_head`/`on_data` may
   /// stop the exchange (it then ends with Failure::stopped, and the connection is closed).
   /// With `coalesce`, a server seen sending a response's head alone (an SSE stream's head,
   /// flushed before its first event) is read once per response instead of twice: the first
@@ -111,7 +112,7 @@ class Connection {
   /// connection that finds whole responses waiting below that gate (shorter than the head
   /// learnt) kMaxStrikes times in a row stops coalescing.
   Outcome exchange(std::string_view head, std::string_view body, bool head_request,
-                   std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
+                   std::chrono::microseconds timeout, const ResponseParser::OnHead& on_head,
                    const ResponseParser::OnData& on_data, bool coalesce = false);
   static constexpr int kCoalesceWaitMs = 2;
   static constexpr int kMaxStrikes = 3;
@@ -127,7 +128,7 @@ class Connection {
   [[nodiscard]] const std::string& host_header() const { return host_header_; }
 
  private:
-  Outcome open();
+  Outcome open(Clock::time_point deadline);
   void close_fd();
   void set_lowat(int bytes);
 
