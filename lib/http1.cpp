@@ -141,6 +141,7 @@ bool ResponseParser::parse_head(const OnHead& on_head) {
     const auto name = line.substr(0, colon);
     for (char c : name)
       if (!is_tchar(c)) return fail("malformed header field name");
+    if (head_.fields.size() >= kMaxFields) return fail("more than 100 header fields in the response head");
     head_.fields.emplace_back(name, trim(line.substr(colon + 1)));
   }
   if (first) return fail("empty response head");
@@ -412,14 +413,19 @@ Outcome Connection::open(Clock::time_point deadline) {
 
 Outcome Connection::exchange(std::string_view head, std::string_view body, bool head_request,
                              std::chrono::microseconds timeout, const ResponseParser::OnHead& on_head,
-                             const ResponseParser::OnData& on_data, bool coalesce) {
+                             const ResponseParser::OnData& on_data, bool coalesce,
+                             std::chrono::microseconds head_timeout) {
   if (stop_) return {Failure::stopped, {}, false};
   // One deadline for the whole exchange, not a timeout per wait: a server trickling its
   // response a byte at a time must not hold the caller past it.
   const auto deadline = Clock::now() + std::min<std::chrono::microseconds>(timeout, std::chrono::hours(24));
-  auto left = [&] { return std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()); };
+  const auto head_by = Clock::now() + std::min<std::chrono::microseconds>(head_timeout, std::chrono::hours(24));
+  auto left = [&] {
+    const auto until = parser_.past_head() ? deadline : std::min(deadline, head_by);
+    return std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+  };
   if (fd_ < 0) {
-    auto o = open(deadline);
+    auto o = open(std::min(deadline, head_by));
     if (!o.ok()) return o;
   }
   reusable_ = false;

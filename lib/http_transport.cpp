@@ -439,7 +439,9 @@ class HttpTransport final : public Transport {
   std::optional<http1::Outcome> post_lean(Flight* f, const Url& url, const std::string& body,
                                           const Fields& headers, std::chrono::microseconds read_timeout,
                                           const std::function<bool(const http1::Head&)>& on_head,
-                                          const http1::ResponseParser::OnData& on_data);
+                                          const http1::ResponseParser::OnData& on_data,
+                                          std::string_view method = "POST",
+                                          std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
   void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
   Fields headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
@@ -1061,12 +1063,15 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
                                                        const Fields& headers,
                                                        std::chrono::microseconds read_timeout,
                                                        const std::function<bool(const http1::Head&)>& on_head,
-                                                       const http1::ResponseParser::OnData& on_data) {
+                                                       const http1::ResponseParser::OnData& on_data,
+                                                       std::string_view method,
+                                                       std::chrono::microseconds head_timeout) {
   const bool follow = !cfg_.auth;  // as cpp-httplib is told (make_client)
+  const bool post = method == "POST";  // else a GET stream: no body, no coalescing
   bool redirect = false;
   bool reused = false;
   auto conn = acquire_lean(url, &reused);
-  const std::string head = request_head("POST", url, headers, conn->host_header(), &body);
+  const std::string head = request_head(method, url, headers, conn->host_header(), post ? &body : nullptr);
   auto lean_head = [&](const http1::Head& h) {
     if (follow && (h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308) &&
         !h.get("Location").empty()) {
@@ -1083,7 +1088,9 @@ std::optional<http1::Outcome> HttpTransport::post_lean(Flight* f, const Url& url
       std::lock_guard lk(f->m);
       f->conn = conn.get();
     }
-    if (!over()) out = conn->exchange(head, body, false, read_timeout, lean_head, lean_data, f != nullptr);
+    if (!over())
+      out = conn->exchange(head, post ? std::string_view(body) : std::string_view(), false, read_timeout, lean_head,
+                           lean_data, f != nullptr && post, head_timeout);
     else out.failure = http1::Failure::stopped;
     if (f) {
       std::lock_guard lk(f->m);
@@ -1171,16 +1178,20 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
   bool ok = false;
   std::string failure;  // why !ok, when no status came
   bool lean_done = false;
-  if (url.scheme == "http" && method == "POST") {
+  if (url.scheme == "http" && (method == "POST" || method == "GET")) {
     // Plain http POSTs (every request's exchange) go through the lean client: one sendmsg,
     // one poll and one recv per exchange. A redirect it does not follow goes to cpp-httplib.
+    // GET streams too: its bounds on a response head (64 KiB, 100 fields) are cpp-httplib's
+    // (none on the count), and the head must come in time.
     auto out = post_lean(&f, url, body, headers, read_timeout(),
                          [&](const http1::Head& h) {
                            return on_head(
                                h.status, [&](const char* name) { return std::string(h.get(name)); },
                                [&] { return all_fields(h); });
                          },
-                         on_content);
+                         on_content, method,
+                         method == "GET" ? std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait)
+                                         : std::chrono::microseconds::max());
     if (out) {
       lean_done = true;
       ok = out->ok();
@@ -1451,7 +1462,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
   std::atomic<bool> head_came{false};
   req.response_handler = [&](const httplib::Response& r) {
     head_came = true;
-    head_by->cancel();
+    if (head_by) head_by->cancel();
     status = r.status;
     response_headers = r.headers;
     return !f.aborted && status >= 200 && status < 300;
@@ -1486,6 +1497,29 @@ void HttpTransport::run_sse_stream(Flight& f) {
     }
     status = 0;
     res = httplib::Response();
+    if (url_.scheme == "http") {
+      // The lean client, for its bounds on the response head (see stream_events).
+      auto out = post_lean(
+          &f, url_, std::string(), fields, 24h,
+          [&](const http1::Head& h) {
+            httplib::Response r;
+            r.status = h.status;
+            r.headers = all_fields(h);
+            return req.response_handler(r);
+          },
+          [&](const char* d, std::size_t n) { return req.content_receiver(d, n, 0, 0); }, "GET",
+          std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
+      if (out) {
+        if (!out->ok()) error = httplib::Error::Read;
+        auto again = challenge(status, response_headers, fields, attempt, auth_deadline, &f);
+        if (again && *again) continue;
+        std::lock_guard lk(mutex_);
+        if (!again) sse_error_ = again.error();
+        else if (status == 401 || status == 403) sse_error_ = status_error(status, "", response_headers);
+        break;
+      }
+      res = httplib::Response();  // a redirect: cpp-httplib follows it
+    }
     head_came = false;
     head_by.emplace(Clock::now() + cfg_.connect_timeout + kStreamHeadWait, [&f, &head_came] {
       std::lock_guard lk(f.m);

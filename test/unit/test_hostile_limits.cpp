@@ -450,3 +450,69 @@ TEST_CASE("hostile http: a burst of 1,000 calls never opens more connections tha
   CHECK(done == kThreads * kEach);
   CHECK(server.most_open() <= 16);
 }
+
+TEST_CASE("hostile http: a stream's response head with 1,000,000 header lines is refused, not stored") {
+  // Before, cpp-httplib kept every line (+213 MB here); the lean client stops at 100 fields.
+  auto header_bomb = [](Conn& c) {
+    c.send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n");
+    std::string lines;
+    for (int i = 0; i < 8192; ++i) lines += "X-A: a\r\n";
+    for (int i = 0; i < 122; ++i)  // 1,000,000 lines
+      if (!c.send(lines)) return;
+    c.send("\r\n");
+  };
+  {
+    // The legacy GET stream of a listening client.
+    RawServer server([&](Conn& c) {
+      std::string head, body;
+      while (c.read_request(&head, &body)) {
+        if (head.rfind("GET ", 0) == 0) return header_bomb(c);
+        const long long id = rpc_id(body);
+        if (id < 0) {
+          c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+          continue;
+        }
+        std::string result = "{}";
+        if (body.find("\"initialize\"") != std::string::npos)
+          result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+        if (body.find("\"tools/list\"") != std::string::npos) result = R"({"tools":[]})";
+        c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}",
+                             "Mcp-Session-Id: s\r\n"));
+      }
+    });
+    auto cfg = testutil::one("h", http_server(server.url(), mcp::Era::legacy, false));
+    cfg.request_timeout = 5s;
+    cfg.handlers.on_log = [](const std::string&, const mcp::LogMessage&) {};  // opens the GET stream
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    reset_peak_rss();
+    const std::size_t before = peak_rss_kib();
+    auto r = client->list_tools();
+    CHECK_MESSAGE(r, (r ? "" : r.error().what()));
+    std::this_thread::sleep_for(300ms);
+    const std::size_t grew_mib = (peak_rss_kib() - before) / 1024;
+    CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
+  }
+  {
+    // The 2024-11-05 HTTP+SSE stream.
+    RawServer server([&](Conn& c) {
+      if (c.read_request()) header_bomb(c);
+    });
+    mcp::HttpServerConfig h;
+    h.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/sse";
+    h.connect_timeout = 1000ms;
+    mcp::ServerConfig sc;
+    sc.transport = std::move(h);
+    sc.era = mcp::Era::legacy;
+    auto cfg = testutil::one("h", std::move(sc));
+    cfg.request_timeout = 5s;
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    reset_peak_rss();
+    const std::size_t before = peak_rss_kib();
+    auto r = client->list_tools();
+    CHECK_FALSE(r);
+    const std::size_t grew_mib = (peak_rss_kib() - before) / 1024;
+    CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
+  }
+}
