@@ -1028,11 +1028,13 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   Response res;
   for (int attempt = 1;; ++attempt) {
     if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
-    if (!take_slot(nullptr, deadline))
+    // A cancellation does not queue behind the requests it may be about to free.
+    const bool counted = !(msg.is_object() && msg.value("method", "") == "notifications/cancelled");
+    if (counted && !take_slot(nullptr, deadline))
       return fail(closing_ ? err(Errc::connection_closed, "connection to " + url_.origin() + " is closed")
                            : err(Errc::timeout, "POST " + url.str() + ": no connection free within the timeout"));
     auto sent = post_once();
-    give_slot();
+    if (counted) give_slot();
     if (!sent) return fail(sent.error());
     res = std::move(*sent);
     auto again = challenge(res.status, res.fields, headers, attempt, deadline, nullptr,
