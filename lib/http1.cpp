@@ -141,6 +141,7 @@ bool ResponseParser::parse_head(const OnHead& on_head) {
     const auto name = line.substr(0, colon);
     for (char c : name)
       if (!is_tchar(c)) return fail("malformed header field name");
+    if (head_.fields.size() >= kMaxFields) return fail("more than 100 header fields in the response head");
     head_.fields.emplace_back(name, trim(line.substr(colon + 1)));
   }
   if (first) return fail("empty response head");
@@ -360,7 +361,7 @@ void Connection::stop() {
   if (live_fd_ >= 0) ::shutdown(live_fd_, SHUT_RDWR);  // wakes a poll or recv at once
 }
 
-Outcome Connection::open() {
+Outcome Connection::open(Clock::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -383,7 +384,7 @@ Outcome Connection::open() {
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return {};
     if (errno == EINPROGRESS) {
       // In slices, so that stop() (which cannot interrupt a connect) is seen soon.
-      const auto until = Clock::now() + connect_timeout_;
+      const auto until = std::min(deadline, Clock::now() + connect_timeout_);
       for (;;) {
         if (stop_) {
           close_fd();
@@ -411,11 +412,20 @@ Outcome Connection::open() {
 }
 
 Outcome Connection::exchange(std::string_view head, std::string_view body, bool head_request,
-                             std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
-                             const ResponseParser::OnData& on_data, bool coalesce) {
+                             std::chrono::microseconds timeout, const ResponseParser::OnHead& on_head,
+                             const ResponseParser::OnData& on_data, bool coalesce,
+                             std::chrono::microseconds head_timeout) {
   if (stop_) return {Failure::stopped, {}, false};
+  // One deadline for the whole exchange, not a timeout per wait: a server trickling its
+  // response a byte at a time must not hold the caller past it.
+  const auto deadline = Clock::now() + std::min<std::chrono::microseconds>(timeout, std::chrono::hours(24));
+  const auto head_by = Clock::now() + std::min<std::chrono::microseconds>(head_timeout, std::chrono::hours(24));
+  auto left = [&] {
+    const auto until = parser_.past_head() ? deadline : std::min(deadline, head_by);
+    return std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+  };
   if (fd_ < 0) {
-    auto o = open();
+    auto o = open(std::min(deadline, head_by));
     if (!o.ok()) return o;
   }
   reusable_ = false;
@@ -452,9 +462,10 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (stop_) return failed(Failure::stopped);
+      if (left().count() <= 0) return failed(Failure::timeout);
       pollfd pfd{fd_, POLLOUT, 0};
-      const int r = ::poll(&pfd, 1, poll_ms(std::min<std::chrono::microseconds>(read_timeout, std::chrono::seconds(60))));
-      if (r == 0) return failed(Failure::write);
+      const int r = ::poll(&pfd, 1, poll_ms(std::min<std::chrono::microseconds>(left(), std::chrono::seconds(60))));
+      if (r == 0) return failed(left().count() <= 0 ? Failure::timeout : Failure::write);
       continue;
     }
     return failed(Failure::write);
@@ -473,15 +484,17 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
   const ReadBuffer buf;
   for (;;) {
     if (stop_) return failed(Failure::stopped);
+    const auto wait = left();
+    if (wait.count() <= 0) return failed(Failure::timeout);
     pollfd pfd{fd_, POLLIN, 0};
     const bool gated = lowat_ > 1;
-    const int r = ::poll(&pfd, 1, gated ? std::min(poll_ms(read_timeout), kCoalesceWaitMs) : poll_ms(read_timeout));
+    const int r = ::poll(&pfd, 1, gated ? std::min(poll_ms(wait), kCoalesceWaitMs) : poll_ms(wait));
     if (r < 0) {
       if (errno == EINTR) continue;
       return failed(Failure::read);
     }
     if (r == 0) {
-      if (!gated) return failed(Failure::timeout);
+      if (!gated) continue;  // the deadline, checked above
       // Nothing yet (a slow reply), or bytes held below the gate: any byte will do now.
       int waiting = 0;
       expired = true;

@@ -42,6 +42,7 @@ class ResponseParser {
   using OnData = std::function<bool(const char*, std::size_t)>;     ///< false: stop
 
   static constexpr std::size_t kMaxHead = 64 * 1024;
+  static constexpr std::size_t kMaxFields = 100;  ///< header fields in one head
 
   /// Ready for a response to a request with this method ("HEAD" has no body).
   void reset(bool head_request = false);
@@ -55,6 +56,8 @@ class ResponseParser {
   [[nodiscard]] bool done() const { return state_ == State::done; }
   [[nodiscard]] bool stopped() const { return stopped_; }
   [[nodiscard]] bool started() const { return started_; }  ///< any byte of a response arrived
+  /// The (final) response head has been parsed.
+  [[nodiscard]] bool past_head() const { return state_ != State::head && state_ != State::failed; }
   [[nodiscard]] const std::string& error() const { return error_; }
   /// The connection may carry another request after this (complete) response.
   [[nodiscard]] bool keep_alive() const { return keep_alive_; }
@@ -101,7 +104,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   /// Sends `head` then `body` (one sendmsg when they fit the socket buffer) and reads the
-  /// response. Each wait for the socket is bounded by `read_timeout`; `on_head`/`on_data` may
+  /// response. The whole exchange (connecting, writing, reading) ends by `timeout` from now
+  /// (Failure::timeout), however the server spreads its bytes; the response head must have
+  /// come by `head_timeout` from now (for long-lived streams); `on_head`/`on_data` may
   /// stop the exchange (it then ends with Failure::stopped, and the connection is closed).
   /// With `coalesce`, a server seen sending a response's head alone (an SSE stream's head,
   /// flushed before its first event) is read once per response instead of twice: the first
@@ -111,8 +116,9 @@ class Connection {
   /// connection that finds whole responses waiting below that gate (shorter than the head
   /// learnt) kMaxStrikes times in a row stops coalescing.
   Outcome exchange(std::string_view head, std::string_view body, bool head_request,
-                   std::chrono::microseconds read_timeout, const ResponseParser::OnHead& on_head,
-                   const ResponseParser::OnData& on_data, bool coalesce = false);
+                   std::chrono::microseconds timeout, const ResponseParser::OnHead& on_head,
+                   const ResponseParser::OnData& on_data, bool coalesce = false,
+                   std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
   static constexpr int kCoalesceWaitMs = 2;
   static constexpr int kMaxStrikes = 3;
   /// From any thread: makes a running exchange end soon with Failure::stopped.
@@ -127,7 +133,7 @@ class Connection {
   [[nodiscard]] const std::string& host_header() const { return host_header_; }
 
  private:
-  Outcome open();
+  Outcome open(Clock::time_point deadline);
   void close_fd();
   void set_lowat(int bytes);
 

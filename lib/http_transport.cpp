@@ -160,7 +160,12 @@ class Fields {
       if (same(f.first, k)) return &f.second;
     return nullptr;
   }
-  [[nodiscard]] httplib::Headers to_httplib() const { return httplib::Headers(v_.begin(), v_.end()); }
+  // For cpp-httplib, which would otherwise ask for gzip or brotli (see make_client).
+  [[nodiscard]] httplib::Headers to_httplib() const {
+    httplib::Headers h(v_.begin(), v_.end());
+    if (!find("Accept-Encoding")) h.emplace("Accept-Encoding", "identity");
+    return h;
+  }
   [[nodiscard]] auto begin() const { return v_.begin(); }
   [[nodiscard]] auto end() const { return v_.end(); }
   void reserve(std::size_t n) { v_.reserve(n); }
@@ -215,16 +220,56 @@ struct Flight {
   bool expired() const { return here && Transport::Clock::now() >= deadline; }
   std::function<void(int)> on_status;  // told each response's status as it arrives
   bool over() const { return aborted || expired(); }
+  std::function<void()> wake;  // wakes the transport's waits for a connection
   void stop() {
     aborted = true;
     cancel.request_stop();
-    std::lock_guard lk(m);
-    if (client) client->stop();
-    if (conn) conn->stop();
+    {
+      std::lock_guard lk(m);
+      if (client) client->stop();
+      if (conn) conn->stop();
+    }
+    if (wake) wake();
   }
 };
 
 enum class Mode { streamable, sse };
+
+// A stream (GET) must have its response head within the connect timeout and this.
+constexpr auto kStreamHeadWait = std::chrono::seconds(10);
+// The DELETE that ends a session takes at most this (or the connect timeout if shorter).
+constexpr auto kDeleteWait = std::chrono::seconds(2);
+
+// A request head for the lean client; `body` null: none (no Content-Length).
+std::string request_head(std::string_view method, const Url& url, const Fields& headers,
+                         const std::string& host_header, const std::string* body) {
+  std::string head;
+  head.reserve(512);
+  head += method;
+  head += ' ';
+  head += url.target;
+  head += " HTTP/1.1\r\n";
+  if (!headers.find("Host")) {
+    head += "Host: ";
+    head += host_header;
+    head += "\r\n";
+  }
+  if (!headers.find("User-Agent")) head += "User-Agent: mcp-cpp\r\n";
+  for (const auto& [k, v] : headers) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (body) {
+    head += "Content-Type: application/json\r\nContent-Length: ";
+    char length[24];
+    head.append(length, std::to_chars(length, length + sizeof length, body->size()).ptr);
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
 
 // The transport whose flight the current thread is running (close() from a callback must
 // not wait for its own flight).
@@ -284,9 +329,105 @@ class FlightPool {
   std::size_t idle_ = 0;  // workers blocked in cv_.wait_for
 };
 
+// Deadlines for cpp-httplib exchanges, whose timeouts are per read (a server trickling a
+// byte per read never trips them): at its deadline an armed exchange's callback runs (it
+// shuts the client's socket down). One thread for the process, started on demand, gone after
+// kIdleFor with nothing armed.
+class Watchdog {
+ public:
+  static Watchdog& instance() {
+    static auto* dog = new Watchdog;  // never destroyed, as FlightPool
+    return *dog;
+  }
+  // Runs `fire` (on the watchdog's thread) at `at`, unless disarmed first.
+  std::uint64_t arm(Clock::time_point at, std::function<void()> fire) {
+    std::lock_guard lk(m_);
+    const std::uint64_t id = ++next_;
+    const bool earliest = armed_.empty() || at < armed_.begin()->first.first;
+    armed_.emplace(Key{at, id}, std::move(fire));
+    when_.emplace(id, at);
+    if (!running_) {
+      running_ = true;
+      std::thread([this] { work(); }).detach();
+    } else if (earliest) {
+      cv_.notify_one();
+    }
+    return id;
+  }
+  // After this, `fire` of `id` is not running and never will.
+  void disarm(std::uint64_t id) {
+    std::unique_lock lk(m_);
+    if (auto it = when_.find(id); it != when_.end()) {
+      armed_.erase(Key{it->second, id});
+      when_.erase(it);
+    }
+    done_cv_.wait(lk, [&] { return firing_ != id; });
+  }
+  // 1 if the thread exists and has nothing to watch (counted with the idle flight threads).
+  std::size_t idle() {
+    std::lock_guard lk(m_);
+    return running_ && armed_.empty() ? 1 : 0;
+  }
+
+ private:
+  using Key = std::pair<Clock::time_point, std::uint64_t>;
+  static constexpr auto kIdleFor = std::chrono::seconds(10);
+  void work() {
+    std::unique_lock lk(m_);
+    for (;;) {
+      if (armed_.empty()) {
+        if (!cv_.wait_for(lk, kIdleFor, [&] { return !armed_.empty(); })) {
+          running_ = false;
+          return;
+        }
+      }
+      const auto first = armed_.begin();
+      if (Clock::now() < first->first.first) {
+        cv_.wait_until(lk, first->first.first);
+        continue;  // armed or disarmed meanwhile: look again
+      }
+      auto fire = std::move(first->second);
+      firing_ = first->first.second;
+      when_.erase(firing_);
+      armed_.erase(first);
+      lk.unlock();
+      fire();
+      fire = nullptr;
+      lk.lock();
+      firing_ = 0;
+      done_cv_.notify_all();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_, done_cv_;
+  std::map<Key, std::function<void()>> armed_;  // by deadline
+  std::map<std::uint64_t, Clock::time_point> when_;
+  std::uint64_t next_ = 0;
+  std::uint64_t firing_ = 0;
+  bool running_ = false;
+};
+
+// Arms the watchdog for the scope (nothing when `at` is max).
+class Deadline {
+ public:
+  Deadline(Clock::time_point at, std::function<void()> fire) {
+    if (at != Clock::time_point::max()) id_ = Watchdog::instance().arm(at, std::move(fire));
+  }
+  ~Deadline() { cancel(); }
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  void cancel() {
+    if (id_) Watchdog::instance().disarm(id_);
+    id_ = 0;
+  }
+
+ private:
+  std::uint64_t id_ = 0;
+};
+
 }  // namespace
 
-std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
+std::size_t idle_flight_threads() { return FlightPool::instance().idle() + Watchdog::instance().idle(); }
 
 Result<Url> check_http_config(const HttpServerConfig& cfg) {
   auto u = parse_url(cfg.url);
@@ -338,7 +479,9 @@ class HttpTransport final : public Transport {
   http1::Outcome post_lean(Flight* f, const Url& url, const std::string& body,
                                           const Fields& headers, std::chrono::microseconds read_timeout,
                                           const std::function<bool(const http1::Head&)>& on_head,
-                                          const http1::ResponseParser::OnData& on_data);
+                                          const http1::ResponseParser::OnData& on_data,
+                                          std::string_view method = "POST",
+                                          std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
   void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
   Fields headers_for(const json* msg, bool stream);
   void deliver(json&& msg);
@@ -385,6 +528,13 @@ class HttpTransport final : public Transport {
   Result<void> open_sse(Clock::time_point deadline);
   void run_sse_stream(Flight& f);
   Result<void> post_sync(const Url& url, const json& msg, Clock::time_point deadline, bool expect_session_ok);
+  void end_session();  // the legacy DELETE
+  // A connection to the server, one of at most cfg_.max_connections at once (requests beyond
+  // wait their turn, first come first served): false if `f` stopped, `deadline` passed or the
+  // transport closed first. give_slot() hands it to the next in line.
+  bool take_slot(const Flight* f, Clock::time_point deadline);
+  void give_slot();
+  void wake_slot_waiters();
 
   std::string name_;
   HttpServerConfig cfg_;
@@ -414,6 +564,14 @@ class HttpTransport final : public Transport {
   std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
   std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;
 
+  struct SlotWaiter {
+    std::condition_variable cv;
+    bool granted = false;
+  };
+  std::mutex slot_mutex_;  // after mutex_ when both are held
+  std::size_t busy_ = 0;   // slots taken
+  std::list<SlotWaiter*> slot_queue_;
+
   std::mutex deliver_mutex_;  // callbacks run one at a time
   std::mutex close_mutex_;
   bool closed_ = false;
@@ -426,6 +584,9 @@ std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const 
   c->set_read_timeout(3600, 0);  // requests are bounded by the engine's timeout, which aborts us
   c->set_write_timeout(60, 0);
   c->set_keep_alive(true);
+  // Compressed bodies are neither asked for (Fields::to_httplib) nor inflated: a small gzip
+  // body may inflate to gigabytes before any limit of ours sees it.
+  c->set_decompress(false);
   c->set_tcp_nodelay(true);  // headers and body go out as two writes: Nagle would add ~40 ms
   c->set_follow_location(false);  // it would send our headers to any origin: see redirect_target
   c->enable_server_certificate_verification(cfg_.verify_tls);
@@ -564,9 +725,51 @@ bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
   return true;
 }
 
+bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline) {
+  const std::size_t cap = std::max<std::size_t>(1, cfg_.max_connections);
+  std::unique_lock lk(slot_mutex_);
+  if (busy_ < cap && slot_queue_.empty()) {
+    ++busy_;
+    return true;
+  }
+  SlotWaiter me;
+  const auto it = slot_queue_.insert(slot_queue_.end(), &me);
+  auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
+  while (!me.granted && !gave_up()) {
+    if (deadline == Clock::time_point::max()) me.cv.wait(lk);
+    else me.cv.wait_until(lk, deadline);
+  }
+  if (!me.granted) {
+    slot_queue_.erase(it);
+    return false;
+  }
+  if (!gave_up()) return true;
+  lk.unlock();
+  give_slot();  // handed over, but no longer wanted
+  return false;
+}
+
+void HttpTransport::give_slot() {
+  std::lock_guard lk(slot_mutex_);
+  if (slot_queue_.empty()) {
+    --busy_;
+    return;
+  }
+  SlotWaiter* next = slot_queue_.front();
+  slot_queue_.pop_front();
+  next->granted = true;  // busy_ unchanged: the slot changes hands
+  next->cv.notify_one();
+}
+
+void HttpTransport::wake_slot_waiters() {
+  std::lock_guard lk(slot_mutex_);
+  for (SlotWaiter* w : slot_queue_) w->cv.notify_one();
+}
+
 std::shared_ptr<Flight> HttpTransport::new_flight(json id) {
   auto f = std::make_shared<Flight>();
   f->id = std::move(id);
+  f->wake = [this] { wake_slot_waiters(); };
   std::lock_guard lk(mutex_);
   flights_.push_back(f);  // close() stops every flight, and waits for it through active_flights_
   ++active_flights_;
@@ -806,8 +1009,6 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   auto headers = headers_for(&msg, false);
   std::string body;
   append_json(body, msg);
-  const auto read_timeout = std::max<std::chrono::microseconds>(
-      100ms, std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
   struct Response {
     int status = 0;
     std::string content_type, body;
@@ -821,6 +1022,9 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
     for (int hops = 0;; ++hops) {
       Response r;
       std::string location;
+      // The whole exchange (a wait for a free connection came out of it).
+      const auto read_timeout = std::max<std::chrono::microseconds>(
+          100ms, std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
       if (at.scheme == "http") {
         auto out = post_lean(
             nullptr, at, body, headers, read_timeout,
@@ -840,13 +1044,32 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
         auto client = acquire(at);
         const auto t = read_timeout.count();
         client->set_read_timeout(t / 1000000, t % 1000000);
-        auto res = client->Post(at.target, headers.to_httplib(), body, "application/json");
-        if (!res) return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + describe(res.error())));
-        r.status = res->status;
-        r.content_type = res->get_header_value("Content-Type");
-        if (is_redirect(r.status)) location = res->get_header_value("Location");
-        r.body = std::move(res->body);
-        if (r.status == 401 || r.status == 403) r.fields = res->headers;
+        httplib::Request req;
+        req.method = "POST";
+        req.path = at.target;
+        req.headers = headers.to_httplib();
+        req.headers.emplace("Content-Type", "application/json");
+        req.body = body;
+        req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+          if (r.body.size() + n <= (1u << 20)) r.body.append(d, n);  // as above
+          return true;
+        };
+        httplib::Response res;
+        httplib::Error error = httplib::Error::Success;
+        bool sent;
+        {
+          // Its read timeout is per read: the watchdog keeps the deadline.
+          Deadline by(std::max(deadline, Clock::now() + 100ms), [c = client.get()] { c->stop(); });
+          sent = client->send(req, res, error);
+        }
+        if (!sent) {
+          const std::string why = Clock::now() >= deadline ? "timed out" : describe(error);
+          return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + why));
+        }
+        r.status = res.status;
+        r.content_type = res.get_header_value("Content-Type");
+        if (is_redirect(r.status)) location = res.get_header_value("Location");
+        if (r.status == 401 || r.status == 403) r.fields = res.headers;
         if (r.status >= 200 && r.status < 400) release(at, std::move(client));
       }
       if (location.empty()) return r;
@@ -858,7 +1081,13 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   Response res;
   for (int attempt = 1;; ++attempt) {
     if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
+    // A cancellation does not queue behind the requests it may be about to free.
+    const bool counted = !(msg.is_object() && msg.value("method", "") == "notifications/cancelled");
+    if (counted && !take_slot(nullptr, deadline))
+      return fail(closing_ ? err(Errc::connection_closed, "connection to " + url_.origin() + " is closed")
+                           : err(Errc::timeout, "POST " + url.str() + ": no connection free within the timeout"));
     auto sent = post_once();
+    if (counted) give_slot();
     if (!sent) return fail(sent.error());
     res = std::move(*sent);
     auto again = challenge(res.status, res.fields, headers, attempt, deadline, nullptr,
@@ -889,36 +1118,19 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
                                                        const Fields& headers,
                                                        std::chrono::microseconds read_timeout,
                                                        const std::function<bool(const http1::Head&)>& on_head,
-                                                       const http1::ResponseParser::OnData& on_data) {
+                                                       const http1::ResponseParser::OnData& on_data,
+                                                       std::string_view method,
+                                                       std::chrono::microseconds head_timeout) {
   if (!target_ok(url.target)) {  // parse_url and resolve_url made sure; nothing may split the request line
     http1::Outcome bad;
     bad.failure = http1::Failure::protocol;
     bad.detail = "request target with characters RFC 3986 does not allow";
     return bad;
   }
+  const bool post = method == "POST";  // else a GET stream: no body, no coalescing
   bool reused = false;
   auto conn = acquire_lean(url, &reused);
-  std::string head;
-  head.reserve(512);
-  head += "POST ";
-  head += url.target;
-  head += " HTTP/1.1\r\n";
-  if (!headers.find("Host")) {
-    head += "Host: ";
-    head += conn->host_header();
-    head += "\r\n";
-  }
-  if (!headers.find("User-Agent")) head += "User-Agent: mcp-cpp\r\n";
-  for (const auto& [k, v] : headers) {
-    head += k;
-    head += ": ";
-    head += v;
-    head += "\r\n";
-  }
-  head += "Content-Type: application/json\r\nContent-Length: ";
-  char length[24];
-  head.append(length, std::to_chars(length, length + sizeof length, body.size()).ptr);
-  head += "\r\n\r\n";
+  const std::string head = request_head(method, url, headers, conn->host_header(), post ? &body : nullptr);
   auto over = [f] { return f && f->over(); };
   http1::Outcome out;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -926,7 +1138,9 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
       std::lock_guard lk(f->m);
       f->conn = conn.get();
     }
-    if (!over()) out = conn->exchange(head, body, false, read_timeout, on_head, on_data, f != nullptr);
+    if (!over())
+      out = conn->exchange(head, post ? std::string_view(body) : std::string_view(), false, read_timeout, on_head,
+                           on_data, f != nullptr && post, head_timeout);
     else out.failure = http1::Failure::stopped;
     if (f) {
       std::lock_guard lk(f->m);
@@ -1000,6 +1214,16 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
                                 std::string& content_type, httplib::Headers* response_headers,
                                 std::string& location) {
   if (f.over()) return false;
+  // Requests (POST) share the connections to the server; a stream (GET) has its own.
+  const bool counted = method == "POST";
+  if (counted && !take_slot(&f, f.here ? f.deadline : Clock::time_point::max())) return false;
+  struct Give {
+    HttpTransport* t;
+    bool on;
+    ~Give() {
+      if (on) t->give_slot();
+    }
+  } give{this, counted};
   bool is_sse = false;
   bool too_large = false;
   std::string json_body;
@@ -1047,26 +1271,29 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
     target.append(data, n);
     return true;
   };
-  // Per read. On the caller's thread no read may outlast the request's deadline; elsewhere
-  // the waiting caller aborts the flight (and pooled clients must not keep a short timeout).
+  // The whole exchange. On the caller's thread it may not outlast the request's deadline;
+  // elsewhere the waiting caller aborts the flight.
   auto read_timeout = [&f]() -> std::chrono::microseconds {
-    if (!f.here) return 3600s;
+    if (!f.here) return 24h;
     return std::max<std::chrono::microseconds>(
         1us, std::chrono::duration_cast<std::chrono::microseconds>(f.deadline - Clock::now()));
   };
   bool ok = false;
   std::string failure;  // why !ok, when no status came
   bool lean_done = false;
-  if (url.scheme == "http" && method == "POST") {
+  if (url.scheme == "http" && (method == "POST" || method == "GET")) {
     // Plain http POSTs (every request's exchange) go through the lean client: one sendmsg,
-    // one poll and one recv per exchange.
+    // one poll and one recv per exchange. GET streams too: its bounds on a response head
+    // (64 KiB, 100 fields) are cpp-httplib's (none on the count), and the head must come in time.
     auto out = post_lean(&f, url, body, headers, read_timeout(),
                          [&](const http1::Head& h) {
                            return on_head(
                                h.status, [&](const char* name) { return std::string(h.get(name)); },
                                [&] { return all_fields(h); });
                          },
-                         on_content);
+                         on_content, method,
+                         method == "GET" ? std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait)
+                                         : std::chrono::microseconds::max());
     lean_done = true;
     ok = out.ok();
     if (!ok) failure = http1::describe(out);
@@ -1083,6 +1310,19 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       c.set_read_timeout(t / 1000000, t % 1000000);
     };
     set_read_timeout(*client);
+    // cpp-httplib's timeouts are per read: the watchdog bounds the whole exchange on the
+    // caller's thread, and a stream's wait for its response head.
+    auto stop_client = [&f] {
+      std::lock_guard lk(f.m);
+      if (f.client) f.client->stop();
+    };
+    Deadline whole(f.here ? f.deadline : Clock::time_point::max(), stop_client);
+    std::optional<Deadline> head_by;
+    std::atomic<bool> head_came{false};
+    if (method == "GET")
+      head_by.emplace(Clock::now() + cfg_.connect_timeout + kStreamHeadWait, [&f, &head_came, stop_client] {
+        if (!head_came) stop_client();
+      });
     httplib::Request req;
     req.method = method;
     req.path = url.target;
@@ -1092,6 +1332,10 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       req.headers.emplace("Content-Type", "application/json");
     }
     req.response_handler = [&](const httplib::Response& r) {
+      if (head_by) {
+        head_came = true;
+        head_by->cancel();
+      }
       return on_head(
           r.status, [&](const char* name) { return r.get_header_value(name); }, [&] { return r.headers; });
     };
@@ -1119,7 +1363,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       std::lock_guard lk(f.m);
       f.client = nullptr;
     }
-    if (!ok) failure = describe(error);
+    if (!ok) failure = head_by && !head_came && status == 0 && !f.over() ? "no response head in time" : describe(error);
     if (ok && !f.over()) release(url, std::move(client));
   }
   if (too_large) {
@@ -1317,7 +1561,11 @@ void HttpTransport::run_sse_stream(Flight& f) {
   req.path = at.target;
   std::string location;
   Fields fields = headers_for(nullptr, true);
+  std::optional<Deadline> head_by;  // the response head must come in time
+  std::atomic<bool> head_came{false};
   req.response_handler = [&](const httplib::Response& r) {
+    head_came = true;
+    if (head_by) head_by->cancel();
     status = r.status;
     response_headers = r.headers;
     if (status == 301 || status == 302 || status == 307 || status == 308) {
@@ -1376,7 +1624,28 @@ void HttpTransport::run_sse_stream(Flight& f) {
     status = 0;
     location.clear();
     res = httplib::Response();
-    client->send(req, res, error);
+    if (at.scheme == "http") {
+      // The lean client, for its bounds on the response head (see stream_events).
+      auto out = post_lean(
+          &f, at, std::string(), fields, 24h,
+          [&](const http1::Head& h) {
+            httplib::Response r;
+            r.status = h.status;
+            r.headers = all_fields(h);
+            return req.response_handler(r);
+          },
+          [&](const char* d, std::size_t n) { return req.content_receiver(d, n, 0, 0); }, "GET",
+          std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
+      if (!out.ok()) error = httplib::Error::Read;
+    } else {
+      head_came = false;
+      head_by.emplace(Clock::now() + cfg_.connect_timeout + kStreamHeadWait, [&f, &head_came] {
+        std::lock_guard lk(f.m);
+        if (!head_came && f.client) f.client->stop();
+      });
+      client->send(req, res, error);
+      head_by.reset();
+    }
     if (!location.empty() && !f.aborted) {
       auto next = redirect_target(at, status, location, hops++);
       if (!next) {
@@ -1416,6 +1685,33 @@ void HttpTransport::run_sse_stream(Flight& f) {
   if (!closing_ && cb_.on_closed) cb_.on_closed(e);
 }
 
+void HttpTransport::end_session() {
+  // A courtesy to the server: bounded as a whole (a server trickling its reply must not hold
+  // up disconnect(), a destructor or a pool eviction), and only its status line is awaited,
+  // never its body. Any answer will do (405: the server keeps no sessions).
+  const auto by = Clock::now() + std::min<Clock::duration>(kDeleteWait, cfg_.connect_timeout);
+  auto headers = headers_for(nullptr, false);
+  if (!apply_auth(headers, "DELETE", url_, by)) return;
+  const auto left = std::chrono::duration_cast<std::chrono::microseconds>(by - Clock::now());
+  if (left.count() <= 0) return;
+  if (url_.scheme == "http") {
+    http1::Connection conn(url_.host, url_.port, cfg_.connect_timeout);
+    const auto head = request_head("DELETE", url_, headers, conn.host_header(), nullptr);
+    (void)conn.exchange(head, {}, false, left, [](const http1::Head&) { return false; }, nullptr);
+    return;
+  }
+  auto client = make_client(url_);
+  httplib::Request req;
+  req.method = "DELETE";
+  req.path = url_.target;
+  req.headers = headers.to_httplib();
+  req.response_handler = [](const httplib::Response&) { return false; };  // the status is enough
+  httplib::Response res;
+  httplib::Error error = httplib::Error::Success;
+  Deadline stop_at(by, [c = client.get()] { c->stop(); });
+  (void)client->send(req, res, error);
+}
+
 void HttpTransport::close() {
   std::lock_guard close_lk(close_mutex_);
   if (closed_) return;
@@ -1434,16 +1730,9 @@ void HttpTransport::close() {
   }
   closing_stop_.request_stop();
   open_ = false;
+  wake_slot_waiters();
   reap_flights(true);
-  if (legacy && !sid.empty()) {
-    auto client = make_client(url_);
-    client->set_read_timeout(2, 0);
-    auto headers = headers_for(nullptr, false);
-    if (apply_auth(headers, "DELETE", url_, Clock::now() + 2s)) {
-      auto res = client->Delete(url_.target, headers.to_httplib());  // 405 is fine: the server keeps no sessions
-      (void)res;
-    }
-  }
+  if (legacy && !sid.empty()) end_session();
   std::lock_guard lk(mutex_);
   idle_.clear();
   idle_lean_.clear();

@@ -79,6 +79,11 @@ struct HttpServerConfig {
   std::string ca_file;                           ///< CA bundle file (default: system store)
   std::string ca_dir;                            ///< CA directory (default: system store)
   std::size_t max_message_bytes = 256u << 20;    ///< one JSON body or SSE event (256 MiB)
+  /// Requests in flight at once on connections to this server (each takes one; kept-alive
+  /// connections are reused). Requests beyond wait their turn, first come first served,
+  /// within their own timeout: a burst of calls is slower, not failing on a full listen
+  /// queue. The long-lived streams (GET) have connections of their own. Default 16.
+  std::size_t max_connections = 16;
   int max_reconnect_attempts = 5;                ///< resuming a broken legacy stream
   Milliseconds max_reconnect_delay{30000};       ///< cap on the resumption backoff
 };

@@ -114,6 +114,7 @@ class Http {
     cli.set_read_timeout(us / 1000000, us % 1000000);
     cli.set_write_timeout(us / 1000000, us % 1000000);
     cli.set_follow_location(false);
+    cli.set_decompress(false);  // compressed replies are not asked for (below) nor inflated
     cli.enable_server_certificate_verification(verify_tls_);
     if (!ca_file_.empty()) cli.set_ca_cert_path(ca_file_);
 
@@ -122,6 +123,7 @@ class Http {
     req.path = (u->path.empty() ? "/" : u->path) + (u->has_query ? "?" + u->query : "");
     req.headers = std::move(headers);
     req.headers.emplace("Accept", "application/json");
+    req.headers.emplace("Accept-Encoding", "identity");
     if (!content_type.empty()) {
       req.body = body;
       req.headers.emplace("Content-Type", content_type);

@@ -619,3 +619,14 @@ TEST_CASE("http transport on the lean client: silently dropped keep-alive, chunk
     client->disconnect();
   }
 }
+
+TEST_CASE("http1 parser: a head of more than 100 fields is a protocol error") {
+  std::string ok = "HTTP/1.1 200 OK\r\n";
+  for (int i = 0; i < 99; ++i) ok += "X-A: a\r\n";
+  auto p = parse(ok + "Content-Length: 0\r\n\r\n");
+  CHECK(p.ok);
+  CHECK(p.fields.size() == 100);
+  auto bad = parse(ok + "X-B: b\r\nContent-Length: 0\r\n\r\n");
+  CHECK_FALSE(bad.ok);
+  CHECK(bad.error.find("100 header fields") != std::string::npos);
+}

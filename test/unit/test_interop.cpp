@@ -5,8 +5,12 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -173,4 +177,42 @@ TEST_CASE("over HTTP: server-everything Streamable HTTP and HTTP+SSE (legacy), M
     client->disconnect();
   }
   CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("over HTTP: a burst of 2,000 calls from 250 threads on one Node server all succeed") {
+  REQUIRE_MESSAGE(fs::exists(node()), "interop packages missing: run `npm ci --prefix test/interop`");
+  const int port = testutil::free_port();
+  testutil::ServerProcess server({node(), testutil::mastra_js(), "http", std::to_string(port)}, {},
+                                 testutil::temp_path("mastra-burst.log"));
+  REQUIRE(wait_port(port));
+  mcp::ClientConfig cfg;
+  cfg.id = "interop-burst";
+  cfg.servers.emplace("m", http("http://127.0.0.1:" + std::to_string(port) + "/mcp"));
+  cfg.request_timeout = std::chrono::milliseconds(30000);
+  auto client = mcp::Client::create(cfg);
+  REQUIRE(client);
+  REQUIRE(client->list_tools());
+  std::atomic<int> ok{0};
+  std::atomic<bool> go{false};
+  std::string first_error;
+  std::mutex m;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 250; ++t)
+    threads.emplace_back([&, t] {
+      while (!go) std::this_thread::yield();
+      for (int i = 0; i < 8; ++i) {
+        auto r = client->call_tool("m", "get-sum", {{"a", t}, {"b", i}});
+        if (r && r->text().find(std::to_string(t + i)) != std::string::npos) {
+          ++ok;
+        } else {
+          std::lock_guard lk(m);
+          if (first_error.empty()) first_error = r ? r->text() : r.error().what();
+        }
+      }
+    });
+  const auto t0 = std::chrono::steady_clock::now();
+  go = true;
+  for (auto& th : threads) th.join();
+  MESSAGE("2000 calls in " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count() << " ms");
+  CHECK_MESSAGE(ok == 2000, first_error);
 }

@@ -1,0 +1,582 @@
+// Hostile HTTP servers (issue 14): responses trickled a byte at a time, slow or huge DELETE
+// replies, compressed and oversized responses, bursts of calls. Raw servers on 127.0.0.1,
+// plain or TLS, that write exactly the bytes a hostile server would.
+#include "helpers.hpp"
+
+#include <mcp/client.hpp>
+
+#include <doctest/doctest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cctype>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// One accepted connection, plain or TLS.
+class Conn {
+ public:
+  Conn(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+  // Reads one request (head and Content-Length body); false at the close or on an error.
+  bool read_request(std::string* head = nullptr, std::string* body = nullptr) {
+    for (;;) {
+      const auto end = in_.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        std::size_t len = 0;
+        for (const char* name : {"Content-Length: ", "content-length: "}) {
+          const auto cl = in_.find(name);
+          if (cl != std::string::npos && cl < end) len = std::stoul(in_.substr(cl + 16));
+        }
+        if (in_.size() >= end + 4 + len) {
+          if (head) *head = in_.substr(0, end + 4);
+          if (body) *body = in_.substr(end + 4, len);
+          in_.erase(0, end + 4 + len);
+          return true;
+        }
+      }
+      char buf[4096];
+      const int n = ssl_ ? SSL_read(ssl_, buf, sizeof buf) : static_cast<int>(::recv(fd_, buf, sizeof buf, 0));
+      if (n <= 0) return false;
+      in_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  bool send(const std::string& s) {
+    std::size_t off = 0;
+    while (off < s.size()) {
+      const int n = ssl_ ? SSL_write(ssl_, s.data() + off, static_cast<int>(s.size() - off))
+                         : static_cast<int>(::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL));
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // Sends `s` a byte at a time, `gap` apart, for at most `limit`; false once the peer is gone.
+  bool trickle(const std::string& s, std::chrono::milliseconds gap, std::chrono::milliseconds limit) {
+    const auto until = Clock::now() + limit;
+    for (char c : s) {
+      if (Clock::now() >= until || !send(std::string(1, c)) || peer_closed()) return false;
+      std::this_thread::sleep_for(gap);
+    }
+    return true;
+  }
+  // The peer closed (or reset) the connection.
+  bool peer_closed() const {
+    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
+    char c;
+    return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+  }
+
+ private:
+  int fd_;
+  SSL* ssl_;
+  std::string in_;
+};
+
+// A server on 127.0.0.1 that runs `serve` on a thread per connection (TLS with the test
+// certificate when `tls`). Counts connections, and the most open at once.
+class RawServer {
+ public:
+  explicit RawServer(std::function<void(Conn&)> serve, bool tls = false, int backlog = 64)
+      : serve_(std::move(serve)) {
+    if (tls) {
+      ::signal(SIGPIPE, SIG_IGN);  // SSL_write to a client that left
+      ctx_ = SSL_CTX_new(TLS_server_method());
+      const std::string dir = TLS_FIXTURE_DIR;
+      REQUIRE(SSL_CTX_use_certificate_chain_file(ctx_, (dir + "/cert.pem").c_str()) == 1);
+      REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_, (dir + "/key.pem").c_str(), SSL_FILETYPE_PEM) == 1);
+    }
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    REQUIRE(::listen(fd_, backlog) == 0);
+    acceptor_ = std::thread([this] {
+      for (;;) {
+        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c < 0) return;
+        const int now = ++open_;
+        int seen = most_.load();
+        while (now > seen && !most_.compare_exchange_weak(seen, now)) {
+        }
+        ++accepted_;
+        std::lock_guard lk(m_);
+        workers_.emplace_back([this, c] {
+          SSL* ssl = nullptr;
+          if (ctx_) {
+            ssl = SSL_new(ctx_);
+            SSL_set_fd(ssl, c);
+            if (SSL_accept(ssl) != 1) {
+              SSL_free(ssl);
+              --open_;
+              ::close(c);
+              return;
+            }
+          }
+          Conn conn(c, ssl);
+          serve_(conn);
+          if (ssl) {
+            SSL_shutdown(ssl);
+            SSL_free(ssl);
+          }
+          --open_;
+          ::close(c);
+        });
+      }
+    });
+  }
+  ~RawServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    acceptor_.join();
+    for (auto& w : workers_) w.join();
+    if (ctx_) SSL_CTX_free(ctx_);
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+  int most_open() const { return most_; }
+  std::string url(bool tls = false) const {
+    return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/mcp";
+  }
+
+ private:
+  std::function<void(Conn&)> serve_;
+  SSL_CTX* ctx_ = nullptr;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> accepted_{0}, open_{0}, most_{0};
+  std::mutex m_;
+  std::thread acceptor_;
+  std::vector<std::thread> workers_;
+};
+
+// The JSON-RPC id of a request body (a number), or -1 for a notification.
+long long rpc_id(const std::string& body) {
+  const auto at = body.find("\"id\":");
+  if (at == std::string::npos) return -1;
+  return std::stoll(body.substr(at + 5));
+}
+
+std::string json_response(const std::string& json, const std::string& extra_fields = {}) {
+  return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra_fields +
+         "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n" + json;
+}
+
+// Answers like a legacy server with sessions: initialize, then {} for every request, 202
+// for notifications. Returns at a DELETE (whose head it leaves to the caller) or the close.
+bool serve_legacy_until_delete(Conn& c) {
+  std::string head, body;
+  while (c.read_request(&head, &body)) {
+    if (head.rfind("DELETE ", 0) == 0) return true;
+    const long long id = rpc_id(body);
+    if (id < 0) {
+      c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+      continue;
+    }
+    std::string result = "{}";
+    if (body.find("\"initialize\"") != std::string::npos)
+      result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+    if (body.find("\"tools/list\"") != std::string::npos) result = R"({"tools":[]})";
+    c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}",
+                         "Mcp-Session-Id: sess-1\r\n"));
+  }
+  return false;
+}
+
+mcp::ServerConfig http_server(const std::string& url, mcp::Era era, bool tls) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  h.transport = mcp::HttpTransportKind::streamable_http;
+  if (tls) h.ca_file = std::string(TLS_FIXTURE_DIR) + "/cert.pem";
+  mcp::ServerConfig sc;
+  sc.transport = std::move(h);
+  sc.era = era;
+  return sc;
+}
+
+}  // namespace
+
+TEST_CASE("hostile http: a response head trickled a byte at a time ends at the request timeout (http, https)") {
+  testutil::Resources before;
+  for (bool tls : {false, true}) {
+    CAPTURE(tls);
+    RawServer server(
+        [](Conn& c) {
+          if (!c.read_request()) return;
+          // 100 ms a byte, for up to 8 s: each byte came well within any per-read timeout.
+          c.trickle("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + std::string(200, 'a'), 100ms, 8s);
+        },
+        tls);
+    auto cfg = testutil::one("h", http_server(server.url(tls), mcp::Era::modern, tls));
+    cfg.request_timeout = 1000ms;
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    const auto t0 = Clock::now();
+    auto r = client->list_tools();
+    const auto took = ms_since(t0);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::timeout);
+    CHECK(took >= 900);
+    CHECK(took < 4000);  // before: 8 s, the whole trickle
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("hostile http: disconnect() does not wait on a trickled DELETE reply, nor read its body (http, https)") {
+  testutil::Resources before;
+  for (bool tls : {false, true}) {
+    for (bool body : {false, true}) {
+      CAPTURE(tls);
+      CAPTURE(body);
+      std::atomic<bool> deleted{false};
+      RawServer server(
+          [&](Conn& c) {
+            if (!serve_legacy_until_delete(c)) return;
+            deleted = true;
+            // A byte every 300 ms for up to 8 s: well within any per-read timeout.
+            if (body) {
+              c.send("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n");
+              c.trickle(std::string(100, 'x'), 300ms, 8s);
+            } else {
+              c.trickle("HTTP/1.1 200 OK\r\nX-Slow: " + std::string(100, 'a'), 300ms, 8s);
+            }
+          },
+          tls);
+      auto sc = http_server(server.url(tls), mcp::Era::legacy, tls);
+      std::get<mcp::HttpServerConfig>(sc.transport).connect_timeout = 1000ms;  // the DELETE's bound too
+      auto cfg = testutil::one("h", std::move(sc));
+      cfg.request_timeout = 5s;
+      auto client = mcp::Client::create(std::move(cfg));
+      REQUIRE(client);
+      auto r = client->list_tools();
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      const auto t0 = Clock::now();
+      client->disconnect();
+      const auto took = ms_since(t0);
+      CHECK(deleted);
+      // Before: 8 s, the whole trickle (cpp-httplib's 2 s timeout is per read).
+      if (body) CHECK(took < 1500);  // the status line was enough (a few ms)
+      else CHECK(took < 3000);       // min(2 s, connect timeout): ~1 s
+    }
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+namespace {
+
+// A gzip member whose deflate data inflates to `inflated` zero bytes (fixed Huffman codes: a
+// literal, then matches of 258 at distance 1). Its CRC is wrong: whoever inflates it has
+// paid for the whole before finding out.
+std::string gzip_bomb(std::size_t inflated) {
+  std::string out("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", 10);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  auto put = [&](std::uint32_t v, int n) {  // n bits, least significant first
+    acc |= v << bits;
+    bits += n;
+    while (bits >= 8) {
+      out += static_cast<char>(acc & 0xff);
+      acc >>= 8;
+      bits -= 8;
+    }
+  };
+  auto code = [&](std::uint32_t c, int n) {  // a Huffman code, most significant bit first
+    for (int i = n - 1; i >= 0; --i) put((c >> i) & 1, 1);
+  };
+  put(1, 1);  // final block
+  put(1, 2);  // fixed codes
+  code(0x30, 8);  // literal 0
+  for (std::size_t made = 1; made + 258 <= inflated; made += 258) {
+    code(0xc5, 8);  // length 258 (code 285)
+    code(0, 5);     // distance 1
+  }
+  code(0, 7);  // end of block
+  if (bits) put(0, 8 - bits);
+  out += std::string(4, '\0');  // CRC (wrong)
+  const auto size = static_cast<std::uint32_t>(inflated);
+  for (int i = 0; i < 4; ++i) out += static_cast<char>((size >> (8 * i)) & 0xff);
+  return out;
+}
+
+std::size_t peak_rss_kib() {
+  std::istringstream in(testutil::read_file("/proc/self/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoul(line.substr(6));
+  return 0;
+}
+
+void reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+}
+
+}  // namespace
+
+TEST_CASE("hostile http: compressed replies are neither asked for nor inflated (a redirected gzip bomb)") {
+  // The notification after initialize is redirected; its new target answers with 1.7 MB of
+  // gzip that inflates to 256 MiB. Before, cpp-httplib asked for gzip, inflated it, and kept
+  // all of it (+256 MiB or more); now the raw bytes are read, capped, and ignored.
+  const std::string bomb = gzip_bomb(256u << 20);
+  std::mutex heads_mutex;
+  std::vector<std::string> heads;
+  RawServer server([&](Conn& c) {
+    std::string head, body;
+    while (c.read_request(&head, &body)) {
+      {
+        std::lock_guard lk(heads_mutex);
+        heads.push_back(head);
+      }
+      const long long id = rpc_id(body);
+      if (head.rfind("POST /mcp ", 0) == 0 && id < 0) {
+        c.send("HTTP/1.1 307 Temporary Redirect\r\nLocation: /other\r\nContent-Length: 0\r\n\r\n");
+      } else if (head.rfind("POST /other ", 0) == 0) {
+        c.send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: " +
+               std::to_string(bomb.size()) + "\r\n\r\n" + bomb);
+      } else if (id >= 0) {
+        std::string result = "{}";
+        if (body.find("\"initialize\"") != std::string::npos)
+          result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+        if (body.find("\"tools/list\"") != std::string::npos) result = R"({"tools":[]})";
+        c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}"));
+      } else {
+        c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+      }
+    }
+  });
+  auto cfg = testutil::one("h", http_server(server.url(), mcp::Era::legacy, false));
+  cfg.request_timeout = 10s;
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  reset_peak_rss();
+  const std::size_t before = peak_rss_kib();
+  auto r = client->list_tools();
+  const std::size_t grew_mib = (peak_rss_kib() - before) / 1024;
+  CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
+  client->disconnect();
+  std::lock_guard lk(heads_mutex);
+  bool redirected = false;
+  for (const auto& h : heads) {
+    CAPTURE(h);
+    redirected = redirected || h.rfind("POST /other ", 0) == 0;
+    std::string lower;
+    for (char ch : h) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const auto ae = lower.find("accept-encoding:");
+    if (ae != std::string::npos) CHECK(lower.substr(ae, lower.find("\r\n", ae) - ae).find("gzip") == std::string::npos);
+  }
+  CHECK(redirected);
+}
+
+TEST_CASE("hostile http: a burst of 1,000 calls never opens more connections than the cap, and none fails") {
+  // A server with a listen queue of 4 that answers quickly. Before: a connection per call
+  // in flight (hundreds at once, some refused by the full queue); now at most
+  // max_connections (default 16), the other calls waiting their turn.
+  RawServer server(
+      [](Conn& c) {
+        std::string head, body;
+        while (c.read_request(&head, &body)) {
+          const long long id = rpc_id(body);
+          if (id < 0) {
+            c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+            continue;
+          }
+          std::string result = R"({"content":[{"type":"text","text":"ok"}]})";
+          if (body.find("\"initialize\"") != std::string::npos)
+            result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+          if (body.find("\"tools/list\"") != std::string::npos)
+            result = R"({"tools":[{"name":"t","inputSchema":{"type":"object"}}]})";
+          if (!c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}")))
+            return;
+        }
+      },
+      false, 4);
+  auto cfg = testutil::one("h", http_server(server.url(), mcp::Era::legacy, false));
+  cfg.request_timeout = 20s;
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  REQUIRE(client->list_tools());
+  constexpr int kThreads = 200, kEach = 5;
+  std::atomic<int> failed{0}, done{0};
+  std::atomic<bool> go{false};
+  std::string first_error;
+  std::mutex error_mutex;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      for (int i = 0; i < kEach; ++i) {
+        auto r = client->call_tool("h", "t", nlohmann::json::object());
+        if (r) {
+          ++done;
+          continue;
+        }
+        ++failed;
+        std::lock_guard lk(error_mutex);
+        if (first_error.empty()) first_error = r.error().what();
+      }
+    });
+  const auto t0 = Clock::now();
+  go = true;
+  for (auto& t : threads) t.join();
+  MESSAGE((kThreads * kEach) << " calls in " << ms_since(t0) << " ms on " << server.accepted() << " connections");
+  CHECK_MESSAGE(failed == 0, first_error);
+  CHECK(done == kThreads * kEach);
+  CHECK(server.most_open() <= 16);
+}
+
+TEST_CASE("hostile http: calls queued for a connection end at their own timeout, and at disconnect") {
+  // One connection, held by a call the server never answers: the calls queued behind it end
+  // at their timeout (not before, not never), and disconnect() ends the one in flight.
+  std::atomic<bool> release{false}, cancelled{false};
+  RawServer server([&](Conn& c) {
+    std::string head, body;
+    while (c.read_request(&head, &body)) {
+      const long long id = rpc_id(body);
+      if (body.find("notifications/cancelled") != std::string::npos) cancelled = true;
+      if (id < 0) {
+        c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        continue;
+      }
+      std::string result = R"({"content":[{"type":"text","text":"ok"}]})";
+      if (body.find("\"initialize\"") != std::string::npos)
+        result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+      if (body.find("\"tools/list\"") != std::string::npos)
+        result = R"({"tools":[{"name":"t","inputSchema":{"type":"object"}},{"name":"hang","inputSchema":{"type":"object"}}]})";
+      if (body.find("\"hang\"") != std::string::npos) {
+        while (!release && !c.peer_closed()) std::this_thread::sleep_for(10ms);
+        return;
+      }
+      c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}"));
+    }
+  });
+  testutil::Resources before;
+  {
+    auto sc = http_server(server.url(), mcp::Era::legacy, false);
+    std::get<mcp::HttpServerConfig>(sc.transport).max_connections = 1;
+    auto cfg = testutil::one("h", std::move(sc));
+    cfg.request_timeout = 5s;
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    REQUIRE(client->list_tools());
+    std::thread hung([&] {
+      auto r = client->call_tool("h", "hang", nlohmann::json::object());
+      CHECK_FALSE(r);
+    });
+    std::this_thread::sleep_for(200ms);
+    mcp::RequestOptions quick;
+    quick.timeout = 600ms;
+    const auto t0 = Clock::now();
+    auto r = client->call_tool("h", "t", nlohmann::json::object(), quick);
+    const auto took = ms_since(t0);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::timeout);
+    MESSAGE("the queued call ended after " << took << " ms");
+    CHECK(took >= 500);
+    CHECK(took < 2000);
+    // Its cancellation did not queue behind the call holding the connection (before, it
+    // waited there 500 ms and was dropped).
+    CHECK(testutil::eventually([&] { return cancelled.load(); }, 1000));
+    client->disconnect();  // ends the hung call at once
+    hung.join();
+    CHECK(server.most_open() <= 2);  // the requests' one, and the cancellation's
+  }
+  release = true;
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("hostile http: a stream's response head with 1,000,000 header lines is refused, not stored") {
+  // Before, cpp-httplib kept every line (+213 MB here); the lean client stops at 100 fields.
+  auto header_bomb = [](Conn& c) {
+    c.send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n");
+    std::string lines;
+    for (int i = 0; i < 8192; ++i) lines += "X-A: a\r\n";
+    for (int i = 0; i < 122; ++i)  // 1,000,000 lines
+      if (!c.send(lines)) return;
+    c.send("\r\n");
+  };
+  {
+    // The legacy GET stream of a listening client.
+    RawServer server([&](Conn& c) {
+      std::string head, body;
+      while (c.read_request(&head, &body)) {
+        if (head.rfind("GET ", 0) == 0) return header_bomb(c);
+        const long long id = rpc_id(body);
+        if (id < 0) {
+          c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+          continue;
+        }
+        std::string result = "{}";
+        if (body.find("\"initialize\"") != std::string::npos)
+          result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+        if (body.find("\"tools/list\"") != std::string::npos) result = R"({"tools":[]})";
+        c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}",
+                             "Mcp-Session-Id: s\r\n"));
+      }
+    });
+    auto cfg = testutil::one("h", http_server(server.url(), mcp::Era::legacy, false));
+    cfg.request_timeout = 5s;
+    cfg.handlers.on_log = [](const std::string&, const mcp::LogMessage&) {};  // opens the GET stream
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    reset_peak_rss();
+    const std::size_t before = peak_rss_kib();
+    auto r = client->list_tools();
+    CHECK_MESSAGE(r, (r ? "" : r.error().what()));
+    std::this_thread::sleep_for(300ms);
+    const std::size_t grew_mib = (peak_rss_kib() - before) / 1024;
+    CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
+  }
+  {
+    // The 2024-11-05 HTTP+SSE stream.
+    RawServer server([&](Conn& c) {
+      if (c.read_request()) header_bomb(c);
+    });
+    mcp::HttpServerConfig h;
+    h.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/sse";
+    h.connect_timeout = 1000ms;
+    mcp::ServerConfig sc;
+    sc.transport = std::move(h);
+    sc.era = mcp::Era::legacy;
+    auto cfg = testutil::one("h", std::move(sc));
+    cfg.request_timeout = 5s;
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    reset_peak_rss();
+    const std::size_t before = peak_rss_kib();
+    auto r = client->list_tools();
+    CHECK_FALSE(r);
+    const std::size_t grew_mib = (peak_rss_kib() - before) / 1024;
+    CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
+  }
+}
