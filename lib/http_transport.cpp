@@ -277,6 +277,10 @@ class HttpTransport final : public Transport {
   }
 
  private:
+  Error too_deep_to_send() const {
+    return err(Errc::invalid_message,
+               "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) + " levels; not sent");
+  }
   Error err(Errc c, std::string msg) const {
     Error e = Error::make(c, std::move(msg));
     e.server = name_;
@@ -304,7 +308,8 @@ class HttpTransport final : public Transport {
   void deliver(json&& msg);
   // Parses and delivers one message (or batch); false if it is not JSON (reported as a
   // diagnostic when `diagnose`).
-  bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true);
+  bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true,
+                    JsonRefusal* refused = nullptr);
   void start_flight(json id, std::function<void(Flight&)> body);
   // A flight registered with the transport (close() stops it and waits for it), and running
   // one's body on the current thread until it is unregistered.
@@ -493,11 +498,25 @@ void HttpTransport::deliver(json&& msg) {
   if (cb_.on_message) cb_.on_message(std::move(msg));
 }
 
-bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose) {
+bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose,
+                                 JsonRefusal* refused) {
   if (data.find_first_not_of(" \t\r\n") == std::string::npos) return diagnose;  // priming event
-  auto j = parse_json(data);
+  JsonRefusal why{};
+  const std::size_t max_values = max_json_values(cfg_.max_message_bytes);
+  auto j = parse_json(data, &why, max_values);
   if (j.is_discarded()) {
-    if (diagnose && cb_.on_diagnostic) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
+    if (refused) *refused = why;
+    if (diagnose && cb_.on_diagnostic) {
+      if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
+      else cb_.on_diagnostic("an SSE event " + describe(why, max_values) + ", ignored: " + data.substr(0, 200));
+    }
+    // An event that is our reply, unreadable: the request fails now, not when the stream ends.
+    if (diagnose && !got_response && our_id.is_number_integer() && cb_.on_request_failed &&
+        response_id(data) == our_id.get<std::int64_t>()) {
+      cb_.on_request_failed(our_id, err(why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
+                                        "the server's reply " + describe(why, max_values)));
+      got_response = true;
+    }
     return false;
   }
   auto is_ours = [&](const json& m) {
@@ -711,7 +730,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     if (method == "initialize") init = message;
     std::string body;
     body.reserve(512);  // one allocation for a typical request, not one per doubling
-    append_json(body, message);
+    if (!append_json(body, message)) return fail(too_deep_to_send());
     if (options.on_caller_thread && !init) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
       run_here(message["id"], options.stop, deadline,
@@ -758,7 +777,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
                                       bool expect_session_ok) {
   auto headers = headers_for(&msg, false);
   std::string body;
-  append_json(body, msg);
+  if (!append_json(body, msg)) return fail(too_deep_to_send());
   const auto read_timeout = std::max<std::chrono::microseconds>(
       100ms, std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
   struct Response {
@@ -1038,10 +1057,13 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
     return false;  // aborted, or the stream broke mid-way (status != 0)
   }
   if (is_sse) parser.finish();
+  JsonRefusal refused = JsonRefusal::malformed;
   if (status >= 200 && status < 300 && !is_sse && !json_body.empty() &&
-      !deliver_text(json_body, our_id, got_response, false)) {
+      !deliver_text(json_body, our_id, got_response, false, &refused)) {
     if (!our_id.is_null() && cb_.on_request_failed) {
-      cb_.on_request_failed(our_id, err(Errc::invalid_message, "the server's reply is not JSON"));
+      const std::string why = refused == JsonRefusal::malformed ? "is not JSON" : describe(refused, max_json_values(cfg_.max_message_bytes));
+      cb_.on_request_failed(our_id, err(refused == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
+                                        "the server's reply " + why));
       got_response = true;
     }
   }

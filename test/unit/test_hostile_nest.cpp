@@ -1,0 +1,182 @@
+// Issue 14, hostile servers: deeply nested JSON, replies that cannot be parsed, and
+// amplification within the message limit. Real fixture processes over stdio and HTTP.
+#include "helpers.hpp"
+#include "http_fixture.hpp"
+
+#include "../../lib/json_read.hpp"  // private header: the limits under test
+
+#include <doctest/doctest.h>
+
+#include <pthread.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using testutil::fault;
+using testutil::one;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+mcp::Client make_client(mcp::ClientConfig cfg) {
+  auto c = mcp::Client::create(std::move(cfg));
+  REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.error().what()));
+  return std::move(*c);
+}
+
+// A part of a raw line for the fixtures' "raw" tool.
+json text(const std::string& t, long long repeat = 1) { return json{{"text", t}, {"repeat", repeat}}; }
+
+// `before` + `levels` nested arrays + `after`, as one line.
+json deep_line(const std::string& before, int levels, const std::string& after) {
+  return json::array({text(before), text("[", levels), text("]", levels), text(after)});
+}
+
+// A reply to the raw call whose structuredContent nests `levels` arrays (the message: 2 more).
+json deep_reply(int levels) {
+  return deep_line("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[],\"structuredContent\":", levels, "}}");
+}
+
+int depth_of(const json& j) {
+  int deepest = 0;
+  std::vector<std::pair<const json*, int>> todo{{&j, 0}};
+  while (!todo.empty()) {
+    auto [v, d] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    deepest = std::max(deepest, d + 1);
+    for (const auto& e : *v) todo.emplace_back(&e, d + 1);
+  }
+  return deepest;
+}
+
+struct Diags {
+  std::mutex m;
+  std::vector<std::string> lines;
+  bool any(const std::string& part) {
+    std::lock_guard lk(m);
+    for (const auto& l : lines)
+      if (l.find(part) != std::string::npos) return true;
+    return false;
+  }
+};
+
+mcp::ClientConfig stdio_config(Diags* diags, std::vector<std::string> args = {"--era", "legacy"}) {
+  auto cfg = one("s", fault(std::move(args)));
+  cfg.request_timeout = 20s;  // a reply that is waited for instead of failed shows as a slow test
+  if (diags)
+    cfg.on_diagnostic = [diags](std::string_view, std::string_view msg) {
+      std::lock_guard lk(diags->m);
+      diags->lines.emplace_back(msg);
+    };
+  return cfg;
+}
+
+constexpr int kMax = mcp::detail::kMaxJsonDepth;
+
+}  // namespace
+
+TEST_CASE("nest: stdio replies nested past the limit fail their call at once; at the limit they arrive") {
+  Diags diags;
+  auto client = make_client(stdio_config(&diags));
+  {
+    auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(kMax - 2)}}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    REQUIRE(r->structured_content);
+    CHECK(depth_of(*r->structured_content) == kMax - 2);
+  }
+  for (const int levels : {kMax - 1, 60000}) {
+    CAPTURE(levels);
+    const auto t0 = Clock::now();
+    auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(levels)}}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::invalid_message);
+    CHECK(r.error().message.find("nests deeper than 128 levels") != std::string::npos);
+    CHECK(ms_since(t0) < 5000);  // not the 20 s timeout
+  }
+  CHECK(diags.any("nests deeper than 128 levels"));
+  auto ok = client.call_tool("s", "echo", {{"message", "still here"}});
+  REQUIRE(ok);
+  CHECK(ok->text() == "still here");
+}
+
+TEST_CASE("nest: 60,000-deep notifications, stray messages, ids and server requests are refused, not a crash") {
+  const int n = 60000;
+  for (const char* era : {"legacy", "modern"}) {
+    CAPTURE(era);
+    Diags diags;
+    auto client = make_client(stdio_config(&diags, {"--era", era}));
+    json lines = json::array({
+        deep_line("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":", n, "}}"),
+        deep_line("{\"jsonrpc\":\"2.0\",\"stray\":", n, "}"),                           // neither id nor method
+        deep_line("{\"jsonrpc\":\"2.0\",\"id\":", n, ",\"result\":{}}"),                // a response with a deep id
+        deep_line("{\"jsonrpc\":\"2.0\",\"id\":", n, ",\"method\":\"ping\"}"),          // a request with a deep id
+        deep_line("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"method\":\"ping\",\"params\":", n, "}"),  // our id, but a request
+    });
+    auto r = client.call_tool("s", "raw", {{"lines", lines}, {"reply", true}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "raw sent");
+    CHECK(diags.any("nests deeper than 128 levels"));
+  }
+  // A modern input_required result whose requestState nests past the limit.
+  Diags diags;
+  auto client = make_client(stdio_config(&diags, {"--era", "modern"}));
+  auto r = client.call_tool(
+      "s", "raw",
+      {{"lines", {deep_line("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"resultType\":\"input_required\",\"requestState\":", n, "}}")}}});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::invalid_message);
+}
+
+namespace {
+struct ThreadCall {
+  mcp::Client* client;
+  int levels;
+  bool ok = false;
+  int depth = -1;
+  mcp::Errc errc{};
+};
+void* call_on_small_stack(void* arg) {
+  auto* t = static_cast<ThreadCall*>(arg);
+  auto r = t->client->call_tool("s", "raw", {{"lines", {deep_reply(t->levels)}}});
+  t->ok = r.has_value();
+  if (r && r->structured_content) t->depth = depth_of(*r->structured_content);
+  if (!r) t->errc = r.error().errc();
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("nest: a call from a thread with a 256 KiB stack gets structuredContent at the limit; deeper fails") {
+  // Before the limit, 2,000 levels (4 KB) crashed such a thread in an optimised build.
+  for (const char* era : {"legacy", "modern"}) {
+    CAPTURE(era);
+    auto client = make_client(stdio_config(nullptr, {"--era", era}));
+    REQUIRE(client.call_tool("s", "echo", {{"message", "connect first"}}));
+    for (const int levels : {kMax - 2, 2000, 60000}) {
+      CAPTURE(levels);
+      ThreadCall call{&client, levels};
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setstacksize(&attr, 256 * 1024);
+      pthread_t th;
+      REQUIRE(pthread_create(&th, &attr, call_on_small_stack, &call) == 0);
+      pthread_join(th, nullptr);
+      pthread_attr_destroy(&attr);
+      if (levels <= kMax) {
+        CHECK(call.ok);
+        CHECK(call.depth == levels);
+      } else {
+        CHECK_FALSE(call.ok);
+        CHECK(call.errc == mcp::Errc::invalid_message);
+      }
+    }
+  }
+}
