@@ -180,3 +180,56 @@ TEST_CASE("nest: a call from a thread with a 256 KiB stack gets structuredConten
     }
   }
 }
+
+namespace {
+mcp::ClientConfig http_config(const std::string& url, Diags* diags) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  mcp::ServerConfig sc;
+  sc.transport = std::move(h);
+  auto cfg = one("s", std::move(sc));
+  cfg.request_timeout = 20s;
+  if (diags)
+    cfg.on_diagnostic = [diags](std::string_view, std::string_view msg) {
+      std::lock_guard lk(diags->m);
+      diags->lines.emplace_back(msg);
+    };
+  return cfg;
+}
+}  // namespace
+
+TEST_CASE("nest: HTTP replies nested past the limit fail at once, as a JSON body and as an SSE event") {
+  testutil::Fixture fx({"--mode", "modern"});
+  Diags diags;
+  auto client = make_client(http_config(fx.url(), &diags));
+  for (const bool sse : {false, true}) {
+    CAPTURE(sse);
+    {
+      auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(kMax - 2)}}, {"sse", sse}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      REQUIRE(r->structured_content);
+      CHECK(depth_of(*r->structured_content) == kMax - 2);
+    }
+    for (const int levels : {kMax - 1, 60000}) {
+      CAPTURE(levels);
+      const auto t0 = Clock::now();
+      auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(levels)}}, {"sse", sse}});
+      REQUIRE_FALSE(r);
+      CHECK(r.error().errc() == mcp::Errc::invalid_message);
+      CHECK(r.error().message.find("nests deeper than 128 levels") != std::string::npos);
+      CHECK(ms_since(t0) < 5000);
+    }
+  }
+  // Before the reply on the SSE stream: a deep notification and a stray message, refused.
+  const int n = 60000;
+  json lines = json::array({
+      deep_line("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":", n, "}}"),
+      deep_line("{\"jsonrpc\":\"2.0\",\"stray\":", n, "}"),
+      deep_line("{\"jsonrpc\":\"2.0\",\"id\":", n, ",\"result\":{}}"),
+      json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"after\"}]}}")}),
+  });
+  auto r = client.call_tool("s", "raw", {{"lines", lines}, {"sse", true}});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(r->text() == "after");
+  CHECK(diags.any("an SSE event nests deeper than 128 levels"));
+}
