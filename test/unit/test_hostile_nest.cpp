@@ -233,3 +233,52 @@ TEST_CASE("nest: HTTP replies nested past the limit fail at once, as a JSON body
   CHECK(r->text() == "after");
   CHECK(diags.any("an SSE event nests deeper than 128 levels"));
 }
+
+namespace {
+json hex(const std::string& h) { return json{{"hex", h}}; }
+
+// A reply to the raw call with one text block: `before`, the bytes in hex, `after`.
+json text_reply(const std::string& before, const std::string& bytes, const std::string& after) {
+  return json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"" + before),
+                      hex(bytes), text(after + "\"}]}}")});
+}
+}  // namespace
+
+TEST_CASE("nest: replies with invalid UTF-8 or a lone surrogate are repaired; other unparsable replies fail at once") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  for (const bool over_http : {false, true}) {
+    for (const bool sse : {false, true}) {
+      if (sse && !over_http) continue;
+      CAPTURE(over_http);
+      CAPTURE(sse);
+      std::optional<testutil::Fixture> fx;
+      if (over_http) fx.emplace(std::vector<std::string>{"--mode", "modern"});
+      auto cfg = over_http ? http_config(fx->url(), nullptr) : stdio_config(nullptr);
+      cfg.request_timeout = 6s;
+      auto client = make_client(std::move(cfg));
+      auto call = [&](const json& line) {
+        return client.call_tool("s", "raw", {{"lines", json::array({line})}, {"sse", sse}});
+      };
+      // A Latin-1 tool output, and an unpaired surrogate escape: read as U+FFFD, as Node does.
+      auto latin1 = call(text_reply("caf", "e9", " ok"));
+      REQUIRE_MESSAGE(latin1, (latin1 ? "" : latin1.error().what()));
+      CHECK(latin1->text() == "caf" + fffd + " ok");
+      auto surrogate = call(text_reply("a\\ud800b", "", ""));
+      REQUIRE_MESSAGE(surrogate, (surrogate ? "" : surrogate.error().what()));
+      CHECK(surrogate->text() == "a" + fffd + "b");
+      // A raw NUL, a number out of range, a cut-off reply: the call fails now, not at its timeout.
+      for (const json& line : {text_reply("a", "00", "b"),
+                               json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[],\"n\":1e999999}}")}),
+                               json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[")})}) {
+        CAPTURE(line.dump());
+        const auto t0 = Clock::now();
+        auto r = call(line);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().errc() == mcp::Errc::invalid_message);
+        CHECK(ms_since(t0) < 3000);
+      }
+      auto ok = client.call_tool("s", "echo", {{"message", "fine"}});
+      REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
+    }
+  }
+}
