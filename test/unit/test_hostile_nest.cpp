@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -281,4 +282,44 @@ TEST_CASE("nest: replies with invalid UTF-8 or a lone surrogate are repaired; ot
       REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
     }
   }
+}
+
+namespace {
+// VmHWM or VmRSS of this process, in bytes.
+std::size_t status_kib(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::string key = std::string(field) + ":";
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stoul(line.substr(key.size())) * 1024;
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("nest: a 16 MiB reply of [[],[],...] is refused for its value count, at a bounded memory cost") {
+  // Before the cap, each 3 bytes became a 16-byte value and a heap vector: 5.6 million of them
+  // cost over 300 MB for one 16 MiB message (11 GiB at the old 256 MiB default).
+  const std::size_t limit = 16u << 20;
+  auto cfg = stdio_config(nullptr);
+  std::get<mcp::StdioServerConfig>(cfg.servers.begin()->second.transport).max_message_bytes = limit;
+  auto client = make_client(std::move(cfg));
+  REQUIRE(client.call_tool("s", "echo", {{"message", "connect first"}}));
+  const long long items = (limit - 200) / 3;
+  const json line = json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[],\"structuredContent\":["),
+                                 text("[],", items - 1), text("[]]}}")});
+  std::ofstream clear("/proc/self/clear_refs");
+  const bool reset = static_cast<bool>(clear << "5" << std::flush);  // VmHWM := VmRSS
+  const std::size_t before = reset ? status_kib("VmRSS") : status_kib("VmHWM");
+  const auto t0 = Clock::now();
+  auto r = client.call_tool("s", "raw", {{"lines", json::array({line})}});
+  const std::size_t grew = status_kib("VmHWM") - before;
+  MESSAGE("peak RSS grew by " << grew / 1024 << " KiB for a " << limit / 1024 << " KiB message");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::message_too_large);
+  CHECK(r.error().message.find("holds more than 1048576 JSON values") != std::string::npos);
+  CHECK(ms_since(t0) < 10000);
+  CHECK(grew < 6 * limit);  // the line, as read (16.3 MiB in an optimised build)
+  // At the default limit, the cap is 2 Mi values.
+  CHECK(mcp::StdioServerConfig{}.max_message_bytes == (32u << 20));
+  CHECK(mcp::HttpServerConfig{}.max_message_bytes == (32u << 20));
 }
