@@ -323,3 +323,23 @@ TEST_CASE("nest: a 16 MiB reply of [[],[],...] is refused for its value count, a
   CHECK(mcp::StdioServerConfig{}.max_message_bytes == (32u << 20));
   CHECK(mcp::HttpServerConfig{}.max_message_bytes == (32u << 20));
 }
+
+TEST_CASE("nest: a JSON-RPC error code outside 32 bits is reported as sent, not truncated") {
+  auto client = make_client(stdio_config(nullptr));
+  auto error_with = [&](const std::string& code) {
+    const json line = json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"error\":{\"code\":" + code + ",\"message\":\"boom\"}}")});
+    auto r = client.call_tool("s", "raw", {{"lines", json::array({line})}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::rpc_error);
+    return r.error();
+  };
+  for (const std::string code : {"4294967297", "-4294967296", "2147483648", "-2147483649", "18446744073709551615"}) {
+    CAPTURE(code);
+    const auto e = error_with(code);
+    CHECK_FALSE(e.rpc_code.has_value());
+    CHECK(e.message.find("boom (the error code " + code + " is not a 32-bit JSON-RPC code)") != std::string::npos);
+  }
+  CHECK(error_with("-32602").rpc_code == -32602);
+  CHECK(error_with("2147483647").rpc_code == 2147483647);
+  CHECK(error_with("-2147483648").rpc_code == -2147483648LL);
+}
