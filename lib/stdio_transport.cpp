@@ -505,6 +505,9 @@ bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader
     if (leader) leader_line(line, handover);
     else handle_line(line);
     out_buf_.clear();
+    // The buffer of a large message is not kept for the connection's life (up to
+    // max_message_bytes per server, idle or not).
+    if (out_buf_.capacity() > (1u << 20)) std::string().swap(out_buf_);
     start = i + 1;
   }
   out_buf_.append(data + start, n - start);

@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <atomic>
@@ -342,4 +343,23 @@ TEST_CASE("nest: a JSON-RPC error code outside 32 bits is reported as sent, not 
   CHECK(error_with("-32602").rpc_code == -32602);
   CHECK(error_with("2147483647").rpc_code == 2147483647);
   CHECK(error_with("-2147483648").rpc_code == -2147483648LL);
+}
+
+TEST_CASE("nest: after a 16 MiB reply over stdio, no 16 MiB buffer stays with the connection") {
+  // Bytes in use by glibc's malloc (under a sanitizer, which has its own allocator: about 0).
+  auto in_use = [] {
+    const auto m = ::mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  auto client = make_client(stdio_config(nullptr));
+  REQUIRE(client.call_tool("s", "echo", {{"message", "connect first"}}));
+  const std::size_t before = in_use();
+  {
+    auto r = client.call_tool("s", "big", {{"bytes", 16u << 20}});
+    REQUIRE(r);
+    CHECK(r->text().size() == (16u << 20));
+  }
+  const std::size_t after = in_use();
+  MESSAGE("in use after the reply: " << (after > before ? (after - before) / 1024 : 0) << " KiB more");
+  CHECK(after < before + (4u << 20));
 }
