@@ -510,12 +510,16 @@ bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
       if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
       else cb_.on_diagnostic("an SSE event " + describe(why, max_values) + ", ignored: " + data.substr(0, 200));
     }
-    // An event that is our reply, unreadable: the request fails now, not when the stream ends.
-    if (diagnose && !got_response && our_id.is_number_integer() && cb_.on_request_failed &&
-        response_id(data) == our_id.get<std::int64_t>()) {
-      cb_.on_request_failed(our_id, err(why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
-                                        "the server's reply " + describe(why, max_values)));
-      got_response = true;
+    // An event that is certainly a reply, unreadable: its request fails now, not when the
+    // stream ends or at its timeout. On a POST's stream, only that POST's reply; on a stream
+    // for everything (legacy HTTP+SSE), the reply to any request.
+    if (diagnose && !got_response && cb_.on_request_failed && (our_id.is_null() || our_id.is_number_integer())) {
+      const auto id = response_id(data);
+      if (id && (our_id.is_null() || *id == our_id.get<std::int64_t>())) {
+        cb_.on_request_failed(json(*id), err(why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
+                                             "the server's reply " + describe(why, max_values)));
+        if (!our_id.is_null()) got_response = true;
+      }
     }
     return false;
   }

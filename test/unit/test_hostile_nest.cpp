@@ -363,3 +363,23 @@ TEST_CASE("nest: after a 16 MiB reply over stdio, no 16 MiB buffer stays with th
   MESSAGE("in use after the reply: " << (after > before ? (after - before) / 1024 : 0) << " KiB more");
   CHECK(after < before + (4u << 20));
 }
+
+TEST_CASE("nest: legacy HTTP+SSE: an unreadable reply on the session stream fails its call at once") {
+  testutil::Fixture fx({"--mode", "sse"});
+  auto cfg = http_config(fx.url("/sse"), nullptr);
+  cfg.request_timeout = 6s;
+  auto client = make_client(std::move(cfg));
+  auto call = [&](const json& line) { return client.call_tool("s", "raw", {{"lines", json::array({line})}}); };
+  auto latin1 = call(text_reply("caf", "e9", ""));
+  REQUIRE_MESSAGE(latin1, (latin1 ? "" : latin1.error().what()));
+  CHECK(latin1->text() == "caf\xEF\xBF\xBD");
+  for (const json& line : {text_reply("a", "00", "b"), deep_reply(60000)}) {
+    const auto t0 = Clock::now();
+    auto r = call(line);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::invalid_message);
+    CHECK(ms_since(t0) < 3000);
+  }
+  auto ok = client.call_tool("s", "echo", {{"message", "fine"}});
+  REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
+}
