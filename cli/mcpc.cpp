@@ -395,6 +395,29 @@ Parsed<void> check_options(const Options& o) {
 
 // ------------------------------------------------------------------ configuration
 
+// The user's JSON (--args, the config file): what it says is wrong, never an exception. Nesting
+// is capped as the library caps a server's messages (lib/json_read.hpp kMaxJsonDepth): deeper
+// arguments could not be sent, and 60,000 levels crashed the copies and dumps that follow.
+// Every nlohmann error counts, `1e400` (out_of_range: number overflow) included.
+Parsed<json> parse_user_json(const std::string& text, bool comments, const std::string& what) {
+  constexpr int kMaxDepth = 128;
+  struct TooDeep {};
+  const json::parser_callback_t limit = [](int depth, json::parse_event_t event, json&) {
+    // `depth` is the number of enclosing arrays and objects.
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxDepth)
+      throw TooDeep{};
+    return true;
+  };
+  try {
+    return json::parse(text, limit, /*allow_exceptions=*/true, comments);
+  } catch (const TooDeep&) {
+    return tl::unexpected(what + " nests deeper than " + std::to_string(kMaxDepth) + " levels");
+  } catch (const json::exception& e) {
+    return tl::unexpected(what + " is not valid JSON (" + e.what() + ")");
+  }
+}
+
 Parsed<mcp::ClientConfig> load_config_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return tl::unexpected("config file '" + path + "' is a directory");
@@ -404,13 +427,9 @@ Parsed<mcp::ClientConfig> load_config_file(const std::string& path) {
   text << in.rdbuf();
   if (in.bad()) return tl::unexpected("cannot read config file '" + path + "'");
   // Comments are allowed: editors keep MCP configs as JSON-with-comments.
-  json doc;
-  try {
-    doc = json::parse(text.str(), nullptr, /*allow_exceptions=*/true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    return tl::unexpected("config file '" + path + "' is not valid JSON: " + e.what());
-  }
-  auto cfg = mcp::parse_client_config(doc);
+  auto doc = parse_user_json(text.str(), /*comments=*/true, "config file '" + path + "'");
+  if (!doc) return tl::unexpected(doc.error());
+  auto cfg = mcp::parse_client_config(*doc);
   if (!cfg) return tl::unexpected("config file '" + path + "': " + cfg.error().message);
   if (cfg->servers.empty()) return tl::unexpected("config file '" + path + "' has no servers in \"mcpServers\"");
   return std::move(*cfg);
@@ -1009,11 +1028,12 @@ int run(int argc, char** argv) {
   json args = json::object();
   std::map<std::string, std::string> prompt_args;
   if (o.args) {
-    try {
-      args = json::parse(*o.args);
-    } catch (const json::parse_error& e) {
-      return usage_error("--args is not valid JSON (" + std::string(e.what()) + "): " + *o.args);
+    auto parsed = parse_user_json(*o.args, /*comments=*/false, "--args");
+    if (!parsed) {
+      const std::string shown = o.args->size() > 200 ? o.args->substr(0, 200) + "..." : *o.args;
+      return usage_error(parsed.error() + ": " + shown);
     }
+    args = std::move(*parsed);
     if (!args.is_object()) return usage_error(std::string("--args must be a JSON object, got ") + args.type_name());
     if (command == "prompt") {
       auto converted = prompt_arguments(args);

@@ -459,6 +459,10 @@ class HttpTransport final : public Transport {
   }
 
  private:
+  Error too_deep_to_send() const {
+    return err(Errc::invalid_message,
+               "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) + " levels; not sent");
+  }
   Error err(Errc c, std::string msg) const {
     Error e = Error::make(c, std::move(msg));
     e.server = name_;
@@ -487,7 +491,8 @@ class HttpTransport final : public Transport {
   void deliver(json&& msg);
   // Parses and delivers one message (or batch); false if it is not JSON (reported as a
   // diagnostic when `diagnose`).
-  bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true);
+  bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true,
+                    JsonRefusal* refused = nullptr);
   void start_flight(json id, std::function<void(Flight&)> body);
   // A flight registered with the transport (close() stops it and waits for it), and running
   // one's body on the current thread until it is unregistered.
@@ -704,11 +709,29 @@ void HttpTransport::deliver(json&& msg) {
   if (cb_.on_message) cb_.on_message(std::move(msg));
 }
 
-bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose) {
+bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose,
+                                 JsonRefusal* refused) {
   if (data.find_first_not_of(" \t\r\n") == std::string::npos) return diagnose;  // priming event
-  auto j = parse_json(data);
+  JsonRefusal why{};
+  const std::size_t max_values = max_json_values(cfg_.max_message_bytes);
+  auto j = parse_json(data, &why, max_values);
   if (j.is_discarded()) {
-    if (diagnose && cb_.on_diagnostic) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
+    if (refused) *refused = why;
+    if (diagnose && cb_.on_diagnostic) {
+      if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
+      else cb_.on_diagnostic("an SSE event " + describe(why, max_values) + ", ignored: " + data.substr(0, 200));
+    }
+    // An event that is certainly a reply, unreadable: its request fails now, not when the
+    // stream ends or at its timeout. On a POST's stream, only that POST's reply; on a stream
+    // for everything (legacy HTTP+SSE), the reply to any request.
+    if (diagnose && !got_response && cb_.on_request_failed && (our_id.is_null() || our_id.is_number_integer())) {
+      const auto id = response_id(data);
+      if (id && (our_id.is_null() || *id == our_id.get<std::int64_t>())) {
+        cb_.on_request_failed(json(*id), err(why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
+                                             "the server's reply " + describe(why, max_values)));
+        if (!our_id.is_null()) got_response = true;
+      }
+    }
     return false;
   }
   auto is_ours = [&](const json& m) {
@@ -961,7 +984,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     if (method == "initialize") init = message;
     std::string body;
     body.reserve(512);  // one allocation for a typical request, not one per doubling
-    append_json(body, message);
+    if (!append_json(body, message)) return fail(too_deep_to_send());
     if (options.on_caller_thread && !init) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
       run_here(message["id"], options.stop, deadline,
@@ -1008,7 +1031,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
                                       bool expect_session_ok) {
   auto headers = headers_for(&msg, false);
   std::string body;
-  append_json(body, msg);
+  if (!append_json(body, msg)) return fail(too_deep_to_send());
   struct Response {
     int status = 0;
     std::string content_type, body;
@@ -1381,10 +1404,13 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
     return false;  // aborted, or the stream broke mid-way (status != 0)
   }
   if (is_sse) parser.finish();
+  JsonRefusal refused = JsonRefusal::malformed;
   if (status >= 200 && status < 300 && !is_sse && !json_body.empty() &&
-      !deliver_text(json_body, our_id, got_response, false)) {
+      !deliver_text(json_body, our_id, got_response, false, &refused)) {
     if (!our_id.is_null() && cb_.on_request_failed) {
-      cb_.on_request_failed(our_id, err(Errc::invalid_message, "the server's reply is not JSON"));
+      const std::string why = refused == JsonRefusal::malformed ? "is not JSON" : describe(refused, max_json_values(cfg_.max_message_bytes));
+      cb_.on_request_failed(our_id, err(refused == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
+                                        "the server's reply " + why));
       got_response = true;
     }
   }

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace mcp::detail {
@@ -29,8 +31,10 @@ class Fast {
     return p_ == end_;
   }
 
+  // The text nests deeper than kMaxJsonDepth: refused, not for nlohmann's parser.
+  bool too_deep() const { return too_deep_; }
+
  private:
-  static constexpr int kMaxDepth = 256;  // deeper: nlohmann's parser, which is not recursive
 
   void skip_ws() {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
@@ -66,7 +70,7 @@ class Fast {
   }
 
   bool object(json& out) {
-    if (++depth_ > kMaxDepth) return false;
+    if (++depth_ > kMaxJsonDepth) return too_deep_ = true, false;
     ++p_;
     out = json::value_t::object;
     auto& members = out.get_ref<json::object_t&>();
@@ -103,7 +107,7 @@ class Fast {
   }
 
   bool array(json& out) {
-    if (++depth_ > kMaxDepth) return false;
+    if (++depth_ > kMaxJsonDepth) return too_deep_ = true, false;
     ++p_;
     out = json::value_t::array;
     auto& items = out.get_ref<json::array_t&>();
@@ -254,20 +258,252 @@ class Fast {
   const unsigned char* p_;
   const unsigned char* end_;
   int depth_ = 0;
+  bool too_deep_ = false;
 };
 
+// The shape of a text, read without building anything: its deepest nesting and how many values
+// it holds, stopping once either is over its limit. Exact for valid JSON (a value is the root,
+// an array's first item, one after a comma in an array, or one after a colon); for malformed
+// text it reads what a parser would take of it before failing, or more.
+struct Shape {
+  bool too_deep = false;
+  bool too_many = false;
+};
+
+Shape shape_of(std::string_view text, std::size_t max_values) {
+  Shape out;
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  bool in_array[kMaxJsonDepth + 1] = {};  // per level: an array (else an object)
+  int depth = 0;
+  std::size_t values = 1;
+  bool opened_array = false;  // just after '[': the next byte may be a first item
+  for (; p < end; ++p) {
+    const char c = *p;
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    if (opened_array) {
+      opened_array = false;
+      if (c != ']') ++values;
+    }
+    switch (c) {
+      case '"':
+        for (++p; p < end && *p != '"'; ++p)
+          if (*p == '\\') ++p;
+        break;
+      case '[':
+      case '{':
+        if (++depth > kMaxJsonDepth) return out.too_deep = true, out;
+        in_array[depth] = c == '[';
+        opened_array = c == '[';
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      case ',':
+        if (depth > 0 && in_array[depth]) ++values;
+        break;
+      case ':':
+        ++values;
+        break;
+      default: break;
+    }
+    if (values > max_values) return out.too_many = true, out;
+  }
+  return out;
+}
+
+// U+FFFD for each invalid UTF-8 sequence (where nlohmann's writer would put one) and for each
+// escape of an unpaired surrogate. Nothing if the text has neither.
 }  // namespace
+
+std::optional<std::string> repaired_json_text(std::string_view text) {
+  static constexpr char replacement[] = "\xEF\xBF\xBD";
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t n = text.size();
+  std::string out;
+  bool changed = false;
+  bool in_string = false;
+  auto hex4 = [&](std::size_t at) -> long {  // four hex digits at p[at], or -1
+    if (at + 4 > n) return -1;
+    long v = 0;
+    for (std::size_t k = at; k < at + 4; ++k) {
+      const unsigned char c = p[k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return -1;
+      v = v * 16 + d;
+    }
+    return v;
+  };
+  out.reserve(n + 16);
+  std::size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    if (c < 0x80) {
+      if (c == '"') in_string = !in_string;
+      if (c == '\\' && in_string && i + 1 < n) {
+        if (p[i + 1] == 'u') {
+          const long hi = hex4(i + 2);
+          if (hi >= 0xD800 && hi <= 0xDFFF) {
+            const bool paired = hi <= 0xDBFF && i + 12 <= n && p[i + 6] == '\\' && p[i + 7] == 'u' &&
+                                hex4(i + 8) >= 0xDC00 && hex4(i + 8) <= 0xDFFF;
+            if (paired) {
+              out.append(text, i, 12);
+              i += 12;
+            } else {
+              out += "\\ufffd";
+              changed = true;
+              i += 6;
+            }
+            continue;
+          }
+        }
+        out.append(text, i, 2);  // an escape: its second byte is not a quote that ends the string
+        i += 2;
+        continue;
+      }
+      out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    unsigned char lo, hi;
+    const std::size_t len = utf8_sequence(c, lo, hi);
+    std::size_t k = 1;
+    for (; k < len && i + k < n; ++k) {
+      const unsigned char b = p[i + k];
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) break;
+    }
+    if (len != 0 && k == len) {
+      out.append(text, i, len);
+      i += len;
+    } else {
+      out += replacement;  // as json_write.cpp: the byte that broke the sequence is read again
+      changed = true;
+      i += len == 0 ? 1 : k;
+    }
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+namespace {
+
+json parse_within(std::string_view text, JsonRefusal* why, std::size_t max_values) {
+  *why = JsonRefusal::none;
+  auto refuse = [&](JsonRefusal r) {
+    *why = r;
+    return json(json::value_t::discarded);
+  };
+  // Each value but the root needs a byte and a separator: a short text cannot hold too many.
+  const bool count = text.size() / 2 + 1 > max_values;
+  if (count) {
+    const Shape s = shape_of(text, max_values);
+    if (s.too_deep) return refuse(JsonRefusal::too_deep);
+    if (s.too_many) return refuse(JsonRefusal::too_many_values);
+  }
+  {
+    json out;
+    Fast fast(text.data(), text.data() + text.size());
+    if (fast.document(out)) return out;
+    if (fast.too_deep()) return refuse(JsonRefusal::too_deep);
+  }
+  if (!count) {
+    const Shape s = shape_of(text, max_values);
+    if (s.too_deep) return refuse(JsonRefusal::too_deep);
+    if (s.too_many) return refuse(JsonRefusal::too_many_values);
+  }
+  json out = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (out.is_discarded()) return refuse(JsonRefusal::malformed);
+  return out;
+}
+
+}  // namespace
+
+std::size_t max_json_values(std::size_t max_message_bytes) {
+  return std::max<std::size_t>(max_message_bytes / 16, std::size_t(1) << 20);
+}
+
+std::string describe(JsonRefusal why, std::size_t max_values) {
+  switch (why) {
+    case JsonRefusal::none: return "is JSON";
+    case JsonRefusal::malformed: return "is not valid JSON";
+    case JsonRefusal::too_deep: return "nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+    case JsonRefusal::too_many_values: return "holds more than " + std::to_string(max_values) + " JSON values";
+  }
+  return "is not valid JSON";
+}
 
 bool parse_json_fast(std::string_view text, json& out) {
   return Fast(text.data(), text.data() + text.size()).document(out);
 }
 
-json parse_json(std::string_view text) {
-  {
-    json out;
-    if (parse_json_fast(text, out)) return out;
+json parse_json(std::string_view text, JsonRefusal* why, std::size_t max_values) {
+  if (why) *why = JsonRefusal::none;
+  JsonRefusal r = JsonRefusal::none;
+  json out = parse_within(text, &r, max_values);
+  if (r == JsonRefusal::malformed) {
+    if (auto fixed = repaired_json_text(text)) out = parse_within(*fixed, &r, max_values);
   }
-  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (why) *why = r;
+  return out;
+}
+
+std::optional<std::int64_t> response_id(std::string_view text) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  auto skip_ws = [&] {
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) ++p;
+  };
+  skip_ws();
+  if (p == end || *p != '{') return std::nullopt;
+  ++p;
+  int depth = 1;
+  bool key_next = true;  // at depth 1: the next string is a member name
+  bool has_method = false, has_answer = false, bad_id = false;
+  int ids = 0;
+  std::int64_t id = 0;
+  while (p < end) {
+    const char c = *p;
+    if (c == '"') {
+      const char* s = ++p;
+      for (; p < end && *p != '"'; ++p)
+        if (*p == '\\') ++p;
+      if (p >= end) break;
+      const std::string_view str(s, static_cast<std::size_t>(p - s));
+      ++p;
+      if (depth != 1 || !key_next) continue;
+      key_next = false;
+      skip_ws();
+      if (p == end || *p != ':') return std::nullopt;  // not the shape of an object
+      ++p;
+      if (str == "method") has_method = true;
+      if (str == "result" || str == "error") has_answer = true;
+      if (str != "id") continue;
+      ++ids;
+      skip_ws();
+      const char* q = p;
+      const bool negative = q < end && *q == '-';
+      if (negative) ++q;
+      std::uint64_t v = 0;
+      const char* digits = q;
+      while (q < end && *q >= '0' && *q <= '9' && q - digits < 19) v = v * 10 + static_cast<unsigned>(*q++ - '0');
+      const char* after = q;
+      while (after < end && (*after == ' ' || *after == '\n' || *after == '\r' || *after == '\t')) ++after;
+      if (q == digits || q - digits > 18 || (*digits == '0' && q - digits > 1) || (after < end && *after != ',' && *after != '}') || after == end) {
+        bad_id = true;  // a string, a float, a huge number: never one of ours
+        continue;
+      }
+      id = negative ? -static_cast<std::int64_t>(v) : static_cast<std::int64_t>(v);
+      p = q;
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    else if (c == '}' || c == ']') --depth;
+    else if (c == ',' && depth == 1) key_next = true;
+    ++p;
+  }
+  if (ids != 1 || bad_id || has_method || !has_answer) return std::nullopt;
+  return id;
 }
 
 }  // namespace mcp::detail

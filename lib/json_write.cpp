@@ -68,10 +68,11 @@ void append_escaped(std::string& out, const std::string& s) {
   }
 }
 
-void write(std::string& out, const nlohmann::json& j) {
+bool write(std::string& out, const nlohmann::json& j, int depth) {
   using t = nlohmann::json::value_t;
   switch (j.type()) {
     case t::object: {
+      if (++depth > kMaxJsonWriteDepth) return false;
       out += '{';
       bool first = true;
       for (const auto& [k, v] : j.get_ref<const nlohmann::json::object_t&>()) {
@@ -80,49 +81,50 @@ void write(std::string& out, const nlohmann::json& j) {
         out += '"';
         append_escaped(out, k);
         out += "\":";
-        write(out, v);
+        if (!write(out, v, depth)) return false;
       }
       out += '}';
-      return;
+      return true;
     }
     case t::array: {
+      if (++depth > kMaxJsonWriteDepth) return false;
       out += '[';
       bool first = true;
       for (const auto& v : j.get_ref<const nlohmann::json::array_t&>()) {
         if (!first) out += ',';
         first = false;
-        write(out, v);
+        if (!write(out, v, depth)) return false;
       }
       out += ']';
-      return;
+      return true;
     }
     case t::string:
       out += '"';
       append_escaped(out, j.get_ref<const std::string&>());
       out += '"';
-      return;
+      return true;
     case t::boolean:
       out += j.get<bool>() ? "true" : "false";
-      return;
+      return true;
     case t::null:
       out += "null";
-      return;
+      return true;
     case t::number_integer:
     case t::number_unsigned: {
       char buf[24];
       auto r = j.type() == t::number_integer ? std::to_chars(buf, buf + sizeof buf, j.get<std::int64_t>())
                                              : std::to_chars(buf, buf + sizeof buf, j.get<std::uint64_t>());
       out.append(buf, r.ptr);
-      return;
+      return true;
     }
     default:  // floats (nlohmann's own shortest form), binary, discarded: rare, and exact
       out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      return;
+      return true;
   }
 }
 
 }  // namespace
 
-void append_json(std::string& out, const nlohmann::json& j) { write(out, j); }
+bool append_json(std::string& out, const nlohmann::json& j) { return write(out, j, 0); }
 
 }  // namespace mcp::detail

@@ -11,7 +11,12 @@
 
 namespace mcp::detail {
 
-/// Appends `j` as compact JSON text to `out`.
-void append_json(std::string& out, const nlohmann::json& j);
+/// Values nested deeper than this are not written: the writer recurses once per level. Twice
+/// what is read (kMaxJsonDepth), so what a server sent can always be sent back inside a request.
+inline constexpr int kMaxJsonWriteDepth = 256;
+
+/// Appends `j` as compact JSON text to `out`; false (with `out` partly written) if `j` nests
+/// deeper than kMaxJsonWriteDepth.
+[[nodiscard]] bool append_json(std::string& out, const nlohmann::json& j);
 
 }  // namespace mcp::detail

@@ -689,7 +689,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                                                  std::to_string(defaults.max_input_rounds) + " rounds");
       // Multi round-trip request: fulfil the server's input requests, then re-issue the
       // request (new id) with the answers and the exact requestState.
-      const json ir = r.error().data;
+      json ir = std::move(r.error().data);  // moved, not copied: a server's value may nest deep
       const bool has_requests = ir.contains("inputRequests"), has_state = ir.contains("requestState");
       if (!has_requests && !has_state)
         return failure(Errc::invalid_result, method + ": input_required without inputRequests or requestState");
@@ -714,7 +714,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       current.erase("inputResponses");
       current.erase("requestState");
       if (!responses.empty()) current["inputResponses"] = std::move(responses);
-      if (has_state) current["requestState"] = ir["requestState"];
+      if (has_state) current["requestState"] = std::move(ir["requestState"]);
     }
   }
 
@@ -1136,7 +1136,7 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
       Error e = Error::make(Errc::invalid_result, "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why);
       e.server = impl_->name;
-      e.data = result.raw;
+      e.data = std::move(result.raw);  // not copied: the result is not returned
       return tl::unexpected<Error>(std::move(e));
     }
   }

@@ -146,6 +146,8 @@ class StdioTransport final : public Transport {
   // Writes data[off..] to the server's stdin (write_mutex_ held); `off` says how far it got.
   Result<void> write_all(const std::string& data, Clock::time_point deadline, std::size_t& off);
   void handle_line(std::string_view line);
+  // A line parse_json refused: reported, and the request it answers (if that is certain) fails.
+  void refused_line(std::string_view line, JsonRefusal why);
   void keep_stderr_line(std::string line);
   std::string stderr_tail() const;
   bool try_reap(std::chrono::milliseconds within);
@@ -297,7 +299,9 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   // Invalid UTF-8 from the caller is replaced rather than thrown.
   std::string line;
   line.reserve(512);  // one allocation for a typical message, not one per doubling
-  append_json(line, message);
+  if (!append_json(line, message))
+    return fail(Errc::invalid_message, "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) +
+                                           " levels; not sent");
   line += '\n';
   std::string batch;
   // Where this caller's own line starts in the first batch: a line whose caller is told it
@@ -415,14 +419,26 @@ std::string StdioTransport::stderr_tail() const {
 void StdioTransport::handle_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  auto j = parse_json(line);
-  if (j.is_discarded()) {
-    if (cb_.on_diagnostic)
-      cb_.on_diagnostic("non-JSON line on stdout ignored: " +
-                        std::string(line.substr(0, 200)) + (line.size() > 200 ? "..." : ""));
-    return;
-  }
+  JsonRefusal why{};
+  auto j = parse_json(line, &why, max_json_values(cfg_.max_message_bytes));
+  if (j.is_discarded()) return refused_line(line, why);
   if (cb_.on_message) cb_.on_message(std::move(j));
+}
+
+void StdioTransport::refused_line(std::string_view line, JsonRefusal why) {
+  const std::size_t max_values = max_json_values(cfg_.max_message_bytes);
+  if (cb_.on_diagnostic) {
+    const std::string head = std::string(line.substr(0, 200)) + (line.size() > 200 ? "..." : "");
+    if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON line on stdout ignored: " + head);
+    else cb_.on_diagnostic("a line on stdout " + describe(why, max_values) + ", ignored: " + head);
+  }
+  // A reply we cannot read fails its request now, rather than at its timeout.
+  if (auto id = response_id(line); id && cb_.on_request_failed) {
+    const Errc code = why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message;
+    Error e = Error::make(code, "the server's reply " + describe(why, max_values));
+    e.server = name_;
+    cb_.on_request_failed(nlohmann::json(*id), e);
+  }
 }
 
 bool StdioTransport::try_reap(std::chrono::milliseconds within) {
@@ -489,6 +505,9 @@ bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader
     if (leader) leader_line(line, handover);
     else handle_line(line);
     out_buf_.clear();
+    // The buffer of a large message is not kept for the connection's life (up to
+    // max_message_bytes per server, idle or not).
+    if (out_buf_.capacity() > (1u << 20)) std::string().swap(out_buf_);
     start = i + 1;
   }
   out_buf_.append(data + start, n - start);
@@ -498,11 +517,9 @@ bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader
 void StdioTransport::leader_line(std::string_view line, bool& handover) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
-  auto j = parse_json(line);
-  if (j.is_discarded()) {
-    handle_line(line);  // reports it
-    return;
-  }
+  JsonRefusal why{};
+  auto j = parse_json(line, &why, max_json_values(cfg_.max_message_bytes));
+  if (j.is_discarded()) return refused_line(line, why);
   // Replies are delivered at once (that only records them and wakes their waiters). Server
   // requests and notifications run handlers, which belong on the reader thread: from the
   // first of them on, everything goes there, in order.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <mcp/types.hpp>
 
+#include "types_detail.hpp"
+
 #include <algorithm>
 
 namespace mcp {
@@ -35,7 +37,30 @@ const char* to_string(Era e) noexcept {
   return "unknown";
 }
 
+namespace detail {
+json copy_json(const json& j) {
+  switch (j.type()) {
+    case json::value_t::array: {
+      json out(json::value_t::array);
+      auto& items = out.get_ref<json::array_t&>();
+      const auto& from = j.get_ref<const json::array_t&>();
+      items.reserve(from.size());
+      for (const auto& e : from) items.push_back(copy_json(e));
+      return out;
+    }
+    case json::value_t::object: {
+      json out(json::value_t::object);
+      auto& members = out.get_ref<json::object_t&>();
+      for (const auto& [k, v] : j.get_ref<const json::object_t&>()) members.emplace_hint(members.end(), k, copy_json(v));
+      return out;
+    }
+    default: return j;  // a scalar: no recursion
+  }
+}
+}  // namespace detail
+
 namespace {
+using detail::copy_json;
 // Servers are not trusted to send the right types: read leniently, never throw on a
 // missing or mistyped optional field.
 std::string str_or(const json& j, const char* key, std::string def = {}) {
@@ -56,7 +81,7 @@ void to_json(json& j, const Implementation& v) {
   if (v.title) j["title"] = *v.title;
 }
 void from_json(const json& j, Implementation& v) {
-  v.raw = j;
+  v.raw = copy_json(j);
   if (!j.is_object()) return;
   v.name = str_or(j, "name");
   v.version = str_or(j, "version");
@@ -66,16 +91,16 @@ void from_json(const json& j, Implementation& v) {
 void from_json(const json& j, ToolDefinition& v) {
   if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
     throw json::type_error::create(302, "tool definition without a string 'name'", &j);
-  v.raw = j;
+  v.raw = copy_json(j);
   v.name = j["name"].get<std::string>();
   v.title = opt_str(j, "title");
   v.description = opt_str(j, "description");
   auto is = j.find("inputSchema");
-  v.input_schema = (is != j.end() && is->is_object()) ? *is : json{{"type", "object"}};
+  v.input_schema = (is != j.end() && is->is_object()) ? copy_json(*is) : json{{"type", "object"}};
   auto os = j.find("outputSchema");
-  if (os != j.end() && os->is_object()) v.output_schema = *os; else v.output_schema.reset();
+  if (os != j.end() && os->is_object()) v.output_schema = copy_json(*os); else v.output_schema.reset();
   auto an = j.find("annotations");
-  v.annotations = (an != j.end() && an->is_object()) ? *an : json();
+  v.annotations = (an != j.end() && an->is_object()) ? copy_json(*an) : json();
 }
 void to_json(json& j, const ToolDefinition& v) {
   j = v.raw.is_object() ? v.raw : json::object();
@@ -88,7 +113,7 @@ void to_json(json& j, const ToolDefinition& v) {
 }
 
 void from_json(const json& j, ContentBlock& v) {
-  v.raw = j;
+  v.raw = copy_json(j);
   v.type.clear();
   v.text.clear();
   v.data.clear();
@@ -132,17 +157,17 @@ void call_tool_result_fields(const json& j, CallToolResult& v) {
     for (const auto& b : *c) from_json(b, v.content.emplace_back());
   }
   auto sc = j.find("structuredContent");
-  if (sc != j.end()) v.structured_content = *sc; else v.structured_content.reset();
+  if (sc != j.end()) v.structured_content = copy_json(*sc); else v.structured_content.reset();
   auto ie = j.find("isError");
   v.is_error = ie != j.end() && ie->is_boolean() && ie->get<bool>();
   auto m = j.find("_meta");
-  v.meta = (m != j.end()) ? *m : json();
+  v.meta = (m != j.end()) ? copy_json(*m) : json();
 }
 }  // namespace
 
 void from_json(const json& j, CallToolResult& v) {
   call_tool_result_fields(j, v);
-  v.raw = j;
+  v.raw = copy_json(j);
 }
 namespace detail {
 void call_tool_result_from(json&& j, CallToolResult& v) {
@@ -160,7 +185,7 @@ void to_json(json& j, const CallToolResult& v) {
 void from_json(const json& j, Resource& v) {
   if (!j.is_object() || !j.contains("uri") || !j["uri"].is_string())
     throw json::type_error::create(302, "resource without a string 'uri'", &j);
-  v.raw = j;
+  v.raw = copy_json(j);
   v.uri = j["uri"].get<std::string>();
   v.name = str_or(j, "name");
   v.title = opt_str(j, "title");
@@ -182,7 +207,7 @@ void to_json(json& j, const Resource& v) {
 void from_json(const json& j, ResourceTemplate& v) {
   if (!j.is_object() || !j.contains("uriTemplate") || !j["uriTemplate"].is_string())
     throw json::type_error::create(302, "resource template without a string 'uriTemplate'", &j);
-  v.raw = j;
+  v.raw = copy_json(j);
   v.uri_template = j["uriTemplate"].get<std::string>();
   v.name = str_or(j, "name");
   v.title = opt_str(j, "title");
@@ -200,7 +225,7 @@ void to_json(json& j, const ResourceTemplate& v) {
 
 void from_json(const json& j, ResourceContents& v) {
   if (!j.is_object()) throw json::type_error::create(302, "resource contents item is not an object", &j);
-  v.raw = j;
+  v.raw = copy_json(j);
   v.uri = str_or(j, "uri");
   v.mime_type = opt_str(j, "mimeType");
   v.text = opt_str(j, "text");
@@ -246,7 +271,7 @@ std::optional<std::string> ResourceContents::bytes() const {
 void from_json(const json& j, Prompt& v) {
   if (!j.is_object() || !j.contains("name") || !j["name"].is_string())
     throw json::type_error::create(302, "prompt without a string 'name'", &j);
-  v.raw = j;
+  v.raw = copy_json(j);
   v.name = j["name"].get<std::string>();
   v.title = opt_str(j, "title");
   v.description = opt_str(j, "description");

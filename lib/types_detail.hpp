@@ -9,4 +9,9 @@ namespace mcp::detail {
 /// Throws as from_json does.
 void call_tool_result_from(nlohmann::json&& j, CallToolResult& v);
 
+/// A deep copy of `j` (equal to `json(j)`) whose recursion costs one small frame per level:
+/// nlohmann's copy goes through five or six frames per level, 1.7 KB of stack under ASan, so a
+/// server's value at the depth limit would not copy within a 256 KiB thread stack.
+nlohmann::json copy_json(const nlohmann::json& j);
+
 }  // namespace mcp::detail

@@ -45,7 +45,10 @@ struct StdioServerConfig {
   /// What it throws is ignored.
   std::function<void(std::string_view server, std::string_view line)> on_stderr;
   std::size_t stderr_tail_lines = 20;            ///< lines kept for error reports
-  std::size_t max_message_bytes = 256u << 20;    ///< one incoming line may be this large (256 MiB)
+  /// One incoming line may be this large (32 MiB). A message also holds at most one JSON value
+  /// per 16 bytes of this (at least 1 Mi values) and nests at most 128 levels: what it costs in
+  /// memory stays a few times this, whatever its text. Raise it for larger messages.
+  std::size_t max_message_bytes = 32u << 20;
   /// stdin closed -> wait this long -> SIGTERM -> wait this long -> SIGKILL (process group).
   Milliseconds shutdown_grace{2000};
 };
@@ -78,7 +81,9 @@ struct HttpServerConfig {
   bool verify_tls = true;                        ///< verify the server certificate (https)
   std::string ca_file;                           ///< CA bundle file (default: system store)
   std::string ca_dir;                            ///< CA directory (default: system store)
-  std::size_t max_message_bytes = 256u << 20;    ///< one JSON body or SSE event (256 MiB)
+  /// One JSON body or SSE event may be this large (32 MiB); values and nesting are capped as
+  /// for StdioServerConfig::max_message_bytes.
+  std::size_t max_message_bytes = 32u << 20;
   /// Requests in flight at once on connections to this server (each takes one; kept-alive
   /// connections are reused). Requests beyond wait their turn, first come first served,
   /// within their own timeout: a burst of calls is slower, not failing on a full listen

@@ -11,6 +11,8 @@
 // except sanitized, truncated OAuth error codes and descriptions.
 #include "oauth_util.hpp"
 
+#include "../json_read.hpp"
+
 #include <mcp/oauth.hpp>
 
 #include <httplib.h>
@@ -167,7 +169,7 @@ class Http {
 };
 
 json parse_object(const std::string& body) {
-  json j = json::parse(body, nullptr, false);
+  json j = detail::parse_json(body);  // limits on depth and size: the body is a peer's
   return j.is_object() ? j : json();
 }
 

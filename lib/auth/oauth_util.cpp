@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "oauth_util.hpp"
 
+#include "../json_read.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -771,7 +773,7 @@ Result<VerifiedJws> verify_jws_es256(std::string_view jws, std::string_view publ
   auto sig_raw = base64url_decode(jws.substr(d2 + 1));
   if (!header_raw || !payload_raw || !sig_raw) return fail(Errc::unauthorized, "JWS is not valid base64url");
   VerifiedJws v;
-  v.header = nlohmann::json::parse(*header_raw, nullptr, false);
+  v.header = parse_json(*header_raw);
   if (!v.header.is_object()) return fail(Errc::unauthorized, "JWS header is not a JSON object");
   auto alg = v.header.find("alg");
   if (alg == v.header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "ES256")
@@ -806,7 +808,7 @@ Result<VerifiedJws> verify_jws_es256(std::string_view jws, std::string_view publ
                : -1;
   ERR_clear_error();
   if (ok != 1) return fail(Errc::unauthorized, "JWS signature does not verify");
-  v.claims = nlohmann::json::parse(*payload_raw, nullptr, false);
+  v.claims = parse_json(*payload_raw);
   if (!v.claims.is_object()) return fail(Errc::unauthorized, "JWS payload is not a JSON object");
   return v;
 }

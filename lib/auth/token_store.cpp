@@ -3,6 +3,8 @@
 // (mode 0600, flock on a side lock file, temp file + rename).
 #include <mcp/oauth.hpp>
 
+#include "../json_read.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -200,7 +202,7 @@ class FileStore final : public TokenStore {
     ::close(fd);
     std::vector<Entry> out;
     if (text.empty()) return out;
-    json doc = json::parse(text, nullptr, false);
+    json doc = detail::parse_json(text);
     if (doc.is_discarded() || !doc.is_object())
       return fail(Errc::io_error, "token store: " + path_ + " is not a token store file (not JSON)");
     if (auto it = doc.find("entries"); it != doc.end() && it->is_array())

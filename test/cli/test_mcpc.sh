@@ -36,6 +36,16 @@ expect 1 - 'Unknown tool' -- --config "$demo" call math nope
 expect 2 - "unknown server 'nosuch'" -- --config "$demo" call nosuch add
 expect 2 - "unknown server 'nosuch'" -- --config "$demo" info nosuch
 expect 2 - 'must be a JSON object' -- --config "$demo" call math add --args '[1]'
+# Hostile or mistaken JSON from the user: a clear usage error, never a crash or "internal error".
+deep=$(head -c 60000 /dev/zero | tr '\0' '[')$(head -c 60000 /dev/zero | tr '\0' ']')
+expect 2 - '--args nests deeper than 128 levels' -- --config "$demo" call math add --args "{\"a\":$deep}"
+expect 2 - 'number overflow' -- --config "$demo" call math add --args '{"a":1e400,"b":1}'
+bad_config=$(mktemp)
+printf '{"mcpServers":{"x":{"command":"true"}},"deep":%s}' "$deep" >"$bad_config"
+expect 2 - 'nests deeper than 128 levels' -- --config "$bad_config" tools
+printf '{"mcpServers":{"x":{"command":"true","args":[1e400]}}}' >"$bad_config"
+expect 2 - 'is not valid JSON.*number overflow' -- --config "$bad_config" tools
+rm -f "$bad_config"
 expect 2 - 'cannot read config file' -- --config /nonexistent/mcp.json tools
 expect 1 - 'not found in PATH' -- --stdio "no-such-mcp-server-for-tests" tools
 expect 1 - 'could not connect' -- --url http://127.0.0.1:1/mcp tools

@@ -370,7 +370,9 @@ TEST_CASE("http: redirects are followed") {
 TEST_CASE("http: a 50 MiB event arrives whole; above the limit it is message_too_large") {
   Fixture fx({"--mode", "modern", "--big-event", std::to_string(50u << 20)});
   {
-    auto client = make(http(fx.url()), 60s);
+    auto sc = http(fx.url());
+    std::get<mcp::HttpServerConfig>(sc.transport).max_message_bytes = 64u << 20;  // above the 32 MiB default
+    auto client = make(std::move(sc), 60s);
     auto r = client.call_tool("h", "big", {{"bytes", 1}});
     REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
     CHECK(r->text().size() == (50u << 20));

@@ -7,6 +7,7 @@
 
 #include "json_same.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -22,8 +23,27 @@ std::string show(const json& j) {
   return j.is_discarded() ? "<discarded>" : j.dump(-1, ' ', true, json::error_handler_t::replace);
 }
 
+// The deepest nesting of arrays and objects in `j`, walked without recursion.
+int depth_of(const json& j) {
+  int deepest = 0;
+  std::vector<std::pair<const json*, int>> todo{{&j, 0}};
+  while (!todo.empty()) {
+    auto [v, d] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    deepest = std::max(deepest, d + 1);
+    for (const auto& e : *v) todo.emplace_back(&e, d + 1);
+  }
+  return deepest;
+}
+
+// What nlohmann's parser gives, with parse_json's two differences: text that fails for invalid
+// UTF-8 or an unpaired surrogate is read repaired, and values nested too deep are refused.
 void check_same(const std::string& text) {
-  const json want = theirs(text);
+  json want = theirs(text);
+  if (want.is_discarded())
+    if (auto fixed = mcp::detail::repaired_json_text(text)) want = theirs(*fixed);
+  if (!want.is_discarded() && depth_of(want) > mcp::detail::kMaxJsonDepth) want = json(json::value_t::discarded);
   const json got = mcp::detail::parse_json(text);
   if (!mcp_test::same_json(got, want)) {
     CAPTURE(text);
@@ -105,21 +125,9 @@ TEST_CASE("parse_json: the same values, number types and rejections as nlohmann'
       "\"\xe2\x82\"", "\xEF\xBB", "{}\x00", std::string("[1]\0", 4), "'a'", "[1]x", "NaN", "Infinity", "/**/{}"};
   for (const auto& text : fixed) check_same(text);
 
-  // Deeper than the fast path goes: nlohmann's parser takes it, with the same result.
+  // Deeper than the limit: refused (see "parse_json: nesting deeper than ..." for the limit).
   check_same(std::string(300, '[') + std::string(300, ']'));
-  check_same(std::string(5000, '[') + std::string(5000, ']'));
   check_same(std::string(5000, '['));
-  {
-    // Far deeper still: no recursion runs out of stack (compared by walking, not by same_json()).
-    const json deep = mcp::detail::parse_json(std::string(100000, '[') + std::string(100000, ']'));
-    int levels = 0;
-    for (const json* j = &deep; j->is_array(); j = j->empty() ? nullptr : &(*j)[0]) {
-      ++levels;
-      if (j->empty()) break;
-    }
-    CHECK(levels == 100000);
-    CHECK(mcp::detail::parse_json(std::string(100000, '[')).is_discarded());
-  }
 
   std::mt19937 rng(20261122);
   for (int i = 0; i < 4000; ++i) {
@@ -150,4 +158,110 @@ TEST_CASE("parse_json: the fast path takes the messages servers send") {
     json out;
     CHECK_FALSE(mcp::detail::parse_json_fast(m, out));
   }
+}
+
+TEST_CASE("parse_json: nesting deeper than kMaxJsonDepth is refused, on every path") {
+  using mcp::detail::JsonRefusal;
+  using mcp::detail::kMaxJsonDepth;
+  auto nest = [](int levels, const std::string& inner) {
+    std::string s;
+    for (int i = 0; i < levels; ++i) s += i % 2 ? "[" : "{\"k\":";
+    s += inner;
+    for (int i = levels - 1; i >= 0; --i) s += i % 2 ? "]" : "}";
+    return s;
+  };
+  // "1" stays on the fast path, "1.5" goes to nlohmann's parser, padding to the value count.
+  for (const std::string inner : {"1", "1.5"}) {
+    for (const std::size_t pad : {std::size_t(0), std::size_t(5) << 20}) {
+      CAPTURE(inner);
+      CAPTURE(pad);
+      const std::string spaces(pad, ' ');
+      JsonRefusal why = JsonRefusal::malformed;
+      const json at = mcp::detail::parse_json(nest(kMaxJsonDepth, inner) + spaces, &why);
+      CHECK_FALSE(at.is_discarded());
+      CHECK(why == JsonRefusal::none);
+      CHECK(depth_of(at) == kMaxJsonDepth);
+      const json over = mcp::detail::parse_json(nest(kMaxJsonDepth + 1, inner) + spaces, &why);
+      CHECK(over.is_discarded());
+      CHECK(why == JsonRefusal::too_deep);
+    }
+  }
+  // 60,000 levels (120 KB) and 10 million: refused, quickly, without building them.
+  JsonRefusal why{};
+  CHECK(mcp::detail::parse_json(std::string(60000, '[') + std::string(60000, ']'), &why).is_discarded());
+  CHECK(why == JsonRefusal::too_deep);
+  CHECK(mcp::detail::parse_json(std::string(10000000, '[') + "1.5" + std::string(10000000, ']'), &why).is_discarded());
+  CHECK(why == JsonRefusal::too_deep);
+  CHECK(mcp::detail::describe(JsonRefusal::too_deep) == "nests deeper than 128 levels");
+}
+
+TEST_CASE("parse_json: more values than the cap are refused before they are built") {
+  using mcp::detail::JsonRefusal;
+  auto zeros = [](int n, const char* item) {
+    std::string s = "[";
+    for (int i = 0; i < n; ++i) s += i ? std::string(",") + item : std::string(item);
+    return s + "]";
+  };
+  for (const char* item : {"0", "[]", "{\"a\":0}", "0.5"}) {
+    CAPTURE(item);
+    JsonRefusal why{};
+    // [x, ...] with n items holds n + 1 values (n + 1 more for each {"a":0}).
+    const int per = std::string(item) == "{\"a\":0}" ? 2 : 1;
+    CHECK_FALSE(mcp::detail::parse_json(zeros(999 / per, item), &why, 1000).is_discarded());
+    CHECK(why == JsonRefusal::none);
+    CHECK(mcp::detail::parse_json(zeros(1000 / per, item), &why, 1000).is_discarded());
+    CHECK(why == JsonRefusal::too_many_values);
+  }
+  // Commas in strings are not values; "[]" is no item.
+  JsonRefusal why{};
+  CHECK_FALSE(mcp::detail::parse_json("[\"" + std::string(5000, ',') + "\",[],{}]", &why, 5).is_discarded());
+  CHECK(mcp::detail::max_json_values(32u << 20) == (2u << 20));
+  CHECK(mcp::detail::max_json_values(1u << 20) == (1u << 20));
+}
+
+TEST_CASE("parse_json: invalid UTF-8 and unpaired surrogates are read as U+FFFD") {
+  using mcp::detail::JsonRefusal;
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto text_of = [](const std::string& t) {
+    JsonRefusal why{};
+    const json j = mcp::detail::parse_json(t, &why);
+    CHECK(why == JsonRefusal::none);
+    return j.is_string() ? j.get<std::string>() : std::string("<not a string>");
+  };
+  CHECK(text_of("\"caf\xe9\"") == "caf" + fffd);
+  CHECK(text_of("\"\xe9t\xe9 \xc3\xa9\"") == fffd + "t" + fffd + " \xc3\xa9");
+  CHECK(text_of("\"\\ud800\"") == fffd);
+  CHECK(text_of("\"\\udc00x\\ud83d\\ude00\"") == fffd + "x\xF0\x9F\x98\x80");
+  CHECK(text_of("\"\\ud83d\\u0041\"") == fffd + "A");
+  CHECK(text_of("\"\\\\ud800\"") == "\\ud800");  // an escaped backslash, then plain text
+  // In a reply: the rest of it is kept.
+  const json r = mcp::detail::parse_json("{\"id\":1,\"result\":{\"text\":\"caf\xe9\"}}");
+  REQUIRE(r.is_object());
+  CHECK(r["result"]["text"] == "caf" + fffd);
+  // What repair cannot fix stays refused.
+  JsonRefusal why{};
+  CHECK(mcp::detail::parse_json("\"caf\xe9", &why).is_discarded());
+  CHECK(why == JsonRefusal::malformed);
+  CHECK(mcp::detail::parse_json(std::string("\"a\0b\"", 5), &why).is_discarded());
+  CHECK_FALSE(mcp::detail::repaired_json_text("{\"a\":\"\xc3\xa9\\ud83d\\ude00\"}"));
+}
+
+TEST_CASE("response_id: the id of a refused reply, only when certain") {
+  using mcp::detail::response_id;
+  CHECK(response_id("{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"text\":\"caf\xe9\"}}") == 7);
+  CHECK(response_id(" {\"result\":[[[[1e999999]]]], \"id\" : -3 }") == -3);
+  CHECK(response_id("{\"error\":{\"code\":1,\"message\":\"\\ud800\"},\"id\":12}") == 12);
+  CHECK(response_id("{\"id\":5,\"result\":" + std::string(60000, '[') + std::string(60000, ']') + "}") == 5);
+  // Not certain, or not a reply: nothing.
+  CHECK_FALSE(response_id("{\"id\":7,\"method\":\"x\",\"params\":\"\xe9\"}"));          // a server request
+  CHECK_FALSE(response_id("{\"id\":\"7\",\"result\":\"\xe9\"}"));                     // a string id
+  CHECK_FALSE(response_id("{\"id\":7.5,\"result\":\"\xe9\"}"));
+  CHECK_FALSE(response_id("{\"id\":07,\"result\":1}"));
+  CHECK_FALSE(response_id("{\"id\":99999999999999999999,\"result\":1}"));
+  CHECK_FALSE(response_id("{\"id\":1,\"id\":2,\"result\":1}"));
+  CHECK_FALSE(response_id("{\"result\":{\"id\":7},\"x\":\"\xe9\"}"));                // a nested id
+  CHECK_FALSE(response_id("{\"params\":\"\\\",\\\"id\\\":7,\",\"result\":1}"));         // "id" inside a string
+  CHECK_FALSE(response_id("{\"id\":7}"));                                            // no result or error
+  CHECK_FALSE(response_id("[{\"id\":7,\"result\":1}]"));
+  CHECK_FALSE(response_id("not json"));
 }

@@ -15,7 +15,7 @@ namespace {
 
 std::string ours(const json& j) {
   std::string out;
-  mcp::detail::append_json(out, j);
+  CHECK(mcp::detail::append_json(out, j));
   return out;
 }
 std::string theirs(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -85,6 +85,18 @@ TEST_CASE("append_json: the same text as nlohmann's dump, invalid UTF-8 included
     }
   }
   std::string out = "prefix:";
-  mcp::detail::append_json(out, json{{"a", 1}});
+  CHECK(mcp::detail::append_json(out, json{{"a", 1}}));
   CHECK(out == "prefix:{\"a\":1}");
+}
+
+TEST_CASE("append_json: values nested deeper than kMaxJsonWriteDepth are refused, not recursed into") {
+  const int max = mcp::detail::kMaxJsonWriteDepth;
+  auto deep = [](int levels) { return json::parse(std::string(levels, '[') + std::string(levels, ']')); };
+  std::string out;
+  CHECK(mcp::detail::append_json(out, deep(max)));
+  CHECK(out == std::string(max, '[') + std::string(max, ']'));
+  out.clear();
+  CHECK_FALSE(mcp::detail::append_json(out, deep(max + 1)));
+  out.clear();
+  CHECK_FALSE(mcp::detail::append_json(out, json{{"a", deep(100000)}}));  // would overflow the stack
 }
