@@ -382,8 +382,10 @@ class Watchdog {
         }
       }
       const auto first = armed_.begin();
-      if (Clock::now() < first->first.first) {
-        cv_.wait_until(lk, first->first.first);
+      if (const Clock::time_point at = first->first.first; Clock::now() < at) {
+        // A copy: the wait reads its deadline again after waking, and a disarm meanwhile
+        // frees the entry (ASan saw the read of freed memory).
+        cv_.wait_until(lk, at);
         continue;  // armed or disarmed meanwhile: look again
       }
       auto fire = std::move(first->second);
