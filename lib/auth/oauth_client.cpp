@@ -11,6 +11,7 @@
 // except sanitized, truncated OAuth error codes and descriptions.
 #include "oauth_util.hpp"
 
+#include "../deadline.hpp"
 #include "../json_read.hpp"
 
 #include <mcp/oauth.hpp>
@@ -98,9 +99,11 @@ class Http {
   Http(std::chrono::milliseconds timeout, bool verify_tls, std::string ca_file)
       : timeout_(timeout), verify_tls_(verify_tls), ca_file_(std::move(ca_file)) {}
 
-  // One request, no redirects followed. Network failures are Errc::connection_failed.
+  // One request, no redirects followed, all of it within the timeout and by `deadline`
+  // (Errc::timeout after). Network failures are Errc::connection_failed.
   Result<Reply> send(const std::string& method, const std::string& url, httplib::Headers headers,
                      const std::string& body, const std::string& content_type, Clock::time_point deadline) const {
+    if (timeout_ > std::chrono::milliseconds(0) && deadline - Clock::now() > timeout_) deadline = Clock::now() + timeout_;
     auto u = oauth::parse_url(url);
     if (!u) return fail(Errc::unauthorized, "invalid authorization endpoint URL");
     if (!u->userinfo.empty()) return fail(Errc::unauthorized, "authorization endpoint URL with userinfo refused");
@@ -138,6 +141,7 @@ class Http {
     };
     bool too_large = false;
     req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      if (Clock::now() >= deadline) return false;  // a trickled body: the check below says so
       if (reply.body.size() + n > kMaxBody) {
         too_large = true;
         return false;
@@ -147,10 +151,16 @@ class Http {
     };
     httplib::Response res;
     httplib::Error error = httplib::Error::Success;
+    // The timeouts above are per read: a server trickling its head or body a byte per read
+    // never trips them. The watchdog shuts the exchange down at the deadline.
+    detail::Deadline by(deadline, [&cli] { cli.stop(); });
     const bool sent = cli.send(req, res, error);
+    by.cancel();
     if (too_large)  // a cut body would read as a reply without what we asked for
       return fail(Errc::message_too_large, "the reply from " + safe_url(url) + " exceeded " +
                                                std::to_string(kMaxBody >> 20) + " MiB; refused");
+    if (!sent && Clock::now() >= deadline)  // stopped, or gave up reading, at the deadline
+      return fail(Errc::timeout, "timed out waiting for " + safe_url(url));
     if (!sent && reply.status == 0)
       return fail(Errc::connection_failed,
                   "could not reach " + safe_url(url) + " (" + httplib::to_string(error) + ")");

@@ -4,6 +4,7 @@
 #include "helpers.hpp"
 
 #include <mcp/client.hpp>
+#include <mcp/oauth.hpp>
 
 #include <doctest/doctest.h>
 #include <openssl/err.h>
@@ -249,6 +250,71 @@ TEST_CASE("hostile http: a response head trickled a byte at a time ends at the r
     CHECK(r.error().errc() == mcp::Errc::timeout);
     CHECK(took >= 900);
     CHECK(took < 4000);  // before: 8 s, the whole trickle
+  }
+  CHECK_NO_LEAKS(before);
+}
+
+TEST_CASE("hostile oauth: a trickled metadata head or token body ends at the OAuth http_timeout (http, https)") {
+  // cpp-httplib's timeouts are per read: a server sending a byte every 200 ms never trips a
+  // 1 s one. Before: each exchange ran for the whole trickle (12 s, then the next URL).
+  testutil::Resources before;
+  for (bool tls : {false, true}) {
+    for (bool token : {false, true}) {
+      CAPTURE(tls);
+      CAPTURE(token);
+      std::atomic<bool> trickled{false};
+      RawServer server(
+          [&](Conn& c) {
+            std::string head;
+            while (c.read_request(&head)) {
+              const auto host = head.find("Host: ");
+              const std::string origin = std::string(tls ? "https://" : "http://") +
+                                         head.substr(host + 6, head.find("\r\n", host) - host - 6);
+              if (trickled.exchange(token ? head.rfind("POST /token ", 0) == 0 : true)) {
+                c.send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");  // later URLs
+                continue;
+              }
+              if (!token) {  // the protected resource metadata's response head, a byte at a time
+                c.trickle("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + std::string(200, 'a'),
+                          200ms, 12s);
+                return;
+              }
+              if (head.rfind("POST /token ", 0) == 0) {  // a complete head, then the body trickled
+                c.send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n");
+                c.trickle(R"({"access_token":"t","token_type":"Bearer","x":")" + std::string(200, 'a'), 200ms, 12s);
+                return;
+              }
+              if (head.find("oauth-protected-resource") != std::string::npos)
+                c.send(json_response(R"({"resource":")" + origin + R"(/mcp","authorization_servers":[")" + origin + R"("]})"));
+              else if (head.find("oauth-authorization-server") != std::string::npos)
+                c.send(json_response(R"({"issuer":")" + origin + R"(","token_endpoint":")" + origin + R"(/token"})"));
+              else
+                c.send("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            }
+          },
+          tls);
+      mcp::OAuthClientOptions o;
+      o.grant = mcp::OAuthGrant::client_credentials;
+      o.client_id = "m2m";
+      o.client_secret = "m2m-secret";
+      o.http_timeout = 1000ms;
+      if (tls) o.ca_file = std::string(TLS_FIXTURE_DIR) + "/cert.pem";
+      auto p = mcp::oauth_provider(o);
+      mcp::AuthChallengeInfo info;
+      info.status = 401;
+      info.server_url = server.url(tls);
+      const auto t0 = Clock::now();
+      // The transport's deadline for an authorization is 10 minutes or more: the OAuth
+      // client's own timeout must bound each exchange.
+      auto r = p->on_challenge(info, Clock::now() + 60s);
+      const auto took = ms_since(t0);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().errc() == mcp::Errc::timeout);
+      CHECK(std::string(r.error().what()).find("timed out") != std::string::npos);
+      CHECK(trickled);
+      CHECK(took >= 900);
+      CHECK(took < 4000);  // before: 12 s or more, the whole trickle
+    }
   }
   CHECK_NO_LEAKS(before);
 }
