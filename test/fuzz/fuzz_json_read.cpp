@@ -27,16 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (auto fixed = mcp::detail::repaired_json_text(text)) want = json::parse(*fixed, nullptr, false);
   if (!want.is_discarded()) {
     // Deeper than the limit: parse_json refuses it (depth walked without recursion).
-    int deepest = 0;
-    std::vector<std::pair<const json*, int>> todo{{&want, 0}};
-    while (!todo.empty()) {
-      auto [v, d] = todo.back();
-      todo.pop_back();
-      if (!v->is_structured()) continue;
-      deepest = std::max(deepest, d + 1);
-      for (const auto& e : *v) todo.emplace_back(&e, d + 1);
-    }
-    if (deepest > mcp::detail::kMaxJsonDepth) want = json(json::value_t::discarded);
+    if (mcp_test::depth_of(want) > mcp::detail::kMaxJsonDepth) want = json(json::value_t::discarded);
   }
   const json got = mcp::detail::parse_json(text);
   if (!mcp_test::same_json(got, want)) {

@@ -5,7 +5,10 @@
 // must match bit for bit, and two discarded values are the same outcome.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace mcp_test {
 
@@ -31,6 +34,22 @@ inline bool same_json(const nlohmann::json& a, const nlohmann::json& b) {
     }
     default: return a == b;
   }
+}
+
+// The deepest nesting of arrays and objects in `j`, walked without recursion (values nested
+// past the parser's limit would overflow a recursive walk's stack).
+inline int depth_of(const nlohmann::json& j) {
+  using json = nlohmann::json;
+  int deepest = 0;
+  std::vector<std::pair<const json*, int>> todo{{&j, 0}};
+  while (!todo.empty()) {
+    auto [v, d] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    deepest = std::max(deepest, d + 1);
+    for (const auto& e : *v) todo.emplace_back(&e, d + 1);
+  }
+  return deepest;
 }
 
 }  // namespace mcp_test

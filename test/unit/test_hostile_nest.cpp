@@ -2,6 +2,7 @@
 // amplification within the message limit. Real fixture processes over stdio and HTTP.
 #include "helpers.hpp"
 #include "http_fixture.hpp"
+#include "json_same.hpp"
 
 #include "../../lib/json_read.hpp"  // private header: the limits under test
 
@@ -20,6 +21,7 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 using testutil::fault;
 using testutil::one;
+using mcp_test::depth_of;
 
 namespace {
 
@@ -47,18 +49,6 @@ json deep_reply(int levels) {
   return deep_line("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[],\"structuredContent\":", levels, "}}");
 }
 
-int depth_of(const json& j) {
-  int deepest = 0;
-  std::vector<std::pair<const json*, int>> todo{{&j, 0}};
-  while (!todo.empty()) {
-    auto [v, d] = todo.back();
-    todo.pop_back();
-    if (!v->is_structured()) continue;
-    deepest = std::max(deepest, d + 1);
-    for (const auto& e : *v) todo.emplace_back(&e, d + 1);
-  }
-  return deepest;
-}
 
 struct Diags {
   std::mutex m;

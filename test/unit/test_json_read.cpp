@@ -14,6 +14,7 @@
 #include <vector>
 
 using nlohmann::json;
+using mcp_test::depth_of;
 
 namespace {
 
@@ -23,19 +24,6 @@ std::string show(const json& j) {
   return j.is_discarded() ? "<discarded>" : j.dump(-1, ' ', true, json::error_handler_t::replace);
 }
 
-// The deepest nesting of arrays and objects in `j`, walked without recursion.
-int depth_of(const json& j) {
-  int deepest = 0;
-  std::vector<std::pair<const json*, int>> todo{{&j, 0}};
-  while (!todo.empty()) {
-    auto [v, d] = todo.back();
-    todo.pop_back();
-    if (!v->is_structured()) continue;
-    deepest = std::max(deepest, d + 1);
-    for (const auto& e : *v) todo.emplace_back(&e, d + 1);
-  }
-  return deepest;
-}
 
 // What nlohmann's parser gives, with parse_json's two differences: text that fails for invalid
 // UTF-8 or an unpaired surrogate is read repaired, and values nested too deep are refused.
