@@ -122,6 +122,9 @@ bool header_safe(const std::string& v) {
   return true;
 }
 
+// The redirects redirect_target may follow (a 303 turns the request into a GET: not followed).
+bool redirect_status(int status) { return status == 301 || status == 302 || status == 307 || status == 308; }
+
 }  // namespace
 
 std::string encode_header_value(const std::string& v) {
@@ -942,7 +945,6 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
     std::string content_type, body;
     httplib::Headers fields;  // only for a 401/403
   };
-  auto is_redirect = [](int st) { return st == 301 || st == 302 || st == 307 || st == 308; };
   // One POST, through the lean client (http) or cpp-httplib (https), and the same-origin
   // redirects it meets (redirect_target).
   auto post_once = [&]() -> Result<Response> {
@@ -959,7 +961,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
             [&](const http1::Head& h) {
               r.status = h.status;
               r.content_type = h.get("Content-Type");
-              if (is_redirect(r.status)) location = h.get("Location");
+              if (redirect_status(r.status)) location = h.get("Location");
               if (r.status == 401 || r.status == 403) r.fields = all_fields(h);
               return true;
             },
@@ -996,7 +998,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
         }
         r.status = res.status;
         r.content_type = res.get_header_value("Content-Type");
-        if (is_redirect(r.status)) location = res.get_header_value("Location");
+        if (redirect_status(r.status)) location = res.get_header_value("Location");
         if (r.status == 401 || r.status == 403) r.fields = res.headers;
         if (r.status >= 200 && r.status < 400) release(at, std::move(client));
       }
@@ -1159,7 +1161,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   // field's value; `all()` every field (only wanted for a 401/403).
   auto on_head = [&](int st, auto&& field, auto&& all) {
     status = st;
-    if (st == 301 || st == 302 || st == 307 || st == 308) {
+    if (redirect_status(st)) {
       location = field("Location");
       if (!location.empty()) return !f.over();  // its body is dropped; stream_events decides
     }
@@ -1499,7 +1501,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
     if (head_by) head_by->cancel();
     status = r.status;
     response_headers = r.headers;
-    if (status == 301 || status == 302 || status == 307 || status == 308) {
+    if (redirect_status(status)) {
       location = r.get_header_value("Location");
       if (!location.empty()) return !f.aborted;  // its body is dropped
     }
