@@ -368,8 +368,7 @@ class HttpTransport final : public Transport {
 
  private:
   Error too_deep_to_send() const {
-    return err(Errc::invalid_message,
-               "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) + " levels; not sent");
+    return err(Errc::invalid_message, too_deep_to_send_text());
   }
   Error err(Errc c, std::string msg) const {
     Error e = Error::make(c, std::move(msg));

@@ -127,4 +127,8 @@ bool write(std::string& out, const nlohmann::json& j, int depth) {
 
 bool append_json(std::string& out, const nlohmann::json& j) { return write(out, j, 0); }
 
+std::string too_deep_to_send_text() {
+  return "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) + " levels; not sent";
+}
+
 }  // namespace mcp::detail

@@ -19,4 +19,7 @@ inline constexpr int kMaxJsonWriteDepth = 256;
 /// deeper than kMaxJsonWriteDepth.
 [[nodiscard]] bool append_json(std::string& out, const nlohmann::json& j);
 
+/// What a transport says when append_json refused a message it was asked to send.
+std::string too_deep_to_send_text();
+
 }  // namespace mcp::detail

@@ -300,8 +300,7 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   std::string line;
   line.reserve(512);  // one allocation for a typical message, not one per doubling
   if (!append_json(line, message))
-    return fail(Errc::invalid_message, "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) +
-                                           " levels; not sent");
+    return fail(Errc::invalid_message, too_deep_to_send_text());
   line += '\n';
   std::string batch;
   // Where this caller's own line starts in the first batch: a line whose caller is told it
