@@ -867,7 +867,7 @@ int run_read(mcp::Client& client, const Options& o, const std::string& server, c
     }
   }
   if (o.json) {
-    std::cout << dump(r->raw) << '\n';
+    std::cout << dump(json(*r)) << '\n';
   } else if (!o.out_file) {
     const bool several = r->contents.size() > 1;
     for (std::size_t i = 0; i < r->contents.size(); ++i) {
@@ -958,7 +958,7 @@ int run_prompt(mcp::Client& client, const Options& o, const std::string& server,
     return kExitError;
   }
   if (o.json) {
-    std::cout << dump(r->raw) << '\n';
+    std::cout << dump(json(*r)) << '\n';
   } else {
     for (const auto& m : r->messages) {
       const auto& b = m.content;

@@ -1112,7 +1112,7 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   if (!r) return tl::unexpected<Error>(r.error());
   CallToolResult result;
   try {
-    detail::call_tool_result_from(std::move(*r), result);  // the reply becomes result.raw, uncopied
+    detail::call_tool_result_from(std::move(*r), result);  // payloads moved, not copied
   } catch (const std::exception& e) {
     return impl_->failure(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what());
   }
@@ -1136,7 +1136,7 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
       Error e = Error::make(Errc::invalid_result, "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why);
       e.server = impl_->name;
-      e.data = std::move(result.raw);  // not copied: the result is not returned
+      e.data = json(result);  // the result as sent
       return tl::unexpected<Error>(std::move(e));
     }
   }
@@ -1161,12 +1161,8 @@ Result<ReadResourceResult> Session::read_resource(const std::string& uri, const 
   auto r = request("resources/read", json{{"uri", uri}}, options);
   if (!r) return tl::unexpected<Error>(r.error());
   ReadResourceResult out;
-  out.raw = *r;
-  auto c = r->find("contents");
-  if (c == r->end() || !c->is_array())
-    return impl_->failure(Errc::invalid_result, "resources/read " + uri + ": result has no 'contents' array");
   try {
-    for (const auto& item : *c) out.contents.push_back(item.get<ResourceContents>());
+    detail::read_resource_result_from(std::move(*r), out);  // payloads moved, not copied
   } catch (const std::exception& e) {
     return impl_->failure(Errc::invalid_result, "resources/read " + uri + ": " + e.what());
   }
@@ -1180,17 +1176,10 @@ Result<GetPromptResult> Session::get_prompt(const std::string& name, const std::
   auto r = request("prompts/get", std::move(params), options);
   if (!r) return tl::unexpected<Error>(r.error());
   GetPromptResult out;
-  out.raw = *r;
-  if (r->contains("description") && (*r)["description"].is_string()) out.description = (*r)["description"].get<std::string>();
-  auto m = r->find("messages");
-  if (m == r->end() || !m->is_array())
-    return impl_->failure(Errc::invalid_result, "prompts/get " + name + ": result has no 'messages' array");
-  for (const auto& msg : *m) {
-    if (!msg.is_object()) continue;
-    PromptMessage pm;
-    pm.role = msg.contains("role") && msg["role"].is_string() ? msg["role"].get<std::string>() : "";
-    if (msg.contains("content")) pm.content = msg["content"].get<ContentBlock>();
-    out.messages.push_back(std::move(pm));
+  try {
+    detail::get_prompt_result_from(std::move(*r), out);  // contents moved, not copied
+  } catch (const std::exception& e) {
+    return impl_->failure(Errc::invalid_result, "prompts/get " + name + ": " + e.what());
   }
   return out;
 }

@@ -112,72 +112,124 @@ void to_json(json& j, const ToolDefinition& v) {
   if (!v.annotations.is_null()) j["annotations"] = v.annotations;
 }
 
-void from_json(const json& j, ContentBlock& v) {
-  v.raw = copy_json(j);
+namespace {
+// A payload string (text, base64 data) moved out of obj[key] into `to`; the member stays in obj,
+// empty, so `raw` keeps the shape of what was sent while the bytes are held once.
+bool take_payload(json& obj, const char* key, std::string& to) {
+  auto it = obj.find(key);
+  if (it == obj.end() || !it->is_string()) return false;
+  auto& s = it->get_ref<std::string&>();
+  to = std::move(s);
+  s.clear();
+  return true;
+}
+// Where to_json puts a typed member back: over a string member of the raw value, or as a new
+// member when the typed value says something.
+void put_back(json& obj, const char* key, const std::string& value, bool always = false) {
+  auto it = obj.find(key);
+  if (it != obj.end() ? it->is_string() : (always || !value.empty())) obj[key] = value;
+}
+
+void content_block_from(json&& j, ContentBlock& v) {
   v.type.clear();
   v.text.clear();
   v.data.clear();
   v.mime_type.clear();
   v.uri.clear();
-  if (!j.is_object()) return;
-  // One pass over the members (a block has few) rather than a lookup per field.
-  for (const auto& [k, m] : j.get_ref<const json::object_t&>()) {
-    if (!m.is_string()) continue;
-    std::string* field = k == "type" ? &v.type : k == "text" ? &v.text : k == "data" ? &v.data
-                       : k == "mimeType" ? &v.mime_type : k == "uri" ? &v.uri : nullptr;
-    if (field) *field = m.get_ref<const std::string&>();
-  }
-  if (v.type == "resource") {
-    auto r = j.find("resource");
-    if (r != j.end() && r->is_object()) {
-      v.uri = str_or(*r, "uri");
-      v.text = str_or(*r, "text");
-      v.data = str_or(*r, "blob");
-      v.mime_type = str_or(*r, "mimeType");
+  if (j.is_object()) {
+    // One pass over the members (a block has few) rather than a lookup per field.
+    for (auto& [k, m] : j.get_ref<json::object_t&>()) {
+      if (!m.is_string()) continue;
+      if (k == "text" || k == "data") {
+        auto& s = m.get_ref<std::string&>();
+        (k == "text" ? v.text : v.data) = std::move(s);
+        s.clear();
+        continue;
+      }
+      std::string* field = k == "type" ? &v.type : k == "mimeType" ? &v.mime_type : k == "uri" ? &v.uri : nullptr;
+      if (field) *field = m.get_ref<const std::string&>();
+    }
+    if (v.type == "resource") {
+      auto r = j.find("resource");
+      if (r != j.end() && r->is_object()) {
+        v.uri = str_or(*r, "uri");
+        v.mime_type = str_or(*r, "mimeType");
+        take_payload(*r, "text", v.text);
+        take_payload(*r, "blob", v.data);
+      }
     }
   }
+  v.raw = std::move(j);
 }
+}  // namespace
+
+void from_json(const json& j, ContentBlock& v) { content_block_from(copy_json(j), v); }
 void to_json(json& j, const ContentBlock& v) {
-  if (v.raw.is_object()) { j = v.raw; return; }
-  j = json{{"type", v.type}};
-  if (v.type == "text") j["text"] = v.text;
-  if (!v.data.empty()) j["data"] = v.data;
-  if (!v.mime_type.empty()) j["mimeType"] = v.mime_type;
-  if (!v.uri.empty()) j["uri"] = v.uri;
+  if (!v.raw.is_object()) {
+    if (!v.raw.is_null()) {  // not a block at all, as sent
+      j = v.raw;
+      return;
+    }
+    j = json{{"type", v.type}};
+    if (v.type == "text") j["text"] = v.text;
+    if (!v.data.empty()) j["data"] = v.data;
+    if (!v.mime_type.empty()) j["mimeType"] = v.mime_type;
+    if (!v.uri.empty()) j["uri"] = v.uri;
+    return;
+  }
+  j = v.raw;
+  put_back(j, "type", v.type);
+  auto r = j.find("resource");
+  if (v.type == "resource" && r != j.end() && r->is_object()) {
+    put_back(*r, "uri", v.uri);
+    put_back(*r, "mimeType", v.mime_type);
+    put_back(*r, "text", v.text);
+    put_back(*r, "blob", v.data);
+    return;
+  }
+  put_back(j, "text", v.text, v.type == "text");
+  put_back(j, "data", v.data);
+  put_back(j, "mimeType", v.mime_type);
+  put_back(j, "uri", v.uri);
 }
 
-namespace {
-// Everything of a CallToolResult but `raw`.
-void call_tool_result_fields(const json& j, CallToolResult& v) {
+namespace detail {
+void call_tool_result_from(json&& j, CallToolResult& v) {
   if (!j.is_object()) throw json::type_error::create(302, "tool result is not an object", &j);
   v.content.clear();
   auto c = j.find("content");
   if (c != j.end() && c->is_array()) {
-    v.content.reserve(c->size());
-    for (const auto& b : *c) from_json(b, v.content.emplace_back());
+    auto& blocks = c->get_ref<json::array_t&>();
+    v.content.reserve(blocks.size());
+    for (auto& b : blocks) content_block_from(std::move(b), v.content.emplace_back());
+    j.erase(c);
   }
   auto sc = j.find("structuredContent");
-  if (sc != j.end()) v.structured_content = copy_json(*sc); else v.structured_content.reset();
+  if (sc != j.end()) {
+    v.structured_content = std::move(*sc);
+    j.erase(sc);
+  } else {
+    v.structured_content.reset();
+  }
   auto ie = j.find("isError");
   v.is_error = ie != j.end() && ie->is_boolean() && ie->get<bool>();
   auto m = j.find("_meta");
-  v.meta = (m != j.end()) ? copy_json(*m) : json();
-}
-}  // namespace
-
-void from_json(const json& j, CallToolResult& v) {
-  call_tool_result_fields(j, v);
-  v.raw = copy_json(j);
-}
-namespace detail {
-void call_tool_result_from(json&& j, CallToolResult& v) {
-  call_tool_result_fields(j, v);
+  if (m != j.end()) {
+    v.meta = std::move(*m);
+    j.erase(m);
+  } else {
+    v.meta = json();
+  }
   v.raw = std::move(j);
 }
 }  // namespace detail
+
+void from_json(const json& j, CallToolResult& v) { detail::call_tool_result_from(copy_json(j), v); }
 void to_json(json& j, const CallToolResult& v) {
-  if (v.raw.is_object()) { j = v.raw; return; }
-  j = json{{"content", v.content}, {"isError", v.is_error}};
+  j = v.raw.is_object() ? v.raw : json::object();
+  if (!v.content.empty() || !j.contains("content")) j["content"] = v.content;
+  auto ie = j.find("isError");
+  if (v.is_error || !v.raw.is_object() || (ie != j.end() && ie->is_boolean())) j["isError"] = v.is_error;
   if (v.structured_content) j["structuredContent"] = *v.structured_content;
   if (!v.meta.is_null()) j["_meta"] = v.meta;
 }
@@ -223,14 +275,19 @@ void to_json(json& j, const ResourceTemplate& v) {
   if (v.mime_type) j["mimeType"] = *v.mime_type;
 }
 
-void from_json(const json& j, ResourceContents& v) {
+namespace {
+void resource_contents_from(json&& j, ResourceContents& v) {
   if (!j.is_object()) throw json::type_error::create(302, "resource contents item is not an object", &j);
-  v.raw = copy_json(j);
   v.uri = str_or(j, "uri");
   v.mime_type = opt_str(j, "mimeType");
-  v.text = opt_str(j, "text");
-  v.blob = opt_str(j, "blob");
+  std::string payload;
+  if (take_payload(j, "text", payload)) v.text = std::move(payload); else v.text.reset();
+  if (take_payload(j, "blob", payload)) v.blob = std::move(payload); else v.blob.reset();
+  v.raw = std::move(j);
 }
+}  // namespace
+
+void from_json(const json& j, ResourceContents& v) { resource_contents_from(copy_json(j), v); }
 void to_json(json& j, const ResourceContents& v) {
   j = v.raw.is_object() ? v.raw : json::object();
   j["uri"] = v.uri;
@@ -294,6 +351,72 @@ void to_json(json& j, const Prompt& v) {
   j["name"] = v.name;
   if (v.title) j["title"] = *v.title;
   if (v.description) j["description"] = *v.description;
+}
+
+namespace detail {
+void read_resource_result_from(json&& j, ReadResourceResult& v) {
+  if (!j.is_object()) throw json::type_error::create(302, "result is not an object", &j);
+  auto c = j.find("contents");
+  if (c == j.end() || !c->is_array()) throw json::type_error::create(302, "result has no 'contents' array", &j);
+  v.contents.clear();
+  auto& items = c->get_ref<json::array_t&>();
+  v.contents.reserve(items.size());
+  for (auto& item : items) resource_contents_from(std::move(item), v.contents.emplace_back());
+  j.erase(c);
+  v.raw = std::move(j);
+}
+
+void get_prompt_result_from(json&& j, GetPromptResult& v) {
+  if (!j.is_object()) throw json::type_error::create(302, "result is not an object", &j);
+  auto m = j.find("messages");
+  if (m == j.end() || !m->is_array()) throw json::type_error::create(302, "result has no 'messages' array", &j);
+  v.description = opt_str(j, "description");
+  v.messages.clear();
+  // The messages stay in `raw` (their other members with them); each content block moves into
+  // its message, leaving an empty object behind.
+  for (auto& msg : m->get_ref<json::array_t&>()) {
+    if (!msg.is_object()) continue;
+    PromptMessage& pm = v.messages.emplace_back();
+    pm.role = str_or(msg, "role");
+    auto c = msg.find("content");
+    if (c != msg.end()) {
+      content_block_from(std::move(*c), pm.content);
+      *c = json::object();
+    }
+  }
+  v.raw = std::move(j);
+}
+}  // namespace detail
+
+void from_json(const json& j, ReadResourceResult& v) { detail::read_resource_result_from(copy_json(j), v); }
+void to_json(json& j, const ReadResourceResult& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  j["contents"] = v.contents;
+}
+
+void from_json(const json& j, GetPromptResult& v) { detail::get_prompt_result_from(copy_json(j), v); }
+void to_json(json& j, const GetPromptResult& v) {
+  j = v.raw.is_object() ? v.raw : json::object();
+  if (v.description) j["description"] = *v.description;
+  auto m = j.find("messages");
+  // Put each content back into the message it came from (the objects of `raw`'s messages, in
+  // order); when the typed messages no longer line up with raw's, build the list from them.
+  std::size_t objects = 0;
+  if (m != j.end() && m->is_array())
+    for (const auto& msg : *m) objects += msg.is_object() ? 1 : 0;
+  if (m == j.end() || !m->is_array() || objects != v.messages.size()) {
+    json list = json::array();
+    for (const auto& pm : v.messages) list.push_back(json{{"role", pm.role}, {"content", pm.content}});
+    j["messages"] = std::move(list);
+    return;
+  }
+  std::size_t i = 0;
+  for (auto& msg : *m) {
+    if (!msg.is_object()) continue;
+    const PromptMessage& pm = v.messages[i++];
+    put_back(msg, "role", pm.role);
+    if (msg.contains("content") || !pm.content.type.empty()) msg["content"] = pm.content;
+  }
 }
 
 std::string CallToolResult::text() const {

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost1.81-dev
-          libboost-filesystem1.81-dev libexpected-dev doctest-dev libvalijson-dev libssl-dev)
+          libboost-filesystem1.81-dev libexpected-dev doctest-dev libssl-dev)
 want_npm=1
 [ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
 if [ "$want_npm" = 1 ]; then

@@ -4,6 +4,15 @@
 /// MCP protocol types shared by both eras, with nlohmann_json (de)serialisers.
 /// Unknown fields are kept in `raw` members so nothing the server sent is lost.
 ///
+/// Results are held once. A tool result, a resource read or a prompt can carry megabytes of
+/// text or base64; those payloads live only in their typed members (`ContentBlock::text` and
+/// `data`, `ResourceContents::text` and `blob`, `CallToolResult::content`, `structured_content`
+/// and `meta`, `ReadResourceResult::contents`), not again in `raw`: a payload string's member
+/// stays in `raw` as an empty string (so `raw` keeps the shape of what was sent), and a member
+/// held whole elsewhere (a result's `content`, `structuredContent`, `_meta`, `contents`) is not
+/// in the result's `raw` at all. `nlohmann::json(x)` (to_json) gives back what was sent, the
+/// typed members winning where they were changed.
+///
 /// Thread-safety: plain value types.
 
 #include <nlohmann/json.hpp>
@@ -79,7 +88,7 @@ struct ContentBlock {
   std::string data;          ///< base64 data of image/audio blocks (and embedded blobs)
   std::string mime_type;     ///< mimeType where present
   std::string uri;           ///< resource_link / embedded resource URI
-  nlohmann::json raw;        ///< the whole block as sent
+  nlohmann::json raw;        ///< the block as sent, text/data (and an embedded resource's text/blob) left empty
 };
 void from_json(const nlohmann::json& j, ContentBlock& v);
 void to_json(nlohmann::json& j, const ContentBlock& v);
@@ -91,7 +100,7 @@ struct CallToolResult {
   std::optional<nlohmann::json> structured_content;  ///< structuredContent, if any
   bool is_error = false;                           ///< the tool reported failure
   nlohmann::json meta;                             ///< result `_meta` (or null)
-  nlohmann::json raw;                              ///< the whole result as sent
+  nlohmann::json raw;  ///< the result as sent but `content`, `structuredContent`, `_meta` (json(*this): all of it)
 
   /// All text blocks joined by newlines (convenience for scripts).
   [[nodiscard]] std::string text() const;
@@ -130,7 +139,7 @@ struct ResourceContents {
   std::optional<std::string> mime_type;     ///< mimeType
   std::optional<std::string> text;          ///< text contents
   std::optional<std::string> blob;          ///< base64 binary contents
-  nlohmann::json raw;                       ///< as sent
+  nlohmann::json raw;                       ///< as sent, text/blob left empty
   /// The bytes: the text, or the decoded blob (an invalid blob decodes to nullopt).
   [[nodiscard]] std::optional<std::string> bytes() const;
 };
@@ -140,8 +149,10 @@ void to_json(nlohmann::json& j, const ResourceContents& v);
 /// The result of `resources/read`.
 struct ReadResourceResult {
   std::vector<ResourceContents> contents;   ///< one or more items
-  nlohmann::json raw;                       ///< the whole result as sent
+  nlohmann::json raw;                       ///< the result as sent but `contents` (json(*this): all of it)
 };
+void from_json(const nlohmann::json& j, ReadResourceResult& v);
+void to_json(nlohmann::json& j, const ReadResourceResult& v);
 
 /// A prompt argument.
 struct PromptArgument {
@@ -171,8 +182,10 @@ struct PromptMessage {
 struct GetPromptResult {
   std::optional<std::string> description;   ///< description of the rendered prompt
   std::vector<PromptMessage> messages;      ///< the messages
-  nlohmann::json raw;                       ///< the whole result as sent
+  nlohmann::json raw;  ///< as sent, each message's content an empty object (json(*this): all of it)
 };
+void from_json(const nlohmann::json& j, GetPromptResult& v);
+void to_json(nlohmann::json& j, const GetPromptResult& v);
 
 /// A root offered to servers (`roots/list`).
 struct Root {

@@ -112,7 +112,7 @@ int call(Ctx& c, const std::string& tool, json args, mcp::CallToolResult& result
   auto r = c.client.call_tool(kServer, tool, std::move(args));
   if (!r) return report(r.error(), "tools/call " + tool);
   result = std::move(*r);
-  out("result of " + tool + ": " + result.raw.dump());
+  out("result of " + tool + ": " + nlohmann::json(result).dump());
   if (result.is_error) return fail_msg("tool " + tool + " returned isError: " + result.text());
   return kOk;
 }
