@@ -417,6 +417,21 @@ void reset_peak_rss() {
   f << "5";
 }
 
+// A response head of 1,000,000 header lines (8 MB).
+void header_bomb(Conn& c) {
+  c.send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n");
+  std::string lines;
+  for (int i = 0; i < 8192; ++i) lines += "X-A: a\r\n";
+  for (int i = 0; i < 122; ++i)
+    if (!c.send(lines)) return;
+  c.send("\r\n");
+}
+
+// Answers every request with header_bomb.
+void bomb_every(Conn& c) {
+  while (c.read_request()) header_bomb(c);
+}
+
 // How much the peak RSS grew while `run` ran, in MiB.
 std::size_t peak_growth_mib(const std::function<void()>& run) {
   reset_peak_rss();
@@ -601,17 +616,6 @@ TEST_CASE("hostile http: calls queued for a connection end at their own timeout,
 TEST_CASE("hostile http: a response head with 1,000,000 header lines is refused, not stored (http, https)") {
   // Before, cpp-httplib kept every line (+213 MB here), on every https exchange and on http
   // streams; the lean client stops at 100 fields, over http and https alike.
-  auto header_bomb = [](Conn& c) {
-    c.send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n");
-    std::string lines;
-    for (int i = 0; i < 8192; ++i) lines += "X-A: a\r\n";
-    for (int i = 0; i < 122; ++i)  // 1,000,000 lines
-      if (!c.send(lines)) return;
-    c.send("\r\n");
-  };
-  auto bomb_first = [&](Conn& c) {
-    if (c.read_request()) header_bomb(c);
-  };
   for (bool tls : {false, true}) {
     CAPTURE(tls);
     {
@@ -631,7 +635,7 @@ TEST_CASE("hostile http: a response head with 1,000,000 header lines is refused,
     }
     {
       // The 2024-11-05 HTTP+SSE stream.
-      RawServer server(bomb_first, tls);
+      RawServer server(bomb_every, tls);
       mcp::HttpServerConfig h;
       h.url = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(server.port()) + "/sse";
       h.connect_timeout = 1000ms;
@@ -648,7 +652,7 @@ TEST_CASE("hostile http: a response head with 1,000,000 header lines is refused,
     }
     {
       // A request's POST: a typed error at once, not a wait for the whole head.
-      RawServer server(bomb_first, tls);
+      RawServer server(bomb_every, tls);
       auto cfg = testutil::one("h", http_server(server.url(tls), mcp::Era::modern, tls));
       cfg.request_timeout = 10s;
       auto client = mcp::Client::create(std::move(cfg));
@@ -668,6 +672,36 @@ TEST_CASE("hostile http: a response head with 1,000,000 header lines is refused,
       CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
     }
   }
+}
+
+TEST_CASE("hostile oauth: metadata answered with 1,000,000 header lines fails at once, not stored (http, https)") {
+  // Before, cpp-httplib read every line of each discovery exchange (+100 MB or more each).
+  testutil::Resources before;
+  for (bool tls : {false, true}) {
+    CAPTURE(tls);
+    {
+      RawServer server(bomb_every, tls);
+      mcp::OAuthClientOptions o;
+      o.grant = mcp::OAuthGrant::client_credentials;
+      o.client_id = "m2m";
+      o.client_secret = "m2m-secret";
+      o.http_timeout = 10s;
+      if (tls) o.ca_file = std::string(TLS_FIXTURE_DIR) + "/cert.pem";
+      auto p = mcp::oauth_provider(o);
+      mcp::AuthChallengeInfo info;
+      info.status = 401;
+      info.server_url = server.url(tls);
+      const auto t0 = Clock::now();
+      std::optional<decltype(p->on_challenge(info, Clock::now()))> got;
+      const std::size_t grew_mib = peak_growth_mib([&] { got.emplace(p->on_challenge(info, Clock::now() + 60s)); });
+      const auto took = ms_since(t0);
+      REQUIRE_FALSE(*got);
+      CHECK(server.accepted() >= 1);
+      CHECK(took < 5000);
+      CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
+    }
+  }
+  CHECK_NO_LEAKS(before);
 }
 
 namespace {
