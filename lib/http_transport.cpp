@@ -2,7 +2,6 @@
 #include "http_transport.hpp"
 
 #include "auth/oauth_util.hpp"
-#include "deadline.hpp"
 #include "http1.hpp"
 #include "json_read.hpp"
 #include "json_write.hpp"
@@ -324,7 +323,7 @@ class FlightPool {
 
 }  // namespace
 
-std::size_t idle_flight_threads() { return FlightPool::instance().idle() + watchdog_idle(); }
+std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
 
 Result<Url> check_http_config(const HttpServerConfig& cfg) {
   auto u = parse_url(cfg.url);
