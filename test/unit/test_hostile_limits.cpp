@@ -902,3 +902,39 @@ TEST_CASE("https on the lean client: a server that stalls mid-handshake or mid-h
   }
   CHECK(testutil::open_fds() == fds_before);
 }
+
+TEST_CASE("https on the lean client: a stopped exchange never raises SIGPIPE (its close_notify meets a shut socket)") {
+  // stop() shuts the socket down; the close that follows sends a close_notify into it. OpenSSL's
+  // own socket BIO writes with write(2): a SIGPIPE, which kills a host process that has not
+  // ignored it. Blocked on this thread, a SIGPIPE raised here would stay pending.
+  std::atomic<bool> release{false};
+  RawServer server(
+      [&](Conn& c) {
+        c.read_request();
+        for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
+      },
+      true);
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  REQUIRE(pthread_sigmask(SIG_BLOCK, &pipe_set, &old) == 0);
+  h1::Connection c("127.0.0.1", server.port(), 2s, trust());
+  std::string got;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    c.stop();
+  });
+  const auto o = post_on(c, got, 10s);
+  stopper.join();
+  sigset_t pending;
+  sigpending(&pending);
+  const bool raised = sigismember(&pending, SIGPIPE) == 1;
+  if (raised) {
+    int sig = 0;
+    sigwait(&pipe_set, &sig);  // taken, before the mask goes back
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  CHECK(o.failure == h1::Failure::stopped);
+  CHECK_FALSE(raised);
+  release = true;
+}
