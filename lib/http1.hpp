@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// A lean HTTP/1.1 client for every exchange of the Streamable HTTP transport, http or https:
-// one kept-alive connection, the request written in one sendmsg, the response head parsed in
-// place and bounded (64 KiB, 100 fields), the body (Content-Length, chunked, or until close)
-// handed over as it arrives, the whole exchange within one deadline. It replaced cpp-httplib,
-// which spent about half of a call's instructions and nine syscalls per exchange, and read
-// response heads without a bound. TLS (OpenSSL) is an indirection taken only on https
-// connections: the plain path reads and writes the socket itself.
+// A lean HTTP/1.1 client for every exchange of the HTTP transports and the OAuth client, http
+// or https: one kept-alive connection, the request written in one sendmsg, the response head
+// parsed in place and bounded (64 KiB, 100 fields), the body (Content-Length, chunked, or until
+// close) handed over as it arrives, the whole exchange within one deadline. It replaced
+// cpp-httplib, which spent about half of a call's instructions and nine syscalls per exchange,
+// and bounded a header line but not the number of lines. TLS (OpenSSL) is an indirection taken
+// only on https connections: the plain path reads and writes the socket itself.
 //
 // RFC 9112 framing: 1xx responses are skipped; 204/304 have no body; Transfer-Encoding wins
 // over Content-Length (chunked if it is the final coding, else the body runs to the close);
