@@ -3,6 +3,11 @@
 
 #include "read_buffer.hpp"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -65,7 +70,175 @@ int poll_ms(std::chrono::microseconds d) {
   return static_cast<int>(std::clamp<long long>(ms, 0, 24LL * 3600 * 1000));
 }
 
+// The socket under a TLS session: OpenSSL's own socket BIO writes with write(2), which raises
+// SIGPIPE in the host process when the server has gone; this one sends with MSG_NOSIGNAL.
+int bio_fd(BIO* b) { return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(b))); }
+
+int bio_write(BIO* b, const char* data, int n) {
+  BIO_clear_retry_flags(b);
+  const ssize_t r = ::send(bio_fd(b), data, static_cast<std::size_t>(n), MSG_NOSIGNAL);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_write(b);
+  return static_cast<int>(r);
+}
+
+int bio_read(BIO* b, char* data, int n) {
+  BIO_clear_retry_flags(b);
+  const ssize_t r = ::recv(bio_fd(b), data, static_cast<std::size_t>(n), 0);
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) BIO_set_retry_read(b);
+  return static_cast<int>(r);
+}
+
+long bio_ctrl(BIO* b, int cmd, long, void* ptr) {
+  if (cmd == BIO_CTRL_FLUSH) return 1;
+  if (cmd != BIO_C_GET_FD) return 0;
+  if (ptr) *static_cast<int*>(ptr) = bio_fd(b);
+  return bio_fd(b);
+}
+
+int bio_create(BIO* b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+const BIO_METHOD* socket_bio() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR, "mcp socket");
+    if (m) {
+      BIO_meth_set_write(m, bio_write);
+      BIO_meth_set_read(m, bio_read);
+      BIO_meth_set_ctrl(m, bio_ctrl);
+      BIO_meth_set_create(m, bio_create);
+    }
+    return m;
+  }();
+  return method;
+}
+
+bool ip_literal(const std::string& host) {
+  unsigned char addr[16];
+  return ::inet_pton(AF_INET, host.c_str(), addr) == 1 || ::inet_pton(AF_INET6, host.c_str(), addr) == 1;
+}
+
+// OpenSSL's reason for the last error on this thread (its queue then emptied), or `otherwise`.
+std::string ssl_reason(const char* otherwise) {
+  const unsigned long e = ERR_peek_last_error();
+  const char* r = e ? ERR_reason_error_string(e) : nullptr;
+  ERR_clear_error();
+  return r ? r : otherwise;
+}
+
 }  // namespace
+
+// ---------------------------------------------------------------- TLS
+
+TlsContext::TlsContext(bool verify, const std::string& ca_file, const std::string& ca_dir) : verify_(verify) {
+  ERR_clear_error();
+  ctx_ = SSL_CTX_new(TLS_client_method());
+  if (!ctx_) {
+    error_ = "could not set up TLS: " + ssl_reason("out of memory");
+    return;
+  }
+  SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+  // Partial writes (the exchange loop advances by what was taken); idle kept-alive connections
+  // give their buffers back.
+  SSL_CTX_set_mode(ctx_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+  // Many servers close without a close_notify: that ends a body delimited by the close (the
+  // message it carries is still checked whole), as cpp-httplib had it.
+  SSL_CTX_set_options(ctx_, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+  SSL_CTX_set_verify(ctx_, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  if (!verify) return;
+  const bool given = !ca_file.empty() || !ca_dir.empty();
+  const int loaded = given ? SSL_CTX_load_verify_locations(ctx_, ca_file.empty() ? nullptr : ca_file.c_str(),
+                                                           ca_dir.empty() ? nullptr : ca_dir.c_str())
+                           : SSL_CTX_set_default_verify_paths(ctx_);
+  if (loaded != 1) {
+    error_ = "could not load CA certificates" +
+             (given ? " from " + (ca_file.empty() ? ca_dir : ca_file) : std::string(" from the system store"));
+    ERR_clear_error();
+  }
+}
+
+TlsContext::~TlsContext() { SSL_CTX_free(ctx_); }
+
+Outcome Connection::handshake(Clock::time_point deadline) {
+  const auto until = std::min(deadline, Clock::now() + connect_timeout_);
+  auto failed = [&](Failure f, std::string detail) {
+    ERR_clear_error();
+    close_fd();
+    return Outcome{stop_ ? Failure::stopped : f, std::move(detail), false};
+  };
+  ERR_clear_error();
+  ssl_ = SSL_new(tls_->get());
+  BIO* bio = ssl_ ? BIO_new(socket_bio()) : nullptr;
+  if (!bio) return failed(Failure::tls, "could not set up TLS");
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(fd_)));
+  SSL_set_bio(ssl_, bio, bio);
+  const bool ip = ip_literal(host_);
+  // SNI names a host, never an address (RFC 6066 3).
+  if (!ip && SSL_set_tlsext_host_name(ssl_, host_.c_str()) != 1) return failed(Failure::tls, "could not set up TLS");
+  if (tls_->verify()) {
+    // The certificate must name the host we connect to: an IP literal as an IP address.
+    const int named = ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_.c_str())
+                         : SSL_set1_host(ssl_, host_.c_str());
+    if (named != 1) return failed(Failure::tls, "could not set up TLS");
+  }
+  SSL_set_connect_state(ssl_);
+  for (;;) {
+    ERR_clear_error();
+    const int r = SSL_connect(ssl_);
+    if (r == 1) break;
+    const int e = SSL_get_error(ssl_, r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      const long verified = SSL_get_verify_result(ssl_);
+      if (tls_->verify() && verified != X509_V_OK)
+        return failed(Failure::tls_verify, X509_verify_cert_error_string(verified));
+      if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
+        return failed(Failure::tls, ssl_reason("the server closed or reset the connection"));
+      return failed(Failure::tls, ssl_reason("protocol error"));
+    }
+    if (stop_) return failed(Failure::stopped, {});
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(until - Clock::now());
+    if (left.count() <= 0)
+      return Clock::now() >= deadline ? failed(Failure::timeout, {})
+                                      : failed(Failure::tls, "the handshake did not finish within the connect timeout");
+    pollfd pfd{fd_, static_cast<short>(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+    if (::poll(&pfd, 1, poll_ms(left)) < 0 && errno != EINTR) return failed(Failure::tls, "poll failed");
+  }
+  tls_clean_ = true;
+  tls_wait_ = 0;
+  return {};
+}
+
+long Connection::tls_result(int r) {
+  if (r > 0) {
+    tls_wait_ = 0;  // more may be buffered in the session: call again before polling
+    return r;
+  }
+  const int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    tls_wait_ = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+    errno = EAGAIN;
+    return -1;
+  }
+  if (e == SSL_ERROR_ZERO_RETURN) return 0;  // close_notify
+  // A fatal error (SSL_ERROR_SSL, SYSCALL): no close_notify may follow.
+  tls_clean_ = false;
+  ERR_clear_error();
+  errno = EIO;
+  return -1;
+}
+
+long Connection::tls_read(char* buf, std::size_t n) {
+  ERR_clear_error();
+  return tls_result(SSL_read(ssl_, buf, static_cast<int>(std::min<std::size_t>(n, 1 << 30))));
+}
+
+long Connection::tls_write(const char* buf, std::size_t n) {
+  ERR_clear_error();
+  return tls_result(SSL_write(ssl_, buf, static_cast<int>(std::min<std::size_t>(n, 1 << 30))));
+}
 
 std::string_view Head::get(std::string_view name) const {
   for (const auto& [k, v] : fields)
@@ -331,17 +504,30 @@ bool ResponseParser::finish() {
 
 // ---------------------------------------------------------------- the connection
 
-Connection::Connection(std::string host, int port, std::chrono::microseconds connect_timeout)
-    : host_(std::move(host)), port_(port), connect_timeout_(connect_timeout) {
+Connection::Connection(std::string host, int port, std::chrono::microseconds connect_timeout,
+                       std::shared_ptr<const TlsContext> tls)
+    : host_(std::move(host)), port_(port), connect_timeout_(connect_timeout), tls_(std::move(tls)) {
   const bool v6 = host_.find(':') != std::string::npos;
   host_header_ = v6 ? "[" + host_ + "]" : host_;
-  if (port_ != 80) host_header_ += ":" + std::to_string(port_);
+  if (port_ != (tls_ ? 443 : 80)) host_header_ += ":" + std::to_string(port_);
+  if (tls_) head_lowat_ = 0;  // SO_RCVLOWAT counts record bytes, not the head's
 }
 
 Connection::~Connection() { close_fd(); }
 
 void Connection::close_fd() {
   std::lock_guard lk(fd_mutex_);
+  if (ssl_) {
+    if (tls_clean_) {
+      // The close_notify, once and without waiting for the server's (non-blocking socket).
+      ERR_clear_error();
+      (void)SSL_shutdown(ssl_);
+      ERR_clear_error();
+    }
+    SSL_free(ssl_);  // and its BIO; the descriptor is ours
+    ssl_ = nullptr;
+    tls_clean_ = false;
+  }
   if (fd_ >= 0) ::close(fd_);
   fd_ = live_fd_ = -1;
   reusable_ = false;
@@ -362,6 +548,7 @@ void Connection::stop() {
 }
 
 Outcome Connection::open(Clock::time_point deadline) {
+  if (tls_ && !tls_->error().empty()) return {Failure::tls, tls_->error(), false};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -381,7 +568,7 @@ Outcome Connection::open(Clock::time_point deadline) {
       fd_ = live_fd_ = fd;
     }
     lowat_ = 1;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return {};
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return tls_ ? handshake(deadline) : Outcome{};
     if (errno == EINPROGRESS) {
       // In slices, so that stop() (which cannot interrupt a connect) is seen soon.
       const auto until = std::min(deadline, Clock::now() + connect_timeout_);
@@ -402,7 +589,7 @@ Outcome Connection::open(Clock::time_point deadline) {
         int err = 0;
         socklen_t len = sizeof err;
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-        if (err == 0) return {};
+        if (err == 0) return tls_ ? handshake(deadline) : Outcome{};
         break;
       }
     }
@@ -454,7 +641,8 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     }
     msg.msg_iov = part;
     msg.msg_iovlen = static_cast<std::size_t>(count);
-    const ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    const ssize_t n = ssl_ ? tls_write(static_cast<const char*>(part[0].iov_base), part[0].iov_len)
+                           : ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
     if (n > 0) {
       sent += static_cast<std::size_t>(n);
       continue;
@@ -463,7 +651,7 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       if (stop_) return failed(Failure::stopped);
       if (left().count() <= 0) return failed(Failure::timeout);
-      pollfd pfd{fd_, POLLOUT, 0};
+      pollfd pfd{fd_, ssl_ ? tls_wait_ : static_cast<short>(POLLOUT), 0};
       const int r = ::poll(&pfd, 1, poll_ms(std::min<std::chrono::microseconds>(left(), std::chrono::seconds(60))));
       if (r == 0) return failed(left().count() <= 0 ? Failure::timeout : Failure::write);
       continue;
@@ -486,9 +674,12 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
     if (stop_) return failed(Failure::stopped);
     const auto wait = left();
     if (wait.count() <= 0) return failed(Failure::timeout);
-    pollfd pfd{fd_, POLLIN, 0};
+    pollfd pfd{fd_, ssl_ ? tls_wait_ : static_cast<short>(POLLIN), 0};
     const bool gated = lowat_ > 1;
-    const int r = ::poll(&pfd, 1, gated ? std::min(poll_ms(wait), kCoalesceWaitMs) : poll_ms(wait));
+    // A TLS session may hold bytes already read from the socket: it is asked before polling.
+    const int r = ssl_ && tls_wait_ == 0
+                      ? 1
+                      : ::poll(&pfd, 1, gated ? std::min(poll_ms(wait), kCoalesceWaitMs) : poll_ms(wait));
     if (r < 0) {
       if (errno == EINTR) continue;
       return failed(Failure::read);
@@ -502,7 +693,7 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
       set_lowat(1);
       continue;
     }
-    const ssize_t n = ::recv(fd_, buf.data(), ReadBuffer::kSize, 0);
+    const ssize_t n = ssl_ ? tls_read(buf.data(), ReadBuffer::kSize) : ::recv(fd_, buf.data(), ReadBuffer::kSize, 0);
     if (n > 0) {
       if (!parser_.feed(buf.data(), static_cast<std::size_t>(n), on_head, on_data)) {
         if (parser_.stopped()) return failed(Failure::stopped);
@@ -547,6 +738,8 @@ std::string describe(const Outcome& o) {
     case Failure::timeout: return "connection lost while reading";
     case Failure::stopped: return "cancelled";
     case Failure::protocol: return "invalid HTTP response: " + o.detail;
+    case Failure::tls: return "TLS handshake failed: " + o.detail;
+    case Failure::tls_verify: return "TLS certificate verification failed: " + o.detail;
   }
   return "error";
 }

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// A lean HTTP/1.1 client for plain-http (no TLS) exchanges on the hot path of the Streamable
-// HTTP transport: one kept-alive connection, the request written in one sendmsg, the response
-// head parsed in place, the body (Content-Length, chunked, or until close) handed over as it
-// arrives. cpp-httplib stays in charge of TLS, redirects and the long-lived streams; this
-// exists because it spent about half of a call's instructions and nine syscalls per exchange.
+// A lean HTTP/1.1 client for every exchange of the HTTP transports and the OAuth client, http
+// or https: one kept-alive connection, the request written in one sendmsg, the response head
+// parsed in place and bounded (64 KiB, 100 fields), the body (Content-Length, chunked, or until
+// close) handed over as it arrives, the whole exchange within one deadline. It replaced
+// cpp-httplib, which spent about half of a call's instructions and nine syscalls per exchange,
+// and bounded a header line but not the number of lines. TLS (OpenSSL) is an indirection taken
+// only on https connections: the plain path reads and writes the socket itself.
 //
 // RFC 9112 framing: 1xx responses are skipped; 204/304 have no body; Transfer-Encoding wins
 // over Content-Length (chunked if it is the final coding, else the body runs to the close);
@@ -15,15 +17,23 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX and SSL, without its headers here
+struct ssl_st;
+
 namespace mcp::detail::http1 {
 
 using Clock = std::chrono::steady_clock;
+
+/// The most kept of a response body read whole that is not an MCP message (an error
+/// status's body, a notification's reply, OAuth metadata and token responses): 1 MiB.
+inline constexpr std::size_t kMaxBody = std::size_t{1} << 20;
 
 /// A response's status line and header fields, as received. The fields view the parser's
 /// copy of the head: valid until the parser is reset or parses another head.
@@ -85,8 +95,10 @@ class ResponseParser {
   std::string error_;
 };
 
-/// Why an exchange ended without a complete response.
-enum class Failure { none, connect, connect_timeout, write, read, timeout, stopped, protocol };
+/// Why an exchange ended without a complete response. `tls`: the TLS handshake failed (or
+/// the CA certificates could not be loaded); `tls_verify`: the server's certificate was
+/// refused (an unknown CA, another host name, expired ...). Outcome::detail says which.
+enum class Failure { none, connect, connect_timeout, write, read, timeout, stopped, protocol, tls, tls_verify };
 
 struct Outcome {
   Failure failure = Failure::none;
@@ -95,10 +107,33 @@ struct Outcome {
   [[nodiscard]] bool ok() const { return failure == Failure::none; }
 };
 
-/// One connection to host:port, reused for as long as the server keeps it alive.
+/// What https connections trust, shared by the connections of one client: certificates are
+/// verified (chain and host name, an IP-literal host as an IP address) unless `verify` is
+/// false, against `ca_file` and/or `ca_dir`, or the system's default store when both are empty.
+class TlsContext {
+ public:
+  TlsContext(bool verify, const std::string& ca_file, const std::string& ca_dir);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+  [[nodiscard]] ssl_ctx_st* get() const { return ctx_; }
+  [[nodiscard]] bool verify() const { return verify_; }
+  /// Why no connection can be made (the CA certificates could not be loaded), or empty.
+  [[nodiscard]] const std::string& error() const { return error_; }
+
+ private:
+  ssl_ctx_st* ctx_ = nullptr;
+  bool verify_;
+  std::string error_;
+};
+
+/// One connection to host:port, reused for as long as the server keeps it alive; TLS when
+/// `tls` is given (its handshake is part of the exchange that opens the connection, within
+/// its deadline and the connect timeout).
 class Connection {
  public:
-  Connection(std::string host, int port, std::chrono::microseconds connect_timeout);
+  Connection(std::string host, int port, std::chrono::microseconds connect_timeout,
+             std::shared_ptr<const TlsContext> tls = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -114,7 +149,8 @@ class Connection {
   /// kCoalesceWaitMs, then for any byte. After a wait that expired, the next 1, 2, 4 ... 64
   /// exchanges do not wait (a server slower than the wait gains nothing from it). A
   /// connection that finds whole responses waiting below that gate (shorter than the head
-  /// learnt) kMaxStrikes times in a row stops coalescing.
+  /// learnt) kMaxStrikes times in a row stops coalescing. TLS connections never coalesce
+  /// (the kernel sees records, not the head).
   Outcome exchange(std::string_view head, std::string_view body, bool head_request,
                    std::chrono::microseconds timeout, const ResponseParser::OnHead& on_head,
                    const ResponseParser::OnData& on_data, bool coalesce = false,
@@ -134,6 +170,12 @@ class Connection {
 
  private:
   Outcome open(Clock::time_point deadline);
+  Outcome handshake(Clock::time_point deadline);
+  // TLS reads and writes: > 0 bytes, 0 the peer closed, -1 with errno EAGAIN (poll for
+  // tls_wait_) or another error.
+  long tls_read(char* buf, std::size_t n);
+  long tls_write(const char* buf, std::size_t n);
+  long tls_result(int r);
   void close_fd();
   void set_lowat(int bytes);
 
@@ -153,9 +195,13 @@ class Connection {
   int backoff_ = 0;      // exchanges to go ungated after the next gate that expires
   int skip_ = 0;         // exchanges still to go ungated
   ResponseParser parser_;
+  std::shared_ptr<const TlsContext> tls_;  // null: plain http
+  ssl_st* ssl_ = nullptr;                  // the TLS session on fd_
+  short tls_wait_ = 0;                     // what the last TLS call waits for; 0: call again first
+  bool tls_clean_ = false;                 // the session may send its close_notify
 };
 
-/// Text for a failure, in the words the transport uses for cpp-httplib's errors.
+/// Text for a failure, for error messages (no credentials: nothing of the request).
 std::string describe(const Outcome& o);
 
 }  // namespace mcp::detail::http1

@@ -2,13 +2,10 @@
 #include "http_transport.hpp"
 
 #include "auth/oauth_util.hpp"
-#include "deadline.hpp"
 #include "http1.hpp"
 #include "json_read.hpp"
 #include "json_write.hpp"
 #include "sse.hpp"
-
-#include <httplib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -101,21 +98,6 @@ Result<Url> resolve_url(const Url& base, const std::string& ref_text) {
 
 namespace {
 
-std::string describe(httplib::Error e) {
-  switch (e) {
-    case httplib::Error::Connection: return "could not connect";
-    case httplib::Error::ConnectionTimeout: return "connect timed out";
-    case httplib::Error::Read: return "connection lost while reading";
-    case httplib::Error::Write: return "connection lost while writing";
-    case httplib::Error::ExceedRedirectCount: return "too many redirects";
-    case httplib::Error::Canceled: return "cancelled";
-    case httplib::Error::SSLConnection: return "TLS handshake failed";
-    case httplib::Error::SSLLoadingCerts: return "could not load CA certificates";
-    case httplib::Error::SSLServerVerification: return "TLS certificate verification failed";
-    default: return httplib::to_string(e);
-  }
-}
-
 bool header_safe(const std::string& v) {
   for (char c : v)
     if (c == '\r' || c == '\n' || c == '\0') return false;
@@ -142,9 +124,19 @@ namespace {
 
 bool is_jsonrpc_error_body(const json& j) { return j.is_object() && j.contains("error") && j["error"].is_object(); }
 
+bool same_name(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
+    const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
+    if (x != y) return false;
+  }
+  return true;
+}
+
 // The header fields of a request we send, in order, their names unique ignoring ASCII case.
-// A few entries: a vector, not cpp-httplib's multimap (whose case-insensitive compares and
-// node allocations were a measurable part of every call).
+// A few entries: a vector, not a multimap (whose case-insensitive compares and node
+// allocations were a measurable part of every call).
 class Fields {
  public:
   using Field = std::pair<std::string, std::string>;
@@ -164,12 +156,6 @@ class Fields {
       if (same(f.first, k)) return &f.second;
     return nullptr;
   }
-  // For cpp-httplib, which would otherwise ask for gzip or brotli (see make_client).
-  [[nodiscard]] httplib::Headers to_httplib() const {
-    httplib::Headers h(v_.begin(), v_.end());
-    if (!find("Accept-Encoding")) h.emplace("Accept-Encoding", "identity");
-    return h;
-  }
   [[nodiscard]] auto begin() const { return v_.begin(); }
   [[nodiscard]] auto end() const { return v_.end(); }
   void reserve(std::size_t n) { v_.reserve(n); }
@@ -178,16 +164,19 @@ class Fields {
   std::string provider_failure;
 
  private:
-  static bool same(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-      const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-      const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-      if (x != y) return false;
-    }
-    return true;
-  }
+  static bool same(std::string_view a, std::string_view b) { return same_name(a, b); }
   std::vector<Field> v_;
+};
+
+// A response's header fields as received, duplicates kept (only copied for a 401/403).
+struct ResponseFields {
+  std::vector<std::pair<std::string, std::string>> v;
+  // The first value of the field `name` (ASCII case-insensitive), or null.
+  [[nodiscard]] const std::string* first(std::string_view name) const {
+    for (const auto& [k, value] : v)
+      if (same_name(k, name)) return &value;
+    return nullptr;
+  }
 };
 
 // What a user callback that threw said (called inside a catch block).
@@ -201,9 +190,10 @@ std::string thrown_text() {
   }
 }
 
-httplib::Headers all_fields(const http1::Head& h) {
-  httplib::Headers all;
-  for (const auto& [k, v] : h.fields) all.emplace(std::string(k), std::string(v));
+ResponseFields all_fields(const http1::Head& h) {
+  ResponseFields all;
+  all.v.reserve(h.fields.size());
+  for (const auto& [k, v] : h.fields) all.v.emplace_back(std::string(k), std::string(v));
   return all;
 }
 
@@ -212,7 +202,6 @@ httplib::Headers all_fields(const http1::Head& h) {
 struct Flight {
   json id;  // the JSON-RPC id of the request (null for streams)
   std::mutex m;
-  httplib::Client* client = nullptr;
   http1::Connection* conn = nullptr;
   std::atomic<bool> aborted{false};
   std::atomic<bool> done{false};
@@ -230,7 +219,6 @@ struct Flight {
     cancel.request_stop();
     {
       std::lock_guard lk(m);
-      if (client) client->stop();
       if (conn) conn->stop();
     }
     if (wake) wake();
@@ -335,7 +323,7 @@ class FlightPool {
 
 }  // namespace
 
-std::size_t idle_flight_threads() { return FlightPool::instance().idle() + watchdog_idle(); }
+std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
 
 Result<Url> check_http_config(const HttpServerConfig& cfg) {
   auto u = parse_url(cfg.url);
@@ -375,16 +363,18 @@ class HttpTransport final : public Transport {
     e.server = name_;
     return e;
   }
-  std::unique_ptr<httplib::Client> make_client(const Url& u) const;
-  std::unique_ptr<httplib::Client> acquire(const Url& u, bool* reused = nullptr);
-  void release(const Url& u, std::unique_ptr<httplib::Client> c);
+  // A new connection to u's origin (TLS for https).
+  std::unique_ptr<http1::Connection> connect_to(const Url& u) const {
+    return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout,
+                                               u.scheme == "https" ? tls_ : nullptr);
+  }
   std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
   // u.origin(), without building the string for the server's own URL (every call's case).
   std::string origin_of(const Url& u) const {
     if (u.port == url_.port && u.host == url_.host && u.scheme == url_.scheme) return origin_;
     return u.origin();
   }
-  // A POST through the lean HTTP/1.1 client (plain http): the stale kept-alive retry, the
+  // An exchange through the lean HTTP/1.1 client (http or https): the stale kept-alive retry, the
   // connection back to the pool, `f` (if any) able to stop it. A redirect is handed on as any
   // response is (see redirect_target).
   http1::Outcome post_lean(Flight* f, const Url& url, const std::string& body,
@@ -409,12 +399,12 @@ class HttpTransport final : public Transport {
   void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
                 const std::function<void(Flight&)>& body);
   void reap_flights(bool all);
-  Error status_error(int status, const std::string& body, const httplib::Headers& headers) const;
+  Error status_error(int status, const std::string& body, const ResponseFields& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
   Result<void> apply_auth(Fields& h, const char* method, const Url& url, Clock::time_point deadline);
   // After a 401/403: asks the provider; true = resend with fresh credentials. `id` (a request's
   // JSON-RPC id, or null for streams) is held meanwhile, so a sign-in does not time it out.
-  Result<bool> challenge(int status, const httplib::Headers& response, const Fields& sent, int attempt,
+  Result<bool> challenge(int status, const ResponseFields& response, const Fields& sent, int attempt,
                          Clock::time_point deadline, Flight* f, const json& id = json());
 
   // One request's POST. `body` and `headers` were made on the caller's thread; `initialize`
@@ -424,12 +414,12 @@ class HttpTransport final : public Transport {
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                      const Fields& headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
-                     httplib::Headers* response_headers = nullptr);
+                     ResponseFields* response_headers = nullptr);
   // One exchange of stream_events; a redirect's Location goes to `location` (body dropped).
   bool stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
                    const Fields& headers, SseParser& parser, const json& our_id, bool& got_response,
                    int& status, std::string& error_body, std::string& content_type,
-                   httplib::Headers* response_headers, std::string& location);
+                   ResponseFields* response_headers, std::string& location);
   // Where a redirect (status 301, 302, 307, 308 with `location`, the `hops`-th) from `from`
   // leads, if we follow it: only to the same origin (scheme, host, port), at most
   // kMaxRedirects times, and never with an auth provider. Headers we were configured with,
@@ -454,6 +444,7 @@ class HttpTransport final : public Transport {
   Callbacks cb_;
   Url url_;
   std::string origin_;  // url_.origin()
+  std::shared_ptr<const http1::TlsContext> tls_;  // https: what its connections trust
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
   std::stop_source closing_stop_;  // requested by close(): auth providers give up
@@ -473,7 +464,6 @@ class HttpTransport final : public Transport {
   std::list<std::shared_ptr<Flight>> flights_;
   std::size_t active_flights_ = 0;
   std::condition_variable flights_cv_;
-  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
   std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;
 
   struct SlotWaiter {
@@ -489,47 +479,6 @@ class HttpTransport final : public Transport {
   bool closed_ = false;
 };
 
-std::unique_ptr<httplib::Client> HttpTransport::make_client(const Url& u) const {
-  auto c = std::make_unique<httplib::Client>(u.origin());
-  const auto connect = std::chrono::duration_cast<std::chrono::microseconds>(cfg_.connect_timeout).count();
-  c->set_connection_timeout(connect / 1000000, connect % 1000000);
-  c->set_read_timeout(3600, 0);  // requests are bounded by the engine's timeout, which aborts us
-  c->set_write_timeout(60, 0);
-  c->set_keep_alive(true);
-  // Compressed bodies are neither asked for (Fields::to_httplib) nor inflated: a small gzip
-  // body may inflate to gigabytes before any limit of ours sees it.
-  c->set_decompress(false);
-  c->set_tcp_nodelay(true);  // headers and body go out as two writes: Nagle would add ~40 ms
-  c->set_follow_location(false);  // it would send our headers to any origin: see redirect_target
-  c->enable_server_certificate_verification(cfg_.verify_tls);
-  if (!cfg_.ca_file.empty() || !cfg_.ca_dir.empty()) c->set_ca_cert_path(cfg_.ca_file, cfg_.ca_dir);
-  return c;
-}
-
-std::unique_ptr<httplib::Client> HttpTransport::acquire(const Url& u, bool* reused) {
-  {
-    std::lock_guard lk(mutex_);
-    auto& v = idle_[u.origin()];
-    if (!v.empty()) {
-      auto c = std::move(v.back());
-      v.pop_back();
-      if (reused) *reused = true;
-      return c;
-    }
-  }
-  if (reused) *reused = false;
-  return make_client(u);
-}
-
-void HttpTransport::release(const Url& u, std::unique_ptr<httplib::Client> c) {
-  std::lock_guard lk(mutex_);
-  if (closing_) return;
-  auto& v = idle_[u.origin()];
-  // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
-  // parallel calls open (and close) a connection each, overflowing servers' listen queues.
-  if (v.size() < 64) v.push_back(std::move(c));
-}
-
 std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, bool* reused) {
   {
     std::lock_guard lk(mutex_);
@@ -542,14 +491,16 @@ std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, boo
     }
   }
   *reused = false;
-  return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout);
+  return connect_to(u);
 }
 
 void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
   std::lock_guard lk(mutex_);
   if (closing_) return;
   auto& v = idle_lean_[origin_of(u)];
-  if (v.size() < 64) v.push_back(std::move(c));  // as for release()
+  // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
+  // parallel calls open (and close) a connection each, overflowing servers' listen queues.
+  if (v.size() < 64) v.push_back(std::move(c));
 }
 
 Fields HttpTransport::headers_for(const json* msg, bool stream) {
@@ -743,13 +694,12 @@ void HttpTransport::reap_flights(bool all) {
   flights_cv_.wait(lk, [&] { return active_flights_ <= self; });
 }
 
-Error HttpTransport::status_error(int status, const std::string& body, const httplib::Headers& headers) const {
+Error HttpTransport::status_error(int status, const std::string& body, const ResponseFields& headers) const {
   if (status == 401 || status == 403) {
     Error e = err(Errc::unauthorized, "HTTP " + std::to_string(status) + " from " + url_.origin() +
                                           (status == 401 ? ": authentication required" : ": forbidden"));
     json data{{"status", status}};
-    auto it = headers.find("WWW-Authenticate");
-    if (it != headers.end()) data["www_authenticate"] = it->second;
+    if (const auto* v = headers.first("WWW-Authenticate")) data["www_authenticate"] = *v;
     e.data = std::move(data);
     return e;
   }
@@ -788,7 +738,7 @@ Result<void> HttpTransport::apply_auth(Fields& h, const char* method, const Url&
   return {};
 }
 
-Result<bool> HttpTransport::challenge(int status, const httplib::Headers& response, const Fields& sent,
+Result<bool> HttpTransport::challenge(int status, const ResponseFields& response, const Fields& sent,
                                       int attempt, Clock::time_point deadline, Flight* f,
                                       const json& id) {
   constexpr int kMaxAuthAttempts = 6;
@@ -798,10 +748,10 @@ Result<bool> HttpTransport::challenge(int status, const httplib::Headers& respon
   info.server_url = cfg_.url;
   info.attempt = attempt;
   info.stop = f ? f->cancel.get_token() : closing_stop_.get_token();
-  auto [b, e] = response.equal_range("WWW-Authenticate");
-  for (auto it = b; it != e; ++it) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + it->second;
+  for (const auto& [k, v] : response.v)
+    if (same_name(k, "WWW-Authenticate")) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + v;
   if (const auto* a = sent.find("Authorization")) info.rejected_authorization = *a;
-  if (auto it = response.find("DPoP-Nonce"); it != response.end()) info.dpop_nonce = it->second;
+  if (const auto* n = response.first("DPoP-Nonce")) info.dpop_nonce = *n;
   // An authorization may need a person: the request's own timeout is suspended meanwhile
   // (held), and the provider gets at least kAuthWindow; its own timeouts bound the rest.
   constexpr auto kAuthWindow = std::chrono::minutes(10);
@@ -829,6 +779,8 @@ Result<void> HttpTransport::start(Callbacks cb) {
   if (!u) return fail(err(Errc::invalid_config, u.error().message));
   url_ = *u;
   origin_ = url_.origin();
+  // Redirects and the HTTP+SSE endpoint stay on this origin: one scheme for every exchange.
+  if (url_.scheme == "https") tls_ = std::make_shared<http1::TlsContext>(cfg_.verify_tls, cfg_.ca_file, cfg_.ca_dir);
   const std::string path = url_.target.substr(0, url_.target.find('?'));
   const bool sse_path = path.size() >= 4 && path.compare(path.size() - 4, 4, "/sse") == 0;
   if (cfg_.transport == HttpTransportKind::sse ||
@@ -942,9 +894,9 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   struct Response {
     int status = 0;
     std::string content_type, body;
-    httplib::Headers fields;  // only for a 401/403
+    ResponseFields fields;  // only for a 401/403
   };
-  // One POST, through the lean client (http) or cpp-httplib (https), and the same-origin
+  // One POST, and the same-origin
   // redirects it meets (redirect_target).
   auto post_once = [&]() -> Result<Response> {
     Url at = url;
@@ -954,53 +906,20 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
       // The whole exchange (a wait for a free connection came out of it).
       const auto read_timeout = std::max<std::chrono::microseconds>(
           100ms, std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
-      if (at.scheme == "http") {
-        auto out = post_lean(
-            nullptr, at, body, headers, read_timeout,
-            [&](const http1::Head& h) {
-              r.status = h.status;
-              r.content_type = h.get("Content-Type");
-              if (redirect_status(r.status)) location = h.get("Location");
-              if (r.status == 401 || r.status == 403) r.fields = all_fields(h);
-              return true;
-            },
-            [&](const char* d, std::size_t n) {
-              if (r.body.size() + n <= (1u << 20)) r.body.append(d, n);  // longer bodies are cut
-              return true;
-            });
-        if (!out.ok()) return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + http1::describe(out)));
-      } else {
-        auto client = acquire(at);
-        const auto t = read_timeout.count();
-        client->set_read_timeout(t / 1000000, t % 1000000);
-        httplib::Request req;
-        req.method = "POST";
-        req.path = at.target;
-        req.headers = headers.to_httplib();
-        req.headers.emplace("Content-Type", "application/json");
-        req.body = body;
-        req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
-          if (r.body.size() + n <= (1u << 20)) r.body.append(d, n);  // as above
-          return true;
-        };
-        httplib::Response res;
-        httplib::Error error = httplib::Error::Success;
-        bool sent;
-        {
-          // Its read timeout is per read: the watchdog keeps the deadline.
-          Deadline by(std::max(deadline, Clock::now() + 100ms), [c = client.get()] { c->stop(); });
-          sent = client->send(req, res, error);
-        }
-        if (!sent) {
-          const std::string why = Clock::now() >= deadline ? "timed out" : describe(error);
-          return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + why));
-        }
-        r.status = res.status;
-        r.content_type = res.get_header_value("Content-Type");
-        if (redirect_status(r.status)) location = res.get_header_value("Location");
-        if (r.status == 401 || r.status == 403) r.fields = res.headers;
-        if (r.status >= 200 && r.status < 400) release(at, std::move(client));
-      }
+      auto out = post_lean(
+          nullptr, at, body, headers, read_timeout,
+          [&](const http1::Head& h) {
+            r.status = h.status;
+            r.content_type = h.get("Content-Type");
+            if (redirect_status(r.status)) location = h.get("Location");
+            if (r.status == 401 || r.status == 403) r.fields = all_fields(h);
+            return true;
+          },
+          [&](const char* d, std::size_t n) {
+            if (r.body.size() + n <= http1::kMaxBody) r.body.append(d, n);  // longer bodies are cut
+            return true;
+          });
+      if (!out.ok()) return fail(err(Errc::connection_failed, "POST " + at.shown() + ": " + http1::describe(out)));
       if (location.empty()) return r;
       auto next = redirect_target(at, r.status, location, hops);
       if (!next) return fail(next.error());
@@ -1079,7 +998,7 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
         (out.failure == http1::Failure::read || out.failure == http1::Failure::write)) {
       // A kept-alive connection the server had already closed: no response came back, so
       // the request is sent once more on a fresh connection (as browsers and curl do).
-      conn = std::make_unique<http1::Connection>(url.host, url.port, cfg_.connect_timeout);
+      conn = connect_to(url);
       reused = false;
       continue;
     }
@@ -1113,7 +1032,7 @@ Result<Url> HttpTransport::redirect_target(const Url& from, int status, const st
 bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                                   const Fields& headers, SseParser& parser, const json& our_id,
                                   bool& got_response, int& status, std::string& error_body,
-                                  std::string& content_type, httplib::Headers* response_headers) {
+                                  std::string& content_type, ResponseFields* response_headers) {
   Url at = url;
   for (int hops = 0;; ++hops) {
     std::string location;
@@ -1140,7 +1059,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
 bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
                                 const Fields& headers, SseParser& parser, const json& our_id,
                                 bool& got_response, int& status, std::string& error_body,
-                                std::string& content_type, httplib::Headers* response_headers,
+                                std::string& content_type, ResponseFields* response_headers,
                                 std::string& location) {
   if (f.over()) return false;
   // Requests (POST) share the connections to the server; a stream (GET) has its own.
@@ -1156,21 +1075,20 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   bool is_sse = false;
   bool too_large = false;
   std::string json_body;
-  // The response's status and fields, from either HTTP client. `field(name)` gives one
-  // field's value; `all()` every field (only wanted for a 401/403).
-  auto on_head = [&](int st, auto&& field, auto&& all) {
-    status = st;
-    if (redirect_status(st)) {
-      location = field("Location");
+  // The response's status and fields.
+  auto on_head = [&](const http1::Head& h) {
+    status = h.status;
+    if (redirect_status(status)) {
+      location = h.get("Location");
       if (!location.empty()) return !f.over();  // its body is dropped; stream_events decides
     }
-    if (f.on_status) f.on_status(st);
-    content_type = field("Content-Type");
+    if (f.on_status) f.on_status(status);
+    content_type = h.get("Content-Type");
     // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
-    if (response_headers && (status == 401 || status == 403)) *response_headers = all();
+    if (response_headers && (status == 401 || status == 403)) *response_headers = all_fields(h);
     is_sse = status >= 200 && status < 300 && content_type.find("text/event-stream") != std::string::npos;
     if (status >= 200 && status < 300) {
-      const std::string sid = field("Mcp-Session-Id");
+      const std::string_view sid = h.get("Mcp-Session-Id");
       bool visible = !sid.empty();
       for (unsigned char c : sid) visible = visible && c >= 0x21 && c <= 0x7e;
       if (visible) {
@@ -1192,7 +1110,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       return ok;
     }
     auto& target = (status >= 200 && status < 300) ? json_body : error_body;
-    const std::size_t limit = (status >= 200 && status < 300) ? cfg_.max_message_bytes : (1u << 20);
+    const std::size_t limit = (status >= 200 && status < 300) ? cfg_.max_message_bytes : http1::kMaxBody;
     if (target.size() + n > limit) {
       too_large = status >= 200 && status < 300;
       return !too_large;  // error bodies are just truncated
@@ -1209,91 +1127,17 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   };
   bool ok = false;
   std::string failure;  // why !ok, when no status came
-  bool lean_done = false;
-  if (url.scheme == "http" && (method == "POST" || method == "GET")) {
-    // Plain http POSTs (every request's exchange) go through the lean client: one sendmsg,
-    // one poll and one recv per exchange. GET streams too: its bounds on a response head
-    // (64 KiB, 100 fields) are cpp-httplib's (none on the count), and the head must come in time.
+  {
+    // Every exchange goes through the lean client (http and https): its bounds on a response
+    // head (64 KiB, 100 fields), one deadline for the exchange, and for a GET stream a head
+    // that must come in time.
+    // (on_head by reference: a std::function of the lambda itself would allocate per call)
     auto out = post_lean(&f, url, body, headers, read_timeout(),
-                         [&](const http1::Head& h) {
-                           return on_head(
-                               h.status, [&](const char* name) { return std::string(h.get(name)); },
-                               [&] { return all_fields(h); });
-                         },
-                         on_content, method,
+                         [&on_head](const http1::Head& h) { return on_head(h); }, on_content, method,
                          method == "GET" ? std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait)
                                          : std::chrono::microseconds::max());
-    lean_done = true;
     ok = out.ok();
     if (!ok) failure = http1::describe(out);
-  }
-  if (!lean_done) {
-    bool reused = false;
-    auto client = acquire(url, &reused);
-    {
-      std::lock_guard lk(f.m);
-      f.client = client.get();
-    }
-    auto set_read_timeout = [&](httplib::Client& c) {
-      const auto t = read_timeout().count();
-      c.set_read_timeout(t / 1000000, t % 1000000);
-    };
-    set_read_timeout(*client);
-    // cpp-httplib's timeouts are per read: the watchdog bounds the whole exchange on the
-    // caller's thread, and a stream's wait for its response head.
-    auto stop_client = [&f] {
-      std::lock_guard lk(f.m);
-      if (f.client) f.client->stop();
-    };
-    Deadline whole(f.here ? f.deadline : Clock::time_point::max(), stop_client);
-    std::optional<Deadline> head_by;
-    std::atomic<bool> head_came{false};
-    if (method == "GET")
-      head_by.emplace(Clock::now() + cfg_.connect_timeout + kStreamHeadWait, [&f, &head_came, stop_client] {
-        if (!head_came) stop_client();
-      });
-    httplib::Request req;
-    req.method = method;
-    req.path = url.target;
-    req.headers = headers.to_httplib();
-    if (method == "POST") {
-      req.body = body;
-      req.headers.emplace("Content-Type", "application/json");
-    }
-    req.response_handler = [&](const httplib::Response& r) {
-      if (head_by) {
-        head_came = true;
-        head_by->cancel();
-      }
-      return on_head(
-          r.status, [&](const char* name) { return r.get_header_value(name); }, [&] { return r.headers; });
-    };
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) { return on_content(data, n); };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    ok = !f.over() && client->send(req, res, error);
-    if (!ok && reused && status == 0 && !too_large && !f.over() &&
-        (error == httplib::Error::Read || error == httplib::Error::Write || error == httplib::Error::Connection)) {
-      // A kept-alive connection the server had already closed (see above).
-      auto fresh = make_client(url);
-      {
-        std::lock_guard lk(f.m);
-        f.client = fresh.get();
-      }
-      client = std::move(fresh);
-      set_read_timeout(*client);
-      if (!f.over()) {
-        res = httplib::Response();
-        error = httplib::Error::Success;
-        ok = client->send(req, res, error);
-      }
-    }
-    {
-      std::lock_guard lk(f.m);
-      f.client = nullptr;
-    }
-    if (!ok) failure = head_by && !head_came && status == 0 && !f.over() ? "no response head in time" : describe(error);
-    if (ok && !f.over()) release(url, std::move(client));
   }
   if (too_large) {
     if (!our_id.is_null() && cb_.on_request_failed)
@@ -1330,7 +1174,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
   int status = 0;
   std::string error_body, content_type;
   const bool had_session = headers.find("Mcp-Session-Id") != nullptr;  // as sent
-  httplib::Headers response_headers;
+  ResponseFields response_headers;
   auto failed = [&](const Error& e) {
     // Once stopped or past its deadline the waiting caller reports why, not us.
     if (!f.over() && cb_.on_request_failed) cb_.on_request_failed(id, e);
@@ -1439,7 +1283,7 @@ void HttpTransport::run_get_stream(Flight& f) {
     int status = 0;
     bool ignored = false;
     std::string error_body, content_type;
-    httplib::Headers response_headers;
+    ResponseFields response_headers;
     const auto began = Clock::now();
     stream_events(f, url_, "GET", "", headers, parser, json(), ignored, status, error_body, content_type,
                   &response_headers);
@@ -1479,35 +1323,22 @@ Result<void> HttpTransport::open_sse(Clock::time_point deadline) {
 
 void HttpTransport::run_sse_stream(Flight& f) {
   SseParser parser(cfg_.max_message_bytes);
-  auto client = make_client(url_);
-  {
-    std::lock_guard lk(f.m);
-    f.client = client.get();
-  }
   int status = 0;
-  std::string error_body;
-  httplib::Headers response_headers;
-  httplib::Request req;
-  req.method = "GET";
+  ResponseFields response_headers;
   Url at = url_;  // where the stream is, after same-origin redirects
-  req.path = at.target;
   std::string location;
   Fields fields = headers_for(nullptr, true);
-  std::optional<Deadline> head_by;  // the response head must come in time
-  std::atomic<bool> head_came{false};
-  req.response_handler = [&](const httplib::Response& r) {
-    head_came = true;
-    if (head_by) head_by->cancel();
-    status = r.status;
-    response_headers = r.headers;
+  auto on_head = [&](const http1::Head& h) {
+    status = h.status;
+    response_headers = all_fields(h);
     if (redirect_status(status)) {
-      location = r.get_header_value("Location");
+      location = h.get("Location");
       if (!location.empty()) return !f.aborted;  // its body is dropped
     }
     return !f.aborted && status >= 200 && status < 300;
   };
   bool refused = false;  // the endpoint event named a URL we do not post to
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+  auto on_content = [&](const char* data, std::size_t n) {
     if (f.aborted || refused) return false;
     if (!location.empty()) return true;
     const bool fed = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
@@ -1541,13 +1372,11 @@ void HttpTransport::run_sse_stream(Flight& f) {
     });
     return fed && !refused;  // a refused endpoint ends the stream now
   };
-  httplib::Response res;
-  httplib::Error error = httplib::Error::Success;
+  std::string failure;  // why the last exchange failed
   const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
   int hops = 0;
   for (int attempt = 1; !f.aborted && !closing_; ++attempt) {
     auto a = apply_auth(fields, "GET", url_, auth_deadline);
-    req.headers = fields.to_httplib();
     if (!a) {
       std::lock_guard lk(mutex_);
       sse_error_ = a.error();
@@ -1555,29 +1384,11 @@ void HttpTransport::run_sse_stream(Flight& f) {
     }
     status = 0;
     location.clear();
-    res = httplib::Response();
-    if (at.scheme == "http") {
-      // The lean client, for its bounds on the response head (see stream_events).
-      auto out = post_lean(
-          &f, at, std::string(), fields, 24h,
-          [&](const http1::Head& h) {
-            httplib::Response r;
-            r.status = h.status;
-            r.headers = all_fields(h);
-            return req.response_handler(r);
-          },
-          [&](const char* d, std::size_t n) { return req.content_receiver(d, n, 0, 0); }, "GET",
-          std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
-      if (!out.ok()) error = httplib::Error::Read;
-    } else {
-      head_came = false;
-      head_by.emplace(Clock::now() + cfg_.connect_timeout + kStreamHeadWait, [&f, &head_came] {
-        std::lock_guard lk(f.m);
-        if (!head_came && f.client) f.client->stop();
-      });
-      client->send(req, res, error);
-      head_by.reset();
-    }
+    // The lean client, for its bounds on the response head (see stream_events); the head
+    // must come in time, the stream then lasts as long as the server keeps it.
+    auto out = post_lean(&f, at, std::string(), fields, 24h, on_head, on_content, "GET",
+                         std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
+    failure = out.ok() ? std::string() : http1::describe(out);
     if (!location.empty() && !f.aborted) {
       auto next = redirect_target(at, status, location, hops++);
       if (!next) {
@@ -1585,8 +1396,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
         sse_error_ = next.error();
         break;
       }
-      at = std::move(*next);  // same origin: the same client
-      req.path = at.target;
+      at = std::move(*next);  // same origin
       --attempt;  // not an authentication attempt
       continue;
     }
@@ -1596,10 +1406,6 @@ void HttpTransport::run_sse_stream(Flight& f) {
     if (!again) sse_error_ = again.error();
     else if (status == 401 || status == 403) sse_error_ = status_error(status, "", response_headers);
     break;
-  }
-  {
-    std::lock_guard lk(f.m);
-    f.client = nullptr;
   }
   bool had_endpoint;
   {
@@ -1611,7 +1417,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
   if (f.aborted || closing_) return;
   if (!had_endpoint) return;  // open_sse reports it
   open_ = false;
-  Error e = status == 0 ? err(Errc::connection_closed, "the HTTP+SSE stream closed: " + describe(error))
+  Error e = status == 0 ? err(Errc::connection_closed, "the HTTP+SSE stream closed: " + failure)
                         : err(Errc::connection_closed, "the HTTP+SSE stream from " + url_.shown() + " ended");
   std::lock_guard lk(deliver_mutex_);
   if (!closing_ && cb_.on_closed) cb_.on_closed(e);
@@ -1626,22 +1432,9 @@ void HttpTransport::end_session() {
   if (!apply_auth(headers, "DELETE", url_, by)) return;
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(by - Clock::now());
   if (left.count() <= 0) return;
-  if (url_.scheme == "http") {
-    http1::Connection conn(url_.host, url_.port, cfg_.connect_timeout);
-    const auto head = request_head("DELETE", url_, headers, conn.host_header(), nullptr);
-    (void)conn.exchange(head, {}, false, left, [](const http1::Head&) { return false; }, nullptr);
-    return;
-  }
-  auto client = make_client(url_);
-  httplib::Request req;
-  req.method = "DELETE";
-  req.path = url_.target;
-  req.headers = headers.to_httplib();
-  req.response_handler = [](const httplib::Response&) { return false; };  // the status is enough
-  httplib::Response res;
-  httplib::Error error = httplib::Error::Success;
-  Deadline stop_at(by, [c = client.get()] { c->stop(); });
-  (void)client->send(req, res, error);
+  auto conn = connect_to(url_);
+  const auto head = request_head("DELETE", url_, headers, conn->host_header(), nullptr);
+  (void)conn->exchange(head, {}, false, left, [](const http1::Head&) { return false; }, nullptr);
 }
 
 void HttpTransport::close() {
@@ -1666,7 +1459,6 @@ void HttpTransport::close() {
   reap_flights(true);
   if (legacy && !sid.empty()) end_session();
   std::lock_guard lk(mutex_);
-  idle_.clear();
   idle_lean_.clear();
   endpoint_cv_.notify_all();
   get_stream_cv_.notify_all();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Factory for the HTTP transports (cpp-httplib stays inside http_transport.cpp):
+// Factory for the HTTP transports (the HTTP/1.1 client, http1, stays inside http_transport.cpp):
 // Streamable HTTP for both eras, and the legacy 2024-11-05 HTTP+SSE transport, with the
 // automatic fallback between them.
 #include <mcp/config.hpp>

@@ -11,12 +11,11 @@
 // except sanitized, truncated OAuth error codes and descriptions.
 #include "oauth_util.hpp"
 
-#include "../deadline.hpp"
+#include "../http1.hpp"
 #include "../json_read.hpp"
 
 #include <mcp/oauth.hpp>
 
-#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -33,8 +32,9 @@ using nlohmann::json;
 using Clock = AuthProvider::Clock;
 using SysClock = std::chrono::system_clock;
 using Params = std::vector<std::pair<std::string, std::string>>;
+using Headers = std::vector<std::pair<std::string, std::string>>;  // of a request we send
 
-constexpr std::size_t kMaxBody = 1u << 20;  // metadata and token responses
+constexpr std::size_t kMaxBody = detail::http1::kMaxBody;  // metadata and token responses
 constexpr int kMax401Attempts = 2;          // a fresh token refused again: give up
 constexpr int kMaxNonceAttempts = 3;        // challenges of one request answered with a DPoP nonce retry
 constexpr std::size_t kMaxNonce = 1024;     // longer DPoP-Nonce values are ignored
@@ -94,6 +94,9 @@ struct Reply {
   std::string dpop_nonce;  // the DPoP-Nonce response header (RFC 9449 8)
 };
 
+// Exchanges with the authorization server's endpoints, through the library's own HTTP/1.1
+// client: a bounded response head (64 KiB, 100 fields), a body of at most kMaxBody, and the
+// whole exchange (connect, TLS handshake, request, response) within one deadline.
 class Http {
  public:
   Http(std::chrono::milliseconds timeout, bool verify_tls, std::string ca_file)
@@ -101,71 +104,59 @@ class Http {
 
   // One request, no redirects followed, all of it within the timeout and by `deadline`
   // (Errc::timeout after). Network failures are Errc::connection_failed.
-  Result<Reply> send(const std::string& method, const std::string& url, httplib::Headers headers,
+  Result<Reply> send(const std::string& method, const std::string& url, const Headers& headers,
                      const std::string& body, const std::string& content_type, Clock::time_point deadline) const {
+    namespace http1 = detail::http1;
     if (timeout_ > std::chrono::milliseconds(0) && deadline - Clock::now() > timeout_) deadline = Clock::now() + timeout_;
-    auto u = oauth::parse_url(url);
+    auto u = oauth::parse_url(url);  // no whitespace or control characters: nothing splits the request
     if (!u) return fail(Errc::unauthorized, "invalid authorization endpoint URL");
     if (!u->userinfo.empty()) return fail(Errc::unauthorized, "authorization endpoint URL with userinfo refused");
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left <= std::chrono::milliseconds(0))
-      return fail(Errc::timeout, "timed out before contacting " + safe_url(url));
-    auto t = std::min(left, timeout_);
+    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return fail(Errc::timeout, "timed out before contacting " + safe_url(url));
     std::string host = u->host;
-    std::string origin = u->scheme + "://" + host + (u->port.empty() ? "" : ":" + u->port);
-    httplib::Client cli(origin);
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t).count();
-    cli.set_connection_timeout(us / 1000000, us % 1000000);
-    cli.set_read_timeout(us / 1000000, us % 1000000);
-    cli.set_write_timeout(us / 1000000, us % 1000000);
-    cli.set_follow_location(false);
-    cli.set_decompress(false);  // compressed replies are not asked for (below) nor inflated
-    cli.enable_server_certificate_verification(verify_tls_);
-    if (!ca_file_.empty()) cli.set_ca_cert_path(ca_file_);
-
-    httplib::Request req;
-    req.method = method;
-    req.path = (u->path.empty() ? "/" : u->path) + (u->has_query ? "?" + u->query : "");
-    req.headers = std::move(headers);
-    req.headers.emplace("Accept", "application/json");
-    req.headers.emplace("Accept-Encoding", "identity");
-    if (!content_type.empty()) {
-      req.body = body;
-      req.headers.emplace("Content-Type", content_type);
-    }
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    const bool tls = u->scheme == "https";
+    const int port = u->port.empty() ? (tls ? 443 : 80) : std::stoi(u->port);  // at most 5 digits
+    if (port <= 0 || port > 65535) return fail(Errc::unauthorized, "authorization endpoint URL with a bad port");
+    for (const auto& [k, v] : headers)
+      for (char c : k + v)
+        if (c == '\r' || c == '\n' || c == '\0')
+          return fail(Errc::unauthorized, "a request header for " + safe_url(url) + " contains CR, LF or NUL");
+    http1::Connection conn(host, port, left, tls ? tls_context() : nullptr);
+    std::string head = method + " " + (u->path.empty() ? "/" : u->path) + (u->has_query ? "?" + u->query : "") +
+                       " HTTP/1.1\r\nHost: " + conn.host_header() +
+                       "\r\nUser-Agent: mcp-cpp\r\nAccept: application/json\r\nAccept-Encoding: identity\r\n"
+                       "Connection: close\r\n";
+    for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
+    if (!content_type.empty())
+      head += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    head += "\r\n";
     Reply reply;
-    req.response_handler = [&](const httplib::Response& r) {
-      reply.status = r.status;
-      reply.dpop_nonce = r.get_header_value("DPoP-Nonce");
-      return true;
-    };
     bool too_large = false;
-    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-      if (Clock::now() >= deadline) return false;  // a trickled body: the check below says so
-      if (reply.body.size() + n > kMaxBody) {
-        too_large = true;
-        return false;
-      }
-      reply.body.append(data, n);
-      return true;
-    };
-    httplib::Response res;
-    httplib::Error error = httplib::Error::Success;
-    // The timeouts above are per read: a server trickling its head or body a byte per read
-    // never trips them. The watchdog shuts the exchange down at the deadline.
-    detail::Deadline by(deadline, [&cli] { cli.stop(); });
-    const bool sent = cli.send(req, res, error);
-    by.cancel();
+    const auto out = conn.exchange(
+        head, content_type.empty() ? std::string_view() : std::string_view(body), method == "HEAD", left,
+        [&](const http1::Head& h) {
+          reply.status = h.status;
+          reply.dpop_nonce = h.get("DPoP-Nonce");
+          return true;
+        },
+        [&](const char* data, std::size_t n) {
+          if (reply.body.size() + n > kMaxBody) {
+            too_large = true;
+            return false;
+          }
+          reply.body.append(data, n);
+          return true;
+        });
     if (too_large)  // a cut body would read as a reply without what we asked for
       return fail(Errc::message_too_large, "the reply from " + safe_url(url) + " exceeded " +
                                                std::to_string(kMaxBody >> 20) + " MiB; refused");
-    if (!sent && Clock::now() >= deadline)  // stopped, or gave up reading, at the deadline
+    if (out.ok()) return reply;
+    if (out.failure == http1::Failure::timeout || Clock::now() >= deadline)
       return fail(Errc::timeout, "timed out waiting for " + safe_url(url));
-    if (!sent && reply.status == 0)
-      return fail(Errc::connection_failed,
-                  "could not reach " + safe_url(url) + " (" + httplib::to_string(error) + ")");
-    if (reply.status == 0) reply.status = res.status;
-    return reply;
+    if (reply.status == 0 || out.failure == http1::Failure::protocol)
+      return fail(Errc::connection_failed, "could not reach " + safe_url(url) + " (" + http1::describe(out) + ")");
+    return reply;  // the connection broke in the body: what came is judged as it is
   }
 
   Result<Reply> get(const std::string& url, Clock::time_point deadline) const {
@@ -173,9 +164,18 @@ class Http {
   }
 
  private:
+  // What https endpoints are trusted with, made at the first https exchange.
+  std::shared_ptr<const detail::http1::TlsContext> tls_context() const {
+    std::lock_guard lk(tls_mutex_);
+    if (!tls_) tls_ = std::make_shared<detail::http1::TlsContext>(verify_tls_, ca_file_, std::string());
+    return tls_;
+  }
+
   std::chrono::milliseconds timeout_;
   bool verify_tls_;
   std::string ca_file_;
+  mutable std::mutex tls_mutex_;
+  mutable std::shared_ptr<const detail::http1::TlsContext> tls_;
 };
 
 json parse_object(const std::string& body) {
@@ -818,7 +818,7 @@ class OAuthProvider final : public AuthProvider {
     if (scope) p.emplace_back("scope", *scope);
     std::string method = o_.idp_token_endpoint_auth_method;
     if (method.empty()) method = o_.idp_client_secret.empty() ? "none" : "client_secret_basic";
-    httplib::Headers h;
+    Headers h;
     if (auto r = authenticate(Client{o_.idp_client_id, o_.idp_client_secret, method}, o_.idp_token_endpoint, p, h); !r)
       return fail(r.error());
     diag("token exchange for an ID-JAG at " + safe_url(o_.idp_token_endpoint));
@@ -851,10 +851,10 @@ class OAuthProvider final : public AuthProvider {
 
   // Adds the client's authentication (`c.method`) to a token request; `audience` is the `aud`
   // of a private_key_jwt assertion.
-  Result<void> authenticate(const Client& c, const std::string& audience, Params& p, httplib::Headers& h) const {
+  Result<void> authenticate(const Client& c, const std::string& audience, Params& p, Headers& h) const {
     const std::string& m = c.method;
     if (m == "client_secret_basic") {
-      h.emplace("Authorization", "Basic " + oauth::base64_encode(oauth::form_urlencode(c.id) + ":" +
+      h.emplace_back("Authorization", "Basic " + oauth::base64_encode(oauth::form_urlencode(c.id) + ":" +
                                                                  oauth::form_urlencode(c.secret)));
     } else if (m == "client_secret_post") {
       p.emplace_back("client_id", c.id);
@@ -893,7 +893,7 @@ class OAuthProvider final : public AuthProvider {
     Result<Reply> r;
     for (int round = 1;; ++round) {
       Params p = params;  // authentication afresh: a client assertion's jti is single-use
-      httplib::Headers h;
+      Headers h;
       if (auto a = authenticate(c, d.issuer.empty() ? d.token_endpoint : d.issuer, p, h); !a) return fail(a.error());
       if (key) {
         oauth::DpopProofOptions po;
@@ -902,7 +902,7 @@ class OAuthProvider final : public AuthProvider {
         po.nonce = as_nonce(d.token_endpoint);
         auto proof = oauth::make_dpop_proof(*key, po);
         if (!proof) return fail(proof.error());
-        h.emplace("DPoP", std::move(*proof));
+        h.emplace_back("DPoP", std::move(*proof));
       }
       r = http_.send("POST", d.token_endpoint, std::move(h), form_encode(p), "application/x-www-form-urlencoded",
                      deadline);
