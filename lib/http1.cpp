@@ -558,7 +558,16 @@ Outcome Connection::open(Clock::time_point deadline) {
   if (::getaddrinfo(host_.c_str(), port.c_str(), &hints, &res) != 0 || !res) return {Failure::connect, {}, false};
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> owned(res, ::freeaddrinfo);
   Failure why = Failure::connect;
+  std::string refused;  // why the last address was refused by the check
+  bool tried = false;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    if (address_check_) {
+      if (std::string no = address_check_(*ai->ai_addr); !no.empty()) {
+        refused = std::move(no);
+        continue;
+      }
+    }
+    tried = true;
     const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) continue;
     const int one = 1;
@@ -595,6 +604,7 @@ Outcome Connection::open(Clock::time_point deadline) {
     }
     close_fd();
   }
+  if (!tried && !refused.empty()) return {Failure::refused, std::move(refused), false};
   return {why, {}, false};
 }
 
@@ -740,6 +750,7 @@ std::string describe(const Outcome& o) {
     case Failure::protocol: return "invalid HTTP response: " + o.detail;
     case Failure::tls: return "TLS handshake failed: " + o.detail;
     case Failure::tls_verify: return "TLS certificate verification failed: " + o.detail;
+    case Failure::refused: return o.detail;
   }
   return "error";
 }

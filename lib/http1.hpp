@@ -27,6 +27,8 @@
 struct ssl_ctx_st;  // OpenSSL's SSL_CTX and SSL, without its headers here
 struct ssl_st;
 
+struct sockaddr;  // <sys/socket.h>
+
 namespace mcp::detail::http1 {
 
 using Clock = std::chrono::steady_clock;
@@ -98,7 +100,7 @@ class ResponseParser {
 /// Why an exchange ended without a complete response. `tls`: the TLS handshake failed (or
 /// the CA certificates could not be loaded); `tls_verify`: the server's certificate was
 /// refused (an unknown CA, another host name, expired ...). Outcome::detail says which.
-enum class Failure { none, connect, connect_timeout, write, read, timeout, stopped, protocol, tls, tls_verify };
+enum class Failure { none, connect, connect_timeout, write, read, timeout, stopped, protocol, tls, tls_verify, refused };
 
 struct Outcome {
   Failure failure = Failure::none;
@@ -167,6 +169,13 @@ class Connection {
   [[nodiscard]] bool gating() const { return head_lowat_ > 1 && skip_ == 0; }
   /// `Host` header value for this connection's origin.
   [[nodiscard]] const std::string& host_header() const { return host_header_; }
+  /// Judges each address the host name resolves to before connecting to it: an empty string
+  /// allows it, a reason refuses it. When every address is refused the exchange fails with
+  /// Failure::refused and that reason (nothing was sent anywhere). Checked at connect time, on
+  /// the addresses actually used, so a name cannot resolve one way for a check and another
+  /// for the connection.
+  using AddressCheck = std::function<std::string(const struct sockaddr& address)>;
+  void set_address_check(AddressCheck check) { address_check_ = std::move(check); }
 
  private:
   Outcome open(Clock::time_point deadline);
@@ -182,6 +191,7 @@ class Connection {
   std::string host_;
   int port_;
   std::chrono::microseconds connect_timeout_;
+  AddressCheck address_check_;
   std::string host_header_;
   int fd_ = -1;
   bool reusable_ = false;

@@ -104,8 +104,11 @@ class Http {
 
   // One request, no redirects followed, all of it within the timeout and by `deadline`
   // (Errc::timeout after). Network failures are Errc::connection_failed.
+  // `reach`: the address classes an endpoint a server named may resolve to besides public ones
+  // (see oauth::refuse_address); null for endpoints the user configured.
   Result<Reply> send(const std::string& method, const std::string& url, const Headers& headers,
-                     const std::string& body, const std::string& content_type, Clock::time_point deadline) const {
+                     const std::string& body, const std::string& content_type, Clock::time_point deadline,
+                     const std::vector<oauth::HostClass>* reach) const {
     namespace http1 = detail::http1;
     if (timeout_ > std::chrono::milliseconds(0) && deadline - Clock::now() > timeout_) deadline = Clock::now() + timeout_;
     auto u = oauth::parse_url(url);  // no whitespace or control characters: nothing splits the request
@@ -123,6 +126,7 @@ class Http {
         if (c == '\r' || c == '\n' || c == '\0')
           return fail(Errc::unauthorized, "a request header for " + safe_url(url) + " contains CR, LF or NUL");
     http1::Connection conn(host, port, left, tls ? tls_context() : nullptr);
+    if (reach) conn.set_address_check([reach](const sockaddr& a) { return oauth::refuse_address(a, *reach); });
     std::string head = method + " " + (u->path.empty() ? "/" : u->path) + (u->has_query ? "?" + u->query : "") +
                        " HTTP/1.1\r\nHost: " + conn.host_header() +
                        "\r\nUser-Agent: mcp-cpp\r\nAccept: application/json\r\nAccept-Encoding: identity\r\n"
@@ -152,6 +156,8 @@ class Http {
       return fail(Errc::message_too_large, "the reply from " + safe_url(url) + " exceeded " +
                                                std::to_string(kMaxBody >> 20) + " MiB; refused");
     if (out.ok()) return reply;
+    if (out.failure == http1::Failure::refused)
+      return fail(Errc::unauthorized, "not contacting " + safe_url(url) + ": " + out.detail);
     if (out.failure == http1::Failure::timeout || Clock::now() >= deadline)
       return fail(Errc::timeout, "timed out waiting for " + safe_url(url));
     if (reply.status == 0 || out.failure == http1::Failure::protocol)
@@ -159,8 +165,8 @@ class Http {
     return reply;  // the connection broke in the body: what came is judged as it is
   }
 
-  Result<Reply> get(const std::string& url, Clock::time_point deadline) const {
-    return send("GET", url, {}, {}, {}, deadline);
+  Result<Reply> get(const std::string& url, Clock::time_point deadline, const std::vector<oauth::HostClass>* reach) const {
+    return send("GET", url, {}, {}, {}, deadline, reach);
   }
 
  private:
@@ -203,6 +209,9 @@ struct Discovery {
   std::string issuer;    // PRM authorization_servers[0]; the server's origin without PRM
   json as;               // AS metadata, or null (default endpoints)
   std::string authorization_endpoint, token_endpoint, registration_endpoint;
+  // The classes of the MCP server's own addresses: an endpoint's name may resolve to a
+  // loopback, private or link-local address only when one of these is of that class.
+  std::vector<oauth::HostClass> reach;
 };
 
 struct Client {
@@ -331,6 +340,7 @@ class OAuthProvider final : public AuthProvider {
       st->busy = true;
       lk.unlock();
       Discovery d;
+      d.reach = reach_of(server_url);
       d.issuer = cur.issuer;
       d.token_endpoint = cur.token_endpoint;
       d.resource = cur.resource;
@@ -545,11 +555,12 @@ class OAuthProvider final : public AuthProvider {
 
   // The first candidate URL that answers 200 with a JSON object; nullopt when none does.
   Result<std::optional<std::pair<std::string, json>>> first_json(const std::vector<std::string>& urls,
-                                                                  Clock::time_point deadline) const {
+                                                                  Clock::time_point deadline,
+                                                                  const std::vector<oauth::HostClass>& reach) const {
     std::optional<Error> network;
     bool answered = false;
     for (const auto& url : urls) {
-      auto r = http_.get(url, deadline);
+      auto r = http_.get(url, deadline, &reach);
       if (!r) {
         if (r.error().errc() == Errc::timeout) return fail(r.error());
         network = r.error();
@@ -570,10 +581,10 @@ class OAuthProvider final : public AuthProvider {
   // is off only for the 2025-03-26 fallback, where the "issuer" is just the MCP server's origin
   // (the authorization base URL), not an identifier a third party told us.
   Result<std::optional<json>> as_metadata(const std::string& issuer, Clock::time_point deadline,
-                                          bool strict = true) const {
+                                          const std::vector<oauth::HostClass>& reach, bool strict = true) const {
     auto urls = oauth::authorization_server_metadata_urls(issuer);
     if (!urls) return fail(Errc::unauthorized, "the authorization server issuer is not a valid https URL");
-    auto found = first_json(*urls, deadline);
+    auto found = first_json(*urls, deadline, reach);
     if (!found) return fail(found.error());
     if (!*found) return std::optional<json>();
     auto& [url, meta] = **found;
@@ -596,9 +607,15 @@ class OAuthProvider final : public AuthProvider {
            (canonical[c->size()] == '/' || (*c)[c->size() - 1] == '/');
   }
 
+  static std::vector<oauth::HostClass> reach_of(const std::string& server_url) {
+    auto server = oauth::parse_url(server_url);
+    return server ? oauth::host_classes(server->host) : std::vector<oauth::HostClass>{};
+  }
+
   Result<Discovery> discover(const std::string& server_url, const std::string& canonical,
                              const std::optional<std::string>& header_prm, Clock::time_point deadline) const {
     Discovery d;
+    d.reach = reach_of(server_url);
     if (header_prm) {
       // A 401 may name any URL: only the MCP server's own origin is asked (as the
       // specification's discovery sequence shows), never a cloud metadata service or another
@@ -613,7 +630,7 @@ class OAuthProvider final : public AuthProvider {
     auto urls = oauth::protected_resource_metadata_urls(server_url, header_prm ? std::optional<std::string_view>(*header_prm)
                                                                                : std::nullopt);
     if (!urls) return fail(Errc::invalid_config, "the server URL is not an absolute http(s) URL");
-    auto prm = first_json(*urls, deadline);
+    auto prm = first_json(*urls, deadline, d.reach);
     if (!prm) return fail(prm.error());
     if (*prm) {
       auto& [url, meta] = **prm;
@@ -631,7 +648,7 @@ class OAuthProvider final : public AuthProvider {
                                             " lists no authorization server");
       d.issuer = servers.front();
       if (auto ok = oauth::check_endpoint(d.issuer, server_url, "the authorization server"); !ok) return fail(ok.error());
-      auto as = as_metadata(d.issuer, deadline);
+      auto as = as_metadata(d.issuer, deadline, d.reach);
       if (!as) return fail(as.error());
       if (!*as)
         return fail(Errc::unauthorized, "no authorization server metadata found for " + safe_url(d.issuer));
@@ -644,7 +661,7 @@ class OAuthProvider final : public AuthProvider {
       d.issuer = oauth::origin_of(*u);
       diag("no protected resource metadata; using the server's origin as authorization server");
       if (auto ok = oauth::check_endpoint(d.issuer, server_url, "the authorization server"); !ok) return fail(ok.error());
-      auto as = as_metadata(d.issuer, deadline, /*strict=*/false);
+      auto as = as_metadata(d.issuer, deadline, d.reach, /*strict=*/false);
       if (!as) return fail(as.error());
       if (*as) {
         d.as = std::move(**as);
@@ -727,7 +744,7 @@ class OAuthProvider final : public AuthProvider {
     else if (contains(supported, "client_secret_post")) req["token_endpoint_auth_method"] = "client_secret_post";
     if (!o_.scope.empty()) req["scope"] = o_.scope;
 
-    auto r = http_.send("POST", d.registration_endpoint, {}, req.dump(), "application/json", deadline);
+    auto r = http_.send("POST", d.registration_endpoint, {}, req.dump(), "application/json", deadline, &d.reach);
     if (!r) return fail(r.error());
     if (r->status != 200 && r->status != 201)
       return fail(Errc::unauthorized, "client registration at " + safe_url(d.registration_endpoint) +
@@ -823,7 +840,7 @@ class OAuthProvider final : public AuthProvider {
       return fail(r.error());
     diag("token exchange for an ID-JAG at " + safe_url(o_.idp_token_endpoint));
     auto r = http_.send("POST", o_.idp_token_endpoint, std::move(h), form_encode(p), "application/x-www-form-urlencoded",
-                        deadline);
+                        deadline, /*reach=*/nullptr);  // the user's own identity provider
     if (!r) return fail(r.error());
     if (r->status != 200)
       return fail(Errc::unauthorized, "the identity provider's token endpoint " + safe_url(o_.idp_token_endpoint) +
@@ -905,7 +922,7 @@ class OAuthProvider final : public AuthProvider {
         h.emplace_back("DPoP", std::move(*proof));
       }
       r = http_.send("POST", d.token_endpoint, std::move(h), form_encode(p), "application/x-www-form-urlencoded",
-                     deadline);
+                     deadline, &d.reach);
       if (!r) return fail(r.error());
       if (!key || r->dpop_nonce.empty() || r->dpop_nonce.size() > kMaxNonce) break;
       {

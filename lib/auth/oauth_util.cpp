@@ -16,6 +16,9 @@
 #include <openssl/sha.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -313,6 +316,49 @@ HostClass host_class(std::string_view host_text) {
   if ((b[0] & 0xfe) == 0xfc) return HostClass::private_net;
   if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return HostClass::link_local;
   return HostClass::public_host;
+}
+
+HostClass address_class(const sockaddr& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* bytes = address.sa_family == AF_INET    ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in&>(address).sin_addr)
+                      : address.sa_family == AF_INET6 ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6&>(address).sin6_addr)
+                                                      : nullptr;
+  if (!bytes || !::inet_ntop(address.sa_family, bytes, text, sizeof text)) return HostClass::public_host;
+  return host_class(text);
+}
+
+std::vector<HostClass> host_classes(std::string_view host_text) {
+  std::string host(host_text);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const HostClass literal = host_class(host);
+  in6_addr a6{};
+  in_addr a4{};
+  if (literal != HostClass::public_host || ::inet_pton(AF_INET6, host.c_str(), &a6) == 1 ||
+      (host.find(':') == std::string::npos && ::inet_aton(host.c_str(), &a4) != 0))
+    return {literal};
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::vector<HostClass> out;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &res) != 0 || !res) return out;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    const HostClass c = address_class(*ai->ai_addr);
+    if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+  }
+  ::freeaddrinfo(res);
+  return out;
+}
+
+std::string refuse_address(const sockaddr& address, const std::vector<HostClass>& server_classes) {
+  const HostClass c = address_class(address);
+  if (c == HostClass::public_host || std::find(server_classes.begin(), server_classes.end(), c) != server_classes.end())
+    return {};
+  const char* kind = c == HostClass::loopback      ? "a loopback"
+                     : c == HostClass::private_net ? "a private-network"
+                     : c == HostClass::link_local  ? "a link-local"
+                                                   : "an unspecified";
+  return std::string("the name resolves to ") + kind + " address and the MCP server's does not; refused";
 }
 
 Result<void> check_endpoint(std::string_view url, std::string_view server_url, std::string_view what) {

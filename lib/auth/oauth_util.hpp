@@ -28,6 +28,8 @@
 
 struct evp_pkey_st;  // OpenSSL's EVP_PKEY
 
+struct sockaddr;  // <sys/socket.h>
+
 namespace mcp::detail::oauth {
 
 // ---------------------------------------------------------------------------------------------
@@ -116,6 +118,16 @@ enum class HostClass {
   unspecified,  ///< 0.0.0.0/8, :: (which reach this machine)
 };
 [[nodiscard]] HostClass host_class(std::string_view host);
+/// The class of a resolved address (IPv4 or IPv6; anything else is `public_host`).
+[[nodiscard]] HostClass address_class(const struct sockaddr& address);
+/// The classes of the addresses `host` stands for: a literal or "localhost" as host_class
+/// says, a name by resolving it (no address: empty).
+[[nodiscard]] std::vector<HostClass> host_classes(std::string_view host);
+/// Why the OAuth client must not connect to `address` for an endpoint whose URL passed
+/// check_endpoint (empty: it may): a loopback, private, link-local or unspecified address is
+/// refused unless the MCP server's own addresses (`server_classes`, from host_classes) are of
+/// that class. A host name can resolve to anything; this is checked on the address used.
+[[nodiscard]] std::string refuse_address(const struct sockaddr& address, const std::vector<HostClass>& server_classes);
 
 /// Whether the OAuth client may send requests (and secrets) to `url`, an endpoint a server
 /// named (`what`, e.g. "the token endpoint", goes into the message): it must use https unless

@@ -2,6 +2,7 @@
 // HTTP+SSE endpoints on another origin, request targets with control characters, secrets in
 // error text. Two fixtures on two ports of 127.0.0.1 are two origins.
 #include "../../lib/auth/oauth_util.hpp"
+#include "../../lib/http1.hpp"
 #include "../../lib/http_transport.hpp"
 #include "http_fixture.hpp"
 
@@ -10,6 +11,11 @@
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <atomic>
 #include <mutex>
 #include <thread>
 
@@ -329,6 +335,74 @@ TEST_CASE("oauth origin: an authorization server on an address of another class 
   CHECK_MESSAGE(r.error().message.find(hostile + " is not https") != std::string::npos, r.error().message);
   check_no_secret(r.error().what());
   CHECK(as.seen().empty());
+}
+
+TEST_CASE("oauth origin: an endpoint's name is judged by the addresses it resolves to, when connecting") {
+  // check_endpoint classifies literals only; a name (say, one a hostile server registered to
+  // point at 169.254.169.254) is judged on the address the connection would use.
+  using HC = mcp::detail::oauth::HostClass;
+  namespace oauth = mcp::detail::oauth;
+  auto v4 = [](const char* text) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    REQUIRE(::inet_pton(AF_INET, text, &a.sin_addr) == 1);
+    return a;
+  };
+  auto v6 = [](const char* text) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    REQUIRE(::inet_pton(AF_INET6, text, &a.sin6_addr) == 1);
+    return a;
+  };
+  auto as_sa = [](const auto& a) -> const sockaddr& { return reinterpret_cast<const sockaddr&>(a); };
+  const auto metadata = v4("169.254.169.254"), ten = v4("10.0.0.7"), lo = v4("127.0.0.1"), pub = v4("8.8.8.8");
+  const auto lo6 = v6("::1"), ll6 = v6("fe80::1"), mapped = v6("::ffff:169.254.1.1");
+  CHECK(oauth::address_class(as_sa(metadata)) == HC::link_local);
+  CHECK(oauth::address_class(as_sa(ten)) == HC::private_net);
+  CHECK(oauth::address_class(as_sa(lo6)) == HC::loopback);
+  CHECK(oauth::address_class(as_sa(ll6)) == HC::link_local);
+  CHECK(oauth::address_class(as_sa(mapped)) == HC::link_local);
+  CHECK(oauth::address_class(as_sa(pub)) == HC::public_host);
+  const std::vector<HC> public_server{HC::public_host}, loopback_server{HC::loopback};
+  CHECK(oauth::refuse_address(as_sa(pub), public_server).empty());
+  CHECK(oauth::refuse_address(as_sa(metadata), public_server).find("link-local") != std::string::npos);
+  CHECK(oauth::refuse_address(as_sa(ten), public_server).find("private-network") != std::string::npos);
+  CHECK_FALSE(oauth::refuse_address(as_sa(lo), public_server).empty());
+  CHECK(oauth::refuse_address(as_sa(lo), loopback_server).empty());
+  CHECK_FALSE(oauth::refuse_address(as_sa(metadata), loopback_server).empty());
+  CHECK(oauth::host_classes("localhost") == loopback_server);
+  CHECK(oauth::host_classes("[::1]") == loopback_server);
+  CHECK(oauth::host_classes("10.1.2.3") == std::vector<HC>{HC::private_net});
+  CHECK(oauth::host_classes("no-such-host.invalid").empty());
+  // The check runs on the address the connection uses: "localhost" is refused when only
+  // public addresses may be reached, and nothing reaches the server.
+  std::atomic<int> requests{0};
+  httplib::Server srv;
+  srv.Get("/.well-known/oauth-authorization-server", [&](const httplib::Request&, httplib::Response& res) {
+    ++requests;
+    res.set_content("{}", "application/json");
+  });
+  const int port = srv.bind_to_any_port("127.0.0.1");
+  std::thread t([&] { srv.listen_after_bind(); });
+  namespace http1 = mcp::detail::http1;
+  http1::Connection conn("localhost", port, std::chrono::seconds(3));
+  conn.set_address_check([&](const sockaddr& a) { return oauth::refuse_address(a, public_server); });
+  const std::string head = "GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: " + conn.host_header() + "\r\n\r\n";
+  auto out = conn.exchange(head, {}, false, std::chrono::seconds(3), [](const http1::Head&) { return true; },
+                           [](const char*, std::size_t) { return true; });
+  CHECK(out.failure == http1::Failure::refused);
+  CHECK(http1::describe(out).find("resolves to a loopback address") != std::string::npos);
+  // Allowed when the MCP server is itself on loopback.
+  http1::Connection ok("localhost", port, std::chrono::seconds(3));
+  ok.set_address_check([&](const sockaddr& a) { return oauth::refuse_address(a, loopback_server); });
+  int status = 0;
+  auto out2 = ok.exchange(head, {}, false, std::chrono::seconds(3), [&](const http1::Head& h) { status = h.status; return true; },
+                          [](const char*, std::size_t) { return true; });
+  CHECK(out2.ok());
+  CHECK(status == 200);
+  srv.stop();
+  t.join();
+  CHECK(requests == 1);
 }
 
 TEST_CASE("oauth origin: which endpoints the client sends credentials to") {
