@@ -413,29 +413,6 @@ TEST_CASE("http: never fall back to HTTP+SSE on 401") {
   CHECK(fx.count("GET") == 0);
 }
 
-TEST_CASE("http: concurrent calls on one client, and nothing leaks after disconnect") {
-  testutil::Resources before;
-  {
-    Fixture fx({"--mode", "legacy", "--sse"});
-    auto client = make(http(fx.url()));
-    std::atomic<int> ok{0};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 8; ++t)
-      threads.emplace_back([&, t] {
-        for (int i = 0; i < 10; ++i) {
-          const std::string m = std::to_string(t) + ":" + std::to_string(i);
-          auto r = client.call_tool("h", "echo", {{"message", m}});
-          if (r && r->text() == m) ++ok;
-        }
-      });
-    for (auto& th : threads) th.join();
-    CHECK(ok == 80);
-    client.disconnect();
-    CHECK(fx.count("DELETE") == 1);
-  }
-  CHECK_NO_LEAKS(before);
-}
-
 TEST_CASE("https: the certificate is verified by default; a CA file or verify_tls=false accepts it") {
   const std::string dir = TLS_FIXTURE_DIR;
   Fixture fx({"--mode", "modern", "--tls-cert", dir + "/cert.pem", "--tls-key", dir + "/key.pem"});
@@ -475,7 +452,7 @@ TEST_CASE("http modern: cancelling closes the request's stream; no notifications
     src.request_stop();
   });
   auto t0 = Clock::now();
-  auto r = client.call_tool("h", "slow", {{"ms", 5000}}, o);
+  auto r = client.call_tool("h", "sleep", {{"ms", 5000}}, o);
   canceller.join();
   REQUIRE_FALSE(r);
   CHECK(r.error().errc() == mcp::Errc::cancelled);
@@ -957,4 +934,21 @@ TEST_CASE("http: a header_provider or auth provider that throws fails the reques
       throws = true;  // disconnect's DELETE meets it too
       c->disconnect();
     }
+}
+
+TEST_CASE("an HTTP server that refuses connections: connection_failed, not an era verdict") {
+  mcp::ClientConfig cfg;
+  cfg.id = "http-unsupported";
+  mcp::HttpServerConfig h;
+  h.url = "http://127.0.0.1:1/mcp";
+  mcp::ServerConfig sc;
+  sc.transport = h;
+  cfg.servers.emplace("remote", sc);
+  auto client = mcp::Client::create(cfg);
+  REQUIRE(client);
+  auto r = client->list_tools();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::connection_failed);
+  CHECK(r.error().kind() == mcp::ErrorKind::transport);
+  CHECK(r.error().server == "remote");
 }

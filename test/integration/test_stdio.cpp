@@ -331,28 +331,6 @@ TEST_CASE("per-call timeout overrides the default, and the connection survives i
   CHECK(testutil::eventually([&] { return log_has_method(log_lines(log), "notifications/cancelled"); }));
 }
 
-TEST_CASE("concurrent callers on one connection get their own replies") {
-  auto client = make(one("cc", fault({"--era", "legacy", "--delay-ms", "20"})));
-  auto tools = client.list_tools();
-  REQUIRE(tools);
-  const auto& echo = tools->at("cc_echo");
-  std::atomic<int> ok{0}, bad{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i) {
-        const std::string msg = "t" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = echo.call({{"message", msg}});
-        if (r && r->text() == msg) ++ok;
-        else ++bad;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  CHECK(ok == 80);
-  CHECK(bad == 0);
-}
-
 TEST_CASE("stdio: a caller whose line waits behind a write the server does not take returns by its own deadline") {
   testutil::Resources before;
   {
@@ -1044,4 +1022,26 @@ TEST_CASE("stdio: on_stderr and on_diagnostic that throw are ignored, on the rea
   CHECK(testutil::eventually([&] { return stderr_lines >= 3; }));
   CHECK(diagnostics >= 1);  // the non-JSON line before the first reply
   CHECK(client->call_tool("d", "echo", {{"message", "still here"}}));
+}
+
+TEST_CASE("features: server logs and list changes reach the callbacks, tagged with the server") {
+  mcp::ClientConfig cfg = testutil::one("fx", testutil::fault({"--era", "legacy"}));
+  std::mutex m;
+  std::vector<std::string> logs, changes;
+  cfg.handlers.on_log = [&](const std::string& server, const mcp::LogMessage& msg) {
+    std::lock_guard lk(m);
+    logs.push_back(server + ":" + msg.level + ":" + msg.data.dump());
+  };
+  cfg.handlers.on_change = [&](const std::string& server, const mcp::ChangeEvent& ev) {
+    std::lock_guard lk(m);
+    changes.push_back(server + ":" + std::to_string(static_cast<int>(ev.kind)));
+  };
+  auto client = make(std::move(cfg));
+  auto r = client.call_tool("fx", "notify");
+  REQUIRE(r);
+  std::lock_guard lk(m);
+  REQUIRE(logs.size() == 1);
+  CHECK(logs[0] == "fx:info:\"notify tool\"");
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0] == "fx:0");
 }

@@ -1,0 +1,56 @@
+// Behaviours that exist over both transports, one test body each, run against the stdio fault
+// fixture and the HTTP fault fixture (testutil::Served).
+#include "transports.hpp"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using testutil::Over;
+
+namespace {
+mcp::Client make(const testutil::Served& s) {
+  auto cfg = testutil::one("cc", s.server());
+  cfg.request_timeout = 10s;
+  auto c = mcp::Client::create(std::move(cfg));
+  REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.error().what()));
+  return std::move(*c);
+}
+}  // namespace
+
+TEST_CASE("concurrent callers on one client get their own replies, and nothing leaks after disconnect") {
+  for (const Over over : testutil::kBothTransports) {
+    CAPTURE(over);
+    testutil::Resources before;
+    {
+      // stdio: every reply delayed, so the calls overlap; HTTP: legacy with every reply on SSE.
+      testutil::Served s(over, {"--era", "legacy", "--delay-ms", "20"}, {"--mode", "legacy", "--sse"});
+      auto client = make(s);
+      auto tools = client.list_tools();
+      REQUIRE(tools);
+      const auto& echo = tools->at("cc_echo");
+      std::atomic<int> ok{0}, bad{0};
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 10; ++i) {
+            const std::string msg = "t" + std::to_string(t) + "-" + std::to_string(i);
+            // Both routes: the Tool handle and Client::call_tool.
+            auto r = t % 2 ? echo.call({{"message", msg}}) : client.call_tool("cc", "echo", {{"message", msg}});
+            if (r && r->text() == msg) ++ok;
+            else ++bad;
+          }
+        });
+      for (auto& th : threads) th.join();
+      CHECK(ok == 80);
+      CHECK(bad == 0);
+      client.disconnect();
+      if (s.http()) CHECK(s.fixture().count("DELETE") == 1);
+    }
+    CHECK_NO_LEAKS(before);
+  }
+}
