@@ -288,17 +288,6 @@ TEST_CASE("16 MiB messages in both directions") {
   CHECK(e->text().size() == n);
 }
 
-TEST_CASE("message larger than the configured maximum: message_too_large") {
-  auto sc = fault({"--era", "legacy"});
-  std::get<mcp::StdioServerConfig>(sc.transport).max_message_bytes = 1 << 20;
-  auto client = make(one("lim", std::move(sc)));
-  auto r = client.call_tool("lim", "big", {{"bytes", 2 << 20}});
-  REQUIRE_FALSE(r);
-  CHECK(r.error().errc() == mcp::Errc::message_too_large);
-  auto ok = client.call_tool("lim", "echo", {{"message", "recovered"}});
-  REQUIRE(ok);
-}
-
 TEST_CASE("server that never answers: timeout within the configured time") {
   testutil::Resources before;
   {

@@ -7,14 +7,17 @@
 #include <atomic>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 using namespace std::chrono_literals;
 using testutil::Over;
 
 namespace {
-mcp::Client make(const testutil::Served& s) {
-  auto cfg = testutil::one("cc", s.server());
+mcp::Client make(const testutil::Served& s, std::size_t max_message_bytes = 0) {
+  auto server = s.server();
+  if (max_message_bytes) std::visit([&](auto& t) { t.max_message_bytes = max_message_bytes; }, server.transport);
+  auto cfg = testutil::one("cc", std::move(server));
   cfg.request_timeout = 10s;
   auto c = mcp::Client::create(std::move(cfg));
   REQUIRE_MESSAGE(c.has_value(), (c ? "" : c.error().what()));
@@ -52,5 +55,21 @@ TEST_CASE("concurrent callers on one client get their own replies, and nothing l
       if (s.http()) CHECK(s.fixture().count("DELETE") == 1);
     }
     CHECK_NO_LEAKS(before);
+  }
+}
+
+TEST_CASE("a reply larger than the configured maximum is message_too_large, and the connection carries on") {
+  for (const Over over : testutil::kBothTransports) {
+    CAPTURE(over);
+    // stdio: a 2 MiB line; HTTP: a 50 MiB SSE event (--big-event ignores the argument).
+    testutil::Served s(over, {"--era", "legacy"}, {"--mode", "modern", "--big-event", std::to_string(50u << 20)});
+    auto client = make(s, 1u << 20);
+    auto r = client.call_tool("cc", "big", {{"bytes", 2 << 20}});
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::message_too_large);
+    auto ok = client.call_tool("cc", "echo", {{"message", "recovered"}});
+    REQUIRE(ok);
+    CHECK(ok->text() == "recovered");
+    CHECK(client.list_tools());
   }
 }
