@@ -509,34 +509,6 @@ TEST_CASE("a tool that fails is a result with is_error, not an Error") {
   CHECK(r->text() == "tool failed");
 }
 
-TEST_CASE("cancellation through a stop_token sends notifications/cancelled") {
-  auto log = testutil::temp_path("cancel.log");
-  auto client = make(one("k", fault({"--era", "legacy", "--log", log})));
-  REQUIRE(client.server_info("k"));
-  std::stop_source src;
-  mcp::RequestOptions o;
-  o.stop = src.get_token();
-  std::thread canceller([&] {
-    std::this_thread::sleep_for(150ms);
-    src.request_stop();
-  });
-  auto t0 = Clock::now();
-  auto r = client.call_tool("k", "sleep", {{"ms", 5000}}, o);
-  canceller.join();
-  REQUIRE_FALSE(r);
-  CHECK(r.error().errc() == mcp::Errc::cancelled);
-  CHECK(ms_since(t0) < 2000);
-  CHECK(testutil::eventually([&] {
-    for (const auto& l : log_lines(log))
-      if (l.value("method", "") == "notifications/cancelled") return l["params"].contains("requestId");
-    return false;
-  }));
-  // Already-stopped token: fails at once.
-  auto r2 = client.call_tool("k", "echo", {{"message", "x"}}, o);
-  REQUIRE_FALSE(r2);
-  CHECK(r2.error().errc() == mcp::Errc::cancelled);
-}
-
 TEST_CASE("disconnect while calls are in flight: they fail with disconnected, nothing leaks") {
   testutil::Resources before;
   {

@@ -5,6 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <sstream>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <variant>
@@ -14,6 +16,11 @@ using namespace std::chrono_literals;
 using testutil::Over;
 
 namespace {
+using Clock = std::chrono::steady_clock;
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
 mcp::Client make(const testutil::Served& s, std::size_t max_message_bytes = 0) {
   auto server = s.server();
   if (max_message_bytes) std::visit([&](auto& t) { t.max_message_bytes = max_message_bytes; }, server.transport);
@@ -71,5 +78,47 @@ TEST_CASE("a reply larger than the configured maximum is message_too_large, and 
     REQUIRE(ok);
     CHECK(ok->text() == "recovered");
     CHECK(client.list_tools());
+  }
+}
+
+TEST_CASE("cancellation through a stop_token: stdio sends notifications/cancelled; modern HTTP closes the "
+          "request's stream and posts none") {
+  for (const Over over : testutil::kBothTransports) {
+    CAPTURE(over);
+    const auto log = testutil::temp_path("cancel.log");
+    testutil::Served s(over, {"--era", "legacy", "--log", log}, {"--mode", "modern", "--sse"});
+    auto client = make(s);
+    REQUIRE(client.server_info("cc"));
+    REQUIRE(client.list_tools());
+    std::stop_source src;
+    mcp::RequestOptions o;
+    o.stop = src.get_token();
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(200ms);
+      src.request_stop();
+    });
+    auto t0 = Clock::now();
+    auto r = client.call_tool("cc", "sleep", {{"ms", 5000}}, o);
+    canceller.join();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::cancelled);
+    CHECK(ms_since(t0) < 2000);
+    if (s.http()) {
+      CHECK(s.fixture().count("POST", "notifications/cancelled") == 0);
+    } else {
+      CHECK(testutil::eventually([&] {
+        std::istringstream in(testutil::read_file(log));
+        for (std::string line; std::getline(in, line);) {
+          const auto l = nlohmann::json::parse(line, nullptr, false);
+          if (l.is_object() && l.value("method", "") == "notifications/cancelled") return l["params"].contains("requestId");
+        }
+        return false;
+      }));
+    }
+    CHECK(client.call_tool("cc", "echo", {{"message", "after"}}));
+    // Already-stopped token: fails at once.
+    auto r2 = client.call_tool("cc", "echo", {{"message", "x"}}, o);
+    REQUIRE_FALSE(r2);
+    CHECK(r2.error().errc() == mcp::Errc::cancelled);
   }
 }
