@@ -1,4 +1,5 @@
 #include <mcp/client.hpp>
+#include <mcp/pool.hpp>
 
 #include <doctest/doctest.h>
 
@@ -90,19 +91,12 @@ TEST_CASE("errors map to kinds and print their context") {
   CHECK(e.what().find("JSON-RPC error -32601") != std::string::npos);
 }
 
-TEST_CASE("an HTTP server that refuses connections: connection_failed, not an era verdict") {
-  mcp::ClientConfig cfg;
-  cfg.id = "http-unsupported";
-  mcp::HttpServerConfig h;
-  h.url = "http://127.0.0.1:1/mcp";
-  mcp::ServerConfig sc;
-  sc.transport = h;
-  cfg.servers.emplace("remote", sc);
-  auto client = mcp::Client::create(cfg);
-  REQUIRE(client);
-  auto r = client->list_tools();
-  REQUIRE_FALSE(r);
-  CHECK(r.error().errc() == mcp::Errc::connection_failed);
-  CHECK(r.error().kind() == mcp::ErrorKind::transport);
-  CHECK(r.error().server == "remote");
+TEST_CASE("pool: options are validated") {
+  mcp::PoolOptions o;
+  auto p = mcp::ClientPool::create(o);
+  REQUIRE_FALSE(p);
+  CHECK(p.error().errc() == mcp::Errc::invalid_config);
+  o.factory = [](const std::string&) -> mcp::Result<mcp::ClientConfig> { return mcp::ClientConfig{}; };
+  o.max_clients = 0;
+  CHECK_FALSE(mcp::ClientPool::create(o));
 }

@@ -85,3 +85,19 @@ TEST_CASE("x-mcp-header: invalid annotations make the tool invalid") {
   // Data keywords are not schemas.
   CHECK(param_headers(json::parse(R"({"properties":{"a":{"type":"string","default":{"x-mcp-header":"no"}}}})")));
 }
+
+TEST_CASE("http origin: request targets hold only what RFC 3986 allows") {
+  using mcp::detail::parse_url;
+  using mcp::detail::resolve_url;
+  auto base = parse_url("http://127.0.0.1:8080/a/sse");
+  REQUIRE(base);
+  CHECK(resolve_url(*base, "/m?s=1%20x&k=a:b@c")->target == "/m?s=1%20x&k=a:b@c");
+  CHECK(resolve_url(*base, "/m#frag")->target == "/m");
+  for (std::string bad : std::vector<std::string>{"/m\n/x", "/m\r\nX: 1", "/m x", "/m\t", std::string("/m\0x", 4), "/m%zz", "/m%4", "/m<x>",
+                          "/m\"", "/m{}", "/m|", "/m\\x", "/m^", "/m`", "/\xc3\xa9", "/m\x7f"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(resolve_url(*base, bad));
+    CHECK_FALSE(parse_url("http://127.0.0.1:8080" + bad));
+  }
+  CHECK(parse_url("HTTP://LocalHost:8080/x")->origin() == "http://localhost:8080");
+}

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "../../lib/auth/oauth_util.hpp"  // private header: lib/ is not on the public include path
 
+#include <mcp/oauth.hpp>
+
 #include <doctest/doctest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -671,4 +673,19 @@ TEST_CASE("oauth: DPoP jwk to public key: only EC P-256 public keys on the curve
   off_curve["y"] = kRfc7517X;
   CHECK_FALSE(oauth::ec_public_pem_from_jwk(off_curve));
   CHECK_FALSE(oauth::ec_public_pem_from_jwk(nlohmann::json::array()));
+}
+
+TEST_CASE("oauth: memory store keys") {
+  auto s = mcp::memory_token_store();
+  mcp::StoredAuth x;
+  x.access_token = "x";
+  mcp::StoredAuth y;
+  y.access_token = "y";
+  REQUIRE(s->save({"t", "https://as1", "https://r"}, x));
+  REQUIRE(s->save({"t", "https://as2", "https://r"}, y));
+  CHECK((*s->load({"t", "https://as1", "https://r"}))->access_token == "x");
+  CHECK((*s->load({"t", "", "https://r"}))->access_token == "y");  // most recent
+  CHECK_FALSE(*s->load({"u", "", "https://r"}));
+  REQUIRE(s->erase({"t", "https://as2", "https://r"}));
+  CHECK((*s->load({"t", "", "https://r"}))->access_token == "x");
 }

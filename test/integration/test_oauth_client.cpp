@@ -669,21 +669,6 @@ TEST_CASE("oauth: token store isolation per tenant, file mode 0600, resume witho
   ::unlink((path + ".lock").c_str());
 }
 
-TEST_CASE("oauth: memory store keys") {
-  auto s = mcp::memory_token_store();
-  mcp::StoredAuth x;
-  x.access_token = "x";
-  mcp::StoredAuth y;
-  y.access_token = "y";
-  REQUIRE(s->save({"t", "https://as1", "https://r"}, x));
-  REQUIRE(s->save({"t", "https://as2", "https://r"}, y));
-  CHECK((*s->load({"t", "https://as1", "https://r"}))->access_token == "x");
-  CHECK((*s->load({"t", "", "https://r"}))->access_token == "y");  // most recent
-  CHECK_FALSE(*s->load({"u", "", "https://r"}));
-  REQUIRE(s->erase({"t", "https://as2", "https://r"}));
-  CHECK((*s->load({"t", "", "https://r"}))->access_token == "x");
-}
-
 TEST_CASE("oauth: failures are clear and never carry secrets") {
   FakeAs as;
   Diags d;

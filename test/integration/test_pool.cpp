@@ -35,16 +35,6 @@ std::string token_of(mcp::ClientLease& lease) {
 
 }  // namespace
 
-TEST_CASE("pool: options are validated") {
-  mcp::PoolOptions o;
-  auto p = mcp::ClientPool::create(o);
-  REQUIRE_FALSE(p);
-  CHECK(p.error().errc() == mcp::Errc::invalid_config);
-  o.factory = [](const std::string&) -> mcp::Result<mcp::ClientConfig> { return mcp::ClientConfig{}; };
-  o.max_clients = 0;
-  CHECK_FALSE(mcp::ClientPool::create(o));
-}
-
 TEST_CASE("pool: hit, miss, and the tenant's own client") {
   auto pool = make_pool({});
   {

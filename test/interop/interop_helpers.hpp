@@ -3,7 +3,7 @@
 // command does it). Missing packages are a failure, not a skip: a green run must mean these
 // servers were really spoken to.
 #pragma once
-#include "helpers.hpp"
+#include "../integration/helpers.hpp"
 
 #include <doctest/doctest.h>
 

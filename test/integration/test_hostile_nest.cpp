@@ -1,8 +1,8 @@
 // Issue 14, hostile servers: deeply nested JSON, replies that cannot be parsed, and
 // amplification within the message limit. Real fixture processes over stdio and HTTP.
 #include "helpers.hpp"
-#include "http_fixture.hpp"
-#include "json_same.hpp"
+#include "transports.hpp"
+#include "../unit/json_same.hpp"
 
 #include "../../lib/json_read.hpp"  // private header: the limits under test
 
@@ -22,6 +22,7 @@ using nlohmann::json;
 using testutil::fault;
 using testutil::one;
 using mcp_test::depth_of;
+using testutil::Over;
 
 namespace {
 
@@ -61,8 +62,8 @@ struct Diags {
   }
 };
 
-mcp::ClientConfig stdio_config(Diags* diags, std::vector<std::string> args = {"--era", "legacy"}) {
-  auto cfg = one("s", fault(std::move(args)));
+mcp::ClientConfig config_for(mcp::ServerConfig server, Diags* diags) {
+  auto cfg = one("s", std::move(server));
   cfg.request_timeout = 20s;  // a reply that is waited for instead of failed shows as a slow test
   if (diags)
     cfg.on_diagnostic = [diags](std::string_view, std::string_view msg) {
@@ -72,33 +73,13 @@ mcp::ClientConfig stdio_config(Diags* diags, std::vector<std::string> args = {"-
   return cfg;
 }
 
+mcp::ClientConfig stdio_config(Diags* diags, std::vector<std::string> args = {"--era", "legacy"}) {
+  return config_for(fault(std::move(args)), diags);
+}
+
 constexpr int kMax = mcp::detail::kMaxJsonDepth;
 
 }  // namespace
-
-TEST_CASE("nest: stdio replies nested past the limit fail their call at once; at the limit they arrive") {
-  Diags diags;
-  auto client = make_client(stdio_config(&diags));
-  {
-    auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(kMax - 2)}}});
-    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
-    REQUIRE(r->structured_content);
-    CHECK(depth_of(*r->structured_content) == kMax - 2);
-  }
-  for (const int levels : {kMax - 1, 60000}) {
-    CAPTURE(levels);
-    const auto t0 = Clock::now();
-    auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(levels)}}});
-    REQUIRE_FALSE(r);
-    CHECK(r.error().errc() == mcp::Errc::invalid_message);
-    CHECK(r.error().message.find("nests deeper than 128 levels") != std::string::npos);
-    CHECK(ms_since(t0) < 5000);  // not the 20 s timeout
-  }
-  CHECK(diags.any("nests deeper than 128 levels"));
-  auto ok = client.call_tool("s", "echo", {{"message", "still here"}});
-  REQUIRE(ok);
-  CHECK(ok->text() == "still here");
-}
 
 TEST_CASE("nest: 60,000-deep notifications, stray messages, ids and server requests are refused, not a crash") {
   const int n = 60000;
@@ -173,57 +154,51 @@ TEST_CASE("nest: a call from a thread with a 256 KiB stack gets structuredConten
   }
 }
 
-namespace {
-mcp::ClientConfig http_config(const std::string& url, Diags* diags) {
-  mcp::HttpServerConfig h;
-  h.url = url;
-  mcp::ServerConfig sc;
-  sc.transport = std::move(h);
-  auto cfg = one("s", std::move(sc));
-  cfg.request_timeout = 20s;
-  if (diags)
-    cfg.on_diagnostic = [diags](std::string_view, std::string_view msg) {
-      std::lock_guard lk(diags->m);
-      diags->lines.emplace_back(msg);
-    };
-  return cfg;
-}
-}  // namespace
-
-TEST_CASE("nest: HTTP replies nested past the limit fail at once, as a JSON body and as an SSE event") {
-  testutil::Fixture fx({"--mode", "modern"});
-  Diags diags;
-  auto client = make_client(http_config(fx.url(), &diags));
-  for (const bool sse : {false, true}) {
-    CAPTURE(sse);
-    {
-      auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(kMax - 2)}}, {"sse", sse}});
+TEST_CASE("nest: replies nested past the limit fail their call at once, over stdio and over HTTP as a JSON body "
+          "and as an SSE event; at the limit they arrive") {
+  for (const Over over : testutil::kBothTransports) {
+    CAPTURE(over);
+    testutil::Served s(over, {"--era", "legacy"}, {"--mode", "modern"});
+    Diags diags;
+    auto client = make_client(config_for(s.server(), &diags));
+    for (const bool sse : {false, true}) {
+      if (sse && !s.http()) continue;
+      CAPTURE(sse);
+      {
+        auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(kMax - 2)}}, {"sse", sse}});
+        REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+        REQUIRE(r->structured_content);
+        CHECK(depth_of(*r->structured_content) == kMax - 2);
+      }
+      for (const int levels : {kMax - 1, 60000}) {
+        CAPTURE(levels);
+        const auto t0 = Clock::now();
+        auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(levels)}}, {"sse", sse}});
+        REQUIRE_FALSE(r);
+        CHECK(r.error().errc() == mcp::Errc::invalid_message);
+        CHECK(r.error().message.find("nests deeper than 128 levels") != std::string::npos);
+        CHECK(ms_since(t0) < 5000);  // not the 20 s timeout
+      }
+    }
+    if (s.http()) {
+      // Before the reply on the SSE stream: a deep notification and a stray message, refused.
+      const int n = 60000;
+      json lines = json::array({
+          deep_line("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":", n, "}}"),
+          deep_line("{\"jsonrpc\":\"2.0\",\"stray\":", n, "}"),
+          deep_line("{\"jsonrpc\":\"2.0\",\"id\":", n, ",\"result\":{}}"),
+          json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"after\"}]}}")}),
+      });
+      auto r = client.call_tool("s", "raw", {{"lines", lines}, {"sse", true}});
       REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
-      REQUIRE(r->structured_content);
-      CHECK(depth_of(*r->structured_content) == kMax - 2);
+      CHECK(r->text() == "after");
+      CHECK(diags.any("an SSE event nests deeper than 128 levels"));
     }
-    for (const int levels : {kMax - 1, 60000}) {
-      CAPTURE(levels);
-      const auto t0 = Clock::now();
-      auto r = client.call_tool("s", "raw", {{"lines", {deep_reply(levels)}}, {"sse", sse}});
-      REQUIRE_FALSE(r);
-      CHECK(r.error().errc() == mcp::Errc::invalid_message);
-      CHECK(r.error().message.find("nests deeper than 128 levels") != std::string::npos);
-      CHECK(ms_since(t0) < 5000);
-    }
+    CHECK(diags.any("nests deeper than 128 levels"));
+    auto ok = client.call_tool("s", "echo", {{"message", "still here"}});
+    REQUIRE(ok);
+    CHECK(ok->text() == "still here");
   }
-  // Before the reply on the SSE stream: a deep notification and a stray message, refused.
-  const int n = 60000;
-  json lines = json::array({
-      deep_line("{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":", n, "}}"),
-      deep_line("{\"jsonrpc\":\"2.0\",\"stray\":", n, "}"),
-      deep_line("{\"jsonrpc\":\"2.0\",\"id\":", n, ",\"result\":{}}"),
-      json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"after\"}]}}")}),
-  });
-  auto r = client.call_tool("s", "raw", {{"lines", lines}, {"sse", true}});
-  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
-  CHECK(r->text() == "after");
-  CHECK(diags.any("an SSE event nests deeper than 128 levels"));
 }
 
 namespace {
@@ -238,14 +213,13 @@ json text_reply(const std::string& before, const std::string& bytes, const std::
 
 TEST_CASE("nest: replies with invalid UTF-8 or a lone surrogate are repaired; other unparsable replies fail at once") {
   const std::string fffd = "\xEF\xBF\xBD";
-  for (const bool over_http : {false, true}) {
+  for (const Over over : testutil::kBothTransports) {
     for (const bool sse : {false, true}) {
-      if (sse && !over_http) continue;
-      CAPTURE(over_http);
+      if (sse && over != Over::http) continue;
+      CAPTURE(over);
       CAPTURE(sse);
-      std::optional<testutil::Fixture> fx;
-      if (over_http) fx.emplace(std::vector<std::string>{"--mode", "modern"});
-      auto cfg = over_http ? http_config(fx->url(), nullptr) : stdio_config(nullptr);
+      testutil::Served s(over, {"--era", "legacy"}, {"--mode", "modern"});
+      auto cfg = config_for(s.server(), nullptr);
       cfg.request_timeout = 6s;
       auto client = make_client(std::move(cfg));
       auto call = [&](const json& line) {
@@ -375,7 +349,7 @@ TEST_CASE("nest: a 16 MiB text result is held once while the caller has it") {
 
 TEST_CASE("nest: legacy HTTP+SSE: an unreadable reply on the session stream fails its call at once") {
   testutil::Fixture fx({"--mode", "sse"});
-  auto cfg = http_config(fx.url("/sse"), nullptr);
+  auto cfg = config_for(testutil::http_server(fx.url("/sse")), nullptr);
   cfg.request_timeout = 6s;
   auto client = make_client(std::move(cfg));
   auto call = [&](const json& line) { return client.call_tool("s", "raw", {{"lines", json::array({line})}}); };

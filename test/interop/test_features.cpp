@@ -1,5 +1,5 @@
-// The client side of MCP beyond tools, against server-everything (legacy era) and our fixture:
-// resources, prompts, completion, progress, elicitation, sampling, roots, logging, approval.
+// The client side of MCP beyond tools, against server-everything (legacy era) over stdio,
+// Streamable HTTP and HTTP+SSE: resources, prompts, completion, progress, elicitation, sampling, roots, approval.
 #include "interop_helpers.hpp"
 
 #include <doctest/doctest.h>
@@ -180,28 +180,6 @@ TEST_CASE("features: the approval callback gates every tool call, whatever the r
   std::lock_guard lk(m);
   CHECK(asked.size() == 4);
   CHECK(asked[0] == "ev/echo/{\"message\":\"x\"}");
-}
-
-TEST_CASE("features: server logs and list changes reach the callbacks, tagged with the server") {
-  mcp::ClientConfig cfg = testutil::one("fx", testutil::fault({"--era", "legacy"}));
-  std::mutex m;
-  std::vector<std::string> logs, changes;
-  cfg.handlers.on_log = [&](const std::string& server, const mcp::LogMessage& msg) {
-    std::lock_guard lk(m);
-    logs.push_back(server + ":" + msg.level + ":" + msg.data.dump());
-  };
-  cfg.handlers.on_change = [&](const std::string& server, const mcp::ChangeEvent& ev) {
-    std::lock_guard lk(m);
-    changes.push_back(server + ":" + std::to_string(static_cast<int>(ev.kind)));
-  };
-  auto client = make(std::move(cfg));
-  auto r = client.call_tool("fx", "notify");
-  REQUIRE(r);
-  std::lock_guard lk(m);
-  REQUIRE(logs.size() == 1);
-  CHECK(logs[0] == "fx:info:\"notify tool\"");
-  REQUIRE(changes.size() == 1);
-  CHECK(changes[0] == "fx:0");
 }
 
 TEST_CASE("features over Streamable HTTP and HTTP+SSE: the same calls, server requests on SSE streams") {

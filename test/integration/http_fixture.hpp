@@ -8,6 +8,15 @@ namespace testutil {
 
 using nlohmann::json;
 
+/// An HTTP server at `url`, with the defaults.
+inline mcp::ServerConfig http_server(const std::string& url) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  mcp::ServerConfig sc;
+  sc.transport = std::move(h);
+  return sc;
+}
+
 // The fixture on an ephemeral port. It exits when its stdin closes, so a test that dies
 // never leaves it running; the destructor also stops and reaps it.
 class Fixture {
