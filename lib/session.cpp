@@ -1123,12 +1123,17 @@ std::vector<Result<json>> SessionAccess::first_pages(const std::vector<Session*>
     (void)closed[0]->impl_->ensure(opt);
     for (auto& t : threads) t.join();
   }
-  std::vector<Session::Impl::Flight> flights;
-  flights.reserve(sessions.size());
-  for (Session* s : sessions) flights.push_back(s->impl_->send_first(method, opt));
+  // All but the last are sent and left in flight; the last is asked as any request is (over
+  // HTTP on this very thread), then the others' replies are collected.
   std::vector<Result<json>> out;
+  if (sessions.empty()) return out;
+  std::vector<Session::Impl::Flight> flights;
+  flights.reserve(sessions.size() - 1);
+  for (std::size_t i = 0; i + 1 < sessions.size(); ++i) flights.push_back(sessions[i]->impl_->send_first(method, opt));
+  Result<json> last = sessions.back()->impl_->request(method, json::object(), opt);
   out.reserve(sessions.size());
-  for (std::size_t i = 0; i < sessions.size(); ++i) out.push_back(sessions[i]->impl_->finish_first(flights[i], opt));
+  for (std::size_t i = 0; i + 1 < sessions.size(); ++i) out.push_back(sessions[i]->impl_->finish_first(flights[i], opt));
+  out.push_back(std::move(last));
   return out;
 }
 

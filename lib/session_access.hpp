@@ -16,7 +16,7 @@ namespace mcp::detail {
 
 struct SessionAccess {
   /// The first page of `method` (no cursor) from each of `sessions`, requested on all of them
-  /// before any reply is awaited. Sessions not connected yet are connected first, in parallel
+  /// before any reply is awaited (the last one as any request is, on this thread). Sessions not connected yet are connected first, in parallel
   /// when there are several (a thread each but one: this is paid once per connection, with
   /// the spawn or the handshake, never by a call on open connections).
   static std::vector<Result<nlohmann::json>> first_pages(const std::vector<Session*>& sessions,

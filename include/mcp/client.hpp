@@ -59,7 +59,8 @@ class Client {
   /// Every tool of every server, keyed `"<server>_<tool>"`. Fails if any server fails.
   /// The listings over all servers send their requests to every server before waiting for
   /// any reply: servers answer in parallel, and a call on open connections starts no thread
-  /// (connections still to open are opened side by side, a thread each but one).
+  /// of its own (over HTTP the requests use the transport's shared, reused flight threads);
+  /// connections still to open are opened side by side, a thread each but one.
   [[nodiscard]] Result<ToolMap> list_tools(const RequestOptions& options = {});
   /// Every tool of every server that answered, plus an error per server that did not.
   [[nodiscard]] Partial<ToolMap> list_tools_partial(const RequestOptions& options = {});

@@ -33,7 +33,8 @@ enum class Errc {
   unsupported_version,   ///< no protocol version in common with the server
   invalid_result,        ///< a result with an unknown resultType or a malformed shape
   input_required,        ///< the server needs client input and no handler can provide it
-  tool_not_found,        ///< no such tool (the library itself reports an unknown server as unknown_server)
+  tool_not_found,        ///< no such tool: for an application's own lookups (the library reports
+                         ///< an unknown server as unknown_server, a server's refusal as rpc_error)
   // timeout / cancelled
   timeout = 200,         ///< no reply within the configured time
   cancelled,             ///< cancelled through a std::stop_token
