@@ -20,6 +20,8 @@
 #include <mcp/oauth_loopback.hpp>
 #include <mcp/version.hpp>
 
+#include "../lib/protocol/jsonrpc.hpp"  // the named JSON-RPC codes (header-only use)
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -456,8 +458,8 @@ mcp::Result<void> run_browser(const std::string& command, const std::string& url
   argv.push_back(nullptr);
   pid_t pid = 0;
   if (int rc = ::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ); rc != 0)
-    return tl::unexpected(mcp::Error::make(mcp::Errc::invalid_config, "--browser: cannot run '" + cmd->command +
-                                                                          "': " + std::generic_category().message(rc)));
+    return mcp::fail(mcp::Errc::invalid_config,
+                     "--browser: cannot run '" + cmd->command + "': " + std::generic_category().message(rc));
   std::thread([pid] {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -758,7 +760,7 @@ int run_info(mcp::Client& client, const Options& o, std::vector<std::string> ser
 // ------------------------------------------------------------------ resources and prompts
 
 // A server that does not implement a listing method has nothing to list.
-bool method_not_found(const mcp::Error& e) { return e.rpc_code && *e.rpc_code == -32601; }
+bool method_not_found(const mcp::Error& e) { return e.rpc_code == mcp::jsonrpc::method_not_found; }
 
 // Pads `s` with spaces to `width` (for columns).
 std::string pad(std::string s, std::size_t width) {

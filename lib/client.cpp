@@ -2,10 +2,11 @@
 #include <mcp/client.hpp>
 
 #include "http_transport.hpp"
+#include "server_error.hpp"
+#include "session_access.hpp"
 
 #include <mutex>
 #include <set>
-#include <thread>
 
 namespace mcp {
 
@@ -18,11 +19,7 @@ Tool::Tool(std::string server, ToolDefinition definition, std::weak_ptr<Session>
 
 Result<CallToolResult> Tool::call(json arguments, const RequestOptions& options) const {
   auto s = session_.lock();
-  if (!s) {
-    Error e = Error::make(Errc::disconnected, "tool '" + definition_.name + "': its client no longer exists");
-    e.server = server_;
-    return fail(std::move(e));
-  }
+  if (!s) return fail(Errc::disconnected, "tool '" + definition_.name + "': its client no longer exists", server_);
   return s->call_tool(definition_.name, std::move(arguments), options);
 }
 
@@ -30,8 +27,11 @@ Result<CallToolResult> Tool::call(json arguments, const RequestOptions& options)
 
 namespace {
 
-// Two live clients with the same servers and no id are almost always a leak (a client
-// built per request and never disconnected); refusing the second makes it visible.
+// Two live clients with the same servers and no id are almost always a leak (a client built
+// per request and never disconnected, each keeping its own server processes and connections);
+// refusing the second makes it visible. Checked once, at create(); a client holds its place
+// until disconnect() or its destruction, and a call after disconnect() reconnects without
+// asking again (disconnecting and going on is a choice, not a leak).
 struct Registry {
   std::mutex m;
   std::multiset<std::string> live;
@@ -59,13 +59,36 @@ json fingerprint(const ClientConfig& c) {
   return json{{"id", c.id.value_or("")}, {"servers", std::move(servers)}};
 }
 
+// The one validation of a configuration: Client::create() (and so a pool's factory path).
+Result<void> check_config(const ClientConfig& config) {
+  if (config.servers.empty()) return fail(Errc::invalid_config, "the client configuration has no servers");
+  for (const auto& [name, s] : config.servers) {
+    if (name.empty()) return fail(Errc::invalid_config, "a server has an empty name");
+    if (const auto* st = std::get_if<StdioServerConfig>(&s.transport)) {
+      if (st->command.empty()) return fail(Errc::invalid_config, "server '" + name + "': empty command");
+    } else if (const auto& http = std::get<HttpServerConfig>(s.transport); http.url.empty()) {
+      return fail(Errc::invalid_config, "server '" + name + "': empty url");
+    } else if (auto checked = detail::check_http_config(http); !checked) {
+      return fail(Errc::invalid_config, "server '" + name + "': " + checked.error().message);
+    }
+    if (s.protocol_version && !protocol::is_modern_version(*s.protocol_version) &&
+        !protocol::is_legacy_version(*s.protocol_version))
+      return fail(Errc::invalid_config, "server '" + name + "': unknown protocol version '" + *s.protocol_version + "'");
+  }
+  return {};
+}
+
+Error moved_from() {
+  return Error::make(Errc::invalid_argument, "this mcp::Client was moved from: use the Client it was moved to");
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- Client
 
 struct Client::Impl {
   ClientConfig config;
-  std::string key;
+  std::string key;  // the registry's, while registered
   std::map<std::string, std::shared_ptr<Session>> sessions;
   std::mutex mutex;
   bool registered = false;
@@ -75,9 +98,9 @@ struct Client::Impl {
     unregister();
   }
 
-  Result<void> ensure_registered() {
+  Result<void> register_live() {
+    if (!config.refuse_duplicate) return {};
     std::lock_guard lk(mutex);
-    if (registered) return {};
     auto& reg = Registry::get();
     std::lock_guard rl(reg.m);
     if (reg.live.count(key)) {
@@ -106,39 +129,31 @@ struct Client::Impl {
     if (it == sessions.end()) {
       std::string known;
       for (const auto& [n, s] : sessions) known += (known.empty() ? "" : ", ") + n;
-      return fail(Errc::tool_not_found, "no server named '" + server + "' (configured: " + known + ")");
+      return fail(Errc::unknown_server, "no server named '" + server + "' (configured: " + known + ")");
     }
-    auto reg = ensure_registered();
-    if (!reg) return fail(reg.error());
     return it->second;
   }
 
-  // Runs `fn` for every server, in parallel when there are several (each may need to
-  // spawn and probe), and gathers results and errors by server name.
-  template <class T, class Fn>
-  void for_each_server(Fn fn, std::map<std::string, T>& ok, std::map<std::string, Error>& errors) {
-    auto reg = ensure_registered();
-    if (!reg) {
-      for (const auto& [n, s] : sessions) errors[n] = reg.error();
-      return;
-    }
-    std::vector<std::pair<std::string, std::shared_ptr<Session>>> list(sessions.begin(), sessions.end());
-    std::vector<std::optional<Result<T>>> results(list.size());
-    std::vector<std::thread> threads;
-    for (std::size_t i = 1; i < list.size(); ++i)
-      threads.emplace_back([&, i] { results[i] = fn(*list[i].second); });
-    if (!list.empty()) results[0] = fn(*list[0].second);
-    for (auto& t : threads) t.join();
-    for (std::size_t i = 0; i < list.size(); ++i) {
-      if (*results[i]) ok.emplace(list[i].first, std::move(**results[i]));
-      else errors.emplace(list[i].first, std::move(results[i]->error()));
+  // Lists on every server: the first page is requested from all of them before any reply is
+  // awaited (no thread per server; see SessionAccess), then each listing is completed.
+  template <class T, class List>
+  void for_each_server(const std::string& method, const RequestOptions& opt, List list,
+                       std::map<std::string, T>& ok, std::map<std::string, Error>& errors) {
+    std::vector<Session*> all;
+    for (const auto& [n, s] : sessions) all.push_back(s.get());
+    auto firsts = detail::SessionAccess::first_pages(all, method, opt);
+    std::size_t i = 0;
+    for (const auto& [n, s] : sessions) {
+      auto r = list(*s, opt, std::move(firsts[i++]));
+      if (r) ok.emplace(n, std::move(*r));
+      else errors.emplace(n, std::move(r.error()));
     }
   }
 
   Partial<Toolsets> toolsets(const RequestOptions& opt) {
     std::map<std::string, std::vector<ToolDefinition>> defs;
     Partial<Toolsets> out;
-    for_each_server<std::vector<ToolDefinition>>([&](Session& s) { return s.list_tools(opt); }, defs, out.errors);
+    for_each_server("tools/list", opt, detail::SessionAccess::list_tools, defs, out.errors);
     for (auto& [server, list] : defs) {
       auto& set = out.value[server];
       std::weak_ptr<Session> weak = sessions.at(server);
@@ -168,71 +183,73 @@ struct Client::Impl {
   }
 };
 
+namespace {
+// Partial results of a moved-from client: nothing, and the error under an empty server name.
+template <class T>
+Partial<T> moved_from_partial() {
+  Partial<T> out;
+  out.errors.emplace("", moved_from());
+  return out;
+}
+}  // namespace
+
 Client::Client(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Client::Client(Client&&) noexcept = default;
 Client& Client::operator=(Client&&) noexcept = default;
 Client::~Client() = default;
 
 Result<Client> Client::create(ClientConfig config) {
-  if (config.servers.empty()) return fail(Errc::invalid_config, "the client configuration has no servers");
-  for (const auto& [name, s] : config.servers) {
-    if (name.empty()) return fail(Errc::invalid_config, "a server has an empty name");
-    if (const auto* st = std::get_if<StdioServerConfig>(&s.transport)) {
-      if (st->command.empty()) return fail(Errc::invalid_config, "server '" + name + "': empty command");
-    } else if (const auto& http = std::get<HttpServerConfig>(s.transport); http.url.empty()) {
-      return fail(Errc::invalid_config, "server '" + name + "': empty url");
-    } else if (auto checked = detail::check_http_config(http); !checked) {
-      return fail(Errc::invalid_config, "server '" + name + "': " + checked.error().message);
-    }
-    if (s.protocol_version && !protocol::is_modern_version(*s.protocol_version) &&
-        !protocol::is_legacy_version(*s.protocol_version))
-      return fail(Errc::invalid_config, "server '" + name + "': unknown protocol version '" + *s.protocol_version + "'");
-  }
+  if (auto checked = check_config(config); !checked) return fail(checked.error());
   auto impl = std::make_shared<Impl>();
   impl->key = fingerprint(config).dump();
-  SessionDefaults d;
-  d.client_info = config.client_info;
-  d.request_timeout = config.request_timeout;
-  d.probe_timeout = config.probe_timeout;
-  d.on_diagnostic = config.on_diagnostic;
-  d.handlers = config.handlers;
-  d.log_level = config.log_level;
-  d.max_input_rounds = config.max_input_rounds;
-  for (const auto& [name, s] : config.servers) impl->sessions.emplace(name, std::make_shared<Session>(name, s, d));
+  // The sessions share the client-wide fields; each gets them without the server list.
+  auto servers = std::move(config.servers);
+  const ClientConfig shared = config;
+  config.servers = std::move(servers);
+  for (const auto& [name, s] : config.servers) impl->sessions.emplace(name, std::make_shared<Session>(name, s, shared));
   impl->config = std::move(config);
-  auto reg = impl->ensure_registered();
+  auto reg = impl->register_live();
   if (!reg) return fail(reg.error());
   return Client(std::move(impl));
 }
 
 std::vector<std::string> Client::server_names() const {
   std::vector<std::string> out;
+  if (!impl_) return out;
   for (const auto& [n, s] : impl_->sessions) out.push_back(n);
   return out;
 }
 
-Result<std::shared_ptr<Session>> Client::session(const std::string& server) const { return impl_->session(server); }
+Result<std::shared_ptr<Session>> Client::session(const std::string& server) const {
+  if (!impl_) return fail(moved_from());
+  return impl_->session(server);
+}
 
 Result<ServerInfo> Client::server_info(const std::string& server, const RequestOptions& options) {
-  auto s = impl_->session(server);
+  auto s = session(server);
   if (!s) return fail(s.error());
   return (*s)->connect(options);
 }
 
-Partial<Toolsets> Client::list_toolsets_partial(const RequestOptions& options) { return impl_->toolsets(options); }
+Partial<Toolsets> Client::list_toolsets_partial(const RequestOptions& options) {
+  if (!impl_) return moved_from_partial<Toolsets>();
+  return impl_->toolsets(options);
+}
 
 Result<Toolsets> Client::list_toolsets(const RequestOptions& options) {
-  auto p = impl_->toolsets(options);
+  auto p = list_toolsets_partial(options);
   if (!p.errors.empty()) return fail(p.errors.begin()->second);
   return std::move(p.value);
 }
 
 Partial<ToolMap> Client::list_tools_partial(const RequestOptions& options) {
+  if (!impl_) return moved_from_partial<ToolMap>();
   auto p = impl_->toolsets(options);
   return Partial<ToolMap>{impl_->flatten(std::move(p.value)), std::move(p.errors)};
 }
 
 Result<ToolMap> Client::list_tools(const RequestOptions& options) {
+  if (!impl_) return fail(moved_from());
   auto p = impl_->toolsets(options);
   if (!p.errors.empty()) return fail(p.errors.begin()->second);
   return impl_->flatten(std::move(p.value));
@@ -240,36 +257,40 @@ Result<ToolMap> Client::list_tools(const RequestOptions& options) {
 
 Result<CallToolResult> Client::call_tool(const std::string& server, const std::string& tool, json arguments,
                                          const RequestOptions& options) {
-  auto s = impl_->session(server);
+  auto s = session(server);
   if (!s) return fail(s.error());
   return (*s)->call_tool(tool, std::move(arguments), options);
 }
 
 Partial<std::map<std::string, std::vector<Resource>>> Client::list_resources(const RequestOptions& options) {
-  Partial<std::map<std::string, std::vector<Resource>>> out;
-  impl_->for_each_server<std::vector<Resource>>([&](Session& s) { return s.list_resources(options); }, out.value,
-                                                out.errors);
+  using Out = std::map<std::string, std::vector<Resource>>;
+  if (!impl_) return moved_from_partial<Out>();
+  Partial<Out> out;
+  impl_->for_each_server("resources/list", options, detail::SessionAccess::list_resources, out.value, out.errors);
   return out;
 }
 
 Partial<std::map<std::string, std::vector<ResourceTemplate>>> Client::list_resource_templates(
     const RequestOptions& options) {
-  Partial<std::map<std::string, std::vector<ResourceTemplate>>> out;
-  impl_->for_each_server<std::vector<ResourceTemplate>>([&](Session& s) { return s.list_resource_templates(options); },
-                                                        out.value, out.errors);
+  using Out = std::map<std::string, std::vector<ResourceTemplate>>;
+  if (!impl_) return moved_from_partial<Out>();
+  Partial<Out> out;
+  impl_->for_each_server("resources/templates/list", options, detail::SessionAccess::list_resource_templates,
+                         out.value, out.errors);
   return out;
 }
 
 Partial<std::map<std::string, std::vector<Prompt>>> Client::list_prompts(const RequestOptions& options) {
-  Partial<std::map<std::string, std::vector<Prompt>>> out;
-  impl_->for_each_server<std::vector<Prompt>>([&](Session& s) { return s.list_prompts(options); }, out.value,
-                                              out.errors);
+  using Out = std::map<std::string, std::vector<Prompt>>;
+  if (!impl_) return moved_from_partial<Out>();
+  Partial<Out> out;
+  impl_->for_each_server("prompts/list", options, detail::SessionAccess::list_prompts, out.value, out.errors);
   return out;
 }
 
 Result<ReadResourceResult> Client::read_resource(const std::string& server, const std::string& uri,
                                                  const RequestOptions& options) {
-  auto s = impl_->session(server);
+  auto s = session(server);
   if (!s) return fail(s.error());
   return (*s)->read_resource(uri, options);
 }
@@ -277,12 +298,13 @@ Result<ReadResourceResult> Client::read_resource(const std::string& server, cons
 Result<GetPromptResult> Client::get_prompt(const std::string& server, const std::string& name,
                                            const std::map<std::string, std::string>& arguments,
                                            const RequestOptions& options) {
-  auto s = impl_->session(server);
+  auto s = session(server);
   if (!s) return fail(s.error());
   return (*s)->get_prompt(name, arguments, options);
 }
 
 bool Client::healthy() const {
+  if (!impl_) return false;
   for (const auto& [n, s] : impl_->sessions)
     if (s->failed()) return false;
   return true;

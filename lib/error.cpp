@@ -25,7 +25,7 @@ class ErrcCategory final : public std::error_category {
       case Errc::unsupported_version: return "no common protocol version";
       case Errc::invalid_result: return "invalid result from server";
       case Errc::input_required: return "server requires input the client cannot provide";
-      case Errc::tool_not_found: return "tool or server not found";
+      case Errc::tool_not_found: return "tool not found";
       case Errc::timeout: return "request timed out";
       case Errc::cancelled: return "request cancelled";
       case Errc::disconnected: return "client disconnected";
@@ -33,7 +33,8 @@ class ErrcCategory final : public std::error_category {
       case Errc::unauthorized: return "unauthorized";
       case Errc::invalid_config: return "invalid configuration";
       case Errc::duplicate_client: return "duplicate client";
-      case Errc::unsupported_transport: return "transport not supported";
+      case Errc::invalid_argument: return "invalid argument";
+      case Errc::unknown_server: return "unknown server";
       case Errc::pool_closed: return "pool closed";
       case Errc::pool_factory_failed: return "pool factory failed";
     }

@@ -5,6 +5,7 @@
 #include "http1.hpp"
 #include "json_read.hpp"
 #include "json_write.hpp"
+#include "server_error.hpp"
 #include "sse.hpp"
 
 #include <algorithm>
@@ -358,11 +359,7 @@ class HttpTransport final : public Transport {
   Error too_deep_to_send() const {
     return err(Errc::invalid_message, too_deep_to_send_text());
   }
-  Error err(Errc c, std::string msg) const {
-    Error e = Error::make(c, std::move(msg));
-    e.server = name_;
-    return e;
-  }
+  Error err(Errc c, std::string msg) const { return server_error(c, std::move(msg), name_); }
   // A new connection to u's origin (TLS for https).
   std::unique_ptr<http1::Connection> connect_to(const Url& u) const {
     return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout,
@@ -724,11 +721,7 @@ Result<void> HttpTransport::apply_auth(Fields& h, const char* method, const Url&
   } catch (...) {
     return fail(err(Errc::unauthorized, "the auth provider threw: " + thrown_text()));
   }
-  if (!headers) {
-    Error e = headers.error();
-    if (e.server.empty()) e.server = name_;
-    return fail(std::move(e));
-  }
+  if (!headers) return fail(tagged(headers.error(), name_));
   h.erase("Authorization");  // a resend carries fresh credentials only
   h.erase("DPoP");
   for (const auto& [k, v] : *headers)
@@ -766,9 +759,7 @@ Result<bool> HttpTransport::challenge(int status, const ResponseFields& response
   if (f && f->here) f->deadline += Clock::now() - held_since;  // as the caller's wait counts it
   if (!id.is_null() && cb_.on_request_held) cb_.on_request_held(id, false);
   if (!r) {
-    Error failure = r.error();
-    if (failure.server.empty()) failure.server = name_;
-    return fail(std::move(failure));
+    return fail(tagged(r.error(), name_));
   }
   return *r && !closing_;
 }

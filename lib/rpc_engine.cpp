@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "rpc_engine.hpp"
 
+#include "protocol/jsonrpc.hpp"
+#include "server_error.hpp"
 #include "types_detail.hpp"
 
 #include <linux/futex.h>
@@ -76,7 +78,11 @@ void RpcEngine::wake(Pending& p) {
   if (p.leading.load(std::memory_order_seq_cst) && tl_leading != &p) transport_->interrupt_lead();
 }
 
-Error rpc_error_from(const json& err, const std::string& method) {
+}  // namespace mcp::detail
+
+namespace mcp::jsonrpc {
+
+Error error_from(const nlohmann::json& err, const std::string& method) {
   Error e = Error::make(Errc::rpc_error, "");
   std::string msg = "server error";
   std::string odd_code;
@@ -95,12 +101,16 @@ Error rpc_error_from(const json& err, const std::string& method) {
     auto m = err.find("message");
     if (m != err.end() && m->is_string()) msg = m->get<std::string>();
     auto d = err.find("data");
-    if (d != err.end()) e.data = copy_json(*d);  // a server's value: the copy that nests cheaply
+    if (d != err.end()) e.data = detail::copy_json(*d);  // a server's value: the copy that nests cheaply
   }
   e.message = method + ": " + msg;
   if (!odd_code.empty()) e.message += " (the error code " + odd_code + " is not a 32-bit JSON-RPC code)";
   return e;
 }
+
+}  // namespace mcp::jsonrpc
+
+namespace mcp::detail {
 
 RpcEngine::RpcEngine(std::unique_ptr<Transport> transport, Options options)
     : transport_(std::move(transport)), options_(std::move(options)) {}
@@ -109,10 +119,7 @@ RpcEngine::~RpcEngine() {
   close(Error::make(Errc::disconnected, "connection closed"));
 }
 
-Error RpcEngine::decorate(Error e) const {
-  if (e.server.empty()) e.server = options_.server;
-  return e;
-}
+Error RpcEngine::decorate(Error e) const { return tagged(std::move(e), options_.server); }
 
 Result<void> RpcEngine::start() {
   std::weak_ptr<RpcEngine> weak = weak_from_this();
@@ -425,7 +432,7 @@ void RpcEngine::on_message(json&& msg) {
   }
   Result<json> r = json();
   if (is_error) {
-    r = fail(decorate(rpc_error_from(msg["error"], p->method)));
+    r = fail(decorate(jsonrpc::error_from(msg["error"], p->method)));
   } else {
     r = std::move(msg["result"]);
   }
@@ -443,7 +450,7 @@ void RpcEngine::answer(const json& id, Result<json> r) {
   if (r) {
     msg["result"] = r->is_null() ? json::object() : std::move(*r);
   } else {
-    json err{{"code", r.error().rpc_code.value_or(-32603)}, {"message", r.error().message}};
+    json err{{"code", r.error().rpc_code.value_or(jsonrpc::internal_error)}, {"message", r.error().message}};
     if (!r.error().data.is_null()) err["data"] = r.error().data;
     msg["error"] = std::move(err);
   }
@@ -542,9 +549,7 @@ void RpcEngine::handle_server_request(json& msg) {
   } else if (h) {
     r = h(method, params);
   } else {
-    Error e = Error::make(Errc::rpc_error, "Method not found: " + method);
-    e.rpc_code = -32601;
-    r = fail(std::move(e));
+    r = fail(jsonrpc::error(Errc::rpc_error, jsonrpc::method_not_found, "Method not found: " + method));
   }
   answer(msg["id"], std::move(r));
 }

@@ -37,7 +37,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   using Clock = Transport::Clock;
   using json = nlohmann::json;
   /// Answers a server request: a result object, or an Error (sent as a JSON-RPC error;
-  /// `rpc_code` is used when set, else -32603).
+  /// `rpc_code` is used when set, else jsonrpc::internal_error).
   using RequestHandler = std::function<Result<json>(const std::string& method, const json& params)>;
   using NotificationHandler = std::function<void(const std::string& method, const json& params)>;
 
@@ -202,8 +202,5 @@ class UnorderedHandlersScope {
  private:
   const void* previous_;
 };
-
-/// The JSON-RPC error object of a reply, as an Error (Errc::rpc_error, code and data kept).
-Error rpc_error_from(const nlohmann::json& error_object, const std::string& method);
 
 }  // namespace mcp::detail

@@ -2,9 +2,12 @@
 #include <mcp/session.hpp>
 
 #include "rpc_engine.hpp"
+#include "protocol/jsonrpc.hpp"
+#include "server_error.hpp"
 #include "http_transport.hpp"
 #include "stdio_transport.hpp"
 #include "schema_validator.hpp"
+#include "session_access.hpp"
 #include "tool_headers.hpp"
 #include "types_detail.hpp"
 
@@ -91,7 +94,7 @@ bool http_status_means_legacy(const Error& e) {
 // A "recognised modern error" (2026-07-28, stdio backward compatibility): an error whose
 // code and data have the shape the modern revision defines.
 std::optional<std::vector<std::string>> unsupported_version_list(const Error& e) {
-  if (e.errc() != Errc::rpc_error || e.rpc_code != -32022) return std::nullopt;
+  if (e.errc() != Errc::rpc_error || e.rpc_code != jsonrpc::unsupported_protocol_version) return std::nullopt;
   if (!e.data.is_object() || !e.data.contains("supported") || !e.data["supported"].is_array()) return std::nullopt;
   std::vector<std::string> out;
   for (const auto& v : e.data["supported"])
@@ -100,7 +103,7 @@ std::optional<std::vector<std::string>> unsupported_version_list(const Error& e)
 }
 bool is_recognised_modern_error(const Error& e) {
   if (unsupported_version_list(e)) return true;
-  return e.errc() == Errc::rpc_error && e.rpc_code == -32021 && e.data.is_object() &&
+  return e.errc() == Errc::rpc_error && e.rpc_code == jsonrpc::missing_required_client_capability && e.data.is_object() &&
          e.data.contains("requiredCapabilities");
 }
 
@@ -115,7 +118,8 @@ std::optional<std::string> pick(const std::vector<std::string>& ours, const std:
 struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   std::string name;
   ServerConfig cfg;
-  SessionDefaults defaults;
+  // What the session inherits from its client (its `servers` and `id` are not used here).
+  ClientConfig client;
 
   std::mutex connect_mutex;  // one connection attempt at a time
   mutable std::mutex mutex;  // guards everything below
@@ -152,8 +156,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // HTTP: tool name -> arguments mirrored into Mcp-Param-* headers (from the last tools/list)
   std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
 
-  Impl(std::string n, ServerConfig c, SessionDefaults d)
-      : name(std::move(n)), cfg(std::move(c)), defaults(std::move(d)) {
+  Impl(std::string n, ServerConfig c, ClientConfig d)
+      : name(std::move(n)), cfg(std::move(c)), client(std::move(d)) {
     if (cfg.protocol_version) {
       if (protocol::is_modern_version(*cfg.protocol_version)) cfg.era = Era::modern;
       else if (protocol::is_legacy_version(*cfg.protocol_version)) cfg.era = Era::legacy;
@@ -167,34 +171,24 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Milliseconds request_timeout(const RequestOptions& o) const {
     if (o.timeout) return *o.timeout;
     if (cfg.request_timeout) return *cfg.request_timeout;
-    return defaults.request_timeout;
+    return client.request_timeout;
   }
   // An authorization the probe meets (a 401) does not count against it: the transport holds
   // the request meanwhile.
-  Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(defaults.probe_timeout); }
-
-  Error tag(Error e) const {
-    if (e.server.empty()) e.server = name;
-    return e;
-  }
-  tl::unexpected<Error> failure(Errc c, std::string msg) const {
-    Error e = Error::make(c, std::move(msg));
-    e.server = name;
-    return tl::unexpected<Error>(std::move(e));
-  }
+  Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(client.probe_timeout); }
 
   // Declared only for the handlers that are set.
   json capabilities() const {
     json caps = json::object();
-    if (defaults.handlers.elicitation) caps["elicitation"] = json{{"form", json::object()}, {"url", json::object()}};
-    if (defaults.handlers.sampling) caps["sampling"] = json::object();
-    if (defaults.handlers.roots) caps["roots"] = json::object();
+    if (client.handlers.elicitation) caps["elicitation"] = json{{"form", json::object()}, {"url", json::object()}};
+    if (client.handlers.sampling) caps["sampling"] = json::object();
+    if (client.handlers.roots) caps["roots"] = json::object();
     return caps;
   }
 
   json modern_meta(const std::string& version) const {
-    json meta{{kMetaVersion, version}, {kMetaCaps, capabilities()}, {kMetaInfo, defaults.client_info}};
-    if (!defaults.log_level.empty()) meta["io.modelcontextprotocol/logLevel"] = defaults.log_level;
+    json meta{{kMetaVersion, version}, {kMetaCaps, capabilities()}, {kMetaInfo, client.client_info}};
+    if (!client.log_level.empty()) meta["io.modelcontextprotocol/logLevel"] = client.log_level;
     return meta;
   }
 
@@ -211,20 +205,18 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     } catch (...) {
       diagnostic("the " + method + " handler threw");
     }
-    Error e = Error::make(Errc::input_required, "the client's " + method + " handler failed");
-    e.server = name;
-    e.rpc_code = -32603;
-    return tl::unexpected<Error>(std::move(e));
+    return fail(tagged(jsonrpc::error(Errc::input_required, jsonrpc::internal_error,
+                                      "the client's " + method + " handler failed"),
+                       name));
   }
 
   Result<json> fulfil_unguarded(const std::string& method, const json& params) const {
-    const auto& h = defaults.handlers;
+    const auto& h = client.handlers;
     auto missing = [&](const char* what) {
-      Error e = Error::make(Errc::input_required, "the server asked for " + method + " but no ClientHandlers::" +
-                                                      what + " is set");
-      e.server = name;
-      e.rpc_code = -32601;
-      return tl::unexpected<Error>(std::move(e));
+      return fail(tagged(jsonrpc::error(Errc::input_required, jsonrpc::method_not_found,
+                                        "the server asked for " + method + " but no ClientHandlers::" + what +
+                                            " is set"),
+                         name));
     };
     if (method == "roots/list") {
       if (!h.roots) return missing("roots");
@@ -251,7 +243,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         if (params.contains("url") && params["url"].is_string()) req.url = params["url"].get<std::string>();
       }
       auto answer = h.elicitation(name, req);
-      if (!answer) return tl::unexpected<Error>(answer.error());
+      if (!answer) return fail(answer.error());
       json out{{"action", answer->action}};
       if (answer->action == "accept" && req.mode == "form") {
         json content = answer->content.is_object() ? answer->content : json::object();
@@ -265,9 +257,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       }
       return out;
     }
-    Error e = Error::make(Errc::rpc_error, "Method not found: " + method);
-    e.rpc_code = -32601;
-    return tl::unexpected<Error>(std::move(e));
+    return fail(jsonrpc::error(Errc::rpc_error, jsonrpc::method_not_found, "Method not found: " + method));
   }
 
   void invalidate(const std::string& prefix) {
@@ -281,7 +271,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // order, where they may block and may call the server (from here that would deadlock:
   // this thread is the one that reads the reply).
   void on_notification(const std::string& method, const json& params, const std::weak_ptr<RpcEngine>& weak_eng) {
-    const auto& h = defaults.handlers;
+    const auto& h = client.handlers;
     auto later = [&](std::function<void()> task) {
       if (auto eng = weak_eng.lock()) eng->post(std::move(task));
     };
@@ -331,7 +321,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     } else {
       // The GET stream carries only what these handlers receive: without them it would be an
       // idle thread and connection per client (the spec lets a client not open it).
-      const auto& h = defaults.handlers;
+      const auto& h = client.handlers;
       const bool listens = h.elicitation || h.sampling || h.roots || h.on_log || h.on_change;
       t = detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens);
     }
@@ -355,7 +345,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     auto started = eng->start();
     if (!started) {
       eng->close(started.error());
-      return tl::unexpected<Error>(tag(started.error()));
+      return fail(tagged(started.error(), name));
     }
     return eng;
   }
@@ -374,20 +364,20 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                                     : std::string(protocol::latest_legacy_version);
     json params{{"protocolVersion", offered},
                 {"capabilities", capabilities()},
-                {"clientInfo", defaults.client_info}};
+                {"clientInfo", client.client_info}};
     // initialize is never cancelled (the spec forbids it); a timeout just closes.
     auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop, false);
-    if (!r) return tl::unexpected<Error>(tag(r.error()));
+    if (!r) return fail(tagged(r.error(), name));
     return finish_legacy(eng, *r);
   }
 
   Result<ServerInfo> finish_legacy(const std::shared_ptr<RpcEngine>& eng, const json& r) {
     if (!r.is_object() || !r.contains("protocolVersion") || !r["protocolVersion"].is_string())
-      return failure(Errc::invalid_result, "initialize: result without a protocolVersion");
+      return fail(Errc::invalid_result, "initialize: result without a protocolVersion", name);
     const std::string v = r["protocolVersion"].get<std::string>();
     if (!protocol::is_legacy_version(v))
-      return failure(Errc::unsupported_version, "initialize: server chose protocol version '" + v +
-                                                    "', which this client does not speak");
+      return fail(Errc::unsupported_version, "initialize: server chose protocol version '" + v +
+                                                    "', which this client does not speak", name);
     eng->set_protocol_version(v);
     ServerInfo si;
     si.era = Era::legacy;
@@ -396,17 +386,17 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
     if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
     auto n = eng->notify("notifications/initialized", json::object(), Clock::now() + std::chrono::seconds(10));
-    if (!n) return tl::unexpected<Error>(tag(n.error()));
-    if (!defaults.log_level.empty() && si.capabilities.contains("logging")) {
-      auto lvl = eng->call("logging/setLevel", json{{"level", defaults.log_level}},
-                           Clock::now() + defaults.request_timeout, std::stop_token());
+    if (!n) return fail(tagged(n.error(), name));
+    if (!client.log_level.empty() && si.capabilities.contains("logging")) {
+      auto lvl = eng->call("logging/setLevel", json{{"level", client.log_level}},
+                           Clock::now() + client.request_timeout, std::stop_token());
       if (!lvl) diagnostic("logging/setLevel failed: " + lvl.error().message);
     }
     return si;
   }
 
   Result<ServerInfo> modern_info_from_discover(const json& r, const std::string& version) {
-    if (!r.is_object()) return failure(Errc::invalid_result, "server/discover: result is not an object");
+    if (!r.is_object()) return fail(Errc::invalid_result, "server/discover: result is not an object", name);
     ServerInfo si;
     si.era = Era::modern;
     si.protocol_version = version;
@@ -414,7 +404,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       for (const auto& v : r["supportedVersions"])
         if (v.is_string()) si.supported_versions.push_back(v.get<std::string>());
     if (si.supported_versions.empty())
-      return failure(Errc::invalid_result, "server/discover: result without supportedVersions");
+      return fail(Errc::invalid_result, "server/discover: result without supportedVersions", name);
     if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
     if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
     if (r.contains("_meta") && r["_meta"].is_object() && r["_meta"].contains(kMetaServerInfo))
@@ -434,7 +424,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       auto sent = eng->send_request("server/discover", json{{"_meta", modern_meta(version)}},
                                     Clock::now() + probe_timeout());
       if (!sent) {
-        if (!is_transport_failure(sent.error())) return tl::unexpected<Error>(tag(sent.error()));
+        if (!is_transport_failure(sent.error())) return fail(tagged(sent.error(), name));
         break;  // died on the probe: legacy, on a fresh process
       }
       auto probe = *sent;
@@ -444,12 +434,12 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                  !(*r)["supportedVersions"].empty())) {
         // Not a DiscoverResult (some legacy servers answer unknown methods with `{}`): legacy.
         auto li = handshake_legacy(eng, opt);
-        if (!li) return tl::unexpected<Error>(li.error());
+        if (!li) return fail(li.error());
         return std::make_pair(eng, *li);
       }
       if (r) {
         auto si = modern_info_from_discover(*r, version);
-        if (!si) return tl::unexpected<Error>(si.error());
+        if (!si) return fail(si.error());
         if (std::find(si->supported_versions.begin(), si->supported_versions.end(), version) !=
             si->supported_versions.end()) {
           modern_version = version;
@@ -461,13 +451,13 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         }
         if (pick(protocol::legacy_versions(), si->supported_versions)) {
           auto li = handshake_legacy(eng, opt);  // dual-era server, legacy revisions only in common
-          if (!li) return tl::unexpected<Error>(li.error());
+          if (!li) return fail(li.error());
           return std::make_pair(eng, *li);
         }
-        return failure(Errc::unsupported_version, "server supports none of our protocol versions");
+        return fail(Errc::unsupported_version, "server supports none of our protocol versions", name);
       }
       const Error& e = r.error();
-      if (e.errc() == Errc::cancelled || e.errc() == Errc::disconnected) return tl::unexpected<Error>(tag(e));
+      if (e.errc() == Errc::cancelled || e.errc() == Errc::disconnected) return fail(tagged(e, name));
       if (auto supported = unsupported_version_list(e)) {
         if (auto v = pick(protocol::modern_versions(), *supported); v && attempt == 0) {
           version = *v;
@@ -475,16 +465,16 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         }
         if (pick(protocol::legacy_versions(), *supported)) {
           auto li = handshake_legacy(eng, opt);
-          if (!li) return tl::unexpected<Error>(li.error());
+          if (!li) return fail(li.error());
           return std::make_pair(eng, *li);
         }
-        Error err = tag(e);
+        Error err = tagged(e, name);
         err.code = make_error_code(Errc::unsupported_version);
         err.message = "server supports protocol versions " + e.data["supported"].dump() +
                       ", none of which this client speaks";
-        return tl::unexpected<Error>(std::move(err));
+        return fail(std::move(err));
       }
-      if (is_recognised_modern_error(e)) return tl::unexpected<Error>(tag(e));
+      if (is_recognised_modern_error(e)) return fail(tagged(e, name));
       if (e.errc() == Errc::timeout) {
         // Silence: legacy. A slow modern server may still answer the probe before it
         // answers initialize (stdio is ordered), so keep listening for it.
@@ -492,22 +482,22 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       }
       const bool stdio = std::holds_alternative<StdioServerConfig>(cfg.transport);
       if (stdio && is_transport_failure(e)) break;
-      if (e.errc() != Errc::rpc_error && !http_status_means_legacy(e)) return tl::unexpected<Error>(tag(e));
+      if (e.errc() != Errc::rpc_error && !http_status_means_legacy(e)) return fail(tagged(e, name));
       // Any other JSON-RPC error, or a 4xx without a modern body: legacy, same connection.
       auto li = handshake_legacy(eng, opt);
-      if (!li) return tl::unexpected<Error>(li.error());
+      if (!li) return fail(li.error());
       return std::make_pair(eng, *li);
     }
     // The server died on the probe: start it again and speak legacy.
     eng->close(Error::make(Errc::process_exited, "restarting after the era probe"));
     auto fresh = open_engine();
-    if (!fresh) return tl::unexpected<Error>(fresh.error());
+    if (!fresh) return fail(fresh.error());
     if (!publish(*fresh, gen)) {
       (*fresh)->close(Error::make(Errc::disconnected, "disconnected while connecting"));
-      return failure(Errc::disconnected, "disconnected while connecting");
+      return fail(Errc::disconnected, "disconnected while connecting", name);
     }
     auto li = handshake_legacy(*fresh, opt);
-    if (!li) return tl::unexpected<Error>(li.error());
+    if (!li) return fail(li.error());
     return std::make_pair(*fresh, *li);
   }
 
@@ -525,7 +515,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       auto si = modern_info_from_discover(*late, modern_version);
       if (si) return std::make_pair(eng, *si);
     }
-    return tl::unexpected<Error>(li.error());
+    return fail(li.error());
   }
 
   Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> connect_locked(const RequestOptions& opt) {
@@ -543,21 +533,21 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (old) old->close(Error::make(Errc::connection_closed, "replaced by a new connection"));
 
     auto eng = open_engine();
-    if (!eng) return tl::unexpected<Error>(eng.error());
+    if (!eng) return fail(eng.error());
     if (!publish(*eng, gen)) {
       (*eng)->close(Error::make(Errc::disconnected, "disconnected while connecting"));
-      return failure(Errc::disconnected, "disconnected while connecting");
+      return fail(Errc::disconnected, "disconnected while connecting", name);
     }
     Era era;
     {
       std::lock_guard lk(mutex);
       era = verdict;
     }
-    Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> out = tl::unexpected<Error>(Error());
+    Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> out = fail(Error());
     if (era == Era::legacy) {
       auto li = handshake_legacy(*eng, opt);
       if (li) out = std::make_pair(*eng, *li);
-      else out = tl::unexpected<Error>(li.error());
+      else out = fail(li.error());
     } else if (era == Era::modern) {
       // Known modern: discover once for the server's identity and capabilities.
       auto r = (*eng)->call("server/discover", json{{"_meta", modern_meta(modern_version)}},
@@ -565,7 +555,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       if (r) {
         auto si = modern_info_from_discover(*r, modern_version);
         if (si) out = std::make_pair(*eng, *si);
-        else out = tl::unexpected<Error>(si.error());
+        else out = fail(si.error());
       } else if (auto supported = unsupported_version_list(r.error())) {
         if (auto v = pick(protocol::modern_versions(), *supported)) {
           modern_version = *v;
@@ -575,10 +565,10 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
           si.supported_versions = *supported;
           out = std::make_pair(*eng, si);
         } else {
-          out = failure(Errc::unsupported_version, "server supports none of our modern protocol versions");
+          out = fail(Errc::unsupported_version, "server supports none of our modern protocol versions", name);
         }
       } else {
-        out = tl::unexpected<Error>(tag(r.error()));
+        out = fail(tagged(r.error(), name));
       }
     } else {
       out = detect(*eng, gen, opt);
@@ -596,7 +586,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     std::lock_guard lk(mutex);
     if (generation != gen) {
       out->first->close(Error::make(Errc::disconnected, "disconnected while connecting"));
-      return failure(Errc::disconnected, "disconnected while connecting");
+      return fail(Errc::disconnected, "disconnected while connecting", name);
     }
     engine = out->first;
     info = out->second;
@@ -621,7 +611,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     // connect_mutex, held here (see UnorderedHandlersScope).
     detail::UnorderedHandlersScope unordered(this);
     auto out = connect_locked(opt);
-    if (!out) return tl::unexpected<Error>(out.error());
+    if (!out) return fail(out.error());
     return std::make_pair(std::move(out->first), std::make_shared<const ServerInfo>(std::move(out->second)));
   }
 
@@ -640,9 +630,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // Called from reader, worker and flight threads as well as the caller's: what the user's
   // callback throws is dropped, so a diagnostic can never end the process.
   void diagnostic(const std::string& msg) const noexcept {
-    if (!defaults.on_diagnostic) return;
+    if (!client.on_diagnostic) return;
     try {
-      defaults.on_diagnostic(name, msg);
+      client.on_diagnostic(name, msg);
     } catch (...) {
     }
   }
@@ -659,6 +649,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     const std::string method(method_sv);
     const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
     if (current.is_null()) current = json::object();
+    // Before the cache key is made of them (json::erase throws on anything but an object).
+    if (!current.is_object()) return fail(Errc::invalid_argument, method + ": params must be a JSON object", name);
     const bool cacheable = !opt.no_cache && (method == "tools/list" || method == "prompts/list" ||
                                              method == "resources/list" || method == "resources/templates/list" ||
                                              method == "resources/read");
@@ -667,12 +659,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       json bare = current;
       bare.erase("_meta");
       key = method + "\n" + bare.dump();
-      std::lock_guard lk(mutex);
-      auto it = cache.find(key);
-      if (it != cache.end()) {
-        if (Clock::now() < it->second.expires) return it->second.result;
-        cache.erase(it);
-      }
+      if (auto hit = cached(key)) return std::move(*hit);
     }
     // The whole multi round-trip sequence is bounded by max_total_time when it is set.
     const auto overall = opt.max_total_time ? std::optional(Clock::now() + *opt.max_total_time) : std::nullopt;
@@ -681,32 +668,32 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       if (r && cacheable && round == 0) remember(key, *r);  // results after input rounds are never cached
       if (r || r.error().errc() != Errc::input_required) return r;
       if (overall && Clock::now() >= *overall)
-        return failure(Errc::timeout, method + ": input rounds exceeded max_total_time");
+        return fail(Errc::timeout, method + ": input rounds exceeded max_total_time", name);
       if (!may_need_input)
-        return failure(Errc::invalid_result, method + ": the server answered input_required, which this method does not allow");
-      if (round >= defaults.max_input_rounds)
-        return failure(Errc::input_required, method + ": still input_required after " +
-                                                 std::to_string(defaults.max_input_rounds) + " rounds");
+        return fail(Errc::invalid_result, method + ": the server answered input_required, which this method does not allow", name);
+      if (round >= client.max_input_rounds)
+        return fail(Errc::input_required, method + ": still input_required after " +
+                                                 std::to_string(client.max_input_rounds) + " rounds", name);
       // Multi round-trip request: fulfil the server's input requests, then re-issue the
       // request (new id) with the answers and the exact requestState.
       json ir = std::move(r.error().data);  // moved, not copied: a server's value may nest deep
       const bool has_requests = ir.contains("inputRequests"), has_state = ir.contains("requestState");
       if (!has_requests && !has_state)
-        return failure(Errc::invalid_result, method + ": input_required without inputRequests or requestState");
+        return fail(Errc::invalid_result, method + ": input_required without inputRequests or requestState", name);
       json responses = json::object();
       if (has_requests) {
         if (!ir["inputRequests"].is_object())
-          return failure(Errc::invalid_result, method + ": inputRequests is not an object");
+          return fail(Errc::invalid_result, method + ": inputRequests is not an object", name);
         for (auto it = ir["inputRequests"].begin(); it != ir["inputRequests"].end(); ++it) {
           const json& q = it.value();
           if (!q.is_object() || !q.contains("method") || !q["method"].is_string())
-            return failure(Errc::invalid_result, method + ": input request '" + it.key() + "' has no method");
+            return fail(Errc::invalid_result, method + ": input request '" + it.key() + "' has no method", name);
           auto answer = fulfil(q["method"].get<std::string>(), q.contains("params") ? q["params"] : json::object());
           if (!answer) {
-            Error e = tag(answer.error());
+            Error e = tagged(answer.error(), name);
             e.code = make_error_code(Errc::input_required);
             e.message = method + ": " + e.message;
-            return tl::unexpected<Error>(std::move(e));
+            return fail(std::move(e));
           }
           responses[it.key()] = std::move(*answer);
         }
@@ -716,6 +703,16 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       if (!responses.empty()) current["inputResponses"] = std::move(responses);
       if (has_state) current["requestState"] = std::move(ir["requestState"]);
     }
+  }
+
+  // The cached result under `key`, if one is still fresh.
+  std::optional<json> cached(const std::string& key) {
+    std::lock_guard lk(mutex);
+    auto it = cache.find(key);
+    if (it == cache.end()) return std::nullopt;
+    if (Clock::now() < it->second.expires) return it->second.result;
+    cache.erase(it);
+    return std::nullopt;
   }
 
   // Cache a modern result per its ttlMs / cacheScope.
@@ -734,10 +731,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   Result<json> request_once(const std::string& method, json& params, const RequestOptions& opt,
                             const SendOptions& send_options) {
-    if (!params.is_null() && !params.is_object())
-      return failure(Errc::invalid_config, method + ": params must be a JSON object");
     auto conn = ensure(opt);
-    if (!conn) return tl::unexpected<Error>(conn.error());
+    if (!conn) return fail(conn.error());
     const std::shared_ptr<RpcEngine> eng = std::move(conn->first);
     std::shared_ptr<const ServerInfo> si = std::move(conn->second);
     std::uint64_t epoch;
@@ -762,14 +757,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
           for (auto it = ours->begin(); it != ours->end(); ++it) meta[it.key()] = it.value();
         }
       }
-      detail::ProgressOptions progress;
-      if (opt.on_progress) {
-        progress.on_progress = opt.on_progress;
-        progress.reset_timeout = opt.reset_timeout_on_progress;
-        progress.timeout = request_timeout(opt);
-        progress.hard_deadline = Clock::now() + opt.max_total_time.value_or(request_timeout(opt) * 10);
-      }
-      auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, std::move(progress));
+      auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, progress_options(opt));
       loan.take_back(p);
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
@@ -778,7 +766,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         // processed, so re-initialising once and retrying is safe.
         if (si->era == Era::legacy && r.error().errc() == Errc::session_expired) {
           auto re = reinitialize(eng, epoch, opt);
-          if (!re) return tl::unexpected<Error>(re.error());
+          if (!re) return fail(re.error());
           si = std::make_shared<const ServerInfo>(std::move(*re));
           continue;
         }
@@ -798,11 +786,84 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
             }
           }
         }
-        return tl::unexpected<Error>(tag(r.error()));
+        return fail(tagged(r.error(), name));
       }
       return check_result(method, std::move(*r));
     }
-    return failure(Errc::unsupported_version, method + ": server rejected every protocol version we offered");
+    return fail(Errc::unsupported_version, method + ": server rejected every protocol version we offered", name);
+  }
+
+  detail::ProgressOptions progress_options(const RequestOptions& opt) const {
+    detail::ProgressOptions progress;
+    if (opt.on_progress) {
+      progress.on_progress = opt.on_progress;
+      progress.reset_timeout = opt.reset_timeout_on_progress;
+      progress.timeout = request_timeout(opt);
+      progress.hard_deadline = Clock::now() + opt.max_total_time.value_or(request_timeout(opt) * 10);
+    }
+    return progress;
+  }
+
+  // A listing's first page sent and not yet awaited (SessionAccess::first_pages): what
+  // request() does for it, split at the wait.
+  struct Flight {
+    std::string method;
+    std::shared_ptr<RpcEngine> eng;
+    std::shared_ptr<RpcEngine::Pending> pending;
+    Era era = Era::unknown;
+    Clock::time_point deadline;
+    std::string cache_key;             // empty: not cached (RequestOptions::no_cache)
+    std::optional<Result<json>> done;  // settled without a reply (the cache, or a failure to send)
+  };
+
+  Flight send_first(const std::string& method, const RequestOptions& opt) {
+    Flight f;
+    f.method = method;
+    json params = json::object();
+    if (!opt.no_cache) {
+      f.cache_key = method + "\n" + params.dump();  // as request_lent keys it
+      if (auto hit = cached(f.cache_key)) {
+        f.done = std::move(*hit);
+        return f;
+      }
+    }
+    auto conn = ensure(opt);
+    if (!conn) {
+      f.done = fail(conn.error());
+      return f;
+    }
+    f.eng = std::move(conn->first);
+    f.era = conn->second->era;
+    if (f.era == Era::modern) params["_meta"] = *modern_meta_shared(conn->second->protocol_version);
+    f.deadline = Clock::now() + request_timeout(opt);
+    if (opt.stop.stop_requested()) {
+      f.done = fail(Errc::cancelled, method + ": cancelled", name);
+      return f;
+    }
+    auto p = f.eng->send_request(method, std::move(params), f.deadline, SendOptions{}, progress_options(opt));
+    if (p) f.pending = std::move(*p);
+    else f.done = fail(tagged(p.error(), name));
+    return f;
+  }
+
+  Result<json> finish_first(Flight& f, const RequestOptions& opt) {
+    if (f.done) return std::move(*f.done);
+    auto r = f.eng->wait(f.pending, f.deadline, opt.stop, true);
+    if (!r) {
+      // What request_once answers with another try (a lost response stream, an expired legacy
+      // session, another modern revision) is left to it, on this thread.
+      const Error& e = r.error();
+      const bool again = (f.era == Era::modern && (e.errc() == Errc::stream_broken || unsupported_version_list(e))) ||
+                         (f.era == Era::legacy && e.errc() == Errc::session_expired);
+      if (again) return request(f.method, json::object(), opt);
+      return fail(tagged(e, name));
+    }
+    auto checked = check_result(f.method, std::move(*r));
+    if (checked && !f.cache_key.empty()) remember(f.cache_key, *checked);
+    if (!checked && checked.error().errc() == Errc::input_required)  // as request_lent says it for a listing
+      return fail(Errc::invalid_result, f.method + ": the server answered input_required, which this method does not allow",
+                  name);
+    return checked;
   }
 
   json listen_filter(const ServerInfo& si) {
@@ -820,7 +881,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   }
 
   void start_listener_locked() {  // under `mutex`
-    if (!defaults.handlers.on_change || listener.joinable()) return;
+    if (!client.handlers.on_change || listener.joinable()) return;
     const std::uint64_t mine = ++listener_gen;
     listener = std::thread([this, mine] { listen_loop(mine); });
   }
@@ -910,21 +971,21 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   }
 
   Result<json> check_result(const std::string& method, json r) const {
-    if (!r.is_object()) return failure(Errc::invalid_result, method + ": result is not a JSON object");
+    if (!r.is_object()) return fail(Errc::invalid_result, method + ": result is not a JSON object", name);
     auto rt = r.find("resultType");
     if (rt == r.end()) return r;  // absent means complete
-    if (!rt->is_string()) return failure(Errc::invalid_result, method + ": resultType is not a string");
+    if (!rt->is_string()) return fail(Errc::invalid_result, method + ": resultType is not a string", name);
     const auto& t = rt->get_ref<const std::string&>();
     if (t == "complete") return r;
     if (t == "input_required") {
-      Error e = Error::make(Errc::input_required,
-                            method + ": the server needs input from the client (elicitation, sampling or "
-                                     "roots) and no handler for it is configured");
-      e.server = name;
+      Error e = server_error(Errc::input_required,
+                             method + ": the server needs input from the client (elicitation, sampling or "
+                                      "roots) and no handler for it is configured",
+                             name);
       e.data = r;
-      return tl::unexpected<Error>(std::move(e));
+      return fail(std::move(e));
     }
-    return failure(Errc::invalid_result, method + ": unknown resultType '" + t + "'");
+    return fail(Errc::invalid_result, method + ": unknown resultType '" + t + "'", name);
   }
 
   void disconnect() {
@@ -943,15 +1004,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       param_headers.clear();
     }
     listener_cv.notify_all();
-    Error e = Error::make(Errc::disconnected, "the client disconnected");
-    e.server = name;
+    const Error e = server_error(Errc::disconnected, "the client disconnected", name);
     if (eng) eng->close(e);
     join_listener(listening);
   }
 };
 
-Session::Session(std::string name, ServerConfig config, SessionDefaults defaults)
-    : impl_(std::make_shared<Impl>(std::move(name), std::move(config), std::move(defaults))) {}
+Session::Session(std::string name, ServerConfig config, ClientConfig client)
+    : impl_(std::make_shared<Impl>(std::move(name), std::move(config), std::move(client))) {}
 
 Session::~Session() {
   if (impl_) impl_->disconnect();
@@ -961,7 +1021,7 @@ const std::string& Session::name() const noexcept { return impl_->name; }
 
 Result<ServerInfo> Session::connect(const RequestOptions& options) {
   auto c = impl_->ensure(options);
-  if (!c) return tl::unexpected<Error>(c.error());
+  if (!c) return fail(c.error());
   return *c->second;
 }
 
@@ -986,30 +1046,34 @@ Result<json> Session::request(std::string_view method, json params, const Reques
 
 Result<void> Session::notify(std::string_view method, json params) {
   auto c = impl_->ensure({});
-  if (!c) return tl::unexpected<Error>(c.error());
-  auto r = c->first->notify(std::string(method), std::move(params), Clock::now() + impl_->defaults.request_timeout);
-  if (!r) return tl::unexpected<Error>(impl_->tag(r.error()));
+  if (!c) return fail(c.error());
+  auto r = c->first->notify(std::string(method), std::move(params), Clock::now() + impl_->client.request_timeout);
+  if (!r) return fail(tagged(r.error(), impl_->name));
   return {};
 }
 
 namespace {
 
+using FirstPage = std::optional<Result<json>>;
+
 // Follows `nextCursor` to the end, handing each entry of the result's `key` array to
-// `on_item`; refuses loops and runaway page counts.
+// `on_item`; refuses loops and runaway page counts. `first` is the first page when the
+// caller has it already.
 Result<void> paginate_items(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
-                            const std::function<void(const json&)>& on_item) {
-  auto failure = [&](std::string message) {
-    Error e = Error::make(Errc::invalid_result, method + ": " + std::move(message));
-    e.server = s.name();
-    return tl::unexpected<Error>(std::move(e));
-  };
+                            const std::function<void(const json&)>& on_item, FirstPage first = std::nullopt) {
+  auto failure = [&](std::string message) { return fail(Errc::invalid_result, method + ": " + message, s.name()); };
   std::set<std::string> seen;
   std::optional<std::string> cursor;
   for (int page = 0; page < 10000; ++page) {
-    json params = json::object();
-    if (cursor) params["cursor"] = *cursor;
-    auto r = s.request(method, std::move(params), opt);
-    if (!r) return tl::unexpected<Error>(r.error());
+    Result<json> r = json();
+    if (page == 0 && first) {
+      r = std::move(*first);
+    } else {
+      json params = json::object();
+      if (cursor) params["cursor"] = *cursor;
+      r = s.request(method, std::move(params), opt);
+    }
+    if (!r) return fail(r.error());
     auto it = r->find(key);
     if (it == r->end() || !it->is_array()) return failure(std::string("result has no '") + key + "' array");
     for (const auto& item : *it) on_item(item);
@@ -1025,26 +1089,60 @@ Result<void> paginate_items(Session& s, const std::string& method, const char* k
 // Every entry as a T; entries that do not parse are skipped with a diagnostic.
 template <class T>
 Result<std::vector<T>> paginate(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
-                                const std::function<void(std::string)>& diag) {
+                                const std::function<void(std::string)>& diag, FirstPage first) {
   std::vector<T> out;
-  auto listed = paginate_items(s, method, key, opt, [&](const json& item) {
-    try {
-      out.push_back(item.get<T>());
-    } catch (const std::exception& e) {
-      diag(method + ": skipped an invalid entry: " + e.what());
-    }
-  });
-  if (!listed) return tl::unexpected<Error>(listed.error());
+  auto listed = paginate_items(
+      s, method, key, opt,
+      [&](const json& item) {
+        try {
+          out.push_back(item.get<T>());
+        } catch (const std::exception& e) {
+          diag(method + ": skipped an invalid entry: " + e.what());
+        }
+      },
+      std::move(first));
+  if (!listed) return fail(listed.error());
   return out;
 }
 
 }  // namespace
 
-Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
+namespace detail {
+
+std::vector<Result<json>> SessionAccess::first_pages(const std::vector<Session*>& sessions, const std::string& method,
+                                                     const RequestOptions& opt) {
+  // Connections still to open are opened side by side (spawning, probing): a thread each
+  // but one, once per connection. Open connections cost no thread.
+  std::vector<Session*> closed;
+  for (Session* s : sessions)
+    if (!s->connected()) closed.push_back(s);
+  if (closed.size() > 1) {
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < closed.size(); ++i)
+      threads.emplace_back([s = closed[i], &opt] { (void)s->impl_->ensure(opt); });
+    (void)closed[0]->impl_->ensure(opt);
+    for (auto& t : threads) t.join();
+  }
+  // All but the last are sent and left in flight; the last is asked as any request is (over
+  // HTTP on this very thread), then the others' replies are collected.
+  std::vector<Result<json>> out;
+  if (sessions.empty()) return out;
+  std::vector<Session::Impl::Flight> flights;
+  flights.reserve(sessions.size() - 1);
+  for (std::size_t i = 0; i + 1 < sessions.size(); ++i) flights.push_back(sessions[i]->impl_->send_first(method, opt));
+  Result<json> last = sessions.back()->impl_->request(method, json::object(), opt);
+  out.reserve(sessions.size());
+  for (std::size_t i = 0; i + 1 < sessions.size(); ++i) out.push_back(sessions[i]->impl_->finish_first(flights[i], opt));
+  out.push_back(std::move(last));
+  return out;
+}
+
+Result<std::vector<ToolDefinition>> SessionAccess::list_tools(Session& s, const RequestOptions& options, FirstPage first) {
+  auto& impl_ = s.impl_;
   std::vector<ToolDefinition> tools;
   std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
   std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
-  auto listed = paginate_items(*this, "tools/list", "tools", options, [&](const json& t) {
+  auto listed = paginate_items(s, "tools/list", "tools", options, [&](const json& t) {
     ToolDefinition def;
     try {
       def = t.get<ToolDefinition>();
@@ -1063,8 +1161,8 @@ Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& op
     }
     if (def.output_schema) output_schemas.emplace(def.name, detail::SchemaValidator::compile(*def.output_schema));
     tools.push_back(std::move(def));
-  });
-  if (!listed) return tl::unexpected<Error>(listed.error());
+  }, std::move(first));
+  if (!listed) return fail(listed.error());
   // Published only for a complete listing: a failed one leaves the previous state.
   std::lock_guard lk(impl_->mutex);
   if (impl_->is_http()) impl_->param_headers = std::move(param_headers);
@@ -1072,13 +1170,47 @@ Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& op
   return tools;
 }
 
+Result<std::vector<Resource>> SessionAccess::list_resources(Session& s, const RequestOptions& options, FirstPage first) {
+  return paginate<Resource>(s, "resources/list", "resources", options,
+                            [&s](std::string m) { s.impl_->diagnostic(m); }, std::move(first));
+}
+
+Result<std::vector<ResourceTemplate>> SessionAccess::list_resource_templates(Session& s, const RequestOptions& options,
+                                                                           FirstPage first) {
+  return paginate<ResourceTemplate>(s, "resources/templates/list", "resourceTemplates", options,
+                                    [&s](std::string m) { s.impl_->diagnostic(m); }, std::move(first));
+}
+
+Result<std::vector<Prompt>> SessionAccess::list_prompts(Session& s, const RequestOptions& options, FirstPage first) {
+  return paginate<Prompt>(s, "prompts/list", "prompts", options, [&s](std::string m) { s.impl_->diagnostic(m); },
+                          std::move(first));
+}
+
+}  // namespace detail
+
+Result<std::vector<ToolDefinition>> Session::list_tools(const RequestOptions& options) {
+  return detail::SessionAccess::list_tools(*this, options, std::nullopt);
+}
+
+Result<std::vector<Resource>> Session::list_resources(const RequestOptions& options) {
+  return detail::SessionAccess::list_resources(*this, options, std::nullopt);
+}
+
+Result<std::vector<ResourceTemplate>> Session::list_resource_templates(const RequestOptions& options) {
+  return detail::SessionAccess::list_resource_templates(*this, options, std::nullopt);
+}
+
+Result<std::vector<Prompt>> Session::list_prompts(const RequestOptions& options) {
+  return detail::SessionAccess::list_prompts(*this, options, std::nullopt);
+}
+
 Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
   if (arguments.is_null()) arguments = json::object();
-  if (const auto& approve = impl_->defaults.handlers.approve_tool_call;
+  if (const auto& approve = impl_->client.handlers.approve_tool_call;
       approve && !approve(impl_->name, std::string(name), arguments))
-    return impl_->failure(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback");
+    return fail(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback", impl_->name);
   if (!arguments.is_object())
-    return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": arguments must be a JSON object");
+    return fail(Errc::invalid_argument, "tools/call " + std::string(name) + ": arguments must be a JSON object", impl_->name);
   json params(json::value_t::object);  // not an initializer list: that copies `arguments`
   params.get_ref<json::object_t&>().emplace("name", name);
   params.get_ref<json::object_t&>().emplace("arguments", std::move(arguments));
@@ -1090,31 +1222,31 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     auto it = impl_->param_headers.find(std::string(name));
     if (it == impl_->param_headers.end()) return so;
     auto values = detail::param_header_values(it->second, params["arguments"]);
-    if (!values) return impl_->failure(Errc::invalid_config, "tools/call " + std::string(name) + ": " + values.error());
+    if (!values) return fail(Errc::invalid_argument, "tools/call " + std::string(name) + ": " + values.error(), impl_->name);
     so.headers = std::move(*values);
     return so;
   };
   auto so = send_options();
-  if (!so) return tl::unexpected<Error>(so.error());
+  if (!so) return fail(so.error());
   // Lent, not copied: they come back for the retry below.
   auto r = impl_->request_lent("tools/call", params, options, *so);
-  if (!r && impl_->is_http() && r.error().rpc_code == -32020) {
+  if (!r && impl_->is_http() && r.error().rpc_code == jsonrpc::header_mismatch) {
     // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
     auto relisted = list_tools(options);
-    if (!relisted) return tl::unexpected<Error>(relisted.error());
+    if (!relisted) return fail(relisted.error());
     so = send_options();
-    if (!so) return tl::unexpected<Error>(so.error());
+    if (!so) return fail(so.error());
     // What the first try added goes: back to {name, arguments}.
     if (params.is_object())
       for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
     r = impl_->request_lent("tools/call", params, options, *so);
   }
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   CallToolResult result;
   try {
     detail::call_tool_result_from(std::move(*r), result);  // payloads moved, not copied
   } catch (const std::exception& e) {
-    return impl_->failure(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what());
+    return fail(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what(), impl_->name);
   }
   // A tool with an outputSchema must return matching structuredContent (unless it failed).
   std::optional<tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> schema;
@@ -1128,43 +1260,34 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   if (schema && !result.is_error) {
     const std::string tool(name);
     if (!*schema)
-      return impl_->failure(Errc::invalid_result, "tools/call " + tool + ": the tool's outputSchema cannot be used: " +
-                                                      schema->error());
+      return fail(Errc::invalid_result, "tools/call " + tool + ": the tool's outputSchema cannot be used: " +
+                                                      schema->error(), impl_->name);
     if (!result.structured_content)
-      return impl_->failure(Errc::invalid_result,
-                            "tools/call " + tool + ": the tool declares an outputSchema but returned no structuredContent");
+      return fail(Errc::invalid_result,
+                            "tools/call " + tool + ": the tool declares an outputSchema but returned no structuredContent", impl_->name);
     if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
-      Error e = Error::make(Errc::invalid_result, "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why);
-      e.server = impl_->name;
+      Error e = server_error(Errc::invalid_result,
+                             "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why,
+                             impl_->name);
       e.data = json(result);  // the result as sent
-      return tl::unexpected<Error>(std::move(e));
+      return fail(std::move(e));
     }
   }
   return result;
 }
 
 
-Result<std::vector<Resource>> Session::list_resources(const RequestOptions& options) {
-  return paginate<Resource>(*this, "resources/list", "resources", options, [this](std::string m) { impl_->diagnostic(m); });
-}
 
-Result<std::vector<ResourceTemplate>> Session::list_resource_templates(const RequestOptions& options) {
-  return paginate<ResourceTemplate>(*this, "resources/templates/list", "resourceTemplates", options,
-                                    [this](std::string m) { impl_->diagnostic(m); });
-}
 
-Result<std::vector<Prompt>> Session::list_prompts(const RequestOptions& options) {
-  return paginate<Prompt>(*this, "prompts/list", "prompts", options, [this](std::string m) { impl_->diagnostic(m); });
-}
 
 Result<ReadResourceResult> Session::read_resource(const std::string& uri, const RequestOptions& options) {
   auto r = request("resources/read", json{{"uri", uri}}, options);
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   ReadResourceResult out;
   try {
     detail::read_resource_result_from(std::move(*r), out);  // payloads moved, not copied
   } catch (const std::exception& e) {
-    return impl_->failure(Errc::invalid_result, "resources/read " + uri + ": " + e.what());
+    return fail(Errc::invalid_result, "resources/read " + uri + ": " + e.what(), impl_->name);
   }
   return out;
 }
@@ -1174,12 +1297,12 @@ Result<GetPromptResult> Session::get_prompt(const std::string& name, const std::
   json params{{"name", name}};
   if (!arguments.empty()) params["arguments"] = arguments;
   auto r = request("prompts/get", std::move(params), options);
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   GetPromptResult out;
   try {
     detail::get_prompt_result_from(std::move(*r), out);  // contents moved, not copied
   } catch (const std::exception& e) {
-    return impl_->failure(Errc::invalid_result, "prompts/get " + name + ": " + e.what());
+    return fail(Errc::invalid_result, "prompts/get " + name + ": " + e.what(), impl_->name);
   }
   return out;
 }
@@ -1189,27 +1312,27 @@ Result<json> Session::complete(const json& ref, const std::string& argument, con
   json params{{"ref", ref}, {"argument", {{"name", argument}, {"value", value}}}};
   if (context.is_object()) params["context"] = context;
   auto r = request("completion/complete", std::move(params), options);
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   if (!r->contains("completion") || !(*r)["completion"].is_object())
-    return impl_->failure(Errc::invalid_result, "completion/complete: result has no 'completion' object");
+    return fail(Errc::invalid_result, "completion/complete: result has no 'completion' object", impl_->name);
   return (*r)["completion"];
 }
 
 Result<void> Session::ping(const RequestOptions& options) {
   auto c = impl_->ensure(options);
-  if (!c) return tl::unexpected<Error>(c.error());
+  if (!c) return fail(c.error());
   auto r = request(c->second->era == Era::modern ? "server/discover" : "ping", json::object(), options);
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   return {};
 }
 
 Result<void> Session::subscribe_resource(const std::string& uri, const RequestOptions& options) {
   auto c = impl_->ensure(options);
-  if (!c) return tl::unexpected<Error>(c.error());
+  if (!c) return fail(c.error());
   if (c->second->era == Era::modern) {
     // Modern: a subscriptions/listen filter entry; the listener re-listens with it.
-    if (!impl_->defaults.handlers.on_change)
-      return impl_->failure(Errc::invalid_config, "resource updates need ClientHandlers::on_change");
+    if (!impl_->client.handlers.on_change)
+      return fail(Errc::invalid_config, "resource updates need ClientHandlers::on_change", impl_->name);
     std::lock_guard lk(impl_->mutex);
     impl_->resource_subscriptions.insert(uri);
     if (impl_->listen_cancel) impl_->listen_cancel->request_stop();
@@ -1217,7 +1340,7 @@ Result<void> Session::subscribe_resource(const std::string& uri, const RequestOp
     return {};
   }
   auto r = request("resources/subscribe", json{{"uri", uri}}, options);
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   return {};
 }
 
@@ -1228,7 +1351,7 @@ Result<void> Session::unsubscribe_resource(const std::string& uri, const Request
     return {};
   }
   auto r = request("resources/unsubscribe", json{{"uri", uri}}, options);
-  if (!r) return tl::unexpected<Error>(r.error());
+  if (!r) return fail(r.error());
   return {};
 }
 

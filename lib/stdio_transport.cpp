@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "stdio_transport.hpp"
 
+#include "server_error.hpp"
+
 #include "json_read.hpp"
 #include "json_write.hpp"
 #include "read_buffer.hpp"
@@ -388,8 +390,7 @@ Result<void> StdioTransport::died() {
   // for that (bounded) so the error says why, not just "closed its input".
   const auto until = Clock::now() + 1500ms;
   while (!closed_reported_ && !closing_ && Clock::now() < until) std::this_thread::sleep_for(5ms);
-  Error e = Error::make(Errc::process_exited, "server '" + name_ + "' " + exit_description());
-  e.server = name_;
+  Error e = server_error(Errc::process_exited, "server '" + name_ + "' " + exit_description(), name_);
   e.stderr_tail = stderr_tail();
   return fail(std::move(e));
 }
@@ -434,9 +435,7 @@ void StdioTransport::refused_line(std::string_view line, JsonRefusal why) {
   // A reply we cannot read fails its request now, rather than at its timeout.
   if (auto id = response_id(line); id && cb_.on_request_failed) {
     const Errc code = why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message;
-    Error e = Error::make(code, "the server's reply " + describe(why, max_values));
-    e.server = name_;
-    cb_.on_request_failed(nlohmann::json(*id), e);
+    cb_.on_request_failed(nlohmann::json(*id), server_error(code, "the server's reply " + describe(why, max_values), name_));
   }
 }
 
@@ -472,8 +471,7 @@ std::string StdioTransport::exit_description() const {
 void StdioTransport::report_closed(Errc code, const std::string& what) {
   open_ = false;
   if (closing_ || closed_reported_.exchange(true)) return;
-  Error e = Error::make(code, what);
-  e.server = name_;
+  Error e = server_error(code, what, name_);
   e.stderr_tail = stderr_tail();
   if (cb_.on_closed) cb_.on_closed(e);
 }

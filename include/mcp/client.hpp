@@ -5,6 +5,10 @@
 ///
 /// Thread-safety: every member function may be called from many threads at once,
 /// including `disconnect()` while calls are in flight (those fail with Errc::disconnected).
+///
+/// A moved-from Client fails every call with Errc::invalid_argument (the `Partial` listings
+/// report it under an empty server name), has no servers and is not healthy.
+/// A server name that is not configured fails with Errc::unknown_server.
 
 #include <mcp/config.hpp>
 #include <mcp/error.hpp>
@@ -34,9 +38,10 @@ struct Partial {
 /// Client of any number of MCP servers.
 class Client {
  public:
-  /// Validate `config` and build a client. Nothing is spawned or opened yet.
-  /// Fails with Errc::duplicate_client if another live client has an identical
-  /// configuration and neither has an id.
+  /// Validate `config` and build a client. Nothing is spawned or opened yet. This is where a
+  /// configuration is checked (Errc::invalid_config: no servers, an empty command, a URL that
+  /// is not http(s), ...). Fails with Errc::duplicate_client if another live client has an
+  /// identical configuration and the same id or none (see ClientConfig::refuse_duplicate).
   [[nodiscard]] static Result<Client> create(ClientConfig config);
 
   Client(Client&&) noexcept;
@@ -52,6 +57,10 @@ class Client {
                                                const RequestOptions& options = {});
 
   /// Every tool of every server, keyed `"<server>_<tool>"`. Fails if any server fails.
+  /// The listings over all servers send their requests to every server before waiting for
+  /// any reply: servers answer in parallel, and a call on open connections starts no thread
+  /// of its own (over HTTP the requests use the transport's shared, reused flight threads);
+  /// connections still to open are opened side by side, a thread each but one.
   [[nodiscard]] Result<ToolMap> list_tools(const RequestOptions& options = {});
   /// Every tool of every server that answered, plus an error per server that did not.
   [[nodiscard]] Partial<ToolMap> list_tools_partial(const RequestOptions& options = {});
@@ -86,7 +95,7 @@ class Client {
                                                    const RequestOptions& options = {});
 
   /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected.
-  /// The client stays usable: a later call reconnects.
+  /// The client stays usable: a later call reconnects (never refused as a duplicate).
   void disconnect();
 
  private:

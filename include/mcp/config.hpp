@@ -9,6 +9,7 @@
 #include <mcp/auth.hpp>
 #include <mcp/error.hpp>
 #include <mcp/types.hpp>
+#include <mcp/version.hpp>
 
 #include <chrono>
 #include <functional>
@@ -132,11 +133,17 @@ struct ServerConfig {
 
 /// A client: any number of named servers.
 struct ClientConfig {
-  /// Distinguishes clients whose server configs are identical. Two live clients with
-  /// identical configs and no id are refused (it is almost always a leak).
+  /// Distinguishes clients whose server configs are identical: see `refuse_duplicate`.
   std::optional<std::string> id;
+  /// Client::create() refuses this client (Errc::duplicate_client) while another live client
+  /// has an identical configuration and the same `id` (or none): two such clients are almost
+  /// always a leak, a client built per request and never disconnected, each keeping its own
+  /// server processes and connections. "Live" is from create() until disconnect() or
+  /// destruction; a call after disconnect() reconnects without being checked again. False:
+  /// neither checked nor counted (ClientPool sets it: the pool owns its clients' lifetimes).
+  bool refuse_duplicate = true;
   std::map<std::string, ServerConfig> servers;   ///< name -> server
-  Implementation client_info{"mcp-cpp", "0.1.0", std::nullopt, nullptr};  ///< sent to servers
+  Implementation client_info{"mcp-cpp", version_string, std::nullopt, nullptr};  ///< sent to servers
   Milliseconds request_timeout{60000};           ///< default per-request timeout (60 s)
   /// How long the era probe (`server/discover`) may take before we assume a legacy server.
   /// The clock starts when the probe is sent, after the process is spawned.

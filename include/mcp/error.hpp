@@ -33,7 +33,8 @@ enum class Errc {
   unsupported_version,   ///< no protocol version in common with the server
   invalid_result,        ///< a result with an unknown resultType or a malformed shape
   input_required,        ///< the server needs client input and no handler can provide it
-  tool_not_found,        ///< no such tool (locally known) or server
+  tool_not_found,        ///< no such tool: for an application's own lookups (the library reports
+                         ///< an unknown server as unknown_server, a server's refusal as rpc_error)
   // timeout / cancelled
   timeout = 200,         ///< no reply within the configured time
   cancelled,             ///< cancelled through a std::stop_token
@@ -43,9 +44,12 @@ enum class Errc {
   unauthorized = 300,    ///< 401 / 403 from a remote server, or no credentials to send (an
                          ///< auth provider or header_provider failed or threw)
   // config
-  invalid_config = 400,  ///< the configuration cannot work (empty command, unknown server, ...)
+  invalid_config = 400,  ///< the configuration cannot work (empty command, bad URL, ...)
   duplicate_client,      ///< a second live client with an identical configuration and no id
-  unsupported_transport, ///< the configured transport is not available in this build
+  // 402 was unsupported_transport, never produced: every build has stdio and HTTP(S).
+  invalid_argument = 403,  ///< a call's arguments cannot work (tool arguments not an object, ...);
+                           ///< also any call on a moved-from Client
+  unknown_server,          ///< no server of that name is configured
   // pool
   pool_closed = 500,     ///< the pool was closed
   pool_factory_failed,   ///< the pool's factory could not build a configuration

@@ -89,9 +89,9 @@ class TokenStore {
   /// has talked to the server; it checks the issuer again on the first challenge).
   [[nodiscard]] virtual Result<std::optional<StoredAuth>> load(const TokenKey& key) = 0;
   /// Stores (replaces) the entry for `key`.
-  virtual Result<void> save(const TokenKey& key, const StoredAuth& value) = 0;
+  [[nodiscard]] virtual Result<void> save(const TokenKey& key, const StoredAuth& value) = 0;
   /// Removes the entry for `key` (no error when there is none).
-  virtual Result<void> erase(const TokenKey& key) = 0;
+  [[nodiscard]] virtual Result<void> erase(const TokenKey& key) = 0;
 };
 
 /// A store in memory (lost when the process exits).

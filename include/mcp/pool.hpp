@@ -6,8 +6,8 @@
 /// once per tenant rather than per request.
 ///
 /// Thread-safety: every member function of ClientPool may be called from many threads at once.
-/// A ClientLease is used by one thread at a time (the Client it points to is itself thread-safe);
-/// leases may outlive the pool.
+/// A ClientLease object is used by one thread at a time; the Client it points to is shared by
+/// all leases of its tenant and is itself thread-safe. Leases may outlive the pool.
 
 #include <mcp/client.hpp>
 #include <mcp/config.hpp>
@@ -48,7 +48,10 @@ struct PoolStats {
 
 class ClientPool;
 
-/// Exclusive-use handle on a tenant's client; releases it when destroyed. Movable.
+/// A handle on a tenant's client that keeps it in the pool (not evicted, not disconnected)
+/// while the lease lives; released when destroyed. Movable. Not exclusive: every lease of one
+/// tenant points to the same Client, which serves them all at once (it is thread-safe), so
+/// what one holder does to it (disconnect(), say) the others see.
 class ClientLease {
  public:
   ClientLease() = default;

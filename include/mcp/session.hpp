@@ -24,6 +24,10 @@
 
 namespace mcp {
 
+namespace detail {
+struct SessionAccess;
+}  // namespace detail
+
 /// Options for one request.
 struct RequestOptions {
   std::optional<Milliseconds> timeout;  ///< overrides the server's / client's default
@@ -41,23 +45,15 @@ struct RequestOptions {
   bool no_cache = false;
 };
 
-/// Defaults a session inherits from its client.
-struct SessionDefaults {
-  Implementation client_info{"mcp-cpp", "0.1.0", std::nullopt, nullptr};  ///< our identity
-  Milliseconds request_timeout{60000};  ///< per request
-  Milliseconds probe_timeout{5000};     ///< era probe
-  /// Non-fatal oddities, tagged with the server name. Called from SDK threads.
-  std::function<void(std::string_view server, std::string_view message)> on_diagnostic;
-  ClientHandlers handlers;        ///< see ClientConfig::handlers
-  std::string log_level;          ///< see ClientConfig::log_level
-  int max_input_rounds = 8;       ///< see ClientConfig::max_input_rounds
-};
-
 /// The protocol with one server.
 class Session {
  public:
-  /// Nothing is opened until the first call that needs the server.
-  Session(std::string name, ServerConfig config, SessionDefaults defaults = {});
+  /// Nothing is opened until the first call that needs the server. From `client` the session
+  /// takes what a client's sessions share: `client_info`, `request_timeout`, `probe_timeout`,
+  /// `on_diagnostic`, `handlers`, `log_level` and `max_input_rounds` (its `id` and `servers`
+  /// are not used). `config` is not validated here (a constructor cannot fail): a configuration
+  /// that cannot work fails the first call; `Client::create()` refuses it up front.
+  Session(std::string name, ServerConfig config, ClientConfig client = {});
   ~Session();  ///< disconnects
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -118,6 +114,7 @@ class Session {
   void disconnect();
 
  private:
+  friend struct detail::SessionAccess;  // the Client's listings over several sessions
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

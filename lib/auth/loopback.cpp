@@ -27,8 +27,8 @@ class Listener {
     server_.Get(".*", [this](const httplib::Request& req, httplib::Response& res) { on_request(req, res); });
     const int bound = port == 0 ? server_.bind_to_any_port("127.0.0.1") : (server_.bind_to_port("127.0.0.1", port) ? port : -1);
     if (bound <= 0)
-      return tl::unexpected(Error::make(Errc::connection_failed,
-                                        "could not listen on 127.0.0.1:" + std::to_string(port) + " for the OAuth redirect"));
+      return fail(Errc::connection_failed,
+                  "could not listen on 127.0.0.1:" + std::to_string(port) + " for the OAuth redirect");
     port_ = bound;
     // Serve from now on (requests outside an authorization get 409): a stop() that came
     // before the accept loop started would be lost, so wait for it to run.
@@ -58,16 +58,16 @@ class Listener {
     if (!shown) {
       std::lock_guard lk(m_);
       waiting_ = false;
-      return tl::unexpected(shown.error());
+      return fail(shown.error());
     }
     std::unique_lock lk(m_);
     const bool got = cv_.wait_for(lk, stop, opts_.timeout, [&] { return received_.has_value(); });
     waiting_ = false;
     if (!got && stop.stop_requested())
-      return tl::unexpected(Error::make(Errc::cancelled, "the authorization was abandoned before the redirect came"));
+      return fail(Errc::cancelled, "the authorization was abandoned before the redirect came");
     if (!got)
-      return tl::unexpected(Error::make(Errc::timeout, "no authorization redirect arrived on 127.0.0.1:" +
-                                                           std::to_string(port_) + path_ + " in time"));
+      return fail(Errc::timeout,
+                  "no authorization redirect arrived on 127.0.0.1:" + std::to_string(port_) + path_ + " in time");
     return *received_;
   }
 
@@ -110,12 +110,12 @@ class Listener {
 
 Result<LoopbackRedirect> loopback_redirect(LoopbackOptions options) {
   if (options.path.empty() || options.path[0] != '/')
-    return tl::unexpected(Error::make(Errc::invalid_config, "the loopback redirect path must start with '/'"));
+    return fail(Errc::invalid_config, "the loopback redirect path must start with '/'");
   if (options.port < 0 || options.port > 65535)
-    return tl::unexpected(Error::make(Errc::invalid_config, "the loopback port must be 0..65535"));
+    return fail(Errc::invalid_config, "the loopback port must be 0..65535");
   auto listener = std::make_shared<Listener>();
   auto port = listener->bind(options.port);
-  if (!port) return tl::unexpected(port.error());
+  if (!port) return fail(port.error());
   LoopbackRedirect out;
   out.redirect_uri = "http://127.0.0.1:" + std::to_string(*port) + options.path;
   std::string path = options.path;  // copied first: argument evaluation order is unspecified

@@ -25,7 +25,7 @@ class TokenCallbackProvider final : public AuthProvider {
   Result<std::string> authorization(const std::string&, Clock::time_point) override {
     if (!cb_) return std::string();
     auto token = cb_(false);
-    if (!token) return tl::unexpected<Error>(token.error());
+    if (!token) return fail(token.error());
     return token->empty() ? std::string() : "Bearer " + *token;
   }
 
@@ -33,7 +33,7 @@ class TokenCallbackProvider final : public AuthProvider {
   Result<bool> on_challenge(const AuthChallengeInfo& challenge, Clock::time_point) override {
     if (!cb_ || challenge.attempt > 1) return false;
     auto token = cb_(true);
-    if (!token) return tl::unexpected<Error>(token.error());
+    if (!token) return fail(token.error());
     const std::string value = token->empty() ? std::string() : "Bearer " + *token;
     return !value.empty() && value != challenge.rejected_authorization;
   }

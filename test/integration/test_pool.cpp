@@ -305,3 +305,42 @@ TEST_CASE("pool: credentials never cross tenants under load while the pool evict
   CHECK(wrong == 0);
   CHECK(missing == 0);
 }
+
+TEST_CASE("pool: tenants with identical configurations, and a tenant rebuilt while leased, never trip the duplicate rule") {
+  mcp::ClientConfig same;
+  same.servers.emplace("fs", testutil::fault({"--era", "modern"}));  // no id
+  mcp::PoolOptions o;
+  o.factory = [same](const std::string&) -> mcp::Result<mcp::ClientConfig> { return same; };
+  auto pool = make_pool(std::move(o));
+  auto a = pool->acquire("a");
+  REQUIRE_MESSAGE(a, (a ? "" : a.error().what()));
+  auto b = pool->acquire("b");
+  REQUIRE_MESSAGE(b, (b ? "" : b.error().what()));
+  pool->evict("a");  // leased: disconnected when released; its replacement overlaps it
+  auto a2 = pool->acquire("a");
+  REQUIRE_MESSAGE(a2, (a2 ? "" : a2.error().what()));
+  CHECK(&a2->client() != &a->client());
+  auto echo = (*a2)->call_tool("fs", "echo", {{"message", "m"}});
+  REQUIRE(echo);
+  // The pool's clients do not count against the user's own.
+  auto mine = mcp::Client::create(same);
+  CHECK(mine);
+  CHECK(pool->stats().creation_failures == 0);
+}
+
+TEST_CASE("pool: a factory's configuration is validated by Client::create: an ftp:// URL fails the acquire") {
+  mcp::PoolOptions o;
+  o.factory = [](const std::string&) -> mcp::Result<mcp::ClientConfig> {
+    mcp::ClientConfig cfg;
+    mcp::HttpServerConfig h;
+    h.url = "ftp://127.0.0.1:1/mcp";
+    cfg.servers["r"].transport = h;
+    return cfg;
+  };
+  auto pool = make_pool(std::move(o));
+  auto lease = pool->acquire("t");
+  REQUIRE_FALSE(lease);
+  CHECK(lease.error().errc() == mcp::Errc::invalid_config);
+  CHECK(pool->stats().creation_failures == 1);
+  CHECK(pool->stats().live == 0);
+}

@@ -1,6 +1,9 @@
 // Core SDK against the fault-injecting fixture server: era detection, failures, resources.
 #include "helpers.hpp"
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <doctest/doctest.h>
 
 #include <sys/resource.h>
@@ -498,7 +501,7 @@ TEST_CASE("unknown tool: rpc_error with the server's code") {
   CHECK(r.error().message.find("no_such_tool") != std::string::npos);
   auto bad_server = client.call_tool("nope", "echo");
   REQUIRE_FALSE(bad_server);
-  CHECK(bad_server.error().errc() == mcp::Errc::tool_not_found);
+  CHECK(bad_server.error().errc() == mcp::Errc::unknown_server);
 }
 
 TEST_CASE("a tool that fails is a result with is_error, not an Error") {
@@ -646,10 +649,14 @@ TEST_CASE("a second live client with an identical config and no id is refused") 
   first->disconnect();
   auto fourth = mcp::Client::create(cfg);
   CHECK(fourth);
-  // ...and the disconnected first one cannot silently come back as a duplicate.
+  // ...and the disconnected first one reconnects on its next call: the rule is checked when a
+  // client is made, never on a call.
   auto r = first->list_tools();
-  REQUIRE_FALSE(r);
-  CHECK(r.error().errc() == mcp::Errc::duplicate_client);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(r->count("a_echo") == 1);
+  auto again = first->call_tool("a", "echo", {{"message", "back"}});
+  REQUIRE(again);
+  CHECK(again->text() == "back");
 }
 
 TEST_CASE("one failing server does not hide the others") {
@@ -1005,4 +1012,53 @@ TEST_CASE("features: server logs and list changes reach the callbacks, tagged wi
   CHECK(logs[0] == "fx:info:\"notify tool\"");
   REQUIRE(changes.size() == 1);
   CHECK(changes[0] == "fx:0");
+}
+
+// Every thread the process starts goes through pthread_create (std::thread does): counted here,
+// then created by the real one.
+namespace {
+std::atomic<long> threads_created{0};
+}  // namespace
+extern "C" int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*fn)(void*), void* arg) {
+  using Real = int (*)(pthread_t*, const pthread_attr_t*, void* (*)(void*), void*);
+  static const Real real = reinterpret_cast<Real>(::dlsym(RTLD_NEXT, "pthread_create"));
+  threads_created.fetch_add(1);
+  return real(thread, attr, fn, arg);
+}
+
+TEST_CASE("listing over several servers asks them all at once and starts no thread per call") {
+  mcp::ClientConfig cfg;
+  cfg.id = "list-no-threads";
+  for (const char* name : {"a", "b", "c", "d"}) cfg.servers.emplace(name, fault({"--era", "modern", "--delay-ms", "300"}));
+  cfg.servers.emplace("l", fault({"--era", "legacy", "--delay-ms", "300"}));
+  auto client = make(std::move(cfg));
+  // The first listing connects the five (side by side) and starts their readers and workers:
+  // the count sees those threads (so it would see a thread per server per call).
+  const long at_start = threads_created.load();
+  auto first = client.list_tools();
+  REQUIRE_MESSAGE(first, (first ? "" : first.error().what()));
+  CHECK(threads_created.load() - at_start >= 4);
+  CHECK(first->count("l_echo") == 1);
+  {
+    const long before = threads_created.load();
+    const auto t0 = Clock::now();
+    auto tools = client.list_tools();
+    const auto took = ms_since(t0);
+    REQUIRE_MESSAGE(tools, (tools ? "" : tools.error().what()));
+    for (const char* key : {"a_echo", "b_echo", "c_echo", "d_echo", "l_echo"}) CHECK(tools->count(key) == 1);
+    CHECK(threads_created.load() - before == 0);
+    // Five replies each 300 ms late, in parallel: well under the 1500 ms one after another.
+    CHECK_MESSAGE(took < 1200, took);
+  }
+  const long before = threads_created.load();
+  auto resources = client.list_resources();
+  auto prompts = client.list_prompts();
+  auto templates = client.list_resource_templates();
+  auto sets = client.list_toolsets_partial();
+  CHECK(threads_created.load() - before == 0);
+  CHECK(resources.value.size() + resources.errors.size() == 5);
+  CHECK(prompts.value.size() + prompts.errors.size() == 5);
+  CHECK(templates.value.size() + templates.errors.size() == 5);
+  CHECK(sets.value.size() == 5);
+  CHECK(sets.errors.empty());
 }
