@@ -4,9 +4,9 @@
 #include "auth/oauth_util.hpp"
 #include "deadline.hpp"
 #include "http1.hpp"
-#include "json_read.hpp"
-#include "json_write.hpp"
-#include "sse.hpp"
+#include "protocol/json_read.hpp"
+#include "protocol/json_write.hpp"
+#include "protocol/sse.hpp"
 
 #include <httplib.h>
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "rpc_engine.hpp"
 
-#include "types_detail.hpp"
+#include "protocol/types_detail.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -4,9 +4,9 @@
 #include "rpc_engine.hpp"
 #include "http_transport.hpp"
 #include "stdio_transport.hpp"
-#include "schema_validator.hpp"
+#include "protocol/schema_validator.hpp"
 #include "tool_headers.hpp"
-#include "types_detail.hpp"
+#include "protocol/types_detail.hpp"
 
 #include <algorithm>
 #include <condition_variable>

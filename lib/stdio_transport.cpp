@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "stdio_transport.hpp"
 
-#include "json_read.hpp"
-#include "json_write.hpp"
+#include "protocol/json_read.hpp"
+#include "protocol/json_write.hpp"
 #include "read_buffer.hpp"
 
 #include <boost/process/args.hpp>

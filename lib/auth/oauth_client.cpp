@@ -12,7 +12,7 @@
 #include "oauth_util.hpp"
 
 #include "../deadline.hpp"
-#include "../json_read.hpp"
+#include "../protocol/json_read.hpp"
 
 #include <mcp/oauth.hpp>
 

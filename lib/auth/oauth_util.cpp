@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "oauth_util.hpp"
 
-#include "../json_read.hpp"
+#include "../protocol/json_read.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>

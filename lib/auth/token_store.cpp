@@ -3,7 +3,7 @@
 // (mode 0600, flock on a side lock file, temp file + rename).
 #include <mcp/oauth.hpp>
 
-#include "../json_read.hpp"
+#include "../protocol/json_read.hpp"
 
 #include <nlohmann/json.hpp>
 
