@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "schema_validator.hpp"
 
+#include "../util/ascii.hpp"
+#include "../util/url.hpp"
+
 // Why not valijson (the Debian 1.0 package was the first choice): tool schemas and results come
 // from untrusted servers, and valijson 1.0 crashes or misvalidates on inputs a server controls
 // (each reproduced against the installed headers):
@@ -106,143 +109,7 @@ std::optional<Dialect> dialect_of(std::string_view uri) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// URIs (RFC 3986 section 5.2 reference resolution; no normalisation beyond the scheme's case)
-
-struct Uri {
-  std::string scheme, authority, path, query, fragment;
-  bool has_scheme = false, has_authority = false, has_query = false, has_fragment = false;
-};
-
-Uri parse_uri(std::string_view s) {
-  Uri u;
-  std::size_t i = 0;
-  const std::size_t colon = s.find(':');
-  if (colon != std::string_view::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(s[0]))) {
-    bool ok = true;
-    for (std::size_t j = 0; j < colon; ++j) {
-      const auto c = static_cast<unsigned char>(s[j]);
-      if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') ok = false;
-    }
-    if (ok) {
-      u.has_scheme = true;
-      for (std::size_t j = 0; j < colon; ++j)
-        u.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(s[j])));
-      i = colon + 1;
-    }
-  }
-  if (s.substr(i, 2) == "//") {
-    i += 2;
-    std::size_t e = s.find_first_of("/?#", i);
-    if (e == std::string_view::npos) e = s.size();
-    u.authority = std::string(s.substr(i, e - i));
-    u.has_authority = true;
-    i = e;
-  }
-  std::size_t e = s.find_first_of("?#", i);
-  if (e == std::string_view::npos) e = s.size();
-  u.path = std::string(s.substr(i, e - i));
-  i = e;
-  if (i < s.size() && s[i] == '?') {
-    e = s.find('#', i);
-    if (e == std::string_view::npos) e = s.size();
-    u.query = std::string(s.substr(i + 1, e - i - 1));
-    u.has_query = true;
-    i = e;
-  }
-  if (i < s.size() && s[i] == '#') {
-    u.fragment = std::string(s.substr(i + 1));
-    u.has_fragment = true;
-  }
-  return u;
-}
-
-std::string to_string(const Uri& u) {
-  std::string r;
-  if (u.has_scheme) r += u.scheme + ":";
-  if (u.has_authority) r += "//" + u.authority;
-  r += u.path;
-  if (u.has_query) r += "?" + u.query;
-  if (u.has_fragment) r += "#" + u.fragment;
-  return r;
-}
-
-std::string remove_dot_segments(std::string_view in) {
-  std::string out;
-  std::string buf(in);
-  std::string_view s = buf;
-  auto pop_last = [&out] {
-    const std::size_t p = out.rfind('/');
-    out.erase(p == std::string::npos ? 0 : p);
-  };
-  while (!s.empty()) {
-    if (s.substr(0, 3) == "../") {
-      s.remove_prefix(3);
-    } else if (s.substr(0, 2) == "./") {
-      s.remove_prefix(2);
-    } else if (s.substr(0, 3) == "/./") {
-      s.remove_prefix(2);
-    } else if (s == "/.") {
-      s = "/";
-    } else if (s.substr(0, 4) == "/../") {
-      s.remove_prefix(3);
-      pop_last();
-    } else if (s == "/..") {
-      s = "/";
-      pop_last();
-    } else if (s == "." || s == "..") {
-      s = {};
-    } else {
-      std::size_t end = s.find('/', s[0] == '/' ? 1 : 0);
-      if (end == std::string_view::npos) end = s.size();
-      out += s.substr(0, end);
-      s.remove_prefix(end);
-    }
-  }
-  return out;
-}
-
-std::string resolve_uri(const std::string& base, const std::string& ref) {
-  const Uri r = parse_uri(ref);
-  const Uri b = parse_uri(base);
-  Uri t;
-  if (r.has_scheme) {
-    t = r;
-    t.path = remove_dot_segments(r.path);
-  } else {
-    if (r.has_authority) {
-      t.authority = r.authority;
-      t.has_authority = true;
-      t.path = remove_dot_segments(r.path);
-      t.query = r.query;
-      t.has_query = r.has_query;
-    } else {
-      if (r.path.empty()) {
-        t.path = b.path;
-        t.query = r.has_query ? r.query : b.query;
-        t.has_query = r.has_query || b.has_query;
-      } else {
-        if (r.path[0] == '/') {
-          t.path = remove_dot_segments(r.path);
-        } else if (b.has_authority && b.path.empty()) {
-          t.path = remove_dot_segments("/" + r.path);
-        } else {
-          const std::size_t slash = b.path.rfind('/');
-          t.path =
-              remove_dot_segments(slash == std::string::npos ? r.path : b.path.substr(0, slash + 1) + r.path);
-        }
-        t.query = r.query;
-        t.has_query = r.has_query;
-      }
-      t.authority = b.authority;
-      t.has_authority = b.has_authority;
-    }
-    t.scheme = b.scheme;
-    t.has_scheme = b.has_scheme;
-  }
-  t.fragment = r.fragment;
-  t.has_fragment = r.has_fragment;
-  return to_string(t);
-}
+// URIs: RFC 3986 reference resolution is lib/util/url.hpp's (parse_uri, resolve_uri)
 
 /// Splits "doc#fragment" into {doc, fragment}.
 std::pair<std::string, std::string> split_fragment(const std::string& uri) {
@@ -278,12 +145,6 @@ std::string append(const std::string& ptr, std::string_view token) { return ptr 
 std::string where(const std::string& ptr) { return "#" + ptr; }
 
 std::optional<std::string> percent_decode(std::string_view s) {
-  auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   std::string r;
   r.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
@@ -292,8 +153,8 @@ std::optional<std::string> percent_decode(std::string_view s) {
       continue;
     }
     if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hex(s[i + 1]);
-    const int lo = hex(s[i + 2]);
+    const int hi = hex_value(s[i + 1]);
+    const int lo = hex_value(s[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     r += static_cast<char>(hi * 16 + lo);
     i += 2;
