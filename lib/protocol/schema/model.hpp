@@ -44,17 +44,22 @@ std::optional<Dialect> dialect_of(std::string_view uri);
 // ----------------------------------------------------------------------------------------------
 // Values: JSON Pointers, numbers, strings, regular expressions, messages (formats.cpp)
 
+/// A JSON Pointer reference token escaped (`~` -> `~0`, `/` -> `~1`).
 std::string escape_token(std::string_view t);
 
+/// `ptr` extended by one (escaped) token.
 std::string append(const std::string& ptr, std::string_view token);
 
+/// A schema location for messages: `#` + pointer.
 std::string where(const std::string& ptr);
 
+/// %XX escapes decoded (a URI fragment); nullopt for a malformed escape.
 std::optional<std::string> percent_decode(std::string_view s);
 
 /// Tokens of a JSON Pointer ("" or "/a/b"), unescaped; nullopt if malformed.
 std::optional<std::vector<std::string>> parse_pointer(std::string_view p);
 
+/// The value `tokens` lead to from `node`, or nullptr.
 const json* navigate(const json* node, const std::vector<std::string>& tokens);
 
 struct Size {
@@ -67,13 +72,16 @@ struct Size {
 /// as soon as the nesting exceeds `limit`.
 Size measure(const json& root, std::size_t limit);
 
+/// The JSON Schema type name of a value ("integer" for integral numbers).
 const char* type_name(const json& j);
 
 /// A short rendering of a value for messages (never the whole of a large value).
 std::string describe(const json& j);
 
+/// `j` as JSON text, at most `max` bytes ("..." marks a cut).
 std::string render(const json& j, std::size_t max = 64);
 
+/// The message for a `$schema` this validator does not read.
 std::string unsupported_dialect(const json& value);
 
 /// A JSON string literal for messages; invalid UTF-8 becomes U+FFFD instead of throwing.
@@ -82,8 +90,10 @@ std::string quote(const std::string& s);
 /// Messages end up in JSON (errors, logs): make them valid UTF-8 whatever the input held.
 std::string valid_utf8(const std::string& s);
 
+/// a * b, or SIZE_MAX when that overflows.
 std::size_t saturating_mul(std::size_t a, std::size_t b);
 
+/// An integer, or a float with no fractional part (1.0 is an integer).
 bool is_integral(const json& j);
 
 /// Three-way numeric comparison, exact for 64-bit integers of either sign.
@@ -93,8 +103,10 @@ int compare_numbers(const json& a, const json& b);
 /// of 0.1 and 1e308 of 0.5 but not of 0.123456789.
 bool multiple_of(const json& x, const json& divisor);
 
+/// Unicode code points in UTF-8 text (what minLength/maxLength count).
 std::size_t code_points(const std::string& s);
 
+/// UTF-8 to wchar_t code units for std::wregex; invalid sequences become U+FFFD.
 std::wstring widen(std::string_view s);
 
 /// The representation used to find duplicates for `uniqueItems`: equal JSON values (1 and 1.0
