@@ -151,7 +151,8 @@ void call_tool_result_fields(const json& j, CallToolResult& v) {
   }
   auto sc = j.find("structuredContent");
   if (sc != j.end()) v.structured_content = copy_json(*sc); else v.structured_content.reset();
-  v.is_error = detail::bool_or(j, "isError");
+  auto ie = j.find("isError");
+  v.is_error = ie != j.end() && ie->is_boolean() && ie->get<bool>();
   auto m = j.find("_meta");
   v.meta = (m != j.end()) ? copy_json(*m) : json();
 }

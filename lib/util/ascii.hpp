@@ -2,12 +2,15 @@
 #pragma once
 // ASCII character helpers, independent of the C locale: HTTP field names and tokens, URL
 // schemes and hosts and OAuth parameter names compare case-insensitively in ASCII only.
-// Inline: header lookups and the JSON reader call them per byte.
+// Internal linkage (an unnamed namespace), as when each file had its own copy: header parsing
+// and the JSON reader call them per byte, and the shared library would otherwise reach the
+// token table through the GOT and call what is not inlined through the PLT.
 #include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace mcp::detail {
+namespace {  // NOLINT(google-build-namespaces): see above
 
 /// `c` with A-Z mapped to a-z; every other byte as it is.
 constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
@@ -51,4 +54,5 @@ constexpr int hex_value(char c) noexcept {
   return -1;
 }
 
+}  // namespace
 }  // namespace mcp::detail

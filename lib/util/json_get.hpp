@@ -3,13 +3,16 @@
 // Lenient getters for JSON a peer sent: servers (and token endpoints, and the token store's
 // file) are not trusted to send the right types, so a missing or mistyped optional member
 // reads as absent and never throws. `j` may be any value: a non-object has no members.
-// Inline: the types' from_json calls them for every field of every result.
+// Internal linkage (an unnamed namespace), as when each file had its own copy: the types'
+// from_json calls them for every field of every result, and an inline function with external
+// linkage in the shared library would be called through the PLT instead of inlined.
 #include <nlohmann/json.hpp>
 
 #include <optional>
 #include <string>
 
 namespace mcp::detail {
+namespace {  // NOLINT(google-build-namespaces): see above
 
 /// The member `key` of `j` when it is a string, else `def`.
 inline std::string str_or(const nlohmann::json& j, const char* key, std::string def = {}) {
@@ -36,4 +39,5 @@ inline const nlohmann::json* member_of(const nlohmann::json& j, const char* key,
   return (it != j.end() && it->type() == type) ? &*it : nullptr;
 }
 
+}  // namespace
 }  // namespace mcp::detail
