@@ -398,7 +398,7 @@ Parsed<void> check_options(const Options& o) {
 // ------------------------------------------------------------------ configuration
 
 // The user's JSON (--args, the config file): what it says is wrong, never an exception. Nesting
-// is capped as the library caps a server's messages (lib/json_read.hpp kMaxJsonDepth): deeper
+// is capped as the library caps a server's messages (lib/protocol/json_read.hpp kMaxJsonDepth): deeper
 // arguments could not be sent, and 60,000 levels crashed the copies and dumps that follow.
 // Every nlohmann error counts, `1e400` (out_of_range: number overflow) included.
 Parsed<json> parse_user_json(const std::string& text, bool comments, const std::string& what) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <mcp/config.hpp>
 
+#include "util/json_get.hpp"
+
 namespace mcp {
 
 using nlohmann::json;
@@ -82,7 +84,7 @@ Result<ClientConfig> parse_client_config(const json& doc) {
         if (!s["cwd"].is_string()) return fail(Errc::invalid_config, where + ".cwd must be a string");
         st.cwd = s["cwd"].get<std::string>();
       }
-      if (s.contains("inheritEnv")) st.inherit_env = s["inheritEnv"].is_boolean() && s["inheritEnv"].get<bool>();
+      if (s.contains("inheritEnv")) st.inherit_env = detail::bool_or(s, "inheritEnv");
       sc.transport = std::move(st);
     } else {
       HttpServerConfig h;
@@ -93,7 +95,7 @@ Result<ClientConfig> parse_client_config(const json& doc) {
       if (!headers) return fail(headers.error());
       h.headers = std::move(*headers);
       if (s.contains("transport")) {
-        const auto t = s["transport"].is_string() ? s["transport"].get<std::string>() : "";
+        const auto t = detail::str_or(s, "transport");
         if (t == "sse") h.transport = HttpTransportKind::sse;
         else if (t == "streamable-http" || t == "streamableHttp" || t == "http") h.transport = HttpTransportKind::streamable_http;
         else if (t != "auto") return fail(Errc::invalid_config, where + ".transport must be auto, http or sse");
@@ -106,7 +108,7 @@ Result<ClientConfig> parse_client_config(const json& doc) {
       sc.protocol_version = s["protocolVersion"].get<std::string>();
     }
     if (s.contains("era")) {
-      const auto e = s["era"].is_string() ? s["era"].get<std::string>() : "";
+      const auto e = detail::str_or(s, "era");
       if (e == "modern") sc.era = Era::modern;
       else if (e == "legacy") sc.era = Era::legacy;
       else if (e != "auto") return fail(Errc::invalid_config, where + ".era must be auto, modern or legacy");

@@ -2,6 +2,7 @@
 #include "http1.hpp"
 
 #include "read_buffer.hpp"
+#include "util/ascii.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -26,15 +27,6 @@ namespace mcp::detail::http1 {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -53,17 +45,6 @@ void each_token(std::string_view v, F&& f) {
   }
 }
 
-// RFC 9110 token characters.
-constexpr struct TcharTable {
-  bool v[256]{};
-  constexpr TcharTable() {
-    for (int c = '0'; c <= '9'; ++c) v[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) v[c] = v[c - 'a' + 'A'] = true;
-    for (const char* p = "!#$%&'*+-.^_`|~"; *p; ++p) v[static_cast<unsigned char>(*p)] = true;
-  }
-} kTchar;
-
-bool is_tchar(char c) { return kTchar.v[static_cast<unsigned char>(c)]; }
 
 int poll_ms(std::chrono::microseconds d) {
   const auto ms = (d.count() + 999) / 1000;
@@ -453,7 +434,7 @@ bool ResponseParser::feed(const char* data, std::size_t n, const OnHead& on_head
         if (line.empty() || line.size() > 15) return fail("malformed chunk size");
         std::uint64_t size = 0;
         for (char c : line) {
-          int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+          const int d = hex_value(c);
           if (d < 0) return fail("malformed chunk size");
           size = size * 16 + static_cast<std::uint64_t>(d);
         }

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "http_transport.hpp"
 
-#include "auth/oauth_util.hpp"
 #include "http1.hpp"
-#include "json_read.hpp"
-#include "json_write.hpp"
+#include "protocol/json_read.hpp"
+#include "protocol/json_write.hpp"
+#include "protocol/sse.hpp"
 #include "server_error.hpp"
-#include "sse.hpp"
+#include "util/ascii.hpp"
+#include "util/backoff.hpp"
+#include "util/base64.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -28,75 +30,6 @@ using namespace std::chrono_literals;
 
 // ---------------------------------------------------------------- URLs and header values
 
-std::string Url::origin() const {
-  const bool v6 = host.find(':') != std::string::npos;
-  return scheme + "://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-std::string Url::str() const { return origin() + target; }
-
-std::string Url::shown() const { return origin() + target.substr(0, target.find('?')); }
-
-bool target_ok(std::string_view t) {
-  if (t.empty() || t.front() != '/') return false;
-  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); };
-  for (std::size_t i = 0; i < t.size(); ++i) {
-    const char c = t[i];
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) continue;
-    if (std::string_view("-._~!$&'()*+,;=:@/?").find(c) != std::string_view::npos) continue;
-    if (c == '%' && i + 2 < t.size() && hex(t[i + 1]) && hex(t[i + 2])) {
-      i += 2;
-      continue;
-    }
-    return false;  // a control character, space, non-ASCII byte, stray '%', or one of "<>[]{}|\^`\""
-  }
-  return true;
-}
-
-Result<Url> parse_url(const std::string& text) {
-  auto p = oauth::parse_url(text);  // one URL grammar for the transport and the OAuth client
-  if (!p) return fail(Errc::invalid_config, p.error().message);
-  if (!p->userinfo.empty())
-    return fail(Errc::invalid_config, "URL has a user name or password in it (user:password@host): send credentials in headers instead");
-  Url u;
-  u.scheme = p->scheme;
-  u.host = p->host;
-  if (u.host.size() >= 2 && u.host.front() == '[' && u.host.back() == ']') u.host = u.host.substr(1, u.host.size() - 2);
-  if (u.host.empty()) return fail(Errc::invalid_config, "URL has no host");
-  for (auto& c : u.host)  // host names are case-insensitive: one spelling per origin
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  if (p->port.empty()) {
-    u.port = u.scheme == "https" ? 443 : 80;
-  } else {
-    u.port = std::stoi(p->port);  // at most 5 digits
-    if (u.port <= 0 || u.port > 65535) return fail(Errc::invalid_config, "URL has a port outside 1-65535");
-  }
-  u.target = (p->path.empty() ? "/" : p->path) + (p->has_query ? "?" + p->query : "");
-  if (!target_ok(u.target))
-    return fail(Errc::invalid_config,
-                "URL has a character that RFC 3986 does not allow in a path or query (percent-encode it)");
-  return u;
-}
-
-Result<Url> resolve_url(const Url& base, const std::string& ref_text) {
-  const std::string ref = ref_text.substr(0, ref_text.find('#'));
-  const auto colon = ref.find(':');
-  if (colon != std::string::npos && colon < ref.find_first_of("/?")) return parse_url(ref);  // has a scheme
-  if (ref.rfind("//", 0) == 0) return parse_url(base.scheme + ":" + ref);
-  Url out = base;
-  if (!ref.empty() && ref[0] == '/') {
-    out.target = ref;
-  } else if (!ref.empty() && ref[0] == '?') {
-    out.target = base.target.substr(0, base.target.find('?')) + ref;
-  } else {
-    std::string path = base.target.substr(0, base.target.find('?'));
-    out.target = path.substr(0, path.rfind('/') + 1) + ref;
-  }
-  if (!target_ok(out.target))
-    return fail(Errc::invalid_message,
-                "URL has a character that RFC 3986 does not allow in a path or query (a control character, space, ...)");
-  return out;
-}
-
 namespace {
 
 bool header_safe(const std::string& v) {
@@ -116,7 +49,7 @@ std::string encode_header_value(const std::string& v) {
     if (!(c == '\t' || (c >= 0x20 && c <= 0x7e))) plain = false;
   const bool sentinel_shaped = v.rfind("=?base64?", 0) == 0 && v.size() >= 11 && v.compare(v.size() - 2, 2, "?=") == 0;
   if (plain && !sentinel_shaped) return v;
-  return "=?base64?" + oauth::base64_encode(v) + "?=";
+  return "=?base64?" + base64_encode(v) + "?=";
 }
 
 namespace {
@@ -125,15 +58,6 @@ namespace {
 
 bool is_jsonrpc_error_body(const json& j) { return j.is_object() && j.contains("error") && j["error"].is_object(); }
 
-bool same_name(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const char x = a[i] >= 'A' && a[i] <= 'Z' ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-    const char y = b[i] >= 'A' && b[i] <= 'Z' ? static_cast<char>(b[i] - 'A' + 'a') : b[i];
-    if (x != y) return false;
-  }
-  return true;
-}
 
 // The header fields of a request we send, in order, their names unique ignoring ASCII case.
 // A few entries: a vector, not a multimap (whose case-insensitive compares and node
@@ -165,7 +89,7 @@ class Fields {
   std::string provider_failure;
 
  private:
-  static bool same(std::string_view a, std::string_view b) { return same_name(a, b); }
+  static bool same(std::string_view a, std::string_view b) { return iequals(a, b); }
   std::vector<Field> v_;
 };
 
@@ -175,7 +99,7 @@ struct ResponseFields {
   // The first value of the field `name` (ASCII case-insensitive), or null.
   [[nodiscard]] const std::string* first(std::string_view name) const {
     for (const auto& [k, value] : v)
-      if (same_name(k, name)) return &value;
+      if (iequals(k, name)) return &value;
     return nullptr;
   }
 };
@@ -742,7 +666,7 @@ Result<bool> HttpTransport::challenge(int status, const ResponseFields& response
   info.attempt = attempt;
   info.stop = f ? f->cancel.get_token() : closing_stop_.get_token();
   for (const auto& [k, v] : response.v)
-    if (same_name(k, "WWW-Authenticate")) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + v;
+    if (iequals(k, "WWW-Authenticate")) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + v;
   if (const auto* a = sent.find("Authorization")) info.rejected_authorization = *a;
   if (const auto* n = response.first("DPoP-Nonce")) info.dpop_nonce = *n;
   // An authorization may need a person: the request's own timeout is suspended meanwhile
@@ -1238,11 +1162,9 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
 }
 
 bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response) {
-  auto delay = parser.retry().value_or(1000ms);
+  Backoff backoff(parser.retry().value_or(1000ms), cfg_.max_reconnect_delay);
   for (int attempt = 0; attempt < cfg_.max_reconnect_attempts && !f.over() && !closing_ && !got_response; ++attempt) {
-    auto wait_until = Clock::now() + std::min<std::chrono::milliseconds>(delay, cfg_.max_reconnect_delay);
-    while (Clock::now() < wait_until && !f.over() && !closing_) std::this_thread::sleep_for(10ms);
-    if (f.over() || closing_) return true;
+    if (!backoff.sleep([&] { return f.over() || closing_; }, 10ms)) return true;
     auto headers = headers_for(nullptr, true);
     headers.set("Last-Event-ID", parser.last_event_id());
     if (!apply_auth(headers, "GET", url_, Clock::now() + cfg_.connect_timeout + 30s)) return false;
@@ -1253,8 +1175,8 @@ bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, boo
     if (got_response) return true;
     if (status == 405 || status == 404 || status == 401 || status == 403 || (status >= 300 && status < 400))
       return false;  // not resumable
-    if (parser.retry()) delay = *parser.retry();
-    else delay = std::min<std::chrono::milliseconds>(delay * 2, cfg_.max_reconnect_delay);
+    if (parser.retry()) backoff.set(*parser.retry());
+    else backoff.grow();
   }
   return got_response;
 }
@@ -1262,7 +1184,7 @@ bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, boo
 void HttpTransport::run_get_stream(Flight& f) {
   // Legacy Streamable HTTP: the optional server->client stream. 405 means the server has none.
   SseParser parser(cfg_.max_message_bytes);
-  auto delay = 1000ms;
+  Backoff backoff(1000ms, cfg_.max_reconnect_delay);
   int failures = 0;
   int auth_attempts = 0;
   while (!f.aborted && !closing_ && failures < cfg_.max_reconnect_attempts) {
@@ -1289,10 +1211,9 @@ void HttpTransport::run_get_stream(Flight& f) {
       return;
     }
     failures = (Clock::now() - began > 5s) ? 0 : failures + 1;  // a long-lived stream resets the count
-    if (parser.retry()) delay = *parser.retry();
-    auto until = Clock::now() + std::min<std::chrono::milliseconds>(delay, cfg_.max_reconnect_delay);
-    while (Clock::now() < until && !f.aborted && !closing_) std::this_thread::sleep_for(20ms);
-    delay = std::min<std::chrono::milliseconds>(delay * 2, cfg_.max_reconnect_delay);
+    if (parser.retry()) backoff.set(*parser.retry());
+    (void)backoff.sleep([&] { return f.aborted || closing_; }, 20ms);
+    backoff.grow();
   }
 }
 

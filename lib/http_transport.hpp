@@ -6,6 +6,8 @@
 #include <mcp/config.hpp>
 #include <mcp/transport.hpp>
 
+#include "util/url.hpp"
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,32 +21,10 @@ namespace mcp::detail {
 std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
                                                bool server_stream = true);
 
-/// A parsed http(s) URL.
-struct Url {
-  std::string scheme;  ///< "http" or "https"
-  std::string host;    ///< without brackets for IPv6
-  int port = 0;
-  std::string target;  ///< path and query, at least "/"
-  [[nodiscard]] std::string origin() const;  ///< scheme://host:port
-  [[nodiscard]] std::string str() const;     ///< origin + target
-  /// origin + path, without the query (which may hold keys): for error text and diagnostics.
-  [[nodiscard]] std::string shown() const;
-};
-/// Fails (invalid_config, saying what is wrong, not echoing the URL) unless `text` is an
-/// absolute http(s) URL without userinfo whose path and query hold only what RFC 3986 allows
-/// in a request target (no control characters, spaces or non-ASCII bytes).
-Result<Url> parse_url(const std::string& text);
 /// The checks `start` makes of a configuration before anything is sent (invalid_config): the
 /// URL as parse_url takes it, and header names and values without CR, LF or NUL. Client::create
 /// makes them too, so a bad configuration is refused when the client is made.
 Result<Url> check_http_config(const HttpServerConfig& cfg);
-/// Resolve `ref` (absolute URL, absolute path or relative path) against `base`; the same
-/// checks as parse_url (the fragment is dropped).
-Result<Url> resolve_url(const Url& base, const std::string& ref);
-/// A request target (origin-form) as RFC 3986 allows it: '/' then pchars, '/' and '?', and
-/// %XX escapes; nothing that could end or split a request line.
-bool target_ok(std::string_view target);
-
 /// Header value per 2026-07-28 "Value Encoding": plain when it is visible ASCII without
 /// leading/trailing whitespace and not sentinel-shaped, else `=?base64?...?=`.
 std::string encode_header_value(const std::string& value);

@@ -2,8 +2,8 @@
 #include "rpc_engine.hpp"
 
 #include "protocol/jsonrpc.hpp"
+#include "protocol/types_detail.hpp"
 #include "server_error.hpp"
-#include "types_detail.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

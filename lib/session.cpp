@@ -6,10 +6,12 @@
 #include "server_error.hpp"
 #include "http_transport.hpp"
 #include "stdio_transport.hpp"
-#include "schema_validator.hpp"
+#include "protocol/schema_validator.hpp"
 #include "session_access.hpp"
 #include "tool_headers.hpp"
-#include "types_detail.hpp"
+#include "protocol/types_detail.hpp"
+#include "util/backoff.hpp"
+#include "util/json_get.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -237,10 +239,10 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       ElicitRequest req;
       req.raw = params;
       if (params.is_object()) {
-        req.mode = params.contains("mode") && params["mode"].is_string() ? params["mode"].get<std::string>() : "form";
-        req.message = params.contains("message") && params["message"].is_string() ? params["message"].get<std::string>() : "";
+        req.mode = detail::str_or(params, "mode", "form");
+        req.message = detail::str_or(params, "message");
         if (params.contains("requestedSchema")) req.requested_schema = params["requestedSchema"];
-        if (params.contains("url") && params["url"].is_string()) req.url = params["url"].get<std::string>();
+        req.url = detail::str_or(params, "url");
       }
       auto answer = h.elicitation(name, req);
       if (!answer) return fail(answer.error());
@@ -286,8 +288,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       if (!h.on_log) return;
       LogMessage m;
       if (params.is_object()) {
-        if (params.contains("level") && params["level"].is_string()) m.level = params["level"].get<std::string>();
-        if (params.contains("logger") && params["logger"].is_string()) m.logger = params["logger"].get<std::string>();
+        if (auto v = detail::opt_str(params, "level")) m.level = std::move(*v);
+        if (auto v = detail::opt_str(params, "logger")) m.logger = std::move(*v);
         if (params.contains("data")) m.data = params["data"];
       }
       later([on_log = h.on_log, server = name, m = std::move(m)] { on_log(server, m); });
@@ -306,7 +308,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       invalidate("resources/templates/list\n");
     } else if (method == "notifications/resources/updated") {
       ev.kind = ChangeEvent::Kind::resource_updated;
-      if (params.is_object() && params.contains("uri") && params["uri"].is_string()) ev.uri = params["uri"].get<std::string>();
+      if (auto v = detail::opt_str(params, "uri")) ev.uri = std::move(*v);
       invalidate("resources/read\n" + json{{"uri", ev.uri}}.dump());
     } else {
       return;
@@ -384,7 +386,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     si.protocol_version = v;
     if (r.contains("serverInfo")) si.implementation = r["serverInfo"].get<Implementation>();
     if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
-    if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
+    if (auto v = detail::opt_str(r, "instructions")) si.instructions = std::move(*v);
     auto n = eng->notify("notifications/initialized", json::object(), Clock::now() + std::chrono::seconds(10));
     if (!n) return fail(tagged(n.error(), name));
     if (!client.log_level.empty() && si.capabilities.contains("logging")) {
@@ -406,7 +408,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (si.supported_versions.empty())
       return fail(Errc::invalid_result, "server/discover: result without supportedVersions", name);
     if (r.contains("capabilities") && r["capabilities"].is_object()) si.capabilities = r["capabilities"];
-    if (r.contains("instructions") && r["instructions"].is_string()) si.instructions = r["instructions"].get<std::string>();
+    if (auto v = detail::opt_str(r, "instructions")) si.instructions = std::move(*v);
     if (r.contains("_meta") && r["_meta"].is_object() && r["_meta"].contains(kMetaServerInfo))
       si.implementation = r["_meta"][kMetaServerInfo].get<Implementation>();
     else if (r.contains("serverInfo") && r["serverInfo"].is_object())  // earlier drafts put it in the body
@@ -718,7 +720,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // Cache a modern result per its ttlMs / cacheScope.
   void remember(const std::string& key, const json& r) {
     if (!r.is_object() || !r.contains("ttlMs") || !r["ttlMs"].is_number() || r["ttlMs"].get<double>() <= 0) return;
-    const std::string scope = r.contains("cacheScope") && r["cacheScope"].is_string() ? r["cacheScope"].get<std::string>() : "private";
+    const std::string scope = detail::str_or(r, "cacheScope", "private");
     // Credentials that can change per call (header_provider) must not see each other's
     // private results.
     if (scope != "public" && is_http() && std::get<HttpServerConfig>(cfg.transport).header_provider) return;
@@ -887,7 +889,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   }
 
   void listen_loop(std::uint64_t mine) {
-    auto backoff = std::chrono::milliseconds(500);
+    detail::Backoff backoff(std::chrono::milliseconds(500), std::chrono::milliseconds(30000));
     auto stopped = [&] { return listener_gen != mine; };  // under `mutex`
     for (;;) {
       {
@@ -937,11 +939,11 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       std::unique_lock lk(mutex);
       if (stopped()) return;
       if (ok) {
-        backoff = std::chrono::milliseconds(500);
+        backoff.reset();
         continue;
       }
-      listener_cv.wait_for(lk, backoff, [&] { return stopped(); });
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+      listener_cv.wait_for(lk, backoff.delay(), [&] { return stopped(); });
+      backoff.grow();
     }
   }
 

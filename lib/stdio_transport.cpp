@@ -3,8 +3,8 @@
 
 #include "server_error.hpp"
 
-#include "json_read.hpp"
-#include "json_write.hpp"
+#include "protocol/json_read.hpp"
+#include "protocol/json_write.hpp"
 #include "read_buffer.hpp"
 
 #include <boost/process/args.hpp>

@@ -2,9 +2,9 @@
 #include "tool_headers.hpp"
 
 #include "http_transport.hpp"
+#include "util/ascii.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 
 namespace mcp::detail {
@@ -15,10 +15,6 @@ namespace {
 
 constexpr const char* kKey = "x-mcp-header";
 constexpr long long kMaxSafe = 9007199254740991LL;  // 2^53 - 1
-
-bool is_tchar(unsigned char c) {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-}
 
 std::string where(const std::vector<std::string>& path) {
   std::string out;
@@ -81,12 +77,8 @@ struct Walker {
       error = "x-mcp-header '" + name + "' is on " + where(path) + ", which is not of type string, integer or boolean";
       return;
     }
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
     for (const auto& f : found) {
-      std::string other = f.name;
-      std::transform(other.begin(), other.end(), other.begin(), ::tolower);
-      if (other == lower) {
+      if (iequals(f.name, name)) {
         error = "x-mcp-header '" + name + "' is used twice (case-insensitively)";
         return;
       }

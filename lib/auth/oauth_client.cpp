@@ -12,7 +12,9 @@
 #include "oauth_util.hpp"
 
 #include "../http1.hpp"
-#include "../json_read.hpp"
+#include "../protocol/json_read.hpp"
+#include "../util/json_get.hpp"
+#include "../util/ascii.hpp"
 
 #include <mcp/oauth.hpp>
 
@@ -28,6 +30,8 @@ namespace mcp {
 namespace {
 
 namespace oauth = detail::oauth;
+using detail::str_or;
+using detail::to_lower;
 using nlohmann::json;
 using Clock = AuthProvider::Clock;
 using SysClock = std::chrono::system_clock;
@@ -44,15 +48,9 @@ constexpr const char* kIdJagTokenType = "urn:ietf:params:oauth:token-type:id-jag
 
 // scheme://host[:port]/path of a URL, for messages (no userinfo, query or fragment).
 std::string safe_url(std::string_view url) {
-  auto u = oauth::parse_url(url);
+  auto u = oauth::split_url(url);
   if (!u) return "(invalid URL)";
   return oauth::origin_of(*u) + u->path;
-}
-
-std::string str(const json& j, const char* k) {
-  if (!j.is_object()) return {};
-  auto it = j.find(k);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 std::vector<std::string> strings(const json& j, const char* k) {
@@ -111,7 +109,7 @@ class Http {
                      const std::vector<oauth::HostClass>* reach) const {
     namespace http1 = detail::http1;
     if (timeout_ > std::chrono::milliseconds(0) && deadline - Clock::now() > timeout_) deadline = Clock::now() + timeout_;
-    auto u = oauth::parse_url(url);  // no whitespace or control characters: nothing splits the request
+    auto u = oauth::split_url(url);  // no whitespace or control characters: nothing splits the request
     if (!u) return fail(Errc::unauthorized, "invalid authorization endpoint URL");
     if (!u->userinfo.empty()) return fail(Errc::unauthorized, "authorization endpoint URL with userinfo refused");
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now());
@@ -192,8 +190,8 @@ json parse_object(const std::string& body) {
 // "invalid_grant (The code has expired)" from an OAuth error response, sanitized.
 std::string oauth_error_text(const Reply& r) {
   json j = parse_object(r.body);
-  std::string e = oauth::sanitize(str(j, "error"), 64);
-  std::string d = oauth::sanitize(str(j, "error_description"), 200);
+  std::string e = oauth::sanitize(str_or(j, "error"), 64);
+  std::string d = oauth::sanitize(str_or(j, "error_description"), 200);
   std::string out = "HTTP " + std::to_string(r.status);
   if (!e.empty()) out += ", " + e;
   if (!d.empty()) out += " (" + d + ")";
@@ -588,9 +586,9 @@ class OAuthProvider final : public AuthProvider {
     if (!found) return fail(found.error());
     if (!*found) return std::optional<json>();
     auto& [url, meta] = **found;
-    if (!strict && str(meta, "issuer") != issuer) {
+    if (!strict && str_or(meta, "issuer") != issuer) {
       diag("the server's authorization server metadata names another issuer; accepted (2025-03-26 fallback)");
-    } else if (str(meta, "issuer") != issuer)
+    } else if (str_or(meta, "issuer") != issuer)
       return fail(Errc::unauthorized, "the authorization server metadata at " + safe_url(url) +
                                           " names a different issuer than the one it was looked up for; "
                                           "refusing to use it (RFC 8414 3.3)");
@@ -608,7 +606,7 @@ class OAuthProvider final : public AuthProvider {
   }
 
   static std::vector<oauth::HostClass> reach_of(const std::string& server_url) {
-    auto server = oauth::parse_url(server_url);
+    auto server = oauth::split_url(server_url);
     return server ? oauth::host_classes(server->host) : std::vector<oauth::HostClass>{};
   }
 
@@ -620,8 +618,8 @@ class OAuthProvider final : public AuthProvider {
       // A 401 may name any URL: only the MCP server's own origin is asked (as the
       // specification's discovery sequence shows), never a cloud metadata service or another
       // host of the server's choosing.
-      auto prm_url = oauth::parse_url(*header_prm);
-      auto server = oauth::parse_url(server_url);
+      auto prm_url = oauth::split_url(*header_prm);
+      auto server = oauth::split_url(server_url);
       if (prm_url && server && oauth::origin_of(*prm_url) != oauth::origin_of(*server))
         return fail(Errc::unauthorized, "the server's 401 names resource metadata on another origin, " +
                                             oauth::origin_of(*prm_url) + ", than the MCP server's (" +
@@ -636,7 +634,7 @@ class OAuthProvider final : public AuthProvider {
       auto& [url, meta] = **prm;
       diag("protected resource metadata from " + safe_url(url));
       d.prm = meta;
-      d.resource = str(meta, "resource");
+      d.resource = str_or(meta, "resource");
       if (d.resource.empty() || !resource_matches(d.resource, canonical))
         return fail(Errc::unauthorized,
                     "the protected resource metadata at " + safe_url(url) +
@@ -655,7 +653,7 @@ class OAuthProvider final : public AuthProvider {
       d.as = std::move(**as);
     } else {
       // 2025-03-26: no PRM; the AS is the server's origin (metadata there, else default paths).
-      auto u = oauth::parse_url(server_url);
+      auto u = oauth::split_url(server_url);
       if (!u) return fail(Errc::invalid_config, "the server URL is not an absolute http(s) URL");
       d.resource = canonical;
       d.issuer = oauth::origin_of(*u);
@@ -665,13 +663,13 @@ class OAuthProvider final : public AuthProvider {
       if (!as) return fail(as.error());
       if (*as) {
         d.as = std::move(**as);
-        if (auto iss = str(d.as, "issuer"); !iss.empty()) d.issuer = iss;  // what `iss` must match
+        if (auto iss = str_or(d.as, "issuer"); !iss.empty()) d.issuer = iss;  // what `iss` must match
       }
     }
     if (d.as.is_object()) {
-      d.authorization_endpoint = str(d.as, "authorization_endpoint");
-      d.token_endpoint = str(d.as, "token_endpoint");
-      d.registration_endpoint = str(d.as, "registration_endpoint");
+      d.authorization_endpoint = str_or(d.as, "authorization_endpoint");
+      d.token_endpoint = str_or(d.as, "token_endpoint");
+      d.registration_endpoint = str_or(d.as, "registration_endpoint");
       if (d.token_endpoint.empty())
         return fail(Errc::unauthorized, "the authorization server metadata has no token_endpoint");
       // Where the client secret, codes and tokens go: https (or loopback), and no private or
@@ -750,7 +748,7 @@ class OAuthProvider final : public AuthProvider {
       return fail(Errc::unauthorized, "client registration at " + safe_url(d.registration_endpoint) +
                                           " failed: " + oauth_error_text(*r));
     json j = parse_object(r->body);
-    Client c{str(j, "client_id"), str(j, "client_secret"), str(j, "token_endpoint_auth_method")};
+    Client c{str_or(j, "client_id"), str_or(j, "client_secret"), str_or(j, "token_endpoint_auth_method")};
     if (c.id.empty())
       return fail(Errc::unauthorized, "client registration at " + safe_url(d.registration_endpoint) +
                                           " returned no client_id");
@@ -846,8 +844,8 @@ class OAuthProvider final : public AuthProvider {
       return fail(Errc::unauthorized, "the identity provider's token endpoint " + safe_url(o_.idp_token_endpoint) +
                                           " refused the token exchange: " + oauth_error_text(*r));
     json j = parse_object(r->body);
-    std::string jag = str(j, "access_token");
-    if (jag.empty() || str(j, "issued_token_type") != kIdJagTokenType)
+    std::string jag = str_or(j, "access_token");
+    if (jag.empty() || str_or(j, "issued_token_type") != kIdJagTokenType)
       return fail(Errc::unauthorized, "the identity provider's token endpoint " + safe_url(o_.idp_token_endpoint) +
                                           " did not issue an ID-JAG (issued_token_type " + kIdJagTokenType + ")");
     return jag;
@@ -929,7 +927,7 @@ class OAuthProvider final : public AuthProvider {
         std::lock_guard lk(dpop_m_);
         as_nonces_[d.token_endpoint] = r->dpop_nonce;
       }
-      if (round > 1 || r->status != 400 || str(parse_object(r->body), "error") != "use_dpop_nonce") break;
+      if (round > 1 || r->status != 400 || str_or(parse_object(r->body), "error") != "use_dpop_nonce") break;
       diag("the token endpoint " + safe_url(d.token_endpoint) + " asks for a DPoP nonce; sending the request again");
     }
     if (r->status != 200)
@@ -937,12 +935,11 @@ class OAuthProvider final : public AuthProvider {
                   "the token endpoint " + safe_url(d.token_endpoint) + " refused the request: " + oauth_error_text(*r));
     json j = parse_object(r->body);
     StoredAuth a;
-    a.access_token = str(j, "access_token");
-    a.token_type = str(j, "token_type");
+    a.access_token = str_or(j, "access_token");
+    a.token_type = str_or(j, "token_type");
     if (a.access_token.empty())
       return fail(Errc::unauthorized, "the token endpoint " + safe_url(d.token_endpoint) + " returned no access_token");
-    std::string type = a.token_type;
-    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char ch) { return std::tolower(ch); });
+    const std::string type = to_lower(a.token_type);
     if (type == "dpop" && key) {
       a.token_type = "DPoP";
       a.dpop_jkt = key->thumbprint();
@@ -953,11 +950,11 @@ class OAuthProvider final : public AuthProvider {
       return fail(Errc::unauthorized, "the token endpoint returned an unsupported token_type '" +
                                           oauth::sanitize(a.token_type, 32) + "'");
     }
-    a.refresh_token = str(j, "refresh_token");
+    a.refresh_token = str_or(j, "refresh_token");
     if (a.refresh_token.empty()) a.refresh_token = old_refresh;  // RFC 6749 6: may keep the old one
     if (auto it = j.find("expires_in"); it != j.end() && it->is_number() && it->get<double>() > 0)
       a.expires_at = SysClock::now() + std::chrono::seconds(static_cast<std::int64_t>(it->get<double>()));
-    a.scope = str(j, "scope");
+    a.scope = str_or(j, "scope");
     if (a.scope.empty() && scope) a.scope = *scope;
     a.client_id = c.id;
     a.client_secret = c.secret;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "oauth_util.hpp"
 
-#include "../json_read.hpp"
+#include "../protocol/json_read.hpp"
+#include "../util/ascii.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -19,7 +20,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -31,33 +31,8 @@
 namespace mcp::detail::oauth {
 namespace {
 
-char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = ascii_lower(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-  return true;
-}
-
-// RFC 9110 5.6.2 tchar.
-bool is_tchar(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~': return true;
-    default: return false;
-  }
-}
-
 bool is_token68_char(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+  return is_alnum(c) || c == '-' ||
          c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
@@ -229,65 +204,6 @@ std::optional<BearerChallenge> parse_bearer_challenge(std::string_view header, s
 // ---------------------------------------------------------------------------------------------
 // URLs
 
-Result<UrlParts> parse_url(std::string_view url) {
-  UrlParts u;
-  auto colon = url.find("://");
-  if (colon == std::string_view::npos) return fail(Errc::invalid_config, "URL is not absolute");
-  u.scheme = to_lower(url.substr(0, colon));
-  if (u.scheme != "http" && u.scheme != "https")
-    return fail(Errc::invalid_config, "URL scheme must be http or https");
-  for (char ch : url)
-    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f)
-      return fail(Errc::invalid_config, "URL contains whitespace or control characters");
-  std::string_view rest = url.substr(colon + 3);
-  if (auto h = rest.find('#'); h != std::string_view::npos) {
-    u.has_fragment = true;
-    u.fragment = std::string(rest.substr(h + 1));
-    rest = rest.substr(0, h);
-  }
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    u.has_query = true;
-    u.query = std::string(rest.substr(q + 1));
-    rest = rest.substr(0, q);
-  }
-  std::string_view authority = rest;
-  if (auto s = rest.find('/'); s != std::string_view::npos) {
-    authority = rest.substr(0, s);
-    u.path = std::string(rest.substr(s));
-  }
-  if (auto at = authority.rfind('@'); at != std::string_view::npos) {
-    u.userinfo = std::string(authority.substr(0, at));
-    authority = authority.substr(at + 1);
-  }
-  std::string_view hostport = authority;
-  if (!hostport.empty() && hostport.front() == '[') {
-    auto close = hostport.find(']');
-    if (close == std::string_view::npos) return fail(Errc::invalid_config, "URL has a malformed IPv6 host");
-    u.host = std::string(hostport.substr(0, close + 1));
-    hostport = hostport.substr(close + 1);
-    if (!hostport.empty()) {
-      if (hostport.front() != ':') return fail(Errc::invalid_config, "URL has a malformed port");
-      u.port = std::string(hostport.substr(1));
-    }
-  } else if (auto pc = hostport.find(':'); pc != std::string_view::npos) {
-    u.host = std::string(hostport.substr(0, pc));
-    u.port = std::string(hostport.substr(pc + 1));
-  } else {
-    u.host = std::string(hostport);
-  }
-  if (u.host.empty()) return fail(Errc::invalid_config, "URL has no host");
-  if (u.port.size() > 5 || !std::all_of(u.port.begin(), u.port.end(), [](char d) { return d >= '0' && d <= '9'; }))
-    return fail(Errc::invalid_config, "URL has a malformed port");
-  return u;
-}
-
-std::string origin_of(const UrlParts& u) {
-  std::string o = u.scheme + "://" + to_lower(u.host);
-  bool default_port = (u.scheme == "https" && u.port == "443") || (u.scheme == "http" && u.port == "80");
-  if (!u.port.empty() && !default_port) o += ":" + u.port;
-  return o;
-}
-
 HostClass host_class(std::string_view host_text) {
   std::string host = to_lower(host_text);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
@@ -362,7 +278,7 @@ std::string refuse_address(const sockaddr& address, const std::vector<HostClass>
 }
 
 Result<void> check_endpoint(std::string_view url, std::string_view server_url, std::string_view what) {
-  auto u = parse_url(url);
+  auto u = split_url(url);
   if (!u) return fail(Errc::unauthorized, std::string(what) + " is not an absolute http(s) URL");
   if (!u->userinfo.empty()) return fail(Errc::unauthorized, std::string(what) + " has userinfo; refused");
   const HostClass target = host_class(u->host);
@@ -371,7 +287,7 @@ Result<void> check_endpoint(std::string_view url, std::string_view server_url, s
                                         " is not https; refusing to send credentials over plain http "
                                         "(only loopback hosts may use http)");
   if (target == HostClass::public_host) return {};
-  auto s = parse_url(server_url);
+  auto s = split_url(server_url);
   if (s && host_class(s->host) == target) return {};
   const char* kind = target == HostClass::loopback      ? "a loopback"
                      : target == HostClass::private_net ? "a private-network"
@@ -395,7 +311,7 @@ void push_unique(std::vector<std::string>& v, std::string s) {
 }  // namespace
 
 Result<std::string> canonical_resource_uri(std::string_view server_url) {
-  auto u = parse_url(server_url);
+  auto u = split_url(server_url);
   if (!u) return fail(u.error());
   if (!u->userinfo.empty()) return fail(Errc::invalid_config, "resource URL must not contain userinfo");
   std::string out = origin_of(*u);
@@ -406,10 +322,10 @@ Result<std::string> canonical_resource_uri(std::string_view server_url) {
 
 Result<std::vector<std::string>> protected_resource_metadata_urls(
     std::string_view server_url, std::optional<std::string_view> header_resource_metadata) {
-  auto u = parse_url(server_url);
+  auto u = split_url(server_url);
   if (!u) return fail(u.error());
   std::vector<std::string> out;
-  if (header_resource_metadata && parse_url(*header_resource_metadata))
+  if (header_resource_metadata && split_url(*header_resource_metadata))
     out.emplace_back(*header_resource_metadata);
   const std::string origin = origin_of(*u);
   const std::string base = origin + "/.well-known/oauth-protected-resource";
@@ -422,7 +338,7 @@ Result<std::vector<std::string>> protected_resource_metadata_urls(
 }
 
 Result<std::vector<std::string>> authorization_server_metadata_urls(std::string_view issuer) {
-  auto u = parse_url(issuer);
+  auto u = split_url(issuer);
   if (!u) return fail(u.error());
   if (u->has_query || u->has_fragment)
     return fail(Errc::invalid_config, "issuer must not have a query or fragment");
@@ -446,7 +362,7 @@ std::string form_urlencode(std::string_view s) {
   out.reserve(s.size() * 3);
   for (char ch : s) {
     auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+    if (is_alnum(c) || c == '-' ||
         c == '.' || c == '_' || c == '~' || c == '*') {
       out.push_back(ch);
     } else if (c == ' ') {
@@ -460,15 +376,6 @@ std::string form_urlencode(std::string_view s) {
   return out;
 }
 
-namespace {
-int hexval(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 std::string form_urldecode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -476,9 +383,9 @@ std::string form_urldecode(std::string_view s) {
     char c = s[i];
     if (c == '+') {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hexval(s[i + 1]) >= 0 &&
-               hexval(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexval(s[i + 1]) * 16 + hexval(s[i + 2])));
+    } else if (c == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
+               hex_value(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2])));
       i += 2;
     } else {
       out.push_back(c);
@@ -504,20 +411,9 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
 }
 
 // ---------------------------------------------------------------------------------------------
-// Base64url, randomness, PKCE
+// Randomness, PKCE
 
 namespace {
-constexpr char kB64Url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int b64url_val(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
 bool random_bytes(unsigned char* buf, std::size_t n) {
   while (n > 0) {
     int chunk = static_cast<int>(std::min<std::size_t>(n, 1 << 20));
@@ -528,66 +424,6 @@ bool random_bytes(unsigned char* buf, std::size_t n) {
   return true;
 }
 }  // namespace
-
-std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(bytes[k])); };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    unsigned v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-    out.push_back(kB64Url[v & 63]);
-  }
-  std::size_t rem = bytes.size() - i;
-  if (rem == 1) {
-    unsigned v = at(i) << 16;
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-  } else if (rem == 2) {
-    unsigned v = (at(i) << 16) | (at(i + 1) << 8);
-    out.push_back(kB64Url[(v >> 18) & 63]);
-    out.push_back(kB64Url[(v >> 12) & 63]);
-    out.push_back(kB64Url[(v >> 6) & 63]);
-  }
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out = base64url_encode(bytes);
-  for (char& c : out) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  while (out.size() % 4 != 0) out.push_back('=');
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  if (text.size() % 4 == 0) {
-    // Padding is allowed only as a proper suffix.
-    std::size_t pad = 0;
-    while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=') ++pad;
-    text.remove_suffix(pad);
-  }
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  unsigned acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    int v = b64url_val(c);
-    if (v < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  // Non-canonical encodings (leftover non-zero bits) are rejected.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
-  return out;
-}
 
 Result<std::string> random_token(std::size_t n_bytes) {
   if (n_bytes == 0 || n_bytes > 4096) return fail(Errc::invalid_config, "random token size out of range");
@@ -602,7 +438,7 @@ Result<std::string> random_token(std::size_t n_bytes) {
 bool is_valid_code_verifier(std::string_view v) noexcept {
   if (v.size() < 43 || v.size() > 128) return false;
   return std::all_of(v.begin(), v.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+    return is_alnum(c) || c == '-' ||
            c == '.' || c == '_' || c == '~';
   });
 }
@@ -615,7 +451,7 @@ Result<std::string> generate_code_verifier(std::size_t length) {
     return fail(Errc::unauthorized, "the system random number generator failed");
   // The base64url alphabet is 64 unreserved characters: masking 6 bits is unbiased.
   std::string out(length, '\0');
-  for (std::size_t i = 0; i < length; ++i) out[i] = kB64Url[buf[i] & 63];
+  for (std::size_t i = 0; i < length; ++i) out[i] = kBase64UrlAlphabet[buf[i] & 63];
   OPENSSL_cleanse(buf.data(), buf.size());
   return out;
 }

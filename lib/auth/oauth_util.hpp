@@ -15,6 +15,9 @@
 // many threads at once (the random functions use OpenSSL's thread-safe RAND_bytes).
 #include <mcp/error.hpp>
 
+#include "../util/base64.hpp"
+#include "../util/url.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -87,24 +90,10 @@ struct BearerChallenge {
 // ---------------------------------------------------------------------------------------------
 // URLs
 
-/// The parts of an absolute http(s) URL (RFC 3986 generic syntax, no normalisation).
-struct UrlParts {
-  std::string scheme;    ///< lowercased ("http" or "https")
-  std::string userinfo;  ///< without the '@'; empty when absent
-  std::string host;      ///< as written (IPv6 literals keep their brackets)
-  std::string port;      ///< digits only; empty when absent
-  std::string path;      ///< begins with '/' or is empty
-  std::string query;     ///< without the '?'; see `has_query`
-  std::string fragment;  ///< without the '#'; see `has_fragment`
-  bool has_query = false;     ///< a '?' was present (possibly with an empty query)
-  bool has_fragment = false;  ///< a '#' was present
-};
-
-/// Splits an absolute `http://` or `https://` URL; fails (without echoing it) otherwise.
-[[nodiscard]] Result<UrlParts> parse_url(std::string_view url);
-
-/// `scheme://host[:port]` of a parsed URL: lowercase scheme and host, default port elided.
-[[nodiscard]] std::string origin_of(const UrlParts& u);
+/// Absolute http(s) URLs are split by lib/util/url.hpp (one URL grammar for the library).
+using detail::origin_of;
+using detail::split_url;
+using detail::UrlParts;
 
 /// What kind of address a URL's host is. Only IP literals (IPv4 in any form the resolver
 /// accepts, e.g. "2852039166" or "0xA9FEA9FE", and IPv6, bracketed or not, IPv4-mapped ones
@@ -170,15 +159,12 @@ enum class HostClass {
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
 
 // ---------------------------------------------------------------------------------------------
-// Base64url, randomness, PKCE
+// Randomness, PKCE
 
-/// Base64url without padding (RFC 4648 5, RFC 7515 2).
-[[nodiscard]] std::string base64url_encode(std::string_view bytes);
-/// Standard base64 with '=' padding (RFC 4648 4), e.g. for HTTP Basic credentials.
-[[nodiscard]] std::string base64_encode(std::string_view bytes);
-/// Decodes base64url; accepts input with or without '=' padding; rejects other characters and
-/// impossible lengths.
-[[nodiscard]] std::optional<std::string> base64url_decode(std::string_view text);
+/// Base64 lives in lib/util/base64.hpp.
+using detail::base64_encode;
+using detail::base64url_decode;
+using detail::base64url_encode;
 
 /// `n_bytes` from a CSPRNG, base64url-encoded (for `state`, `jti`, nonces).
 [[nodiscard]] Result<std::string> random_token(std::size_t n_bytes = 32);

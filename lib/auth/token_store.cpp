@@ -3,7 +3,8 @@
 // (mode 0600, flock on a side lock file, temp file + rename).
 #include <mcp/oauth.hpp>
 
-#include "../json_read.hpp"
+#include "../protocol/json_read.hpp"
+#include "../util/json_get.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,7 @@
 namespace mcp {
 namespace {
 
+using detail::str_or;
 using nlohmann::json;
 using SysClock = std::chrono::system_clock;
 
@@ -89,27 +91,22 @@ json to_json(const Entry& e) {
   return j;
 }
 
-std::string str(const json& j, const char* k) {
-  auto it = j.find(k);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::optional<Entry> from_json(const json& j) {
   if (!j.is_object()) return std::nullopt;
   Entry e;
-  e.key = {str(j, "tenant"), str(j, "issuer"), str(j, "resource")};
+  e.key = {str_or(j, "tenant"), str_or(j, "issuer"), str_or(j, "resource")};
   auto& a = e.auth;
-  a.access_token = str(j, "access_token");
-  a.token_type = str(j, "token_type");
-  a.dpop_jkt = str(j, "dpop_jkt");
-  a.refresh_token = str(j, "refresh_token");
-  a.scope = str(j, "scope");
-  a.client_id = str(j, "client_id");
-  a.client_secret = str(j, "client_secret");
-  a.token_endpoint_auth_method = str(j, "token_endpoint_auth_method");
-  a.issuer = str(j, "auth_issuer");
-  a.token_endpoint = str(j, "token_endpoint");
-  a.resource = str(j, "token_resource");
+  a.access_token = str_or(j, "access_token");
+  a.token_type = str_or(j, "token_type");
+  a.dpop_jkt = str_or(j, "dpop_jkt");
+  a.refresh_token = str_or(j, "refresh_token");
+  a.scope = str_or(j, "scope");
+  a.client_id = str_or(j, "client_id");
+  a.client_secret = str_or(j, "client_secret");
+  a.token_endpoint_auth_method = str_or(j, "token_endpoint_auth_method");
+  a.issuer = str_or(j, "auth_issuer");
+  a.token_endpoint = str_or(j, "token_endpoint");
+  a.resource = str_or(j, "token_resource");
   if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer())
     a.expires_at = SysClock::time_point(std::chrono::seconds(it->get<std::int64_t>()));
   return e;

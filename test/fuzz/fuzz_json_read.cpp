@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target for the fast JSON parser (lib/json_read.cpp). The property checked is the
+// libFuzzer target for the fast JSON parser (lib/protocol/json_read.cpp). The property checked is the
 // one the library relies on: parse_json gives exactly what nlohmann::json::parse gives for the
 // same bytes (the same values and number types, `discarded` for the same inputs), but for its
 // two documented differences: text that fails only for invalid UTF-8 or unpaired surrogates is
 // read repaired, and values nested deeper than kMaxJsonDepth are refused.
-#include "json_read.hpp"
+#include "protocol/json_read.hpp"
 
 #include <nlohmann/json.hpp>
 

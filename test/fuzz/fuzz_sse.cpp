@@ -6,7 +6,7 @@
 //
 // Input layout: byte 0 chooses the split point, byte 1 the limit (16..4096), the rest is the
 // stream.
-#include "sse.hpp"
+#include "protocol/sse.hpp"
 
 #include <cstdint>
 #include <cstdio>

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Build the libFuzzer targets with clang++ (libFuzzer + ASan + UBSan) in a temporary directory
 # and run each for ${1:-30} seconds over its seed corpus:
-#   fuzz_sse    the SSE parser (lib/sse.cpp), seeds in corpus/
+#   fuzz_sse    the SSE parser (lib/protocol/sse.cpp), seeds in corpus/
 #   fuzz_http1  the lean HTTP/1.1 response parser (lib/http1.cpp), seeds in corpus_http1/
-#   fuzz_json_read  the fast JSON parser (lib/json_read.cpp) against nlohmann's, seeds in
+#   fuzz_json_read  the fast JSON parser (lib/protocol/json_read.cpp) against nlohmann's, seeds in
 #               corpus_json/
 # Exits non-zero on a crash (the reproducer and build directory are kept and printed), 0 with
 # a "skipped" message only when clang++ is not installed.
@@ -21,15 +21,15 @@ fi
 
 for target in sse http1 json_read; do
   case "$target" in
-    sse) seeds="$here/corpus" ;;
-    http1) seeds="$here/corpus_http1" ;;
-    json_read) seeds="$here/corpus_json" ;;
+    sse) seeds="$here/corpus" src="$lib/protocol/sse.cpp" ;;
+    http1) seeds="$here/corpus_http1" src="$lib/http1.cpp" ;;
+    json_read) seeds="$here/corpus_json" src="$lib/protocol/json_read.cpp" ;;
   esac
   work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_$target.XXXXXX")
   # lib/read_buffer.cpp: http1.cpp reads into it (the other targets link it unused).
   mkdir "$work/corpus"
   "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$lib" "$lib/$target.cpp" "$lib/read_buffer.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
+    -I"$lib" "$src" "$lib/read_buffer.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
   # New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as
   # they are.
   status=0

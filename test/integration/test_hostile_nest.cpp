@@ -4,7 +4,7 @@
 #include "transports.hpp"
 #include "../unit/json_same.hpp"
 
-#include "../../lib/json_read.hpp"  // private header: the limits under test
+#include "../../lib/protocol/json_read.hpp"  // private header: the limits under test
 
 #include <doctest/doctest.h>
 

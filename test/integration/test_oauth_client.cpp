@@ -426,7 +426,7 @@ class FakeAs {
 
 // The user-agent: follows nothing, returns the Location of the authorization endpoint's answer.
 mcp::Result<std::string> user_agent(const std::string& url, std::stop_token = {}) {
-  auto u = oauth::parse_url(url);
+  auto u = oauth::split_url(url);
   if (!u) return mcp::fail(u.error());
   httplib::Client c(u->scheme + "://" + u->host + ":" + u->port);
   auto r = c.Get(u->path + "?" + u->query);

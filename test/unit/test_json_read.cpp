@@ -1,6 +1,6 @@
 // parse_json must give exactly what nlohmann::json::parse(text, nullptr, false) gives: the same
 // values, the same number types, the same strings, and `discarded` for the same texts.
-#include "../../lib/json_read.hpp"  // private header: lib/ is not on the public include path
+#include "../../lib/protocol/json_read.hpp"  // private header: lib/ is not on the public include path
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

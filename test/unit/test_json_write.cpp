@@ -1,5 +1,5 @@
 // append_json must give exactly what nlohmann's dump(-1, ' ', false, replace) gives.
-#include "../../lib/json_write.hpp"  // private header: lib/ is not on the public include path
+#include "../../lib/protocol/json_write.hpp"  // private header: lib/ is not on the public include path
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>

@@ -521,7 +521,7 @@ TEST_CASE("oauth: no secret appears in any error string") {
   collect(oauth::canonical_resource_uri("ftp://h/?token=" + secret));
   collect(oauth::protected_resource_metadata_urls("nope://" + secret));
   collect(oauth::authorization_server_metadata_urls("https://h/?access_token=" + secret));
-  collect(oauth::parse_url(secret));
+  collect(oauth::split_url(secret));
   collect(oauth::make_client_assertion_es256(secret, assertion_opts("c", "a")));
   collect(oauth::verify_jws_es256(secret + "." + secret + "." + secret, secret));
   collect(oauth::verify_jws_es256(oauth::base64url_encode(R"({"alg":"ES256"})") + ".e30." +

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../lib/schema_validator.hpp"  // private header: lib/ is not on the public include path
+#include "../../lib/protocol/schema_validator.hpp"  // private header: lib/ is not on the public include path
 
 using mcp::detail::SchemaLimits;
 using mcp::detail::SchemaValidator;

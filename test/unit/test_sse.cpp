@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "../../lib/sse.hpp"  // private header: lib/ is not on the public include path
+#include "../../lib/protocol/sse.hpp"  // private header: lib/ is not on the public include path
 
 #include <doctest/doctest.h>
 

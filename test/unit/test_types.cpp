@@ -2,7 +2,7 @@
 // The MCP result types hold each payload once (issue 14, item 12) and give back what was sent.
 #include <mcp/types.hpp>
 
-#include "../../lib/types_detail.hpp"
+#include "../../lib/protocol/types_detail.hpp"
 
 #include <doctest/doctest.h>
 

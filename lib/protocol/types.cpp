@@ -2,6 +2,8 @@
 #include <mcp/types.hpp>
 
 #include "types_detail.hpp"
+#include "../util/base64.hpp"
+#include "../util/json_get.hpp"
 
 #include <algorithm>
 
@@ -61,17 +63,8 @@ json copy_json(const json& j) {
 
 namespace {
 using detail::copy_json;
-// Servers are not trusted to send the right types: read leniently, never throw on a
-// missing or mistyped optional field.
-std::string str_or(const json& j, const char* key, std::string def = {}) {
-  auto it = j.find(key);
-  return (it != j.end() && it->is_string()) ? it->get<std::string>() : def;
-}
-std::optional<std::string> opt_str(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it != j.end() && it->is_string()) return it->get<std::string>();
-  return std::nullopt;
-}
+using detail::opt_str;
+using detail::str_or;
 }  // namespace
 
 void to_json(json& j, const Implementation& v) {
@@ -299,30 +292,7 @@ void to_json(json& j, const ResourceContents& v) {
 std::optional<std::string> ResourceContents::bytes() const {
   if (text) return *text;
   if (!blob) return std::nullopt;
-  std::string out;
-  out.reserve(blob->size() / 4 * 3);
-  unsigned acc = 0;
-  int bits = 0, pad = 0;
-  for (char c : *blob) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') { ++pad; continue; }
-    else if (c == '\n' || c == '\r' || c == ' ') continue;
-    else return std::nullopt;
-    if (pad) return std::nullopt;  // data after padding
-    acc = (acc << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
-  if (pad > 2) return std::nullopt;
-  return out;
+  return detail::base64_decode_lenient(*blob);
 }
 
 void from_json(const json& j, Prompt& v) {
@@ -340,8 +310,7 @@ void from_json(const json& j, Prompt& v) {
       PromptArgument pa;
       pa.name = arg["name"].get<std::string>();
       pa.description = opt_str(arg, "description");
-      auto req = arg.find("required");
-      pa.required = req != arg.end() && req->is_boolean() && req->get<bool>();
+      pa.required = detail::bool_or(arg, "required");
       v.arguments.push_back(std::move(pa));
     }
   }

@@ -2,6 +2,7 @@
 #include "json_read.hpp"
 
 #include "json_chars.hpp"
+#include "../util/ascii.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -177,11 +178,8 @@ class Fast {
     long v = 0;
     for (int i = 0; i < 4; ++i) {
       const unsigned char c = p_[i];
-      int d;
-      if (c >= '0' && c <= '9') d = c - '0';
-      else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
-      else return -1;
+      const int d = hex_value(static_cast<char>(c));
+      if (d < 0) return -1;
       v = v * 16 + d;
     }
     p_ += 4;
@@ -329,7 +327,7 @@ std::optional<std::string> repaired_json_text(std::string_view text) {
     long v = 0;
     for (std::size_t k = at; k < at + 4; ++k) {
       const unsigned char c = p[k];
-      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      const int d = hex_value(static_cast<char>(c));
       if (d < 0) return -1;
       v = v * 16 + d;
     }
