@@ -6,6 +6,8 @@
 // resource URI, PKCE S256 (RFC 7636), scope selection, ES256 `private_key_jwt` client
 // assertions (RFC 7523, RFC 7515/7518), DPoP keys and proofs (RFC 9449, RFC 7638 thumbprints)
 // and authorization response validation (RFC 6749 4.1.2, RFC 9207).
+// Defined one section a file: www_authenticate.cpp, oauth_urls.cpp, pkce.cpp, scopes.cpp,
+// jws.cpp (ES256 and DPoP) and authorization_response.cpp.
 //
 // Nothing here does I/O. Functions that can fail return `mcp::Result`; their error messages
 // never echo codes, states, verifiers, keys, tokens or URLs given as input (URLs may carry
