@@ -26,10 +26,11 @@ for target in sse http1 json_read; do
     json_read) seeds="$here/corpus_json" src="$lib/protocol/json_read.cpp" ;;
   esac
   work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_$target.XXXXXX")
-  # lib/read_buffer.cpp: http1.cpp reads into it (the other targets link it unused).
+  # lib/read_buffer.cpp: http1.cpp reads into it (the other targets link it unused); OpenSSL:
+  # http1.cpp speaks TLS.
   mkdir "$work/corpus"
   "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$lib" "$src" "$lib/read_buffer.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
+    -I"$lib" "$src" "$lib/read_buffer.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target" -lssl -lcrypto
   # New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as
   # they are.
   status=0
