@@ -3,7 +3,8 @@
 // peers (bench/peers/harness.mjs), with the same JSON output shape. bench/run.sh runs all
 // three and bench/report.mjs puts them side by side.
 //
-//   client_bench --config FILE --out FILE [--cases cold,seq,conc,mem] [--targets ID,...]
+//   client_bench --config FILE --out FILE [--cases cold,seq,conc,mem,floor,inflight] [--targets ID,...]
+//                [--api blocking|async]
 //
 // Cases per target (a server reached over stdio or HTTP):
 //   cold  construct a client -> connected, era detected, tools listed (median/p90 of N runs)
@@ -17,6 +18,11 @@
 //         exchange, one sendmsg, then a poll and a recv per part the server sends). What the
 //         kernel alone costs per round trip on this machine, for a client that reads each part
 //         as it comes. With seq in the same run, the two run in alternate rounds.
+//   inflight N calls of a `sleep` tool, all started at once through one client (the target's
+//         runs: {calls, sleep_ms}; a 0 ms sleep is the HTTP burst): wall time, the process's
+//         CPU, peak RSS and threads, failures. The blocking API (--api blocking, the default)
+//         takes one thread per call in flight. --api async is the place of the asynchronous
+//         API (issue 16), which is not there yet: it exits with status 3.
 // Bounded: per-case time limits from the config and a request timeout on every call.
 #include <mcp/client.hpp>
 #include <mcp/version.hpp>
@@ -30,6 +36,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <system_error>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -120,6 +127,11 @@ double heap_kib() {
   return static_cast<double>(mi.uordblks + mi.hblkhd) / 1024.0;
 }
 long threads() { return status_field("Threads"); }
+// Peak RSS (VmHWM) from now on: writing 5 to clear_refs resets it (Linux 4.0 and later).
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  return static_cast<bool>(f << "5" << std::flush);
+}
 
 // Descendants of this process (children, grandchildren, ...) from /proc: {live, zombies}.
 std::pair<int, int> descendants() {
@@ -198,12 +210,14 @@ long get_sessions(const std::string& url) {
 struct Target {
   std::string id, transport, command, url, sessions_url, echo_arg;
   std::vector<std::string> args, cases;
+  std::vector<std::pair<int, int>> inflight;  // the inflight case's runs: {calls, sleep_ms}
 };
 
 struct Bench {
   json cfg;
   std::chrono::milliseconds call_timeout{30000};
   std::chrono::milliseconds case_limit{60000};
+  std::chrono::milliseconds inflight_timeout{30000};
   std::atomic<long> next_id{0};
   std::atomic<long> seq{0};
 
@@ -213,10 +227,11 @@ struct Bench {
     std::size_t tools = 0;
   };
 
-  Open open(const Target& t) {
+  Open open(const Target& t) { return open(t, call_timeout); }
+  Open open(const Target& t, std::chrono::milliseconds request_timeout) {
     mcp::ClientConfig config;
     config.id = "bench-" + std::to_string(next_id++);  // clients to one server are deliberate
-    config.request_timeout = call_timeout;
+    config.request_timeout = request_timeout;
     mcp::ServerConfig server;
     if (t.transport == "http") {
       mcp::HttpServerConfig h;
@@ -536,6 +551,84 @@ struct Bench {
     return result;
   }
 
+  // One call of the `sleep` tool: "" when it answered its ms, else what went wrong.
+  static std::string sleep_call(mcp::Client& c, int ms) {
+    auto r = c.call_tool("s", "sleep", {{"ms", ms}});
+    if (!r) return r.error().what();
+    if (r->is_error || r->text() != std::to_string(ms)) return "sleep returned " + r->raw.dump().substr(0, 200);
+    return {};
+  }
+
+  // The target's inflight runs, each on a fresh client: `calls` calls of `sleep {ms}` started
+  // at once. The blocking API takes one thread per call in flight: each call gets its own
+  // std::thread (default stack size), and all wait at a gate until the last is made, so that
+  // all are in flight together (wall time and CPU include making them; `spawn_ms` says how
+  // long that took). Should the machine refuse a thread, the calls not started count as
+  // failures and `threads_cap` records how many call threads it made.
+  json inflight(const Target& t) {
+    json runs = json::array();
+    for (const auto& [n, ms] : t.inflight) {
+      auto o = open(t, inflight_timeout);
+      if (auto e = sleep_call(*o.client, ms); !e.empty()) throw std::runtime_error(e);
+      ::malloc_trim(0);
+      const bool peak_reset = reset_peak_rss();
+      const long rss_base = rss_kib();
+      const long threads_base = threads();
+      long threads_peak = threads_base;
+      std::atomic<int> done{0}, ok{0};
+      std::atomic<bool> gate{false};
+      std::mutex mu;
+      int failures = 0;
+      std::string first_error, refused;
+      std::vector<std::thread> pool;
+      pool.reserve(static_cast<std::size_t>(n));
+      const double c0 = cpu_us();
+      const auto t0 = Clock::now();
+      for (int i = 0; i < n; ++i) {
+        try {
+          pool.emplace_back([&, ms = ms] {
+            gate.wait(false);
+            if (auto e = sleep_call(*o.client, ms); e.empty()) ++ok;
+            else {
+              std::lock_guard lock(mu);
+              if (failures++ == 0) first_error = e;
+            }
+            ++done;
+          });
+        } catch (const std::system_error& e) {
+          refused = e.what();
+          break;
+        }
+        if (i % 256 == 0) threads_peak = std::max(threads_peak, threads());
+      }
+      const int started = static_cast<int>(pool.size());
+      const double spawn_ms = us_since(t0) / 1000;
+      gate = true;
+      gate.notify_all();
+      // Every call ends within its timeout; sample the thread count until then.
+      while (done.load() < started) {
+        threads_peak = std::max(threads_peak, threads());
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      for (auto& th : pool) th.join();
+      const double secs = us_since(t0) / 1e6;
+      const double cpu = cpu_us() - c0;
+      const long rss_peak = peak_reset ? status_field("VmHWM") : -1;
+      o.client->disconnect();
+      if (started < n) {
+        if (failures == 0) first_error = "thread " + std::to_string(started + 1) + " not created: " + refused;
+        failures += n - started;
+      }
+      runs.push_back({{"calls", n}, {"sleep_ms", ms}, {"ok", ok.load()}, {"failures", failures},
+                      {"first_error", first_error.empty() ? json(nullptr) : json(first_error.substr(0, 300))},
+                      {"seconds", secs}, {"spawn_ms", spawn_ms}, {"cpu_ms", cpu / 1000}, {"cpu_us_per_call", cpu / n}, {"rss_base_kib", rss_base},
+                      {"rss_peak_kib", rss_peak < 0 ? json(nullptr) : json(rss_peak)}, {"threads_base", threads_base},
+                      {"threads_peak", threads_peak}, {"threads_cap", started < n ? json(started) : json(nullptr)},
+                      {"timeout_ms", inflight_timeout.count()}});
+    }
+    return {{"runs", runs}};
+  }
+
   // `n` clients connected at once, plus one warm-up client opened first so that one-time
   // costs (first thread stacks, allocator arenas) are not counted per client.
   json mem(const Target& t) {
@@ -595,6 +688,7 @@ struct Bench {
 int main(int argc, char** argv) {
   std::string config_path, out_path;
   std::vector<std::string> only_cases, only_targets;  // empty: all
+  std::string api = "blocking";
   auto split = [](const std::string& csv) {
     std::vector<std::string> v;
     std::stringstream ss(csv);
@@ -608,9 +702,14 @@ int main(int argc, char** argv) {
     else if (a == "--out") out_path = argv[++i];
     else if (a == "--cases") only_cases = split(argv[++i]);
     else if (a == "--targets") only_targets = split(argv[++i]);
+    else if (a == "--api") api = argv[++i];
+  }
+  if (api == "async") {  // the place the asynchronous API (issue 16) will fill
+    std::cerr << "client_bench: --api async: the asynchronous API is not there yet (issue 16)\n";
+    return 3;
   }
   if (config_path.empty() || out_path.empty()) {
-    std::cerr << "usage: client_bench --config FILE --out FILE [--cases LIST] [--targets LIST]\n";
+    std::cerr << "usage: client_bench --config FILE --out FILE [--cases LIST] [--targets LIST] [--api blocking|async]\n";
     return 2;
   }
   auto selected = [](const std::vector<std::string>& only, const std::string& x) {
@@ -627,10 +726,12 @@ int main(int argc, char** argv) {
   }
   b.call_timeout = std::chrono::milliseconds(b.cfg.value("call_timeout_ms", 30000));
   b.case_limit = std::chrono::milliseconds(static_cast<long>(b.cfg.value("case_time_limit_s", 60.0) * 1000));
+  b.inflight_timeout = std::chrono::milliseconds(b.cfg.value("inflight_timeout_ms", b.call_timeout.count()));
 
   json out = {{"client", "mcp-cpp"},
               {"client_version", std::string("mcp-cpp ") + mcp::version_string},
               {"runtime", "C++ (" __VERSION__ ")"},
+              {"api", api},
               {"smoke", b.cfg.value("smoke", false)},
               {"results", json::object()}};
   for (const auto& jt : b.cfg.at("targets")) {
@@ -642,6 +743,7 @@ int main(int argc, char** argv) {
     t.url = jt.value("url", "");
     t.sessions_url = jt.value("sessions_url", "");
     t.echo_arg = jt.value("echo_arg", "text");
+    for (const auto& r : jt.value("inflight", json::array())) t.inflight.emplace_back(r.at("calls"), r.at("sleep_ms"));
     for (const auto& c : jt.value("cases", std::vector<std::string>{}))
       if (selected(only_cases, c)) t.cases.push_back(c);
     if (!selected(only_targets, t.id) || t.cases.empty()) continue;
@@ -675,6 +777,7 @@ int main(int argc, char** argv) {
         else if (c == "conc") res[c] = b.conc(t);
         else if (c == "mem") res[c] = b.mem(t);
         else if (c == "floor") res[c] = b.floor_case(t);
+        else if (c == "inflight") res[c] = b.inflight(t);
         else continue;
       } catch (const std::exception& e) {
         std::cerr << "[mcp-cpp] " << t.id << " " << c << " failed: " << e.what() << std::endl;

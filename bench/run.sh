@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Benchmarks of our client (bench/client_bench) against the official TypeScript SDK client and
-# Mastra's MCPClient (bench/peers), on the same servers, in one invocation; then the pool
-# benchmark (bench/pool_bench). Writes results.json, results.md and cpu_mem.png.
+# Benchmarks of our client (bench/client_bench) against the official TypeScript SDK's clients
+# (v1 and v2) and Mastra's MCPClient (bench/peers), on the same servers, in one invocation; then
+# the pool benchmark (bench/pool_bench). Writes results.json, results.md and cpu_mem.png.
 #
-#   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--clients ours,ts,mastra] [--pin CPU]
+#   bench/run.sh [--smoke] [--build DIR] [--out DIR] [--clients ours,ts,ts2,mastra] [--pin CPU]
+#                [--cases cold,seq,conc,floor,mem,inflight,pool] [--inflight N,...] [--burst N]
 #
-#   --smoke    a few calls per case (well under 60 s; what CI runs). Results go to
+#   --smoke    a few calls per case (a minute or two; what CI runs). Results go to
 #              bench/results/smoke/ so the committed figures are not overwritten.
 #   --build    the meson build directory. By default a full run uses build-bench, a release
 #              build (-O3, no asserts: the library as it is deployed), set up on first use;
@@ -13,7 +14,13 @@
 #              smoke run uses build (the test build). With --build DIR, ninja builds just the
 #              targets that are missing there.
 #   --out      where results go (default: bench/results, or bench/results/smoke with --smoke)
-#   --clients  which clients to run (default: all three)
+#   --clients  which clients to run (default: ours,ts,ts2,mastra; ts2 is the TS SDK v2 client;
+#              ours-async is the place of our asynchronous API, issue 16: not there yet, it fails)
+#   --cases    which cases to run (default: all, the pool included)
+#   --inflight the inflight case's call counts (default 1000,10000; smoke: 20): N calls of a tool
+#              that sleeps 1 s, all started at once through one client, over stdio and HTTP
+#   --burst    the HTTP burst's call count (default 5000; smoke: 20; 0: none): the inflight case
+#              with a 0 ms sleep, over HTTP
 #   --pin      run every process (clients, servers, their children) on this one CPU, with
 #              taskset: no round trip then waits on an idle CPU to wake up. Results go to
 #              bench/results/pinned/; a full run publishes latest-pinned.md.
@@ -29,8 +36,11 @@ root=$(dirname "$here")
 build=""
 smoke=0
 out=""
-clients="ours,ts,mastra"
+clients="ours,ts,ts2,mastra"
 pin_cpu=""
+cases_wanted="cold,seq,conc,floor,mem,inflight,pool"
+inflight_calls=""
+burst_calls=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -38,7 +48,10 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --clients) clients=$2; shift ;;
     --pin) pin_cpu=$2; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --cases) cases_wanted=$2; shift ;;
+    --inflight) inflight_calls=$2; shift ;;
+    --burst) burst_calls=$2; shift ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -93,14 +106,36 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 if [ "$smoke" = 1 ]; then
   cold_runs=2 warmup=5 seq_calls=20 seq_rounds=1 conc_calls=40 conc_inflight=8 mem_http=3 mem_stdio=2 mem_prewarm=1
   case_limit=10 call_timeout=10000 bench_limit=30 pool_args=(--smoke) pool_limit=40
+  : "${inflight_calls:=20}" "${burst_calls:=20}"; inflight_timeout=10000
 else
   cold_runs=20 warmup=50 seq_calls=2000 seq_rounds=3 conc_calls=2000 conc_inflight=32 mem_http=200 mem_stdio=50 mem_prewarm=5
   case_limit=120 call_timeout=30000 bench_limit=900 pool_args=() pool_limit=400
+  : "${inflight_calls:=1000,10000}" "${burst_calls:=5000}"; inflight_timeout=60000
 fi
+# The inflight runs: N calls of `sleep 1000 ms` for each N, over stdio and HTTP; over HTTP also
+# the burst, N calls of `sleep 0 ms`.
+inflight_runs=""
+IFS=, read -r -a ns <<<"$inflight_calls"
+for n in "${ns[@]}"; do inflight_runs+="${inflight_runs:+, }{\"calls\": $n, \"sleep_ms\": 1000}"; done
+burst_run=""
+[ -z "$burst_calls" ] || [ "$burst_calls" = 0 ] || burst_run="${inflight_runs:+, }{\"calls\": $burst_calls, \"sleep_ms\": 0}"
+wants() { [[ ",$cases_wanted," == *",$1,"* ]]; }
 
 # ---------------------------------------------------------------- what we need
 node=$here/peers/node_modules/.bin/node
-if [ ! -x "$node" ] || [ ! -d "$here/peers/node_modules/@mastra/mcp" ] || [ ! -d "$here/peers/node_modules/@modelcontextprotocol/sdk" ]; then
+# Is every dependency of package.json installed, at its pinned version?
+peers_current() {
+  python3 -c '
+import json, sys
+d = sys.argv[1]
+for name, want in json.load(open(d + "/package.json"))["dependencies"].items():
+    try:
+        if json.load(open(d + "/node_modules/" + name + "/package.json"))["version"] != want:
+            sys.exit(1)
+    except OSError:
+        sys.exit(1)' "$here/peers"
+}
+if [ ! -x "$node" ] || ! peers_current; then
   say "installing the pinned peer clients and Node 22 (npm ci --prefix bench/peers)"
   timeout 600 npm ci --prefix "$here/peers" --no-audit --no-fund --loglevel=error
 fi
@@ -190,6 +225,7 @@ write_config() {  # FILE
   "conc_calls": $conc_calls, "conc_inflight": $conc_inflight,
   "mem_http_clients": $mem_http, "mem_stdio_clients": $mem_stdio, "mem_prewarm": $mem_prewarm,
   "case_time_limit_s": $case_limit, "call_timeout_ms": $call_timeout, "settle_ms": 500,
+  "inflight_timeout_ms": $inflight_timeout,
   "targets": [
     {"id": "ts-server-stdio", "server": "Node, official SDK server (20 tools), stdio", "transport": "stdio",
      "command": "$node", "args": ["$here/peers/server.mjs", "stdio"], "echo_arg": "text",
@@ -205,7 +241,13 @@ write_config() {  # FILE
      "cases": ["cold", "seq", "conc", "floor"]},
     {"id": "cpp-http-modern", "server": "C++ http_fault_server, modern (2026-07-28, stateless)", "transport": "http",
      "url": "http://127.0.0.1:$port_cppmodern/mcp", "echo_arg": "message",
-     "cases": ["cold", "seq", "conc", "floor"]}
+     "cases": ["cold", "seq", "conc", "floor"]},
+    {"id": "ts-sleep-stdio", "server": "Node, official SDK server with the sleep tool, stdio", "transport": "stdio",
+     "command": "$node", "args": ["$here/peers/server.mjs", "stdio", "--sleep-tool"], "echo_arg": "text",
+     "cases": ["inflight"], "inflight": [$inflight_runs]},
+    {"id": "ts-sleep-http", "server": "Node, official SDK server with the sleep tool, Streamable HTTP with sessions", "transport": "http",
+     "url": "http://127.0.0.1:${port_tssleep:-0}/mcp", "echo_arg": "text",
+     "cases": ["inflight"], "inflight": [$inflight_runs$burst_run]}
   ]
 }
 EOF
@@ -213,15 +255,23 @@ EOF
 
 # ---------------------------------------------------------------- the clients
 # Fresh servers for each client, so that sessions another client left behind cost nothing.
-# Each client runs in three processes: the timing cases, then each memory case on its own, so
-# that what earlier cases left in the heap (V8's or malloc's) does not hide per-client memory.
-parts=("cold,seq,conc,floor:" "mem:ts-server-http" "mem:ts-server-stdio")
+# Each client runs in up to four processes: the timing cases, then each memory case on its own,
+# so that what earlier cases left in the heap (V8's or malloc's) does not hide per-client
+# memory, then the inflight case (its peak RSS and threads are the process's).
+timing=""
+for c in cold seq conc floor; do ! wants "$c" || timing+="${timing:+,}$c"; done
+parts=()
+[ -z "$timing" ] || parts+=("$timing:")
+! wants mem || parts+=("mem:ts-server-http" "mem:ts-server-stdio")
+! wants inflight || parts+=("inflight:")
 rm -f "$out"/client-*.json
 IFS=, read -r -a wanted <<<"$clients"
 for c in "${wanted[@]}"; do
   case "$c" in
     ours) cmd=("${pin[@]}" "$client_bench") ;;
+    ours-async) cmd=("${pin[@]}" "$client_bench" --api async) ;;
     ts) cmd=("${pin[@]}" "$node" --expose-gc "$here/peers/ts_bench.mjs") ;;
+    ts2) cmd=("${pin[@]}" "$node" --expose-gc "$here/peers/ts_bench.mjs" --v2) ;;
     mastra) cmd=("${pin[@]}" "$node" --expose-gc "$here/peers/mastra_bench.mjs") ;;
     *) say "unknown client $c"; exit 2 ;;
   esac
@@ -229,6 +279,7 @@ for c in "${wanted[@]}"; do
   start_server tshttp "$node" "$here/peers/server.mjs" http 0
   start_server cpplegacy "$fixture" --port 0 --mode legacy
   start_server cppmodern "$fixture" --port 0 --mode modern
+  ! wants inflight || start_server tssleep "$node" "$here/peers/server.mjs" http 0 --sleep-tool
   write_config "$tmp/config.json"
   cp "$tmp/config.json" "$out/config.json"
   say "client $c (log: $out/logs/$c.log)"
@@ -250,11 +301,14 @@ for c in "${wanted[@]}"; do
 done
 
 # ---------------------------------------------------------------- the pool
-say "pool_bench"
 pool_status=0
-timeout -k 5 "$pool_limit" "${pin[@]}" "$pool_bench" "$demo_server" "$fixture" "${pool_args[@]}" --json "$out/pool.json" \
-  >"$out/pool.md" 2>>"$out/logs/pool.log" || pool_status=$?
-[ "$pool_status" = 0 ] || say "pool_bench exited with status $pool_status"
+rm -f "$out/pool.json" "$out/pool.md"
+if wants pool; then
+  say "pool_bench"
+  timeout -k 5 "$pool_limit" "${pin[@]}" "$pool_bench" "$demo_server" "$fixture" "${pool_args[@]}" --json "$out/pool.json" \
+    >"$out/pool.md" 2>>"$out/logs/pool.log" || pool_status=$?
+  [ "$pool_status" = 0 ] || say "pool_bench exited with status $pool_status"
+fi
 
 # ---------------------------------------------------------------- the report
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -264,7 +318,7 @@ report_status=0
   --commit "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)" --build "$build" \
   --date "$(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)" --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --smoke "$smoke" --seconds "$(( $(date +%s) - started ))" \
   --pinned "$pin_cpu" --buildtype "$buildtype" || report_status=$?
-if [ "$have_gnuplot" = 1 ] && command -v gnuplot >/dev/null 2>&1; then
+if [ "$have_gnuplot" = 1 ] && { wants seq || wants mem; } && command -v gnuplot >/dev/null 2>&1; then
   (cd "$out" && timeout 60 gnuplot "$here/cpu_mem.gp") && say "plot: $out/cpu_mem.png"
 fi
 # A full run into the default directory publishes its table and plot: latest.md and

@@ -5,7 +5,7 @@
 // A client adapter provides:
 //   name, version          what is measured
 //   open(target, i)        a connected client with its tools listed -> { handle, tools }
-//   call(handle, target, args) one `echo` call -> the result's text
+//   call(handle, target, tool, args, timeoutMs) one call of the tool -> the result's text
 //   close(handle)          the client's own disconnect
 //   protocol(handle)       the protocol revision it negotiated (for the report)
 // Everything is bounded: per-case time limits from the config and a timeout on every await.
@@ -48,7 +48,18 @@ const usagePerCall = (a, b, calls) => ({
   voluntary_switches: (b.nvcsw - a.nvcsw) / calls, involuntary_switches: (b.nivcsw - a.nivcsw) / calls,
 });
 const rssKib = () => Math.round(process.memoryUsage.rss() / 1024);
-const threads = () => Number(/^Threads:\s*(\d+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+const statusField = (name) =>
+  Number(new RegExp(`^${name}:\\s*(\\d+)`, "m").exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? 0);
+const threads = () => statusField("Threads");
+// Peak RSS (VmHWM) from now on: writing 5 to clear_refs resets it (Linux 4.0 and later).
+function resetPeakRss() {
+  try {
+    fs.writeFileSync("/proc/self/clear_refs", "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // Collect garbage until RSS holds still (V8 gives pages back lazily), for at most 5 s.
 async function settleGc() {
@@ -149,7 +160,7 @@ export async function runBench(adapter) {
   let seq = 0;
   const call = async (h, t) => {
     const text = `hi ${seq++}`;
-    const got = await withTimeout(adapter.call(h, t, { [t.echo_arg]: text }), callTimeout, `call ${t.id}`);
+    const got = await withTimeout(adapter.call(h, t, "echo", { [t.echo_arg]: text }, callTimeout), callTimeout, `call ${t.id}`);
     if (got !== text) throw new Error(`echo returned ${JSON.stringify(got)?.slice(0, 200)}, expected ${JSON.stringify(text)}`);
   };
 
@@ -227,6 +238,53 @@ export async function runBench(adapter) {
       } finally {
         await close(handle);
       }
+    },
+    // N calls of the `sleep` tool, all started at once through one client, for each run the
+    // target lists ({calls, sleep_ms}; a 0 ms sleep is the HTTP burst). Each run has a fresh
+    // client; wall time, the process's CPU, peak RSS and thread count, and failures.
+    async inflight(t) {
+      const runs = [];
+      const timeout = cfg.inflight_timeout_ms ?? callTimeout;
+      for (const { calls: n, sleep_ms: ms } of t.inflight ?? []) {
+        const { handle } = await open(t, 0);
+        try {
+          const one = () => withTimeout(adapter.call(handle, t, "sleep", { ms }, timeout), timeout, `sleep ${t.id}`);
+          if (String(await one()) !== String(ms)) throw new Error("the sleep tool did not answer its ms");
+          globalThis.gc?.();
+          const peakReset = resetPeakRss();
+          const rssBase = rssKib();
+          const threadsBase = threads();
+          let threadsPeak = threadsBase;
+          const sampler = setInterval(() => (threadsPeak = Math.max(threadsPeak, threads())), 20);
+          let failures = 0;
+          let firstError = null;
+          const c0 = cpuMicros();
+          const t0 = performance.now();
+          const results = await Promise.all(
+            Array.from({ length: n }, () =>
+              one().then(
+                (got) => (String(got) === String(ms) ? 1 : Promise.reject(new Error(`sleep returned ${JSON.stringify(got)?.slice(0, 200)}`))),
+              ).catch((e) => {
+                ++failures;
+                // fetch's own message is "fetch failed"; what failed is its cause.
+                firstError ??= `${e?.message ?? e}${e?.cause ? `: ${e.cause.message ?? e.cause}` : ""}`.slice(0, 300);
+                return 0;
+              }),
+            ),
+          );
+          const secs = (performance.now() - t0) / 1000;
+          const cpu = cpuMicros() - c0;
+          clearInterval(sampler);
+          threadsPeak = Math.max(threadsPeak, threads());
+          runs.push({ calls: n, sleep_ms: ms, ok: results.reduce((a, b) => a + b, 0), failures, first_error: firstError,
+                      seconds: secs, cpu_ms: cpu / 1000, cpu_us_per_call: cpu / n, rss_base_kib: rssBase,
+                      rss_peak_kib: peakReset ? statusField("VmHWM") : null, threads_base: threadsBase, threads_peak: threadsPeak,
+                      timeout_ms: timeout });
+        } finally {
+          await close(handle);
+        }
+      }
+      return { runs };
     },
     // Memory: `n` clients connected (tools listed) at once, plus one warm-up client opened
     // first so that code loading is not counted; then everything is disconnected.

@@ -25,16 +25,15 @@ await runBench({
     try {
       // listTools() is listToolsWithErrors().tools; this form keeps the reason of a failure.
       const { tools, errors } = await mcp.listToolsWithErrors();
-      const echo = tools["s_echo"];
-      if (!echo) throw new Error(errors?.s ?? `no s_echo among ${Object.keys(tools).join(", ")}`);
-      return { handle: { mcp, echo }, tools: Object.keys(tools).length };
+      if (!tools["s_echo"]) throw new Error(errors?.s ?? `no s_echo among ${Object.keys(tools).join(", ")}`);
+      return { handle: { mcp, tools }, tools: Object.keys(tools).length };
     } catch (e) {
       await mcp.disconnect().catch(() => {});
       throw e;
     }
   },
-  async call({ echo }, t, args) {
-    const r = await echo.execute(args, {});
+  async call({ tools }, t, name, args) {
+    const r = await tools[`s_${name}`].execute(args, {});
     // A text-only result comes back as the CallToolResult envelope.
     return r?.content?.[0]?.text ?? r?.error?.message ?? r;
   },

@@ -1,9 +1,11 @@
 // Benchmark MCP server built with the official TypeScript SDK (@modelcontextprotocol/sdk,
 // pinned in package.json): 20 tools, `echo {text}` plus 19 small ones. Legacy era
 // (initialize handshake, protocol up to 2025-11-25), which is what the SDK's server speaks.
+// With --sleep-tool it has a 21st tool, `sleep {ms}`, that answers after ms milliseconds (the
+// inflight case's; the other cases run without it, so their tool list stays the same).
 //
-//   node server.mjs stdio        newline-delimited JSON-RPC on stdin/stdout
-//   node server.mjs http [PORT]  Streamable HTTP with sessions on http://127.0.0.1:PORT/mcp
+//   node server.mjs stdio [--sleep-tool]        newline-delimited JSON-RPC on stdin/stdout
+//   node server.mjs http [PORT] [--sleep-tool]  Streamable HTTP with sessions on http://127.0.0.1:PORT/mcp
 //                                (PORT 0 or absent: a free port). Prints "PORT <n>" on stdout
 //                                when listening. GET /sessions returns {"sessions": <live>},
 //                                DELETE /mcp ends a session. Exits when stdin closes or on SIGTERM.
@@ -45,10 +47,14 @@ function buildServer() {
   tool("sum_list", "Sum of a list of numbers", { values: z.array(z.number()) },
        ({ values }) => values.reduce((s, v) => s + v, 0));
   tool("ping", "Returns pong", {}, () => "pong");
+  if (sleepTool)
+    server.registerTool("sleep", { description: "Wait ms milliseconds, then return ms", inputSchema: { ms: z.number().int().min(0).max(600000) } },
+                        async ({ ms }) => new Promise((resolve) => setTimeout(() => resolve(text(ms)), ms)));
   return server;
 }
 
-const [mode = "stdio", portArg = "0"] = process.argv.slice(2);
+const sleepTool = process.argv.includes("--sleep-tool");
+const [mode = "stdio", portArg = "0"] = process.argv.slice(2).filter((a) => a !== "--sleep-tool");
 
 if (mode === "stdio") {
   const server = buildServer();
@@ -116,7 +122,9 @@ if (mode === "stdio") {
   process.stdin.on("end", stop);
   process.stdin.on("error", stop);
   process.stdin.resume();
-  httpServer.listen(Number(portArg), "127.0.0.1", () => {
+  // The inflight and burst cases open thousands of connections at once (the Node clients use
+  // one per call in flight): a long listen queue, and no cap on connections (Node's default).
+  httpServer.listen({ port: Number(portArg), host: "127.0.0.1", backlog: 4096 }, () => {
     process.stdout.write(`PORT ${httpServer.address().port}\n`);
   });
 } else {

@@ -1,30 +1,35 @@
-// The official TypeScript SDK client (@modelcontextprotocol/sdk, pinned in package.json) on the
-// benchmark cases of harness.mjs. One `Client` per connection; HTTP through its
-// StreamableHTTPClientTransport, stdio through its StdioClientTransport; `client.close()` is
-// its disconnect.
-//   node --expose-gc ts_bench.mjs --config FILE --out FILE
+// The official TypeScript SDK's clients on the benchmark cases of harness.mjs: v1
+// (@modelcontextprotocol/sdk, legacy era only) by default, v2 (@modelcontextprotocol/client,
+// both eras: `versionNegotiation: {mode: "auto"}` probes with server/discover and falls back to
+// initialize) with --v2. Both pinned in package.json. One `Client` per connection; HTTP through
+// the SDK's StreamableHTTPClientTransport, stdio through its StdioClientTransport;
+// `client.close()` is its disconnect.
+//   node --expose-gc ts_bench.mjs [--v2] --config FILE --out FILE
 import fs from "node:fs";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { runBench } from "./harness.mjs";
 
-const { version } = JSON.parse(
-  fs.readFileSync(new URL("./node_modules/@modelcontextprotocol/sdk/package.json", import.meta.url), "utf8"),
+const v2 = process.argv.includes("--v2");
+const pkg = v2 ? "@modelcontextprotocol/client" : "@modelcontextprotocol/sdk";
+const { Client, StreamableHTTPClientTransport } = await import(v2 ? pkg : `${pkg}/client/index.js`).then(async (m) =>
+  v2 ? m : { Client: m.Client, ...(await import(`${pkg}/client/streamableHttp.js`)) },
 );
+const { StdioClientTransport } = await import(v2 ? `${pkg}/stdio` : `${pkg}/client/stdio.js`);
+const { version } = JSON.parse(fs.readFileSync(new URL(`./node_modules/${pkg}/package.json`, import.meta.url), "utf8"));
 
 await runBench({
-  name: "ts-sdk",
-  version: `@modelcontextprotocol/sdk ${version}`,
+  name: v2 ? "ts-sdk-v2" : "ts-sdk",
+  version: `${pkg} ${version}`,
   async open(t) {
-    const client = new Client({ name: "bench-ts-sdk", version: "1.0.0" });
+    const client = v2
+      ? new Client({ name: "bench-ts-sdk-v2", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } })
+      : new Client({ name: "bench-ts-sdk", version: "1.0.0" });
     const transport =
       t.transport === "http"
         ? new StreamableHTTPClientTransport(new URL(t.url))
         : new StdioClientTransport({ command: t.command, args: t.args });
-    // The SDK hands the negotiated revision only to transports that take it (HTTP); record it
-    // for stdio too, for the report.
-    if (!transport.setProtocolVersion) transport.setProtocolVersion = (v) => (transport.protocolVersion = v);
+    // v1 hands the negotiated revision only to transports that take it (HTTP); record it for
+    // stdio too, for the report.
+    if (!v2 && !transport.setProtocolVersion) transport.setProtocolVersion = (v) => (transport.protocolVersion = v);
     try {
       await client.connect(transport);
       const { tools } = await client.listTools();
@@ -34,11 +39,15 @@ await runBench({
       throw e;
     }
   },
-  async call(client, t, args) {
-    const r = await client.callTool({ name: "echo", arguments: args });
+  async call(client, t, name, args, timeout) {
+    const params = { name, arguments: args };
+    const r = await (v2 ? client.callTool(params, { timeout }) : client.callTool(params, undefined, { timeout }));
     return r.content?.[0]?.text;
   },
-  // The SDK's client only speaks the legacy era; its HTTP transport records the revision.
-  protocol: (client) => client.transport?.protocolVersion ?? "legacy",
+  // v1 only speaks the legacy era; its HTTP transport records the revision.
+  protocol: (client) =>
+    v2
+      ? `${client.getProtocolEra() ?? "?"} ${client.getNegotiatedProtocolVersion() ?? "?"}`
+      : client.transport?.protocolVersion ?? "legacy",
   close: (client) => client.close(),
 });
