@@ -17,8 +17,8 @@
 #   --clients  which clients to run (default: ours,ts,ts2,mastra; ts2 is the TS SDK v2 client;
 #              ours-async is the place of our asynchronous API, issue 16: not there yet, it fails)
 #   --cases    which cases to run (default: all, the pool included)
-#   --inflight the inflight case's call counts (default 1000,10000; smoke: 20): N calls of a tool
-#              that sleeps 1 s, all started at once through one client, over stdio and HTTP
+#   --inflight the inflight case's call counts (default 1000,10000; smoke: 20; 0: none): N calls
+#              of a tool that sleeps 1 s, all started at once through one client, stdio and HTTP
 #   --burst    the HTTP burst's call count (default 5000; smoke: 20; 0: none): the inflight case
 #              with a 0 ms sleep, over HTTP
 #   --pin      run every process (clients, servers, their children) on this one CPU, with
@@ -116,7 +116,7 @@ fi
 # the burst, N calls of `sleep 0 ms`.
 inflight_runs=""
 IFS=, read -r -a ns <<<"$inflight_calls"
-for n in "${ns[@]}"; do inflight_runs+="${inflight_runs:+, }{\"calls\": $n, \"sleep_ms\": 1000}"; done
+for n in "${ns[@]}"; do [ "$n" = 0 ] || inflight_runs+="${inflight_runs:+, }{\"calls\": $n, \"sleep_ms\": 1000}"; done
 burst_run=""
 [ -z "$burst_calls" ] || [ "$burst_calls" = 0 ] || burst_run="${inflight_runs:+, }{\"calls\": $burst_calls, \"sleep_ms\": 0}"
 wants() { [[ ",$cases_wanted," == *",$1,"* ]]; }
