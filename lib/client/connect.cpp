@@ -146,7 +146,7 @@ Result<Session::Impl::Opened> Session::Impl::detect(Engine eng, std::uint64_t ge
 
 // The server died on the probe: start it again and speak legacy.
 Result<Session::Impl::Opened> Session::Impl::legacy_on_fresh_process(const Engine& eng, std::uint64_t gen,
-                                                                      const RequestOptions& opt) {
+                                                                     const RequestOptions& opt) {
   eng->close(Error::make(Errc::process_exited, "restarting after the era probe"));
   auto fresh = open_engine();
   if (!fresh) return fail(fresh.error());
@@ -157,8 +157,9 @@ Result<Session::Impl::Opened> Session::Impl::legacy_on_fresh_process(const Engin
   return opened_legacy(*fresh, opt);
 }
 
-Result<Session::Impl::Opened> Session::Impl::legacy_after_silent_probe(
-    const Engine& eng, const std::shared_ptr<RpcEngine::Pending>& probe, const RequestOptions& opt) {
+Result<Session::Impl::Opened> Session::Impl::legacy_after_silent_probe(const Engine& eng,
+                                                                       const std::shared_ptr<RpcEngine::Pending>& probe,
+                                                                       const RequestOptions& opt) {
   auto li = handshake_legacy(eng, opt);
   if (li) {
     eng->abandon(probe);

@@ -62,8 +62,8 @@ std::optional<std::vector<std::string>> unsupported_version_list(const Error& e)
 
 bool is_recognised_modern_error(const Error& e) {
   if (unsupported_version_list(e)) return true;
-  return e.errc() == Errc::rpc_error && e.rpc_code == jsonrpc::missing_required_client_capability && e.data.is_object() &&
-         e.data.contains("requiredCapabilities");
+  return e.errc() == Errc::rpc_error && e.rpc_code == jsonrpc::missing_required_client_capability &&
+         e.data.is_object() && e.data.contains("requiredCapabilities");
 }
 
 std::optional<std::string> pick(const std::vector<std::string>& ours, const std::vector<std::string>& theirs) {
@@ -117,7 +117,8 @@ EraVerdict judge_probe(const Probe& p) {
       return v;
     }
     EraVerdict v = other_than_offered(p, supported);
-    if (v.next == Next::fail) v.error = Error::make(Errc::unsupported_version, "server supports none of our protocol versions");
+    if (v.next == Next::fail)
+      v.error = Error::make(Errc::unsupported_version, "server supports none of our protocol versions");
     return v;
   }
   const Error& e = p.reply.error();
@@ -153,7 +154,8 @@ EraVerdict judge_known_modern(const Result<json>& discover, const std::string& v
   auto supported = unsupported_version_list(discover.error());
   if (!supported) return failure(discover.error());
   auto v = pick(protocol::modern_versions(), *supported);
-  if (!v) return failure(Error::make(Errc::unsupported_version, "server supports none of our modern protocol versions"));
+  if (!v)
+    return failure(Error::make(Errc::unsupported_version, "server supports none of our modern protocol versions"));
   EraVerdict out = verdict(EraVerdict::Next::modern, *v);
   out.info.era = Era::modern;
   out.info.protocol_version = *v;

@@ -32,8 +32,8 @@ Result<json> Session::Impl::request_lent(std::string_view method_sv, json& curre
     if (overall && Clock::now() >= *overall)
       return fail(Errc::timeout, method + ": input rounds exceeded max_total_time", name);
     if (!may_need_input)
-      return fail(Errc::invalid_result, method + ": the server answered input_required, which this method does not allow",
-                  name);
+      return fail(Errc::invalid_result,
+                  method + ": the server answered input_required, which this method does not allow", name);
     if (round >= client.max_input_rounds)
       return fail(Errc::input_required,
                   method + ": still input_required after " + std::to_string(client.max_input_rounds) + " rounds", name);
@@ -213,8 +213,8 @@ Result<json> Session::Impl::finish_first(Flight& f, const RequestOptions& opt) {
   auto checked = check_result(f.method, std::move(*r));
   if (checked && !f.cache_key.empty()) remember(f.cache_key, *checked);
   if (!checked && checked.error().errc() == Errc::input_required)  // as request_lent says it for a listing
-    return fail(Errc::invalid_result, f.method + ": the server answered input_required, which this method does not allow",
-                name);
+    return fail(Errc::invalid_result,
+                f.method + ": the server answered input_required, which this method does not allow", name);
   return checked;
 }
 

@@ -23,7 +23,8 @@ Result<json> Session::Impl::fulfil(const std::string& method, const json& params
     diagnostic("the " + method + " handler threw");
   }
   return fail(tagged(
-      jsonrpc::error(Errc::input_required, jsonrpc::internal_error, "the client's " + method + " handler failed"), name));
+      jsonrpc::error(Errc::input_required, jsonrpc::internal_error, "the client's " + method + " handler failed"),
+      name));
 }
 
 Result<json> Session::Impl::fulfil_unguarded(const std::string& method, const json& params) const {

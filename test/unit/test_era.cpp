@@ -49,8 +49,8 @@ struct Row {
   TransportKind transport;
   Result<json> reply;
   Next next;
-  std::string version = {};   // modern / retry
-  Errc error = Errc{};        // fail
+  std::string version = {};  // modern / retry
+  Errc error = Errc{};       // fail
   std::string offered = kModern;
   bool may_retry = true;
   bool sent = true;
@@ -70,8 +70,7 @@ TEST_CASE("era: judge_probe, every backward-compatibility row") {
        discover({kModern, "2025-06-18"}), Next::legacy, "", Errc{}, kFuture, false},
       {"DiscoverResult, second offer still not listed, nothing in common", stdio, discover({kModern}), Next::fail, "",
        Errc::unsupported_version, kFuture, false},
-      {"DiscoverResult with only legacy versions in common: initialize", stdio, discover({"2025-11-25"}),
-       Next::legacy},
+      {"DiscoverResult with only legacy versions in common: initialize", stdio, discover({"2025-11-25"}), Next::legacy},
       {"DiscoverResult with no version in common", web, discover({"1999-01-01"}), Next::fail, "",
        Errc::unsupported_version},
       {"supportedVersions without one string: not usable", stdio, json{{"supportedVersions", {1, 2}}}, Next::fail, "",
@@ -81,18 +80,19 @@ TEST_CASE("era: judge_probe, every backward-compatibility row") {
       {"stdio: empty supportedVersions", stdio, json{{"supportedVersions", json::array()}}, Next::legacy},
       {"stdio: a non-object result", stdio, json(42), Next::legacy},
       // A recognised modern error: modern, never initialize.
-      {"UnsupportedProtocolVersionError listing a modern version: retry with it", stdio, tl::unexpected(unsupported({kModern})),
-       Next::retry, kModern},
+      {"UnsupportedProtocolVersionError listing a modern version: retry with it", stdio,
+       tl::unexpected(unsupported({kModern})), Next::retry, kModern},
       {"http: UnsupportedProtocolVersionError (400 body) listing a modern version", web,
        tl::unexpected(unsupported({kModern})), Next::retry, kModern},
       {"UnsupportedProtocolVersionError after the retry, legacy listed: initialize", stdio,
        tl::unexpected(unsupported({kModern, "2025-11-25"})), Next::legacy, "", Errc{}, kModern, false},
       {"UnsupportedProtocolVersionError, legacy versions only: initialize", stdio,
        tl::unexpected(unsupported({"2025-03-26"})), Next::legacy},
-      {"UnsupportedProtocolVersionError, nothing in common", web, tl::unexpected(unsupported({"1999-01-01"})), Next::fail,
-       "", Errc::unsupported_version},
+      {"UnsupportedProtocolVersionError, nothing in common", web, tl::unexpected(unsupported({"1999-01-01"})),
+       Next::fail, "", Errc::unsupported_version},
       {"MissingRequiredClientCapabilityError: surfaced", stdio,
-       tl::unexpected(rpc(jsonrpc::missing_required_client_capability, json{{"requiredCapabilities", {{"sampling", json::object()}}}})),
+       tl::unexpected(rpc(jsonrpc::missing_required_client_capability,
+                          json{{"requiredCapabilities", {{"sampling", json::object()}}}})),
        Next::fail, "", Errc::rpc_error},
       {"-32022 without a supported list is not recognised: legacy", stdio,
        tl::unexpected(rpc(jsonrpc::unsupported_protocol_version)), Next::legacy},
@@ -106,7 +106,8 @@ TEST_CASE("era: judge_probe, every backward-compatibility row") {
       // Silence: legacy, still listening for a late DiscoverResult.
       {"stdio: no answer within the probe timeout", stdio, tl::unexpected(plain(Errc::timeout)),
        Next::legacy_after_silence},
-      {"http: no answer within the probe timeout", web, tl::unexpected(plain(Errc::timeout)), Next::legacy_after_silence},
+      {"http: no answer within the probe timeout", web, tl::unexpected(plain(Errc::timeout)),
+       Next::legacy_after_silence},
       // stdio: a server that dies on the probe is legacy, restarted.
       {"stdio: exits on the probe", stdio, tl::unexpected(plain(Errc::process_exited)), Next::legacy_restart},
       {"stdio: closes its output on the probe", stdio, tl::unexpected(plain(Errc::connection_closed)),
@@ -196,8 +197,8 @@ TEST_CASE("era: judge_known_modern, a server known to be modern") {
       {"not an object", json(1), Next::fail, "", Errc::invalid_result},
       {"UnsupportedProtocolVersionError listing a modern version", tl::unexpected(unsupported({kModern})), Next::modern,
        kModern},
-      {"UnsupportedProtocolVersionError, no modern version", tl::unexpected(unsupported({"2025-11-25"})), Next::fail, "",
-       Errc::unsupported_version},
+      {"UnsupportedProtocolVersionError, no modern version", tl::unexpected(unsupported({"2025-11-25"})), Next::fail,
+       "", Errc::unsupported_version},
       {"another error is passed up", tl::unexpected(http(500)), Next::fail, "", Errc::http_error},
       {"timeout is passed up", tl::unexpected(plain(Errc::timeout)), Next::fail, "", Errc::timeout},
   };
