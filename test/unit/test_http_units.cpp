@@ -1,6 +1,6 @@
 // Pure pieces of the HTTP transport: URL handling, header value encoding, x-mcp-header.
 #include "../../lib/http_transport.hpp"
-#include "../../lib/tool_headers.hpp"
+#include "../../lib/client/tool_headers.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
+// Mcp-Param-* headers from a tool's inputSchema (x-mcp-header): the checks and the values.
 #include "tool_headers.hpp"
 
-#include "http_transport.hpp"
-#include "util/ascii.hpp"
+#include "../http_transport.hpp"
+#include "../util/ascii.hpp"
 
 #include <algorithm>
 #include <set>

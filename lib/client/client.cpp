@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
+// Client: one Session per configured server, opened lazily; flat and nested tool views; listings
+// over several servers; the registry of live clients.
 #include <mcp/client.hpp>
 
-#include "http_transport.hpp"
-#include "server_error.hpp"
+#include "../http_transport.hpp"
+#include "../server_error.hpp"
 #include "session_access.hpp"
 
 #include <mutex>

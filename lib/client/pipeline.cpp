@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+// A session's request pipeline: the result cache, `_meta`, the send, the retries the protocol
+// allows (lost stream, expired legacy session, another modern revision), multi round-trip
+// input, and the result's check; and a listing's first page split at the wait.
+#include "session_impl.hpp"
+
+#include "era.hpp"
+
+namespace mcp {
+
+using nlohmann::json;
+
+Result<json> Session::Impl::request_lent(std::string_view method_sv, json& current, const RequestOptions& opt,
+                                         const SendOptions& send_options) {
+  const std::string method(method_sv);
+  const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
+  if (current.is_null()) current = json::object();
+  // Before the cache key is made of them (json::erase throws on anything but an object).
+  if (!current.is_object()) return fail(Errc::invalid_argument, method + ": params must be a JSON object", name);
+  const bool cacheable = !opt.no_cache && detail::ResultCache::cacheable(method);
+  std::string key;
+  if (cacheable) {
+    key = detail::ResultCache::key(method, current);
+    if (auto hit = cache.get(key)) return std::move(*hit);
+  }
+  // The whole multi round-trip sequence is bounded by max_total_time when it is set.
+  const auto overall = opt.max_total_time ? std::optional(Clock::now() + *opt.max_total_time) : std::nullopt;
+  for (int round = 0;; ++round) {
+    auto r = request_once(method, current, opt, send_options);
+    if (r && cacheable && round == 0) remember(key, *r);  // results after input rounds are never cached
+    if (r || r.error().errc() != Errc::input_required) return r;
+    if (overall && Clock::now() >= *overall)
+      return fail(Errc::timeout, method + ": input rounds exceeded max_total_time", name);
+    if (!may_need_input)
+      return fail(Errc::invalid_result,
+                  method + ": the server answered input_required, which this method does not allow", name);
+    if (round >= client.max_input_rounds)
+      return fail(Errc::input_required,
+                  method + ": still input_required after " + std::to_string(client.max_input_rounds) + " rounds", name);
+    // Multi round-trip request: fulfil the server's input requests, then re-issue the
+    // request (new id) with the answers and the exact requestState.
+    json ir = std::move(r.error().data);  // moved, not copied: a server's value may nest deep
+    const bool has_requests = ir.contains("inputRequests"), has_state = ir.contains("requestState");
+    if (!has_requests && !has_state)
+      return fail(Errc::invalid_result, method + ": input_required without inputRequests or requestState", name);
+    json responses = json::object();
+    if (has_requests) {
+      if (!ir["inputRequests"].is_object())
+        return fail(Errc::invalid_result, method + ": inputRequests is not an object", name);
+      for (auto it = ir["inputRequests"].begin(); it != ir["inputRequests"].end(); ++it) {
+        const json& q = it.value();
+        if (!q.is_object() || !q.contains("method") || !q["method"].is_string())
+          return fail(Errc::invalid_result, method + ": input request '" + it.key() + "' has no method", name);
+        auto answer = fulfil(q["method"].get<std::string>(), q.contains("params") ? q["params"] : json::object());
+        if (!answer) {
+          Error e = tagged(answer.error(), name);
+          e.code = make_error_code(Errc::input_required);
+          e.message = method + ": " + e.message;
+          return fail(std::move(e));
+        }
+        responses[it.key()] = std::move(*answer);
+      }
+    }
+    current.erase("inputResponses");
+    current.erase("requestState");
+    if (!responses.empty()) current["inputResponses"] = std::move(responses);
+    if (has_state) current["requestState"] = std::move(ir["requestState"]);
+  }
+}
+
+void Session::Impl::remember(const std::string& key, const json& r) {
+  {
+    std::lock_guard lk(mutex);
+    if (verdict != Era::modern) return;
+  }
+  cache.remember(key, r, transport.per_call_credentials);
+}
+
+Result<json> Session::Impl::request_once(const std::string& method, json& params, const RequestOptions& opt,
+                                         const SendOptions& send_options) {
+  auto conn = ensure(opt);
+  if (!conn) return fail(conn.error());
+  const Engine eng = std::move(conn->first);
+  std::shared_ptr<const ServerInfo> si = std::move(conn->second);
+  std::uint64_t epoch;
+  {
+    std::lock_guard lk(mutex);
+    epoch = session_epoch;
+  }
+  const auto deadline = Clock::now() + request_timeout(opt);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (params.is_null()) params = json::object();
+    json& p = params;  // lent to the engine, and back for a second attempt
+    // Our _meta for a modern request: lent from this thread's copy when the caller sent
+    // none (taken back below), else merged into theirs.
+    detail::MetaLoan loan;
+    if (si->era == Era::modern) {
+      const auto ours = meta.shared(si->protocol_version);
+      if (!p.contains("_meta")) {
+        loan.lend(p, ours);
+      } else {
+        json& m = p["_meta"];
+        if (!m.is_object()) m = json::object();
+        for (auto it = ours->begin(); it != ours->end(); ++it) m[it.key()] = it.value();
+      }
+    }
+    auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, progress_options(opt));
+    loan.take_back(p);
+    if (!r && attempt == 0) {
+      // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
+      if (si->era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
+      // Legacy Streamable HTTP: the server forgot our session (404). The request was not
+      // processed, so re-initialising once and retrying is safe.
+      if (si->era == Era::legacy && r.error().errc() == Errc::session_expired) {
+        auto re = reinitialize(eng, epoch, opt);
+        if (!re) return fail(re.error());
+        si = std::make_shared<const ServerInfo>(std::move(*re));
+        continue;
+      }
+    }
+    if (!r) {
+      if (si->era == Era::modern && attempt == 0) {
+        if (auto v = detail::other_modern_version(r.error(), si->protocol_version)) {
+          auto changed = std::make_shared<ServerInfo>(*si);
+          changed->protocol_version = *v;
+          si = changed;
+          std::lock_guard lk(mutex);
+          modern_version = *v;
+          info.protocol_version = *v;
+          shared_info = std::make_shared<const ServerInfo>(info);
+          continue;
+        }
+      }
+      return fail(tagged(r.error(), name));
+    }
+    return check_result(method, std::move(*r));
+  }
+  return fail(Errc::unsupported_version, method + ": server rejected every protocol version we offered", name);
+}
+
+detail::ProgressOptions Session::Impl::progress_options(const RequestOptions& opt) const {
+  detail::ProgressOptions progress;
+  if (opt.on_progress) {
+    progress.on_progress = opt.on_progress;
+    progress.reset_timeout = opt.reset_timeout_on_progress;
+    progress.timeout = request_timeout(opt);
+    progress.hard_deadline = Clock::now() + opt.max_total_time.value_or(request_timeout(opt) * 10);
+  }
+  return progress;
+}
+
+Result<json> Session::Impl::check_result(const std::string& method, json r) const {
+  if (!r.is_object()) return fail(Errc::invalid_result, method + ": result is not a JSON object", name);
+  auto rt = r.find("resultType");
+  if (rt == r.end()) return r;  // absent means complete
+  if (!rt->is_string()) return fail(Errc::invalid_result, method + ": resultType is not a string", name);
+  const auto& t = rt->get_ref<const std::string&>();
+  if (t == "complete") return r;
+  if (t == "input_required") {
+    Error e = server_error(Errc::input_required,
+                           method + ": the server needs input from the client (elicitation, sampling or "
+                                    "roots) and no handler for it is configured",
+                           name);
+    e.data = r;
+    return fail(std::move(e));
+  }
+  return fail(Errc::invalid_result, method + ": unknown resultType '" + t + "'", name);
+}
+
+Session::Impl::Flight Session::Impl::send_first(const std::string& method, const RequestOptions& opt) {
+  Flight f;
+  f.method = method;
+  json params = json::object();
+  if (!opt.no_cache) {
+    f.cache_key = detail::ResultCache::key(method, params);  // as request_lent keys it
+    if (auto hit = cache.get(f.cache_key)) {
+      f.done = std::move(*hit);
+      return f;
+    }
+  }
+  auto conn = ensure(opt);
+  if (!conn) {
+    f.done = fail(conn.error());
+    return f;
+  }
+  f.eng = std::move(conn->first);
+  f.era = conn->second->era;
+  if (f.era == Era::modern) params["_meta"] = *meta.shared(conn->second->protocol_version);
+  f.deadline = Clock::now() + request_timeout(opt);
+  if (opt.stop.stop_requested()) {
+    f.done = fail(Errc::cancelled, method + ": cancelled", name);
+    return f;
+  }
+  auto p = f.eng->send_request(method, std::move(params), f.deadline, SendOptions{}, progress_options(opt));
+  if (p) f.pending = std::move(*p);
+  else f.done = fail(tagged(p.error(), name));
+  return f;
+}
+
+Result<json> Session::Impl::finish_first(Flight& f, const RequestOptions& opt) {
+  if (f.done) return std::move(*f.done);
+  auto r = f.eng->wait(f.pending, f.deadline, opt.stop, true);
+  if (!r) {
+    // What request_once answers with another try (a lost response stream, an expired legacy
+    // session, another modern revision) is left to it, on this thread.
+    const Error& e = r.error();
+    const bool again =
+        (f.era == Era::modern && (e.errc() == Errc::stream_broken || detail::unsupported_version_list(e))) ||
+        (f.era == Era::legacy && e.errc() == Errc::session_expired);
+    if (again) return request(f.method, json::object(), opt);
+    return fail(tagged(e, name));
+  }
+  auto checked = check_result(f.method, std::move(*r));
+  if (checked && !f.cache_key.empty()) remember(f.cache_key, *checked);
+  if (!checked && checked.error().errc() == Errc::input_required)  // as request_lent says it for a listing
+    return fail(Errc::invalid_result,
+                f.method + ": the server answered input_required, which this method does not allow", name);
+  return checked;
+}
+
+}  // namespace mcp

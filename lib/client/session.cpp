@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+// Session: the public methods, over the request pipeline (pipeline.cpp) and the connection
+// (connect.cpp).
+#include "session_impl.hpp"
+
+#include "../protocol/jsonrpc.hpp"
+#include "../protocol/schema_validator.hpp"
+#include "../protocol/types_detail.hpp"
+
+namespace mcp {
+
+using nlohmann::json;
+using Clock = Transport::Clock;
+
+Session::Session(std::string name, ServerConfig config, ClientConfig client)
+    : impl_(std::make_shared<Impl>(std::move(name), std::move(config), std::move(client))) {}
+
+Session::~Session() {
+  if (impl_) impl_->disconnect();
+}
+
+const std::string& Session::name() const noexcept { return impl_->name; }
+
+Result<ServerInfo> Session::connect(const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return fail(c.error());
+  return *c->second;
+}
+
+Era Session::era() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->verdict;
+}
+
+bool Session::failed() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->engine && !impl_->engine->is_open();
+}
+
+bool Session::connected() const {
+  std::lock_guard lk(impl_->mutex);
+  return impl_->engine && impl_->engine->is_open();
+}
+
+Result<json> Session::request(std::string_view method, json params, const RequestOptions& options) {
+  return impl_->request(method, std::move(params), options);
+}
+
+Result<void> Session::notify(std::string_view method, json params) {
+  auto c = impl_->ensure({});
+  if (!c) return fail(c.error());
+  auto r = c->first->notify(std::string(method), std::move(params), Clock::now() + impl_->client.request_timeout);
+  if (!r) return fail(tagged(r.error(), impl_->name));
+  return {};
+}
+
+Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
+  if (arguments.is_null()) arguments = json::object();
+  if (const auto& approve = impl_->client.handlers.approve_tool_call;
+      approve && !approve(impl_->name, std::string(name), arguments))
+    return fail(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback", impl_->name);
+  if (!arguments.is_object())
+    return fail(Errc::invalid_argument, "tools/call " + std::string(name) + ": arguments must be a JSON object", impl_->name);
+  json params(json::value_t::object);  // not an initializer list: that copies `arguments`
+  params.get_ref<json::object_t&>().emplace("name", name);
+  params.get_ref<json::object_t&>().emplace("arguments", std::move(arguments));
+  auto send_options = [&]() -> Result<SendOptions> {
+    SendOptions so;
+    if (!impl_->transport.param_headers) return so;
+    std::lock_guard lk(impl_->mutex);
+    if (impl_->param_headers.empty()) return so;
+    auto it = impl_->param_headers.find(std::string(name));
+    if (it == impl_->param_headers.end()) return so;
+    auto values = detail::param_header_values(it->second, params["arguments"]);
+    if (!values) return fail(Errc::invalid_argument, "tools/call " + std::string(name) + ": " + values.error(), impl_->name);
+    so.headers = std::move(*values);
+    return so;
+  };
+  auto so = send_options();
+  if (!so) return fail(so.error());
+  // Lent, not copied: they come back for the retry below.
+  auto r = impl_->request_lent("tools/call", params, options, *so);
+  if (!r && impl_->transport.param_headers && r.error().rpc_code == jsonrpc::header_mismatch) {
+    // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
+    auto relisted = list_tools(options);
+    if (!relisted) return fail(relisted.error());
+    so = send_options();
+    if (!so) return fail(so.error());
+    // What the first try added goes: back to {name, arguments}.
+    if (params.is_object())
+      for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
+    r = impl_->request_lent("tools/call", params, options, *so);
+  }
+  if (!r) return fail(r.error());
+  CallToolResult result;
+  try {
+    detail::call_tool_result_from(std::move(*r), result);  // payloads moved, not copied
+  } catch (const std::exception& e) {
+    return fail(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what(), impl_->name);
+  }
+  // A tool with an outputSchema must return matching structuredContent (unless it failed).
+  std::optional<tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> schema;
+  {
+    std::lock_guard lk(impl_->mutex);
+    if (!impl_->output_schemas.empty()) {
+      auto it = impl_->output_schemas.find(std::string(name));
+      if (it != impl_->output_schemas.end()) schema = it->second;
+    }
+  }
+  if (schema && !result.is_error) {
+    const std::string tool(name);
+    if (!*schema)
+      return fail(Errc::invalid_result, "tools/call " + tool + ": the tool's outputSchema cannot be used: " +
+                                                      schema->error(), impl_->name);
+    if (!result.structured_content)
+      return fail(Errc::invalid_result,
+                            "tools/call " + tool + ": the tool declares an outputSchema but returned no structuredContent", impl_->name);
+    if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
+      Error e = server_error(Errc::invalid_result,
+                             "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why,
+                             impl_->name);
+      e.data = json(result);  // the result as sent
+      return fail(std::move(e));
+    }
+  }
+  return result;
+}
+
+Result<ReadResourceResult> Session::read_resource(const std::string& uri, const RequestOptions& options) {
+  auto r = request("resources/read", json{{"uri", uri}}, options);
+  if (!r) return fail(r.error());
+  ReadResourceResult out;
+  try {
+    detail::read_resource_result_from(std::move(*r), out);  // payloads moved, not copied
+  } catch (const std::exception& e) {
+    return fail(Errc::invalid_result, "resources/read " + uri + ": " + e.what(), impl_->name);
+  }
+  return out;
+}
+
+Result<GetPromptResult> Session::get_prompt(const std::string& name, const std::map<std::string, std::string>& arguments,
+                                            const RequestOptions& options) {
+  json params{{"name", name}};
+  if (!arguments.empty()) params["arguments"] = arguments;
+  auto r = request("prompts/get", std::move(params), options);
+  if (!r) return fail(r.error());
+  GetPromptResult out;
+  try {
+    detail::get_prompt_result_from(std::move(*r), out);  // contents moved, not copied
+  } catch (const std::exception& e) {
+    return fail(Errc::invalid_result, "prompts/get " + name + ": " + e.what(), impl_->name);
+  }
+  return out;
+}
+
+Result<json> Session::complete(const json& ref, const std::string& argument, const std::string& value,
+                               const json& context, const RequestOptions& options) {
+  json params{{"ref", ref}, {"argument", {{"name", argument}, {"value", value}}}};
+  if (context.is_object()) params["context"] = context;
+  auto r = request("completion/complete", std::move(params), options);
+  if (!r) return fail(r.error());
+  if (!r->contains("completion") || !(*r)["completion"].is_object())
+    return fail(Errc::invalid_result, "completion/complete: result has no 'completion' object", impl_->name);
+  return (*r)["completion"];
+}
+
+Result<void> Session::ping(const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return fail(c.error());
+  auto r = request(c->second->era == Era::modern ? "server/discover" : "ping", json::object(), options);
+  if (!r) return fail(r.error());
+  return {};
+}
+
+Result<void> Session::subscribe_resource(const std::string& uri, const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return fail(c.error());
+  if (c->second->era == Era::modern) return impl_->subscribe_modern(uri);
+  auto r = request("resources/subscribe", json{{"uri", uri}}, options);
+  if (!r) return fail(r.error());
+  return {};
+}
+
+Result<void> Session::unsubscribe_resource(const std::string& uri, const RequestOptions& options) {
+  if (era() == Era::modern) {
+    impl_->unsubscribe_modern(uri);
+    return {};
+  }
+  auto r = request("resources/unsubscribe", json{{"uri", uri}}, options);
+  if (!r) return fail(r.error());
+  return {};
+}
+
+void Session::disconnect() { impl_->disconnect(); }
+
+}  // namespace mcp

@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// Session::Impl, shared by the files of lib/client/ that make up a session: connect.cpp (probe,
+// handshakes), pipeline.cpp (requests), server_requests.cpp, listener.cpp, listings.cpp.
+#include <mcp/session.hpp>
+
+#include "../rpc_engine.hpp"
+#include "../server_error.hpp"
+#include "request_meta.hpp"
+#include "result_cache.hpp"
+#include "tool_headers.hpp"
+#include "transport_choice.hpp"
+
+#include <condition_variable>
+#include <set>
+#include <thread>
+
+namespace mcp {
+
+namespace detail {
+class SchemaValidator;
+}  // namespace detail
+
+struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
+  using Clock = Transport::Clock;
+  using Engine = std::shared_ptr<detail::RpcEngine>;
+  using Opened = std::pair<Engine, ServerInfo>;  // a connection and what its handshake learnt
+  using Connection = std::pair<Engine, std::shared_ptr<const ServerInfo>>;
+
+  std::string name;
+  ServerConfig cfg;
+  // What the session inherits from its client (its `servers` and `id` are not used here).
+  ClientConfig client;
+  detail::TransportTraits transport;
+  detail::RequestMeta meta{client};
+  detail::ResultCache cache;
+
+  std::mutex connect_mutex;  // one connection attempt at a time
+  mutable std::mutex mutex;  // guards everything below
+  Engine engine;
+  ServerInfo info;
+  // An immutable copy of `info`, replaced whenever `info` changes, so that a request takes a
+  // reference to it instead of copying it (capabilities and all) every time.
+  std::shared_ptr<const ServerInfo> shared_info;
+  Era verdict = Era::unknown;       // cached era, survives reconnects
+  std::string modern_version;       // the modern revision agreed on
+  std::uint64_t generation = 0;     // bumped by disconnect()
+  std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
+  // Modern change notifications (listener.cpp): a listener thread keeps one
+  // subscriptions/listen open while ClientHandlers::on_change is set.
+  struct Listener {
+    std::thread thread;
+    std::uint64_t gen = 0;  // a listener runs while this still equals the value it started with
+    std::condition_variable cv;
+    std::optional<std::stop_source> cancel;  // cancels the current listen (re-filter, stop)
+    nlohmann::json id;                       // its JSON-RPC id = the subscription id
+    std::set<std::string> resource_subscriptions;
+  } listener;
+  // Tool name -> its compiled outputSchema, or why it cannot be used (from the last tools/list).
+  std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
+  // HTTP: tool name -> arguments mirrored into Mcp-Param-* headers (from the last tools/list)
+  std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
+
+  Impl(std::string n, ServerConfig c, ClientConfig d);
+
+  Milliseconds request_timeout(const RequestOptions& o) const {
+    if (o.timeout) return *o.timeout;
+    if (cfg.request_timeout) return *cfg.request_timeout;
+    return client.request_timeout;
+  }
+  // An authorization the probe meets (a 401) does not count against it: the transport holds
+  // the request meanwhile.
+  Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(client.probe_timeout); }
+  // Called from reader, worker and flight threads as well as the caller's: what the user's
+  // callback throws is dropped, so a diagnostic can never end the process.
+  void diagnostic(const std::string& msg) const noexcept;
+
+  // connect.cpp: the connection, the era, the handshakes.
+  Result<Connection> ensure(const RequestOptions& opt);
+  Result<Engine> open_engine();
+  bool publish(const Engine& eng, std::uint64_t gen);
+  Result<Opened> connect_locked(const RequestOptions& opt);
+  Result<Opened> known_modern(const Engine& eng, const RequestOptions& opt);
+  Result<Opened> detect(Engine eng, std::uint64_t gen, const RequestOptions& opt);
+  Result<Opened> legacy_on_fresh_process(const Engine& eng, std::uint64_t gen, const RequestOptions& opt);
+  Result<Opened> legacy_after_silent_probe(const Engine& eng, const std::shared_ptr<detail::RpcEngine::Pending>& probe,
+                                           const RequestOptions& opt);
+  Result<Opened> opened_legacy(const Engine& eng, const RequestOptions& opt);  // the handshake, as a connection
+  Result<ServerInfo> handshake_legacy(const Engine& eng, const RequestOptions& opt);
+  Result<ServerInfo> finish_legacy(const Engine& eng, const nlohmann::json& r);
+  Result<ServerInfo> reinitialize(const Engine& eng, std::uint64_t seen_epoch, const RequestOptions& opt);
+  void disconnect();
+
+  // pipeline.cpp: a request, from the cache to the checked result.
+  Result<nlohmann::json> request(std::string_view method, nlohmann::json params, const RequestOptions& opt,
+                                 const SendOptions& send_options = {}) {
+    return request_lent(method, params, opt, send_options);
+  }
+  // `params` are lent (RpcEngine::call_lent): the caller gets them back, as last sent, for a
+  // retry of its own without copying them.
+  Result<nlohmann::json> request_lent(std::string_view method, nlohmann::json& params, const RequestOptions& opt,
+                                      const SendOptions& send_options = {});
+  Result<nlohmann::json> request_once(const std::string& method, nlohmann::json& params, const RequestOptions& opt,
+                                      const SendOptions& send_options);
+  Result<nlohmann::json> check_result(const std::string& method, nlohmann::json r) const;
+  detail::ProgressOptions progress_options(const RequestOptions& opt) const;
+  void remember(const std::string& key, const nlohmann::json& r);
+
+  // A listing's first page sent and not yet awaited (SessionAccess::first_pages): what
+  // request() does for it, split at the wait.
+  struct Flight {
+    std::string method;
+    Engine eng;
+    std::shared_ptr<detail::RpcEngine::Pending> pending;
+    Era era = Era::unknown;
+    Clock::time_point deadline;
+    std::string cache_key;                       // empty: not cached (RequestOptions::no_cache)
+    std::optional<Result<nlohmann::json>> done;  // settled without a reply (the cache, or a failure to send)
+  };
+  Flight send_first(const std::string& method, const RequestOptions& opt);
+  Result<nlohmann::json> finish_first(Flight& f, const RequestOptions& opt);
+
+  // server_requests.cpp: what the server asks of the client, and what it tells it.
+  Result<nlohmann::json> fulfil(const std::string& method, const nlohmann::json& params) const;
+  Result<nlohmann::json> fulfil_unguarded(const std::string& method, const nlohmann::json& params) const;
+  void on_notification(const std::string& method, const nlohmann::json& params,
+                       const std::weak_ptr<detail::RpcEngine>& weak_eng);
+
+  // listener.cpp: the modern subscriptions/listen thread.
+  void start_listener_locked();  // under `mutex`
+  void listen_loop(std::uint64_t mine);
+  nlohmann::json listen_filter(const ServerInfo& si);
+  bool is_current_subscription(const nlohmann::json& id) const;
+  Result<void> subscribe_modern(const std::string& uri);
+  void unsubscribe_modern(const std::string& uri);
+  // Stops the listener and hands its thread to the caller (under `mutex`), then join_listener.
+  std::thread stop_listener_locked();
+  static void join_listener(std::thread& t);
+};
+
+}  // namespace mcp
