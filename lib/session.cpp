@@ -5,7 +5,7 @@
 #include "protocol/jsonrpc.hpp"
 #include "server_error.hpp"
 #include "http_transport.hpp"
-#include "stdio_transport.hpp"
+#include "client/stdio_transport.hpp"
 #include "protocol/schema_validator.hpp"
 #include "session_access.hpp"
 #include "tool_headers.hpp"
