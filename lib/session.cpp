@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <mcp/session.hpp>
 
-#include "rpc_engine.hpp"
+#include "client/client_engine.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "server_error.hpp"
 #include "http_transport.hpp"
@@ -21,7 +21,7 @@
 namespace mcp {
 
 using nlohmann::json;
-using detail::RpcEngine;
+using detail::ClientEngine;
 using Clock = Transport::Clock;
 
 namespace {
@@ -125,7 +125,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   std::mutex connect_mutex;  // one connection attempt at a time
   mutable std::mutex mutex;  // guards everything below
-  std::shared_ptr<RpcEngine> engine;
+  std::shared_ptr<ClientEngine> engine;
   ServerInfo info;
   // An immutable copy of `info`, replaced whenever `info` changes, so that a request takes a
   // reference to it instead of copying it (capabilities and all) every time.
@@ -272,7 +272,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // bookkeeping is done here; the user's handlers run on the engine's worker thread, in
   // order, where they may block and may call the server (from here that would deadlock:
   // this thread is the one that reads the reply).
-  void on_notification(const std::string& method, const json& params, const std::weak_ptr<RpcEngine>& weak_eng) {
+  void on_notification(const std::string& method, const json& params, const std::weak_ptr<ClientEngine>& weak_eng) {
     const auto& h = client.handlers;
     auto later = [&](std::function<void()> task) {
       if (auto eng = weak_eng.lock()) eng->post(std::move(task));
@@ -316,7 +316,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     if (h.on_change) later([on_change = h.on_change, server = name, ev = std::move(ev)] { on_change(server, ev); });
   }
 
-  Result<std::shared_ptr<RpcEngine>> open_engine() {
+  Result<std::shared_ptr<ClientEngine>> open_engine() {
     std::unique_ptr<Transport> t;
     if (auto* st = std::get_if<StdioServerConfig>(&cfg.transport)) {
       t = detail::make_stdio_transport(name, *st);
@@ -327,15 +327,15 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       const bool listens = h.elicitation || h.sampling || h.roots || h.on_log || h.on_change;
       t = detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens);
     }
-    RpcEngine::Options o;
+    ClientEngine::Options o;
     o.server = name;
     o.owner = this;
     std::weak_ptr<Impl> weak = weak_from_this();
     o.on_diagnostic = [weak](std::string_view d) {
       if (auto self = weak.lock()) self->diagnostic(std::string(d));
     };
-    auto eng = std::make_shared<RpcEngine>(std::move(t), std::move(o));
-    std::weak_ptr<RpcEngine> weak_eng = eng;
+    auto eng = std::make_shared<ClientEngine>(std::move(t), std::move(o));
+    std::weak_ptr<ClientEngine> weak_eng = eng;
     eng->set_notification_handler([weak, weak_eng](const std::string& method, const json& params) {
       if (auto self = weak.lock()) self->on_notification(method, params, weak_eng);
     });
@@ -353,14 +353,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   }
 
   // Make `eng` the current connection unless a disconnect happened since `gen`.
-  bool publish(const std::shared_ptr<RpcEngine>& eng, std::uint64_t gen) {
+  bool publish(const std::shared_ptr<ClientEngine>& eng, std::uint64_t gen) {
     std::lock_guard lk(mutex);
     if (generation != gen) return false;
     engine = eng;
     return true;
   }
 
-  Result<ServerInfo> handshake_legacy(const std::shared_ptr<RpcEngine>& eng, const RequestOptions& opt) {
+  Result<ServerInfo> handshake_legacy(const std::shared_ptr<ClientEngine>& eng, const RequestOptions& opt) {
     const std::string offered = (cfg.protocol_version && protocol::is_legacy_version(*cfg.protocol_version))
                                     ? *cfg.protocol_version
                                     : std::string(protocol::latest_legacy_version);
@@ -368,12 +368,13 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                 {"capabilities", capabilities()},
                 {"clientInfo", client.client_info}};
     // initialize is never cancelled (the spec forbids it); a timeout just closes.
-    auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop, false);
+    auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop,
+                       {.cancel_on_abort = false});
     if (!r) return fail(tagged(r.error(), name));
     return finish_legacy(eng, *r);
   }
 
-  Result<ServerInfo> finish_legacy(const std::shared_ptr<RpcEngine>& eng, const json& r) {
+  Result<ServerInfo> finish_legacy(const std::shared_ptr<ClientEngine>& eng, const json& r) {
     if (!r.is_object() || !r.contains("protocolVersion") || !r["protocolVersion"].is_string())
       return fail(Errc::invalid_result, "initialize: result without a protocolVersion", name);
     const std::string v = r["protocolVersion"].get<std::string>();
@@ -419,7 +420,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // Era detection as 2026-07-28 describes it for stdio: probe with server/discover; a
   // DiscoverResult or a recognised modern error means modern; anything else, silence, or
   // a server that exits on the probe means legacy.
-  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> detect(std::shared_ptr<RpcEngine> eng,
+  Result<std::pair<std::shared_ptr<ClientEngine>, ServerInfo>> detect(std::shared_ptr<ClientEngine> eng,
                                                                      std::uint64_t gen, const RequestOptions& opt) {
     std::string version = modern_version;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -430,7 +431,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
         break;  // died on the probe: legacy, on a fresh process
       }
       auto probe = *sent;
-      auto r = eng->wait(probe, Clock::now() + probe_timeout(), opt.stop, false, /*keep_on_timeout=*/true);
+      auto r = eng->wait(probe, Clock::now() + probe_timeout(), opt.stop,
+                         {.cancel_on_abort = false, .keep_on_timeout = true});
       if (!r && r.error().errc() != Errc::timeout) eng->abandon(probe);
       if (r && !(r->is_object() && r->contains("supportedVersions") && (*r)["supportedVersions"].is_array() &&
                  !(*r)["supportedVersions"].empty())) {
@@ -503,8 +505,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return std::make_pair(*fresh, *li);
   }
 
-  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> legacy_after_silent_probe(
-      const std::shared_ptr<RpcEngine>& eng, const std::shared_ptr<RpcEngine::Pending>& probe,
+  Result<std::pair<std::shared_ptr<ClientEngine>, ServerInfo>> legacy_after_silent_probe(
+      const std::shared_ptr<ClientEngine>& eng, const std::shared_ptr<ClientEngine::Pending>& probe,
       const RequestOptions& opt) {
     auto li = handshake_legacy(eng, opt);
     if (li) {
@@ -512,7 +514,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       return std::make_pair(eng, *li);
     }
     // initialize failed: did the probe get a late DiscoverResult? Then it is a slow modern server.
-    auto late = eng->wait(probe, Clock::now(), std::stop_token(), false);
+    auto late = eng->wait(probe, Clock::now(), std::stop_token(), {.cancel_on_abort = false});
     if (late) {
       auto si = modern_info_from_discover(*late, modern_version);
       if (si) return std::make_pair(eng, *si);
@@ -520,14 +522,14 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return fail(li.error());
   }
 
-  Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> connect_locked(const RequestOptions& opt) {
+  Result<std::pair<std::shared_ptr<ClientEngine>, ServerInfo>> connect_locked(const RequestOptions& opt) {
     std::uint64_t gen;
     {
       std::lock_guard lk(mutex);
       if (engine && engine->is_open()) return std::make_pair(engine, info);
       gen = generation;
     }
-    std::shared_ptr<RpcEngine> old;
+    std::shared_ptr<ClientEngine> old;
     {
       std::lock_guard lk(mutex);
       old.swap(engine);
@@ -545,7 +547,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       std::lock_guard lk(mutex);
       era = verdict;
     }
-    Result<std::pair<std::shared_ptr<RpcEngine>, ServerInfo>> out = fail(Error());
+    Result<std::pair<std::shared_ptr<ClientEngine>, ServerInfo>> out = fail(Error());
     if (era == Era::legacy) {
       auto li = handshake_legacy(*eng, opt);
       if (li) out = std::make_pair(*eng, *li);
@@ -576,7 +578,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       out = detect(*eng, gen, opt);
     }
     if (!out) {
-      std::shared_ptr<RpcEngine> cur;
+      std::shared_ptr<ClientEngine> cur;
       {
         std::lock_guard lk(mutex);
         if (generation == gen) cur.swap(engine);
@@ -601,7 +603,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return out;
   }
 
-  using Connection = std::pair<std::shared_ptr<RpcEngine>, std::shared_ptr<const ServerInfo>>;
+  using Connection = std::pair<std::shared_ptr<ClientEngine>, std::shared_ptr<const ServerInfo>>;
   Result<Connection> ensure(const RequestOptions& opt) {
     {
       std::lock_guard lk(mutex);
@@ -644,7 +646,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     return request_lent(method, params, opt, send_options);
   }
 
-  // `params` are lent (RpcEngine::call_lent): the caller gets them back, as last sent, for a
+  // `params` are lent (ClientEngine::call_lent): the caller gets them back, as last sent, for a
   // retry of its own without copying them.
   Result<json> request_lent(std::string_view method_sv, json& current, const RequestOptions& opt,
                             const SendOptions& send_options = {}) {
@@ -735,7 +737,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                             const SendOptions& send_options) {
     auto conn = ensure(opt);
     if (!conn) return fail(conn.error());
-    const std::shared_ptr<RpcEngine> eng = std::move(conn->first);
+    const std::shared_ptr<ClientEngine> eng = std::move(conn->first);
     std::shared_ptr<const ServerInfo> si = std::move(conn->second);
     std::uint64_t epoch;
     {
@@ -759,7 +761,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
           for (auto it = ours->begin(); it != ours->end(); ++it) meta[it.key()] = it.value();
         }
       }
-      auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, progress_options(opt));
+      auto r = eng->call_lent(method, p, deadline, opt.stop, send_options, progress_options(opt));
       loan.take_back(p);
       if (!r && attempt == 0) {
         // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
@@ -810,8 +812,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // request() does for it, split at the wait.
   struct Flight {
     std::string method;
-    std::shared_ptr<RpcEngine> eng;
-    std::shared_ptr<RpcEngine::Pending> pending;
+    std::shared_ptr<ClientEngine> eng;
+    std::shared_ptr<ClientEngine::Pending> pending;
     Era era = Era::unknown;
     Clock::time_point deadline;
     std::string cache_key;             // empty: not cached (RequestOptions::no_cache)
@@ -850,7 +852,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   Result<json> finish_first(Flight& f, const RequestOptions& opt) {
     if (f.done) return std::move(*f.done);
-    auto r = f.eng->wait(f.pending, f.deadline, opt.stop, true);
+    auto r = f.eng->wait(f.pending, f.deadline, opt.stop);
     if (!r) {
       // What request_once answers with another try (a lost response stream, an expired legacy
       // session, another modern revision) is left to it, on this thread.
@@ -916,7 +918,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
               listen_cancel = cancel;
               listen_id = (*p)->id;
             }
-            auto r = eng->wait(*p, Clock::now() + std::chrono::hours(24), cancel.get_token(), true);
+            auto r = eng->wait(*p, Clock::now() + std::chrono::hours(24), cancel.get_token());
             {
               std::lock_guard lk(mutex);
               listen_cancel.reset();
@@ -955,7 +957,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
 
   // Re-run the legacy handshake on the same connection, once per expiry however many
   // requests noticed it.
-  Result<ServerInfo> reinitialize(const std::shared_ptr<RpcEngine>& eng, std::uint64_t seen_epoch,
+  Result<ServerInfo> reinitialize(const std::shared_ptr<ClientEngine>& eng, std::uint64_t seen_epoch,
                                   const RequestOptions& opt) {
     std::lock_guard ck(connect_mutex);
     {
@@ -991,7 +993,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   }
 
   void disconnect() {
-    std::shared_ptr<RpcEngine> eng;
+    std::shared_ptr<ClientEngine> eng;
     std::thread listening;
     {
       // Stop the listener, forbid reconnects and take the connection in one step, so the
