@@ -128,19 +128,24 @@ int run_tools(mcp::Client& client, const Options& o) {
   return sets.errors.empty() ? kExitOk : kExitError;
 }
 
+// Prints a command's reply: its error, or the result as JSON (--json) or as `human` prints it
+// for people. False if it was an error.
+template <class T, class Human>
+bool print_reply(const mcp::Result<T>& r, const Options& o, Human&& human) {
+  if (!r) {
+    print_error(r.error().what());
+    return false;
+  }
+  if (o.json) std::cout << dump(json(*r)) << '\n';
+  else human(*r);
+  std::cout.flush();
+  return true;
+}
+
 int run_call(mcp::Client& client, const Options& o, const std::string& server, const std::string& tool,
              const json& args) {
   auto r = client.call_tool(server, tool, args);
-  if (!r) {
-    print_error(r.error().what());
-    return kExitError;
-  }
-  if (o.json) {
-    std::cout << dump(json(*r)) << '\n';
-  } else {
-    print_result(*r);
-  }
-  std::cout.flush();
+  if (!print_reply(r, o, print_result)) return kExitError;
   if (r->is_error) {
     if (!o.json) print_error("tool '" + tool + "' reported an error (isError: true)");
     return kExitToolError;
@@ -366,22 +371,15 @@ int run_prompts(mcp::Client& client, const Options& o) {
 int run_prompt(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
                const std::map<std::string, std::string>& args) {
   auto r = client.get_prompt(server, name, args);
-  if (!r) {
-    print_error(r.error().what());
-    return kExitError;
-  }
-  if (o.json) {
-    std::cout << dump(json(*r)) << '\n';
-  } else {
-    for (const auto& m : r->messages) {
+  const bool ok = print_reply(r, o, [](const mcp::GetPromptResult& prompt) {
+    for (const auto& m : prompt.messages) {
       const auto& b = m.content;
       std::string text = b.type == "text" ? b.text : summarise(b);
       std::cout << (m.role.empty() ? "(no role)" : m.role) << ": " << text;
       if (text.empty() || text.back() != '\n') std::cout << '\n';
     }
-  }
-  std::cout.flush();
-  return kExitOk;
+  });
+  return ok ? kExitOk : kExitError;
 }
 
 }  // namespace mcpc

@@ -185,6 +185,8 @@ class Connection {
   long tls_read(char* buf, std::size_t n);
   long tls_write(const char* buf, std::size_t n);
   long tls_result(int r);
+  // Frees the TLS session, after its close_notify when the session allows one.
+  void end_tls();
   void close_fd();
   void set_lowat(int bytes);
 
@@ -213,5 +215,8 @@ class Connection {
 
 /// Text for a failure, for error messages (no credentials: nothing of the request).
 std::string describe(const Outcome& o);
+
+/// Milliseconds for poll(2): `d` rounded up, within 0 and a day (for the http1_*.cpp files).
+int poll_ms(std::chrono::microseconds d);
 
 }  // namespace mcp::detail::http1

@@ -9,7 +9,7 @@
 namespace mcp {
 
 using nlohmann::json;
-using detail::RpcEngine;
+using detail::ClientEngine;
 using Next = detail::EraVerdict::Next;
 
 Session::Impl::Impl(std::string n, ServerConfig c, ClientConfig d)
@@ -34,15 +34,15 @@ void Session::Impl::diagnostic(const std::string& msg) const noexcept {
 }
 
 Result<Session::Impl::Engine> Session::Impl::open_engine() {
-  RpcEngine::Options o;
+  ClientEngine::Options o;
   o.server = name;
   o.owner = this;
   std::weak_ptr<Impl> weak = weak_from_this();
   o.on_diagnostic = [weak](std::string_view d) {
     if (auto self = weak.lock()) self->diagnostic(std::string(d));
   };
-  auto eng = std::make_shared<RpcEngine>(detail::make_transport(name, cfg, client.handlers), std::move(o));
-  std::weak_ptr<RpcEngine> weak_eng = eng;
+  auto eng = std::make_shared<ClientEngine>(detail::make_transport(name, cfg, client.handlers), std::move(o));
+  std::weak_ptr<ClientEngine> weak_eng = eng;
   eng->set_notification_handler([weak, weak_eng](const std::string& method, const json& params) {
     if (auto self = weak.lock()) self->on_notification(method, params, weak_eng);
   });
@@ -73,7 +73,7 @@ Result<ServerInfo> Session::Impl::handshake_legacy(const Engine& eng, const Requ
                                   : std::string(protocol::latest_legacy_version);
   json params{{"protocolVersion", offered}, {"capabilities", meta.capabilities()}, {"clientInfo", client.client_info}};
   // initialize is never cancelled (the spec forbids it); a timeout just closes.
-  auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop, false);
+  auto r = eng->call("initialize", std::move(params), Clock::now() + request_timeout(opt), opt.stop, {.cancel_on_abort = false});
   if (!r) return fail(tagged(r.error(), name));
   return finish_legacy(eng, *r);
 }
@@ -115,13 +115,13 @@ Result<Session::Impl::Opened> Session::Impl::detect(Engine eng, std::uint64_t ge
   probe.transport = transport.kind;
   probe.offered = modern_version;
   for (;;) {
-    std::shared_ptr<RpcEngine::Pending> pending;
+    std::shared_ptr<ClientEngine::Pending> pending;
     auto sent = eng->send_request("server/discover", json{{"_meta", meta.build(probe.offered)}},
                                   Clock::now() + probe_timeout());
     probe.sent = static_cast<bool>(sent);
     if (sent) {
       pending = *sent;
-      probe.reply = eng->wait(pending, Clock::now() + probe_timeout(), opt.stop, false, /*keep_on_timeout=*/true);
+      probe.reply = eng->wait(pending, Clock::now() + probe_timeout(), opt.stop, {.cancel_on_abort = false, .keep_on_timeout = true});
       if (!probe.reply && probe.reply.error().errc() != Errc::timeout) eng->abandon(pending);
     } else {
       probe.reply = fail(sent.error());
@@ -158,7 +158,7 @@ Result<Session::Impl::Opened> Session::Impl::legacy_on_fresh_process(const Engin
 }
 
 Result<Session::Impl::Opened> Session::Impl::legacy_after_silent_probe(const Engine& eng,
-                                                                       const std::shared_ptr<RpcEngine::Pending>& probe,
+                                                                       const std::shared_ptr<ClientEngine::Pending>& probe,
                                                                        const RequestOptions& opt) {
   auto li = handshake_legacy(eng, opt);
   if (li) {
@@ -166,7 +166,7 @@ Result<Session::Impl::Opened> Session::Impl::legacy_after_silent_probe(const Eng
     return std::make_pair(eng, *li);
   }
   // initialize failed: did the probe get a late DiscoverResult? Then it is a slow modern server.
-  auto late = eng->wait(probe, Clock::now(), std::stop_token(), false);
+  auto late = eng->wait(probe, Clock::now(), std::stop_token(), {.cancel_on_abort = false});
   if (late) {
     auto si = detail::parse_discover(*late, modern_version);
     if (si) return std::make_pair(eng, *si);

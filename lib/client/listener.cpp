@@ -57,7 +57,7 @@ void Session::Impl::listen_loop(std::uint64_t mine) {
             listener.cancel = cancel;
             listener.id = (*p)->id;
           }
-          auto r = eng->wait(*p, Clock::now() + std::chrono::hours(24), cancel.get_token(), true);
+          auto r = eng->wait(*p, Clock::now() + std::chrono::hours(24), cancel.get_token());
           {
             std::lock_guard lk(mutex);
             listener.cancel.reset();

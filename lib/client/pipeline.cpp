@@ -104,7 +104,7 @@ Result<json> Session::Impl::request_once(const std::string& method, json& params
         for (auto it = ours->begin(); it != ours->end(); ++it) m[it.key()] = it.value();
       }
     }
-    auto r = eng->call_lent(method, p, deadline, opt.stop, true, send_options, progress_options(opt));
+    auto r = eng->call_lent(method, p, deadline, opt.stop, send_options, progress_options(opt));
     loan.take_back(p);
     if (!r && attempt == 0) {
       // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
@@ -199,7 +199,7 @@ Session::Impl::Flight Session::Impl::send_first(const std::string& method, const
 
 Result<json> Session::Impl::finish_first(Flight& f, const RequestOptions& opt) {
   if (f.done) return std::move(*f.done);
-  auto r = f.eng->wait(f.pending, f.deadline, opt.stop, true);
+  auto r = f.eng->wait(f.pending, f.deadline, opt.stop);
   if (!r) {
     // What request_once answers with another try (a lost response stream, an expired legacy
     // session, another modern revision) is left to it, on this thread.

@@ -81,7 +81,7 @@ Result<json> Session::Impl::fulfil_unguarded(const std::string& method, const js
 // where they may block and may call the server (from here that would deadlock: this thread is
 // the one that reads the reply).
 void Session::Impl::on_notification(const std::string& method, const json& params,
-                                    const std::weak_ptr<detail::RpcEngine>& weak_eng) {
+                                    const std::weak_ptr<detail::ClientEngine>& weak_eng) {
   const auto& h = client.handlers;
   auto later = [&](std::function<void()> task) {
     if (auto eng = weak_eng.lock()) eng->post(std::move(task));

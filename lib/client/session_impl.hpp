@@ -4,7 +4,7 @@
 // handshakes), pipeline.cpp (requests), server_requests.cpp, listener.cpp, listings.cpp.
 #include <mcp/session.hpp>
 
-#include "../rpc_engine.hpp"
+#include "client_engine.hpp"
 #include "../server_error.hpp"
 #include "request_meta.hpp"
 #include "result_cache.hpp"
@@ -23,7 +23,7 @@ class SchemaValidator;
 
 struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   using Clock = Transport::Clock;
-  using Engine = std::shared_ptr<detail::RpcEngine>;
+  using Engine = std::shared_ptr<detail::ClientEngine>;
   using Opened = std::pair<Engine, ServerInfo>;  // a connection and what its handshake learnt
   using Connection = std::pair<Engine, std::shared_ptr<const ServerInfo>>;
 
@@ -83,7 +83,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Result<Opened> known_modern(const Engine& eng, const RequestOptions& opt);
   Result<Opened> detect(Engine eng, std::uint64_t gen, const RequestOptions& opt);
   Result<Opened> legacy_on_fresh_process(const Engine& eng, std::uint64_t gen, const RequestOptions& opt);
-  Result<Opened> legacy_after_silent_probe(const Engine& eng, const std::shared_ptr<detail::RpcEngine::Pending>& probe,
+  Result<Opened> legacy_after_silent_probe(const Engine& eng, const std::shared_ptr<detail::ClientEngine::Pending>& probe,
                                            const RequestOptions& opt);
   Result<Opened> opened_legacy(const Engine& eng, const RequestOptions& opt);  // the handshake, as a connection
   Result<ServerInfo> handshake_legacy(const Engine& eng, const RequestOptions& opt);
@@ -96,7 +96,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
                                  const SendOptions& send_options = {}) {
     return request_lent(method, params, opt, send_options);
   }
-  // `params` are lent (RpcEngine::call_lent): the caller gets them back, as last sent, for a
+  // `params` are lent (ClientEngine::call_lent): the caller gets them back, as last sent, for a
   // retry of its own without copying them.
   Result<nlohmann::json> request_lent(std::string_view method, nlohmann::json& params, const RequestOptions& opt,
                                       const SendOptions& send_options = {});
@@ -111,7 +111,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   struct Flight {
     std::string method;
     Engine eng;
-    std::shared_ptr<detail::RpcEngine::Pending> pending;
+    std::shared_ptr<detail::ClientEngine::Pending> pending;
     Era era = Era::unknown;
     Clock::time_point deadline;
     std::string cache_key;                       // empty: not cached (RequestOptions::no_cache)
@@ -124,7 +124,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Result<nlohmann::json> fulfil(const std::string& method, const nlohmann::json& params) const;
   Result<nlohmann::json> fulfil_unguarded(const std::string& method, const nlohmann::json& params) const;
   void on_notification(const std::string& method, const nlohmann::json& params,
-                       const std::weak_ptr<detail::RpcEngine>& weak_eng);
+                       const std::weak_ptr<detail::ClientEngine>& weak_eng);
 
   // listener.cpp: the modern subscriptions/listen thread.
   void start_listener_locked();  // under `mutex`

@@ -3,7 +3,7 @@
 #include "transport_choice.hpp"
 
 #include "../http_transport.hpp"
-#include "../stdio_transport.hpp"
+#include "stdio_transport.hpp"
 
 namespace mcp::detail {
 

@@ -29,7 +29,7 @@ inline Error error(Errc c, int code, std::string message) {
 }
 
 /// The `error` object of a reply to `method`, as an Error: Errc::rpc_error, the code and `data`
-/// kept, the message prefixed with the method. (Defined in rpc_engine.cpp for now.)
+/// kept, the message prefixed with the method.
 Error error_from(const nlohmann::json& error_object, const std::string& method);
 
 }  // namespace mcp::jsonrpc

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// libFuzzer target for the HTTP/1.1 response parser of the lean client (lib/http1.cpp). The
+// libFuzzer target for the HTTP/1.1 response parser of the lean client (lib/http1_parser.cpp). The
 // property checked is the one the transport relies on: how the network splits a response
 // never changes what is parsed. The same bytes are fed one-shot, in two pieces and byte by
 // byte; success, completion, status, body, keep-alive and the number of heads must agree, and

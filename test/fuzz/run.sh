@@ -2,7 +2,7 @@
 # Build the libFuzzer targets with clang++ (libFuzzer + ASan + UBSan) in a temporary directory
 # and run each for ${1:-30} seconds over its seed corpus:
 #   fuzz_sse    the SSE parser (lib/protocol/sse.cpp), seeds in corpus/
-#   fuzz_http1  the lean HTTP/1.1 response parser (lib/http1.cpp), seeds in corpus_http1/
+#   fuzz_http1  the lean HTTP/1.1 response parser (lib/http1_parser.cpp), seeds in corpus_http1/
 #   fuzz_json_read  the fast JSON parser (lib/protocol/json_read.cpp) against nlohmann's, seeds in
 #               corpus_json/
 # Exits non-zero on a crash (the reproducer and build directory are kept and printed), 0 with
@@ -22,15 +22,13 @@ fi
 for target in sse http1 json_read; do
   case "$target" in
     sse) seeds="$here/corpus" src="$lib/protocol/sse.cpp" ;;
-    http1) seeds="$here/corpus_http1" src="$lib/http1.cpp" ;;
+    http1) seeds="$here/corpus_http1" src="$lib/http1_parser.cpp" ;;
     json_read) seeds="$here/corpus_json" src="$lib/protocol/json_read.cpp" ;;
   esac
   work=$(mktemp -d "${TMPDIR:-/tmp}/fuzz_$target.XXXXXX")
-  # lib/read_buffer.cpp: http1.cpp reads into it (the other targets link it unused); OpenSSL:
-  # http1.cpp speaks TLS.
   mkdir "$work/corpus"
   "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I"$lib" "$src" "$lib/read_buffer.cpp" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target" -lssl -lcrypto
+    -I"$lib" "$src" "$here/fuzz_$target.cpp" -o "$work/fuzz_$target"
   # New inputs go to the first (scratch) corpus directory, so the checked-in seeds stay as
   # they are.
   status=0

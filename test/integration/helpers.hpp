@@ -68,6 +68,11 @@ inline std::vector<std::string> list_dir(const std::string& path) {
 }
 
 inline std::size_t open_fds() { return list_dir("/proc/self/fd").size(); }
+
+/// Milliseconds since `t` (steady clock).
+inline long long ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t).count();
+}
 }  // namespace testutil
 namespace mcp::detail {
 std::size_t idle_flight_threads();  // lib/http_transport.hpp

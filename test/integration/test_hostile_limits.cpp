@@ -3,6 +3,7 @@
 // plain or TLS, that write exactly the bytes a hostile server would.
 #include "../../lib/http1.hpp"  // private header: the lean client's TLS, tested directly
 #include "helpers.hpp"
+#include "raw_server.hpp"
 
 #include <mcp/client.hpp>
 #include <mcp/oauth.hpp>
@@ -36,155 +37,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-long long ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
+using testutil::Conn;
+using testutil::RawServer;
 
-// One accepted connection, plain or TLS.
-class Conn {
- public:
-  Conn(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-  // Reads one request (head and Content-Length body); false at the close or on an error.
-  bool read_request(std::string* head = nullptr, std::string* body = nullptr) {
-    for (;;) {
-      const auto end = in_.find("\r\n\r\n");
-      if (end != std::string::npos) {
-        std::size_t len = 0;
-        for (const char* name : {"Content-Length: ", "content-length: "}) {
-          const auto cl = in_.find(name);
-          if (cl != std::string::npos && cl < end) len = std::stoul(in_.substr(cl + 16));
-        }
-        if (in_.size() >= end + 4 + len) {
-          if (head) *head = in_.substr(0, end + 4);
-          if (body) *body = in_.substr(end + 4, len);
-          in_.erase(0, end + 4 + len);
-          return true;
-        }
-      }
-      char buf[4096];
-      const int n = ssl_ ? SSL_read(ssl_, buf, sizeof buf) : static_cast<int>(::recv(fd_, buf, sizeof buf, 0));
-      if (n <= 0) return false;
-      in_.append(buf, static_cast<std::size_t>(n));
-    }
-  }
-  bool send(const std::string& s) {
-    std::size_t off = 0;
-    while (off < s.size()) {
-      const int n = ssl_ ? SSL_write(ssl_, s.data() + off, static_cast<int>(s.size() - off))
-                         : static_cast<int>(::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL));
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
-    }
-    return true;
-  }
-  // Sends `s` a byte at a time, `gap` apart, for at most `limit`; false once the peer is gone.
-  bool trickle(const std::string& s, std::chrono::milliseconds gap, std::chrono::milliseconds limit) {
-    const auto until = Clock::now() + limit;
-    for (char c : s) {
-      if (Clock::now() >= until || !send(std::string(1, c)) || peer_closed()) return false;
-      std::this_thread::sleep_for(gap);
-    }
-    return true;
-  }
-  // The peer closed (or reset) the connection.
-  bool peer_closed() const {
-    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
-    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) return true;
-    char c;
-    return ::recv(fd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-  }
-
- private:
-  int fd_;
-  SSL* ssl_;
-  std::string in_;
-};
-
-// A server on 127.0.0.1 (or `address`, another loopback address) that runs `serve` on a
-// thread per connection (TLS with the test certificate, issued to 127.0.0.1 and localhost,
-// when `tls`). Counts connections, and the most open at once.
-class RawServer {
- public:
-  explicit RawServer(std::function<void(Conn&)> serve, bool tls = false, int backlog = 64,
-                     const char* address = "127.0.0.1")
-      : serve_(std::move(serve)) {
-    if (tls) {
-      ::signal(SIGPIPE, SIG_IGN);  // SSL_write to a client that left
-      ctx_ = SSL_CTX_new(TLS_server_method());
-      const std::string dir = TLS_FIXTURE_DIR;
-      REQUIRE(SSL_CTX_use_certificate_chain_file(ctx_, (dir + "/cert.pem").c_str()) == 1);
-      REQUIRE(SSL_CTX_use_PrivateKey_file(ctx_, (dir + "/key.pem").c_str(), SSL_FILETYPE_PEM) == 1);
-    }
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    REQUIRE(::inet_pton(AF_INET, address, &a.sin_addr) == 1);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    REQUIRE(::listen(fd_, backlog) == 0);
-    acceptor_ = std::thread([this] {
-      for (;;) {
-        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) return;
-        const int now = ++open_;
-        int seen = most_.load();
-        while (now > seen && !most_.compare_exchange_weak(seen, now)) {
-        }
-        ++accepted_;
-        std::lock_guard lk(m_);
-        workers_.emplace_back([this, c] {
-          SSL* ssl = nullptr;
-          if (ctx_) {
-            ssl = SSL_new(ctx_);
-            SSL_set_fd(ssl, c);
-            if (SSL_accept(ssl) != 1) {
-              SSL_free(ssl);
-              --open_;
-              ::close(c);
-              return;
-            }
-          }
-          Conn conn(c, ssl);
-          serve_(conn);
-          if (ssl) {
-            SSL_shutdown(ssl);
-            SSL_free(ssl);
-          }
-          --open_;
-          ::close(c);
-        });
-      }
-    });
-  }
-  ~RawServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    acceptor_.join();
-    for (auto& w : workers_) w.join();
-    if (ctx_) SSL_CTX_free(ctx_);
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_; }
-  int most_open() const { return most_; }
-  std::string url(bool tls = false) const {
-    return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/mcp";
-  }
-
- private:
-  std::function<void(Conn&)> serve_;
-  SSL_CTX* ctx_ = nullptr;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<int> accepted_{0}, open_{0}, most_{0};
-  std::mutex m_;
-  std::thread acceptor_;
-  std::vector<std::thread> workers_;
-};
+using testutil::ms_since;
 
 // The JSON-RPC id of a request body (a number), or -1 for a notification.
 long long rpc_id(const std::string& body) {
@@ -196,6 +52,20 @@ long long rpc_id(const std::string& body) {
 std::string json_response(const std::string& json, const std::string& extra_fields = {}) {
   return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra_fields +
          "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n" + json;
+}
+
+// A tool's result: one text block, "ok".
+constexpr const char* kOkResult = R"({"content":[{"type":"text","text":"ok"}]})";
+
+// The reply of a legacy server to request `id` whose body is `body`: initialize's result,
+// `tools` (a JSON array) for tools/list, `result` for anything else.
+std::string legacy_reply(long long id, const std::string& body, const std::string& tools = "[]",
+                         const std::string& result = "{}", const std::string& extra_fields = {}) {
+  std::string r = result;
+  if (body.find("\"initialize\"") != std::string::npos)
+    r = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
+  if (body.find("\"tools/list\"") != std::string::npos) r = R"({"tools":)" + tools + "}";
+  return json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + r + "}", extra_fields);
 }
 
 // Answers like a legacy server with sessions: initialize, then {} for every request, 202
@@ -214,14 +84,39 @@ bool serve_legacy_until_delete(Conn& c, const std::function<void(Conn&)>& on_get
       c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
       continue;
     }
-    std::string result = "{}";
-    if (body.find("\"initialize\"") != std::string::npos)
-      result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
-    if (body.find("\"tools/list\"") != std::string::npos) result = R"({"tools":[]})";
-    c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}",
-                         "Mcp-Session-Id: sess-1\r\n"));
+    c.send(legacy_reply(id, body, "[]", "{}", "Mcp-Session-Id: sess-1\r\n"));
   }
   return false;
+}
+
+// A client_credentials OAuth provider trusting the test certificate (over https), and the 401
+// of the resource at `url` that starts its discovery.
+struct M2m {
+  std::shared_ptr<mcp::AuthProvider> provider;
+  mcp::AuthChallengeInfo challenge;
+};
+M2m m2m_provider(const std::string& url, bool tls, std::chrono::milliseconds http_timeout) {
+  mcp::OAuthClientOptions o;
+  o.grant = mcp::OAuthGrant::client_credentials;
+  o.client_id = "m2m";
+  o.client_secret = "m2m-secret";
+  o.http_timeout = http_timeout;
+  if (tls) o.ca_file = std::string(TLS_FIXTURE_DIR) + "/cert.pem";
+  M2m m{mcp::oauth_provider(o), {}};
+  m.challenge.status = 401;
+  m.challenge.server_url = url;
+  return m;
+}
+
+// Runs `body` over plain http, then over https, and checks that it left no thread, descriptor
+// or child process behind.
+void over_http_and_https(const std::function<void(bool tls)>& body) {
+  testutil::Resources before;
+  for (bool tls : {false, true}) {
+    CAPTURE(tls);
+    body(tls);
+  }
+  CHECK_NO_LEAKS(before);
 }
 
 mcp::ServerConfig http_server(const std::string& url, mcp::Era era, bool tls) {
@@ -238,9 +133,7 @@ mcp::ServerConfig http_server(const std::string& url, mcp::Era era, bool tls) {
 }  // namespace
 
 TEST_CASE("hostile http: a response head trickled a byte at a time ends at the request timeout (http, https)") {
-  testutil::Resources before;
-  for (bool tls : {false, true}) {
-    CAPTURE(tls);
+  over_http_and_https([&](bool tls) {
     RawServer server(
         [](Conn& c) {
           if (!c.read_request()) return;
@@ -259,17 +152,14 @@ TEST_CASE("hostile http: a response head trickled a byte at a time ends at the r
     CHECK(r.error().errc() == mcp::Errc::timeout);
     CHECK(took >= 900);
     CHECK(took < 4000);  // before: 8 s, the whole trickle
-  }
-  CHECK_NO_LEAKS(before);
+  });
 }
 
 TEST_CASE("hostile oauth: a trickled metadata head or token body ends at the OAuth http_timeout (http, https)") {
   // cpp-httplib's timeouts are per read: a server sending a byte every 200 ms never trips a
   // 1 s one. Before: each exchange ran for the whole trickle (12 s, then the next URL).
-  testutil::Resources before;
-  for (bool tls : {false, true}) {
+  over_http_and_https([&](bool tls) {
     for (bool token : {false, true}) {
-      CAPTURE(tls);
       CAPTURE(token);
       std::atomic<bool> trickled{false};
       RawServer server(
@@ -302,20 +192,11 @@ TEST_CASE("hostile oauth: a trickled metadata head or token body ends at the OAu
             }
           },
           tls);
-      mcp::OAuthClientOptions o;
-      o.grant = mcp::OAuthGrant::client_credentials;
-      o.client_id = "m2m";
-      o.client_secret = "m2m-secret";
-      o.http_timeout = 1000ms;
-      if (tls) o.ca_file = std::string(TLS_FIXTURE_DIR) + "/cert.pem";
-      auto p = mcp::oauth_provider(o);
-      mcp::AuthChallengeInfo info;
-      info.status = 401;
-      info.server_url = server.url(tls);
+      auto m2m = m2m_provider(server.url(tls), tls, 1000ms);
       const auto t0 = Clock::now();
       // The transport's deadline for an authorization is 10 minutes or more: the OAuth
       // client's own timeout must bound each exchange.
-      auto r = p->on_challenge(info, Clock::now() + 60s);
+      auto r = m2m.provider->on_challenge(m2m.challenge, Clock::now() + 60s);
       const auto took = ms_since(t0);
       REQUIRE_FALSE(r);
       CHECK(r.error().errc() == mcp::Errc::timeout);
@@ -324,15 +205,12 @@ TEST_CASE("hostile oauth: a trickled metadata head or token body ends at the OAu
       CHECK(took >= 900);
       CHECK(took < 4000);  // before: 12 s or more, the whole trickle
     }
-  }
-  CHECK_NO_LEAKS(before);
+  });
 }
 
 TEST_CASE("hostile http: disconnect() does not wait on a trickled DELETE reply, nor read its body (http, https)") {
-  testutil::Resources before;
-  for (bool tls : {false, true}) {
+  over_http_and_https([&](bool tls) {
     for (bool body : {false, true}) {
-      CAPTURE(tls);
       CAPTURE(body);
       std::atomic<bool> deleted{false};
       RawServer server(
@@ -364,8 +242,7 @@ TEST_CASE("hostile http: disconnect() does not wait on a trickled DELETE reply, 
       if (body) CHECK(took < 1500);  // the status line was enough (a few ms)
       else CHECK(took < 3000);       // min(2 s, connect timeout): ~1 s
     }
-  }
-  CHECK_NO_LEAKS(before);
+  });
 }
 
 namespace {
@@ -463,11 +340,7 @@ TEST_CASE("hostile http: compressed replies are neither asked for nor inflated (
         c.send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: " +
                std::to_string(bomb.size()) + "\r\n\r\n" + bomb);
       } else if (id >= 0) {
-        std::string result = "{}";
-        if (body.find("\"initialize\"") != std::string::npos)
-          result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
-        if (body.find("\"tools/list\"") != std::string::npos) result = R"({"tools":[]})";
-        c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}"));
+        c.send(legacy_reply(id, body));
       } else {
         c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
       }
@@ -509,13 +382,7 @@ TEST_CASE("hostile http: a burst of 1,000 calls never opens more connections tha
             c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
             continue;
           }
-          std::string result = R"({"content":[{"type":"text","text":"ok"}]})";
-          if (body.find("\"initialize\"") != std::string::npos)
-            result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
-          if (body.find("\"tools/list\"") != std::string::npos)
-            result = R"({"tools":[{"name":"t","inputSchema":{"type":"object"}}]})";
-          if (!c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}")))
-            return;
+          if (!c.send(legacy_reply(id, body, R"([{"name":"t","inputSchema":{"type":"object"}}])", kOkResult))) return;
         }
       },
       false, 4);
@@ -566,16 +433,12 @@ TEST_CASE("hostile http: calls queued for a connection end at their own timeout,
         c.send("HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
         continue;
       }
-      std::string result = R"({"content":[{"type":"text","text":"ok"}]})";
-      if (body.find("\"initialize\"") != std::string::npos)
-        result = R"({"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"raw","version":"1"}})";
-      if (body.find("\"tools/list\"") != std::string::npos)
-        result = R"({"tools":[{"name":"t","inputSchema":{"type":"object"}},{"name":"hang","inputSchema":{"type":"object"}}]})";
       if (body.find("\"hang\"") != std::string::npos) {
         while (!release && !c.peer_closed()) std::this_thread::sleep_for(10ms);
         return;
       }
-      c.send(json_response(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":)" + result + "}"));
+      c.send(legacy_reply(id, body, R"([{"name":"t","inputSchema":{"type":"object"}},{"name":"hang","inputSchema":{"type":"object"}}])",
+                          kOkResult));
     }
   });
   testutil::Resources before;
@@ -616,8 +479,7 @@ TEST_CASE("hostile http: calls queued for a connection end at their own timeout,
 TEST_CASE("hostile http: a response head with 1,000,000 header lines is refused, not stored (http, https)") {
   // Before, cpp-httplib kept every line (+213 MB here), on every https exchange and on http
   // streams; the lean client stops at 100 fields, over http and https alike.
-  for (bool tls : {false, true}) {
-    CAPTURE(tls);
+  over_http_and_https([&](bool tls) {
     {
       // The legacy GET stream of a listening client.
       RawServer server([&](Conn& c) { serve_legacy_until_delete(c, header_bomb); }, tls);
@@ -671,37 +533,26 @@ TEST_CASE("hostile http: a response head with 1,000,000 header lines is refused,
       CHECK(took < 3000);
       CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
     }
-  }
+  });
 }
 
 TEST_CASE("hostile oauth: metadata answered with 1,000,000 header lines fails at once, not stored (http, https)") {
   // Before, cpp-httplib read every line of each discovery exchange (+100 MB or more each).
-  testutil::Resources before;
-  for (bool tls : {false, true}) {
-    CAPTURE(tls);
+  over_http_and_https([&](bool tls) {
     {
       RawServer server(bomb_every, tls);
-      mcp::OAuthClientOptions o;
-      o.grant = mcp::OAuthGrant::client_credentials;
-      o.client_id = "m2m";
-      o.client_secret = "m2m-secret";
-      o.http_timeout = 10s;
-      if (tls) o.ca_file = std::string(TLS_FIXTURE_DIR) + "/cert.pem";
-      auto p = mcp::oauth_provider(o);
-      mcp::AuthChallengeInfo info;
-      info.status = 401;
-      info.server_url = server.url(tls);
+      auto m2m = m2m_provider(server.url(tls), tls, 10s);
       const auto t0 = Clock::now();
-      std::optional<decltype(p->on_challenge(info, Clock::now()))> got;
-      const std::size_t grew_mib = peak_growth_mib([&] { got.emplace(p->on_challenge(info, Clock::now() + 60s)); });
+      std::optional<decltype(m2m.provider->on_challenge(m2m.challenge, Clock::now()))> got;
+      const std::size_t grew_mib =
+          peak_growth_mib([&] { got.emplace(m2m.provider->on_challenge(m2m.challenge, Clock::now() + 60s)); });
       const auto took = ms_since(t0);
       REQUIRE_FALSE(*got);
       CHECK(server.accepted() >= 1);
       CHECK(took < 5000);
       CHECK_MESSAGE(grew_mib < 64, "peak RSS grew by " << grew_mib << " MiB");
     }
-  }
-  CHECK_NO_LEAKS(before);
+  });
 }
 
 namespace {

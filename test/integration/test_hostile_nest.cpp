@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -27,9 +28,7 @@ using testutil::Over;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-long long ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
+using testutil::ms_since;
 
 mcp::Client make_client(mcp::ClientConfig cfg) {
   auto c = mcp::Client::create(std::move(cfg));
@@ -209,6 +208,22 @@ json text_reply(const std::string& before, const std::string& bytes, const std::
   return json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\"" + before),
                       hex(bytes), text(after + "\"}]}}")});
 }
+
+// Each of `lines`, as the raw reply to `call`, fails that call as invalid_message at once (not
+// at its timeout), and the connection stays usable.
+void check_unreadable(mcp::Client& client, const std::function<mcp::Result<mcp::CallToolResult>(const json&)>& call,
+                      const std::vector<json>& lines) {
+  for (const json& line : lines) {
+    CAPTURE(line.dump());
+    const auto t0 = Clock::now();
+    auto r = call(line);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::invalid_message);
+    CHECK(ms_since(t0) < 3000);
+  }
+  auto ok = client.call_tool("s", "echo", {{"message", "fine"}});
+  REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
+}
 }  // namespace
 
 TEST_CASE("nest: replies with invalid UTF-8 or a lone surrogate are repaired; other unparsable replies fail at once") {
@@ -233,18 +248,10 @@ TEST_CASE("nest: replies with invalid UTF-8 or a lone surrogate are repaired; ot
       REQUIRE_MESSAGE(surrogate, (surrogate ? "" : surrogate.error().what()));
       CHECK(surrogate->text() == "a" + fffd + "b");
       // A raw NUL, a number out of range, a cut-off reply: the call fails now, not at its timeout.
-      for (const json& line : {text_reply("a", "00", "b"),
-                               json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[],\"n\":1e999999}}")}),
-                               json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[")})}) {
-        CAPTURE(line.dump());
-        const auto t0 = Clock::now();
-        auto r = call(line);
-        REQUIRE_FALSE(r);
-        CHECK(r.error().errc() == mcp::Errc::invalid_message);
-        CHECK(ms_since(t0) < 3000);
-      }
-      auto ok = client.call_tool("s", "echo", {{"message", "fine"}});
-      REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
+      check_unreadable(client, call,
+                       {text_reply("a", "00", "b"),
+                        json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[],\"n\":1e999999}}")}),
+                        json::array({text("{\"jsonrpc\":\"2.0\",\"id\":$ID,\"result\":{\"content\":[")})});
     }
   }
 }
@@ -356,13 +363,5 @@ TEST_CASE("nest: legacy HTTP+SSE: an unreadable reply on the session stream fail
   auto latin1 = call(text_reply("caf", "e9", ""));
   REQUIRE_MESSAGE(latin1, (latin1 ? "" : latin1.error().what()));
   CHECK(latin1->text() == "caf\xEF\xBF\xBD");
-  for (const json& line : {text_reply("a", "00", "b"), deep_reply(60000)}) {
-    const auto t0 = Clock::now();
-    auto r = call(line);
-    REQUIRE_FALSE(r);
-    CHECK(r.error().errc() == mcp::Errc::invalid_message);
-    CHECK(ms_since(t0) < 3000);
-  }
-  auto ok = client.call_tool("s", "echo", {{"message", "fine"}});
-  REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().what()));
+  check_unreadable(client, call, {text_reply("a", "00", "b"), deep_reply(60000)});
 }

@@ -15,9 +15,7 @@ using nlohmann::json;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-long long ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
+using testutil::ms_since;
 
 mcp::ServerConfig http(const std::string& url, std::map<std::string, std::string> headers = {}) {
   mcp::HttpServerConfig h;

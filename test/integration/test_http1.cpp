@@ -3,6 +3,7 @@
 #include "../../lib/http1.hpp"  // private headers: lib/ is not on the public include path
 #include "../../lib/read_buffer.hpp"
 #include "helpers.hpp"
+#include "raw_server.hpp"
 
 #include <mcp/client.hpp>
 
@@ -28,79 +29,8 @@ namespace h1 = mcp::detail::http1;
 
 namespace {
 
-// A TCP listener on 127.0.0.1 whose connections are served by `serve(fd)` on a thread each.
-class RawServer {
- public:
-  explicit RawServer(std::function<void(int)> serve) : serve_(std::move(serve)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    REQUIRE(::listen(fd_, 16) == 0);
-    acceptor_ = std::thread([this] {
-      for (;;) {
-        const int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (c < 0) return;
-        ++accepted_;
-        workers_.emplace_back([this, c] {
-          serve_(c);
-          ::close(c);
-        });
-      }
-    });
-  }
-  ~RawServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    acceptor_.join();
-    for (auto& w : workers_) w.join();
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  std::function<void(int)> serve_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-  std::vector<std::thread> workers_;
-};
-
-// Reads one request (head and Content-Length body); false at the close.
-bool read_request(int fd, std::string* body = nullptr) {
-  std::string in;
-  char buf[4096];
-  for (;;) {
-    auto end = in.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      auto cl = in.find("Content-Length: ");
-      std::size_t len = cl == std::string::npos ? 0 : std::stoul(in.substr(cl + 16));
-      if (in.size() >= end + 4 + len) {
-        if (body) *body = in.substr(end + 4, len);
-        return true;
-      }
-    }
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    in.append(buf, static_cast<std::size_t>(n));
-  }
-}
-
-void send_all(int fd, const std::string& s) {
-  std::size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    if (n <= 0) return;
-    off += static_cast<std::size_t>(n);
-  }
-}
+using testutil::Conn;
+using testutil::RawServer;
 
 h1::Outcome post(h1::Connection& c, std::string& body, std::chrono::microseconds timeout = 5s) {
   body.clear();
@@ -117,9 +47,9 @@ TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout
   const std::size_t fds_before = testutil::open_fds();
   {
     // Two answers per connection, then the server closes it without saying so.
-    RawServer server([](int fd) {
-      for (int i = 0; i < 2 && read_request(fd); ++i)
-        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok-" + std::to_string(i));
+    RawServer server([](Conn& c) {
+      for (int i = 0; i < 2 && c.read_request(); ++i)
+        c.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok-" + std::to_string(i));
     });
     h1::Connection c("127.0.0.1", server.port(), 2s);
     std::string body;
@@ -143,8 +73,8 @@ TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout
   {
     // A server that never answers: the read timeout, then stop() from another thread.
     std::atomic<bool> release{false};
-    RawServer server([&](int fd) {
-      read_request(fd);
+    RawServer server([&](Conn& c) {
+      c.read_request();
       for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
     });
     h1::Connection c("127.0.0.1", server.port(), 2s);
@@ -176,9 +106,9 @@ TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout
   }
   {
     // A response that is not HTTP: a protocol error, and the connection is dropped.
-    RawServer server([](int fd) {
-      read_request(fd);
-      send_all(fd, "SSH-2.0-OpenSSH_9.2\r\n\r\n");
+    RawServer server([](Conn& c) {
+      c.read_request();
+      c.send("SSH-2.0-OpenSSH_9.2\r\n\r\n");
     });
     h1::Connection c("127.0.0.1", server.port(), 2s);
     std::string body;
@@ -200,21 +130,21 @@ TEST_CASE("http1 connection: a server that sends heads alone is read once per re
     // the body 100 ms after the head; "split-end": the event, then the chunked terminator
     // 50 ms later. A server with `nagle` leaves Nagle's algorithm on, as cpp-httplib does.
     auto serve = [&](bool nagle) {
-      return [&, nagle](int fd) {
+      return [&, nagle](Conn& c) {
         const int one = 1;
-        if (!nagle) ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (!nagle) ::setsockopt(c.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         std::string what;
-        while (read_request(fd, &what)) {
+        while (c.read_request(nullptr, &what)) {
           if (what == "short") {
-            send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            c.send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
           } else if (what == "split-end") {
-            send_all(fd, sse_head + "5\r\nhello\r\n");
+            c.send(sse_head + "5\r\nhello\r\n");
             std::this_thread::sleep_for(50ms);
-            send_all(fd, "0\r\n\r\n");
+            c.send("0\r\n\r\n");
           } else {
-            send_all(fd, sse_head);
+            c.send(sse_head);
             std::this_thread::sleep_for(what == "learn" ? 20ms : what == "slow" ? 100ms : 300us);
-            send_all(fd, event);
+            c.send(event);
           }
         }
       };
@@ -346,14 +276,14 @@ TEST_CASE("read buffers: one per thread, reused; a nested read gets its own; no 
   // An exchange whose on_data runs another exchange on the same thread: the outer body, read
   // before and after the nested one, arrives whole (the server sends it in two parts).
   std::atomic<bool> nested_done{false};
-  RawServer server([](int fd) {
-    if (read_request(fd)) send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nnested");
+  RawServer server([](Conn& c) {
+    if (c.read_request()) c.send("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nnested");
   });
-  RawServer server2([&](int fd) {
-    if (!read_request(fd)) return;
-    send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\nouter-1:");
+  RawServer server2([&](Conn& c) {
+    if (!c.read_request()) return;
+    c.send("HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\nouter-1:");
     for (int i = 0; i < 300 && !nested_done; ++i) std::this_thread::sleep_for(10ms);
-    send_all(fd, "outer-2!");
+    c.send("outer-2!");
   });
   h1::Connection outer("127.0.0.1", server2.port(), 2s);
   h1::Connection inner("127.0.0.1", server.port(), 2s);
@@ -386,9 +316,9 @@ TEST_CASE("http transport on the lean client: silently dropped keep-alive, chunk
   // "Connection: close" and sends its reply chunked.
   for (const bool chunked : {false, true}) {
     CAPTURE(chunked);
-    RawServer server([chunked](int fd) {
+    RawServer server([chunked](Conn& c) {
       std::string body;
-      if (!read_request(fd, &body)) return;
+      if (!c.read_request(nullptr, &body)) return;
       auto req = nlohmann::json::parse(body, nullptr, false);
       nlohmann::json reply{{"jsonrpc", "2.0"}, {"id", req.value("id", nlohmann::json())}};
       reply["result"] = {{"resultType", "complete"}};
@@ -405,9 +335,9 @@ TEST_CASE("http transport on the lean client: silently dropped keep-alive, chunk
           std::snprintf(size, sizeof size, "%zx\r\n", part.size());
           out += size + part + "\r\n";
         }
-        send_all(fd, out + "0\r\n\r\n");
+        c.send(out + "0\r\n\r\n");
       } else {
-        send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+        c.send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                          std::to_string(text.size()) + "\r\n\r\n" + text);
       }
     });

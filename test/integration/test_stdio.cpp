@@ -40,9 +40,7 @@ bool log_has_method(const json& lines, const std::string& method) {
   return false;
 }
 using Clock = std::chrono::steady_clock;
-long long ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
+using testutil::ms_since;
 }  // namespace
 
 TEST_CASE("legacy server: era detected by probe, tools listed and called") {

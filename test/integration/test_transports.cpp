@@ -17,9 +17,7 @@ using testutil::Over;
 
 namespace {
 using Clock = std::chrono::steady_clock;
-long long ms_since(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
-}
+using testutil::ms_since;
 
 mcp::Client make(const testutil::Served& s, std::size_t max_message_bytes = 0) {
   auto server = s.server();

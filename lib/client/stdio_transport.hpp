@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Factory for the stdio transport (Boost.Process stays inside stdio_transport.cpp).
+// Factory for the stdio transport: a server spawned as a child process, one JSON message per
+// line (stdio_process.cpp, stdio_reader.cpp, stdio_writer.cpp; Boost.Process stays inside).
 #include <mcp/config.hpp>
 #include <mcp/transport.hpp>
 

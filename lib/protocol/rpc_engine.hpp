@@ -1,24 +1,27 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// JSON-RPC 2.0 peer over a Transport: ids, the pending map, timeouts, cancellation,
-// dispatch of server requests (on a worker thread, so a slow handler never blocks reading)
-// and notifications (on the reader thread).
+// JSON-RPC 2.0 engine, for either side of the protocol: ids, the pending map, deadlines,
+// cancellation, progress, and the peer's requests (answered on a worker thread, so a slow
+// handler never blocks reading) and notifications (on the reading thread). What carries the
+// messages belongs to a subclass (the client's: lib/client/client_engine, over a Transport).
 #include <mcp/error.hpp>
-#include <mcp/transport.hpp>
 #include <mcp/types.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <list>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -28,28 +31,38 @@ namespace mcp::detail {
 struct ProgressOptions {
   std::function<void(const Progress&)> on_progress;
   bool reset_timeout = false;                          ///< each notification restarts the timeout...
-  Transport::Clock::duration timeout{};                ///< ...of this length...
-  Transport::Clock::time_point hard_deadline{};        ///< ...but never past this
+  std::chrono::steady_clock::duration timeout{};       ///< ...of this length...
+  std::chrono::steady_clock::time_point hard_deadline{};  ///< ...but never past this
+};
+
+/// What a wait does when it gives up (timeout, or its stop token).
+struct WaitOptions {
+  /// Tell the peer (`notifications/cancelled`) that the request was given up.
+  bool cancel_on_abort = true;
+  /// On timeout, the request stays registered, so that a late reply can still be collected
+  /// by another wait (the era probe uses this).
+  bool keep_on_timeout = false;
 };
 
 class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
  public:
-  using Clock = Transport::Clock;
+  using Clock = std::chrono::steady_clock;
   using json = nlohmann::json;
-  /// Answers a server request: a result object, or an Error (sent as a JSON-RPC error;
+  /// Answers a peer's request: a result object, or an Error (sent as a JSON-RPC error;
   /// `rpc_code` is used when set, else jsonrpc::internal_error).
   using RequestHandler = std::function<Result<json>(const std::string& method, const json& params)>;
   using NotificationHandler = std::function<void(const std::string& method, const json& params)>;
 
   struct Options {
-    std::string server;                                  ///< for error messages
+    std::string server;                                  ///< the peer, for error messages
     std::function<void(std::string_view)> on_diagnostic;  ///< non-fatal oddities
-    std::function<void(const Error&)> on_closed;         ///< the transport ended by itself
+    std::function<void(const Error&)> on_closed;         ///< the channel ended by itself
     /// Who the engine works for (the session): what an UnorderedHandlersScope names.
     const void* owner = nullptr;
   };
 
   using ProgressOptions = detail::ProgressOptions;
+  using WaitOptions = detail::WaitOptions;
 
   /// One request in flight.
   struct Pending {
@@ -59,7 +72,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     std::int64_t id = 0;
     std::string method;
     Clock::time_point deadline;  // moved by progress when reset_timeout is set
-    // While the transport holds the request (an authorization is running) it cannot time
+    // While the channel holds the request (an authorization is running) it cannot time
     // out; time spent held moves the deadline.
     bool held = false;
     Clock::time_point held_since{};
@@ -67,7 +80,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     ProgressOptions progress;
     // Progress notifications not yet given to on_progress (guarded by m). The waiting caller
     // calls on_progress itself, on its own thread: never on a thread that reads the
-    // transport, and never after the call returned (the callback may capture its locals).
+    // channel, and never after the call returned (the callback may capture its locals).
     std::vector<Progress> progress_updates;  // not a deque: that allocates even when empty
     // The worker's queue length when the reply came (see wait_for_handlers).
     std::uint64_t handlers_before = 0;
@@ -77,94 +90,118 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     // when the reply comes before the caller waits.
     std::atomic<std::uint32_t> signal{0};
     std::atomic<std::uint32_t> waiters{0};
-    // The waiting caller reads the transport itself (Transport::lead): a change is signalled
-    // by interrupting that instead.
+    // The waiting caller is inside lead() (it reads the channel itself): a change is
+    // signalled by interrupt_lead() instead.
     std::atomic<bool> leading{false};
   };
 
-  RpcEngine(std::unique_ptr<Transport> transport, Options options);
-  ~RpcEngine();
+  /// Subclasses call close() in their destructor (closing the channel is theirs).
+  virtual ~RpcEngine();
+  RpcEngine(const RpcEngine&) = delete;
+  RpcEngine& operator=(const RpcEngine&) = delete;
 
-  /// Start the transport. Must be called once before anything else.
-  [[nodiscard]] Result<void> start();
   void set_request_handler(RequestHandler h);
   void set_notification_handler(NotificationHandler h);
 
-  /// Send a request without waiting.
-  [[nodiscard]] Result<std::shared_ptr<Pending>> send_request(const std::string& method, json params,
-                                                              Clock::time_point deadline,
-                                                              const SendOptions& send_options = {},
-                                                              ProgressOptions progress = {});
-  /// Wait for a reply. On timeout or stop the request is forgotten and, if `cancel_on_abort`,
-  /// `notifications/cancelled` is sent.
-  /// With `keep_on_timeout`, a timed-out request stays registered so a late reply can still
-  /// be collected by another wait (the era probe uses this).
+  /// Wait for a reply. On timeout or stop the request is forgotten (but see WaitOptions) and,
+  /// with `cancel_on_abort`, `notifications/cancelled` is sent.
   [[nodiscard]] Result<json> wait(const std::shared_ptr<Pending>& p, Clock::time_point deadline,
-                                  const std::stop_token& stop, bool cancel_on_abort,
-                                  bool keep_on_timeout = false);
-  /// send_request + wait.
-  [[nodiscard]] Result<json> call(const std::string& method, json params, Clock::time_point deadline,
-                                  const std::stop_token& stop, bool cancel_on_abort = true,
-                                  const SendOptions& send_options = {}, ProgressOptions progress = {});
-  /// The same with `params` lent, not given: moved into the message while it is sent and
-  /// moved back after, so a caller that may send them again (a retry, another round) needs
-  /// no copy. They come back as sent (with a progress token, if one was added).
-  [[nodiscard]] Result<json> call_lent(const std::string& method, json& params, Clock::time_point deadline,
-                                       const std::stop_token& stop, bool cancel_on_abort,
-                                       const SendOptions& send_options, ProgressOptions progress);
-  /// Runs `task` on the engine's worker thread, after what is already queued there (server
+                                  const std::stop_token& stop, WaitOptions options = {});
+  /// Runs `task` on the engine's worker thread, after what is already queued there (peer
   /// requests and earlier tasks, in order). For user callbacks that must not run on a thread
-  /// reading the transport: they may block, or call the server. Dropped once closed.
+  /// reading the channel: they may block, or call the peer. Dropped once closed.
   void post(std::function<void()> task);
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
   /// Forget a pending request (the caller gave up on it).
   void abandon(const std::shared_ptr<Pending>& p);
 
-  /// Fail every pending request with `reason` and close the transport. Idempotent.
+  /// Fail every pending request with `reason` and close the channel. Idempotent.
   void close(const Error& reason);
   [[nodiscard]] bool is_open() const;
-  /// Forwarded to the transport (HTTP sends it as MCP-Protocol-Version).
-  void set_protocol_version(const std::string& v) { transport_->set_protocol_version(v); }
+
+ protected:
+  explicit RpcEngine(Options options);
+
+  // ---- the channel, a subclass's
+  /// Sends a notification or an answer to a peer's request.
+  virtual Result<void> write(const json& message, Clock::time_point deadline) = 0;
+  /// Ends the channel; called by close() once nothing is pending and the worker has stopped.
+  virtual void close_channel() = 0;
+  /// The waiting caller's fast path (optional): read the channel on this thread, delivering
+  /// what comes through receive(), until `p.signal` is no longer `seen`, `until` passes or
+  /// interrupt_lead() is called. Returns false at once, having read nothing, when it cannot;
+  /// the caller then sleeps until woken. Called with `p.leading` set.
+  virtual bool lead(Pending& /*p*/, std::uint32_t /*seen*/, Clock::time_point /*until*/) { return false; }
+  /// Makes a lead() for `p` return soon (any thread; wake() calls it while `p.leading`).
+  virtual void interrupt_lead(Pending& /*p*/) {}
+
+  // ---- what a subclass uses to send
+  /// Hands one request's message to the channel, as the subclass sends it.
+  class RequestWriter {
+   public:
+    /// The message is only lent for the call (see send_lent).
+    virtual Result<void> write(const json& message) = 0;
+
+   protected:
+    ~RequestWriter() = default;
+  };
+  /// Sends a request through `writer` without waiting. `params` are lent, not given: moved
+  /// into the message while it is written and moved back after, so a caller that may send
+  /// them again (a retry, another round) needs no copy. They come back as sent (with a
+  /// progress token, if one was added).
+  Result<std::shared_ptr<Pending>> send_lent(const std::string& method, json& params, Clock::time_point deadline,
+                                             ProgressOptions progress, RequestWriter& writer);
+
+  // ---- what the channel reports (from its reading thread, or a leader's)
+  /// One message from the peer.
+  void receive(json&& msg);
+  /// The channel ended by itself.
+  void channel_closed(const Error& e);
+  /// One request failed below JSON-RPC; the channel stays usable.
+  void request_failed(const json& id, const Error& e);
+  /// The channel is waiting on something other than the peer for request `id` (an
+  /// authorization): its timeout is suspended while held.
+  void request_held(const json& id, bool held);
+  /// The channel could not start: every call fails as on a closed connection.
+  void refuse();
+
+  void diagnose(std::string_view what) const;
+  // `e`, naming the peer unless it names one already.
+  [[nodiscard]] Error decorate(Error e) const;
 
  private:
   struct WorkQueue;
-  // send_request with `params` lent (see call_lent).
-  Result<std::shared_ptr<Pending>> send_lent(const std::string& method, json& params, Clock::time_point deadline,
-                                             const SendOptions& send_options, ProgressOptions progress);
-  void on_message(json&& msg);
-  void on_transport_closed(const Error& e);
-  void on_request_failed(const json& id, const Error& e);
-  void on_request_held(const json& id, bool held);
   // The pending request with JSON-RPC id `id` (null if none), taken out of the map if `remove`.
-  std::shared_ptr<Pending> find_pending(const json& id, bool remove);
+  enum class Take { leave, remove };
+  std::shared_ptr<Pending> find_pending(const json& id, Take take);
   bool deliver_progress(const json& params);
   void fail_all(const Error& e);
+  // close() but for the channel: what the destructor does.
+  void shut_down(const Error& reason);
   static void dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<RpcEngine> engine);
-  void handle_server_request(json& msg);
+  void handle_peer_request(json& msg);
   void answer(const json& id, Result<json> r);
-  Error decorate(Error e) const;
+  void send_cancelled(std::int64_t id, const char* reason);
   // After a change the waiter of `p` must see (made under p.m, or an atomic flag).
   void wake(Pending& p);
 
-  std::unique_ptr<Transport> transport_;
   Options options_;
   mutable std::mutex mutex_;
   std::map<std::int64_t, std::shared_ptr<Pending>> pending_;
   std::int64_t next_id_ = 1;
   bool closed_ = false;
-  bool started_ = false;
   std::optional<Error> close_reason_;
   RequestHandler request_handler_;
   NotificationHandler notification_handler_;
-  // Server->client requests and posted tasks run on a worker thread, one at a time, in
-  // order, off the reader thread. Its state is shared so the worker outlives an engine
-  // destroyed from inside a handler.
+  // Peer requests and posted tasks run on a worker thread, one at a time, in order, off the
+  // reading thread. Its state is shared so the worker outlives an engine destroyed from
+  // inside a handler.
   struct Work {
-    json request;                // a server request, or
+    json request;                // a peer's request, or
     std::function<void()> task;  // a posted task
     // Whether a reply waits for it (wait_for_handlers): not for a ping, whose answer nobody
-    // sees, so a server that floods pings and reads no answers cannot hold up our replies.
+    // sees, so a peer that floods pings and reads no answers cannot hold up our replies.
     bool ordered = true;
   };
   struct WorkQueue {
@@ -183,7 +220,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void wait_for_handlers(std::uint64_t before, Clock::time_point until);
   std::shared_ptr<WorkQueue> work_ = std::make_shared<WorkQueue>();
   std::thread worker_;
-  std::atomic<std::uint64_t> dropped_requests_{0};  // server requests over the queue's bound
+  std::atomic<std::uint64_t> dropped_requests_{0};  // peer requests over the queue's bound
 };
 
 /// While one lives on a thread, the calls that thread makes through the engines of `owner`

@@ -1,19 +1,16 @@
 // SPDX-License-Identifier: MIT
+// The JSON-RPC engine's core (rpc_engine.hpp): ids and the pending map, waiting for a reply
+// (futex, deadlines, holds, progress, cancellation), the peer's messages, the worker thread.
 #include "rpc_engine.hpp"
 
-#include "protocol/jsonrpc.hpp"
-#include "protocol/types_detail.hpp"
-#include "server_error.hpp"
+#include "jsonrpc.hpp"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <climits>
 #include <ctime>
-#include <limits>
-#include <optional>
 
 namespace mcp::detail {
 
@@ -26,7 +23,7 @@ static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t) &&
 
 // Sleeps while `word` still holds `seen`, until `deadline` (CLOCK_MONOTONIC, which is what
 // steady_clock reads on Linux) at the latest. Spurious returns are fine: callers re-check.
-void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Transport::Clock::time_point deadline) {
+void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, RpcEngine::Clock::time_point deadline) {
   const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
   if (ns <= 0) return;
   timespec ts{};
@@ -35,9 +32,6 @@ void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, Tran
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_BITSET_PRIVATE, seen, &ts, nullptr,
             FUTEX_BITSET_MATCH_ANY);
 }
-
-// The request whose waiter is leading on this thread (its own reply needs no interrupt).
-thread_local const RpcEngine::Pending* tl_leading = nullptr;
 
 // The owner named by this thread's innermost UnorderedHandlersScope (null: none).
 thread_local const void* tl_unordered = nullptr;
@@ -75,83 +69,25 @@ void RpcEngine::wake(Pending& p) {
   p.signal.fetch_add(1, std::memory_order_seq_cst);
   if (p.waiters.load(std::memory_order_seq_cst) != 0)
     ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&p.signal), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-  if (p.leading.load(std::memory_order_seq_cst) && tl_leading != &p) transport_->interrupt_lead();
+  if (p.leading.load(std::memory_order_seq_cst)) interrupt_lead(p);
 }
 
-}  // namespace mcp::detail
+RpcEngine::RpcEngine(Options options) : options_(std::move(options)) {}
 
-namespace mcp::jsonrpc {
+RpcEngine::~RpcEngine() { shut_down(Error::make(Errc::disconnected, "connection closed")); }
 
-Error error_from(const nlohmann::json& err, const std::string& method) {
-  Error e = Error::make(Errc::rpc_error, "");
-  std::string msg = "server error";
-  std::string odd_code;
-  if (err.is_object()) {
-    auto c = err.find("code");
-    if (c != err.end() && c->is_number_integer()) {
-      // JSON-RPC codes are 32-bit: anything else is reported as sent, not truncated (4294967297
-      // would read as 1).
-      const bool fits = c->is_number_unsigned()
-                            ? c->get<std::uint64_t>() <= static_cast<std::uint64_t>(std::numeric_limits<int>::max())
-                            : c->get<std::int64_t>() >= std::numeric_limits<int>::min() &&
-                                  c->get<std::int64_t>() <= std::numeric_limits<int>::max();
-      if (fits) e.rpc_code = c->get<int>();
-      else odd_code = c->dump();
-    }
-    auto m = err.find("message");
-    if (m != err.end() && m->is_string()) msg = m->get<std::string>();
-    auto d = err.find("data");
-    if (d != err.end()) e.data = detail::copy_json(*d);  // a server's value: the copy that nests cheaply
-  }
-  e.message = method + ": " + msg;
-  if (!odd_code.empty()) e.message += " (the error code " + odd_code + " is not a 32-bit JSON-RPC code)";
+Error RpcEngine::decorate(Error e) const {
+  if (e.server.empty()) e.server = options_.server;  // as tagged() (lib/server_error.hpp)
   return e;
 }
 
-}  // namespace mcp::jsonrpc
-
-namespace mcp::detail {
-
-RpcEngine::RpcEngine(std::unique_ptr<Transport> transport, Options options)
-    : transport_(std::move(transport)), options_(std::move(options)) {}
-
-RpcEngine::~RpcEngine() {
-  close(Error::make(Errc::disconnected, "connection closed"));
+void RpcEngine::diagnose(std::string_view what) const {
+  if (options_.on_diagnostic) options_.on_diagnostic(what);
 }
 
-Error RpcEngine::decorate(Error e) const { return tagged(std::move(e), options_.server); }
-
-Result<void> RpcEngine::start() {
-  std::weak_ptr<RpcEngine> weak = weak_from_this();
-  Transport::Callbacks cb;
-  // The transport's reader thread holds only weak references: the engine may be destroyed
-  // (which joins that thread through Transport::close) at any time.
-  cb.on_message = [weak](json&& m) {
-    if (auto self = weak.lock()) self->on_message(std::move(m));
-  };
-  cb.on_closed = [weak](const Error& e) {
-    if (auto self = weak.lock()) self->on_transport_closed(e);
-  };
-  cb.on_request_failed = [weak](const json& id, const Error& e) {
-    if (auto self = weak.lock()) self->on_request_failed(id, e);
-  };
-  cb.on_request_held = [weak](const json& id, bool held) {
-    if (auto self = weak.lock()) self->on_request_held(id, held);
-  };
-  cb.on_diagnostic = [weak](std::string_view d) {
-    if (auto self = weak.lock(); self && self->options_.on_diagnostic) self->options_.on_diagnostic(d);
-  };
-  {
-    std::lock_guard lk(mutex_);
-    started_ = true;
-  }
-  auto r = transport_->start(std::move(cb));
-  if (!r) {
-    std::lock_guard lk(mutex_);
-    closed_ = true;
-    return fail(decorate(r.error()));
-  }
-  return {};
+void RpcEngine::refuse() {
+  std::lock_guard lk(mutex_);
+  closed_ = true;
 }
 
 void RpcEngine::set_request_handler(RequestHandler h) {
@@ -168,17 +104,9 @@ bool RpcEngine::is_open() const {
   return !closed_;
 }
 
-Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_request(const std::string& method, json params,
-                                                                     Clock::time_point deadline,
-                                                                     const SendOptions& send_options,
-                                                                     ProgressOptions progress) {
-  return send_lent(method, params, deadline, send_options, std::move(progress));
-}
-
 Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::string& method, json& params,
-                                                                  Clock::time_point deadline,
-                                                                  const SendOptions& send_options,
-                                                                  ProgressOptions progress) {
+                                                                  Clock::time_point deadline, ProgressOptions progress,
+                                                                  RequestWriter& writer) {
   auto p = std::make_shared<Pending>();
   p->method = method;
   p->deadline = deadline;
@@ -220,15 +148,15 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::stri
   try {
     *e->id = p->id;
     e->method->assign(method);
-    // A transport is done with the message when send returns (it serialises what it keeps).
-    sent = transport_->send(e->msg, deadline, send_options);
+    // A channel is done with the message when write returns (it serialises what it keeps).
+    sent = writer.write(e->msg);
   } catch (...) {
     abandon(p);  // nobody will wait for it
     throw;
   }
   if (!sent) {
     abandon(p);
-    // A transport that died while we wrote reports the cause through on_closed; prefer it.
+    // A channel that died while we wrote reports the cause through channel_closed; prefer it.
     std::lock_guard lk(mutex_);
     if (close_reason_) return fail(*close_reason_);
     return fail(decorate(sent.error()));
@@ -242,7 +170,7 @@ void RpcEngine::abandon(const std::shared_ptr<Pending>& p) {
 }
 
 Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_point deadline,
-                             const std::stop_token& stop, bool cancel_on_abort, bool keep_on_timeout) {
+                             const std::stop_token& stop, WaitOptions options) {
   std::atomic<bool> stopped{false};
   {
     // Registered before taking p->m: if stop was already requested the callback runs
@@ -268,12 +196,7 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
           // The caller's callback threw: its exception ends the call, and the server is told
           // to stop working on it, as for any other abandoned request.
           abandon(p);
-          if (cancel_on_abort && is_open()) {
-            auto ignored = notify("notifications/cancelled",
-                                  json{{"requestId", p->id}, {"reason", "the progress callback threw"}},
-                                  Clock::now() + std::chrono::milliseconds(500));
-            (void)ignored;
-          }
+          if (options.cancel_on_abort) send_cancelled(p->id, "the progress callback threw");
           throw;
         }
         lk.lock();
@@ -293,15 +216,10 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
       const auto until = p->held ? Clock::now() + std::chrono::hours(1) : p->deadline + p->held_total;
       if (Clock::now() >= until) break;
       lk.unlock();
-      // Read the reply ourselves if no other thread is reading: no hand-off from a reader
-      // thread (a wake-up and a context switch per call). Otherwise sleep until woken.
+      // Read the reply ourselves if the channel lets us: no hand-off from a reading thread (a
+      // wake-up and a context switch per call). Otherwise sleep until woken.
       p->leading.store(true, std::memory_order_seq_cst);
-      bool led = false;
-      if (p->signal.load(std::memory_order_seq_cst) == seen) {
-        tl_leading = p.get();
-        led = transport_->lead([&] { return p->signal.load(std::memory_order_seq_cst) != seen; }, until);
-        tl_leading = nullptr;
-      }
+      const bool led = p->signal.load(std::memory_order_seq_cst) == seen && lead(*p, seen, until);
       p->leading.store(false, std::memory_order_seq_cst);
       if (!led) {
         p->waiters.fetch_add(1, std::memory_order_seq_cst);
@@ -310,7 +228,7 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
       }
       lk.lock();
     }
-    if (keep_on_timeout && !stopped)
+    if (options.keep_on_timeout && !stopped)
       return fail(decorate(Error::make(Errc::timeout, p->method + ": no reply within the timeout")));
   }
   abandon(p);
@@ -319,43 +237,9 @@ Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_poin
     std::lock_guard lk(p->m);
     if (p->done) return std::move(p->result);
   }
-  const char* reason = stopped ? "cancelled by the client" : "timed out";
-  if (cancel_on_abort && is_open()) {
-    auto ignored = notify("notifications/cancelled", json{{"requestId", p->id}, {"reason", reason}},
-                          Clock::now() + std::chrono::milliseconds(500));
-    (void)ignored;
-  }
+  if (options.cancel_on_abort) send_cancelled(p->id, stopped ? "cancelled by the client" : "timed out");
   if (stopped) return fail(decorate(Error::make(Errc::cancelled, p->method + ": cancelled")));
   return fail(decorate(Error::make(Errc::timeout, p->method + ": no reply within the timeout")));
-}
-
-Result<json> RpcEngine::call(const std::string& method, json params, Clock::time_point deadline,
-                             const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options,
-                             ProgressOptions progress) {
-  return call_lent(method, params, deadline, stop, cancel_on_abort, send_options, std::move(progress));
-}
-
-Result<json> RpcEngine::call_lent(const std::string& method, json& params, Clock::time_point deadline,
-                                  const std::stop_token& stop, bool cancel_on_abort, const SendOptions& send_options,
-                                  ProgressOptions progress) {
-  if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
-  const bool resets = progress.reset_timeout;
-  // The caller waits right after sending: the transport may do the exchange on this thread.
-  // Not with progress: wait() gives it to on_progress as it comes (and follows a deadline
-  // that progress moves), which it could not do from inside the exchange.
-  const bool reports = static_cast<bool>(progress.on_progress);
-  Result<std::shared_ptr<Pending>> p = nullptr;
-  if (reports) {
-    p = send_lent(method, params, deadline, send_options, std::move(progress));
-  } else {
-    SendOptions here = send_options;
-    here.on_caller_thread = true;
-    here.stop = stop;
-    p = send_lent(method, params, deadline, here, std::move(progress));
-  }
-  if (p && resets) return wait(*p, (*p)->deadline, stop, cancel_on_abort);
-  if (!p) return fail(p.error());
-  return wait(*p, deadline, stop, cancel_on_abort);
 }
 
 Result<void> RpcEngine::notify(const std::string& method, json params, Clock::time_point deadline) {
@@ -365,15 +249,20 @@ Result<void> RpcEngine::notify(const std::string& method, json params, Clock::ti
   }
   json msg{{"jsonrpc", "2.0"}, {"method", method}};
   if (!params.is_null()) msg["params"] = std::move(params);
-  auto r = transport_->send(msg, deadline, SendOptions{});
+  auto r = write(msg, deadline);
   if (!r) return fail(decorate(r.error()));
   return {};
 }
 
-void RpcEngine::on_message(json&& msg) {
-  auto diag = [&](const std::string& s) {
-    if (options_.on_diagnostic) options_.on_diagnostic(s);
-  };
+void RpcEngine::send_cancelled(std::int64_t id, const char* reason) {
+  if (!is_open()) return;
+  auto ignored = notify("notifications/cancelled", json{{"requestId", id}, {"reason", reason}},
+                        Clock::now() + std::chrono::milliseconds(500));
+  (void)ignored;
+}
+
+void RpcEngine::receive(json&& msg) {
+  auto diag = [&](const std::string& s) { diagnose(s); };
   if (!msg.is_object()) {
     diag("ignored a message that is not a JSON object");
     return;
@@ -454,8 +343,8 @@ void RpcEngine::answer(const json& id, Result<json> r) {
     if (!r.error().data.is_null()) err["data"] = r.error().data;
     msg["error"] = std::move(err);
   }
-  auto sent = transport_->send(msg, Clock::now() + std::chrono::seconds(10), SendOptions{});
-  if (!sent && options_.on_diagnostic) options_.on_diagnostic("could not answer a server request: " + sent.error().message);
+  auto sent = write(msg, Clock::now() + std::chrono::seconds(10));
+  if (!sent) diagnose("could not answer a server request: " + sent.error().message);
 }
 
 bool RpcEngine::enqueue(Work&& w) {
@@ -498,7 +387,7 @@ void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<Rpc
     if (!self) return;
     if (!w.task) {
       try {
-        self->handle_server_request(w.request);
+        self->handle_peer_request(w.request);
       } catch (...) {
         // The handlers are guarded where they are called; this is the thread's last line (an
         // on_diagnostic that throws, bad_alloc): nothing leaves the worker thread.
@@ -535,7 +424,7 @@ void RpcEngine::wait_for_handlers(std::uint64_t before, Clock::time_point until)
   });
 }
 
-void RpcEngine::handle_server_request(json& msg) {
+void RpcEngine::handle_peer_request(json& msg) {
   const std::string method = msg["method"].get<std::string>();
   const json params = msg.contains("params") ? msg["params"] : json::object();
   RequestHandler h;
@@ -602,18 +491,18 @@ bool RpcEngine::deliver_progress(const json& params) {
   return true;
 }
 
-std::shared_ptr<RpcEngine::Pending> RpcEngine::find_pending(const json& id, bool remove) {
+std::shared_ptr<RpcEngine::Pending> RpcEngine::find_pending(const json& id, Take take) {
   if (!id.is_number_integer()) return nullptr;
   std::lock_guard lk(mutex_);
   auto it = pending_.find(id.get<std::int64_t>());
   if (it == pending_.end()) return nullptr;
   auto p = it->second;
-  if (remove) pending_.erase(it);
+  if (take == Take::remove) pending_.erase(it);
   return p;
 }
 
-void RpcEngine::on_request_held(const json& id, bool held) {
-  auto p = find_pending(id, false);
+void RpcEngine::request_held(const json& id, bool held) {
+  auto p = find_pending(id, Take::leave);
   if (!p) return;
   {
     std::lock_guard lk(p->m);
@@ -625,8 +514,8 @@ void RpcEngine::on_request_held(const json& id, bool held) {
   wake(*p);
 }
 
-void RpcEngine::on_request_failed(const json& id, const Error& e) {
-  auto p = find_pending(id, true);
+void RpcEngine::request_failed(const json& id, const Error& e) {
+  auto p = find_pending(id, Take::remove);
   if (!p) return;
   {
     std::lock_guard lk(p->m);
@@ -639,7 +528,7 @@ void RpcEngine::on_request_failed(const json& id, const Error& e) {
   wake(*p);
 }
 
-void RpcEngine::on_transport_closed(const Error& e) {
+void RpcEngine::channel_closed(const Error& e) {
   Error reason = decorate(e);
   {
     std::lock_guard lk(mutex_);
@@ -652,10 +541,13 @@ void RpcEngine::on_transport_closed(const Error& e) {
 }
 
 void RpcEngine::close(const Error& reason) {
-  bool was_started;
+  shut_down(reason);
+  close_channel();
+}
+
+void RpcEngine::shut_down(const Error& reason) {
   {
     std::lock_guard lk(mutex_);
-    was_started = started_;
     if (!closed_) {
       closed_ = true;
       close_reason_ = decorate(reason);
@@ -674,7 +566,6 @@ void RpcEngine::close(const Error& reason) {
     if (worker.get_id() == std::this_thread::get_id()) worker.detach();  // closed from a handler
     else worker.join();
   }
-  if (was_started && transport_) transport_->close();
 }
 
 }  // namespace mcp::detail

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// The stdio transport's writing: one JSON line per message to the server's stdin, batched
+// behind a thread already writing, within each message's deadline.
+#include "stdio_internal.hpp"
+
+#include "../protocol/json_write.hpp"
+#include "../server_error.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace mcp::detail {
+
+using namespace std::chrono_literals;
+
+Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) {
+  // Invalid UTF-8 from the caller is replaced rather than thrown.
+  std::string line;
+  line.reserve(512);  // one allocation for a typical message, not one per doubling
+  if (!append_json(line, message))
+    return fail(Errc::invalid_message, too_deep_to_send_text());
+  line += '\n';
+  std::string batch;
+  // Where this caller's own line starts in the first batch: a line whose caller is told it
+  // failed is never sent later (the server must not act on a request its caller gave up).
+  std::size_t own_start = 0;
+  {
+    std::lock_guard q(queue_mutex_);
+    if (writer_active_ && !closing_ && open_) {
+      // Another thread is writing: it sends this line after what it has, in order, often in
+      // the same syscall as other lines. Under concurrency that saves a write and a wait for
+      // write_mutex_ per message. A line the writer cannot send ends as that request's
+      // timeout, or as the connection's end for everything in flight.
+      queued_ += line;
+      return {};
+    }
+    writer_active_ = true;
+    batch.swap(queued_);  // what a writer that timed out left goes first
+    own_start = batch.size();
+    batch += line;
+  }
+  // This thread is the writer until the queue is empty (write_mutex_ keeps in_ open meanwhile).
+  std::lock_guard lk(write_mutex_);
+  Result<void> result;
+  bool first = true;  // `batch` ends with this caller's line
+  for (;;) {
+    std::size_t off = 0;
+    Result<void> r = write_all(batch, deadline, off);
+    if (!r) {
+      std::lock_guard q(queue_mutex_);
+      const std::size_t others_end = first ? own_start : batch.size();
+      if (off > 0 && batch[off - 1] != '\n') {
+        in_.reset();  // a partial line would corrupt the stream for every later message
+        queued_.clear();
+      } else if (in_.fd < 0) {
+        queued_.clear();
+      } else if (off < others_end) {
+        queued_.insert(0, batch, off, others_end - off);  // for the next writer, still first
+      }
+      writer_active_ = false;
+      if (first) result = std::move(r);
+      break;
+    }
+    first = false;
+    std::lock_guard q(queue_mutex_);
+    if (queued_.empty()) {
+      writer_active_ = false;
+      break;
+    }
+    batch.clear();
+    batch.swap(queued_);
+  }
+  if (!result && result.error().errc() == Errc::process_exited) return died();
+  return result;
+}
+
+Result<void> StdioTransport::write_all(const std::string& data, Clock::time_point deadline, std::size_t& off) {
+  if (closing_ || in_.fd < 0) return fail(Errc::connection_closed, "server '" + name_ + "' is not running");
+  if (!open_) return fail(Errc::process_exited, "server '" + name_ + "' closed its output");
+  while (off < data.size()) {
+    // MSG_NOSIGNAL: a server that died is an EPIPE here, never a SIGPIPE for the host process.
+    ssize_t n = ::send(in_.fd, data.data() + off, data.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      off += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (closing_) return fail(Errc::connection_closed, "server '" + name_ + "' was closed during a write");
+      auto now = Clock::now();
+      if (now >= deadline) return fail(Errc::timeout, "server '" + name_ + "' is not reading its input");
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+      pollfd p{in_.fd, POLLOUT, 0};
+      ::poll(&p, 1, static_cast<int>(std::min<long long>(left + 1, 50)));
+      continue;
+    }
+    const int e = errno;
+    if (e == EPIPE || e == ECONNRESET) return fail(Errc::process_exited, "server '" + name_ + "' closed its input");
+    return fail(Errc::io_error, "write to server '" + name_ + "': " + errno_text(e));
+  }
+  return {};
+}
+
+Result<void> StdioTransport::died() {
+  // The reader thread is collecting the server's last stderr lines and its exit status; wait
+  // for that (bounded) so the error says why, not just "closed its input".
+  const auto until = Clock::now() + 1500ms;
+  while (!closed_reported_ && !closing_ && Clock::now() < until) std::this_thread::sleep_for(5ms);
+  Error e = server_error(Errc::process_exited, "server '" + name_ + "' " + exit_description(), name_);
+  e.stderr_tail = stderr_tail();
+  return fail(std::move(e));
+}
+
+}  // namespace mcp::detail
