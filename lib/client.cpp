@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <mcp/client.hpp>
 
-#include "http_transport.hpp"
+#include "client/http_transport.hpp"
 #include "server_error.hpp"
 #include "session_access.hpp"
 

@@ -4,7 +4,7 @@
 // dispatch of server requests (on a worker thread, so a slow handler never blocks reading)
 // and notifications (on the reader thread).
 #include <mcp/error.hpp>
-#include <mcp/transport.hpp>
+#include "client/transport.hpp"
 #include <mcp/types.hpp>
 
 #include <nlohmann/json.hpp>

@@ -4,7 +4,7 @@
 #include "rpc_engine.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "server_error.hpp"
-#include "http_transport.hpp"
+#include "client/http_transport.hpp"
 #include "stdio_transport.hpp"
 #include "protocol/schema_validator.hpp"
 #include "session_access.hpp"

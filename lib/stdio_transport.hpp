@@ -2,7 +2,7 @@
 #pragma once
 // Factory for the stdio transport (Boost.Process stays inside stdio_transport.cpp).
 #include <mcp/config.hpp>
-#include <mcp/transport.hpp>
+#include "client/transport.hpp"
 
 #include <memory>
 #include <string>

@@ -70,7 +70,7 @@ inline std::vector<std::string> list_dir(const std::string& path) {
 inline std::size_t open_fds() { return list_dir("/proc/self/fd").size(); }
 }  // namespace testutil
 namespace mcp::detail {
-std::size_t idle_flight_threads();  // lib/http_transport.hpp
+std::size_t idle_flight_threads();  // lib/client/http_transport.hpp
 }
 namespace testutil {
 /// Our threads, less the HTTP flight pool's idle ones (kept for reuse, not leaked).

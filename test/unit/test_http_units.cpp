@@ -1,5 +1,5 @@
 // Pure pieces of the HTTP transport: URL handling, header value encoding, x-mcp-header.
-#include "../../lib/http_transport.hpp"
+#include "../../lib/client/http_transport.hpp"
 #include "../../lib/tool_headers.hpp"
 
 #include <doctest/doctest.h>

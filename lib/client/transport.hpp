@@ -4,7 +4,6 @@
 /// The channel under a session: moves JSON-RPC messages, knows nothing of MCP methods.
 ///
 /// Internal: not installed, and not part of the API (no public function takes a Transport).
-/// It stays in include/mcp/ until the lib/ restructuring gives it a place under lib/client/.
 ///
 /// Thread-safety: `send` may be called from many threads at once; `close` from any thread,
 /// any number of times. Messages are delivered one at a time, on the transport's own reader

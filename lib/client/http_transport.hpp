@@ -4,9 +4,9 @@
 // Streamable HTTP for both eras, and the legacy 2024-11-05 HTTP+SSE transport, with the
 // automatic fallback between them.
 #include <mcp/config.hpp>
-#include <mcp/transport.hpp>
+#include "transport.hpp"
 
-#include "util/url.hpp"
+#include "../util/url.hpp"
 
 #include <memory>
 #include <optional>

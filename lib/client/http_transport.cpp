@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "http_transport.hpp"
 
-#include "http1.hpp"
-#include "protocol/json_read.hpp"
-#include "protocol/json_write.hpp"
-#include "protocol/sse.hpp"
-#include "server_error.hpp"
-#include "util/ascii.hpp"
-#include "util/backoff.hpp"
-#include "util/base64.hpp"
+#include "../http1.hpp"
+#include "../protocol/json_read.hpp"
+#include "../protocol/json_write.hpp"
+#include "../protocol/sse.hpp"
+#include "../server_error.hpp"
+#include "../util/ascii.hpp"
+#include "../util/backoff.hpp"
+#include "../util/base64.hpp"
 
 #include <algorithm>
 #include <atomic>
