@@ -4,6 +4,7 @@
 #include "rpc_engine.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "server_error.hpp"
+#include "client/http_send_facts.hpp"
 #include "client/http_transport.hpp"
 #include "stdio_transport.hpp"
 #include "protocol/schema_validator.hpp"
@@ -88,8 +89,8 @@ bool is_transport_failure(const Error& e) {
 // HTTP era detection (2026-07-28, Streamable HTTP backward compatibility): a 4xx without a
 // recognised modern error body means a legacy server; 401/403 and 5xx are never verdicts.
 bool http_status_means_legacy(const Error& e) {
-  if (e.errc() != Errc::http_error || !e.data.is_object()) return false;
-  const int status = e.data.value("status", 0);
+  if (e.errc() != Errc::http_error || !e.http_status) return false;
+  const int status = *e.http_status;
   return status >= 400 && status < 500 && status != 401 && status != 403;
 }
 
@@ -325,7 +326,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
       // idle thread and connection per client (the spec lets a client not open it).
       const auto& h = client.handlers;
       const bool listens = h.elicitation || h.sampling || h.roots || h.on_log || h.on_change;
-      t = detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens);
+      t = detail::with_http_send_options(
+          detail::make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens));
     }
     RpcEngine::Options o;
     o.server = name;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "tool_headers.hpp"
 
-#include "client/http_transport.hpp"
+#include "client/http_send_facts.hpp"
 #include "util/ascii.hpp"
 
 #include <algorithm>

@@ -8,7 +8,6 @@
 #include "../server_error.hpp"
 #include "../util/ascii.hpp"
 #include "../util/backoff.hpp"
-#include "../util/base64.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -41,18 +40,6 @@ bool header_safe(const std::string& v) {
 // The redirects redirect_target may follow (a 303 turns the request into a GET: not followed).
 bool redirect_status(int status) { return status == 301 || status == 302 || status == 307 || status == 308; }
 
-}  // namespace
-
-std::string encode_header_value(const std::string& v) {
-  bool plain = !v.empty() && v.front() != ' ' && v.front() != '\t' && v.back() != ' ' && v.back() != '\t';
-  for (unsigned char c : v)
-    if (!(c == '\t' || (c >= 0x20 && c <= 0x7e))) plain = false;
-  const bool sentinel_shaped = v.rfind("=?base64?", 0) == 0 && v.size() >= 11 && v.compare(v.size() - 2, 2, "?=") == 0;
-  if (plain && !sentinel_shaped) return v;
-  return "=?base64?" + base64_encode(v) + "?=";
-}
-
-namespace {
 
 // ---------------------------------------------------------------- the transport
 
@@ -123,7 +110,7 @@ ResponseFields all_fields(const http1::Head& h) {
 }
 
 // One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
-// the legacy GET stream, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
+// the GET stream of a stateful session, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
 struct Flight {
   json id;  // the JSON-RPC id of the request (null for streams)
   std::mutex m;
@@ -276,7 +263,7 @@ class HttpTransport final : public Transport {
   void set_protocol_version(const std::string& v) override {
     std::lock_guard lk(mutex_);
     protocol_version_ = v;
-    legacy_ = true;
+    stateful_ = true;
   }
 
  private:
@@ -284,6 +271,11 @@ class HttpTransport final : public Transport {
     return err(Errc::invalid_message, too_deep_to_send_text());
   }
   Error err(Errc c, std::string msg) const { return server_error(c, std::move(msg), name_); }
+  Error session_expired() const {
+    Error e = err(Errc::session_expired, "the server no longer knows our session (HTTP 404)");
+    e.http_status = 404;
+    return e;
+  }
   // A new connection to u's origin (TLS for https).
   std::unique_ptr<http1::Connection> connect_to(const Url& u) const {
     return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout,
@@ -305,7 +297,8 @@ class HttpTransport final : public Transport {
                                           std::string_view method = "POST",
                                           std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
   void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
-  Fields headers_for(const json* msg, bool stream);
+  // The headers of a request: configured, provided, session facts, then the message's own.
+  Fields headers_for(bool stream, const SendOptions* options = nullptr);
   void deliver(json&& msg);
   // Parses and delivers one message (or batch); false if it is not JSON (reported as a
   // diagnostic when `diagnose`).
@@ -328,10 +321,15 @@ class HttpTransport final : public Transport {
   Result<bool> challenge(int status, const ResponseFields& response, const Fields& sent, int attempt,
                          Clock::time_point deadline, Flight* f, const json& id = json());
 
-  // One request's POST. `body` and `headers` were made on the caller's thread; `initialize`
-  // is the message itself, kept only for an initialize (the HTTP+SSE fallback resends it).
+  // A request that opens a session, kept: the HTTP+SSE fallback sends it again.
+  struct Opening {
+    json message;
+    SendOptions options;
+  };
+  // One request's POST. `body` and `headers` were made on the caller's thread; `opening` only
+  // for a request that opens a session.
   void run_request(Flight& f, const json& id, const std::string& body, Fields& headers,
-                   const json* initialize, Clock::time_point deadline);
+                   const Opening* opening, Clock::time_point deadline);
   bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
                      const Fields& headers, SseParser& parser, const json& our_id, bool& got_response,
                      int& status, std::string& error_body, std::string& content_type,
@@ -350,8 +348,9 @@ class HttpTransport final : public Transport {
   void run_get_stream(Flight& f);
   Result<void> open_sse(Clock::time_point deadline);
   void run_sse_stream(Flight& f);
-  Result<void> post_sync(const Url& url, const json& msg, Clock::time_point deadline, bool expect_session_ok);
-  void end_session();  // the legacy DELETE
+  Result<void> post_sync(const Url& url, const json& msg, const SendOptions& options, Clock::time_point deadline,
+                         bool expect_session_ok);
+  void end_session();  // the DELETE that ends a stateful session
   // A connection to the server, one of at most cfg_.max_connections at once (requests beyond
   // wait their turn, first come first served): false if `f` stopped, `deadline` passed or the
   // transport closed first. give_slot() hands it to the next in line.
@@ -361,7 +360,7 @@ class HttpTransport final : public Transport {
 
   std::string name_;
   HttpServerConfig cfg_;
-  bool server_stream_;  // open the legacy GET stream (someone listens to what it carries)
+  bool server_stream_;  // open the GET stream once a session is ready (someone listens to what it carries)
   Callbacks cb_;
   Url url_;
   std::string origin_;  // url_.origin()
@@ -372,9 +371,9 @@ class HttpTransport final : public Transport {
 
   std::mutex mutex_;  // guards the state below
   Mode mode_ = Mode::streamable;
-  bool legacy_ = false;            // an initialize went through: sessions, GET stream, DELETE
+  bool stateful_ = false;          // a session was opened: session id, GET stream, DELETE
   std::string session_id_;
-  std::string protocol_version_;   // legacy: sent as MCP-Protocol-Version once agreed
+  std::string protocol_version_;   // the session's: sent as MCP-Protocol-Version once agreed
   std::optional<Url> endpoint_;    // 2024-11-05: where messages are POSTed
   std::condition_variable endpoint_cv_;
   bool sse_stream_ended_ = false;
@@ -424,9 +423,10 @@ void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection
   if (v.size() < 64) v.push_back(std::move(c));
 }
 
-Fields HttpTransport::headers_for(const json* msg, bool stream) {
+Fields HttpTransport::headers_for(bool stream, const SendOptions* options) {
   Fields h;
-  h.reserve(cfg_.headers.size() + 6);  // ours: at most Accept, session, method, name, version
+  // ours: at most Accept, session, version, and the message's own
+  h.reserve(cfg_.headers.size() + 3 + (options ? options->headers.size() : 0));
   auto put = [&](std::string_view k, std::string v) { h.set(k, std::move(v)); };
   for (const auto& [k, v] : cfg_.headers) put(k, v);
   if (cfg_.header_provider) {
@@ -444,36 +444,14 @@ Fields HttpTransport::headers_for(const json* msg, bool stream) {
     }
   }
   put("Accept", stream ? "text/event-stream" : "application/json, text/event-stream");
-  std::string version;
   {
     std::lock_guard lk(mutex_);
     if (!session_id_.empty()) put("Mcp-Session-Id", session_id_);
-    version = protocol_version_;
+    if (!protocol_version_.empty()) put("MCP-Protocol-Version", protocol_version_);
   }
-  if (msg && msg->is_object()) {
-    const auto p = msg->find("params");
-    const json* params = p != msg->end() && p->is_object() ? &*p : nullptr;
-    if (params) {
-      const auto meta = params->find("_meta");
-      if (meta != params->end() && meta->is_object()) {
-        auto it = meta->find("io.modelcontextprotocol/protocolVersion");
-        if (it != meta->end() && it->is_string()) version = it->get<std::string>();
-      }
-    }
-    const auto m = msg->find("method");
-    if (m != msg->end() && m->is_string()) {
-      const auto& method = m->get_ref<const std::string&>();
-      put("Mcp-Method", encode_header_value(method));
-      if (params) {
-        const char* key = (method == "tools/call" || method == "prompts/get") ? "name"
-                          : method == "resources/read"                         ? "uri"
-                                                                               : nullptr;
-        const auto v = key ? params->find(key) : params->end();
-        if (v != params->end() && v->is_string()) put("Mcp-Name", encode_header_value(v->get<std::string>()));
-      }
-    }
-  }
-  if (!version.empty()) put("MCP-Protocol-Version", version);
+  // The message's own, from the session: they win over the session's (a version of its own).
+  if (options)
+    for (const auto& [k, v] : options->headers) put(k, v);
   return h;
 }
 
@@ -622,10 +600,12 @@ Error HttpTransport::status_error(int status, const std::string& body, const Res
     json data{{"status", status}};
     if (const auto* v = headers.first("WWW-Authenticate")) data["www_authenticate"] = *v;
     e.data = std::move(data);
+    e.http_status = status;
     return e;
   }
   Error e = err(Errc::http_error, "HTTP " + std::to_string(status) + " from " + url_.shown());
   e.data = json{{"status", status}, {"body", body.substr(0, 512)}};
+  e.http_status = status;
   return e;
 }
 
@@ -717,29 +697,27 @@ Result<void> HttpTransport::start(Callbacks cb) {
 Result<void> HttpTransport::send(const json& message, Clock::time_point deadline, const SendOptions& options) {
   if (closing_ || !open_) return fail(err(Errc::connection_closed, "connection to " + url_.origin() + " is closed"));
   reap_flights(false);
-  const std::string method = message.value("method", "");
   const bool is_request = message.contains("id") && message.contains("method");
   Mode mode;
-  bool legacy;
+  bool stateful;
   {
     std::lock_guard lk(mutex_);
     mode = mode_;
-    legacy = legacy_;
+    stateful = stateful_;
   }
-  if (method == "notifications/cancelled") {
-    // Closing a request's stream is its cancellation (2026-07-28); legacy servers also get the
-    // notification.
-    const json target = message.contains("params") ? message["params"].value("requestId", json()) : json();
+  if (!options.cancels.is_null()) {
+    // Closing a request's stream is its cancellation; within a stateful session the server
+    // also gets the message.
     {
       std::lock_guard lk(mutex_);
       for (auto& f : flights_)
-        if (!target.is_null() && f->id == target) f->stop();
+        if (f->id == options.cancels) f->stop();
     }
-    if (!legacy) return {};
+    if (!stateful) return {};
   }
-  if (method == "initialize") {
+  if (options.opens_session) {
     std::lock_guard lk(mutex_);
-    legacy_ = true;  // from now on: sessions, protocol version header, GET stream, DELETE
+    stateful_ = true;  // from now on: session id, protocol version header, GET stream, DELETE
   }
   if (mode == Mode::sse) {
     Url target;
@@ -748,35 +726,34 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
       if (!endpoint_) return fail(err(Errc::connection_closed, "the SSE stream has no message endpoint"));
       target = *endpoint_;
     }
-    return post_sync(target, message, deadline, false);
+    return post_sync(target, message, options, deadline, false);
   }
   if (is_request) {
     // Serialised and given its headers here, so that the flight needs no copy of the tree.
-    auto headers = headers_for(&message, false);
-    for (const auto& [k, v] : options.headers) headers.set(k, v);
-    std::optional<json> init;
-    if (method == "initialize") init = message;
+    auto headers = headers_for(false, &options);
+    std::optional<Opening> opening;
+    if (options.opens_session) opening = Opening{message, options};
     std::string body;
     body.reserve(512);  // one allocation for a typical request, not one per doubling
     if (!append_json(body, message)) return fail(too_deep_to_send());
-    if (options.on_caller_thread && !init) {
+    if (options.on_caller_thread && !opening) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
       run_here(message["id"], options.stop, deadline,
                [&](Flight& f) { run_request(f, f.id, body, headers, nullptr, deadline); });
       return {};
     }
-    start_flight(message["id"], [this, body = std::move(body),
-                                 headers = std::move(headers), init = std::move(init), deadline](Flight& f) mutable {
-      run_request(f, f.id, body, headers, init ? &*init : nullptr, deadline);
+    start_flight(message["id"], [this, body = std::move(body), headers = std::move(headers),
+                                 opening = std::move(opening), deadline](Flight& f) mutable {
+      run_request(f, f.id, body, headers, opening ? &*opening : nullptr, deadline);
     });
     return {};
   }
-  auto r = post_sync(url_, message, deadline, true);
-  if (r && server_stream_ && method == "notifications/initialized") {
+  auto r = post_sync(url_, message, options, deadline, true);
+  if (r && server_stream_ && options.session_ready) {
     bool start_get = false;
     {
       std::lock_guard lk(mutex_);
-      start_get = legacy_ && !get_stream_started_;
+      start_get = stateful_ && !get_stream_started_;
       get_stream_started_ = true;
     }
     if (start_get) {
@@ -801,9 +778,9 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
   return r;
 }
 
-Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::time_point deadline,
-                                      bool expect_session_ok) {
-  auto headers = headers_for(&msg, false);
+Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const SendOptions& options,
+                                      Clock::time_point deadline, bool expect_session_ok) {
+  auto headers = headers_for(false, &options);
   std::string body;
   if (!append_json(body, msg)) return fail(too_deep_to_send());
   struct Response {
@@ -844,8 +821,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
   Response res;
   for (int attempt = 1;; ++attempt) {
     if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
-    // A cancellation does not queue behind the requests it may be about to free.
-    const bool counted = !(msg.is_object() && msg.value("method", "") == "notifications/cancelled");
+    const bool counted = !options.uncounted;
     if (counted && !take_slot(nullptr, deadline))
       return fail(closing_ ? err(Errc::connection_closed, "connection to " + url_.origin() + " is closed")
                            : err(Errc::timeout, "POST " + url.str() + ": no connection free within the timeout"));
@@ -871,7 +847,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, Clock::ti
     std::lock_guard lk(mutex_);
     if (!session_id_.empty()) {
       session_id_.clear();
-      return fail(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
+      return fail(session_expired());
     }
   }
   return fail(status_error(status, res.body, res.fields));
@@ -930,6 +906,7 @@ Result<Url> HttpTransport::redirect_target(const Url& from, int status, const st
   auto refuse = [&](std::string why, const std::string& to_origin) {
     Error e = err(Errc::http_error, what + " " + why);
     e.data = json{{"status", status}};
+    e.http_status = status;
     if (!to_origin.empty()) e.data["location_origin"] = to_origin;
     return fail(std::move(e));
   };
@@ -1008,7 +985,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       for (unsigned char c : sid) visible = visible && c >= 0x21 && c <= 0x7e;
       if (visible) {
         std::lock_guard lk(mutex_);
-        if (legacy_) session_id_ = sid;
+        if (stateful_) session_id_ = sid;
       }
     }
     return !f.over();
@@ -1083,7 +1060,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
 }
 
 void HttpTransport::run_request(Flight& f, const json& id, const std::string& body, Fields& headers,
-                                const json* initialize, Clock::time_point deadline) {
+                                const Opening* opening, Clock::time_point deadline) {
   SseParser parser(cfg_.max_message_bytes);
   bool got_response = false;
   int status = 0;
@@ -1107,13 +1084,13 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
     parser.reset();
   }
   if (status >= 200 && status < 300) {
-    bool legacy;
+    bool stateful;
     {
       std::lock_guard lk(mutex_);
-      legacy = legacy_;
+      stateful = stateful_;
     }
-    // The stream ended (or broke) before our response. Legacy servers may let us resume it.
-    if (legacy && !parser.last_event_id().empty() && resume(f, id, parser, got_response)) return;
+    // The stream ended (or broke) before our response. Stateful servers may let us resume it.
+    if (stateful && !parser.last_event_id().empty() && resume(f, id, parser, got_response)) return;
     if (f.over() || closing_ || got_response) return;
     if (status == 202) return failed(err(Errc::invalid_message, "the server accepted the request but sent no reply"));
     return failed(err(Errc::stream_broken, "the response stream ended before the response"));
@@ -1126,7 +1103,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
       std::lock_guard lk(mutex_);
       session_id_.clear();
     }
-    return failed(err(Errc::session_expired, "the server no longer knows our session (HTTP 404)"));
+    return failed(session_expired());
   }
   // A JSON-RPC error body is an answer, whatever the status (400 for modern errors, 404 for -32601).
   if (status != 401 && status != 403) {
@@ -1139,9 +1116,9 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
       }
     }
   }
-  // 2025-03-26 backwards compatibility: an initialize that Streamable HTTP refuses with 400,
-  // 404 or 405 means a 2024-11-05 HTTP+SSE server. Never on 401/403.
-  if (initialize && cfg_.transport == HttpTransportKind::automatic &&
+  // 2025-03-26 backwards compatibility: a request opening a session that Streamable HTTP
+  // refuses with 400, 404 or 405 means a 2024-11-05 HTTP+SSE server. Never on 401/403.
+  if (opening && cfg_.transport == HttpTransportKind::automatic &&
       (status == 400 || status == 404 || status == 405)) {
     auto opened = open_sse(Clock::now() + cfg_.connect_timeout + 10s);
     if (!opened) {
@@ -1154,7 +1131,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
       std::lock_guard lk(mutex_);
       target = *endpoint_;
     }
-    auto posted = post_sync(target, *initialize, Clock::now() + 30s, false);
+    auto posted = post_sync(target, opening->message, opening->options, Clock::now() + 30s, false);
     if (!posted) failed(posted.error());
     return;
   }
@@ -1165,7 +1142,7 @@ bool HttpTransport::resume(Flight& f, const json& our_id, SseParser& parser, boo
   Backoff backoff(parser.retry().value_or(1000ms), cfg_.max_reconnect_delay);
   for (int attempt = 0; attempt < cfg_.max_reconnect_attempts && !f.over() && !closing_ && !got_response; ++attempt) {
     if (!backoff.sleep([&] { return f.over() || closing_; }, 10ms)) return true;
-    auto headers = headers_for(nullptr, true);
+    auto headers = headers_for(true);
     headers.set("Last-Event-ID", parser.last_event_id());
     if (!apply_auth(headers, "GET", url_, Clock::now() + cfg_.connect_timeout + 30s)) return false;
     parser.reset();
@@ -1188,7 +1165,7 @@ void HttpTransport::run_get_stream(Flight& f) {
   int failures = 0;
   int auth_attempts = 0;
   while (!f.aborted && !closing_ && failures < cfg_.max_reconnect_attempts) {
-    auto headers = headers_for(nullptr, true);
+    auto headers = headers_for(true);
     if (!parser.last_event_id().empty()) headers.set("Last-Event-ID", parser.last_event_id());
     const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
     if (!apply_auth(headers, "GET", url_, auth_deadline)) return;
@@ -1239,7 +1216,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
   ResponseFields response_headers;
   Url at = url_;  // where the stream is, after same-origin redirects
   std::string location;
-  Fields fields = headers_for(nullptr, true);
+  Fields fields = headers_for(true);
   auto on_head = [&](const http1::Head& h) {
     status = h.status;
     response_headers = all_fields(h);
@@ -1340,7 +1317,7 @@ void HttpTransport::end_session() {
   // up disconnect(), a destructor or a pool eviction), and only its status line is awaited,
   // never its body. Any answer will do (405: the server keeps no sessions).
   const auto by = Clock::now() + std::min<Clock::duration>(kDeleteWait, cfg_.connect_timeout);
-  auto headers = headers_for(nullptr, false);
+  auto headers = headers_for(false);
   if (!apply_auth(headers, "DELETE", url_, by)) return;
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(by - Clock::now());
   if (left.count() <= 0) return;
@@ -1354,11 +1331,11 @@ void HttpTransport::close() {
   if (closed_) return;
   closed_ = true;
   std::string sid;
-  bool legacy;
+  bool stateful;
   {
     std::lock_guard lk(mutex_);
     sid = session_id_;
-    legacy = legacy_;
+    stateful = stateful_;
   }
   // Stop every stream first, then tell the server the session is over.
   {
@@ -1369,7 +1346,7 @@ void HttpTransport::close() {
   open_ = false;
   wake_slot_waiters();
   reap_flights(true);
-  if (legacy && !sid.empty()) end_session();
+  if (stateful && !sid.empty()) end_session();
   std::lock_guard lk(mutex_);
   idle_lean_.clear();
   endpoint_cv_.notify_all();
