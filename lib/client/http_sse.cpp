@@ -78,37 +78,27 @@ void HttpTransport::run_sse_stream(Flight& f) {
   std::string failure;  // why the last exchange failed
   const auto auth_deadline = Clock::now() + cfg_.connect_timeout + 30s;
   int hops = 0;
-  for (int attempt = 1; !f.aborted && !closing_; ++attempt) {
-    auto a = apply_auth(fields, "GET", url_, auth_deadline);
-    if (!a) {
-      std::lock_guard lk(mutex_);
-      sse_error_ = a.error();
-      break;
-    }
-    status = 0;
-    location.clear();
-    // The lean client, for its bounds on the response head (see stream_events); the head
-    // must come in time, the stream then lasts as long as the server keeps it.
-    auto out = post_lean(&f, at, std::string(), fields, 24h, on_head, on_content, "GET",
-                         std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
-    failure = out.ok() ? std::string() : http1::describe(out);
-    if (!location.empty() && !f.aborted) {
-      auto next = redirect_target(at, status, location, hops++);
-      if (!next) {
-        std::lock_guard lk(mutex_);
-        sse_error_ = next.error();
-        break;
+  int attempts = 0;
+  if (!f.aborted && !closing_) {
+    auto round = with_auth(fields, "GET", url_, auth_deadline, &f, json(), attempts, [&]() -> Result<AuthRound> {
+      for (;;) {
+        status = 0;
+        location.clear();
+        // The lean client, for its bounds on the response head (see stream_events); the head
+        // must come in time, the stream then lasts as long as the server keeps it.
+        auto out = post_lean(&f, at, std::string(), fields, 24h, on_head, on_content, "GET",
+                             std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
+        failure = out.ok() ? std::string() : http1::describe(out);
+        if (location.empty() || f.aborted) return AuthRound{status, &response_headers};
+        auto next = redirect_target(at, status, location, hops++);
+        if (!next) return fail(next.error());
+        at = std::move(*next);  // same origin; not an authentication attempt
+        if (f.aborted || closing_) return AuthRound{status, &response_headers, true};
       }
-      at = std::move(*next);  // same origin
-      --attempt;  // not an authentication attempt
-      continue;
-    }
-    auto again = challenge(status, response_headers, fields, attempt, auth_deadline, &f);
-    if (again && *again) continue;
+    });
     std::lock_guard lk(mutex_);
-    if (!again) sse_error_ = again.error();
-    else if (status == 401 || status == 403) sse_error_ = status_error(status, "", response_headers);
-    break;
+    if (!round) sse_error_ = round.error();
+    else if (!round->settled && (status == 401 || status == 403)) sse_error_ = status_error(status, "", response_headers);
   }
   bool had_endpoint;
   {

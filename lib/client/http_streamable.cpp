@@ -58,8 +58,9 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
     }
   };
   Response res;
-  for (int attempt = 1;; ++attempt) {
-    if (auto a = apply_auth(headers, "POST", url, deadline); !a) return a;
+  const json id = msg.contains("method") && msg.contains("id") ? msg["id"] : json();  // a request's
+  int attempts = 0;
+  auto round = with_auth(headers, "POST", url, deadline, nullptr, id, attempts, [&]() -> Result<AuthRound> {
     const bool counted = !options.uncounted;
     if (counted && !take_slot(nullptr, deadline))
       return fail(closing_ ? err(Errc::connection_closed, "connection to " + url_.origin() + " is closed")
@@ -68,11 +69,9 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
     if (counted) give_slot();
     if (!sent) return fail(sent.error());
     res = std::move(*sent);
-    auto again = challenge(res.status, res.fields, headers, attempt, deadline, nullptr,
-                           msg.contains("method") && msg.contains("id") ? msg["id"] : json());
-    if (!again) return fail(again.error());
-    if (!*again) break;
-  }
+    return AuthRound{res.status, &res.fields};
+  });
+  if (!round) return fail(round.error());
   const int status = res.status;
   if (status >= 200 && status < 300) {
     // Some servers answer a notification with a body; anything JSON-RPC in it is delivered.
@@ -239,17 +238,16 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
     // Once stopped or past its deadline the waiting caller reports why, not us.
     if (!f.over() && cb_.on_request_failed) cb_.on_request_failed(id, e);
   };
-  for (int attempt = 1;; ++attempt) {
-    if (auto a = apply_auth(headers, "POST", url_, deadline); !a) return failed(a.error());
+  int attempts = 0;
+  auto round = with_auth(headers, "POST", url_, deadline, &f, id, attempts, [&]() -> Result<AuthRound> {
+    if (attempts > 0) parser.reset();
     x.status = 0;
     x.error_body.clear();
     stream_events(f, url_, "POST", body, headers, parser, id, got_response, x);
-    if (f.over() || closing_ || got_response) return;
-    auto again = challenge(x.status, x.fields, headers, attempt, deadline, &f, id);
-    if (!again) return failed(again.error());
-    if (!*again) break;
-    parser.reset();
-  }
+    return AuthRound{x.status, &x.fields, f.over() || closing_ || got_response};
+  });
+  if (!round) return failed(round.error());
+  if (round->settled) return;
   const int status = x.status;
   if (status >= 200 && status < 300) {
     bool stateful;
@@ -331,6 +329,8 @@ void HttpTransport::run_get_stream(Flight& f) {
   SseParser parser(cfg_.max_message_bytes);
   Backoff backoff(1000ms, cfg_.max_reconnect_delay);
   int failures = 0;
+  // Not with_auth: every reconnection, one after a challenge too, builds its headers afresh
+  // (session, Last-Event-ID, header_provider) and gives the provider a deadline of its own.
   int auth_attempts = 0;
   while (!f.aborted && !closing_ && failures < cfg_.max_reconnect_attempts) {
     auto headers = headers_for(true);

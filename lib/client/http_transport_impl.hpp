@@ -171,6 +171,33 @@ class HttpTransport final : public Transport {
   Error status_error(int status, const std::string& body, const ResponseFields& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
   Result<void> apply_auth(Fields& h, const char* method, const Url& url, Clock::time_point deadline);
+  // What one sending of a request saw, for with_auth.
+  struct AuthRound {
+    int status = 0;                          // 0: no response came
+    const ResponseFields* fields = nullptr;  // the response's fields (read for a 401/403)
+    bool settled = false;                    // done, whatever came: the provider is not asked
+  };
+  // The one auth retry of requests: `send` with the auth provider's credentials in `headers`,
+  // and again while the provider answers a 401/403 with fresh ones (challenge; `id` is held
+  // meanwhile). Returns the last round, or why there were no credentials (or `send`'s error).
+  // `attempts` counts the challenges. A template: `send` is called with no std::function (and
+  // its allocation) per request.
+  template <class Send>
+  Result<AuthRound> with_auth(Fields& headers, const char* method, const Url& url, Clock::time_point deadline,
+                              Flight* f, const json& id, int& attempts, Send&& send) {
+    for (;;) {
+      if (auto a = apply_auth(headers, method, url, deadline); !a) return tl::unexpected(std::move(a.error()));
+      Result<AuthRound> round = send();
+      if (!round || round->settled) return round;
+      auto again = challenge(round->status, *round->fields, headers, ++attempts, deadline, f, id);
+      if (!again) return tl::unexpected(std::move(again.error()));
+      if (!*again) return round;
+      if (f && f->over()) {  // stopped while the provider worked
+        round->settled = true;
+        return round;
+      }
+    }
+  }
   // After a 401/403: asks the provider; true = resend with fresh credentials. `id` (a request's
   // JSON-RPC id, or null for streams) is held meanwhile, so a sign-in does not time it out.
   Result<bool> challenge(int status, const ResponseFields& response, const Fields& sent, int attempt,
