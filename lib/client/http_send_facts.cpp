@@ -31,14 +31,16 @@ SendOptions http_send_options(const json& message, const SendOptions& given) {
     o.headers.emplace_back("Mcp-Method", encode_header_value(method));
     if (params) {
       const char* key = (method == "tools/call" || method == "prompts/get") ? "name"
-                        : method == "resources/read"                         ? "uri"
-                                                                             : nullptr;
+                        : method == "resources/read"                        ? "uri"
+                                                                            : nullptr;
       const auto v = key ? params->find(key) : params->end();
-      if (v != params->end() && v->is_string()) o.headers.emplace_back("Mcp-Name", encode_header_value(v->get<std::string>()));
+      if (v != params->end() && v->is_string())
+        o.headers.emplace_back("Mcp-Name", encode_header_value(v->get<std::string>()));
       const auto meta = params->find("_meta");
       if (meta != params->end() && meta->is_object()) {
         const auto it = meta->find("io.modelcontextprotocol/protocolVersion");
-        if (it != meta->end() && it->is_string()) o.headers.emplace_back("MCP-Protocol-Version", it->get<std::string>());
+        if (it != meta->end() && it->is_string())
+          o.headers.emplace_back("MCP-Protocol-Version", it->get<std::string>());
       }
     }
     if (method == "initialize") {

@@ -98,7 +98,8 @@ void HttpTransport::run_sse_stream(Flight& f) {
     });
     std::lock_guard lk(mutex_);
     if (!round) sse_error_ = round.error();
-    else if (!round->settled && (status == 401 || status == 403)) sse_error_ = status_error(status, "", response_headers);
+    else if (!round->settled && (status == 401 || status == 403))
+      sse_error_ = status_error(status, "", response_headers);
   }
   bool had_endpoint;
   {
