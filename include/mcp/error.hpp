@@ -80,6 +80,9 @@ struct Error {
   nlohmann::json data;              ///< JSON-RPC `data` (or null)
   std::string server;               ///< the configured server name, when known
   std::string stderr_tail;          ///< last stderr lines of a stdio server that died
+  /// The HTTP status when an HTTP exchange failed with one (http_error, session_expired,
+  /// unauthorized from a 401/403); `data["status"]` says the same.
+  std::optional<int> http_status;
 
   /// Build an error.
   static Error make(Errc e, std::string message);

@@ -3,8 +3,8 @@
 // over several servers; the registry of live clients.
 #include <mcp/client.hpp>
 
-#include "../http_transport.hpp"
-#include "../server_error.hpp"
+#include "client/http_transport.hpp"
+#include "server_error.hpp"
 #include "session_access.hpp"
 
 #include <mutex>

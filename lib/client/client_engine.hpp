@@ -5,7 +5,7 @@
 // (`lead`), and an HTTP exchange runs on its thread (SendOptions::on_caller_thread).
 #include "../protocol/rpc_engine.hpp"
 
-#include <mcp/transport.hpp>
+#include "transport.hpp"
 
 #include <atomic>
 #include <memory>

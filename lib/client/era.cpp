@@ -46,8 +46,8 @@ bool is_transport_failure(const Error& e) {
 }
 
 bool http_status_means_legacy(const Error& e) {
-  if (e.errc() != Errc::http_error || !e.data.is_object()) return false;
-  const int status = e.data.value("status", 0);
+  if (e.errc() != Errc::http_error || !e.http_status) return false;
+  const int status = *e.http_status;
   return status >= 400 && status < 500 && status != 401 && status != 403;
 }
 

@@ -6,7 +6,7 @@
 #include "../protocol/json_read.hpp"
 
 #include <mcp/config.hpp>
-#include <mcp/transport.hpp>
+#include "transport.hpp"
 
 #include <sys/types.h>
 #include <unistd.h>

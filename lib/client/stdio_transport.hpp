@@ -3,7 +3,7 @@
 // Factory for the stdio transport: a server spawned as a child process, one JSON message per
 // line (stdio_process.cpp, stdio_reader.cpp, stdio_writer.cpp; Boost.Process stays inside).
 #include <mcp/config.hpp>
-#include <mcp/transport.hpp>
+#include "transport.hpp"
 
 #include <memory>
 #include <string>

@@ -2,8 +2,8 @@
 // Mcp-Param-* headers from a tool's inputSchema (x-mcp-header): the checks and the values.
 #include "tool_headers.hpp"
 
-#include "../http_transport.hpp"
-#include "../util/ascii.hpp"
+#include "client/http_send_facts.hpp"
+#include "util/ascii.hpp"
 
 #include <algorithm>
 #include <set>

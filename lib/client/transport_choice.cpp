@@ -2,7 +2,8 @@
 // Making the stdio or HTTP transport a server's configuration asks for, and naming what it supports.
 #include "transport_choice.hpp"
 
-#include "../http_transport.hpp"
+#include "http_send_facts.hpp"
+#include "http_transport.hpp"
 #include "stdio_transport.hpp"
 
 namespace mcp::detail {
@@ -24,7 +25,9 @@ std::unique_ptr<Transport> make_transport(const std::string& name, const ServerC
   // idle thread and connection per client (the spec lets a client not open it).
   const auto& h = handlers;
   const bool listens = h.elicitation || h.sampling || h.roots || h.on_log || h.on_change;
-  return make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens);
+  // The session's facts about each message (Mcp-Method, Mcp-Name, opens a session, ...) are
+  // given to the transport by this wrapper: the transport itself reads no MCP.
+  return with_http_send_options(make_http_transport(name, std::get<HttpServerConfig>(cfg.transport), listens));
 }
 
 }  // namespace mcp::detail

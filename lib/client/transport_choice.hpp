@@ -5,7 +5,7 @@
 #include "era.hpp"
 
 #include <mcp/config.hpp>
-#include <mcp/transport.hpp>
+#include "transport.hpp"
 
 #include <memory>
 #include <string>

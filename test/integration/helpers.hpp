@@ -75,7 +75,7 @@ inline long long ms_since(std::chrono::steady_clock::time_point t) {
 }
 }  // namespace testutil
 namespace mcp::detail {
-std::size_t idle_flight_threads();  // lib/http_transport.hpp
+std::size_t idle_flight_threads();  // lib/client/http_transport.hpp
 }
 namespace testutil {
 /// Our threads, less the HTTP flight pool's idle ones (kept for reuse, not leaked).

@@ -3,7 +3,7 @@
 // error text. Two fixtures on two ports of 127.0.0.1 are two origins.
 #include "../../lib/auth/oauth_util.hpp"
 #include "../../lib/http1.hpp"
-#include "../../lib/http_transport.hpp"
+#include "../../lib/client/http_transport.hpp"
 #include "http_fixture.hpp"
 
 #include <mcp/oauth.hpp>

@@ -39,6 +39,7 @@ Error http(int status) {
   Error e = Error::make(status == 401 || status == 403 ? Errc::unauthorized : Errc::http_error,
                         "HTTP " + std::to_string(status));
   e.data = json{{"status", status}, {"body", ""}};
+  e.http_status = status;
   return e;
 }
 

@@ -1,5 +1,7 @@
-// Pure pieces of the HTTP transport: URL handling, header value encoding, x-mcp-header.
-#include "../../lib/http_transport.hpp"
+// Pure pieces of the HTTP transport: URL handling, header value encoding, x-mcp-header, and
+// what each MCP message tells the transport (http_send_options).
+#include "../../lib/client/http_send_facts.hpp"
+#include "../../lib/client/http_transport.hpp"
 #include "../../lib/client/tool_headers.hpp"
 
 #include <doctest/doctest.h>
@@ -8,6 +10,7 @@
 
 using nlohmann::json;
 using namespace mcp::detail;
+using mcp::SendOptions;
 
 TEST_CASE("header values are encoded as the 2026-07-28 spec's examples show") {
   CHECK(encode_header_value("us-west1") == "us-west1");
@@ -16,6 +19,64 @@ TEST_CASE("header values are encoded as the 2026-07-28 spec's examples show") {
   CHECK(encode_header_value("line1\nline2") == "=?base64?bGluZTEKbGluZTI=?=");
   CHECK(encode_header_value("=?base64?literal?=") == "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=");
   CHECK(encode_header_value("") == "=?base64?\?=");
+}
+
+TEST_CASE("http_send_options: each message's headers and facts come from the session's side") {
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  SendOptions none;
+  // A modern tools/call: method, name and the request's own protocol version, in that order.
+  auto o = http_send_options(
+      json{{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/call"},
+           {"params", {{"name", "get weather"}, {"_meta", {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}}}}},
+      none);
+  CHECK(o.headers == Headers{{"Mcp-Method", "tools/call"}, {"Mcp-Name", "get weather"}, {"MCP-Protocol-Version", "2026-07-28"}});
+  CHECK_FALSE(o.opens_session);
+  CHECK_FALSE(o.session_ready);
+  CHECK(o.cancels.is_null());
+  CHECK_FALSE(o.uncounted);
+  // prompts/get names its prompt, resources/read its URI (encoded when not plain); other
+  // methods have no Mcp-Name. A _meta without a version adds none.
+  o = http_send_options(json{{"id", 1}, {"method", "prompts/get"}, {"params", {{"name", "résumé"}}}}, none);
+  CHECK(o.headers == Headers{{"Mcp-Method", "prompts/get"}, {"Mcp-Name", encode_header_value("résumé")}});
+  o = http_send_options(json{{"id", 1}, {"method", "resources/read"}, {"params", {{"uri", "file:///a"}, {"_meta", json::object()}}}}, none);
+  CHECK(o.headers == Headers{{"Mcp-Method", "resources/read"}, {"Mcp-Name", "file:///a"}});
+  o = http_send_options(json{{"id", 1}, {"method", "tools/list"}, {"params", {{"name", "x"}}}}, none);
+  CHECK(o.headers == Headers{{"Mcp-Method", "tools/list"}});
+  // Name and version only from string values; params that are not an object give neither.
+  o = http_send_options(json{{"id", 1}, {"method", "tools/call"}, {"params", {{"name", 3}, {"_meta", {{"io.modelcontextprotocol/protocolVersion", 1}}}}}}, none);
+  CHECK(o.headers == Headers{{"Mcp-Method", "tools/call"}});
+  o = http_send_options(json{{"id", 1}, {"method", "tools/call"}, {"params", json::array()}}, none);
+  CHECK(o.headers == Headers{{"Mcp-Method", "tools/call"}});
+  // A response (no method) and a non-object message carry nothing.
+  CHECK(http_send_options(json{{"jsonrpc", "2.0"}, {"id", 4}, {"result", json::object()}}, none).headers.empty());
+  CHECK(http_send_options(json::array(), none).headers.empty());
+  // The caller's options are kept: its headers (Mcp-Param-*) after ours, its thread and stop.
+  std::stop_source stop;
+  SendOptions given;
+  given.headers = {{"Mcp-Param-Region", "eu"}};
+  given.on_caller_thread = true;
+  given.stop = stop.get_token();
+  o = http_send_options(json{{"id", 2}, {"method", "tools/call"}, {"params", {{"name", "t"}}}}, given);
+  CHECK(o.headers == Headers{{"Mcp-Method", "tools/call"}, {"Mcp-Name", "t"}, {"Mcp-Param-Region", "eu"}});
+  CHECK(o.on_caller_thread);
+  stop.request_stop();
+  CHECK(o.stop.stop_requested());
+  // Session facts.
+  CHECK(http_send_options(json{{"id", 0}, {"method", "initialize"}, {"params", json::object()}}, none).opens_session);
+  CHECK(http_send_options(json{{"method", "notifications/initialized"}}, none).session_ready);
+  o = http_send_options(json{{"method", "notifications/cancelled"}, {"params", {{"requestId", 9}, {"reason", "timed out"}}}}, none);
+  CHECK(o.cancels == json(9));
+  CHECK(o.uncounted);
+  CHECK(o.headers == Headers{{"Mcp-Method", "notifications/cancelled"}});
+  o = http_send_options(json{{"method", "notifications/cancelled"}, {"params", {{"requestId", "abc"}}}}, none);
+  CHECK(o.cancels == json("abc"));
+  for (const char* method : {"notifications/progress", "ping", "tools/call"}) {
+    o = http_send_options(json{{"id", 1}, {"method", method}, {"params", {{"requestId", 9}}}}, none);
+    CHECK_FALSE(o.opens_session);
+    CHECK_FALSE(o.session_ready);
+    CHECK(o.cancels.is_null());
+    CHECK_FALSE(o.uncounted);
+  }
 }
 
 TEST_CASE("URLs parse and resolve like a browser would for the SSE endpoint event") {

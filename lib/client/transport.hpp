@@ -4,7 +4,6 @@
 /// The channel under a session: moves JSON-RPC messages, knows nothing of MCP methods.
 ///
 /// Internal: not installed, and not part of the API (no public function takes a Transport).
-/// It stays in include/mcp/ until the lib/ restructuring gives it a place under lib/client/.
 ///
 /// Thread-safety: `send` may be called from many threads at once; `close` from any thread,
 /// any number of times. Messages are delivered one at a time, on the transport's own reader
@@ -25,15 +24,28 @@
 
 namespace mcp {
 
-/// Per-message extras a transport may use (HTTP sends `headers` with the message's POST).
+/// Per-message extras a transport may use, given by the session (a transport reads no MCP: what
+/// a message means for it is said here). HTTP sends `headers` with the message's POST.
 struct SendOptions {
-  std::vector<std::pair<std::string, std::string>> headers;  ///< e.g. Mcp-Param-* headers
+  std::vector<std::pair<std::string, std::string>> headers;  ///< the message's own headers
   /// For a request whose caller is about to wait for the reply: the transport may carry out
   /// the whole exchange on the calling thread inside `send` (HTTP does), delivering the reply
   /// before it returns. It then gives up by itself when `stop` is requested or the deadline
   /// passes, reporting neither (the waiting caller does).
   bool on_caller_thread = false;
   std::stop_token stop;  ///< with on_caller_thread
+  /// This request opens a stateful session: from now on HTTP keeps the server's session id,
+  /// sends the protocol version, may open the server stream and ends the session with DELETE;
+  /// it keeps the message, which a fallback to legacy HTTP+SSE sends again.
+  bool opens_session = false;
+  /// The session is established: the transport may open its optional server stream now.
+  bool session_ready = false;
+  /// The JSON-RPC id of the request this message cancels (null: none). HTTP stops that
+  /// request's exchange; closing its stream is the cancellation, so outside a stateful
+  /// session the message itself is not sent.
+  nlohmann::json cancels;
+  /// Takes no connection slot: it must not queue behind the requests it may free.
+  bool uncounted = false;
 };
 
 /// A bidirectional JSON-RPC message channel.

@@ -4,9 +4,9 @@
 // Streamable HTTP for both eras, and the legacy 2024-11-05 HTTP+SSE transport, with the
 // automatic fallback between them.
 #include <mcp/config.hpp>
-#include <mcp/transport.hpp>
+#include "transport.hpp"
 
-#include "util/url.hpp"
+#include "../util/url.hpp"
 
 #include <memory>
 #include <optional>
@@ -14,8 +14,8 @@
 
 namespace mcp::detail {
 
-/// `server_stream`: whether legacy Streamable HTTP opens the optional GET stream after
-/// `notifications/initialized`. It only carries messages unrelated to our requests (logs,
+/// `server_stream`: whether Streamable HTTP opens the optional GET stream once a stateful
+/// session is ready (SendOptions::session_ready). It only carries messages unrelated to our requests (logs,
 /// list changes, server requests), so a client without handlers for them goes without it
 /// and saves a parked thread and a connection.
 std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
@@ -25,9 +25,6 @@ std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServ
 /// URL as parse_url takes it, and header names and values without CR, LF or NUL. Client::create
 /// makes them too, so a bad configuration is refused when the client is made.
 Result<Url> check_http_config(const HttpServerConfig& cfg);
-/// Header value per 2026-07-28 "Value Encoding": plain when it is visible ASCII without
-/// leading/trailing whitespace and not sentinel-shaped, else `=?base64?...?=`.
-std::string encode_header_value(const std::string& value);
 
 /// Threads of the process-wide HTTP flight pool now idle, waiting for work (at most 8, each
 /// for 10 s): not a leak, so the tests' thread accounting leaves them out.

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// The transport's connections: request heads, the kept-alive connections per origin, the cap on
+// connections to the server (slots, first come first served), one exchange through the lean
+// client with its stale-connection retry, and which redirects are followed.
+#include "http_transport_impl.hpp"
+
+#include <charconv>
+
+namespace mcp::detail {
+
+// A request head for the lean client; `body` null: none (no Content-Length).
+std::string request_head(std::string_view method, const Url& url, const Fields& headers,
+                         const std::string& host_header, const std::string* body) {
+  std::string head;
+  head.reserve(512);
+  head += method;
+  head += ' ';
+  head += url.target;
+  head += " HTTP/1.1\r\n";
+  if (!headers.find("Host")) {
+    head += "Host: ";
+    head += host_header;
+    head += "\r\n";
+  }
+  if (!headers.find("User-Agent")) head += "User-Agent: mcp-cpp\r\n";
+  for (const auto& [k, v] : headers) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (body) {
+    head += "Content-Type: application/json\r\nContent-Length: ";
+    char length[24];
+    head.append(length, std::to_chars(length, length + sizeof length, body->size()).ptr);
+    head += "\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
+ResponseFields all_fields(const http1::Head& h) {
+  ResponseFields all;
+  all.v.reserve(h.fields.size());
+  for (const auto& [k, v] : h.fields) all.v.emplace_back(std::string(k), std::string(v));
+  return all;
+}
+
+std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, bool* reused) {
+  {
+    std::lock_guard lk(mutex_);
+    auto it = idle_lean_.find(origin_of(u));
+    if (it != idle_lean_.end() && !it->second.empty()) {
+      auto c = std::move(it->second.back());
+      it->second.pop_back();
+      *reused = true;
+      return c;
+    }
+  }
+  *reused = false;
+  return connect_to(u);
+}
+
+void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
+  std::lock_guard lk(mutex_);
+  if (closing_) return;
+  auto& v = idle_lean_[origin_of(u)];
+  // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
+  // parallel calls open (and close) a connection each, overflowing servers' listen queues.
+  if (v.size() < 64) v.push_back(std::move(c));
+}
+
+http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::string& body,
+                                                       const Fields& headers,
+                                                       std::chrono::microseconds read_timeout,
+                                                       const std::function<bool(const http1::Head&)>& on_head,
+                                                       const http1::ResponseParser::OnData& on_data,
+                                                       std::string_view method,
+                                                       std::chrono::microseconds head_timeout) {
+  if (!target_ok(url.target)) {  // parse_url and resolve_url made sure; nothing may split the request line
+    http1::Outcome bad;
+    bad.failure = http1::Failure::protocol;
+    bad.detail = "request target with characters RFC 3986 does not allow";
+    return bad;
+  }
+  const bool post = method == "POST";  // else a GET stream: no body, no coalescing
+  bool reused = false;
+  auto conn = acquire_lean(url, &reused);
+  const std::string head = request_head(method, url, headers, conn->host_header(), post ? &body : nullptr);
+  auto over = [f] { return f && f->over(); };
+  http1::Outcome out;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (f) {
+      std::lock_guard lk(f->m);
+      f->conn = conn.get();
+    }
+    if (!over())
+      out = conn->exchange(head, post ? std::string_view(body) : std::string_view(), false, read_timeout, on_head,
+                           on_data, f != nullptr && post, head_timeout);
+    else out.failure = http1::Failure::stopped;
+    if (f) {
+      std::lock_guard lk(f->m);
+      f->conn = nullptr;
+    }
+    if (!out.ok() && reused && !out.response_started && !over() &&
+        (out.failure == http1::Failure::read || out.failure == http1::Failure::write)) {
+      // A kept-alive connection the server had already closed: no response came back, so
+      // the request is sent once more on a fresh connection (as browsers and curl do).
+      conn = connect_to(url);
+      reused = false;
+      continue;
+    }
+    break;
+  }
+  if (out.ok() && conn->reusable()) release_lean(url, std::move(conn));
+  return out;
+}
+
+Result<Url> HttpTransport::redirect_target(const Url& from, int status, const std::string& location,
+                                           int hops) const {
+  constexpr int kMaxRedirects = 10;
+  const std::string what = "HTTP " + std::to_string(status) + " redirect from " + from.origin();
+  auto refuse = [&](std::string why, const std::string& to_origin) {
+    Error e = err(Errc::http_error, what + " " + why);
+    e.data = json{{"status", status}};
+    e.http_status = status;
+    if (!to_origin.empty()) e.data["location_origin"] = to_origin;
+    return fail(std::move(e));
+  };
+  auto to = resolve_url(from, location);
+  if (!to) return refuse("not followed: its Location is not a usable http(s) URL", "");
+  if (to->origin() != from.origin())
+    return refuse("to another origin, " + to->origin() +
+                      ", refused: the configured headers, credentials and session id go to " + from.origin() + " only",
+                  to->origin());
+  if (cfg_.auth) return refuse("not followed: with an auth provider, redirects are not followed", "");
+  if (hops >= kMaxRedirects) return refuse("not followed: more than " + std::to_string(kMaxRedirects) + " redirects", "");
+  return *to;
+}
+
+bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline) {
+  const std::size_t cap = std::max<std::size_t>(1, cfg_.max_connections);
+  std::unique_lock lk(slot_mutex_);
+  if (busy_ < cap && slot_queue_.empty()) {
+    ++busy_;
+    return true;
+  }
+  SlotWaiter me;
+  const auto it = slot_queue_.insert(slot_queue_.end(), &me);
+  auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
+  while (!me.granted && !gave_up()) {
+    if (deadline == Clock::time_point::max()) me.cv.wait(lk);
+    else me.cv.wait_until(lk, deadline);
+  }
+  if (!me.granted) {
+    slot_queue_.erase(it);
+    return false;
+  }
+  if (!gave_up()) return true;
+  lk.unlock();
+  give_slot();  // handed over, but no longer wanted
+  return false;
+}
+
+void HttpTransport::give_slot() {
+  std::lock_guard lk(slot_mutex_);
+  if (slot_queue_.empty()) {
+    --busy_;
+    return;
+  }
+  SlotWaiter* next = slot_queue_.front();
+  slot_queue_.pop_front();
+  next->granted = true;  // busy_ unchanged: the slot changes hands
+  next->cv.notify_one();
+}
+
+void HttpTransport::wake_slot_waiters() {
+  std::lock_guard lk(slot_mutex_);
+  for (SlotWaiter* w : slot_queue_) w->cv.notify_one();
+}
+
+}  // namespace mcp::detail

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// The flight pool (threads shared by every HTTP transport of the process) and the transport's
+// flights: started on the pool or on the caller's thread, stopped and awaited at close.
+#include "http_transport_impl.hpp"
+
+#include <condition_variable>
+#include <deque>
+#include <thread>
+
+namespace mcp::detail {
+
+namespace {
+
+// Threads for flights, shared by every HTTP transport in the process. A thread per request,
+// created and torn down each time, cost more client CPU than the whole exchange; this keeps
+// up to kMaxIdle finished threads waiting for the next flight, each for kIdleFor at most.
+// Busy threads are not capped: a flight may be a stream that lasts as long as its
+// connection, so a task never waits for another to finish; it gets an idle thread or a new one.
+class FlightPool {
+ public:
+  static FlightPool& instance() {
+    static auto* pool = new FlightPool;  // never destroyed: idle workers may outlive main()
+    return *pool;
+  }
+  void run(std::function<void()> task) {
+    std::lock_guard lk(m_);
+    tasks_.push_back(std::move(task));
+    // Every queued task needs a thread of its own that is waiting (and not yet woken for
+    // an earlier task) or new.
+    if (tasks_.size() <= idle_) {
+      cv_.notify_one();
+      return;
+    }
+    std::thread([this] { work(); }).detach();
+  }
+  std::size_t idle() {
+    std::lock_guard lk(m_);
+    return idle_;
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdle = 8;
+  static constexpr auto kIdleFor = std::chrono::seconds(10);
+  void work() {
+    std::unique_lock lk(m_);
+    for (;;) {
+      if (tasks_.empty()) {
+        if (idle_ >= kMaxIdle) return;
+        ++idle_;
+        const bool got = cv_.wait_for(lk, kIdleFor, [&] { return !tasks_.empty(); });
+        --idle_;
+        if (!got) return;
+      }
+      auto task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lk.unlock();
+      task();
+      task = nullptr;  // its captures go now, not when the next task replaces it
+      lk.lock();
+    }
+  }
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  std::size_t idle_ = 0;  // workers blocked in cv_.wait_for
+};
+
+// The transport whose flight the current thread is running (close() from a callback must
+// not wait for its own flight).
+thread_local const void* tl_flight_owner = nullptr;
+
+}  // namespace
+
+std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
+
+std::shared_ptr<Flight> HttpTransport::new_flight(json id) {
+  auto f = std::make_shared<Flight>();
+  f->id = std::move(id);
+  f->wake = [this] { wake_slot_waiters(); };
+  std::lock_guard lk(mutex_);
+  flights_.push_back(f);  // close() stops every flight, and waits for it through active_flights_
+  ++active_flights_;
+  return f;
+}
+
+void HttpTransport::run_flight(const std::shared_ptr<Flight>& f, const std::function<void(Flight&)>& body) {
+  const void* outer = tl_flight_owner;
+  tl_flight_owner = this;
+  body(*f);
+  f->done = true;
+  {
+    // The last thing a flight touches of the transport: close() may destroy it right after.
+    std::lock_guard lk(mutex_);
+    flights_.remove(f);
+    --active_flights_;
+    flights_cv_.notify_all();
+  }
+  tl_flight_owner = outer;
+}
+
+void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
+  FlightPool::instance().run(
+      [this, f = new_flight(std::move(id)), body = std::move(body)] { run_flight(f, body); });
+}
+
+void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
+                             const std::function<void(Flight&)>& body) {
+  auto f = new_flight(id);
+  f->here = true;
+  f->deadline = deadline;
+  std::stop_callback on_stop(stop, [&f] { f->stop(); });
+  run_flight(f, body);
+}
+
+void HttpTransport::reap_flights(bool all) {
+  if (!all) return;
+  std::unique_lock lk(mutex_);
+  for (auto& f : flights_) f->stop();
+  const std::size_t self = tl_flight_owner == this ? 1 : 0;
+  flights_cv_.wait(lk, [&] { return active_flights_ <= self; });
+}
+
+}  // namespace mcp::detail

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// A flight: one HTTP exchange running on a thread of the process-wide flight pool
+// (http_flights.cpp), which any thread can stop.
+#include "transport.hpp"
+
+#include "../http1.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <stop_token>
+
+namespace mcp::detail {
+
+// One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
+// the GET stream of a stateful session, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
+struct Flight {
+  nlohmann::json id;  // the JSON-RPC id of the request (null for streams)
+  std::mutex m;
+  http1::Connection* conn = nullptr;
+  std::atomic<bool> aborted{false};
+  std::atomic<bool> done{false};
+  std::stop_source cancel;  // tells an auth provider working for this flight to give up
+  // On the caller's thread (SendOptions::on_caller_thread) nobody aborts the flight at the
+  // request's deadline: it gives up by itself then, reporting nothing (the caller's wait does).
+  bool here = false;
+  Transport::Clock::time_point deadline = Transport::Clock::time_point::max();
+  [[nodiscard]] bool expired() const { return here && Transport::Clock::now() >= deadline; }
+  std::function<void(int)> on_status;  // told each response's status as it arrives
+  [[nodiscard]] bool over() const { return aborted || expired(); }
+  std::function<void()> wake;  // wakes the transport's waits for a connection
+  void stop() {
+    aborted = true;
+    cancel.request_stop();
+    {
+      std::lock_guard lk(m);
+      if (conn) conn->stop();
+    }
+    if (wake) wake();
+  }
+};
+
+}  // namespace mcp::detail

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: MIT
+#pragma once
+// The HTTP transport's class and the pieces its files share (request and response header
+// fields, the shape of one exchange). Internal to lib/client/http_*.cpp.
+#include "http_flights.hpp"
+#include "http_transport.hpp"
+
+#include "../http1.hpp"
+#include "../protocol/json_read.hpp"
+#include "../protocol/sse.hpp"
+#include "../server_error.hpp"
+#include "../util/ascii.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mcp::detail {
+
+using nlohmann::json;
+using Clock = Transport::Clock;
+
+// No CR, LF or NUL: a header name or value that cannot split the request.
+bool header_safe(const std::string& v);
+// The redirects redirect_target may follow (a 303 turns the request into a GET: not followed).
+inline bool redirect_status(int status) { return status == 301 || status == 302 || status == 307 || status == 308; }
+// What a user callback that threw said (called inside a catch block).
+std::string thrown_text();
+
+// The header fields of a request we send, in order, their names unique ignoring ASCII case.
+// A few entries: a vector, not a multimap (whose case-insensitive compares and node
+// allocations were a measurable part of every call).
+class Fields {
+ public:
+  using Field = std::pair<std::string, std::string>;
+  void set(std::string_view k, std::string v) {
+    for (auto& f : v_)
+      if (same(f.first, k)) {
+        f.second = std::move(v);
+        return;
+      }
+    v_.emplace_back(std::string(k), std::move(v));
+  }
+  void erase(std::string_view k) {
+    std::erase_if(v_, [&](const Field& f) { return same(f.first, k); });
+  }
+  [[nodiscard]] const std::string* find(std::string_view k) const {
+    for (const auto& f : v_)
+      if (same(f.first, k)) return &f.second;
+    return nullptr;
+  }
+  [[nodiscard]] auto begin() const { return v_.begin(); }
+  [[nodiscard]] auto end() const { return v_.end(); }
+  void reserve(std::size_t n) { v_.reserve(n); }
+  // Why the header_provider gave nothing (it threw); apply_auth, which every request calls
+  // after headers_for, fails the request with it.
+  std::string provider_failure;
+
+ private:
+  static bool same(std::string_view a, std::string_view b) { return iequals(a, b); }
+  std::vector<Field> v_;
+};
+
+// A response's header fields as received, duplicates kept (only copied for a 401/403).
+struct ResponseFields {
+  std::vector<std::pair<std::string, std::string>> v;
+  // The first value of the field `name` (ASCII case-insensitive), or null.
+  [[nodiscard]] const std::string* first(std::string_view name) const {
+    for (const auto& [k, value] : v)
+      if (iequals(k, name)) return &value;
+    return nullptr;
+  }
+};
+
+ResponseFields all_fields(const http1::Head& h);
+
+// What one exchange of a stream (stream_events) saw.
+struct Exchange {
+  int status = 0;            // the response's status; 0: none came
+  std::string error_body;    // the body of a response that is not a success (cut at http1::kMaxBody)
+  std::string content_type;
+  ResponseFields fields;     // a 401/403's header fields (challenge, status_error)
+};
+
+enum class Mode { streamable, sse };
+
+// A stream (GET) must have its response head within the connect timeout and this.
+constexpr auto kStreamHeadWait = std::chrono::seconds(10);
+// The DELETE that ends a session takes at most this (or the connect timeout if shorter).
+constexpr auto kDeleteWait = std::chrono::seconds(2);
+
+// A request head for the lean client; `body` null: none (no Content-Length).
+std::string request_head(std::string_view method, const Url& url, const Fields& headers,
+                         const std::string& host_header, const std::string* body);
+
+// The HTTP transport: its members are defined by job in http_transport.cpp (sending, delivering,
+// open and close), http_connections.cpp, http_flights.cpp, http_auth.cpp, http_streamable.cpp and
+// http_sse.cpp.
+class HttpTransport final : public Transport {
+ public:
+  HttpTransport(std::string name, HttpServerConfig cfg, bool server_stream)
+      : name_(std::move(name)), cfg_(std::move(cfg)), server_stream_(server_stream) {}
+  ~HttpTransport() override { close(); }
+
+  Result<void> start(Callbacks cb) override;
+  Result<void> send(const json& message, Clock::time_point deadline, const SendOptions& options) override;
+  void close() override;
+  bool is_open() const override { return open_.load(); }
+  void set_protocol_version(const std::string& v) override {
+    std::lock_guard lk(mutex_);
+    protocol_version_ = v;
+    stateful_ = true;
+  }
+
+ private:
+  Error too_deep_to_send() const;
+  Error err(Errc c, std::string msg) const { return server_error(c, std::move(msg), name_); }
+  Error session_expired() const {
+    Error e = err(Errc::session_expired, "the server no longer knows our session (HTTP 404)");
+    e.http_status = 404;
+    return e;
+  }
+  // A new connection to u's origin (TLS for https).
+  std::unique_ptr<http1::Connection> connect_to(const Url& u) const {
+    return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout,
+                                               u.scheme == "https" ? tls_ : nullptr);
+  }
+  std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
+  // u.origin(), without building the string for the server's own URL (every call's case).
+  std::string origin_of(const Url& u) const {
+    if (u.port == url_.port && u.host == url_.host && u.scheme == url_.scheme) return origin_;
+    return u.origin();
+  }
+  // An exchange through the lean HTTP/1.1 client (http or https): the stale kept-alive retry, the
+  // connection back to the pool, `f` (if any) able to stop it. A redirect is handed on as any
+  // response is (see redirect_target).
+  http1::Outcome post_lean(Flight* f, const Url& url, const std::string& body,
+                                          const Fields& headers, std::chrono::microseconds read_timeout,
+                                          const std::function<bool(const http1::Head&)>& on_head,
+                                          const http1::ResponseParser::OnData& on_data,
+                                          std::string_view method = "POST",
+                                          std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
+  void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
+  // The headers of a request: configured, provided, session facts, then the message's own.
+  Fields headers_for(bool stream, const SendOptions* options = nullptr);
+  void deliver(json&& msg);
+  // Parses and delivers one message (or batch); false if it is not JSON (reported as a
+  // diagnostic when `diagnose`).
+  bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true,
+                    JsonRefusal* refused = nullptr);
+  void start_flight(json id, std::function<void(Flight&)> body);
+  // A flight registered with the transport (close() stops it and waits for it), and running
+  // one's body on the current thread until it is unregistered.
+  std::shared_ptr<Flight> new_flight(json id);
+  void run_flight(const std::shared_ptr<Flight>& f, const std::function<void(Flight&)>& body);
+  // The same, on the calling thread, giving up at `deadline` or when `stop` is requested.
+  void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
+                const std::function<void(Flight&)>& body);
+  void reap_flights(bool all);
+  Error status_error(int status, const std::string& body, const ResponseFields& headers) const;
+  // Puts the auth provider's `Authorization` into `h` (none without a provider).
+  Result<void> apply_auth(Fields& h, const char* method, const Url& url, Clock::time_point deadline);
+  // What one sending of a request saw, for with_auth.
+  struct AuthRound {
+    int status = 0;                          // 0: no response came
+    const ResponseFields* fields = nullptr;  // the response's fields (read for a 401/403)
+    bool settled = false;                    // done, whatever came: the provider is not asked
+  };
+  // The one auth retry of requests: `send` with the auth provider's credentials in `headers`,
+  // and again while the provider answers a 401/403 with fresh ones (challenge; `id` is held
+  // meanwhile). Returns the last round, or why there were no credentials (or `send`'s error).
+  // `attempts` counts the challenges. A template: `send` is called with no std::function (and
+  // its allocation) per request.
+  template <class Send>
+  Result<AuthRound> with_auth(Fields& headers, const char* method, const Url& url, Clock::time_point deadline,
+                              Flight* f, const json& id, int& attempts, Send&& send) {
+    for (;;) {
+      if (auto a = apply_auth(headers, method, url, deadline); !a) return tl::unexpected(std::move(a.error()));
+      Result<AuthRound> round = send();
+      if (!round || round->settled) return round;
+      auto again = challenge(round->status, *round->fields, headers, ++attempts, deadline, f, id);
+      if (!again) return tl::unexpected(std::move(again.error()));
+      if (!*again) return round;
+      if (f && f->over()) {  // stopped while the provider worked
+        round->settled = true;
+        return round;
+      }
+    }
+  }
+  // After a 401/403: asks the provider; true = resend with fresh credentials. `id` (a request's
+  // JSON-RPC id, or null for streams) is held meanwhile, so a sign-in does not time it out.
+  Result<bool> challenge(int status, const ResponseFields& response, const Fields& sent, int attempt,
+                         Clock::time_point deadline, Flight* f, const json& id = json());
+
+  // A request that opens a session, kept: the HTTP+SSE fallback sends it again.
+  struct Opening {
+    json message;
+    SendOptions options;
+  };
+  // One request's POST. `body` and `headers` were made on the caller's thread; `opening` only
+  // for a request that opens a session.
+  void run_request(Flight& f, const json& id, const std::string& body, Fields& headers,
+                   const Opening* opening, Clock::time_point deadline);
+  // One exchange (a POST, or a GET stream), its same-origin redirects followed; its events and
+  // JSON go to `deliver`; `got_response` turns true once the reply to `our_id` came (or its
+  // failure was reported). What the response was goes to `x`.
+  bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+                     const Fields& headers, SseParser& parser, const json& our_id, bool& got_response, Exchange& x);
+  // One exchange of stream_events; a redirect's Location goes to `location` (body dropped).
+  bool stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+                   const Fields& headers, SseParser& parser, const json& our_id, bool& got_response, Exchange& x,
+                   std::string& location);
+  // Where a redirect (status 301, 302, 307, 308 with `location`, the `hops`-th) from `from`
+  // leads, if we follow it: only to the same origin (scheme, host, port), at most
+  // kMaxRedirects times, and never with an auth provider. Headers we were configured with,
+  // the session id and credentials are never sent to another origin: that is an error.
+  Result<Url> redirect_target(const Url& from, int status, const std::string& location, int hops) const;
+  bool resume(Flight& f, const json& our_id, SseParser& parser, bool& got_response);
+  void run_get_stream(Flight& f);
+  Result<void> open_sse(Clock::time_point deadline);
+  void run_sse_stream(Flight& f);
+  Result<void> post_sync(const Url& url, const json& msg, const SendOptions& options, Clock::time_point deadline,
+                         bool expect_session_ok);
+  void end_session();  // the DELETE that ends a stateful session
+  // A connection to the server, one of at most cfg_.max_connections at once (requests beyond
+  // wait their turn, first come first served): false if `f` stopped, `deadline` passed or the
+  // transport closed first. give_slot() hands it to the next in line.
+  bool take_slot(const Flight* f, Clock::time_point deadline);
+  void give_slot();
+  void wake_slot_waiters();
+
+  std::string name_;
+  HttpServerConfig cfg_;
+  bool server_stream_;  // open the GET stream once a session is ready (someone listens to what it carries)
+  Callbacks cb_;
+  Url url_;
+  std::string origin_;  // url_.origin()
+  std::shared_ptr<const http1::TlsContext> tls_;  // https: what its connections trust
+  std::atomic<bool> open_{false};
+  std::atomic<bool> closing_{false};
+  std::stop_source closing_stop_;  // requested by close(): auth providers give up
+
+  std::mutex mutex_;  // guards the state below
+  Mode mode_ = Mode::streamable;
+  bool stateful_ = false;          // a session was opened: session id, GET stream, DELETE
+  std::string session_id_;
+  std::string protocol_version_;   // the session's: sent as MCP-Protocol-Version once agreed
+  std::optional<Url> endpoint_;    // 2024-11-05: where messages are POSTed
+  std::condition_variable endpoint_cv_;
+  bool sse_stream_ended_ = false;
+  std::optional<Error> sse_error_;  // why the SSE stream could not open (401/403, auth failure)
+  bool get_stream_started_ = false;
+  bool get_stream_settled_ = false;  // the GET stream was answered (or gave up)
+  std::condition_variable get_stream_cv_;
+  std::list<std::shared_ptr<Flight>> flights_;
+  std::size_t active_flights_ = 0;
+  std::condition_variable flights_cv_;
+  std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;
+
+  struct SlotWaiter {
+    std::condition_variable cv;
+    bool granted = false;
+  };
+  std::mutex slot_mutex_;  // after mutex_ when both are held
+  std::size_t busy_ = 0;   // slots taken
+  std::list<SlotWaiter*> slot_queue_;
+
+  std::mutex deliver_mutex_;  // callbacks run one at a time
+  std::mutex close_mutex_;
+  bool closed_ = false;
+};
+
+}  // namespace mcp::detail
