@@ -20,7 +20,7 @@ step "pool benchmark, smoke mode (a few calls per case, so it cannot rot)"
 build/bench/pool_bench build/examples/demo_server build/test/fixtures/http_fault_server --smoke
 passed=$((passed + 1))
 
-step "client benchmark against the peers, smoke mode (a few calls per case, under a minute)"
+step "client benchmark against the peers, smoke mode (a few calls per case, a minute or two)"
 bench/run.sh --smoke
 passed=$((passed + 1))
 
