@@ -94,6 +94,108 @@ class Client {
                                                    const std::map<std::string, std::string>& arguments = {},
                                                    const RequestOptions& options = {});
 
+  /// @name Asynchronous API
+  /// The requests above without a thread waiting for them (see Session's asynchronous API and
+  /// mcp/async.hpp): the last argument is a completion token, a callable taking Result<T>,
+  /// mcp::use_future, or an Asio token with mcp/asio.hpp:
+  ///     client.async_call_tool("srv", "echo", args, [](mcp::Result<mcp::CallToolResult> r) { ... });
+  ///     auto r = co_await client.async_call_tool("srv", "echo", args, asio::use_awaitable);
+  /// Listings over every server send to all of them at once and complete when the last answers.
+  /// @{
+  template <class Token>
+  auto async_call_tool(std::string server, std::string tool, nlohmann::json arguments, RequestOptions options,
+                       Token&& token) {
+    return detail::async_start<CallToolResult>(
+        std::forward<Token>(token), [impl = impl_, server = std::move(server), tool = std::move(tool),
+                                     arguments = std::move(arguments),
+                                     options = std::move(options)](Callback<CallToolResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_call_tool(impl, std::move(server), std::move(tool), std::move(arguments), std::move(options),
+                          std::move(cb));
+        });
+  }
+  template <detail::NotOptions Token>
+  auto async_call_tool(std::string server, std::string tool, nlohmann::json arguments, Token&& token) {
+    return async_call_tool(std::move(server), std::move(tool), std::move(arguments), RequestOptions{},
+                           std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_server_info(std::string server, RequestOptions options, Token&& token) {
+    return detail::async_start<ServerInfo>(std::forward<Token>(token),
+                                           [impl = impl_, server = std::move(server),
+                                            options = std::move(options)](Callback<ServerInfo> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                             start_server_info(impl, std::move(server), std::move(options), std::move(cb));
+                                           });
+  }
+  /// Every tool of every server (fails if any server fails), as list_tools().
+  template <class Token>
+  auto async_list_tools(RequestOptions options, Token&& token) {
+    return detail::async_start<ToolMap>(std::forward<Token>(token),
+                                        [impl = impl_, options = std::move(options)](Callback<ToolMap> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                          start_list_tools(impl, std::move(options), std::move(cb));
+                                        });
+  }
+  template <class Token>
+  auto async_list_toolsets(RequestOptions options, Token&& token) {
+    return detail::async_start<Toolsets>(std::forward<Token>(token),
+                                         [impl = impl_, options = std::move(options)](Callback<Toolsets> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                           start_list_toolsets(impl, std::move(options), std::move(cb));
+                                         });
+  }
+  /// Resources of every server (the Result fails only for a moved-from client).
+  template <class Token>
+  auto async_list_resources(RequestOptions options, Token&& token) {
+    using T = Partial<std::map<std::string, std::vector<Resource>>>;
+    return detail::async_start<T>(std::forward<Token>(token),
+                                  [impl = impl_, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                    start_list(impl, std::move(options), std::move(cb));
+                                  });
+  }
+  template <class Token>
+  auto async_list_resource_templates(RequestOptions options, Token&& token) {
+    using T = Partial<std::map<std::string, std::vector<ResourceTemplate>>>;
+    return detail::async_start<T>(std::forward<Token>(token),
+                                  [impl = impl_, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                    start_list(impl, std::move(options), std::move(cb));
+                                  });
+  }
+  template <class Token>
+  auto async_list_prompts(RequestOptions options, Token&& token) {
+    using T = Partial<std::map<std::string, std::vector<Prompt>>>;
+    return detail::async_start<T>(std::forward<Token>(token),
+                                  [impl = impl_, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                    start_list(impl, std::move(options), std::move(cb));
+                                  });
+  }
+  template <class Token>
+  auto async_read_resource(std::string server, std::string uri, RequestOptions options, Token&& token) {
+    return detail::async_start<ReadResourceResult>(
+        std::forward<Token>(token), [impl = impl_, server = std::move(server), uri = std::move(uri),
+                                     options = std::move(options)](Callback<ReadResourceResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_read_resource(impl, std::move(server), std::move(uri), std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_get_prompt(std::string server, std::string name, std::map<std::string, std::string> arguments,
+                        RequestOptions options, Token&& token) {
+    return detail::async_start<GetPromptResult>(
+        std::forward<Token>(token),
+        [impl = impl_, server = std::move(server), name = std::move(name), arguments = std::move(arguments),
+         options = std::move(options)](Callback<GetPromptResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_get_prompt(impl, std::move(server), std::move(name), std::move(arguments), std::move(options),
+                           std::move(cb));
+        });
+  }
+  /// @}
+
   /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected.
   /// The client stays usable: a later call reconnects (never refused as a duplicate).
   void disconnect();
@@ -102,6 +204,25 @@ class Client {
   struct Impl;
   explicit Client(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
+
+  // The asynchronous API's entry points (client.cpp).
+  static void start_call_tool(const std::shared_ptr<Impl>& impl, std::string server, std::string tool,
+                              nlohmann::json arguments, RequestOptions options, Callback<CallToolResult> done);
+  static void start_server_info(const std::shared_ptr<Impl>& impl, std::string server, RequestOptions options,
+                                Callback<ServerInfo> done);
+  static void start_list_tools(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<ToolMap> done);
+  static void start_list_toolsets(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<Toolsets> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                         Callback<Partial<std::map<std::string, std::vector<Resource>>>> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                         Callback<Partial<std::map<std::string, std::vector<ResourceTemplate>>>> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                         Callback<Partial<std::map<std::string, std::vector<Prompt>>>> done);
+  static void start_read_resource(const std::shared_ptr<Impl>& impl, std::string server, std::string uri,
+                                  RequestOptions options, Callback<ReadResourceResult> done);
+  static void start_get_prompt(const std::shared_ptr<Impl>& impl, std::string server, std::string name,
+                               std::map<std::string, std::string> arguments, RequestOptions options,
+                               Callback<GetPromptResult> done);
 };
 
 }  // namespace mcp

@@ -158,6 +158,12 @@ struct ClientConfig {
   std::string log_level;
   /// Cap on input_required rounds for one request (modern multi round-trip requests).
   int max_input_rounds = 8;
+  /// Where the asynchronous API (`async_*`) runs completion handlers and progress callbacks:
+  /// each is handed to this function as a task to run. Empty: on the library's own threads (the
+  /// reader of the reply, or its timer thread), where a handler must not block and must not
+  /// make blocking calls (those fail with Errc::invalid_argument). Asio completion tokens
+  /// (mcp/asio.hpp) go to their own executor either way.
+  std::function<void(std::function<void()>)> executor;
 };
 
 /// Parse a `{"mcpServers": {name: {command, args, env, cwd} | {url, headers}}}` document

@@ -7,6 +7,7 @@
 /// Thread-safety: all member functions may be called from many threads at once. Requests
 /// from several threads share one connection; replies are matched by id.
 
+#include <mcp/async.hpp>
 #include <mcp/config.hpp>
 #include <mcp/error.hpp>
 #include <mcp/types.hpp>
@@ -45,6 +46,26 @@ struct RequestOptions {
   bool no_cache = false;
 };
 
+namespace detail {
+/// A completion token, for the overloads that take no RequestOptions.
+template <class Token>
+concept NotOptions = !std::is_same_v<std::decay_t<Token>, RequestOptions>;
+
+/// Adds `cancel` (an Asio cancellation slot's, see mcp/asio.hpp) to the request's stop token:
+/// the request stops when either does; `cb` keeps what links them until it is called.
+template <class T>
+void with_cancel(RequestOptions& o, const std::stop_token& cancel, Callback<T>& cb) {
+  if (!cancel.stop_possible()) return;
+  if (!o.stop.stop_possible()) {
+    o.stop = cancel;
+    return;
+  }
+  auto link = std::make_shared<StopLink>(o.stop, cancel);
+  o.stop = link->source.get_token();
+  cb = [cb = std::move(cb), link](Result<T> r) { cb(std::move(r)); };
+}
+}  // namespace detail
+
 /// The protocol with one server.
 class Session {
  public:
@@ -57,6 +78,9 @@ class Session {
   ~Session();  ///< disconnects
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+
+  /// The library's side of a session (opaque: only declared here).
+  struct Impl;
 
   /// The configured name.
   [[nodiscard]] const std::string& name() const noexcept;
@@ -109,14 +133,142 @@ class Session {
   /// Legacy: `resources/unsubscribe`.
   [[nodiscard]] Result<void> unsubscribe_resource(const std::string& uri, const RequestOptions& options = {});
 
+  /// @name Asynchronous API
+  /// The same requests without a thread waiting for them: the last argument is a completion
+  /// token (mcp/async.hpp: a callable taking Result<T>, mcp::use_future, or an Asio token with
+  /// mcp/asio.hpp). Timeouts, `RequestOptions::stop`, progress (called where the completion
+  /// is, before it) and the client's handlers keep their meaning. A connection still to open
+  /// is opened on one of the library's few blocking workers, as are the slow steps of a call
+  /// (a server's input requests, an expired session's new handshake).
+  /// @{
+  template <class Token>
+  auto async_connect(RequestOptions options, Token&& token) {
+    return detail::async_start<ServerInfo>(std::forward<Token>(token),
+                                           [impl = impl_, options = std::move(options)](Callback<ServerInfo> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                             start_connect(impl, std::move(options), std::move(cb));
+                                           });
+  }
+  template <class Token>
+  auto async_request(std::string method, nlohmann::json params, RequestOptions options, Token&& token) {
+    return detail::async_start<nlohmann::json>(
+        std::forward<Token>(token), [impl = impl_, method = std::move(method), params = std::move(params),
+                                     options = std::move(options)](Callback<nlohmann::json> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_request(impl, std::move(method), std::move(params), std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_call_tool(std::string name, nlohmann::json arguments, RequestOptions options, Token&& token) {
+    return detail::async_start<CallToolResult>(
+        std::forward<Token>(token), [impl = impl_, name = std::move(name), arguments = std::move(arguments),
+                                     options = std::move(options)](Callback<CallToolResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_call_tool(impl, std::move(name), std::move(arguments), std::move(options), std::move(cb));
+        });
+  }
+  template <detail::NotOptions Token>
+  auto async_call_tool(std::string name, nlohmann::json arguments, Token&& token) {
+    return async_call_tool(std::move(name), std::move(arguments), RequestOptions{}, std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_list_tools(RequestOptions options, Token&& token) {
+    return list_async<std::vector<ToolDefinition>>(Listing::tools, std::move(options), std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_list_resources(RequestOptions options, Token&& token) {
+    return list_async<std::vector<Resource>>(Listing::resources, std::move(options), std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_list_resource_templates(RequestOptions options, Token&& token) {
+    return list_async<std::vector<ResourceTemplate>>(Listing::resource_templates, std::move(options),
+                                                     std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_list_prompts(RequestOptions options, Token&& token) {
+    return list_async<std::vector<Prompt>>(Listing::prompts, std::move(options), std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_read_resource(std::string uri, RequestOptions options, Token&& token) {
+    return detail::async_start<ReadResourceResult>(
+        std::forward<Token>(token),
+        [impl = impl_, uri = std::move(uri), options = std::move(options)](Callback<ReadResourceResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_read_resource(impl, std::move(uri), std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_get_prompt(std::string name, std::map<std::string, std::string> arguments, RequestOptions options,
+                        Token&& token) {
+    return detail::async_start<GetPromptResult>(
+        std::forward<Token>(token), [impl = impl_, name = std::move(name), arguments = std::move(arguments),
+                                     options = std::move(options)](Callback<GetPromptResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_get_prompt(impl, std::move(name), std::move(arguments), std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_complete(nlohmann::json ref, std::string argument, std::string value, nlohmann::json context,
+                      RequestOptions options, Token&& token) {
+    return detail::async_start<nlohmann::json>(
+        std::forward<Token>(token),
+        [impl = impl_, ref = std::move(ref), argument = std::move(argument), value = std::move(value),
+         context = std::move(context), options = std::move(options)](Callback<nlohmann::json> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_complete(impl, std::move(ref), std::move(argument), std::move(value), std::move(context),
+                         std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_ping(RequestOptions options, Token&& token) {
+    return detail::async_start<void>(std::forward<Token>(token),
+                                     [impl = impl_, options = std::move(options)](Callback<void> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                       start_ping(impl, std::move(options), std::move(cb));
+                                     });
+  }
+  /// @}
+
   /// Close the connection (stdio: close stdin, SIGTERM, SIGKILL the process group).
   /// Idempotent; in-flight requests fail with Errc::disconnected. A later request reconnects.
   void disconnect();
 
  private:
   friend struct detail::SessionAccess;  // the Client's listings over several sessions
-  struct Impl;
   std::shared_ptr<Impl> impl_;
+
+  // The asynchronous API's entry points (lib/client/async_session.cpp).
+  enum class Listing { tools, resources, resource_templates, prompts };
+  template <class T, class Token>
+  auto list_async(Listing what, RequestOptions options, Token&& token) {
+    return detail::async_start<T>(std::forward<Token>(token),
+                                  [impl = impl_, what, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+                                    start_list(impl, what, std::move(options), std::move(cb));
+                                  });
+  }
+  static void start_connect(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<ServerInfo> done);
+  static void start_request(const std::shared_ptr<Impl>& impl, std::string method, nlohmann::json params,
+                            RequestOptions options, Callback<nlohmann::json> done);
+  static void start_call_tool(const std::shared_ptr<Impl>& impl, std::string name, nlohmann::json arguments,
+                              RequestOptions options, Callback<CallToolResult> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+                         Callback<std::vector<ToolDefinition>> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+                         Callback<std::vector<Resource>> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+                         Callback<std::vector<ResourceTemplate>> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+                         Callback<std::vector<Prompt>> done);
+  static void start_read_resource(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
+                                  Callback<ReadResourceResult> done);
+  static void start_get_prompt(const std::shared_ptr<Impl>& impl, std::string name,
+                               std::map<std::string, std::string> arguments, RequestOptions options,
+                               Callback<GetPromptResult> done);
+  static void start_complete(const std::shared_ptr<Impl>& impl, nlohmann::json ref, std::string argument,
+                             std::string value, nlohmann::json context, RequestOptions options,
+                             Callback<nlohmann::json> done);
+  static void start_ping(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<void> done);
 };
 
 }  // namespace mcp

@@ -4,6 +4,7 @@
 #include <mcp/client.hpp>
 
 #include "client/http_transport.hpp"
+#include "protocol/rpc_engine.hpp"
 #include "server_error.hpp"
 #include "session_access.hpp"
 
@@ -316,6 +317,150 @@ void Client::disconnect() {
   if (!impl_) return;
   for (auto& [n, s] : impl_->sessions) s->disconnect();
   impl_->unregister();
+}
+
+// ---------------------------------------------------------------- asynchronous API
+namespace {
+
+// An immediate failure of an asynchronous call: never run inside the call that started it.
+template <class T>
+void post_failure(const std::function<void(std::function<void()>)>& executor, Callback<T> done, Error e) {
+  detail::RpcEngine::post_callback(executor, [done = std::move(done), e = std::move(e)] { done(fail(e)); });
+}
+
+// What a listing over every server gathers, completed when the last server answers (its
+// completion runs where that server's did).
+template <class T>
+struct Gather {
+  std::mutex m;
+  std::size_t left = 0;
+  std::map<std::string, T> ok;
+  std::map<std::string, Error> errors;
+  std::function<void(Gather&)> done;
+  void add(const std::string& server, Result<T> r) {
+    {
+      std::lock_guard lk(m);
+      if (r) ok.emplace(server, std::move(*r));
+      else errors.emplace(server, std::move(r.error()));
+      if (--left != 0) return;
+    }
+    done(*this);
+  }
+};
+
+// Starts `list(session, callback)` on every server of `sessions`; `finish` gets the gathered outcome.
+template <class T, class List>
+void gather(const std::map<std::string, std::shared_ptr<Session>>& sessions, List list,
+            std::function<void(Gather<T>&)> finish) {
+  auto g = std::make_shared<Gather<T>>();
+  g->left = sessions.size();
+  g->done = std::move(finish);
+  for (const auto& [name, s] : sessions)
+    list(*s, [g, name = name](Result<T> r) { g->add(name, std::move(r)); });
+}
+
+}  // namespace
+
+void Client::start_call_tool(const std::shared_ptr<Impl>& impl, std::string server, std::string tool, json arguments,
+                             RequestOptions options, Callback<CallToolResult> done) {
+  if (!impl) return post_failure<CallToolResult>(nullptr, std::move(done), moved_from());
+  auto s = impl->session(server);
+  if (!s) return post_failure<CallToolResult>(impl->config.executor, std::move(done), std::move(s.error()));
+  (*s)->async_call_tool(std::move(tool), std::move(arguments), std::move(options), std::move(done));
+}
+
+void Client::start_server_info(const std::shared_ptr<Impl>& impl, std::string server, RequestOptions options,
+                               Callback<ServerInfo> done) {
+  if (!impl) return post_failure<ServerInfo>(nullptr, std::move(done), moved_from());
+  auto s = impl->session(server);
+  if (!s) return post_failure<ServerInfo>(impl->config.executor, std::move(done), std::move(s.error()));
+  (*s)->async_connect(std::move(options), std::move(done));
+}
+
+void Client::start_list_toolsets(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<Toolsets> done) {
+  if (!impl) return post_failure<Toolsets>(nullptr, std::move(done), moved_from());
+  std::weak_ptr<Impl> weak = impl;
+  gather<std::vector<ToolDefinition>>(
+      impl->sessions,
+      [&options](Session& s, Callback<std::vector<ToolDefinition>> cb) { s.async_list_tools(options, std::move(cb)); },
+      [weak, done = std::move(done)](Gather<std::vector<ToolDefinition>>& g) {
+        if (!g.errors.empty()) return done(fail(g.errors.begin()->second));
+        auto impl = weak.lock();
+        if (!impl) return done(fail(Errc::disconnected, "the client no longer exists"));
+        Toolsets out;
+        for (auto& [server, list] : g.ok) {
+          auto& set = out[server];
+          std::weak_ptr<Session> session = impl->sessions.at(server);
+          for (auto& d : list) {
+            std::string n = d.name;
+            set.insert_or_assign(n, Tool(server, std::move(d), session));
+          }
+        }
+        done(std::move(out));
+      });
+}
+
+void Client::start_list_tools(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<ToolMap> done) {
+  std::weak_ptr<Impl> weak = impl;
+  start_list_toolsets(impl, std::move(options), [weak, done = std::move(done)](Result<Toolsets> r) {
+    if (!r) return done(fail(r.error()));
+    auto impl = weak.lock();
+    if (!impl) return done(fail(Errc::disconnected, "the client no longer exists"));
+    done(impl->flatten(std::move(*r)));
+  });
+}
+
+namespace {
+
+template <class T, class List>
+void list_all(const std::map<std::string, std::shared_ptr<Session>>& sessions, List list,
+              Callback<Partial<std::map<std::string, std::vector<T>>>> done) {
+  gather<std::vector<T>>(sessions, list, [done = std::move(done)](Gather<std::vector<T>>& g) {
+    done(Partial<std::map<std::string, std::vector<T>>>{std::move(g.ok), std::move(g.errors)});
+  });
+}
+
+}  // namespace
+
+void Client::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                        Callback<Partial<std::map<std::string, std::vector<Resource>>>> done) {
+  if (!impl) return post_failure(nullptr, std::move(done), moved_from());
+  list_all<Resource>(impl->sessions, [&options](Session& s, Callback<std::vector<Resource>> cb) {
+    s.async_list_resources(options, std::move(cb));
+  }, std::move(done));
+}
+
+void Client::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                        Callback<Partial<std::map<std::string, std::vector<ResourceTemplate>>>> done) {
+  if (!impl) return post_failure(nullptr, std::move(done), moved_from());
+  list_all<ResourceTemplate>(impl->sessions, [&options](Session& s, Callback<std::vector<ResourceTemplate>> cb) {
+    s.async_list_resource_templates(options, std::move(cb));
+  }, std::move(done));
+}
+
+void Client::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                        Callback<Partial<std::map<std::string, std::vector<Prompt>>>> done) {
+  if (!impl) return post_failure(nullptr, std::move(done), moved_from());
+  list_all<Prompt>(impl->sessions, [&options](Session& s, Callback<std::vector<Prompt>> cb) {
+    s.async_list_prompts(options, std::move(cb));
+  }, std::move(done));
+}
+
+void Client::start_read_resource(const std::shared_ptr<Impl>& impl, std::string server, std::string uri,
+                                 RequestOptions options, Callback<ReadResourceResult> done) {
+  if (!impl) return post_failure<ReadResourceResult>(nullptr, std::move(done), moved_from());
+  auto s = impl->session(server);
+  if (!s) return post_failure<ReadResourceResult>(impl->config.executor, std::move(done), std::move(s.error()));
+  (*s)->async_read_resource(std::move(uri), std::move(options), std::move(done));
+}
+
+void Client::start_get_prompt(const std::shared_ptr<Impl>& impl, std::string server, std::string name,
+                              std::map<std::string, std::string> arguments, RequestOptions options,
+                              Callback<GetPromptResult> done) {
+  if (!impl) return post_failure<GetPromptResult>(nullptr, std::move(done), moved_from());
+  auto s = impl->session(server);
+  if (!s) return post_failure<GetPromptResult>(impl->config.executor, std::move(done), std::move(s.error()));
+  (*s)->async_get_prompt(std::move(name), std::move(arguments), std::move(options), std::move(done));
 }
 
 }  // namespace mcp

@@ -69,6 +69,14 @@ Result<std::shared_ptr<RpcEngine::Pending>> ClientEngine::send_request(const std
   return send_lent(method, params, deadline, std::move(progress), writer);
 }
 
+Result<std::shared_ptr<RpcEngine::Pending>> ClientEngine::send_async(const std::string& method, json& params,
+                                                                      Clock::time_point deadline,
+                                                                      const SendOptions& send_options,
+                                                                      ProgressOptions progress, AsyncOptions async) {
+  TransportWriter writer(*transport_, deadline, send_options);
+  return send_async_lent(method, params, deadline, std::move(progress), std::move(async), writer);
+}
+
 Result<json> ClientEngine::call(const std::string& method, json params, Clock::time_point deadline,
                                 const std::stop_token& stop, WaitOptions wait_options) {
   return call_lent(method, params, deadline, stop, SendOptions{}, ProgressOptions{}, wait_options);
@@ -78,6 +86,7 @@ Result<json> ClientEngine::call_lent(const std::string& method, json& params, Cl
                                      const std::stop_token& stop, const SendOptions& send_options,
                                      ProgressOptions progress, WaitOptions wait_options) {
   if (stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
+  if (in_completion()) return fail(decorate(blocking_in_completion(method)));
   const bool resets = progress.reset_timeout;
   // The caller waits right after sending: the transport may do the exchange on this thread.
   // Not with progress: wait() gives it to on_progress as it comes (and follows a deadline

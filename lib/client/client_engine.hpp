@@ -27,6 +27,11 @@ class ClientEngine final : public RpcEngine {
                                                               Clock::time_point deadline,
                                                               const SendOptions& send_options = {},
                                                               ProgressOptions progress = {});
+  /// Send a request whose outcome goes to `async.done` (see RpcEngine::send_async_lent): no
+  /// thread waits for it. `params` are lent (as call_lent).
+  [[nodiscard]] Result<std::shared_ptr<Pending>> send_async(const std::string& method, json& params,
+                                                            Clock::time_point deadline, const SendOptions& send_options,
+                                                            ProgressOptions progress, AsyncOptions async);
   /// Send a request and wait for its reply.
   [[nodiscard]] Result<json> call(const std::string& method, json params, Clock::time_point deadline,
                                   const std::stop_token& stop, WaitOptions wait_options = {});

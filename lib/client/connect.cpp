@@ -239,6 +239,10 @@ Result<Session::Impl::Opened> Session::Impl::connect_locked(const RequestOptions
 }
 
 Result<Session::Impl::Connection> Session::Impl::ensure(const RequestOptions& opt) {
+  // Every blocking request starts here: refused inside an asynchronous completion before it
+  // sends anything (an HTTP exchange on this thread could wait for this very thread).
+  if (detail::RpcEngine::in_completion())
+    return fail(tagged(detail::RpcEngine::blocking_in_completion("a blocking call"), name));
   {
     std::lock_guard lk(mutex);
     if (engine && engine->is_open() && info.era != Era::unknown && shared_info)

@@ -4,63 +4,92 @@
 #include "session_impl.hpp"
 
 #include "../protocol/schema_validator.hpp"
+#include "listing_pages.hpp"
 #include "session_access.hpp"
 
 namespace mcp {
 
 using nlohmann::json;
 
+namespace detail {
+
+Result<std::optional<json>> Pager::take(Result<json> r, const std::function<void(const json&)>& on_item) {
+  auto failure = [&](std::string message) { return fail(Errc::invalid_result, method_ + ": " + message, server_); };
+  if (!r) return fail(r.error());
+  auto it = r->find(key_);
+  if (it == r->end() || !it->is_array()) return failure(std::string("result has no '") + key_ + "' array");
+  for (const auto& item : *it) on_item(item);
+  auto nc = r->find("nextCursor");
+  if (nc == r->end() || nc->is_null()) return std::optional<json>();
+  if (!nc->is_string() || !seen_.insert(nc->get<std::string>()).second)
+    return failure("invalid or repeated nextCursor (pagination loop)");
+  if (++pages_ >= 10000) return failure("more than 10000 pages");
+  return std::optional<json>(json{{"cursor", nc->get<std::string>()}});
+}
+
+template <class T>
+void Collect<T>::add(const json& item) {
+  try {
+    out_.push_back(item.get<T>());
+  } catch (const std::exception& e) {
+    impl_.diagnostic(method_ + ": skipped an invalid entry: " + e.what());
+  }
+}
+template class Collect<Resource>;
+template class Collect<ResourceTemplate>;
+template class Collect<Prompt>;
+
+void Collect<ToolDefinition>::add(const json& t) {
+  ToolDefinition def;
+  try {
+    def = t.get<ToolDefinition>();
+  } catch (const std::exception& e) {
+    impl_.diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what());
+    return;
+  }
+  if (impl_.transport.param_headers) {
+    // Streamable HTTP clients MUST drop a tool whose x-mcp-header annotations are invalid.
+    auto headers = param_headers(def.input_schema);
+    if (!headers) {
+      impl_.diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error());
+      return;
+    }
+    if (!headers->empty()) param_headers_[def.name] = std::move(*headers);
+  }
+  if (def.output_schema) output_schemas_.emplace(def.name, SchemaValidator::compile(*def.output_schema));
+  tools_.push_back(std::move(def));
+}
+
+Result<std::vector<ToolDefinition>> Collect<ToolDefinition>::finish() {
+  // Published only for a complete listing: a failed one leaves the previous state.
+  std::lock_guard lk(impl_.mutex);
+  if (impl_.transport.param_headers) impl_.param_headers = std::move(param_headers_);
+  impl_.output_schemas = std::move(output_schemas_);
+  return std::move(tools_);
+}
+
+}  // namespace detail
+
 namespace {
 
 using FirstPage = std::optional<Result<json>>;
 
-// Follows `nextCursor` to the end, handing each entry of the result's `key` array to
-// `on_item`; refuses loops and runaway page counts. `first` is the first page when the
-// caller has it already.
-Result<void> paginate_items(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
-                            const std::function<void(const json&)>& on_item, FirstPage first = std::nullopt) {
-  auto failure = [&](std::string message) { return fail(Errc::invalid_result, method + ": " + message, s.name()); };
-  std::set<std::string> seen;
-  std::optional<std::string> cursor;
-  for (int page = 0; page < 10000; ++page) {
-    Result<json> r = json();
-    if (page == 0 && first) {
-      r = std::move(*first);
-    } else {
-      json params = json::object();
-      if (cursor) params["cursor"] = *cursor;
-      r = s.request(method, std::move(params), opt);
-    }
-    if (!r) return fail(r.error());
-    auto it = r->find(key);
-    if (it == r->end() || !it->is_array()) return failure(std::string("result has no '") + key + "' array");
-    for (const auto& item : *it) on_item(item);
-    auto nc = r->find("nextCursor");
-    if (nc == r->end() || nc->is_null()) return {};
-    if (!nc->is_string() || !seen.insert(nc->get<std::string>()).second)
-      return failure("invalid or repeated nextCursor (pagination loop)");
-    cursor = nc->get<std::string>();
-  }
-  return failure("more than 10000 pages");
-}
-
-// Every entry as a T; entries that do not parse are skipped with a diagnostic.
+// Every entry of listing T, following nextCursor to the end. `first` is the first page when
+// the caller has it already.
 template <class T>
-Result<std::vector<T>> paginate(Session& s, const std::string& method, const char* key, const RequestOptions& opt,
-                                const std::function<void(std::string)>& diag, FirstPage first) {
-  std::vector<T> out;
-  auto listed = paginate_items(
-      s, method, key, opt,
-      [&](const json& item) {
-        try {
-          out.push_back(item.get<T>());
-        } catch (const std::exception& e) {
-          diag(method + ": skipped an invalid entry: " + e.what());
-        }
-      },
-      std::move(first));
-  if (!listed) return fail(listed.error());
-  return out;
+Result<std::vector<T>> paginate(Session::Impl& impl, const RequestOptions& opt, FirstPage first) {
+  using L = detail::ListingOf<T>;
+  detail::Pager pager(L::method, L::key, impl.name);
+  detail::Collect<T> collect(impl, L::method);
+  auto add = [&](const json& item) { collect.add(item); };
+  json params = json::object();
+  for (bool at_first = true;; at_first = false) {
+    auto r = at_first && first ? std::move(*first) : impl.request(L::method, std::move(params), opt);
+    auto next = pager.take(std::move(r), add);
+    if (!next) return fail(next.error());
+    if (!*next) return collect.finish();
+    params = std::move(**next);
+  }
 }
 
 }  // namespace
@@ -96,52 +125,24 @@ std::vector<Result<json>> SessionAccess::first_pages(const std::vector<Session*>
 }
 
 Result<std::vector<ToolDefinition>> SessionAccess::list_tools(Session& s, const RequestOptions& options, FirstPage first) {
-  auto& impl_ = s.impl_;
-  std::vector<ToolDefinition> tools;
-  std::map<std::string, std::vector<detail::ParamHeader>> param_headers;
-  std::map<std::string, tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> output_schemas;
-  auto listed = paginate_items(s, "tools/list", "tools", options, [&](const json& t) {
-    ToolDefinition def;
-    try {
-      def = t.get<ToolDefinition>();
-    } catch (const std::exception& e) {
-      impl_->diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what());
-      return;
-    }
-    if (impl_->transport.param_headers) {
-      // Streamable HTTP clients MUST drop a tool whose x-mcp-header annotations are invalid.
-      auto headers = detail::param_headers(def.input_schema);
-      if (!headers) {
-        impl_->diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error());
-        return;
-      }
-      if (!headers->empty()) param_headers[def.name] = std::move(*headers);
-    }
-    if (def.output_schema) output_schemas.emplace(def.name, detail::SchemaValidator::compile(*def.output_schema));
-    tools.push_back(std::move(def));
-  }, std::move(first));
-  if (!listed) return fail(listed.error());
-  // Published only for a complete listing: a failed one leaves the previous state.
-  std::lock_guard lk(impl_->mutex);
-  if (impl_->transport.param_headers) impl_->param_headers = std::move(param_headers);
-  impl_->output_schemas = std::move(output_schemas);
-  return tools;
+  return paginate<ToolDefinition>(*s.impl_, options, std::move(first));
+}
+
+Result<std::vector<ToolDefinition>> SessionAccess::list_tools_of(Session::Impl& impl, const RequestOptions& options) {
+  return paginate<ToolDefinition>(impl, options, std::nullopt);
 }
 
 Result<std::vector<Resource>> SessionAccess::list_resources(Session& s, const RequestOptions& options, FirstPage first) {
-  return paginate<Resource>(s, "resources/list", "resources", options,
-                            [&s](std::string m) { s.impl_->diagnostic(m); }, std::move(first));
+  return paginate<Resource>(*s.impl_, options, std::move(first));
 }
 
 Result<std::vector<ResourceTemplate>> SessionAccess::list_resource_templates(Session& s, const RequestOptions& options,
                                                                            FirstPage first) {
-  return paginate<ResourceTemplate>(s, "resources/templates/list", "resourceTemplates", options,
-                                    [&s](std::string m) { s.impl_->diagnostic(m); }, std::move(first));
+  return paginate<ResourceTemplate>(*s.impl_, options, std::move(first));
 }
 
 Result<std::vector<Prompt>> SessionAccess::list_prompts(Session& s, const RequestOptions& options, FirstPage first) {
-  return paginate<Prompt>(s, "prompts/list", "prompts", options, [&s](std::string m) { s.impl_->diagnostic(m); },
-                          std::move(first));
+  return paginate<Prompt>(*s.impl_, options, std::move(first));
 }
 
 }  // namespace detail

@@ -13,7 +13,6 @@ using nlohmann::json;
 Result<json> Session::Impl::request_lent(std::string_view method_sv, json& current, const RequestOptions& opt,
                                          const SendOptions& send_options) {
   const std::string method(method_sv);
-  const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
   if (current.is_null()) current = json::object();
   // Before the cache key is made of them (json::erase throws on anything but an object).
   if (!current.is_object()) return fail(Errc::invalid_argument, method + ": params must be a JSON object", name);
@@ -29,43 +28,73 @@ Result<json> Session::Impl::request_lent(std::string_view method_sv, json& curre
     auto r = request_once(method, current, opt, send_options);
     if (r && cacheable && round == 0) remember(key, *r);  // results after input rounds are never cached
     if (r || r.error().errc() != Errc::input_required) return r;
-    if (overall && Clock::now() >= *overall)
-      return fail(Errc::timeout, method + ": input rounds exceeded max_total_time", name);
-    if (!may_need_input)
-      return fail(Errc::invalid_result,
-                  method + ": the server answered input_required, which this method does not allow", name);
-    if (round >= client.max_input_rounds)
-      return fail(Errc::input_required,
-                  method + ": still input_required after " + std::to_string(client.max_input_rounds) + " rounds", name);
-    // Multi round-trip request: fulfil the server's input requests, then re-issue the
-    // request (new id) with the answers and the exact requestState.
-    json ir = std::move(r.error().data);  // moved, not copied: a server's value may nest deep
-    const bool has_requests = ir.contains("inputRequests"), has_state = ir.contains("requestState");
-    if (!has_requests && !has_state)
-      return fail(Errc::invalid_result, method + ": input_required without inputRequests or requestState", name);
-    json responses = json::object();
-    if (has_requests) {
-      if (!ir["inputRequests"].is_object())
-        return fail(Errc::invalid_result, method + ": inputRequests is not an object", name);
-      for (auto it = ir["inputRequests"].begin(); it != ir["inputRequests"].end(); ++it) {
-        const json& q = it.value();
-        if (!q.is_object() || !q.contains("method") || !q["method"].is_string())
-          return fail(Errc::invalid_result, method + ": input request '" + it.key() + "' has no method", name);
-        auto answer = fulfil(q["method"].get<std::string>(), q.contains("params") ? q["params"] : json::object());
-        if (!answer) {
-          Error e = tagged(answer.error(), name);
-          e.code = make_error_code(Errc::input_required);
-          e.message = method + ": " + e.message;
-          return fail(std::move(e));
-        }
-        responses[it.key()] = std::move(*answer);
-      }
-    }
-    current.erase("inputResponses");
-    current.erase("requestState");
-    if (!responses.empty()) current["inputResponses"] = std::move(responses);
-    if (has_state) current["requestState"] = std::move(ir["requestState"]);
+    auto next = next_round(method, round, overall, std::move(r.error().data), current);
+    if (!next) return fail(next.error());
   }
+}
+
+Result<void> Session::Impl::next_round(const std::string& method, int round,
+                                       const std::optional<Clock::time_point>& overall, json ir, json& current) const {
+  const bool may_need_input = method == "tools/call" || method == "prompts/get" || method == "resources/read";
+  if (overall && Clock::now() >= *overall)
+    return fail(Errc::timeout, method + ": input rounds exceeded max_total_time", name);
+  if (!may_need_input)
+    return fail(Errc::invalid_result,
+                method + ": the server answered input_required, which this method does not allow", name);
+  if (round >= client.max_input_rounds)
+    return fail(Errc::input_required,
+                method + ": still input_required after " + std::to_string(client.max_input_rounds) + " rounds", name);
+  // Multi round-trip request: fulfil the server's input requests, then re-issue the
+  // request (new id) with the answers and the exact requestState.
+  const bool has_requests = ir.contains("inputRequests"), has_state = ir.contains("requestState");
+  if (!has_requests && !has_state)
+    return fail(Errc::invalid_result, method + ": input_required without inputRequests or requestState", name);
+  json responses = json::object();
+  if (has_requests) {
+    if (!ir["inputRequests"].is_object())
+      return fail(Errc::invalid_result, method + ": inputRequests is not an object", name);
+    for (auto it = ir["inputRequests"].begin(); it != ir["inputRequests"].end(); ++it) {
+      const json& q = it.value();
+      if (!q.is_object() || !q.contains("method") || !q["method"].is_string())
+        return fail(Errc::invalid_result, method + ": input request '" + it.key() + "' has no method", name);
+      auto answer = fulfil(q["method"].get<std::string>(), q.contains("params") ? q["params"] : json::object());
+      if (!answer) {
+        Error e = tagged(answer.error(), name);
+        e.code = make_error_code(Errc::input_required);
+        e.message = method + ": " + e.message;
+        return fail(std::move(e));
+      }
+      responses[it.key()] = std::move(*answer);
+    }
+  }
+  current.erase("inputResponses");
+  current.erase("requestState");
+  if (!responses.empty()) current["inputResponses"] = std::move(responses);
+  if (has_state) current["requestState"] = std::move(ir["requestState"]);
+  return {};
+}
+
+Session::Impl::Again Session::Impl::again(Era era, int attempt, const Error& e, std::string_view version) {
+  if (attempt != 0) return {};
+  // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
+  if (era == Era::modern && e.errc() == Errc::stream_broken) return {Again::resend, {}};
+  // Legacy Streamable HTTP: the server forgot our session (404). The request was not
+  // processed, so re-initialising once and retrying is safe.
+  if (era == Era::legacy && e.errc() == Errc::session_expired) return {Again::reinitialize, {}};
+  if (era == Era::modern)
+    if (auto v = detail::other_modern_version(e, std::string(version))) return {Again::other_version, std::move(*v)};
+  return {};
+}
+
+std::shared_ptr<const ServerInfo> Session::Impl::adopt_version(const std::shared_ptr<const ServerInfo>& si,
+                                                                const std::string& v) {
+  auto changed = std::make_shared<ServerInfo>(*si);
+  changed->protocol_version = v;
+  std::lock_guard lk(mutex);
+  modern_version = v;
+  info.protocol_version = v;
+  shared_info = std::make_shared<const ServerInfo>(info);
+  return changed;
 }
 
 void Session::Impl::remember(const std::string& key, const json& r) {
@@ -106,34 +135,20 @@ Result<json> Session::Impl::request_once(const std::string& method, json& params
     }
     auto r = eng->call_lent(method, p, deadline, opt.stop, send_options, progress_options(opt));
     loan.take_back(p);
-    if (!r && attempt == 0) {
-      // 2026-07-28: a broken response stream loses the request; re-issue it with a new id.
-      if (si->era == Era::modern && r.error().errc() == Errc::stream_broken) continue;
-      // Legacy Streamable HTTP: the server forgot our session (404). The request was not
-      // processed, so re-initialising once and retrying is safe.
-      if (si->era == Era::legacy && r.error().errc() == Errc::session_expired) {
-        auto re = reinitialize(eng, epoch, opt);
-        if (!re) return fail(re.error());
-        si = std::make_shared<const ServerInfo>(std::move(*re));
-        continue;
-      }
+    if (r) return check_result(method, std::move(*r));
+    auto next = again(si->era, attempt, r.error(), si->protocol_version);
+    if (next.kind == Again::resend) continue;
+    if (next.kind == Again::reinitialize) {
+      auto re = reinitialize(eng, epoch, opt);
+      if (!re) return fail(re.error());
+      si = std::make_shared<const ServerInfo>(std::move(*re));
+      continue;
     }
-    if (!r) {
-      if (si->era == Era::modern && attempt == 0) {
-        if (auto v = detail::other_modern_version(r.error(), si->protocol_version)) {
-          auto changed = std::make_shared<ServerInfo>(*si);
-          changed->protocol_version = *v;
-          si = changed;
-          std::lock_guard lk(mutex);
-          modern_version = *v;
-          info.protocol_version = *v;
-          shared_info = std::make_shared<const ServerInfo>(info);
-          continue;
-        }
-      }
-      return fail(tagged(r.error(), name));
+    if (next.kind == Again::other_version) {
+      si = adopt_version(si, next.version);
+      continue;
     }
-    return check_result(method, std::move(*r));
+    return fail(tagged(r.error(), name));
   }
   return fail(Errc::unsupported_version, method + ": server rejected every protocol version we offered", name);
 }

@@ -54,71 +54,67 @@ Result<void> Session::notify(std::string_view method, json params) {
   return {};
 }
 
-Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
+Result<json> Session::Impl::tool_call_params(std::string_view tool, json arguments) const {
   if (arguments.is_null()) arguments = json::object();
-  if (const auto& approve = impl_->client.handlers.approve_tool_call;
-      approve && !approve(impl_->name, std::string(name), arguments))
-    return fail(Errc::call_denied, "tools/call " + std::string(name) + ": denied by the approval callback", impl_->name);
+  if (const auto& approve = client.handlers.approve_tool_call; approve && !approve(name, std::string(tool), arguments))
+    return fail(Errc::call_denied, "tools/call " + std::string(tool) + ": denied by the approval callback", name);
   if (!arguments.is_object())
-    return fail(Errc::invalid_argument, "tools/call " + std::string(name) + ": arguments must be a JSON object", impl_->name);
+    return fail(Errc::invalid_argument, "tools/call " + std::string(tool) + ": arguments must be a JSON object", name);
   json params(json::value_t::object);  // not an initializer list: that copies `arguments`
-  params.get_ref<json::object_t&>().emplace("name", name);
+  params.get_ref<json::object_t&>().emplace("name", tool);
   params.get_ref<json::object_t&>().emplace("arguments", std::move(arguments));
-  auto send_options = [&]() -> Result<SendOptions> {
-    SendOptions so;
-    if (!impl_->transport.param_headers) return so;
-    std::lock_guard lk(impl_->mutex);
-    if (impl_->param_headers.empty()) return so;
-    auto it = impl_->param_headers.find(std::string(name));
-    if (it == impl_->param_headers.end()) return so;
-    auto values = detail::param_header_values(it->second, params["arguments"]);
-    if (!values) return fail(Errc::invalid_argument, "tools/call " + std::string(name) + ": " + values.error(), impl_->name);
-    so.headers = std::move(*values);
-    return so;
-  };
-  auto so = send_options();
-  if (!so) return fail(so.error());
-  // Lent, not copied: they come back for the retry below.
-  auto r = impl_->request_lent("tools/call", params, options, *so);
-  if (!r && impl_->transport.param_headers && r.error().rpc_code == jsonrpc::header_mismatch) {
-    // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
-    auto relisted = list_tools(options);
-    if (!relisted) return fail(relisted.error());
-    so = send_options();
-    if (!so) return fail(so.error());
-    // What the first try added goes: back to {name, arguments}.
-    if (params.is_object())
-      for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
-    r = impl_->request_lent("tools/call", params, options, *so);
-  }
-  if (!r) return fail(r.error());
+  return params;
+}
+
+Result<SendOptions> Session::Impl::tool_send_options(std::string_view tool, const json& params) {
+  SendOptions so;
+  if (!transport.param_headers) return so;
+  std::lock_guard lk(mutex);
+  if (param_headers.empty()) return so;
+  auto it = param_headers.find(std::string(tool));
+  if (it == param_headers.end()) return so;
+  auto values = detail::param_header_values(it->second, params["arguments"]);
+  if (!values) return fail(Errc::invalid_argument, "tools/call " + std::string(tool) + ": " + values.error(), name);
+  so.headers = std::move(*values);
+  return so;
+}
+
+bool Session::Impl::relist_on(const Error& e) const {
+  return transport.param_headers && e.rpc_code == jsonrpc::header_mismatch;
+}
+
+void Session::Impl::strip_for_retry(json& params) {
+  // What the first try added goes: back to {name, arguments}.
+  if (params.is_object())
+    for (const char* added : {"_meta", "inputResponses", "requestState"}) params.erase(added);
+}
+
+Result<CallToolResult> Session::Impl::tool_result(const std::string& tool, json r) {
   CallToolResult result;
   try {
-    detail::call_tool_result_from(std::move(*r), result);  // payloads moved, not copied
+    detail::call_tool_result_from(std::move(r), result);  // payloads moved, not copied
   } catch (const std::exception& e) {
-    return fail(Errc::invalid_result, "tools/call " + std::string(name) + ": " + e.what(), impl_->name);
+    return fail(Errc::invalid_result, "tools/call " + tool + ": " + e.what(), name);
   }
   // A tool with an outputSchema must return matching structuredContent (unless it failed).
   std::optional<tl::expected<std::shared_ptr<const detail::SchemaValidator>, std::string>> schema;
   {
-    std::lock_guard lk(impl_->mutex);
-    if (!impl_->output_schemas.empty()) {
-      auto it = impl_->output_schemas.find(std::string(name));
-      if (it != impl_->output_schemas.end()) schema = it->second;
+    std::lock_guard lk(mutex);
+    if (!output_schemas.empty()) {
+      auto it = output_schemas.find(tool);
+      if (it != output_schemas.end()) schema = it->second;
     }
   }
   if (schema && !result.is_error) {
-    const std::string tool(name);
     if (!*schema)
-      return fail(Errc::invalid_result, "tools/call " + tool + ": the tool's outputSchema cannot be used: " +
-                                                      schema->error(), impl_->name);
+      return fail(Errc::invalid_result,
+                  "tools/call " + tool + ": the tool's outputSchema cannot be used: " + schema->error(), name);
     if (!result.structured_content)
       return fail(Errc::invalid_result,
-                            "tools/call " + tool + ": the tool declares an outputSchema but returned no structuredContent", impl_->name);
+                  "tools/call " + tool + ": the tool declares an outputSchema but returned no structuredContent", name);
     if (auto why = (**schema)->validate(*result.structured_content); !why.empty()) {
       Error e = server_error(Errc::invalid_result,
-                             "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why,
-                             impl_->name);
+                             "tools/call " + tool + ": structuredContent does not match the outputSchema: " + why, name);
       e.data = json(result);  // the result as sent
       return fail(std::move(e));
     }
@@ -126,42 +122,83 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
   return result;
 }
 
+Result<ReadResourceResult> Session::Impl::read_result(const std::string& uri, json r) const {
+  ReadResourceResult out;
+  try {
+    detail::read_resource_result_from(std::move(r), out);  // payloads moved, not copied
+  } catch (const std::exception& e) {
+    return fail(Errc::invalid_result, "resources/read " + uri + ": " + e.what(), name);
+  }
+  return out;
+}
+
+json Session::Impl::prompt_params(const std::string& prompt, const std::map<std::string, std::string>& arguments) {
+  json params{{"name", prompt}};
+  if (!arguments.empty()) params["arguments"] = arguments;
+  return params;
+}
+
+Result<GetPromptResult> Session::Impl::prompt_result(const std::string& prompt, json r) const {
+  GetPromptResult out;
+  try {
+    detail::get_prompt_result_from(std::move(r), out);  // contents moved, not copied
+  } catch (const std::exception& e) {
+    return fail(Errc::invalid_result, "prompts/get " + prompt + ": " + e.what(), name);
+  }
+  return out;
+}
+
+json Session::Impl::complete_params(const json& ref, const std::string& argument, const std::string& value,
+                                    const json& context) {
+  json params{{"ref", ref}, {"argument", {{"name", argument}, {"value", value}}}};
+  if (context.is_object()) params["context"] = context;
+  return params;
+}
+
+Result<json> Session::Impl::completion_result(json r) const {
+  if (!r.contains("completion") || !r["completion"].is_object())
+    return fail(Errc::invalid_result, "completion/complete: result has no 'completion' object", name);
+  return std::move(r["completion"]);
+}
+
+Result<CallToolResult> Session::call_tool(std::string_view name, json arguments, const RequestOptions& options) {
+  auto params = impl_->tool_call_params(name, std::move(arguments));
+  if (!params) return fail(params.error());
+  auto so = impl_->tool_send_options(name, *params);
+  if (!so) return fail(so.error());
+  // Lent, not copied: they come back for the retry below.
+  auto r = impl_->request_lent("tools/call", *params, options, *so);
+  if (!r && impl_->relist_on(r.error())) {
+    // HeaderMismatch: the tool's inputSchema may have changed; re-list and retry once.
+    auto relisted = list_tools(options);
+    if (!relisted) return fail(relisted.error());
+    so = impl_->tool_send_options(name, *params);
+    if (!so) return fail(so.error());
+    Impl::strip_for_retry(*params);
+    r = impl_->request_lent("tools/call", *params, options, *so);
+  }
+  if (!r) return fail(r.error());
+  return impl_->tool_result(std::string(name), std::move(*r));
+}
+
 Result<ReadResourceResult> Session::read_resource(const std::string& uri, const RequestOptions& options) {
   auto r = request("resources/read", json{{"uri", uri}}, options);
   if (!r) return fail(r.error());
-  ReadResourceResult out;
-  try {
-    detail::read_resource_result_from(std::move(*r), out);  // payloads moved, not copied
-  } catch (const std::exception& e) {
-    return fail(Errc::invalid_result, "resources/read " + uri + ": " + e.what(), impl_->name);
-  }
-  return out;
+  return impl_->read_result(uri, std::move(*r));
 }
 
 Result<GetPromptResult> Session::get_prompt(const std::string& name, const std::map<std::string, std::string>& arguments,
                                             const RequestOptions& options) {
-  json params{{"name", name}};
-  if (!arguments.empty()) params["arguments"] = arguments;
-  auto r = request("prompts/get", std::move(params), options);
+  auto r = request("prompts/get", Impl::prompt_params(name, arguments), options);
   if (!r) return fail(r.error());
-  GetPromptResult out;
-  try {
-    detail::get_prompt_result_from(std::move(*r), out);  // contents moved, not copied
-  } catch (const std::exception& e) {
-    return fail(Errc::invalid_result, "prompts/get " + name + ": " + e.what(), impl_->name);
-  }
-  return out;
+  return impl_->prompt_result(name, std::move(*r));
 }
 
 Result<json> Session::complete(const json& ref, const std::string& argument, const std::string& value,
                                const json& context, const RequestOptions& options) {
-  json params{{"ref", ref}, {"argument", {{"name", argument}, {"value", value}}}};
-  if (context.is_object()) params["context"] = context;
-  auto r = request("completion/complete", std::move(params), options);
+  auto r = request("completion/complete", Impl::complete_params(ref, argument, value, context), options);
   if (!r) return fail(r.error());
-  if (!r->contains("completion") || !(*r)["completion"].is_object())
-    return fail(Errc::invalid_result, "completion/complete: result has no 'completion' object", impl_->name);
-  return (*r)["completion"];
+  return impl_->completion_result(std::move(*r));
 }
 
 Result<void> Session::ping(const RequestOptions& options) {

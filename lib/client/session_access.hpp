@@ -29,6 +29,8 @@ struct SessionAccess {
                                                       std::optional<Result<nlohmann::json>> first);
   static Result<std::vector<ResourceTemplate>> list_resource_templates(Session& s, const RequestOptions& opt,
                                                                        std::optional<Result<nlohmann::json>> first);
+  /// Session::list_tools from the session's inside (the asynchronous call's re-listing).
+  static Result<std::vector<ToolDefinition>> list_tools_of(Session::Impl& impl, const RequestOptions& opt);
   static Result<std::vector<Prompt>> list_prompts(Session& s, const RequestOptions& opt,
                                                   std::optional<Result<nlohmann::json>> first);
 };

@@ -103,6 +103,18 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Result<nlohmann::json> request_once(const std::string& method, nlohmann::json& params, const RequestOptions& opt,
                                       const SendOptions& send_options);
   Result<nlohmann::json> check_result(const std::string& method, nlohmann::json r) const;
+  // The next round of a multi round-trip request (`ir`: the input_required result): the
+  // checks, the input requests fulfilled (the user's handlers: may block), `current` updated.
+  Result<void> next_round(const std::string& method, int round, const std::optional<Clock::time_point>& overall,
+                          nlohmann::json ir, nlohmann::json& current) const;
+  // What a failed attempt allows: another try as is (a lost stream), after re-initialising (an
+  // expired legacy session), or with another modern revision (`version`).
+  struct Again {
+    enum Kind { no, resend, reinitialize, other_version } kind = no;
+    std::string version;
+  };
+  static Again again(Era era, int attempt, const Error& e, std::string_view version);
+  std::shared_ptr<const ServerInfo> adopt_version(const std::shared_ptr<const ServerInfo>& si, const std::string& v);
   detail::ProgressOptions progress_options(const RequestOptions& opt) const;
   void remember(const std::string& key, const nlohmann::json& r);
 
@@ -119,6 +131,28 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   };
   Flight send_first(const std::string& method, const RequestOptions& opt);
   Result<nlohmann::json> finish_first(Flight& f, const RequestOptions& opt);
+
+  // session.cpp: what the typed requests send and make of their results.
+  Result<nlohmann::json> tool_call_params(std::string_view tool, nlohmann::json arguments) const;
+  Result<SendOptions> tool_send_options(std::string_view tool, const nlohmann::json& params);
+  bool relist_on(const Error& e) const;  // a tools/call failure that re-listing may cure
+  static void strip_for_retry(nlohmann::json& params);
+  Result<CallToolResult> tool_result(const std::string& tool, nlohmann::json r);
+  Result<ReadResourceResult> read_result(const std::string& uri, nlohmann::json r) const;
+  static nlohmann::json prompt_params(const std::string& prompt, const std::map<std::string, std::string>& arguments);
+  Result<GetPromptResult> prompt_result(const std::string& prompt, nlohmann::json r) const;
+  static nlohmann::json complete_params(const nlohmann::json& ref, const std::string& argument,
+                                        const std::string& value, const nlohmann::json& context);
+  Result<nlohmann::json> completion_result(nlohmann::json r) const;
+
+  // async_session.cpp: the asynchronous pipeline.
+  // The open connection, if there is one (never blocks, never connects).
+  std::optional<Connection> connected_now() const;
+  // Runs a completion that is not settled by an engine (an immediate answer, or one found on a
+  // blocking worker): on the client's executor, else on the library's timer thread.
+  void post_outcome(std::function<void()> task) const;
+  void async_request(std::string method, nlohmann::json params, RequestOptions opt, SendOptions so,
+                     Callback<nlohmann::json> done);
 
   // server_requests.cpp: what the server asks of the client, and what it tells it.
   Result<nlohmann::json> fulfil(const std::string& method, const nlohmann::json& params) const;

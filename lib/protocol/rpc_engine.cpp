@@ -33,6 +33,9 @@ void futex_wait_until(std::atomic<std::uint32_t>& word, std::uint32_t seen, RpcE
             FUTEX_BITSET_MATCH_ANY);
 }
 
+// This thread runs an asynchronous request's callback for an engine (RpcEngine::in_completion).
+thread_local bool tl_completion = false;
+
 // The owner named by this thread's innermost UnorderedHandlersScope (null: none).
 thread_local const void* tl_unordered = nullptr;
 
@@ -111,6 +114,44 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_lent(const std::stri
   p->method = method;
   p->deadline = deadline;
   p->progress = std::move(progress);
+  return send_prepared(std::move(p), params, writer);
+}
+
+Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_async_lent(const std::string& method, json& params,
+                                                                        Clock::time_point deadline,
+                                                                        ProgressOptions progress, AsyncOptions async,
+                                                                        RequestWriter& writer) {
+  if (async.stop.stop_requested()) return fail(decorate(Error::make(Errc::cancelled, method + ": cancelled")));
+  auto p = std::make_shared<Pending>();
+  p->method = method;
+  p->deadline = deadline;
+  p->progress = std::move(progress);
+  p->async = true;
+  p->cancel_on_abort = async.cancel_on_abort;
+  p->on_done = std::move(async.done);
+  p->executor = std::move(async.executor);
+  // Armed before the write: a reply, a timeout or a stop may come at any time after it.
+  arm(p, async.stop);
+  auto sent = send_prepared(p, params, writer);
+  if (!sent) {
+    // Not sent: the caller has the error, the completion is never called.
+    std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
+    AsyncService::Timer timer;
+    {
+      std::lock_guard lk(p->m);
+      p->done = true;
+      p->on_done = nullptr;
+      on_stop = std::move(p->on_stop);
+      timer = p->timer;
+    }
+    AsyncService::instance().cancel(timer);
+  }
+  return sent;
+}
+
+Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_prepared(std::shared_ptr<Pending> p, json& params,
+                                                                      RequestWriter& writer) {
+  const std::string& method = p->method;
   {
     std::lock_guard lk(mutex_);
     if (closed_) {
@@ -171,6 +212,11 @@ void RpcEngine::abandon(const std::shared_ptr<Pending>& p) {
 
 Result<json> RpcEngine::wait(const std::shared_ptr<Pending>& p, Clock::time_point deadline,
                              const std::stop_token& stop, WaitOptions options) {
+  if (tl_completion) {
+    abandon(p);
+    if (options.cancel_on_abort) send_cancelled(p->id, "a blocking call from a completion handler");
+    return fail(decorate(blocking_in_completion(p->method)));
+  }
   std::atomic<bool> stopped{false};
   {
     // Registered before taking p->m: if stop was already requested the callback runs
@@ -325,13 +371,7 @@ void RpcEngine::receive(json&& msg) {
   } else {
     r = std::move(msg["result"]);
   }
-  {
-    std::lock_guard lk(p->m);
-    p->result = std::move(r);
-    p->handlers_before = work_->queued.load(std::memory_order_seq_cst);
-    p->done = true;
-  }
-  wake(*p);
+  settle(p, std::move(r), true);
 }
 
 void RpcEngine::answer(const json& id, Result<json> r) {
@@ -450,15 +490,9 @@ void RpcEngine::fail_all(const Error& e) {
     pending.swap(pending_);
   }
   for (auto& [id, p] : pending) {
-    {
-      std::lock_guard lk(p->m);
-      if (p->done) continue;
-      Error copy = e;
-      if (!p->method.empty()) copy.message = p->method + ": " + copy.message;
-      p->result = fail(std::move(copy));
-      p->done = true;
-    }
-    wake(*p);
+    Error copy = e;
+    if (!p->method.empty()) copy.message = p->method + ": " + copy.message;
+    settle(p, fail(std::move(copy)));
   }
 }
 
@@ -483,9 +517,18 @@ bool RpcEngine::deliver_progress(const json& params) {
       p->deadline = std::min(Clock::now() + p->progress.timeout, p->progress.hard_deadline);
       p->held_total = {};  // a reset deadline starts from now
     }
-    // For the waiting caller to hand to on_progress (see Pending). A flood keeps the latest.
-    if (p->progress_updates.size() >= 1024) p->progress_updates.erase(p->progress_updates.begin());
-    p->progress_updates.push_back(std::move(pr));
+    if (p->done) return true;
+    if (!p->async) {
+      // For the waiting caller to hand to on_progress (see Pending). A flood keeps the latest.
+      if (p->progress_updates.size() >= 1024) p->progress_updates.erase(p->progress_updates.begin());
+      p->progress_updates.push_back(std::move(pr));
+    }
+  }
+  if (p->async) {
+    // No caller to hand it to: it goes where the completion will, before it (a reply is read
+    // after the notifications that came before it, on the same thread).
+    run_callback(p->executor, [cb = p->progress.on_progress, pr = std::move(pr)] { cb(pr); }, this);
+    return true;
   }
   wake(*p);
   return true;
@@ -517,15 +560,9 @@ void RpcEngine::request_held(const json& id, bool held) {
 void RpcEngine::request_failed(const json& id, const Error& e) {
   auto p = find_pending(id, Take::remove);
   if (!p) return;
-  {
-    std::lock_guard lk(p->m);
-    if (p->done) return;
-    Error copy = decorate(e);
-    copy.message = p->method + ": " + copy.message;
-    p->result = fail(std::move(copy));
-    p->done = true;
-  }
-  wake(*p);
+  Error copy = decorate(e);
+  copy.message = p->method + ": " + copy.message;
+  settle(p, fail(std::move(copy)));
 }
 
 void RpcEngine::channel_closed(const Error& e) {
@@ -566,6 +603,139 @@ void RpcEngine::shut_down(const Error& reason) {
     if (worker.get_id() == std::this_thread::get_id()) worker.detach();  // closed from a handler
     else worker.join();
   }
+}
+
+bool RpcEngine::in_completion() { return tl_completion; }
+
+Error RpcEngine::blocking_in_completion(const std::string& what) {
+  return Error::make(Errc::invalid_argument,
+                     what + ": a blocking call from inside an asynchronous completion or progress callback, which "
+                            "runs on a library thread that may be the one to read its reply: use the asynchronous "
+                            "API there, or give ClientConfig::executor");
+}
+
+bool RpcEngine::settle(const std::shared_ptr<Pending>& p, Result<json> r, bool reply) {
+  std::function<void(Result<json>)> done;
+  std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
+  AsyncService::Timer timer;
+  {
+    std::lock_guard lk(p->m);
+    if (p->done) return false;
+    p->result = std::move(r);
+    if (reply) p->handlers_before = work_->queued.load(std::memory_order_seq_cst);
+    p->done = true;
+    if (p->async) {
+      done = std::move(p->on_done);
+      on_stop = std::move(p->on_stop);
+      timer = p->timer;
+    }
+  }
+  if (!p->async) {
+    wake(*p);
+    return true;
+  }
+  AsyncService::instance().cancel(timer);
+  on_stop.reset();  // waits for a stop callback running on another thread (it only posts)
+  if (done) complete(p, std::move(done), reply);
+  return true;
+}
+
+void RpcEngine::arm(const std::shared_ptr<Pending>& p, const std::stop_token& stop) {
+  std::weak_ptr<RpcEngine> engine = weak_from_this();
+  std::weak_ptr<Pending> weak = p;
+  std::lock_guard lk(p->m);
+  p->timer = AsyncService::instance().at(p->deadline, [engine, weak] { give_up(engine, weak, false); });
+  if (stop.stop_possible())
+    p->on_stop = std::make_unique<std::stop_callback<std::function<void()>>>(
+        stop, std::function<void()>([engine, weak] {
+          // Not here: the thread asking for the stop may hold locks the completion takes.
+          AsyncService::instance().post([engine, weak] { give_up(engine, weak, true); });
+        }));
+}
+
+void RpcEngine::give_up(const std::weak_ptr<RpcEngine>& engine, const std::weak_ptr<Pending>& weak, bool stopped) {
+  auto self = engine.lock();
+  auto p = weak.lock();
+  if (!self || !p) return;
+  {
+    std::lock_guard lk(p->m);
+    if (p->done) return;
+    if (!stopped) {
+      // Held (an authorization runs) or moved (progress, holds): not yet; look again later.
+      const auto now = Clock::now();
+      const auto until = p->held ? now + std::chrono::seconds(1) : p->deadline + p->held_total;
+      if (now < until) {
+        p->timer = AsyncService::instance().at(until, [engine, weak] { give_up(engine, weak, false); });
+        return;
+      }
+    }
+  }
+  self->abandon(p);
+  const bool settled = self->settle(
+      p, fail(self->decorate(Error::make(stopped ? Errc::cancelled : Errc::timeout,
+                                         p->method + (stopped ? ": cancelled" : ": no reply within the timeout")))));
+  if (settled && p->cancel_on_abort) {
+    // Writing may block (a peer that does not read): not on the timer thread.
+    AsyncService::instance().run_blocking([engine, id = p->id, stopped] {
+      if (auto e = engine.lock()) e->send_cancelled(id, stopped ? "cancelled by the client" : "timed out");
+    });
+  }
+}
+
+void RpcEngine::complete(const std::shared_ptr<Pending>& p, std::function<void(Result<json>)> done, bool reply) {
+  Result<json> r = json();
+  std::uint64_t before;
+  {
+    std::lock_guard lk(p->m);
+    r = std::move(p->result);
+    before = p->handlers_before;
+  }
+  std::function<void()> task = [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); };
+  // A reply is completed after the handlers of what came before it (as wait() returns it);
+  // behind them on the worker when they are still queued.
+  if (reply && work_->finished.load(std::memory_order_seq_cst) < before &&
+      std::this_thread::get_id() != work_->worker_id) {
+    auto shared = std::make_shared<std::function<void()>>(std::move(task));
+    if (enqueue(Work{json(), [shared, executor = p->executor, this] { run_callback(executor, std::move(*shared), this); }}))
+      return;
+    task = std::move(*shared);
+  }
+  // A failure (a closed channel, a timeout, a stop) may be settled on a thread that holds the
+  // application's locks (disconnect(), request_stop()): its completion runs on the timer thread.
+  if (!reply) post_callback(p->executor, std::move(task));
+  else run_callback(p->executor, std::move(task), this);
+}
+
+void RpcEngine::post_callback(const Executor& executor, std::function<void()> task) {
+  if (executor) {
+    executor(std::move(task));
+    return;
+  }
+  AsyncService::instance().post([task = std::move(task)] {
+    tl_completion = true;
+    try {
+      task();
+    } catch (...) {  // as run_callback, but there is no engine here to tell
+    }
+    tl_completion = false;
+  });
+}
+
+void RpcEngine::run_callback(const Executor& executor, std::function<void()> task, RpcEngine* engine) {
+  if (executor) {
+    executor(std::move(task));
+    return;
+  }
+  const bool outer = tl_completion;
+  tl_completion = true;
+  try {
+    task();
+  } catch (const std::exception& e) {
+    engine->diagnose(std::string("an asynchronous callback threw: ") + e.what());
+  } catch (...) {
+    engine->diagnose("an asynchronous callback threw");
+  }
+  tl_completion = outer;
 }
 
 }  // namespace mcp::detail

@@ -7,6 +7,8 @@
 #include <mcp/error.hpp>
 #include <mcp/types.hpp>
 
+#include "async_service.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -42,6 +44,20 @@ struct WaitOptions {
   /// On timeout, the request stays registered, so that a late reply can still be collected
   /// by another wait (the era probe uses this).
   bool keep_on_timeout = false;
+};
+
+/// Runs a task somewhere (an application's executor); empty: where the engine is.
+using Executor = std::function<void(std::function<void()>)>;
+
+/// An asynchronous request: nobody waits for it; `done` is called once with its outcome.
+struct AsyncOptions {
+  std::function<void(Result<nlohmann::json>)> done;
+  std::stop_token stop;  ///< cancels it (the peer is told, as for a waited request)
+  /// Where `done` and progress run. Empty: on the engine's thread that settled the request (the
+  /// reader of the reply; the timer thread for a timeout or a cancellation; the worker when
+  /// handlers for earlier messages are still queued).
+  Executor executor;
+  bool cancel_on_abort = true;  ///< as WaitOptions::cancel_on_abort
 };
 
 class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
@@ -93,6 +109,15 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     // The waiting caller is inside lead() (it reads the channel itself): a change is
     // signalled by interrupt_lead() instead.
     std::atomic<bool> leading{false};
+    // An asynchronous request (send_async_lent): no caller waits; settle() hands the result to
+    // `on_done` once. Set before the request is registered, never changed after (but for the
+    // members guarded by m: on_done, timer, on_stop).
+    bool async = false;
+    bool cancel_on_abort = true;
+    std::function<void(Result<json>)> on_done;
+    Executor executor;
+    AsyncService::Timer timer;  // its deadline on the timer thread
+    std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
   };
 
   /// Subclasses call close() in their destructor (closing the channel is theirs).
@@ -111,6 +136,15 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   /// requests and earlier tasks, in order). For user callbacks that must not run on a thread
   /// reading the channel: they may block, or call the peer. Dropped once closed.
   void post(std::function<void()> task);
+  /// True on a thread running an asynchronous request's completion or progress callback for
+  /// the engine itself (no executor): a blocking wait there could be waiting for the very
+  /// thread it runs on, so wait() refuses it (Errc::invalid_argument).
+  [[nodiscard]] static bool in_completion();
+  /// The error of a blocking call made where in_completion() is true.
+  [[nodiscard]] static Error blocking_in_completion(const std::string& what);
+  /// Runs an asynchronous callback that no engine settled (an immediate answer): on `executor`,
+  /// else on the timer thread, as a completion (in_completion() is true there).
+  static void post_callback(const Executor& executor, std::function<void()> task);
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
   /// Forget a pending request (the caller gave up on it).
@@ -152,6 +186,10 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   /// progress token, if one was added).
   Result<std::shared_ptr<Pending>> send_lent(const std::string& method, json& params, Clock::time_point deadline,
                                              ProgressOptions progress, RequestWriter& writer);
+  /// The same for an asynchronous request: its outcome goes to `async.done` (never called when
+  /// this returns an error: the request was not sent). Its deadline is kept by the timer thread.
+  Result<std::shared_ptr<Pending>> send_async_lent(const std::string& method, json& params, Clock::time_point deadline,
+                                                   ProgressOptions progress, AsyncOptions async, RequestWriter& writer);
 
   // ---- what the channel reports (from its reading thread, or a leader's)
   /// One message from the peer.
@@ -185,6 +223,16 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void send_cancelled(std::int64_t id, const char* reason);
   // After a change the waiter of `p` must see (made under p.m, or an atomic flag).
   void wake(Pending& p);
+  // Registers `p` and writes its request (send_lent, send_async_lent).
+  Result<std::shared_ptr<Pending>> send_prepared(std::shared_ptr<Pending> p, json& params, RequestWriter& writer);
+  // Gives `p` its outcome unless it has one: wakes its waiter, or completes it (asynchronous).
+  // False if it was settled already. `reply` marks a reply from the peer (handlers ordering).
+  bool settle(const std::shared_ptr<Pending>& p, Result<json> r, bool reply = false);
+  // Asynchronous requests: arms the deadline / stop, gives up (timer thread), hands over the outcome.
+  void arm(const std::shared_ptr<Pending>& p, const std::stop_token& stop);
+  static void give_up(const std::weak_ptr<RpcEngine>& engine, const std::weak_ptr<Pending>& p, bool stopped);
+  void complete(const std::shared_ptr<Pending>& p, std::function<void(Result<json>)> done, bool reply);
+  static void run_callback(const Executor& executor, std::function<void()> task, RpcEngine* engine);
 
   Options options_;
   mutable std::mutex mutex_;

@@ -76,12 +76,15 @@ inline long long ms_since(std::chrono::steady_clock::time_point t) {
 }  // namespace testutil
 namespace mcp::detail {
 std::size_t idle_flight_threads();  // lib/client/http_transport.hpp
+std::size_t async_timer_threads();  // lib/protocol/async_service.cpp
 }
 namespace testutil {
-/// Our threads, less the HTTP flight pool's idle ones (kept for reuse, not leaked).
+/// Our threads, less the HTTP flight pool's idle ones (kept for reuse, not leaked) and the
+/// asynchronous API's timer thread.
 inline std::size_t threads() {
   const std::size_t all = list_dir("/proc/self/task").size();
-  const std::size_t idle = mcp::detail::idle_flight_threads();  // read second: errs high, never low
+  // Read second: errs high, never low. The asynchronous API's timer thread lives on once started.
+  const std::size_t idle = mcp::detail::idle_flight_threads() + mcp::detail::async_timer_threads();
   return all > idle ? all - idle : 0;
 }
 

@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: MIT
+// The asynchronous pipeline: what request_lent (pipeline.cpp) does, as a chain of completions
+// instead of a waiting thread, and the Session's async_* entry points over it. The fast path (an
+// open connection, one round, no retry) runs on no thread of its own: sent from the caller's,
+// completed on the reader's. The slow steps written as blocking code (connecting, a server's
+// input requests, a new legacy handshake, re-listing tools) run on the AsyncService's few
+// blocking workers.
+#include "listing_pages.hpp"
+#include "session_impl.hpp"
+
+#include "../protocol/async_service.hpp"
+#include "era.hpp"
+#include "session_access.hpp"
+
+namespace mcp {
+
+using nlohmann::json;
+using detail::AsyncService;
+
+namespace {
+
+// Where a step of an asynchronous call runs, which says how its outcome reaches the user:
+// `engine` is inside a completion the engine delivered (on the executor, or flagged as a
+// completion on a library thread): the callback is called there. Elsewhere (the caller's thread,
+// a blocking worker) it is posted.
+enum class Where { caller, engine, worker };
+
+struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
+  using Clock = Session::Impl::Clock;
+  std::shared_ptr<Session::Impl> impl;
+  std::string method;
+  json params;
+  RequestOptions opt;
+  SendOptions so;
+  Callback<json> done;
+
+  std::string key;  // the result cache's, when cacheable
+  bool cacheable = false;
+  int round = 0, attempt = 0;
+  std::optional<Clock::time_point> overall;
+  Session::Impl::Engine eng;
+  std::shared_ptr<const ServerInfo> si;
+  std::uint64_t epoch = 0;
+  Clock::time_point deadline;
+
+  void start() {
+    if (params.is_null()) params = json::object();
+    if (!params.is_object())
+      return finish(fail(Errc::invalid_argument, method + ": params must be a JSON object", impl->name), Where::caller);
+    cacheable = !opt.no_cache && detail::ResultCache::cacheable(method);
+    if (cacheable) {
+      key = detail::ResultCache::key(method, params);
+      if (auto hit = impl->cache.get(key)) return finish(std::move(*hit), Where::caller);
+    }
+    if (opt.max_total_time) overall = Clock::now() + *opt.max_total_time;
+    begin_round(Where::caller);
+  }
+
+  // request_once: a connection (opened on a worker if there is none), then the send.
+  void begin_round(Where w) {
+    if (auto c = impl->connected_now()) return connected(std::move(*c), w);
+    AsyncService::instance().run_blocking([self = shared_from_this()] {
+      auto c = self->impl->ensure(self->opt);
+      if (!c) return self->finish(fail(c.error()), Where::worker);
+      self->connected(std::move(*c), Where::worker);
+    });
+  }
+
+  void connected(Session::Impl::Connection c, Where w) {
+    eng = std::move(c.first);
+    si = std::move(c.second);
+    {
+      std::lock_guard lk(impl->mutex);
+      epoch = impl->session_epoch;
+    }
+    deadline = Clock::now() + impl->request_timeout(opt);
+    attempt = 0;
+    send(w);
+  }
+
+  void send(Where w) {
+    if (opt.stop.stop_requested()) return finish(fail(Errc::cancelled, method + ": cancelled", impl->name), w);
+    bool added_meta = false;
+    if (si->era == Era::modern) {
+      const auto ours = impl->meta.shared(si->protocol_version);
+      auto m = params.find("_meta");
+      if (m == params.end()) {
+        params["_meta"] = *ours;
+        added_meta = true;
+      } else {
+        if (!m->is_object()) *m = json::object();
+        for (auto it = ours->begin(); it != ours->end(); ++it) (*m)[it.key()] = it.value();
+      }
+    }
+    detail::AsyncOptions a;
+    a.done = [self = shared_from_this()](Result<json> r) { self->handle(std::move(r), Where::engine); };
+    a.stop = opt.stop;
+    a.executor = impl->client.executor;
+    auto p = eng->send_async(method, params, deadline, so, impl->progress_options(opt), std::move(a));
+    if (added_meta) params.erase("_meta");  // the next round or try adds it again
+    if (!p) handle(fail(p.error()), w);
+  }
+
+  // A reply, or a failure to send: request_once's retries, request_lent's rounds, the check.
+  void handle(Result<json> r, Where w) {
+    if (r) {
+      auto checked = impl->check_result(method, std::move(*r));
+      if (checked) {
+        if (cacheable && round == 0) impl->remember(key, *checked);  // never after input rounds
+        return finish(std::move(checked), w);
+      }
+      if (checked.error().errc() != Errc::input_required) return finish(std::move(checked), w);
+      // The user's handlers answer the server's input requests: they may block.
+      AsyncService::instance().run_blocking([self = shared_from_this(), ir = std::move(checked.error().data)]() mutable {
+        auto next = self->impl->next_round(self->method, self->round, self->overall, std::move(ir), self->params);
+        if (!next) return self->finish(fail(next.error()), Where::worker);
+        ++self->round;
+        self->begin_round(Where::worker);
+      });
+      return;
+    }
+    auto next = Session::Impl::again(si->era, attempt, r.error(), si->protocol_version);
+    switch (next.kind) {
+      case Session::Impl::Again::resend:
+        ++attempt;
+        return send(w);
+      case Session::Impl::Again::other_version:
+        si = impl->adopt_version(si, next.version);
+        ++attempt;
+        return send(w);
+      case Session::Impl::Again::reinitialize:
+        AsyncService::instance().run_blocking([self = shared_from_this()] {
+          auto re = self->impl->reinitialize(self->eng, self->epoch, self->opt);
+          if (!re) return self->finish(fail(re.error()), Where::worker);
+          self->si = std::make_shared<const ServerInfo>(std::move(*re));
+          ++self->attempt;
+          self->send(Where::worker);
+        });
+        return;
+      case Session::Impl::Again::no:
+        break;
+    }
+    finish(fail(tagged(r.error(), impl->name)), w);
+  }
+
+  void finish(Result<json> r, Where w) {
+    auto cb = std::move(done);
+    if (w == Where::engine) return cb(std::move(r));
+    impl->post_outcome([cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
+  }
+};
+
+// A listing's pages, one asynchronous request after the other.
+template <class T>
+struct AsyncListing : std::enable_shared_from_this<AsyncListing<T>> {
+  using L = detail::ListingOf<T>;
+  std::shared_ptr<Session::Impl> impl;
+  RequestOptions opt;
+  Callback<std::vector<T>> done;
+  detail::Pager pager;
+  detail::Collect<T> collect;
+
+  AsyncListing(std::shared_ptr<Session::Impl> i, RequestOptions o, Callback<std::vector<T>> d)
+      : impl(std::move(i)), opt(std::move(o)), done(std::move(d)), pager(L::method, L::key, impl->name),
+        collect(*impl, L::method) {}
+
+  void page(json params) {
+    impl->async_request(L::method, std::move(params), opt, {}, [self = this->shared_from_this()](Result<json> r) {
+      auto next = self->pager.take(std::move(r), [&](const json& item) { self->collect.add(item); });
+      if (!next) return self->done(fail(next.error()));
+      if (!*next) return self->done(self->collect.finish());
+      self->page(std::move(**next));
+    });
+  }
+};
+
+template <class T>
+void list(const std::shared_ptr<Session::Impl>& impl, RequestOptions options, Callback<std::vector<T>> done) {
+  std::make_shared<AsyncListing<T>>(impl, std::move(options), std::move(done))->page(json::object());
+}
+
+// `done` of an asynchronous request whose result `convert` turns into a T.
+template <class T, class Convert>
+Callback<json> then(Callback<T> done, Convert convert) {
+  return [done = std::move(done), convert = std::move(convert)](Result<json> r) mutable {
+    if (!r) return done(fail(r.error()));
+    done(convert(std::move(*r)));
+  };
+}
+
+}  // namespace
+
+std::optional<Session::Impl::Connection> Session::Impl::connected_now() const {
+  std::lock_guard lk(mutex);
+  if (engine && engine->is_open() && info.era != Era::unknown && shared_info) return std::make_pair(engine, shared_info);
+  return std::nullopt;
+}
+
+void Session::Impl::post_outcome(std::function<void()> task) const {
+  detail::RpcEngine::post_callback(client.executor, std::move(task));
+}
+
+void Session::Impl::async_request(std::string method, json params, RequestOptions opt, SendOptions so,
+                                  Callback<json> done) {
+  auto call = std::make_shared<AsyncCall>();
+  call->impl = shared_from_this();
+  call->method = std::move(method);
+  call->params = std::move(params);
+  call->opt = std::move(opt);
+  call->so = std::move(so);
+  call->done = std::move(done);
+  call->start();
+}
+
+void Session::start_connect(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<ServerInfo> done) {
+  if (auto c = impl->connected_now()) {
+    impl->post_outcome([done = std::move(done), si = c->second] { done(ServerInfo(*si)); });
+    return;
+  }
+  AsyncService::instance().run_blocking([impl, options = std::move(options), done = std::move(done)]() mutable {
+    auto c = impl->ensure(options);
+    Result<ServerInfo> r = c ? Result<ServerInfo>(*c->second) : fail(c.error());
+    impl->post_outcome([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  });
+}
+
+void Session::start_request(const std::shared_ptr<Impl>& impl, std::string method, json params, RequestOptions options,
+                            Callback<json> done) {
+  impl->async_request(std::move(method), std::move(params), std::move(options), {}, std::move(done));
+}
+
+void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string name, json arguments,
+                              RequestOptions options, Callback<CallToolResult> done) {
+  auto params = impl->tool_call_params(name, std::move(arguments));
+  auto so = params ? impl->tool_send_options(name, *params) : Result<SendOptions>(fail(params.error()));
+  if (!so) {
+    impl->post_outcome([done = std::move(done), e = so.error()] { done(fail(e)); });
+    return;
+  }
+  // The params are kept for the one retry a HeaderMismatch allows (after re-listing the tools).
+  auto retry = std::make_shared<json>(*params);
+  impl->async_request(
+      "tools/call", std::move(*params), options, std::move(*so),
+      [impl, name, options, retry, done = std::move(done)](Result<json> r) mutable {
+        if (r || !impl->relist_on(r.error())) {
+          if (!r) return done(fail(r.error()));
+          return done(impl->tool_result(name, std::move(*r)));
+        }
+        // Re-listing is a blocking listing: on a worker, then the retry is asynchronous again.
+        AsyncService::instance().run_blocking([impl, name, options, retry, done = std::move(done)]() mutable {
+          auto fail_posted = [&](const Error& e) { impl->post_outcome([done, e] { done(fail(e)); }); };
+          auto relisted = detail::SessionAccess::list_tools_of(*impl, options);
+          if (!relisted) return fail_posted(relisted.error());
+          auto so = impl->tool_send_options(name, *retry);
+          if (!so) return fail_posted(so.error());
+          Impl::strip_for_retry(*retry);
+          impl->async_request("tools/call", std::move(*retry), options, std::move(*so),
+                              then<CallToolResult>(std::move(done), [impl, name](json j) {
+                                return impl->tool_result(name, std::move(j));
+                              }));
+        });
+      });
+}
+
+void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+                         Callback<std::vector<ToolDefinition>> done) {
+  list<ToolDefinition>(impl, std::move(options), std::move(done));
+}
+void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+                         Callback<std::vector<Resource>> done) {
+  list<Resource>(impl, std::move(options), std::move(done));
+}
+void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+                         Callback<std::vector<ResourceTemplate>> done) {
+  list<ResourceTemplate>(impl, std::move(options), std::move(done));
+}
+void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+                         Callback<std::vector<Prompt>> done) {
+  list<Prompt>(impl, std::move(options), std::move(done));
+}
+
+void Session::start_read_resource(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
+                                  Callback<ReadResourceResult> done) {
+  json params{{"uri", uri}};
+  impl->async_request("resources/read", std::move(params), std::move(options), {},
+                      then<ReadResourceResult>(std::move(done), [impl, uri = std::move(uri)](json r) {
+                        return impl->read_result(uri, std::move(r));
+                      }));
+}
+
+void Session::start_get_prompt(const std::shared_ptr<Impl>& impl, std::string name,
+                               std::map<std::string, std::string> arguments, RequestOptions options,
+                               Callback<GetPromptResult> done) {
+  impl->async_request("prompts/get", Impl::prompt_params(name, arguments), std::move(options), {},
+                      then<GetPromptResult>(std::move(done), [impl, name = std::move(name)](json r) {
+                        return impl->prompt_result(name, std::move(r));
+                      }));
+}
+
+void Session::start_complete(const std::shared_ptr<Impl>& impl, json ref, std::string argument, std::string value,
+                             json context, RequestOptions options, Callback<json> done) {
+  impl->async_request("completion/complete", Impl::complete_params(ref, argument, value, context), std::move(options),
+                      {}, then<json>(std::move(done), [impl](json r) { return impl->completion_result(std::move(r)); }));
+}
+
+void Session::start_ping(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<void> done) {
+  // The method depends on the era: known once connected.
+  start_connect(impl, options, [impl, options, done = std::move(done)](Result<ServerInfo> si) mutable {
+    if (!si) return done(fail(si.error()));
+    impl->async_request(si->era == Era::modern ? "server/discover" : "ping", json::object(), std::move(options), {},
+                        [done = std::move(done)](Result<json> r) {
+                          if (!r) return done(fail(r.error()));
+                          done({});
+                        });
+  });
+}
+
+}  // namespace mcp
