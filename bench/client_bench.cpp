@@ -21,8 +21,9 @@
 //   inflight N calls of a `sleep` tool, all started at once through one client (the target's
 //         runs: {calls, sleep_ms}; a 0 ms sleep is the HTTP burst): wall time, the process's
 //         CPU, peak RSS and threads, failures. The blocking API (--api blocking, the default)
-//         takes one thread per call in flight. --api async is the place of the asynchronous
-//         API (issue 16), which is not there yet: it exits with status 3.
+//         takes one thread per call in flight; --api async starts them all from one thread
+//         with the asynchronous API (completions on the library's threads), and conc then
+//         keeps K calls in flight the same way.
 // Bounded: per-case time limits from the config and a request timeout on every call.
 #include <mcp/client.hpp>
 #include <mcp/version.hpp>
@@ -54,6 +55,7 @@
 #include <latch>
 #include <map>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -220,6 +222,7 @@ struct Bench {
   std::chrono::milliseconds inflight_timeout{30000};
   std::atomic<long> next_id{0};
   std::atomic<long> seq{0};
+  bool async = false;  // --api async: conc and inflight use the asynchronous API
 
   // A client connected to `t` with its tools listed.
   struct Open {
@@ -292,6 +295,7 @@ struct Bench {
   // K threads share one client (our API is synchronous and thread-safe: one thread per call
   // in flight is how a C++ backend would use it).
   json conc(const Target& t) {
+    if (async) return conc_async(t);
     auto o = open(t);
     for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) call(*o.client, t);
     const int n = cfg.value("conc_calls", 2000);
@@ -335,6 +339,64 @@ struct Bench {
     const double calls = static_cast<double>(lat.size());
     return {{"calls", lat.size()}, {"inflight", k}, {"seconds", secs}, {"calls_per_s", calls / secs},
             {"p50_us", pct(lat, 0.5)}, {"p99_us", pct(lat, 0.99)}, {"cpu_us_per_call", cpu / calls},
+            {"usage_per_call", u1.per_call_since(u0, calls)}};
+  }
+
+  // The same with the asynchronous API: K calls in flight on no thread of ours; each completion
+  // (on the library's reader thread) checks its reply and starts the next call.
+  json conc_async(const Target& t) {
+    auto o = open(t);
+    for (int i = 0; i < cfg.value("warmup_calls", 50); ++i) call(*o.client, t);
+    const int n = cfg.value("conc_calls", 2000);
+    const int k = cfg.value("conc_inflight", 32);
+    struct State {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::vector<double> lat;
+      std::string first_error;
+      int done = 0;
+    } st;
+    std::atomic<int> next{0};
+    const auto deadline = Clock::now() + case_limit;
+    std::function<void()> start_one = [&] {
+      if (next.fetch_add(1) >= n || Clock::now() >= deadline) {
+        std::lock_guard lock(st.mu);
+        if (++st.done == k) st.cv.notify_all();
+        return;
+      }
+      const std::string text = "hi " + std::to_string(seq++);
+      const auto s = Clock::now();
+      o.client->async_call_tool("s", "echo", {{t.echo_arg, text}}, [&, text, s](mcp::Result<mcp::CallToolResult> r) {
+        const double us = us_since(s);
+        std::string e;
+        if (!r) e = r.error().what();
+        else if (r->is_error || r->text() != text) e = "echo returned " + r->raw.dump().substr(0, 200);
+        {
+          std::lock_guard lock(st.mu);
+          if (!e.empty() && st.first_error.empty()) st.first_error = e;
+          st.lat.push_back(us);
+        }
+        start_one();
+      });
+    };
+    const Usage u0 = Usage::now();
+    const double c0 = cpu_us();
+    const auto t0 = Clock::now();
+    for (int w = 0; w < k; ++w) start_one();
+    {
+      std::unique_lock lock(st.mu);
+      st.cv.wait_until(lock, deadline + call_timeout, [&] { return st.done == k; });
+    }
+    const double secs = us_since(t0) / 1e6;
+    const double cpu = cpu_us() - c0;
+    const Usage u1 = Usage::now();
+    o.client->disconnect();
+    std::lock_guard lock(st.mu);
+    if (st.done != k) throw std::runtime_error("conc_async: calls still in flight after the case limit");
+    if (!st.first_error.empty()) throw std::runtime_error(st.first_error);
+    const double calls = static_cast<double>(st.lat.size());
+    return {{"calls", st.lat.size()}, {"inflight", k}, {"api", "async"}, {"seconds", secs}, {"calls_per_s", calls / secs},
+            {"p50_us", pct(st.lat, 0.5)}, {"p99_us", pct(st.lat, 0.99)}, {"cpu_us_per_call", cpu / calls},
             {"usage_per_call", u1.per_call_since(u0, calls)}};
   }
 
@@ -581,10 +643,28 @@ struct Bench {
       int failures = 0;
       std::string first_error, refused;
       std::vector<std::thread> pool;
-      pool.reserve(static_cast<std::size_t>(n));
+      if (!async) pool.reserve(static_cast<std::size_t>(n));
       const double c0 = cpu_us();
       const auto t0 = Clock::now();
-      for (int i = 0; i < n; ++i) {
+      if (async) {
+        // No thread per call: every call is started from this thread and completes on the
+        // library's; the gate is not needed (nothing waits to start).
+        for (int i = 0; i < n; ++i) {
+          o.client->async_call_tool("s", "sleep", {{"ms", ms}}, [&, ms = ms](mcp::Result<mcp::CallToolResult> r) {
+            std::string e;
+            if (!r) e = r.error().what();
+            else if (r->is_error || r->text() != std::to_string(ms)) e = "sleep returned " + r->raw.dump().substr(0, 200);
+            if (e.empty()) ++ok;
+            else {
+              std::lock_guard lock(mu);
+              if (failures++ == 0) first_error = e;
+            }
+            ++done;
+          });
+          if (i % 256 == 0) threads_peak = std::max(threads_peak, threads());
+        }
+      }
+      for (int i = 0; !async && i < n; ++i) {
         try {
           pool.emplace_back([&, ms = ms] {
             gate.wait(false);
@@ -601,7 +681,7 @@ struct Bench {
         }
         if (i % 256 == 0) threads_peak = std::max(threads_peak, threads());
       }
-      const int started = static_cast<int>(pool.size());
+      const int started = async ? n : static_cast<int>(pool.size());
       const double spawn_ms = us_since(t0) / 1000;
       gate = true;
       gate.notify_all();
@@ -619,7 +699,7 @@ struct Bench {
         if (failures == 0) first_error = "thread " + std::to_string(started + 1) + " not created: " + refused;
         failures += n - started;
       }
-      runs.push_back({{"calls", n}, {"sleep_ms", ms}, {"ok", ok.load()}, {"failures", failures},
+      runs.push_back({{"calls", n}, {"sleep_ms", ms}, {"api", async ? "async" : "blocking"}, {"ok", ok.load()}, {"failures", failures},
                       {"first_error", first_error.empty() ? json(nullptr) : json(first_error.substr(0, 300))},
                       {"seconds", secs}, {"spawn_ms", spawn_ms}, {"cpu_ms", cpu / 1000}, {"cpu_us_per_call", cpu / n}, {"rss_base_kib", rss_base},
                       {"rss_peak_kib", rss_peak < 0 ? json(nullptr) : json(rss_peak)}, {"threads_base", threads_base},
@@ -704,9 +784,9 @@ int main(int argc, char** argv) {
     else if (a == "--targets") only_targets = split(argv[++i]);
     else if (a == "--api") api = argv[++i];
   }
-  if (api == "async") {  // the place the asynchronous API (issue 16) will fill
-    std::cerr << "client_bench: --api async: the asynchronous API is not there yet (issue 16)\n";
-    return 3;
+  if (api != "blocking" && api != "async") {
+    std::cerr << "client_bench: --api is blocking or async\n";
+    return 2;
   }
   if (config_path.empty() || out_path.empty()) {
     std::cerr << "usage: client_bench --config FILE --out FILE [--cases LIST] [--targets LIST] [--api blocking|async]\n";
@@ -716,6 +796,7 @@ int main(int argc, char** argv) {
     return only.empty() || std::find(only.begin(), only.end(), x) != only.end();
   };
   Bench b;
+  b.async = api == "async";
   {
     std::ifstream f(config_path);
     b.cfg = json::parse(f, nullptr, false);
