@@ -186,7 +186,6 @@ bool ResponseParser::feed(const char* data, std::size_t n, const OnHead& on_head
   if (n) started_ = true;
   const char* p = data;
   const char* end = data + n;
-  std::string spill;  // bytes after a head, kept while buf_ is reused
   bool complete = false;
   while (p < end) {
     switch (state_) {
@@ -208,14 +207,12 @@ bool ResponseParser::feed(const char* data, std::size_t n, const OnHead& on_head
           if (buf_.size() > kMaxHead) return fail("response head larger than 64 KiB");
           break;
         }
-        // What follows the head is body (or the next response, after a 1xx).
-        std::string rest(buf_, term);
-        rest.append(p, end);
+        // What follows the head is body (or the next response, after a 1xx). The head ends
+        // in what this call appended (the scan starts at old - 2, its end is past old), so
+        // the rest is still in `data`: read on from there, no copy.
+        p -= buf_.size() - term;
         buf_.resize(term);
         if (!parse_head(on_head)) return false;
-        spill = std::move(rest);
-        p = spill.data();
-        end = p + spill.size();
         break;
       }
       case State::length:

@@ -64,7 +64,6 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   // Delivers what a leader handed over (read_mutex_ held); false once a leader found an
   // oversized line (reported by the reader thread, which then stops).
   bool deliver_handed_over();
-  void watch_stdout(bool on);
   Result<void> died();
   // Writes data[off..] to the server's stdin (write_mutex_ held); `off` says how far it got.
   Result<void> write_all(const std::string& data, Clock::time_point deadline, std::size_t& off);
@@ -84,15 +83,18 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   Callbacks cb_;
   pid_t pid_ = -1;
   Fd in_, out_, err_, wake_r_, wake_w_;
-  // The reader thread waits in epoll on stdout, stderr, wake_r_ and handover_fd_. A thread
-  // that leads (see lead()) takes stdout out of that set while it reads it itself.
-  Fd epoll_, handover_fd_, lead_fd_;
+  // The reader thread waits in epoll_ on stdout, stderr, wake_r_ and handover_fd_; a thread
+  // that leads (see lead()) waits in lead_epoll_ on stdout and lead_fd_. Both hold stdout
+  // with EPOLLEXCLUSIVE, lead_epoll_ first: the pipe wakes the first of them with a waiter,
+  // so a reply wakes its leader alone and the reader thread sleeps on, with no epoll_ctl
+  // per call. When nobody leads, the reader thread is woken.
+  Fd epoll_, lead_epoll_, handover_fd_, lead_fd_;
   std::mutex read_mutex_;  // held while reading stdout and delivering what it held
   std::string out_buf_;    // the current, unfinished stdout line (read_mutex_)
   std::vector<nlohmann::json> handed_over_;  // parsed by a leader, for the reader (read_mutex_)
   bool too_large_ = false;  // a leader found an oversized line (read_mutex_)
   bool out_eof_ = false;    // stdout ended (read_mutex_)
-  bool watching_out_ = false;  // stdout is watched by the epoll set (read_mutex_)
+  bool out_unread_ = false;  // a leader left bytes on stdout, for the reader (read_mutex_)
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
   std::atomic<bool> closed_reported_{false};

@@ -165,21 +165,29 @@ Result<void> StdioTransport::start(Callbacks cb) {
   // Non-blocking: the reader thread and a leader may both be told stdout is readable.
   ::fcntl(out_.fd, F_SETFL, ::fcntl(out_.fd, F_GETFL) | O_NONBLOCK);
   epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  lead_epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
   handover_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   lead_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (epoll_.fd < 0 || handover_fd_.fd < 0 || lead_fd_.fd < 0) {
+  if (epoll_.fd < 0 || lead_epoll_.fd < 0 || handover_fd_.fd < 0 || lead_fd_.fd < 0) {
     const int e = errno;
     close();
     return fail(Errc::spawn_failed, "epoll/eventfd: " + errno_text(e));
   }
-  for (int fd : {wake_r_.fd, err_.fd, handover_fd_.fd, out_.fd}) {
-    if (fd < 0) continue;
+  auto watch = [](int ep, int fd, std::uint32_t events) {
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = events;
     ev.data.fd = fd;
-    ::epoll_ctl(epoll_.fd, EPOLL_CTL_ADD, fd, &ev);
+    return ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0;
+  };
+  // The leader's set takes stdout first: exclusive entries are woken in the order they were
+  // added, and the first one whose epoll has a waiter ends the wake-up (see stdio_internal.hpp).
+  // A kernel that refuses it leaves leading off (replies then come through the reader thread).
+  if (!watch(lead_epoll_.fd, out_.fd, EPOLLIN | EPOLLEXCLUSIVE) || !watch(lead_epoll_.fd, lead_fd_.fd, EPOLLIN))
+    lead_epoll_.reset();
+  for (int fd : {wake_r_.fd, err_.fd, handover_fd_.fd}) {
+    if (fd >= 0) watch(epoll_.fd, fd, EPOLLIN);
   }
-  watching_out_ = true;
+  if (!watch(epoll_.fd, out_.fd, EPOLLIN | EPOLLEXCLUSIVE)) watch(epoll_.fd, out_.fd, EPOLLIN);
   open_ = true;
   reader_ = std::thread([this] { reader_loop(); });
   return {};

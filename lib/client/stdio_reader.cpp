@@ -6,12 +6,12 @@
 #include "../read_buffer.hpp"
 #include "../server_error.hpp"
 
-#include <poll.h>
 #include <sys/epoll.h>
 
 #include <cerrno>
 #include <memory>
 #include <optional>
+#include <utility>
 
 namespace mcp::detail {
 namespace {
@@ -96,20 +96,6 @@ void StdioTransport::report_closed(Errc code, const std::string& what) {
   if (cb_.on_closed) cb_.on_closed(e);
 }
 
-void StdioTransport::watch_stdout(bool on) {
-  if (on == watching_out_) return;
-  // stdout stays in the set; an empty event mask disables EPOLLIN and keeps its wait-queue
-  // entry. Two MODs cost about half of a DEL plus an ADD, and a leader pays them on every
-  // call. The kernel still reports EPOLLHUP and EPOLLERR for a disabled entry: a server that
-  // closes stdout during a lead wakes the reader thread until the leader, which sees the
-  // end too, gives stdout back. At the end of stdout the reader deletes the entry instead.
-  epoll_event ev{};
-  ev.events = on ? EPOLLIN : 0u;
-  ev.data.fd = out_.fd;
-  ::epoll_ctl(epoll_.fd, EPOLL_CTL_MOD, out_.fd, &ev);
-  watching_out_ = on;
-}
-
 bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader, bool& handover) {
   std::size_t start = 0;
   for (std::size_t i = 0; i < n; ++i) {
@@ -159,9 +145,9 @@ bool StdioTransport::deliver_handed_over() {
 bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_point until) {
   if (tl_reading == this || closing_ || !open_) return false;
   std::unique_lock lk(read_mutex_, std::try_to_lock);
-  if (!lk.owns_lock() || out_eof_ || too_large_ || !handed_over_.empty() || closing_) return false;
+  if (!lk.owns_lock() || out_eof_ || too_large_ || !handed_over_.empty() || closing_ || lead_epoll_.fd < 0)
+    return false;
   tl_reading = this;
-  watch_stdout(false);  // the reader thread sleeps on: no hand-off to pay for
   bool handover = false;
   bool led = true;  // false: poll failed; the caller waits as usual, the reader thread reads
   std::optional<ReadBuffer> chunk;  // the thread's read buffer, taken at the first read
@@ -170,32 +156,40 @@ bool StdioTransport::lead(const std::function<bool()>& changed, Clock::time_poin
     const auto now = Clock::now();
     if (now >= until) break;
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
-    pollfd fds[2] = {{out_.fd, POLLIN, 0}, {lead_fd_.fd, POLLIN, 0}};
-    const int r = ::poll(fds, 2, static_cast<int>(std::min<long long>(left, 60000)));
+    // While this thread waits here, stdout wakes it and not the reader thread (the sets'
+    // order, see stdio_internal.hpp).
+    epoll_event evs[2];
+    const int r = ::epoll_wait(lead_epoll_.fd, evs, 2, static_cast<int>(std::min<long long>(left, 60000)));
     if (r < 0 && errno != EINTR) {
       led = false;
       break;
     }
-    if (r <= 0) continue;
-    if (fds[1].revents) {
+    bool out_ready = false, interrupted = false;
+    for (int i = 0; i < r; ++i) (evs[i].data.fd == out_.fd ? out_ready : interrupted) = true;
+    if (out_ready) {
+      // Read before anything ends the lead: this wake-up was stdout's only one (the reader
+      // thread did not get it), so what it announced is read here or handed on below.
+      if (!chunk) chunk.emplace();
+      const ssize_t got = ::read(out_.fd, chunk->data(), ReadBuffer::kSize);
+      out_unread_ = got == static_cast<ssize_t>(ReadBuffer::kSize) || (got < 0 && errno == EINTR);
+      if (got > 0) {
+        if (!consume_stdout(chunk->data(), static_cast<std::size_t>(got), true, handover)) {
+          too_large_ = true;  // the reader thread reports it
+          handover = true;
+        }
+        if (handover) break;
+      } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+        out_eof_ = true;  // the reader thread sees the end too, and reports it
+        break;
+      }
+    }
+    if (interrupted) {
       drain_fd(lead_fd_.fd);
       break;  // interrupted: the caller re-checks its state
     }
-    if (!fds[0].revents) continue;
-    if (!chunk) chunk.emplace();
-    const ssize_t got = ::read(out_.fd, chunk->data(), ReadBuffer::kSize);
-    if (got > 0) {
-      if (!consume_stdout(chunk->data(), static_cast<std::size_t>(got), true, handover)) {
-        too_large_ = true;  // the reader thread reports it
-        handover = true;
-      }
-      if (handover) break;
-    } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-      out_eof_ = true;  // the reader thread sees the end too, and reports it
-      break;
-    }
   }
-  watch_stdout(!too_large_);
+  // Bytes left on stdout would wake nobody: the reader thread reads them.
+  if (out_unread_) handover = true;
   tl_reading = nullptr;
   lk.unlock();
   if (handover) signal_fd(handover_fd_.fd);
@@ -270,10 +264,12 @@ void StdioTransport::reader_loop() {
       too_large();
       return;
     }
-    if (out_ready && out_open && watching_out_) {
+    const bool unread = std::exchange(out_unread_, false);
+    if ((out_ready || unread) && out_open) {
       // Per read, not a ReadBuffer: this thread is the connection's own, and a block kept
       // for its lifetime would be a block per idle connection. Replies usually reach a
-      // leader instead; this thread reads what nobody waits for.
+      // leader instead; this thread reads what nobody waits for. (Woken while a leader read,
+      // it may find nothing: stdout is non-blocking.)
       std::unique_ptr<char[]> chunk(new char[kChunk]);
       const ssize_t got = ::read(out_.fd, chunk.get(), kChunk);
       if (got > 0) {
@@ -287,10 +283,9 @@ void StdioTransport::reader_loop() {
       } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
         out_open = false;
         out_eof_ = true;
-        // Out of the set for good: a disabled entry would report EPOLLHUP on every
-        // epoll_wait while stderr is drained, a busy loop until the drain ends.
+        // Out of the set for good: it would report EPOLLHUP on every epoll_wait while
+        // stderr is drained, a busy loop until the drain ends.
         ::epoll_ctl(epoll_.fd, EPOLL_CTL_DEL, out_.fd, nullptr);
-        watching_out_ = false;
         stderr_drain_until = Clock::now() + 200ms;
       }
     }

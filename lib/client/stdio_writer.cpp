@@ -15,15 +15,39 @@ namespace mcp::detail {
 
 using namespace std::chrono_literals;
 
+namespace {
+
+// The caller's line, built in a buffer the thread keeps from one message to the next: no
+// allocation per message. A large message's buffer is not kept (up to max_message_bytes per
+// thread, idle or not).
+struct LineBuffer {
+  std::string& text;
+  LineBuffer() : text(buffer()) { text.clear(); }
+  ~LineBuffer() {
+    if (text.capacity() > (std::size_t{1} << 16)) std::string().swap(text);
+  }
+  LineBuffer(const LineBuffer&) = delete;
+  LineBuffer& operator=(const LineBuffer&) = delete;
+  static std::string& buffer() {
+    thread_local std::string b;
+    return b;
+  }
+};
+
+}  // namespace
+
 Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) {
   // Invalid UTF-8 from the caller is replaced rather than thrown.
-  std::string line;
-  line.reserve(512);  // one allocation for a typical message, not one per doubling
+  LineBuffer own;
+  std::string& line = own.text;
   if (!append_json(line, message))
     return fail(Errc::invalid_message, too_deep_to_send_text());
   line += '\n';
+  // What this thread writes: its own line alone (the usual case, written from `line`), or
+  // after what a writer that timed out left (`batch`), then what others queued meanwhile.
   std::string batch;
-  // Where this caller's own line starts in the first batch: a line whose caller is told it
+  const std::string* out = &line;
+  // Where this caller's own line starts in the first write: a line whose caller is told it
   // failed is never sent later (the server must not act on a request its caller gave up).
   std::size_t own_start = 0;
   {
@@ -37,27 +61,31 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
       return {};
     }
     writer_active_ = true;
-    batch.swap(queued_);  // what a writer that timed out left goes first
-    own_start = batch.size();
-    batch += line;
+    if (!queued_.empty()) {
+      batch.swap(queued_);  // what a writer that timed out left goes first
+      own_start = batch.size();
+      batch += line;
+      out = &batch;
+    }
   }
   // This thread is the writer until the queue is empty (write_mutex_ keeps in_ open meanwhile).
   std::lock_guard lk(write_mutex_);
   Result<void> result;
-  bool first = true;  // `batch` ends with this caller's line
+  bool first = true;  // `*out` ends with this caller's line
   for (;;) {
     std::size_t off = 0;
-    Result<void> r = write_all(batch, deadline, off);
+    Result<void> r = write_all(*out, deadline, off);
     if (!r) {
       std::lock_guard q(queue_mutex_);
-      const std::size_t others_end = first ? own_start : batch.size();
-      if (off > 0 && batch[off - 1] != '\n') {
+      const std::string& data = *out;
+      const std::size_t others_end = first ? own_start : data.size();
+      if (off > 0 && data[off - 1] != '\n') {
         in_.reset();  // a partial line would corrupt the stream for every later message
         queued_.clear();
       } else if (in_.fd < 0) {
         queued_.clear();
       } else if (off < others_end) {
-        queued_.insert(0, batch, off, others_end - off);  // for the next writer, still first
+        queued_.insert(0, data, off, others_end - off);  // for the next writer, still first
       }
       writer_active_ = false;
       if (first) result = std::move(r);
@@ -71,6 +99,7 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
     }
     batch.clear();
     batch.swap(queued_);
+    out = &batch;
   }
   if (!result && result.error().errc() == Errc::process_exited) return died();
   return result;

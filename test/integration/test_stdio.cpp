@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stop_token>
 #include <thread>
 
 using namespace std::chrono_literals;
@@ -458,6 +459,54 @@ TEST_CASE("a caller reading its own reply hands notifications to the reader thre
     REQUIRE(r);
     CHECK(r->text() == std::to_string(i));
   }
+}
+
+TEST_CASE("stdio: leads that end early (timed out, cancelled) leave no reply unread") {
+  // A waiting caller reads stdout itself, and while it waits there the server's output wakes
+  // it alone, not the reader thread. So a lead that ends (its call timed out or was cancelled)
+  // must read, or hand on, what woke it: here other callers' replies arrive all the while,
+  // and each must come back long before its own timeout.
+  auto client = make(one("le", fault({"--era", "legacy"})));
+  REQUIRE(client.list_tools());
+  std::atomic<bool> done{false};
+  std::atomic<int> ended_early{0};
+  std::vector<std::thread> enders;
+  for (int t = 0; t < 2; ++t) {
+    enders.emplace_back([&, t] {
+      for (int i = 0; i < 40 && !done; ++i) {
+        mcp::RequestOptions o;
+        std::stop_source stop;
+        std::thread canceller;
+        if (t == 0) {
+          o.timeout = std::chrono::milliseconds(1 + i % 4);
+        } else {
+          o.stop = stop.get_token();
+          canceller = std::thread([&stop, i] {
+            std::this_thread::sleep_for(std::chrono::microseconds(500 + 250 * (i % 8)));
+            stop.request_stop();
+          });
+        }
+        auto r = client.call_tool("le", "sleep", {{"ms", 30}}, o);
+        if (canceller.joinable()) canceller.join();
+        if (!r) ++ended_early;
+      }
+    });
+  }
+  int bad = 0, slow = 0;
+  mcp::RequestOptions o;
+  o.timeout = 5000ms;
+  for (int i = 0; i < 400; ++i) {
+    const std::string msg = "m" + std::to_string(i);
+    const auto t0 = Clock::now();
+    auto r = client.call_tool("le", "echo", {{"message", msg}}, o);
+    if (!r || r->text() != msg) ++bad;
+    else if (ms_since(t0) > 2000) ++slow;
+  }
+  done = true;
+  for (auto& th : enders) th.join();
+  CHECK(bad == 0);
+  CHECK(slow == 0);
+  CHECK(ended_early > 0);
 }
 
 TEST_CASE("handlers run off the thread reading stdout: one may call the server, before the call that caused it returns") {
