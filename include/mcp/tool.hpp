@@ -29,11 +29,30 @@ class Tool {
   /// Call the tool with `arguments` (a JSON object).
   [[nodiscard]] Result<CallToolResult> call(nlohmann::json arguments = nlohmann::json::object(),
                                             const RequestOptions& options = {}) const;
+  /// The same, asynchronous (see Session::async_call_tool): the last argument is a completion
+  /// token (a callable taking Result<CallToolResult>, mcp::use_future, an Asio token).
+  template <class Token>
+  auto async_call(nlohmann::json arguments, RequestOptions options, Token&& token) const {
+    return detail::async_start<CallToolResult>(
+        std::forward<Token>(token), [session = session_, server = server_, name = definition_.name,
+                                     arguments = std::move(arguments), options = std::move(options)](
+                                        Callback<CallToolResult> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_call(session, server, std::move(name), std::move(arguments), std::move(options), std::move(cb));
+        });
+  }
+  template <detail::NotOptions Token>
+  auto async_call(nlohmann::json arguments, Token&& token) const {
+    return async_call(std::move(arguments), RequestOptions{}, std::forward<Token>(token));
+  }
 
  private:
   std::string server_;
   ToolDefinition definition_;
   std::weak_ptr<Session> session_;
+
+  static void start_call(const std::weak_ptr<Session>& session, const std::string& server, std::string name,
+                         nlohmann::json arguments, RequestOptions options, Callback<CallToolResult> done);
 };
 
 }  // namespace mcp

@@ -26,6 +26,18 @@ Result<CallToolResult> Tool::call(json arguments, const RequestOptions& options)
   return s->call_tool(definition_.name, std::move(arguments), options);
 }
 
+void Tool::start_call(const std::weak_ptr<Session>& session, const std::string& server, std::string name,
+                      json arguments, RequestOptions options, Callback<CallToolResult> done) {
+  auto s = session.lock();
+  if (!s) {
+    detail::RpcEngine::post_callback(nullptr, [done = std::move(done), server, name] {
+      done(fail(Errc::disconnected, "tool '" + name + "': its client no longer exists", server));
+    });
+    return;
+  }
+  s->async_call_tool(std::move(name), std::move(arguments), std::move(options), std::move(done));
+}
+
 // ---------------------------------------------------------------- live-client registry
 
 namespace {

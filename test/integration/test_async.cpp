@@ -103,7 +103,10 @@ TEST_CASE("async calls complete with their own results, off the caller's thread,
     CHECK(tools->size() > 3);
     auto flat = client.async_list_tools({}, mcp::use_future).get();
     REQUIRE(flat);
-    CHECK(flat->count("cc_echo") == 1);
+    REQUIRE(flat->count("cc_echo") == 1);
+    auto by_handle = flat->at("cc_echo").async_call({{"message", "handle"}}, mcp::use_future).get();
+    REQUIRE(by_handle);
+    CHECK(by_handle->text() == "handle");
     CHECK((*session)->async_ping({}, mcp::use_future).get());
     // An unknown server and a moved-from client fail through the completion, never inline.
     std::atomic<bool> ran_inline{true};
@@ -118,6 +121,33 @@ TEST_CASE("async calls complete with their own results, off the caller's thread,
     REQUIRE(one.wait());
     CHECK_FALSE(ran_inline);
   }
+}
+
+TEST_CASE("async listings follow pagination to the end and refuse a loop, as the blocking ones") {
+  testutil::Served s(Over::stdio, {"--era", "modern", "--page-size", "2", "--tools-count", "7"}, {});
+  auto client = make(s);
+  auto session = client.session("cc");
+  REQUIRE(session);
+  auto blocking = (*session)->list_tools();
+  REQUIRE(blocking);
+  auto async = (*session)->async_list_tools({}, mcp::use_future).get();
+  REQUIRE(async);
+  CHECK(async->size() == blocking->size());
+  CHECK(async->size() > 7);
+  // The same outcome as the blocking listing, whatever the fixture offers.
+  auto resources = client.async_list_resources({}, mcp::use_future).get();
+  REQUIRE(resources);
+  const auto blocking_resources = client.list_resources();
+  CHECK(resources->value.size() == blocking_resources.value.size());
+  CHECK(resources->errors.size() == blocking_resources.errors.size());
+  for (const auto& [server, e] : blocking_resources.errors) {
+    REQUIRE(resources->errors.count(server) == 1);
+    CHECK(resources->errors.at(server).errc() == e.errc());
+  }
+  auto prompts = (*session)->async_list_prompts({}, mcp::use_future).get();
+  auto blocking_prompts = (*session)->list_prompts();
+  CHECK(prompts.has_value() == blocking_prompts.has_value());
+  if (prompts && blocking_prompts) CHECK(prompts->size() == blocking_prompts->size());
 }
 
 TEST_CASE("async timeout and cancellation: typed errors in time, the server is told, the connection goes on") {
