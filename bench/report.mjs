@@ -27,7 +27,7 @@ const runs = {};
 for (const c of clients) {
   const parts = fs
     .readdirSync(dir)
-    .filter((f) => f.startsWith(`client-${c}-`) && f.endsWith(".json"))
+    .filter((f) => new RegExp(`^client-${c}-[0-9]+\\.json$`).test(f))
     .sort()
     .map(read)
     .filter(Boolean);

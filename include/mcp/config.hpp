@@ -162,7 +162,8 @@ struct ClientConfig {
   /// each is handed to this function as a task to run. Empty: on the library's own threads (the
   /// reader of the reply, or its timer thread), where a handler must not block and must not
   /// make blocking calls (those fail with Errc::invalid_argument). Asio completion tokens
-  /// (mcp/asio.hpp) go to their own executor either way.
+  /// (mcp/asio.hpp) go to their own executor either way. It must queue the task to run later
+  /// (as `asio::post` does), never run it inside the call.
   std::function<void(std::function<void()>)> executor;
 };
 

@@ -10,6 +10,8 @@
 
 #include "../protocol/async_service.hpp"
 #include "era.hpp"
+
+#include <mutex>
 #include "session_access.hpp"
 
 namespace mcp {
@@ -42,6 +44,9 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
   std::shared_ptr<const ServerInfo> si;
   std::uint64_t epoch = 0;
   Clock::time_point deadline;
+  // Held while `params` are lent to the engine: a reply may come (on another thread) before the
+  // send returns, and its handling uses them (another try, another round).
+  std::mutex sending;
 
   void start() {
     if (params.is_null()) params = json::object();
@@ -93,12 +98,20 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
       }
     }
     detail::AsyncOptions a;
-    a.done = [self = shared_from_this()](Result<json> r) { self->handle(std::move(r), Where::engine); };
+    a.done = [self = shared_from_this()](Result<json> r) {
+      { std::lock_guard wait_for_the_sender(self->sending); }
+      self->handle(std::move(r), Where::engine);
+    };
     a.stop = opt.stop;
     a.executor = impl->client.executor;
-    auto p = eng->send_async(method, params, deadline, so, impl->progress_options(opt), std::move(a));
-    if (added_meta) params.erase("_meta");  // the next round or try adds it again
-    if (!p) handle(fail(p.error()), w);
+    Result<void> sent;
+    {
+      std::lock_guard lk(sending);
+      auto p = eng->send_async(method, params, deadline, so, impl->progress_options(opt), std::move(a));
+      if (added_meta) params.erase("_meta");  // the next round or try adds it again
+      if (!p) sent = fail(p.error());
+    }
+    if (!sent) handle(fail(sent.error()), w);
   }
 
   // A reply, or a failure to send: request_once's retries, request_lent's rounds, the check.
@@ -237,8 +250,9 @@ void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string nam
     impl->post_outcome([done = std::move(done), e = so.error()] { done(fail(e)); });
     return;
   }
-  // The params are kept for the one retry a HeaderMismatch allows (after re-listing the tools).
-  auto retry = std::make_shared<json>(*params);
+  // The params are kept for the one retry a HeaderMismatch allows (after re-listing the tools),
+  // which only HTTP's Mcp-Param headers can bring.
+  auto retry = impl->transport.param_headers ? std::make_shared<json>(*params) : nullptr;
   impl->async_request(
       "tools/call", std::move(*params), options, std::move(*so),
       [impl, name, options, retry, done = std::move(done)](Result<json> r) mutable {

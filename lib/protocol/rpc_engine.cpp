@@ -134,11 +134,13 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_async_lent(const std
   arm(p, async.stop);
   auto sent = send_prepared(p, params, writer);
   if (!sent) {
-    // Not sent: the caller has the error, the completion is never called.
+    // Not sent: the caller has the error, the completion is never called; unless the channel
+    // closed while we wrote and the completion has the outcome already (fail_all).
     std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
     AsyncService::Timer timer;
     {
       std::lock_guard lk(p->m);
+      if (p->done) return p;
       p->done = true;
       p->on_done = nullptr;
       on_stop = std::move(p->on_stop);
