@@ -24,8 +24,10 @@ bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline) {
   const auto it = slot_queue_.insert(slot_queue_.end(), Turn{&me, nullptr, nullptr});
   auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
   while (!me.granted && !gave_up()) {
-    if (deadline == Clock::time_point::max()) me.cv.wait(lk);
-    else me.cv.wait_until(lk, deadline);
+    if (deadline == Clock::time_point::max())
+      me.cv.wait(lk);
+    else
+      me.cv.wait_until(lk, deadline);
   }
   if (!me.granted) {
     slot_queue_.erase(it);

@@ -12,7 +12,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <mutex>
+#include <algorithm>
 #include <set>
 #include <string>
 #include <thread>
@@ -38,7 +41,8 @@ class HoldingServer {
   ~HoldingServer() { release = true; }
   std::string url(bool tls = false) const { return raw_.url(tls); }
   int most_open() const { return raw_.most_open(); }
-  std::multiset<std::string> calls() {
+  // The tools called, in the order their requests came.
+  std::vector<std::string> calls() {
     std::lock_guard lk(m_);
     return calls_;
   }
@@ -62,13 +66,14 @@ class HoldingServer {
       const std::string method = j.value("method", "");
       json result = json::object();
       if (method == "initialize")
-        result = {{"protocolVersion", "2025-06-18"}, {"capabilities", {{"tools", json::object()}}},
+        result = {{"protocolVersion", "2025-06-18"},
+                  {"capabilities", {{"tools", json::object()}}},
                   {"serverInfo", {{"name", "holding"}, {"version", "1"}}}};
       if (method == "tools/list") result = {{"tools", json::array()}};
       if (method == "tools/call") {
         {
           std::lock_guard lk(m_);
-          calls_.insert(j["params"].value("name", ""));
+          calls_.push_back(j["params"].value("name", ""));
         }
         ++held;
         while (!release && !c.peer_closed()) std::this_thread::sleep_for(2ms);
@@ -82,7 +87,7 @@ class HoldingServer {
     }
   }
   std::mutex m_;
-  std::multiset<std::string> calls_;
+  std::vector<std::string> calls_;
   RawServer raw_;  // last: its threads start once the rest is made
 };
 
@@ -95,8 +100,15 @@ mcp::HttpServerConfig http_config(const HoldingServer& server, bool tls, std::si
   return h;
 }
 
+std::size_t count(const std::vector<std::string>& v, const std::string& s) {
+  return static_cast<std::size_t>(std::count(v.begin(), v.end(), s));
+}
+
 json call(long long id, const std::string& tool) {
-  return {{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", tool}, {"arguments", json::object()}}}};
+  return {{"jsonrpc", "2.0"},
+          {"id", id},
+          {"method", "tools/call"},
+          {"params", {{"name", tool}, {"arguments", json::object()}}}};
 }
 
 // The transport's callbacks, counted; anything that comes once `closed` is set is late.
@@ -121,54 +133,69 @@ struct Seen {
   }
 };
 
-}  // namespace
+// A holding server and a started transport to it with `max_connections`.
+struct Rig {
+  Rig(bool tls, std::size_t max_connections)
+      : server(tls),
+        transport(mcp::detail::make_http_transport("h", http_config(server, tls, max_connections), false)) {
+    REQUIRE(transport->start(seen.callbacks()));
+  }
+  HoldingServer server;
+  std::unique_ptr<mcp::Transport> transport;
+  Seen seen;
+};
 
-TEST_CASE("http slots: 200 requests in flight with max_connections 4 hold about 4 threads, not 200 (http, https)") {
+// Runs `body` with a fresh rig over plain http, then over https, and checks that it left no
+// thread, descriptor or child process behind.
+void over_http_and_https(std::size_t max_connections, const std::function<void(Rig&, bool tls)>& body) {
   for (bool tls : {false, true}) {
     CAPTURE(tls);
     testutil::Resources before;
     {
-      HoldingServer server(tls);
-      auto transport = mcp::detail::make_http_transport("h", http_config(server, tls, 4), false);
-      Seen seen;
-      REQUIRE(transport->start(seen.callbacks()));
-      const std::size_t base = all_threads();
-      constexpr int kCalls = 200;
-      for (int i = 1; i <= kCalls; ++i)
-        REQUIRE(transport->send(call(i, "t"), Clock::now() + 30s, mcp::SendOptions{}));
-      REQUIRE(testutil::eventually([&] { return server.held.load() == 4; }, 5000));
-      std::this_thread::sleep_for(200ms);  // the 196 others have had every chance to start
-      CHECK(server.held.load() == 4);
-      // Before: a parked pool thread per request (base + ~200). Now: a thread per connection
-      // here, and one per connection on the server's side (RawServer runs in this process).
-      const std::size_t holding = all_threads();
-      MESSAGE("threads: " << base << " before the burst, " << holding << " with " << kCalls << " requests in flight");
-      CHECK(holding <= base + 4 + 4 + 2);
-      server.release = true;
-      std::size_t most = holding;
-      const auto t0 = Clock::now();
-      while (seen.replies < kCalls && Clock::now() - t0 < 20s) {
-        most = std::max(most, all_threads());
-        std::this_thread::sleep_for(1ms);
-      }
-      MESSAGE("at most " << most << " threads while the queue drained");
-      CHECK(seen.replies.load() == kCalls);
-      CHECK(seen.failures.load() == 0);
-      CHECK(seen.ids.size() == static_cast<std::size_t>(kCalls));
-      CHECK(server.most_open() <= 4);
-      // Idle pool threads (at most 8 in the process) may come and go as the slots change hands.
-      CHECK(most <= base + 4 + 4 + 8 + 2);
-      transport->close();
+      Rig rig(tls, max_connections);
+      body(rig, tls);
     }
     CHECK_NO_LEAKS(before);
   }
 }
 
+}  // namespace
+
+TEST_CASE("http slots: 200 requests in flight with max_connections 4 hold about 4 threads, not 200 (http, https)") {
+  over_http_and_https(4, [](Rig& rig, bool) {
+    auto& [server, transport, seen] = rig;
+    const std::size_t base = all_threads();
+    constexpr int kCalls = 200;
+    for (int i = 1; i <= kCalls; ++i) REQUIRE(transport->send(call(i, "t"), Clock::now() + 30s, mcp::SendOptions{}));
+    REQUIRE(testutil::eventually([&] { return server.held.load() == 4; }, 5000));
+    std::this_thread::sleep_for(200ms);  // the 196 others have had every chance to start
+    CHECK(server.held.load() == 4);
+    // Before: a parked pool thread per request (base + ~200). Now: a thread per connection
+    // here, and one per connection on the server's side (RawServer runs in this process).
+    const std::size_t holding = all_threads();
+    MESSAGE("threads: " << base << " before the burst, " << holding << " with " << kCalls << " requests in flight");
+    CHECK(holding <= base + 4 + 4 + 2);
+    server.release = true;
+    std::size_t most = holding;
+    const auto t0 = Clock::now();
+    while (seen.replies < kCalls && Clock::now() - t0 < 20s) {
+      most = std::max(most, all_threads());
+      std::this_thread::sleep_for(1ms);
+    }
+    MESSAGE("at most " << most << " threads while the queue drained");
+    CHECK(seen.replies.load() == kCalls);
+    CHECK(seen.failures.load() == 0);
+    CHECK(seen.ids.size() == static_cast<std::size_t>(kCalls));
+    CHECK(server.most_open() <= 4);
+    // Idle pool threads (at most 8 in the process) may come and go as the slots change hands.
+    CHECK(most <= base + 4 + 4 + 8 + 2);
+    transport->close();
+  });
+}
+
 TEST_CASE("http slots: a queued request that is cancelled leaves the queue and is never sent") {
-  HoldingServer server;
-  auto transport = mcp::detail::make_http_transport("h", http_config(server, false, 1), false);
-  Seen seen;
-  REQUIRE(transport->start(seen.callbacks()));
+  Rig rig(false, 1);
+  auto& [server, transport, seen] = rig;
   REQUIRE(transport->send(call(1, "first"), Clock::now() + 30s, mcp::SendOptions{}));
   REQUIRE(testutil::eventually([&] { return server.held.load() == 1; }));
   REQUIRE(transport->send(call(2, "cancelled"), Clock::now() + 30s, mcp::SendOptions{}));
@@ -182,39 +209,52 @@ TEST_CASE("http slots: a queued request that is cancelled leaves the queue and i
   REQUIRE(testutil::eventually([&] { return seen.replies.load() == 2; }));
   std::this_thread::sleep_for(200ms);
   const auto calls = server.calls();
-  CHECK(calls.count("first") == 1);
-  CHECK(calls.count("third") == 1);
-  CHECK(calls.count("cancelled") == 0);
+  CHECK(count(calls, "first") == 1);
+  CHECK(count(calls, "third") == 1);
+  CHECK(count(calls, "cancelled") == 0);
   CHECK(seen.ids == std::set<long long>{1, 3});
   CHECK(seen.failures.load() == 0);  // the caller that cancelled reports it, not the transport
   transport->close();
 }
 
+TEST_CASE("http slots: queued flights and callers waiting on their own thread take turns, first come first served") {
+  Rig rig(false, 1);
+  auto& [server, transport, seen] = rig;
+  REQUIRE(transport->send(call(1, "first"), Clock::now() + 30s, mcp::SendOptions{}));
+  REQUIRE(testutil::eventually([&] { return server.held.load() == 1; }));
+  REQUIRE(transport->send(call(2, "queued-a"), Clock::now() + 30s, mcp::SendOptions{}));
+  std::thread caller([&] {
+    mcp::SendOptions here;
+    here.on_caller_thread = true;
+    CHECK(transport->send(call(3, "caller-b"), Clock::now() + 30s, here));
+  });
+  std::this_thread::sleep_for(300ms);  // the caller is in line
+  REQUIRE(transport->send(call(4, "queued-c"), Clock::now() + 30s, mcp::SendOptions{}));
+  server.release = true;
+  caller.join();
+  REQUIRE(testutil::eventually([&] { return seen.replies.load() == 4; }));
+  CHECK(server.calls() == std::vector<std::string>{"first", "queued-a", "caller-b", "queued-c"});
+  CHECK(server.most_open() == 1);
+  transport->close();
+}
+
 TEST_CASE("http slots: close() with 100 queued requests returns at once, runs nothing after, leaves no thread") {
-  for (bool tls : {false, true}) {
-    CAPTURE(tls);
-    testutil::Resources before;
-    {
-      HoldingServer server(tls);
-      auto transport = mcp::detail::make_http_transport("h", http_config(server, tls, 2), false);
-      Seen seen;
-      REQUIRE(transport->start(seen.callbacks()));
-      for (int i = 1; i <= 102; ++i) REQUIRE(transport->send(call(i, "t"), Clock::now() + 30s, mcp::SendOptions{}));
-      REQUIRE(testutil::eventually([&] { return server.held.load() == 2; }));
-      const auto t0 = Clock::now();
-      transport->close();
-      seen.closed = true;
-      const auto took = testutil::ms_since(t0);
-      MESSAGE("close() with 100 queued requests took " << took << " ms");
-      CHECK(took < 1000);
-      server.release = true;
-      std::this_thread::sleep_for(200ms);
-      CHECK(seen.late.load() == 0);
-      CHECK(server.calls().size() == 2);
-      CHECK_FALSE(transport->send(call(200, "t"), Clock::now() + 1s, mcp::SendOptions{}));
-    }
-    CHECK_NO_LEAKS(before);
-  }
+  over_http_and_https(2, [](Rig& rig, bool) {
+    auto& [server, transport, seen] = rig;
+    for (int i = 1; i <= 102; ++i) REQUIRE(transport->send(call(i, "t"), Clock::now() + 30s, mcp::SendOptions{}));
+    REQUIRE(testutil::eventually([&] { return server.held.load() == 2; }));
+    const auto t0 = Clock::now();
+    transport->close();
+    seen.closed = true;
+    const auto took = testutil::ms_since(t0);
+    MESSAGE("close() with 100 queued requests took " << took << " ms");
+    CHECK(took < 1000);
+    server.release = true;
+    std::this_thread::sleep_for(200ms);
+    CHECK(seen.late.load() == 0);
+    CHECK(server.calls().size() == 2);
+    CHECK_FALSE(transport->send(call(200, "t"), Clock::now() + 1s, mcp::SendOptions{}));
+  });
 }
 
 TEST_CASE("http slots: through the client, a queued call ends at its timeout or its cancellation, unsent") {
@@ -270,9 +310,9 @@ TEST_CASE("http slots: through the client, a queued call ends at its timeout or 
     later.on_progress = [](const mcp::Progress&) {};
     CHECK(client->call_tool("h", "later", json::object(), later));
     const auto calls = server.calls();
-    CHECK(calls.count("timed-out") == 0);
-    CHECK(calls.count("cancelled") == 0);
-    CHECK(calls.count("later") == 1);
+    CHECK(count(calls, "timed-out") == 0);
+    CHECK(count(calls, "cancelled") == 0);
+    CHECK(count(calls, "later") == 1);
     client->disconnect();
   }
   CHECK_NO_LEAKS(before);
