@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The transport's connections: request heads, the kept-alive connections per origin, the cap on
-// connections to the server (slots, first come first served), one exchange through the lean
-// client with its stale-connection retry, and which redirects are followed.
+// The transport's connections: request heads, the kept-alive connections per origin, one
+// exchange through the lean client with its stale-connection retry, and which redirects are
+// followed. The cap on connections to the server: http_slots.cpp.
 #include "http_transport_impl.hpp"
 
 #include <charconv>
@@ -136,47 +136,6 @@ Result<Url> HttpTransport::redirect_target(const Url& from, int status, const st
   if (cfg_.auth) return refuse("not followed: with an auth provider, redirects are not followed", "");
   if (hops >= kMaxRedirects) return refuse("not followed: more than " + std::to_string(kMaxRedirects) + " redirects", "");
   return *to;
-}
-
-bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline) {
-  const std::size_t cap = std::max<std::size_t>(1, cfg_.max_connections);
-  std::unique_lock lk(slot_mutex_);
-  if (busy_ < cap && slot_queue_.empty()) {
-    ++busy_;
-    return true;
-  }
-  SlotWaiter me;
-  const auto it = slot_queue_.insert(slot_queue_.end(), &me);
-  auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
-  while (!me.granted && !gave_up()) {
-    if (deadline == Clock::time_point::max()) me.cv.wait(lk);
-    else me.cv.wait_until(lk, deadline);
-  }
-  if (!me.granted) {
-    slot_queue_.erase(it);
-    return false;
-  }
-  if (!gave_up()) return true;
-  lk.unlock();
-  give_slot();  // handed over, but no longer wanted
-  return false;
-}
-
-void HttpTransport::give_slot() {
-  std::lock_guard lk(slot_mutex_);
-  if (slot_queue_.empty()) {
-    --busy_;
-    return;
-  }
-  SlotWaiter* next = slot_queue_.front();
-  slot_queue_.pop_front();
-  next->granted = true;  // busy_ unchanged: the slot changes hands
-  next->cv.notify_one();
-}
-
-void HttpTransport::wake_slot_waiters() {
-  std::lock_guard lk(slot_mutex_);
-  for (SlotWaiter* w : slot_queue_) w->cv.notify_one();
 }
 
 }  // namespace mcp::detail

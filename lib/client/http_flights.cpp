@@ -73,10 +73,12 @@ thread_local const void* tl_flight_owner = nullptr;
 
 std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
 
+void run_on_flight_pool(std::function<void()> task) { FlightPool::instance().run(std::move(task)); }
+
 std::shared_ptr<Flight> HttpTransport::new_flight(json id) {
   auto f = std::make_shared<Flight>();
   f->id = std::move(id);
-  f->wake = [this] { wake_slot_waiters(); };
+  f->wake = [this, raw = f.get()] { unqueue(raw); };
   std::lock_guard lk(mutex_);
   flights_.push_back(f);  // close() stops every flight, and waits for it through active_flights_
   ++active_flights_;
@@ -87,15 +89,20 @@ void HttpTransport::run_flight(const std::shared_ptr<Flight>& f, const std::func
   const void* outer = tl_flight_owner;
   tl_flight_owner = this;
   body(*f);
-  f->done = true;
-  {
-    // The last thing a flight touches of the transport: close() may destroy it right after.
-    std::lock_guard lk(mutex_);
-    flights_.remove(f);
-    --active_flights_;
-    flights_cv_.notify_all();
+  if (f->has_slot) {  // started with a slot it never used (stopped, or no credentials)
+    f->has_slot = false;
+    give_slot();
   }
+  forget_flight(f);  // the last thing a flight touches of the transport: close() may destroy it right after
   tl_flight_owner = outer;
+}
+
+void HttpTransport::forget_flight(const std::shared_ptr<Flight>& f) {
+  f->done = true;
+  std::lock_guard lk(mutex_);
+  flights_.remove(f);
+  --active_flights_;
+  flights_cv_.notify_all();
 }
 
 void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
@@ -114,8 +121,15 @@ void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock:
 
 void HttpTransport::reap_flights(bool all) {
   if (!all) return;
+  std::vector<std::shared_ptr<Flight>> flights;
+  {
+    std::lock_guard lk(mutex_);
+    flights.assign(flights_.begin(), flights_.end());
+  }
+  // Not under mutex_: stopping a queued flight unregisters it.
+  for (auto& f : flights) f->stop();
+  flights.clear();
   std::unique_lock lk(mutex_);
-  for (auto& f : flights_) f->stop();
   const std::size_t self = tl_flight_owner == this ? 1 : 0;
   flights_cv_.wait(lk, [&] { return active_flights_ <= self; });
 }

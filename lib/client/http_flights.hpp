@@ -15,6 +15,9 @@
 
 namespace mcp::detail {
 
+// Runs `task` on a thread of the process-wide flight pool (http_flights.cpp).
+void run_on_flight_pool(std::function<void()> task);
+
 // One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
 // the GET stream of a stateful session, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
 struct Flight {
@@ -31,7 +34,14 @@ struct Flight {
   [[nodiscard]] bool expired() const { return here && Transport::Clock::now() >= deadline; }
   std::function<void(int)> on_status;  // told each response's status as it arrives
   [[nodiscard]] bool over() const { return aborted || expired(); }
-  std::function<void()> wake;  // wakes the transport's waits for a connection
+  // A request's flight started with a connection slot already its own (it queued for it
+  // without a thread): its first POST uses it, and a flight that ends without one gives it back.
+  // Touched only by the thread running the flight.
+  bool has_slot = false;
+  // Told that the flight stopped: drops it from the transport's queue for a connection if it
+  // waits there (it never runs), else wakes the threads waiting for one.
+  // Never called with the transport's mutex_ held (it may take it).
+  std::function<void()> wake;
   void stop() {
     aborted = true;
     cancel.request_stop();

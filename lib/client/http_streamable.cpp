@@ -125,7 +125,12 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   if (f.over()) return false;
   // Requests (POST) share the connections to the server; a stream (GET) has its own.
   const bool counted = method == "POST";
-  if (counted && !take_slot(&f, f.here ? f.deadline : Clock::time_point::max())) return false;
+  if (counted) {
+    // A queued flight starts with its slot; a later exchange of it (a redirect, a resent
+    // request after an auth challenge) waits for one here, on its thread.
+    if (f.has_slot) f.has_slot = false;
+    else if (!take_slot(&f, f.here ? f.deadline : Clock::time_point::max())) return false;
+  }
   struct Give {
     HttpTransport* t;
     bool on;

@@ -150,11 +150,13 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
   if (!options.cancels.is_null()) {
     // Closing a request's stream is its cancellation; within a stateful session the server
     // also gets the message.
+    std::vector<std::shared_ptr<Flight>> cancelled;
     {
       std::lock_guard lk(mutex_);
       for (auto& f : flights_)
-        if (f->id == options.cancels) f->stop();
+        if (f->id == options.cancels) cancelled.push_back(f);
     }
+    for (auto& f : cancelled) f->stop();  // not under mutex_: a queued flight unregisters itself
     if (!stateful) return {};
   }
   if (options.opens_session) {
@@ -184,7 +186,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
                [&](Flight& f) { run_request(f, f.id, body, headers, nullptr, deadline); });
       return {};
     }
-    start_flight(message["id"], [this, body = std::move(body), headers = std::move(headers),
+    queue_flight(message["id"], [this, body = std::move(body), headers = std::move(headers),
                                  opening = std::move(opening), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, opening ? &*opening : nullptr, deadline);
     });

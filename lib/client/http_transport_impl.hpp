@@ -159,7 +159,17 @@ class HttpTransport final : public Transport {
   // diagnostic when `diagnose`).
   bool deliver_text(const std::string& data, const json& our_id, bool& got_response, bool diagnose = true,
                     JsonRefusal* refused = nullptr);
+  // A stream's flight: started on the pool at once (it takes no connection slot).
   void start_flight(json id, std::function<void(Flight&)> body);
+  // A request's flight: started on the pool with a connection slot, or queued for one without
+  // a thread (first come first served with the threads waiting in take_slot); give_slot starts
+  // it. Stopping it (cancellation, close) drops it from the queue: it never runs.
+  void queue_flight(json id, std::function<void(Flight&)> body);
+  // Drops `f` from the queue for a slot if it is there (then unregisters it), else wakes the
+  // threads waiting for one. Flight::wake.
+  void unqueue(Flight* f);
+  // Unregisters a flight that never ran (close() no longer waits for it).
+  void forget_flight(const std::shared_ptr<Flight>& f);
   // A flight registered with the transport (close() stops it and waits for it), and running
   // one's body on the current thread until it is unregistered.
   std::shared_ptr<Flight> new_flight(json id);
@@ -235,7 +245,8 @@ class HttpTransport final : public Transport {
   void end_session();  // the DELETE that ends a stateful session
   // A connection to the server, one of at most cfg_.max_connections at once (requests beyond
   // wait their turn, first come first served): false if `f` stopped, `deadline` passed or the
-  // transport closed first. give_slot() hands it to the next in line.
+  // transport closed first. give_slot() hands it to the next in line: a waiting thread, or a
+  // queued flight it starts on the pool.
   bool take_slot(const Flight* f, Clock::time_point deadline);
   void give_slot();
   void wake_slot_waiters();
@@ -272,9 +283,16 @@ class HttpTransport final : public Transport {
     std::condition_variable cv;
     bool granted = false;
   };
+  // One in line for a slot: a thread waiting in take_slot (`waiter`), or a request's flight
+  // that has no thread until its turn comes (`flight` and its `body`).
+  struct Turn {
+    SlotWaiter* waiter = nullptr;
+    std::shared_ptr<Flight> flight;
+    std::function<void(Flight&)> body;
+  };
   std::mutex slot_mutex_;  // after mutex_ when both are held
   std::size_t busy_ = 0;   // slots taken
-  std::list<SlotWaiter*> slot_queue_;
+  std::list<Turn> slot_queue_;
 
   std::mutex deliver_mutex_;  // callbacks run one at a time
   std::mutex close_mutex_;
