@@ -60,11 +60,11 @@ if [ "${1:-}" != "--quick" ]; then
     meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false
   fi
   ninja -C build-tsan test/unit_tests test/integration_tests
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/test/unit_tests
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/unit_tests
   # The fixture servers are test equipment: the plain build's, so TSan watches only our code.
   MCP_FAULT_SERVER="$PWD/build/test/fixtures/fault_server" \
   MCP_HTTP_FAULT_SERVER="$PWD/build/test/fixtures/http_fault_server" \
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" \
     build-tsan/test/integration_tests -tce='*16 MiB*,*50 MiB*'
   passed=$((passed + 1))
 
