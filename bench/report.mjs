@@ -248,8 +248,9 @@ caseTable(`Concurrent echo calls (${config.conc_inflight} in flight) on one conn
   ["voluntary switches/call", (r) => (r.usage_per_call ? num(r.usage_per_call.voluntary_switches, 2) : "")],
   ["involuntary switches/call", (r) => (r.usage_per_call ? num(r.usage_per_call.involuntary_switches, 2) : "")],
   ["calls", (r) => num(r.calls)],
-], "Our client is synchronous: one thread per call in flight, all sharing one `mcp::Client`; a thread sleeps until its reply comes, so each call " +
-  "costs at least one voluntary switch. The Node clients run that many async loops on one client, on one thread.");
+], "Ours (blocking): one thread per call in flight, all sharing one `mcp::Client`; a thread sleeps until its reply comes, so each call " +
+  "costs at least one voluntary switch. Ours (async): `Client::async_call_tool` with a callback that starts the next call, no thread of its own per call; " +
+  "completions run on the library's reader thread. The Node clients run that many async loops on one client, on one thread.");
 caseTable("Memory: client RSS per connected client, and what disconnect gives back", "mem", [
   ["clients", (r) => num(r.clients)],
   ["RSS per client KiB", (r) => small(r.rss_per_client_kib)],
@@ -309,7 +310,8 @@ caseTable("Memory: client RSS per connected client, and what disconnect gives ba
       `a 0 ms sleep over HTTP is the burst. Every call has a ${num((config.inflight_timeout_ms ?? config.call_timeout_ms) / 1000)} s timeout. ` +
       "Client CPU is the process's user+sys over the run; peak RSS is the process's VmHWM over the run (reset at its start), with the RSS at its start in brackets; " +
       "threads is the process's peak thread count, sampled every 20 ms. Our blocking API takes one thread per call in flight (a std::thread each, all made before a gate opens; the time to make them is in brackets and in the wall time); " +
-      "over HTTP it holds at most 16 connections per server (HttpServerConfig::max_connections), so calls beyond wait their turn within their own timeout. " +
+      "our asynchronous API starts every call from one thread with a callback each. Over HTTP ours holds at most 16 connections per server (HttpServerConfig::max_connections), so calls beyond wait their turn within their own timeout " +
+      "(an asynchronous one with no thread). " +
       "The Node clients make all calls from one thread; their HTTP transports open a connection per request in flight (fetch).");
     md.push("");
     md.push("| server | calls x sleep | client | wall s | client CPU s | CPU us/call | peak RSS MiB (at start) | peak threads | ok | failures | first error |");
