@@ -36,7 +36,10 @@ struct RequestOptions {
   /// Progress notifications for this request (a progressToken is sent). Called on the
   /// calling thread while it waits for the reply, in order, never after the call returned.
   /// An exception it throws ends the call: it propagates out of the call (the one exception
-  /// that does), and the server is told the request is cancelled.
+  /// that does), and the server is told the request is cancelled. With the asynchronous API
+  /// (`async_*`) it is called where the completion runs (a library thread, or
+  /// ClientConfig::executor), before the completion; what it throws there is reported through
+  /// `on_diagnostic` and does not end the call.
   std::function<void(const Progress&)> on_progress;
   /// Restart the timeout at each progress notification...
   bool reset_timeout_on_progress = false;
