@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 // Character classes shared by the JSON reader and writer (json_read.cpp, json_write.cpp).
+#include <bit>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 
 namespace mcp::detail {
 
@@ -12,6 +15,34 @@ inline constexpr struct JsonPlainBytes {
     for (int c = 0x20; c < 0x80; ++c) v[c] = c != '"' && c != '\\';
   }
 } kJsonPlain;
+
+/// The end of the run of plain bytes (kJsonPlain) that starts at `p`, at most `end`: the first
+/// byte that needs a look (a control byte, '"', '\\' or a byte of a UTF-8 sequence), found eight
+/// bytes at a time.
+inline const unsigned char* plain_run(const unsigned char* p, const unsigned char* end) {
+  if constexpr (std::endian::native == std::endian::little) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t highs = 0x8080808080808080ULL;
+    // The top bit of each byte that needs a look. Each test is exact for the lowest such byte
+    // of the word (a borrow only marks bytes above it): a byte below 0x20 or with its top bit
+    // set ((x - 0x20..) | x), a '"' or a '\\' (the "has a zero byte" test on x ^ that byte).
+    const auto look = [](std::uint64_t x) {
+      const std::uint64_t quote = x ^ (ones * '"');
+      const std::uint64_t backslash = x ^ (ones * '\\');
+      return ((x - ones * 0x20) | x | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash)) & highs;
+    };
+    for (; end - p >= 8; p += 8) {
+      std::uint64_t x;
+      std::memcpy(&x, p, 8);
+      if (const std::uint64_t m = look(x)) return p + (std::countr_zero(m) >> 3);
+    }
+    while (p < end && kJsonPlain.v[*p]) ++p;  // the last bytes (a variable-length copy costs more)
+    return p;
+  } else {
+    while (p < end && kJsonPlain.v[*p]) ++p;
+    return p;
+  }
+}
 
 /// UTF-8 sequences as RFC 3629 defines them (the ranges nlohmann's lexer checks too).
 /// The length of the sequence that `lead` starts (2 to 4), with the range its second byte

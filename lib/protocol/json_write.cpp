@@ -19,8 +19,7 @@ void append_escaped(std::string& out, const std::string& s) {
   const std::size_t n = s.size();
   std::size_t i = 0;
   while (i < n) {
-    std::size_t run = i;
-    while (run < n && kJsonPlain.v[p[run]]) ++run;
+    const std::size_t run = static_cast<std::size_t>(plain_run(p + i, p + n) - p);
     out.append(s, i, run - i);
     i = run;
     if (i >= n) break;

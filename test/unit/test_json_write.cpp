@@ -1,9 +1,11 @@
 // append_json must give exactly what nlohmann's dump(-1, ' ', false, replace) gives.
 #include "../../lib/protocol/json_write.hpp"  // private header: lib/ is not on the public include path
+#include "../../lib/protocol/json_chars.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -87,6 +89,42 @@ TEST_CASE("append_json: the same text as nlohmann's dump, invalid UTF-8 included
   std::string out = "prefix:";
   CHECK(mcp::detail::append_json(out, json{{"a", 1}}));
   CHECK(out == "prefix:{\"a\":1}");
+}
+
+TEST_CASE("plain_run: the first byte a JSON string cannot hold as it is, eight bytes at a time") {
+  // The word-at-a-time scan (reader and writer) against the byte-by-byte table it replaces:
+  // every byte value at every offset of words, tails and the word boundary.
+  const auto byte_by_byte = [](const unsigned char* p, const unsigned char* end) {
+    while (p < end && mcp::detail::kJsonPlain.v[*p]) ++p;
+    return p;
+  };
+  for (std::size_t len = 0; len <= 19; ++len) {
+    for (std::size_t at = 0; at < std::max<std::size_t>(len, 1); ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string s(len, 'a');
+        if (at < len) s[at] = static_cast<char>(b);
+        const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+        if (mcp::detail::plain_run(p, p + len) != byte_by_byte(p, p + len)) {
+          CAPTURE(len);
+          CAPTURE(at);
+          CAPTURE(b);
+          FAIL("plain_run differs");
+        }
+      }
+    }
+  }
+  // Two specials in one word (a borrow from the first must not hide it or mark a byte before it).
+  std::mt19937 rng(20261207);
+  const unsigned char pool[] = {0x00, 0x1f, 0x20, 0x21, '"', '\\', 0x7f, 0x80, 0xff, 'a', 0x5b, 0x5d};
+  for (int i = 0; i < 200000; ++i) {
+    unsigned char w[24];
+    for (auto& c : w) c = (rng() % 3 == 0) ? pool[rng() % sizeof pool] : static_cast<unsigned char>('a' + rng() % 26);
+    const std::size_t start = rng() % 8, len = rng() % (sizeof w - start + 1);
+    if (mcp::detail::plain_run(w + start, w + start + len) != byte_by_byte(w + start, w + start + len)) {
+      CAPTURE(i);
+      FAIL("plain_run differs on random words");
+    }
+  }
 }
 
 TEST_CASE("append_json: values nested deeper than kMaxJsonWriteDepth are refused, not recursed into") {
