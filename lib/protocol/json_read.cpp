@@ -92,8 +92,6 @@ class Fast {
       ++p_;
       // Parsed in place. A repeated key keeps its last value, as nlohmann's parser does.
       // (value() replaces whatever an earlier duplicate left there.)
-      // The hint: senders that write members in sorted order (nlohmann, and so most C++ and
-      // Python servers) cost one comparison per member instead of a search from the root.
       auto it = members.try_emplace(std::move(key)).first;
       if (!value(it->second)) return false;
       skip_ws();
