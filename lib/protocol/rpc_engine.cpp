@@ -323,6 +323,17 @@ void RpcEngine::receive(json&& msg) {
       return;
     }
     if (id != msg.end() && !id->is_null()) {
+      RequestDispatcher d;
+      {
+        std::lock_guard lk(mutex_);
+        d = request_dispatcher_;
+      }
+      if (d) {
+        std::string name = method->get<std::string>();
+        json params = msg.contains("params") ? std::move(msg["params"]) : json::object();
+        d(std::move(*id), std::move(name), std::move(params));
+        return;
+      }
       const bool ordered = *method != "ping";
       if (!enqueue(Work{std::move(msg), {}, ordered})) {
         // A server flooding us with requests loses the excess rather than costing unbounded
@@ -374,6 +385,11 @@ void RpcEngine::receive(json&& msg) {
     r = std::move(msg["result"]);
   }
   settle(p, std::move(r), true);
+}
+
+void RpcEngine::set_request_dispatcher(RequestDispatcher d) {
+  std::lock_guard lk(mutex_);
+  request_dispatcher_ = std::move(d);
 }
 
 void RpcEngine::answer(const json& id, Result<json> r) {

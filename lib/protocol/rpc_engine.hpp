@@ -127,6 +127,15 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
 
   void set_request_handler(RequestHandler h);
   void set_notification_handler(NotificationHandler h);
+  /// A server's way in: the peer's requests go to `d` on the
+  /// thread that read them, instead of the ordered worker and the RequestHandler; `d` must not
+  /// block, and answers each request later, from any thread, with respond(). Set it before
+  /// the channel delivers anything.
+  using RequestDispatcher = std::function<void(json id, std::string method, json params)>;
+  void set_request_dispatcher(RequestDispatcher d);
+  /// The answer to a peer request that a RequestDispatcher took: a result, or an Error sent as
+  /// a JSON-RPC error (its `rpc_code`, else internal error; its message and `data`).
+  void respond(const json& id, Result<json> r) { answer(id, std::move(r)); }
 
   /// Wait for a reply. On timeout or stop the request is forgotten (but see WaitOptions) and,
   /// with `cancel_on_abort`, `notifications/cancelled` is sent.
@@ -241,6 +250,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   bool closed_ = false;
   std::optional<Error> close_reason_;
   RequestHandler request_handler_;
+  RequestDispatcher request_dispatcher_;
   NotificationHandler notification_handler_;
   // Peer requests and posted tasks run on a worker thread, one at a time, in order, off the
   // reading thread. Its state is shared so the worker outlives an engine destroyed from

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+// Serving one client over stdio: newline-delimited JSON-RPC on two descriptors. The calling
+// thread reads; answers and notifications are written whole, one at a time, from whichever
+// thread has them (handler threads, the reader).
+#include "server_impl.hpp"
+
+#include "../lib/protocol/json_read.hpp"
+#include "../lib/protocol/json_write.hpp"
+#include "../lib/protocol/jsonrpc.hpp"
+#include "../lib/protocol/rpc_engine.hpp"
+#include "../lib/read_buffer.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <unistd.h>
+
+namespace mcp {
+
+namespace sd = server_detail;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+class StdioChannel final : public detail::RpcEngine, public sd::Connection {
+ public:
+  StdioChannel(int out_fd, std::function<void(std::string_view)> diag)
+      : detail::RpcEngine(Options{"client", std::move(diag), {}, nullptr}), out_fd_(out_fd) {}
+  ~StdioChannel() override { RpcEngine::close(Error::make(Errc::connection_closed, "the client went away")); }
+
+  void respond(const json& id, Result<json> r) override { RpcEngine::respond(id, std::move(r)); }
+  Result<void> notify(const std::string& method, json params) override {
+    return RpcEngine::notify(method, std::move(params), Clock::now() + 10s);
+  }
+  // A message from the client, checked as JSON-RPC (what the engine would only ignore is
+  // answered with the error JSON-RPC names for it).
+  void take(std::string_view line, std::size_t max_values) {
+    detail::JsonRefusal why = detail::JsonRefusal::none;
+    json msg = detail::parse_json(line, &why, max_values);
+    if (msg.is_discarded())
+      return reply_error(nullptr, jsonrpc::parse_error, "Parse error: the message " + detail::describe(why, max_values));
+    if (msg.is_array()) return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: batches are not supported");
+    if (!msg.is_object()) return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: not a JSON object");
+    const auto id = msg.find("id");
+    const bool id_ok = id != msg.end() && (id->is_string() || id->is_number_integer());
+    const json reply_id = id_ok ? *id : json();
+    const auto version = msg.find("jsonrpc");
+    if (version == msg.end() || *version != "2.0")
+      return reply_error(reply_id, jsonrpc::invalid_request, "Invalid Request: jsonrpc must be \"2.0\"");
+    const auto method = msg.find("method");
+    if (method != msg.end()) {
+      if (!method->is_string()) return reply_error(reply_id, jsonrpc::invalid_request, "Invalid Request: method must be a string");
+      if (id != msg.end() && !id_ok)
+        return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: id must be a string or an integer");
+    }
+    receive(std::move(msg));
+  }
+  void reply_error(const json& id, int code, std::string message) {
+    respond(id, fail(jsonrpc::error(Errc::invalid_message, code, std::move(message))));
+  }
+  void end(const Error& why) { RpcEngine::close(why); }
+
+ protected:
+  Result<void> write(const json& message, Clock::time_point deadline) override {
+    std::string text;
+    if (!detail::append_json(text, message)) return fail(Errc::invalid_argument, detail::too_deep_to_send_text());
+    text += '\n';
+    std::lock_guard lk(write_mutex_);
+    if (broken_) return fail(Errc::io_error, "the client's input is closed");
+    std::size_t off = 0;
+    while (off < text.size()) {
+      const ssize_t n = ::write(out_fd_, text.data() + off, text.size() - off);
+      if (n > 0) {
+        off += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        pollfd p{out_fd_, POLLOUT, 0};
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+          return fail(Errc::timeout, "the client does not read its input");
+        continue;
+      }
+      broken_ = true;  // EPIPE (the client closed its end), or worse: nothing more goes out
+      return fail(Errc::io_error, std::string("writing to the client failed: ") + std::strerror(errno));
+    }
+    return {};
+  }
+  void close_channel() override {}
+
+ private:
+  int out_fd_;
+  std::mutex write_mutex_;
+  bool broken_ = false;
+};
+
+}  // namespace
+
+Result<void> Server::serve_stdio() { return serve_stdio(STDIN_FILENO, STDOUT_FILENO); }
+
+Result<void> Server::serve_stdio(int in_fd, int out_fd) {
+  // A client that closes its end must not kill the server with SIGPIPE on the next answer:
+  // the write fails with EPIPE instead. Only when the application left the default action.
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+
+  auto impl = impl_;
+  auto channel = std::make_shared<StdioChannel>(out_fd, impl->options.on_diagnostic);
+  std::shared_ptr<sd::Connection> conn(channel, static_cast<sd::Connection*>(channel.get()));
+  std::weak_ptr<sd::Connection> weak = conn;
+  channel->set_request_dispatcher([impl, weak](json id, std::string method, json params) {
+    if (auto c = weak.lock()) impl->dispatch(c, std::move(id), std::move(method), std::move(params));
+  });
+  channel->set_notification_handler([impl, weak](const std::string& method, const json& params) {
+    if (auto c = weak.lock()) impl->notification(c, method, params);
+  });
+
+  const std::size_t max_bytes = impl->options.max_message_bytes;
+  const std::size_t max_values = detail::max_json_values(max_bytes);
+  detail::ReadBuffer buffer;
+  std::string line;
+  bool skipping = false;  // inside a line over the limit: dropped up to its newline
+  Result<void> outcome;
+  for (;;) {
+    const ssize_t n = ::read(in_fd, buffer.data(), detail::ReadBuffer::kSize);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      outcome = fail(Errc::io_error, std::string("reading from the client failed: ") + std::strerror(errno));
+      break;
+    }
+    if (n == 0) break;  // the client closed our input: done
+    std::string_view chunk(buffer.data(), static_cast<std::size_t>(n));
+    while (!chunk.empty()) {
+      const auto nl = chunk.find('\n');
+      const std::string_view part = chunk.substr(0, nl);
+      if (!skipping) {
+        if (line.size() + part.size() > max_bytes) {
+          skipping = true;
+          line.clear();
+          line.shrink_to_fit();
+          channel->reply_error(nullptr, jsonrpc::invalid_request,
+                               "Invalid Request: the message is longer than " + std::to_string(max_bytes) + " bytes");
+          impl->diagnose("skipped a message over the size limit");
+        } else {
+          line.append(part);
+        }
+      }
+      if (nl == std::string_view::npos) break;
+      chunk.remove_prefix(nl + 1);
+      if (skipping) {
+        skipping = false;
+        continue;
+      }
+      std::string_view text = line;
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      if (text.find_first_not_of(" \t") != std::string_view::npos) channel->take(text, max_values);
+      line.clear();
+    }
+  }
+  // The client is gone (or its input broke): stop what runs for it and wait for the handlers.
+  Impl::close(*conn);
+  {
+    std::unique_lock lk(conn->m);
+    conn->idle.wait(lk, [&] { return conn->running.empty(); });
+  }
+  channel->end(Error::make(Errc::connection_closed, "the client closed its input"));
+  return outcome;
+}
+
+}  // namespace mcp

@@ -1,0 +1,350 @@
+// mcp::Server over stdio (test/servers/tool_server.cpp, built on libmcp-server), driven by our
+// client in both eras and by raw JSON-RPC lines for what a client library never sends.
+#include "../integration/helpers.hpp"
+
+#include <mcp/client.hpp>
+#include <mcp/server.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <poll.h>
+
+#include <future>
+#include <thread>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+std::string tool_server() {
+  const char* e = std::getenv("MCP_TOOL_SERVER");
+  return e && *e ? e : TOOL_SERVER_PATH;
+}
+
+mcp::ServerConfig stdio_server(mcp::Era era, std::optional<std::string> version = std::nullopt) {
+  mcp::StdioServerConfig st;
+  st.command = tool_server();
+  st.shutdown_grace = 2000ms;
+  mcp::ServerConfig sc;
+  sc.transport = std::move(st);
+  sc.era = era;
+  sc.protocol_version = std::move(version);
+  return sc;
+}
+
+struct Case {
+  const char* name;
+  mcp::Era era;
+  std::optional<std::string> version;
+  const char* expect_version;
+};
+const Case kCases[] = {{"modern", mcp::Era::modern, std::nullopt, "2026-07-28"},
+                       {"legacy 2025-11-25", mcp::Era::legacy, std::nullopt, "2025-11-25"},
+                       {"legacy 2025-06-18", mcp::Era::legacy, std::string("2025-06-18"), "2025-06-18"}};
+
+// The server as a child with two pipes, for raw lines.
+struct Raw {
+  pid_t pid = -1;
+  int to = -1, from = -1;
+  std::string buffered;
+  Raw() {
+    int in[2], out[2];
+    REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+    REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    const std::string path = tool_server();
+    char* argv[] = {const_cast<char*>(path.c_str()), nullptr};
+    REQUIRE(::posix_spawn(&pid, path.c_str(), &fa, nullptr, argv, environ) == 0);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(in[0]);
+    ::close(out[1]);
+    to = in[1];
+    from = out[0];
+  }
+  ~Raw() {
+    if (to >= 0) ::close(to);
+    if (from >= 0) ::close(from);
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  void send(const std::string& text) {
+    std::size_t off = 0;
+    while (off < text.size()) {
+      const ssize_t n = ::write(to, text.data() + off, text.size() - off);
+      REQUIRE(n > 0);
+      off += static_cast<std::size_t>(n);
+    }
+  }
+  // The next line within 5 s ("" on EOF or timeout).
+  std::string line() {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      if (auto nl = buffered.find('\n'); nl != std::string::npos) {
+        std::string l = buffered.substr(0, nl);
+        buffered.erase(0, nl + 1);
+        return l;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      pollfd p{from, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return "";
+      char buf[65536];
+      const ssize_t n = ::read(from, buf, sizeof buf);
+      if (n <= 0) return "";
+      buffered.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+  json reply(const std::string& request) {
+    send(request + "\n");
+    const auto l = line();
+    INFO("request: " << request);
+    REQUIRE_MESSAGE(!l.empty(), "no reply");
+    return json::parse(l);
+  }
+  // Exit status after closing stdin, waiting at most `ms` (-1 if still running).
+  int close_and_wait(int ms) {
+    ::close(to);
+    to = -1;
+    for (int i = 0; i < ms / 10; ++i) {
+      int status = 0;
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("server over stdio: tools, their schemas and errors, with our client in each era") {
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    auto cfg = testutil::one("s", stdio_server(c.era, c.version));
+    cfg.client_info.name = "server-test";
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    auto info = client->server_info("s");
+    REQUIRE(info);
+    CHECK(info->era == c.era);
+    CHECK(info->protocol_version == c.expect_version);
+    CHECK(info->implementation.name == "tool-server");
+    CHECK(info->implementation.version == "1.2.3");
+    CHECK(info->instructions.value_or("") == "Tools for the server's tests.");
+
+    auto tools = client->list_tools();
+    REQUIRE(tools);
+    CHECK(tools->count("s_echo"));
+    CHECK(tools->count("s_add"));
+    REQUIRE(tools->count("s_echo"));
+    const auto& echo_def = tools->at("s_echo").definition();
+    CHECK(echo_def.name == "echo");
+    CHECK(echo_def.input_schema["required"] == json::array({"text"}));
+    CHECK(echo_def.annotations["readOnlyHint"] == true);
+    CHECK(tools->at("s_add").definition().output_schema.has_value());
+
+    auto echo = client->call_tool("s", "echo", {{"text", "hi there"}});
+    REQUIRE(echo);
+    CHECK_FALSE(echo->is_error);
+    CHECK(echo->text() == "hi there");
+
+    auto add = client->call_tool("s", "add", {{"a", 2}, {"b", 3.5}});
+    REQUIRE(add);
+    REQUIRE(add->structured_content);
+    CHECK((*add->structured_content)["sum"] == 5.5);
+
+    // Arguments the input schema refuses: a tool error the model can read (2025-11-25 and
+    // later), a -32602 protocol error before.
+    auto bad = client->call_tool("s", "echo", {{"text", 42}});
+    if (std::string(c.expect_version) < "2025-11-25") {
+      REQUIRE_FALSE(bad);
+      CHECK(bad.error().rpc_code == -32602);
+      CHECK(bad.error().message.find("/text") != std::string::npos);
+    } else {
+      REQUIRE(bad);
+      CHECK(bad->is_error);
+      CHECK(bad->text().find("/text") != std::string::npos);
+    }
+
+    auto unknown = client->call_tool("s", "nope", json::object());
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().rpc_code == -32602);
+
+    auto thrown = client->call_tool("s", "throws", json::object());
+    REQUIRE(thrown);
+    CHECK(thrown->is_error);
+    CHECK(thrown->text().find("the disk is on fire") != std::string::npos);
+
+    auto refused = client->call_tool("s", "refuses", json::object());
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().rpc_code == -32001);
+    CHECK(refused.error().data["why"] == "test");
+
+    auto broken = client->call_tool("s", "bad_output", json::object());
+    REQUIRE_FALSE(broken);
+    CHECK(broken.error().rpc_code == -32603);
+
+    auto who = client->call_tool("s", "whoami", json::object());
+    REQUIRE(who);
+    CHECK(who->text() == std::string(mcp::to_string(c.era)) + " " + c.expect_version + " server-test");
+    client->disconnect();
+  }
+}
+
+TEST_CASE("server over stdio: a slow tool does not delay another call; cancellation reaches the handler") {
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    auto client = mcp::Client::create(testutil::one("s", stdio_server(c.era, c.version)));
+    REQUIRE(client);
+    REQUIRE(client->call_tool("s", "echo", {{"text", "warm"}}));
+    auto slow = std::async(std::launch::async, [&] { return client->call_tool("s", "sleep", {{"ms", 1500}}); });
+    std::this_thread::sleep_for(100ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto quick = client->call_tool("s", "echo", {{"text", "quick"}});
+    REQUIRE(quick);
+    CHECK(testutil::ms_since(t0) < 1000);
+    auto s = slow.get();
+    REQUIRE(s);
+    CHECK(s->text() == "1500");
+
+    // A call given up (timeout) is cancelled at the server: its handler sees the stop token.
+    mcp::RequestOptions ro;
+    ro.timeout = 300ms;
+    auto cancelled = client->call_tool("s", "sleep", {{"ms", 5000}}, ro);
+    REQUIRE_FALSE(cancelled);
+    CHECK(cancelled.error().errc() == mcp::Errc::timeout);
+    CHECK(testutil::eventually([&] {
+      auto n = client->call_tool("s", "cancelled_count", json::object());
+      return n && n->text() == "1";
+    }));
+    client->disconnect();
+  }
+}
+
+TEST_CASE("server over stdio: progress and log notifications reach the client") {
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    std::mutex m;
+    std::vector<mcp::LogMessage> logs;
+    auto cfg = testutil::one("s", stdio_server(c.era, c.version));
+    cfg.log_level = "info";
+    cfg.handlers.on_log = [&](const std::string&, const mcp::LogMessage& msg) {
+      std::lock_guard lk(m);
+      logs.push_back(msg);
+    };
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    std::vector<double> progress;
+    mcp::RequestOptions ro;
+    ro.on_progress = [&](const mcp::Progress& p) { progress.push_back(p.progress); };
+    auto r = client->call_tool("s", "sleep", {{"ms", 350}}, ro);
+    REQUIRE(r);
+    CHECK(progress.size() >= 2);
+    CHECK(std::is_sorted(progress.begin(), progress.end()));
+
+    REQUIRE(client->call_tool("s", "whoami", {{"level", "debug"}}));  // below "info": not sent
+    REQUIRE(client->call_tool("s", "whoami", {{"level", "warning"}}));
+    CHECK(testutil::eventually([&] {
+      std::lock_guard lk(m);
+      return !logs.empty();
+    }));
+    std::lock_guard lk(m);
+    REQUIRE(logs.size() == 1);
+    CHECK(logs[0].level == "warning");
+    CHECK(logs[0].data == "hello from whoami");
+    client->disconnect();
+  }
+}
+
+TEST_CASE("server over stdio: malformed and hostile input gets the JSON-RPC error, and the server goes on") {
+  Raw raw;
+  auto parse = raw.reply("{not json");
+  CHECK(parse["error"]["code"] == -32700);
+  CHECK(parse["id"].is_null());
+  CHECK(raw.reply(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])")["error"]["code"] == -32600);
+  CHECK(raw.reply(R"("just a string")")["error"]["code"] == -32600);
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":2,"method":7})")["error"]["code"] == -32600);
+  CHECK(raw.reply(R"({"jsonrpc":"1.0","id":3,"method":"ping"})")["error"]["code"] == -32600);
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":{"x":1},"method":"ping"})")["error"]["code"] == -32600);
+  auto unknown = raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"no/such"})");
+  CHECK(unknown["error"]["code"] == -32601);
+  CHECK(unknown["id"] == 4);
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":5,"method":"tools/list","params":[1]})")["error"]["code"] == -32602);
+  // A modern request at a revision we do not speak: -32022 with what we do.
+  auto version = raw.reply(
+      R"({"jsonrpc":"2.0","id":"v","method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}})");
+  CHECK(version["id"] == "v");
+  CHECK(version["error"]["code"] == -32022);
+  CHECK(version["error"]["data"]["requested"] == "2099-01-01");
+  CHECK(version["error"]["data"]["supported"].size() >= 2);
+  // 200-deep nesting is refused as unparseable, not recursed into.
+  CHECK(raw.reply(std::string(200, '[') + std::string(200, ']'))["error"]["code"] == -32700);
+  // A line over the 32 MiB limit: refused, skipped to its end, and the next line is served.
+  raw.send(std::string("{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"ping\",\"params\":{\"pad\":\"") +
+           std::string((32u << 20) + 10, 'x') + "\"}}\n");
+  auto big = json::parse(raw.line());
+  CHECK(big["error"]["code"] == -32600);
+  auto after = raw.reply(R"({"jsonrpc":"2.0","id":7,"method":"ping"})");
+  CHECK(after["id"] == 7);
+  CHECK(after.contains("result"));
+  // Notifications and stray responses get no answer; the next request does.
+  raw.send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})" "\n");
+  raw.send(R"({"jsonrpc":"2.0","id":99,"result":{}})" "\n");
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":8,"method":"ping"})")["id"] == 8);
+  CHECK(raw.close_and_wait(5000) == 0);
+}
+
+TEST_CASE("server over stdio: the legacy handshake negotiates, and stdin's end stops running handlers") {
+  Raw raw;
+  auto init = raw.reply(
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2099-01-01","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}})");
+  CHECK(init["result"]["protocolVersion"] == "2025-11-25");  // ours, for a version we do not know
+  CHECK(init["result"]["serverInfo"]["name"] == "tool-server");
+  CHECK(init["result"]["capabilities"].contains("tools"));
+  auto old = Raw();
+  CHECK(old.reply(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}})")["result"]["protocolVersion"] == "2024-11-05");
+  // initialize in a modern request is refused.
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":2,"method":"initialize","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})")["error"]["code"] == -32600);
+  // A 10 s handler in flight when stdin ends: the server stops it and exits at once.
+  raw.send(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":10000}}})" "\n");
+  std::this_thread::sleep_for(200ms);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(raw.close_and_wait(5000) == 0);
+  CHECK(testutil::ms_since(t0) < 2000);
+}
+
+TEST_CASE("server: add_tool refuses what cannot work; execute_tool runs a tool with no transport") {
+  mcp::Server server({.identity = {.name = "x", .version = "1"}});
+  auto ok = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+    mcp::CallToolResult r;
+    r.content.push_back({.type = "text", .text = std::string(mcp::to_string(ctx.era()))});
+    return r;
+  };
+  CHECK(server.add_tool({.name = "", .handler = ok}).error().errc() == mcp::Errc::invalid_argument);
+  CHECK(server.add_tool({.name = "t"}).error().errc() == mcp::Errc::invalid_argument);
+  auto bad_schema = server.add_tool({.name = "t", .input_schema = {{"type", 7}}, .handler = ok});
+  REQUIRE_FALSE(bad_schema);
+  CHECK(bad_schema.error().message.find("input schema") != std::string::npos);
+  REQUIRE(server.add_tool({.name = "t",
+                           .input_schema = {{"type", "object"}, {"properties", {{"n", {{"type", "integer"}}}}}},
+                           .handler = ok}));
+  CHECK(server.add_tool({.name = "t", .handler = ok}).error().errc() == mcp::Errc::invalid_argument);
+  CHECK(server.tool_infos().size() == 1);
+  REQUIRE(server.tool_info("t"));
+  CHECK(server.tool_info("t")->input_schema["properties"]["n"]["type"] == "integer");
+  CHECK_FALSE(server.tool_info("u"));
+  auto r = server.execute_tool("t", {{"n", 1}});
+  REQUIRE(r);
+  CHECK(r->text() == "unknown");
+  CHECK(server.execute_tool("t", {{"n", "one"}}).error().errc() == mcp::Errc::invalid_argument);
+  CHECK(server.execute_tool("u", json::object()).error().errc() == mcp::Errc::tool_not_found);
+  CHECK(server.info().name == "x");
+}

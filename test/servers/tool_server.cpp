@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: MIT
+// A server built on libmcp-server, for the server's tests: tools that exercise every path of a
+// tool call (schemas, errors, a handler that throws, slow and cancellable work, progress, logs).
+//   tool_server            serves stdio until stdin ends
+#include <mcp/server.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+using nlohmann::json;
+
+namespace {
+
+mcp::CallToolResult text(std::string t, std::optional<json> structured = std::nullopt) {
+  mcp::CallToolResult r;
+  r.content.push_back({.type = "text", .text = std::move(t)});
+  r.structured_content = std::move(structured);
+  return r;
+}
+
+json object_schema(json properties, std::vector<std::string> required) {
+  json s{{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) s["required"] = std::move(required);
+  return s;
+}
+
+std::atomic<int> g_cancelled{0};
+
+}  // namespace
+
+int main() {
+  mcp::Server server({.identity = {.name = "tool-server", .version = "1.2.3", .title = "Tool server",
+                                   .instructions = "Tools for the server's tests."},
+                      .on_diagnostic = [](std::string_view m) { std::fprintf(stderr, "tool_server: %.*s\n", int(m.size()), m.data()); }});
+  auto must = [](mcp::Result<void> r) {
+    if (!r) throw std::runtime_error(r.error().message);
+  };
+  must(server.add_tool({.name = "echo",
+                        .description = "Returns its text.",
+                        .input_schema = object_schema({{"text", {{"type", "string"}}}}, {"text"}),
+                        .annotations = {{"readOnlyHint", true}},
+                        .handler = [](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          return text(a["text"].get<std::string>());
+                        }}));
+  must(server.add_tool({.name = "add",
+                        .input_schema = object_schema({{"a", {{"type", "number"}}}, {"b", {{"type", "number"}}}}, {"a", "b"}),
+                        .output_schema = object_schema({{"sum", {{"type", "number"}}}}, {"sum"}),
+                        .handler = [](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          const double sum = a["a"].get<double>() + a["b"].get<double>();
+                          return text(json(sum).dump(), json{{"sum", sum}});
+                        }}));
+  must(server.add_tool({.name = "bad_output",
+                        .output_schema = object_schema({{"sum", {{"type", "number"}}}}, {"sum"}),
+                        .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          return text("oops", json{{"sum", "not a number"}});
+                        }}));
+  must(server.add_tool({.name = "throws",
+                        .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          throw std::runtime_error("the disk is on fire");
+                        }}));
+  must(server.add_tool({.name = "refuses",
+                        .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          mcp::Error e = mcp::Error::make(mcp::Errc::invalid_argument, "not today");
+                          e.rpc_code = -32001;
+                          e.data = {{"why", "test"}};
+                          return mcp::fail(std::move(e));
+                        }}));
+  // Sleeps `ms` in small steps, reporting progress; stops early when cancelled.
+  must(server.add_tool({.name = "sleep",
+                        .input_schema = object_schema({{"ms", {{"type", "integer"}, {"minimum", 0}}}}, {"ms"}),
+                        .handler = [](const json& a, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          const int ms = a["ms"].get<int>();
+                          const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+                          int step = 0;
+                          while (std::chrono::steady_clock::now() < until) {
+                            if (ctx.cancelled()) {
+                              ++g_cancelled;
+                              return text("cancelled");
+                            }
+                            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                            if (++step % 10 == 0) (void)ctx.progress(step * 10, ms);
+                          }
+                          return text(std::to_string(ms));
+                        }}));
+  must(server.add_tool({.name = "cancelled_count",
+                        .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          return text(std::to_string(g_cancelled.load()));
+                        }}));
+  // Logs at `level`, then says which era, revision and client it saw.
+  must(server.add_tool({.name = "whoami",
+                        .input_schema = object_schema({{"level", {{"type", "string"}}}}, {}),
+                        .handler = [](const json& a, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          if (a.contains("level")) {
+                            if (auto r = ctx.log(a["level"].get<std::string>(), "hello from whoami", "tests"); !r)
+                              return mcp::fail(r.error());
+                          }
+                          return text(std::string(mcp::to_string(ctx.era())) + " " + ctx.protocol_version() + " " +
+                                      ctx.client_info().name);
+                        }}));
+  auto served = server.serve_stdio();
+  if (!served) {
+    std::fprintf(stderr, "tool_server: %s\n", served.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
