@@ -47,12 +47,21 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
       return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, std::string(sd::kMetaVersion) + " must be a string")));
     modern_version = v->get<std::string>();
   }
+  const bool modern = modern_version.has_value() || method == "server/discover";
+  if (modern) {
+    // A modern request says its revision and the client's capabilities in every request
+    // (26/basic/index, _meta): a request missing either is malformed.
+    if (!modern_version)
+      return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, std::string("_meta.") + sd::kMetaVersion + " is required")));
+    const auto caps = meta.find(sd::kMetaClientCaps);
+    if (caps == meta.end() || !caps->is_object())
+      return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, std::string("_meta.") + sd::kMetaClientCaps + " (an object) is required")));
+  }
   if (modern_version && !contains(sd::kModernVersions, *modern_version)) {
     return c->respond(id, fail(rpc_error(jsonrpc::unsupported_protocol_version,
                                          "Unsupported protocol version: " + *modern_version,
                                          json{{"supported", supported_versions()}, {"requested", *modern_version}})));
   }
-  const bool modern = modern_version.has_value() || method == "server/discover";
 
   auto ctx = std::make_shared<RequestContext::Impl>();
   ctx->connection = c;
@@ -62,12 +71,22 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     ctx->protocol_version = modern_version.value_or(sd::kModernVersions.front());
     if (auto i = meta.find(sd::kMetaClientInfo); i != meta.end() && i->is_object()) from_json(*i, ctx->client_info);
     if (auto k = meta.find(sd::kMetaClientCaps); k != meta.end() && k->is_object()) ctx->client_capabilities = *k;
-    if (auto l = meta.find(sd::kMetaLogLevel); l != meta.end() && l->is_string())
-      ctx->log_level = sd::log_level_index(l->get_ref<const std::string&>());
+    // No logLevel: no log messages for this request (26/server/utilities/logging).
+    ctx->log_level = sd::kNoLogs;
+    if (auto l = meta.find(sd::kMetaLogLevel); l != meta.end()) {
+      const int level = l->is_string() ? sd::log_level_index(l->get_ref<const std::string&>()) : -1;
+      if (level < 0) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, std::string("_meta.") + sd::kMetaLogLevel + " is not a log level")));
+      ctx->log_level = level;
+    }
   } else {
     std::lock_guard lk(c->m);
     ctx->era = Era::legacy;
-    // A client that skipped `initialize` is answered as one that negotiated our newest revision.
+    // Without `initialize` and without a modern version, a request is neither era's: refused,
+    // but for ping (a legacy client may ping first) and the handshake itself.
+    if (!c->initialized && method != "initialize" && method != "ping")
+      return c->respond(id, fail(rpc_error(jsonrpc::invalid_params,
+                                           std::string("send initialize first (legacy), or give _meta.") +
+                                               sd::kMetaVersion + " with every request (2026-07-28)")));
     ctx->protocol_version = c->initialized ? c->legacy_version : sd::kLegacyVersions.front();
     ctx->client_info = c->client_info;
     ctx->client_capabilities = c->client_capabilities;
@@ -83,8 +102,13 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     return result;
   };
 
+  // What 2026-07-28 removed is not found there (26/changelog; 26/basic/versioning).
+  if (modern && (method == "initialize" || method == "ping" || method == "logging/setLevel" ||
+                 method == "resources/subscribe" || method == "resources/unsubscribe"))
+    return c->respond(id, fail(rpc_error(jsonrpc::method_not_found,
+                                         "Method not found: " + method + " is not part of protocol revision " +
+                                             ctx->protocol_version)));
   if (method == "initialize") {
-    if (modern) return c->respond(id, fail(rpc_error(jsonrpc::invalid_request, "initialize is not part of protocol revision " + ctx->protocol_version + "; use server/discover")));
     const auto requested = params.find("protocolVersion");
     const std::string asked = requested != params.end() && requested->is_string() ? requested->get<std::string>() : "";
     const std::string chosen = contains(sd::kLegacyVersions, asked) ? asked : sd::kLegacyVersions.front();
@@ -100,7 +124,8 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     return c->respond(id, result);
   }
   if (method == "server/discover") {
-    json result{{"supportedVersions", supported_versions()}, {"capabilities", capabilities()}};
+    json result{{"supportedVersions", supported_versions()}, {"capabilities", capabilities()}, {"ttlMs", 0},
+                {"cacheScope", "public"}};
     if (options.identity.instructions) result["instructions"] = *options.identity.instructions;
     return c->respond(id, finish(std::move(result)));
   }
@@ -109,11 +134,9 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     const auto level = params.find("level");
     const int index = level != params.end() && level->is_string() ? sd::log_level_index(level->get_ref<const std::string&>()) : -1;
     if (index < 0) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "logging/setLevel: unknown level")));
-    if (!modern) {
-      std::lock_guard lk(c->m);
-      c->log_level = index;
-    }
-    return c->respond(id, finish(json::object()));
+    std::lock_guard lk(c->m);
+    c->log_level = index;
+    return c->respond(id, json::object());
   }
   if (method == "tools/list") {
     json tools = json::array();

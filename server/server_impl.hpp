@@ -32,6 +32,9 @@ inline constexpr const char* kMetaClientCaps = "io.modelcontextprotocol/clientCa
 inline constexpr const char* kMetaLogLevel = "io.modelcontextprotocol/logLevel";
 inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
 
+// A request's log level that lets no message through (modern requests without logLevel).
+inline constexpr int kNoLogs = 100;
+
 // Log levels (RFC 5424 order, as MCP's LoggingLevel): the index, or -1 for an unknown name.
 int log_level_index(std::string_view level);
 

@@ -13,7 +13,10 @@
 //                    .handler = [](const nlohmann::json& args, mcp::RequestContext&)
 //                        -> mcp::Result<mcp::CallToolResult> {
 //                      mcp::CallToolResult r;
-//                      r.content.push_back({.type = "text", .text = args["text"].get<std::string>()});
+//                      mcp::ContentBlock b;
+//                      b.type = "text";
+//                      b.text = args["text"].get<std::string>();
+//                      r.content.push_back(std::move(b));
 //                      return r;
 //                    }});
 //   return server.serve_stdio() ? 0 : 1;
@@ -39,17 +42,17 @@ namespace mcp {
 /// Who the server is: `serverInfo` (legacy) and the `io.modelcontextprotocol/serverInfo` of
 /// results (modern), and the `instructions` of `initialize` / `server/discover`.
 struct ServerIdentity {
-  std::string name;                         ///< programmatic name (required)
-  std::string version;                      ///< version string (required)
-  std::optional<std::string> title;         ///< display name
-  std::optional<std::string> description;   ///< what the server does
-  std::optional<std::string> website_url;   ///< websiteUrl
-  std::optional<std::string> instructions;  ///< how a model should use the server
+  std::string name{};                         ///< programmatic name (required)
+  std::string version{};                      ///< version string (required)
+  std::optional<std::string> title{};         ///< display name
+  std::optional<std::string> description{};   ///< what the server does
+  std::optional<std::string> website_url{};   ///< websiteUrl
+  std::optional<std::string> instructions{};  ///< how a model should use the server
 };
 
 /// How a server runs.
 struct ServerOptions {
-  ServerIdentity identity;
+  ServerIdentity identity{};
   /// Tool handlers running at once (threads, started when first needed). Requests beyond wait
   /// their turn, in order of arrival.
   std::size_t handler_threads = 4;
@@ -61,7 +64,7 @@ struct ServerOptions {
   std::size_t max_message_bytes = 32u << 20;
   /// Oddities worth a log line (a client's malformed message, a handler that threw). Default:
   /// none. Never given a client's credentials.
-  std::function<void(std::string_view)> on_diagnostic;
+  std::function<void(std::string_view)> on_diagnostic{};
 };
 
 /// What a handler knows about the request it serves, and what it can send back while it runs.
@@ -101,13 +104,13 @@ using ToolHandler = std::function<Result<CallToolResult>(const nlohmann::json& a
 
 /// A tool the server offers.
 struct ServerTool {
-  std::string name;                         ///< unique within the server
-  std::optional<std::string> title;         ///< display name
-  std::optional<std::string> description;   ///< what it does (for the model)
+  std::string name{};                         ///< unique within the server
+  std::optional<std::string> title{};         ///< display name
+  std::optional<std::string> description{};   ///< what it does (for the model)
   nlohmann::json input_schema = nlohmann::json{{"type", "object"}};  ///< JSON Schema (2020-12 unless $schema says)
-  std::optional<nlohmann::json> output_schema;  ///< structuredContent must match it, when set
-  nlohmann::json annotations;               ///< ToolAnnotations (readOnlyHint, ...), or null
-  ToolHandler handler;                      ///< required
+  std::optional<nlohmann::json> output_schema{};  ///< structuredContent must match it, when set
+  nlohmann::json annotations{};             ///< ToolAnnotations (readOnlyHint, ...), or null
+  ToolHandler handler{};                    ///< required
 };
 
 /// An MCP server: its tools, and the hosts that serve them.

@@ -274,17 +274,36 @@ TEST_CASE("server over stdio: malformed and hostile input gets the JSON-RPC erro
   CHECK(raw.reply(R"({"jsonrpc":"2.0","id":2,"method":7})")["error"]["code"] == -32600);
   CHECK(raw.reply(R"({"jsonrpc":"1.0","id":3,"method":"ping"})")["error"]["code"] == -32600);
   CHECK(raw.reply(R"({"jsonrpc":"2.0","id":{"x":1},"method":"ping"})")["error"]["code"] == -32600);
-  auto unknown = raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"no/such"})");
-  CHECK(unknown["error"]["code"] == -32601);
-  CHECK(unknown["id"] == 4);
+  // Neither handshake nor modern _meta: refused (-32602), saying what to send.
+  auto neither = raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"tools/list"})");
+  CHECK(neither["error"]["code"] == -32602);
+  CHECK(neither["id"] == 4);
   CHECK(raw.reply(R"({"jsonrpc":"2.0","id":5,"method":"tools/list","params":[1]})")["error"]["code"] == -32602);
   // A modern request at a revision we do not speak: -32022 with what we do.
   auto version = raw.reply(
-      R"({"jsonrpc":"2.0","id":"v","method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01"}}})");
+      R"({"jsonrpc":"2.0","id":"v","method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2099-01-01","io.modelcontextprotocol/clientCapabilities":{}}}})");
   CHECK(version["id"] == "v");
   CHECK(version["error"]["code"] == -32022);
   CHECK(version["error"]["data"]["requested"] == "2099-01-01");
   CHECK(version["error"]["data"]["supported"].size() >= 2);
+  // Modern requests: the required _meta, what 2026-07-28 removed, a bad log level, discover.
+  const std::string meta = R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":10,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})")["error"]["code"] == -32602);
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":11,"method":"server/discover"})")["error"]["code"] == -32602);
+  for (const char* gone : {"initialize", "ping", "logging/setLevel", "resources/subscribe", "no/such"}) {
+    CAPTURE(gone);
+    CHECK(raw.reply(std::string(R"({"jsonrpc":"2.0","id":12,"method":")") + gone + R"(","params":{)" + meta + "}}")["error"]["code"] == -32601);
+  }
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":13,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/logLevel":"loud"}}})")["error"]["code"] == -32602);
+  auto discover = raw.reply(R"({"jsonrpc":"2.0","id":14,"method":"server/discover","params":{)" + meta + "}}");
+  CHECK(discover["result"]["resultType"] == "complete");
+  CHECK(discover["result"]["ttlMs"] == 0);
+  CHECK(discover["result"]["cacheScope"] == "public");
+  CHECK(discover["result"]["supportedVersions"][0] == "2026-07-28");
+  CHECK(discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "tool-server");
+  auto list = raw.reply(R"({"jsonrpc":"2.0","id":15,"method":"tools/list","params":{)" + meta + "}}");
+  CHECK(list["result"]["tools"].size() >= 8);
+  CHECK(list["result"].contains("ttlMs"));
   // 200-deep nesting is refused as unparseable, not recursed into.
   CHECK(raw.reply(std::string(200, '[') + std::string(200, ']'))["error"]["code"] == -32700);
   // A line over the 32 MiB limit: refused, skipped to its end, and the next line is served.
@@ -311,8 +330,9 @@ TEST_CASE("server over stdio: the legacy handshake negotiates, and stdin's end s
   CHECK(init["result"]["capabilities"].contains("tools"));
   auto old = Raw();
   CHECK(old.reply(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}})")["result"]["protocolVersion"] == "2024-11-05");
-  // initialize in a modern request is refused.
-  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":2,"method":"initialize","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})")["error"]["code"] == -32600);
+  // After the handshake, plain requests are served at the negotiated revision.
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":2,"method":"tools/list"})")["result"]["tools"].size() >= 8);
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"no/such"})")["error"]["code"] == -32601);
   // A 10 s handler in flight when stdin ends: the server stops it and exits at once.
   raw.send(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":10000}}})" "\n");
   std::this_thread::sleep_for(200ms);
@@ -325,7 +345,10 @@ TEST_CASE("server: add_tool refuses what cannot work; execute_tool runs a tool w
   mcp::Server server({.identity = {.name = "x", .version = "1"}});
   auto ok = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
     mcp::CallToolResult r;
-    r.content.push_back({.type = "text", .text = std::string(mcp::to_string(ctx.era()))});
+    mcp::ContentBlock b;
+    b.type = "text";
+    b.text = mcp::to_string(ctx.era());
+    r.content.push_back(std::move(b));
     return r;
   };
   CHECK(server.add_tool({.name = "", .handler = ok}).error().errc() == mcp::Errc::invalid_argument);

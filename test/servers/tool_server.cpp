@@ -16,7 +16,10 @@ namespace {
 
 mcp::CallToolResult text(std::string t, std::optional<json> structured = std::nullopt) {
   mcp::CallToolResult r;
-  r.content.push_back({.type = "text", .text = std::move(t)});
+  mcp::ContentBlock b;
+  b.type = "text";
+  b.text = std::move(t);
+  r.content.push_back(std::move(b));
   r.structured_content = std::move(structured);
   return r;
 }
