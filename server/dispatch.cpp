@@ -65,6 +65,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
 
   auto ctx = std::make_shared<RequestContext::Impl>();
   ctx->connection = c;
+  ctx->id = id;
   ctx->meta = meta;
   if (modern) {
     ctx->era = Era::modern;

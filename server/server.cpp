@@ -90,7 +90,7 @@ Result<void> RequestContext::progress(double progress, std::optional<double> tot
   nlohmann::json params{{"progressToken", *token}, {"progress", progress}};
   if (total) params["total"] = *total;
   if (!message.empty()) params["message"] = std::move(message);
-  return impl_.connection->notify("notifications/progress", std::move(params));
+  return impl_.connection->notify(impl_.id, "notifications/progress", std::move(params));
 }
 
 Result<void> RequestContext::log(std::string_view level, nlohmann::json data, std::string logger) {
@@ -99,7 +99,7 @@ Result<void> RequestContext::log(std::string_view level, nlohmann::json data, st
   if (!impl_.connection || index < impl_.log_level) return {};
   nlohmann::json params{{"level", std::string(level)}, {"data", std::move(data)}};
   if (!logger.empty()) params["logger"] = std::move(logger);
-  return impl_.connection->notify("notifications/message", std::move(params));
+  return impl_.connection->notify(impl_.id, "notifications/message", std::move(params));
 }
 
 // ------------------------------------------------------------------ server

@@ -65,8 +65,11 @@ class HandlerPool {
 class Connection {
  public:
   virtual ~Connection() = default;
+  // The answer to request `id` (a host over HTTP sends it on that request's response).
   virtual void respond(const json& id, Result<json> r) = 0;
-  virtual Result<void> notify(const std::string& method, json params) = 0;
+  // A notification about request `about` (progress, a log line of its handler: over HTTP on
+  // that request's response stream), or about none (null: list changes, resource updates).
+  virtual Result<void> notify(const json& about, const std::string& method, json params) = 0;
 
   // Legacy session state (guarded by m).
   std::mutex m;
@@ -95,6 +98,7 @@ struct RequestContext::Impl {
   std::stop_token stop;
   int log_level = -1;
   std::shared_ptr<server_detail::Connection> connection;  // null for execute_tool
+  nlohmann::json id;  // the request's id
 };
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {

@@ -32,7 +32,7 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
   ~StdioChannel() override { RpcEngine::close(Error::make(Errc::connection_closed, "the client went away")); }
 
   void respond(const json& id, Result<json> r) override { RpcEngine::respond(id, std::move(r)); }
-  Result<void> notify(const std::string& method, json params) override {
+  Result<void> notify(const json& /*about*/, const std::string& method, json params) override {
     return RpcEngine::notify(method, std::move(params), Clock::now() + 10s);
   }
   // A message from the client, checked as JSON-RPC (what the engine would only ignore is
