@@ -7,6 +7,7 @@
 #include "../lib/protocol/jsonrpc.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace mcp {
 
@@ -31,6 +32,19 @@ std::vector<std::string> supported_versions() {
 
 // A request id as a map key ("7" and "\"7\"" differ, as they must).
 std::string id_key(const json& id) { return id.dump(); }
+
+// Cursors are opaque to clients: "o" and an offset into the list.
+std::string encode_cursor(std::size_t offset) { return "o" + std::to_string(offset); }
+std::optional<std::size_t> decode_cursor(const std::string& c) {
+  if (c.empty()) return 0;  // "" is a valid cursor: the start (26/server/utilities/pagination)
+  if (c.size() < 2 || c.size() > 12 || c[0] != 'o') return std::nullopt;
+  std::size_t v = 0;
+  for (std::size_t i = 1; i < c.size(); ++i) {
+    if (c[i] < '0' || c[i] > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::size_t>(c[i] - '0');
+  }
+  return v;
+}
 
 }  // namespace
 
@@ -94,21 +108,17 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     ctx->log_level = c->log_level;
   }
 
-  // Modern results say they are complete, and who answered.
-  auto finish = [this, modern](json result) -> json {
-    if (modern) {
-      result["resultType"] = "complete";
-      result["_meta"][sd::kMetaServerInfo] = identity_json();
-    }
-    return result;
+  const auto respond_error = [&](int code, std::string message, json data = nullptr) {
+    c->respond(id, fail(rpc_error(code, std::move(message), std::move(data))));
   };
+  const auto not_found = [&] { respond_error(jsonrpc::method_not_found, "Method not found: " + method); };
+  const json caps = capabilities(modern);
 
   // What 2026-07-28 removed is not found there (26/changelog; 26/basic/versioning).
   if (modern && (method == "initialize" || method == "ping" || method == "logging/setLevel" ||
                  method == "resources/subscribe" || method == "resources/unsubscribe"))
-    return c->respond(id, fail(rpc_error(jsonrpc::method_not_found,
-                                         "Method not found: " + method + " is not part of protocol revision " +
-                                             ctx->protocol_version)));
+    return respond_error(jsonrpc::method_not_found,
+                         "Method not found: " + method + " is not part of protocol revision " + ctx->protocol_version);
   if (method == "initialize") {
     const auto requested = params.find("protocolVersion");
     const std::string asked = requested != params.end() && requested->is_string() ? requested->get<std::string>() : "";
@@ -120,87 +130,216 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
       if (auto i = params.find("clientInfo"); i != params.end() && i->is_object()) from_json(*i, c->client_info);
       if (auto k = params.find("capabilities"); k != params.end() && k->is_object()) c->client_capabilities = *k;
     }
-    json result{{"protocolVersion", chosen}, {"capabilities", capabilities()}, {"serverInfo", identity_json()}};
+    json result{{"protocolVersion", chosen}, {"capabilities", caps}, {"serverInfo", identity_json()}};
     if (options.identity.instructions) result["instructions"] = *options.identity.instructions;
     return c->respond(id, result);
   }
   if (method == "server/discover") {
-    json result{{"supportedVersions", supported_versions()}, {"capabilities", capabilities()}, {"ttlMs", 0},
-                {"cacheScope", "public"}};
+    json result{{"supportedVersions", supported_versions()}, {"capabilities", caps}};
     if (options.identity.instructions) result["instructions"] = *options.identity.instructions;
-    return c->respond(id, finish(std::move(result)));
+    return c->respond(id, finish(modern, std::move(result), true));
   }
-  if (method == "ping") return c->respond(id, finish(json::object()));
+  if (method == "ping") return c->respond(id, json::object());
   if (method == "logging/setLevel") {
     const auto level = params.find("level");
     const int index = level != params.end() && level->is_string() ? sd::log_level_index(level->get_ref<const std::string&>()) : -1;
-    if (index < 0) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "logging/setLevel: unknown level")));
+    if (index < 0) return respond_error(jsonrpc::invalid_params, "logging/setLevel: unknown level");
     std::lock_guard lk(c->m);
     c->log_level = index;
     return c->respond(id, json::object());
   }
-  if (method == "tools/list") {
-    json tools = json::array();
-    {
-      std::lock_guard lk(m);
-      for (const auto& t : this->tools) tools.push_back(t->definition.raw);
+
+  // The lists: one page each, in the order things were added.
+  const auto list = [&](const char* capability, const char* key, auto entries) {
+    if (!caps.contains(capability)) return not_found();
+    std::size_t offset = 0;
+    if (auto cur = params.find("cursor"); cur != params.end() && !cur->is_null()) {
+      auto o = cur->is_string() ? decode_cursor(cur->get_ref<const std::string&>()) : std::nullopt;
+      if (!o) return respond_error(jsonrpc::invalid_params, std::string(method) + ": invalid cursor");
+      offset = *o;
     }
-    json result{{"tools", std::move(tools)}};
-    // 2026-07-28: list results are cacheable and say for how long and for whom; a list that
-    // may change is not cached.
-    if (modern) result.update({{"ttlMs", 0}, {"cacheScope", "public"}});
-    return c->respond(id, finish(std::move(result)));
-  }
+    json items = json::array();
+    const std::size_t page = std::max<std::size_t>(options.page_size, 1);
+    for (std::size_t i = offset; i < entries.size() && items.size() < page; ++i) items.push_back(entries[i]->info.raw);
+    json result{{key, std::move(items)}};
+    if (offset + page < entries.size()) result["nextCursor"] = encode_cursor(offset + page);
+    c->respond(id, finish(modern, std::move(result), true));
+  };
+  if (method == "tools/list") return list("tools", "tools", snapshot(tools));
+  if (method == "resources/list") return list("resources", "resources", snapshot(resources));
+  if (method == "resources/templates/list") return list("resources", "resourceTemplates", snapshot(templates));
+  if (method == "prompts/list") return list("prompts", "prompts", snapshot(prompts));
+
   if (method == "tools/call") {
+    if (!caps.contains("tools")) return not_found();
     const auto name = params.find("name");
-    if (name == params.end() || !name->is_string())
-      return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "tools/call: name must be a string")));
+    if (name == params.end() || !name->is_string()) return respond_error(jsonrpc::invalid_params, "tools/call: name must be a string");
     auto tool = find_tool(name->get_ref<const std::string&>());
-    if (!tool) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "Unknown tool: " + name->get<std::string>())));
+    if (!tool) return respond_error(jsonrpc::invalid_params, "Unknown tool: " + name->get<std::string>());
     json args = params.contains("arguments") ? std::move(params["arguments"]) : json::object();
     if (args.is_null()) args = json::object();
-    if (!args.is_object()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "tools/call: arguments must be an object")));
-    // Registered before it runs, so that a cancellation that comes at once finds it.
-    auto stop = std::make_shared<std::stop_source>();
-    const std::string key = id_key(id);
-    {
-      std::lock_guard lk(c->m);
-      if (c->closing) return;  // the client is gone: nobody to answer
-      c->running[key] = stop;
-    }
-    ctx->stop = stop->get_token();
+    if (!args.is_object()) return respond_error(jsonrpc::invalid_params, "tools/call: arguments must be an object");
     // Revisions before 2025-11-25 call arguments the schema refuses a protocol error.
     const bool legacy_invalid = !modern && ctx->protocol_version < "2025-11-25";
-    auto self = shared_from_this();
-    auto task = [self, c, tool, id, key, args = std::move(args), ctx, legacy_invalid, finish]() mutable {
-      auto r = ctx->stop.stop_requested() ? fail(Error::make(Errc::cancelled, "cancelled"))
-                                          : self->run_tool(*tool, args, *ctx, legacy_invalid);
-      bool answer = true;
-      {
-        std::lock_guard lk(c->m);
-        c->running.erase(key);
-        c->idle.notify_all();
-        // A cancelled request is not answered (the client forgot it), nor one of a client gone.
-        answer = !ctx->stop.stop_requested() && !c->closing;
-      }
-      if (!answer) return;
-      if (!r) return c->respond(id, fail(std::move(r.error())));
+    return run_on_pool(c, id, ctx, [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
+      auto r = self->run_tool(*tool, args, *ctx, legacy_invalid);
+      if (!r) return fail(std::move(r.error()));
       json out;
       to_json(out, *r);
-      c->respond(id, finish(std::move(out)));
-    };
-    if (!pool.submit(std::move(task))) {
-      {
-        std::lock_guard lk(c->m);
-        c->running.erase(key);
-        c->idle.notify_all();
-      }
-      diagnose("a request was refused: every handler thread is busy and the queue is full");
-      return c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
-    }
-    return;
+      return out;
+    });
   }
-  return c->respond(id, fail(rpc_error(jsonrpc::method_not_found, "Method not found: " + method)));
+  if (method == "resources/read") {
+    if (!caps.contains("resources")) return not_found();
+    const auto uri = params.find("uri");
+    if (uri == params.end() || !uri->is_string()) return respond_error(jsonrpc::invalid_params, "resources/read: uri must be a string");
+    const std::string u = uri->get<std::string>();
+    std::map<std::string, std::string> variables;
+    auto [resource, tmpl] = find_resource(u, variables);
+    if (!resource && !tmpl) {
+      // Not found: -32602 in 2026-07-28 (which forbids -32002), -32002 before.
+      return respond_error(modern ? jsonrpc::invalid_params : -32002, "Resource not found: " + u, json{{"uri", u}});
+    }
+    const ResourceReader& reader = resource ? resource->spec.read : tmpl->spec.read;
+    return run_on_pool(c, id, ctx,
+                       [self = shared_from_this(), resource, tmpl, reader, u, variables = std::move(variables), ctx]() -> Result<json> {
+                         return self->run_reader(reader, u, variables, *ctx);
+                       }, /*cacheable=*/true);
+  }
+  if (method == "resources/subscribe" || method == "resources/unsubscribe") {
+    if (!caps.contains("resources")) return not_found();
+    const auto uri = params.find("uri");
+    if (uri == params.end() || !uri->is_string()) return respond_error(jsonrpc::invalid_params, method + ": uri must be a string");
+    {
+      std::lock_guard lk(c->m);
+      if (method == "resources/subscribe") c->subscriptions.insert(uri->get<std::string>());
+      else c->subscriptions.erase(uri->get<std::string>());
+    }
+    return c->respond(id, json::object());
+  }
+  if (method == "prompts/get") {
+    if (!caps.contains("prompts")) return not_found();
+    const auto name = params.find("name");
+    if (name == params.end() || !name->is_string()) return respond_error(jsonrpc::invalid_params, "prompts/get: name must be a string");
+    auto prompt = find_prompt(name->get_ref<const std::string&>());
+    if (!prompt) return respond_error(jsonrpc::invalid_params, "Unknown prompt: " + name->get<std::string>());
+    std::map<std::string, std::string> args;
+    if (auto a = params.find("arguments"); a != params.end() && !a->is_null()) {
+      if (!a->is_object()) return respond_error(jsonrpc::invalid_params, "prompts/get: arguments must be an object");
+      for (const auto& [k, v] : a->items()) {
+        if (!v.is_string()) return respond_error(jsonrpc::invalid_params, "prompts/get: argument " + k + " must be a string");
+        args.emplace(k, v.get<std::string>());
+      }
+    }
+    for (const auto& arg : prompt->spec.arguments)
+      if (arg.required && !args.count(arg.name))
+        return respond_error(jsonrpc::invalid_params, "prompts/get: missing required argument " + arg.name);
+    return run_on_pool(c, id, ctx, [self = shared_from_this(), prompt, args = std::move(args), ctx]() -> Result<json> {
+      return self->run_prompt(*prompt, args, *ctx);
+    });
+  }
+  if (method == "completion/complete") {
+    if (!caps.contains("completions")) return not_found();
+    return complete(c, id, params, ctx);
+  }
+  return not_found();
+}
+
+void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const json& id,
+                               const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
+                               bool cacheable) {
+  // Registered before it runs, so that a cancellation that comes at once finds it.
+  auto stop = std::make_shared<std::stop_source>();
+  const std::string key = id_key(id);
+  {
+    std::lock_guard lk(c->m);
+    if (c->closing) return;  // the client is gone: nobody to answer
+    c->running[key] = stop;
+  }
+  ctx->stop = stop->get_token();
+  const bool modern = ctx->era == Era::modern;
+  auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable]() {
+    Result<json> r = ctx->stop.stop_requested() ? Result<json>(fail(Errc::cancelled, "cancelled")) : work();
+    bool answer = true;
+    {
+      std::lock_guard lk(c->m);
+      c->running.erase(key);
+      c->idle.notify_all();
+      // A cancelled request is not answered (the client forgot it), nor one of a client gone.
+      answer = !ctx->stop.stop_requested() && !c->closing;
+    }
+    if (!answer) return;
+    if (!r) return c->respond(id, fail(std::move(r.error())));
+    c->respond(id, self->finish(modern, std::move(*r), cacheable));
+  };
+  if (!pool.submit(std::move(task))) {
+    {
+      std::lock_guard lk(c->m);
+      c->running.erase(key);
+      c->idle.notify_all();
+    }
+    diagnose("a request was refused: every handler thread is busy and the queue is full");
+    c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
+  }
+}
+
+void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params,
+                            const std::shared_ptr<RequestContext::Impl>& ctx) {
+  const auto bad = [&](std::string message) { c->respond(id, fail(rpc_error(jsonrpc::invalid_params, std::move(message)))); };
+  const auto ref = params.find("ref");
+  const auto arg = params.find("argument");
+  if (ref == params.end() || !ref->is_object() || !ref->contains("type") || !(*ref)["type"].is_string())
+    return bad("completion/complete: ref must be an object with a type");
+  if (arg == params.end() || !arg->is_object() || !arg->contains("name") || !(*arg)["name"].is_string() ||
+      !arg->contains("value") || !(*arg)["value"].is_string())
+    return bad("completion/complete: argument must be {name, value} strings");
+  const std::string name = (*arg)["name"].get<std::string>();
+  const std::string value = (*arg)["value"].get<std::string>();
+  std::map<std::string, std::string> context;
+  if (auto cx = params.find("context"); cx != params.end() && cx->is_object()) {
+    if (auto a = cx->find("arguments"); a != cx->end() && a->is_object())
+      for (const auto& [k, v] : a->items())
+        if (v.is_string()) context.emplace(k, v.get<std::string>());
+  }
+  Completer completer;
+  const std::string type = (*ref)["type"].get<std::string>();
+  if (type == "ref/prompt") {
+    const auto pn = ref->find("name");
+    auto prompt = pn != ref->end() && pn->is_string() ? find_prompt(pn->get_ref<const std::string&>()) : nullptr;
+    if (!prompt) return bad("completion/complete: unknown prompt");
+    bool known = false;
+    for (const auto& a : prompt->spec.arguments) known = known || a.name == name;
+    if (!known) return bad("completion/complete: prompt " + prompt->spec.name + " has no argument " + name);
+    completer = prompt->spec.complete;
+  } else if (type == "ref/resource") {
+    const auto uri = ref->find("uri");
+    if (uri == ref->end() || !uri->is_string()) return bad("completion/complete: ref/resource needs a uri");
+    std::shared_ptr<const TemplateEntry> tmpl;
+    for (const auto& t : snapshot(templates))
+      if (t->spec.uri_template == uri->get_ref<const std::string&>()) tmpl = t;
+    if (!tmpl) return bad("completion/complete: unknown resource template " + uri->get<std::string>());
+    if (!tmpl->uri.has_variable(name)) return bad("completion/complete: the template has no variable " + name);
+    completer = tmpl->spec.complete;
+  } else {
+    return bad("completion/complete: unknown ref type " + type);
+  }
+  run_on_pool(c, id, ctx, [self = shared_from_this(), completer, name, value, context]() -> Result<json> {
+    std::vector<std::string> values;
+    if (completer) {
+      try {
+        values = completer(name, value, context);
+      } catch (const std::exception& e) {
+        self->diagnose(std::string("a completer threw: ") + e.what());
+        return fail(rpc_error(jsonrpc::internal_error, "Internal error in completion"));
+      } catch (...) {
+        self->diagnose("a completer threw");
+        return fail(rpc_error(jsonrpc::internal_error, "Internal error in completion"));
+      }
+    }
+    const std::size_t total = values.size();
+    if (values.size() > 100) values.resize(100);  // at most 100 per the specification
+    return json{{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > 100}}}};
+  });
 }
 
 void Server::Impl::notification(const std::shared_ptr<sd::Connection>& c, const std::string& method, const json& params) {

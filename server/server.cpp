@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <exception>
+#include <utility>
 
 namespace mcp {
 
@@ -109,8 +110,53 @@ Server::Impl::Impl(ServerOptions o)
 
 std::shared_ptr<const Server::Impl::Tool> Server::Impl::find_tool(std::string_view name) const {
   std::lock_guard lk(m);
-  auto it = tools_by_name.find(name);
-  return it == tools_by_name.end() ? nullptr : it->second;
+  for (const auto& t : tools)
+    if (t->spec.name == name) return t;
+  return nullptr;
+}
+
+std::shared_ptr<const Server::Impl::PromptEntry> Server::Impl::find_prompt(std::string_view name) const {
+  std::lock_guard lk(m);
+  for (const auto& p : prompts)
+    if (p->spec.name == name) return p;
+  return nullptr;
+}
+
+std::pair<std::shared_ptr<const Server::Impl::ResourceEntry>, std::shared_ptr<const Server::Impl::TemplateEntry>>
+Server::Impl::find_resource(const std::string& uri, std::map<std::string, std::string>& variables) const {
+  std::lock_guard lk(m);
+  for (const auto& r : resources)
+    if (r->spec.uri == uri) return {r, nullptr};
+  for (const auto& t : templates)
+    if (auto vars = t->uri.match(uri)) {
+      variables = std::move(*vars);
+      return {nullptr, t};
+    }
+  return {nullptr, nullptr};
+}
+
+void Server::Impl::add_connection(const std::shared_ptr<server_detail::Connection>& c) {
+  std::lock_guard lk(connections_m);
+  std::erase_if(connections, [](const auto& w) { return w.expired(); });
+  connections.push_back(c);
+}
+
+void Server::Impl::broadcast(const std::string& method, const nlohmann::json& params, const std::string* uri) {
+  std::vector<std::shared_ptr<server_detail::Connection>> live;
+  {
+    std::lock_guard lk(connections_m);
+    std::erase_if(connections, [](const auto& w) { return w.expired(); });
+    for (const auto& w : connections)
+      if (auto c = w.lock()) live.push_back(std::move(c));
+  }
+  for (const auto& c : live) {
+    {
+      std::lock_guard lk(c->m);
+      if (!c->initialized || c->closing) continue;  // legacy sessions only (see capabilities)
+      if (uri && !c->subscriptions.count(*uri)) continue;
+    }
+    (void)c->notify(nullptr, method, params);
+  }
 }
 
 void Server::Impl::diagnose(std::string_view what) const {
@@ -130,12 +176,46 @@ nlohmann::json Server::Impl::identity_json() const {
   return j;
 }
 
-nlohmann::json Server::Impl::capabilities() const {
-  // Tools are always offered (a server with none lists none); logging: handlers may log.
-  return {{"tools", {{"listChanged", false}}}, {"logging", nlohmann::json::object()}};
+nlohmann::json Server::Impl::capabilities(bool modern) const {
+  // What the server has (a capability it declares must have handlers behind it); list changes
+  // reach legacy clients (modern ones would need subscriptions/listen, not served yet).
+  nlohmann::json caps{{"logging", nlohmann::json::object()}};
+  std::lock_guard lk(m);
+  if (!tools.empty()) caps["tools"] = {{"listChanged", !modern}};
+  if (!resources.empty() || !templates.empty()) {
+    caps["resources"] = {{"listChanged", !modern}};
+    if (!modern) caps["resources"]["subscribe"] = true;
+  }
+  if (!prompts.empty()) caps["prompts"] = {{"listChanged", !modern}};
+  bool completes = false;
+  for (const auto& p : prompts) completes = completes || static_cast<bool>(p->spec.complete);
+  for (const auto& t : templates) completes = completes || static_cast<bool>(t->spec.complete);
+  if (completes) caps["completions"] = nlohmann::json::object();
+  return caps;
+}
+
+nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cacheable) const {
+  if (!modern) return result;
+  result["resultType"] = "complete";
+  // 2026-07-28: cacheable results say for how long and for whom. What a handler computes may
+  // change at any time: not cached (ttlMs 0), and the same for every caller.
+  if (cacheable) {
+    if (!result.contains("ttlMs")) result["ttlMs"] = 0;
+    if (!result.contains("cacheScope")) result["cacheScope"] = "public";
+  }
+  result["_meta"][server_detail::kMetaServerInfo] = identity_json();
+  return result;
 }
 
 namespace {
+
+// What a handler's unexpected exception is answered with: no text of the exception's (it may
+// hold what the client must not see).
+Error internal_error(const std::string& what) {
+  Error e = Error::make(Errc::invalid_result, "Internal error in " + what);
+  e.rpc_code = -32603;
+  return e;
+}
 
 CallToolResult error_result(std::string text) {
   CallToolResult r;
@@ -166,12 +246,14 @@ Result<CallToolResult> Server::Impl::run_tool(const Tool& tool, const nlohmann::
   Result<CallToolResult> r = fail(Errc::invalid_argument, "no result");
   try {
     r = tool.spec.handler(arguments, context);
+  } catch (const ToolError& e) {
+    return error_result(e.what());  // for the model to read
   } catch (const std::exception& e) {
     diagnose("tool " + tool.spec.name + " threw: " + e.what());
-    return error_result("Tool " + tool.spec.name + " failed: " + e.what());
+    return fail(internal_error("tool " + tool.spec.name));
   } catch (...) {
     diagnose("tool " + tool.spec.name + " threw");
-    return error_result("Tool " + tool.spec.name + " failed");
+    return fail(internal_error("tool " + tool.spec.name));
   }
   if (!r) return r;
   // A successful result with structured content must match the output schema; a tool that
@@ -191,6 +273,52 @@ Result<CallToolResult> Server::Impl::run_tool(const Tool& tool, const nlohmann::
     }
   }
   return r;
+}
+
+Result<nlohmann::json> Server::Impl::run_reader(const ResourceReader& reader, const std::string& uri,
+                                                const std::map<std::string, std::string>& variables,
+                                                RequestContext::Impl& ctx) {
+  RequestContext context(ctx);
+  Result<std::vector<ResourceContents>> r = fail(Errc::invalid_result, "no contents");
+  try {
+    r = reader(uri, variables, context);
+  } catch (const std::exception& e) {
+    diagnose("reading " + uri + " threw: " + e.what());
+    return fail(internal_error("reading a resource"));
+  } catch (...) {
+    diagnose("reading " + uri + " threw");
+    return fail(internal_error("reading a resource"));
+  }
+  if (!r) return fail(std::move(r.error()));
+  // A resource that exists has contents: an empty list would read as "not found" to no one.
+  if (r->empty()) return fail(internal_error("reading a resource (no contents returned)"));
+  nlohmann::json contents = nlohmann::json::array();
+  for (auto& item : *r) {
+    if (item.uri.empty()) item.uri = uri;
+    nlohmann::json j;
+    to_json(j, item);
+    contents.push_back(std::move(j));
+  }
+  return nlohmann::json{{"contents", std::move(contents)}};
+}
+
+Result<nlohmann::json> Server::Impl::run_prompt(const PromptEntry& prompt, const std::map<std::string, std::string>& args,
+                                                RequestContext::Impl& ctx) {
+  RequestContext context(ctx);
+  Result<GetPromptResult> r = fail(Errc::invalid_result, "no prompt");
+  try {
+    r = prompt.spec.get(args, context);
+  } catch (const std::exception& e) {
+    diagnose("prompt " + prompt.spec.name + " threw: " + e.what());
+    return fail(internal_error("prompt " + prompt.spec.name));
+  } catch (...) {
+    diagnose("prompt " + prompt.spec.name + " threw");
+    return fail(internal_error("prompt " + prompt.spec.name));
+  }
+  if (!r) return fail(std::move(r.error()));
+  nlohmann::json j;
+  to_json(j, *r);
+  return j;
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
@@ -213,7 +341,7 @@ Result<void> Server::add_tool(ServerTool tool) {
     if (!out) return fail(Errc::invalid_argument, "tool " + tool.name + ": output schema: " + out.error());
     t->output = *out;
   }
-  ToolDefinition& d = t->definition;
+  ToolDefinition& d = t->info;
   d.name = tool.name;
   d.title = tool.title;
   d.description = tool.description;
@@ -227,11 +355,176 @@ Result<void> Server::add_tool(ServerTool tool) {
   if (!d.annotations.is_null()) raw["annotations"] = d.annotations;
   d.raw = std::move(raw);
   t->spec = std::move(tool);
-  std::lock_guard lk(impl_->m);
-  if (impl_->tools_by_name.count(t->spec.name)) return fail(Errc::invalid_argument, "a tool named " + t->spec.name + " exists already");
-  impl_->tools_by_name.emplace(t->spec.name, t);
-  impl_->tools.push_back(std::move(t));
+  {
+    std::lock_guard lk(impl_->m);
+    for (const auto& x : impl_->tools)
+      if (x->spec.name == t->spec.name) return fail(Errc::invalid_argument, "a tool named " + t->spec.name + " exists already");
+    impl_->tools.push_back(std::move(t));
+  }
+  notify_tools_changed();
   return {};
+}
+
+namespace {
+
+Result<void> invalid(std::string message) { return fail(Errc::invalid_argument, std::move(message)); }
+
+template <class T, class Key>
+bool erase_entry(std::vector<std::shared_ptr<const T>>& v, Key key) {
+  auto it = std::find_if(v.begin(), v.end(), key);
+  if (it == v.end()) return false;
+  v.erase(it);
+  return true;
+}
+
+}  // namespace
+
+Result<void> Server::add_resource(ServerResource r) {
+  if (r.uri.empty() || r.name.empty()) return invalid("a resource needs a uri and a name");
+  if (!r.read) return invalid("resource " + r.uri + " has no read handler");
+  auto e = std::make_shared<Impl::ResourceEntry>();
+  Resource& info = e->info;
+  info.uri = r.uri;
+  info.name = r.name;
+  info.title = r.title;
+  info.description = r.description;
+  info.mime_type = r.mime_type;
+  info.size = r.size;
+  nlohmann::json raw{{"uri", r.uri}, {"name", r.name}};
+  if (r.title) raw["title"] = *r.title;
+  if (r.description) raw["description"] = *r.description;
+  if (r.mime_type) raw["mimeType"] = *r.mime_type;
+  if (r.size) raw["size"] = *r.size;
+  if (!r.annotations.is_null()) raw["annotations"] = r.annotations;
+  info.raw = std::move(raw);
+  e->spec = std::move(r);
+  {
+    std::lock_guard lk(impl_->m);
+    for (const auto& x : impl_->resources)
+      if (x->spec.uri == e->spec.uri) return invalid("a resource at " + e->spec.uri + " exists already");
+    impl_->resources.push_back(std::move(e));
+  }
+  notify_resources_changed();
+  return {};
+}
+
+Result<void> Server::add_resource_template(ServerResourceTemplate t) {
+  if (t.uri_template.empty() || t.name.empty()) return invalid("a resource template needs a uri_template and a name");
+  if (!t.read) return invalid("resource template " + t.uri_template + " has no read handler");
+  auto parsed = server_detail::UriTemplate::parse(t.uri_template);
+  if (!parsed) return invalid("resource template " + t.uri_template + " is not a URI template we can match ({name} or {+name})");
+  auto e = std::make_shared<Impl::TemplateEntry>();
+  e->uri = std::move(*parsed);
+  ResourceTemplate& info = e->info;
+  info.uri_template = t.uri_template;
+  info.name = t.name;
+  info.title = t.title;
+  info.description = t.description;
+  info.mime_type = t.mime_type;
+  nlohmann::json raw{{"uriTemplate", t.uri_template}, {"name", t.name}};
+  if (t.title) raw["title"] = *t.title;
+  if (t.description) raw["description"] = *t.description;
+  if (t.mime_type) raw["mimeType"] = *t.mime_type;
+  if (!t.annotations.is_null()) raw["annotations"] = t.annotations;
+  info.raw = std::move(raw);
+  e->spec = std::move(t);
+  {
+    std::lock_guard lk(impl_->m);
+    for (const auto& x : impl_->templates)
+      if (x->spec.uri_template == e->spec.uri_template) return invalid("the template " + e->spec.uri_template + " exists already");
+    impl_->templates.push_back(std::move(e));
+  }
+  notify_resources_changed();
+  return {};
+}
+
+Result<void> Server::add_prompt(ServerPrompt p) {
+  if (p.name.empty()) return invalid("a prompt needs a name");
+  if (!p.get) return invalid("prompt " + p.name + " has no handler");
+  auto e = std::make_shared<Impl::PromptEntry>();
+  Prompt& info = e->info;
+  info.name = p.name;
+  info.title = p.title;
+  info.description = p.description;
+  info.arguments = p.arguments;
+  nlohmann::json raw{{"name", p.name}};
+  if (p.title) raw["title"] = *p.title;
+  if (p.description) raw["description"] = *p.description;
+  if (!p.arguments.empty()) {
+    nlohmann::json args = nlohmann::json::array();
+    for (const auto& a : p.arguments) {
+      nlohmann::json arg{{"name", a.name}};
+      if (a.description) arg["description"] = *a.description;
+      if (a.required) arg["required"] = true;
+      args.push_back(std::move(arg));
+    }
+    raw["arguments"] = std::move(args);
+  }
+  info.raw = std::move(raw);
+  e->spec = std::move(p);
+  {
+    std::lock_guard lk(impl_->m);
+    for (const auto& x : impl_->prompts)
+      if (x->spec.name == e->spec.name) return invalid("a prompt named " + e->spec.name + " exists already");
+    impl_->prompts.push_back(std::move(e));
+  }
+  notify_prompts_changed();
+  return {};
+}
+
+bool Server::remove_tool(std::string_view name) {
+  bool gone;
+  {
+    std::lock_guard lk(impl_->m);
+    gone = erase_entry(impl_->tools, [&](const auto& t) { return t->spec.name == name; });
+  }
+  if (gone) notify_tools_changed();
+  return gone;
+}
+
+bool Server::remove_resource(std::string_view uri) {
+  bool gone;
+  {
+    std::lock_guard lk(impl_->m);
+    gone = erase_entry(impl_->resources, [&](const auto& r) { return r->spec.uri == uri; }) ||
+           erase_entry(impl_->templates, [&](const auto& t) { return t->spec.uri_template == uri; });
+  }
+  if (gone) notify_resources_changed();
+  return gone;
+}
+
+bool Server::remove_prompt(std::string_view name) {
+  bool gone;
+  {
+    std::lock_guard lk(impl_->m);
+    gone = erase_entry(impl_->prompts, [&](const auto& p) { return p->spec.name == name; });
+  }
+  if (gone) notify_prompts_changed();
+  return gone;
+}
+
+void Server::notify_tools_changed() { impl_->broadcast("notifications/tools/list_changed", nlohmann::json::object()); }
+void Server::notify_resources_changed() { impl_->broadcast("notifications/resources/list_changed", nlohmann::json::object()); }
+void Server::notify_prompts_changed() { impl_->broadcast("notifications/prompts/list_changed", nlohmann::json::object()); }
+void Server::notify_resource_updated(std::string_view uri) {
+  const std::string u(uri);
+  impl_->broadcast("notifications/resources/updated", {{"uri", u}}, &u);
+}
+
+std::vector<Resource> Server::resource_infos() const {
+  std::vector<Resource> out;
+  for (const auto& r : impl_->snapshot(impl_->resources)) out.push_back(r->info);
+  return out;
+}
+std::vector<ResourceTemplate> Server::resource_template_infos() const {
+  std::vector<ResourceTemplate> out;
+  for (const auto& t : impl_->snapshot(impl_->templates)) out.push_back(t->info);
+  return out;
+}
+std::vector<Prompt> Server::prompt_infos() const {
+  std::vector<Prompt> out;
+  for (const auto& p : impl_->snapshot(impl_->prompts)) out.push_back(p->info);
+  return out;
 }
 
 const ServerIdentity& Server::info() const { return impl_->options.identity; }
@@ -240,14 +533,14 @@ std::vector<ToolDefinition> Server::tool_infos() const {
   std::lock_guard lk(impl_->m);
   std::vector<ToolDefinition> out;
   out.reserve(impl_->tools.size());
-  for (const auto& t : impl_->tools) out.push_back(t->definition);
+  for (const auto& t : impl_->tools) out.push_back(t->info);
   return out;
 }
 
 std::optional<ToolDefinition> Server::tool_info(std::string_view name) const {
   auto t = impl_->find_tool(name);
   if (!t) return std::nullopt;
-  return t->definition;
+  return t->info;
 }
 
 Result<CallToolResult> Server::execute_tool(std::string_view name, const nlohmann::json& arguments) {

@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -80,8 +82,32 @@ class Connection {
   int log_level = -1;           // logging/setLevel (-1: not set: everything goes)
   // Requests being handled, by id (json dumped), for notifications/cancelled.
   std::map<std::string, std::shared_ptr<std::stop_source>> running;
+  std::set<std::string> subscriptions;  // legacy resources/subscribe
   std::condition_variable idle;  // notified when a request leaves `running`
   bool closing = false;         // the client went away: new work is refused, running work stopped
+};
+
+
+// An RFC 6570 template as far as resource templates use it: literals, `{name}` (one path
+// segment) and `{+name}` (anything). Parsed once; matching backtracks over a few variables.
+class UriTemplate {
+ public:
+  // nullopt for a template that does not parse (an unclosed brace, an empty or odd name).
+  static std::optional<UriTemplate> parse(const std::string& text);
+  // The variables `uri` gives (percent-decoded), if it matches.
+  [[nodiscard]] std::optional<std::map<std::string, std::string>> match(std::string_view uri) const;
+  [[nodiscard]] bool has_variable(std::string_view name) const;
+
+ private:
+  struct Part {
+    std::string literal;  // a literal, or
+    std::string name;     // a variable
+    bool reserved = false;
+  };
+  static constexpr std::size_t kMaxUri = 4096;  // longer URIs match no template
+  bool match_from(std::size_t part, std::string_view rest, std::size_t total, std::vector<bool>& failed,
+                  std::map<std::string, std::string>& out) const;
+  std::vector<Part> parts_;
 };
 
 
@@ -105,19 +131,46 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   using json = nlohmann::json;
   struct Tool {
     ServerTool spec;
-    ToolDefinition definition;
+    ToolDefinition info;
     std::shared_ptr<const detail::SchemaValidator> input, output;
+  };
+  struct ResourceEntry {
+    ServerResource spec;
+    Resource info;
+  };
+  struct TemplateEntry {
+    ServerResourceTemplate spec;
+    ResourceTemplate info;
+    server_detail::UriTemplate uri;
+  };
+  struct PromptEntry {
+    ServerPrompt spec;
+    Prompt info;
   };
 
   explicit Impl(ServerOptions o);
 
   ServerOptions options;
   server_detail::HandlerPool pool;
-  mutable std::mutex m;
+  mutable std::mutex m;  // the registries
   std::vector<std::shared_ptr<const Tool>> tools;
-  std::map<std::string, std::shared_ptr<const Tool>, std::less<>> tools_by_name;
+  std::vector<std::shared_ptr<const ResourceEntry>> resources;
+  std::vector<std::shared_ptr<const TemplateEntry>> templates;
+  std::vector<std::shared_ptr<const PromptEntry>> prompts;
+  // The hosts' connections, for list changes and resource updates (pruned as they end).
+  std::mutex connections_m;
+  std::vector<std::weak_ptr<server_detail::Connection>> connections;
 
+  template <class T>
+  std::vector<std::shared_ptr<const T>> snapshot(const std::vector<std::shared_ptr<const T>>& v) const {
+    std::lock_guard lk(m);
+    return v;
+  }
   [[nodiscard]] std::shared_ptr<const Tool> find_tool(std::string_view name) const;
+  [[nodiscard]] std::shared_ptr<const PromptEntry> find_prompt(std::string_view name) const;
+  // The resource at `uri`, else the first template matching it (its variables in `variables`).
+  [[nodiscard]] std::pair<std::shared_ptr<const ResourceEntry>, std::shared_ptr<const TemplateEntry>> find_resource(
+      const std::string& uri, std::map<std::string, std::string>& variables) const;
   void diagnose(std::string_view what) const;
 
   // The protocol (dispatch.cpp). Called on the host's reading thread; never blocks.
@@ -126,14 +179,32 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void notification(const std::shared_ptr<server_detail::Connection>& c, const std::string& method, const json& params);
   // The client went away: stop what runs for it.
   static void close(server_detail::Connection& c);
+  // A host's connection, told about list changes and resource updates while it lives.
+  void add_connection(const std::shared_ptr<server_detail::Connection>& c);
+  // Sends a notification to every live legacy connection (subscribed to `uri`, when given).
+  void broadcast(const std::string& method, const json& params, const std::string* uri = nullptr);
 
+  // Runs `work` on the handler threads as request `id`: cancellable (its stop token), answered
+  // unless cancelled, the result finished for its era.
+  void run_on_pool(const std::shared_ptr<server_detail::Connection>& c, const json& id,
+                   const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
+                   bool cacheable = false);
   // Runs a tool's handler with the arguments checked: what tools/call and execute_tool share.
   // `legacy_invalid_params`: arguments the schema refuses are a -32602 error (revisions before
   // 2025-11-25), else an isError result.
   Result<CallToolResult> run_tool(const Tool& tool, const json& arguments, RequestContext::Impl& ctx,
                                   bool legacy_invalid_params);
+  Result<json> run_reader(const ResourceReader& reader, const std::string& uri,
+                          const std::map<std::string, std::string>& variables, RequestContext::Impl& ctx);
+  Result<json> run_prompt(const PromptEntry& prompt, const std::map<std::string, std::string>& args,
+                          RequestContext::Impl& ctx);
+  void complete(const std::shared_ptr<server_detail::Connection>& c, const json& id, const json& params,
+                const std::shared_ptr<RequestContext::Impl>& ctx);
   [[nodiscard]] json identity_json() const;
-  [[nodiscard]] json capabilities() const;
+  [[nodiscard]] json capabilities(bool modern) const;
+  // A result as its era wants it: modern results say they are complete and who answered, and
+  // cacheable ones for how long.
+  [[nodiscard]] json finish(bool modern, json result, bool cacheable) const;
 };
 
 }  // namespace mcp

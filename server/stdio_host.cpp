@@ -112,6 +112,7 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
   auto channel = std::make_shared<StdioChannel>(out_fd, impl->options.on_diagnostic);
   std::shared_ptr<sd::Connection> conn(channel, static_cast<sd::Connection*>(channel.get()));
   std::weak_ptr<sd::Connection> weak = conn;
+  impl->add_connection(conn);
   channel->set_request_dispatcher([impl, weak](json id, std::string method, json params) {
     if (auto c = weak.lock()) impl->dispatch(c, std::move(id), std::move(method), std::move(params));
   });

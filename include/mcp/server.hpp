@@ -29,9 +29,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -62,6 +65,8 @@ struct ServerOptions {
   /// One message (a line over stdio) may be this large; longer ones are refused (-32600) and
   /// skipped. Values and nesting are capped as for the client (32 MiB, 128 levels).
   std::size_t max_message_bytes = 32u << 20;
+  /// Items per page of tools/list, resources/list, resources/templates/list, prompts/list.
+  std::size_t page_size = 100;
   /// Oddities worth a log line (a client's malformed message, a handler that threw). Default:
   /// none. Never given a client's credentials.
   std::function<void(std::string_view)> on_diagnostic{};
@@ -97,9 +102,16 @@ class RequestContext {
   Impl& impl_;
 };
 
+/// Thrown by a handler for a failure the model should read: the tool call answers an `isError`
+/// result with this message. Any other exception is an internal error (-32603) whose text is
+/// not sent (it may hold what the client must not see); on_diagnostic gets it.
+struct ToolError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// Runs a tool: the arguments (already checked against the input schema) and the context.
-/// An Error becomes a JSON-RPC error (its `rpc_code`, else internal error); a thrown exception
-/// becomes an `isError` result saying what was thrown.
+/// An Error becomes a JSON-RPC error (its `rpc_code`, else internal error); see ToolError for
+/// exceptions.
 using ToolHandler = std::function<Result<CallToolResult>(const nlohmann::json& arguments, RequestContext& context)>;
 
 /// A tool the server offers.
@@ -111,6 +123,55 @@ struct ServerTool {
   std::optional<nlohmann::json> output_schema{};  ///< structuredContent must match it, when set
   nlohmann::json annotations{};             ///< ToolAnnotations (readOnlyHint, ...), or null
   ToolHandler handler{};                    ///< required
+};
+
+/// Reads a resource: its contents (one item or more; text or base64 blob). For a template,
+/// `variables` holds what the URI gave each of its variables (percent-decoded).
+using ResourceReader = std::function<Result<std::vector<ResourceContents>>(
+    const std::string& uri, const std::map<std::string, std::string>& variables, RequestContext& context)>;
+/// Completes an argument (a prompt's) or a variable (a template's): values for `name` starting
+/// from what the user typed (`value`), given the `context` arguments already chosen. At most
+/// 100 are sent (the count of all is sent as `total`).
+using Completer = std::function<std::vector<std::string>(const std::string& name, const std::string& value,
+                                                         const std::map<std::string, std::string>& context)>;
+
+/// A resource at a fixed URI.
+struct ServerResource {
+  std::string uri{};                        ///< unique within the server
+  std::string name{};                       ///< programmatic name (required)
+  std::optional<std::string> title{};       ///< display name
+  std::optional<std::string> description{};
+  std::optional<std::string> mime_type{};
+  std::optional<std::int64_t> size{};       ///< bytes, if known
+  nlohmann::json annotations{};             ///< audience, priority, lastModified; or null
+  ResourceReader read{};                    ///< required
+};
+
+/// A family of resources named by an RFC 6570 URI template: `{name}` is one path segment (no
+/// '/', '?' or '#'), `{+name}` anything (reserved expansion); the rest must match as written.
+struct ServerResourceTemplate {
+  std::string uri_template{};               ///< e.g. "file:///logs/{day}.txt"
+  std::string name{};                       ///< programmatic name (required)
+  std::optional<std::string> title{};
+  std::optional<std::string> description{};
+  std::optional<std::string> mime_type{};   ///< of the resources it names
+  nlohmann::json annotations{};
+  ResourceReader read{};                    ///< required
+  Completer complete{};                     ///< optional: values for its variables
+};
+
+/// Renders a prompt from its arguments (required ones are checked before it runs).
+using PromptHandler =
+    std::function<Result<GetPromptResult>(const std::map<std::string, std::string>& arguments, RequestContext& context)>;
+
+/// A prompt template.
+struct ServerPrompt {
+  std::string name{};                       ///< unique within the server
+  std::optional<std::string> title{};
+  std::optional<std::string> description{};
+  std::vector<PromptArgument> arguments{};
+  PromptHandler get{};                      ///< required
+  Completer complete{};                     ///< optional: values for its arguments
 };
 
 /// An MCP server: its tools, and the hosts that serve them.
@@ -125,11 +186,32 @@ class Server {
   /// a schema that does not compile (the message says why).
   Result<void> add_tool(ServerTool tool);
 
+  /// Adds a resource, a resource template or a prompt (Errc::invalid_argument for a missing
+  /// name, URI or handler, a taken URI or name, or a template that does not parse).
+  Result<void> add_resource(ServerResource resource);
+  Result<void> add_resource_template(ServerResourceTemplate resource_template);
+  Result<void> add_prompt(ServerPrompt prompt);
+  /// Removes a tool, resource or prompt; false if there was none. Connected clients are told
+  /// the list changed.
+  bool remove_tool(std::string_view name);
+  bool remove_resource(std::string_view uri);
+  bool remove_prompt(std::string_view name);
+
+  /// Tell connected clients that a list changed (tools, resources, prompts: sent by add_* and
+  /// remove_* themselves), or that a resource changed (to clients subscribed to its URI).
+  void notify_tools_changed();
+  void notify_resources_changed();
+  void notify_prompts_changed();
+  void notify_resource_updated(std::string_view uri);
+
   /// Who the server is.
   [[nodiscard]] const ServerIdentity& info() const;
   /// The tools as `tools/list` gives them, in the order they were added.
   [[nodiscard]] std::vector<ToolDefinition> tool_infos() const;
   [[nodiscard]] std::optional<ToolDefinition> tool_info(std::string_view name) const;
+  [[nodiscard]] std::vector<Resource> resource_infos() const;
+  [[nodiscard]] std::vector<ResourceTemplate> resource_template_infos() const;
+  [[nodiscard]] std::vector<Prompt> prompt_infos() const;
 
   /// Runs a tool directly, with no client and no transport (arguments checked as for
   /// `tools/call`; the context has Era::unknown, no client, a stop token that never fires).

@@ -5,6 +5,8 @@
 #include <mcp/client.hpp>
 #include <mcp/server.hpp>
 
+#include "../../server/server_impl.hpp"  // UriTemplate: a private header
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -178,10 +180,16 @@ TEST_CASE("server over stdio: tools, their schemas and errors, with our client i
     REQUIRE_FALSE(unknown);
     CHECK(unknown.error().rpc_code == -32602);
 
+    // ToolError: a result the model reads. Any other exception: an internal error that does
+    // not carry the exception's text.
+    auto tool_error = client->call_tool("s", "tool_error", json::object());
+    REQUIRE(tool_error);
+    CHECK(tool_error->is_error);
+    CHECK(tool_error->text() == "the date must be in the future");
     auto thrown = client->call_tool("s", "throws", json::object());
-    REQUIRE(thrown);
-    CHECK(thrown->is_error);
-    CHECK(thrown->text().find("the disk is on fire") != std::string::npos);
+    REQUIRE_FALSE(thrown);
+    CHECK(thrown.error().rpc_code == -32603);
+    CHECK(thrown.error().message.find("disk") == std::string::npos);
 
     auto refused = client->call_tool("s", "refuses", json::object());
     REQUIRE_FALSE(refused);
@@ -370,4 +378,154 @@ TEST_CASE("server: add_tool refuses what cannot work; execute_tool runs a tool w
   CHECK(server.execute_tool("t", {{"n", "one"}}).error().errc() == mcp::Errc::invalid_argument);
   CHECK(server.execute_tool("u", json::object()).error().errc() == mcp::Errc::tool_not_found);
   CHECK(server.info().name == "x");
+}
+
+TEST_CASE("server over stdio: resources, templates, prompts and completion, in each era") {
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    auto client = mcp::Client::create(testutil::one("s", stdio_server(c.era, c.version)));
+    REQUIRE(client);
+    auto session = client->session("s");
+    REQUIRE(session);
+    auto& s = **session;
+    auto resources = s.list_resources();
+    REQUIRE(resources);
+    REQUIRE(resources->size() == 2);
+    CHECK((*resources)[0].uri == "test://static-text");
+    CHECK((*resources)[0].mime_type.value_or("") == "text/plain");
+    auto templates = s.list_resource_templates();
+    REQUIRE(templates);
+    REQUIRE(templates->size() == 1);
+    CHECK((*templates)[0].uri_template == "test://template/{id}/data");
+
+    auto text = s.read_resource("test://static-text");
+    REQUIRE(text);
+    REQUIRE(text->contents.size() == 1);
+    CHECK(text->contents[0].text.value_or("") == "static text");
+    auto blob = s.read_resource("test://static-binary");
+    REQUIRE(blob);
+    CHECK(blob->contents[0].uri == "test://static-binary");
+    CHECK(blob->contents[0].bytes() == std::string("\x00\x01\x02\x03", 4));
+    auto templated = s.read_resource("test://template/123/data");
+    REQUIRE(templated);
+    CHECK(templated->contents[0].text.value_or("") == "data for 123");
+    CHECK(templated->contents[0].uri == "test://template/123/data");
+    // Not found: -32602 in 2026-07-28, -32002 before; data.uri either way.
+    auto missing = s.read_resource("test://nowhere");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error().rpc_code == (c.era == mcp::Era::modern ? -32602 : -32002));
+    CHECK(missing.error().data["uri"] == "test://nowhere");
+    CHECK_FALSE(s.read_resource("test://template/1/2/data"));  // {id} is one segment
+
+    auto prompts = s.list_prompts();
+    REQUIRE(prompts);
+    REQUIRE(prompts->size() == 1);
+    CHECK((*prompts)[0].arguments.size() == 2);
+    CHECK((*prompts)[0].arguments[0].required);
+    auto greeting = s.get_prompt("greet", {{"name", "Ada"}, {"tone", "warm"}});
+    REQUIRE(greeting);
+    REQUIRE(greeting->messages.size() == 1);
+    CHECK(greeting->messages[0].content.text == "Say hello to Ada in a warm tone");
+    auto no_name = s.get_prompt("greet", {});
+    REQUIRE_FALSE(no_name);
+    CHECK(no_name.error().rpc_code == -32602);
+    CHECK(s.get_prompt("nope").error().rpc_code == -32602);
+
+    auto tones = s.complete({{"type", "ref/prompt"}, {"name", "greet"}}, "tone", "w");
+    REQUIRE(tones);
+    CHECK((*tones)["values"] == json::array({"warm", "wry"}));
+    auto ids = s.complete({{"type", "ref/resource"}, {"uri", "test://template/{id}/data"}}, "id", "1");
+    REQUIRE(ids);
+    CHECK((*ids)["values"] == json::array({"100", "123"}));
+    CHECK(s.complete({{"type", "ref/prompt"}, {"name", "greet"}}, "colour", "").error().rpc_code == -32602);
+    client->disconnect();
+  }
+}
+
+TEST_CASE("server over stdio: list changes and resource updates reach a legacy client") {
+  std::mutex m;
+  std::vector<mcp::ChangeEvent> events;
+  auto cfg = testutil::one("s", stdio_server(mcp::Era::legacy));
+  cfg.handlers.on_change = [&](const std::string&, const mcp::ChangeEvent& e) {
+    std::lock_guard lk(m);
+    events.push_back(e);
+  };
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  auto session = client->session("s");
+  REQUIRE(session);
+  auto info = client->server_info("s");
+  REQUIRE(info);
+  CHECK(info->capabilities["tools"]["listChanged"] == true);
+  CHECK(info->capabilities["resources"]["subscribe"] == true);
+  CHECK(info->capabilities.contains("completions"));
+  auto toggled = client->call_tool("s", "toggle_tool", json::object());
+  REQUIRE(toggled);
+  CHECK(toggled->text() == "added");
+  const auto count = [&](mcp::ChangeEvent::Kind k) {
+    std::lock_guard lk(m);
+    return std::count_if(events.begin(), events.end(), [&](const auto& e) { return e.kind == k; });
+  };
+  CHECK(testutil::eventually([&] { return count(mcp::ChangeEvent::Kind::tools) >= 1; }));
+  auto tools = client->list_tools();
+  REQUIRE(tools);
+  CHECK(tools->count("s_extra"));
+  REQUIRE((*session)->subscribe_resource("test://static-text"));
+  REQUIRE(client->call_tool("s", "touch", {{"uri", "test://static-text"}}));
+  REQUIRE(client->call_tool("s", "touch", {{"uri", "test://static-binary"}}));  // not subscribed
+  CHECK(testutil::eventually([&] { return count(mcp::ChangeEvent::Kind::resource_updated) >= 1; }));
+  std::this_thread::sleep_for(200ms);
+  {
+    std::lock_guard lk(m);
+    for (const auto& e : events)
+      if (e.kind == mcp::ChangeEvent::Kind::resource_updated) CHECK(e.uri == "test://static-text");
+  }
+  CHECK(count(mcp::ChangeEvent::Kind::resource_updated) == 1);
+  REQUIRE((*session)->unsubscribe_resource("test://static-text"));
+  REQUIRE(client->call_tool("s", "touch", {{"uri", "test://static-text"}}));
+  std::this_thread::sleep_for(200ms);
+  CHECK(count(mcp::ChangeEvent::Kind::resource_updated) == 1);
+  client->disconnect();
+}
+
+TEST_CASE("server: URI templates match segments, reserved expansions and decode values, within bounds") {
+  mcp::Server server({.identity = {.name = "x", .version = "1"}});
+  std::string seen;
+  auto reader = [&](const std::string&, const std::map<std::string, std::string>& vars,
+                    mcp::RequestContext&) -> mcp::Result<std::vector<mcp::ResourceContents>> {
+    seen.clear();
+    for (const auto& [k, v] : vars) seen += k + "=" + v + ";";
+    mcp::ResourceContents c;
+    c.text = "x";
+    return std::vector<mcp::ResourceContents>{c};
+  };
+  CHECK_FALSE(server.add_resource_template({.uri_template = "a/{", .name = "bad", .read = reader}));
+  CHECK_FALSE(server.add_resource_template({.uri_template = "a/{x}{y}", .name = "bad", .read = reader}));
+  CHECK_FALSE(server.add_resource_template({.uri_template = "a/{?q}", .name = "bad", .read = reader}));
+  REQUIRE(server.add_resource_template({.uri_template = "file:///{+path}", .name = "files", .read = reader}));
+  REQUIRE(server.add_resource_template({.uri_template = "db://{table}/{id}", .name = "rows", .read = reader}));
+  CHECK(server.resource_template_infos().size() == 2);
+
+  using mcp::server_detail::UriTemplate;
+  auto files = UriTemplate::parse("file:///{+path}");
+  REQUIRE(files);
+  auto m1 = files->match("file:///a/b%20c.txt");
+  REQUIRE(m1);
+  CHECK(m1->at("path") == "a/b c.txt");
+  CHECK_FALSE(files->match("file:///"));  // a variable is never empty
+  auto rows = UriTemplate::parse("db://{table}/{id}");
+  REQUIRE(rows);
+  auto m2 = rows->match("db://users/42");
+  REQUIRE(m2);
+  CHECK(m2->at("table") == "users");
+  CHECK(m2->at("id") == "42");
+  CHECK_FALSE(rows->match("db://users/42/x"));
+  CHECK_FALSE(rows->match("db://users"));
+  CHECK_FALSE(rows->match("db://" + std::string(5000, 'a') + "/1"));  // over the length cap
+  // Backtracking stays bounded: each (part, position) is tried once.
+  auto nasty = UriTemplate::parse("x{+a}y{+b}y{+c}z");
+  REQUIRE(nasty);
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK_FALSE(nasty->match("x" + std::string(4000, 'y')));
+  CHECK(testutil::ms_since(t0) < 2000);
 }

@@ -5,6 +5,7 @@
 #include <mcp/server.hpp>
 
 #include <atomic>
+#include <map>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -64,6 +65,10 @@ int main() {
                         .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
                           throw std::runtime_error("the disk is on fire");
                         }}));
+  must(server.add_tool({.name = "tool_error",
+                        .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          throw mcp::ToolError("the date must be in the future");
+                        }}));
   must(server.add_tool({.name = "refuses",
                         .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
                           mcp::Error e = mcp::Error::make(mcp::Errc::invalid_argument, "not today");
@@ -102,6 +107,76 @@ int main() {
                           }
                           return text(std::string(mcp::to_string(ctx.era())) + " " + ctx.protocol_version() + " " +
                                       ctx.client_info().name);
+                        }}));
+  // Resources: two fixed ones and a template; prompts with arguments and completion.
+  must(server.add_resource({.uri = "test://static-text", .name = "static-text", .mime_type = "text/plain",
+                            .read = [](const std::string& uri, const std::map<std::string, std::string>&,
+                                       mcp::RequestContext&) -> mcp::Result<std::vector<mcp::ResourceContents>> {
+                              mcp::ResourceContents c;
+                              c.uri = uri;
+                              c.mime_type = "text/plain";
+                              c.text = "static text";
+                              return std::vector<mcp::ResourceContents>{c};
+                            }}));
+  must(server.add_resource({.uri = "test://static-binary", .name = "static-binary", .mime_type = "application/octet-stream",
+                            .read = [](const std::string&, const std::map<std::string, std::string>&,
+                                       mcp::RequestContext&) -> mcp::Result<std::vector<mcp::ResourceContents>> {
+                              mcp::ResourceContents c;  // the uri is filled in by the server
+                              c.blob = "AAECAw==";
+                              return std::vector<mcp::ResourceContents>{c};
+                            }}));
+  must(server.add_resource_template(
+      {.uri_template = "test://template/{id}/data", .name = "template-data",
+       .read = [](const std::string& uri, const std::map<std::string, std::string>& vars,
+                  mcp::RequestContext&) -> mcp::Result<std::vector<mcp::ResourceContents>> {
+         mcp::ResourceContents c;
+         c.uri = uri;
+         c.text = "data for " + vars.at("id");
+         return std::vector<mcp::ResourceContents>{c};
+       },
+       .complete = [](const std::string&, const std::string& value, const std::map<std::string, std::string>&) {
+         std::vector<std::string> out;
+         for (const char* id : {"100", "123", "200"})
+           if (std::string(id).rfind(value, 0) == 0) out.push_back(id);
+         return out;
+       }}));
+  must(server.add_prompt({.name = "greet",
+                          .description = "A greeting",
+                          .arguments = {{"name", "who to greet", true}, {"tone", std::nullopt, false}},
+                          .get = [](const std::map<std::string, std::string>& args,
+                                    mcp::RequestContext&) -> mcp::Result<mcp::GetPromptResult> {
+                            mcp::GetPromptResult r;
+                            r.description = "greeting";
+                            mcp::PromptMessage m;
+                            m.role = "user";
+                            m.content.type = "text";
+                            m.content.text = "Say hello to " + args.at("name") +
+                                             (args.count("tone") ? " in a " + args.at("tone") + " tone" : "");
+                            r.messages.push_back(std::move(m));
+                            return r;
+                          },
+                          .complete = [](const std::string& name, const std::string& value,
+                                         const std::map<std::string, std::string>&) {
+                            std::vector<std::string> out;
+                            if (name == "tone")
+                              for (const char* t : {"warm", "formal", "wry"})
+                                if (std::string(t).rfind(value, 0) == 0) out.push_back(t);
+                            return out;
+                          }}));
+  // Adds and removes a tool at run time (clients are told the list changed).
+  must(server.add_tool({.name = "toggle_tool",
+                        .handler = [&server](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          if (server.remove_tool("extra")) return text("removed");
+                          (void)server.add_tool({.name = "extra",
+                                                 .handler = [](const json&, mcp::RequestContext&)
+                                                     -> mcp::Result<mcp::CallToolResult> { return text("extra"); }});
+                          return text("added");
+                        }}));
+  must(server.add_tool({.name = "touch",
+                        .input_schema = object_schema({{"uri", {{"type", "string"}}}}, {"uri"}),
+                        .handler = [&server](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          server.notify_resource_updated(a["uri"].get<std::string>());
+                          return text("touched");
                         }}));
   auto served = server.serve_stdio();
   if (!served) {
