@@ -4,6 +4,7 @@
 // fields, the shape of one exchange). Internal to lib/client/http_*.cpp.
 #include "http_flights.hpp"
 #include "http_transport.hpp"
+#include "lent.hpp"
 
 #include "../http1.hpp"
 #include "../protocol/json_read.hpp"
@@ -133,56 +134,13 @@ class Fields {
   std::string text_;  // what set copied
 };
 
-// What a thread keeps of a lent buffer between uses: one message sent once does not pin
-// its size for the thread's life.
-inline constexpr std::size_t kLentKeep = 64 * 1024;
-inline void shed(std::string& s) {
-  if (s.capacity() > kLentKeep) std::string().swap(s);
-}
-inline void shed(Fields& f) { f.shed(kLentKeep); }
-
-// The calling thread's T (one per Tag), lent for one use and kept from one use to the next
-// with its capacity, so that it costs no allocation once grown; a use nested in another on
-// the same thread (a callback making a request) gets a T of its own.
-template <class T, class Tag>
-class Lent {
- public:
-  Lent() : slot_(slot()) {
-    if (slot_.in_use) {
-      own_.emplace();
-      p_ = &*own_;
-    } else {
-      slot_.in_use = true;
-      p_ = &slot_.value;
-    }
-  }
-  ~Lent() {
-    if (own_) return;
-    shed(slot_.value);
-    slot_.in_use = false;
-  }
-  Lent(const Lent&) = delete;
-  Lent& operator=(const Lent&) = delete;
-  T& operator*() const { return *p_; }
-  T* operator->() const { return p_; }
-
- private:
-  struct Slot {
-    T value;
-    bool in_use = false;
-  };
-  static Slot& slot() {
-    thread_local Slot s;
-    return s;
-  }
-  Slot& slot_;
-  std::optional<T> own_;
-  T* p_;
+// Lent tags: which of the thread's buffers.
+struct BodyText : LentText {};   // a request's JSON text
+struct HeadText : LentText {};   // a request head
+struct ReplyText : LentText {};  // a JSON reply's text
+struct RequestFields {           // a request's header fields
+  static void shed(Fields& f) { f.shed(kLentKeep); }
 };
-struct BodyText;  // Lent tags
-struct HeadText;
-struct RequestFields;
-struct ReplyText;
 
 // A response's header fields as received, duplicates kept (only copied for a 401/403).
 struct ResponseFields {

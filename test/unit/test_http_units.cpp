@@ -203,3 +203,24 @@ TEST_CASE("http request heads: fields borrowed or copied, replaced in place, and
   request_head(head, "DELETE", url, h, "127.0.0.1:8080", nullptr);
   CHECK(head == "DELETE /mcp?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: mcp-cpp\r\n\r\n");
 }
+
+TEST_CASE("http_send_options into a reused SendOptions: nothing of the last message stays") {
+  SendOptions given;
+  given.headers = {{"Mcp-Param-Region", "eu"}};
+  const json call{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                  {"params", {{"name", "a tool with a long name"}, {"_meta", {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}}}}};
+  const json cancel{{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 1}}}};
+  const json ping{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "ping"}};
+  SendOptions out;
+  for (const json* m : {&call, &cancel, &ping, &call}) {
+    const SendOptions& g = m == &call ? given : SendOptions{};
+    http_send_options(*m, g, out);
+    const SendOptions fresh = http_send_options(*m, g);
+    CHECK(out.headers == fresh.headers);
+    CHECK(out.cancels == fresh.cancels);
+    CHECK(out.uncounted == fresh.uncounted);
+    CHECK(out.opens_session == fresh.opens_session);
+    CHECK(out.session_ready == fresh.session_ready);
+  }
+  CHECK(out.headers.size() == 4);
+}
