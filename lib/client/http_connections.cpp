@@ -97,7 +97,8 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
                                                        const http1::ResponseParser::OnData& on_data,
                                                        std::string_view method,
                                                        std::chrono::microseconds head_timeout) {
-  if (!target_ok(url.target)) {  // parse_url and resolve_url made sure; nothing may split the request line
+  // parse_url (at start, for url_) and resolve_url made sure; nothing may split the request line
+  if (&url != &url_ && !target_ok(url.target)) {
     http1::Outcome bad;
     bad.failure = http1::Failure::protocol;
     bad.detail = "request target with characters RFC 3986 does not allow";

@@ -91,11 +91,12 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
   return fail(status_error(status, res.body, res.fields));
 }
 
-bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+bool HttpTransport::stream_events(Flight& f, const Url& url, std::string_view method, const std::string& body,
                                   const Fields& headers, SseParser& parser, const json& our_id,
                                   bool& got_response, Exchange& x) {
-  Url at = url;
+  std::optional<Url> redirected;  // where a redirect led (else `url`: not copied)
   for (int hops = 0;; ++hops) {
+    const Url& at = redirected ? *redirected : url;
     std::string location;
     const bool ok = stream_once(f, at, method, body, headers, parser, our_id, got_response, x, location);
     if (location.empty() || f.over()) return ok;
@@ -109,14 +110,14 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
       }
       return false;  // `x.status` says it was a redirect
     }
-    at = std::move(*next);
+    redirected = std::move(*next);
     parser.reset();
     x.error_body.clear();
     x.event_stream = false;
   }
 }
 
-bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view method, const std::string& body,
                                 const Fields& headers, SseParser& parser, const json& our_id,
                                 bool& got_response, Exchange& x, std::string& location) {
   int& status = x.status;
@@ -151,12 +152,23 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       if (!location.empty()) return !f.over();  // its body is dropped; stream_events decides
     }
     if (f.on_status) f.on_status(status);
-    x.event_stream = h.get("Content-Type").find("text/event-stream") != std::string_view::npos;
+    // The two fields every reply is read for, in one pass (the first of each name counts).
+    std::string_view type, sid;
+    bool has_type = false, has_sid = false;
+    for (const auto& [k, v] : h.fields) {
+      if (!has_type && iequals(k, "Content-Type")) {
+        type = v;
+        has_type = true;
+      } else if (!has_sid && iequals(k, "Mcp-Session-Id")) {
+        sid = v;
+        has_sid = true;
+      }
+    }
+    x.event_stream = type.find("text/event-stream") != std::string_view::npos;
     // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
     if (status == 401 || status == 403) x.fields = all_fields(h);
     is_sse = status >= 200 && status < 300 && x.event_stream;
     if (status >= 200 && status < 300) {
-      const std::string_view sid = h.get("Mcp-Session-Id");
       bool visible = !sid.empty();
       for (unsigned char c : sid) visible = visible && c >= 0x21 && c <= 0x7e;
       if (visible) {
@@ -217,7 +229,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   }
   if (!ok) {
     if (status == 0 && !f.over() && !our_id.is_null() && cb_.on_request_failed) {
-      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.shown() + ": " + failure));
+      cb_.on_request_failed(our_id, err(Errc::connection_failed, std::string(method) + " " + url.shown() + ": " + failure));
       got_response = true;
     }
     return false;  // aborted, or the stream broke mid-way (status != 0)

@@ -136,7 +136,8 @@ Result<void> HttpTransport::start(Callbacks cb) {
 Result<void> HttpTransport::send(const json& message, Clock::time_point deadline, const SendOptions& options) {
   if (closing_ || !open_) return fail(err(Errc::connection_closed, "connection to " + url_.origin() + " is closed"));
   reap_flights(false);
-  const bool is_request = message.contains("id") && message.contains("method");
+  const auto id = message.is_object() ? message.find("id") : message.end();
+  const bool is_request = id != message.end() && message.contains(std::string_view("method"));
   Mode mode;
   bool stateful;
   {
@@ -182,7 +183,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
       headers_for(*headers, false, &options);
       auto work = [&](Flight& f) { run_request(f, f.id, *body, *headers, nullptr, deadline); };
       // (the std::function holds a reference to `work`: small enough to need no allocation)
-      run_here(message["id"], options.stop, deadline, [&work](Flight& f) { work(f); });
+      run_here(*id, options.stop, deadline, [&work](Flight& f) { work(f); });
       return {};
     }
     auto headers = headers_for(false, &options);
@@ -192,7 +193,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     std::string body;
     body.reserve(512);  // one allocation for a typical request, not one per doubling
     if (!append_json(body, message)) return fail(too_deep_to_send());
-    queue_flight(message["id"], [this, body = std::move(body), headers = std::move(headers),
+    queue_flight(*id, [this, body = std::move(body), headers = std::move(headers),
                                  opening = std::move(opening), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, opening ? &*opening : nullptr, deadline);
     });

@@ -306,10 +306,10 @@ class HttpTransport final : public Transport {
   // One exchange (a POST, or a GET stream), its same-origin redirects followed; its events and
   // JSON go to `deliver`; `got_response` turns true once the reply to `our_id` came (or its
   // failure was reported). What the response was goes to `x`.
-  bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+  bool stream_events(Flight& f, const Url& url, std::string_view method, const std::string& body,
                      const Fields& headers, SseParser& parser, const json& our_id, bool& got_response, Exchange& x);
   // One exchange of stream_events; a redirect's Location goes to `location` (body dropped).
-  bool stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+  bool stream_once(Flight& f, const Url& url, std::string_view method, const std::string& body,
                    const Fields& headers, SseParser& parser, const json& our_id, bool& got_response, Exchange& x,
                    std::string& location);
   // Where a redirect (status 301, 302, 307, 308 with `location`, the `hops`-th) from `from`
