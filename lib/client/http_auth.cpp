@@ -57,7 +57,7 @@ Result<void> HttpTransport::apply_auth(Fields& h, const char* method, const Url&
   for (const auto& [k, v] : *headers)
     if (k.empty() || !header_safe(k) || !header_safe(v))
       return fail(err(Errc::unauthorized, "the auth provider returned a header with CR, LF or NUL"));
-  for (auto& [k, v] : *headers) h.set(k, std::move(v));
+  for (const auto& [k, v] : *headers) h.set(k, v);
   return {};
 }
 
@@ -73,7 +73,7 @@ Result<bool> HttpTransport::challenge(int status, const ResponseFields& response
   info.stop = f ? f->cancel.get_token() : closing_stop_.get_token();
   for (const auto& [k, v] : response.v)
     if (iequals(k, "WWW-Authenticate")) info.www_authenticate += (info.www_authenticate.empty() ? "" : ", ") + v;
-  if (const auto* a = sent.find("Authorization")) info.rejected_authorization = *a;
+  if (const auto a = sent.find("Authorization")) info.rejected_authorization = *a;
   if (const auto* n = response.first("DPoP-Nonce")) info.dpop_nonce = *n;
   // An authorization may need a person: the request's own timeout is suspended meanwhile
   // (held), and the provider gets at least kAuthWindow; its own timeouts bound the rest.

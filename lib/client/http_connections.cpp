@@ -5,38 +5,58 @@
 #include "http_transport_impl.hpp"
 
 #include <charconv>
+#include <cstring>
 
 namespace mcp::detail {
 
-// A request head for the lean client; `body` null: none (no Content-Length).
-std::string request_head(std::string_view method, const Url& url, const Fields& headers,
-                         const std::string& host_header, const std::string* body) {
-  std::string head;
-  head.reserve(512);
-  head += method;
-  head += ' ';
-  head += url.target;
-  head += " HTTP/1.1\r\n";
-  if (!headers.find("Host")) {
-    head += "Host: ";
-    head += host_header;
-    head += "\r\n";
+// A request head for the lean client, in `head`; `body` null: none (no Content-Length).
+// Sized first, then written through a cursor: no capacity check per piece.
+void request_head(std::string& head, std::string_view method, const Url& url, const Fields& headers,
+                  const std::string& host_header, const std::string* body) {
+  using namespace std::string_view_literals;
+  bool host = false, agent = false;  // given by the configuration or the header_provider
+  std::size_t fields = 0;
+  for (const auto [k, v] : headers) {
+    host = host || iequals(k, "Host");
+    agent = agent || iequals(k, "User-Agent");
+    fields += k.size() + v.size() + 4;
   }
-  if (!headers.find("User-Agent")) head += "User-Agent: mcp-cpp\r\n";
-  for (const auto& [k, v] : headers) {
-    head += k;
-    head += ": ";
-    head += v;
-    head += "\r\n";
+  char length[24];
+  const std::string_view content_length(
+      length, body ? static_cast<std::size_t>(std::to_chars(length, length + sizeof length, body->size()).ptr - length) : 0);
+  constexpr auto kLine = " HTTP/1.1\r\n"sv, kHost = "Host: "sv, kAgent = "User-Agent: mcp-cpp\r\n"sv,
+                 kType = "Content-Type: application/json\r\nContent-Length: "sv;
+  const std::size_t size = method.size() + 1 + url.target.size() + kLine.size() +
+                           (host ? 0 : kHost.size() + host_header.size() + 2) + (agent ? 0 : kAgent.size()) + fields +
+                           (body ? kType.size() + content_length.size() + 2 : 0) + 2;
+  head.resize(size);
+  char* p = head.data();
+  auto put = [&p](std::string_view s) {
+    std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  };
+  put(method);
+  put(" "sv);
+  put(url.target);
+  put(kLine);
+  if (!host) {
+    put(kHost);
+    put(host_header);
+    put("\r\n"sv);
+  }
+  if (!agent) put(kAgent);
+  for (const auto [k, v] : headers) {
+    put(k);
+    put(": "sv);
+    put(v);
+    put("\r\n"sv);
   }
   if (body) {
-    head += "Content-Type: application/json\r\nContent-Length: ";
-    char length[24];
-    head.append(length, std::to_chars(length, length + sizeof length, body->size()).ptr);
-    head += "\r\n";
+    put(kType);
+    put(content_length);
+    put("\r\n"sv);
   }
-  head += "\r\n";
-  return head;
+  put("\r\n"sv);
 }
 
 ResponseFields all_fields(const http1::Head& h) {
@@ -49,10 +69,10 @@ ResponseFields all_fields(const http1::Head& h) {
 std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, bool* reused) {
   {
     std::lock_guard lk(mutex_);
-    auto it = idle_lean_.find(origin_of(u));
-    if (it != idle_lean_.end() && !it->second.empty()) {
-      auto c = std::move(it->second.back());
-      it->second.pop_back();
+    auto& idle = idle_for(u);
+    if (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
       *reused = true;
       return c;
     }
@@ -64,7 +84,7 @@ std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, boo
 void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
   std::lock_guard lk(mutex_);
   if (closing_) return;
-  auto& v = idle_lean_[origin_of(u)];
+  auto& v = idle_for(u);
   // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
   // parallel calls open (and close) a connection each, overflowing servers' listen queues.
   if (v.size() < 64) v.push_back(std::move(c));
@@ -77,7 +97,8 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
                                                        const http1::ResponseParser::OnData& on_data,
                                                        std::string_view method,
                                                        std::chrono::microseconds head_timeout) {
-  if (!target_ok(url.target)) {  // parse_url and resolve_url made sure; nothing may split the request line
+  // parse_url (at start, for url_) and resolve_url made sure; nothing may split the request line
+  if (&url != &url_ && !target_ok(url.target)) {
     http1::Outcome bad;
     bad.failure = http1::Failure::protocol;
     bad.detail = "request target with characters RFC 3986 does not allow";
@@ -86,7 +107,8 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
   const bool post = method == "POST";  // else a GET stream: no body, no coalescing
   bool reused = false;
   auto conn = acquire_lean(url, &reused);
-  const std::string head = request_head(method, url, headers, conn->host_header(), post ? &body : nullptr);
+  Lent<std::string, HeadText> head;  // the thread's, reused: no allocation per request
+  request_head(*head, method, url, headers, conn->host_header(), post ? &body : nullptr);
   auto over = [f] { return f && f->over(); };
   http1::Outcome out;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -95,7 +117,7 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
       f->conn = conn.get();
     }
     if (!over())
-      out = conn->exchange(head, post ? std::string_view(body) : std::string_view(), false, read_timeout, on_head,
+      out = conn->exchange(*head, post ? std::string_view(body) : std::string_view(), false, read_timeout, on_head,
                            on_data, f != nullptr && post, head_timeout);
     else out.failure = http1::Failure::stopped;
     if (f) {

@@ -3,6 +3,7 @@
 // flights: started on the pool or on the caller's thread, stopped and awaited at close.
 #include "http_transport_impl.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <thread>
@@ -69,14 +70,17 @@ class FlightPool {
 // not wait for its own flight).
 thread_local const void* tl_flight_owner = nullptr;
 
+// The flight of the thread's last run_here, kept for its next one.
+thread_local std::shared_ptr<Flight> tl_spare_flight;
+
 }  // namespace
 
 std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
 
 void run_on_flight_pool(std::function<void()> task) { FlightPool::instance().run(std::move(task)); }
 
-std::shared_ptr<Flight> HttpTransport::new_flight(json id) {
-  auto f = std::make_shared<Flight>();
+std::shared_ptr<Flight> HttpTransport::new_flight(json id, std::shared_ptr<Flight> spare) {
+  auto f = spare ? std::move(spare) : std::make_shared<Flight>();
   f->id = std::move(id);
   f->wake = [this, raw = f.get()] { unqueue(raw); };
   std::lock_guard lk(mutex_);
@@ -100,7 +104,10 @@ void HttpTransport::run_flight(const std::shared_ptr<Flight>& f, const std::func
 void HttpTransport::forget_flight(const std::shared_ptr<Flight>& f) {
   f->done = true;
   std::lock_guard lk(mutex_);
-  flights_.remove(f);
+  if (auto it = std::find(flights_.begin(), flights_.end(), f); it != flights_.end()) {
+    *it = std::move(flights_.back());  // the order of flights_ means nothing
+    flights_.pop_back();
+  }
   --active_flights_;
   flights_cv_.notify_all();
 }
@@ -112,11 +119,22 @@ void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
 
 void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
                              const std::function<void(Flight&)>& body) {
-  auto f = new_flight(id);
+  // The thread's flight of its last call, if nothing holds it any more: a call on the
+  // caller's thread allocates no flight. (A call nested in a callback of another finds none.)
+  auto f = new_flight(id, std::move(tl_spare_flight));
   f->here = true;
   f->deadline = deadline;
-  std::stop_callback on_stop(stop, [&f] { f->stop(); });
-  run_flight(f, body);
+  {
+    std::stop_callback on_stop(stop, [&f] { f->stop(); });
+    run_flight(f, body);
+  }
+  // Unregistered now: no one can take a new reference to it. Another thread still holding one
+  // (close() or a cancellation stopping it) lets go of it without touching it again.
+  if (f.use_count() == 1) {
+    std::atomic_thread_fence(std::memory_order_acquire);  // after the others' last use
+    f->reuse();  // parked holding nothing (of this transport, which may be gone by its next use)
+    tl_spare_flight = std::move(f);
+  }
 }
 
 void HttpTransport::reap_flights(bool all) {

@@ -42,6 +42,20 @@ struct Flight {
   // waits there (it never runs), else wakes the threads waiting for one.
   // Never called with the transport's mutex_ held (it may take it).
   std::function<void()> wake;
+  // Ready to run another exchange, as a new Flight would be (the thread that ran it reuses it:
+  // no allocation per call). Only when nothing else holds it.
+  void reuse() {
+    id = nullptr;
+    conn = nullptr;
+    aborted = false;
+    done = false;
+    if (cancel.stop_requested()) cancel = std::stop_source();
+    here = false;
+    deadline = Transport::Clock::time_point::max();
+    on_status = nullptr;
+    has_slot = false;
+    wake = nullptr;
+  }
   void stop() {
     aborted = true;
     cancel.request_stop();

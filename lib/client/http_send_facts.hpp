@@ -21,6 +21,8 @@ std::string encode_header_value(const std::string& value);
 /// request's `_meta`, and the facts opens_session (initialize), session_ready
 /// (notifications/initialized), cancels and uncounted (notifications/cancelled).
 SendOptions http_send_options(const nlohmann::json& message, const SendOptions& given);
+/// The same, into `out` (not `given`), reusing its strings' capacity.
+void http_send_options(const nlohmann::json& message, const SendOptions& given, SendOptions& out);
 
 /// `http` with http_send_options applied to every message sent through it, those the JSON-RPC
 /// engine builds by itself (cancellations, answers) included. Only HTTP pays for it.

@@ -91,11 +91,12 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
   return fail(status_error(status, res.body, res.fields));
 }
 
-bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+bool HttpTransport::stream_events(Flight& f, const Url& url, std::string_view method, const std::string& body,
                                   const Fields& headers, SseParser& parser, const json& our_id,
                                   bool& got_response, Exchange& x) {
-  Url at = url;
+  std::optional<Url> redirected;  // where a redirect led (else `url`: not copied)
   for (int hops = 0;; ++hops) {
+    const Url& at = redirected ? *redirected : url;
     std::string location;
     const bool ok = stream_once(f, at, method, body, headers, parser, our_id, got_response, x, location);
     if (location.empty() || f.over()) return ok;
@@ -109,19 +110,18 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, const std::string& 
       }
       return false;  // `x.status` says it was a redirect
     }
-    at = std::move(*next);
+    redirected = std::move(*next);
     parser.reset();
     x.error_body.clear();
-    x.content_type.clear();
+    x.event_stream = false;
   }
 }
 
-bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view method, const std::string& body,
                                 const Fields& headers, SseParser& parser, const json& our_id,
                                 bool& got_response, Exchange& x, std::string& location) {
   int& status = x.status;
   std::string& error_body = x.error_body;
-  std::string& content_type = x.content_type;
   if (f.over()) return false;
   // Requests (POST) share the connections to the server; a stream (GET) has its own.
   const bool counted = method == "POST";
@@ -140,7 +140,10 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   } give{this, counted};
   bool is_sse = false;
   bool too_large = false;
-  std::string json_body;
+  // A JSON reply's text: the thread's buffer, reused (no allocation per reply).
+  Lent<std::string, ReplyText> reply;
+  std::string& json_body = *reply;
+  json_body.clear();
   // The response's status and fields.
   auto on_head = [&](const http1::Head& h) {
     status = h.status;
@@ -149,12 +152,23 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
       if (!location.empty()) return !f.over();  // its body is dropped; stream_events decides
     }
     if (f.on_status) f.on_status(status);
-    content_type = h.get("Content-Type");
+    // The two fields every reply is read for, in one pass (the first of each name counts).
+    std::string_view type, sid;
+    bool has_type = false, has_sid = false;
+    for (const auto& [k, v] : h.fields) {
+      if (!has_type && iequals(k, "Content-Type")) {
+        type = v;
+        has_type = true;
+      } else if (!has_sid && iequals(k, "Mcp-Session-Id")) {
+        sid = v;
+        has_sid = true;
+      }
+    }
+    x.event_stream = type.find("text/event-stream") != std::string_view::npos;
     // Only a 401/403 looks at them (challenge, status_error): not copied for every reply.
     if (status == 401 || status == 403) x.fields = all_fields(h);
-    is_sse = status >= 200 && status < 300 && content_type.find("text/event-stream") != std::string::npos;
+    is_sse = status >= 200 && status < 300 && x.event_stream;
     if (status >= 200 && status < 300) {
-      const std::string_view sid = h.get("Mcp-Session-Id");
       bool visible = !sid.empty();
       for (unsigned char c : sid) visible = visible && c >= 0x21 && c <= 0x7e;
       if (visible) {
@@ -197,9 +211,10 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
     // Every exchange goes through the lean client (http and https): its bounds on a response
     // head (64 KiB, 100 fields), one deadline for the exchange, and for a GET stream a head
     // that must come in time.
-    // (on_head by reference: a std::function of the lambda itself would allocate per call)
+    // (the callbacks by reference: a std::function of a lambda itself would allocate per call)
     auto out = post_lean(&f, url, body, headers, read_timeout(),
-                         [&on_head](const http1::Head& h) { return on_head(h); }, on_content, method,
+                         [&on_head](const http1::Head& h) { return on_head(h); },
+                         [&on_content](const char* d, std::size_t n) { return on_content(d, n); }, method,
                          method == "GET" ? std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait)
                                          : std::chrono::microseconds::max());
     ok = out.ok();
@@ -214,7 +229,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, const std::string& me
   }
   if (!ok) {
     if (status == 0 && !f.over() && !our_id.is_null() && cb_.on_request_failed) {
-      cb_.on_request_failed(our_id, err(Errc::connection_failed, method + " " + url.shown() + ": " + failure));
+      cb_.on_request_failed(our_id, err(Errc::connection_failed, std::string(method) + " " + url.shown() + ": " + failure));
       got_response = true;
     }
     return false;  // aborted, or the stream broke mid-way (status != 0)
@@ -238,7 +253,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
   SseParser parser(cfg_.max_message_bytes);
   bool got_response = false;
   Exchange x;
-  const bool had_session = headers.find("Mcp-Session-Id") != nullptr;  // as sent
+  const bool had_session = headers.find("Mcp-Session-Id").has_value();  // as sent
   auto failed = [&](const Error& e) {
     // Once stopped or past its deadline the waiting caller reports why, not us.
     if (!f.over() && cb_.on_request_failed) cb_.on_request_failed(id, e);
@@ -355,7 +370,7 @@ void HttpTransport::run_get_stream(Flight& f) {
       return;
     }
     if (status == 405 || status == 404 || status == 401 || status == 403 || (status >= 300 && status < 400) ||
-        (status >= 200 && status < 300 && x.content_type.find("text/event-stream") == std::string::npos)) {
+        (status >= 200 && status < 300 && !x.event_stream)) {
       return;
     }
     failures = (Clock::now() - began > 5s) ? 0 : failures + 1;  // a long-lived stream resets the count
@@ -375,7 +390,8 @@ void HttpTransport::end_session() {
   const auto left = std::chrono::duration_cast<std::chrono::microseconds>(by - Clock::now());
   if (left.count() <= 0) return;
   auto conn = connect_to(url_);
-  const auto head = request_head("DELETE", url_, headers, conn->host_header(), nullptr);
+  std::string head;
+  request_head(head, "DELETE", url_, headers, conn->host_header(), nullptr);
   (void)conn->exchange(head, {}, false, left, [](const http1::Head&) { return false; }, nullptr);
 }
 

@@ -28,12 +28,11 @@ Result<Url> check_http_config(const HttpServerConfig& cfg) {
   return u;
 }
 
-Fields HttpTransport::headers_for(bool stream, const SendOptions* options) {
-  Fields h;
+void HttpTransport::headers_for(Fields& h, bool stream, const SendOptions* options) {
+  h.clear();
   // ours: at most Accept, session, version, and the message's own
   h.reserve(cfg_.headers.size() + 3 + (options ? options->headers.size() : 0));
-  auto put = [&](std::string_view k, std::string v) { h.set(k, std::move(v)); };
-  for (const auto& [k, v] : cfg_.headers) put(k, v);
+  for (const auto& [k, v] : cfg_.headers) h.set_ref(k, v);  // the configuration outlives every request
   if (cfg_.header_provider) {
     // Called on whatever thread makes the request, stream threads included: what it throws
     // becomes this request's error (see apply_auth), never an exception of ours.
@@ -44,20 +43,19 @@ Fields HttpTransport::headers_for(bool stream, const SendOptions* options) {
       h.provider_failure = "header_provider threw: " + thrown_text();
     }
     for (const auto& [k, v] : provided) {
-      if (header_safe(k) && header_safe(v)) put(k, v);
+      if (header_safe(k) && header_safe(v)) h.set(k, v);
       else if (cb_.on_diagnostic) cb_.on_diagnostic("header_provider returned a header with CR/LF; dropped: " + k);
     }
   }
-  put("Accept", stream ? "text/event-stream" : "application/json, text/event-stream");
+  h.set_ref("Accept", stream ? "text/event-stream" : "application/json, text/event-stream");
   {
     std::lock_guard lk(mutex_);
-    if (!session_id_.empty()) put("Mcp-Session-Id", session_id_);
-    if (!protocol_version_.empty()) put("MCP-Protocol-Version", protocol_version_);
+    if (!session_id_.empty()) h.set("Mcp-Session-Id", session_id_);
+    if (!protocol_version_.empty()) h.set("MCP-Protocol-Version", protocol_version_);
   }
   // The message's own, from the session: they win over the session's (a version of its own).
   if (options)
-    for (const auto& [k, v] : options->headers) put(k, v);
-  return h;
+    for (const auto& [k, v] : options->headers) h.set_ref(k, v);
 }
 
 void HttpTransport::deliver(json&& msg) {
@@ -115,7 +113,6 @@ Result<void> HttpTransport::start(Callbacks cb) {
   auto u = check_http_config(cfg_);
   if (!u) return fail(err(Errc::invalid_config, u.error().message));
   url_ = *u;
-  origin_ = url_.origin();
   // Redirects and the HTTP+SSE endpoint stay on this origin: one scheme for every exchange.
   if (url_.scheme == "https") tls_ = std::make_shared<http1::TlsContext>(cfg_.verify_tls, cfg_.ca_file, cfg_.ca_dir);
   const std::string path = url_.target.substr(0, url_.target.find('?'));
@@ -139,7 +136,8 @@ Result<void> HttpTransport::start(Callbacks cb) {
 Result<void> HttpTransport::send(const json& message, Clock::time_point deadline, const SendOptions& options) {
   if (closing_ || !open_) return fail(err(Errc::connection_closed, "connection to " + url_.origin() + " is closed"));
   reap_flights(false);
-  const bool is_request = message.contains("id") && message.contains("method");
+  const auto id = message.is_object() ? message.find("id") : message.end();
+  const bool is_request = id != message.end() && message.contains(std::string_view("method"));
   Mode mode;
   bool stateful;
   {
@@ -174,19 +172,28 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
   }
   if (is_request) {
     // Serialised and given its headers here, so that the flight needs no copy of the tree.
+    if (options.on_caller_thread && !options.opens_session) {
+      // No hand-off to a flight thread and back: two wake-ups and context switches per call.
+      // The thread's own body text and fields, reused from one call to the next; the fields
+      // borrow from `options`, which outlive the exchange.
+      Lent<std::string, BodyText> body;
+      body->clear();
+      if (!append_json(*body, message)) return fail(too_deep_to_send());
+      Lent<Fields, RequestFields> headers;
+      headers_for(*headers, false, &options);
+      auto work = [&](Flight& f) { run_request(f, f.id, *body, *headers, nullptr, deadline); };
+      // (the std::function holds a reference to `work`: small enough to need no allocation)
+      run_here(*id, options.stop, deadline, [&work](Flight& f) { work(f); });
+      return {};
+    }
     auto headers = headers_for(false, &options);
+    headers.own();  // the flight outlives `options`
     std::optional<Opening> opening;
     if (options.opens_session) opening = Opening{message, options};
     std::string body;
     body.reserve(512);  // one allocation for a typical request, not one per doubling
     if (!append_json(body, message)) return fail(too_deep_to_send());
-    if (options.on_caller_thread && !opening) {
-      // No hand-off to a flight thread and back: two wake-ups and context switches per call.
-      run_here(message["id"], options.stop, deadline,
-               [&](Flight& f) { run_request(f, f.id, body, headers, nullptr, deadline); });
-      return {};
-    }
-    queue_flight(message["id"], [this, body = std::move(body), headers = std::move(headers),
+    queue_flight(*id, [this, body = std::move(body), headers = std::move(headers),
                                  opening = std::move(opening), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, opening ? &*opening : nullptr, deadline);
     });
@@ -244,6 +251,7 @@ void HttpTransport::close() {
   reap_flights(true);
   if (stateful && !sid.empty()) end_session();
   std::lock_guard lk(mutex_);
+  idle_own_.clear();
   idle_lean_.clear();
   endpoint_cv_.notify_all();
   get_stream_cv_.notify_all();

@@ -4,6 +4,7 @@
 // fields, the shape of one exchange). Internal to lib/client/http_*.cpp.
 #include "http_flights.hpp"
 #include "http_transport.hpp"
+#include "lent.hpp"
 
 #include "../http1.hpp"
 #include "../protocol/json_read.hpp"
@@ -40,36 +41,105 @@ std::string thrown_text();
 
 // The header fields of a request we send, in order, their names unique ignoring ASCII case.
 // A few entries: a vector, not a multimap (whose case-insensitive compares and node
-// allocations were a measurable part of every call).
+// allocations were a measurable part of every call). Names and values are views: of text that
+// outlives the request (set_ref: the configuration, string literals, the SendOptions of a
+// send() that runs the request itself) or of the Fields' own copy (set). A thread reuses its
+// Fields from one request to the next (Lent), so a request's fields cost no allocation.
 class Fields {
  public:
-  using Field = std::pair<std::string, std::string>;
-  void set(std::string_view k, std::string v) {
-    for (auto& f : v_)
-      if (same(f.first, k)) {
-        f.second = std::move(v);
-        return;
-      }
-    v_.emplace_back(std::string(k), std::move(v));
-  }
+  struct Field {
+    std::string_view first, second;
+  };
+  // Copies `k` and `v`. A name already there keeps its place (and its spelling): the value changes.
+  void set(std::string_view k, std::string_view v) { put(k, v, false); }
+  // Borrows `k` and `v`: they outlive every use of these fields (or own() is called first).
+  void set_ref(std::string_view k, std::string_view v) { put(k, v, true); }
   void erase(std::string_view k) {
-    std::erase_if(v_, [&](const Field& f) { return same(f.first, k); });
+    std::erase_if(v_, [&](const Entry& e) { return iequals(view(e.k), k); });
   }
-  [[nodiscard]] const std::string* find(std::string_view k) const {
-    for (const auto& f : v_)
-      if (same(f.first, k)) return &f.second;
-    return nullptr;
+  [[nodiscard]] std::optional<std::string_view> find(std::string_view k) const {
+    for (const auto& e : v_)
+      if (iequals(view(e.k), k)) return view(e.v);
+    return std::nullopt;
   }
-  [[nodiscard]] auto begin() const { return v_.begin(); }
-  [[nodiscard]] auto end() const { return v_.end(); }
+  // Copies whatever is borrowed: these fields may now outlive it (a request queued for later).
+  void own() {
+    for (auto& e : v_) {
+      if (e.k.ptr) e.k = keep(view(e.k));
+      if (e.v.ptr) e.v = keep(view(e.v));
+    }
+  }
+  void clear() {
+    v_.clear();
+    text_.clear();
+    provider_failure.clear();
+  }
+  class Iterator {
+   public:
+    Iterator(const Fields* f, std::size_t i) : f_(f), i_(i) {}
+    Field operator*() const { return {f_->view(f_->v_[i_].k), f_->view(f_->v_[i_].v)}; }
+    Iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const Iterator& o) const { return i_ != o.i_; }
+
+   private:
+    const Fields* f_;
+    std::size_t i_;
+  };
+  [[nodiscard]] Iterator begin() const { return {this, 0}; }
+  [[nodiscard]] Iterator end() const { return {this, v_.size()}; }
   void reserve(std::size_t n) { v_.reserve(n); }
+  // Frees the copied text if it grew beyond `keep` bytes (cleared first).
+  void shed(std::size_t keep) {
+    clear();
+    if (text_.capacity() > keep) std::string().swap(text_);
+  }
   // Why the header_provider gave nothing (it threw); apply_auth, which every request calls
   // after headers_for, fails the request with it.
   std::string provider_failure;
 
  private:
-  static bool same(std::string_view a, std::string_view b) { return iequals(a, b); }
-  std::vector<Field> v_;
+  // Borrowed text (ptr), or the Fields' own at text_[off] (ptr null): an offset, which the
+  // growth of text_ leaves valid.
+  struct Text {
+    const char* ptr = nullptr;
+    std::size_t off = 0, len = 0;
+  };
+  struct Entry {
+    Text k, v;
+  };
+  [[nodiscard]] std::string_view view(const Text& t) const {
+    return t.ptr ? std::string_view(t.ptr, t.len) : std::string_view(text_).substr(t.off, t.len);
+  }
+  Text keep(std::string_view s) {
+    Text t{nullptr, text_.size(), s.size()};
+    text_.append(s);
+    return t;
+  }
+  void put(std::string_view k, std::string_view v, bool borrowed) {
+    for (auto& e : v_)
+      if (iequals(view(e.k), k)) {
+        e.v = borrowed ? Text{v.data(), 0, v.size()} : keep(v);
+        return;
+      }
+    if (borrowed) v_.push_back({Text{k.data(), 0, k.size()}, Text{v.data(), 0, v.size()}});
+    else {
+      const Text kt = keep(k);
+      v_.push_back({kt, keep(v)});
+    }
+  }
+  std::vector<Entry> v_;
+  std::string text_;  // what set copied
+};
+
+// Lent tags: which of the thread's buffers.
+struct BodyText : LentText {};   // a request's JSON text
+struct HeadText : LentText {};   // a request head
+struct ReplyText : LentText {};  // a JSON reply's text
+struct RequestFields {           // a request's header fields
+  static void shed(Fields& f) { f.shed(kLentKeep); }
 };
 
 // A response's header fields as received, duplicates kept (only copied for a 401/403).
@@ -89,7 +159,7 @@ ResponseFields all_fields(const http1::Head& h);
 struct Exchange {
   int status = 0;            // the response's status; 0: none came
   std::string error_body;    // the body of a response that is not a success (cut at http1::kMaxBody)
-  std::string content_type;
+  bool event_stream = false;  // its Content-Type is text/event-stream
   ResponseFields fields;     // a 401/403's header fields (challenge, status_error)
 };
 
@@ -100,9 +170,9 @@ constexpr auto kStreamHeadWait = std::chrono::seconds(10);
 // The DELETE that ends a session takes at most this (or the connect timeout if shorter).
 constexpr auto kDeleteWait = std::chrono::seconds(2);
 
-// A request head for the lean client; `body` null: none (no Content-Length).
-std::string request_head(std::string_view method, const Url& url, const Fields& headers,
-                         const std::string& host_header, const std::string* body);
+// A request head for the lean client, in `head`; `body` null: none (no Content-Length).
+void request_head(std::string& head, std::string_view method, const Url& url, const Fields& headers,
+                  const std::string& host_header, const std::string* body);
 
 // The HTTP transport: its members are defined by job in http_transport.cpp (sending, delivering,
 // open and close), http_connections.cpp, http_flights.cpp, http_auth.cpp, http_streamable.cpp and
@@ -137,10 +207,14 @@ class HttpTransport final : public Transport {
                                                u.scheme == "https" ? tls_ : nullptr);
   }
   std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
-  // u.origin(), without building the string for the server's own URL (every call's case).
-  std::string origin_of(const Url& u) const {
-    if (u.port == url_.port && u.host == url_.host && u.scheme == url_.scheme) return origin_;
-    return u.origin();
+  // u is on the server's own origin (every call's case).
+  bool own_origin(const Url& u) const {
+    return u.port == url_.port && u.host == url_.host && u.scheme == url_.scheme;
+  }
+  // The idle kept-alive connections to u's origin (mutex_ held). The server's own origin has a
+  // list of its own: no origin string is built, and no map searched, per exchange.
+  std::vector<std::unique_ptr<http1::Connection>>& idle_for(const Url& u) {
+    return own_origin(u) ? idle_own_ : idle_lean_[u.origin()];
   }
   // An exchange through the lean HTTP/1.1 client (http or https): the stale kept-alive retry, the
   // connection back to the pool, `f` (if any) able to stop it. A redirect is handed on as any
@@ -152,8 +226,14 @@ class HttpTransport final : public Transport {
                                           std::string_view method = "POST",
                                           std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
   void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
-  // The headers of a request: configured, provided, session facts, then the message's own.
-  Fields headers_for(bool stream, const SendOptions* options = nullptr);
+  // The headers of a request: configured, provided, session facts, then the message's own
+  // (borrowed from `options`: h.own() if they must outlive it). `h` is cleared first.
+  void headers_for(Fields& h, bool stream, const SendOptions* options = nullptr);
+  Fields headers_for(bool stream, const SendOptions* options = nullptr) {
+    Fields h;
+    headers_for(h, stream, options);
+    return h;
+  }
   void deliver(json&& msg);
   // Parses and delivers one message (or batch); false if it is not JSON (reported as a
   // diagnostic when `diagnose`).
@@ -170,9 +250,10 @@ class HttpTransport final : public Transport {
   void unqueue(Flight* f);
   // Unregisters a flight that never ran (close() no longer waits for it).
   void forget_flight(const std::shared_ptr<Flight>& f);
-  // A flight registered with the transport (close() stops it and waits for it), and running
-  // one's body on the current thread until it is unregistered.
-  std::shared_ptr<Flight> new_flight(json id);
+  // A flight registered with the transport (close() stops it and waits for it): `spare` if
+  // given (a flight made ready by Flight::reuse), else a new one. And running one's body on
+  // the current thread until it is unregistered.
+  std::shared_ptr<Flight> new_flight(json id, std::shared_ptr<Flight> spare = nullptr);
   void run_flight(const std::shared_ptr<Flight>& f, const std::function<void(Flight&)>& body);
   // The same, on the calling thread, giving up at `deadline` or when `stop` is requested.
   void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
@@ -225,10 +306,10 @@ class HttpTransport final : public Transport {
   // One exchange (a POST, or a GET stream), its same-origin redirects followed; its events and
   // JSON go to `deliver`; `got_response` turns true once the reply to `our_id` came (or its
   // failure was reported). What the response was goes to `x`.
-  bool stream_events(Flight& f, const Url& url, const std::string& method, const std::string& body,
+  bool stream_events(Flight& f, const Url& url, std::string_view method, const std::string& body,
                      const Fields& headers, SseParser& parser, const json& our_id, bool& got_response, Exchange& x);
   // One exchange of stream_events; a redirect's Location goes to `location` (body dropped).
-  bool stream_once(Flight& f, const Url& url, const std::string& method, const std::string& body,
+  bool stream_once(Flight& f, const Url& url, std::string_view method, const std::string& body,
                    const Fields& headers, SseParser& parser, const json& our_id, bool& got_response, Exchange& x,
                    std::string& location);
   // Where a redirect (status 301, 302, 307, 308 with `location`, the `hops`-th) from `from`
@@ -256,7 +337,6 @@ class HttpTransport final : public Transport {
   bool server_stream_;  // open the GET stream once a session is ready (someone listens to what it carries)
   Callbacks cb_;
   Url url_;
-  std::string origin_;  // url_.origin()
   std::shared_ptr<const http1::TlsContext> tls_;  // https: what its connections trust
   std::atomic<bool> open_{false};
   std::atomic<bool> closing_{false};
@@ -274,10 +354,11 @@ class HttpTransport final : public Transport {
   bool get_stream_started_ = false;
   bool get_stream_settled_ = false;  // the GET stream was answered (or gave up)
   std::condition_variable get_stream_cv_;
-  std::list<std::shared_ptr<Flight>> flights_;
+  std::vector<std::shared_ptr<Flight>> flights_;
   std::size_t active_flights_ = 0;
   std::condition_variable flights_cv_;
-  std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;
+  std::vector<std::unique_ptr<http1::Connection>> idle_own_;  // to origin_
+  std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;  // other origins
 
   struct SlotWaiter {
     std::condition_variable cv;

@@ -1,7 +1,8 @@
 // Pure pieces of the HTTP transport: URL handling, header value encoding, x-mcp-header, and
-// what each MCP message tells the transport (http_send_options).
+// what each MCP message tells the transport (http_send_options), request heads.
 #include "../../lib/client/http_send_facts.hpp"
 #include "../../lib/client/http_transport.hpp"
+#include "../../lib/client/http_transport_impl.hpp"
 #include "../../lib/client/tool_headers.hpp"
 
 #include <doctest/doctest.h>
@@ -161,4 +162,65 @@ TEST_CASE("http origin: request targets hold only what RFC 3986 allows") {
     CHECK_FALSE(parse_url("http://127.0.0.1:8080" + bad));
   }
   CHECK(parse_url("HTTP://LocalHost:8080/x")->origin() == "http://localhost:8080");
+}
+
+TEST_CASE("http request heads: fields borrowed or copied, replaced in place, and written in order") {
+  Url url;
+  url.scheme = "http";
+  url.host = "127.0.0.1";
+  url.port = 8080;
+  url.target = "/mcp?x=1";
+  std::string name = "X-Borrowed", value = "b1";
+  Fields h;
+  h.set_ref(name, value);
+  h.set("Accept", "application/json");
+  h.set("mcp-method", "tools/call");
+  h.set_ref("MCP-Method", "ping");  // the first spelling keeps its place; the value changes
+  h.set("X-Last", "z");
+  REQUIRE(h.find("ACCEPT").has_value());
+  CHECK(*h.find("accept") == "application/json");
+  CHECK(*h.find("Mcp-Method") == "ping");
+  CHECK_FALSE(h.find("Host").has_value());
+  h.own();  // copies what it borrowed: the fields outlive it
+  name.assign("X-Gone-Gone-Gone-Gone");
+  value.assign("gone gone gone gone gone");
+  const std::string body = R"({"jsonrpc":"2.0"})";
+  std::string head = "left over from the last request, longer than the next one needs ...........................";
+  request_head(head, "POST", url, h, "127.0.0.1:8080", &body);
+  CHECK(head ==
+        "POST /mcp?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: mcp-cpp\r\nX-Borrowed: b1\r\n"
+        "Accept: application/json\r\nmcp-method: ping\r\nX-Last: z\r\n"
+        "Content-Type: application/json\r\nContent-Length: 17\r\n\r\n");
+  // A configured Host or User-Agent replaces ours; no body, no Content-Length.
+  h.erase("x-borrowed");
+  h.set("user-agent", "theirs");
+  h.set("HOST", "example.test");
+  request_head(head, "GET", url, h, "127.0.0.1:8080", nullptr);
+  CHECK(head ==
+        "GET /mcp?x=1 HTTP/1.1\r\nAccept: application/json\r\nmcp-method: ping\r\nX-Last: z\r\n"
+        "user-agent: theirs\r\nHOST: example.test\r\n\r\n");
+  h.clear();
+  request_head(head, "DELETE", url, h, "127.0.0.1:8080", nullptr);
+  CHECK(head == "DELETE /mcp?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: mcp-cpp\r\n\r\n");
+}
+
+TEST_CASE("http_send_options into a reused SendOptions: nothing of the last message stays") {
+  SendOptions given;
+  given.headers = {{"Mcp-Param-Region", "eu"}};
+  const json call{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+                  {"params", {{"name", "a tool with a long name"}, {"_meta", {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}}}}}};
+  const json cancel{{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 1}}}};
+  const json ping{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "ping"}};
+  SendOptions out;
+  for (const json* m : {&call, &cancel, &ping, &call}) {
+    const SendOptions& g = m == &call ? given : SendOptions{};
+    http_send_options(*m, g, out);
+    const SendOptions fresh = http_send_options(*m, g);
+    CHECK(out.headers == fresh.headers);
+    CHECK(out.cancels == fresh.cancels);
+    CHECK(out.uncounted == fresh.uncounted);
+    CHECK(out.opens_session == fresh.opens_session);
+    CHECK(out.session_ready == fresh.session_ready);
+  }
+  CHECK(out.headers.size() == 4);
 }
