@@ -78,6 +78,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   }
 
   auto ctx = std::make_shared<RequestContext::Impl>();
+  ctx->client_request_timeout = options.client_request_timeout;
   ctx->connection = c;
   ctx->id = id;
   ctx->meta = meta;
@@ -179,6 +180,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     json args = params.contains("arguments") ? std::move(params["arguments"]) : json::object();
     if (args.is_null()) args = json::object();
     if (!args.is_object()) return respond_error(jsonrpc::invalid_params, "tools/call: arguments must be an object");
+    if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     // Revisions before 2025-11-25 call arguments the schema refuses a protocol error.
     const bool legacy_invalid = !modern && ctx->protocol_version < "2025-11-25";
     return run_on_pool(c, id, ctx, [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
@@ -200,6 +202,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
       // Not found: -32602 in 2026-07-28 (which forbids -32002), -32002 before.
       return respond_error(modern ? jsonrpc::invalid_params : -32002, "Resource not found: " + u, json{{"uri", u}});
     }
+    if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     const ResourceReader& reader = resource ? resource->spec.read : tmpl->spec.read;
     return run_on_pool(c, id, ctx,
                        [self = shared_from_this(), resource, tmpl, reader, u, variables = std::move(variables), ctx]() -> Result<json> {
@@ -234,6 +237,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     for (const auto& arg : prompt->spec.arguments)
       if (arg.required && !args.count(arg.name))
         return respond_error(jsonrpc::invalid_params, "prompts/get: missing required argument " + arg.name);
+    if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     return run_on_pool(c, id, ctx, [self = shared_from_this(), prompt, args = std::move(args), ctx]() -> Result<json> {
       return self->run_prompt(*prompt, args, *ctx);
     });
@@ -260,6 +264,9 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
   const bool modern = ctx->era == Era::modern;
   auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable]() {
     Result<json> r = ctx->stop.stop_requested() ? Result<json>(fail(Errc::cancelled, "cancelled")) : work();
+    // A handler that asked the client (2026-07-28) is answered input_required, whatever it
+    // returned: the client calls again with the answers.
+    if (modern && !ctx->asked.empty()) r = self->input_required_result(*ctx);
     bool answer = true;
     {
       std::lock_guard lk(c->m);

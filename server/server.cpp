@@ -3,6 +3,8 @@
 #include "server_impl.hpp"
 
 #include <algorithm>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <array>
 #include <exception>
 #include <utility>
@@ -106,7 +108,16 @@ Result<void> RequestContext::log(std::string_view level, nlohmann::json data, st
 // ------------------------------------------------------------------ server
 
 Server::Impl::Impl(ServerOptions o)
-    : options(std::move(o)), pool(options.handler_threads, options.max_queued_requests) {}
+    : options(std::move(o)), pool(options.handler_threads, options.max_queued_requests) {
+  // The key that seals input-round states: the configured secret hashed to 32 bytes, or random.
+  unsigned char key[SHA256_DIGEST_LENGTH];
+  if (!options.input_state_key.empty()) {
+    SHA256(reinterpret_cast<const unsigned char*>(options.input_state_key.data()), options.input_state_key.size(), key);
+  } else if (RAND_bytes(key, sizeof key) != 1) {
+    throw std::runtime_error("mcp::Server: no randomness for the input state key");
+  }
+  state_key.assign(reinterpret_cast<const char*>(key), sizeof key);
+}
 
 std::shared_ptr<const Server::Impl::Tool> Server::Impl::find_tool(std::string_view name) const {
   std::lock_guard lk(m);
@@ -196,6 +207,10 @@ nlohmann::json Server::Impl::capabilities(bool modern) const {
 
 nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cacheable) const {
   if (!modern) return result;
+  if (result.value("resultType", std::string()) == "input_required") {
+    result["_meta"][server_detail::kMetaServerInfo] = identity_json();
+    return result;  // not cacheable: the retry's answer is another one
+  }
   result["resultType"] = "complete";
   // 2026-07-28: cacheable results say for how long and for whom. What a handler computes may
   // change at any time: not cached (ttlMs 0), and the same for every caller.

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -67,6 +68,13 @@ class HandlerPool {
 class Connection {
  public:
   virtual ~Connection() = default;
+  // A request to the client about request `about` (legacy elicitation, sampling, roots),
+  // waited for on the calling (handler) thread. Hosts that cannot: Errc::invalid_argument.
+  virtual Result<json> request(const json& about, const std::string& method, json params, std::stop_token stop,
+                               std::chrono::steady_clock::time_point deadline) {
+    (void)about, (void)method, (void)params, (void)stop, (void)deadline;
+    return fail(Errc::invalid_argument, "this connection cannot send requests to the client");
+  }
   // The answer to request `id` (a host over HTTP sends it on that request's response).
   virtual void respond(const json& id, Result<json> r) = 0;
   // A notification about request `about` (progress, a log line of its handler: over HTTP on
@@ -125,6 +133,15 @@ struct RequestContext::Impl {
   int log_level = -1;
   std::shared_ptr<server_detail::Connection> connection;  // null for execute_tool
   nlohmann::json id;  // the request's id
+  std::chrono::milliseconds client_request_timeout{60000};
+  // 2026-07-28 input rounds (tools/call, resources/read, prompts/get): answers by key, from the
+  // sealed requestState and this round's inputResponses; what the handler asked for and has no
+  // answer to; the number of questions asked so far in this run of the handler (the keys).
+  bool input_rounds = false;
+  nlohmann::json answers = nlohmann::json::object();
+  nlohmann::json asked = nlohmann::json::object();
+  int questions = 0;
+  std::string input_method, input_digest;  // what a sealed state is bound to
 };
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -200,6 +217,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
                           RequestContext::Impl& ctx);
   void complete(const std::shared_ptr<server_detail::Connection>& c, const json& id, const json& params,
                 const std::shared_ptr<RequestContext::Impl>& ctx);
+  // 2026-07-28 input rounds: reads the retry's requestState and inputResponses into ctx (false
+  // and an error answered when the state is not ours, expired or for another request), and
+  // builds the input_required result once a handler asked.
+  bool open_input_state(const std::shared_ptr<server_detail::Connection>& c, const json& id, const std::string& method,
+                        const json& params, RequestContext::Impl& ctx);
+  [[nodiscard]] json input_required_result(const RequestContext::Impl& ctx) const;
+  std::string state_key;  // 32 bytes (options.input_state_key, or random)
   [[nodiscard]] json identity_json() const;
   [[nodiscard]] json capabilities(bool modern) const;
   // A result as its era wants it: modern results say they are complete and who answered, and

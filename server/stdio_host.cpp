@@ -35,6 +35,18 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
   Result<void> notify(const json& /*about*/, const std::string& method, json params) override {
     return RpcEngine::notify(method, std::move(params), Clock::now() + 10s);
   }
+  Result<json> request(const json& /*about*/, const std::string& method, json params, std::stop_token stop,
+                       Clock::time_point deadline) override {
+    struct Writer final : RequestWriter {
+      StdioChannel& channel;
+      Clock::time_point deadline;
+      Writer(StdioChannel& c, Clock::time_point d) : channel(c), deadline(d) {}
+      Result<void> write(const json& message) override { return channel.write(message, deadline); }
+    } writer(*this, deadline);
+    auto pending = send_lent(method, params, deadline, {}, writer);
+    if (!pending) return fail(std::move(pending.error()));
+    return wait(*pending, deadline, stop);
+  }
   // A message from the client, checked as JSON-RPC (what the engine would only ignore is
   // answered with the error JSON-RPC names for it).
   void take(std::string_view line, std::size_t max_values) {

@@ -28,6 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -67,6 +68,14 @@ struct ServerOptions {
   std::size_t max_message_bytes = 32u << 20;
   /// Items per page of tools/list, resources/list, resources/templates/list, prompts/list.
   std::size_t page_size = 100;
+  /// How long a handler's elicit(), sample() or roots() waits for a legacy client's answer.
+  std::chrono::milliseconds client_request_timeout{60000};
+  /// 2026-07-28 input rounds: the `requestState` a client carries between rounds holds the
+  /// answers so far, sealed (AES-256-GCM) with this 32-byte key and valid for
+  /// `input_state_ttl`. Empty: a random key per process (then the rounds of one call must
+  /// reach the same process; replicas behind a load balancer need one shared key).
+  std::string input_state_key{};
+  std::chrono::seconds input_state_ttl{600};
   /// Oddities worth a log line (a client's malformed message, a handler that threw). Default:
   /// none. Never given a client's credentials.
   std::function<void(std::string_view)> on_diagnostic{};
@@ -94,6 +103,22 @@ class RequestContext {
   /// Sends `notifications/message` at `level` ("debug" ... "emergency") unless the client asked
   /// for less (legacy `logging/setLevel`, modern `_meta` logLevel).
   Result<void> log(std::string_view level, nlohmann::json data, std::string logger = {});
+
+  /// Asks the user, through the client (`elicitation/create`, form or URL mode), and returns
+  /// the answer. Legacy revisions: a request to the client, waited for within
+  /// ServerOptions::client_request_timeout. 2026-07-28: the call answers `input_required` and
+  /// the client calls again with the answer, which runs the handler again from the start: a
+  /// handler that asks must be safe to run again up to its question. Until the answer is there,
+  /// this fails with Errc::input_required: return that error (the server answers
+  /// `input_required` whatever the handler returns once it asked).
+  /// A client that did not declare the capability: an error with rpc_code -32021 and
+  /// data.requiredCapabilities (returned as is, it tells the client what it lacks).
+  Result<ElicitResult> elicit(const ElicitRequest& request);
+  /// `sampling/createMessage`: `params` as the specification defines them; the
+  /// CreateMessageResult. As elicit() in each era.
+  Result<nlohmann::json> sample(const nlohmann::json& params);
+  /// `roots/list`: the client's roots. As elicit() in each era.
+  Result<std::vector<Root>> roots();
 
   struct Impl;
   explicit RequestContext(Impl& impl) : impl_(impl) {}

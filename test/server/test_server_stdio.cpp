@@ -529,3 +529,87 @@ TEST_CASE("server: URI templates match segments, reserved expansions and decode 
   CHECK_FALSE(nasty->match("x" + std::string(4000, 'y')));
   CHECK(testutil::ms_since(t0) < 2000);
 }
+
+TEST_CASE("server over stdio: a handler asks the client (elicitation, sampling, roots) in each era") {
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    std::atomic<int> asked{0};
+    auto cfg = testutil::one("s", stdio_server(c.era, c.version));
+    cfg.handlers.elicitation = [&](const std::string&, const mcp::ElicitRequest& q) -> mcp::Result<mcp::ElicitResult> {
+      ++asked;
+      mcp::ElicitResult r;
+      r.content = {{"name", q.message == "Second name?" ? "Grace" : "Ada"}};
+      return r;
+    };
+    cfg.handlers.sampling = [](const std::string&, const json& params) -> mcp::Result<json> {
+      CHECK(params["maxTokens"] == 10);
+      return json{{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "4"}}}, {"model", "test"}};
+    };
+    cfg.handlers.roots = [](const std::string&) {
+      return std::vector<mcp::Root>{{"file:///work", "work"}, {"file:///tmp", std::nullopt}};
+    };
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    auto hello = client->call_tool("s", "ask_name", json::object());
+    REQUIRE(hello);
+    CHECK(hello->text() == "Hello, Ada");
+    auto twice = client->call_tool("s", "ask_twice", json::object());
+    REQUIRE(twice);
+    CHECK(twice->text() == "Ada+Grace");
+    CHECK(asked == 3);
+    auto model = client->call_tool("s", "ask_model", json::object());
+    REQUIRE(model);
+    CHECK(model->text() == "4");
+    auto roots = client->call_tool("s", "list_roots", json::object());
+    REQUIRE(roots);
+    CHECK(roots->text() == "file:///work,file:///tmp");
+    client->disconnect();
+
+    // A client without the capability: the handler's question fails with -32021, which the
+    // tool returns as is.
+    auto bare = mcp::Client::create(testutil::one("s", stdio_server(c.era, c.version)));
+    REQUIRE(bare);
+    auto refused = bare->call_tool("s", "ask_name", json::object());
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().rpc_code == -32021);
+    CHECK(refused.error().data["requiredCapabilities"].contains("elicitation"));
+    CHECK(bare->call_tool("s", "list_roots", json::object()).error().rpc_code == -32021);
+    bare->disconnect();
+  }
+}
+
+TEST_CASE("server over stdio: 2026-07-28 input rounds: the sealed requestState cannot be forged or moved") {
+  Raw raw;
+  const std::string meta =
+      R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}})";
+  auto first = raw.reply(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask_twice","arguments":{},)" + meta + "}}");
+  REQUIRE(first.contains("result"));
+  CHECK(first["result"]["resultType"] == "input_required");
+  REQUIRE(first["result"]["inputRequests"].contains("elicit-0"));
+  CHECK(first["result"]["inputRequests"]["elicit-0"]["method"] == "elicitation/create");
+  CHECK_FALSE(first["result"].contains("ttlMs"));
+  const std::string state = first["result"]["requestState"];
+  // Round two: the first answer; the server asks the second question.
+  auto second = raw.reply(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ask_twice","arguments":{},)" + meta +
+                          R"(,"inputResponses":{"elicit-0":{"action":"accept","content":{"name":"Ada"}}},"requestState":")" + state + "\"}}");
+  CHECK(second["result"]["resultType"] == "input_required");
+  REQUIRE(second["result"]["inputRequests"].contains("elicit-1"));
+  const std::string state2 = second["result"]["requestState"];
+  // Round three: only the latest answer; the first comes back inside the state.
+  auto third = raw.reply(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"ask_twice","arguments":{},)" + meta +
+                         R"(,"inputResponses":{"elicit-1":{"action":"accept","content":{"name":"Grace"}}},"requestState":")" + state2 + "\"}}");
+  CHECK(third["result"]["resultType"] == "complete");
+  CHECK(third["result"]["content"][0]["text"] == "Ada+Grace");
+  // A state altered by one character, or replayed for another tool: -32602.
+  std::string forged = state2;
+  forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"ask_twice","arguments":{},)" + meta +
+                  R"(,"requestState":")" + forged + "\"}}")["error"]["code"] == -32602);
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ask_name","arguments":{},)" + meta +
+                  R"(,"requestState":")" + state2 + "\"}}")["error"]["code"] == -32602);
+  // A missing answer is asked again, not an error.
+  auto again = raw.reply(R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"ask_name","arguments":{},)" + meta +
+                         R"(,"inputResponses":{"unrelated":{"x":1}}}})");
+  CHECK(again["result"]["resultType"] == "input_required");
+  CHECK(raw.close_and_wait(5000) == 0);
+}

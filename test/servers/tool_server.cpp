@@ -178,6 +178,45 @@ int main() {
                           server.notify_resource_updated(a["uri"].get<std::string>());
                           return text("touched");
                         }}));
+  // Asking the client: elicitation (once, or twice in a row), sampling, roots.
+  const auto ask_name = [](mcp::RequestContext& ctx, const std::string& message) -> mcp::Result<std::string> {
+    mcp::ElicitRequest q;
+    q.message = message;
+    q.requested_schema = {{"type", "object"}, {"properties", {{"name", {{"type", "string"}}}}}, {"required", {"name"}}};
+    auto a = ctx.elicit(q);
+    if (!a) return mcp::fail(a.error());
+    if (a->action != "accept") return a->action;
+    return a->content.value("name", std::string("?"));
+  };
+  must(server.add_tool({.name = "ask_name",
+                        .handler = [ask_name](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          auto n = ask_name(ctx, "Your name?");
+                          if (!n) return mcp::fail(n.error());
+                          return text("Hello, " + *n);
+                        }}));
+  must(server.add_tool({.name = "ask_twice",
+                        .handler = [ask_name](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          auto first = ask_name(ctx, "First name?");
+                          if (!first) return mcp::fail(first.error());
+                          auto second = ask_name(ctx, "Second name?");
+                          if (!second) return mcp::fail(second.error());
+                          return text(*first + "+" + *second);
+                        }}));
+  must(server.add_tool({.name = "ask_model",
+                        .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          auto r = ctx.sample({{"messages", {{{"role", "user"}, {"content", {{"type", "text"}, {"text", "2+2?"}}}}}},
+                                               {"maxTokens", 10}});
+                          if (!r) return mcp::fail(r.error());
+                          return text((*r)["content"].value("text", std::string()));
+                        }}));
+  must(server.add_tool({.name = "list_roots",
+                        .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          auto r = ctx.roots();
+                          if (!r) return mcp::fail(r.error());
+                          std::string out;
+                          for (const auto& root : *r) out += (out.empty() ? "" : ",") + root.uri;
+                          return text(out);
+                        }}));
   auto served = server.serve_stdio();
   if (!served) {
     std::fprintf(stderr, "tool_server: %s\n", served.error().message.c_str());
