@@ -174,7 +174,12 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
       line.clear();
     }
   }
-  // The client is gone (or its input broke): stop what runs for it and wait for the handlers.
+  // The client closed our input: what is running may still answer within the grace (a script
+  // that pipes requests in and closes), then it is stopped; we return once every handler has.
+  {
+    std::unique_lock lk(conn->m);
+    conn->idle.wait_for(lk, impl->options.shutdown_grace, [&] { return conn->running.empty(); });
+  }
   Impl::close(*conn);
   {
     std::unique_lock lk(conn->m);

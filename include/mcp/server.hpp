@@ -68,6 +68,9 @@ struct ServerOptions {
   std::size_t max_message_bytes = 32u << 20;
   /// Items per page of tools/list, resources/list, resources/templates/list, prompts/list.
   std::size_t page_size = 100;
+  /// When a client goes away (stdin ends), requests still running may finish and answer
+  /// within this time; then their stop tokens fire.
+  std::chrono::milliseconds shutdown_grace{1000};
   /// How long a handler's elicit(), sample() or roots() waits for a legacy client's answer.
   std::chrono::milliseconds client_request_timeout{60000};
   /// 2026-07-28 input rounds: the `requestState` a client carries between rounds holds the
@@ -244,9 +247,10 @@ class Server {
   /// schema refuses.
   Result<CallToolResult> execute_tool(std::string_view name, const nlohmann::json& arguments);
 
-  /// Serves one client over stdin and stdout (newline-delimited JSON-RPC) until stdin ends,
-  /// then cancels what still runs and returns once every handler has returned. Nothing but
-  /// protocol messages is written to stdout.
+  /// Serves one client over stdin and stdout (newline-delimited JSON-RPC) until stdin ends;
+  /// then what still runs may answer within ServerOptions::shutdown_grace before it is
+  /// cancelled, and this returns once every handler has returned. Nothing but protocol
+  /// messages is written to stdout.
   Result<void> serve_stdio();
   /// The same over two descriptors of the caller's (not closed here).
   Result<void> serve_stdio(int in_fd, int out_fd);
