@@ -29,8 +29,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ "$want_npm" = 1 ] && [ ! -x test/interop/node_modules/.bin/node ]; then
-  echo "setup: installing the pinned interop servers (npm ci --prefix test/interop)"
+# Reinstalled too when a pin added later is missing (the clients the server's interop tests use).
+if [ "$want_npm" = 1 ] && { [ ! -x test/interop/node_modules/.bin/node ] ||
+    ! grep -qs '"version": "2.4.0"' test/interop/node_modules/@modelcontextprotocol/client/package.json; }; then
+  echo "setup: installing the pinned interop servers and clients (npm ci --prefix test/interop)"
   npm ci --prefix test/interop --no-audit --no-fund --loglevel=error
 fi
 if [ "$want_npm" = 1 ] && { [ ! -x bench/peers/node_modules/.bin/node ] || [ ! -d bench/peers/node_modules/@mastra/mcp ]; }; then

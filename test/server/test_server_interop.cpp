@@ -1,0 +1,81 @@
+// mcp::Server against real clients over stdio: the official TypeScript SDK's v1 client (legacy
+// era), its v2 client (2026-07-28, input rounds served through requestState) and Mastra's
+// MCPClient, all pinned in test/interop (test/interop/server_clients.mjs drives them).
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+using nlohmann::json;
+
+namespace {
+
+std::string interop_dir() {
+  const char* e = std::getenv("MCP_INTEROP_DIR");
+  return e && *e ? e : "test/interop";
+}
+
+std::string tool_server() {
+  const char* e = std::getenv("MCP_TOOL_SERVER");
+  return e && *e ? e : TOOL_SERVER_PATH;
+}
+
+// Runs the script with `client` against our tool server; its one line of JSON.
+json run_client(const std::string& client) {
+  const std::string dir = interop_dir();
+  const std::string cmd = "timeout 120 '" + dir + "/node_modules/.bin/node' '" + dir + "/server_clients.mjs' " + client +
+                          " '" + tool_server() + "' 2>&1";
+  std::string output;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), static_cast<int>(buf.size()), p)) output += buf.data();
+  const int status = ::pclose(p);
+  INFO("output: " << output);
+  REQUIRE(status == 0);
+  const auto last = output.find_last_of('{') == std::string::npos ? std::string::npos : output.rfind("\n{");
+  json j = json::parse(last == std::string::npos ? output : output.substr(last + 1), nullptr, false);
+  REQUIRE(j.is_object());
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("server interop: the TypeScript SDK v1 client (legacy) and v2 client (2026-07-28) over stdio") {
+  for (const char* client : {"v1", "v2"}) {
+    CAPTURE(client);
+    const json r = run_client(client);
+    CAPTURE(r.dump());
+    CHECK(r["era"] == (std::string(client) == "v2" ? "modern 2026-07-28" : "legacy"));
+    CHECK(r["server"] == "tool-server");
+    CHECK(r["tools"].size() >= 10);
+    CHECK(r["echo"] == "hi");
+    CHECK(r["add"] == json{{"sum", 5}});
+    CHECK(r["invalid"]["isError"] == true);
+    CHECK(r["resources"] == json::array({"test://static-binary", "test://static-text"}));
+    CHECK(r["read"] == "static text");
+    CHECK(r["template"] == "data for 7");
+    CHECK(r["prompts"] == json::array({"greet"}));
+    CHECK(r["prompt"] == "Say hello to Ada in a warm tone");
+    CHECK(r["complete"] == json::array({"warm", "wry"}));
+    // Two questions in one call: legacy sends two elicitation requests, 2026-07-28 answers
+    // input_required twice and the client retries with the sealed state.
+    CHECK(r["elicit"] == "Ada+Ada");
+    CHECK(r["roots"] == "file:///work");
+  }
+}
+
+TEST_CASE("server interop: Mastra's MCPClient over stdio") {
+  const json r = run_client("mastra");
+  CAPTURE(r.dump());
+  CHECK(r["tools"].size() >= 10);
+  CHECK(r["echo"] == "hi");
+  CHECK(r["add"] == json{{"sum", 5}});
+  CHECK(r["resources"] == json::array({"test://static-binary", "test://static-text"}));
+  CHECK(r["read"] == "static text");
+  CHECK(r["prompts"] == json::array({"greet"}));
+  CHECK(r["prompt"] == "Say hello to Ada");
+}
