@@ -97,7 +97,7 @@ class Connection {
 
 
 // An RFC 6570 template as far as resource templates use it: literals, `{name}` (one path
-// segment) and `{+name}` (anything). Parsed once; matching backtracks over a few variables.
+// segment) and `{+name}` (anything). Parsed once; matched in time linear in the URI.
 class UriTemplate {
  public:
   // nullopt for a template that does not parse (an unclosed brace, an empty or odd name).
@@ -113,8 +113,6 @@ class UriTemplate {
     bool reserved = false;
   };
   static constexpr std::size_t kMaxUri = 4096;  // longer URIs match no template
-  bool match_from(std::size_t part, std::string_view rest, std::size_t total, std::vector<bool>& failed,
-                  std::map<std::string, std::string>& out) const;
   std::vector<Part> parts_;
 };
 

@@ -80,41 +80,48 @@ bool UriTemplate::has_variable(std::string_view name) const {
 }
 
 std::optional<std::map<std::string, std::string>> UriTemplate::match(std::string_view uri) const {
-  // Matching backtracks; each (part, position) is tried once (`failed` remembers), so the work
-  // is bounded by parts x length x candidates, and the length is capped.
+  // Dynamic programming from the end: ok[k][p] says whether parts k.. match uri[p..]. A
+  // variable's value is the shortest (non-empty) one after which the rest matches; `next[k][p]`
+  // is the first end at or after p where the rest (part k + 1..) matches. Linear in parts x
+  // length, whatever the template and the URI; URIs over kMaxUri match nothing.
   if (uri.size() > kMaxUri) return std::nullopt;
-  std::map<std::string, std::string> out;
-  std::vector<bool> failed((parts_.size() + 1) * (uri.size() + 1), false);
-  if (!match_from(0, uri, uri.size(), failed, out)) return std::nullopt;
-  return out;
-}
-
-bool UriTemplate::match_from(std::size_t part, std::string_view rest, std::size_t total, std::vector<bool>& failed,
-                             std::map<std::string, std::string>& out) const {
-  if (part == parts_.size()) return rest.empty();
-  const std::size_t state = part * (total + 1) + (total - rest.size());
-  if (failed[state]) return false;
-  const Part& p = parts_[part];
-  bool ok = false;
-  if (!p.literal.empty()) {
-    ok = rest.substr(0, p.literal.size()) == p.literal &&
-         match_from(part + 1, rest.substr(p.literal.size()), total, failed, out);
-  } else {
-    // A variable: the shortest value (non-empty) after which the rest matches; only where the
-    // next literal starts. A simple one stops at '/', '?' or '#'.
-    const std::string* next = part + 1 < parts_.size() ? &parts_[part + 1].literal : nullptr;
-    for (std::size_t n = 1; n <= rest.size() && !ok; ++n) {
-      const char ch = rest[n - 1];
-      if (!p.reserved && (ch == '/' || ch == '?' || ch == '#')) break;
-      if (next ? rest.compare(n, next->size(), *next) != 0 : n != rest.size()) continue;
-      if (match_from(part + 1, rest.substr(n), total, failed, out)) {
-        out[p.name] = decode(rest.substr(0, n));
-        ok = true;
-      }
+  const std::size_t n = uri.size(), parts = parts_.size();
+  std::vector<std::vector<char>> ok(parts + 1, std::vector<char>(n + 2, 0));
+  std::vector<std::vector<std::size_t>> next(parts, std::vector<std::size_t>());
+  ok[parts][n] = 1;
+  // stop[p]: the first '/', '?' or '#' at or after p (n if none): where a simple value ends.
+  std::vector<std::size_t> stop(n + 1, n);
+  for (std::size_t p = n; p-- > 0;) stop[p] = (uri[p] == '/' || uri[p] == '?' || uri[p] == '#') ? p : stop[p + 1];
+  for (std::size_t k = parts; k-- > 0;) {
+    const Part& part = parts_[k];
+    if (!part.literal.empty()) {
+      const std::size_t len = part.literal.size();
+      for (std::size_t p = 0; p + len <= n; ++p) ok[k][p] = ok[k + 1][p + len] && uri.compare(p, len, part.literal) == 0;
+      continue;
+    }
+    // The first e >= p at which parts k + 1.. match.
+    auto& first = next[k];
+    first.assign(n + 2, n + 1);
+    for (std::size_t e = n + 1; e-- > 0;) first[e] = ok[k + 1][e] ? e : first[e + 1];
+    for (std::size_t p = 0; p < n; ++p) {
+      const std::size_t limit = part.reserved ? n : stop[p];  // the value is uri[p..e)
+      ok[k][p] = first[p + 1] <= limit;
     }
   }
-  if (!ok) failed[state] = true;
-  return ok;
+  if (!ok[0][0]) return std::nullopt;
+  std::map<std::string, std::string> out;
+  std::size_t p = 0;
+  for (std::size_t k = 0; k < parts; ++k) {
+    const Part& part = parts_[k];
+    if (!part.literal.empty()) {
+      p += part.literal.size();
+      continue;
+    }
+    const std::size_t e = next[k][p + 1];
+    out[part.name] = decode(uri.substr(p, e - p));
+    p = e;
+  }
+  return out;
 }
 
 }  // namespace mcp::server_detail
