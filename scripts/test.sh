@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up and build, then the suite (unit: pure code; integration: our fixtures, real
-# processes and sockets; interop: the pinned npm servers; cli), the same suite under ASan+UBSan,
-# the unit and integration tests under TSan, and the meson-subproject consumer build.
+# processes and sockets; interop: the pinned npm servers; server: mcp::Server; cli), the same suite
+# under ASan+UBSan, the unit, integration and server tests under TSan, and the meson-subproject
+# consumer build.
 #   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,23 +50,26 @@ if [ "${1:-}" != "--quick" ]; then
   if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
   fi
-  ninja -C build-asan test/unit_tests test/integration_tests test/interop_tests \
-    test/fixtures/fault_server test/fixtures/http_fault_server
+  ninja -C build-asan test/unit_tests test/integration_tests test/interop_tests test/server_tests \
+    test/fixtures/fault_server test/fixtures/http_fault_server test/tool_server
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop
+    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server
   passed=$((passed + 1))
 
-  step "unit and integration tests under TSan"
+  step "unit, integration and server tests under TSan"
   if [ ! -f build-tsan/build.ninja ]; then
     meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false
   fi
-  ninja -C build-tsan test/unit_tests test/integration_tests
+  ninja -C build-tsan test/unit_tests test/integration_tests test/server_tests test/tool_server
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/unit_tests
   # The fixture servers are test equipment: the plain build's, so TSan watches only our code.
   MCP_FAULT_SERVER="$PWD/build/test/fixtures/fault_server" \
   MCP_HTTP_FAULT_SERVER="$PWD/build/test/fixtures/http_fault_server" \
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" \
     build-tsan/test/integration_tests -tce='*16 MiB*,*50 MiB*'
+  # The server under TSan: our server (tool_server, built with TSan) driven by our client and
+  # by the pinned TypeScript and Mastra clients.
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/server_tests
   passed=$((passed + 1))
 
   step "SSE parser, HTTP/1.1 response parser and parse_json under libFuzzer (20 s each)"
