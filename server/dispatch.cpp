@@ -138,6 +138,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   if (method == "server/discover") {
     json result{{"supportedVersions", supported_versions()}, {"capabilities", caps}};
     if (options.identity.instructions) result["instructions"] = *options.identity.instructions;
+    result["_meta"][sd::kMetaServerInfo] = identity_json();  // always here, whatever the option
     return c->respond(id, finish(modern, std::move(result), true));
   }
   if (method == "ping") return c->respond(id, json::object());

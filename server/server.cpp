@@ -208,7 +208,7 @@ nlohmann::json Server::Impl::capabilities(bool modern) const {
 nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cacheable) const {
   if (!modern) return result;
   if (result.value("resultType", std::string()) == "input_required") {
-    result["_meta"][server_detail::kMetaServerInfo] = identity_json();
+    if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_json();
     return result;  // not cacheable: the retry's answer is another one
   }
   result["resultType"] = "complete";
@@ -218,7 +218,7 @@ nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cac
     if (!result.contains("ttlMs")) result["ttlMs"] = 0;
     if (!result.contains("cacheScope")) result["cacheScope"] = "public";
   }
-  result["_meta"][server_detail::kMetaServerInfo] = identity_json();
+  if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_json();
   return result;
 }
 

@@ -66,6 +66,9 @@ struct ServerOptions {
   /// One message (a line over stdio) may be this large; longer ones are refused (-32600) and
   /// skipped. Values and nesting are capped as for the client (32 MiB, 128 levels).
   std::size_t max_message_bytes = 32u << 20;
+  /// 2026-07-28: put `io.modelcontextprotocol/serverInfo` in every result's `_meta`, as the
+  /// specification recommends (`server/discover` always has it). False keeps results smaller.
+  bool server_info_in_results = true;
   /// Items per page of tools/list, resources/list, resources/templates/list, prompts/list.
   std::size_t page_size = 100;
   /// When a client goes away (stdin ends), requests still running may finish and answer
