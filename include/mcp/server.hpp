@@ -113,6 +113,8 @@ struct ServerTool {
   ToolHandler handler{};                    ///< required
 };
 
+class HttpHost;  // <mcp/server_http.hpp>
+
 /// An MCP server: its tools, and the hosts that serve them.
 class Server {
  public:
@@ -147,6 +149,7 @@ class Server {
   struct Impl;
 
  private:
+  friend class HttpHost;  // serves impl_ over HTTP (server/http_host.cpp)
   std::shared_ptr<Impl> impl_;
 };
 
