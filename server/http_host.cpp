@@ -62,7 +62,6 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 namespace {
 
 constexpr std::size_t kHeaderLimit = 16 * 1024;  // request line and headers
-constexpr std::size_t kWatchLimit = 64 * 1024;   // bytes read ahead (pipelined) while a request runs
 constexpr auto kHeartbeat = 15s;                 // comment lines on quiet event streams
 constexpr auto kLinger = 2s;                     // reading what a refused client still sends
 
@@ -250,6 +249,15 @@ class Channel final : public sd::Connection {
     std::lock_guard lk(xm_);
     return pending_.emplace(id.dump(), std::move(ex)).second;
   }
+  // The exchange waiting for request `id`, no longer registered.
+  std::shared_ptr<Exchange> take(const json& id) {
+    std::lock_guard lk(xm_);
+    auto it = pending_.find(id.dump());
+    if (it == pending_.end()) return nullptr;
+    auto ex = std::move(it->second);
+    pending_.erase(it);
+    return ex;
+  }
   // An exchange the client left: later answers for it go nowhere.
   void forget(const Exchange* ex) {
     std::lock_guard lk(xm_);
@@ -414,11 +422,11 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     enqueue(std::move(ev));
   }
 
-  // The session of `ex` ended (strand): a GET stream ends cleanly, a waiting request's
-  // connection closes (its answer will not come).
+  // `ex` gets no answer (its session ended, or it was cancelled): an event stream ends
+  // cleanly, a request still waiting for JSON loses its connection.
   void drop(const std::shared_ptr<Exchange>& ex) {
     if (closed_ || ex != current_ || ex->done) return;
-    if (ex->standalone) {
+    if (ex->streaming) {
       ex->done = true;
       if (chunked_) enqueue("0\r\n\r\n");
       end_exchange();
@@ -471,7 +479,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
   // While a request waits for its answer, one read stays out: it sees the client leave.
   void watch() {
-    if (reading_ || closed_ || buf_.size() >= kWatchLimit) return;
+    // Bytes of a pipelined next request already here: the client is there, nothing to watch.
+    if (reading_ || closed_ || buf_.size() > 0) return;
     reading_ = true;
     sock_.async_read_some(buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
       self->on_watch(ec, n);
@@ -487,11 +496,12 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return close();
     }
     buf_.commit(n);
+    // The client pipelined its next request: it is still there. Stop watching, so that the
+    // next request is parsed from the buffer as soon as this exchange ends.
     if (read_next_) {
       read_next_ = false;
       return read_request();
     }
-    if (current_) watch();
   }
 
   // ---------------------------------------------------------------- requests
@@ -656,6 +666,10 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       // Notifications (initialized, cancelled) go to the protocol; responses to our requests
       // have no taker yet (the server sends none).
       if (!is_response) host_.server->notification(channel, method, params);
+      // A cancelled request gets no answer (25/basic/utilities/cancellation): its POST ends
+      // without one rather than waiting for ever.
+      if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
+        if (auto ex = channel->take(params["requestId"])) host_.gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
       return plain(202, "");
     }
     if (host_.opt.json_response) ex.sse_ok = false;
@@ -674,6 +688,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     if (!channel->add(id, ex))
       return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", id);
     current_ = ex;
+    self_ = shared_from_this();
     watch();
     // Answers (even immediate ones) come back through the gate, posted to this strand.
     host_.server->dispatch(channel, id, method, std::move(params));
@@ -696,6 +711,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     ex->standalone = true;
     if (!channel->open_stream(ex)) return refuse(409, jsonrpc::invalid_request, "a stream is open for this session already");
     current_ = ex;
+    self_ = shared_from_this();
     start_sse(*ex);
     watch();
   }
@@ -762,6 +778,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
   void end_exchange() {
     current_.reset();
+    self_.reset();  // every caller runs in a handler that holds the connection
     if (!keep_alive_) {
       close_after_ = true;
       if (!writing_) finish_close();
@@ -819,6 +836,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    self_.reset();
     timer_.cancel();
     beast::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -869,6 +887,10 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> current_;
+  // Held while an exchange waits for its answer: no I/O may be outstanding then (a pipelined
+  // request is in the buffer), and the answer finds the connection through a weak pointer.
+  // close() lets go; stop() closes every connection before the io_context goes.
+  std::shared_ptr<HttpConn> self_;
   bool keep_alive_ = true;
   bool chunked_ = true;
   bool reading_ = false;
@@ -892,14 +914,8 @@ void Gate::post(const std::weak_ptr<HttpConn>& conn, F fn) {
 }
 
 void Channel::respond(const json& id, Result<json> r) {
-  std::shared_ptr<Exchange> ex;
-  {
-    std::lock_guard lk(xm_);
-    auto it = pending_.find(id.dump());
-    if (it == pending_.end()) return;  // the client left, or the session ended
-    ex = std::move(it->second);
-    pending_.erase(it);
-  }
+  auto ex = take(id);
+  if (!ex) return;  // the client left, or the session ended
   int status = 200;
   json msg{{"jsonrpc", "2.0"}, {"id", id}};
   if (r) {

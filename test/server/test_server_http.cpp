@@ -597,6 +597,34 @@ TEST_CASE("server over HTTP: legacy sessions (initialize, Mcp-Session-Id, versio
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/list"}}, {{"Mcp-Session-Id", "nope"}}).status == 404);
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/list"}},
              {{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-06-18"}}).status == 400);
+  // notifications/cancelled stops the handler; the cancelled request's POST ends unanswered.
+  {
+    RawConn slow(h.port);
+    const std::string body = json{{"jsonrpc", "2.0"}, {"id", "s1"}, {"method", "tools/call"},
+                                  {"params", {{"name", "sleep"}, {"arguments", {{"ms", 10000}}}}}}.dump();
+    REQUIRE(slow.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nMcp-Session-Id: " + sid +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    CHECK(testutil::eventually([&] { return h.running == 1; }));
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", "s1"}}}}, in_session).status == 202);
+    CHECK(testutil::eventually([&] { return h.cancelled == 1; }));
+    CHECK(slow.read(2000).status == 0);
+  }
+  // Pipelined requests on one connection are answered in order.
+  {
+    RawConn pipe(h.port);
+    std::string both;
+    for (int id : {20, 21}) {
+      const std::string body = json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+                                    {"params", {{"name", "sleep"}, {"arguments", {{"ms", 50}}}}}}.dump();
+      both += "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nMcp-Session-Id: " + sid +
+              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
+    REQUIRE(pipe.send(both));
+    auto first = pipe.read();
+    INFO(first.status << " " << first.body);
+    CHECK(first.body_json()["id"] == 20);
+    CHECK(pipe.read().body_json()["id"] == 21);
+  }
   // A POSTed response (to a server request) is accepted.
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 99}, {"result", json::object()}}, in_session).status == 202);
 
