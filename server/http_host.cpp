@@ -471,6 +471,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     arm({}, Timer::none);
     Request req = parser_->release();
     parser_.reset();
+    // A long-lived connection (an open stream) keeps no memory of one large request.
+    if (buf_.size() == 0 && buf_.capacity() > 64 * 1024) buf_.shrink_to_fit();
     keep_alive_ = req.keep_alive();
     chunked_ = req.version() >= 11;
     if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection

@@ -519,6 +519,23 @@ TEST_CASE("server over HTTP: refusals before the protocol (Host, Origin, path, m
   CHECK(post_modern(h.port, list).status == 200);
 }
 
+TEST_CASE("server over HTTP: configured Host and Origin lists replace the loopback defaults") {
+  Hosted h({.allowed_hosts = {"mcp.example.com", "api.example.com:8443"}, .allowed_origins = {"https://app.example.com"}});
+  const auto list = modern_request(1, "tools/list");
+  auto status = [&](std::map<std::string, std::string> extra) {
+    auto hh = modern_headers(list);
+    for (auto& [k, v] : extra) hh[k] = v;
+    return RawConn(h.port).request("POST", list.dump(), hh).status;
+  };
+  CHECK(status({{"Host", "MCP.example.com"}}) == 200);  // case-insensitive, any port
+  CHECK(status({{"Host", "mcp.example.com:9"}}) == 200);
+  CHECK(status({{"Host", "api.example.com:8443"}}) == 200);
+  CHECK(status({{"Host", "api.example.com:8444"}}) == 403);
+  CHECK(status({{"Host", "127.0.0.1"}}) == 403);  // the list replaces the defaults
+  CHECK(status({{"Host", "mcp.example.com"}, {"Origin", "https://app.example.com"}}) == 200);
+  CHECK(status({{"Host", "mcp.example.com"}, {"Origin", "http://localhost:3000"}}) == 403);
+}
+
 TEST_CASE("server over HTTP: the modern pipeline's header checks (SERVER-SPEC 1.4)") {
   Hosted h;
   const auto call = modern_request(7, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
