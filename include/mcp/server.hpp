@@ -205,6 +205,8 @@ struct ServerPrompt {
   Completer complete{};                     ///< optional: values for its arguments
 };
 
+class HttpHost;  // <mcp/server_http.hpp>
+
 /// An MCP server: its tools, and the hosts that serve them.
 class Server {
  public:
@@ -261,6 +263,7 @@ class Server {
   struct Impl;
 
  private:
+  friend class HttpHost;  // serves impl_ over HTTP (server/http_host.cpp)
   std::shared_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,1146 @@
+// SPDX-License-Identifier: MIT
+// The Streamable HTTP host of mcp::Server (docs/SERVER-SPEC.md 1.3, 1.4, 2.8, 3.3), on Boost.Beast
+// (request parsing) and Asio (sockets, timers, strands). Every Beast and Asio header of the
+// library is in this one translation unit.
+//
+// Shape. Each TCP connection (HttpConn) lives on its own strand of the host's io_context and
+// serves one HTTP request at a time. A JSON-RPC request becomes an Exchange, registered under
+// its id in a Channel (the server_detail::Connection the protocol answers through): a fresh
+// Channel per POST for modern and sessionless legacy requests, one per legacy session. Handler
+// threads answer through the Channel; the Gate posts that answer to the connection's strand,
+// and only while the I/O side still exists. While a request waits for its answer the
+// connection keeps one read outstanding, so that a client that goes away is seen at once (and,
+// when nobody else can cancel the request, cancels it). Responses are framed here (headers,
+// chunks, events) into a bounded queue per connection: a client that reads slower than its
+// stream fills loses the stream rather than growing our memory.
+#include <mcp/server_http.hpp>
+
+#include "server_impl.hpp"
+
+#include "../lib/protocol/json_read.hpp"
+#include "../lib/protocol/json_write.hpp"
+#include "../lib/protocol/jsonrpc.hpp"
+#include "../lib/util/base64.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <map>
+#include <optional>
+#include <thread>
+
+namespace mcp {
+
+namespace sd = server_detail;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using Request = http::request<http::string_body>;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+namespace {
+
+constexpr std::size_t kHeaderLimit = 16 * 1024;  // request line and headers
+constexpr auto kHeartbeat = 15s;                 // comment lines on quiet event streams
+constexpr auto kLinger = 2s;                     // reading what a refused client still sends
+
+// ------------------------------------------------------------------ small helpers
+
+char lower_char(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = lower_char(c);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (lower_char(a[i]) != lower_char(b[i])) return false;
+  return true;
+}
+
+// Optional whitespace around a header value (RFC 9110 5.6.3) is not part of it.
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Visible ASCII, space and tab: what an Mcp-* header value may hold.
+bool header_chars_ok(std::string_view v) {
+  return std::all_of(v.begin(), v.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c == '\t' || (c >= 0x20 && c <= 0x7e);
+  });
+}
+
+bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+
+std::optional<std::string> header(const Request& req, std::string_view name) {
+  auto it = req.find(beast::string_view(name.data(), name.size()));
+  if (it == req.end()) return std::nullopt;
+  const auto v = it->value();
+  return std::string(trim(std::string_view(v.data(), v.size())));
+}
+
+// Strict standard base64 (RFC 4648 4, padded): what the `=?base64?...?=` sentinel holds.
+std::optional<std::string> base64_strict(std::string_view t) {
+  if (t.size() % 4 != 0) return std::nullopt;
+  std::size_t pad = 0;
+  while (pad < 2 && pad < t.size() && t[t.size() - 1 - pad] == '=') ++pad;
+  for (std::size_t i = 0; i + pad < t.size(); ++i) {
+    const char c = t[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/'))
+      return std::nullopt;
+  }
+  return detail::base64_decode_lenient(t);
+}
+
+// An Mcp-Name / Mcp-Param-* value as the client meant it: the sentinel decoded, else literal.
+std::optional<std::string> header_value_decoded(std::string_view v) {
+  constexpr std::string_view open = "=?base64?", close = "?=";
+  if (v.size() >= open.size() + close.size() && v.substr(0, open.size()) == open &&
+      v.substr(v.size() - close.size()) == close)
+    return base64_strict(v.substr(open.size(), v.size() - open.size() - close.size()));
+  return std::string(v);
+}
+
+// Whether an Accept header admits `type` ("application/json"): the type, its "major/*" or "*/*".
+bool accepts(std::string_view accept, std::string_view type) {
+  const std::string major = std::string(type.substr(0, type.find('/'))) + "/*";
+  while (!accept.empty()) {
+    const auto comma = accept.find(',');
+    std::string_view item = accept.substr(0, comma);
+    item = trim(item.substr(0, item.find(';')));
+    if (iequals(item, type) || iequals(item, major) || item == "*/*") return true;
+    if (comma == std::string_view::npos) break;
+    accept.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+std::string random_session_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : bytes) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+std::string serialize(const json& message) {
+  std::string text;
+  if (!detail::append_json(text, message)) {
+    text.clear();
+    (void)detail::append_json(text, json{{"jsonrpc", "2.0"},
+                                         {"id", message.value("id", json())},
+                                         {"error", {{"code", jsonrpc::internal_error}, {"message", detail::too_deep_to_send_text()}}}});
+  }
+  return text;
+}
+
+json error_message(const json& id, int code, std::string message, json data = nullptr) {
+  json err{{"code", code}, {"message", std::move(message)}};
+  if (!data.is_null()) err["data"] = std::move(data);
+  return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
+}
+
+// The HTTP status of a modern JSON-RPC error (SERVER-SPEC 1.4 and 6): what the spec fixes,
+// else 200 with the error in the body.
+int modern_status(int code) {
+  switch (code) {
+    case jsonrpc::method_not_found: return 404;
+    case jsonrpc::parse_error:
+    case jsonrpc::invalid_request:
+    case jsonrpc::header_mismatch:
+    case jsonrpc::missing_required_client_capability:
+    case jsonrpc::unsupported_protocol_version: return 400;
+    default: return 200;
+  }
+}
+
+std::string chunk(std::string_view data) {
+  char size[24];
+  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+  std::string out(size, static_cast<std::size_t>(n));
+  out.append(data);
+  out += "\r\n";
+  return out;
+}
+
+bool is_loopback_name(std::string_view host) {
+  return iequals(host, "localhost") || host == "127.0.0.1" || host == "[::1]";
+}
+
+// "name:port", "[v6]:port", "name" -> the name part.
+std::string_view host_name(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    const auto end = host.find(']');
+    return end == std::string_view::npos ? host : host.substr(0, end + 1);
+  }
+  return host.substr(0, host.find(':'));
+}
+
+class HttpConn;
+class Channel;
+
+// Posting from handler threads to a connection's strand is only safe while the io_context
+// lives: stop() closes the gate first, and later answers are dropped.
+struct Gate {
+  std::mutex m;
+  bool open = true;
+  template <class F>
+  void post(const std::weak_ptr<HttpConn>& conn, F fn);
+};
+
+// One JSON-RPC request waiting for its answer on an HTTP response (or a legacy GET stream).
+struct Exchange {
+  std::weak_ptr<HttpConn> conn;
+  std::shared_ptr<Gate> gate;
+  std::weak_ptr<Channel> channel;
+  json id;                         // null for a GET stream
+  bool modern = false;
+  bool json_ok = true;             // Accept admits application/json
+  bool sse_ok = true;              // ... text/event-stream (and the host may stream)
+  bool standalone = false;         // a legacy GET stream: notifications only, no answer
+  bool cancel_on_disconnect = false;
+  Headers headers;                 // extra response headers (Mcp-Session-Id)
+  // Strand only.
+  bool streaming = false;
+  bool done = false;
+};
+
+// A client's channel as the protocol sees it: answers and notifications find their Exchange by
+// request id.
+class Channel final : public sd::Connection {
+ public:
+  explicit Channel(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
+
+  std::string session_id;  // a legacy session's, else empty
+  std::atomic<long long> last_used{0};
+
+  bool add(const json& id, std::shared_ptr<Exchange> ex) {
+    std::lock_guard lk(xm_);
+    return pending_.emplace(id.dump(), std::move(ex)).second;
+  }
+  // The exchange waiting for request `id`, no longer registered.
+  std::shared_ptr<Exchange> take(const json& id) {
+    std::lock_guard lk(xm_);
+    auto it = pending_.find(id.dump());
+    if (it == pending_.end()) return nullptr;
+    auto ex = std::move(it->second);
+    pending_.erase(it);
+    return ex;
+  }
+  // An exchange the client left: later answers for it go nowhere.
+  void forget(const Exchange* ex) {
+    std::lock_guard lk(xm_);
+    if (ex->standalone) {
+      if (stream_.get() == ex) stream_.reset();
+      return;
+    }
+    auto it = pending_.find(ex->id.dump());
+    if (it != pending_.end() && it->second.get() == ex) pending_.erase(it);
+  }
+  // Registers the GET stream; false when one is open already.
+  bool open_stream(std::shared_ptr<Exchange> ex) {
+    std::lock_guard lk(xm_);
+    if (stream_) return false;
+    stream_ = std::move(ex);
+    return true;
+  }
+  // Everything still waiting (the session ends).
+  std::vector<std::shared_ptr<Exchange>> take_all() {
+    std::lock_guard lk(xm_);
+    std::vector<std::shared_ptr<Exchange>> out;
+    for (auto& [k, ex] : pending_) out.push_back(std::move(ex));
+    pending_.clear();
+    if (stream_) out.push_back(std::move(stream_));
+    stream_.reset();
+    return out;
+  }
+  bool busy() {
+    {
+      std::lock_guard lk(xm_);
+      if (!pending_.empty() || stream_) return true;
+    }
+    std::lock_guard lk(m);
+    return !running.empty();
+  }
+
+  void respond(const json& id, Result<json> r) override;
+  Result<void> notify(const json& about, const std::string& method, json params) override;
+
+ private:
+  std::shared_ptr<Gate> gate_;
+  std::mutex xm_;
+  std::map<std::string, std::shared_ptr<Exchange>> pending_;
+  std::shared_ptr<Exchange> stream_;
+};
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ the host
+
+struct HttpHost::Impl {
+  Impl(std::shared_ptr<Server::Impl> s, HttpServerOptions o) : server(std::move(s)), opt(std::move(o)) {}
+
+  std::shared_ptr<Server::Impl> server;
+  HttpServerOptions opt;
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  bool any_host = false;           // no Host check (bound to a non-loopback address, no list)
+  std::size_t max_values = 0;
+  std::atomic<unsigned short> port{0};
+  std::atomic<bool> stopping{false};
+  bool started = false, stopped = false;
+
+  std::mutex m;  // conns, sessions
+  std::map<HttpConn*, std::weak_ptr<HttpConn>> conns;
+  std::map<std::string, std::shared_ptr<Channel>> sessions;
+
+  std::mutex run_m;
+  std::condition_variable run_cv;
+  std::size_t running_threads = 0;
+
+  // The I/O side, declared last: destroyed first (connections unregister from `conns`).
+  asio::io_context ioc;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> sweep;
+  std::optional<asio::steady_timer> accept_retry;
+  std::vector<std::thread> threads;
+
+  bool host_allowed(std::string_view host) const;
+  bool origin_allowed(std::string_view origin) const;
+  void accept();
+  void arm_sweep();
+  void expire_sessions();
+  std::shared_ptr<Channel> find_session(const std::string& id) {
+    std::lock_guard lk(m);
+    auto it = sessions.find(id);
+    if (it == sessions.end()) return nullptr;
+    it->second->last_used = now_ms();
+    return it->second;
+  }
+  bool add_session(const std::shared_ptr<Channel>& ch) {
+    std::lock_guard lk(m);
+    if (stopping) return false;
+    ch->last_used = now_ms();
+    return sessions.emplace(ch->session_id, ch).second;
+  }
+  std::shared_ptr<Channel> remove_session(const std::string& id) {
+    std::lock_guard lk(m);
+    auto it = sessions.find(id);
+    if (it == sessions.end()) return nullptr;
+    auto ch = std::move(it->second);
+    sessions.erase(it);
+    return ch;
+  }
+  void end_session(const std::shared_ptr<Channel>& ch);
+};
+
+namespace {
+
+// One TCP connection: one HTTP request at a time, on its own strand.
+class HttpConn : public std::enable_shared_from_this<HttpConn> {
+ public:
+  HttpConn(HttpHost::Impl& host, tcp::socket sock) : host_(host), sock_(std::move(sock)), timer_(sock_.get_executor()) {}
+  ~HttpConn() {
+    std::lock_guard lk(host_.m);
+    host_.conns.erase(this);
+  }
+
+  asio::any_io_executor executor() { return sock_.get_executor(); }
+
+  void start() {
+    if (host_.stopping) return close();
+    read_request();
+  }
+
+  // The host stops: whatever runs for this connection is cancelled, the socket closed.
+  void shutdown() {
+    if (current_) current_->cancel_on_disconnect = true;
+    close();
+  }
+
+  // The answer to `ex` (strand).
+  void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status) {
+    if (closed_ || ex != current_ || ex->done) return;
+    ex->done = true;
+    if (ex->streaming || !ex->json_ok) {
+      if (!ex->streaming) start_sse(*ex);
+      enqueue(frame("event: message\ndata: " + text + "\n\n"));
+      if (chunked_) enqueue("0\r\n\r\n");
+    } else {
+      enqueue(head(status, "application/json", text.size(), ex->headers) + text);
+    }
+    end_exchange();
+  }
+
+  // A notification about `ex` (strand): turns the response into an event stream.
+  void event(const std::shared_ptr<Exchange>& ex, const std::string& text) {
+    if (closed_ || ex != current_ || ex->done) return;
+    if (!ex->streaming) {
+      if (!ex->sse_ok) return;  // JSON only: the notification has nowhere to go
+      start_sse(*ex);
+    }
+    std::string ev = frame("event: message\ndata: " + text + "\n\n");
+    if (out_bytes_ + ev.size() > host_.opt.max_stream_queue_bytes) {
+      host_.server->diagnose("HTTP: a client reads its event stream too slowly; the stream was dropped");
+      return close();
+    }
+    enqueue(std::move(ev));
+  }
+
+  // `ex` gets no answer (its session ended, or it was cancelled): an event stream ends
+  // cleanly, a request still waiting for JSON loses its connection.
+  void drop(const std::shared_ptr<Exchange>& ex) {
+    if (closed_ || ex != current_ || ex->done) return;
+    if (ex->streaming) {
+      ex->done = true;
+      if (chunked_) enqueue("0\r\n\r\n");
+      end_exchange();
+      return;
+    }
+    close();
+  }
+
+ private:
+  // ---------------------------------------------------------------- reading requests
+
+  void read_request() {
+    if (closed_) return;
+    arm(host_.opt.connection_idle_timeout, Timer::idle);
+    if (reading_) {  // the read watching the last request is still out: it continues here
+      read_next_ = true;
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(host_.opt.max_body_bytes);
+    reading_ = true;
+    http::async_read(sock_, buf_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (closed_) return;
+    if (lingering_) return linger();
+    if (ec) {
+      keep_alive_ = false;
+      if (ec == http::error::body_limit)
+        return refuse(413, jsonrpc::invalid_request,
+                      "the body is larger than " + std::to_string(host_.opt.max_body_bytes) + " bytes");
+      if (ec == http::error::header_limit) return plain(431, "request headers too large");
+      if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+          ec != http::error::partial_message)
+        return plain(400, "malformed HTTP request");
+      return close();
+    }
+    arm({}, Timer::none);
+    Request req = parser_->release();
+    parser_.reset();
+    // A long-lived connection (an open stream) keeps no memory of one large request.
+    if (buf_.size() == 0 && buf_.capacity() > 64 * 1024) buf_.shrink_to_fit();
+    keep_alive_ = req.keep_alive();
+    chunked_ = req.version() >= 11;
+    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
+    handle(req);
+  }
+
+  // While a request waits for its answer, one read stays out: it sees the client leave.
+  void watch() {
+    // Bytes of a pipelined next request already here: the client is there, nothing to watch.
+    if (reading_ || closed_ || buf_.size() > 0) return;
+    reading_ = true;
+    sock_.async_read_some(buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->on_watch(ec, n);
+    });
+  }
+
+  void on_watch(beast::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (lingering_) return linger();
+    if (ec) {
+      // The client closed or reset the connection.
+      return close();
+    }
+    buf_.commit(n);
+    // The client pipelined its next request: it is still there. Stop watching, so that the
+    // next request is parsed from the buffer as soon as this exchange ends.
+    if (read_next_) {
+      read_next_ = false;
+      return read_request();
+    }
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  void handle(Request& req) {
+    const auto target = std::string_view(req.target().data(), req.target().size());
+    // DNS rebinding: Host and Origin first, whatever the method (SERVER-SPEC 1.3 step 1).
+    const auto host = header(req, "Host");
+    if (!host || !host_.host_allowed(*host))
+      return refuse(403, jsonrpc::invalid_request, "Forbidden: Host header not allowed");
+    if (const auto origin = header(req, "Origin"); origin && !host_.origin_allowed(*origin))
+      return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
+    if (target.substr(0, target.find('?')) != host_.opt.path) return plain(404, "not found");
+    switch (req.method()) {
+      case http::verb::post: return handle_post(req);
+      case http::verb::get: return handle_get(req);
+      case http::verb::delete_: return handle_delete(req);
+      default: return not_allowed();
+    }
+  }
+
+  void handle_post(Request& req) {
+    const auto type = header(req, "Content-Type").value_or("");
+    if (lower(trim(std::string_view(type).substr(0, type.find(';')))) != "application/json")
+      return refuse(415, jsonrpc::invalid_request, "Content-Type must be application/json");
+    const auto accept = header(req, "Accept");
+    const bool json_ok = !accept || accept->empty() || accepts(*accept, "application/json");
+    const bool sse_ok = !accept || accept->empty() || accepts(*accept, "text/event-stream");
+    if (!json_ok && !sse_ok)
+      return refuse(406, jsonrpc::invalid_request, "Accept must admit application/json and text/event-stream");
+
+    detail::JsonRefusal why = detail::JsonRefusal::none;
+    json msg = detail::parse_json(req.body(), &why, host_.max_values);
+    if (msg.is_discarded())
+      return refuse(400, jsonrpc::parse_error, "Parse error: the body " + detail::describe(why, host_.max_values));
+    if (msg.is_array()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: batches are not supported");
+    if (!msg.is_object()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: not a JSON object");
+    const auto id_it = msg.find("id");
+    const bool has_id = id_it != msg.end();
+    const bool id_ok = has_id && (id_it->is_string() || id_it->is_number_integer());
+    const json reply_id = id_ok ? *id_it : json();
+    if (const auto v = msg.find("jsonrpc"); v == msg.end() || *v != "2.0")
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: jsonrpc must be \"2.0\"", reply_id);
+    const auto method_it = msg.find("method");
+    if (method_it != msg.end() && !method_it->is_string())
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: method must be a string", reply_id);
+    if (has_id && !id_ok) return refuse(400, jsonrpc::invalid_request, "Invalid Request: id must be a string or an integer");
+    const bool is_response = method_it == msg.end();
+    if (is_response && (!has_id || (!msg.contains("result") && !msg.contains("error"))))
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: neither a request, a notification nor a response");
+    const bool is_request = !is_response && has_id;
+    const std::string method = is_response ? std::string() : method_it->get<std::string>();
+    json params = msg.contains("params") ? std::move(msg["params"]) : json();
+
+    // The era of this message (SERVER-SPEC 1.3): the modern `_meta`, or a header that is not a
+    // legacy revision, is modern; everything else is legacy.
+    const auto version_header = header(req, "MCP-Protocol-Version");
+    const json* meta = nullptr;
+    if (params.is_object())
+      if (auto mt = params.find("_meta"); mt != params.end() && mt->is_object()) meta = &*mt;
+    const bool body_modern = meta && meta->contains(sd::kMetaVersion);
+    const bool modern = body_modern || method == "server/discover" ||
+                        (version_header && !contains(sd::kLegacyVersions, *version_header));
+    Exchange ex;
+    ex.json_ok = json_ok;
+    ex.sse_ok = sse_ok;
+    if (modern)
+      return post_modern(req, is_request, is_response, method, reply_id, std::move(params), meta, version_header,
+                         std::move(ex));
+    return post_legacy(req, is_request, is_response, method, reply_id, std::move(params), version_header, std::move(ex));
+  }
+
+  // SERVER-SPEC 1.4, the checks only HTTP has (the protocol does the rest).
+  void post_modern(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
+                   json params, const json* meta, const std::optional<std::string>& version_header, Exchange ex) {
+    if (is_response)
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: clients send no responses in 2026-07-28", id);
+    if (!is_request) return plain(202, "");  // no client notification means anything here (closing a stream cancels)
+    const auto version = meta ? meta->find(sd::kMetaVersion) : json::const_iterator();
+    if (!meta || version == meta->end() || !version->is_string())
+      return refuse(400, jsonrpc::invalid_params, std::string("_meta.") + sd::kMetaVersion + " (a string) is required", id);
+    const auto caps = meta->find(sd::kMetaClientCaps);
+    if (caps == meta->end() || !caps->is_object())
+      return refuse(400, jsonrpc::invalid_params, std::string("_meta.") + sd::kMetaClientCaps + " (an object) is required", id);
+    const auto& body_version = version->get_ref<const std::string&>();
+    if (!version_header)
+      return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the MCP-Protocol-Version header is required", id);
+    if (*version_header != body_version)
+      return refuse(400, jsonrpc::header_mismatch,
+                    "Header mismatch: MCP-Protocol-Version header value '" + *version_header +
+                        "' does not match body value '" + body_version + "'",
+                    id);
+    const auto method_header = header(req, "Mcp-Method");
+    if (!method_header) return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Method header is required", id);
+    if (!header_chars_ok(*method_header))
+      return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Method header has invalid characters", id);
+    if (*method_header != method)
+      return refuse(400, jsonrpc::header_mismatch,
+                    "Header mismatch: Mcp-Method header value '" + *method_header + "' does not match body value '" +
+                        method + "'",
+                    id);
+    const char* name_key = (method == "tools/call" || method == "prompts/get") ? "name"
+                           : method == "resources/read"                        ? "uri"
+                                                                               : nullptr;
+    if (name_key && params.is_object()) {
+      const auto body_name = params.find(name_key);
+      if (body_name != params.end() && body_name->is_string()) {
+        const auto name_header = header(req, "Mcp-Name");
+        if (!name_header) return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header is required", id);
+        if (!header_chars_ok(*name_header))
+          return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header has invalid characters", id);
+        const auto decoded = header_value_decoded(*name_header);
+        if (!decoded)
+          return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header is not valid base64", id);
+        if (*decoded != body_name->get_ref<const std::string&>())
+          return refuse(400, jsonrpc::header_mismatch,
+                        "Header mismatch: Mcp-Name header value '" + *name_header + "' does not match body value '" +
+                            body_name->get<std::string>() + "'",
+                        id);
+      }
+    }
+    auto channel = std::make_shared<Channel>(host_.gate);
+    ex.modern = true;
+    ex.cancel_on_disconnect = true;  // closing the stream is the cancellation (26/basic/patterns/cancellation)
+    run(channel, id, method, std::move(params), std::move(ex));
+  }
+
+  void post_legacy(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
+                   json params, const std::optional<std::string>& version_header, Exchange ex) {
+    std::shared_ptr<Channel> channel;
+    const auto session_header = header(req, "Mcp-Session-Id");
+    if (is_request && method == "initialize") {
+      channel = std::make_shared<Channel>(host_.gate);
+      if (host_.opt.legacy_sessions) {
+        channel->session_id = random_session_id();
+        if (channel->session_id.empty() || !host_.add_session(channel))
+          return refuse(503, jsonrpc::internal_error, "cannot open a session now", id);
+        ex.headers.emplace_back("Mcp-Session-Id", channel->session_id);
+      }
+    } else if (host_.opt.legacy_sessions) {
+      if (!session_header || session_header->empty())
+        return refuse(400, jsonrpc::invalid_request, "Bad Request: the Mcp-Session-Id header is required (send initialize first)", id);
+      channel = host_.find_session(*session_header);
+      if (!channel)
+        return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again", id);
+      if (version_header) {
+        std::lock_guard lk(channel->m);
+        if (channel->initialized && *version_header != channel->legacy_version)
+          return refuse(400, jsonrpc::invalid_request,
+                        "Bad Request: MCP-Protocol-Version " + *version_header + " is not the session's " +
+                            channel->legacy_version,
+                        id);
+      }
+    } else {
+      // Sessionless legacy: each message stands alone, at its header's revision.
+      channel = std::make_shared<Channel>(host_.gate);
+      std::lock_guard lk(channel->m);
+      channel->initialized = true;
+      channel->legacy_version = version_header.value_or("2025-03-26");
+    }
+    if (!is_request) {
+      // Notifications (initialized, cancelled) go to the protocol; responses to our requests
+      // have no taker yet (the server sends none).
+      if (!is_response) host_.server->notification(channel, method, params);
+      // A cancelled request gets no answer (25/basic/utilities/cancellation): its POST ends
+      // without one rather than waiting for ever.
+      if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
+        if (auto ex = channel->take(params["requestId"])) host_.gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
+      return plain(202, "");
+    }
+    if (host_.opt.json_response) ex.sse_ok = false;
+    // Legacy clients cancel with notifications/cancelled and may leave a stream without
+    // meaning it (25/basic/transports); without a session nobody else can cancel.
+    ex.cancel_on_disconnect = channel->session_id.empty();
+    run(channel, id, method, std::move(params), std::move(ex));
+  }
+
+  void run(const std::shared_ptr<Channel>& channel, const json& id, const std::string& method, json params, Exchange ex_value) {
+    auto ex = std::make_shared<Exchange>(std::move(ex_value));
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->id = id;
+    if (!channel->add(id, ex))
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", id);
+    current_ = ex;
+    self_ = shared_from_this();
+    watch();
+    // Answers (even immediate ones) come back through the gate, posted to this strand.
+    host_.server->dispatch(channel, id, method, std::move(params));
+  }
+
+  void handle_get(Request& req) {
+    const auto version_header = header(req, "MCP-Protocol-Version");
+    const auto session_header = header(req, "Mcp-Session-Id");
+    if ((version_header && !contains(sd::kLegacyVersions, *version_header)) || !session_header ||
+        !host_.opt.legacy_sessions)
+      return not_allowed();
+    auto channel = host_.find_session(*session_header);
+    if (!channel) return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again");
+    if (const auto accept = header(req, "Accept"); accept && !accept->empty() && !accepts(*accept, "text/event-stream"))
+      return refuse(406, jsonrpc::invalid_request, "Accept must admit text/event-stream");
+    auto ex = std::make_shared<Exchange>();
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->standalone = true;
+    if (!channel->open_stream(ex)) return refuse(409, jsonrpc::invalid_request, "a stream is open for this session already");
+    current_ = ex;
+    self_ = shared_from_this();
+    start_sse(*ex);
+    watch();
+  }
+
+  void handle_delete(Request& req) {
+    const auto session_header = header(req, "Mcp-Session-Id");
+    if (!session_header || !host_.opt.legacy_sessions) return not_allowed();
+    auto channel = host_.remove_session(*session_header);
+    if (!channel) return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired");
+    host_.end_session(channel);
+    plain(200, "");
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  std::string head(int status, std::string_view content_type, std::optional<std::size_t> length, const Headers& extra = {}) {
+    std::string s = "HTTP/1.1 " + std::to_string(status) + " ";
+    const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
+    s.append(reason.data(), reason.size());
+    s += "\r\n";
+    if (!content_type.empty()) {
+      s += "Content-Type: ";
+      s += content_type;
+      s += "\r\n";
+    }
+    if (length) s += "Content-Length: " + std::to_string(*length) + "\r\n";
+    for (const auto& [k, v] : extra) s += k + ": " + v + "\r\n";
+    if (!keep_alive_) s += "Connection: close\r\n";
+    s += "\r\n";
+    return s;
+  }
+
+  std::string frame(std::string_view data) { return chunked_ ? chunk(data) : std::string(data); }
+
+  void start_sse(Exchange& ex) {
+    Headers h = ex.headers;
+    h.emplace_back("Cache-Control", "no-cache");
+    h.emplace_back("X-Accel-Buffering", "no");
+    if (chunked_) h.emplace_back("Transfer-Encoding", "chunked");
+    enqueue(head(200, "text/event-stream", std::nullopt, h));
+    ex.streaming = true;
+    arm(kHeartbeat, Timer::heartbeat);
+  }
+
+  // A reply that ends the exchange at once (no JSON-RPC request behind it, or a refused one).
+  void refuse(int status, int code, std::string message, const json& id = nullptr) {
+    const std::string body = serialize(error_message(id, code, std::move(message)));
+    enqueue(head(status, "application/json", body.size()) + body);
+    end_exchange();
+  }
+  void plain(int status, std::string_view text) {
+    if (status == 202 || status == 200) {
+      enqueue(head(status, {}, 0));
+    } else {
+      enqueue(head(status, "text/plain", text.size()) + std::string(text));
+    }
+    end_exchange();
+  }
+  void not_allowed() {
+    static const std::string body = "method not allowed";
+    enqueue(head(405, "text/plain", body.size(), {{"Allow", host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST"}}) + body);
+    end_exchange();
+  }
+
+  void end_exchange() {
+    current_.reset();
+    self_.reset();  // every caller runs in a handler that holds the connection
+    if (!keep_alive_) {
+      close_after_ = true;
+      if (!writing_) finish_close();
+      return;
+    }
+    read_request();
+  }
+
+  void enqueue(std::string bytes) {
+    if (closed_) return;
+    out_bytes_ += bytes.size();
+    out_.push_back(std::move(bytes));
+    if (!writing_) write_next();
+  }
+
+  void write_next() {
+    if (closed_) return;
+    if (out_.empty()) {
+      writing_ = false;
+      if (close_after_) finish_close();
+      return;
+    }
+    writing_ = true;
+    asio::async_write(sock_, asio::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        self->writing_ = false;
+        return self->close();
+      }
+      self->out_bytes_ -= self->out_.front().size();
+      self->out_.pop_front();
+      self->write_next();
+    });
+  }
+
+  // Everything is written and the connection ends: half-close, then read what the client may
+  // still send for a while, so that our last response is not lost to a reset.
+  void finish_close() {
+    if (closed_ || lingering_) return;
+    lingering_ = true;
+    beast::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+    arm(kLinger, Timer::linger);
+    if (!reading_) linger();
+  }
+  void linger() {
+    buf_.consume(buf_.size());
+    reading_ = true;
+    sock_.async_read_some(buf_.prepare(16384), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->reading_ = false;
+      if (ec || self->closed_) return self->close();
+      self->linger();
+    });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    self_.reset();
+    timer_.cancel();
+    beast::error_code ignored;
+    sock_.shutdown(tcp::socket::shutdown_both, ignored);
+    sock_.close(ignored);
+    // The client left (or we dropped it) before its answer.
+    if (auto ex = std::move(current_)) {
+      current_.reset();
+      if (ex->done) return;
+      ex->done = true;
+      if (auto ch = ex->channel.lock()) {
+        ch->forget(ex.get());
+        if (ex->cancel_on_disconnect && !ex->standalone)
+          host_.server->notification(ch, "notifications/cancelled",
+                                     json{{"requestId", ex->id}, {"reason", "the client closed the connection"}});
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- one timer per connection
+
+  enum class Timer { none, idle, heartbeat, linger };
+  void arm(std::chrono::steady_clock::duration d, Timer mode) {
+    ++timer_gen_;
+    timer_mode_ = mode;
+    if (mode == Timer::none) {
+      timer_.cancel();
+      return;
+    }
+    timer_.expires_after(d);
+    timer_.async_wait([self = shared_from_this(), gen = timer_gen_](beast::error_code ec) {
+      if (ec || gen != self->timer_gen_ || self->closed_) return;
+      if (self->timer_mode_ == Timer::heartbeat) {
+        if (self->current_ && self->current_->streaming && !self->current_->done) {
+          if (self->out_bytes_ < self->host_.opt.max_stream_queue_bytes) self->enqueue(self->frame(": keep-alive\n\n"));
+          self->arm(kHeartbeat, Timer::heartbeat);
+        }
+        return;
+      }
+      self->close();  // idle, or lingered long enough
+    });
+  }
+
+  HttpHost::Impl& host_;
+  tcp::socket sock_;
+  asio::steady_timer timer_;
+  Timer timer_mode_ = Timer::none;
+  std::uint64_t timer_gen_ = 0;
+  beast::flat_buffer buf_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Exchange> current_;
+  // Held while an exchange waits for its answer: no I/O may be outstanding then (a pipelined
+  // request is in the buffer), and the answer finds the connection through a weak pointer.
+  // close() lets go; stop() closes every connection before the io_context goes.
+  std::shared_ptr<HttpConn> self_;
+  bool keep_alive_ = true;
+  bool chunked_ = true;
+  bool reading_ = false;
+  bool read_next_ = false;
+  std::deque<std::string> out_;
+  std::size_t out_bytes_ = 0;
+  bool writing_ = false;
+  bool close_after_ = false;
+  bool lingering_ = false;
+  bool closed_ = false;
+};
+
+template <class F>
+void Gate::post(const std::weak_ptr<HttpConn>& conn, F fn) {
+  std::lock_guard lk(m);
+  if (!open) return;
+  if (auto c = conn.lock()) {
+    auto ex = c->executor();
+    asio::post(ex, [c = std::move(c), fn = std::move(fn)]() mutable { fn(*c); });
+  }
+}
+
+void Channel::respond(const json& id, Result<json> r) {
+  auto ex = take(id);
+  if (!ex) return;  // the client left, or the session ended
+  int status = 200;
+  json msg{{"jsonrpc", "2.0"}, {"id", id}};
+  if (r) {
+    msg["result"] = r->is_null() ? json::object() : std::move(*r);
+  } else {
+    const int code = r.error().rpc_code.value_or(jsonrpc::internal_error);
+    json err{{"code", code}, {"message", r.error().message}};
+    if (!r.error().data.is_null()) err["data"] = r.error().data;
+    msg["error"] = std::move(err);
+    if (ex->modern) status = modern_status(code);
+  }
+  gate_->post(ex->conn, [ex, text = serialize(msg), status](HttpConn& c) { c.answer(ex, text, status); });
+}
+
+Result<void> Channel::notify(const json& about, const std::string& method, json params) {
+  std::shared_ptr<Exchange> ex;
+  {
+    std::lock_guard lk(xm_);
+    if (about.is_null()) {
+      ex = stream_;
+    } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
+      ex = it->second;
+    }
+  }
+  if (!ex) return {};  // no stream to carry it (JSON-only client, or the request is gone)
+  gate_->post(ex->conn, [ex, text = serialize(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}})](
+                            HttpConn& c) { c.event(ex, text); });
+  return {};
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ host
+
+bool HttpHost::Impl::host_allowed(std::string_view host) const {
+  if (opt.allowed_hosts.empty()) return any_host || is_loopback_name(host_name(host));
+  for (const auto& allowed : opt.allowed_hosts) {
+    if (iequals(allowed, host)) return true;
+    if (host_name(allowed) == allowed && iequals(allowed, host_name(host))) return true;  // a name: any port
+  }
+  return false;
+}
+
+bool HttpHost::Impl::origin_allowed(std::string_view origin) const {
+  if (!opt.allowed_origins.empty()) {
+    for (const auto& allowed : opt.allowed_origins)
+      if (allowed == "*" || iequals(allowed, origin)) return true;
+    return false;
+  }
+  std::string_view rest;
+  if (origin.substr(0, 7) == "http://") rest = origin.substr(7);
+  else if (origin.substr(0, 8) == "https://") rest = origin.substr(8);
+  else return false;
+  if (rest.find('/') != std::string_view::npos) return false;
+  return is_loopback_name(host_name(rest));
+}
+
+void HttpHost::Impl::accept() {
+  acceptor->async_accept(asio::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+    if (ec == asio::error::operation_aborted || stopping) return;
+    if (!ec) {
+      beast::error_code ignored;
+      sock.set_option(tcp::no_delay(true), ignored);
+      auto c = std::make_shared<HttpConn>(*this, std::move(sock));
+      {
+        std::lock_guard lk(m);
+        conns.emplace(c.get(), c);
+      }
+      asio::post(c->executor(), [c] { c->start(); });
+    } else {
+      server->diagnose("HTTP: accepting a connection failed: " + ec.message());
+      // Out of descriptors (or worse): wait a little instead of spinning on the same failure.
+      accept_retry->expires_after(100ms);
+      accept_retry->async_wait([this](beast::error_code e) {
+        if (!e && !stopping) accept();
+      });
+      return;
+    }
+    accept();
+  });
+}
+
+void HttpHost::Impl::arm_sweep() {
+  const auto period = std::clamp<std::chrono::milliseconds>(opt.session_idle_timeout / 4, 10ms, 60s);
+  sweep->expires_after(period);
+  sweep->async_wait([this](beast::error_code ec) {
+    if (ec || stopping) return;
+    expire_sessions();
+    arm_sweep();
+  });
+}
+
+void HttpHost::Impl::expire_sessions() {
+  std::vector<std::shared_ptr<Channel>> expired;
+  const long long now = now_ms();
+  {
+    std::lock_guard lk(m);
+    for (auto it = sessions.begin(); it != sessions.end();) {
+      auto& ch = it->second;
+      if (ch->busy()) {
+        ch->last_used = now;  // idle time counts from the end of its last work
+      } else if (now - ch->last_used >= opt.session_idle_timeout.count()) {
+        expired.push_back(std::move(ch));
+        it = sessions.erase(it);
+        continue;
+      }
+      ++it;
+    }
+  }
+  for (auto& ch : expired) end_session(ch);
+}
+
+void HttpHost::Impl::end_session(const std::shared_ptr<Channel>& ch) {
+  Server::Impl::close(*ch);
+  for (auto& ex : ch->take_all()) gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
+}
+
+HttpHost::HttpHost(Server& server, HttpServerOptions options)
+    : impl_(std::make_shared<Impl>(server.impl_, std::move(options))) {}
+
+HttpHost::~HttpHost() { stop(); }
+
+unsigned short HttpHost::port() const { return impl_->port; }
+
+std::size_t HttpHost::session_count() const {
+  std::lock_guard lk(impl_->m);
+  return impl_->sessions.size();
+}
+
+Result<unsigned short> HttpHost::start() {
+  auto& d = *impl_;
+  if (d.started) return fail(Errc::invalid_config, "this HTTP host was started already");
+  if (d.opt.path.empty() || d.opt.path.front() != '/') return fail(Errc::invalid_config, "the endpoint path must start with '/'");
+  if (d.opt.io_threads == 0) d.opt.io_threads = 1;
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(d.opt.address, ec);
+  if (ec) return fail(Errc::invalid_config, "not an IP address: " + d.opt.address);
+  d.any_host = !address.is_loopback();
+  d.max_values = detail::max_json_values(d.opt.max_body_bytes);
+  // A client that resets its connection must not kill the process with SIGPIPE on our next
+  // write (Asio sends with MSG_NOSIGNAL on Linux; this is for the other paths).
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+
+  d.acceptor.emplace(d.ioc);
+  const tcp::endpoint ep(address, d.opt.port);
+  d.acceptor->open(ep.protocol(), ec);
+  if (!ec) d.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) d.acceptor->bind(ep, ec);
+  if (!ec) d.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    d.acceptor.reset();
+    return fail(Errc::io_error, "cannot listen on " + d.opt.address + ":" + std::to_string(d.opt.port) + ": " + ec.message());
+  }
+  d.port = d.acceptor->local_endpoint().port();
+  d.started = true;
+  d.sweep.emplace(d.ioc);
+  d.accept_retry.emplace(d.ioc);
+  d.work.emplace(d.ioc.get_executor());
+  d.accept();
+  d.arm_sweep();
+  d.running_threads = d.opt.io_threads;
+  for (std::size_t i = 0; i < d.opt.io_threads; ++i) {
+    d.threads.emplace_back([&d] {
+      for (;;) {
+        try {
+          d.ioc.run();
+          break;
+        } catch (...) {
+          // Handlers catch their own failures; an escaped exception must not end the I/O.
+        }
+      }
+      std::lock_guard lk(d.run_m);
+      --d.running_threads;
+      d.run_cv.notify_all();
+    });
+  }
+  return d.port.load();
+}
+
+void HttpHost::stop() {
+  auto& d = *impl_;
+  if (!d.started || d.stopped) return;
+  d.stopped = true;
+  {
+    std::lock_guard lk(d.gate->m);
+    d.gate->open = false;  // handlers' late answers are dropped from now on
+  }
+  {
+    std::lock_guard lk(d.m);
+    d.stopping = true;
+  }
+  asio::post(d.ioc, [&d] {
+    beast::error_code ignored;
+    d.acceptor->close(ignored);
+    d.sweep->cancel();
+    d.accept_retry->cancel();
+    std::vector<std::shared_ptr<HttpConn>> conns;
+    {
+      std::lock_guard lk(d.m);
+      for (auto& [p, w] : d.conns)
+        if (auto c = w.lock()) conns.push_back(std::move(c));
+    }
+    for (auto& c : conns) asio::post(c->executor(), [c] { c->shutdown(); });
+  });
+  std::map<std::string, std::shared_ptr<Channel>> sessions;
+  {
+    std::lock_guard lk(d.m);
+    sessions.swap(d.sessions);
+  }
+  for (auto& [id, ch] : sessions) {
+    Server::Impl::close(*ch);
+    (void)ch->take_all();
+  }
+  d.work.reset();
+  {
+    // Every socket closes, so the threads run out of work; a stuck one is stopped after a while.
+    std::unique_lock lk(d.run_m);
+    if (!d.run_cv.wait_for(lk, 5s, [&] { return d.running_threads == 0; })) d.ioc.stop();
+  }
+  for (auto& t : d.threads)
+    if (t.joinable()) t.join();
+  d.threads.clear();
+}
+
+}  // namespace mcp

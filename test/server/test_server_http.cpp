@@ -1,0 +1,824 @@
+// mcp::HttpHost: an mcp::Server served over Streamable HTTP in this process, on 127.0.0.1,
+// driven by our client in each era and by raw HTTP for what a client library never sends.
+#include "../integration/helpers.hpp"
+
+#include <mcp/client.hpp>
+#include <mcp/server.hpp>
+#include <mcp/server_http.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <netinet/tcp.h>
+#include <poll.h>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <thread>
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+mcp::CallToolResult text(std::string t, std::optional<json> structured = std::nullopt) {
+  mcp::CallToolResult r;
+  mcp::ContentBlock b;
+  b.type = "text";
+  b.text = std::move(t);
+  r.content.push_back(std::move(b));
+  r.structured_content = std::move(structured);
+  return r;
+}
+
+json object_schema(json properties, std::vector<std::string> required) {
+  json s{{"type", "object"}, {"properties", std::move(properties)}};
+  if (!required.empty()) s["required"] = std::move(required);
+  return s;
+}
+
+// A server with the tools of test/servers/tool_server.cpp that these tests need, and its host.
+struct Hosted {
+  std::atomic<int> cancelled{0};
+  std::atomic<int> running{0};
+  mcp::Server server;
+  mcp::HttpHost host;
+  unsigned short port = 0;
+
+  explicit Hosted(mcp::HttpServerOptions opt = {}, std::size_t handler_threads = 4)
+      : server({.identity = {.name = "http-tool-server", .version = "2.0.0", .instructions = "HTTP tests."},
+                .handler_threads = handler_threads}),
+        host(server, std::move(opt)) {
+    add_tools();
+    auto p = host.start();
+    REQUIRE_MESSAGE(p, (p ? "" : p.error().message));
+    port = *p;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port) + "/mcp"; }
+
+  void add_tools() {
+    auto must = [](mcp::Result<void> r) { REQUIRE_MESSAGE(r, (r ? "" : r.error().message)); };
+    must(server.add_tool({.name = "echo",
+                          .input_schema = object_schema({{"text", {{"type", "string"}}}}, {"text"}),
+                          .handler = [](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                            return text(a["text"].get<std::string>());
+                          }}));
+    must(server.add_tool({.name = "add",
+                          .input_schema = object_schema({{"a", {{"type", "number"}}}, {"b", {{"type", "number"}}}}, {"a", "b"}),
+                          .output_schema = object_schema({{"sum", {{"type", "number"}}}}, {"sum"}),
+                          .handler = [](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                            const double sum = a["a"].get<double>() + a["b"].get<double>();
+                            return text(json(sum).dump(), json{{"sum", sum}});
+                          }}));
+    // Sleeps `ms` in small steps, reporting progress every 100 ms; stops early when cancelled.
+    must(server.add_tool({.name = "sleep",
+                          .input_schema = object_schema({{"ms", {{"type", "integer"}, {"minimum", 0}}}}, {"ms"}),
+                          .handler = [this](const json& a, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                            ++running;
+                            const int ms = a["ms"].get<int>();
+                            const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+                            int step = 0;
+                            while (std::chrono::steady_clock::now() < until) {
+                              if (ctx.cancelled()) {
+                                ++cancelled;
+                                --running;
+                                return text("cancelled");
+                              }
+                              std::this_thread::sleep_for(10ms);
+                              if (++step % 10 == 0) (void)ctx.progress(step * 10, ms);
+                            }
+                            --running;
+                            return text(std::to_string(ms));
+                          }}));
+    // Sends large progress notifications as fast as it can until cancelled (or 20 s).
+    must(server.add_tool({.name = "flood",
+                          .handler = [this](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                            const std::string pad(16 * 1024, 'p');
+                            const auto until = std::chrono::steady_clock::now() + 20s;
+                            for (int i = 1; std::chrono::steady_clock::now() < until; ++i) {
+                              if (ctx.cancelled()) {
+                                ++cancelled;
+                                return text("cancelled");
+                              }
+                              (void)ctx.progress(i, std::nullopt, pad);
+                              if (i % 64 == 0) std::this_thread::sleep_for(1ms);
+                            }
+                            return text("flooded");
+                          }}));
+    must(server.add_tool({.name = "whoami",
+                          .input_schema = object_schema({{"level", {{"type", "string"}}}}, {}),
+                          .handler = [](const json& a, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                            if (a.contains("level")) {
+                              if (auto r = ctx.log(a["level"].get<std::string>(), "hello from whoami", "tests"); !r)
+                                return mcp::fail(r.error());
+                            }
+                            return text(std::string(mcp::to_string(ctx.era())) + " " + ctx.protocol_version() + " " +
+                                        ctx.client_info().name);
+                          }}));
+  }
+};
+
+mcp::ServerConfig http_server(const std::string& url, mcp::Era era, std::optional<std::string> version = std::nullopt) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  h.transport = mcp::HttpTransportKind::streamable_http;
+  mcp::ServerConfig sc;
+  sc.transport = std::move(h);
+  sc.era = era;
+  sc.protocol_version = std::move(version);
+  return sc;
+}
+
+struct Case {
+  const char* name;
+  mcp::Era era;
+  std::optional<std::string> version;
+  mcp::Era expect_era;
+  const char* expect_version;
+};
+const Case kCases[] = {{"modern", mcp::Era::modern, std::nullopt, mcp::Era::modern, "2026-07-28"},
+                       {"legacy 2025-11-25", mcp::Era::legacy, std::nullopt, mcp::Era::legacy, "2025-11-25"},
+                       {"auto-detected", mcp::Era::unknown, std::nullopt, mcp::Era::modern, "2026-07-28"}};
+
+// ------------------------------------------------------------------ raw HTTP
+
+struct RawResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lowercased
+  std::string body;                            // de-chunked
+  bool complete = false;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+  json body_json() const {
+    return json::parse(body, nullptr, false);
+  }
+  // The `data` of each SSE event.
+  std::vector<json> events() const {
+    std::vector<json> out;
+    std::size_t pos = 0;
+    while ((pos = body.find("data: ", pos)) != std::string::npos) {
+      const auto end = body.find('\n', pos);
+      out.push_back(json::parse(body.substr(pos + 6, end - pos - 6), nullptr, false));
+      pos = end;
+    }
+    return out;
+  }
+};
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// One client TCP connection, blocking with poll timeouts.
+struct RawConn {
+  int fd = -1;
+  std::string in;
+  explicit RawConn(unsigned short port) {
+    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  }
+  ~RawConn() { close(); }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  bool send(const std::string& data) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+      const ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // More bytes into `in`; false on EOF, error or timeout.
+  bool fill(std::chrono::steady_clock::time_point until) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+    pollfd p{fd, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+  // The next response (status 0 if none within `ms`).
+  RawResponse read(int ms = 5000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    RawResponse r;
+    std::size_t end;
+    while ((end = in.find("\r\n\r\n")) == std::string::npos)
+      if (!fill(until)) return r;
+    const std::string head = in.substr(0, end);
+    in.erase(0, end + 4);
+    std::size_t line_end = head.find("\r\n");
+    r.status = std::stoi(head.substr(9, 3));
+    while (line_end != std::string::npos) {
+      const auto next = head.find("\r\n", line_end + 2);
+      const std::string line = head.substr(line_end + 2, next == std::string::npos ? std::string::npos : next - line_end - 2);
+      const auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        std::string v = line.substr(colon + 1);
+        while (!v.empty() && v.front() == ' ') v.erase(0, 1);
+        r.headers[lower(line.substr(0, colon))] = v;
+      }
+      line_end = next;
+    }
+    if (r.headers.count("content-length")) {
+      const std::size_t n = std::stoul(r.headers["content-length"]);
+      while (in.size() < n)
+        if (!fill(until)) return r;
+      r.body = in.substr(0, n);
+      in.erase(0, n);
+      r.complete = true;
+    } else if (lower(r.header("transfer-encoding")) == "chunked") {
+      for (;;) {
+        std::size_t crlf;
+        while ((crlf = in.find("\r\n")) == std::string::npos)
+          if (!fill(until)) return r;
+        const std::size_t size = std::stoul(in.substr(0, crlf), nullptr, 16);
+        while (in.size() < crlf + 2 + size + 2)
+          if (!fill(until)) return r;
+        r.body += in.substr(crlf + 2, size);
+        in.erase(0, crlf + 2 + size + 2);
+        if (size == 0) break;
+      }
+      r.complete = true;
+    } else {
+      while (fill(until)) {
+      }
+      r.body = std::move(in);
+      in.clear();
+    }
+    return r;
+  }
+  RawResponse request(const std::string& method, const std::string& body, const std::map<std::string, std::string>& headers,
+                      const std::string& target = "/mcp", int ms = 5000) {
+    std::string req = method + " " + target + " HTTP/1.1\r\n";
+    std::map<std::string, std::string> h{{"Host", "127.0.0.1"}};
+    if (method == "POST") {
+      h["Content-Type"] = "application/json";
+      h["Accept"] = "application/json, text/event-stream";
+    }
+    for (const auto& [k, v] : headers) h[k] = v;
+    for (const auto& [k, v] : h)
+      if (!v.empty() || k.rfind("X-", 0) == 0) req += k + ": " + v + "\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (!send(req)) return {};
+    return read(ms);
+  }
+};
+
+const json kMeta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                 {"io.modelcontextprotocol/clientCapabilities", json::object()}};
+
+json modern_request(int id, const std::string& method, json params = json::object()) {
+  params["_meta"].update(kMeta);
+  return {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
+}
+
+std::map<std::string, std::string> modern_headers(const json& request) {
+  std::map<std::string, std::string> h{{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", request["method"]}};
+  if (request["params"].contains("name")) h["Mcp-Name"] = request["params"]["name"];
+  return h;
+}
+
+RawResponse post(unsigned short port, const json& body, std::map<std::string, std::string> headers = {}) {
+  RawConn c(port);
+  return c.request("POST", body.dump(), headers);
+}
+
+RawResponse post_modern(unsigned short port, const json& body, std::map<std::string, std::string> overrides = {}) {
+  auto h = modern_headers(body);
+  for (auto& [k, v] : overrides) h[k] = v;
+  RawConn c(port);
+  return c.request("POST", body.dump(), h);
+}
+
+std::size_t thread_count() { return testutil::list_dir("/proc/self/task").size(); }
+
+// A legacy session opened by raw initialize: its id.
+std::string open_session(unsigned short port, const std::string& version = "2025-11-25") {
+  auto r = post(port, {{"jsonrpc", "2.0"},
+                       {"id", 1},
+                       {"method", "initialize"},
+                       {"params", {{"protocolVersion", version}, {"capabilities", json::object()}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}});
+  REQUIRE(r.status == 200);
+  REQUIRE(r.body_json()["result"]["protocolVersion"] == version);
+  return r.header("mcp-session-id");
+}
+
+}  // namespace
+
+TEST_CASE("server over HTTP: our client in each era lists and calls tools") {
+  Hosted h;
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    auto cfg = testutil::one("s", http_server(h.url(), c.era, c.version));
+    cfg.client_info.name = "http-test";
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    auto info = client->server_info("s");
+    REQUIRE_MESSAGE(info, (info ? "" : info.error().message));
+    CHECK(info->era == c.expect_era);
+    CHECK(info->protocol_version == c.expect_version);
+    CHECK(info->implementation.name == "http-tool-server");
+    CHECK(info->instructions.value_or("") == "HTTP tests.");
+
+    auto tools = client->list_tools();
+    REQUIRE(tools);
+    CHECK(tools->count("s_echo"));
+    CHECK(tools->count("s_sleep"));
+
+    auto echo = client->call_tool("s", "echo", {{"text", "hi there"}});
+    REQUIRE(echo);
+    CHECK(echo->text() == "hi there");
+    auto add = client->call_tool("s", "add", {{"a", 2}, {"b", 3.5}});
+    REQUIRE(add);
+    REQUIRE(add->structured_content);
+    CHECK((*add->structured_content)["sum"] == 5.5);
+    auto unknown = client->call_tool("s", "nope", json::object());
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().rpc_code == -32602);
+    auto who = client->call_tool("s", "whoami", json::object());
+    REQUIRE(who);
+    CHECK(who->text() == std::string(mcp::to_string(c.expect_era)) + " " + c.expect_version + " http-test");
+    client->disconnect();
+  }
+  // The legacy client ended its session with DELETE.
+  CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }));
+}
+
+TEST_CASE("server over HTTP: progress and logs stream on the request's response; timeouts cancel the handler") {
+  Hosted h;
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    std::mutex m;
+    std::vector<mcp::LogMessage> logs;
+    auto cfg = testutil::one("s", http_server(h.url(), c.era, c.version));
+    cfg.log_level = "info";
+    cfg.handlers.on_log = [&](const std::string&, const mcp::LogMessage& msg) {
+      std::lock_guard lk(m);
+      logs.push_back(msg);
+    };
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    std::vector<double> progress;
+    mcp::RequestOptions ro;
+    ro.on_progress = [&](const mcp::Progress& p) { progress.push_back(p.progress); };
+    auto r = client->call_tool("s", "sleep", {{"ms", 350}}, ro);
+    REQUIRE(r);
+    CHECK(r->text() == "350");
+    CHECK(progress.size() >= 2);
+    CHECK(std::is_sorted(progress.begin(), progress.end()));
+
+    REQUIRE(client->call_tool("s", "whoami", {{"level", "debug"}}));  // below "info": not sent
+    REQUIRE(client->call_tool("s", "whoami", {{"level", "warning"}}));
+    CHECK(testutil::eventually([&] {
+      std::lock_guard lk(m);
+      return !logs.empty();
+    }));
+    {
+      std::lock_guard lk(m);
+      REQUIRE(logs.size() == 1);
+      CHECK(logs[0].level == "warning");
+      CHECK(logs[0].data == "hello from whoami");
+    }
+
+    // A call given up (timeout) is cancelled at the server: modern by closing the stream,
+    // legacy by notifications/cancelled in the session.
+    const int before = h.cancelled;
+    mcp::RequestOptions quick;
+    quick.timeout = 300ms;
+    auto cancelled = client->call_tool("s", "sleep", {{"ms", 5000}}, quick);
+    REQUIRE_FALSE(cancelled);
+    CHECK(cancelled.error().errc() == mcp::Errc::timeout);
+    CHECK(testutil::eventually([&] { return h.cancelled == before + 1; }));
+    client->disconnect();
+  }
+}
+
+TEST_CASE("server over HTTP: a slow tool does not delay another POST") {
+  Hosted h;
+  for (const auto& c : kCases) {
+    CAPTURE(c.name);
+    auto client = mcp::Client::create(testutil::one("s", http_server(h.url(), c.era, c.version)));
+    REQUIRE(client);
+    REQUIRE(client->call_tool("s", "echo", {{"text", "warm"}}));
+    auto slow = std::async(std::launch::async, [&] { return client->call_tool("s", "sleep", {{"ms", 1500}}); });
+    std::this_thread::sleep_for(100ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto quick = client->call_tool("s", "echo", {{"text", "quick"}});
+    REQUIRE(quick);
+    CHECK(testutil::ms_since(t0) < 1000);
+    auto s = slow.get();
+    REQUIRE(s);
+    CHECK(s->text() == "1500");
+    client->disconnect();
+  }
+}
+
+TEST_CASE("server over HTTP: JSON answers, or an event stream when notifications come first") {
+  Hosted h;
+  auto plain = post_modern(h.port, modern_request(1, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "x"}}}}));
+  CHECK(plain.status == 200);
+  CHECK(plain.header("content-type") == "application/json");
+  CHECK(plain.body_json()["result"]["content"][0]["text"] == "x");
+  CHECK(plain.body_json()["result"]["resultType"] == "complete");
+
+  // With a progress token the sleep tool reports progress: the response becomes SSE, the
+  // notifications first, the answer last.
+  auto req = modern_request(2, "tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 250}}}});
+  req["params"]["_meta"]["progressToken"] = "p1";
+  auto streamed = post_modern(h.port, req);
+  CHECK(streamed.status == 200);
+  CHECK(streamed.header("content-type") == "text/event-stream");
+  CHECK(streamed.complete);
+  auto events = streamed.events();
+  REQUIRE(events.size() >= 2);
+  CHECK(events.front()["method"] == "notifications/progress");
+  CHECK(events.front()["params"]["progressToken"] == "p1");
+  CHECK(events.back()["id"] == 2);
+  CHECK(events.back()["result"]["content"][0]["text"] == "250");
+
+  // A client that accepts only JSON gets JSON, its notifications dropped.
+  auto json_only = post_modern(h.port, req, {{"Accept", "application/json"}});
+  CHECK(json_only.status == 200);
+  CHECK(json_only.header("content-type") == "application/json");
+  CHECK(json_only.body_json()["result"]["content"][0]["text"] == "250");
+
+  // Keep-alive: several exchanges on one connection.
+  RawConn conn(h.port);
+  for (int i = 10; i < 13; ++i) {
+    auto body = modern_request(i, "tools/list");
+    auto r = conn.request("POST", body.dump(), modern_headers(body));
+    CHECK(r.status == 200);
+    CHECK(r.body_json()["id"] == i);
+  }
+}
+
+TEST_CASE("server over HTTP: refusals before the protocol (Host, Origin, path, method, type, size, JSON)") {
+  Hosted h({.max_body_bytes = 64 * 1024});
+  const auto list = modern_request(1, "tools/list");
+  const auto lh = modern_headers(list);
+  auto with = [&](std::map<std::string, std::string> extra) {
+    auto hh = lh;
+    for (auto& [k, v] : extra) hh[k] = v;
+    return hh;
+  };
+  RawConn ok_conn(h.port);
+  CHECK(ok_conn.request("POST", list.dump(), with({{"Host", "localhost:1234"}})).status == 200);
+  CHECK(ok_conn.request("POST", list.dump(), with({{"Host", "[::1]"}})).status == 200);
+  CHECK(ok_conn.request("POST", list.dump(), with({{"Origin", "http://localhost:3000"}})).status == 200);
+
+  auto bad_host = RawConn(h.port).request("POST", list.dump(), with({{"Host", "evil.example.com"}, {"Origin", "http://evil.example.com"}}));
+  CHECK(bad_host.status == 403);
+  CHECK(bad_host.body_json()["error"]["code"] == -32600);
+  CHECK(RawConn(h.port).request("POST", list.dump(), with({{"Origin", "http://evil.example.com"}})).status == 403);
+  CHECK(RawConn(h.port).request("POST", list.dump(), with({{"Origin", "null"}})).status == 403);
+  CHECK(RawConn(h.port).request("GET", "", {{"Host", "evil.example.com"}}).status == 403);
+  CHECK(RawConn(h.port).request("POST", list.dump(), lh, "/other").status == 404);
+  auto put = RawConn(h.port).request("PUT", list.dump(), lh);
+  CHECK(put.status == 405);
+  CHECK(put.header("allow").find("POST") != std::string::npos);
+  CHECK(RawConn(h.port).request("POST", list.dump(), with({{"Content-Type", "text/plain"}})).status == 415);
+  CHECK(RawConn(h.port).request("POST", list.dump(), with({{"Accept", "text/html"}})).status == 406);
+
+  auto garbage = RawConn(h.port).request("POST", "{not json", lh);
+  CHECK(garbage.status == 400);
+  CHECK(garbage.body_json()["error"]["code"] == -32700);
+  CHECK(garbage.body_json()["id"].is_null());
+  auto batch = RawConn(h.port).request("POST", "[" + list.dump() + "]", lh);
+  CHECK(batch.status == 400);
+  CHECK(batch.body_json()["error"]["code"] == -32600);
+  CHECK(RawConn(h.port).request("POST", R"({"jsonrpc":"1.0","id":1,"method":"tools/list"})", lh).status == 400);
+  CHECK(RawConn(h.port).request("POST", std::string(300, '[') + std::string(300, ']'), lh).body_json()["error"]["code"] == -32700);
+
+  // Over the body limit: 413 as soon as the headers say so, and the connection ends.
+  RawConn big(h.port);
+  REQUIRE(big.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{\"jsonrpc\""));
+  auto too_big = big.read();
+  CHECK(too_big.status == 413);
+  CHECK(too_big.header("connection") == "close");
+  // ... and when the body is chunked (no length up front).
+  RawConn big2(h.port);
+  REQUIRE(big2.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"));
+  const std::string piece(16 * 1024, ' ');
+  for (int i = 0; i < 6; ++i) (void)big2.send("4000\r\n" + piece + "\r\n");
+  CHECK(big2.read().status == 413);
+  // The host still serves.
+  CHECK(post_modern(h.port, list).status == 200);
+}
+
+TEST_CASE("server over HTTP: configured Host and Origin lists replace the loopback defaults") {
+  Hosted h({.allowed_hosts = {"mcp.example.com", "api.example.com:8443"}, .allowed_origins = {"https://app.example.com"}});
+  const auto list = modern_request(1, "tools/list");
+  auto status = [&](std::map<std::string, std::string> extra) {
+    auto hh = modern_headers(list);
+    for (auto& [k, v] : extra) hh[k] = v;
+    return RawConn(h.port).request("POST", list.dump(), hh).status;
+  };
+  CHECK(status({{"Host", "MCP.example.com"}}) == 200);  // case-insensitive, any port
+  CHECK(status({{"Host", "mcp.example.com:9"}}) == 200);
+  CHECK(status({{"Host", "api.example.com:8443"}}) == 200);
+  CHECK(status({{"Host", "api.example.com:8444"}}) == 403);
+  CHECK(status({{"Host", "127.0.0.1"}}) == 403);  // the list replaces the defaults
+  CHECK(status({{"Host", "mcp.example.com"}, {"Origin", "https://app.example.com"}}) == 200);
+  CHECK(status({{"Host", "mcp.example.com"}, {"Origin", "http://localhost:3000"}}) == 403);
+}
+
+TEST_CASE("server over HTTP: the modern pipeline's header checks (SERVER-SPEC 1.4)") {
+  Hosted h;
+  const auto call = modern_request(7, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
+  auto expect = [](const RawResponse& r, int status, int code) {
+    CHECK(r.status == status);
+    CHECK(r.body_json()["error"]["code"] == code);
+    CHECK(r.body_json()["id"] == 7);
+  };
+  CHECK(post_modern(h.port, call).status == 200);
+  // MCP-Protocol-Version: required, equal to the body's.
+  expect(post_modern(h.port, call, {{"MCP-Protocol-Version", ""}}), 400, -32020);
+  {
+    auto req = call;
+    req["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = "v999.0.0";
+    expect(post_modern(h.port, req), 400, -32020);  // header 2026-07-28, body v999
+    expect(post_modern(h.port, req, {{"MCP-Protocol-Version", "v999.0.0"}}), 400, -32022);
+    auto r = post_modern(h.port, req, {{"MCP-Protocol-Version", "v999.0.0"}});
+    CHECK(r.body_json()["error"]["data"]["requested"] == "v999.0.0");
+  }
+  // Mcp-Method: required, case-sensitive; Mcp-Name: required, trimmed, base64 sentinel decoded.
+  expect(post_modern(h.port, call, {{"Mcp-Method", ""}}), 400, -32020);
+  expect(post_modern(h.port, call, {{"Mcp-Method", "TOOLS/CALL"}}), 400, -32020);
+  expect(post_modern(h.port, call, {{"Mcp-Name", ""}}), 400, -32020);
+  expect(post_modern(h.port, call, {{"Mcp-Name", "add"}}), 400, -32020);
+  CHECK(post_modern(h.port, call, {{"Mcp-Name", "  echo  "}}).status == 200);
+  CHECK(post_modern(h.port, call, {{"Mcp-Name", "=?base64?ZWNobw==?="}}).status == 200);  // "echo"
+  expect(post_modern(h.port, call, {{"Mcp-Name", "=?base64?ZWNobw?="}}), 400, -32020);   // bad padding
+  expect(post_modern(h.port, call, {{"Mcp-Name", "=?base64?ZW*obw==?="}}), 400, -32020);
+  // The required _meta: -32602 with 400.
+  {
+    auto req = call;
+    req["params"]["_meta"].erase("io.modelcontextprotocol/clientCapabilities");
+    expect(post_modern(h.port, req), 400, -32602);
+  }
+  // What 2026-07-28 does not have: 404 with -32601.
+  for (const char* gone : {"initialize", "ping", "logging/setLevel", "no/such"}) {
+    CAPTURE(gone);
+    auto req = modern_request(7, gone);
+    expect(post_modern(h.port, req), 404, -32601);
+  }
+  // Other JSON-RPC errors keep 200.
+  auto unknown_tool = modern_request(7, "tools/call", {{"name", "nope"}});
+  expect(post_modern(h.port, unknown_tool), 200, -32602);
+  // Notifications: 202, no body; responses: not from modern clients.
+  auto note = post_modern(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", 1}}}},
+                          {{"MCP-Protocol-Version", "2026-07-28"}});
+  CHECK(note.status == 202);
+  CHECK(note.body.empty());
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"result", json::object()}}, {{"MCP-Protocol-Version", "2026-07-28"}}).status == 400);
+  // GET and DELETE have nothing to offer a modern client; a session id on a modern request is
+  // ignored, never echoed.
+  CHECK(RawConn(h.port).request("GET", "", {{"Accept", "text/event-stream"}, {"MCP-Protocol-Version", "2026-07-28"}}).status == 405);
+  CHECK(RawConn(h.port).request("GET", "", {{"Accept", "text/event-stream"}}).status == 405);
+  CHECK(RawConn(h.port).request("DELETE", "", {}).status == 405);
+  auto with_sid = post_modern(h.port, call, {{"Mcp-Session-Id", "whatever"}});
+  CHECK(with_sid.status == 200);
+  CHECK(with_sid.header("mcp-session-id").empty());
+}
+
+TEST_CASE("server over HTTP: legacy sessions (initialize, Mcp-Session-Id, version header, GET stream, DELETE, expiry)") {
+  Hosted h({.session_idle_timeout = 400ms});
+  const std::string sid = open_session(h.port);
+  CHECK(sid.size() >= 32);
+  CHECK(std::all_of(sid.begin(), sid.end(), [](char c) { return c >= 0x21 && c <= 0x7e; }));
+  CHECK(h.host.session_count() == 1);
+  const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-11-25"}};
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}, in_session).status == 202);
+  auto list = post(h.port, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/list"}}, in_session);
+  CHECK(list.status == 200);
+  CHECK(list.body_json()["result"]["tools"].size() >= 5);
+  CHECK_FALSE(list.body_json()["result"].contains("resultType"));
+
+  // Without the session: 400; an unknown one: 404; another revision than negotiated: 400.
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/list"}}).status == 400);
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/list"}}, {{"MCP-Protocol-Version", "2025-11-25"}}).status == 400);
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/list"}}, {{"Mcp-Session-Id", "nope"}}).status == 404);
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/list"}},
+             {{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-06-18"}}).status == 400);
+  // notifications/cancelled stops the handler; the cancelled request's POST ends unanswered.
+  {
+    RawConn slow(h.port);
+    const std::string body = json{{"jsonrpc", "2.0"}, {"id", "s1"}, {"method", "tools/call"},
+                                  {"params", {{"name", "sleep"}, {"arguments", {{"ms", 10000}}}}}}.dump();
+    REQUIRE(slow.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nMcp-Session-Id: " + sid +
+                      "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+    CHECK(testutil::eventually([&] { return h.running == 1; }));
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", "s1"}}}}, in_session).status == 202);
+    CHECK(testutil::eventually([&] { return h.cancelled == 1; }));
+    CHECK(slow.read(2000).status == 0);
+  }
+  // Pipelined requests on one connection are answered in order.
+  {
+    RawConn pipe(h.port);
+    std::string both;
+    for (int id : {20, 21}) {
+      const std::string body = json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+                                    {"params", {{"name", "sleep"}, {"arguments", {{"ms", 50}}}}}}.dump();
+      both += "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nMcp-Session-Id: " + sid +
+              "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    }
+    REQUIRE(pipe.send(both));
+    auto first = pipe.read();
+    INFO(first.status << " " << first.body);
+    CHECK(first.body_json()["id"] == 20);
+    CHECK(pipe.read().body_json()["id"] == 21);
+  }
+  // A POSTed response (to a server request) is accepted.
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 99}, {"result", json::object()}}, in_session).status == 202);
+
+  // The standalone GET stream: SSE, kept open; a second one is refused.
+  RawConn get(h.port);
+  REQUIRE(get.send("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: " + sid + "\r\n\r\n"));
+  std::string head;
+  CHECK(testutil::eventually([&] {
+    get.fill(std::chrono::steady_clock::now() + 50ms);
+    return get.in.find("\r\n\r\n") != std::string::npos;
+  }));
+  CHECK(get.in.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(lower(get.in).find("content-type: text/event-stream") != std::string::npos);
+  CHECK(RawConn(h.port).request("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", sid}}).status == 409);
+  CHECK(RawConn(h.port).request("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", "nope"}}).status == 404);
+
+  // An open stream keeps the session alive past its idle timeout.
+  std::this_thread::sleep_for(900ms);
+  CHECK(h.host.session_count() == 1);
+
+  // DELETE ends it (and its stream): then 404.
+  CHECK(RawConn(h.port).request("DELETE", "", {{"Mcp-Session-Id", sid}}).status == 200);
+  CHECK(h.host.session_count() == 0);
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 6}, {"method", "tools/list"}}, in_session).status == 404);
+  CHECK(RawConn(h.port).request("DELETE", "", {{"Mcp-Session-Id", sid}}).status == 404);
+  CHECK(testutil::eventually([&] {
+    get.fill(std::chrono::steady_clock::now() + 50ms);
+    return get.in.find("0\r\n\r\n") != std::string::npos;
+  }));
+
+  // An idle session expires.
+  const std::string sid2 = open_session(h.port, "2025-06-18");
+  CHECK(h.host.session_count() == 1);
+  CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }, 3000));
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 7}, {"method", "tools/list"}}, {{"Mcp-Session-Id", sid2}}).status == 404);
+}
+
+TEST_CASE("server over HTTP: legacy without sessions, and in JSON-response mode") {
+  {
+    Hosted h({.legacy_sessions = false});
+    auto init = post(h.port, {{"jsonrpc", "2.0"},
+                              {"id", 1},
+                              {"method", "initialize"},
+                              {"params", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}});
+    CHECK(init.status == 200);
+    CHECK(init.header("mcp-session-id").empty());
+    CHECK(init.body_json()["result"]["protocolVersion"] == "2025-06-18");
+    auto who = post(h.port, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"}, {"params", {{"name", "whoami"}}}},
+                    {{"MCP-Protocol-Version", "2025-06-18"}});
+    CHECK(who.body_json()["result"]["content"][0]["text"] == "legacy 2025-06-18 ");
+    auto plain = post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"}, {"params", {{"name", "whoami"}}}});
+    CHECK(plain.body_json()["result"]["content"][0]["text"] == "legacy 2025-03-26 ");
+    CHECK(RawConn(h.port).request("GET", "", {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", "x"}}).status == 405);
+    CHECK(RawConn(h.port).request("DELETE", "", {{"Mcp-Session-Id", "x"}}).status == 405);
+    // Our client works against it too.
+    auto client = mcp::Client::create(testutil::one("s", http_server(h.url(), mcp::Era::legacy)));
+    REQUIRE(client);
+    auto echo = client->call_tool("s", "echo", {{"text", "stateless"}});
+    REQUIRE(echo);
+    CHECK(echo->text() == "stateless");
+    client->disconnect();
+  }
+  {
+    Hosted h({.json_response = true});
+    const std::string sid = open_session(h.port);
+    auto req = json{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                    {"params", {{"name", "sleep"}, {"arguments", {{"ms", 250}}}, {"_meta", {{"progressToken", 1}}}}}};
+    auto r = post(h.port, req, {{"Mcp-Session-Id", sid}});
+    CHECK(r.status == 200);
+    CHECK(r.header("content-type") == "application/json");
+    CHECK(r.body_json()["result"]["content"][0]["text"] == "250");
+  }
+}
+
+TEST_CASE("server over HTTP: a client that leaves mid-request cancels it; a slow reader loses its stream") {
+  Hosted h;
+  {
+    RawConn c(h.port);
+    auto req = modern_request(1, "tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 10000}}}});
+    auto hh = modern_headers(req);
+    std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+    for (auto& [k, v] : hh) text += k + ": " + v + "\r\n";
+    const auto body = req.dump();
+    text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    REQUIRE(c.send(text));
+    CHECK(testutil::eventually([&] { return h.running == 1; }));
+  }  // closed
+  CHECK(testutil::eventually([&] { return h.cancelled == 1; }));
+
+  // A client that never reads a stream of notifications: the host queues a bounded amount, then
+  // drops the stream and the request is cancelled (no unbounded buffer, no stuck handler).
+  {
+    RawConn c(h.port);
+    int size = 4096;  // a small receive buffer, so that the kernel holds little for us
+    ::setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    auto req = modern_request(2, "tools/call", {{"name", "flood"}});
+    req["params"]["_meta"]["progressToken"] = "f";
+    auto hh = modern_headers(req);
+    std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+    for (auto& [k, v] : hh) text += k + ": " + v + "\r\n";
+    const auto body = req.dump();
+    text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    REQUIRE(c.send(text));
+    CHECK(testutil::eventually([&] { return h.cancelled == 2; }, 10000));
+  }
+  // Still serving.
+  CHECK(post_modern(h.port, modern_request(3, "tools/list")).status == 200);
+}
+
+TEST_CASE("server over HTTP: 200 slow calls in flight at once on a bounded number of threads") {
+  const std::size_t before = thread_count();
+  Hosted h({.io_threads = 2}, 8);
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 200; ++i) {
+    auto req = modern_request(i, "tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 50}}}});
+    auto hh = modern_headers(req);
+    std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+    for (auto& [k, v] : hh) text += k + ": " + v + "\r\n";
+    const auto body = req.dump();
+    text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    conns.push_back(std::make_unique<RawConn>(h.port));
+    REQUIRE(conns.back()->send(text));
+  }
+  std::size_t peak = 0;
+  for (int i = 0; i < 20; ++i) {
+    peak = std::max(peak, thread_count());
+    std::this_thread::sleep_for(10ms);
+  }
+  // 2 I/O threads and 8 handler threads, whatever the number of requests.
+  CHECK(peak <= before + 2 + 8);
+  int answered = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto r = conns[static_cast<std::size_t>(i)]->read(15000);
+    if (r.status == 200 && r.body_json()["id"] == i && r.body_json()["result"]["content"][0]["text"] == "50") ++answered;
+  }
+  CHECK(answered == 200);
+  CHECK(thread_count() <= before + 2 + 8);
+}
+
+TEST_CASE("server over HTTP: stop() with requests in flight ends cleanly (no leaked fds or threads)") {
+  const std::size_t fds = testutil::open_fds();
+  const std::size_t threads = thread_count();
+  {
+    Hosted h({.io_threads = 2});
+    const std::string sid = open_session(h.port);
+    RawConn get(h.port);
+    REQUIRE(get.send("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: " + sid + "\r\n\r\n"));
+    std::vector<std::unique_ptr<RawConn>> conns;
+    for (int i = 0; i < 6; ++i) {
+      auto req = modern_request(i, "tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 20000}}}});
+      auto hh = modern_headers(req);
+      std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+      for (auto& [k, v] : hh) text += k + ": " + v + "\r\n";
+      const auto body = req.dump();
+      text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      conns.push_back(std::make_unique<RawConn>(h.port));
+      REQUIRE(conns.back()->send(text));
+    }
+    CHECK(testutil::eventually([&] { return h.running == 4; }));  // 4 handler threads busy, 2 queued
+    const auto t0 = std::chrono::steady_clock::now();
+    h.host.stop();
+    CHECK(testutil::ms_since(t0) < 3000);
+    h.host.stop();  // idempotent
+    // Every connection was closed by the host.
+    for (auto& c : conns) CHECK(c->read(2000).status == 0);
+    CHECK(testutil::eventually([&] { return h.running == 0; }));
+    CHECK(h.cancelled >= 4);
+    // New connections are refused.
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(h.port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0);
+    ::close(fd);
+  }
+  CHECK(testutil::eventually([&] { return testutil::open_fds() == fds && thread_count() == threads; }));
+  CHECK(testutil::open_fds() == fds);
+  CHECK(thread_count() == threads);
+}
