@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // demo_server: a small MCP server on libmcp-server, speaking both protocol eras over stdio.
 //
-//   demo_server [--name NAME]
+//   demo_server [--name NAME] [--port PORT]
 //
-// Transport: newline-delimited JSON-RPC 2.0 on stdin/stdout; exits when stdin ends. The era is
+// Transport: newline-delimited JSON-RPC 2.0 on stdin/stdout; exits when stdin ends. With
+// --port, Streamable HTTP at http://127.0.0.1:PORT/mcp instead (0: a free port), printing
+// "PORT <n>" when it listens, until stdin ends or a signal. The era is
 // the client's, request by request: 2026-07-28 (`server/discover`, `_meta` in every request)
 // or the `initialize` handshake (2025-11-25 down to 2024-11-05). Try it by hand (one line):
 //   printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"me","version":"1"}}}' '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | demo_server
@@ -11,6 +13,7 @@
 // Tools: add {a, b}, echo {text}, word_count {text}, now {}.
 
 #include <mcp/server.hpp>
+#include <mcp/server_http.hpp>
 #include <mcp/version.hpp>
 
 #include <chrono>
@@ -64,10 +67,11 @@ std::string utc_now() {
 }
 
 int usage(std::ostream& out, int status) {
-  out << "usage: demo_server [--name NAME]\n"
+  out << "usage: demo_server [--name NAME] [--port PORT]\n"
          "A demo MCP server (tools: add, echo, word_count, now) speaking newline-delimited\n"
          "JSON-RPC on stdin/stdout, in the 2026-07-28 (stateless) and 2025-11-25..2024-11-05\n"
-         "(initialize) protocol eras. Exits on stdin EOF.\n";
+         "(initialize) protocol eras. Exits on stdin EOF. --port PORT: Streamable HTTP at\n"
+         "http://127.0.0.1:PORT/mcp instead (0: any free port; prints PORT <n>).\n";
   return status;
 }
 
@@ -75,6 +79,7 @@ int usage(std::ostream& out, int status) {
 
 int main(int argc, char** argv) {
   std::string name = "demo";
+  int port = -1;  // stdio
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") return usage(std::cout, 0);
@@ -82,6 +87,13 @@ int main(int argc, char** argv) {
       name = argv[++i];
     } else if (arg.rfind("--name=", 0) == 0) {
       name = arg.substr(7);
+    } else if (arg == "--port" && i + 1 < argc) {
+      const std::string p = argv[++i];
+      if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) > 65535) {
+        std::cerr << "demo_server: --port needs a port number\n";
+        return usage(std::cerr, 2);
+      }
+      port = std::stoi(p);
     } else {
       std::cerr << "demo_server: unexpected argument '" << arg << "'\n";
       return usage(std::cerr, 2);
@@ -138,6 +150,19 @@ int main(int argc, char** argv) {
   if (!added) {
     std::cerr << "demo_server: " << added.error().message << "\n";
     return 1;
+  }
+  if (port >= 0) {
+    mcp::HttpHost host(server, {.port = static_cast<unsigned short>(port)});
+    auto bound = host.start();
+    if (!bound) {
+      std::cerr << "demo_server: " << bound.error().message << "\n";
+      return 1;
+    }
+    std::cout << "PORT " << *bound << std::endl;
+    for (std::string line; std::getline(std::cin, line);) {
+    }  // until stdin ends
+    host.stop();
+    return 0;
   }
   auto served = server.serve_stdio();
   if (!served) {

@@ -148,6 +148,24 @@ else
   rm -f "$conf"
   kill "$server_pid" 2>/dev/null
   wait "$server_pid" 2>/dev/null
+
+  # Our own server over HTTP (demo_server --port: mcp::HttpHost), in both eras.
+  fifo=$(mktemp -u)
+  mkfifo "$fifo"
+  portfile=$(mktemp)
+  "$(dirname "$demo")/demo_server" --port 0 <"$fifo" >"$portfile" &
+  demo_pid=$!
+  exec 7>"$fifo"
+  for _ in $(seq 1 100); do grep -q '^PORT ' "$portfile" && break; sleep 0.05; done
+  demo_port=$(sed -n 's/^PORT //p' "$portfile")
+  expect 0 '^5$' - -- --url "http://127.0.0.1:$demo_port/mcp" call add --args '{"a":2,"b":3}'
+  expect 0 'modern' - -- --url "http://127.0.0.1:$demo_port/mcp" info
+  printf '{"mcpServers": {"ours": {"url": "http://127.0.0.1:%s/mcp", "era": "legacy"}}}' "$demo_port" > "$portfile.json"
+  expect 0 'legacy' - -- --config "$portfile.json" info
+  expect 0 '^7$' - -- --config "$portfile.json" call ours add --args '{"a":3,"b":4}'
+  exec 7>&-
+  wait "$demo_pid" 2>/dev/null
+  rm -f "$fifo" "$portfile" "$portfile.json"
 fi
 
 echo "mcpc: $passes passed, $fails failed"
