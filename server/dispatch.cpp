@@ -243,6 +243,10 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
       return self->run_prompt(*prompt, args, *ctx);
     });
   }
+  if (method == "subscriptions/listen") {
+    if (!modern) return not_found();
+    return listen(c, id, params);
+  }
   if (method == "completion/complete") {
     if (!caps.contains("completions")) return not_found();
     return complete(c, id, params, ctx);
@@ -348,6 +352,63 @@ void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json
     if (values.size() > 100) values.resize(100);  // at most 100 per the specification
     return json{{"completion", {{"values", std::move(values)}, {"total", total}, {"hasMore", total > 100}}}};
   });
+}
+
+void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params) {
+  const auto filter = params.find("notifications");
+  if (filter != params.end() && !filter->is_object())
+    return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: notifications must be an object")));
+  const json f = filter != params.end() ? *filter : json::object();
+  const json caps = capabilities(true);
+  auto l = std::make_shared<Listener>();
+  l->connection = c;
+  l->id = id;
+  // What is granted: what was asked for and what the server can send (its capabilities).
+  const auto asked = [&](const char* key) { return f.value(key, false) == true; };
+  l->tools = asked("toolsListChanged") && caps.contains("tools");
+  l->prompts = asked("promptsListChanged") && caps.contains("prompts");
+  l->resources = asked("resourcesListChanged") && caps.contains("resources");
+  if (auto rs = f.find("resourceSubscriptions"); rs != f.end() && caps.contains("resources")) {
+    if (!rs->is_array()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: resourceSubscriptions must be an array")));
+    for (const auto& u : *rs)
+      if (u.is_string() && l->uris.size() < 1024) l->uris.insert(u.get<std::string>());
+  }
+  json granted = json::object();
+  if (l->tools) granted["toolsListChanged"] = true;
+  if (l->prompts) granted["promptsListChanged"] = true;
+  if (l->resources) granted["resourcesListChanged"] = true;
+  if (!l->uris.empty()) granted["resourceSubscriptions"] = std::vector<std::string>(l->uris.begin(), l->uris.end());
+  // Open until the client cancels it (stdio: notifications/cancelled; HTTP: closing the stream)
+  // or goes away: then it is forgotten, unanswered.
+  l->stop = std::make_shared<std::stop_source>();
+  const std::string key = id_key(id);
+  {
+    std::lock_guard lk(c->m);
+    if (c->closing) return;
+    c->running[key] = l->stop;
+  }
+  {
+    std::lock_guard lk(listeners_m);
+    listeners.push_back(l);
+  }
+  std::weak_ptr<Impl> weak_self = weak_from_this();
+  std::weak_ptr<Listener> weak_l = l;
+  std::weak_ptr<sd::Connection> weak_c = c;
+  l->on_stop = std::make_unique<std::stop_callback<std::function<void()>>>(
+      l->stop->get_token(), std::function<void()>([weak_self, weak_l, weak_c, key] {
+        if (auto self = weak_self.lock()) {
+          std::lock_guard lk(self->listeners_m);
+          std::erase_if(self->listeners, [&](const auto& x) { return x == weak_l.lock(); });
+        }
+        if (auto conn = weak_c.lock()) {
+          std::lock_guard lk(conn->m);
+          conn->running.erase(key);
+          conn->idle.notify_all();
+        }
+      }));
+  // The acknowledgement comes first, before any notification of this subscription.
+  (void)c->notify(id, "notifications/subscriptions/acknowledged",
+                  json{{"_meta", {{sd::kMetaSubscriptionId, id}}}, {"notifications", std::move(granted)}});
 }
 
 void Server::Impl::notification(const std::shared_ptr<sd::Connection>& c, const std::string& method, const json& params) {

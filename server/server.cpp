@@ -163,10 +163,32 @@ void Server::Impl::broadcast(const std::string& method, const nlohmann::json& pa
   for (const auto& c : live) {
     {
       std::lock_guard lk(c->m);
-      if (!c->initialized || c->closing) continue;  // legacy sessions only (see capabilities)
+      if (!c->initialized || c->closing) continue;  // legacy sessions (modern: listeners below)
       if (uri && !c->subscriptions.count(*uri)) continue;
     }
     (void)c->notify(nullptr, method, params);
+  }
+  // 2026-07-28: the listen streams that asked for this kind (a resource: its URI, or one under it).
+  std::vector<std::shared_ptr<Listener>> streams;
+  {
+    std::lock_guard lk(listeners_m);
+    streams = listeners;
+  }
+  for (const auto& l : streams) {
+    if (l->stop->stop_requested()) continue;
+    bool wanted = false;
+    if (uri) {
+      for (const auto& u : l->uris) wanted = wanted || *uri == u || uri->rfind(u + "/", 0) == 0;
+    } else {
+      wanted = (method == "notifications/tools/list_changed" && l->tools) ||
+               (method == "notifications/prompts/list_changed" && l->prompts) ||
+               (method == "notifications/resources/list_changed" && l->resources);
+    }
+    auto c = l->connection.lock();
+    if (!wanted || !c) continue;
+    nlohmann::json p = params;
+    p["_meta"][server_detail::kMetaSubscriptionId] = l->id;
+    (void)c->notify(l->id, method, std::move(p));
   }
 }
 
@@ -190,14 +212,12 @@ nlohmann::json Server::Impl::identity_json() const {
 nlohmann::json Server::Impl::capabilities(bool modern) const {
   // What the server has (a capability it declares must have handlers behind it); list changes
   // reach legacy clients (modern ones would need subscriptions/listen, not served yet).
+  (void)modern;  // list changes reach both eras (legacy notifications, subscriptions/listen)
   nlohmann::json caps{{"logging", nlohmann::json::object()}};
   std::lock_guard lk(m);
-  if (!tools.empty()) caps["tools"] = {{"listChanged", !modern}};
-  if (!resources.empty() || !templates.empty()) {
-    caps["resources"] = {{"listChanged", !modern}};
-    if (!modern) caps["resources"]["subscribe"] = true;
-  }
-  if (!prompts.empty()) caps["prompts"] = {{"listChanged", !modern}};
+  if (!tools.empty()) caps["tools"] = {{"listChanged", true}};
+  if (!resources.empty() || !templates.empty()) caps["resources"] = {{"listChanged", true}, {"subscribe", true}};
+  if (!prompts.empty()) caps["prompts"] = {{"listChanged", true}};
   bool completes = false;
   for (const auto& p : prompts) completes = completes || static_cast<bool>(p->spec.complete);
   for (const auto& t : templates) completes = completes || static_cast<bool>(t->spec.complete);

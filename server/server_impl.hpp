@@ -34,6 +34,7 @@ inline constexpr const char* kMetaClientInfo = "io.modelcontextprotocol/clientIn
 inline constexpr const char* kMetaClientCaps = "io.modelcontextprotocol/clientCapabilities";
 inline constexpr const char* kMetaLogLevel = "io.modelcontextprotocol/logLevel";
 inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
+inline constexpr const char* kMetaSubscriptionId = "io.modelcontextprotocol/subscriptionId";
 
 // A request's log level that lets no message through (modern requests without logLevel).
 inline constexpr int kNoLogs = 100;
@@ -172,6 +173,18 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::vector<std::shared_ptr<const ResourceEntry>> resources;
   std::vector<std::shared_ptr<const TemplateEntry>> templates;
   std::vector<std::shared_ptr<const PromptEntry>> prompts;
+  // 2026-07-28 subscriptions/listen streams: what each asked for (and was granted).
+  struct Listener {
+    std::weak_ptr<server_detail::Connection> connection;
+    json id;                        // the listen request's id: the subscriptionId
+    bool tools = false, prompts = false, resources = false;
+    std::set<std::string> uris;     // resourceSubscriptions
+    std::shared_ptr<std::stop_source> stop;
+    std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
+  };
+  std::mutex listeners_m;
+  std::vector<std::shared_ptr<Listener>> listeners;
+  void listen(const std::shared_ptr<server_detail::Connection>& c, const json& id, const json& params);
   // The hosts' connections, for list changes and resource updates (pruned as they end).
   std::mutex connections_m;
   std::vector<std::weak_ptr<server_detail::Connection>> connections;

@@ -632,3 +632,76 @@ TEST_CASE("server over stdio: 2026-07-28 input rounds: the sealed requestState c
   CHECK(again["result"]["resultType"] == "input_required");
   CHECK(raw.close_and_wait(5000) == 0);
 }
+
+TEST_CASE("server over stdio: 2026-07-28 subscriptions/listen carries list changes and resource updates") {
+  std::mutex m;
+  std::vector<mcp::ChangeEvent> events;
+  auto cfg = testutil::one("s", stdio_server(mcp::Era::modern));
+  cfg.handlers.on_change = [&](const std::string&, const mcp::ChangeEvent& e) {
+    std::lock_guard lk(m);
+    events.push_back(e);
+  };
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE(client);
+  auto info = client->server_info("s");
+  REQUIRE(info);
+  CHECK(info->era == mcp::Era::modern);
+  CHECK(info->capabilities["tools"]["listChanged"] == true);
+  const auto count = [&](mcp::ChangeEvent::Kind k) {
+    std::lock_guard lk(m);
+    return std::count_if(events.begin(), events.end(), [&](const auto& e) { return e.kind == k; });
+  };
+  // The client's listener opens the stream in the background: a change made after it is
+  // acknowledged reaches it. Toggle until one arrives (each toggle is a change).
+  CHECK(testutil::eventually([&] {
+    (void)client->call_tool("s", "toggle_tool", json::object());
+    return count(mcp::ChangeEvent::Kind::tools) >= 1;
+  }, 5000));
+  auto session = client->session("s");
+  REQUIRE(session);
+  REQUIRE((*session)->subscribe_resource("test://static-text"));
+  CHECK(testutil::eventually([&] {
+    (void)client->call_tool("s", "touch", {{"uri", "test://static-text"}});
+    return count(mcp::ChangeEvent::Kind::resource_updated) >= 1;
+  }, 5000));
+  {
+    std::lock_guard lk(m);
+    for (const auto& e : events)
+      if (e.kind == mcp::ChangeEvent::Kind::resource_updated) CHECK(e.uri == "test://static-text");
+  }
+  client->disconnect();
+}
+
+TEST_CASE("server over stdio: a listen stream is acknowledged first, filtered, and ends unanswered when cancelled") {
+  Raw raw;
+  const std::string meta =
+      R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+  raw.send(R"({"jsonrpc":"2.0","id":"L1","method":"subscriptions/listen","params":{)" + meta +
+           R"(,"notifications":{"toolsListChanged":true,"bogusListChanged":true}}})" "\n");
+  auto ack = json::parse(raw.line());
+  CHECK(ack["method"] == "notifications/subscriptions/acknowledged");
+  CHECK(ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1");
+  CHECK(ack["params"]["notifications"] == json{{"toolsListChanged", true}});
+  // A tool list change arrives on the stream, with its subscription id; the tool's answer too.
+  raw.send(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"toggle_tool","arguments":{},)" + meta + "}}\n");
+  bool changed = false, answered = false;
+  for (int i = 0; i < 2; ++i) {
+    auto msg = json::parse(raw.line());
+    if (msg.value("method", "") == "notifications/tools/list_changed") {
+      changed = true;
+      CHECK(msg["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "L1");
+    } else if (msg.value("id", json()) == 2) {
+      answered = true;
+    }
+  }
+  CHECK(changed);
+  CHECK(answered);
+  // Not asked for: no prompt or resource notifications. Cancelled: nothing more, no answer.
+  raw.send(R"({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"L1"}})" "\n");
+  raw.send(R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"toggle_tool","arguments":{},)" + meta + "}}\n");
+  auto next = json::parse(raw.line());
+  CHECK(next["id"] == 3);  // the answer, with no list_changed before it
+  // A legacy client has no such method.
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"subscriptions/listen","params":{}})")["error"]["code"] != 0);
+  CHECK(raw.close_and_wait(5000) == 0);
+}
