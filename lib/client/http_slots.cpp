@@ -61,14 +61,16 @@ bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline, SlotG
 }
 
 void HttpTransport::give_slot(SlotGrant grant) {
+  bool waiting;
   {
     std::lock_guard lk(slot_mutex_);
     --busy_;
     if (grant.may_connect) --connecting_;
     // An idle connection handed over and not used: idle again (closing: closed below).
     if (grant.conn && !closing_) idle_own_.push_back(std::move(grant.conn));
+    waiting = !slot_queue_.empty() || !connect_queue_.empty();
   }
-  pump();
+  if (waiting) pump();
 }
 
 bool HttpTransport::take_connect(const Flight* f, Clock::time_point deadline) {
@@ -97,11 +99,13 @@ bool HttpTransport::take_connect(const Flight* f, Clock::time_point deadline) {
 }
 
 void HttpTransport::end_connect() {
+  bool waiting;
   {
     std::lock_guard lk(slot_mutex_);
     --connecting_;
+    waiting = !slot_queue_.empty() || !connect_queue_.empty();
   }
-  pump();
+  if (waiting) pump();
 }
 
 void HttpTransport::pump() {
