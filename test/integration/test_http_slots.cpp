@@ -269,8 +269,9 @@ TEST_CASE("http slots: 300 asynchronous calls of 1 s at once with the defaults: 
   CHECK_MESSAGE(failed == 0, first_error);
   CHECK(ok == kCalls);
   CHECK(took < 12000);
-  // A flight thread per connection in use, a few of the library's own (engine, async workers).
-  CHECK(peak <= base + cap + 6);
+  // A flight thread per connection in use, a few of the library's own (engine, async workers,
+  // a flight thread between its task and the idle count). 68 seen under TSan.
+  CHECK(peak <= base + cap + 8);
   client->disconnect();
 }
 
