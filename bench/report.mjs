@@ -310,7 +310,7 @@ caseTable("Memory: client RSS per connected client, and what disconnect gives ba
       `a 0 ms sleep over HTTP is the burst. Every call has a ${num((config.inflight_timeout_ms ?? config.call_timeout_ms) / 1000)} s timeout. ` +
       "Client CPU is the process's user+sys over the run; peak RSS is the process's VmHWM over the run (reset at its start), with the RSS at its start in brackets; " +
       "threads is the process's peak thread count, sampled every 20 ms. Our blocking API takes one thread per call in flight (a std::thread each, all made before a gate opens; the time to make them is in brackets and in the wall time); " +
-      "our asynchronous API starts every call from one thread with a callback each. Over HTTP ours holds at most 16 connections per server (HttpServerConfig::max_connections), so calls beyond wait their turn within their own timeout " +
+      "our asynchronous API starts every call from one thread with a callback each. Over HTTP ours holds at most 64 connections per server (HttpServerConfig::max_connections), opening at most 4 at once (max_connecting), so calls beyond wait their turn within their own timeout " +
       "(an asynchronous one with no thread). " +
       "The Node clients make all calls from one thread; their HTTP transports open a connection per request in flight (fetch).");
     md.push("");

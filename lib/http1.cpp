@@ -61,6 +61,12 @@ void Connection::stop() {
   if (live_fd_ >= 0) ::shutdown(live_fd_, SHUT_RDWR);  // wakes a poll or recv at once
 }
 
+Outcome Connection::connect(std::chrono::microseconds timeout) {
+  if (stop_) return {Failure::stopped, {}, false};
+  if (fd_ >= 0) return {};
+  return open(Clock::now() + std::min<std::chrono::microseconds>(timeout, std::chrono::hours(24)));
+}
+
 Outcome Connection::open(Clock::time_point deadline) {
   if (tls_ && !tls_->error().empty()) return {Failure::tls, tls_->error(), false};
   addrinfo hints{};

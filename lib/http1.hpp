@@ -157,6 +157,11 @@ class Connection {
                    std::chrono::microseconds timeout, const ResponseParser::OnHead& on_head,
                    const ResponseParser::OnData& on_data, bool coalesce = false,
                    std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
+  /// Opens the connection (TCP connect, then the TLS handshake for https) if it is not open,
+  /// within `timeout` from now and the connect timeout: exchange() then sends at once. For a
+  /// caller that counts the connections being opened (the HTTP transport's connection
+  /// attempts at once); exchange() opens a connection itself otherwise.
+  Outcome connect(std::chrono::microseconds timeout);
   static constexpr int kCoalesceWaitMs = 2;
   static constexpr int kMaxStrikes = 3;
   /// From any thread: makes a running exchange end soon with Failure::stopped.

@@ -66,31 +66,69 @@ ResponseFields all_fields(const http1::Head& h) {
   return all;
 }
 
-std::unique_ptr<http1::Connection> HttpTransport::acquire_lean(const Url& u, bool* reused) {
-  {
-    std::lock_guard lk(mutex_);
-    auto& idle = idle_for(u);
-    if (!idle.empty()) {
-      auto c = std::move(idle.back());
-      idle.pop_back();
-      *reused = true;
-      return c;
+std::unique_ptr<http1::Connection> HttpTransport::take_idle(const Url& u) {
+  std::unique_ptr<http1::Connection> c;
+  if (own_origin(u)) {
+    std::lock_guard lk(slot_mutex_);
+    if (!idle_own_.empty()) {
+      c = std::move(idle_own_.back());
+      idle_own_.pop_back();
     }
+    return c;
   }
-  *reused = false;
-  return connect_to(u);
+  std::lock_guard lk(mutex_);
+  auto& idle = idle_lean_[u.origin()];
+  if (!idle.empty()) {
+    c = std::move(idle.back());
+    idle.pop_back();
+  }
+  return c;
 }
 
 void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
+  // Keep-alive reuse, bounded (beyond, a connection is closed). A small pool made a burst of
+  // parallel calls open (and close) a connection each, overflowing servers' listen queues.
+  constexpr std::size_t kKeepIdle = 64;
+  if (own_origin(u)) {
+    bool waiting = false;
+    {
+      std::lock_guard lk(slot_mutex_);
+      if (closing_ || idle_own_.size() >= std::max(kKeepIdle, cfg_.max_connections)) return;
+      idle_own_.push_back(std::move(c));
+      waiting = !slot_queue_.empty() || !connect_queue_.empty();
+    }
+    // A request in line for a new connection (the attempts all under way) can have this one.
+    if (waiting) pump();
+    return;
+  }
   std::lock_guard lk(mutex_);
   if (closing_) return;
-  auto& v = idle_for(u);
-  // Keep-alive reuse, bounded. Enough for typical concurrency: a small pool made a burst of
-  // parallel calls open (and close) a connection each, overflowing servers' listen queues.
-  if (v.size() < 64) v.push_back(std::move(c));
+  auto& v = idle_lean_[u.origin()];
+  if (v.size() < kKeepIdle) v.push_back(std::move(c));
 }
 
-http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::string& body,
+http1::Outcome HttpTransport::open_counted(Flight* f, SlotGrant& g, http1::Connection& c,
+                                           std::chrono::microseconds timeout) {
+  if (!g.may_connect && !take_connect(f, Clock::now() + timeout)) {
+    http1::Outcome out;
+    out.failure = (f && f->over()) || closing_ ? http1::Failure::stopped : http1::Failure::connect_timeout;
+    return out;
+  }
+  g.may_connect = false;
+  if (f) {
+    std::lock_guard lk(f->m);
+    f->conn = &c;  // stop() interrupts the connect too
+  }
+  auto out = c.connect(timeout);
+  if (f) {
+    std::lock_guard lk(f->m);
+    f->conn = nullptr;
+  }
+  end_connect();
+  return out;
+}
+
+http1::Outcome HttpTransport::post_lean(Flight* f, SlotGrant* grant, const Url& url, const std::string& body,
                                                        const Fields& headers,
                                                        std::chrono::microseconds read_timeout,
                                                        const std::function<bool(const http1::Head&)>& on_head,
@@ -105,8 +143,22 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
     return bad;
   }
   const bool post = method == "POST";  // else a GET stream: no body, no coalescing
-  bool reused = false;
-  auto conn = acquire_lean(url, &reused);
+  const auto connect_within = std::min(read_timeout, head_timeout);
+  // The slot's connection, else an idle one; a new one only when there is none.
+  bool reused = true;
+  std::unique_ptr<http1::Connection> conn;
+  if (grant && grant->conn && own_origin(url)) conn = std::move(grant->conn);
+  else conn = take_idle(url);
+  if (grant && grant->may_connect && conn) {
+    grant->may_connect = false;  // not needed: another request may open one
+    end_connect();
+  }
+  if (!conn) {
+    conn = connect_to(url);
+    reused = false;
+    if (grant)
+      if (auto opened = open_counted(f, *grant, *conn, connect_within); !opened.ok()) return opened;
+  }
   Lent<std::string, HeadText> head;  // the thread's, reused: no allocation per request
   request_head(*head, method, url, headers, conn->host_header(), post ? &body : nullptr);
   auto over = [f] { return f && f->over(); };
@@ -130,6 +182,8 @@ http1::Outcome HttpTransport::post_lean(Flight* f, const Url& url, const std::st
       // the request is sent once more on a fresh connection (as browsers and curl do).
       conn = connect_to(url);
       reused = false;
+      if (grant)
+        if (out = open_counted(f, *grant, *conn, connect_within); !out.ok()) break;
       continue;
     }
     break;

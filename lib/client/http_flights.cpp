@@ -95,7 +95,7 @@ void HttpTransport::run_flight(const std::shared_ptr<Flight>& f, const std::func
   body(*f);
   if (f->has_slot) {  // started with a slot it never used (stopped, or no credentials)
     f->has_slot = false;
-    give_slot();
+    give_slot(std::move(f->grant));
   }
   forget_flight(f);  // the last thing a flight touches of the transport: close() may destroy it right after
   tl_flight_owner = outer;

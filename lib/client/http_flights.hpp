@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <stop_token>
 
@@ -17,6 +18,15 @@ namespace mcp::detail {
 
 // Runs `task` on a thread of the process-wide flight pool (http_flights.cpp).
 void run_on_flight_pool(std::function<void()> task);
+
+// What a request's slot (one of max_connections, http_slots.cpp) comes with: a kept-alive
+// connection to the server that was idle, now the holder's, or the right to open one (one of
+// the max_connecting connection attempts at once). An exchange uses it or gives it back with
+// the slot.
+struct SlotGrant {
+  std::unique_ptr<http1::Connection> conn;
+  bool may_connect = false;
+};
 
 // One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
 // the GET stream of a stateful session, or the 2024-11-05 SSE stream. `stop()` aborts it from any thread.
@@ -36,8 +46,9 @@ struct Flight {
   [[nodiscard]] bool over() const { return aborted || expired(); }
   // A request's flight started with a connection slot already its own (it queued for it
   // without a thread): its first POST uses it, and a flight that ends without one gives it back.
-  // Touched only by the thread running the flight.
+  // Touched only by the thread running the flight. `grant`: what came with that slot.
   bool has_slot = false;
+  SlotGrant grant;
   // Told that the flight stopped: drops it from the transport's queue for a connection if it
   // waits there (it never runs), else wakes the threads waiting for one.
   // Never called with the transport's mutex_ held (it may take it).
@@ -54,6 +65,7 @@ struct Flight {
     deadline = Transport::Clock::time_point::max();
     on_status = nullptr;
     has_slot = false;
+    grant = SlotGrant();
     wake = nullptr;
   }
   void stop() {

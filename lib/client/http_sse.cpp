@@ -86,7 +86,7 @@ void HttpTransport::run_sse_stream(Flight& f) {
         location.clear();
         // The lean client, for its bounds on the response head (see stream_events); the head
         // must come in time, the stream then lasts as long as the server keeps it.
-        auto out = post_lean(&f, at, std::string(), fields, 24h, on_head, on_content, "GET",
+        auto out = post_lean(&f, nullptr, at, std::string(), fields, 24h, on_head, on_content, "GET",
                              std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait));
         failure = out.ok() ? std::string() : http1::describe(out);
         if (location.empty() || f.aborted) return AuthRound{status, &response_headers};

@@ -29,7 +29,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
   };
   // One POST, and the same-origin
   // redirects it meets (redirect_target).
-  auto post_once = [&]() -> Result<Response> {
+  auto post_once = [&](SlotGrant* grant) -> Result<Response> {
     Url at = url;
     for (int hops = 0;; ++hops) {
       Response r;
@@ -38,7 +38,7 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
       const auto read_timeout = std::max<std::chrono::microseconds>(
           100ms, std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
       auto out = post_lean(
-          nullptr, at, body, headers, read_timeout,
+          nullptr, grant, at, body, headers, read_timeout,
           [&](const http1::Head& h) {
             r.status = h.status;
             r.content_type = h.get("Content-Type");
@@ -62,11 +62,12 @@ Result<void> HttpTransport::post_sync(const Url& url, const json& msg, const Sen
   int attempts = 0;
   auto round = with_auth(headers, "POST", url, deadline, nullptr, id, attempts, [&]() -> Result<AuthRound> {
     const bool counted = !options.uncounted;
-    if (counted && !take_slot(nullptr, deadline))
+    SlotGrant grant;
+    if (counted && !take_slot(nullptr, deadline, grant))
       return fail(closing_ ? err(Errc::connection_closed, "connection to " + url_.origin() + " is closed")
                            : err(Errc::timeout, "POST " + url.str() + ": no connection free within the timeout"));
-    auto sent = post_once();
-    if (counted) give_slot();
+    auto sent = post_once(counted ? &grant : nullptr);
+    if (counted) give_slot(std::move(grant));
     if (!sent) return fail(sent.error());
     res = std::move(*sent);
     return AuthRound{res.status, &res.fields};
@@ -125,19 +126,24 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view meth
   if (f.over()) return false;
   // Requests (POST) share the connections to the server; a stream (GET) has its own.
   const bool counted = method == "POST";
+  SlotGrant grant;
   if (counted) {
     // A queued flight starts with its slot; a later exchange of it (a redirect, a resent
     // request after an auth challenge) waits for one here, on its thread.
-    if (f.has_slot) f.has_slot = false;
-    else if (!take_slot(&f, f.here ? f.deadline : Clock::time_point::max())) return false;
+    if (f.has_slot) {
+      f.has_slot = false;
+      grant = std::move(f.grant);
+    } else if (!take_slot(&f, f.here ? f.deadline : Clock::time_point::max(), grant)) {
+      return false;
+    }
   }
   struct Give {
     HttpTransport* t;
-    bool on;
+    SlotGrant* grant;
     ~Give() {
-      if (on) t->give_slot();
+      if (grant) t->give_slot(std::move(*grant));
     }
-  } give{this, counted};
+  } give{this, counted ? &grant : nullptr};
   bool is_sse = false;
   bool too_large = false;
   // A JSON reply's text: the thread's buffer, reused (no allocation per reply).
@@ -212,7 +218,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view meth
     // head (64 KiB, 100 fields), one deadline for the exchange, and for a GET stream a head
     // that must come in time.
     // (the callbacks by reference: a std::function of a lambda itself would allocate per call)
-    auto out = post_lean(&f, url, body, headers, read_timeout(),
+    auto out = post_lean(&f, counted ? &grant : nullptr, url, body, headers, read_timeout(),
                          [&on_head](const http1::Head& h) { return on_head(h); },
                          [&on_content](const char* d, std::size_t n) { return on_content(d, n); }, method,
                          method == "GET" ? std::chrono::microseconds(cfg_.connect_timeout + kStreamHeadWait)

@@ -250,8 +250,13 @@ void HttpTransport::close() {
   wake_slot_waiters();
   reap_flights(true);
   if (stateful && !sid.empty()) end_session();
+  std::vector<std::unique_ptr<http1::Connection>> idle;
+  {
+    std::lock_guard slk(slot_mutex_);
+    idle.swap(idle_own_);
+  }
+  idle.clear();
   std::lock_guard lk(mutex_);
-  idle_own_.clear();
   idle_lean_.clear();
   endpoint_cv_.notify_all();
   get_stream_cv_.notify_all();

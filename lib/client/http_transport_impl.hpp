@@ -206,20 +206,22 @@ class HttpTransport final : public Transport {
     return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout,
                                                u.scheme == "https" ? tls_ : nullptr);
   }
-  std::unique_ptr<http1::Connection> acquire_lean(const Url& u, bool* reused);
+  // An idle kept-alive connection to u's origin, now the caller's, or null.
+  std::unique_ptr<http1::Connection> take_idle(const Url& u);
+  // Opens `c`, a new connection of a counted request, as one of the connection attempts at
+  // once: the one `g` came with, else one waited for (on this thread) until `f` stops, the
+  // transport closes or `timeout` passes. The attempt is given back once `c` is open (or not).
+  http1::Outcome open_counted(Flight* f, SlotGrant& g, http1::Connection& c, std::chrono::microseconds timeout);
   // u is on the server's own origin (every call's case).
   bool own_origin(const Url& u) const {
     return u.port == url_.port && u.host == url_.host && u.scheme == url_.scheme;
   }
-  // The idle kept-alive connections to u's origin (mutex_ held). The server's own origin has a
-  // list of its own: no origin string is built, and no map searched, per exchange.
-  std::vector<std::unique_ptr<http1::Connection>>& idle_for(const Url& u) {
-    return own_origin(u) ? idle_own_ : idle_lean_[u.origin()];
-  }
   // An exchange through the lean HTTP/1.1 client (http or https): the stale kept-alive retry, the
   // connection back to the pool, `f` (if any) able to stop it. A redirect is handed on as any
-  // response is (see redirect_target).
-  http1::Outcome post_lean(Flight* f, const Url& url, const std::string& body,
+  // response is (see redirect_target). `grant`: the slot's of a counted request (its
+  // connection used, a new connection opened as one of the attempts at once), else null (not
+  // counted: an idle connection or a new one, at once).
+  http1::Outcome post_lean(Flight* f, SlotGrant* grant, const Url& url, const std::string& body,
                                           const Fields& headers, std::chrono::microseconds read_timeout,
                                           const std::function<bool(const http1::Head&)>& on_head,
                                           const http1::ResponseParser::OnData& on_data,
@@ -324,12 +326,22 @@ class HttpTransport final : public Transport {
   Result<void> post_sync(const Url& url, const json& msg, const SendOptions& options, Clock::time_point deadline,
                          bool expect_session_ok);
   void end_session();  // the DELETE that ends a stateful session
-  // A connection to the server, one of at most cfg_.max_connections at once (requests beyond
-  // wait their turn, first come first served): false if `f` stopped, `deadline` passed or the
-  // transport closed first. give_slot() hands it to the next in line: a waiting thread, or a
-  // queued flight it starts on the pool.
-  bool take_slot(const Flight* f, Clock::time_point deadline);
-  void give_slot();
+  // A connection to the server, one of at most cfg_.max_connections at once, with an idle
+  // kept-alive connection or the right to open one (one of cfg_.max_connecting attempts at
+  // once) in `grant`; requests beyond wait their turn, first come first served: false if `f`
+  // stopped, `deadline` passed or the transport closed first. give_slot() gives it back with
+  // what of its grant was not used, and serves the line (pump).
+  bool take_slot(const Flight* f, Clock::time_point deadline, SlotGrant& grant);
+  void give_slot(SlotGrant grant);
+  // A connection attempt for a slot's holder that has none (its kept-alive connection had gone
+  // stale): waits on this thread, before the line; false as take_slot. end_connect() gives one back.
+  bool take_connect(const Flight* f, Clock::time_point deadline);
+  void end_connect();
+  // A slot and its grant for the caller (slot_mutex_ held), if one is free now.
+  bool grant_slot(SlotGrant& g);
+  // Serves the line: the attempts waited for, then slots to the first in line while they are
+  // free (a waiting thread is woken, a queued flight started on the pool).
+  void pump();
   void wake_slot_waiters();
 
   std::string name_;
@@ -357,12 +369,12 @@ class HttpTransport final : public Transport {
   std::vector<std::shared_ptr<Flight>> flights_;
   std::size_t active_flights_ = 0;
   std::condition_variable flights_cv_;
-  std::vector<std::unique_ptr<http1::Connection>> idle_own_;  // to origin_
   std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;  // other origins
 
   struct SlotWaiter {
     std::condition_variable cv;
     bool granted = false;
+    SlotGrant grant;  // take_slot's (take_connect's waiter gets the attempt alone)
   };
   // One in line for a slot: a thread waiting in take_slot (`waiter`), or a request's flight
   // that has no thread until its turn comes (`flight` and its `body`).
@@ -371,9 +383,14 @@ class HttpTransport final : public Transport {
     std::shared_ptr<Flight> flight;
     std::function<void(Flight&)> body;
   };
-  std::mutex slot_mutex_;  // after mutex_ when both are held
+  std::mutex slot_mutex_;  // after mutex_ when both are held; guards what follows
   std::size_t busy_ = 0;   // slots taken
+  std::size_t connecting_ = 0;  // connection attempts under way (counted requests')
   std::list<Turn> slot_queue_;
+  std::list<SlotWaiter*> connect_queue_;  // take_connect's, served before slot_queue_
+  // The idle kept-alive connections to the server's origin (other origins: idle_lean_): a slot
+  // hands one over when there is one. No origin string is built, and no map searched, per exchange.
+  std::vector<std::unique_ptr<http1::Connection>> idle_own_;
 
   std::mutex deliver_mutex_;  // callbacks run one at a time
   std::mutex close_mutex_;

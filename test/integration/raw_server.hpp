@@ -85,7 +85,9 @@ class Conn {
 
 // A server on 127.0.0.1 (or `address`, another loopback address) that runs `serve` on a
 // thread per connection (TLS with the test certificate, issued to 127.0.0.1 and localhost,
-// when `tls`). Counts connections, and the most open at once.
+// when `tls`). Counts connections, and the most open at once. TLS: a connection waits
+// `handshake_delay_ms` before its handshake, and the most waiting so at once is counted (each
+// is a connection its client is still opening: its handshake needs the server's answer).
 class RawServer {
  public:
   explicit RawServer(std::function<void(Conn&)> serve, bool tls = false, int backlog = 64,
@@ -117,11 +119,19 @@ class RawServer {
         int seen = most_.load();
         while (now > seen && !most_.compare_exchange_weak(seen, now)) {
         }
+        if (ctx_) {
+          const int opening = ++handshaking_;
+          int most = most_handshaking_.load();
+          while (opening > most && !most_handshaking_.compare_exchange_weak(most, opening)) {
+          }
+        }
         ++accepted_;
         std::lock_guard lk(m_);
         workers_.emplace_back([this, c] {
           SSL* ssl = nullptr;
           if (ctx_) {
+            if (const int ms = handshake_delay_ms; ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+            --handshaking_;  // before the server answers: until then its client is still connecting
             ssl = SSL_new(ctx_);
             SSL_set_fd(ssl, c);
             if (SSL_accept(ssl) != 1) {
@@ -153,6 +163,9 @@ class RawServer {
   int port() const { return port_; }
   int accepted() const { return accepted_; }
   int most_open() const { return most_; }
+  // TLS: the most connections accepted and not yet answered at once (see handshake_delay_ms).
+  int most_handshaking() const { return most_handshaking_; }
+  std::atomic<int> handshake_delay_ms{0};
   std::string url(bool tls = false) const {
     return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_) + "/mcp";
   }
@@ -162,7 +175,7 @@ class RawServer {
   SSL_CTX* ctx_ = nullptr;
   int fd_ = -1;
   int port_ = 0;
-  std::atomic<int> accepted_{0}, open_{0}, most_{0};
+  std::atomic<int> accepted_{0}, open_{0}, most_{0}, handshaking_{0}, most_handshaking_{0};
   std::mutex m_;
   std::thread acceptor_;
   std::vector<std::thread> workers_;

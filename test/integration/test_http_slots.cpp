@@ -4,6 +4,7 @@
 // until the test releases it.
 #include "../../lib/client/http_transport.hpp"  // private header: the transport, driven directly
 #include "helpers.hpp"
+#include "http_fixture.hpp"
 #include "raw_server.hpp"
 
 #include <mcp/client.hpp>
@@ -41,6 +42,7 @@ class HoldingServer {
   ~HoldingServer() { release = true; }
   std::string url(bool tls = false) const { return raw_.url(tls); }
   int most_open() const { return raw_.most_open(); }
+  RawServer& raw() { return raw_; }
   // The tools called, in the order their requests came.
   std::vector<std::string> calls() {
     std::lock_guard lk(m_);
@@ -191,6 +193,86 @@ TEST_CASE("http slots: 200 requests in flight with max_connections 4 hold about 
     CHECK(most <= base + 4 + 4 + 8 + 2);
     transport->close();
   });
+}
+
+TEST_CASE("http slots: a burst opens at most max_connecting connections at once, then reuses them (https, slow handshakes)") {
+  // A TLS server that waits 50 ms before each handshake: a connection it has accepted and not
+  // yet answered is one its client is still opening. 200 requests at once, answered at once,
+  // with the default cap (64): before, each request that found no idle connection opened one,
+  // up to 64 at once (a burst overflowed small listen queues). Now at most max_connecting are
+  // being opened; the others wait in line for one of those or for a connection set free.
+  for (std::size_t connecting : {mcp::HttpServerConfig{}.max_connecting, std::size_t{1}}) {
+    CAPTURE(connecting);
+    testutil::Resources before;
+    {
+      HoldingServer server(true);
+      server.release = true;
+      server.raw().handshake_delay_ms = 50;
+      auto cfg = http_config(server, true, mcp::HttpServerConfig{}.max_connections);
+      cfg.max_connecting = connecting;
+      auto transport = mcp::detail::make_http_transport("h", cfg, false);
+      Seen seen;
+      REQUIRE(transport->start(seen.callbacks()));
+      constexpr int kCalls = 200;
+      const auto t0 = Clock::now();
+      for (int i = 1; i <= kCalls; ++i) REQUIRE(transport->send(call(i, "t"), Clock::now() + 30s, mcp::SendOptions{}));
+      CHECK(testutil::eventually([&] { return seen.replies.load() + seen.failures.load() >= kCalls; }, 30000));
+      MESSAGE(kCalls << " requests in " << testutil::ms_since(t0) << " ms on " << server.raw().accepted()
+                     << " connections, at most " << server.raw().most_handshaking() << " being opened at once");
+      CHECK(seen.failures.load() == 0);
+      CHECK(seen.replies.load() == kCalls);
+      CHECK(server.raw().most_handshaking() <= static_cast<int>(connecting));
+      CHECK(server.raw().most_handshaking() >= 1);
+      // A new connection only when none is idle: never more than the cap, kept alive.
+      CHECK(server.raw().accepted() <= static_cast<int>(cfg.max_connections));
+      transport->close();
+    }
+    CHECK_NO_LEAKS(before);
+  }
+}
+
+TEST_CASE("http slots: 300 asynchronous calls of 1 s at once with the defaults: all succeed in a few seconds, on about max_connections threads") {
+  // Issue 16: 1,000 calls of 1 s through the 16 connections of the old default took 63 s, past
+  // the 60 s request timeout. The fixture (another process: its threads are not ours) sleeps
+  // 1 s per call; 300 calls take about 300/16 = 19 s through 16 connections, 5 s through 64.
+  testutil::Fixture fx({"--mode", "legacy"});
+  auto cfg = testutil::one("h", testutil::http_server(fx.url()));
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE_MESSAGE(client.has_value(), (client ? "" : client.error().what()));
+  REQUIRE(client->list_tools());
+  const std::size_t cap = mcp::HttpServerConfig{}.max_connections;
+  const std::size_t base = testutil::threads();
+  constexpr int kCalls = 300;
+  std::atomic<int> ok{0}, failed{0}, done{0};
+  std::mutex m;
+  std::string first_error;
+  const auto t0 = Clock::now();
+  for (int i = 0; i < kCalls; ++i)
+    client->async_call_tool("h", "sleep", {{"ms", 1000}}, [&](mcp::Result<mcp::CallToolResult> r) {
+      if (r && !r->is_error) {
+        ++ok;
+      } else {
+        ++failed;
+        std::lock_guard lk(m);
+        if (first_error.empty()) first_error = r ? r->raw.dump() : r.error().what();
+      }
+      ++done;
+    });
+  std::size_t peak = 0;
+  while (done < kCalls && Clock::now() - t0 < 60s) {
+    peak = std::max(peak, testutil::threads());
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto took = testutil::ms_since(t0);
+  MESSAGE(kCalls << " calls of 1 s in " << took << " ms; threads " << base << " before, at most " << peak);
+  std::lock_guard lk(m);
+  CHECK_MESSAGE(failed == 0, first_error);
+  CHECK(ok == kCalls);
+  CHECK(took < 12000);
+  // A flight thread per connection in use, a few of the library's own (engine, async workers,
+  // a flight thread between its task and the idle count). 68 seen under TSan.
+  CHECK(peak <= base + cap + 8);
+  client->disconnect();
 }
 
 TEST_CASE("http slots: a queued request that is cancelled leaves the queue and is never sent") {
