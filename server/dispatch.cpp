@@ -387,19 +387,25 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
     if (c->closing) return;
     c->running[key] = l->stop;
   }
+  std::vector<std::shared_ptr<Listener>> ended;  // destroyed outside the lock
   {
     std::lock_guard lk(listeners_m);
+    for (auto it = listeners.begin(); it != listeners.end();) {
+      if ((*it)->stop->stop_requested() || (*it)->connection.expired()) {
+        ended.push_back(std::move(*it));
+        it = listeners.erase(it);
+      } else {
+        ++it;
+      }
+    }
     listeners.push_back(l);
   }
-  std::weak_ptr<Impl> weak_self = weak_from_this();
-  std::weak_ptr<Listener> weak_l = l;
+  // When it stops, it leaves the connection's running requests at once (so that a closing
+  // connection does not wait for it); the listener itself is dropped by the next broadcast
+  // (not here: this callback belongs to it).
   std::weak_ptr<sd::Connection> weak_c = c;
   l->on_stop = std::make_unique<std::stop_callback<std::function<void()>>>(
-      l->stop->get_token(), std::function<void()>([weak_self, weak_l, weak_c, key] {
-        if (auto self = weak_self.lock()) {
-          std::lock_guard lk(self->listeners_m);
-          std::erase_if(self->listeners, [&](const auto& x) { return x == weak_l.lock(); });
-        }
+      l->stop->get_token(), std::function<void()>([weak_c, key] {
         if (auto conn = weak_c.lock()) {
           std::lock_guard lk(conn->m);
           conn->running.erase(key);

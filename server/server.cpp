@@ -169,10 +169,11 @@ void Server::Impl::broadcast(const std::string& method, const nlohmann::json& pa
     (void)c->notify(nullptr, method, params);
   }
   // 2026-07-28: the listen streams that asked for this kind (a resource: its URI, or one under it).
-  std::vector<std::shared_ptr<Listener>> streams;
+  std::vector<std::shared_ptr<Listener>> streams, ended;  // `ended` is destroyed outside the lock
   {
     std::lock_guard lk(listeners_m);
-    streams = listeners;
+    for (auto& l : listeners) (l->stop->stop_requested() || l->connection.expired() ? ended : streams).push_back(l);
+    listeners = streams;
   }
   for (const auto& l : streams) {
     if (l->stop->stop_requested()) continue;
