@@ -36,16 +36,6 @@ json object_schema(json properties, std::vector<std::string> required) {
   return schema;
 }
 
-mcp::CallToolResult text_result(std::string text, std::optional<json> structured = std::nullopt) {
-  mcp::CallToolResult r;
-  mcp::ContentBlock b;
-  b.type = "text";
-  b.text = std::move(text);
-  r.content.push_back(std::move(b));
-  r.structured_content = std::move(structured);
-  return r;
-}
-
 // 2 + 3 is "5", not "5.0": integers stay integers unless they overflow.
 json add_numbers(const json& a, const json& b) {
   if (a.is_number_integer() && b.is_number_integer()) {
@@ -114,7 +104,7 @@ int main(int argc, char** argv) {
        .annotations = hints,
        .handler = [](const json& args, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
          json sum = add_numbers(args["a"], args["b"]);
-         return text_result(sum.dump(), json{{"result", sum}});
+         return mcp::text_result(sum.dump(), json{{"result", sum}});
        }});
   if (added)
     added = server.add_tool({.name = "echo",
@@ -123,7 +113,7 @@ int main(int argc, char** argv) {
                              .input_schema = object_schema({{"text", string_schema("text to echo")}}, {"text"}),
                              .annotations = hints,
                              .handler = [](const json& args, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
-                               return text_result(args["text"].get<std::string>());
+                               return mcp::text_result(args["text"].get<std::string>());
                              }});
   if (added)
     added = server.add_tool({.name = "word_count",
@@ -136,7 +126,7 @@ int main(int argc, char** argv) {
                                std::istringstream in(args["text"].get<std::string>());
                                std::int64_t words = 0;
                                for (std::string w; in >> w;) ++words;
-                               return text_result(std::to_string(words), json{{"words", words}});
+                               return mcp::text_result(std::to_string(words), json{{"words", words}});
                              }});
   if (added)
     added = server.add_tool({.name = "now",
@@ -145,7 +135,7 @@ int main(int argc, char** argv) {
                              .input_schema = object_schema(json::object(), {}),
                              .annotations = hints,
                              .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
-                               return text_result(utc_now());
+                               return mcp::text_result(utc_now());
                              }});
   if (!added) {
     std::cerr << "demo_server: " << added.error().message << "\n";

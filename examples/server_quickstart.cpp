@@ -11,11 +11,8 @@ int main() {
                                     {"properties", {{"a", {{"type", "number"}}}, {"b", {{"type", "number"}}}}},
                                     {"required", {"a", "b"}}},
                    .handler = [](const nlohmann::json& args, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
-                     mcp::CallToolResult r;
-                     r.content.emplace_back();
-                     r.content.back().type = "text";
-                     r.content.back().text = nlohmann::json(args["a"].get<double>() + args["b"].get<double>()).dump();
-                     return r;  // a ToolError thrown here becomes an isError result
+                     const double sum = args["a"].get<double>() + args["b"].get<double>();
+                     return mcp::text_result(nlohmann::json(sum).dump());  // throw mcp::ToolError: isError
                    }});
   return server.serve_stdio() ? 0 : 1;  // until stdin ends; handlers run on their own threads
 }

@@ -105,6 +105,24 @@ Result<void> RequestContext::log(std::string_view level, nlohmann::json data, st
   return impl_.connection->notify(impl_.id, "notifications/message", std::move(params));
 }
 
+// ------------------------------------------------------------------ results
+
+CallToolResult text_result(std::string text, std::optional<nlohmann::json> structured_content) {
+  CallToolResult r;
+  ContentBlock b;
+  b.type = "text";
+  b.text = std::move(text);
+  r.content.push_back(std::move(b));
+  r.structured_content = std::move(structured_content);
+  return r;
+}
+
+CallToolResult error_result(std::string text) {
+  CallToolResult r = text_result(std::move(text));
+  r.is_error = true;
+  return r;
+}
+
 // ------------------------------------------------------------------ server
 
 Server::Impl::Impl(ServerOptions o)
@@ -251,16 +269,6 @@ Error internal_error(const std::string& what) {
   Error e = Error::make(Errc::invalid_result, "Internal error in " + what);
   e.rpc_code = -32603;
   return e;
-}
-
-CallToolResult error_result(std::string text) {
-  CallToolResult r;
-  ContentBlock b;
-  b.type = "text";
-  b.text = std::move(text);
-  r.content.push_back(std::move(b));
-  r.is_error = true;
-  return r;
 }
 
 }  // namespace

@@ -12,12 +12,7 @@
 //                                     {"required", {"text"}}},
 //                    .handler = [](const nlohmann::json& args, mcp::RequestContext&)
 //                        -> mcp::Result<mcp::CallToolResult> {
-//                      mcp::CallToolResult r;
-//                      mcp::ContentBlock b;
-//                      b.type = "text";
-//                      b.text = args["text"].get<std::string>();
-//                      r.content.push_back(std::move(b));
-//                      return r;
+//                      return mcp::text_result(args["text"].get<std::string>());
 //                    }});
 //   return server.serve_stdio() ? 0 : 1;
 //
@@ -139,6 +134,11 @@ class RequestContext {
 struct ToolError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+/// A tool result of one text block, with structured content when given: what most tools return.
+CallToolResult text_result(std::string text, std::optional<nlohmann::json> structured_content = std::nullopt);
+/// A tool's failure that the model reads (`isError`, one text block).
+CallToolResult error_result(std::string text);
 
 /// Runs a tool: the arguments (already checked against the input schema) and the context.
 /// An Error becomes a JSON-RPC error (its `rpc_code`, else internal error); see ToolError for

@@ -23,13 +23,7 @@ using nlohmann::json;
 namespace {
 
 mcp::CallToolResult text(std::string t, std::optional<json> structured = std::nullopt) {
-  mcp::CallToolResult r;
-  mcp::ContentBlock b;
-  b.type = "text";
-  b.text = std::move(t);
-  r.content.push_back(std::move(b));
-  r.structured_content = std::move(structured);
-  return r;
+  return mcp::text_result(std::move(t), std::move(structured));
 }
 
 json object_schema(json properties, std::vector<std::string> required) {
