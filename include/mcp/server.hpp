@@ -18,6 +18,11 @@
 //
 // Tool handlers run on the server's handler threads (ServerOptions::handler_threads), never on
 // the thread that reads the client: a slow tool does not delay another request's answer.
+//
+// Thread-safety: add_*, remove_*, notify_* and the *_info(s) queries may be called from any
+// thread, while serving too (from a handler included). One Server may be served by several
+// hosts at once (serve_stdio on a thread, an HttpHost). serve_stdio() blocks its caller until
+// stdin ends. Destroying the Server while a host still serves it is not allowed.
 #include <mcp/error.hpp>
 #include <mcp/types.hpp>
 
