@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: set up, build, and run mcpc against the bundled demo servers
-# (two instances of examples/demo_server, written in C++ with this library's types).
+# (two instances of examples/demo_server, a server built on this SDK's libmcp-server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --no-npm
