@@ -392,11 +392,8 @@ Result<void> Server::add_tool(ServerTool tool) {
   d.input_schema = tool.input_schema;
   d.output_schema = tool.output_schema;
   d.annotations = tool.annotations;
-  nlohmann::json raw{{"name", d.name}, {"inputSchema", d.input_schema}};
-  if (d.title) raw["title"] = *d.title;
-  if (d.description) raw["description"] = *d.description;
-  if (d.output_schema) raw["outputSchema"] = *d.output_schema;
-  if (!d.annotations.is_null()) raw["annotations"] = d.annotations;
+  nlohmann::json raw;
+  to_json(raw, d);  // what tools/list sends (types.cpp: the same fields the client reads back)
   d.raw = std::move(raw);
   t->spec = std::move(tool);
   {
