@@ -6,6 +6,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <array>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <exception>
 #include <utility>
 
@@ -225,6 +228,7 @@ nlohmann::json Server::Impl::identity_json() const {
   if (id.title) j["title"] = *id.title;
   if (id.description) j["description"] = *id.description;
   if (id.website_url) j["websiteUrl"] = *id.website_url;
+  if (!id.icons.empty()) j["icons"] = id.icons;
   return j;
 }
 
@@ -365,7 +369,76 @@ Result<nlohmann::json> Server::Impl::run_prompt(const PromptEntry& prompt, const
   return j;
 }
 
-Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
+namespace {
+
+bool ascii_iprefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  return true;
+}
+
+// Why an icon may not be offered (empty: it may): its src must be an http(s) URL or a data: URI
+// (2025-11-25 Icon; a javascript: or file: URI is what a client must never be handed).
+std::string icon_problem(const Icon& icon) {
+  const std::string_view src = icon.src;
+  if (!(ascii_iprefix(src, "https://") || ascii_iprefix(src, "http://") || ascii_iprefix(src, "data:")))
+    return "an icon's src must be an http(s) URL or a data: URI";
+  if (icon.theme && *icon.theme != "light" && *icon.theme != "dark") return "an icon's theme must be \"light\" or \"dark\"";
+  return {};
+}
+
+Result<void> check_icons(const std::vector<Icon>& icons, const std::string& what) {
+  for (const auto& icon : icons)
+    if (auto why = icon_problem(icon); !why.empty()) return fail(Errc::invalid_argument, what + ": " + why);
+  return {};
+}
+
+// What tools/list (resources/list, ...) sends for an entry: the typed fields as types.cpp
+// writes them (the same the client reads back), and the annotations the entry has.
+template <class Info>
+void set_raw(Info& info, const nlohmann::json& annotations) {
+  info.raw = nlohmann::json();
+  nlohmann::json raw;
+  to_json(raw, info);
+  if (!annotations.is_null()) raw["annotations"] = annotations;
+  info.raw = std::move(raw);
+}
+
+std::string utc_now_iso8601() {
+  using namespace std::chrono;
+  const auto now = floor<seconds>(system_clock::now());
+  const auto day = floor<days>(now);
+  const year_month_day date{day};
+  const hh_mm_ss time{now - day};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(date.year()),
+                static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()));
+  return buf;
+}
+
+ServerOptions with_defaults(ServerOptions o) {
+  auto& id = o.identity;
+  std::erase_if(id.icons, [&](const Icon& icon) {
+    auto why = icon_problem(icon);
+    if (why.empty()) return false;
+    if (o.on_diagnostic) {
+      try {
+        o.on_diagnostic("server identity: " + why + "; that icon is not sent");
+      } catch (...) {
+      }
+    }
+    return true;
+  });
+  if (id.registry.id.empty()) id.registry.id = id.name;
+  if (id.registry.release_date.empty()) id.registry.release_date = utc_now_iso8601();
+  return o;
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(with_defaults(std::move(options)))) {}
 
 Server::~Server() { impl_->pool.stop(); }
 
@@ -374,6 +447,7 @@ Result<void> Server::add_tool(ServerTool tool) {
   if (!tool.handler) return fail(Errc::invalid_argument, "tool " + tool.name + " has no handler");
   if (!tool.input_schema.is_object())
     return fail(Errc::invalid_argument, "tool " + tool.name + ": the input schema must be a JSON object");
+  if (auto ok = check_icons(tool.icons, "tool " + tool.name); !ok) return ok;
   auto t = std::make_shared<Impl::Tool>();
   auto in = detail::SchemaValidator::compile(tool.input_schema);
   if (!in) return fail(Errc::invalid_argument, "tool " + tool.name + ": input schema: " + in.error());
@@ -392,9 +466,8 @@ Result<void> Server::add_tool(ServerTool tool) {
   d.input_schema = tool.input_schema;
   d.output_schema = tool.output_schema;
   d.annotations = tool.annotations;
-  nlohmann::json raw;
-  to_json(raw, d);  // what tools/list sends (types.cpp: the same fields the client reads back)
-  d.raw = std::move(raw);
+  d.icons = tool.icons;
+  set_raw(d, nlohmann::json());  // annotations are a typed field of ToolDefinition
   t->spec = std::move(tool);
   {
     std::lock_guard lk(impl_->m);
@@ -423,6 +496,7 @@ bool erase_entry(std::vector<std::shared_ptr<const T>>& v, Key key) {
 Result<void> Server::add_resource(ServerResource r) {
   if (r.uri.empty() || r.name.empty()) return invalid("a resource needs a uri and a name");
   if (!r.read) return invalid("resource " + r.uri + " has no read handler");
+  if (auto ok = check_icons(r.icons, "resource " + r.uri); !ok) return ok;
   auto e = std::make_shared<Impl::ResourceEntry>();
   Resource& info = e->info;
   info.uri = r.uri;
@@ -431,13 +505,8 @@ Result<void> Server::add_resource(ServerResource r) {
   info.description = r.description;
   info.mime_type = r.mime_type;
   info.size = r.size;
-  nlohmann::json raw{{"uri", r.uri}, {"name", r.name}};
-  if (r.title) raw["title"] = *r.title;
-  if (r.description) raw["description"] = *r.description;
-  if (r.mime_type) raw["mimeType"] = *r.mime_type;
-  if (r.size) raw["size"] = *r.size;
-  if (!r.annotations.is_null()) raw["annotations"] = r.annotations;
-  info.raw = std::move(raw);
+  info.icons = r.icons;
+  set_raw(info, r.annotations);
   e->spec = std::move(r);
   {
     std::lock_guard lk(impl_->m);
@@ -454,6 +523,7 @@ Result<void> Server::add_resource_template(ServerResourceTemplate t) {
   if (!t.read) return invalid("resource template " + t.uri_template + " has no read handler");
   auto parsed = server_detail::UriTemplate::parse(t.uri_template);
   if (!parsed) return invalid("resource template " + t.uri_template + " is not a URI template we can match ({name} or {+name})");
+  if (auto ok = check_icons(t.icons, "resource template " + t.uri_template); !ok) return ok;
   auto e = std::make_shared<Impl::TemplateEntry>();
   e->uri = std::move(*parsed);
   ResourceTemplate& info = e->info;
@@ -462,12 +532,8 @@ Result<void> Server::add_resource_template(ServerResourceTemplate t) {
   info.title = t.title;
   info.description = t.description;
   info.mime_type = t.mime_type;
-  nlohmann::json raw{{"uriTemplate", t.uri_template}, {"name", t.name}};
-  if (t.title) raw["title"] = *t.title;
-  if (t.description) raw["description"] = *t.description;
-  if (t.mime_type) raw["mimeType"] = *t.mime_type;
-  if (!t.annotations.is_null()) raw["annotations"] = t.annotations;
-  info.raw = std::move(raw);
+  info.icons = t.icons;
+  set_raw(info, t.annotations);
   e->spec = std::move(t);
   {
     std::lock_guard lk(impl_->m);
@@ -482,26 +548,15 @@ Result<void> Server::add_resource_template(ServerResourceTemplate t) {
 Result<void> Server::add_prompt(ServerPrompt p) {
   if (p.name.empty()) return invalid("a prompt needs a name");
   if (!p.get) return invalid("prompt " + p.name + " has no handler");
+  if (auto ok = check_icons(p.icons, "prompt " + p.name); !ok) return ok;
   auto e = std::make_shared<Impl::PromptEntry>();
   Prompt& info = e->info;
   info.name = p.name;
   info.title = p.title;
   info.description = p.description;
   info.arguments = p.arguments;
-  nlohmann::json raw{{"name", p.name}};
-  if (p.title) raw["title"] = *p.title;
-  if (p.description) raw["description"] = *p.description;
-  if (!p.arguments.empty()) {
-    nlohmann::json args = nlohmann::json::array();
-    for (const auto& a : p.arguments) {
-      nlohmann::json arg{{"name", a.name}};
-      if (a.description) arg["description"] = *a.description;
-      if (a.required) arg["required"] = true;
-      args.push_back(std::move(arg));
-    }
-    raw["arguments"] = std::move(args);
-  }
-  info.raw = std::move(raw);
+  info.icons = p.icons;
+  set_raw(info, nlohmann::json());
   e->spec = std::move(p);
   {
     std::lock_guard lk(impl_->m);
@@ -569,6 +624,23 @@ std::vector<Prompt> Server::prompt_infos() const {
 }
 
 const ServerIdentity& Server::info() const { return impl_->options.identity; }
+
+nlohmann::json Server::detail() const {
+  const auto& id = impl_->options.identity;
+  const auto& reg = id.registry;
+  nlohmann::json j{{"id", reg.id}, {"name", id.name}};
+  if (id.description) j["description"] = *id.description;
+  if (reg.repository)
+    j["repository"] = {{"url", reg.repository->url}, {"source", reg.repository->source}, {"id", reg.repository->id}};
+  j["version_detail"] = {{"version", id.version}, {"release_date", reg.release_date}, {"is_latest", reg.is_latest}};
+  if (reg.package_canonical) j["package_canonical"] = *reg.package_canonical;
+  if (reg.packages.is_array() && !reg.packages.empty()) j["packages"] = reg.packages;
+  if (!reg.remotes.empty()) {
+    auto& remotes = j["remotes"] = nlohmann::json::array();
+    for (const auto& r : reg.remotes) remotes.push_back({{"transport_type", r.transport_type}, {"url", r.url}});
+  }
+  return j;
+}
 
 std::vector<ToolDefinition> Server::tool_infos() const {
   std::lock_guard lk(impl_->m);

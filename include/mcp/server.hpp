@@ -43,6 +43,31 @@
 
 namespace mcp {
 
+/// Where a server's source lives (MCP Registry `repository`).
+struct ServerRepository {
+  std::string url{};     ///< e.g. "https://github.com/org/server"
+  std::string source{};  ///< "github", "gitlab", ...
+  std::string id{};      ///< the repository's id at its source
+};
+
+/// A remote endpoint the server is reachable at (MCP Registry `remotes`).
+struct ServerRemote {
+  std::string transport_type{};  ///< "streamable", "sse", ...
+  std::string url{};
+};
+
+/// How the server is published, as the MCP Registry describes a server: what
+/// Server::detail() reports (Mastra's `getServerDetail()`). Nothing of it goes on the wire.
+struct ServerRegistryInfo {
+  std::string id{};                                ///< unique id; default: the identity's name
+  std::optional<ServerRepository> repository{};
+  std::string release_date{};                      ///< ISO 8601; default: when the Server was made (UTC)
+  bool is_latest = true;                           ///< this version is the newest
+  std::optional<std::string> package_canonical{};  ///< "npm", "docker", "pypi", ...
+  nlohmann::json packages = nlohmann::json::array();  ///< installable packages, as the registry's PackageInfo objects
+  std::vector<ServerRemote> remotes{};
+};
+
 /// Who the server is: `serverInfo` (legacy) and the `io.modelcontextprotocol/serverInfo` of
 /// results (modern), and the `instructions` of `initialize` / `server/discover`.
 struct ServerIdentity {
@@ -52,6 +77,10 @@ struct ServerIdentity {
   std::optional<std::string> description{};   ///< what the server does
   std::optional<std::string> website_url{};   ///< websiteUrl
   std::optional<std::string> instructions{};  ///< how a model should use the server
+  /// Icons (http(s) or data: URIs; an icon with any other scheme is not sent, and
+  /// on_diagnostic says so).
+  std::vector<Icon> icons{};
+  ServerRegistryInfo registry{};              ///< for detail(); not sent to clients
 };
 
 /// How a server runs.
@@ -158,6 +187,7 @@ struct ServerTool {
   nlohmann::json input_schema = nlohmann::json{{"type", "object"}};  ///< JSON Schema (2020-12 unless $schema says)
   std::optional<nlohmann::json> output_schema{};  ///< structuredContent must match it, when set
   nlohmann::json annotations{};             ///< ToolAnnotations (readOnlyHint, ...), or null
+  std::vector<Icon> icons{};                ///< http(s) or data: URIs; theme "light" or "dark"
   ToolHandler handler{};                    ///< required
 };
 
@@ -180,6 +210,7 @@ struct ServerResource {
   std::optional<std::string> mime_type{};
   std::optional<std::int64_t> size{};       ///< bytes, if known
   nlohmann::json annotations{};             ///< audience, priority, lastModified; or null
+  std::vector<Icon> icons{};                ///< as ServerTool::icons
   ResourceReader read{};                    ///< required
 };
 
@@ -192,6 +223,7 @@ struct ServerResourceTemplate {
   std::optional<std::string> description{};
   std::optional<std::string> mime_type{};   ///< of the resources it names
   nlohmann::json annotations{};
+  std::vector<Icon> icons{};                ///< as ServerTool::icons
   ResourceReader read{};                    ///< required
   Completer complete{};                     ///< optional: values for its variables
 };
@@ -206,6 +238,7 @@ struct ServerPrompt {
   std::optional<std::string> title{};
   std::optional<std::string> description{};
   std::vector<PromptArgument> arguments{};
+  std::vector<Icon> icons{};                ///< as ServerTool::icons
   PromptHandler get{};                      ///< required
   Completer complete{};                     ///< optional: values for its arguments
 };
@@ -220,12 +253,14 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  /// Adds a tool. Fails with Errc::invalid_argument for an empty or taken name, no handler, or
-  /// a schema that does not compile (the message says why).
+  /// Adds a tool. Fails with Errc::invalid_argument for an empty or taken name, no handler, a
+  /// schema that does not compile, or an icon that is not an http(s) or data: URI (or whose
+  /// theme is not "light"/"dark"); the message says why.
   Result<void> add_tool(ServerTool tool);
 
   /// Adds a resource, a resource template or a prompt (Errc::invalid_argument for a missing
-  /// name, URI or handler, a taken URI or name, or a template that does not parse).
+  /// name, URI or handler, a taken URI or name, a template that does not parse, or an icon as
+  /// add_tool refuses it).
   Result<void> add_resource(ServerResource resource);
   Result<void> add_resource_template(ServerResourceTemplate resource_template);
   Result<void> add_prompt(ServerPrompt prompt);
@@ -244,6 +279,10 @@ class Server {
 
   /// Who the server is.
   [[nodiscard]] const ServerIdentity& info() const;
+  /// The server as the MCP Registry's server detail describes it (Mastra's `getServerDetail()`):
+  /// {id, name, description, repository, version_detail: {version, release_date, is_latest},
+  /// package_canonical, packages, remotes}, from ServerIdentity and its `registry`.
+  [[nodiscard]] nlohmann::json detail() const;
   /// The tools as `tools/list` gives them, in the order they were added.
   [[nodiscard]] std::vector<ToolDefinition> tool_infos() const;
   [[nodiscard]] std::optional<ToolDefinition> tool_info(std::string_view name) const;

@@ -48,12 +48,24 @@ enum class Era {
 /// "modern", "legacy" or "unknown".
 const char* to_string(Era e) noexcept;
 
+/// An icon of a server, tool, resource, resource template or prompt (2025-11-25 on).
+struct Icon {
+  std::string src;                       ///< an http(s) URL or a data: URI
+  std::optional<std::string> mime_type;  ///< mimeType ("image/png", ...), when the URI does not tell
+  std::vector<std::string> sizes;        ///< "48x48", "any", ...
+  std::optional<std::string> theme;      ///< "light" or "dark": the background it is drawn for
+};
+void to_json(nlohmann::json& j, const Icon& v);
+/// Tolerant: members of the wrong type are left out (a peer's malformed icon loses nothing else).
+void from_json(const nlohmann::json& j, Icon& v);
+
 /// Name and version of a client or server implementation.
 struct Implementation {
   std::string name;                  ///< programmatic name
   std::string version;               ///< version string
   std::optional<std::string> title;  ///< display name
   nlohmann::json raw;                ///< everything the peer sent
+  std::vector<Icon> icons;           ///< icons (items without a string `src` are skipped)
 };
 void to_json(nlohmann::json& j, const Implementation& v);
 void from_json(const nlohmann::json& j, Implementation& v);
@@ -77,6 +89,7 @@ struct ToolDefinition {
   std::optional<nlohmann::json> output_schema;  ///< JSON Schema of structuredContent
   nlohmann::json annotations;                ///< behaviour hints (or null)
   nlohmann::json raw;                        ///< the whole definition as sent
+  std::vector<Icon> icons;                   ///< icons
 };
 void from_json(const nlohmann::json& j, ToolDefinition& v);
 void to_json(nlohmann::json& j, const ToolDefinition& v);
@@ -117,6 +130,7 @@ struct Resource {
   std::optional<std::string> mime_type;     ///< mimeType, if known
   std::optional<std::int64_t> size;         ///< size in bytes, if known
   nlohmann::json raw;                       ///< the whole entry as sent
+  std::vector<Icon> icons;                  ///< icons
 };
 void from_json(const nlohmann::json& j, Resource& v);
 void to_json(nlohmann::json& j, const Resource& v);
@@ -129,6 +143,7 @@ struct ResourceTemplate {
   std::optional<std::string> description;   ///< what it is
   std::optional<std::string> mime_type;     ///< mimeType of matching resources
   nlohmann::json raw;                       ///< the whole entry as sent
+  std::vector<Icon> icons;                  ///< icons
 };
 void from_json(const nlohmann::json& j, ResourceTemplate& v);
 void to_json(nlohmann::json& j, const ResourceTemplate& v);
@@ -168,6 +183,7 @@ struct Prompt {
   std::optional<std::string> description;   ///< what it is
   std::vector<PromptArgument> arguments;    ///< its arguments
   nlohmann::json raw;                       ///< the whole entry as sent
+  std::vector<Icon> icons;                  ///< icons
 };
 void from_json(const nlohmann::json& j, Prompt& v);
 void to_json(nlohmann::json& j, const Prompt& v);

@@ -67,11 +67,47 @@ using detail::opt_str;
 using detail::str_or;
 }  // namespace
 
+void to_json(json& j, const Icon& v) {
+  j = json{{"src", v.src}};
+  if (v.mime_type) j["mimeType"] = *v.mime_type;
+  if (!v.sizes.empty()) j["sizes"] = v.sizes;
+  if (v.theme) j["theme"] = *v.theme;
+}
+void from_json(const json& j, Icon& v) {
+  v = Icon{};
+  if (!j.is_object()) return;
+  v.src = str_or(j, "src");
+  v.mime_type = opt_str(j, "mimeType");
+  v.theme = opt_str(j, "theme");
+  auto sz = j.find("sizes");
+  if (sz != j.end() && sz->is_array())
+    for (const auto& s : *sz)
+      if (s.is_string()) v.sizes.push_back(s.get<std::string>());
+}
+
+namespace {
+// `icons` of an entry: the items with a string `src`, others skipped.
+std::vector<Icon> icons_of(const json& j) {
+  std::vector<Icon> out;
+  auto it = j.find("icons");
+  if (it == j.end() || !it->is_array()) return out;
+  for (const auto& item : *it) {
+    if (!item.is_object() || !item.contains("src") || !item["src"].is_string()) continue;
+    from_json(item, out.emplace_back());
+  }
+  return out;
+}
+void put_icons(json& j, const std::vector<Icon>& icons) {
+  if (!icons.empty()) j["icons"] = icons;
+}
+}  // namespace
+
 void to_json(json& j, const Implementation& v) {
   j = v.raw.is_object() ? v.raw : json::object();
   j["name"] = v.name;
   j["version"] = v.version;
   if (v.title) j["title"] = *v.title;
+  put_icons(j, v.icons);
 }
 void from_json(const json& j, Implementation& v) {
   v.raw = copy_json(j);
@@ -79,6 +115,7 @@ void from_json(const json& j, Implementation& v) {
   v.name = str_or(j, "name");
   v.version = str_or(j, "version");
   v.title = opt_str(j, "title");
+  v.icons = icons_of(j);
 }
 
 void from_json(const json& j, ToolDefinition& v) {
@@ -94,6 +131,7 @@ void from_json(const json& j, ToolDefinition& v) {
   if (os != j.end() && os->is_object()) v.output_schema = copy_json(*os); else v.output_schema.reset();
   auto an = j.find("annotations");
   v.annotations = (an != j.end() && an->is_object()) ? copy_json(*an) : json();
+  v.icons = icons_of(j);
 }
 void to_json(json& j, const ToolDefinition& v) {
   j = v.raw.is_object() ? v.raw : json::object();
@@ -103,6 +141,7 @@ void to_json(json& j, const ToolDefinition& v) {
   j["inputSchema"] = v.input_schema;
   if (v.output_schema) j["outputSchema"] = *v.output_schema;
   if (!v.annotations.is_null()) j["annotations"] = v.annotations;
+  put_icons(j, v.icons);
 }
 
 namespace {
@@ -238,6 +277,7 @@ void from_json(const json& j, Resource& v) {
   v.mime_type = opt_str(j, "mimeType");
   auto sz = j.find("size");
   if (sz != j.end() && sz->is_number_integer()) v.size = sz->get<std::int64_t>(); else v.size.reset();
+  v.icons = icons_of(j);
 }
 void to_json(json& j, const Resource& v) {
   j = v.raw.is_object() ? v.raw : json::object();
@@ -247,6 +287,7 @@ void to_json(json& j, const Resource& v) {
   if (v.description) j["description"] = *v.description;
   if (v.mime_type) j["mimeType"] = *v.mime_type;
   if (v.size) j["size"] = *v.size;
+  put_icons(j, v.icons);
 }
 
 void from_json(const json& j, ResourceTemplate& v) {
@@ -258,6 +299,7 @@ void from_json(const json& j, ResourceTemplate& v) {
   v.title = opt_str(j, "title");
   v.description = opt_str(j, "description");
   v.mime_type = opt_str(j, "mimeType");
+  v.icons = icons_of(j);
 }
 void to_json(json& j, const ResourceTemplate& v) {
   j = v.raw.is_object() ? v.raw : json::object();
@@ -266,6 +308,7 @@ void to_json(json& j, const ResourceTemplate& v) {
   if (v.title) j["title"] = *v.title;
   if (v.description) j["description"] = *v.description;
   if (v.mime_type) j["mimeType"] = *v.mime_type;
+  put_icons(j, v.icons);
 }
 
 namespace {
@@ -314,12 +357,24 @@ void from_json(const json& j, Prompt& v) {
       v.arguments.push_back(std::move(pa));
     }
   }
+  v.icons = icons_of(j);
 }
 void to_json(json& j, const Prompt& v) {
   j = v.raw.is_object() ? v.raw : json::object();
   j["name"] = v.name;
   if (v.title) j["title"] = *v.title;
   if (v.description) j["description"] = *v.description;
+  if (!v.arguments.empty() && !j.contains("arguments")) {
+    json args = json::array();
+    for (const auto& a : v.arguments) {
+      json x{{"name", a.name}};
+      if (a.description) x["description"] = *a.description;
+      if (a.required) x["required"] = true;
+      args.push_back(std::move(x));
+    }
+    j["arguments"] = std::move(args);
+  }
+  put_icons(j, v.icons);
 }
 
 namespace detail {
