@@ -10,11 +10,16 @@
 #include "../lib/protocol/rpc_engine.hpp"
 #include "../lib/read_buffer.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace mcp {
@@ -27,8 +32,11 @@ namespace {
 
 class StdioChannel final : public detail::RpcEngine, public sd::Connection {
  public:
-  StdioChannel(int out_fd, std::function<void(std::string_view)> diag)
-      : detail::RpcEngine(Options{"client", std::move(diag), {}, nullptr}), out_fd_(out_fd) {}
+  StdioChannel(int out_fd, bool socket, std::chrono::milliseconds write_timeout, std::function<void(std::string_view)> diag)
+      : detail::RpcEngine(Options{"client", std::move(diag), {}, nullptr}),
+        out_fd_(out_fd),
+        socket_(socket),
+        write_timeout_(write_timeout) {}
   ~StdioChannel() override { RpcEngine::close(Error::make(Errc::connection_closed, "the client went away")); }
 
   void respond(const json& id, Result<json> r) override { RpcEngine::respond(id, std::move(r)); }
@@ -74,17 +82,22 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
     respond(id, fail(jsonrpc::error(Errc::invalid_message, code, std::move(message))));
   }
   void end(const Error& why) { RpcEngine::close(why); }
+  // The client stopped reading (a write timed out): nothing more is sent or served.
+  bool stalled() const { return stalled_.load(std::memory_order_relaxed); }
 
  protected:
   Result<void> write(const json& message, Clock::time_point deadline) override {
     std::string text;
     if (!detail::append_json(text, message)) return fail(Errc::invalid_argument, detail::too_deep_to_send_text());
     text += '\n';
+    deadline = std::min(deadline, Clock::now() + write_timeout_);
     std::lock_guard lk(write_mutex_);
+    if (stalled()) return fail(Errc::timeout, "the client does not read its input");
     if (broken_) return fail(Errc::io_error, "the client's input is closed");
     std::size_t off = 0;
     while (off < text.size()) {
-      const ssize_t n = ::write(out_fd_, text.data() + off, text.size() - off);
+      const ssize_t n = socket_ ? ::send(out_fd_, text.data() + off, text.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                : ::write(out_fd_, text.data() + off, text.size() - off);
       if (n > 0) {
         off += static_cast<std::size_t>(n);
         continue;
@@ -93,8 +106,11 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         pollfd p{out_fd_, POLLOUT, 0};
-        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0)
+        if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) {
+          // Part of a message may be out: the stream is no longer whole, so nothing more goes.
+          stalled_.store(true, std::memory_order_relaxed);
           return fail(Errc::timeout, "the client does not read its input");
+        }
         continue;
       }
       broken_ = true;  // EPIPE (the client closed its end), or worse: nothing more goes out
@@ -106,8 +122,37 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
 
  private:
   int out_fd_;
+  bool socket_;
+  std::chrono::milliseconds write_timeout_;
   std::mutex write_mutex_;
   bool broken_ = false;
+  std::atomic<bool> stalled_{false};
+};
+
+// The descriptor answers are written to, so that a write can wait within a deadline instead of
+// blocking for as long as the client does not read. A pipe is opened again, non-blocking, as
+// a description of our own (O_NONBLOCK on the inherited one would reach whoever shares it); a
+// socket is written with MSG_DONTWAIT. Anything else (a file, a terminal) is written as is.
+struct OutFd {
+  int fd = -1;
+  int owned = -1;
+  bool socket = false;
+  explicit OutFd(int out_fd) : fd(out_fd) {
+    struct stat st {};
+    if (::fstat(out_fd, &st) != 0) return;
+    if (S_ISSOCK(st.st_mode)) {
+      socket = true;
+    } else if (S_ISFIFO(st.st_mode)) {
+      const std::string path = "/proc/self/fd/" + std::to_string(out_fd);
+      owned = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (owned >= 0) fd = owned;
+    }
+  }
+  ~OutFd() {
+    if (owned >= 0) ::close(owned);
+  }
+  OutFd(const OutFd&) = delete;
+  OutFd& operator=(const OutFd&) = delete;
 };
 
 }  // namespace
@@ -121,7 +166,8 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
   if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 
   auto impl = impl_;
-  auto channel = std::make_shared<StdioChannel>(out_fd, impl->options.on_diagnostic);
+  OutFd out(out_fd);
+  auto channel = std::make_shared<StdioChannel>(out.fd, out.socket, impl->options.write_timeout, impl->options.on_diagnostic);
   std::shared_ptr<sd::Connection> conn(channel, static_cast<sd::Connection*>(channel.get()));
   std::weak_ptr<sd::Connection> weak = conn;
   impl->add_connection(conn);
@@ -137,6 +183,7 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
   detail::ReadBuffer buffer;
   std::string line;
   bool skipping = false;  // inside a line over the limit: dropped up to its newline
+  bool dropped = false;   // the client stalled: everything it sends is dropped
   Result<void> outcome;
   for (;;) {
     const ssize_t n = ::read(in_fd, buffer.data(), detail::ReadBuffer::kSize);
@@ -146,6 +193,16 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
       break;
     }
     if (n == 0) break;  // the client closed our input: done
+    if (channel->stalled()) {
+      // The client does not read what we send: its requests are read and dropped until it
+      // closes its end; what was running is cancelled once.
+      if (!dropped) {
+        dropped = true;
+        impl->diagnose("the client does not read its input: its requests are no longer served");
+        Impl::close(*conn);
+      }
+      continue;
+    }
     std::string_view chunk(buffer.data(), static_cast<std::size_t>(n));
     while (!chunk.empty()) {
       const auto nl = chunk.find('\n');
@@ -186,6 +243,9 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
     conn->idle.wait(lk, [&] { return conn->running.empty(); });
   }
   channel->end(Error::make(Errc::connection_closed, "the client closed its input"));
+  if (outcome && channel->stalled())
+    return fail(Errc::timeout, "the client did not read its input for " + std::to_string(impl->options.write_timeout.count()) +
+                                   " ms; its requests were dropped");
   return outcome;
 }
 

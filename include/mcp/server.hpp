@@ -103,6 +103,10 @@ struct ServerOptions {
   /// When a client goes away (stdin ends), requests still running may finish and answer
   /// within this time; then their stop tokens fire.
   std::chrono::milliseconds shutdown_grace{1000};
+  /// stdio: how long one message may wait for the client to read its input (our stdout). A
+  /// client that reads nothing for this long is taken as gone: what runs is cancelled, nothing
+  /// more is sent or served, and serve_stdio() returns Errc::timeout once stdin ends.
+  std::chrono::milliseconds write_timeout{10000};
   /// How long a handler's elicit(), sample() or roots() waits for a legacy client's answer.
   std::chrono::milliseconds client_request_timeout{60000};
   /// 2026-07-28 input rounds: the `requestState` a client carries between rounds holds the

@@ -12,6 +12,7 @@
 
 #include <poll.h>
 
+#include <fstream>
 #include <future>
 #include <thread>
 
@@ -355,6 +356,39 @@ TEST_CASE("server over stdio: the legacy handshake negotiates, and stdin's end s
   CHECK(raw.close_and_wait(5000) == 0);
   CHECK(testutil::ms_since(t0) < 3000);
   CHECK(testutil::ms_since(t0) >= 900);
+}
+
+TEST_CASE("server over stdio: a client that stops reading is given up after the write timeout; nothing hangs or grows") {
+  ::setenv("MCP_TOOL_SERVER_WRITE_TIMEOUT_MS", "1000", 1);
+  Raw raw;
+  ::unsetenv("MCP_TOOL_SERVER_WRITE_TIMEOUT_MS");
+  CHECK(raw.reply(R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}})")
+            .contains("result"));
+  raw.send(R"({"jsonrpc":"2.0","method":"notifications/initialized"})" "\n");
+  // 300 answers of 20 kB: far more than the pipe holds, and nobody reads them.
+  const std::string big(20000, 'x');
+  for (int i = 1; i <= 300; ++i)
+    raw.send(json{{"jsonrpc", "2.0"}, {"id", i}, {"method", "tools/call"}, {"params", {{"name", "echo"}, {"arguments", {{"text", big}}}}}}.dump() +
+             "\n");
+  std::this_thread::sleep_for(1500ms);  // the first answer that does not fit waits 1 s, then the client is given up
+  {
+    std::ifstream status("/proc/" + std::to_string(raw.pid) + "/status");
+    std::string l;
+    while (std::getline(status, l))
+      if (l.rfind("VmRSS:", 0) == 0) CHECK(std::stol(l.substr(6)) < 200 * 1024);  // kB: the 6 MB sent are not held
+  }
+  // It still reads (and drops) what the client sends, and exits at once when stdin ends: with
+  // an error, since the client's requests were not all answered.
+  raw.send(json{{"jsonrpc", "2.0"}, {"id", 999}, {"method", "tools/call"}, {"params", {{"name", "echo"}, {"arguments", {{"text", "late"}}}}}}.dump() + "\n");
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(raw.close_and_wait(10000) == 1);
+  CHECK(testutil::ms_since(t0) < 3000);
+  // What came out is what fitted in the pipe before the stall (no answer to the late request).
+  std::string out;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(raw.from, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
+  CHECK(out.size() < (1u << 20));
+  CHECK(out.find("late") == std::string::npos);
 }
 
 TEST_CASE("server: add_tool refuses what cannot work; execute_tool runs a tool with no transport") {

@@ -8,6 +8,7 @@
 #include <map>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -32,6 +33,10 @@ std::atomic<int> g_cancelled{0};
 int main() {
   mcp::Server server({.identity = {.name = "tool-server", .version = "1.2.3", .title = "Tool server",
                                    .instructions = "Tools for the server's tests."},
+                      // MCP_TOOL_SERVER_WRITE_TIMEOUT_MS: the stall tests' shorter write timeout.
+                      .write_timeout = std::chrono::milliseconds(std::getenv("MCP_TOOL_SERVER_WRITE_TIMEOUT_MS")
+                                                                     ? std::atoll(std::getenv("MCP_TOOL_SERVER_WRITE_TIMEOUT_MS"))
+                                                                     : 10000),
                       .on_diagnostic = [](std::string_view m) { std::fprintf(stderr, "tool_server: %.*s\n", int(m.size()), m.data()); }});
   auto must = [](mcp::Result<void> r) {
     if (!r) throw std::runtime_error(r.error().message);
