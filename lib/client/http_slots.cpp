@@ -34,11 +34,7 @@ bool HttpTransport::grant_slot(SlotGrant& g) {
   return true;
 }
 
-bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline, SlotGrant& grant) {
-  std::unique_lock lk(slot_mutex_);
-  if (slot_queue_.empty() && grant_slot(grant)) return true;
-  SlotWaiter me;
-  const auto it = slot_queue_.insert(slot_queue_.end(), Turn{&me, nullptr, nullptr});
+bool HttpTransport::wait_turn(std::unique_lock<std::mutex>& lk, SlotWaiter& me, const Flight* f, Clock::time_point deadline) {
   auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
   while (!me.granted && !gave_up()) {
     if (deadline == Clock::time_point::max())
@@ -46,12 +42,21 @@ bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline, SlotG
     else
       me.cv.wait_until(lk, deadline);
   }
+  return gave_up();
+}
+
+bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline, SlotGrant& grant) {
+  std::unique_lock lk(slot_mutex_);
+  if (slot_queue_.empty() && grant_slot(grant)) return true;
+  SlotWaiter me;
+  const auto it = slot_queue_.insert(slot_queue_.end(), Turn{&me, nullptr, nullptr});
+  const bool gave_up = wait_turn(lk, me, f, deadline);
   if (!me.granted) {
     // Whoever is behind could not be served either (the first in line is served first).
     slot_queue_.erase(it);
     return false;
   }
-  if (!gave_up()) {
+  if (!gave_up) {
     grant = std::move(me.grant);
     return true;
   }
@@ -81,18 +86,12 @@ bool HttpTransport::take_connect(const Flight* f, Clock::time_point deadline) {
   }
   SlotWaiter me;
   const auto it = connect_queue_.insert(connect_queue_.end(), &me);
-  auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
-  while (!me.granted && !gave_up()) {
-    if (deadline == Clock::time_point::max())
-      me.cv.wait(lk);
-    else
-      me.cv.wait_until(lk, deadline);
-  }
+  const bool gave_up = wait_turn(lk, me, f, deadline);
   if (!me.granted) {
     connect_queue_.erase(it);
     return false;
   }
-  if (!gave_up()) return true;
+  if (!gave_up) return true;
   lk.unlock();
   end_connect();
   return false;

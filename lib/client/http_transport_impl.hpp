@@ -376,6 +376,10 @@ class HttpTransport final : public Transport {
     bool granted = false;
     SlotGrant grant;  // take_slot's (take_connect's waiter gets the attempt alone)
   };
+  // take_slot's and take_connect's wait in their line (lk holds slot_mutex_): until `me` is
+  // granted, or the transport closes, `f` stops or `deadline` passes. True if it gave up (it
+  // may have been granted as well: then the grant is to be given back).
+  bool wait_turn(std::unique_lock<std::mutex>& lk, SlotWaiter& me, const Flight* f, Clock::time_point deadline);
   // One in line for a slot: a thread waiting in take_slot (`waiter`), or a request's flight
   // that has no thread until its turn comes (`flight` and its `body`).
   struct Turn {
