@@ -204,7 +204,7 @@ Parsed<mcp::ClientConfig> build_config(const Options& o) {
     for (auto& [name, server] : cfg.servers)
       if (auto* http = std::get_if<mcp::HttpServerConfig>(&server.transport)) http->auth = (*auth)(name);
 
-  cfg.client_info = mcp::Implementation{"mcpc", mcp::version_string, std::nullopt, nullptr};
+  cfg.client_info = mcp::Implementation{"mcpc", mcp::version_string, std::nullopt, nullptr, {}};
   if (o.timeout_ms) {
     cfg.request_timeout = mcp::Milliseconds(*o.timeout_ms);
     cfg.probe_timeout = std::min(cfg.probe_timeout, cfg.request_timeout);

@@ -152,7 +152,7 @@ struct ClientConfig {
   /// neither checked nor counted (ClientPool sets it: the pool owns its clients' lifetimes).
   bool refuse_duplicate = true;
   std::map<std::string, ServerConfig> servers;   ///< name -> server
-  Implementation client_info{"mcp-cpp", version_string, std::nullopt, nullptr};  ///< sent to servers
+  Implementation client_info{"mcp-cpp", version_string, std::nullopt, nullptr, {}};  ///< sent to servers
   Milliseconds request_timeout{60000};           ///< default per-request timeout (60 s)
   /// How long the era probe (`server/discover`) may take before we assume a legacy server.
   /// The clock starts when the probe is sent, after the process is spawned.

@@ -176,20 +176,20 @@ class Session {
   }
   template <class Token>
   auto async_list_tools(RequestOptions options, Token&& token) {
-    return list_async<std::vector<ToolDefinition>>(Listing::tools, std::move(options), std::forward<Token>(token));
+    return list_async<std::vector<ToolDefinition>>(std::move(options), std::forward<Token>(token));
   }
   template <class Token>
   auto async_list_resources(RequestOptions options, Token&& token) {
-    return list_async<std::vector<Resource>>(Listing::resources, std::move(options), std::forward<Token>(token));
+    return list_async<std::vector<Resource>>(std::move(options), std::forward<Token>(token));
   }
   template <class Token>
   auto async_list_resource_templates(RequestOptions options, Token&& token) {
-    return list_async<std::vector<ResourceTemplate>>(Listing::resource_templates, std::move(options),
+    return list_async<std::vector<ResourceTemplate>>(std::move(options),
                                                      std::forward<Token>(token));
   }
   template <class Token>
   auto async_list_prompts(RequestOptions options, Token&& token) {
-    return list_async<std::vector<Prompt>>(Listing::prompts, std::move(options), std::forward<Token>(token));
+    return list_async<std::vector<Prompt>>(std::move(options), std::forward<Token>(token));
   }
   template <class Token>
   auto async_read_resource(std::string uri, RequestOptions options, Token&& token) {
@@ -241,13 +241,13 @@ class Session {
   std::shared_ptr<Impl> impl_;
 
   // The asynchronous API's entry points (lib/client/async_session.cpp).
-  enum class Listing { tools, resources, resource_templates, prompts };
+  // T: the listing's vector; start_list's overload is chosen by its callback's type.
   template <class T, class Token>
-  auto list_async(Listing what, RequestOptions options, Token&& token) {
+  auto list_async(RequestOptions options, Token&& token) {
     return detail::async_start<T>(std::forward<Token>(token),
-                                  [impl = impl_, what, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
+                                  [impl = impl_, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
           detail::with_cancel(options, cancel, cb);
-                                    start_list(impl, what, std::move(options), std::move(cb));
+                                    start_list(impl, std::move(options), std::move(cb));
                                   });
   }
   static void start_connect(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<ServerInfo> done);
@@ -255,13 +255,13 @@ class Session {
                             RequestOptions options, Callback<nlohmann::json> done);
   static void start_call_tool(const std::shared_ptr<Impl>& impl, std::string name, nlohmann::json arguments,
                               RequestOptions options, Callback<CallToolResult> done);
-  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<ToolDefinition>> done);
-  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<Resource>> done);
-  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<ResourceTemplate>> done);
-  static void start_list(const std::shared_ptr<Impl>& impl, Listing what, RequestOptions options,
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<Prompt>> done);
   static void start_read_resource(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
                                   Callback<ReadResourceResult> done);

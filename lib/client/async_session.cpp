@@ -276,19 +276,19 @@ void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string nam
       });
 }
 
-void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+void Session::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<ToolDefinition>> done) {
   list<ToolDefinition>(impl, std::move(options), std::move(done));
 }
-void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+void Session::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<Resource>> done) {
   list<Resource>(impl, std::move(options), std::move(done));
 }
-void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+void Session::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<ResourceTemplate>> done) {
   list<ResourceTemplate>(impl, std::move(options), std::move(done));
 }
-void Session::start_list(const std::shared_ptr<Impl>& impl, Listing, RequestOptions options,
+void Session::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<Prompt>> done) {
   list<Prompt>(impl, std::move(options), std::move(done));
 }

@@ -540,7 +540,7 @@ int main(int argc, char** argv) {
 
   mcp::ClientConfig cfg;
   cfg.id = "conformance";
-  cfg.client_info = mcp::Implementation{"mcp-cpp-conformance-client", mcp::version_string, std::nullopt, nullptr};
+  cfg.client_info = mcp::Implementation{"mcp-cpp-conformance-client", mcp::version_string, std::nullopt, nullptr, {}};
   cfg.servers.emplace(kServer, std::move(server));
   cfg.handlers = make_handlers(scenario);
   cfg.on_diagnostic = [](std::string_view srv, std::string_view msg) {
