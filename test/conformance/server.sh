@@ -284,7 +284,7 @@ for r in "${runs[@]}"; do
   log=$(mktemp)
   start=$(date +%s%N)
   timeout 180 "$NODE" "$CLI" server --url "http://127.0.0.1:$PORT/mcp" --scenario "$name" --spec-version "$version" \
-    -o "$OUT" >"$log" 2>&1
+    -o "$OUT" >"$log" 2>&1 7>&- 8<&-  # the server's pipes stay ours
   rc=$?
   ms=$((($(date +%s%N) - start) / 1000000))
   secs="$((ms / 1000)).$((ms % 1000 / 100))"
