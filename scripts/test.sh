@@ -33,6 +33,18 @@ step "official conformance suite 0.2.0-alpha.12: the 2026-07-28 client scenarios
 test/conformance/run.sh --suite next
 passed=$((passed + 1))
 
+step "official conformance suite 0.1.16, server side: every server scenario at each of its versions (conformance_server)"
+test/conformance/server.sh
+passed=$((passed + 1))
+
+step "official conformance suite 0.2.0-alpha.12, server side: the scenarios at 2025-03-26 ... 2025-11-25"
+test/conformance/server.sh --suite next legacy
+passed=$((passed + 1))
+
+step "official conformance suite 0.2.0-alpha.12, server side: the scenarios at 2026-07-28"
+test/conformance/server.sh --suite next modern
+passed=$((passed + 1))
+
 step "official conformance suite 0.1.16: every auth/* client scenario (OAuth)"
 test/conformance/run.sh auth
 passed=$((passed + 1))

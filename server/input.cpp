@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -100,13 +101,18 @@ bool has(const json& caps, const char* key) {
   return it != caps.end() && it->is_object();
 }
 
-// Answer keys: the kind and the question's number in this run of the handler.
-bool answer_key(const std::string& k) {
-  const auto dash = k.rfind('-');
-  if (dash == std::string::npos || dash + 1 >= k.size() || k.size() > 24) return false;
-  const std::string kind = k.substr(0, dash);
-  if (kind != "elicit" && kind != "sample" && kind != "roots") return false;
-  return k.find_first_not_of("0123456789", dash + 1) == std::string::npos;
+// A question's name in inputRequests / inputResponses: the handler's, or the kind and the
+// question's number in this run of the handler.
+bool valid_key(std::string_view k) {
+  return !k.empty() && k.size() <= 64 &&
+         std::all_of(k.begin(), k.end(), [](unsigned char ch) { return ch > 0x20 && ch < 0x7f; });
+}
+
+// A malformed answer of the client's. In 2026-07-28 it came as a request parameter (an entry
+// of inputResponses): invalid params, not a fault of the server's.
+Error bad_answer(const RequestContext::Impl& ctx, std::string message) {
+  if (ctx.era == Era::modern) return jsonrpc::error(Errc::invalid_message, jsonrpc::invalid_params, std::move(message));
+  return Error::make(Errc::invalid_result, std::move(message));
 }
 
 }  // namespace
@@ -115,12 +121,16 @@ bool answer_key(const std::string& k) {
 
 namespace {
 
-Result<json> ask(RequestContext::Impl& ctx, const char* kind, const std::string& method, json params) {
+Result<json> ask(RequestContext::Impl& ctx, const char* kind, std::string_view name, const std::string& method, json params) {
   if (!ctx.connection) return fail(Errc::input_required, method + ": no client to ask (the handler runs without one)");
   if (ctx.era == Era::modern) {
     if (!ctx.input_rounds)
       return fail(Errc::invalid_argument, method + " can be asked only while serving tools/call, resources/read or prompts/get");
-    const std::string key = std::string(kind) + "-" + std::to_string(ctx.questions++);
+    if (!name.empty() && !valid_key(name))
+      return fail(Errc::invalid_argument, method + ": a question's key must be 1 to 64 printable ASCII characters");
+    const std::string key = name.empty() ? std::string(kind) + "-" + std::to_string(ctx.questions) : std::string(name);
+    ++ctx.questions;
+    if (!ctx.keys.insert(key).second) return fail(Errc::invalid_argument, method + ": the key " + key + " was asked twice in one run");
     if (auto a = ctx.answers.find(key); a != ctx.answers.end()) return *a;
     ctx.asked[key] = json{{"method", method}, {"params", std::move(params)}};
     return fail(Errc::input_required, "waiting for the client's answer to " + method);
@@ -131,7 +141,7 @@ Result<json> ask(RequestContext::Impl& ctx, const char* kind, const std::string&
 
 }  // namespace
 
-Result<ElicitResult> RequestContext::elicit(const ElicitRequest& request) {
+Result<ElicitResult> RequestContext::elicit(const ElicitRequest& request, std::string_view key) {
   const bool url = request.mode == "url";
   if (!url && request.mode != "form") return fail(Errc::invalid_argument, "elicitation mode must be \"form\" or \"url\"");
   const auto el = impl_.client_capabilities.find("elicitation");
@@ -154,37 +164,37 @@ Result<ElicitResult> RequestContext::elicit(const ElicitRequest& request) {
     params["requestedSchema"] = request.requested_schema.is_object() ? request.requested_schema
                                                                      : json{{"type", "object"}, {"properties", json::object()}};
   }
-  auto r = ask(impl_, "elicit", "elicitation/create", std::move(params));
+  auto r = ask(impl_, "elicit", key, "elicitation/create", std::move(params));
   if (!r) return fail(std::move(r.error()));
   ElicitResult out;
   const auto action = r->find("action");
   if (!r->is_object() || action == r->end() || !action->is_string() ||
       (*action != "accept" && *action != "decline" && *action != "cancel"))
-    return fail(Errc::invalid_result, "the client's elicitation answer has no valid action");
+    return fail(bad_answer(impl_, "the client's elicitation answer has no valid action"));
   out.action = action->get<std::string>();
   if (auto c = r->find("content"); c != r->end() && c->is_object()) out.content = *c;
   return out;
 }
 
-Result<json> RequestContext::sample(const json& params) {
+Result<json> RequestContext::sample(const json& params, std::string_view key) {
   if (!params.is_object()) return fail(Errc::invalid_argument, "sampling params must be a JSON object");
   const auto& caps = impl_.client_capabilities;
   if (!has(caps, "sampling")) return fail(missing_capability(json{{"sampling", json::object()}}, "sampling"));
   if ((params.contains("tools") || params.contains("toolChoice")) && !caps["sampling"].contains("tools"))
     return fail(missing_capability(json{{"sampling", {{"tools", json::object()}}}}, "sampling with tools"));
-  auto r = ask(impl_, "sample", "sampling/createMessage", params);
+  auto r = ask(impl_, "sample", key, "sampling/createMessage", params);
   if (!r) return fail(std::move(r.error()));
-  if (!r->is_object()) return fail(Errc::invalid_result, "the client's sampling answer is not an object");
+  if (!r->is_object()) return fail(bad_answer(impl_, "the client's sampling answer is not an object"));
   return r;
 }
 
-Result<std::vector<Root>> RequestContext::roots() {
+Result<std::vector<Root>> RequestContext::roots(std::string_view key) {
   if (!has(impl_.client_capabilities, "roots")) return fail(missing_capability(json{{"roots", json::object()}}, "roots"));
-  auto r = ask(impl_, "roots", "roots/list", json::object());
+  auto r = ask(impl_, "roots", key, "roots/list", json::object());
   if (!r) return fail(std::move(r.error()));
   const auto list = r->find("roots");
   if (!r->is_object() || list == r->end() || !list->is_array())
-    return fail(Errc::invalid_result, "the client's roots answer has no roots array");
+    return fail(bad_answer(impl_, "the client's roots answer has no roots array"));
   std::vector<Root> out;
   for (const auto& item : *list) {
     if (!item.is_object() || !item.contains("uri") || !item["uri"].is_string()) continue;
@@ -219,19 +229,23 @@ bool Server::Impl::open_input_state(const std::shared_ptr<sd::Connection>& c, co
   }
   if (auto in = params.find("inputResponses"); in != params.end() && !in->is_null()) {
     if (!in->is_object()) return refuse(method + ": inputResponses must be an object");
-    // Answers to questions of ours; other keys are ignored (and not carried on).
+    // Answers by the key of their question; only those of questions the handler asks again are
+    // carried into a new requestState, so unknown keys are ignored.
     for (const auto& [k, v] : in->items())
-      if (answer_key(k) && ctx.answers.size() < 64) ctx.answers[k] = v;
+      if (valid_key(k) && ctx.answers.size() < 64) ctx.answers[k] = v;
   }
   return true;
 }
 
 json Server::Impl::input_required_result(const RequestContext::Impl& ctx) const {
+  json carried = json::object();
+  for (const auto& [k, v] : ctx.answers.items())
+    if (ctx.keys.count(k)) carried[k] = v;
   json state{{"v", 1},
              {"exp", now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(options.input_state_ttl).count()},
              {"m", ctx.input_method},
              {"d", ctx.input_digest},
-             {"a", ctx.answers}};
+             {"a", std::move(carried)}};
   json result{{"resultType", "input_required"}, {"inputRequests", ctx.asked}};
   if (auto sealed = seal(state_key, state.dump())) result["requestState"] = std::move(*sealed);
   return result;

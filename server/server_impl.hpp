@@ -135,11 +135,13 @@ struct RequestContext::Impl {
   std::chrono::milliseconds client_request_timeout{60000};
   // 2026-07-28 input rounds (tools/call, resources/read, prompts/get): answers by key, from the
   // sealed requestState and this round's inputResponses; what the handler asked for and has no
-  // answer to; the number of questions asked so far in this run of the handler (the keys).
+  // answer to; the number of questions asked so far in this run of the handler (the default
+  // keys); every key this run asked, answered or not (what a new requestState carries).
   bool input_rounds = false;
   nlohmann::json answers = nlohmann::json::object();
   nlohmann::json asked = nlohmann::json::object();
   int questions = 0;
+  std::set<std::string> keys;
   std::string input_method, input_digest;  // what a sealed state is bound to
 };
 

@@ -152,12 +152,17 @@ class RequestContext {
   /// `input_required` whatever the handler returns once it asked).
   /// A client that did not declare the capability: an error with rpc_code -32021 and
   /// data.requiredCapabilities (returned as is, it tells the client what it lacks).
-  Result<ElicitResult> elicit(const ElicitRequest& request);
+  /// `key` names the question in the 2026-07-28 `inputRequests` (and the client's
+  /// `inputResponses`): 1 to 64 printable ASCII characters, unique within one run of the
+  /// handler; empty (default): "elicit-N" / "sample-N" / "roots-N", N the question's number in
+  /// the run. A handler may ask several questions before returning: they go to the client in
+  /// one `input_required` result. Legacy revisions ignore the key.
+  Result<ElicitResult> elicit(const ElicitRequest& request, std::string_view key = {});
   /// `sampling/createMessage`: `params` as the specification defines them; the
   /// CreateMessageResult. As elicit() in each era.
-  Result<nlohmann::json> sample(const nlohmann::json& params);
+  Result<nlohmann::json> sample(const nlohmann::json& params, std::string_view key = {});
   /// `roots/list`: the client's roots. As elicit() in each era.
-  Result<std::vector<Root>> roots();
+  Result<std::vector<Root>> roots(std::string_view key = {});
 
   struct Impl;
   explicit RequestContext(Impl& impl) : impl_(impl) {}

@@ -37,46 +37,22 @@
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-INTEROP="$ROOT/test/interop"
-NODE="$INTEROP/node_modules/.bin/node"
+die() { echo "run.sh: $*" >&2; exit 2; }
+# shellcheck source=suite.sh
+. "$ROOT/test/conformance/suite.sh"
 
-SUITE=stable
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --suite) [ $# -ge 2 ] || { echo "run.sh: --suite needs stable|next" >&2; exit 2; }; SUITE=$2; shift 2 ;;
-    --suite=*) SUITE=${1#--suite=}; shift ;;
-    -h|--help) sed -n '3,35p' "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
+HELP_LINES=3,35
+conformance_args "$@"
 set -- ${args[@]+"${args[@]}"}
 
-case "$SUITE" in
-  stable|default|0.1.16) SUITE=stable; PKGROOT="$INTEROP"; OUT_DEFAULT="$ROOT/build/conformance-results" ;;
-  next|alpha) SUITE=next; PKGROOT="$ROOT/test/conformance/next"; OUT_DEFAULT="$ROOT/build/conformance-results-next" ;;
-  *) echo "run.sh: unknown suite '$SUITE' (stable|next)" >&2; exit 2 ;;
-esac
-PKG="$PKGROOT/node_modules/@modelcontextprotocol/conformance"
-CLI="$PKG/dist/index.js"
+conformance_suite "$SUITE"
 CLIENT=${CONFORMANCE_CLIENT:-$ROOT/build/test/conformance_client}
-OUT=${CONFORMANCE_OUT:-$OUT_DEFAULT}
+OUT=${CONFORMANCE_OUT:-$ROOT/build/conformance-results$OUT_SUFFIX}
 TIMEOUT_MS=${CONFORMANCE_TIMEOUT:-30000}
 VERBOSE=${CONFORMANCE_VERBOSE:-0}
 
-die() { echo "run.sh: $*" >&2; exit 2; }
-
-rel=${PKGROOT#"$ROOT"/}
-[ -x "$NODE" ] || die "no $NODE; run: npm ci --prefix test/interop"
-[ -f "$CLI" ] || die "no $CLI; run: npm ci --prefix $rel"
 [ -x "$CLIENT" ] || die "no client at $CLIENT; run: ninja -C build test/conformance_client"
 case "$CLIENT" in *" "*) die "the suite splits --command on spaces; move $CLIENT to a path without spaces" ;; esac
-
-# The installed suite must be the version package.json pins.
-pinned=$("$NODE" -e 'const p=require(process.argv[1]);process.stdout.write(p.dependencies["@modelcontextprotocol/conformance"]||"")' "$PKGROOT/package.json")
-installed=$("$NODE" -e 'process.stdout.write(require(process.argv[1]).version)' "$PKG/package.json")
-[ -n "$pinned" ] || die "@modelcontextprotocol/conformance is not pinned in $PKGROOT/package.json"
-[ "$pinned" = "$installed" ] || die "installed conformance $installed != pinned $pinned; run: npm ci --prefix $rel"
 
 # auth/* scenarios both suites share (2025-11-25 flow: discovery, registration, PKCE, scopes,
 # client authentication, 2025-03-26 fallbacks), plus the SEP-1046 client credentials extension.
@@ -244,10 +220,7 @@ required_checks() {
 }
 
 mkdir -p "$OUT" || die "cannot create $OUT"
-exec 9>"${TMPDIR:-/tmp}/mcp-cpp-conformance.lock"
-if command -v flock >/dev/null; then
-  flock -w 600 9 || die "another conformance run holds the lock for more than 10 minutes"
-fi
+conformance_lock
 
 echo "conformance suite $installed ($SUITE), client $CLIENT"
 passed=0
@@ -273,24 +246,7 @@ for s in "${scenarios[@]}"; do
   ms=$((($(date +%s%N) - start) / 1000000))
   secs="$((ms / 1000)).$((ms % 1000 / 100))"
   dir=$(sed -n 's/^Results saved to //p' "$log" | tail -n1)
-  verdict=$("$NODE" - "$dir/checks.json" "$(required_checks "$s")" <<'EOF'
-const fs = require('fs');
-const [file, req] = process.argv.slice(2);
-let checks = [];
-try { checks = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { console.log('nochecks 0 0 0 -'); process.exit(0); }
-const n = (st) => checks.filter((c) => c.status === st).length;
-// "id" or "id#name" (several checks share one id and differ by name).
-const missing = (req || '').split(/\s+/).filter(Boolean)
-  .filter((r) => {
-    const [id, name] = r.split('#');
-    return !checks.some((c) => c.id === id && (name === undefined || c.name === name) && c.status === 'SUCCESS');
-  });
-const bad = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING')
-  .map((c) => `${c.status} ${c.id}${c.name && c.name !== c.id ? ' [' + c.name + ']' : ''}: ${c.errorMessage || c.description}`);
-console.log(`ok ${n('SUCCESS')} ${n('FAILURE')} ${n('WARNING')} ${missing.join(',') || '-'}`);
-for (const b of bad) console.log(b);
-EOF
-)
+  verdict=$("$NODE" "$ROOT/test/conformance/verdict.js" "$dir/checks.json" "$(required_checks "$s")")
   read -r state ok nfail nwarn missing <<<"$(head -n1 <<<"$verdict")"
   is_blocked=0
   if [ -n "$dir" ] && grep -q 'BLOCKED:' "$dir/stderr.txt" 2>/dev/null; then is_blocked=1; fi

@@ -667,6 +667,45 @@ TEST_CASE("server over stdio: 2026-07-28 input rounds: the sealed requestState c
   CHECK(raw.close_and_wait(5000) == 0);
 }
 
+TEST_CASE("server over stdio: 2026-07-28 input rounds under the handler's keys; a malformed answer is -32602") {
+  Raw raw;
+  const std::string meta =
+      R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{},"sampling":{},"roots":{}}})";
+  const auto call = [&](int id, const std::string& extra) {
+    return raw.reply(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) +
+                     R"(,"method":"tools/call","params":{"name":"ask_all","arguments":{},)" + meta + extra + "}}");
+  };
+  // The three questions in one result, each under the key the handler gave it.
+  auto first = call(1, "");
+  REQUIRE(first.contains("result"));
+  CHECK(first["result"]["resultType"] == "input_required");
+  const json& asked = first["result"]["inputRequests"];
+  CHECK(asked.size() == 3);
+  CHECK(asked["user_name"]["method"] == "elicitation/create");
+  CHECK(asked["greeting"]["method"] == "sampling/createMessage");
+  CHECK(asked["client_roots"]["method"] == "roots/list");
+  // One answer (plus a key nobody asked): the other two are asked again, the answer kept.
+  auto second = call(2, R"(,"inputResponses":{"user_name":{"action":"accept","content":{"name":"Ada"}},"bogus":{"x":1}},"requestState":")" +
+                            first["result"]["requestState"].get<std::string>() + "\"");
+  REQUIRE(second.contains("result"));
+  CHECK(second["result"]["resultType"] == "input_required");
+  CHECK(second["result"]["inputRequests"].size() == 2);
+  CHECK_FALSE(second["result"]["inputRequests"].contains("user_name"));
+  auto third = call(3, R"(,"inputResponses":{"greeting":{"role":"assistant","content":{"type":"text","text":"hi"},"model":"m"},)"
+                       R"("client_roots":{"roots":[{"uri":"file:///w"}]}},"requestState":")" +
+                           second["result"]["requestState"].get<std::string>() + "\"");
+  REQUIRE(third.contains("result"));
+  CHECK(third["result"]["resultType"] == "complete");
+  CHECK(third["result"]["content"][0]["text"] == "Ada|hi|file:///w;");
+  // An answer that is not an answer (a number for an elicitation): invalid params, not an
+  // internal error of the server's.
+  auto bad = raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"ask_name","arguments":{},)" + meta +
+                       R"(,"inputResponses":{"elicit-0":12345}}})");
+  REQUIRE(bad.contains("error"));
+  CHECK(bad["error"]["code"] == -32602);
+  CHECK(raw.close_and_wait(5000) == 0);
+}
+
 TEST_CASE("server over stdio: 2026-07-28 subscriptions/listen carries list changes and resource updates") {
   std::mutex m;
   std::vector<mcp::ChangeEvent> events;

@@ -201,6 +201,25 @@ int main() {
                           if (!second) return mcp::fail(second.error());
                           return text(*first + "+" + *second);
                         }}));
+  // Three questions at once, under the handler's own keys (2026-07-28: one input_required).
+  must(server.add_tool({.name = "ask_all",
+                        .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          mcp::ElicitRequest q;
+                          q.message = "Your name?";
+                          q.requested_schema = {{"type", "object"}, {"properties", {{"name", {{"type", "string"}}}}}};
+                          auto name = ctx.elicit(q, "user_name");
+                          auto greeting = ctx.sample({{"messages", {{{"role", "user"}, {"content", {{"type", "text"}, {"text", "Greet"}}}}}},
+                                                      {"maxTokens", 10}},
+                                                     "greeting");
+                          auto roots = ctx.roots("client_roots");
+                          if (!name) return mcp::fail(name.error());
+                          if (!greeting) return mcp::fail(greeting.error());
+                          if (!roots) return mcp::fail(roots.error());
+                          std::string out = name->content.value("name", std::string("?")) + "|" +
+                                            (*greeting)["content"].value("text", std::string()) + "|";
+                          for (const auto& root : *roots) out += root.uri + ";";
+                          return text(out);
+                        }}));
   must(server.add_tool({.name = "ask_model",
                         .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
                           auto r = ctx.sample({{"messages", {{{"role", "user"}, {"content", {{"type", "text"}, {"text", "2+2?"}}}}}},
