@@ -20,6 +20,7 @@
 #include "../lib/protocol/json_read.hpp"
 #include "../lib/protocol/json_write.hpp"
 #include "../lib/protocol/jsonrpc.hpp"
+#include "../lib/protocol/rpc_engine.hpp"
 #include "../lib/util/base64.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -142,6 +143,37 @@ bool accepts(std::string_view accept, std::string_view type) {
   return false;
 }
 
+// What a session id may be (SERVER-SPEC 3.3.2): visible ASCII.
+bool valid_session_id(std::string_view id) {
+  return !id.empty() && id.size() <= 256 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+// One SSE event: its id (when it has one), the message.
+std::string sse_event(std::string_view text, std::string_view id) {
+  std::string out;
+  out.reserve(text.size() + id.size() + 32);
+  if (!id.empty()) {
+    out += "id: ";
+    out += id;
+    out += '\n';
+  }
+  out += "event: message\ndata: ";
+  out += text;
+  out += "\n\n";
+  return out;
+}
+
+// The event that primes a stream for resumption (2025-11-25): an id and empty data.
+std::string priming_event(std::string_view id, std::chrono::milliseconds retry = {}) {
+  std::string out;
+  if (retry.count() > 0) out += "retry: " + std::to_string(retry.count()) + "\n";
+  out += "id: ";
+  out += id;
+  out += "\ndata:\n\n";
+  return out;
+}
+
 std::string random_session_id() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
@@ -230,10 +262,38 @@ struct Exchange {
   bool sse_ok = true;              // ... text/event-stream (and the host may stream)
   bool standalone = false;         // a legacy GET stream: notifications only, no answer
   bool cancel_on_disconnect = false;
+  bool prime = false;              // a 2025-11-25 session's: its event stream opens with a priming event
   Headers headers;                 // extra response headers (Mcp-Session-Id)
+  std::string stream;              // a session's: the stream's name in its event ids
+  // Guarded by the channel's xm_.
+  bool sse = false;                // events went out on it (its answer is one too)
+  bool attached = true;            // a connection carries it (else it waits to be resumed)
+  std::vector<std::int64_t> asks;  // requests to the client sent on it
   // Strand only.
   bool streaming = false;
   bool done = false;
+};
+
+// The requests a legacy session's handlers send to its client (elicitation, sampling, roots):
+// ids, waiting, deadlines and the client's answers, as with any JSON-RPC peer. The channel
+// decides which stream carries each.
+class ClientRequests final : public detail::RpcEngine {
+ public:
+  ClientRequests(Channel& channel, std::function<void(std::string_view)> diag)
+      : RpcEngine(Options{"client", std::move(diag), {}, nullptr}), channel_(channel) {}
+  ~ClientRequests() override { RpcEngine::close(Error::make(Errc::connection_closed, "the session ended")); }
+  using RpcEngine::receive;
+  using RpcEngine::request_failed;
+  using RpcEngine::RequestWriter;
+  using RpcEngine::send_lent;
+
+ protected:
+  // notifications/cancelled for a request given up: on the session's GET stream.
+  Result<void> write(const json& message, Clock::time_point deadline) override;
+  void close_channel() override {}
+
+ private:
+  Channel& channel_;
 };
 
 // A client's channel as the protocol sees it: answers and notifications find their Exchange by
@@ -244,9 +304,12 @@ class Channel final : public sd::Connection {
 
   std::string session_id;  // a legacy session's, else empty
   std::atomic<long long> last_used{0};
+  std::shared_ptr<ClientRequests> requests;  // a legacy session's (set before it is shared)
+  std::unique_ptr<EventStore> store;         // a resumable session's (guarded by xm_)
 
   bool add(const json& id, std::shared_ptr<Exchange> ex) {
     std::lock_guard lk(xm_);
+    if (store) ex->stream = std::to_string(++streams_);
     return pending_.emplace(id.dump(), std::move(ex)).second;
   }
   // The exchange waiting for request `id`, no longer registered.
@@ -258,22 +321,93 @@ class Channel final : public sd::Connection {
     pending_.erase(it);
     return ex;
   }
-  // An exchange the client left: later answers for it go nowhere.
-  void forget(const Exchange* ex) {
-    std::lock_guard lk(xm_);
-    if (ex->standalone) {
-      if (stream_.get() == ex) stream_.reset();
-      return;
+  // No connection carries `ex` any more (the client left, or polling closed it). A stream
+  // with events kept waits to be resumed; any other is forgotten (later answers go nowhere)
+  // and the requests sent on it fail.
+  void detach(const Exchange* ex) {
+    std::vector<std::int64_t> lost;
+    {
+      std::lock_guard lk(xm_);
+      std::shared_ptr<Exchange>* slot = nullptr;
+      auto it = pending_.end();
+      if (ex->standalone) {
+        if (stream_.get() == ex) slot = &stream_;
+      } else if (it = pending_.find(ex->id.dump()); it != pending_.end() && it->second.get() == ex) {
+        slot = &it->second;
+      }
+      if (!slot) return;
+      if (store && ex->sse) {
+        (*slot)->attached = false;
+        return;
+      }
+      lost = std::move((*slot)->asks);
+      if (ex->standalone) stream_.reset();
+      else pending_.erase(it);
     }
-    auto it = pending_.find(ex->id.dump());
-    if (it != pending_.end() && it->second.get() == ex) pending_.erase(it);
+    fail_asks(lost, "the client closed the stream that carried it");
   }
-  // Registers the GET stream; false when one is open already.
-  bool open_stream(std::shared_ptr<Exchange> ex) {
-    std::lock_guard lk(xm_);
-    if (stream_) return false;
-    stream_ = std::move(ex);
+  // Registers a GET stream without Last-Event-ID (replacing one no connection carries); false
+  // when one is open already. `prime_id`: its priming event's id, if it has one.
+  bool open_stream(const std::shared_ptr<Exchange>& ex, std::string& prime_id) {
+    std::vector<std::int64_t> lost;
+    {
+      std::lock_guard lk(xm_);
+      if (stream_ && stream_->attached) return false;
+      if (stream_) lost = std::move(stream_->asks);
+      if (store) {
+        ex->stream = std::to_string(++streams_);
+        ex->sse = true;
+        if (ex->prime) prime_id = keep(*ex, "");
+      }
+      stream_ = ex;
+    }
+    fail_asks(lost, "the client opened another stream instead of resuming the one that carried it");
     return true;
+  }
+  // Polling: `ex` opens its stream now, with a priming event (its id; empty: cannot poll).
+  std::string prime_now(Exchange& ex) {
+    std::lock_guard lk(xm_);
+    if (!store || !ex.prime || ex.sse) return {};
+    std::string id = keep(ex, "");
+    if (!id.empty()) ex.sse = true;
+    return id;
+  }
+  enum class Resume { unknown, live, finished };
+  // GET with Last-Event-ID: `ex` takes over the stream of event `last_id` (its exchange, if
+  // that stream still waits for something, in `replaced`); `events` gets what came after.
+  Resume resume(const std::shared_ptr<Exchange>& ex, const std::string& last_id,
+                std::vector<std::pair<std::string, std::string>>& events, std::shared_ptr<Exchange>& replaced) {
+    std::lock_guard lk(xm_);
+    if (!store) return Resume::unknown;
+    std::optional<std::string> key;
+    try {
+      key = store->replay_after(last_id, [&](const std::string& id, const std::string& message) {
+        if (!message.empty()) events.emplace_back(id, message);  // priming events are not replayed
+      });
+    } catch (...) {
+      key.reset();  // an application's store failed: as if it knew nothing
+    }
+    if (!key) return Resume::unknown;
+    ex->stream = *key;
+    ex->sse = true;
+    const auto take_over = [&](std::shared_ptr<Exchange>& slot) {
+      replaced = slot;
+      ex->id = slot->id;
+      ex->standalone = slot->standalone;
+      ex->asks = std::move(slot->asks);
+      slot = ex;
+    };
+    if (stream_ && stream_->stream == *key) {
+      take_over(stream_);
+      return Resume::live;
+    }
+    for (auto& [k, p] : pending_)
+      if (p->stream == *key) {
+        take_over(p);
+        return Resume::live;
+      }
+    // An ended stream: its answer was sent (and replayed above), or it was a GET stream since replaced.
+    return Resume::finished;
   }
   // Everything still waiting (the session ends).
   std::vector<std::shared_ptr<Exchange>> take_all() {
@@ -288,20 +422,50 @@ class Channel final : public sd::Connection {
   bool busy() {
     {
       std::lock_guard lk(xm_);
-      if (!pending_.empty() || stream_) return true;
+      if (!pending_.empty() || (stream_ && stream_->attached)) return true;
     }
     std::lock_guard lk(m);
     return !running.empty();
   }
 
+  // The session ends: the requests to the client fail, the events are forgotten.
+  void end() {
+    if (requests) requests->close(Error::make(Errc::connection_closed, "the session ended"));
+    std::lock_guard lk(xm_);
+    store.reset();
+  }
+
   void respond(const json& id, Result<json> r) override;
   Result<void> notify(const json& about, const std::string& method, json params) override;
+  Result<json> request(const json& about, const std::string& method, json params, std::stop_token stop,
+                       std::chrono::steady_clock::time_point deadline) override;
+  // Sends a request to the client (ClientRequests' writer): on the stream of request `about`,
+  // else on the GET stream.
+  Result<void> send_request(const json& about, const std::string& method, const json& message);
 
  private:
+  // Keeps `text` as the next event of ex's stream: its id ("" when nothing keeps events).
+  std::string keep(Exchange& ex, const std::string& text) {
+    if (!store || ex.stream.empty()) return {};
+    try {
+      return store->store(ex.stream, text);
+    } catch (...) {
+      return {};  // an application's store failed: the event goes without an id
+    }
+  }
+  // Sends `text` as an event on `ex` (under xm_); a stream's first event is preceded by its
+  // priming event.
+  void send_event(const std::shared_ptr<Exchange>& ex, std::string text);
+  void fail_asks(const std::vector<std::int64_t>& ids, const char* why) {
+    if (!requests) return;
+    for (auto id : ids) requests->request_failed(json(id), Error::make(Errc::connection_closed, why));
+  }
+
   std::shared_ptr<Gate> gate_;
   std::mutex xm_;
   std::map<std::string, std::shared_ptr<Exchange>> pending_;
   std::shared_ptr<Exchange> stream_;
+  std::uint64_t streams_ = 0;  // streams named so far
 };
 
 long long now_ms() {
@@ -352,12 +516,9 @@ struct HttpHost::Impl {
     it->second->last_used = now_ms();
     return it->second;
   }
-  bool add_session(const std::shared_ptr<Channel>& ch) {
-    std::lock_guard lk(m);
-    if (stopping) return false;
-    ch->last_used = now_ms();
-    return sessions.emplace(ch->session_id, ch).second;
-  }
+  // Makes `ch` a new legacy session: its id, requests to the client, event store. 0, or the
+  // HTTP status refusing it (`why` says why).
+  int open_session(const std::shared_ptr<Channel>& ch, std::string& why);
   std::shared_ptr<Channel> remove_session(const std::string& id) {
     std::lock_guard lk(m);
     auto it = sessions.find(id);
@@ -393,13 +554,13 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     close();
   }
 
-  // The answer to `ex` (strand).
-  void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status) {
+  // The answer to `ex` (strand); `id`: its event id, if it goes as an event and has one.
+  void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status, const std::string& id) {
     if (closed_ || ex != current_ || ex->done) return;
     ex->done = true;
     if (ex->streaming || !ex->json_ok) {
       if (!ex->streaming) start_sse(*ex);
-      enqueue(frame("event: message\ndata: " + text + "\n\n"));
+      enqueue(frame(sse_event(text, id)));
       if (chunked_) enqueue("0\r\n\r\n");
     } else {
       enqueue(head(status, "application/json", text.size(), ex->headers) + text);
@@ -407,14 +568,17 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     end_exchange();
   }
 
-  // A notification about `ex` (strand): turns the response into an event stream.
-  void event(const std::shared_ptr<Exchange>& ex, const std::string& text) {
+  // A message about `ex` (strand): turns the response into an event stream, primed first when
+  // `prime_id` is given.
+  void event(const std::shared_ptr<Exchange>& ex, const std::string& text, const std::string& id,
+             const std::string& prime_id) {
     if (closed_ || ex != current_ || ex->done) return;
     if (!ex->streaming) {
       if (!ex->sse_ok) return;  // JSON only: the notification has nowhere to go
       start_sse(*ex);
     }
-    std::string ev = frame("event: message\ndata: " + text + "\n\n");
+    if (!prime_id.empty()) enqueue(frame(priming_event(prime_id)));
+    std::string ev = frame(sse_event(text, id));
     if (out_bytes_ + ev.size() > host_.opt.max_stream_queue_bytes) {
       host_.server->diagnose("HTTP: a client reads its event stream too slowly; the stream was dropped");
       return close();
@@ -573,7 +737,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     if (modern)
       return post_modern(req, is_request, is_response, method, reply_id, std::move(params), meta, version_header,
                          std::move(ex));
-    return post_legacy(req, is_request, is_response, method, reply_id, std::move(params), version_header, std::move(ex));
+    return post_legacy(req, is_request, is_response, method, reply_id, std::move(params), version_header, std::move(ex),
+                       is_response ? std::move(msg) : json());
   }
 
   // SERVER-SPEC 1.4, the checks only HTTP has (the protocol does the rest).
@@ -632,15 +797,14 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   }
 
   void post_legacy(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
-                   json params, const std::optional<std::string>& version_header, Exchange ex) {
+                   json params, const std::optional<std::string>& version_header, Exchange ex, json response) {
     std::shared_ptr<Channel> channel;
     const auto session_header = header(req, "Mcp-Session-Id");
     if (is_request && method == "initialize") {
       channel = std::make_shared<Channel>(host_.gate);
       if (host_.opt.legacy_sessions) {
-        channel->session_id = random_session_id();
-        if (channel->session_id.empty() || !host_.add_session(channel))
-          return refuse(503, jsonrpc::internal_error, "cannot open a session now", id);
+        std::string why;
+        if (const int status = host_.open_session(channel, why)) return refuse(status, jsonrpc::internal_error, why, id);
         ex.headers.emplace_back("Mcp-Session-Id", channel->session_id);
       }
     } else if (host_.opt.legacy_sessions) {
@@ -665,9 +829,10 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       channel->legacy_version = version_header.value_or("2025-03-26");
     }
     if (!is_request) {
-      // Notifications (initialized, cancelled) go to the protocol; responses to our requests
-      // have no taker yet (the server sends none).
+      // Notifications (initialized, cancelled) go to the protocol; answers to our requests to
+      // the client, to the request waiting for them (one nobody waits for any more is dropped).
       if (!is_response) host_.server->notification(channel, method, params);
+      else if (channel->requests) channel->requests->receive(std::move(response));
       // A cancelled request gets no answer (25/basic/utilities/cancellation): its POST ends
       // without one rather than waiting for ever.
       if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
@@ -678,7 +843,16 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     // Legacy clients cancel with notifications/cancelled and may leave a stream without
     // meaning it (25/basic/transports); without a session nobody else can cancel.
     ex.cancel_on_disconnect = channel->session_id.empty();
+    ex.prime = primes(*channel);
     run(channel, id, method, std::move(params), std::move(ex));
+  }
+
+  // Whether the session's streams open with a priming event: 2025-11-25 (older clients may
+  // take its empty data for a message).
+  bool primes(Channel& channel) {
+    if (channel.session_id.empty() || !host_.opt.resumable_streams) return false;
+    std::lock_guard lk(channel.m);
+    return channel.initialized && channel.legacy_version >= "2025-11-25";
   }
 
   void run(const std::shared_ptr<Channel>& channel, const json& id, const std::string& method, json params, Exchange ex_value) {
@@ -691,6 +865,19 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", id);
     current_ = ex;
     self_ = shared_from_this();
+    if (host_.opt.sse_poll_retry.count() > 0 && ex->sse_ok)
+      if (auto prime_id = channel->prime_now(*ex); !prime_id.empty()) {
+        // Polling (2025-11-25): the stream opens, says when to come back, and this connection
+        // lets go of it; what follows waits in the event store for the client's GET.
+        start_sse(*ex);
+        enqueue(frame(priming_event(prime_id, host_.opt.sse_poll_retry)));
+        ex->done = true;
+        if (chunked_) enqueue("0\r\n\r\n");
+        channel->detach(ex.get());
+        end_exchange();
+        host_.server->dispatch(channel, id, method, std::move(params));
+        return;
+      }
     watch();
     // Answers (even immediate ones) come back through the gate, posted to this strand.
     host_.server->dispatch(channel, id, method, std::move(params));
@@ -711,10 +898,40 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     ex->gate = host_.gate;
     ex->channel = channel;
     ex->standalone = true;
-    if (!channel->open_stream(ex)) return refuse(409, jsonrpc::invalid_request, "a stream is open for this session already");
+    ex->prime = primes(*channel);
+    if (const auto last = header(req, "Last-Event-ID"); last && !last->empty() && host_.opt.resumable_streams)
+      return resume(channel, ex, *last);
+    std::string prime_id;
+    if (!channel->open_stream(ex, prime_id))
+      return refuse(409, jsonrpc::invalid_request, "a stream is open for this session already");
     current_ = ex;
     self_ = shared_from_this();
     start_sse(*ex);
+    if (!prime_id.empty()) enqueue(frame(priming_event(prime_id)));
+    watch();
+  }
+
+  // GET with Last-Event-ID (SERVER-SPEC 3.3.5): what the stream of that event missed, then the
+  // rest of it, or its end.
+  void resume(const std::shared_ptr<Channel>& channel, const std::shared_ptr<Exchange>& ex, const std::string& last_id) {
+    std::vector<std::pair<std::string, std::string>> events;
+    std::shared_ptr<Exchange> replaced;
+    const auto r = channel->resume(ex, last_id, events, replaced);
+    if (r == Channel::Resume::unknown)
+      return refuse(400, jsonrpc::invalid_request,
+                    "Bad Request: Last-Event-ID " + last_id +
+                        " is not an event of this session that is still kept; open a new stream without it");
+    current_ = ex;
+    self_ = shared_from_this();
+    start_sse(*ex);
+    for (const auto& [id, message] : events) enqueue(frame(sse_event(message, id)));
+    if (r == Channel::Resume::finished) {
+      ex->done = true;
+      if (chunked_) enqueue("0\r\n\r\n");
+      return end_exchange();
+    }
+    // A connection still carrying the stream (the client gave up on it) lets go.
+    if (replaced) host_.gate->post(replaced->conn, [replaced](HttpConn& c) { c.drop(replaced); });
     watch();
   }
 
@@ -849,7 +1066,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       if (ex->done) return;
       ex->done = true;
       if (auto ch = ex->channel.lock()) {
-        ch->forget(ex.get());
+        ch->detach(ex.get());
         if (ex->cancel_on_disconnect && !ex->standalone)
           host_.server->notification(ch, "notifications/cancelled",
                                      json{{"requestId", ex->id}, {"reason", "the client closed the connection"}});
@@ -916,8 +1133,11 @@ void Gate::post(const std::weak_ptr<HttpConn>& conn, F fn) {
 }
 
 void Channel::respond(const json& id, Result<json> r) {
-  auto ex = take(id);
-  if (!ex) return;  // the client left, or the session ended
+  std::lock_guard lk(xm_);  // the answer is kept and sent in the order of the stream's events
+  auto it = pending_.find(id.dump());
+  if (it == pending_.end()) return;  // the client left, or the session ended
+  auto ex = std::move(it->second);
+  pending_.erase(it);
   int status = 200;
   json msg{{"jsonrpc", "2.0"}, {"id", id}};
   if (r) {
@@ -929,23 +1149,73 @@ void Channel::respond(const json& id, Result<json> r) {
     msg["error"] = std::move(err);
     if (ex->modern) status = modern_status(code);
   }
-  gate_->post(ex->conn, [ex, text = serialize(msg), status](HttpConn& c) { c.answer(ex, text, status); });
+  std::string text = serialize(msg);
+  std::string event_id = ex->sse || !ex->json_ok ? keep(*ex, text) : std::string();
+  gate_->post(ex->conn, [ex, text = std::move(text), status, event_id = std::move(event_id)](HttpConn& c) {
+    c.answer(ex, text, status, event_id);
+  });
+}
+
+void Channel::send_event(const std::shared_ptr<Exchange>& ex, std::string text) {
+  std::string prime_id;
+  if (!ex->sse && ex->prime) prime_id = keep(*ex, "");
+  ex->sse = true;
+  std::string id = keep(*ex, text);
+  gate_->post(ex->conn, [ex, text = std::move(text), id = std::move(id), prime_id = std::move(prime_id)](HttpConn& c) {
+    c.event(ex, text, id, prime_id);
+  });
 }
 
 Result<void> Channel::notify(const json& about, const std::string& method, json params) {
+  std::lock_guard lk(xm_);
   std::shared_ptr<Exchange> ex;
-  {
-    std::lock_guard lk(xm_);
-    if (about.is_null()) {
-      ex = stream_;
-    } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
-      ex = it->second;
-    }
+  if (about.is_null()) {
+    ex = stream_;
+  } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
+    ex = it->second;
   }
-  if (!ex) return {};  // no stream to carry it (JSON-only client, or the request is gone)
-  gate_->post(ex->conn, [ex, text = serialize(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}})](
-                            HttpConn& c) { c.event(ex, text); });
+  // No stream to carry it: the request is gone, or its client takes JSON only.
+  if (!ex || (!ex->standalone && !ex->sse_ok)) return {};
+  send_event(ex, serialize(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}));
   return {};
+}
+
+Result<json> Channel::request(const json& about, const std::string& method, json params, std::stop_token stop,
+                              std::chrono::steady_clock::time_point deadline) {
+  if (!requests)
+    return fail(Errc::invalid_argument, method +
+                                            ": this client has no session (HttpServerOptions::legacy_sessions is "
+                                            "off), so its answer could not find this request");
+  struct Writer final : ClientRequests::RequestWriter {
+    Channel& channel;
+    const json& about;
+    const std::string& method;
+    Writer(Channel& c, const json& a, const std::string& m) : channel(c), about(a), method(m) {}
+    Result<void> write(const json& message) override { return channel.send_request(about, method, message); }
+  } writer(*this, about, method);
+  auto engine = requests;
+  auto pending = engine->send_lent(method, params, deadline, {}, writer);
+  if (!pending) return fail(std::move(pending.error()));
+  return engine->wait(*pending, deadline, stop);
+}
+
+Result<void> Channel::send_request(const json& about, const std::string& method, const json& message) {
+  std::lock_guard lk(xm_);
+  std::shared_ptr<Exchange> ex;
+  if (auto it = pending_.find(about.dump()); it != pending_.end() && it->second->sse_ok) ex = it->second;
+  else ex = stream_;
+  if (!ex)
+    return fail(Errc::invalid_argument,
+                method +
+                    ": no stream to send it on: the request's POST takes JSON only (or the host answers JSON "
+                    "only) and the client has no GET stream open");
+  if (auto id = message.find("id"); id != message.end() && id->is_number_integer()) ex->asks.push_back(id->get<std::int64_t>());
+  send_event(ex, serialize(message));
+  return {};
+}
+
+Result<void> ClientRequests::write(const json& message, Clock::time_point) {
+  return channel_.notify(nullptr, message.value("method", std::string()), message.value("params", json()));
 }
 
 }  // namespace
@@ -1030,8 +1300,70 @@ void HttpHost::Impl::expire_sessions() {
   for (auto& ch : expired) end_session(ch);
 }
 
+int HttpHost::Impl::open_session(const std::shared_ptr<Channel>& ch, std::string& why) {
+  const auto refused = [&]() -> int {  // under m
+    if (stopping) {
+      why = "cannot open a session: the server is stopping";
+      return 503;
+    }
+    if (sessions.size() >= opt.max_sessions) {
+      why = "cannot open a session: " + std::to_string(opt.max_sessions) + " are open already (the server's limit); try again later";
+      return 503;
+    }
+    return 0;
+  };
+  {
+    std::lock_guard lk(m);
+    if (const int status = refused()) return status;
+  }
+  std::string id;
+  if (opt.session_id_generator) {
+    try {
+      id = opt.session_id_generator();
+    } catch (...) {
+      id.clear();
+    }
+    if (!valid_session_id(id)) {
+      why = "cannot open a session: the session id generator made an invalid id (1 to 256 visible ASCII characters)";
+      return 500;
+    }
+  } else if ((id = random_session_id()).empty()) {
+    why = "cannot open a session now: no randomness for its id";
+    return 503;
+  }
+  ch->session_id = id;
+  ch->requests = std::make_shared<ClientRequests>(*ch, server->options.on_diagnostic);
+  if (opt.resumable_streams) {
+    try {
+      ch->store = opt.event_store ? opt.event_store(id)
+                                  : make_memory_event_store(opt.event_store_max_bytes, opt.event_store_max_events);
+    } catch (...) {
+      ch->store.reset();  // the application's factory failed: this session's streams are not resumable
+    }
+  }
+  {
+    std::lock_guard lk(m);
+    if (const int status = refused()) return status;
+    ch->last_used = now_ms();
+    if (!sessions.emplace(id, ch).second) {
+      why = "cannot open a session: the session id generator made an id in use";
+      return 500;
+    }
+  }
+  server->add_connection(ch);
+  if (opt.on_session_start) {
+    try {
+      opt.on_session_start(id);
+    } catch (...) {
+      server->diagnose("HTTP: on_session_start threw; the session goes on");
+    }
+  }
+  return 0;
+}
+
 void HttpHost::Impl::end_session(const std::shared_ptr<Channel>& ch) {
   Server::Impl::close(*ch);
+  ch->end();
   for (auto& ex : ch->take_all()) gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
 }
 
@@ -1130,6 +1462,7 @@ void HttpHost::stop() {
   }
   for (auto& [id, ch] : sessions) {
     Server::Impl::close(*ch);
+    ch->end();
     (void)ch->take_all();
   }
   d.work.reset();
