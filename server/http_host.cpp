@@ -149,6 +149,55 @@ bool valid_session_id(std::string_view id) {
          std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
 }
 
+// A query value: unreserved characters as they are, the rest percent-encoded (RFC 3986).
+std::string query_encode(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The value of query parameter `name` in a request target, percent-decoded; nullopt if absent
+// or badly encoded.
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view item = rest.substr(0, amp);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
+      const std::string_view v = item.substr(name.size() + 1);
+      std::string out;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] != '%') {
+          out += v[i] == '+' ? ' ' : v[i];
+          continue;
+        }
+        if (i + 2 >= v.size()) return std::nullopt;
+        const auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1; };
+        const int hi = hex(v[i + 1]), lo = hex(v[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+      return out;
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
 // One SSE event: its id (when it has one), the message.
 std::string sse_event(std::string_view text, std::string_view id) {
   std::string out;
@@ -239,6 +288,39 @@ std::string_view host_name(std::string_view host) {
   return host.substr(0, host.find(':'));
 }
 
+// A JSON-RPC message's shape (SERVER-SPEC 3.3.1), checked before anything acts on it.
+struct Checked {
+  std::string error;  // what is wrong (empty: nothing)
+  json reply_id;      // the id to name in an error, when usable
+  bool is_request = false, is_response = false;
+  std::string method;
+};
+
+Checked check_message(const json& msg) {
+  Checked c;
+  if (!msg.is_object()) {
+    c.error = "Invalid Request: not a JSON object";
+    return c;
+  }
+  const auto id_it = msg.find("id");
+  const bool has_id = id_it != msg.end();
+  const bool id_ok = has_id && (id_it->is_string() || id_it->is_number_integer());
+  c.reply_id = id_ok ? *id_it : json();
+  const auto method_it = msg.find("method");
+  if (const auto v = msg.find("jsonrpc"); v == msg.end() || *v != "2.0") c.error = "Invalid Request: jsonrpc must be \"2.0\"";
+  else if (method_it != msg.end() && !method_it->is_string()) c.error = "Invalid Request: method must be a string";
+  else if (has_id && !id_ok) c.error = "Invalid Request: id must be a string or an integer";
+  if (!c.error.empty()) return c;
+  c.is_response = method_it == msg.end();
+  if (c.is_response && (!has_id || (!msg.contains("result") && !msg.contains("error")))) {
+    c.error = "Invalid Request: neither a request, a notification nor a response";
+    return c;
+  }
+  c.is_request = !c.is_response && has_id;
+  if (!c.is_response) c.method = method_it->get<std::string>();
+  return c;
+}
+
 class HttpConn;
 class Channel;
 
@@ -269,6 +351,11 @@ struct Exchange {
   bool sse = false;                // events went out on it (its answer is one too)
   bool attached = true;            // a connection carries it (else it waits to be resumed)
   std::vector<std::int64_t> asks;  // requests to the client sent on it
+  // A 2025-03-26 batch: its requests' ids (all registered to this exchange), how many are not
+  // answered yet, and the answers held for one JSON array (guarded by xm_).
+  std::vector<json> batch;
+  std::size_t batch_left = 0;
+  std::vector<std::string> batch_answers;
   // Strand only.
   bool streaming = false;
   bool done = false;
@@ -306,6 +393,20 @@ class Channel final : public sd::Connection {
   std::atomic<long long> last_used{0};
   std::shared_ptr<ClientRequests> requests;  // a legacy session's (set before it is shared)
   std::unique_ptr<EventStore> store;         // a resumable session's (guarded by xm_)
+  bool old_sse = false;  // a 2024-11-05 HTTP+SSE session: everything goes on its one stream (set before it is shared)
+
+  // Registers a batch's requests, all to `ex`; false (nothing registered) when an id repeats
+  // or is in flight already.
+  bool add_batch(const std::shared_ptr<Exchange>& ex) {
+    std::lock_guard lk(xm_);
+    std::set<std::string> keys;
+    for (const auto& id : ex->batch)
+      if (!keys.insert(id.dump()).second || pending_.count(id.dump())) return false;
+    if (store) ex->stream = std::to_string(++streams_);
+    ex->batch_left = ex->batch.size();
+    for (const auto& key : keys) pending_.emplace(key, ex);
+    return true;
+  }
 
   bool add(const json& id, std::shared_ptr<Exchange> ex) {
     std::lock_guard lk(xm_);
@@ -332,7 +433,8 @@ class Channel final : public sd::Connection {
       auto it = pending_.end();
       if (ex->standalone) {
         if (stream_.get() == ex) slot = &stream_;
-      } else if (it = pending_.find(ex->id.dump()); it != pending_.end() && it->second.get() == ex) {
+      } else if (it = pending_.find((ex->batch.empty() ? ex->id : ex->batch.front()).dump());
+                 it != pending_.end() && it->second.get() == ex) {
         slot = &it->second;
       }
       if (!slot) return;
@@ -342,7 +444,7 @@ class Channel final : public sd::Connection {
       }
       lost = std::move((*slot)->asks);
       if (ex->standalone) stream_.reset();
-      else pending_.erase(it);
+      else std::erase_if(pending_, [&](const auto& kv) { return kv.second.get() == ex; });  // a batch has several
     }
     fail_asks(lost, "the client closed the stream that carried it");
   }
@@ -395,6 +497,8 @@ class Channel final : public sd::Connection {
       ex->id = slot->id;
       ex->standalone = slot->standalone;
       ex->asks = std::move(slot->asks);
+      ex->batch = slot->batch;
+      ex->batch_left = slot->batch_left;
       slot = ex;
     };
     if (stream_ && stream_->stream == *key) {
@@ -404,6 +508,8 @@ class Channel final : public sd::Connection {
     for (auto& [k, p] : pending_)
       if (p->stream == *key) {
         take_over(p);
+        for (auto& [k2, p2] : pending_)  // a batch's other requests
+          if (p2 == replaced) p2 = ex;
         return Resume::live;
       }
     // An ended stream: its answer was sent (and replayed above), or it was a GET stream since replaced.
@@ -456,6 +562,7 @@ class Channel final : public sd::Connection {
   // Sends `text` as an event on `ex` (under xm_); a stream's first event is preceded by its
   // priming event.
   void send_event(const std::shared_ptr<Exchange>& ex, std::string text);
+  void post_event(const std::shared_ptr<Exchange>& ex, std::string text, std::string prime_id);
   void fail_asks(const std::vector<std::int64_t>& ids, const char* why) {
     if (!requests) return;
     for (auto id : ids) requests->request_failed(json(id), Error::make(Errc::connection_closed, why));
@@ -509,10 +616,11 @@ struct HttpHost::Impl {
   void accept();
   void arm_sweep();
   void expire_sessions();
-  std::shared_ptr<Channel> find_session(const std::string& id) {
+  // A session by id: a Streamable HTTP one, or (`old_sse`) a 2024-11-05 HTTP+SSE one.
+  std::shared_ptr<Channel> find_session(const std::string& id, bool old_sse = false) {
     std::lock_guard lk(m);
     auto it = sessions.find(id);
-    if (it == sessions.end()) return nullptr;
+    if (it == sessions.end() || it->second->old_sse != old_sse) return nullptr;
     it->second->last_used = now_ms();
     return it->second;
   }
@@ -680,47 +788,47 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Host header not allowed");
     if (const auto origin = header(req, "Origin"); origin && !host_.origin_allowed(*origin))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
-    if (target.substr(0, target.find('?')) != host_.opt.path) return plain(404, "not found");
-    switch (req.method()) {
-      case http::verb::post: return handle_post(req);
-      case http::verb::get: return handle_get(req);
-      case http::verb::delete_: return handle_delete(req);
-      default: return not_allowed();
+    const auto path = target.substr(0, target.find('?'));
+    if (path == host_.opt.path) {
+      switch (req.method()) {
+        case http::verb::post: return handle_post(req);
+        case http::verb::get: return handle_get(req);
+        case http::verb::delete_: return handle_delete(req);
+        default: return not_allowed();
+      }
     }
+    if (!host_.opt.sse_path.empty()) {  // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4)
+      if (path == host_.opt.sse_path) return req.method() == http::verb::get ? handle_sse_get(req) : not_allowed("GET");
+      if (path == host_.opt.sse_message_path)
+        return req.method() == http::verb::post ? handle_sse_post(req, target) : not_allowed("POST");
+    }
+    return plain(404, "not found");
   }
 
-  void handle_post(Request& req) {
+  // `old_sse`: a POST to a 2024-11-05 session's message endpoint.
+  void handle_post(Request& req, const std::shared_ptr<Channel>& old_sse = nullptr) {
     const auto type = header(req, "Content-Type").value_or("");
     if (lower(trim(std::string_view(type).substr(0, type.find(';')))) != "application/json")
       return refuse(415, jsonrpc::invalid_request, "Content-Type must be application/json");
     const auto accept = header(req, "Accept");
     const bool json_ok = !accept || accept->empty() || accepts(*accept, "application/json");
     const bool sse_ok = !accept || accept->empty() || accepts(*accept, "text/event-stream");
-    if (!json_ok && !sse_ok)
+    if (!json_ok && !sse_ok && !old_sse)
       return refuse(406, jsonrpc::invalid_request, "Accept must admit application/json and text/event-stream");
 
     detail::JsonRefusal why = detail::JsonRefusal::none;
     json msg = detail::parse_json(req.body(), &why, host_.max_values);
     if (msg.is_discarded())
       return refuse(400, jsonrpc::parse_error, "Parse error: the body " + detail::describe(why, host_.max_values));
-    if (msg.is_array()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: batches are not supported");
-    if (!msg.is_object()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: not a JSON object");
-    const auto id_it = msg.find("id");
-    const bool has_id = id_it != msg.end();
-    const bool id_ok = has_id && (id_it->is_string() || id_it->is_number_integer());
-    const json reply_id = id_ok ? *id_it : json();
-    if (const auto v = msg.find("jsonrpc"); v == msg.end() || *v != "2.0")
-      return refuse(400, jsonrpc::invalid_request, "Invalid Request: jsonrpc must be \"2.0\"", reply_id);
-    const auto method_it = msg.find("method");
-    if (method_it != msg.end() && !method_it->is_string())
-      return refuse(400, jsonrpc::invalid_request, "Invalid Request: method must be a string", reply_id);
-    if (has_id && !id_ok) return refuse(400, jsonrpc::invalid_request, "Invalid Request: id must be a string or an integer");
-    const bool is_response = method_it == msg.end();
-    if (is_response && (!has_id || (!msg.contains("result") && !msg.contains("error"))))
-      return refuse(400, jsonrpc::invalid_request, "Invalid Request: neither a request, a notification nor a response");
-    const bool is_request = !is_response && has_id;
-    const std::string method = is_response ? std::string() : method_it->get<std::string>();
+    if (msg.is_array() && !old_sse) return post_batch(req, std::move(msg), json_ok, sse_ok);
+    if (msg.is_array()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: batches are not part of 2024-11-05");
+    const Checked checked = check_message(msg);
+    if (!checked.error.empty()) return refuse(400, jsonrpc::invalid_request, checked.error, checked.reply_id);
+    const bool is_response = checked.is_response, is_request = checked.is_request;
+    const std::string& method = checked.method;
+    const json& reply_id = checked.reply_id;
     json params = msg.contains("params") ? std::move(msg["params"]) : json();
+    if (old_sse) return post_old_sse(old_sse, checked, std::move(params), is_response ? std::move(msg) : json());
 
     // The era of this message (SERVER-SPEC 1.3): the modern `_meta`, or a header that is not a
     // legacy revision, is modern; everything else is legacy.
@@ -845,6 +953,124 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     ex.cancel_on_disconnect = channel->session_id.empty();
     ex.prime = primes(*channel);
     run(channel, id, method, std::move(params), std::move(ex));
+  }
+
+  // A 2025-03-26 batch (SERVER-SPEC 3.3.7): in a session (or a sessionless request) at that
+  // revision only. Its answers come as one JSON array, or as events once a notification comes.
+  void post_batch(Request& req, json batch, bool json_ok, bool sse_ok) {
+    const auto version_header = header(req, "MCP-Protocol-Version");
+    std::shared_ptr<Channel> channel;
+    std::string version;
+    if (host_.opt.legacy_sessions) {
+      const auto sid = header(req, "Mcp-Session-Id");
+      if (sid && !sid->empty()) {
+        channel = host_.find_session(*sid);
+        if (!channel)
+          return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again");
+        std::lock_guard lk(channel->m);
+        version = channel->legacy_version;
+      }
+    } else {
+      version = version_header.value_or("2025-03-26");
+      channel = std::make_shared<Channel>(host_.gate);
+      std::lock_guard lk(channel->m);
+      channel->initialized = true;
+      channel->legacy_version = version;
+    }
+    if (!channel || version != "2025-03-26")
+      return refuse(400, jsonrpc::invalid_request,
+                    "Invalid Request: batches are part of protocol revision 2025-03-26 only" +
+                        (version.empty() ? std::string(" (and need a session at it)") : "; this one is at " + version));
+    if (batch.empty()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: an empty batch");
+    std::vector<Checked> checked;
+    for (const auto& m : batch) {
+      auto c = check_message(m);
+      if (!c.error.empty()) return refuse(400, jsonrpc::invalid_request, c.error + " (in the batch)", c.reply_id);
+      if (c.method == "initialize")
+        return refuse(400, jsonrpc::invalid_request, "Invalid Request: initialize must not be part of a batch", c.reply_id);
+      checked.push_back(std::move(c));
+    }
+    auto ex = std::make_shared<Exchange>();
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->json_ok = json_ok;
+    ex->sse_ok = sse_ok && !host_.opt.json_response;
+    ex->cancel_on_disconnect = channel->session_id.empty();
+    for (const auto& c : checked)
+      if (c.is_request) ex->batch.push_back(c.reply_id);
+    if (!ex->batch.empty() && !channel->add_batch(ex))
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request id repeats in the batch or is in flight already");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (checked[i].is_response) {
+        if (channel->requests) channel->requests->receive(std::move(batch[i]));
+      } else if (!checked[i].is_request) {
+        host_.server->notification(channel, checked[i].method, batch[i].value("params", json()));
+      }
+    }
+    if (ex->batch.empty()) return plain(202, "");
+    ex->id = ex->batch.front();
+    current_ = ex;
+    self_ = shared_from_this();
+    watch();
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (checked[i].is_request)
+        host_.server->dispatch(channel, checked[i].reply_id, checked[i].method, batch[i].value("params", json()));
+  }
+
+  // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4): the GET opens a session whose one stream carries
+  // everything, starting with the endpoint to POST to; the session ends with the stream.
+  void handle_sse_get(Request& req) {
+    if (const auto accept = header(req, "Accept"); accept && !accept->empty() && !accepts(*accept, "text/event-stream"))
+      return refuse(406, jsonrpc::invalid_request, "Accept must admit text/event-stream");
+    auto channel = std::make_shared<Channel>(host_.gate);
+    channel->old_sse = true;
+    std::string why;
+    if (const int status = host_.open_session(channel, why)) return refuse(status, jsonrpc::internal_error, why);
+    auto ex = std::make_shared<Exchange>();
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->standalone = true;
+    std::string no_prime;
+    (void)channel->open_stream(ex, no_prime);  // the session's first and only stream
+    current_ = ex;
+    self_ = shared_from_this();
+    start_sse(*ex);
+    enqueue(frame("event: endpoint\ndata: " + host_.opt.sse_message_path + "?sessionId=" + query_encode(channel->session_id) +
+                  "\n\n"));
+    watch();
+  }
+
+  void handle_sse_post(Request& req, std::string_view target) {
+    const auto sid = query_param(target, "sessionId");
+    if (!sid || sid->empty()) return refuse(400, jsonrpc::invalid_request, "Bad Request: the sessionId query parameter is required");
+    auto channel = host_.find_session(*sid, true);
+    if (!channel) return refuse(404, jsonrpc::invalid_request, "Session not found: its event stream closed; connect again");
+    handle_post(req, channel);
+  }
+
+  // A message POSTed to a 2024-11-05 session: accepted (202); what answers it goes on the stream.
+  void post_old_sse(const std::shared_ptr<Channel>& channel, const Checked& c, json params, json response) {
+    if (c.is_response) {
+      if (channel->requests) channel->requests->receive(std::move(response));
+      return plain(202, "");
+    }
+    if (!c.is_request) {
+      host_.server->notification(channel, c.method, params);
+      if (c.method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
+        (void)channel->take(params["requestId"]);  // a cancelled request gets no answer
+      return plain(202, "");
+    }
+    auto ex = std::make_shared<Exchange>();  // stands for the request; its answer goes on the stream
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->id = c.reply_id;
+    if (!channel->add(c.reply_id, ex))
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", c.reply_id);
+    plain(202, "");
+    host_.server->dispatch(channel, c.reply_id, c.method, std::move(params));
   }
 
   // Whether the session's streams open with a priming event: 2025-11-25 (older clients may
@@ -989,9 +1215,10 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     }
     end_exchange();
   }
-  void not_allowed() {
+  void not_allowed(std::string_view allow = {}) {
     static const std::string body = "method not allowed";
-    enqueue(head(405, "text/plain", body.size(), {{"Allow", host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST"}}) + body);
+    if (allow.empty()) allow = host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST";
+    enqueue(head(405, "text/plain", body.size(), {{"Allow", std::string(allow)}}) + body);
     end_exchange();
   }
 
@@ -1068,8 +1295,12 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       if (auto ch = ex->channel.lock()) {
         ch->detach(ex.get());
         if (ex->cancel_on_disconnect && !ex->standalone)
-          host_.server->notification(ch, "notifications/cancelled",
-                                     json{{"requestId", ex->id}, {"reason", "the client closed the connection"}});
+          for (const auto& id : ex->batch.empty() ? std::vector<json>{ex->id} : ex->batch)
+            host_.server->notification(ch, "notifications/cancelled",
+                                       json{{"requestId", id}, {"reason", "the client closed the connection"}});
+        // A 2024-11-05 session is its stream.
+        if (ch->old_sse && ex->standalone)
+          if (auto ended = host_.remove_session(ch->session_id)) host_.end_session(ended);
       }
     }
   }
@@ -1150,6 +1381,30 @@ void Channel::respond(const json& id, Result<json> r) {
     if (ex->modern) status = modern_status(code);
   }
   std::string text = serialize(msg);
+  if (old_sse) {  // 2024-11-05: every answer on the session's one stream
+    if (stream_) send_event(stream_, std::move(text));
+    return;
+  }
+  if (!ex->batch.empty()) {
+    // A batch answers with one JSON array when all are in, or with an event per answer.
+    const bool last = --ex->batch_left == 0;
+    if (ex->sse || !ex->json_ok) {
+      if (!last) return send_event(ex, std::move(text));
+      ex->sse = true;
+      std::string event_id = keep(*ex, text);  // the last answer ends the stream
+      gate_->post(ex->conn, [ex, text = std::move(text), event_id = std::move(event_id)](HttpConn& c) {
+        c.answer(ex, text, 200, event_id);
+      });
+      return;
+    }
+    ex->batch_answers.push_back(std::move(text));
+    if (!last) return;
+    std::string all = "[";
+    for (const auto& a : ex->batch_answers) all += (all.size() > 1 ? "," : "") + a;
+    all += "]";
+    gate_->post(ex->conn, [ex, all = std::move(all)](HttpConn& c) { c.answer(ex, all, 200, {}); });
+    return;
+  }
   std::string event_id = ex->sse || !ex->json_ok ? keep(*ex, text) : std::string();
   gate_->post(ex->conn, [ex, text = std::move(text), status, event_id = std::move(event_id)](HttpConn& c) {
     c.answer(ex, text, status, event_id);
@@ -1157,9 +1412,20 @@ void Channel::respond(const json& id, Result<json> r) {
 }
 
 void Channel::send_event(const std::shared_ptr<Exchange>& ex, std::string text) {
-  std::string prime_id;
-  if (!ex->sse && ex->prime) prime_id = keep(*ex, "");
+  if (ex->sse) return post_event(ex, std::move(text), {});
   ex->sse = true;
+  std::string prime_id = ex->prime ? keep(*ex, "") : std::string();
+  // A batch turning into a stream: the answers held for its array go first, as events.
+  auto held = std::move(ex->batch_answers);
+  ex->batch_answers.clear();
+  held.push_back(std::move(text));
+  for (auto& t : held) {
+    post_event(ex, std::move(t), std::move(prime_id));
+    prime_id.clear();
+  }
+}
+
+void Channel::post_event(const std::shared_ptr<Exchange>& ex, std::string text, std::string prime_id) {
   std::string id = keep(*ex, text);
   gate_->post(ex->conn, [ex, text = std::move(text), id = std::move(id), prime_id = std::move(prime_id)](HttpConn& c) {
     c.event(ex, text, id, prime_id);
@@ -1174,6 +1440,7 @@ Result<void> Channel::notify(const json& about, const std::string& method, json 
   } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
     ex = it->second;
   }
+  if (old_sse && ex) ex = stream_;  // 2024-11-05: one stream for everything
   // No stream to carry it: the request is gone, or its client takes JSON only.
   if (!ex || (!ex->standalone && !ex->sse_ok)) return {};
   send_event(ex, serialize(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}));
@@ -1202,7 +1469,7 @@ Result<json> Channel::request(const json& about, const std::string& method, json
 Result<void> Channel::send_request(const json& about, const std::string& method, const json& message) {
   std::lock_guard lk(xm_);
   std::shared_ptr<Exchange> ex;
-  if (auto it = pending_.find(about.dump()); it != pending_.end() && it->second->sse_ok) ex = it->second;
+  if (auto it = pending_.find(about.dump()); it != pending_.end() && it->second->sse_ok && !old_sse) ex = it->second;
   else ex = stream_;
   if (!ex)
     return fail(Errc::invalid_argument,
@@ -1333,7 +1600,7 @@ int HttpHost::Impl::open_session(const std::shared_ptr<Channel>& ch, std::string
   }
   ch->session_id = id;
   ch->requests = std::make_shared<ClientRequests>(*ch, server->options.on_diagnostic);
-  if (opt.resumable_streams) {
+  if (opt.resumable_streams && !ch->old_sse) {
     try {
       ch->store = opt.event_store ? opt.event_store(id)
                                   : make_memory_event_store(opt.event_store_max_bytes, opt.event_store_max_events);
@@ -1383,6 +1650,10 @@ Result<unsigned short> HttpHost::start() {
   auto& d = *impl_;
   if (d.started) return fail(Errc::invalid_config, "this HTTP host was started already");
   if (d.opt.path.empty() || d.opt.path.front() != '/') return fail(Errc::invalid_config, "the endpoint path must start with '/'");
+  if (!d.opt.sse_path.empty() &&
+      (d.opt.sse_path.front() != '/' || d.opt.sse_message_path.empty() || d.opt.sse_message_path.front() != '/' ||
+       d.opt.sse_path == d.opt.path || d.opt.sse_message_path == d.opt.path || d.opt.sse_path == d.opt.sse_message_path))
+    return fail(Errc::invalid_config, "sse_path and sse_message_path must start with '/' and differ from each other and from path");
   if (d.opt.io_threads == 0) d.opt.io_threads = 1;
   beast::error_code ec;
   const auto address = asio::ip::make_address(d.opt.address, ec);

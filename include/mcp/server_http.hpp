@@ -26,7 +26,9 @@
 //
 // Threads: `io_threads` threads read and write every connection (open streams do not hold a
 // thread); tool handlers run on the Server's handler threads, never on an I/O thread.
-// Not yet: the 2024-11-05 HTTP+SSE endpoints, 2025-03-26 batches, TLS, OAuth.
+// 2025-03-26 sessions take JSON-RPC batches. The 2024-11-05 HTTP+SSE transport is served on
+// its own two paths (`sse_path`, `sse_message_path`).
+// Not yet: TLS, OAuth.
 //
 // Thread-safety: start() and stop() may be called from any thread, not concurrently with each
 // other or with the destructor. The Server must outlive the host.
@@ -118,7 +120,14 @@ struct HttpServerOptions {
   /// 0 (default): a stream stays open until its answer.
   std::chrono::milliseconds sse_poll_retry{0};
 
-  /// Legacy sessions alive at once at most; an `initialize` over it is refused with HTTP 503
+  /// 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4): a GET on `sse_path` opens a session's event stream,
+  /// whose first event (`endpoint`) names where to POST: `sse_message_path?sessionId=<id>`.
+  /// Those POSTs are answered 202 and every reply goes on the stream; the session ends with
+  /// the stream. Empty sse_path: not served (404).
+  std::string sse_path = "/sse";
+  std::string sse_message_path = "/messages";
+
+  /// Legacy sessions alive at once at most (HTTP+SSE ones included); an `initialize` over it is refused with HTTP 503
   /// and a JSON-RPC error (-32603) saying so.
   std::size_t max_sessions = 10000;
   /// Makes a session id (instead of 128 random bits in hex). It must be 1 to 256 visible ASCII

@@ -942,7 +942,22 @@ mcp::ClientHandlers asking_handlers() {
   return hs;
 }
 
-const std::string kErrcClosed = "error " + std::to_string(static_cast<int>(mcp::Errc::connection_closed));
+// A client of server "s" with those handlers.
+std::optional<mcp::Client> asking_client(mcp::ServerConfig sc) {
+  auto cfg = testutil::one("s", std::move(sc));
+  cfg.handlers = asking_handlers();
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE_MESSAGE(client, (client ? "" : client.error().message));
+  return std::move(*client);
+}
+
+// Calls `tool` on server "s" and checks the text it answers.
+void check_call(mcp::Client& client, const std::string& tool, const json& args, const std::string& expected) {
+  auto r = client.call_tool("s", tool, args);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(r->text() == expected);
+}
+
 
 json ask_call(const json& id, const std::string& kind) {
   return {{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", "ask"}, {"arguments", {{"kind", kind}}}}}};
@@ -958,21 +973,11 @@ TEST_CASE("server over HTTP: legacy handlers ask our client (elicitation, sampli
     Hosted h(opt);
     for (const char* version : {"2025-11-25", "2025-06-18", "2025-03-26"}) {
       CAPTURE(version);
-      auto cfg = testutil::one("s", http_server(h.url(), mcp::Era::legacy, std::string(version)));
-      cfg.handlers = asking_handlers();
-      auto client = mcp::Client::create(std::move(cfg));
-      REQUIRE(client);
-      if (std::string(version) != "2025-03-26") {  // form elicitation came in 2025-06-18
-        auto e = client->call_tool("s", "ask", {{"kind", "elicit"}});
-        REQUIRE_MESSAGE(e, (e ? "" : e.error().message));
-        CHECK(e->text() == "accept Ada");
-      }
-      auto s = client->call_tool("s", "ask", {{"kind", "sample"}});
-      REQUIRE_MESSAGE(s, (s ? "" : s.error().message));
-      CHECK(s->text() == "sampled hi");
-      auto r = client->call_tool("s", "ask", {{"kind", "roots"}});
-      REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
-      CHECK(r->text() == "file:///a file:///b ");
+      auto client = asking_client(http_server(h.url(), mcp::Era::legacy, std::string(version)));
+      if (std::string(version) != "2025-03-26")  // form elicitation came in 2025-06-18
+        check_call(*client, "ask", {{"kind", "elicit"}}, "accept Ada");
+      check_call(*client, "ask", {{"kind", "sample"}}, "sampled hi");
+      check_call(*client, "ask", {{"kind", "roots"}}, "file:///a file:///b ");
       // Several at once, each on its own stream.
       std::vector<std::future<mcp::Result<mcp::CallToolResult>>> calls;
       for (int i = 0; i < 4; ++i)
@@ -1330,4 +1335,125 @@ TEST_CASE("server over HTTP: session cap, id generator and start hook") {
   CHECK(reused.status == 500);
   std::lock_guard lk(m);
   CHECK(started == std::vector<std::string>{"sess-1", "sess-2", "sess-4"});
+}
+
+TEST_CASE("server over HTTP: 2025-03-26 batches (one JSON array, or events once notifications come; refused elsewhere)") {
+  Hosted h;
+  const std::string sid = open_session(h.port, "2025-03-26");
+  const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}};
+  const auto call = [](const json& id, const std::string& tool, json args, bool progress = false) {
+    json m{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", tool}, {"arguments", std::move(args)}}}};
+    if (progress) m["params"]["_meta"]["progressToken"] = "p";
+    return m;
+  };
+  const json note{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}};
+  auto r = post(h.port, json::array({call(1, "echo", {{"text", "a"}}), note, call("two", "sleep", {{"ms", 50}})}), in_session);
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type") == "application/json");
+  auto answers = r.body_json();
+  REQUIRE(answers.is_array());
+  REQUIRE(answers.size() == 2);
+  std::map<std::string, std::string> by_id;
+  for (const auto& a : answers) by_id[a["id"].dump()] = a["result"]["content"][0]["text"];
+  CHECK(by_id["1"] == "a");
+  CHECK(by_id["\"two\""] == "50");
+  // A notification among them: the answers become events (those already in go first).
+  auto s = post(h.port, json::array({call(3, "echo", {{"text", "b"}}), call(4, "sleep", {{"ms", 250}}, true)}), in_session);
+  CHECK(s.status == 200);
+  CHECK(s.header("content-type") == "text/event-stream");
+  CHECK(s.complete);
+  REQUIRE(event_with(s.body, "", 3));
+  REQUIRE(event_with(s.body, "", 4));
+  CHECK(event_with(s.body, "", 4)->data["result"]["content"][0]["text"] == "250");
+  CHECK(event_with(s.body, "notifications/progress"));
+  // Notifications only: 202.
+  CHECK(post(h.port, json::array({note}), in_session).status == 202);
+  // Refused: empty, initialize inside, an id twice, a bad element, no session, another revision.
+  CHECK(post(h.port, json::array(), in_session).status == 400);
+  auto init_inside = post(h.port, json::array({{{"jsonrpc", "2.0"}, {"id", 9}, {"method", "initialize"}, {"params", json::object()}}}), in_session);
+  CHECK(init_inside.status == 400);
+  CHECK(init_inside.body_json()["error"]["code"] == -32600);
+  CHECK(post(h.port, json::array({call(5, "echo", {{"text", "x"}}), call(5, "echo", {{"text", "y"}})}), in_session).status == 400);
+  CHECK(post(h.port, json::array({call(6, "echo", {{"text", "x"}}), json{{"jsonrpc", "1.0"}, {"id", 7}, {"method", "ping"}}}), in_session).status == 400);
+  CHECK(post(h.port, json::array({call(8, "echo", {{"text", "x"}})})).status == 400);
+  const std::string newer = open_session(h.port, "2025-06-18");
+  auto refused = post(h.port, json::array({call(8, "echo", {{"text", "x"}})}), {{"Mcp-Session-Id", newer}});
+  CHECK(refused.status == 400);
+  CHECK(refused.body_json()["error"]["code"] == -32600);
+  CHECK(refused.body_json()["error"]["message"].get<std::string>().find("2025-03-26") != std::string::npos);
+  // Without sessions: at the header's revision (2025-03-26 when there is none).
+  Hosted stateless({.legacy_sessions = false});
+  auto plain = post(stateless.port, json::array({call(1, "echo", {{"text", "c"}})}));
+  CHECK(plain.status == 200);
+  CHECK(plain.body_json()[0]["result"]["content"][0]["text"] == "c");
+  CHECK(post(stateless.port, json::array({call(1, "echo", {{"text", "c"}})}), {{"MCP-Protocol-Version", "2025-11-25"}}).status == 400);
+  // The client leaves mid-batch: without a session both requests are cancelled.
+  {
+    RawConn c(stateless.port);
+    REQUIRE(c.send_request("POST", json::array({call(1, "sleep", {{"ms", 10000}}), call(2, "sleep", {{"ms", 10000}})}).dump(), {}));
+    CHECK(testutil::eventually([&] { return stateless.running == 2; }));  // side by side
+  }
+  CHECK(testutil::eventually([&] { return stateless.cancelled == 2; }));
+}
+
+TEST_CASE("server over HTTP: 2024-11-05 HTTP+SSE (endpoint event, POSTs answered 202, replies on the stream)") {
+  Hosted h;
+  {
+    RawConn s(h.port);
+    REQUIRE(s.send_request("GET", "", {{"Accept", "text/event-stream"}}, "/sse"));
+    REQUIRE(s.read_until("event: endpoint\ndata: "));
+    REQUIRE(s.read_until("\n\n", 2000));
+    const auto at = s.in.find("event: endpoint\ndata: ") + 22;
+    const std::string endpoint = s.in.substr(at, s.in.find('\n', at) - at);
+    CHECK(endpoint.rfind("/messages?sessionId=", 0) == 0);
+    CHECK(h.host.session_count() == 1);
+    const std::string sid = endpoint.substr(endpoint.find('=') + 1);
+    const auto to_endpoint = [&](const json& m) { return RawConn(h.port).request("POST", m.dump(), {}, endpoint); };
+    CHECK(to_endpoint({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+                       {"params", {{"protocolVersion", "2024-11-05"}, {"capabilities", {{"roots", json::object()}}}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}}).status == 202);
+    REQUIRE(s.read_until("protocolVersion"));
+    CHECK(event_with(s.in, "", 1)->data["result"]["protocolVersion"] == "2024-11-05");
+    CHECK(to_endpoint({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status == 202);
+    CHECK(to_endpoint(ask_call(2, "roots")).status == 202);
+    REQUIRE(s.read_until("roots/list"));
+    auto ask = event_with(s.in, "roots/list");
+    REQUIRE(ask);
+    CHECK(ask->id.empty());  // no ids in 2024-11-05
+    CHECK(to_endpoint({{"jsonrpc", "2.0"}, {"id", ask->data["id"]}, {"result", {{"roots", {{{"uri", "file:///x"}}}}}}}).status == 202);
+    REQUIRE(s.read_until("file:///x "));
+    // Refusals: no or unknown session, wrong methods, the id on the Streamable endpoint, a batch.
+    CHECK(RawConn(h.port).request("POST", ask_call(3, "roots").dump(), {}, "/messages").status == 400);
+    CHECK(RawConn(h.port).request("POST", ask_call(3, "roots").dump(), {}, "/messages?sessionId=nope").status == 404);
+    CHECK(RawConn(h.port).request("POST", ask_call(3, "roots").dump(), {}, "/sse").status == 405);
+    CHECK(RawConn(h.port).request("GET", "", {}, endpoint).status == 405);
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/list"}}, {{"Mcp-Session-Id", sid}}).status == 404);
+    CHECK(to_endpoint(json::array({ask_call(5, "roots")})).status == 400);
+    // Bad JSON.
+    CHECK(RawConn(h.port).request("POST", "{", {}, endpoint).status == 400);
+  }  // the stream closes: the session ends
+  CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }));
+
+  // Our client: pinned to HTTP+SSE, and falling back to it from Streamable HTTP.
+  for (const auto kind : {mcp::HttpTransportKind::sse, mcp::HttpTransportKind::automatic}) {
+    mcp::HttpServerConfig hc;
+    hc.url = "http://127.0.0.1:" + std::to_string(h.port) + "/sse";
+    hc.transport = kind;
+    mcp::ServerConfig sc;
+    sc.transport = hc;
+    sc.era = mcp::Era::legacy;
+    auto client = asking_client(sc);
+    check_call(*client, "echo", {{"text", "old"}}, "old");
+    check_call(*client, "ask", {{"kind", "sample"}}, "sampled hi");
+    CHECK(h.host.session_count() == 1);
+    client->disconnect();
+    CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }));
+  }
+
+  Hosted off({.sse_path = ""});
+  CHECK(RawConn(off.port).request("GET", "", {{"Accept", "text/event-stream"}}, "/sse").status == 404);
+  mcp::Server bad_server({});
+  mcp::HttpHost bad(bad_server, {.sse_path = "/mcp"});
+  auto refused = bad.start();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == mcp::Errc::invalid_config);
 }
