@@ -113,8 +113,10 @@ struct Hosted {
                             std::string out;
                             std::optional<mcp::Error> err;
                             if (kind == "elicit") {
-                              auto r = ctx.elicit({.message = "Your name?",
-                                                   .requested_schema = object_schema({{"name", {{"type", "string"}}}}, {"name"})});
+                              mcp::ElicitRequest q;
+                              q.message = "Your name?";
+                              q.requested_schema = object_schema({{"name", {{"type", "string"}}}}, {"name"});
+                              auto r = ctx.elicit(q);
                               if (r) out = r->action + " " + r->content.value("name", "");
                               else err = r.error();
                             } else if (kind == "sample") {
@@ -938,7 +940,9 @@ mcp::ClientHandlers asking_handlers() {
                 {"content", {{"type", "text"}, {"text", "sampled " + params["messages"][0]["content"]["text"].get<std::string>()}}},
                 {"model", "test"}};
   };
-  hs.roots = [](const std::string&) { return std::vector<mcp::Root>{{.uri = "file:///a"}, {.uri = "file:///b"}}; };
+  hs.roots = [](const std::string&) {
+    return std::vector<mcp::Root>{{.uri = "file:///a", .name = std::nullopt}, {.uri = "file:///b", .name = std::nullopt}};
+  };
   return hs;
 }
 
