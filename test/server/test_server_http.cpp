@@ -1461,3 +1461,36 @@ TEST_CASE("server over HTTP: 2024-11-05 HTTP+SSE (endpoint event, POSTs answered
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == mcp::Errc::invalid_config);
 }
+
+TEST_CASE("server: the in-memory EventStore keeps a bounded number of bytes and events and replays one stream") {
+  auto st = mcp::make_memory_event_store(100, 1000);
+  std::vector<std::string> seen;
+  const auto sink = [&](const std::string& id, const std::string& m) { seen.push_back(id + "=" + m.substr(0, 1)); };
+  const auto a1 = st->store("1", std::string(30, 'a'));
+  const auto b1 = st->store("2", "b");
+  const auto a2 = st->store("1", std::string(30, 'c'));
+  CHECK(a1 != a2);
+  CHECK(st->replay_after(a1, sink) == "1");
+  CHECK(seen == std::vector<std::string>{a2 + "=c"});  // not stream 2's event
+  seen.clear();
+  CHECK(st->replay_after(b1, sink) == "2");
+  CHECK(seen.empty());
+  // Over the byte bound the oldest events go: a stream cannot resume from one of them.
+  const auto a3 = st->store("1", std::string(60, 'd'));
+  CHECK_FALSE(st->replay_after(a1, sink));
+  CHECK(st->replay_after(a2, sink) == "1");
+  CHECK(seen == std::vector<std::string>{a3 + "=d"});
+  // One message larger than the bound is not kept at all.
+  CHECK(st->store("1", std::string(200, 'x')).empty());
+  // Ids it never issued, or of another stream.
+  for (const std::string& bad : std::vector<std::string>{"", "1", "1-", "x-1", "1-999", "1-1a", "-1", "2-" + a2.substr(2)}) {
+    CAPTURE(bad);
+    CHECK_FALSE(st->replay_after(bad, sink));
+  }
+  // The event bound.
+  auto few = mcp::make_memory_event_store(1 << 20, 2);
+  const auto f1 = few->store("1", "a");
+  (void)few->store("1", "b");
+  (void)few->store("1", "c");
+  CHECK_FALSE(few->replay_after(f1, sink));
+}
