@@ -1453,6 +1453,20 @@ TEST_CASE("server over HTTP: 2024-11-05 HTTP+SSE (endpoint event, POSTs answered
     CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }));
   }
 
+  // An application's session id goes percent-encoded into the endpoint, and is decoded back.
+  {
+    mcp::HttpServerOptions odd_opt;
+    odd_opt.session_id_generator = [] { return std::string("a&b/c%d+"); };
+    Hosted odd(odd_opt);
+    RawConn s(odd.port);
+    REQUIRE(s.send_request("GET", "", {{"Accept", "text/event-stream"}}, "/sse"));
+    REQUIRE(s.read_until("/messages?sessionId=a%26b%2Fc%25d%2B\n"));
+    CHECK(RawConn(odd.port).request("POST", json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "ping"}}.dump(), {},
+                                    "/messages?sessionId=a%26b%2Fc%25d%2B").status == 202);
+    REQUIRE(s.read_until("\"id\":1"));
+    CHECK(RawConn(odd.port).request("POST", "{}", {}, "/messages?sessionId=a%2").status == 400);
+  }
+
   Hosted off({.sse_path = ""});
   CHECK(RawConn(off.port).request("GET", "", {{"Accept", "text/event-stream"}}, "/sse").status == 404);
   mcp::Server bad_server({});
