@@ -20,6 +20,7 @@
 #include "../lib/protocol/json_read.hpp"
 #include "../lib/protocol/json_write.hpp"
 #include "../lib/protocol/jsonrpc.hpp"
+#include "../lib/protocol/rpc_engine.hpp"
 #include "../lib/util/base64.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -142,6 +143,86 @@ bool accepts(std::string_view accept, std::string_view type) {
   return false;
 }
 
+// What a session id may be (SERVER-SPEC 3.3.2): visible ASCII.
+bool valid_session_id(std::string_view id) {
+  return !id.empty() && id.size() <= 256 &&
+         std::all_of(id.begin(), id.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
+
+// A query value: unreserved characters as they are, the rest percent-encoded (RFC 3986).
+std::string query_encode(std::string_view v) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : v) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~') {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// The value of query parameter `name` in a request target, percent-decoded; nullopt if absent
+// or badly encoded.
+std::optional<std::string> query_param(std::string_view target, std::string_view name) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view item = rest.substr(0, amp);
+    if (item.size() > name.size() && item.substr(0, name.size()) == name && item[name.size()] == '=') {
+      const std::string_view v = item.substr(name.size() + 1);
+      std::string out;
+      for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] != '%') {
+          out += v[i] == '+' ? ' ' : v[i];
+          continue;
+        }
+        if (i + 2 >= v.size()) return std::nullopt;
+        const auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1; };
+        const int hi = hex(v[i + 1]), lo = hex(v[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      }
+      return out;
+    }
+    if (amp == std::string_view::npos) break;
+    rest.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+// One SSE event: its id (when it has one), the message.
+std::string sse_event(std::string_view text, std::string_view id) {
+  std::string out;
+  out.reserve(text.size() + id.size() + 32);
+  if (!id.empty()) {
+    out += "id: ";
+    out += id;
+    out += '\n';
+  }
+  out += "event: message\ndata: ";
+  out += text;
+  out += "\n\n";
+  return out;
+}
+
+// The event that primes a stream for resumption (2025-11-25): an id and empty data.
+std::string priming_event(std::string_view id, std::chrono::milliseconds retry = {}) {
+  std::string out;
+  if (retry.count() > 0) out += "retry: " + std::to_string(retry.count()) + "\n";
+  out += "id: ";
+  out += id;
+  out += "\ndata:\n\n";
+  return out;
+}
+
 std::string random_session_id() {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return {};
@@ -207,6 +288,39 @@ std::string_view host_name(std::string_view host) {
   return host.substr(0, host.find(':'));
 }
 
+// A JSON-RPC message's shape (SERVER-SPEC 3.3.1), checked before anything acts on it.
+struct Checked {
+  std::string error;  // what is wrong (empty: nothing)
+  json reply_id;      // the id to name in an error, when usable
+  bool is_request = false, is_response = false;
+  std::string method;
+};
+
+Checked check_message(const json& msg) {
+  Checked c;
+  if (!msg.is_object()) {
+    c.error = "Invalid Request: not a JSON object";
+    return c;
+  }
+  const auto id_it = msg.find("id");
+  const bool has_id = id_it != msg.end();
+  const bool id_ok = has_id && (id_it->is_string() || id_it->is_number_integer());
+  c.reply_id = id_ok ? *id_it : json();
+  const auto method_it = msg.find("method");
+  if (const auto v = msg.find("jsonrpc"); v == msg.end() || *v != "2.0") c.error = "Invalid Request: jsonrpc must be \"2.0\"";
+  else if (method_it != msg.end() && !method_it->is_string()) c.error = "Invalid Request: method must be a string";
+  else if (has_id && !id_ok) c.error = "Invalid Request: id must be a string or an integer";
+  if (!c.error.empty()) return c;
+  c.is_response = method_it == msg.end();
+  if (c.is_response && (!has_id || (!msg.contains("result") && !msg.contains("error")))) {
+    c.error = "Invalid Request: neither a request, a notification nor a response";
+    return c;
+  }
+  c.is_request = !c.is_response && has_id;
+  if (!c.is_response) c.method = method_it->get<std::string>();
+  return c;
+}
+
 class HttpConn;
 class Channel;
 
@@ -230,10 +344,43 @@ struct Exchange {
   bool sse_ok = true;              // ... text/event-stream (and the host may stream)
   bool standalone = false;         // a legacy GET stream: notifications only, no answer
   bool cancel_on_disconnect = false;
+  bool prime = false;              // a 2025-11-25 session's: its event stream opens with a priming event
   Headers headers;                 // extra response headers (Mcp-Session-Id)
+  std::string stream;              // a session's: the stream's name in its event ids
+  // Guarded by the channel's xm_.
+  bool sse = false;                // events went out on it (its answer is one too)
+  bool attached = true;            // a connection carries it (else it waits to be resumed)
+  std::vector<std::int64_t> asks;  // requests to the client sent on it
+  // A 2025-03-26 batch: its requests' ids (all registered to this exchange), how many are not
+  // answered yet, and the answers held for one JSON array (guarded by xm_).
+  std::vector<json> batch;
+  std::size_t batch_left = 0;
+  std::vector<std::string> batch_answers;
   // Strand only.
   bool streaming = false;
   bool done = false;
+};
+
+// The requests a legacy session's handlers send to its client (elicitation, sampling, roots):
+// ids, waiting, deadlines and the client's answers, as with any JSON-RPC peer. The channel
+// decides which stream carries each.
+class ClientRequests final : public detail::RpcEngine {
+ public:
+  ClientRequests(Channel& channel, std::function<void(std::string_view)> diag)
+      : RpcEngine(Options{"client", std::move(diag), {}, nullptr}), channel_(channel) {}
+  ~ClientRequests() override { RpcEngine::close(Error::make(Errc::connection_closed, "the session ended")); }
+  using RpcEngine::receive;
+  using RpcEngine::request_failed;
+  using RpcEngine::RequestWriter;
+  using RpcEngine::send_lent;
+
+ protected:
+  // notifications/cancelled for a request given up: on the session's GET stream.
+  Result<void> write(const json& message, Clock::time_point deadline) override;
+  void close_channel() override {}
+
+ private:
+  Channel& channel_;
 };
 
 // A client's channel as the protocol sees it: answers and notifications find their Exchange by
@@ -244,9 +391,26 @@ class Channel final : public sd::Connection {
 
   std::string session_id;  // a legacy session's, else empty
   std::atomic<long long> last_used{0};
+  std::shared_ptr<ClientRequests> requests;  // a legacy session's (set before it is shared)
+  std::unique_ptr<EventStore> store;         // a resumable session's (guarded by xm_)
+  bool old_sse = false;  // a 2024-11-05 HTTP+SSE session: everything goes on its one stream (set before it is shared)
+
+  // Registers a batch's requests, all to `ex`; false (nothing registered) when an id repeats
+  // or is in flight already.
+  bool add_batch(const std::shared_ptr<Exchange>& ex) {
+    std::lock_guard lk(xm_);
+    std::set<std::string> keys;
+    for (const auto& id : ex->batch)
+      if (!keys.insert(id.dump()).second || pending_.count(id.dump())) return false;
+    if (store) ex->stream = std::to_string(++streams_);
+    ex->batch_left = ex->batch.size();
+    for (const auto& key : keys) pending_.emplace(key, ex);
+    return true;
+  }
 
   bool add(const json& id, std::shared_ptr<Exchange> ex) {
     std::lock_guard lk(xm_);
+    if (store) ex->stream = std::to_string(++streams_);
     return pending_.emplace(id.dump(), std::move(ex)).second;
   }
   // The exchange waiting for request `id`, no longer registered.
@@ -258,22 +422,98 @@ class Channel final : public sd::Connection {
     pending_.erase(it);
     return ex;
   }
-  // An exchange the client left: later answers for it go nowhere.
-  void forget(const Exchange* ex) {
-    std::lock_guard lk(xm_);
-    if (ex->standalone) {
-      if (stream_.get() == ex) stream_.reset();
-      return;
+  // No connection carries `ex` any more (the client left, or polling closed it). A stream
+  // with events kept waits to be resumed; any other is forgotten (later answers go nowhere)
+  // and the requests sent on it fail.
+  void detach(const Exchange* ex) {
+    std::vector<std::int64_t> lost;
+    {
+      std::lock_guard lk(xm_);
+      std::shared_ptr<Exchange>* slot = nullptr;
+      auto it = pending_.end();
+      if (ex->standalone) {
+        if (stream_.get() == ex) slot = &stream_;
+      } else if (it = pending_.find((ex->batch.empty() ? ex->id : ex->batch.front()).dump());
+                 it != pending_.end() && it->second.get() == ex) {
+        slot = &it->second;
+      }
+      if (!slot) return;
+      if (store && ex->sse) {
+        (*slot)->attached = false;
+        return;
+      }
+      lost = std::move((*slot)->asks);
+      if (ex->standalone) stream_.reset();
+      else std::erase_if(pending_, [&](const auto& kv) { return kv.second.get() == ex; });  // a batch has several
     }
-    auto it = pending_.find(ex->id.dump());
-    if (it != pending_.end() && it->second.get() == ex) pending_.erase(it);
+    fail_asks(lost, "the client closed the stream that carried it");
   }
-  // Registers the GET stream; false when one is open already.
-  bool open_stream(std::shared_ptr<Exchange> ex) {
-    std::lock_guard lk(xm_);
-    if (stream_) return false;
-    stream_ = std::move(ex);
+  // Registers a GET stream without Last-Event-ID (replacing one no connection carries); false
+  // when one is open already. `prime_id`: its priming event's id, if it has one.
+  bool open_stream(const std::shared_ptr<Exchange>& ex, std::string& prime_id) {
+    std::vector<std::int64_t> lost;
+    {
+      std::lock_guard lk(xm_);
+      if (stream_ && stream_->attached) return false;
+      if (stream_) lost = std::move(stream_->asks);
+      if (store) {
+        ex->stream = std::to_string(++streams_);
+        ex->sse = true;
+        if (ex->prime) prime_id = keep(*ex, "");
+      }
+      stream_ = ex;
+    }
+    fail_asks(lost, "the client opened another stream instead of resuming the one that carried it");
     return true;
+  }
+  // Polling: `ex` opens its stream now, with a priming event (its id; empty: cannot poll).
+  std::string prime_now(Exchange& ex) {
+    std::lock_guard lk(xm_);
+    if (!store || !ex.prime || ex.sse) return {};
+    std::string id = keep(ex, "");
+    if (!id.empty()) ex.sse = true;
+    return id;
+  }
+  enum class Resume { unknown, live, finished };
+  // GET with Last-Event-ID: `ex` takes over the stream of event `last_id` (its exchange, if
+  // that stream still waits for something, in `replaced`); `events` gets what came after.
+  Resume resume(const std::shared_ptr<Exchange>& ex, const std::string& last_id,
+                std::vector<std::pair<std::string, std::string>>& events, std::shared_ptr<Exchange>& replaced) {
+    std::lock_guard lk(xm_);
+    if (!store) return Resume::unknown;
+    std::optional<std::string> key;
+    try {
+      key = store->replay_after(last_id, [&](const std::string& id, const std::string& message) {
+        if (!message.empty()) events.emplace_back(id, message);  // priming events are not replayed
+      });
+    } catch (...) {
+      key.reset();  // an application's store failed: as if it knew nothing
+    }
+    if (!key) return Resume::unknown;
+    ex->stream = *key;
+    ex->sse = true;
+    const auto take_over = [&](std::shared_ptr<Exchange>& slot) {
+      replaced = slot;
+      ex->id = slot->id;
+      ex->standalone = slot->standalone;
+      ex->asks = std::move(slot->asks);
+      ex->batch = slot->batch;
+      ex->batch_left = slot->batch_left;
+      slot = ex;
+    };
+    if (stream_ && stream_->stream == *key) {
+      take_over(stream_);
+      return Resume::live;
+    }
+    for (auto& [k, p] : pending_)
+      if (p->stream == *key) {
+        take_over(p);
+        for (auto& [k2, p2] : pending_)  // a batch's other requests
+          if (p2 == replaced) p2 = ex;
+        return Resume::live;
+      }
+    // An ended stream: its answer was sent (and replayed above), or it was a GET stream since replaced.
+    return Resume::finished;
   }
   // Everything still waiting (the session ends).
   std::vector<std::shared_ptr<Exchange>> take_all() {
@@ -288,20 +528,51 @@ class Channel final : public sd::Connection {
   bool busy() {
     {
       std::lock_guard lk(xm_);
-      if (!pending_.empty() || stream_) return true;
+      if (!pending_.empty() || (stream_ && stream_->attached)) return true;
     }
     std::lock_guard lk(m);
     return !running.empty();
   }
 
+  // The session ends: the requests to the client fail, the events are forgotten.
+  void end() {
+    if (requests) requests->close(Error::make(Errc::connection_closed, "the session ended"));
+    std::lock_guard lk(xm_);
+    store.reset();
+  }
+
   void respond(const json& id, Result<json> r) override;
   Result<void> notify(const json& about, const std::string& method, json params) override;
+  Result<json> request(const json& about, const std::string& method, json params, std::stop_token stop,
+                       std::chrono::steady_clock::time_point deadline) override;
+  // Sends a request to the client (ClientRequests' writer): on the stream of request `about`,
+  // else on the GET stream.
+  Result<void> send_request(const json& about, const std::string& method, const json& message);
 
  private:
+  // Keeps `text` as the next event of ex's stream: its id ("" when nothing keeps events).
+  std::string keep(Exchange& ex, const std::string& text) {
+    if (!store || ex.stream.empty()) return {};
+    try {
+      return store->store(ex.stream, text);
+    } catch (...) {
+      return {};  // an application's store failed: the event goes without an id
+    }
+  }
+  // Sends `text` as an event on `ex` (under xm_); a stream's first event is preceded by its
+  // priming event.
+  void send_event(const std::shared_ptr<Exchange>& ex, std::string text);
+  void post_event(const std::shared_ptr<Exchange>& ex, std::string text, std::string prime_id);
+  void fail_asks(const std::vector<std::int64_t>& ids, const char* why) {
+    if (!requests) return;
+    for (auto id : ids) requests->request_failed(json(id), Error::make(Errc::connection_closed, why));
+  }
+
   std::shared_ptr<Gate> gate_;
   std::mutex xm_;
   std::map<std::string, std::shared_ptr<Exchange>> pending_;
   std::shared_ptr<Exchange> stream_;
+  std::uint64_t streams_ = 0;  // streams named so far
 };
 
 long long now_ms() {
@@ -345,19 +616,17 @@ struct HttpHost::Impl {
   void accept();
   void arm_sweep();
   void expire_sessions();
-  std::shared_ptr<Channel> find_session(const std::string& id) {
+  // A session by id: a Streamable HTTP one, or (`old_sse`) a 2024-11-05 HTTP+SSE one.
+  std::shared_ptr<Channel> find_session(const std::string& id, bool old_sse = false) {
     std::lock_guard lk(m);
     auto it = sessions.find(id);
-    if (it == sessions.end()) return nullptr;
+    if (it == sessions.end() || it->second->old_sse != old_sse) return nullptr;
     it->second->last_used = now_ms();
     return it->second;
   }
-  bool add_session(const std::shared_ptr<Channel>& ch) {
-    std::lock_guard lk(m);
-    if (stopping) return false;
-    ch->last_used = now_ms();
-    return sessions.emplace(ch->session_id, ch).second;
-  }
+  // Makes `ch` a new legacy session: its id, requests to the client, event store. 0, or the
+  // HTTP status refusing it (`why` says why).
+  int open_session(const std::shared_ptr<Channel>& ch, std::string& why);
   std::shared_ptr<Channel> remove_session(const std::string& id) {
     std::lock_guard lk(m);
     auto it = sessions.find(id);
@@ -393,13 +662,13 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     close();
   }
 
-  // The answer to `ex` (strand).
-  void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status) {
+  // The answer to `ex` (strand); `id`: its event id, if it goes as an event and has one.
+  void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status, const std::string& id) {
     if (closed_ || ex != current_ || ex->done) return;
     ex->done = true;
     if (ex->streaming || !ex->json_ok) {
       if (!ex->streaming) start_sse(*ex);
-      enqueue(frame("event: message\ndata: " + text + "\n\n"));
+      enqueue(frame(sse_event(text, id)));
       if (chunked_) enqueue("0\r\n\r\n");
     } else {
       enqueue(head(status, "application/json", text.size(), ex->headers) + text);
@@ -407,14 +676,17 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     end_exchange();
   }
 
-  // A notification about `ex` (strand): turns the response into an event stream.
-  void event(const std::shared_ptr<Exchange>& ex, const std::string& text) {
+  // A message about `ex` (strand): turns the response into an event stream, primed first when
+  // `prime_id` is given.
+  void event(const std::shared_ptr<Exchange>& ex, const std::string& text, const std::string& id,
+             const std::string& prime_id) {
     if (closed_ || ex != current_ || ex->done) return;
     if (!ex->streaming) {
       if (!ex->sse_ok) return;  // JSON only: the notification has nowhere to go
       start_sse(*ex);
     }
-    std::string ev = frame("event: message\ndata: " + text + "\n\n");
+    if (!prime_id.empty()) enqueue(frame(priming_event(prime_id)));
+    std::string ev = frame(sse_event(text, id));
     if (out_bytes_ + ev.size() > host_.opt.max_stream_queue_bytes) {
       host_.server->diagnose("HTTP: a client reads its event stream too slowly; the stream was dropped");
       return close();
@@ -516,47 +788,47 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Host header not allowed");
     if (const auto origin = header(req, "Origin"); origin && !host_.origin_allowed(*origin))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
-    if (target.substr(0, target.find('?')) != host_.opt.path) return plain(404, "not found");
-    switch (req.method()) {
-      case http::verb::post: return handle_post(req);
-      case http::verb::get: return handle_get(req);
-      case http::verb::delete_: return handle_delete(req);
-      default: return not_allowed();
+    const auto path = target.substr(0, target.find('?'));
+    if (path == host_.opt.path) {
+      switch (req.method()) {
+        case http::verb::post: return handle_post(req);
+        case http::verb::get: return handle_get(req);
+        case http::verb::delete_: return handle_delete(req);
+        default: return not_allowed();
+      }
     }
+    if (!host_.opt.sse_path.empty()) {  // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4)
+      if (path == host_.opt.sse_path) return req.method() == http::verb::get ? handle_sse_get(req) : not_allowed("GET");
+      if (path == host_.opt.sse_message_path)
+        return req.method() == http::verb::post ? handle_sse_post(req, target) : not_allowed("POST");
+    }
+    return plain(404, "not found");
   }
 
-  void handle_post(Request& req) {
+  // `old_sse`: a POST to a 2024-11-05 session's message endpoint.
+  void handle_post(Request& req, const std::shared_ptr<Channel>& old_sse = nullptr) {
     const auto type = header(req, "Content-Type").value_or("");
     if (lower(trim(std::string_view(type).substr(0, type.find(';')))) != "application/json")
       return refuse(415, jsonrpc::invalid_request, "Content-Type must be application/json");
     const auto accept = header(req, "Accept");
     const bool json_ok = !accept || accept->empty() || accepts(*accept, "application/json");
     const bool sse_ok = !accept || accept->empty() || accepts(*accept, "text/event-stream");
-    if (!json_ok && !sse_ok)
+    if (!json_ok && !sse_ok && !old_sse)
       return refuse(406, jsonrpc::invalid_request, "Accept must admit application/json and text/event-stream");
 
     detail::JsonRefusal why = detail::JsonRefusal::none;
     json msg = detail::parse_json(req.body(), &why, host_.max_values);
     if (msg.is_discarded())
       return refuse(400, jsonrpc::parse_error, "Parse error: the body " + detail::describe(why, host_.max_values));
-    if (msg.is_array()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: batches are not supported");
-    if (!msg.is_object()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: not a JSON object");
-    const auto id_it = msg.find("id");
-    const bool has_id = id_it != msg.end();
-    const bool id_ok = has_id && (id_it->is_string() || id_it->is_number_integer());
-    const json reply_id = id_ok ? *id_it : json();
-    if (const auto v = msg.find("jsonrpc"); v == msg.end() || *v != "2.0")
-      return refuse(400, jsonrpc::invalid_request, "Invalid Request: jsonrpc must be \"2.0\"", reply_id);
-    const auto method_it = msg.find("method");
-    if (method_it != msg.end() && !method_it->is_string())
-      return refuse(400, jsonrpc::invalid_request, "Invalid Request: method must be a string", reply_id);
-    if (has_id && !id_ok) return refuse(400, jsonrpc::invalid_request, "Invalid Request: id must be a string or an integer");
-    const bool is_response = method_it == msg.end();
-    if (is_response && (!has_id || (!msg.contains("result") && !msg.contains("error"))))
-      return refuse(400, jsonrpc::invalid_request, "Invalid Request: neither a request, a notification nor a response");
-    const bool is_request = !is_response && has_id;
-    const std::string method = is_response ? std::string() : method_it->get<std::string>();
+    if (msg.is_array() && !old_sse) return post_batch(req, std::move(msg), json_ok, sse_ok);
+    if (msg.is_array()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: batches are not part of 2024-11-05");
+    const Checked checked = check_message(msg);
+    if (!checked.error.empty()) return refuse(400, jsonrpc::invalid_request, checked.error, checked.reply_id);
+    const bool is_response = checked.is_response, is_request = checked.is_request;
+    const std::string& method = checked.method;
+    const json& reply_id = checked.reply_id;
     json params = msg.contains("params") ? std::move(msg["params"]) : json();
+    if (old_sse) return post_old_sse(old_sse, checked, std::move(params), is_response ? std::move(msg) : json());
 
     // The era of this message (SERVER-SPEC 1.3): the modern `_meta`, or a header that is not a
     // legacy revision, is modern; everything else is legacy.
@@ -573,7 +845,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     if (modern)
       return post_modern(req, is_request, is_response, method, reply_id, std::move(params), meta, version_header,
                          std::move(ex));
-    return post_legacy(req, is_request, is_response, method, reply_id, std::move(params), version_header, std::move(ex));
+    return post_legacy(req, is_request, is_response, method, reply_id, std::move(params), version_header, std::move(ex),
+                       is_response ? std::move(msg) : json());
   }
 
   // SERVER-SPEC 1.4, the checks only HTTP has (the protocol does the rest).
@@ -632,15 +905,14 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   }
 
   void post_legacy(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
-                   json params, const std::optional<std::string>& version_header, Exchange ex) {
+                   json params, const std::optional<std::string>& version_header, Exchange ex, json response) {
     std::shared_ptr<Channel> channel;
     const auto session_header = header(req, "Mcp-Session-Id");
     if (is_request && method == "initialize") {
       channel = std::make_shared<Channel>(host_.gate);
       if (host_.opt.legacy_sessions) {
-        channel->session_id = random_session_id();
-        if (channel->session_id.empty() || !host_.add_session(channel))
-          return refuse(503, jsonrpc::internal_error, "cannot open a session now", id);
+        std::string why;
+        if (const int status = host_.open_session(channel, why)) return refuse(status, jsonrpc::internal_error, why, id);
         ex.headers.emplace_back("Mcp-Session-Id", channel->session_id);
       }
     } else if (host_.opt.legacy_sessions) {
@@ -665,9 +937,10 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       channel->legacy_version = version_header.value_or("2025-03-26");
     }
     if (!is_request) {
-      // Notifications (initialized, cancelled) go to the protocol; responses to our requests
-      // have no taker yet (the server sends none).
+      // Notifications (initialized, cancelled) go to the protocol; answers to our requests to
+      // the client, to the request waiting for them (one nobody waits for any more is dropped).
       if (!is_response) host_.server->notification(channel, method, params);
+      else if (channel->requests) channel->requests->receive(std::move(response));
       // A cancelled request gets no answer (25/basic/utilities/cancellation): its POST ends
       // without one rather than waiting for ever.
       if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
@@ -678,7 +951,134 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     // Legacy clients cancel with notifications/cancelled and may leave a stream without
     // meaning it (25/basic/transports); without a session nobody else can cancel.
     ex.cancel_on_disconnect = channel->session_id.empty();
+    ex.prime = primes(*channel);
     run(channel, id, method, std::move(params), std::move(ex));
+  }
+
+  // A 2025-03-26 batch (SERVER-SPEC 3.3.7): in a session (or a sessionless request) at that
+  // revision only. Its answers come as one JSON array, or as events once a notification comes.
+  void post_batch(Request& req, json batch, bool json_ok, bool sse_ok) {
+    const auto version_header = header(req, "MCP-Protocol-Version");
+    std::shared_ptr<Channel> channel;
+    std::string version;
+    if (host_.opt.legacy_sessions) {
+      const auto sid = header(req, "Mcp-Session-Id");
+      if (sid && !sid->empty()) {
+        channel = host_.find_session(*sid);
+        if (!channel)
+          return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again");
+        std::lock_guard lk(channel->m);
+        version = channel->legacy_version;
+      }
+    } else {
+      version = version_header.value_or("2025-03-26");
+      channel = std::make_shared<Channel>(host_.gate);
+      std::lock_guard lk(channel->m);
+      channel->initialized = true;
+      channel->legacy_version = version;
+    }
+    if (!channel || version != "2025-03-26")
+      return refuse(400, jsonrpc::invalid_request,
+                    "Invalid Request: batches are part of protocol revision 2025-03-26 only" +
+                        (version.empty() ? std::string(" (and need a session at it)") : "; this one is at " + version));
+    if (batch.empty()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: an empty batch");
+    std::vector<Checked> checked;
+    for (const auto& m : batch) {
+      auto c = check_message(m);
+      if (!c.error.empty()) return refuse(400, jsonrpc::invalid_request, c.error + " (in the batch)", c.reply_id);
+      if (c.method == "initialize")
+        return refuse(400, jsonrpc::invalid_request, "Invalid Request: initialize must not be part of a batch", c.reply_id);
+      checked.push_back(std::move(c));
+    }
+    auto ex = std::make_shared<Exchange>();
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->json_ok = json_ok;
+    ex->sse_ok = sse_ok && !host_.opt.json_response;
+    ex->cancel_on_disconnect = channel->session_id.empty();
+    for (const auto& c : checked)
+      if (c.is_request) ex->batch.push_back(c.reply_id);
+    if (!ex->batch.empty() && !channel->add_batch(ex))
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request id repeats in the batch or is in flight already");
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (checked[i].is_response) {
+        if (channel->requests) channel->requests->receive(std::move(batch[i]));
+      } else if (!checked[i].is_request) {
+        host_.server->notification(channel, checked[i].method, batch[i].value("params", json()));
+      }
+    }
+    if (ex->batch.empty()) return plain(202, "");
+    ex->id = ex->batch.front();
+    current_ = ex;
+    self_ = shared_from_this();
+    watch();
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (checked[i].is_request)
+        host_.server->dispatch(channel, checked[i].reply_id, checked[i].method, batch[i].value("params", json()));
+  }
+
+  // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4): the GET opens a session whose one stream carries
+  // everything, starting with the endpoint to POST to; the session ends with the stream.
+  void handle_sse_get(Request& req) {
+    if (const auto accept = header(req, "Accept"); accept && !accept->empty() && !accepts(*accept, "text/event-stream"))
+      return refuse(406, jsonrpc::invalid_request, "Accept must admit text/event-stream");
+    auto channel = std::make_shared<Channel>(host_.gate);
+    channel->old_sse = true;
+    std::string why;
+    if (const int status = host_.open_session(channel, why)) return refuse(status, jsonrpc::internal_error, why);
+    auto ex = std::make_shared<Exchange>();
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->standalone = true;
+    std::string no_prime;
+    (void)channel->open_stream(ex, no_prime);  // the session's first and only stream
+    current_ = ex;
+    self_ = shared_from_this();
+    start_sse(*ex);
+    enqueue(frame("event: endpoint\ndata: " + host_.opt.sse_message_path + "?sessionId=" + query_encode(channel->session_id) +
+                  "\n\n"));
+    watch();
+  }
+
+  void handle_sse_post(Request& req, std::string_view target) {
+    const auto sid = query_param(target, "sessionId");
+    if (!sid || sid->empty()) return refuse(400, jsonrpc::invalid_request, "Bad Request: the sessionId query parameter is required");
+    auto channel = host_.find_session(*sid, true);
+    if (!channel) return refuse(404, jsonrpc::invalid_request, "Session not found: its event stream closed; connect again");
+    handle_post(req, channel);
+  }
+
+  // A message POSTed to a 2024-11-05 session: accepted (202); what answers it goes on the stream.
+  void post_old_sse(const std::shared_ptr<Channel>& channel, const Checked& c, json params, json response) {
+    if (c.is_response) {
+      if (channel->requests) channel->requests->receive(std::move(response));
+      return plain(202, "");
+    }
+    if (!c.is_request) {
+      host_.server->notification(channel, c.method, params);
+      if (c.method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
+        (void)channel->take(params["requestId"]);  // a cancelled request gets no answer
+      return plain(202, "");
+    }
+    auto ex = std::make_shared<Exchange>();  // stands for the request; its answer goes on the stream
+    ex->conn = weak_from_this();
+    ex->gate = host_.gate;
+    ex->channel = channel;
+    ex->id = c.reply_id;
+    if (!channel->add(c.reply_id, ex))
+      return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", c.reply_id);
+    plain(202, "");
+    host_.server->dispatch(channel, c.reply_id, c.method, std::move(params));
+  }
+
+  // Whether the session's streams open with a priming event: 2025-11-25 (older clients may
+  // take its empty data for a message).
+  bool primes(Channel& channel) {
+    if (channel.session_id.empty() || !host_.opt.resumable_streams) return false;
+    std::lock_guard lk(channel.m);
+    return channel.initialized && channel.legacy_version >= "2025-11-25";
   }
 
   void run(const std::shared_ptr<Channel>& channel, const json& id, const std::string& method, json params, Exchange ex_value) {
@@ -691,6 +1091,19 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", id);
     current_ = ex;
     self_ = shared_from_this();
+    if (host_.opt.sse_poll_retry.count() > 0 && ex->sse_ok)
+      if (auto prime_id = channel->prime_now(*ex); !prime_id.empty()) {
+        // Polling (2025-11-25): the stream opens, says when to come back, and this connection
+        // lets go of it; what follows waits in the event store for the client's GET.
+        start_sse(*ex);
+        enqueue(frame(priming_event(prime_id, host_.opt.sse_poll_retry)));
+        ex->done = true;
+        if (chunked_) enqueue("0\r\n\r\n");
+        channel->detach(ex.get());
+        end_exchange();
+        host_.server->dispatch(channel, id, method, std::move(params));
+        return;
+      }
     watch();
     // Answers (even immediate ones) come back through the gate, posted to this strand.
     host_.server->dispatch(channel, id, method, std::move(params));
@@ -711,10 +1124,40 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     ex->gate = host_.gate;
     ex->channel = channel;
     ex->standalone = true;
-    if (!channel->open_stream(ex)) return refuse(409, jsonrpc::invalid_request, "a stream is open for this session already");
+    ex->prime = primes(*channel);
+    if (const auto last = header(req, "Last-Event-ID"); last && !last->empty() && host_.opt.resumable_streams)
+      return resume(channel, ex, *last);
+    std::string prime_id;
+    if (!channel->open_stream(ex, prime_id))
+      return refuse(409, jsonrpc::invalid_request, "a stream is open for this session already");
     current_ = ex;
     self_ = shared_from_this();
     start_sse(*ex);
+    if (!prime_id.empty()) enqueue(frame(priming_event(prime_id)));
+    watch();
+  }
+
+  // GET with Last-Event-ID (SERVER-SPEC 3.3.5): what the stream of that event missed, then the
+  // rest of it, or its end.
+  void resume(const std::shared_ptr<Channel>& channel, const std::shared_ptr<Exchange>& ex, const std::string& last_id) {
+    std::vector<std::pair<std::string, std::string>> events;
+    std::shared_ptr<Exchange> replaced;
+    const auto r = channel->resume(ex, last_id, events, replaced);
+    if (r == Channel::Resume::unknown)
+      return refuse(400, jsonrpc::invalid_request,
+                    "Bad Request: Last-Event-ID " + last_id +
+                        " is not an event of this session that is still kept; open a new stream without it");
+    current_ = ex;
+    self_ = shared_from_this();
+    start_sse(*ex);
+    for (const auto& [id, message] : events) enqueue(frame(sse_event(message, id)));
+    if (r == Channel::Resume::finished) {
+      ex->done = true;
+      if (chunked_) enqueue("0\r\n\r\n");
+      return end_exchange();
+    }
+    // A connection still carrying the stream (the client gave up on it) lets go.
+    if (replaced) host_.gate->post(replaced->conn, [replaced](HttpConn& c) { c.drop(replaced); });
     watch();
   }
 
@@ -772,9 +1215,10 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     }
     end_exchange();
   }
-  void not_allowed() {
+  void not_allowed(std::string_view allow = {}) {
     static const std::string body = "method not allowed";
-    enqueue(head(405, "text/plain", body.size(), {{"Allow", host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST"}}) + body);
+    if (allow.empty()) allow = host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST";
+    enqueue(head(405, "text/plain", body.size(), {{"Allow", std::string(allow)}}) + body);
     end_exchange();
   }
 
@@ -849,10 +1293,14 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       if (ex->done) return;
       ex->done = true;
       if (auto ch = ex->channel.lock()) {
-        ch->forget(ex.get());
+        ch->detach(ex.get());
         if (ex->cancel_on_disconnect && !ex->standalone)
-          host_.server->notification(ch, "notifications/cancelled",
-                                     json{{"requestId", ex->id}, {"reason", "the client closed the connection"}});
+          for (const auto& id : ex->batch.empty() ? std::vector<json>{ex->id} : ex->batch)
+            host_.server->notification(ch, "notifications/cancelled",
+                                       json{{"requestId", id}, {"reason", "the client closed the connection"}});
+        // A 2024-11-05 session is its stream.
+        if (ch->old_sse && ex->standalone)
+          if (auto ended = host_.remove_session(ch->session_id)) host_.end_session(ended);
       }
     }
   }
@@ -916,8 +1364,11 @@ void Gate::post(const std::weak_ptr<HttpConn>& conn, F fn) {
 }
 
 void Channel::respond(const json& id, Result<json> r) {
-  auto ex = take(id);
-  if (!ex) return;  // the client left, or the session ended
+  std::lock_guard lk(xm_);  // the answer is kept and sent in the order of the stream's events
+  auto it = pending_.find(id.dump());
+  if (it == pending_.end()) return;  // the client left, or the session ended
+  auto ex = std::move(it->second);
+  pending_.erase(it);
   int status = 200;
   json msg{{"jsonrpc", "2.0"}, {"id", id}};
   if (r) {
@@ -929,23 +1380,109 @@ void Channel::respond(const json& id, Result<json> r) {
     msg["error"] = std::move(err);
     if (ex->modern) status = modern_status(code);
   }
-  gate_->post(ex->conn, [ex, text = serialize(msg), status](HttpConn& c) { c.answer(ex, text, status); });
+  std::string text = serialize(msg);
+  if (old_sse) {  // 2024-11-05: every answer on the session's one stream
+    if (stream_) send_event(stream_, std::move(text));
+    return;
+  }
+  if (!ex->batch.empty()) {
+    // A batch answers with one JSON array when all are in, or with an event per answer.
+    const bool last = --ex->batch_left == 0;
+    if (ex->sse || !ex->json_ok) {
+      if (!last) return send_event(ex, std::move(text));
+      ex->sse = true;
+      std::string event_id = keep(*ex, text);  // the last answer ends the stream
+      gate_->post(ex->conn, [ex, text = std::move(text), event_id = std::move(event_id)](HttpConn& c) {
+        c.answer(ex, text, 200, event_id);
+      });
+      return;
+    }
+    ex->batch_answers.push_back(std::move(text));
+    if (!last) return;
+    std::string all = "[";
+    for (const auto& a : ex->batch_answers) all += (all.size() > 1 ? "," : "") + a;
+    all += "]";
+    gate_->post(ex->conn, [ex, all = std::move(all)](HttpConn& c) { c.answer(ex, all, 200, {}); });
+    return;
+  }
+  std::string event_id = ex->sse || !ex->json_ok ? keep(*ex, text) : std::string();
+  gate_->post(ex->conn, [ex, text = std::move(text), status, event_id = std::move(event_id)](HttpConn& c) {
+    c.answer(ex, text, status, event_id);
+  });
+}
+
+void Channel::send_event(const std::shared_ptr<Exchange>& ex, std::string text) {
+  if (ex->sse) return post_event(ex, std::move(text), {});
+  ex->sse = true;
+  std::string prime_id = ex->prime ? keep(*ex, "") : std::string();
+  // A batch turning into a stream: the answers held for its array go first, as events.
+  auto held = std::move(ex->batch_answers);
+  ex->batch_answers.clear();
+  held.push_back(std::move(text));
+  for (auto& t : held) {
+    post_event(ex, std::move(t), std::move(prime_id));
+    prime_id.clear();
+  }
+}
+
+void Channel::post_event(const std::shared_ptr<Exchange>& ex, std::string text, std::string prime_id) {
+  std::string id = keep(*ex, text);
+  gate_->post(ex->conn, [ex, text = std::move(text), id = std::move(id), prime_id = std::move(prime_id)](HttpConn& c) {
+    c.event(ex, text, id, prime_id);
+  });
 }
 
 Result<void> Channel::notify(const json& about, const std::string& method, json params) {
+  std::lock_guard lk(xm_);
   std::shared_ptr<Exchange> ex;
-  {
-    std::lock_guard lk(xm_);
-    if (about.is_null()) {
-      ex = stream_;
-    } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
-      ex = it->second;
-    }
+  if (about.is_null()) {
+    ex = stream_;
+  } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
+    ex = it->second;
   }
-  if (!ex) return {};  // no stream to carry it (JSON-only client, or the request is gone)
-  gate_->post(ex->conn, [ex, text = serialize(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}})](
-                            HttpConn& c) { c.event(ex, text); });
+  if (old_sse && ex) ex = stream_;  // 2024-11-05: one stream for everything
+  // No stream to carry it: the request is gone, or its client takes JSON only.
+  if (!ex || (!ex->standalone && !ex->sse_ok)) return {};
+  send_event(ex, serialize(json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}));
   return {};
+}
+
+Result<json> Channel::request(const json& about, const std::string& method, json params, std::stop_token stop,
+                              std::chrono::steady_clock::time_point deadline) {
+  if (!requests)
+    return fail(Errc::invalid_argument, method +
+                                            ": this client has no session (HttpServerOptions::legacy_sessions is "
+                                            "off), so its answer could not find this request");
+  struct Writer final : ClientRequests::RequestWriter {
+    Channel& channel;
+    const json& about;
+    const std::string& method;
+    Writer(Channel& c, const json& a, const std::string& m) : channel(c), about(a), method(m) {}
+    Result<void> write(const json& message) override { return channel.send_request(about, method, message); }
+  } writer(*this, about, method);
+  auto engine = requests;
+  auto pending = engine->send_lent(method, params, deadline, {}, writer);
+  if (!pending) return fail(std::move(pending.error()));
+  return engine->wait(*pending, deadline, stop);
+}
+
+Result<void> Channel::send_request(const json& about, const std::string& method, const json& message) {
+  std::lock_guard lk(xm_);
+  std::shared_ptr<Exchange> ex;
+  if (auto it = pending_.find(about.dump()); it != pending_.end() && it->second->sse_ok && !old_sse) ex = it->second;
+  else ex = stream_;
+  if (!ex)
+    return fail(Errc::invalid_argument,
+                method +
+                    ": no stream to send it on: the request's POST takes JSON only (or the host answers JSON "
+                    "only) and the client has no GET stream open");
+  if (auto id = message.find("id"); id != message.end() && id->is_number_integer()) ex->asks.push_back(id->get<std::int64_t>());
+  send_event(ex, serialize(message));
+  return {};
+}
+
+Result<void> ClientRequests::write(const json& message, Clock::time_point) {
+  return channel_.notify(nullptr, message.value("method", std::string()), message.value("params", json()));
 }
 
 }  // namespace
@@ -1030,8 +1567,70 @@ void HttpHost::Impl::expire_sessions() {
   for (auto& ch : expired) end_session(ch);
 }
 
+int HttpHost::Impl::open_session(const std::shared_ptr<Channel>& ch, std::string& why) {
+  const auto refused = [&]() -> int {  // under m
+    if (stopping) {
+      why = "cannot open a session: the server is stopping";
+      return 503;
+    }
+    if (sessions.size() >= opt.max_sessions) {
+      why = "cannot open a session: " + std::to_string(opt.max_sessions) + " are open already (the server's limit); try again later";
+      return 503;
+    }
+    return 0;
+  };
+  {
+    std::lock_guard lk(m);
+    if (const int status = refused()) return status;
+  }
+  std::string id;
+  if (opt.session_id_generator) {
+    try {
+      id = opt.session_id_generator();
+    } catch (...) {
+      id.clear();
+    }
+    if (!valid_session_id(id)) {
+      why = "cannot open a session: the session id generator made an invalid id (1 to 256 visible ASCII characters)";
+      return 500;
+    }
+  } else if ((id = random_session_id()).empty()) {
+    why = "cannot open a session now: no randomness for its id";
+    return 503;
+  }
+  ch->session_id = id;
+  ch->requests = std::make_shared<ClientRequests>(*ch, server->options.on_diagnostic);
+  if (opt.resumable_streams && !ch->old_sse) {
+    try {
+      ch->store = opt.event_store ? opt.event_store(id)
+                                  : make_memory_event_store(opt.event_store_max_bytes, opt.event_store_max_events);
+    } catch (...) {
+      ch->store.reset();  // the application's factory failed: this session's streams are not resumable
+    }
+  }
+  {
+    std::lock_guard lk(m);
+    if (const int status = refused()) return status;
+    ch->last_used = now_ms();
+    if (!sessions.emplace(id, ch).second) {
+      why = "cannot open a session: the session id generator made an id in use";
+      return 500;
+    }
+  }
+  server->add_connection(ch);
+  if (opt.on_session_start) {
+    try {
+      opt.on_session_start(id);
+    } catch (...) {
+      server->diagnose("HTTP: on_session_start threw; the session goes on");
+    }
+  }
+  return 0;
+}
+
 void HttpHost::Impl::end_session(const std::shared_ptr<Channel>& ch) {
   Server::Impl::close(*ch);
+  ch->end();
   for (auto& ex : ch->take_all()) gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
 }
 
@@ -1051,6 +1650,10 @@ Result<unsigned short> HttpHost::start() {
   auto& d = *impl_;
   if (d.started) return fail(Errc::invalid_config, "this HTTP host was started already");
   if (d.opt.path.empty() || d.opt.path.front() != '/') return fail(Errc::invalid_config, "the endpoint path must start with '/'");
+  if (!d.opt.sse_path.empty() &&
+      (d.opt.sse_path.front() != '/' || d.opt.sse_message_path.empty() || d.opt.sse_message_path.front() != '/' ||
+       d.opt.sse_path == d.opt.path || d.opt.sse_message_path == d.opt.path || d.opt.sse_path == d.opt.sse_message_path))
+    return fail(Errc::invalid_config, "sse_path and sse_message_path must start with '/' and differ from each other and from path");
   if (d.opt.io_threads == 0) d.opt.io_threads = 1;
   beast::error_code ec;
   const auto address = asio::ip::make_address(d.opt.address, ec);
@@ -1130,6 +1733,7 @@ void HttpHost::stop() {
   }
   for (auto& [id, ch] : sessions) {
     Server::Impl::close(*ch);
+    ch->end();
     (void)ch->take_all();
   }
   d.work.reset();

@@ -38,7 +38,9 @@ bool HandlerPool::submit(std::function<void()> task) {
     std::lock_guard lk(m_);
     if (stopped_ || queue_.size() >= max_queued_) return false;
     queue_.push_back(std::move(task));
-    if (idle_ == 0 && threads_.size() < max_threads_) {
+    // Idle threads that were woken but have not taken their task yet still count as idle:
+    // compare with what waits, or two tasks submitted together may share one thread.
+    if (queue_.size() > idle_ && threads_.size() < max_threads_) {
       threads_.emplace_back([this] { loop(); });
       return true;  // the new thread takes it
     }

@@ -17,9 +17,18 @@
 // (progress, logs): then the response turns into a `text/event-stream` carrying them and the
 // answer.
 //
+// Legacy sessions (SERVER-SPEC 3.3): a handler's elicit(), sample() and roots() send their
+// request on the event stream of the POST that asked (or on the session's GET stream when that
+// POST cannot stream); the client POSTs its answer. Every event of a session's streams carries
+// an id (`<stream>-<n>`) and is kept in the session's EventStore, so a client that lost a
+// stream resumes it with GET + Last-Event-ID; 2025-11-25 streams open with a priming event, and
+// `sse_poll_retry` closes them early for clients that poll.
+//
 // Threads: `io_threads` threads read and write every connection (open streams do not hold a
 // thread); tool handlers run on the Server's handler threads, never on an I/O thread.
-// Not yet: the 2024-11-05 HTTP+SSE endpoints, resumable streams (Last-Event-ID), TLS, OAuth.
+// 2025-03-26 sessions take JSON-RPC batches. The 2024-11-05 HTTP+SSE transport is served on
+// its own two paths (`sse_path`, `sse_message_path`).
+// Not yet: TLS, OAuth.
 //
 // Thread-safety: start() and stop() may be called from any thread, not concurrently with each
 // other or with the destructor. The Server must outlive the host.
@@ -27,13 +36,37 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace mcp {
 
 class Server;
+
+/// Where one legacy session keeps the events of its SSE streams, so that a client that lost a
+/// stream can resume it (GET with `Last-Event-ID`). The host makes one store per session
+/// (HttpServerOptions::event_store), calls it one call at a time (under the session's lock:
+/// it must not block for long, nor call the host) and destroys it when the session ends.
+class EventStore {
+ public:
+  virtual ~EventStore() = default;
+  /// Keeps `message` (a JSON-RPC message as sent; empty for a stream's priming event) as the
+  /// next event of stream `stream`, and returns the event's id: unique within the session,
+  /// visible ASCII. An empty id: not kept (the event is sent without one).
+  virtual std::string store(const std::string& stream, const std::string& message) = 0;
+  /// The stream that event `last_id` belongs to, after calling `sink(id, message)` for each
+  /// later event of that stream (and of no other), in order. nullopt when `last_id` is not an
+  /// id this store issued or it was forgotten (the stream cannot be resumed).
+  virtual std::optional<std::string> replay_after(
+      const std::string& last_id, const std::function<void(const std::string& id, const std::string& message)>& sink) = 0;
+};
+
+/// The default EventStore: in memory, at most `max_bytes` of messages and `max_events` events;
+/// the oldest are forgotten first (a stream resumed from a forgotten id cannot be resumed).
+[[nodiscard]] std::unique_ptr<EventStore> make_memory_event_store(std::size_t max_bytes, std::size_t max_events);
 
 /// How an HttpHost listens and what it accepts.
 struct HttpServerOptions {
@@ -69,6 +102,41 @@ struct HttpServerOptions {
   std::size_t max_stream_queue_bytes = 1u << 20;
   /// An idle keep-alive connection (or one sending its request this slowly) is closed after this.
   std::chrono::milliseconds connection_idle_timeout{std::chrono::seconds(60)};
+
+  /// Legacy sessions' SSE events carry ids and are kept (event_store) for resumption with GET
+  /// + `Last-Event-ID`; a client that loses a stream carrying a request to it (elicitation ...)
+  /// may resume it until ServerOptions::client_request_timeout. false: no ids, nothing kept;
+  /// losing such a stream fails the request at once (Errc::connection_closed).
+  bool resumable_streams = true;
+  /// Makes the EventStore of a new session (given its id). Empty (default):
+  /// make_memory_event_store(event_store_max_bytes, event_store_max_events).
+  std::function<std::unique_ptr<EventStore>(const std::string& session_id)> event_store{};
+  /// Bounds of the default store, per session.
+  std::size_t event_store_max_bytes = 1u << 20;
+  std::size_t event_store_max_events = 1024;
+  /// SSE polling (2025-11-25 sessions, resumable_streams): non-zero: a request's response opens
+  /// its event stream at once with a priming event carrying `retry: <this>` and then closes the
+  /// connection; the client reconnects with GET + `Last-Event-ID` for the rest (its answer).
+  /// 0 (default): a stream stays open until its answer.
+  std::chrono::milliseconds sse_poll_retry{0};
+
+  /// 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4): a GET on `sse_path` opens a session's event stream,
+  /// whose first event (`endpoint`) names where to POST: `sse_message_path?sessionId=<id>`.
+  /// Those POSTs are answered 202 and every reply goes on the stream; the session ends with
+  /// the stream. Empty sse_path: not served (404).
+  std::string sse_path = "/sse";
+  std::string sse_message_path = "/messages";
+
+  /// Legacy sessions alive at once at most (HTTP+SSE ones included); an `initialize` over it is refused with HTTP 503
+  /// and a JSON-RPC error (-32603) saying so.
+  std::size_t max_sessions = 10000;
+  /// Makes a session id (instead of 128 random bits in hex). It must be 1 to 256 visible ASCII
+  /// characters (0x21-0x7E) and unused: else that `initialize` is refused with 500. Called on
+  /// an I/O thread.
+  std::function<std::string()> session_id_generator{};
+  /// Told of each new legacy session (its id) when its `initialize` arrives, on an I/O thread
+  /// (must not block).
+  std::function<void(const std::string& session_id)> on_session_start{};
 };
 
 /// Serves one Server over Streamable HTTP (see the file comment).

@@ -4,6 +4,8 @@
 // it) and Mastra's MCPClient (@mastra/mcp). Each runs the same script against
 // test/servers/tool_server and prints one JSON object of what it saw (errors as strings).
 //   node server_clients.mjs v1|v2|mastra COMMAND [ARGS...]
+//   node server_clients.mjs v1 http://HOST:PORT/mcp          (v1 over Streamable HTTP)
+//   node server_clients.mjs v1 http://HOST:PORT/sse sse      (v1 over 2024-11-05 HTTP+SSE)
 const [which, command, ...args] = process.argv.slice(2);
 const out = {};
 const step = async (name, fn) => {
@@ -63,7 +65,17 @@ if (which === "mastra") {
   }
   const call = (name, a) => client.callTool({ name, arguments: a });
   try {
-    await client.connect(new StdioClientTransport({ command, args }));
+    let transport;
+    if (command.startsWith("http") && args[0] === "sse") {
+      const { SSEClientTransport } = await import(`${pkg}/client/sse.js`);
+      transport = new SSEClientTransport(new URL(command));
+    } else if (command.startsWith("http")) {
+      const { StreamableHTTPClientTransport } = await import(`${pkg}/client/streamableHttp.js`);
+      transport = new StreamableHTTPClientTransport(new URL(command));
+    } else {
+      transport = new StdioClientTransport({ command, args });
+    }
+    await client.connect(transport);
     out.era = v2 ? `${client.getProtocolEra()} ${client.getNegotiatedProtocolVersion()}` : "legacy";
     out.server = client.getServerVersion()?.name;
     await step("tools", async () => (await client.listTools()).tools.map((t) => t.name).sort());

@@ -36,13 +36,17 @@ json object_schema(json properties, std::vector<std::string> required) {
 struct Hosted {
   std::atomic<int> cancelled{0};
   std::atomic<int> running{0};
+  std::atomic<int> asking{0};      // "ask" handlers waiting for the client
+  std::atomic<int> ask_error{0};   // the Errc of the last "ask" that failed
   mcp::Server server;
   mcp::HttpHost host;
   unsigned short port = 0;
 
-  explicit Hosted(mcp::HttpServerOptions opt = {}, std::size_t handler_threads = 4)
+  explicit Hosted(mcp::HttpServerOptions opt = {}, std::size_t handler_threads = 4,
+                  std::chrono::milliseconds client_request_timeout = 60s)
       : server({.identity = {.name = "http-tool-server", .version = "2.0.0", .instructions = "HTTP tests."},
-                .handler_threads = handler_threads}),
+                .handler_threads = handler_threads,
+                .client_request_timeout = client_request_timeout}),
         host(server, std::move(opt)) {
     add_tools();
     auto p = host.start();
@@ -99,6 +103,41 @@ struct Hosted {
                               if (i % 64 == 0) std::this_thread::sleep_for(1ms);
                             }
                             return text("flooded");
+                          }}));
+    // Asks the client (elicitation, sampling or roots) and says what it answered, or the error.
+    must(server.add_tool({.name = "ask",
+                          .input_schema = object_schema({{"kind", {{"type", "string"}}}}, {"kind"}),
+                          .handler = [this](const json& a, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                            const auto kind = a["kind"].get<std::string>();
+                            ++asking;
+                            std::string out;
+                            std::optional<mcp::Error> err;
+                            if (kind == "elicit") {
+                              mcp::ElicitRequest q;
+                              q.message = "Your name?";
+                              q.requested_schema = object_schema({{"name", {{"type", "string"}}}}, {"name"});
+                              auto r = ctx.elicit(q);
+                              if (r) out = r->action + " " + r->content.value("name", "");
+                              else err = r.error();
+                            } else if (kind == "sample") {
+                              auto r = ctx.sample({{"messages", json::array({{{"role", "user"}, {"content", {{"type", "text"}, {"text", "hi"}}}}})},
+                                                   {"maxTokens", 10}});
+                              if (r) out = (*r)["content"].value("text", "");
+                              else err = r.error();
+                            } else {
+                              auto r = ctx.roots();
+                              if (r) {
+                                for (const auto& root : *r) out += root.uri + " ";
+                              } else {
+                                err = r.error();
+                              }
+                            }
+                            --asking;
+                            if (err) {
+                              ask_error = err->code.value();
+                              return mcp::error_result("error " + std::to_string(err->code.value()) + ": " + err->message);
+                            }
+                            return text(out);
                           }}));
     must(server.add_tool({.name = "whoami",
                           .input_schema = object_schema({{"level", {{"type", "string"}}}}, {}),
@@ -257,6 +296,12 @@ struct RawConn {
   }
   RawResponse request(const std::string& method, const std::string& body, const std::map<std::string, std::string>& headers,
                       const std::string& target = "/mcp", int ms = 5000) {
+    if (!send_request(method, body, headers, target)) return {};
+    return read(ms);
+  }
+  // Sends a request without reading its response.
+  bool send_request(const std::string& method, const std::string& body, const std::map<std::string, std::string>& headers,
+                    const std::string& target = "/mcp") {
     std::string req = method + " " + target + " HTTP/1.1\r\n";
     std::map<std::string, std::string> h{{"Host", "127.0.0.1"}};
     if (method == "POST") {
@@ -267,10 +312,73 @@ struct RawConn {
     for (const auto& [k, v] : h)
       if (!v.empty() || k.rfind("X-", 0) == 0) req += k + ": " + v + "\r\n";
     req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    if (!send(req)) return {};
-    return read(ms);
+    return send(req);
+  }
+  // Reads until the input holds `what` (false if it does not within `ms`).
+  bool read_until(const std::string& what, int ms = 5000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (in.find(what) == std::string::npos)
+      if (!fill(until)) return in.find(what) != std::string::npos;
+    return true;
+  }
+  // Reads until the server closes the connection (false if it does not within `ms`).
+  bool read_to_eof(int ms = 5000) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    pollfd p{fd, POLLIN, 0};
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+      char buf[65536];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return true;
+      in.append(buf, static_cast<std::size_t>(n));
+    }
   }
 };
+
+// An SSE event read raw: its id ("" without one) and its data as JSON.
+struct RawEvent {
+  std::string id;
+  json data;
+};
+// The events in a raw (chunked) stream, in order; priming events (no data) included.
+std::vector<RawEvent> raw_events(const std::string& in) {
+  std::vector<RawEvent> out;
+  std::size_t pos = 0;
+  while (true) {
+    const auto end = in.find("\n\n", pos);
+    if (end == std::string::npos) break;
+    std::string block = in.substr(pos, end - pos);
+    pos = end + 2;
+    RawEvent ev;
+    bool any = false;
+    std::size_t line_start = 0;
+    while (line_start < block.size()) {
+      auto nl = block.find('\n', line_start);
+      if (nl == std::string::npos) nl = block.size();
+      std::string line = block.substr(line_start, nl - line_start);
+      line_start = nl + 1;
+      if (const auto crlf = line.rfind("\r\n"); crlf != std::string::npos) line = line.substr(crlf + 2);  // after a chunk size
+      if (line.rfind("id: ", 0) == 0) {
+        ev.id = line.substr(4);
+        any = true;
+      } else if (line.rfind("data:", 0) == 0) {
+        any = true;
+        if (line.size() > 6) ev.data = json::parse(line.substr(6), nullptr, false);
+      }
+    }
+    if (any) out.push_back(std::move(ev));
+  }
+  return out;
+}
+// The first event whose data has `method` (a request or notification), or is the answer to `id`.
+std::optional<RawEvent> event_with(const std::string& in, const std::string& method, const json& id = nullptr) {
+  for (auto& ev : raw_events(in))
+    if (ev.data.is_object() && ((!method.empty() && ev.data.value("method", "") == method) ||
+                                (method.empty() && ev.data.contains("id") && ev.data["id"] == id && !ev.data.contains("method"))))
+      return ev;
+  return std::nullopt;
+}
 
 const json kMeta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
                  {"io.modelcontextprotocol/clientCapabilities", json::object()}};
@@ -301,11 +409,11 @@ RawResponse post_modern(unsigned short port, const json& body, std::map<std::str
 std::size_t thread_count() { return testutil::list_dir("/proc/self/task").size(); }
 
 // A legacy session opened by raw initialize: its id.
-std::string open_session(unsigned short port, const std::string& version = "2025-11-25") {
+std::string open_session(unsigned short port, const std::string& version = "2025-11-25", json caps = json::object()) {
   auto r = post(port, {{"jsonrpc", "2.0"},
                        {"id", 1},
                        {"method", "initialize"},
-                       {"params", {{"protocolVersion", version}, {"capabilities", json::object()}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}});
+                       {"params", {{"protocolVersion", version}, {"capabilities", std::move(caps)}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}});
   REQUIRE(r.status == 200);
   REQUIRE(r.body_json()["result"]["protocolVersion"] == version);
   return r.header("mcp-session-id");
@@ -815,4 +923,588 @@ TEST_CASE("server over HTTP: stop() with requests in flight ends cleanly (no lea
   CHECK(testutil::eventually([&] { return testutil::open_fds() == fds && thread_count() == threads; }));
   CHECK(testutil::open_fds() == fds);
   CHECK(thread_count() == threads);
+}
+
+// ------------------------------------------------------------------ legacy: requests to the client, resumable streams
+
+namespace {
+
+mcp::ClientHandlers asking_handlers() {
+  mcp::ClientHandlers hs;
+  hs.elicitation = [](const std::string&, const mcp::ElicitRequest& r) -> mcp::Result<mcp::ElicitResult> {
+    if (r.message != "Your name?") return mcp::fail(mcp::Errc::invalid_argument, "unexpected question");
+    return mcp::ElicitResult{.action = "accept", .content = {{"name", "Ada"}}};
+  };
+  hs.sampling = [](const std::string&, const json& params) -> mcp::Result<json> {
+    return json{{"role", "assistant"},
+                {"content", {{"type", "text"}, {"text", "sampled " + params["messages"][0]["content"]["text"].get<std::string>()}}},
+                {"model", "test"}};
+  };
+  hs.roots = [](const std::string&) {
+    return std::vector<mcp::Root>{{.uri = "file:///a", .name = std::nullopt}, {.uri = "file:///b", .name = std::nullopt}};
+  };
+  return hs;
+}
+
+// A client of server "s" with those handlers.
+std::optional<mcp::Client> asking_client(mcp::ServerConfig sc) {
+  auto cfg = testutil::one("s", std::move(sc));
+  cfg.handlers = asking_handlers();
+  auto client = mcp::Client::create(std::move(cfg));
+  REQUIRE_MESSAGE(client, (client ? "" : client.error().message));
+  return std::move(*client);
+}
+
+// Calls `tool` on server "s" and checks the text it answers.
+void check_call(mcp::Client& client, const std::string& tool, const json& args, const std::string& expected) {
+  auto r = client.call_tool("s", tool, args);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(r->text() == expected);
+}
+
+
+json ask_call(const json& id, const std::string& kind) {
+  return {{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", "ask"}, {"arguments", {{"kind", kind}}}}}};
+}
+
+}  // namespace
+
+TEST_CASE("server over HTTP: legacy handlers ask our client (elicitation, sampling, roots) on the POST's stream") {
+  for (const bool polling : {false, true}) {
+    CAPTURE(polling);
+    mcp::HttpServerOptions opt;
+    if (polling) opt.sse_poll_retry = 20ms;
+    Hosted h(opt);
+    for (const char* version : {"2025-11-25", "2025-06-18", "2025-03-26"}) {
+      CAPTURE(version);
+      auto client = asking_client(http_server(h.url(), mcp::Era::legacy, std::string(version)));
+      if (std::string(version) != "2025-03-26")  // form elicitation came in 2025-06-18
+        check_call(*client, "ask", {{"kind", "elicit"}}, "accept Ada");
+      check_call(*client, "ask", {{"kind", "sample"}}, "sampled hi");
+      check_call(*client, "ask", {{"kind", "roots"}}, "file:///a file:///b ");
+      // Several at once, each on its own stream.
+      std::vector<std::future<mcp::Result<mcp::CallToolResult>>> calls;
+      for (int i = 0; i < 4; ++i)
+        calls.push_back(std::async(std::launch::async, [&] { return client->call_tool("s", "ask", {{"kind", "sample"}}); }));
+      for (auto& f : calls) {
+        auto one = f.get();
+        REQUIRE(one);
+        CHECK(one->text() == "sampled hi");
+      }
+      client->disconnect();
+    }
+    CHECK(h.asking == 0);
+  }
+}
+
+TEST_CASE("server over HTTP: a request to a legacy client ends with a typed error (timeout, session end, disconnect, no stream, stop)") {
+  const json caps{{"elicitation", json::object()}, {"sampling", json::object()}, {"roots", json::object()}};
+  SUBCASE("the client's answer by POST completes it; a late or unknown answer is accepted and ignored") {
+    Hosted h;
+    const std::string sid = open_session(h.port, "2025-11-25", caps);
+    const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-11-25"}};
+    RawConn a(h.port);
+    REQUIRE(a.send_request("POST", ask_call(7, "elicit").dump(), in_session));
+    REQUIRE(a.read_until("elicitation/create"));
+    auto events = raw_events(a.in);
+    REQUIRE(events.size() >= 2);
+    CHECK(events[0].data.is_null());  // the priming event: an id, no data
+    CHECK_FALSE(events[0].id.empty());
+    auto ask = event_with(a.in, "elicitation/create");
+    REQUIRE(ask);
+    CHECK_FALSE(ask->id.empty());
+    CHECK(ask->id != events[0].id);
+    CHECK(ask->data["params"]["message"] == "Your name?");
+    const json answer{{"jsonrpc", "2.0"}, {"id", ask->data["id"]}, {"result", {{"action", "accept"}, {"content", {{"name", "Raw"}}}}}};
+    CHECK(post(h.port, answer, in_session).status == 202);
+    REQUIRE(a.read_until("accept Raw"));
+    auto result = event_with(a.in, "", 7);
+    REQUIRE(result);
+    CHECK(result->data["result"]["content"][0]["text"] == "accept Raw");
+    CHECK_FALSE(result->id.empty());
+    CHECK(post(h.port, answer, in_session).status == 202);  // again: nobody waits for it
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 4242}, {"error", {{"code", -1}, {"message", "x"}}}}, in_session).status == 202);
+  }
+  SUBCASE("no answer within client_request_timeout") {
+    Hosted h({}, 4, 300ms);
+    const std::string sid = open_session(h.port, "2025-06-18", caps);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = post(h.port, ask_call(1, "sample"), {{"Mcp-Session-Id", sid}});
+    CHECK(testutil::ms_since(t0) < 3000);
+    CHECK(r.status == 200);
+    auto done = event_with(r.body, "", 1);
+    REQUIRE(done);
+    CHECK(done->data["result"]["isError"] == true);
+    CHECK(h.ask_error == static_cast<int>(mcp::Errc::timeout));
+  }
+  SUBCASE("the session ends (DELETE) while it waits") {
+    Hosted h;
+    const std::string sid = open_session(h.port, "2025-11-25", caps);
+    RawConn a(h.port);
+    REQUIRE(a.send_request("POST", ask_call(1, "roots").dump(), {{"Mcp-Session-Id", sid}}));
+    REQUIRE(a.read_until("roots/list"));
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(RawConn(h.port).request("DELETE", "", {{"Mcp-Session-Id", sid}}).status == 200);
+    CHECK(testutil::eventually([&] { return h.asking == 0; }));
+    CHECK(testutil::ms_since(t0) < 2000);
+    CHECK((h.ask_error == static_cast<int>(mcp::Errc::connection_closed) || h.ask_error == static_cast<int>(mcp::Errc::cancelled)));
+  }
+  SUBCASE("the client leaves the stream: at once without resumable streams") {
+    Hosted h({.resumable_streams = false});
+    const std::string sid = open_session(h.port, "2025-11-25", caps);
+    {
+      RawConn a(h.port);
+      REQUIRE(a.send_request("POST", ask_call(1, "elicit").dump(), {{"Mcp-Session-Id", sid}}));
+      REQUIRE(a.read_until("elicitation/create"));
+      auto events = raw_events(a.in);
+      REQUIRE(events.size() == 1);  // no priming event, no ids
+      CHECK(events[0].id.empty());
+    }
+    CHECK(testutil::eventually([&] { return h.asking == 0; }));
+    CHECK(h.ask_error == static_cast<int>(mcp::Errc::connection_closed));
+  }
+  SUBCASE("the client leaves the stream and resumes it with GET + Last-Event-ID") {
+    Hosted h;
+    const std::string sid = open_session(h.port, "2025-11-25", caps);
+    std::optional<RawEvent> ask;
+    {
+      RawConn a(h.port);
+      REQUIRE(a.send_request("POST", ask_call(1, "elicit").dump(), {{"Mcp-Session-Id", sid}}));
+      REQUIRE(a.read_until("elicitation/create"));
+      ask = event_with(a.in, "elicitation/create");
+      REQUIRE(ask);
+    }
+    std::this_thread::sleep_for(100ms);
+    CHECK(h.asking == 1);  // still waiting: the stream can be resumed
+    // Resuming from the priming event replays the request.
+    RawConn g(h.port);
+    const std::string prime_id = ask->id.substr(0, ask->id.find('-')) + "-" +
+                                 std::to_string(std::stoull(ask->id.substr(ask->id.find('-') + 1)) - 1);
+    REQUIRE(g.send_request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", prime_id}}));
+    REQUIRE(g.read_until("elicitation/create"));
+    CHECK(event_with(g.in, "elicitation/create")->id == ask->id);
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", ask->data["id"]}, {"result", {{"action", "decline"}}}}, {{"Mcp-Session-Id", sid}}).status == 202);
+    REQUIRE(g.read_until("0\r\n\r\n"));  // the answer, then the stream ends
+    auto done = event_with(g.in, "", 1);
+    REQUIRE(done);
+    CHECK(done->data["result"]["content"][0]["text"] == "decline ");
+    // The ended stream resumed again: its answer replayed, then its end.
+    RawConn again(h.port);
+    auto r = again.request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", ask->id}});
+    CHECK(r.status == 200);
+    CHECK(r.complete);
+    auto replayed = event_with(r.body, "", 1);
+    REQUIRE(replayed);
+    CHECK(replayed->id == done->id);
+  }
+  SUBCASE("a POST that takes JSON only: the GET stream carries it, else it fails at once") {
+    Hosted h;
+    const std::string sid = open_session(h.port, "2025-11-25", caps);
+    const std::map<std::string, std::string> json_only{{"Mcp-Session-Id", sid}, {"Accept", "application/json"}};
+    auto r = post(h.port, ask_call(1, "sample"), json_only);
+    CHECK(r.header("content-type") == "application/json");
+    CHECK(r.body_json()["result"]["isError"] == true);
+    CHECK(h.ask_error == static_cast<int>(mcp::Errc::invalid_argument));
+    RawConn g(h.port);
+    REQUIRE(g.send_request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}}));
+    REQUIRE(g.read_until("\r\n\r\n"));
+    RawConn a(h.port);
+    REQUIRE(a.send_request("POST", ask_call(2, "sample").dump(), json_only));
+    REQUIRE(g.read_until("sampling/createMessage"));
+    auto ask = event_with(g.in, "sampling/createMessage");
+    REQUIRE(ask);
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", ask->data["id"]}, {"result", {{"role", "assistant"}, {"content", {{"type", "text"}, {"text", "ok"}}}, {"model", "m"}}}},
+               {{"Mcp-Session-Id", sid}}).status == 202);
+    auto answer = a.read();
+    CHECK(answer.header("content-type") == "application/json");
+    CHECK(answer.body_json()["result"]["content"][0]["text"] == "ok");
+  }
+  SUBCASE("without sessions (legacy_sessions off) no capability is known, so nothing is asked") {
+    Hosted h({.legacy_sessions = false});
+    auto r = post(h.port, ask_call(1, "roots"), {{"MCP-Protocol-Version", "2025-06-18"}});
+    // Sessionless: the capabilities of an initialize are not remembered, so the check refuses first.
+    CHECK(r.body_json()["result"]["isError"] == true);
+    CHECK(h.asking == 0);
+  }
+  SUBCASE("the host stops while it waits") {
+    Hosted h;
+    const std::string sid = open_session(h.port, "2025-11-25", caps);
+    RawConn a(h.port);
+    REQUIRE(a.send_request("POST", ask_call(1, "elicit").dump(), {{"Mcp-Session-Id", sid}}));
+    REQUIRE(a.read_until("elicitation/create"));
+    const auto t0 = std::chrono::steady_clock::now();
+    h.host.stop();
+    CHECK(testutil::ms_since(t0) < 3000);
+    CHECK(testutil::eventually([&] { return h.asking == 0; }));
+    CHECK(h.ask_error != 0);
+  }
+}
+
+TEST_CASE("server over HTTP: SSE event ids, resumption with Last-Event-ID, bounded event store, polling") {
+  SUBCASE("ids unique per session and naming their stream; a lost POST stream resumes with the rest and its answer") {
+    Hosted h;
+    const std::string sid = open_session(h.port);
+    const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}};
+    auto slow = json{{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/call"},
+                     {"params", {{"name", "sleep"}, {"arguments", {{"ms", 600}}}, {"_meta", {{"progressToken", "p"}}}}}};
+    std::string last;
+    {
+      RawConn a(h.port);
+      REQUIRE(a.send_request("POST", slow.dump(), in_session));
+      REQUIRE(a.read_until("notifications/progress"));
+      auto ev = event_with(a.in, "notifications/progress");
+      REQUIRE(ev);
+      last = ev->id;
+      // Another stream at the same time: other ids, another stream name.
+      auto other = post(h.port, {{"jsonrpc", "2.0"}, {"id", 6}, {"method", "tools/call"},
+                                 {"params", {{"name", "sleep"}, {"arguments", {{"ms", 400}}}, {"_meta", {{"progressToken", "q"}}}}}},
+                        in_session);
+      auto other_events = raw_events(other.body);
+      REQUIRE(other_events.size() >= 2);
+      for (const auto& oe : other_events) {
+        CHECK(oe.id != last);
+        CHECK(oe.id.substr(0, oe.id.find('-')) != last.substr(0, last.find('-')));
+      }
+    }  // the client loses the stream
+    RawConn g(h.port);
+    auto r = g.request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", last}});
+    CHECK(r.status == 200);
+    CHECK(r.complete);  // it ended after the answer
+    auto done = event_with(r.body, "", 5);
+    REQUIRE(done);
+    CHECK(done->data["result"]["content"][0]["text"] == "600");
+    for (const auto& ev : raw_events(r.body)) {
+      CHECK(ev.id.substr(0, ev.id.find('-')) == last.substr(0, last.find('-')));  // that stream's only
+      CHECK(ev.id != last);
+    }
+    // An id the session never issued, or one of another session: 400.
+    CHECK(RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", "99-99"}}).status == 400);
+    CHECK(RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", "garbage"}}).status == 400);
+    const std::string sid2 = open_session(h.port);
+    CHECK(RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid2}, {"Accept", "text/event-stream"}, {"Last-Event-ID", last}}).status == 400);
+  }
+  SUBCASE("the GET stream: primed, list changes with ids, kept while it is away, replayed on resume") {
+    Hosted h;
+    const std::string sid = open_session(h.port);
+    std::string first_id;
+    {
+      RawConn g(h.port);
+      REQUIRE(g.send_request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}}));
+      REQUIRE(g.read_until("data:\n\n"));  // primed at once
+      REQUIRE(h.server.add_tool({.name = "late1", .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> { return text("1"); }}));
+      REQUIRE(g.read_until("list_changed"));
+      auto ev = event_with(g.in, "notifications/tools/list_changed");
+      REQUIRE(ev);
+      first_id = ev->id;
+    }
+    CHECK(testutil::eventually([&] {  // the host saw it go
+      return RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", "x-1"}}).status == 400;
+    }));
+    std::this_thread::sleep_for(100ms);
+    REQUIRE(h.server.add_tool({.name = "late2", .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> { return text("2"); }}));
+    RawConn g(h.port);
+    REQUIRE(g.send_request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", first_id}}));
+    REQUIRE(g.read_until("list_changed"));
+    auto replayed = event_with(g.in, "notifications/tools/list_changed");
+    REQUIRE(replayed);
+    CHECK(replayed->id != first_id);
+    // While it is open, another GET stream is refused.
+    CHECK(RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}}).status == 409);
+  }
+  SUBCASE("the store is bounded: a resume from a forgotten event is refused") {
+    Hosted h({.event_store_max_events = 4});
+    const std::string sid = open_session(h.port);
+    auto r = post(h.port, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                           {"params", {{"name", "sleep"}, {"arguments", {{"ms", 1000}}}, {"_meta", {{"progressToken", "p"}}}}}},
+                  {{"Mcp-Session-Id", sid}});
+    auto events = raw_events(r.body);
+    REQUIRE(events.size() >= 6);  // priming, a progress notification every 100 ms or so, the answer: 4 are kept
+    auto gone = RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", events[1].id}});
+    CHECK(gone.status == 400);
+    auto kept = RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"},
+                                                    {"Last-Event-ID", events[events.size() - 2].id}});
+    CHECK(kept.status == 200);
+    REQUIRE(raw_events(kept.body).size() == 1);
+    CHECK(raw_events(kept.body)[0].data["id"] == 2);
+  }
+  SUBCASE("a 2025-06-18 session: ids, but no priming event") {
+    Hosted h;
+    const std::string sid = open_session(h.port, "2025-06-18");
+    auto r = post(h.port, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                           {"params", {{"name", "sleep"}, {"arguments", {{"ms", 400}}}, {"_meta", {{"progressToken", "p"}}}}}},
+                  {{"Mcp-Session-Id", sid}});
+    auto events = raw_events(r.body);
+    REQUIRE(events.size() >= 2);
+    for (const auto& ev : events) {
+      CHECK_FALSE(ev.id.empty());
+      CHECK(ev.data.is_object());
+    }
+  }
+  SUBCASE("polling: the POST's stream closes after its priming event and retry; the answer waits for the GET") {
+    Hosted h({.sse_poll_retry = 250ms});
+    const std::string sid = open_session(h.port);
+    auto r = post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"}, {"params", {{"name", "sleep"}, {"arguments", {{"ms", 200}}}}}},
+                  {{"Mcp-Session-Id", sid}});
+    CHECK(r.status == 200);
+    CHECK(r.complete);
+    CHECK(r.header("content-type") == "text/event-stream");
+    CHECK(r.body.find("retry: 250\n") != std::string::npos);
+    auto events = raw_events(r.body);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].data.is_null());
+    auto g = RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", events[0].id}});
+    CHECK(g.status == 200);
+    auto done = event_with(g.body, "", 3);
+    REQUIRE(done);
+    CHECK(done->data["result"]["content"][0]["text"] == "200");
+    // Our client polls through it.
+    auto client = mcp::Client::create(testutil::one("s", http_server(h.url(), mcp::Era::legacy)));
+    REQUIRE(client);
+    auto slept = client->call_tool("s", "sleep", {{"ms", 100}});
+    REQUIRE_MESSAGE(slept, (slept ? "" : slept.error().message));
+    CHECK(slept->text() == "100");
+    client->disconnect();
+  }
+  SUBCASE("an application's event store") {
+    struct Counting final : mcp::EventStore {
+      std::shared_ptr<std::atomic<int>> stored;
+      std::unique_ptr<mcp::EventStore> inner = mcp::make_memory_event_store(1 << 20, 100);
+      explicit Counting(std::shared_ptr<std::atomic<int>> s) : stored(std::move(s)) {}
+      std::string store(const std::string& stream, const std::string& message) override {
+        ++*stored;
+        return "app." + inner->store(stream, message);
+      }
+      std::optional<std::string> replay_after(const std::string& last,
+                                              const std::function<void(const std::string&, const std::string&)>& sink) override {
+        if (last.rfind("app.", 0) != 0) return std::nullopt;
+        return inner->replay_after(last.substr(4), [&](const std::string& id, const std::string& m) { sink("app." + id, m); });
+      }
+    };
+    auto stored = std::make_shared<std::atomic<int>>(0);
+    auto made = std::make_shared<std::vector<std::string>>();
+    mcp::HttpServerOptions opt;
+    opt.event_store = [stored, made](const std::string& session) {
+      made->push_back(session);
+      return std::make_unique<Counting>(stored);
+    };
+    Hosted h(opt);
+    const std::string sid = open_session(h.port);
+    REQUIRE(made->size() == 1);
+    CHECK(made->front() == sid);
+    auto r = post(h.port, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                           {"params", {{"name", "sleep"}, {"arguments", {{"ms", 400}}}, {"_meta", {{"progressToken", "p"}}}}}},
+                  {{"Mcp-Session-Id", sid}});
+    auto events = raw_events(r.body);
+    REQUIRE(events.size() >= 2);
+    CHECK(*stored == static_cast<int>(events.size()));
+    CHECK(events[0].id.rfind("app.", 0) == 0);
+    auto again = RawConn(h.port).request("GET", "", {{"Mcp-Session-Id", sid}, {"Accept", "text/event-stream"}, {"Last-Event-ID", events[0].id}});
+    CHECK(again.status == 200);
+    CHECK(raw_events(again.body).size() == events.size() - 1);
+  }
+}
+
+TEST_CASE("server over HTTP: session cap, id generator and start hook") {
+  std::vector<std::string> started;
+  std::mutex m;
+  int n = 0;
+  mcp::HttpServerOptions opt;
+  opt.max_sessions = 2;
+  opt.session_id_generator = [&] { return n++ == 2 ? std::string("bad id") : "sess-" + std::to_string(n); };
+  opt.on_session_start = [&](const std::string& id) {
+    std::lock_guard lk(m);
+    started.push_back(id);
+  };
+  Hosted h(opt);
+  CHECK(open_session(h.port) == "sess-1");
+  CHECK(open_session(h.port) == "sess-2");
+  const json init{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+                  {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}};
+  auto over = post(h.port, init);
+  CHECK(over.status == 503);
+  CHECK(over.body_json()["error"]["code"] == -32603);
+  CHECK(over.body_json()["id"] == 1);
+  CHECK(over.header("mcp-session-id").empty());
+  CHECK(h.host.session_count() == 2);
+  CHECK(RawConn(h.port).request("DELETE", "", {{"Mcp-Session-Id", "sess-1"}}).status == 200);
+  auto bad = post(h.port, init);  // the generator's third id has a space
+  CHECK(bad.status == 500);
+  CHECK(bad.body_json()["error"]["message"].get<std::string>().find("invalid id") != std::string::npos);
+  CHECK(open_session(h.port) == "sess-4");
+  CHECK(RawConn(h.port).request("DELETE", "", {{"Mcp-Session-Id", "sess-4"}}).status == 200);
+  auto reused = [&] {
+    n = 1;  // makes "sess-2" again, which is in use
+    return post(h.port, init);
+  }();
+  CHECK(reused.status == 500);
+  std::lock_guard lk(m);
+  CHECK(started == std::vector<std::string>{"sess-1", "sess-2", "sess-4"});
+}
+
+TEST_CASE("server over HTTP: 2025-03-26 batches (one JSON array, or events once notifications come; refused elsewhere)") {
+  Hosted h;
+  const std::string sid = open_session(h.port, "2025-03-26");
+  const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}};
+  const auto call = [](const json& id, const std::string& tool, json args, bool progress = false) {
+    json m{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"}, {"params", {{"name", tool}, {"arguments", std::move(args)}}}};
+    if (progress) m["params"]["_meta"]["progressToken"] = "p";
+    return m;
+  };
+  const json note{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}};
+  auto r = post(h.port, json::array({call(1, "echo", {{"text", "a"}}), note, call("two", "sleep", {{"ms", 50}})}), in_session);
+  CHECK(r.status == 200);
+  CHECK(r.header("content-type") == "application/json");
+  auto answers = r.body_json();
+  REQUIRE(answers.is_array());
+  REQUIRE(answers.size() == 2);
+  std::map<std::string, std::string> by_id;
+  for (const auto& a : answers) by_id[a["id"].dump()] = a["result"]["content"][0]["text"];
+  CHECK(by_id["1"] == "a");
+  CHECK(by_id["\"two\""] == "50");
+  // A notification among them: the answers become events (those already in go first).
+  auto s = post(h.port, json::array({call(3, "echo", {{"text", "b"}}), call(4, "sleep", {{"ms", 500}}, true)}), in_session);
+  CHECK(s.status == 200);
+  CHECK(s.header("content-type") == "text/event-stream");
+  CHECK(s.complete);
+  REQUIRE(event_with(s.body, "", 3));
+  REQUIRE(event_with(s.body, "", 4));
+  CHECK(event_with(s.body, "", 4)->data["result"]["content"][0]["text"] == "500");
+  CHECK(event_with(s.body, "notifications/progress"));
+  // Notifications only: 202.
+  CHECK(post(h.port, json::array({note}), in_session).status == 202);
+  // Refused: empty, initialize inside, an id twice, a bad element, no session, another revision.
+  CHECK(post(h.port, json::array(), in_session).status == 400);
+  auto init_inside = post(h.port, json::array({{{"jsonrpc", "2.0"}, {"id", 9}, {"method", "initialize"}, {"params", json::object()}}}), in_session);
+  CHECK(init_inside.status == 400);
+  CHECK(init_inside.body_json()["error"]["code"] == -32600);
+  CHECK(post(h.port, json::array({call(5, "echo", {{"text", "x"}}), call(5, "echo", {{"text", "y"}})}), in_session).status == 400);
+  CHECK(post(h.port, json::array({call(6, "echo", {{"text", "x"}}), json{{"jsonrpc", "1.0"}, {"id", 7}, {"method", "ping"}}}), in_session).status == 400);
+  CHECK(post(h.port, json::array({call(8, "echo", {{"text", "x"}})})).status == 400);
+  const std::string newer = open_session(h.port, "2025-06-18");
+  auto refused = post(h.port, json::array({call(8, "echo", {{"text", "x"}})}), {{"Mcp-Session-Id", newer}});
+  CHECK(refused.status == 400);
+  CHECK(refused.body_json()["error"]["code"] == -32600);
+  CHECK(refused.body_json()["error"]["message"].get<std::string>().find("2025-03-26") != std::string::npos);
+  // Without sessions: at the header's revision (2025-03-26 when there is none).
+  Hosted stateless({.legacy_sessions = false});
+  auto plain = post(stateless.port, json::array({call(1, "echo", {{"text", "c"}})}));
+  CHECK(plain.status == 200);
+  CHECK(plain.body_json()[0]["result"]["content"][0]["text"] == "c");
+  CHECK(post(stateless.port, json::array({call(1, "echo", {{"text", "c"}})}), {{"MCP-Protocol-Version", "2025-11-25"}}).status == 400);
+  // The client leaves mid-batch: without a session both requests are cancelled.
+  {
+    RawConn c(stateless.port);
+    REQUIRE(c.send_request("POST", json::array({call(1, "sleep", {{"ms", 10000}}), call(2, "sleep", {{"ms", 10000}})}).dump(), {}));
+    CHECK(testutil::eventually([&] { return stateless.running == 2; }));  // side by side
+  }
+  CHECK(testutil::eventually([&] { return stateless.cancelled == 2; }));
+}
+
+TEST_CASE("server over HTTP: 2024-11-05 HTTP+SSE (endpoint event, POSTs answered 202, replies on the stream)") {
+  Hosted h;
+  {
+    RawConn s(h.port);
+    REQUIRE(s.send_request("GET", "", {{"Accept", "text/event-stream"}}, "/sse"));
+    REQUIRE(s.read_until("event: endpoint\ndata: "));
+    REQUIRE(s.read_until("\n\n", 2000));
+    const auto at = s.in.find("event: endpoint\ndata: ") + 22;
+    const std::string endpoint = s.in.substr(at, s.in.find('\n', at) - at);
+    CHECK(endpoint.rfind("/messages?sessionId=", 0) == 0);
+    CHECK(h.host.session_count() == 1);
+    const std::string sid = endpoint.substr(endpoint.find('=') + 1);
+    const auto to_endpoint = [&](const json& m) { return RawConn(h.port).request("POST", m.dump(), {}, endpoint); };
+    CHECK(to_endpoint({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+                       {"params", {{"protocolVersion", "2024-11-05"}, {"capabilities", {{"roots", json::object()}}}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}}).status == 202);
+    REQUIRE(s.read_until("protocolVersion"));
+    CHECK(event_with(s.in, "", 1)->data["result"]["protocolVersion"] == "2024-11-05");
+    CHECK(to_endpoint({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}).status == 202);
+    CHECK(to_endpoint(ask_call(2, "roots")).status == 202);
+    REQUIRE(s.read_until("roots/list"));
+    auto ask = event_with(s.in, "roots/list");
+    REQUIRE(ask);
+    CHECK(ask->id.empty());  // no ids in 2024-11-05
+    CHECK(to_endpoint({{"jsonrpc", "2.0"}, {"id", ask->data["id"]}, {"result", {{"roots", {{{"uri", "file:///x"}}}}}}}).status == 202);
+    REQUIRE(s.read_until("file:///x "));
+    // Refusals: no or unknown session, wrong methods, the id on the Streamable endpoint, a batch.
+    CHECK(RawConn(h.port).request("POST", ask_call(3, "roots").dump(), {}, "/messages").status == 400);
+    CHECK(RawConn(h.port).request("POST", ask_call(3, "roots").dump(), {}, "/messages?sessionId=nope").status == 404);
+    CHECK(RawConn(h.port).request("POST", ask_call(3, "roots").dump(), {}, "/sse").status == 405);
+    CHECK(RawConn(h.port).request("GET", "", {}, endpoint).status == 405);
+    CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/list"}}, {{"Mcp-Session-Id", sid}}).status == 404);
+    CHECK(to_endpoint(json::array({ask_call(5, "roots")})).status == 400);
+    // Bad JSON.
+    CHECK(RawConn(h.port).request("POST", "{", {}, endpoint).status == 400);
+  }  // the stream closes: the session ends
+  CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }));
+
+  // Our client: pinned to HTTP+SSE, and falling back to it from Streamable HTTP.
+  for (const auto kind : {mcp::HttpTransportKind::sse, mcp::HttpTransportKind::automatic}) {
+    mcp::HttpServerConfig hc;
+    hc.url = "http://127.0.0.1:" + std::to_string(h.port) + "/sse";
+    hc.transport = kind;
+    mcp::ServerConfig sc;
+    sc.transport = hc;
+    sc.era = mcp::Era::legacy;
+    auto client = asking_client(sc);
+    check_call(*client, "echo", {{"text", "old"}}, "old");
+    check_call(*client, "ask", {{"kind", "sample"}}, "sampled hi");
+    CHECK(h.host.session_count() == 1);
+    client->disconnect();
+    CHECK(testutil::eventually([&] { return h.host.session_count() == 0; }));
+  }
+
+  // An application's session id goes percent-encoded into the endpoint, and is decoded back.
+  {
+    mcp::HttpServerOptions odd_opt;
+    odd_opt.session_id_generator = [] { return std::string("a&b/c%d+"); };
+    Hosted odd(odd_opt);
+    RawConn s(odd.port);
+    REQUIRE(s.send_request("GET", "", {{"Accept", "text/event-stream"}}, "/sse"));
+    REQUIRE(s.read_until("/messages?sessionId=a%26b%2Fc%25d%2B\n"));
+    CHECK(RawConn(odd.port).request("POST", json{{"jsonrpc", "2.0"}, {"id", 1}, {"method", "ping"}}.dump(), {},
+                                    "/messages?sessionId=a%26b%2Fc%25d%2B").status == 202);
+    REQUIRE(s.read_until("\"id\":1"));
+    CHECK(RawConn(odd.port).request("POST", "{}", {}, "/messages?sessionId=a%2").status == 400);
+  }
+
+  Hosted off({.sse_path = ""});
+  CHECK(RawConn(off.port).request("GET", "", {{"Accept", "text/event-stream"}}, "/sse").status == 404);
+  mcp::Server bad_server({});
+  mcp::HttpHost bad(bad_server, {.sse_path = "/mcp"});
+  auto refused = bad.start();
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == mcp::Errc::invalid_config);
+}
+
+TEST_CASE("server: the in-memory EventStore keeps a bounded number of bytes and events and replays one stream") {
+  auto st = mcp::make_memory_event_store(100, 1000);
+  std::vector<std::string> seen;
+  const auto sink = [&](const std::string& id, const std::string& m) { seen.push_back(id + "=" + m.substr(0, 1)); };
+  const auto a1 = st->store("1", std::string(30, 'a'));
+  const auto b1 = st->store("2", "b");
+  const auto a2 = st->store("1", std::string(30, 'c'));
+  CHECK(a1 != a2);
+  CHECK(st->replay_after(a1, sink) == "1");
+  CHECK(seen == std::vector<std::string>{a2 + "=c"});  // not stream 2's event
+  seen.clear();
+  CHECK(st->replay_after(b1, sink) == "2");
+  CHECK(seen.empty());
+  // Over the byte bound the oldest events go: a stream cannot resume from one of them.
+  const auto a3 = st->store("1", std::string(60, 'd'));
+  CHECK_FALSE(st->replay_after(a1, sink));
+  CHECK(st->replay_after(a2, sink) == "1");
+  CHECK(seen == std::vector<std::string>{a3 + "=d"});
+  // One message larger than the bound is not kept at all.
+  CHECK(st->store("1", std::string(200, 'x')).empty());
+  // Ids it never issued, or of another stream.
+  for (const std::string& bad : std::vector<std::string>{"", "1", "1-", "x-1", "1-999", "1-1a", "-1", "2-" + a2.substr(2)}) {
+    CAPTURE(bad);
+    CHECK_FALSE(st->replay_after(bad, sink));
+  }
+  // The event bound.
+  auto few = mcp::make_memory_event_store(1 << 20, 2);
+  const auto f1 = few->store("1", "a");
+  (void)few->store("1", "b");
+  (void)few->store("1", "c");
+  CHECK_FALSE(few->replay_after(f1, sink));
 }

@@ -1,6 +1,8 @@
 // mcp::Server against real clients over stdio: the official TypeScript SDK's v1 client (legacy
 // era), its v2 client (2026-07-28, input rounds served through requestState) and Mastra's
 // MCPClient, all pinned in test/interop (test/interop/server_clients.mjs drives them).
+#include "../integration/helpers.hpp"
+
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
@@ -23,11 +25,12 @@ std::string tool_server() {
   return e && *e ? e : TOOL_SERVER_PATH;
 }
 
-// Runs the script with `client` against our tool server; its one line of JSON.
-json run_client(const std::string& client) {
+// Runs the script with `client` against our tool server (or `target`: a URL and its transport);
+// its one line of JSON.
+json run_client(const std::string& client, const std::string& target = {}) {
   const std::string dir = interop_dir();
   const std::string cmd = "timeout 120 '" + dir + "/node_modules/.bin/node' '" + dir + "/server_clients.mjs' " + client +
-                          " '" + tool_server() + "' 2>&1";
+                          " " + (target.empty() ? "'" + tool_server() + "'" : target) + " 2>&1";
   std::string output;
   FILE* p = ::popen(cmd.c_str(), "r");
   REQUIRE(p);
@@ -63,6 +66,30 @@ TEST_CASE("server interop: the TypeScript SDK v1 client (legacy) and v2 client (
     CHECK(r["complete"] == json::array({"warm", "wry"}));
     // Two questions in one call: legacy sends two elicitation requests, 2026-07-28 answers
     // input_required twice and the client retries with the sealed state.
+    CHECK(r["elicit"] == "Ada+Ada");
+    CHECK(r["roots"] == "file:///work");
+  }
+}
+
+TEST_CASE("server interop: the TypeScript SDK v1 client over Streamable HTTP and 2024-11-05 HTTP+SSE (HttpHost)") {
+  const int port = testutil::free_port();
+  testutil::ServerProcess server({tool_server(), "--http", std::to_string(port)}, {},
+                                 testutil::temp_path("tool-server-http.log"));
+  REQUIRE(testutil::eventually([&] { return testutil::port_open(port); }, 10000));
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  for (const std::string& target : {base + "/mcp", base + "/sse sse"}) {
+    CAPTURE(target);
+    const json r = run_client("v1", target);
+    CAPTURE(r.dump());
+    CHECK(r["server"] == "tool-server");
+    CHECK(r["tools"].size() >= 10);
+    CHECK(r["echo"] == "hi");
+    CHECK(r["add"] == json{{"sum", 5}});
+    CHECK(r["read"] == "static text");
+    CHECK(r["prompt"] == "Say hello to Ada in a warm tone");
+    CHECK(r["complete"] == json::array({"warm", "wry"}));
+    // Requests to the client: on the POST's event stream (Streamable HTTP), on the one stream
+    // (HTTP+SSE); the client POSTs its answers.
     CHECK(r["elicit"] == "Ada+Ada");
     CHECK(r["roots"] == "file:///work");
   }

@@ -2,7 +2,15 @@
 // A server built on libmcp-server, for the server's tests: tools that exercise every path of a
 // tool call (schemas, errors, a handler that throws, slow and cancellable work, progress, logs).
 //   tool_server            serves stdio until stdin ends
+//   tool_server --http PORT  serves HTTP on 127.0.0.1:PORT (Streamable HTTP on /mcp, 2024-11-05
+//                          HTTP+SSE on /sse) until SIGTERM or SIGINT
 #include <mcp/server.hpp>
+#include <mcp/server_http.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <pthread.h>
 
 #include <atomic>
 #include <map>
@@ -30,7 +38,16 @@ std::atomic<int> g_cancelled{0};
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool http = argc == 3 && std::strcmp(argv[1], "--http") == 0;
+  sigset_t stop_signals;
+  if (http) {
+    // Blocked before any thread starts, so that every thread leaves them to sigwait below.
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  }
   mcp::Server server({.identity = {.name = "tool-server", .version = "1.2.3", .title = "Tool server",
                                    .instructions = "Tools for the server's tests."},
                       // MCP_TOOL_SERVER_WRITE_TIMEOUT_MS: the stall tests' shorter write timeout.
@@ -235,6 +252,20 @@ int main() {
                           for (const auto& root : *r) out += (out.empty() ? "" : ",") + root.uri;
                           return text(out);
                         }}));
+  if (http) {
+    mcp::HttpHost host(server, {.port = static_cast<unsigned short>(std::atoi(argv[2]))});
+    auto port = host.start();
+    if (!port) {
+      std::fprintf(stderr, "tool_server: %s\n", port.error().message.c_str());
+      return 1;
+    }
+    std::printf("listening on %u\n", static_cast<unsigned>(*port));
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    host.stop();
+    return 0;
+  }
   auto served = server.serve_stdio();
   if (!served) {
     std::fprintf(stderr, "tool_server: %s\n", served.error().message.c_str());
