@@ -542,6 +542,7 @@ class Channel final : public sd::Connection {
   }
 
   void respond(const json& id, Result<json> r) override;
+  bool close_stream(const json& about, std::chrono::milliseconds retry) override;
   Result<void> notify(const json& about, const std::string& method, json params) override;
   Result<json> request(const json& about, const std::string& method, json params, std::stop_token stop,
                        std::chrono::steady_clock::time_point deadline) override;
@@ -673,6 +674,28 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     } else {
       enqueue(head(status, "application/json", text.size(), ex->headers) + text);
     }
+    end_exchange();
+  }
+
+  // The handler lets the client poll (RequestContext::close_stream): the response becomes an
+  // event stream if it was not one, says when to come back, and ends; the exchange stays in
+  // its channel, detached, its events kept for the client's GET with Last-Event-ID (strand).
+  void let_go(const std::shared_ptr<Exchange>& ex, std::chrono::milliseconds retry) {
+    if (closed_ || ex != current_ || ex->done || !ex->sse_ok) return;
+    auto channel = ex->channel.lock();
+    if (!channel) return;
+    if (!ex->streaming) {
+      const auto prime_id = channel->prime_now(*ex);
+      if (prime_id.empty()) return;
+      start_sse(*ex);
+      enqueue(frame(priming_event(prime_id, retry)));
+    } else {
+      if (!ex->sse) return;  // its events are not kept: the answer could not be resumed
+      if (retry.count() > 0) enqueue(frame("retry: " + std::to_string(retry.count()) + "\n\n"));
+    }
+    ex->done = true;
+    if (chunked_) enqueue("0\r\n\r\n");
+    channel->detach(ex.get());
     end_exchange();
   }
 
@@ -898,10 +921,52 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
                         id);
       }
     }
+    if (method == "tools/call" && params.is_object())
+      if (auto why = param_headers_mismatch(req, params); !why.empty()) return refuse(400, jsonrpc::header_mismatch, why, id);
     auto channel = std::make_shared<Channel>(host_.gate);
     ex.modern = true;
     ex.cancel_on_disconnect = true;  // closing the stream is the cancellation (26/basic/patterns/cancellation)
+    // Nothing else holds a modern request's channel: it lives as long as its response stream
+    // (a subscriptions/listen stream gets its notifications through it).
+    stream_channel_ = channel;
     run(channel, id, method, std::move(params), std::move(ex));
+  }
+
+  // 2026-07-28 §Custom Headers from Tool Parameters, server side: every argument the tool's
+  // schema mirrors (x-mcp-header) must come in its Mcp-Param-{Name} header with the same value,
+  // and strictly valid Base64 when encoded; a null or absent argument expects no header. The
+  // mismatch (empty: none).
+  std::string param_headers_mismatch(Request& req, const json& params) {
+    const auto name = params.find("name");
+    if (name == params.end() || !name->is_string()) return {};
+    const auto tool = host_.server->find_tool(name->get_ref<const std::string&>());
+    if (!tool || tool->param_headers.empty()) return {};
+    static const json kNoArguments = json::object();
+    const auto args_it = params.find("arguments");
+    const json& args = args_it != params.end() && args_it->is_object() ? *args_it : kNoArguments;
+    auto expected = detail::param_header_values(tool->param_headers, args);
+    if (!expected) return "Header mismatch: " + expected.error();
+    for (const auto& p : tool->param_headers) {
+      const std::string header_name = "Mcp-Param-" + p.name;
+      const auto got = header(req, header_name);
+      std::optional<std::string> want;
+      for (const auto& [n, v] : *expected)
+        if (iequals(n, header_name)) want = header_value_decoded(v);
+      if (!want) continue;  // a null or absent argument: no header expected (one sent is ignored)
+      if (!got) return "Header mismatch: the " + header_name + " header is required";
+      if (!header_chars_ok(*got)) return "Header mismatch: the " + header_name + " header has invalid characters";
+      const auto decoded = header_value_decoded(trim(*got));
+      if (!decoded) return "Header mismatch: the " + header_name + " header is not valid base64";
+      if (*decoded == *want) continue;
+      // Integers compare as numbers ("42.0" is 42).
+      char* end = nullptr;
+      const double a = std::strtod(decoded->c_str(), &end);
+      const bool a_num = !decoded->empty() && end && *end == '\0';
+      const double b = std::strtod(want->c_str(), &end);
+      if (a_num && !want->empty() && end && *end == '\0' && a == b) continue;
+      return "Header mismatch: " + header_name + " header value '" + *got + "' does not match body value '" + *want + "'";
+    }
+    return {};
   }
 
   void post_legacy(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
@@ -921,14 +986,12 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       channel = host_.find_session(*session_header);
       if (!channel)
         return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again", id);
-      if (version_header) {
-        std::lock_guard lk(channel->m);
-        if (channel->initialized && *version_header != channel->legacy_version)
-          return refuse(400, jsonrpc::invalid_request,
-                        "Bad Request: MCP-Protocol-Version " + *version_header + " is not the session's " +
-                            channel->legacy_version,
-                        id);
-      }
+      // An unsupported revision is refused (25/basic/transports §Protocol Version Header); a
+      // supported one other than the session's is served at the session's revision (clients
+      // and the conformance suite send a fixed older one on some requests).
+      if (version_header && !protocol::is_legacy_version(*version_header))
+        return refuse(400, jsonrpc::invalid_request,
+                      "Bad Request: MCP-Protocol-Version " + *version_header + " is not a revision this server supports", id);
     } else {
       // Sessionless legacy: each message stands alone, at its header's revision.
       channel = std::make_shared<Channel>(host_.gate);
@@ -1224,6 +1287,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
   void end_exchange() {
     current_.reset();
+    stream_channel_.reset();
     self_.reset();  // every caller runs in a handler that holds the connection
     if (!keep_alive_) {
       close_after_ = true;
@@ -1288,6 +1352,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
     // The client left (or we dropped it) before its answer.
+    auto keep = std::move(stream_channel_);  // released when this ends
     if (auto ex = std::move(current_)) {
       current_.reset();
       if (ex->done) return;
@@ -1337,6 +1402,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> current_;
+  std::shared_ptr<Channel> stream_channel_;  // a modern exchange's channel, while its stream is open
   // Held while an exchange waits for its answer: no I/O may be outstanding then (a pipelined
   // request is in the buffer), and the answer finds the connection through a weak pointer.
   // close() lets go; stop() closes every connection before the io_context goes.
@@ -1361,6 +1427,19 @@ void Gate::post(const std::weak_ptr<HttpConn>& conn, F fn) {
     auto ex = c->executor();
     asio::post(ex, [c = std::move(c), fn = std::move(fn)]() mutable { fn(*c); });
   }
+}
+
+bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
+  std::shared_ptr<Exchange> ex;
+  {
+    std::lock_guard lk(xm_);
+    if (session_id.empty() || !store) return false;  // nothing could be resumed
+    auto it = pending_.find(about.dump());
+    if (it == pending_.end() || !it->second->attached || !it->second->prime) return false;
+    ex = it->second;
+  }
+  gate_->post(ex->conn, [ex, retry](HttpConn& c) { c.let_go(ex, retry); });
+  return true;
 }
 
 void Channel::respond(const json& id, Result<json> r) {

@@ -101,6 +101,10 @@ Result<void> RequestContext::progress(double progress, std::optional<double> tot
   return impl_.connection->notify(impl_.id, "notifications/progress", std::move(params));
 }
 
+bool RequestContext::close_stream(std::chrono::milliseconds retry) {
+  return impl_.connection && impl_.connection->close_stream(impl_.id, retry);
+}
+
 Result<void> RequestContext::log(std::string_view level, nlohmann::json data, std::string logger) {
   const int index = sd::log_level_index(level);
   if (index < 0) return fail(Errc::invalid_argument, "unknown log level '" + std::string(level) + "'");
@@ -451,6 +455,10 @@ Result<void> Server::add_tool(ServerTool tool) {
     return fail(Errc::invalid_argument, "tool " + tool.name + ": the input schema must be a JSON object");
   if (auto ok = check_icons(tool.icons, "tool " + tool.name); !ok) return ok;
   auto t = std::make_shared<Impl::Tool>();
+  // x-mcp-header annotations a client would refuse the tool for (26/server/tools) are refused here.
+  auto headers = detail::param_headers(tool.input_schema);
+  if (!headers) return fail(Errc::invalid_argument, "tool " + tool.name + ": " + headers.error());
+  t->param_headers = std::move(*headers);
   auto in = detail::SchemaValidator::compile(tool.input_schema);
   if (!in) return fail(Errc::invalid_argument, "tool " + tool.name + ": input schema: " + in.error());
   t->input = *in;

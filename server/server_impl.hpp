@@ -4,6 +4,7 @@
 // protocol (dispatch.cpp: both eras, decided per request) and the handler threads.
 #include <mcp/server.hpp>
 
+#include "../lib/client/tool_headers.hpp"
 #include "../lib/protocol/schema_validator.hpp"
 
 #include <nlohmann/json.hpp>
@@ -75,6 +76,12 @@ class Connection {
                                std::chrono::steady_clock::time_point deadline) {
     (void)about, (void)method, (void)params, (void)stop, (void)deadline;
     return fail(Errc::invalid_argument, "this connection cannot send requests to the client");
+  }
+  // Lets the client poll for request `about`'s answer (RequestContext::close_stream); false
+  // where there is no stream to let go of, or it could not be resumed.
+  virtual bool close_stream(const json& about, std::chrono::milliseconds retry) {
+    (void)about, (void)retry;
+    return false;
   }
   // The answer to request `id` (a host over HTTP sends it on that request's response).
   virtual void respond(const json& id, Result<json> r) = 0;
@@ -151,6 +158,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     ServerTool spec;
     ToolDefinition info;
     std::shared_ptr<const detail::SchemaValidator> input, output;
+    std::vector<detail::ParamHeader> param_headers;  // x-mcp-header: mirrored in Mcp-Param-* (HTTP)
   };
   struct ResourceEntry {
     ServerResource spec;

@@ -139,6 +139,13 @@ class RequestContext {
   /// Sends `notifications/progress` for this request, if the client asked for progress (a
   /// progressToken in `_meta`); otherwise does nothing. `progress` should increase.
   Result<void> progress(double progress, std::optional<double> total = std::nullopt, std::string message = {});
+  /// Legacy Streamable HTTP, 2025-11-25 (SEP-1699 polling): ends this request's response stream
+  /// now, after an event telling the client to come back in `retry`; the answer, and what the
+  /// handler sends meanwhile, wait in the session's event store until the client resumes with
+  /// GET + Last-Event-ID. For long calls behind proxies that cut idle streams. False (nothing
+  /// done) where it cannot be: stdio, 2026-07-28, a JSON-only response, older revisions, a
+  /// host without resumable streams.
+  bool close_stream(std::chrono::milliseconds retry = std::chrono::milliseconds(1000));
   /// Sends `notifications/message` at `level` ("debug" ... "emergency") unless the client asked
   /// for less (legacy `logging/setLevel`, modern `_meta` logLevel).
   Result<void> log(std::string_view level, nlohmann::json data, std::string logger = {});

@@ -333,9 +333,13 @@ void add_tools(mcp::Server& server) {
   // response stream mid-call (SEP-1699 polling) and answers on the resumed stream. Closing the
   // stream is the HTTP host's (not offered yet); the tool itself takes its time so there is a
   // call in flight to resume.
-  tool("test_reconnection", "Takes 500 ms, so the response stream can be closed and resumed meanwhile", no_args,
-       [](const json&, mcp::RequestContext& ctx) -> ToolResult {
-         for (int i = 0; i < 50 && !ctx.cancelled(); ++i) std::this_thread::sleep_for(10ms);
+  // SEP-1699: the tool closes its response stream mid-call (a priming event with `retry`
+  // first) and answers after; the client gets the answer by resuming with Last-Event-ID.
+  tool("test_reconnection", "Closes its response stream mid-call, then answers: the client resumes with Last-Event-ID",
+       no_args, [](const json&, mcp::RequestContext& ctx) -> ToolResult {
+         std::this_thread::sleep_for(50ms);
+         ctx.close_stream(std::chrono::milliseconds(500));
+         for (int i = 0; i < 30 && !ctx.cancelled(); ++i) std::this_thread::sleep_for(10ms);
          return mcp::text_result("Reconnection test completed");
        });
 

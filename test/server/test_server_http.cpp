@@ -710,12 +710,15 @@ TEST_CASE("server over HTTP: legacy sessions (initialize, Mcp-Session-Id, versio
   CHECK(list.body_json()["result"]["tools"].size() >= 5);
   CHECK_FALSE(list.body_json()["result"].contains("resultType"));
 
-  // Without the session: 400; an unknown one: 404; another revision than negotiated: 400.
+  // Without the session: 400; an unknown one: 404; a revision we do not support: 400; another
+  // supported revision than negotiated: served (at the session's).
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/list"}}).status == 400);
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/list"}}, {{"MCP-Protocol-Version", "2025-11-25"}}).status == 400);
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/list"}}, {{"Mcp-Session-Id", "nope"}}).status == 404);
   CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 5}, {"method", "tools/list"}},
-             {{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-06-18"}}).status == 400);
+             {{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "1999-01-01"}}).status == 400);
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"id", 6}, {"method", "tools/list"}},
+             {{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-03-26"}}).status == 200);
   // notifications/cancelled stops the handler; the cancelled request's POST ends unanswered.
   {
     RawConn slow(h.port);
@@ -1507,4 +1510,70 @@ TEST_CASE("server: the in-memory EventStore keeps a bounded number of bytes and 
   (void)few->store("1", "b");
   (void)few->store("1", "c");
   CHECK_FALSE(few->replay_after(f1, sink));
+}
+
+TEST_CASE("server over HTTP: Mcp-Param-* headers must mirror the x-mcp-header arguments (2026-07-28, -32020)") {
+  Hosted h;
+  // Annotations a client would drop the tool for are refused when the tool is added.
+  auto bad = h.server.add_tool({.name = "bad_header",
+                                .input_schema = object_schema({{"n", {{"type", "number"}, {"x-mcp-header", "N"}}}}, {}),
+                                .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> { return text("x"); }});
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == mcp::Errc::invalid_argument);
+  REQUIRE(h.server.add_tool({.name = "region",
+                             .input_schema = object_schema({{"region", {{"type", "string"}, {"x-mcp-header", "Region"}}},
+                                                            {"count", {{"type", "integer"}, {"x-mcp-header", "Count"}}}},
+                                                           {"count"}),
+                             .handler = [](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                               return text(a.value("region", json()).dump() + " " + a["count"].dump());
+                             }}));
+  const auto call = modern_request(9, "tools/call", {{"name", "region"}, {"arguments", {{"region", "Hello"}, {"count", 42}}}});
+  auto status = [&](std::map<std::string, std::string> headers) { return post_modern(h.port, call, std::move(headers)); };
+  auto refused = [](const RawResponse& r) {
+    CHECK(r.status == 400);
+    CHECK(r.body_json()["error"]["code"] == -32020);
+    CHECK(r.body_json()["id"] == 9);
+  };
+  CHECK(status({{"Mcp-Param-Region", "Hello"}, {"Mcp-Param-Count", "42"}}).status == 200);
+  CHECK(status({{"mcp-param-region", "=?base64?SGVsbG8=?="}, {"Mcp-Param-Count", "42.0"}}).status == 200);  // names: any case
+  refused(status({{"Mcp-Param-Count", "42"}}));                                             // Region missing
+  refused(status({{"Mcp-Param-Region", "World"}, {"Mcp-Param-Count", "42"}}));               // another value
+  refused(status({{"Mcp-Param-Region", "=?base64?SGVsbG8?="}, {"Mcp-Param-Count", "42"}}));  // bad padding
+  refused(status({{"Mcp-Param-Region", "=?base64?SGVs!!!bG8=?="}, {"Mcp-Param-Count", "42"}}));
+  refused(status({{"Mcp-Param-Region", "Hello"}, {"Mcp-Param-Count", "43"}}));
+  // An absent argument expects no header.
+  const auto null_region = modern_request(9, "tools/call", {{"name", "region"}, {"arguments", {{"count", 1}}}});
+  auto r = post_modern(h.port, null_region, {{"Mcp-Param-Count", "1"}});
+  CHECK(r.status == 200);
+  CHECK(r.body_json()["result"]["content"][0]["text"] == "null 1");
+}
+
+TEST_CASE("server over HTTP: a handler lets a 2025-11-25 client poll for its answer (close_stream); elsewhere it cannot") {
+  Hosted h;
+  REQUIRE(h.server.add_tool({.name = "poll",
+                             .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                               const bool closed = ctx.close_stream(30ms);
+                               std::this_thread::sleep_for(200ms);  // the client is away meanwhile
+                               (void)ctx.progress(1, 2);            // kept for the client's return
+                               return text(std::string("polled ") + (closed ? "true" : "false"));
+                             }}));
+  struct Case {
+    mcp::Era era;
+    std::optional<std::string> version;
+    const char* expect;
+  };
+  for (const auto& c : {Case{mcp::Era::legacy, std::nullopt, "polled true"}, Case{mcp::Era::legacy, std::string("2025-06-18"), "polled false"},
+                        Case{mcp::Era::modern, std::nullopt, "polled false"}}) {
+    CAPTURE(c.expect);
+    auto client = mcp::Client::create(testutil::one("s", http_server(h.url(), c.era, c.version)));
+    REQUIRE(client);
+    std::atomic<int> progress{0};
+    mcp::RequestOptions ro;
+    ro.on_progress = [&](const mcp::Progress&) { ++progress; };
+    auto res = client->call_tool("s", "poll", json::object(), ro);
+    REQUIRE_MESSAGE(res, (res ? "" : res.error().message));
+    CHECK(res->text() == c.expect);
+    CHECK(progress == 1);
+    client->disconnect();
+  }
 }
