@@ -28,7 +28,7 @@
 // thread); tool handlers run on the Server's handler threads, never on an I/O thread.
 // 2025-03-26 sessions take JSON-RPC batches. The 2024-11-05 HTTP+SSE transport is served on
 // its own two paths (`sse_path`, `sse_message_path`).
-// Not yet: TLS, OAuth.
+// Not yet: TLS, OAuth, mounting the endpoint into an application's own HTTP server.
 //
 // Thread-safety: start() and stop() may be called from any thread, not concurrently with each
 // other or with the destructor. The Server must outlive the host.
