@@ -358,6 +358,14 @@ TEST_CASE("server over stdio: the legacy handshake negotiates, and stdin's end s
   CHECK(testutil::ms_since(t0) >= 900);
 }
 
+// The stalled server's RSS bound: about 21 MB is seen in a plain build; a sanitizer build's
+// tool_server holds more (ASan's quarantine keeps up to 256 MB of freed memory: 208 MB seen).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr long kRssBoundKb = 600 * 1024;
+#else
+constexpr long kRssBoundKb = 200 * 1024;
+#endif
+
 TEST_CASE("server over stdio: a client that stops reading is given up after the write timeout; nothing hangs or grows") {
   ::setenv("MCP_TOOL_SERVER_WRITE_TIMEOUT_MS", "1000", 1);
   Raw raw;
@@ -375,7 +383,7 @@ TEST_CASE("server over stdio: a client that stops reading is given up after the 
     std::ifstream status("/proc/" + std::to_string(raw.pid) + "/status");
     std::string l;
     while (std::getline(status, l))
-      if (l.rfind("VmRSS:", 0) == 0) CHECK(std::stol(l.substr(6)) < 200 * 1024);  // kB: the 6 MB sent are not held
+      if (l.rfind("VmRSS:", 0) == 0) CHECK(std::stol(l.substr(6)) < kRssBoundKb);  // the 6 MB sent are not held
   }
   // It still reads (and drops) what the client sends, and exits at once when stdin ends: with
   // an error, since the client's requests were not all answered.
