@@ -30,12 +30,41 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The descriptor answers are written to, so that a write can wait within a deadline instead of
+// blocking for as long as the client does not read. A pipe is opened again, non-blocking, as
+// a description of our own (O_NONBLOCK on the inherited one would reach whoever shares it); a
+// socket is written with MSG_DONTWAIT. Anything else (a file, a terminal) is written as is.
+struct OutFd {
+  int fd = -1;
+  int owned = -1;
+  bool socket = false;
+  explicit OutFd(int out_fd) : fd(out_fd) {
+    struct stat st {};
+    if (::fstat(out_fd, &st) != 0) return;
+    if (S_ISSOCK(st.st_mode)) {
+      socket = true;
+    } else if (S_ISFIFO(st.st_mode)) {
+      const std::string path = "/proc/self/fd/" + std::to_string(out_fd);
+      owned = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (owned >= 0) fd = owned;
+    }
+  }
+  ~OutFd() { close(); }
+  void close() {
+    if (owned >= 0) ::close(owned);
+    owned = -1;
+  }
+  OutFd(const OutFd&) = delete;
+  OutFd& operator=(const OutFd&) = delete;
+};
+
 class StdioChannel final : public detail::RpcEngine, public sd::Connection {
  public:
-  StdioChannel(int out_fd, bool socket, std::chrono::milliseconds write_timeout, std::function<void(std::string_view)> diag)
+  StdioChannel(int out_fd, std::chrono::milliseconds write_timeout, std::function<void(std::string_view)> diag)
       : detail::RpcEngine(Options{"client", std::move(diag), {}, nullptr}),
-        out_fd_(out_fd),
-        socket_(socket),
+        out_(out_fd),
+        out_fd_(out_.fd),
+        socket_(out_.socket),
         write_timeout_(write_timeout) {}
   ~StdioChannel() override { RpcEngine::close(Error::make(Errc::connection_closed, "the client went away")); }
 
@@ -81,7 +110,14 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
   void reply_error(const json& id, int code, std::string message) {
     respond(id, fail(jsonrpc::error(Errc::invalid_message, code, std::move(message))));
   }
-  void end(const Error& why) { RpcEngine::close(why); }
+  // Nothing more is written; our own descriptor is closed once no write is under way (a
+  // handler's late answer must never reach a descriptor number the process reused).
+  void end(const Error& why) {
+    RpcEngine::close(why);
+    std::lock_guard lk(write_mutex_);
+    broken_ = true;
+    out_.close();
+  }
   // The client stopped reading (a write timed out): nothing more is sent or served.
   bool stalled() const { return stalled_.load(std::memory_order_relaxed); }
 
@@ -121,38 +157,13 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
   void close_channel() override {}
 
  private:
+  OutFd out_;
   int out_fd_;
   bool socket_;
   std::chrono::milliseconds write_timeout_;
   std::mutex write_mutex_;
   bool broken_ = false;
   std::atomic<bool> stalled_{false};
-};
-
-// The descriptor answers are written to, so that a write can wait within a deadline instead of
-// blocking for as long as the client does not read. A pipe is opened again, non-blocking, as
-// a description of our own (O_NONBLOCK on the inherited one would reach whoever shares it); a
-// socket is written with MSG_DONTWAIT. Anything else (a file, a terminal) is written as is.
-struct OutFd {
-  int fd = -1;
-  int owned = -1;
-  bool socket = false;
-  explicit OutFd(int out_fd) : fd(out_fd) {
-    struct stat st {};
-    if (::fstat(out_fd, &st) != 0) return;
-    if (S_ISSOCK(st.st_mode)) {
-      socket = true;
-    } else if (S_ISFIFO(st.st_mode)) {
-      const std::string path = "/proc/self/fd/" + std::to_string(out_fd);
-      owned = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-      if (owned >= 0) fd = owned;
-    }
-  }
-  ~OutFd() {
-    if (owned >= 0) ::close(owned);
-  }
-  OutFd(const OutFd&) = delete;
-  OutFd& operator=(const OutFd&) = delete;
 };
 
 }  // namespace
@@ -166,8 +177,7 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
   if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 
   auto impl = impl_;
-  OutFd out(out_fd);
-  auto channel = std::make_shared<StdioChannel>(out.fd, out.socket, impl->options.write_timeout, impl->options.on_diagnostic);
+  auto channel = std::make_shared<StdioChannel>(out_fd, impl->options.write_timeout, impl->options.on_diagnostic);
   std::shared_ptr<sd::Connection> conn(channel, static_cast<sd::Connection*>(channel.get()));
   std::weak_ptr<sd::Connection> weak = conn;
   impl->add_connection(conn);
