@@ -406,6 +406,14 @@ RawResponse post_modern(unsigned short port, const json& body, std::map<std::str
   return c.request("POST", body.dump(), h);
 }
 
+// A whole modern POST as raw bytes, for tests that send it on a connection and read later.
+std::string modern_post_text(const json& req) {
+  std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+  for (auto& [k, v] : modern_headers(req)) text += k + ": " + v + "\r\n";
+  const auto body = req.dump();
+  return text + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 std::size_t thread_count() { return testutil::list_dir("/proc/self/task").size(); }
 
 // A legacy session opened by raw initialize: its id.
@@ -862,13 +870,8 @@ TEST_CASE("server over HTTP: 200 slow calls in flight at once on a bounded numbe
   std::vector<std::unique_ptr<RawConn>> conns;
   for (int i = 0; i < 200; ++i) {
     auto req = modern_request(i, "tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 50}}}});
-    auto hh = modern_headers(req);
-    std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
-    for (auto& [k, v] : hh) text += k + ": " + v + "\r\n";
-    const auto body = req.dump();
-    text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
     conns.push_back(std::make_unique<RawConn>(h.port));
-    REQUIRE(conns.back()->send(text));
+    REQUIRE(conns.back()->send(modern_post_text(req)));
   }
   std::size_t peak = 0;
   for (int i = 0; i < 20; ++i) {
@@ -897,13 +900,8 @@ TEST_CASE("server over HTTP: stop() with requests in flight ends cleanly (no lea
     std::vector<std::unique_ptr<RawConn>> conns;
     for (int i = 0; i < 6; ++i) {
       auto req = modern_request(i, "tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 20000}}}});
-      auto hh = modern_headers(req);
-      std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
-      for (auto& [k, v] : hh) text += k + ": " + v + "\r\n";
-      const auto body = req.dump();
-      text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
       conns.push_back(std::make_unique<RawConn>(h.port));
-      REQUIRE(conns.back()->send(text));
+      REQUIRE(conns.back()->send(modern_post_text(req)));
     }
     CHECK(testutil::eventually([&] { return h.running == 4; }));  // 4 handler threads busy, 2 queued
     const auto t0 = std::chrono::steady_clock::now();
