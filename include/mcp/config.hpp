@@ -172,7 +172,9 @@ struct ClientConfig {
   /// reader of the reply, or its timer thread), where a handler must not block and must not
   /// make blocking calls (those fail with Errc::invalid_argument). Asio completion tokens
   /// (mcp/asio.hpp) go to their own executor either way. It must queue the task to run later
-  /// (as `asio::post` does), never run it inside the call.
+  /// (as `asio::post` does), never run it inside the call, and must not hold a lock that this
+  /// function takes while it runs or destroys a task: a task may own the last reference to a
+  /// session, whose closing waits for the library thread that may be handing it a task.
   std::function<void(std::function<void()>)> executor;
 };
 

@@ -257,6 +257,10 @@ TEST_CASE("async completions run on ClientConfig::executor when one is given") {
         tasks.pop_front();
         lk.unlock();
         t();
+        // Destroyed before the lock is taken again: a task may own the last reference to a
+        // session, whose close waits for the reader thread, which may be posting here
+        // (ClientConfig::executor says so).
+        t = nullptr;
         lk.lock();
       }
     });

@@ -1,0 +1,427 @@
+// SPDX-License-Identifier: MIT
+// The server as an OAuth protected resource: token validators against a real authorization
+// server stand-in (cpp-httplib on 127.0.0.1 serving metadata, JWKS and introspection; test
+// equipment, not our library), tokens signed here with OpenSSL keys made per run.
+#include <mcp/server_auth.hpp>
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string b64url(std::string_view in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    for (int s = 18; s >= 0; s -= 6) out += tbl[(v >> s) & 63];
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+  } else if (i + 2 == in.size()) {
+    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::string bn_bytes(const BIGNUM* bn, int len = 0) {
+  const int n = len ? len : BN_num_bytes(bn);
+  std::string s(static_cast<std::size_t>(n), '\0');
+  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(s.data()), n);
+  return s;
+}
+
+// A signing key made for this run, and its public JWK.
+struct TestKey {
+  std::shared_ptr<EVP_PKEY> pkey;
+  std::string alg, kid;
+  json jwk;
+
+  static TestKey make(const std::string& alg, const std::string& kid) {
+    TestKey k;
+    k.alg = alg;
+    k.kid = kid;
+    if (alg == "ES256") {
+      k.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
+      BIGNUM *x = nullptr, *y = nullptr;
+      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x);
+      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y);
+      k.jwk = {{"kty", "EC"}, {"crv", "P-256"}, {"x", b64url(bn_bytes(x, 32))}, {"y", b64url(bn_bytes(y, 32))}};
+      BN_free(x);
+      BN_free(y);
+    } else {
+      k.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)), EVP_PKEY_free);
+      BIGNUM *n = nullptr, *e = nullptr;
+      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_RSA_N, &n);
+      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_RSA_E, &e);
+      k.jwk = {{"kty", "RSA"}, {"n", b64url(bn_bytes(n))}, {"e", b64url(bn_bytes(e))}};
+      BN_free(n);
+      BN_free(e);
+    }
+    REQUIRE(k.pkey);
+    k.jwk["kid"] = kid;
+    k.jwk["use"] = "sig";
+    k.jwk["alg"] = alg;
+    return k;
+  }
+
+  std::string sign(const json& claims, json header = json::object()) const {
+    if (!header.contains("alg")) header["alg"] = alg;
+    if (!header.contains("kid")) header["kid"] = kid;
+    if (!header.contains("typ")) header["typ"] = "at+jwt";
+    const std::string input = b64url(header.dump()) + "." + b64url(claims.dump());
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1);
+    std::size_t len = 0;
+    REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1);
+    std::string sig(len, '\0');
+    REQUIRE(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
+                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1);
+    sig.resize(len);
+    if (alg == "ES256") {  // DER -> r||s (JWS)
+      const auto* p = reinterpret_cast<const unsigned char*>(sig.data());
+      ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
+      REQUIRE(es);
+      sig = bn_bytes(ECDSA_SIG_get0_r(es), 32) + bn_bytes(ECDSA_SIG_get0_s(es), 32);
+      ECDSA_SIG_free(es);
+    }
+    return input + "." + b64url(sig);
+  }
+};
+
+double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+const char* kResource = "https://mcp.example.com/mcp";
+
+json claims_for(const std::string& iss, double exp_in = 300) {
+  return {{"iss", iss}, {"sub", "user-1"}, {"client_id", "app-7"}, {"aud", kResource},
+          {"scope", "files:read tools"}, {"exp", now_s() + exp_in}, {"iat", now_s()}};
+}
+
+// An authorization server stand-in on 127.0.0.1: RFC 8414 metadata, a JWKS that the test can
+// change, and an introspection endpoint answering from a table.
+struct AuthServer {
+  httplib::Server srv;
+  std::thread th;
+  int port = 0;
+  std::string issuer;
+  std::mutex m;
+  json jwks = {{"keys", json::array()}};
+  std::map<std::string, json> introspect;  // token -> response
+  std::string last_authorization;
+  std::atomic<int> jwks_fetches{0}, metadata_fetches{0}, introspections{0};
+
+  AuthServer() {
+    srv.Get("/.well-known/oauth-authorization-server", [this](const httplib::Request&, httplib::Response& res) {
+      ++metadata_fetches;
+      res.set_content(json{{"issuer", issuer}, {"jwks_uri", issuer + "/jwks"}, {"token_endpoint", issuer + "/token"}}.dump(),
+                      "application/json");
+    });
+    srv.Get("/jwks", [this](const httplib::Request&, httplib::Response& res) {
+      ++jwks_fetches;
+      std::lock_guard lk(m);
+      res.set_content(jwks.dump(), "application/json");
+    });
+    srv.Post("/introspect", [this](const httplib::Request& req, httplib::Response& res) {
+      ++introspections;
+      std::lock_guard lk(m);
+      last_authorization = req.get_header_value("Authorization");
+      auto it = introspect.find(req.get_param_value("token"));
+      res.set_content(it == introspect.end() ? json{{"active", false}}.dump() : it->second.dump(), "application/json");
+    });
+    port = srv.bind_to_any_port("127.0.0.1");
+    REQUIRE(port > 0);
+    issuer = "http://127.0.0.1:" + std::to_string(port);
+    th = std::thread([this] { srv.listen_after_bind(); });
+    for (int i = 0; i < 500 && !srv.is_running(); ++i) std::this_thread::sleep_for(10ms);
+  }
+  ~AuthServer() {
+    srv.stop();
+    th.join();
+  }
+  void set_keys(std::initializer_list<const TestKey*> keys) {
+    std::lock_guard lk(m);
+    jwks["keys"] = json::array();
+    for (auto* k : keys) jwks["keys"].push_back(k->jwk);
+  }
+};
+
+bool mentions(const mcp::Error& e, const std::string& token) { return e.message.find(token) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("static token validator: listed tokens only, compared as digests; bad lists refused") {
+  mcp::AuthInfo who;
+  who.subject = "svc";
+  who.scopes = {"tools"};
+  auto v = mcp::make_static_token_validator({{"0123456789abcdef-secret", who}});
+  REQUIRE(v);
+  auto ok = (*v)->validate("0123456789abcdef-secret");
+  REQUIRE(ok);
+  CHECK(ok->subject == "svc");
+  auto bad = (*v)->validate("0123456789abcdef-secreT");
+  REQUIRE(!bad);
+  CHECK(bad.error().errc() == mcp::Errc::unauthorized);
+  CHECK(!mentions(bad.error(), "0123456789abcdef-secreT"));
+  CHECK((*v)->validate("").error().errc() == mcp::Errc::unauthorized);
+
+  mcp::AuthInfo expired;
+  expired.expires_at = std::chrono::system_clock::now() - 1s;
+  auto ve = mcp::make_static_token_validator({{"expired-token-0123456", expired}});
+  REQUIRE(ve);
+  CHECK((*ve)->validate("expired-token-0123456").error().errc() == mcp::Errc::unauthorized);
+
+  CHECK(mcp::make_static_token_validator({}).error().errc() == mcp::Errc::invalid_config);
+  CHECK(mcp::make_static_token_validator({{"short", {}}}).error().errc() == mcp::Errc::invalid_config);
+  CHECK(mcp::make_static_token_validator({{"same-token-0123456", {}}, {"same-token-0123456", {}}}).error().errc() ==
+        mcp::Errc::invalid_config);
+}
+
+TEST_CASE("JWT validator with given keys: ES256 and RS256 accepted; every wrong claim, key or algorithm refused") {
+  const auto es = TestKey::make("ES256", "es-1");
+  const auto rs = TestKey::make("RS256", "rs-1");
+  const std::string iss = "https://auth.example.com";
+  auto v = mcp::make_jwt_validator({.issuer = iss, .audience = kResource,
+                                    .jwks = json{{"keys", {es.jwk, rs.jwk}}}});
+  REQUIRE(v);
+  auto& val = **v;
+
+  for (const auto* k : {&es, &rs}) {
+    CAPTURE(k->alg);
+    auto ok = val.validate(k->sign(claims_for(iss)));
+    REQUIRE(ok);
+    CHECK(ok->subject == "user-1");
+    CHECK(ok->client_id == "app-7");
+    CHECK(ok->scopes == std::vector<std::string>{"files:read", "tools"});
+    CHECK(ok->issuer == iss);
+    CHECK(ok->audience == std::vector<std::string>{kResource});
+    REQUIRE(ok->expires_at);
+    CHECK(ok->claims["sub"] == "user-1");
+  }
+
+  auto refused = [&](const std::string& token, const char* why) {
+    CAPTURE(why);
+    auto r = val.validate(token);
+    REQUIRE(!r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    CHECK(!mentions(r.error(), token));
+  };
+  auto c = claims_for(iss);
+  refused(es.sign(claims_for("https://other.example.com")), "another issuer");
+  c["aud"] = json::array({"https://other.example.com/mcp"});
+  refused(es.sign(c), "another audience");
+  c["aud"] = json::array({"x", kResource});
+  CHECK(val.validate(es.sign(c)));  // an array holding us
+  refused(es.sign(claims_for(iss, -120)), "expired beyond the leeway");
+  CHECK(val.validate(es.sign(claims_for(iss, -30))));  // expired within the leeway
+  c = claims_for(iss);
+  c["nbf"] = now_s() + 600;
+  refused(es.sign(c), "not yet valid");
+  c = claims_for(iss);
+  c.erase("exp");
+  refused(es.sign(c), "no exp");
+  c = claims_for(iss);
+  c["exp"] = "tomorrow";
+  refused(es.sign(c), "exp not a number");
+  refused(es.sign(claims_for(iss), {{"alg", "none"}}), "alg none");
+  refused(es.sign(claims_for(iss), {{"alg", "HS256"}}), "alg HS256");
+  refused(rs.sign(claims_for(iss), {{"alg", "ES256"}}), "RSA signature claimed as ES256");
+  refused(es.sign(claims_for(iss), {{"kid", "unknown"}}), "unknown kid");
+  refused(es.sign(claims_for(iss), {{"crit", {"exp"}}}), "crit");
+  const auto other = TestKey::make("ES256", "es-1");  // same kid, another key
+  refused(other.sign(claims_for(iss)), "signed by a key not the issuer's");
+  // Payload swapped under a valid signature.
+  std::string t = es.sign(claims_for(iss));
+  auto d1 = t.find('.'), d2 = t.find('.', d1 + 1);
+  auto evil = claims_for(iss);
+  evil["sub"] = "admin";
+  refused(t.substr(0, d1 + 1) + b64url(evil.dump()) + t.substr(d2), "payload tampered");
+  refused("not-a-jwt", "garbage");
+  refused("a.b.c.d", "four parts");
+  refused(std::string(20000, 'a') + ".b.c", "oversized");
+
+  // typ checked when asked.
+  auto strict = mcp::make_jwt_validator({.issuer = iss, .audience = kResource, .jwks = json{{"keys", {es.jwk}}},
+                                         .require_at_jwt_typ = true});
+  REQUIRE(strict);
+  CHECK((*strict)->validate(es.sign(claims_for(iss))));
+  CHECK(!(*strict)->validate(es.sign(claims_for(iss), {{"typ", "JWT"}})));
+
+  // Configuration mistakes.
+  CHECK(mcp::make_jwt_validator({.issuer = iss}).error().errc() == mcp::Errc::invalid_config);
+  CHECK(mcp::make_jwt_validator({.audience = kResource}).error().errc() == mcp::Errc::invalid_config);
+  CHECK(mcp::make_jwt_validator({.issuer = iss, .audience = kResource, .algorithms = {"HS256"}}).error().errc() ==
+        mcp::Errc::invalid_config);
+  CHECK(mcp::make_jwt_validator({.issuer = iss, .audience = kResource, .jwks = json{{"keys", json::array()}}})
+            .error().errc() == mcp::Errc::invalid_config);
+  CHECK(mcp::make_jwt_validator({.issuer = iss, .audience = kResource, .jwks_uri = "http://example.com/jwks"})
+            .error().errc() == mcp::Errc::invalid_config);  // plain http off loopback
+  // An RSA key below 2048 bits is not usable.
+  auto weak = rs.jwk;
+  weak["n"] = b64url(std::string(128, '\xff'));
+  CHECK(mcp::make_jwt_validator({.issuer = iss, .audience = kResource, .jwks = json{{"keys", {weak}}}}).error().errc() ==
+        mcp::Errc::invalid_config);
+}
+
+TEST_CASE("JWT validator fetches the issuer's keys through its metadata, refetches for a new kid at most every jwks_min_refetch") {
+  AuthServer as;
+  const auto k1 = TestKey::make("ES256", "k1");
+  const auto k2 = TestKey::make("RS256", "k2");
+  as.set_keys({&k1});
+  auto v = mcp::make_jwt_validator({.issuer = as.issuer, .audience = kResource, .jwks_min_refetch = 1s});
+  REQUIRE(v);
+  CHECK(as.jwks_fetches == 0);  // nothing until the first token
+  for (int i = 0; i < 20; ++i) REQUIRE((*v)->validate(k1.sign(claims_for(as.issuer))));
+  CHECK(as.metadata_fetches == 1);
+  CHECK(as.jwks_fetches == 1);
+
+  // The issuer rotates: a token with the new kid makes one refetch (the last fetch was long
+  // enough ago only after a second).
+  as.set_keys({&k1, &k2});
+  std::this_thread::sleep_for(1100ms);
+  REQUIRE((*v)->validate(k2.sign(claims_for(as.issuer))));
+  CHECK(as.jwks_fetches == 2);
+
+  // A flood of tokens naming keys that do not exist cannot make a fetch per token.
+  for (int i = 0; i < 50; ++i) {
+    auto r = (*v)->validate(k1.sign(claims_for(as.issuer), {{"kid", "nope-" + std::to_string(i)}}));
+    REQUIRE(!r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+  }
+  CHECK(as.jwks_fetches <= 3);
+}
+
+TEST_CASE("JWT validator: an unreachable issuer is no decision (connection_failed), not a refusal") {
+  int port = 0;
+  {
+    httplib::Server probe;
+    port = probe.bind_to_any_port("127.0.0.1");
+  }  // closed: nothing listens there now
+  const auto k = TestKey::make("ES256", "k");
+  auto v = mcp::make_jwt_validator({.issuer = "http://127.0.0.1:" + std::to_string(port), .audience = kResource,
+                                    .http_timeout = 2s});
+  REQUIRE(v);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = (*v)->validate(k.sign(claims_for("http://127.0.0.1:" + std::to_string(port))));
+  REQUIRE(!r);
+  CHECK(r.error().errc() == mcp::Errc::connection_failed);
+  CHECK(std::chrono::steady_clock::now() - t0 < 5s);
+}
+
+TEST_CASE("introspection validator: active tokens accepted with their claims, answers cached, decisions only") {
+  AuthServer as;
+  {
+    std::lock_guard lk(as.m);
+    as.introspect["tok-good"] = {{"active", true}, {"sub", "u-9"}, {"client_id", "c-1"}, {"scope", "a b"},
+                                 {"aud", kResource}, {"exp", now_s() + 600}};
+    as.introspect["tok-other-aud"] = {{"active", true}, {"aud", "https://elsewhere/mcp"}};
+    as.introspect["tok-expired"] = {{"active", true}, {"exp", now_s() - 10}};
+  }
+  auto v = mcp::make_introspection_validator({.endpoint = as.issuer + "/introspect", .client_id = "rs",
+                                              .client_secret = "s3cret", .audience = kResource});
+  REQUIRE(v);
+  auto ok = (*v)->validate("tok-good");
+  REQUIRE(ok);
+  CHECK(ok->subject == "u-9");
+  CHECK(ok->client_id == "c-1");
+  CHECK(ok->scopes == std::vector<std::string>{"a", "b"});
+  CHECK(as.last_authorization == "Basic cnM6czNjcmV0");  // rs:s3cret
+  CHECK((*v)->validate("tok-good"));
+  CHECK(as.introspections == 1);  // the second answer came from the cache
+
+  for (const char* t : {"tok-unknown", "tok-other-aud", "tok-expired"}) {
+    CAPTURE(t);
+    auto r = (*v)->validate(t);
+    REQUIRE(!r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    CHECK(!mentions(r.error(), t));
+  }
+  const int before = as.introspections;
+  CHECK(!(*v)->validate("tok-unknown"));  // refusals are cached briefly too
+  CHECK(as.introspections == before);
+
+  // The endpoint gone: no decision, and nothing cached.
+  auto gone = mcp::make_introspection_validator({.endpoint = as.issuer + "/nowhere", .http_timeout = 2s});
+  REQUIRE(gone);
+  auto r = (*gone)->validate("tok-good");
+  REQUIRE(!r);
+  CHECK(r.error().errc() == mcp::Errc::connection_failed);
+
+  CHECK(mcp::make_introspection_validator({.endpoint = "http://auth.example.com/introspect"}).error().errc() ==
+        mcp::Errc::invalid_config);
+  CHECK(mcp::make_introspection_validator({}).error().errc() == mcp::Errc::invalid_config);
+}
+
+TEST_CASE("introspection cache stays within cache_entries") {
+  AuthServer as;
+  {
+    std::lock_guard lk(as.m);
+    for (int i = 0; i < 20; ++i) as.introspect["t" + std::to_string(i)] = {{"active", true}, {"sub", std::to_string(i)}};
+  }
+  auto v = mcp::make_introspection_validator({.endpoint = as.issuer + "/introspect", .cache_entries = 4});
+  REQUIRE(v);
+  for (int i = 0; i < 20; ++i) REQUIRE((*v)->validate("t" + std::to_string(i)));
+  CHECK(as.introspections == 20);
+  for (int i = 16; i < 20; ++i) REQUIRE((*v)->validate("t" + std::to_string(i)));  // the newest four: cached
+  CHECK(as.introspections == 20);
+  REQUIRE((*v)->validate("t0"));  // evicted long ago
+  CHECK(as.introspections == 21);
+}
+
+TEST_CASE("protected resource metadata, its well-known URL, scope hierarchies and Bearer challenges") {
+  mcp::ProtectedResourceMetadata m{.resource = kResource, .authorization_servers = {"https://auth.example.com"},
+                                   .scopes_supported = {"files:read", "files:write"}, .resource_name = "Files"};
+  m.extra = {{"resource", "https://evil.example.com"}, {"resource_signing_alg_values_supported", {"ES256"}}};
+  auto j = mcp::to_json(m);
+  CHECK(j["resource"] == kResource);  // extra never replaces ours
+  CHECK(j["authorization_servers"] == json::array({"https://auth.example.com"}));
+  CHECK(j["scopes_supported"].size() == 2);
+  CHECK(j["resource_name"] == "Files");
+  CHECK(j["bearer_methods_supported"] == json::array({"header"}));
+  CHECK(j["resource_signing_alg_values_supported"] == json::array({"ES256"}));
+
+  CHECK(*mcp::protected_resource_metadata_path("https://example.com/public/mcp") ==
+        "/.well-known/oauth-protected-resource/public/mcp");
+  CHECK(*mcp::protected_resource_metadata_path("https://example.com") == "/.well-known/oauth-protected-resource");
+  CHECK(*mcp::protected_resource_metadata_path("https://example.com/") == "/.well-known/oauth-protected-resource");
+  CHECK(*mcp::protected_resource_metadata_url("HTTPS://Example.com:443/mcp") ==
+        "https://example.com/.well-known/oauth-protected-resource/mcp");
+  CHECK(*mcp::protected_resource_metadata_url("http://127.0.0.1:8080/mcp") ==
+        "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp");
+  CHECK(!mcp::protected_resource_metadata_path("https://example.com/mcp?x=1"));
+  CHECK(!mcp::protected_resource_metadata_path("/mcp"));
+  CHECK(!mcp::protected_resource_metadata_path("https://u:p@example.com/mcp"));
+
+  const mcp::ScopeHierarchy h{{"admin", {"files"}}, {"files", {"files:read", "files:write"}}, {"loop", {"loop"}}};
+  CHECK(mcp::missing_scopes({"files:read"}, {"files:read"}).empty());
+  CHECK(mcp::missing_scopes({"files:read"}, {"files:write"}) == std::vector<std::string>{"files:write"});
+  CHECK(mcp::missing_scopes({"admin"}, {"files:write", "files:read"}, h).empty());  // transitively
+  CHECK(mcp::missing_scopes({"files"}, {"admin"}, h) == std::vector<std::string>{"admin"});
+  CHECK(mcp::missing_scopes({"loop"}, {"x", "x"}, h) == std::vector<std::string>{"x"});  // cycles end; once each
+
+  CHECK(mcp::bearer_challenge("", {}, "https://mcp.example.com/.well-known/oauth-protected-resource/mcp") ==
+        "Bearer resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\"");
+  CHECK(mcp::bearer_challenge("insufficient_scope", {"files:write", "x y", "a\"b"}, "https://r/m") ==
+        "Bearer error=\"insufficient_scope\", scope=\"files:write ab\", resource_metadata=\"https://r/m\"");
+  CHECK(mcp::bearer_challenge("invalid_token", {}, "", "bad\r\nSet-Cookie: x=\"1\"") ==
+        "Bearer error=\"invalid_token\", error_description=\"badSet-Cookie: x=1\"");
+}
