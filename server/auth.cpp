@@ -142,6 +142,8 @@ class StaticValidator final : public TokenValidator {
     return *found;
   }
 
+  bool answers_at_once(std::string_view) override { return true; }
+
  private:
   std::vector<std::pair<std::string, AuthInfo>> entries_;  // (SHA-256 of the token, who)
 };
@@ -363,6 +365,24 @@ class JwtValidator final : public TokenValidator {
     return info_from_claims(std::move(claims));
   }
 
+  bool answers_at_once(std::string_view token) override {
+    if (o_.jwks) return true;
+    std::lock_guard lk(mutex_);
+    // Fresh keys: a token with a known kid is checked at once, and so is one whose kid is
+    // unknown while a refetch is not due (it is refused); otherwise a fetch may come.
+    if (!keys_ || SteadyClock::now() - fetched_ >= o_.jwks_max_age) return false;
+    if (SteadyClock::now() - fetched_ < o_.jwks_min_refetch) return true;
+    const auto d1 = token.find('.');
+    if (d1 == std::string_view::npos) return true;  // refused without keys
+    auto header_raw = detail::base64url_decode(token.substr(0, std::min<std::size_t>(d1, 4096)));
+    if (!header_raw) return true;
+    json header = detail::parse_json(*header_raw);
+    if (!header.is_object()) return true;
+    const std::string kid = string_claim(header, "kid"), alg = string_claim(header, "alg");
+    return std::any_of(keys_->begin(), keys_->end(),
+                       [&](const Key& k) { return k.alg == alg && (kid.empty() || k.kid == kid); });
+  }
+
  private:
   // The keys to try for a token with this kid: the cached set, fetched first when there is
   // none, it is old, or it lacks the kid (then at most every jwks_min_refetch).
@@ -485,6 +505,11 @@ class IntrospectionValidator final : public TokenValidator {
     Result<AuthInfo> out = judge(std::move(j));
     remember(key, out);
     return out;
+  }
+
+  bool answers_at_once(std::string_view token) override {
+    if (token.empty() || token.size() > o_.max_token_bytes) return true;
+    return lookup(sha256(token)).has_value();
   }
 
  private:

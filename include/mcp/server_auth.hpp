@@ -66,6 +66,13 @@ class TokenValidator {
   /// expired, wrong issuer or audience, unknown key); other errors: no decision could be made
   /// now (the authorization server did not answer). Never puts the token in the error.
   [[nodiscard]] virtual Result<AuthInfo> validate(std::string_view token) = 0;
+  /// Whether validate(token) would answer now, without waiting on the network (the keys or
+  /// the answer are cached). A host calls validate() on its I/O thread when this is true, on
+  /// a worker thread otherwise. The default, false, is always safe.
+  [[nodiscard]] virtual bool answers_at_once(std::string_view token) {
+    (void)token;
+    return false;
+  }
 };
 
 /// One token a static validator accepts, and who it speaks for.

@@ -175,6 +175,7 @@ TEST_CASE("static token validator: listed tokens only, compared as digests; bad 
   who.scopes = {"tools"};
   auto v = mcp::make_static_token_validator({{"0123456789abcdef-secret", who}});
   REQUIRE(v);
+  CHECK((*v)->answers_at_once("anything"));
   auto ok = (*v)->validate("0123456789abcdef-secret");
   REQUIRE(ok);
   CHECK(ok->subject == "svc");
@@ -290,14 +291,19 @@ TEST_CASE("JWT validator fetches the issuer's keys through its metadata, refetch
   auto v = mcp::make_jwt_validator({.issuer = as.issuer, .audience = kResource, .jwks_min_refetch = 1s});
   REQUIRE(v);
   CHECK(as.jwks_fetches == 0);  // nothing until the first token
+  CHECK(!(*v)->answers_at_once(k1.sign(claims_for(as.issuer))));  // a fetch is due
   for (int i = 0; i < 20; ++i) REQUIRE((*v)->validate(k1.sign(claims_for(as.issuer))));
   CHECK(as.metadata_fetches == 1);
   CHECK(as.jwks_fetches == 1);
+  CHECK((*v)->answers_at_once(k1.sign(claims_for(as.issuer))));  // the key is cached
+  CHECK((*v)->answers_at_once(k2.sign(claims_for(as.issuer))));  // unknown, but no refetch yet: refused at once
 
   // The issuer rotates: a token with the new kid makes one refetch (the last fetch was long
   // enough ago only after a second).
   as.set_keys({&k1, &k2});
   std::this_thread::sleep_for(1100ms);
+  CHECK(!(*v)->answers_at_once(k2.sign(claims_for(as.issuer))));  // now a refetch may come
+  CHECK((*v)->answers_at_once(k1.sign(claims_for(as.issuer))));
   REQUIRE((*v)->validate(k2.sign(claims_for(as.issuer))));
   CHECK(as.jwks_fetches == 2);
 
@@ -339,12 +345,14 @@ TEST_CASE("introspection validator: active tokens accepted with their claims, an
   auto v = mcp::make_introspection_validator({.endpoint = as.issuer + "/introspect", .client_id = "rs",
                                               .client_secret = "s3cret", .audience = kResource});
   REQUIRE(v);
+  CHECK(!(*v)->answers_at_once("tok-good"));
   auto ok = (*v)->validate("tok-good");
   REQUIRE(ok);
   CHECK(ok->subject == "u-9");
   CHECK(ok->client_id == "c-1");
   CHECK(ok->scopes == std::vector<std::string>{"a", "b"});
   CHECK(as.last_authorization == "Basic cnM6czNjcmV0");  // rs:s3cret
+  CHECK((*v)->answers_at_once("tok-good"));
   CHECK((*v)->validate("tok-good"));
   CHECK(as.introspections == 1);  // the second answer came from the cache
 
