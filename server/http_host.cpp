@@ -14,8 +14,9 @@
 // and only while the I/O side still exists. While a request waits for its answer the
 // connection keeps one read outstanding, so that a client that goes away is seen at once (and,
 // when nobody else can cancel the request, cancels it). Responses are framed here (headers,
-// chunks, events) into a bounded queue per connection: a client that reads slower than its
-// stream fills loses the stream rather than growing our memory.
+// chunks, events) into a bounded queue per connection (a mounted exchange's sink bounds its
+// own): a client that reads slower than its stream fills loses the stream rather than growing
+// our memory.
 #include <mcp/server_http.hpp>
 
 #include "server_impl.hpp"
@@ -1517,7 +1518,6 @@ class MountedConn final : public Peer {
   void begin(Req req) {
     if (closed_) return;
     if (host_.stopping) return close();
-    self_ = shared_from_this();  // until the first response or close()
     if (req.body.size() > host_.opt.max_body_bytes)
       return refuse(413, jsonrpc::invalid_request,
                     "the body is larger than " + std::to_string(host_.opt.max_body_bytes) + " bytes");

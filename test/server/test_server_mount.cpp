@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -427,4 +428,75 @@ TEST_CASE("HttpHost::serve with an application's sink: start, writes, end exactl
   CHECK(late->status == 503);
   CHECK(late->ends == 1);
   leave();  // after stop(): harmless
+}
+
+namespace {
+
+// A GET on the mounted endpoint, read until the body holds `until` (then the client leaves) or
+// the stream ends; `opened` runs once the stream has its first bytes. Status and body.
+std::pair<int, std::string> get_stream(int port, const httplib::Headers& headers, const std::string& until,
+                                       const std::function<void()>& opened = {}) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  std::string got;
+  bool told = false;
+  auto res = c.Get("/mcp", headers, [&](const char* data, size_t n) {
+    got.append(data, n);
+    if (!told && opened) {
+      told = true;
+      opened();
+    }
+    return got.find(until) == std::string::npos;
+  });
+  return {res ? res->status : (got.find(until) != std::string::npos ? 200 : 0), got};
+}
+
+// The id of the event that carries `what`.
+std::string event_id_of(const std::string& body, const std::string& what) {
+  const auto at = body.find(what);
+  if (at == std::string::npos) return {};
+  const auto id = body.rfind("id: ", at);
+  if (id == std::string::npos) return {};
+  return body.substr(id + 4, body.find('\n', id) - id - 4);
+}
+
+}  // namespace
+
+TEST_CASE("mounted in an httplib server: a session's GET stream, left by its client and resumed with Last-Event-ID") {
+  App app;
+  httplib::Client c("127.0.0.1", app.port);
+  const json init{{"jsonrpc", "2.0"},
+                  {"id", 1},
+                  {"method", "initialize"},
+                  {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", json::object()}, {"clientInfo", {{"name", "raw"}, {"version", "0"}}}}}};
+  auto r = c.Post("/mcp", {{"Accept", "application/json, text/event-stream"}}, init.dump(), "application/json");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const auto sid = r->get_header_value("Mcp-Session-Id");
+  REQUIRE_FALSE(sid.empty());
+  auto tool = [](const char* name) {
+    return mcp::ServerTool{.name = name, .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                             return mcp::text_result("late");
+                           }};
+  };
+  const httplib::Headers get{{"Accept", "text/event-stream"}, {"Mcp-Session-Id", sid}};
+  // Primed at once; the list change comes on it with an id; then the client leaves.
+  auto [status, first] = get_stream(app.port, get, "list_changed", [&] { REQUIRE(app.server.add_tool(tool("late1"))); });
+  CHECK(status == 200);
+  const auto first_id = event_id_of(first, "list_changed");
+  REQUIRE_FALSE(first_id.empty());
+  REQUIRE(app.server.add_tool(tool("late2")));  // kept for the stream while nobody reads it
+  // Resumed (once the host saw the first client go: 409 until then): the later change replayed.
+  httplib::Headers resume = get;
+  resume.emplace("Last-Event-ID", first_id);
+  std::pair<int, std::string> again;
+  CHECK(testutil::eventually([&] {
+    again = get_stream(app.port, resume, "list_changed");
+    return again.first != 409;
+  }, 5000));
+  CHECK(again.first == 200);
+  const auto replayed = event_id_of(again.second, "list_changed");
+  CHECK_FALSE(replayed.empty());
+  CHECK(replayed != first_id);
+  CHECK(get_stream(app.port, {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", sid}, {"Last-Event-ID", "nope"}}, "\n").first == 400);
 }
