@@ -162,10 +162,11 @@ struct MountedRequest {
 /// number of times, then end() once, always: also after the client left (the function serve()
 /// returned was called) or when the host stops, so the sink may release what it holds in end().
 ///
-/// Threads: serve() may call start(), write() and end() on the calling thread when it refuses
-/// at once (the host not started, or stopping); otherwise they are called on the host's I/O
-/// threads, one call at a time for one exchange, never concurrently. They must not block for
-/// long (queue the bytes, signal the thread that writes them) nor call into the host.
+/// Threads: start(), write() and end() are called one at a time for one exchange, never
+/// concurrently: on the host's I/O threads; on the thread calling serve() when it refuses at
+/// once (the host not started, or stopping); on the thread that stops or destroys the host for
+/// an exchange its I/O threads never reached. They must not block for long (queue the bytes,
+/// signal the thread that writes them) nor call into the host (serve(), stop()).
 class HttpResponseSink {
  public:
   virtual ~HttpResponseSink() = default;
