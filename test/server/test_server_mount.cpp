@@ -12,6 +12,10 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -38,13 +42,13 @@ struct App {
   std::thread serving;
   int port = 0;
 
-  explicit App(mcp::HttpServerOptions opt = {})
+  explicit App(mcp::HttpServerOptions opt = {}, mcp::HttplibMountOptions mount = {.probe_interval = 200ms})
       : server({.identity = {.name = "mounted-server", .version = "1.0.0"}, .handler_threads = 4}), host(server, std::move(opt)) {
     add_tools();
     auto ok = host.start_mounted();
     REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
     http.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
-    mcp::mount_httplib(http, host, {.probe_interval = 200ms});
+    mcp::mount_httplib(http, host, mount);
     port = http.bind_to_any_port("127.0.0.1");
     REQUIRE(port > 0);
     serving = std::thread([this] { http.listen_after_bind(); });
@@ -83,6 +87,21 @@ struct App {
                             }
                             --running;
                             return mcp::text_result(std::to_string(ms));
+                          }}));
+    // Large progress notifications as fast as it can, until cancelled (or 20 s).
+    must(server.add_tool({.name = "flood",
+                          .handler = [this](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                            const std::string pad(16 * 1024, 'p');
+                            const auto until = std::chrono::steady_clock::now() + 20s;
+                            for (int i = 1; std::chrono::steady_clock::now() < until; ++i) {
+                              if (ctx.cancelled()) {
+                                ++cancelled;
+                                return mcp::text_result("cancelled");
+                              }
+                              (void)ctx.progress(i, std::nullopt, pad);
+                              if (i % 64 == 0) std::this_thread::sleep_for(1ms);
+                            }
+                            return mcp::text_result("flooded");
                           }}));
     must(server.add_tool({.name = "elicit",
                           .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
@@ -231,6 +250,28 @@ TEST_CASE("mounted in an httplib server: faults (disconnect cancels, 413, unknow
     CHECK(got.find("notifications/progress") != std::string::npos);
     CHECK(testutil::eventually([&] { return app.cancelled == 1; }, 5000));
     CHECK(testutil::ms_since(t0) < 5000);
+    httplib::Client web("127.0.0.1", app.port);
+    auto health = web.Get("/health");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+  }
+  SUBCASE("a client that does not read its stream loses it (the adapter's bounded queue): the handler is cancelled") {
+    auto [body, headers] = modern_call("flood", json::object(), true);
+    std::string text = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    for (const auto& [k, v] : headers) text += k + ": " + v + "\r\n";
+    text += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    int size = 4096;  // a small receive buffer: the kernel holds little for us
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<unsigned short>(app.port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()));
+    CHECK(testutil::eventually([&] { return app.cancelled == 1; }, 10000));  // never read
+    ::close(fd);
     httplib::Client web("127.0.0.1", app.port);
     auto health = web.Get("/health");
     REQUIRE(health);
