@@ -31,7 +31,10 @@
 // Mounting: an application with its own HTTP server starts the host without a listener
 // (start_mounted()) and hands it each exchange on the MCP paths (serve(), with a response sink
 // of its own); mcp/server_httplib.hpp does that for cpp-httplib. The same code serves both: a
-// mounted exchange gets everything above. Not yet: TLS, OAuth.
+// mounted exchange gets everything above. It is the host's own entry, not a sibling class's,
+// because what an exchange needs is the host's (sessions, event stores, limits, the I/O
+// threads and timers): one host may serve its own listener and mounted exchanges at once, a
+// session opened through one found through the other. Not yet: TLS, OAuth.
 //
 // Thread-safety: start(), start_mounted() and stop() may be called from any thread, not
 // concurrently with each other or with the destructor; serve(), port() and session_count()
