@@ -3,16 +3,20 @@
 // (request parsing) and Asio (sockets, timers, strands). Every Beast and Asio header of the
 // library is in this one translation unit.
 //
-// Shape. Each TCP connection (HttpConn) lives on its own strand of the host's io_context and
-// serves one HTTP request at a time. A JSON-RPC request becomes an Exchange, registered under
+// Shape. Each client (a Peer) lives on its own strand of the host's io_context and serves
+// one HTTP request at a time: a TCP connection of the host's own listener (BeastConn), or one
+// exchange an application's HTTP server handed to HttpHost::serve (MountedConn, "mounting").
+// Both go through the same per-exchange logic (Peer); they differ only in how response bytes
+// leave and how a client's leaving is seen. A JSON-RPC request becomes an Exchange, registered under
 // its id in a Channel (the server_detail::Connection the protocol answers through): a fresh
 // Channel per POST for modern and sessionless legacy requests, one per legacy session. Handler
 // threads answer through the Channel; the Gate posts that answer to the connection's strand,
 // and only while the I/O side still exists. While a request waits for its answer the
 // connection keeps one read outstanding, so that a client that goes away is seen at once (and,
 // when nobody else can cancel the request, cancels it). Responses are framed here (headers,
-// chunks, events) into a bounded queue per connection: a client that reads slower than its
-// stream fills loses the stream rather than growing our memory.
+// chunks, events) into a bounded queue per connection (a mounted exchange's sink bounds its
+// own): a client that reads slower than its stream fills loses the stream rather than growing
+// our memory.
 #include <mcp/server_http.hpp>
 
 #include "server_impl.hpp"
@@ -100,11 +104,19 @@ bool header_chars_ok(std::string_view v) {
 
 bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
-std::optional<std::string> header(const Request& req, std::string_view name) {
-  auto it = req.find(beast::string_view(name.data(), name.size()));
-  if (it == req.end()) return std::nullopt;
-  const auto v = it->value();
-  return std::string(trim(std::string_view(v.data(), v.size())));
+// One HTTP request as the per-exchange logic sees it, whichever transport brought it.
+struct Req {
+  std::string method;  // "POST", "GET", ...
+  std::string target;  // path and query
+  Headers headers;     // as received
+  std::string body;
+};
+
+// The first value of header `name` (case-insensitive), trimmed.
+std::optional<std::string> header(const Req& req, std::string_view name) {
+  for (const auto& [k, v] : req.headers)
+    if (iequals(k, name)) return std::string(trim(v));
+  return std::nullopt;
 }
 
 // Strict standard base64 (RFC 4648 4, padded): what the `=?base64?...?=` sentinel holds.
@@ -321,7 +333,7 @@ Checked check_message(const json& msg) {
   return c;
 }
 
-class HttpConn;
+class Peer;
 class Channel;
 
 // Posting from handler threads to a connection's strand is only safe while the io_context
@@ -329,13 +341,14 @@ class Channel;
 struct Gate {
   std::mutex m;
   bool open = true;
+  // Runs fn(peer) on the peer's strand; false when it will not (the host stopped, the peer is gone).
   template <class F>
-  void post(const std::weak_ptr<HttpConn>& conn, F fn);
+  bool post(const std::weak_ptr<Peer>& conn, F fn);
 };
 
 // One JSON-RPC request waiting for its answer on an HTTP response (or a legacy GET stream).
 struct Exchange {
-  std::weak_ptr<HttpConn> conn;
+  std::weak_ptr<Peer> conn;
   std::shared_ptr<Gate> gate;
   std::weak_ptr<Channel> channel;
   json id;                         // null for a GET stream
@@ -389,7 +402,7 @@ class Channel final : public sd::Connection {
  public:
   explicit Channel(std::shared_ptr<Gate> gate) : gate_(std::move(gate)) {}
 
-  std::string session_id;  // a legacy session's, else empty
+  // session_id (sd::Connection): a legacy session's, else empty.
   std::atomic<long long> last_used{0};
   std::shared_ptr<ClientRequests> requests;  // a legacy session's (set before it is shared)
   std::unique_ptr<EventStore> store;         // a resumable session's (guarded by xm_)
@@ -597,7 +610,7 @@ struct HttpHost::Impl {
   bool started = false, stopped = false;
 
   std::mutex m;  // conns, sessions
-  std::map<HttpConn*, std::weak_ptr<HttpConn>> conns;
+  std::map<Peer*, std::weak_ptr<Peer>> conns;
   std::map<std::string, std::shared_ptr<Channel>> sessions;
 
   std::mutex run_m;
@@ -637,42 +650,45 @@ struct HttpHost::Impl {
     return ch;
   }
   void end_session(const std::shared_ptr<Channel>& ch);
+  Result<void> check_options();
+  void launch();
 };
 
 namespace {
 
 // One TCP connection: one HTTP request at a time, on its own strand.
-class HttpConn : public std::enable_shared_from_this<HttpConn> {
+// One client's side of the host: what serves one HTTP exchange at a time, on its own strand.
+// The protocol's handling of an exchange (checks, sessions, answers, event streams,
+// resumption, cancellation when the client leaves) is here, once; how the response bytes
+// reach the client is the transport's: a TCP connection of the host's own (BeastConn), or an
+// exchange an application's HTTP server handed over (MountedConn, HttpHost::serve).
+class Peer : public std::enable_shared_from_this<Peer> {
  public:
-  HttpConn(HttpHost::Impl& host, tcp::socket sock) : host_(host), sock_(std::move(sock)), timer_(sock_.get_executor()) {}
-  ~HttpConn() {
+  Peer(HttpHost::Impl& host, asio::any_io_executor ex) : host_(host), ex_(std::move(ex)), heartbeat_(ex_) {}
+  virtual ~Peer() {
     std::lock_guard lk(host_.m);
     host_.conns.erase(this);
   }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
 
-  asio::any_io_executor executor() { return sock_.get_executor(); }
+  asio::any_io_executor executor() { return ex_; }
 
-  void start() {
-    if (host_.stopping) return close();
-    read_request();
-  }
-
-  // The host stops: whatever runs for this connection is cancelled, the socket closed.
+  // The host stops: whatever runs for this client is cancelled, its transport closed.
   void shutdown() {
     if (current_) current_->cancel_on_disconnect = true;
     close();
   }
 
-  // The answer to `ex` (strand); `id`: its event id, if it goes as an event and has one.
   void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status, const std::string& id) {
     if (closed_ || ex != current_ || ex->done) return;
     ex->done = true;
     if (ex->streaming || !ex->json_ok) {
       if (!ex->streaming) start_sse(*ex);
-      enqueue(frame(sse_event(text, id)));
-      if (chunked_) enqueue("0\r\n\r\n");
+      send_stream(sse_event(text, id));
+      send_stream_end();
     } else {
-      enqueue(head(status, "application/json", text.size(), ex->headers) + text);
+      send_whole(status, "application/json", ex->headers, text);
     }
     end_exchange();
   }
@@ -688,13 +704,13 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       const auto prime_id = channel->prime_now(*ex);
       if (prime_id.empty()) return;
       start_sse(*ex);
-      enqueue(frame(priming_event(prime_id, retry)));
+      send_stream(priming_event(prime_id, retry));
     } else {
       if (!ex->sse) return;  // its events are not kept: the answer could not be resumed
-      if (retry.count() > 0) enqueue(frame("retry: " + std::to_string(retry.count()) + "\n\n"));
+      if (retry.count() > 0) send_stream("retry: " + std::to_string(retry.count()) + "\n\n");
     }
     ex->done = true;
-    if (chunked_) enqueue("0\r\n\r\n");
+    send_stream_end();
     channel->detach(ex.get());
     end_exchange();
   }
@@ -708,13 +724,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       if (!ex->sse_ok) return;  // JSON only: the notification has nowhere to go
       start_sse(*ex);
     }
-    if (!prime_id.empty()) enqueue(frame(priming_event(prime_id)));
-    std::string ev = frame(sse_event(text, id));
-    if (out_bytes_ + ev.size() > host_.opt.max_stream_queue_bytes) {
-      host_.server->diagnose("HTTP: a client reads its event stream too slowly; the stream was dropped");
-      return close();
-    }
-    enqueue(std::move(ev));
+    if (!prime_id.empty()) send_stream(priming_event(prime_id));
+    send_stream(sse_event(text, id));
   }
 
   // `ex` gets no answer (its session ended, or it was cancelled): an event stream ends
@@ -723,88 +734,63 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     if (closed_ || ex != current_ || ex->done) return;
     if (ex->streaming) {
       ex->done = true;
-      if (chunked_) enqueue("0\r\n\r\n");
+      send_stream_end();
       end_exchange();
       return;
     }
     close();
   }
 
- private:
-  // ---------------------------------------------------------------- reading requests
-
-  void read_request() {
+  // The client left (or we dropped it): the transport closes; an exchange still waiting is
+  // detached from its channel and, where nobody else can, cancelled (strand).
+  void close() {
     if (closed_) return;
-    arm(host_.opt.connection_idle_timeout, Timer::idle);
-    if (reading_) {  // the read watching the last request is still out: it continues here
-      read_next_ = true;
-      return;
+    closed_ = true;
+    self_.reset();
+    heartbeat_.cancel();
+    close_io();
+    // The client left (or we dropped it) before its answer.
+    auto keep = std::move(stream_channel_);  // released when this ends
+    if (auto ex = std::move(current_)) {
+      current_.reset();
+      if (ex->done) return;
+      ex->done = true;
+      if (auto ch = ex->channel.lock()) {
+        ch->detach(ex.get());
+        if (ex->cancel_on_disconnect && !ex->standalone)
+          for (const auto& id : ex->batch.empty() ? std::vector<json>{ex->id} : ex->batch)
+            host_.server->notification(ch, "notifications/cancelled",
+                                       json{{"requestId", id}, {"reason", "the client closed the connection"}});
+        // A 2024-11-05 session is its stream.
+        if (ch->old_sse && ex->standalone)
+          if (auto ended = host_.remove_session(ch->session_id)) host_.end_session(ended);
+      }
     }
-    parser_.emplace();
-    parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(host_.opt.max_body_bytes);
-    reading_ = true;
-    http::async_read(sock_, buf_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
-  void on_read(beast::error_code ec) {
-    reading_ = false;
-    if (closed_) return;
-    if (lingering_) return linger();
-    if (ec) {
-      keep_alive_ = false;
-      if (ec == http::error::body_limit)
-        return refuse(413, jsonrpc::invalid_request,
-                      "the body is larger than " + std::to_string(host_.opt.max_body_bytes) + " bytes");
-      if (ec == http::error::header_limit) return plain(431, "request headers too large");
-      if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
-          ec != http::error::partial_message)
-        return plain(400, "malformed HTTP request");
-      return close();
-    }
-    arm({}, Timer::none);
-    Request req = parser_->release();
-    parser_.reset();
-    // A long-lived connection (an open stream) keeps no memory of one large request.
-    if (buf_.size() == 0 && buf_.capacity() > 64 * 1024) buf_.shrink_to_fit();
-    keep_alive_ = req.keep_alive();
-    chunked_ = req.version() >= 11;
-    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
-    handle(req);
-  }
+ protected:
+  // ---------------------------------------------------------------- the transport's part
 
-  // While a request waits for its answer, one read stays out: it sees the client leave.
-  void watch() {
-    // Bytes of a pipelined next request already here: the client is there, nothing to watch.
-    if (reading_ || closed_ || buf_.size() > 0) return;
-    reading_ = true;
-    sock_.async_read_some(buf_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->on_watch(ec, n);
-    });
-  }
-
-  void on_watch(beast::error_code ec, std::size_t n) {
-    reading_ = false;
-    if (closed_) return;
-    if (lingering_) return linger();
-    if (ec) {
-      // The client closed or reset the connection.
-      return close();
-    }
-    buf_.commit(n);
-    // The client pipelined its next request: it is still there. Stop watching, so that the
-    // next request is parsed from the buffer as soon as this exchange ends.
-    if (read_next_) {
-      read_next_ = false;
-      return read_request();
-    }
-  }
+  // A whole response: status, Content-Type (empty: none), extra headers, body.
+  virtual void send_whole(int status, std::string_view content_type, const Headers& extra, std::string_view body) = 0;
+  // An event stream's head: 200, text/event-stream, `extra`.
+  virtual void send_stream_head(const Headers& extra) = 0;
+  // Bytes of the stream: whole events or comments. `optional` (a heartbeat): skipped when the
+  // client is behind; otherwise a client too far behind loses the stream (close()).
+  virtual void send_stream(std::string bytes, bool optional = false) = 0;
+  // The stream is complete.
+  virtual void send_stream_end() = 0;
+  // The exchange is over (its response sent): the next one, or nothing.
+  virtual void exchange_ended() = 0;
+  // An exchange waits for its answer: watch for the client leaving, where the transport can.
+  virtual void watch() = 0;
+  // close(): the transport's part (strand).
+  virtual void close_io() = 0;
 
   // ---------------------------------------------------------------- requests
 
-  void handle(Request& req) {
-    const auto target = std::string_view(req.target().data(), req.target().size());
+  void handle(const Req& req) {
+    const std::string_view target = req.target;
     // DNS rebinding: Host and Origin first, whatever the method (SERVER-SPEC 1.3 step 1).
     const auto host = header(req, "Host");
     if (!host || !host_.host_allowed(*host))
@@ -813,23 +799,21 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
     const auto path = target.substr(0, target.find('?'));
     if (path == host_.opt.path) {
-      switch (req.method()) {
-        case http::verb::post: return handle_post(req);
-        case http::verb::get: return handle_get(req);
-        case http::verb::delete_: return handle_delete(req);
-        default: return not_allowed();
-      }
+      if (req.method == "POST") return handle_post(req);
+      if (req.method == "GET") return handle_get(req);
+      if (req.method == "DELETE") return handle_delete(req);
+      return not_allowed();
     }
     if (!host_.opt.sse_path.empty()) {  // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4)
-      if (path == host_.opt.sse_path) return req.method() == http::verb::get ? handle_sse_get(req) : not_allowed("GET");
+      if (path == host_.opt.sse_path) return req.method == "GET" ? handle_sse_get(req) : not_allowed("GET");
       if (path == host_.opt.sse_message_path)
-        return req.method() == http::verb::post ? handle_sse_post(req, target) : not_allowed("POST");
+        return req.method == "POST" ? handle_sse_post(req, target) : not_allowed("POST");
     }
     return plain(404, "not found");
   }
 
   // `old_sse`: a POST to a 2024-11-05 session's message endpoint.
-  void handle_post(Request& req, const std::shared_ptr<Channel>& old_sse = nullptr) {
+  void handle_post(const Req& req, const std::shared_ptr<Channel>& old_sse = nullptr) {
     const auto type = header(req, "Content-Type").value_or("");
     if (lower(trim(std::string_view(type).substr(0, type.find(';')))) != "application/json")
       return refuse(415, jsonrpc::invalid_request, "Content-Type must be application/json");
@@ -840,7 +824,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return refuse(406, jsonrpc::invalid_request, "Accept must admit application/json and text/event-stream");
 
     detail::JsonRefusal why = detail::JsonRefusal::none;
-    json msg = detail::parse_json(req.body(), &why, host_.max_values);
+    json msg = detail::parse_json(req.body, &why, host_.max_values);
     if (msg.is_discarded())
       return refuse(400, jsonrpc::parse_error, "Parse error: the body " + detail::describe(why, host_.max_values));
     if (msg.is_array() && !old_sse) return post_batch(req, std::move(msg), json_ok, sse_ok);
@@ -873,7 +857,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   }
 
   // SERVER-SPEC 1.4, the checks only HTTP has (the protocol does the rest).
-  void post_modern(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
+  void post_modern(const Req& req, bool is_request, bool is_response, const std::string& method, const json& id,
                    json params, const json* meta, const std::optional<std::string>& version_header, Exchange ex) {
     if (is_response)
       return refuse(400, jsonrpc::invalid_request, "Invalid Request: clients send no responses in 2026-07-28", id);
@@ -936,7 +920,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   // schema mirrors (x-mcp-header) must come in its Mcp-Param-{Name} header with the same value,
   // and strictly valid Base64 when encoded; a null or absent argument expects no header. The
   // mismatch (empty: none).
-  std::string param_headers_mismatch(Request& req, const json& params) {
+  std::string param_headers_mismatch(const Req& req, const json& params) {
     const auto name = params.find("name");
     if (name == params.end() || !name->is_string()) return {};
     const auto tool = host_.server->find_tool(name->get_ref<const std::string&>());
@@ -969,7 +953,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     return {};
   }
 
-  void post_legacy(Request& req, bool is_request, bool is_response, const std::string& method, const json& id,
+  void post_legacy(const Req& req, bool is_request, bool is_response, const std::string& method, const json& id,
                    json params, const std::optional<std::string>& version_header, Exchange ex, json response) {
     std::shared_ptr<Channel> channel;
     const auto session_header = header(req, "Mcp-Session-Id");
@@ -1007,7 +991,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       // A cancelled request gets no answer (25/basic/utilities/cancellation): its POST ends
       // without one rather than waiting for ever.
       if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
-        if (auto ex = channel->take(params["requestId"])) host_.gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
+        if (auto ex = channel->take(params["requestId"])) host_.gate->post(ex->conn, [ex](Peer& c) { c.drop(ex); });
       return plain(202, "");
     }
     if (host_.opt.json_response) ex.sse_ok = false;
@@ -1020,7 +1004,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
   // A 2025-03-26 batch (SERVER-SPEC 3.3.7): in a session (or a sessionless request) at that
   // revision only. Its answers come as one JSON array, or as events once a notification comes.
-  void post_batch(Request& req, json batch, bool json_ok, bool sse_ok) {
+  void post_batch(const Req& req, json batch, bool json_ok, bool sse_ok) {
     const auto version_header = header(req, "MCP-Protocol-Version");
     std::shared_ptr<Channel> channel;
     std::string version;
@@ -1083,7 +1067,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
 
   // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4): the GET opens a session whose one stream carries
   // everything, starting with the endpoint to POST to; the session ends with the stream.
-  void handle_sse_get(Request& req) {
+  void handle_sse_get(const Req& req) {
     if (const auto accept = header(req, "Accept"); accept && !accept->empty() && !accepts(*accept, "text/event-stream"))
       return refuse(406, jsonrpc::invalid_request, "Accept must admit text/event-stream");
     auto channel = std::make_shared<Channel>(host_.gate);
@@ -1100,12 +1084,12 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     current_ = ex;
     self_ = shared_from_this();
     start_sse(*ex);
-    enqueue(frame("event: endpoint\ndata: " + host_.opt.sse_message_path + "?sessionId=" + query_encode(channel->session_id) +
-                  "\n\n"));
+    send_stream("event: endpoint\ndata: " + host_.opt.sse_message_path + "?sessionId=" + query_encode(channel->session_id) +
+                "\n\n");
     watch();
   }
 
-  void handle_sse_post(Request& req, std::string_view target) {
+  void handle_sse_post(const Req& req, std::string_view target) {
     const auto sid = query_param(target, "sessionId");
     if (!sid || sid->empty()) return refuse(400, jsonrpc::invalid_request, "Bad Request: the sessionId query parameter is required");
     auto channel = host_.find_session(*sid, true);
@@ -1159,9 +1143,9 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
         // Polling (2025-11-25): the stream opens, says when to come back, and this connection
         // lets go of it; what follows waits in the event store for the client's GET.
         start_sse(*ex);
-        enqueue(frame(priming_event(prime_id, host_.opt.sse_poll_retry)));
+        send_stream(priming_event(prime_id, host_.opt.sse_poll_retry));
         ex->done = true;
-        if (chunked_) enqueue("0\r\n\r\n");
+        send_stream_end();
         channel->detach(ex.get());
         end_exchange();
         host_.server->dispatch(channel, id, method, std::move(params));
@@ -1172,7 +1156,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     host_.server->dispatch(channel, id, method, std::move(params));
   }
 
-  void handle_get(Request& req) {
+  void handle_get(const Req& req) {
     const auto version_header = header(req, "MCP-Protocol-Version");
     const auto session_header = header(req, "Mcp-Session-Id");
     if ((version_header && !contains(sd::kLegacyVersions, *version_header)) || !session_header ||
@@ -1196,7 +1180,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     current_ = ex;
     self_ = shared_from_this();
     start_sse(*ex);
-    if (!prime_id.empty()) enqueue(frame(priming_event(prime_id)));
+    if (!prime_id.empty()) send_stream(priming_event(prime_id));
     watch();
   }
 
@@ -1213,18 +1197,18 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     current_ = ex;
     self_ = shared_from_this();
     start_sse(*ex);
-    for (const auto& [id, message] : events) enqueue(frame(sse_event(message, id)));
+    for (const auto& [id, message] : events) send_stream(sse_event(message, id));
     if (r == Channel::Resume::finished) {
       ex->done = true;
-      if (chunked_) enqueue("0\r\n\r\n");
+      send_stream_end();
       return end_exchange();
     }
     // A connection still carrying the stream (the client gave up on it) lets go.
-    if (replaced) host_.gate->post(replaced->conn, [replaced](HttpConn& c) { c.drop(replaced); });
+    if (replaced) host_.gate->post(replaced->conn, [replaced](Peer& c) { c.drop(replaced); });
     watch();
   }
 
-  void handle_delete(Request& req) {
+  void handle_delete(const Req& req) {
     const auto session_header = header(req, "Mcp-Session-Id");
     if (!session_header || !host_.opt.legacy_sessions) return not_allowed();
     auto channel = host_.remove_session(*session_header);
@@ -1232,6 +1216,154 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     host_.end_session(channel);
     plain(200, "");
   }
+
+  // ---------------------------------------------------------------- writing
+
+  void start_sse(Exchange& ex) {
+    Headers h = ex.headers;
+    h.emplace_back("Cache-Control", "no-cache");
+    h.emplace_back("X-Accel-Buffering", "no");
+    send_stream_head(h);
+    ex.streaming = true;
+    arm_heartbeat();
+  }
+
+  // A reply that ends the exchange at once (no JSON-RPC request behind it, or a refused one).
+  void refuse(int status, int code, std::string message, const json& id = nullptr) {
+    send_whole(status, "application/json", {}, serialize(error_message(id, code, std::move(message))));
+    end_exchange();
+  }
+  void plain(int status, std::string_view text) {
+    if (status == 202 || status == 200) send_whole(status, {}, {}, {});
+    else send_whole(status, "text/plain", {}, text);
+    end_exchange();
+  }
+  void not_allowed(std::string_view allow = {}) {
+    if (allow.empty()) allow = host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST";
+    send_whole(405, "text/plain", {{"Allow", std::string(allow)}}, "method not allowed");
+    end_exchange();
+  }
+
+  void end_exchange() {
+    current_.reset();
+    stream_channel_.reset();
+    self_.reset();  // every caller runs in a handler that holds the connection
+    exchange_ended();
+  }
+
+  // Comment lines on a quiet event stream (proxies drop idle ones).
+  void arm_heartbeat() {
+    heartbeat_.expires_after(kHeartbeat);
+    heartbeat_.async_wait([self = shared_from_this(), gen = ++heartbeat_gen_](beast::error_code ec) {
+      if (ec || gen != self->heartbeat_gen_ || self->closed_) return;
+      if (self->current_ && self->current_->streaming && !self->current_->done) {
+        self->send_stream(": keep-alive\n\n", true);
+        self->arm_heartbeat();
+      }
+    });
+  }
+
+  HttpHost::Impl& host_;
+  asio::any_io_executor ex_;
+  asio::steady_timer heartbeat_;
+  std::uint64_t heartbeat_gen_ = 0;
+  std::shared_ptr<Exchange> current_;
+  std::shared_ptr<Channel> stream_channel_;  // a modern exchange's channel, while its stream is open
+  // Held while an exchange waits for its answer: the answer finds the client through a weak
+  // pointer. close() lets go; stop() closes every client before the io_context goes.
+  std::shared_ptr<Peer> self_;
+  bool closed_ = false;
+};
+
+// One TCP connection of the host's own listener: one HTTP request at a time, on its own strand.
+class BeastConn final : public Peer {
+ public:
+  BeastConn(HttpHost::Impl& host, tcp::socket sock)
+      : Peer(host, sock.get_executor()), sock_(std::move(sock)), timer_(sock_.get_executor()) {}
+
+  void start() {
+    if (host_.stopping) return close();
+    read_request();
+  }
+
+ private:
+  std::shared_ptr<BeastConn> self() { return std::static_pointer_cast<BeastConn>(shared_from_this()); }
+
+  // ---------------------------------------------------------------- reading requests
+
+  void read_request() {
+    if (closed_) return;
+    arm(host_.opt.connection_idle_timeout, Timer::idle);
+    if (reading_) {  // the read watching the last request is still out: it continues here
+      read_next_ = true;
+      return;
+    }
+    parser_.emplace();
+    parser_->header_limit(kHeaderLimit);
+    parser_->body_limit(host_.opt.max_body_bytes);
+    reading_ = true;
+    http::async_read(sock_, buf_, *parser_,
+                     [self = self()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (closed_) return;
+    if (lingering_) return linger();
+    if (ec) {
+      keep_alive_ = false;
+      if (ec == http::error::body_limit)
+        return refuse(413, jsonrpc::invalid_request,
+                      "the body is larger than " + std::to_string(host_.opt.max_body_bytes) + " bytes");
+      if (ec == http::error::header_limit) return plain(431, "request headers too large");
+      if (ec.category() == http::make_error_code(http::error::bad_target).category() && ec != http::error::end_of_stream &&
+          ec != http::error::partial_message)
+        return plain(400, "malformed HTTP request");
+      return close();
+    }
+    arm({}, Timer::none);
+    Request beast_req = parser_->release();
+    parser_.reset();
+    // A long-lived connection (an open stream) keeps no memory of one large request.
+    if (buf_.size() == 0 && buf_.capacity() > 64 * 1024) buf_.shrink_to_fit();
+    keep_alive_ = beast_req.keep_alive();
+    chunked_ = beast_req.version() >= 11;
+    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
+    Req req;
+    req.method = std::string(beast_req.method_string());
+    req.target = std::string(beast_req.target());
+    for (const auto& f : beast_req) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    req.body = std::move(beast_req.body());
+    handle(req);
+  }
+
+  // While a request waits for its answer, one read stays out: it sees the client leave.
+  void watch() override {
+    // Bytes of a pipelined next request already here: the client is there, nothing to watch.
+    if (reading_ || closed_ || buf_.size() > 0) return;
+    reading_ = true;
+    sock_.async_read_some(buf_.prepare(4096), [self = self()](beast::error_code ec, std::size_t n) {
+      self->on_watch(ec, n);
+    });
+  }
+
+  void on_watch(beast::error_code ec, std::size_t n) {
+    reading_ = false;
+    if (closed_) return;
+    if (lingering_) return linger();
+    if (ec) {
+      // The client closed or reset the connection.
+      return close();
+    }
+    buf_.commit(n);
+    // The client pipelined its next request: it is still there. Stop watching, so that the
+    // next request is parsed from the buffer as soon as this exchange ends.
+    if (read_next_) {
+      read_next_ = false;
+      return read_request();
+    }
+  }
+
 
   // ---------------------------------------------------------------- writing
 
@@ -1252,43 +1384,28 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     return s;
   }
 
-  std::string frame(std::string_view data) { return chunked_ ? chunk(data) : std::string(data); }
-
-  void start_sse(Exchange& ex) {
-    Headers h = ex.headers;
-    h.emplace_back("Cache-Control", "no-cache");
-    h.emplace_back("X-Accel-Buffering", "no");
+  void send_whole(int status, std::string_view content_type, const Headers& extra, std::string_view body) override {
+    enqueue(head(status, content_type, body.size(), extra).append(body));
+  }
+  void send_stream_head(const Headers& extra) override {
+    Headers h = extra;
     if (chunked_) h.emplace_back("Transfer-Encoding", "chunked");
     enqueue(head(200, "text/event-stream", std::nullopt, h));
-    ex.streaming = true;
-    arm(kHeartbeat, Timer::heartbeat);
   }
-
-  // A reply that ends the exchange at once (no JSON-RPC request behind it, or a refused one).
-  void refuse(int status, int code, std::string message, const json& id = nullptr) {
-    const std::string body = serialize(error_message(id, code, std::move(message)));
-    enqueue(head(status, "application/json", body.size()) + body);
-    end_exchange();
-  }
-  void plain(int status, std::string_view text) {
-    if (status == 202 || status == 200) {
-      enqueue(head(status, {}, 0));
-    } else {
-      enqueue(head(status, "text/plain", text.size()) + std::string(text));
+  void send_stream(std::string bytes, bool optional) override {
+    if (closed_) return;
+    std::string framed = chunked_ ? chunk(bytes) : std::move(bytes);
+    if (out_bytes_ + framed.size() > host_.opt.max_stream_queue_bytes) {
+      if (optional) return;
+      host_.server->diagnose("HTTP: a client reads its event stream too slowly; the stream was dropped");
+      return close();
     }
-    end_exchange();
+    enqueue(std::move(framed));
   }
-  void not_allowed(std::string_view allow = {}) {
-    static const std::string body = "method not allowed";
-    if (allow.empty()) allow = host_.opt.legacy_sessions ? "GET, POST, DELETE" : "POST";
-    enqueue(head(405, "text/plain", body.size(), {{"Allow", std::string(allow)}}) + body);
-    end_exchange();
+  void send_stream_end() override {
+    if (chunked_) enqueue("0\r\n\r\n");
   }
-
-  void end_exchange() {
-    current_.reset();
-    stream_channel_.reset();
-    self_.reset();  // every caller runs in a handler that holds the connection
+  void exchange_ended() override {
     if (!keep_alive_) {
       close_after_ = true;
       if (!writing_) finish_close();
@@ -1312,7 +1429,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return;
     }
     writing_ = true;
-    asio::async_write(sock_, asio::buffer(out_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    asio::async_write(sock_, asio::buffer(out_.front()), [self = self()](beast::error_code ec, std::size_t) {
       if (ec) {
         self->writing_ = false;
         return self->close();
@@ -1336,77 +1453,41 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   void linger() {
     buf_.consume(buf_.size());
     reading_ = true;
-    sock_.async_read_some(buf_.prepare(16384), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    sock_.async_read_some(buf_.prepare(16384), [self = self()](beast::error_code ec, std::size_t) {
       self->reading_ = false;
       if (ec || self->closed_) return self->close();
       self->linger();
     });
   }
 
-  void close() {
-    if (closed_) return;
-    closed_ = true;
-    self_.reset();
+  void close_io() override {
     timer_.cancel();
     beast::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_both, ignored);
     sock_.close(ignored);
-    // The client left (or we dropped it) before its answer.
-    auto keep = std::move(stream_channel_);  // released when this ends
-    if (auto ex = std::move(current_)) {
-      current_.reset();
-      if (ex->done) return;
-      ex->done = true;
-      if (auto ch = ex->channel.lock()) {
-        ch->detach(ex.get());
-        if (ex->cancel_on_disconnect && !ex->standalone)
-          for (const auto& id : ex->batch.empty() ? std::vector<json>{ex->id} : ex->batch)
-            host_.server->notification(ch, "notifications/cancelled",
-                                       json{{"requestId", id}, {"reason", "the client closed the connection"}});
-        // A 2024-11-05 session is its stream.
-        if (ch->old_sse && ex->standalone)
-          if (auto ended = host_.remove_session(ch->session_id)) host_.end_session(ended);
-      }
-    }
   }
 
   // ---------------------------------------------------------------- one timer per connection
 
-  enum class Timer { none, idle, heartbeat, linger };
+  enum class Timer { none, idle, linger };
   void arm(std::chrono::steady_clock::duration d, Timer mode) {
     ++timer_gen_;
-    timer_mode_ = mode;
     if (mode == Timer::none) {
       timer_.cancel();
       return;
     }
     timer_.expires_after(d);
-    timer_.async_wait([self = shared_from_this(), gen = timer_gen_](beast::error_code ec) {
+    timer_.async_wait([self = self(), gen = timer_gen_](beast::error_code ec) {
       if (ec || gen != self->timer_gen_ || self->closed_) return;
-      if (self->timer_mode_ == Timer::heartbeat) {
-        if (self->current_ && self->current_->streaming && !self->current_->done) {
-          if (self->out_bytes_ < self->host_.opt.max_stream_queue_bytes) self->enqueue(self->frame(": keep-alive\n\n"));
-          self->arm(kHeartbeat, Timer::heartbeat);
-        }
-        return;
-      }
       self->close();  // idle, or lingered long enough
     });
   }
 
-  HttpHost::Impl& host_;
   tcp::socket sock_;
   asio::steady_timer timer_;
-  Timer timer_mode_ = Timer::none;
   std::uint64_t timer_gen_ = 0;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::shared_ptr<Exchange> current_;
-  std::shared_ptr<Channel> stream_channel_;  // a modern exchange's channel, while its stream is open
-  // Held while an exchange waits for its answer: no I/O may be outstanding then (a pipelined
-  // request is in the buffer), and the answer finds the connection through a weak pointer.
-  // close() lets go; stop() closes every connection before the io_context goes.
-  std::shared_ptr<HttpConn> self_;
   bool keep_alive_ = true;
   bool chunked_ = true;
   bool reading_ = false;
@@ -1416,17 +1497,108 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
   bool writing_ = false;
   bool close_after_ = false;
   bool lingering_ = false;
-  bool closed_ = false;
 };
 
-template <class F>
-void Gate::post(const std::weak_ptr<HttpConn>& conn, F fn) {
-  std::lock_guard lk(m);
-  if (!open) return;
-  if (auto c = conn.lock()) {
-    auto ex = c->executor();
-    asio::post(ex, [c = std::move(c), fn = std::move(fn)]() mutable { fn(*c); });
+// One exchange an application's HTTP server handed over (HttpHost::serve): the response goes
+// to the application's sink, called on this strand only; the application says when its client
+// leaves (the function serve() returns). start() once, write() any number of times, end() once:
+// always, also when the client left or the host stops.
+class MountedConn final : public Peer {
+ public:
+  MountedConn(HttpHost::Impl& host, std::shared_ptr<HttpResponseSink> sink)
+      : Peer(host, asio::make_strand(host.ioc)), sink_(std::move(sink)) {}
+  ~MountedConn() override {
+    // Never run (the host's threads were stopped with it queued): the sink still gets its end.
+    if (!ended_) {
+      if (!started_) sink_start(503, {{"Content-Type", "text/plain"}}, false), sink_write("the server is stopping");
+      sink_end();
+    }
   }
+
+  void begin(Req req) {
+    if (closed_) return;
+    if (host_.stopping) return close();
+    if (req.body.size() > host_.opt.max_body_bytes)
+      return refuse(413, jsonrpc::invalid_request,
+                    "the body is larger than " + std::to_string(host_.opt.max_body_bytes) + " bytes");
+    handle(req);
+  }
+
+ private:
+  void send_whole(int status, std::string_view content_type, const Headers& extra, std::string_view body) override {
+    if (closed_ || started_) return;
+    Headers h;
+    if (!content_type.empty()) h.emplace_back("Content-Type", std::string(content_type));
+    h.insert(h.end(), extra.begin(), extra.end());
+    sink_start(status, h, false);
+    if (!body.empty()) sink_write(body);
+    sink_end();
+  }
+  void send_stream_head(const Headers& extra) override {
+    if (closed_ || started_) return;
+    Headers h{{"Content-Type", "text/event-stream"}};
+    h.insert(h.end(), extra.begin(), extra.end());
+    sink_start(200, h, true);
+  }
+  void send_stream(std::string bytes, bool) override {
+    if (closed_ || !started_ || ended_) return;
+    if (!sink_write(bytes)) close();  // the client left, or reads too slowly for the sink
+  }
+  void send_stream_end() override {
+    if (!closed_ && started_) sink_end();
+  }
+  void exchange_ended() override {}  // one exchange per MountedConn
+  void watch() override {}           // the application tells (serve()'s function)
+  void close_io() override {
+    if (ended_) return;
+    // No answer for it (cancelled, its session ended, the host stops): a response still.
+    if (!started_) {
+      sink_start(503, {{"Content-Type", "text/plain"}}, false);
+      sink_write("no answer: the request was cancelled, its session ended, or the server is stopping");
+    }
+    sink_end();
+  }
+
+  // The application's sink; what it throws counts as a client gone.
+  void sink_start(int status, const Headers& h, bool stream) {
+    started_ = true;
+    try {
+      sink_->start(status, h, stream);
+    } catch (...) {
+      failed_ = true;
+    }
+  }
+  bool sink_write(std::string_view bytes) {
+    if (failed_) return false;
+    try {
+      return sink_->write(bytes) || (failed_ = true, false);
+    } catch (...) {
+      return failed_ = true, false;
+    }
+  }
+  void sink_end() {
+    if (ended_) return;
+    ended_ = true;
+    try {
+      sink_->end();
+    } catch (...) {
+    }
+  }
+
+  std::shared_ptr<HttpResponseSink> sink_;
+  bool started_ = false, ended_ = false, failed_ = false;
+};
+
+
+template <class F>
+bool Gate::post(const std::weak_ptr<Peer>& conn, F fn) {
+  std::lock_guard lk(m);
+  if (!open) return false;
+  auto c = conn.lock();
+  if (!c) return false;
+  auto ex = c->executor();
+  asio::post(ex, [c = std::move(c), fn = std::move(fn)]() mutable { fn(*c); });
+  return true;
 }
 
 bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
@@ -1438,7 +1610,7 @@ bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
     if (it == pending_.end() || !it->second->attached || !it->second->prime) return false;
     ex = it->second;
   }
-  gate_->post(ex->conn, [ex, retry](HttpConn& c) { c.let_go(ex, retry); });
+  gate_->post(ex->conn, [ex, retry](Peer& c) { c.let_go(ex, retry); });
   return true;
 }
 
@@ -1471,7 +1643,7 @@ void Channel::respond(const json& id, Result<json> r) {
       if (!last) return send_event(ex, std::move(text));
       ex->sse = true;
       std::string event_id = keep(*ex, text);  // the last answer ends the stream
-      gate_->post(ex->conn, [ex, text = std::move(text), event_id = std::move(event_id)](HttpConn& c) {
+      gate_->post(ex->conn, [ex, text = std::move(text), event_id = std::move(event_id)](Peer& c) {
         c.answer(ex, text, 200, event_id);
       });
       return;
@@ -1481,11 +1653,11 @@ void Channel::respond(const json& id, Result<json> r) {
     std::string all = "[";
     for (const auto& a : ex->batch_answers) all += (all.size() > 1 ? "," : "") + a;
     all += "]";
-    gate_->post(ex->conn, [ex, all = std::move(all)](HttpConn& c) { c.answer(ex, all, 200, {}); });
+    gate_->post(ex->conn, [ex, all = std::move(all)](Peer& c) { c.answer(ex, all, 200, {}); });
     return;
   }
   std::string event_id = ex->sse || !ex->json_ok ? keep(*ex, text) : std::string();
-  gate_->post(ex->conn, [ex, text = std::move(text), status, event_id = std::move(event_id)](HttpConn& c) {
+  gate_->post(ex->conn, [ex, text = std::move(text), status, event_id = std::move(event_id)](Peer& c) {
     c.answer(ex, text, status, event_id);
   });
 }
@@ -1506,7 +1678,7 @@ void Channel::send_event(const std::shared_ptr<Exchange>& ex, std::string text) 
 
 void Channel::post_event(const std::shared_ptr<Exchange>& ex, std::string text, std::string prime_id) {
   std::string id = keep(*ex, text);
-  gate_->post(ex->conn, [ex, text = std::move(text), id = std::move(id), prime_id = std::move(prime_id)](HttpConn& c) {
+  gate_->post(ex->conn, [ex, text = std::move(text), id = std::move(id), prime_id = std::move(prime_id)](Peer& c) {
     c.event(ex, text, id, prime_id);
   });
 }
@@ -1597,7 +1769,7 @@ void HttpHost::Impl::accept() {
     if (!ec) {
       beast::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
-      auto c = std::make_shared<HttpConn>(*this, std::move(sock));
+      auto c = std::make_shared<BeastConn>(*this, std::move(sock));
       {
         std::lock_guard lk(m);
         conns.emplace(c.get(), c);
@@ -1710,7 +1882,7 @@ int HttpHost::Impl::open_session(const std::shared_ptr<Channel>& ch, std::string
 void HttpHost::Impl::end_session(const std::shared_ptr<Channel>& ch) {
   Server::Impl::close(*ch);
   ch->end();
-  for (auto& ex : ch->take_all()) gate->post(ex->conn, [ex](HttpConn& c) { c.drop(ex); });
+  for (auto& ex : ch->take_all()) gate->post(ex->conn, [ex](Peer& c) { c.drop(ex); });
 }
 
 HttpHost::HttpHost(Server& server, HttpServerOptions options)
@@ -1725,24 +1897,57 @@ std::size_t HttpHost::session_count() const {
   return impl_->sessions.size();
 }
 
+// The options' checks, shared by start() and start_mounted().
+Result<void> HttpHost::Impl::check_options() {
+  if (started) return fail(Errc::invalid_config, "this HTTP host was started already");
+  if (opt.path.empty() || opt.path.front() != '/') return fail(Errc::invalid_config, "the endpoint path must start with '/'");
+  if (!opt.sse_path.empty() &&
+      (opt.sse_path.front() != '/' || opt.sse_message_path.empty() || opt.sse_message_path.front() != '/' ||
+       opt.sse_path == opt.path || opt.sse_message_path == opt.path || opt.sse_path == opt.sse_message_path))
+    return fail(Errc::invalid_config, "sse_path and sse_message_path must start with '/' and differ from each other and from path");
+  if (opt.io_threads == 0) opt.io_threads = 1;
+  max_values = detail::max_json_values(opt.max_body_bytes);
+  // A client that resets its connection must not kill the process with SIGPIPE on our next
+  // write (Asio sends with MSG_NOSIGNAL on Linux; this is for the other paths, and for an
+  // application server that writes a mounted exchange's stream without it).
+  struct sigaction old {};
+  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  return {};
+}
+
+// The sweep of idle sessions and the I/O threads, shared by start() and start_mounted().
+void HttpHost::Impl::launch() {
+  started = true;
+  sweep.emplace(ioc);
+  accept_retry.emplace(ioc);
+  work.emplace(ioc.get_executor());
+  if (acceptor) accept();
+  arm_sweep();
+  running_threads = opt.io_threads;
+  for (std::size_t i = 0; i < opt.io_threads; ++i) {
+    threads.emplace_back([this] {
+      for (;;) {
+        try {
+          ioc.run();
+          break;
+        } catch (...) {
+          // Handlers catch their own failures; an escaped exception must not end the I/O.
+        }
+      }
+      std::lock_guard lk(run_m);
+      --running_threads;
+      run_cv.notify_all();
+    });
+  }
+}
+
 Result<unsigned short> HttpHost::start() {
   auto& d = *impl_;
-  if (d.started) return fail(Errc::invalid_config, "this HTTP host was started already");
-  if (d.opt.path.empty() || d.opt.path.front() != '/') return fail(Errc::invalid_config, "the endpoint path must start with '/'");
-  if (!d.opt.sse_path.empty() &&
-      (d.opt.sse_path.front() != '/' || d.opt.sse_message_path.empty() || d.opt.sse_message_path.front() != '/' ||
-       d.opt.sse_path == d.opt.path || d.opt.sse_message_path == d.opt.path || d.opt.sse_path == d.opt.sse_message_path))
-    return fail(Errc::invalid_config, "sse_path and sse_message_path must start with '/' and differ from each other and from path");
-  if (d.opt.io_threads == 0) d.opt.io_threads = 1;
+  if (auto ok = d.check_options(); !ok) return fail(std::move(ok.error()));
   beast::error_code ec;
   const auto address = asio::ip::make_address(d.opt.address, ec);
   if (ec) return fail(Errc::invalid_config, "not an IP address: " + d.opt.address);
   d.any_host = !address.is_loopback();
-  d.max_values = detail::max_json_values(d.opt.max_body_bytes);
-  // A client that resets its connection must not kill the process with SIGPIPE on our next
-  // write (Asio sends with MSG_NOSIGNAL on Linux; this is for the other paths).
-  struct sigaction old {};
-  if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 
   d.acceptor.emplace(d.ioc);
   const tcp::endpoint ep(address, d.opt.port);
@@ -1755,35 +1960,69 @@ Result<unsigned short> HttpHost::start() {
     return fail(Errc::io_error, "cannot listen on " + d.opt.address + ":" + std::to_string(d.opt.port) + ": " + ec.message());
   }
   d.port = d.acceptor->local_endpoint().port();
-  d.started = true;
-  d.sweep.emplace(d.ioc);
-  d.accept_retry.emplace(d.ioc);
-  d.work.emplace(d.ioc.get_executor());
-  d.accept();
-  d.arm_sweep();
-  d.running_threads = d.opt.io_threads;
-  for (std::size_t i = 0; i < d.opt.io_threads; ++i) {
-    d.threads.emplace_back([&d] {
-      for (;;) {
-        try {
-          d.ioc.run();
-          break;
-        } catch (...) {
-          // Handlers catch their own failures; an escaped exception must not end the I/O.
-        }
-      }
-      std::lock_guard lk(d.run_m);
-      --d.running_threads;
-      d.run_cv.notify_all();
-    });
+  {
+    std::lock_guard lk(d.m);  // serve() reads `started` under it
+    d.launch();
   }
   return d.port.load();
 }
 
+Result<void> HttpHost::start_mounted() {
+  auto& d = *impl_;
+  if (auto ok = d.check_options(); !ok) return ok;
+  std::lock_guard lk(d.m);
+  d.launch();
+  return {};
+}
+
+const HttpServerOptions& HttpHost::options() const { return impl_->opt; }
+
+std::function<void()> HttpHost::serve(MountedRequest request, std::shared_ptr<HttpResponseSink> sink) {
+  auto& d = *impl_;
+  const auto refuse_now = [&sink] {
+    try {
+      sink->start(503, {{"Content-Type", "text/plain"}}, false);
+      (void)sink->write("the MCP server is not running");
+      sink->end();
+    } catch (...) {
+    }
+  };
+  if (!sink) return [] {};
+  std::shared_ptr<MountedConn> c;
+  {
+    std::lock_guard lk(d.m);
+    if (!d.started || d.stopping) {
+      c.reset();
+    } else {
+      c = std::make_shared<MountedConn>(d, sink);
+      d.conns.emplace(c.get(), c);
+    }
+  }
+  if (!c) {
+    refuse_now();
+    return [] {};
+  }
+  Req req;
+  req.method = std::move(request.method);
+  req.target = std::move(request.target);
+  req.headers = std::move(request.headers);
+  req.body = std::move(request.body);
+  std::weak_ptr<Peer> weak = c;
+  // When the gate closed meanwhile (stop()), nothing else holds `c`: its destructor gives the
+  // sink a 503 and its end().
+  (void)d.gate->post(weak, [req = std::move(req)](Peer& p) mutable { static_cast<MountedConn&>(p).begin(std::move(req)); });
+  return [gate = d.gate, weak] {
+    (void)gate->post(weak, [](Peer& p) { p.close(); });
+  };
+}
+
 void HttpHost::stop() {
   auto& d = *impl_;
-  if (!d.started || d.stopped) return;
-  d.stopped = true;
+  {
+    std::lock_guard lk(d.m);
+    if (!d.started || d.stopped) return;
+    d.stopped = true;
+  }
   {
     std::lock_guard lk(d.gate->m);
     d.gate->open = false;  // handlers' late answers are dropped from now on
@@ -1794,10 +2033,10 @@ void HttpHost::stop() {
   }
   asio::post(d.ioc, [&d] {
     beast::error_code ignored;
-    d.acceptor->close(ignored);
+    if (d.acceptor) d.acceptor->close(ignored);
     d.sweep->cancel();
     d.accept_retry->cancel();
-    std::vector<std::shared_ptr<HttpConn>> conns;
+    std::vector<std::shared_ptr<Peer>> conns;
     {
       std::lock_guard lk(d.m);
       for (auto& [p, w] : d.conns)

@@ -90,6 +90,10 @@ const std::string& RequestContext::protocol_version() const { return impl_.proto
 const Implementation& RequestContext::client_info() const { return impl_.client_info; }
 const nlohmann::json& RequestContext::client_capabilities() const { return impl_.client_capabilities; }
 const nlohmann::json& RequestContext::meta() const { return impl_.meta; }
+const std::string& RequestContext::session_id() const {
+  static const std::string none;
+  return impl_.connection ? impl_.connection->session_id : none;
+}
 std::stop_token RequestContext::stop_token() const { return impl_.stop; }
 
 Result<void> RequestContext::progress(double progress, std::optional<double> total, std::string message) {

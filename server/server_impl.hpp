@@ -89,6 +89,10 @@ class Connection {
   // that request's response stream), or about none (null: list changes, resource updates).
   virtual Result<void> notify(const json& about, const std::string& method, json params) = 0;
 
+  // A legacy HTTP session's id (Mcp-Session-Id, or HTTP+SSE sessionId); empty for stdio and
+  // sessionless channels. Set before the connection is shared, then constant.
+  std::string session_id;
+
   // Legacy session state (guarded by m).
   std::mutex m;
   bool initialized = false;     // `initialize` answered

@@ -132,6 +132,10 @@ class RequestContext {
   [[nodiscard]] const nlohmann::json& client_capabilities() const;
   /// The request's `_meta` (progress token, trace context, ...), or an empty object.
   [[nodiscard]] const nlohmann::json& meta() const;
+  /// The legacy session this request came in: its Mcp-Session-Id (Streamable HTTP) or
+  /// sessionId (2024-11-05 HTTP+SSE). Empty for stdio, 2026-07-28 (stateless) requests,
+  /// sessionless legacy HTTP (HttpServerOptions::legacy_sessions off) and execute_tool().
+  [[nodiscard]] const std::string& session_id() const;
   /// Fires when the client cancels the request (`notifications/cancelled`) or goes away.
   [[nodiscard]] std::stop_token stop_token() const;
   [[nodiscard]] bool cancelled() const { return stop_token().stop_requested(); }

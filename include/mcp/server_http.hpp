@@ -28,10 +28,17 @@
 // thread); tool handlers run on the Server's handler threads, never on an I/O thread.
 // 2025-03-26 sessions take JSON-RPC batches. The 2024-11-05 HTTP+SSE transport is served on
 // its own two paths (`sse_path`, `sse_message_path`).
-// Not yet: TLS, OAuth, mounting the endpoint into an application's own HTTP server.
+// Mounting: an application with its own HTTP server starts the host without a listener
+// (start_mounted()) and hands it each exchange on the MCP paths (serve(), with a response sink
+// of its own); mcp/server_httplib.hpp does that for cpp-httplib. The same code serves both: a
+// mounted exchange gets everything above. It is the host's own entry, not a sibling class's,
+// because what an exchange needs is the host's (sessions, event stores, limits, the I/O
+// threads and timers): one host may serve its own listener and mounted exchanges at once, a
+// session opened through one found through the other. Not yet: TLS, OAuth.
 //
-// Thread-safety: start() and stop() may be called from any thread, not concurrently with each
-// other or with the destructor. The Server must outlive the host.
+// Thread-safety: start(), start_mounted() and stop() may be called from any thread, not
+// concurrently with each other or with the destructor; serve(), port() and session_count()
+// from any thread at any time before the destructor. The Server must outlive the host.
 #include <mcp/error.hpp>
 
 #include <chrono>
@@ -40,6 +47,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mcp {
@@ -139,6 +148,44 @@ struct HttpServerOptions {
   std::function<void(const std::string& session_id)> on_session_start{};
 };
 
+/// One HTTP header, as sent or received: name (any case) and value.
+using HttpHeader = std::pair<std::string, std::string>;
+
+/// One HTTP request that an application's own HTTP server hands to HttpHost::serve()
+/// (mounting the MCP endpoint): what the client sent, the body read whole.
+struct MountedRequest {
+  std::string method{};               ///< "POST", "GET", "DELETE", ...
+  std::string target{};               ///< path and query as sent: "/mcp", "/messages?sessionId=..."
+  std::vector<HttpHeader> headers{};  ///< as received; Host is checked as on the host's own listener
+  std::string body{};                 ///< larger than HttpServerOptions::max_body_bytes: 413
+};
+
+/// Where a mounted exchange's response goes: implemented by the application (for
+/// cpp-httplib, mcp/server_httplib.hpp has one). The host calls start() once, then write() any
+/// number of times, then end() once, always: also after the client left (the function serve()
+/// returned was called) or when the host stops, so the sink may release what it holds in end().
+///
+/// Threads: start(), write() and end() are called one at a time for one exchange, never
+/// concurrently: on the host's I/O threads; on the thread calling serve() when it refuses at
+/// once (the host not started, or stopping); on the thread that stops or destroys the host for
+/// an exchange its I/O threads never reached. They must not block for long (queue the bytes,
+/// signal the thread that writes them) nor call into the host (serve(), stop()).
+class HttpResponseSink {
+ public:
+  virtual ~HttpResponseSink() = default;
+  /// The status and headers (Content-Type among them; no Content-Length, no Transfer-Encoding:
+  /// framing is the application server's). `stream`: the body is a `text/event-stream` of
+  /// unknown length, written as it comes (send each write() on at once, chunked or until the
+  /// connection closes); false: the whole body follows in at most one write(), then end().
+  virtual void start(int status, const std::vector<HttpHeader>& headers, bool stream) = 0;
+  /// Bytes of the body (on a stream: whole SSE events or comment lines). false: the client is
+  /// gone or reads too slowly for the sink to keep more; the host ends the stream (and, where
+  /// the protocol says so, cancels the request) as for a client that disconnected.
+  virtual bool write(std::string_view bytes) = 0;
+  /// The response is complete (on a stream: end the chunked body, or close the connection).
+  virtual void end() = 0;
+};
+
 /// Serves one Server over Streamable HTTP (see the file comment).
 class HttpHost {
  public:
@@ -151,6 +198,28 @@ class HttpHost {
   /// Binds and starts serving; returns the bound port. Errc::invalid_config for a bad address
   /// or option, Errc::io_error when the port cannot be bound. Once per host.
   [[nodiscard]] Result<unsigned short> start();
+  /// Starts the host without a listener, for mounting only (serve()): the I/O threads run the
+  /// exchanges' timers and streams, no port is bound (HttpServerOptions::address and port are
+  /// not used; allowed_hosts applies as for a loopback address when empty, so list the Host
+  /// names the application server is reached by). Errc::invalid_config for a bad option. Once
+  /// per host, instead of start(); a started host serves mounted exchanges too.
+  [[nodiscard]] Result<void> start_mounted();
+  /// Serves one HTTP exchange that the application's own HTTP server received on the MCP
+  /// endpoint (HttpServerOptions::path: POST, GET, DELETE; and sse_path, sse_message_path for
+  /// 2024-11-05 clients; another path: 404). Everything the host does on its own connections
+  /// is done: checks (Host, Origin, 413, 415, 406, -32020), eras, sessions, JSON answers, event
+  /// streams (POST replies, GET streams, resumption, HTTP+SSE), batches. The response goes to
+  /// `sink` (see HttpResponseSink for its threads); an event stream holds no host thread while
+  /// it is open. Returns immediately, with the function to call when the application sees the
+  /// client leave (any thread, any number of times, also after end(); it may outlive the host):
+  /// the exchange ends as when a client of the host's own listener disconnects (a modern
+  /// request, or one without a session, is cancelled; a session's stream waits to be resumed).
+  /// Before start()/start_mounted() or after stop(): 503 through the sink, on this thread.
+  /// Thread-safe: any thread, concurrently.
+  std::function<void()> serve(MountedRequest request, std::shared_ptr<HttpResponseSink> sink);
+  /// The options the host was made with (paths, limits), e.g. for an adapter that routes
+  /// HttpServerOptions::path, sse_path and sse_message_path to serve().
+  [[nodiscard]] const HttpServerOptions& options() const;
   /// Stops accepting, closes every connection and stream, cancels the requests in flight (their
   /// handlers see their stop token; answers that come later are dropped) and ends the legacy
   /// sessions; returns once the I/O threads have ended. Idempotent.

@@ -4,7 +4,7 @@
 // it) and Mastra's MCPClient (@mastra/mcp). Each runs the same script against
 // test/servers/tool_server and prints one JSON object of what it saw (errors as strings).
 //   node server_clients.mjs v1|v2|mastra COMMAND [ARGS...]
-//   node server_clients.mjs v1 http://HOST:PORT/mcp          (v1 over Streamable HTTP)
+//   node server_clients.mjs v1|v2|mastra http://HOST:PORT/mcp (over Streamable HTTP)
 //   node server_clients.mjs v1 http://HOST:PORT/sse sse      (v1 over 2024-11-05 HTTP+SSE)
 const [which, command, ...args] = process.argv.slice(2);
 const out = {};
@@ -20,7 +20,7 @@ const rootsAnswer = { roots: [{ uri: "file:///work", name: "work" }] };
 
 if (which === "mastra") {
   const { MCPClient } = await import("@mastra/mcp");
-  const mcp = new MCPClient({ id: `interop-${process.pid}`, servers: { s: { command, args } }, timeout: 20000 });
+  const mcp = new MCPClient({ id: `interop-${process.pid}`, servers: { s: command.startsWith("http") ? { url: new URL(command) } : { command, args } }, timeout: 20000 });
   try {
     await step("tools", async () => Object.keys(await mcp.listTools()).sort());
     await step("echo", async () => {
@@ -70,7 +70,7 @@ if (which === "mastra") {
       const { SSEClientTransport } = await import(`${pkg}/client/sse.js`);
       transport = new SSEClientTransport(new URL(command));
     } else if (command.startsWith("http")) {
-      const { StreamableHTTPClientTransport } = await import(`${pkg}/client/streamableHttp.js`);
+      const { StreamableHTTPClientTransport } = await import(v2 ? pkg : `${pkg}/client/streamableHttp.js`);
       transport = new StreamableHTTPClientTransport(new URL(command));
     } else {
       transport = new StdioClientTransport({ command, args });

@@ -71,27 +71,45 @@ TEST_CASE("server interop: the TypeScript SDK v1 client (legacy) and v2 client (
   }
 }
 
-TEST_CASE("server interop: the TypeScript SDK v1 client over Streamable HTTP and 2024-11-05 HTTP+SSE (HttpHost)") {
-  const int port = testutil::free_port();
-  testutil::ServerProcess server({tool_server(), "--http", std::to_string(port)}, {},
-                                 testutil::temp_path("tool-server-http.log"));
-  REQUIRE(testutil::eventually([&] { return testutil::port_open(port); }, 10000));
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  for (const std::string& target : {base + "/mcp", base + "/sse sse"}) {
-    CAPTURE(target);
-    const json r = run_client("v1", target);
+TEST_CASE("server interop: the TypeScript SDK v1 client over Streamable HTTP and 2024-11-05 HTTP+SSE, v2 and Mastra over Streamable HTTP (HttpHost, and mounted in an httplib server)") {
+  // --http: the host's own listener; --mount: the host mounted into the tool server's own
+  // httplib::Server (mcp/server_httplib.hpp), which answers /health besides.
+  for (const char* mode : {"--http", "--mount"}) {
+    CAPTURE(mode);
+    const int port = testutil::free_port();
+    testutil::ServerProcess server({tool_server(), mode, std::to_string(port)}, {},
+                                   testutil::temp_path("tool-server-http.log"));
+    REQUIRE(testutil::eventually([&] { return testutil::port_open(port); }, 10000));
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    // v2 on Streamable HTTP: 2026-07-28 (its elicitation in input rounds).
+    for (const auto& [client, target] : {std::pair<std::string, std::string>{"v1", base + "/mcp"},
+                                         {"v1", base + "/sse sse"},
+                                         {"v2", base + "/mcp"}}) {
+      CAPTURE(client);
+      CAPTURE(target);
+      const json r = run_client(client, target);
+      CAPTURE(r.dump());
+      CHECK(r["era"] == (client == "v2" ? "modern 2026-07-28" : "legacy"));
+      CHECK(r["server"] == "tool-server");
+      CHECK(r["tools"].size() >= 10);
+      CHECK(r["echo"] == "hi");
+      CHECK(r["add"] == json{{"sum", 5}});
+      CHECK(r["read"] == "static text");
+      CHECK(r["prompt"] == "Say hello to Ada in a warm tone");
+      CHECK(r["complete"] == json::array({"warm", "wry"}));
+      // Requests to the client: on the POST's event stream (Streamable HTTP), on the one stream
+      // (HTTP+SSE); the client POSTs its answers.
+      CHECK(r["elicit"] == "Ada+Ada");
+      CHECK(r["roots"] == "file:///work");
+    }
+    // Mastra's MCPClient (what the mounting issue takes after) over Streamable HTTP.
+    const json r = run_client("mastra", base + "/mcp");
     CAPTURE(r.dump());
-    CHECK(r["server"] == "tool-server");
     CHECK(r["tools"].size() >= 10);
     CHECK(r["echo"] == "hi");
     CHECK(r["add"] == json{{"sum", 5}});
     CHECK(r["read"] == "static text");
-    CHECK(r["prompt"] == "Say hello to Ada in a warm tone");
-    CHECK(r["complete"] == json::array({"warm", "wry"}));
-    // Requests to the client: on the POST's event stream (Streamable HTTP), on the one stream
-    // (HTTP+SSE); the client POSTs its answers.
-    CHECK(r["elicit"] == "Ada+Ada");
-    CHECK(r["roots"] == "file:///work");
+    CHECK(r["prompt"] == "Say hello to Ada");
   }
 }
 

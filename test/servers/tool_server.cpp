@@ -4,8 +4,11 @@
 //   tool_server            serves stdio until stdin ends
 //   tool_server --http PORT  serves HTTP on 127.0.0.1:PORT (Streamable HTTP on /mcp, 2024-11-05
 //                          HTTP+SSE on /sse) until SIGTERM or SIGINT
+//   tool_server --mount PORT the same, mounted into an httplib::Server of its own on
+//                          127.0.0.1:PORT (mcp/server_httplib.hpp), which also answers /health
 #include <mcp/server.hpp>
 #include <mcp/server_http.hpp>
+#include <mcp/server_httplib.hpp>
 
 #include <csignal>
 #include <cstdlib>
@@ -39,7 +42,8 @@ std::atomic<int> g_cancelled{0};
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool http = argc == 3 && std::strcmp(argv[1], "--http") == 0;
+  const bool mount = argc == 3 && std::strcmp(argv[1], "--mount") == 0;
+  const bool http = mount || (argc == 3 && std::strcmp(argv[1], "--http") == 0);
   sigset_t stop_signals;
   if (http) {
     // Blocked before any thread starts, so that every thread leaves them to sigwait below.
@@ -252,6 +256,29 @@ int main(int argc, char** argv) {
                           for (const auto& root : *r) out += (out.empty() ? "" : ",") + root.uri;
                           return text(out);
                         }}));
+  if (mount) {
+    mcp::HttpHost host(server);
+    if (auto ok = host.start_mounted(); !ok) {
+      std::fprintf(stderr, "tool_server: %s\n", ok.error().message.c_str());
+      return 1;
+    }
+    httplib::Server app;
+    app.Get("/health", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); });
+    mcp::mount_httplib(app, host);
+    if (!app.bind_to_port("127.0.0.1", std::atoi(argv[2]))) {
+      std::fprintf(stderr, "tool_server: cannot listen on port %s\n", argv[2]);
+      return 1;
+    }
+    std::thread serving([&] { app.listen_after_bind(); });
+    std::printf("listening on %s\n", argv[2]);
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    host.stop();
+    app.stop();
+    serving.join();
+    return 0;
+  }
   if (http) {
     mcp::HttpHost host(server, {.port = static_cast<unsigned short>(std::atoi(argv[2]))});
     auto port = host.start();
