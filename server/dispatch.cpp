@@ -203,13 +203,10 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     // the `task` param is not part of it and ignored); 2025-11-25, the client asks with `task`.
     const TaskSupport support = tool->spec.task_support;
     if (modern && support != TaskSupport::forbidden) {
-      const auto ext = ctx->client_capabilities.find("extensions");
-      if (ext != ctx->client_capabilities.end() && ext->is_object() && ext->contains(sd::kTasksExtension))
+      if (sd::declares_tasks_extension(ctx->client_capabilities))
         return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, std::nullopt);
       if (support == TaskSupport::required)
-        return respond_error(-32021, "Missing required client capability: tool " + tool->spec.name +
-                                         " runs only as a task (extension " + sd::kTasksExtension + ")",
-                             json{{"requiredCapabilities", {{"extensions", {{sd::kTasksExtension, json::object()}}}}}});
+        return c->respond(id, fail(sd::missing_tasks_extension("tool " + tool->spec.name + " runs only as a task")));
     } else if (!modern && ctx->protocol_version >= "2025-11-25" && tasks_enabled()) {
       const auto task = params.find("task");
       if (task != params.end() && !task->is_null()) {
@@ -417,10 +414,8 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
   // Tasks extension: status notifications of the tasks named (those that exist).
   if (auto ti = f.find("taskIds"); ti != f.end() && !ti->is_null()) {
     if (!ti->is_array()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: taskIds must be an array")));
-    const auto ext = client_caps.find("extensions");
-    if (ext == client_caps.end() || !ext->is_object() || !ext->contains(sd::kTasksExtension))
-      return c->respond(id, fail(rpc_error(-32021, std::string("Missing required client capability: the extension ") + sd::kTasksExtension,
-                                           json{{"requiredCapabilities", {{"extensions", {{sd::kTasksExtension, json::object()}}}}}})));
+    if (!sd::declares_tasks_extension(client_caps))
+      return c->respond(id, fail(sd::missing_tasks_extension("task status notifications")));
     std::lock_guard lk(tasks_m);
     for (const auto& t : *ti)
       if (t.is_string() && l->task_ids.size() < 1024)

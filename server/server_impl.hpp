@@ -44,6 +44,11 @@ inline constexpr const char* kTasksExtension = "io.modelcontextprotocol/tasks";
 // A request's log level that lets no message through (modern requests without logLevel).
 inline constexpr int kNoLogs = 100;
 
+// The tasks extension (tasks.cpp): whether a request's client capabilities declare it, and the
+// -32021 error (data.requiredCapabilities) for a request that needs it.
+bool declares_tasks_extension(const json& client_capabilities);
+Error missing_tasks_extension(const std::string& why);
+
 // Log levels (RFC 5424 order, as MCP's LoggingLevel): the index, or -1 for an unknown name.
 int log_level_index(std::string_view level);
 

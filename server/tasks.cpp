@@ -62,16 +62,6 @@ std::optional<std::string> new_task_id() {
   return id;
 }
 
-bool declares_extension(const json& caps) {
-  const auto ext = caps.find("extensions");
-  return ext != caps.end() && ext->is_object() && ext->contains(sd::kTasksExtension);
-}
-
-Error missing_extension() {
-  return rpc_error(-32021, "Missing required client capability: the extension " + std::string(sd::kTasksExtension),
-                   json{{"requiredCapabilities", {{"extensions", {{sd::kTasksExtension, json::object()}}}}}});
-}
-
 bool terminal(const std::string& status) { return status == "completed" || status == "failed" || status == "cancelled"; }
 
 json error_json(const Error& e) {
@@ -106,6 +96,14 @@ json detailed_json(const Record& r, std::int64_t poll_ms) {
   return j;
 }
 
+// Under tasks_m: what only a run needs, let go once the task is terminal (a modern task's
+// context holds its request's channel).
+void release_run(Record& r) {
+  r.ctx.reset();
+  r.tool.reset();
+  r.args = nullptr;
+}
+
 // What tasks/result answers for a terminal legacy task: exactly the underlying answer, with
 // the related-task _meta on a result.
 Result<json> payload(const Record& r) {
@@ -119,6 +117,20 @@ Result<json> payload(const Record& r) {
 }
 
 }  // namespace
+
+namespace server_detail {
+
+bool declares_tasks_extension(const json& client_capabilities) {
+  const auto ext = client_capabilities.find("extensions");
+  return ext != client_capabilities.end() && ext->is_object() && ext->contains(kTasksExtension);
+}
+
+Error missing_tasks_extension(const std::string& why) {
+  return rpc_error(-32021, "Missing required client capability: " + why + " (extension " + kTasksExtension + ")",
+                   json{{"requiredCapabilities", {{"extensions", {{kTasksExtension, json::object()}}}}}});
+}
+
+}  // namespace server_detail
 
 bool Server::Impl::tasks_enabled() const {
   std::lock_guard lk(m);
@@ -240,14 +252,24 @@ void Server::Impl::start_task(const std::shared_ptr<sd::Connection>& c, const js
 }
 
 void Server::Impl::run_task(const std::shared_ptr<TaskRecord>& rec) {
-  auto& ctx = *rec->ctx;
+  std::shared_ptr<RequestContext::Impl> ctxp;
+  std::shared_ptr<const Tool> tool;
+  json args;
+  {
+    std::lock_guard lk(tasks_m);
+    ctxp = rec->ctx;
+    tool = rec->tool;
+    args = rec->args;
+  }
+  if (!ctxp || !tool) return finish_task(rec, fail(Errc::cancelled, "ended"), false);  // ended meanwhile
+  auto& ctx = *ctxp;
   Result<json> r = fail(Errc::cancelled, "cancelled");
   if (!rec->stop->stop_requested()) {
     // Each run (2026-07-28: again after tasks/update) asks its questions afresh.
     ctx.asked = json::object();
     ctx.questions = 0;
     ctx.keys.clear();
-    auto t = run_tool(*rec->tool, rec->args, ctx, rec->legacy_invalid);
+    auto t = run_tool(*tool, args, ctx, rec->legacy_invalid);
     if (t) {
       json out;
       to_json(out, *t);
@@ -258,6 +280,7 @@ void Server::Impl::run_task(const std::shared_ptr<TaskRecord>& rec) {
   }
   finish_task(rec, std::move(r), rec->modern && !ctx.asked.empty());
 }
+
 
 void Server::Impl::finish_task(const std::shared_ptr<TaskRecord>& rec, Result<json> r, bool asked) {
   Waiters waiters;
@@ -289,11 +312,11 @@ void Server::Impl::finish_task(const std::shared_ptr<TaskRecord>& rec, Result<js
         rec->message = !r ? "The task failed: " + r.error().message : tool_error ? "The tool reported an error." : "";
         rec->outcome = std::move(r);
         waiters = std::move(rec->waiters);
-        rec->args = nullptr;  // not needed any more
       }
       note = rec->modern ? detailed_json(*rec, options.task_poll_interval.count())
                          : task_json(*rec, options.task_poll_interval.count());
     }
+    if (terminal(rec->status)) release_run(*rec);
   }
   if (!rec->modern) {
     auto owner = rec->owner.lock();
@@ -343,8 +366,8 @@ bool Server::Impl::task_method(const std::shared_ptr<sd::Connection>& c, const j
   if (modern) {
     // SEP-2663: tasks/result and tasks/list are not part of the extension; the rest needs it.
     if (method == "tasks/result" || method == "tasks/list") return not_found(" is not part of the tasks extension");
-    if (!declares_extension(ctx.client_capabilities)) {
-      c->respond(id, fail(missing_extension()));
+    if (!sd::declares_tasks_extension(ctx.client_capabilities)) {
+      c->respond(id, fail(sd::missing_tasks_extension(method + " is part of the tasks extension")));
       return true;
     }
   } else if (ctx.protocol_version < "2025-11-25" || method == "tasks/update") {
@@ -425,6 +448,7 @@ bool Server::Impl::task_method(const std::shared_ptr<sd::Connection>& c, const j
                                   "Cannot cancel task: already in terminal status '" + rec->status + "'",
                                   json{{"taskId", task_id}, {"status", rec->status}}));
       } else {
+        if (rec->status == "input_required" && modern) release_run(*rec);  // no run under way
         rec->status = "cancelled";
         rec->message = "The task was cancelled by request.";
         rec->updated_ms = wall_ms();
