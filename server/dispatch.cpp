@@ -203,8 +203,28 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     // the `task` param is not part of it and ignored); 2025-11-25, the client asks with `task`.
     const TaskSupport support = tool->spec.task_support;
     if (modern && support != TaskSupport::forbidden) {
-      if (sd::declares_tasks_extension(ctx->client_capabilities))
-        return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, std::nullopt);
+      if (sd::declares_tasks_extension(ctx->client_capabilities)) {
+        if (!tool->spec.before_task) return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, std::nullopt);
+        // Input rounds first, then the task (which answers this request itself).
+        return run_on_pool(c, id, ctx, [self = shared_from_this(), c, id, ctx, tool, args = std::move(args), legacy_invalid]() -> Result<json> {
+          RequestContext context(*ctx);
+          Result<void> r = fail(Errc::invalid_argument, "no result");
+          try {
+            r = tool->spec.before_task(args, context);
+          } catch (const std::exception& e) {
+            self->diagnose("tool " + tool->spec.name + ": before_task threw: " + e.what());
+            r = fail(rpc_error(jsonrpc::internal_error, "Internal error in tool " + tool->spec.name));
+          } catch (...) {
+            self->diagnose("tool " + tool->spec.name + ": before_task threw");
+            r = fail(rpc_error(jsonrpc::internal_error, "Internal error in tool " + tool->spec.name));
+          }
+          if (!ctx->asked.empty()) return json::object();  // answered input_required by run_on_pool
+          if (!r) return fail(std::move(r.error()));
+          // The task's own context (this one is still read by run_on_pool), with the answers so far.
+          self->start_task(c, id, std::make_shared<RequestContext::Impl>(*ctx), tool, args, legacy_invalid, std::nullopt);
+          return json(json::value_t::discarded);  // answered already
+        });
+      }
       if (support == TaskSupport::required)
         return c->respond(id, fail(sd::missing_tasks_extension("tool " + tool->spec.name + " runs only as a task")));
     } else if (!modern && ctx->protocol_version >= "2025-11-25" && tasks_enabled()) {
@@ -318,6 +338,7 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
       answer = !ctx->stop.stop_requested() && !c->closing;
     }
     if (!answer) return;
+    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
     if (!r) return c->respond(id, fail(std::move(r.error())));
     c->respond(id, self->finish(modern, std::move(*r), cacheable));
   };

@@ -231,6 +231,12 @@ struct ServerTool {
   /// Task execution (tools/list `execution.taskSupport` in 2025-11-25). A task's handler sees
   /// the task's stop token (tasks/cancel, TTL expiry, its legacy session ending).
   TaskSupport task_support = TaskSupport::forbidden;
+  /// 2026-07-28 tasks, optional: runs on the handler threads before the task is created, as an
+  /// ordinary call would: what it asks (elicit(), sample(), roots()) is answered by input rounds
+  /// (`input_required`, the client calls again), resolved before the task exists (SEP-2663).
+  /// An error ends the call with it; success creates the task, whose handler finds the answers
+  /// given so far under the same keys. 2025-11-25 and sync calls do not run it.
+  std::function<Result<void>(const nlohmann::json& arguments, RequestContext& context)> before_task{};
 };
 
 /// Reads a resource: its contents (one item or more; text or base64 blob). For a template,

@@ -507,6 +507,25 @@ void add_task_tools(mcp::Server& server) {
          if (!r) return mcp::fail(r.error());
          return mcp::text_result(r->action == "accept" ? "Deleted " + file : "Kept " + file);
        });
+  // tasks-mrtr-composition: the name first (input rounds), then the task, which greets.
+  const auto ask_name = [](mcp::RequestContext& ctx) -> mcp::Result<std::string> {
+    auto r = ctx.elicit(form("What is your name?", string_form("name")), "user_name");
+    if (!r) return mcp::fail(r.error());
+    return r->content.value("name", std::string("?"));
+  };
+  must(server.add_tool({.name = "test_tool_with_task", .description = "Asks a name (input rounds), then greets in a task",
+                        .input_schema = no_args,
+                        .handler = [ask_name](const json&, mcp::RequestContext& ctx) -> ToolResult {
+                          auto name = ask_name(ctx);
+                          if (!name) return mcp::fail(name.error());
+                          return mcp::text_result("Hello, " + *name + "!");
+                        },
+                        .task_support = mcp::TaskSupport::required,
+                        .before_task = [ask_name](const json&, mcp::RequestContext& ctx) -> mcp::Result<void> {
+                          auto name = ask_name(ctx);
+                          if (!name) return mcp::fail(name.error());
+                          return {};
+                        }}));
   tool("multi_input", "Asks two questions at once (a task)", no_args, mcp::TaskSupport::optional,
        [](const json&, mcp::RequestContext& ctx) -> ToolResult {
          auto first = ctx.elicit(form("Your name?", string_form("name")));

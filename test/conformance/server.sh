@@ -21,8 +21,7 @@
 #                        SEP-2663) that pass, at 2026-07-28, against conformance_server --tasks
 #                        (its task fixtures are left out of every other run). Not in the group:
 #                        tasks-status-notifications (the suite only records SKIPPED: its harness
-#                        is pending) and tasks-mrtr-composition (needs input rounds before the
-#                        task is created, which the server does not do)
+#                        is pending)
 #
 # One conformance_server (--port 0, Streamable HTTP at http://127.0.0.1:PORT/mcp) serves every
 # scenario of a run; it is started again if it dies (and the scenario that killed it fails).
@@ -45,7 +44,7 @@ die() { echo "server.sh: $*" >&2; exit 2; }
 # shellcheck source=suite.sh
 . "$ROOT/test/conformance/suite.sh"
 
-HELP_LINES=3,39
+HELP_LINES=3,38
 conformance_args "$@"
 set -- ${args[@]+"${args[@]}"}
 
@@ -72,7 +71,7 @@ is_pending() {
 
 # The tasks extension's scenarios that pass (group tasks); see the group's note above.
 TASKS_GROUP="tasks-lifecycle tasks-capability-negotiation tasks-wire-fields tasks-request-state-removal tasks-mrtr-input
-  tasks-request-headers tasks-dispatch-and-envelope tasks-required-task-error"
+  tasks-request-headers tasks-dispatch-and-envelope tasks-required-task-error tasks-mrtr-composition"
 
 # Checks each scenario must produce as SUCCESS, from the scenario sources. An entry is a check
 # id, or id#name where several checks share one id. $1 = name, $2 = version.

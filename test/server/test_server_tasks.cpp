@@ -28,7 +28,7 @@ const json kModernMeta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"}
 
 // A server with tools that run as tasks, and counters of what their handlers saw.
 struct TaskServer {
-  std::atomic<int> started{0}, stopped{0}, finished{0};
+  std::atomic<int> started{0}, stopped{0}, finished{0}, before{0};
   mcp::Server server;
 
   explicit TaskServer(mcp::ServerOptions o = {}) : server(with_identity(std::move(o))) {
@@ -77,6 +77,29 @@ struct TaskServer {
                             return mcp::text_result("hello " + r->content.value("name", std::string("?")));
                           },
                           .task_support = mcp::TaskSupport::optional}));
+    // 2026-07-28: asks the name by input rounds before the task; the task greets.
+    auto ask_name = [](mcp::RequestContext& ctx) -> mcp::Result<std::string> {
+      mcp::ElicitRequest q;
+      q.message = "Your name?";
+      q.requested_schema = object_schema({{"name", {{"type", "string"}}}});
+      auto r = ctx.elicit(q, "who");
+      if (!r) return mcp::fail(r.error());
+      return r->content.value("name", std::string("?"));
+    };
+    must(server.add_tool({.name = "greet_task",
+                          .handler = [ask_name](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                            auto n = ask_name(ctx);
+                            if (!n) return mcp::fail(n.error());
+                            return mcp::text_result("hi " + *n);
+                          },
+                          .task_support = mcp::TaskSupport::optional,
+                          .before_task = [ask_name, this](const json&, mcp::RequestContext& ctx) -> mcp::Result<void> {
+                            ++before;
+                            auto n = ask_name(ctx);
+                            if (!n) return mcp::fail(n.error());
+                            if (*n == "nobody") return mcp::fail(mcp::Error::make(mcp::Errc::invalid_argument, "no one to greet"));
+                            return {};
+                          }}));
   }
   static mcp::ServerOptions with_identity(mcp::ServerOptions o) {
     o.identity = {.name = "task-server", .version = "1.0.0"};
@@ -409,6 +432,24 @@ TEST_CASE("server tasks, 2026-07-28 extension over stdio: server-directed tasks,
   CHECK(s.modern("tasks/cancel", {{"taskId", id}})["result"]["resultType"] == "complete");
   CHECK(error_code(s.modern("tasks/cancel", {{"taskId", "nope"}})) == -32602);
   CHECK(error_code(s.modern("tasks/get", {{"taskId", "nope"}})) == -32602);
+  // Input rounds before the task (before_task): round 1 input_required, no task yet; round 2
+  // with the answer: the task, whose handler finds the answer.
+  auto round1 = s.modern("tools/call", {{"name", "greet_task"}})["result"];
+  CHECK(round1["resultType"] == "input_required");
+  CHECK_FALSE(round1.contains("taskId"));
+  REQUIRE(round1["inputRequests"].contains("who"));
+  auto round2 = s.modern("tools/call", {{"name", "greet_task"}, {"requestState", round1["requestState"]},
+                                        {"inputResponses", {{"who", {{"action", "accept"}, {"content", {{"name", "Bo"}}}}}}}})["result"];
+  CHECK(round2["resultType"] == "task");
+  CHECK_FALSE(round2.contains("requestState"));
+  CHECK_FALSE(round2.contains("inputRequests"));
+  CHECK(s.wait_status(round2["taskId"], "completed", true)["result"]["content"][0]["text"] == "hi Bo");
+  CHECK(ts.before == 2);
+  // before_task's error ends the call, with no task.
+  auto refused_early = s.modern("tools/call", {{"name", "greet_task"}, {"requestState", round1["requestState"]},
+                                               {"inputResponses", {{"who", {{"action", "accept"}, {"content", {{"name", "nobody"}}}}}}}});
+  CHECK(refused_early.contains("error"));
+  CHECK_FALSE(refused_early.contains("result"));
   // Not in the extension: tasks/result, tasks/list (-32601).
   CHECK(error_code(s.modern("tasks/result", {{"taskId", id}})) == -32601);
   CHECK(error_code(s.modern("tasks/list")) == -32601);
