@@ -337,7 +337,9 @@ TEST_CASE("server tasks: a task belongs to its session; 2026-07-28 requests and 
   auto init = probe.request("initialize", {{"protocolVersion", "2025-06-18"}, {"capabilities", json::object()},
                                            {"clientInfo", {{"name", "p"}, {"version", "0"}}}});
   CHECK_FALSE(init["result"]["capabilities"].contains("tasks"));
-  for (const auto& t : old.request("tools/list")["result"]["tools"]) CHECK_FALSE(t.contains("execution"));
+  const json old_tools = old.request("tools/list")["result"]["tools"];
+  REQUIRE_FALSE(old_tools.empty());
+  for (const auto& t : old_tools) CHECK_FALSE(t.contains("execution"));
   CHECK(old.call("must_task", {{"ms", 0}}, json::object())["result"]["content"][0]["text"] == "slept 0");
   CHECK(error_code(old.request("tasks/get", {{"taskId", id}})) == -32601);
   // A session that ends cancels its running tasks (and its handler returns before serving ends).
@@ -388,7 +390,9 @@ TEST_CASE("server tasks, 2026-07-28 extension over stdio: server-directed tasks,
   auto caps = s.modern("server/discover")["result"]["capabilities"];
   CHECK(caps["extensions"]["io.modelcontextprotocol/tasks"].is_object());
   CHECK_FALSE(caps.contains("tasks"));
-  for (const auto& t : s.modern("tools/list")["result"]["tools"]) CHECK_FALSE(t.contains("execution"));
+  const json modern_tools = s.modern("tools/list")["result"]["tools"];
+  REQUIRE_FALSE(modern_tools.empty());
+  for (const auto& t : modern_tools) CHECK_FALSE(t.contains("execution"));
   // A task-supporting tool, for a client with the extension: a flat CreateTaskResult.
   auto created = s.modern("tools/call", {{"name", "sleep"}, {"arguments", {{"ms", 200}}}})["result"];
   CHECK(created["resultType"] == "task");
