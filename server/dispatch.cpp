@@ -120,6 +120,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
                  method == "resources/subscribe" || method == "resources/unsubscribe"))
     return respond_error(jsonrpc::method_not_found,
                          "Method not found: " + method + " is not part of protocol revision " + ctx->protocol_version);
+  if (task_method(c, id, method, params, *ctx)) return;
   if (method == "initialize") {
     const auto requested = params.find("protocolVersion");
     const std::string asked = requested != params.end() && requested->is_string() ? requested->get<std::string>() : "";
@@ -132,6 +133,10 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
       if (auto k = params.find("capabilities"); k != params.end() && k->is_object()) c->client_capabilities = *k;
     }
     json result{{"protocolVersion", chosen}, {"capabilities", caps}, {"serverInfo", identity_json()}};
+    // 2025-11-25 tasks: tools/call may be a task, and the session's tasks listed and cancelled.
+    if (chosen >= "2025-11-25" && tasks_enabled())
+      result["capabilities"]["tasks"] = {{"list", json::object()}, {"cancel", json::object()},
+                                         {"requests", {{"tools", {{"call", json::object()}}}}}};
     if (options.identity.instructions) result["instructions"] = *options.identity.instructions;
     return c->respond(id, result);
   }
@@ -152,7 +157,8 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   }
 
   // The lists: one page each, in the order things were added.
-  const auto list = [&](const char* capability, const char* key, auto entries) {
+  const auto raw = [](const auto& entry) -> const json& { return entry.info.raw; };
+  const auto list = [&](const char* capability, const char* key, auto entries, auto item) {
     if (!caps.contains(capability)) return not_found();
     std::size_t offset = 0;
     if (auto cur = params.find("cursor"); cur != params.end() && !cur->is_null()) {
@@ -162,15 +168,24 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     }
     json items = json::array();
     const std::size_t page = std::max<std::size_t>(options.page_size, 1);
-    for (std::size_t i = offset; i < entries.size() && items.size() < page; ++i) items.push_back(entries[i]->info.raw);
+    for (std::size_t i = offset; i < entries.size() && items.size() < page; ++i) items.push_back(item(*entries[i]));
     json result{{key, std::move(items)}};
     if (offset + page < entries.size()) result["nextCursor"] = encode_cursor(offset + page);
     c->respond(id, finish(modern, std::move(result), true));
   };
-  if (method == "tools/list") return list("tools", "tools", snapshot(tools));
-  if (method == "resources/list") return list("resources", "resources", snapshot(resources));
-  if (method == "resources/templates/list") return list("resources", "resourceTemplates", snapshot(templates));
-  if (method == "prompts/list") return list("prompts", "prompts", snapshot(prompts));
+  if (method == "tools/list") {
+    // 2025-11-25: each tool says whether it runs as a task (execution.taskSupport).
+    if (modern || ctx->protocol_version < "2025-11-25") return list("tools", "tools", snapshot(tools), raw);
+    return list("tools", "tools", snapshot(tools), [](const Tool& t) {
+      json j = t.info.raw;
+      if (t.spec.task_support != TaskSupport::forbidden)
+        j["execution"] = {{"taskSupport", t.spec.task_support == TaskSupport::required ? "required" : "optional"}};
+      return j;
+    });
+  }
+  if (method == "resources/list") return list("resources", "resources", snapshot(resources), raw);
+  if (method == "resources/templates/list") return list("resources", "resourceTemplates", snapshot(templates), raw);
+  if (method == "prompts/list") return list("prompts", "prompts", snapshot(prompts), raw);
 
   if (method == "tools/call") {
     if (!caps.contains("tools")) return not_found();
@@ -184,6 +199,48 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     // Revisions before 2025-11-25 call arguments the schema refuses a protocol error.
     const bool legacy_invalid = !modern && ctx->protocol_version < "2025-11-25";
+    // Tasks: 2026-07-28, the server decides (a task for a client that declared the extension;
+    // the `task` param is not part of it and ignored); 2025-11-25, the client asks with `task`.
+    const TaskSupport support = tool->spec.task_support;
+    if (modern && support != TaskSupport::forbidden) {
+      if (sd::declares_tasks_extension(ctx->client_capabilities)) {
+        if (!tool->spec.before_task) return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, std::nullopt);
+        // Input rounds first, then the task (which answers this request itself).
+        return run_on_pool(c, id, ctx, [self = shared_from_this(), c, id, ctx, tool, args = std::move(args), legacy_invalid]() -> Result<json> {
+          RequestContext context(*ctx);
+          Result<void> r = fail(Errc::invalid_argument, "no result");
+          try {
+            r = tool->spec.before_task(args, context);
+          } catch (const std::exception& e) {
+            self->diagnose("tool " + tool->spec.name + ": before_task threw: " + e.what());
+            r = fail(rpc_error(jsonrpc::internal_error, "Internal error in tool " + tool->spec.name));
+          } catch (...) {
+            self->diagnose("tool " + tool->spec.name + ": before_task threw");
+            r = fail(rpc_error(jsonrpc::internal_error, "Internal error in tool " + tool->spec.name));
+          }
+          if (!ctx->asked.empty()) return json::object();  // answered input_required by run_on_pool
+          if (!r) return fail(std::move(r.error()));
+          // The task's own context (this one is still read by run_on_pool), with the answers so far.
+          self->start_task(c, id, std::make_shared<RequestContext::Impl>(*ctx), tool, args, legacy_invalid, std::nullopt);
+          return json(json::value_t::discarded);  // answered already
+        });
+      }
+      if (support == TaskSupport::required)
+        return c->respond(id, fail(sd::missing_tasks_extension("tool " + tool->spec.name + " runs only as a task")));
+    } else if (!modern && ctx->protocol_version >= "2025-11-25" && tasks_enabled()) {
+      const auto task = params.find("task");
+      if (task != params.end() && !task->is_null()) {
+        if (!task->is_object()) return respond_error(jsonrpc::invalid_params, "tools/call: task must be an object");
+        if (support == TaskSupport::forbidden)
+          return respond_error(jsonrpc::method_not_found, "Tool " + tool->spec.name + " does not support task-augmented calls");
+        std::optional<std::int64_t> ttl;
+        if (auto t = task->find("ttl"); t != task->end() && t->is_number()) ttl = static_cast<std::int64_t>(t->get<double>());
+        return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, ttl);
+      }
+      if (support == TaskSupport::required)
+        return respond_error(jsonrpc::method_not_found,
+                             "Tool " + tool->spec.name + " must be called as a task (task in the params of tools/call)");
+    }
     return run_on_pool(c, id, ctx, [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
       auto r = self->run_tool(*tool, args, *ctx, legacy_invalid);
       if (!r) return fail(std::move(r.error()));
@@ -245,7 +302,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   }
   if (method == "subscriptions/listen") {
     if (!modern) return not_found();
-    return listen(c, id, params);
+    return listen(c, id, params, ctx->client_capabilities);
   }
   if (method == "completion/complete") {
     if (!caps.contains("completions")) return not_found();
@@ -281,6 +338,7 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
       answer = !ctx->stop.stop_requested() && !c->closing;
     }
     if (!answer) return;
+    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
     if (!r) return c->respond(id, fail(std::move(r.error())));
     c->respond(id, self->finish(modern, std::move(*r), cacheable));
   };
@@ -354,7 +412,8 @@ void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json
   });
 }
 
-void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params) {
+void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params,
+                          const json& client_caps) {
   const auto filter = params.find("notifications");
   if (filter != params.end() && !filter->is_object())
     return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: notifications must be an object")));
@@ -373,11 +432,22 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
     for (const auto& u : *rs)
       if (u.is_string() && l->uris.size() < 1024) l->uris.insert(u.get<std::string>());
   }
+  // Tasks extension: status notifications of the tasks named (those that exist).
+  if (auto ti = f.find("taskIds"); ti != f.end() && !ti->is_null()) {
+    if (!ti->is_array()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: taskIds must be an array")));
+    if (!sd::declares_tasks_extension(client_caps))
+      return c->respond(id, fail(sd::missing_tasks_extension("task status notifications")));
+    std::lock_guard lk(tasks_m);
+    for (const auto& t : *ti)
+      if (t.is_string() && l->task_ids.size() < 1024)
+        if (auto it = tasks.find(t.get<std::string>()); it != tasks.end() && it->second->modern) l->task_ids.insert(it->first);
+  }
   json granted = json::object();
   if (l->tools) granted["toolsListChanged"] = true;
   if (l->prompts) granted["promptsListChanged"] = true;
   if (l->resources) granted["resourcesListChanged"] = true;
   if (!l->uris.empty()) granted["resourceSubscriptions"] = std::vector<std::string>(l->uris.begin(), l->uris.end());
+  if (!l->task_ids.empty()) granted["taskIds"] = std::vector<std::string>(l->task_ids.begin(), l->task_ids.end());
   // Open until the client cancels it (stdio: notifications/cancelled; HTTP: closing the stream)
   // or goes away: then it is forgotten, unanswered.
   l->stop = std::make_shared<std::stop_source>();

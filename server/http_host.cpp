@@ -885,8 +885,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
                     "Header mismatch: Mcp-Method header value '" + *method_header + "' does not match body value '" +
                         method + "'",
                     id);
+    // SEP-2663: the tasks extension's tasks/get, tasks/update and tasks/cancel name their task.
     const char* name_key = (method == "tools/call" || method == "prompts/get") ? "name"
                            : method == "resources/read"                        ? "uri"
+                           : (method == "tasks/get" || method == "tasks/update" || method == "tasks/cancel") ? "taskId"
                                                                                : nullptr;
     if (name_key && params.is_object()) {
       const auto body_name = params.find(name_key);

@@ -135,6 +135,15 @@ Result<json> ask(RequestContext::Impl& ctx, const char* kind, std::string_view n
     ctx.asked[key] = json{{"method", method}, {"params", std::move(params)}};
     return fail(Errc::input_required, "waiting for the client's answer to " + method);
   }
+  if (!ctx.task_id.empty()) {
+    // 2025-11-25 task: the request names its task, and the task is input_required meanwhile.
+    params["_meta"][sd::kMetaRelatedTask] = json{{"taskId", ctx.task_id}};
+    if (ctx.task_waiting) ctx.task_waiting(true);
+    auto r = ctx.connection->request(nullptr, method, std::move(params), ctx.stop,
+                                     std::chrono::steady_clock::now() + ctx.client_request_timeout);
+    if (ctx.task_waiting) ctx.task_waiting(false);
+    return r;
+  }
   return ctx.connection->request(ctx.id, method, std::move(params), ctx.stop,
                                  std::chrono::steady_clock::now() + ctx.client_request_timeout);
 }

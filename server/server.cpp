@@ -96,13 +96,27 @@ const std::string& RequestContext::session_id() const {
 }
 std::stop_token RequestContext::stop_token() const { return impl_.stop; }
 
+namespace {
+
+// A handler's notification. A task's: 2025-11-25, with the related-task _meta, not on the
+// call's response (answered long ago) but as a notification of the session's; 2026-07-28, not
+// sent (the tasks extension has no progress or log messages for tasks).
+Result<void> notify_for(RequestContext::Impl& impl, const std::string& method, nlohmann::json params) {
+  if (impl.task_id.empty()) return impl.connection->notify(impl.id, method, std::move(params));
+  if (impl.era == Era::modern) return {};
+  params["_meta"][server_detail::kMetaRelatedTask] = {{"taskId", impl.task_id}};
+  return impl.connection->notify(nullptr, method, std::move(params));
+}
+
+}  // namespace
+
 Result<void> RequestContext::progress(double progress, std::optional<double> total, std::string message) {
   const auto token = impl_.meta.find("progressToken");
   if (token == impl_.meta.end() || !impl_.connection) return {};
   nlohmann::json params{{"progressToken", *token}, {"progress", progress}};
   if (total) params["total"] = *total;
   if (!message.empty()) params["message"] = std::move(message);
-  return impl_.connection->notify(impl_.id, "notifications/progress", std::move(params));
+  return notify_for(impl_, "notifications/progress", std::move(params));
 }
 
 bool RequestContext::close_stream(std::chrono::milliseconds retry) {
@@ -115,7 +129,7 @@ Result<void> RequestContext::log(std::string_view level, nlohmann::json data, st
   if (!impl_.connection || index < impl_.log_level) return {};
   nlohmann::json params{{"level", std::string(level)}, {"data", std::move(data)}};
   if (!logger.empty()) params["logger"] = std::move(logger);
-  return impl_.connection->notify(impl_.id, "notifications/message", std::move(params));
+  return notify_for(impl_, "notifications/message", std::move(params));
 }
 
 // ------------------------------------------------------------------ results
@@ -245,7 +259,6 @@ nlohmann::json Server::Impl::identity_json() const {
 nlohmann::json Server::Impl::capabilities(bool modern) const {
   // What the server has (a capability it declares must have handlers behind it); list changes
   // reach legacy clients (modern ones would need subscriptions/listen, not served yet).
-  (void)modern;  // list changes reach both eras (legacy notifications, subscriptions/listen)
   nlohmann::json caps{{"logging", nlohmann::json::object()}};
   std::lock_guard lk(m);
   if (!tools.empty()) caps["tools"] = {{"listChanged", true}};
@@ -255,6 +268,11 @@ nlohmann::json Server::Impl::capabilities(bool modern) const {
   for (const auto& p : prompts) completes = completes || static_cast<bool>(p->spec.complete);
   for (const auto& t : templates) completes = completes || static_cast<bool>(t->spec.complete);
   if (completes) caps["completions"] = nlohmann::json::object();
+  // 2026-07-28: the tasks extension (SEP-2663), when a tool may run as a task. (2025-11-25's
+  // `tasks` capability is added by initialize, for that revision.)
+  bool tasks = false;
+  for (const auto& t : tools) tasks = tasks || t->spec.task_support != TaskSupport::forbidden;
+  if (modern && tasks) caps["extensions"][server_detail::kTasksExtension] = nlohmann::json::object();
   return caps;
 }
 
@@ -450,7 +468,10 @@ ServerOptions with_defaults(ServerOptions o) {
 
 Server::Server(ServerOptions options) : impl_(std::make_shared<Impl>(with_defaults(std::move(options)))) {}
 
-Server::~Server() { impl_->pool.stop(); }
+Server::~Server() {
+  impl_->cancel_all_tasks();  // their handlers see their stop tokens, then the pool waits for them
+  impl_->pool.stop();
+}
 
 Result<void> Server::add_tool(ServerTool tool) {
   if (tool.name.empty()) return fail(Errc::invalid_argument, "a tool needs a name");

@@ -11,6 +11,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <deque>
 #include <map>
 #include <memory>
@@ -36,9 +38,16 @@ inline constexpr const char* kMetaClientCaps = "io.modelcontextprotocol/clientCa
 inline constexpr const char* kMetaLogLevel = "io.modelcontextprotocol/logLevel";
 inline constexpr const char* kMetaServerInfo = "io.modelcontextprotocol/serverInfo";
 inline constexpr const char* kMetaSubscriptionId = "io.modelcontextprotocol/subscriptionId";
+inline constexpr const char* kMetaRelatedTask = "io.modelcontextprotocol/related-task";
+inline constexpr const char* kTasksExtension = "io.modelcontextprotocol/tasks";
 
 // A request's log level that lets no message through (modern requests without logLevel).
 inline constexpr int kNoLogs = 100;
+
+// The tasks extension (tasks.cpp): whether a request's client capabilities declare it, and the
+// -32021 error (data.requiredCapabilities) for a request that needs it.
+bool declares_tasks_extension(const json& client_capabilities);
+Error missing_tasks_extension(const std::string& why);
 
 // Log levels (RFC 5424 order, as MCP's LoggingLevel): the index, or -1 for an unknown name.
 int log_level_index(std::string_view level);
@@ -154,6 +163,10 @@ struct RequestContext::Impl {
   int questions = 0;
   std::set<std::string> keys;
   std::string input_method, input_digest;  // what a sealed state is bound to
+  // A task's run (tasks.cpp): its id; legacy: told when the handler waits for the client's
+  // answer (the task is input_required meanwhile).
+  std::string task_id;
+  std::function<void(bool waiting)> task_waiting;
 };
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -180,6 +193,52 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   explicit Impl(ServerOptions o);
 
+  // Tasks (tasks.cpp): the 2025-11-25 utility (legacy sessions at that revision) and the
+  // 2026-07-28 extension. Guarded by tasks_m.
+  struct TaskRecord {
+    std::string id;
+    std::uint64_t seq = 0;           // creation order (tasks/list cursors)
+    bool modern = false;
+    std::weak_ptr<server_detail::Connection> owner;  // legacy: the session the task belongs to
+    const server_detail::Connection* owner_ptr = nullptr;
+    std::string status = "working";
+    std::string message;             // statusMessage
+    std::int64_t created_ms = 0, updated_ms = 0;  // wall clock, ms since the epoch
+    std::int64_t ttl_ms = 0;
+    std::chrono::steady_clock::time_point expires;
+    std::optional<Result<json>> outcome;  // the underlying request's answer, once done
+    std::shared_ptr<std::stop_source> stop;
+    std::shared_ptr<RequestContext::Impl> ctx;
+    std::shared_ptr<const Tool> tool;
+    json args;
+    bool legacy_invalid = false;
+    json outstanding = json::object();   // 2026-07-28: inputRequests not answered yet
+    std::vector<std::pair<std::weak_ptr<server_detail::Connection>, json>> waiters;  // tasks/result
+  };
+  using TaskWaiters = std::vector<std::pair<std::weak_ptr<server_detail::Connection>, json>>;
+  using DroppedTasks = std::vector<std::pair<std::shared_ptr<TaskRecord>, TaskWaiters>>;
+  std::mutex tasks_m;
+  std::map<std::string, std::shared_ptr<TaskRecord>> tasks;
+  std::uint64_t task_seq = 0;
+  // Any tool runs as a task: the capability (legacy) / extension (modern) is declared.
+  [[nodiscard]] bool tasks_enabled() const;
+  // tools/call as a task: answers the CreateTaskResult, runs the handler on the pool.
+  void start_task(const std::shared_ptr<server_detail::Connection>& c, const json& id,
+                  const std::shared_ptr<RequestContext::Impl>& ctx, std::shared_ptr<const Tool> tool, json args,
+                  bool legacy_invalid, std::optional<std::int64_t> requested_ttl);
+  // tasks/get, tasks/result, tasks/list, tasks/cancel, tasks/update (true: `method` was one).
+  bool task_method(const std::shared_ptr<server_detail::Connection>& c, const json& id, const std::string& method,
+                   const json& params, const RequestContext::Impl& ctx);
+  void cancel_all_tasks();
+  void run_task(const std::shared_ptr<TaskRecord>& rec);
+  // The handler's run ended with `r` (`asked`: 2026-07-28, it waits for the client's input).
+  void finish_task(const std::shared_ptr<TaskRecord>& rec, Result<json> r, bool asked);
+  void set_task_status(const std::shared_ptr<TaskRecord>& rec, const std::string& status, const std::string& message);
+  void prune_tasks(DroppedTasks& dropped);  // under tasks_m
+  void after_prune(DroppedTasks& dropped);  // outside it
+  // 2026-07-28: notifications/tasks to the subscriptions/listen streams that asked for the task.
+  void notify_task_listeners(const std::string& task_id, const json& task);
+
   ServerOptions options;
   server_detail::HandlerPool pool;
   mutable std::mutex m;  // the registries
@@ -193,12 +252,14 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     json id;                        // the listen request's id: the subscriptionId
     bool tools = false, prompts = false, resources = false;
     std::set<std::string> uris;     // resourceSubscriptions
+    std::set<std::string> task_ids; // taskIds (tasks extension)
     std::shared_ptr<std::stop_source> stop;
     std::unique_ptr<std::stop_callback<std::function<void()>>> on_stop;
   };
   std::mutex listeners_m;
   std::vector<std::shared_ptr<Listener>> listeners;
-  void listen(const std::shared_ptr<server_detail::Connection>& c, const json& id, const json& params);
+  void listen(const std::shared_ptr<server_detail::Connection>& c, const json& id, const json& params,
+              const json& client_caps);
   // The hosts' connections, for list changes and resource updates (pruned as they end).
   std::mutex connections_m;
   std::vector<std::weak_ptr<server_detail::Connection>> connections;

@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <map>
+#include <optional>
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
@@ -91,25 +93,99 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
     json msg = detail::parse_json(line, &why, max_values);
     if (msg.is_discarded())
       return reply_error(nullptr, jsonrpc::parse_error, "Parse error: the message " + detail::describe(why, max_values));
-    if (msg.is_array()) return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: batches are not supported");
-    if (!msg.is_object()) return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: not a JSON object");
-    const auto id = msg.find("id");
-    const bool id_ok = id != msg.end() && (id->is_string() || id->is_number_integer());
-    const json reply_id = id_ok ? *id : json();
-    const auto version = msg.find("jsonrpc");
-    if (version == msg.end() || *version != "2.0")
-      return reply_error(reply_id, jsonrpc::invalid_request, "Invalid Request: jsonrpc must be \"2.0\"");
-    const auto method = msg.find("method");
-    if (method != msg.end()) {
-      if (!method->is_string()) return reply_error(reply_id, jsonrpc::invalid_request, "Invalid Request: method must be a string");
-      if (id != msg.end() && !id_ok)
-        return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: id must be a string or an integer");
-    }
+    if (msg.is_array()) return take_batch(std::move(msg));
+    if (auto bad = check(msg)) return reply_error(bad->id, jsonrpc::invalid_request, std::move(bad->message));
+    if (msg.contains("method")) forget_cancelled(msg);
     receive(std::move(msg));
   }
   void reply_error(const json& id, int code, std::string message) {
     respond(id, fail(jsonrpc::error(Errc::invalid_message, code, std::move(message))));
   }
+
+  struct Refusal {
+    json id;  // what the error answer names (null when the id itself is bad)
+    std::string message;
+  };
+  // What is wrong with one message (an object, else nothing to say).
+  static std::optional<Refusal> check(const json& msg) {
+    if (!msg.is_object()) return Refusal{nullptr, "Invalid Request: not a JSON object"};
+    const auto id = msg.find("id");
+    const bool id_ok = id != msg.end() && (id->is_string() || id->is_number_integer());
+    const json reply_id = id_ok ? *id : json();
+    const auto version = msg.find("jsonrpc");
+    if (version == msg.end() || *version != "2.0") return Refusal{reply_id, "Invalid Request: jsonrpc must be \"2.0\""};
+    const auto method = msg.find("method");
+    if (method != msg.end()) {
+      if (!method->is_string()) return Refusal{reply_id, "Invalid Request: method must be a string"};
+      if (id != msg.end() && !id_ok) return Refusal{nullptr, "Invalid Request: id must be a string or an integer"};
+    }
+    return std::nullopt;
+  }
+
+  // A JSON-RPC batch: 2025-03-26 only (25/basic: implementations MUST accept them; 2025-06-18
+  // removed them). Its answers go out as one array once every request of it is answered;
+  // notifications and the client's answers in it get none; an element that is not valid
+  // JSON-RPC gets its error in the array. Empty: one Invalid Request error.
+  void take_batch(json batch) {
+    std::string version;
+    bool initialized_now = false;
+    {
+      std::lock_guard lk(m);
+      initialized_now = initialized;
+      version = legacy_version;
+    }
+    if (!initialized_now || version != "2025-03-26")
+      return reply_error(nullptr, jsonrpc::invalid_request,
+                         "Invalid Request: batches are part of protocol revision 2025-03-26 only" +
+                             (initialized_now ? "; this session is at " + version : std::string(" (initialize first, alone)")));
+    if (batch.empty()) return reply_error(nullptr, jsonrpc::invalid_request, "Invalid Request: an empty batch");
+    auto b = std::make_shared<Batch>();
+    std::vector<json> accepted;
+    {
+      std::lock_guard lk(batch_m_);
+      for (auto& msg : batch) {
+        if (auto bad = check(msg)) {
+          b->answers.push_back(error_message(bad->id, std::move(bad->message)));
+          continue;
+        }
+        const auto method = msg.find("method");
+        const auto id = msg.find("id");
+        if (method != msg.end() && id != msg.end()) {
+          if (*method == "initialize") {
+            b->answers.push_back(error_message(*id, "Invalid Request: initialize must not be part of a batch"));
+            continue;
+          }
+          if (!batched_.emplace(id->dump(), b).second) {
+            b->answers.push_back(error_message(*id, "Invalid Request: the request id is in flight already"));
+            continue;
+          }
+          ++b->left;
+        }
+        accepted.push_back(std::move(msg));
+      }
+    }
+    for (auto& msg : accepted) {
+      if (msg.contains("method")) forget_cancelled(msg);
+      receive(std::move(msg));
+    }
+    std::lock_guard lk(batch_m_);
+    b->dispatched = true;
+    flush_if_done(*b);
+  }
+  void forget_cancelled(const json& msg) {
+    // A request of a batch that the client cancels is not answered: the batch goes without it.
+    if (msg["method"] != "notifications/cancelled" || !msg.contains("params") || !msg["params"].is_object() ||
+        !msg["params"].contains("requestId"))
+      return;
+    std::lock_guard lk(batch_m_);
+    const auto it = batched_.find(msg["params"]["requestId"].dump());
+    if (it == batched_.end()) return;
+    auto b = it->second;
+    batched_.erase(it);
+    --b->left;
+    flush_if_done(*b);
+  }
+
   // Nothing more is written; our own descriptor is closed once no write is under way (a
   // handler's late answer must never reach a descriptor number the process reused).
   void end(const Error& why) {
@@ -123,6 +199,21 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
 
  protected:
   Result<void> write(const json& message, Clock::time_point deadline) override {
+    if (!message.contains("method") && message.contains("id")) {
+      // The answer to a request of a batch waits for the batch's other answers.
+      std::lock_guard lk(batch_m_);
+      if (auto it = batched_.find(message["id"].dump()); it != batched_.end()) {
+        auto b = it->second;
+        batched_.erase(it);
+        b->answers.push_back(message);
+        --b->left;
+        flush_if_done(*b);
+        return {};
+      }
+    }
+    return write_now(message, deadline);
+  }
+  Result<void> write_now(const json& message, Clock::time_point deadline) {
     std::string text;
     if (!detail::append_json(text, message)) return fail(Errc::invalid_argument, detail::too_deep_to_send_text());
     text += '\n';
@@ -157,6 +248,26 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
   void close_channel() override {}
 
  private:
+  struct Batch {
+    std::vector<json> answers;
+    std::size_t left = 0;     // requests not answered yet
+    bool dispatched = false;  // every element was handed on
+  };
+  static json error_message(const json& id, std::string message) {
+    return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", jsonrpc::invalid_request}, {"message", std::move(message)}}}};
+  }
+  // Under batch_m_: the batch's array goes out once all its answers are in (none when it held
+  // only notifications and answers). Lost as any answer is when the client is gone.
+  void flush_if_done(Batch& b) {
+    if (!b.dispatched || b.left != 0 || b.answers.empty()) return;
+    json all = json::array();
+    for (auto& a : b.answers) all.push_back(std::move(a));
+    b.answers.clear();
+    (void)write_now(all, Clock::now() + 10s);
+  }
+
+  std::mutex batch_m_;  // taken before write_mutex_: held while a batch's array is written
+  std::map<std::string, std::shared_ptr<Batch>> batched_;  // the batched requests not answered yet, by id
   OutFd out_;
   int out_fd_;
   bool socket_;

@@ -115,6 +115,18 @@ struct ServerOptions {
   /// reach the same process; replicas behind a load balancer need one shared key).
   std::string input_state_key{};
   std::chrono::seconds input_state_ttl{600};
+  /// Tasks (tools with ServerTool::task_support): tasks kept at once, over every session and
+  /// both eras, running or finished and not yet expired. A task-augmented call beyond this is
+  /// refused with a JSON-RPC error (-32603, data.reason "too many tasks", data.maxTasks).
+  std::size_t max_tasks = 1000;
+  /// How long a task is kept from its creation when the client asks for no TTL (2025-11-25
+  /// `task.ttl`; 2026-07-28 clients cannot ask). After it the task and its result are deleted
+  /// (one still running is cancelled first).
+  std::chrono::milliseconds task_ttl{3600000};
+  /// The longest TTL a client may ask for: longer requests are cut to this.
+  std::chrono::milliseconds max_task_ttl{86400000};
+  /// The polling interval tasks suggest to clients (pollInterval / pollIntervalMs).
+  std::chrono::milliseconds task_poll_interval{1000};
   /// Oddities worth a log line (a client's malformed message, a handler that threw). Default:
   /// none. Never given a client's credentials.
   std::function<void(std::string_view)> on_diagnostic{};
@@ -199,6 +211,17 @@ CallToolResult error_result(std::string text);
 /// exceptions.
 using ToolHandler = std::function<Result<CallToolResult>(const nlohmann::json& arguments, RequestContext& context)>;
 
+/// Whether a tool runs as a task (the 2025-11-25 tasks utility; the 2026-07-28 extension
+/// `io.modelcontextprotocol/tasks`). A task's handler runs on the handler threads after the
+/// call was answered with the task; the client polls for its status and result.
+enum class TaskSupport {
+  forbidden,  ///< never a task (default). 2025-11-25: a call asking for one is refused (-32601)
+  optional,   ///< 2025-11-25: a task when the call asks for one (`task` in its params).
+              ///< 2026-07-28: always a task for a client that declared the extension, else sync
+  required,   ///< as optional, and a call that cannot be a task is refused: 2025-11-25 without
+              ///< `task` (-32601), 2026-07-28 from a client without the extension (-32021)
+};
+
 /// A tool the server offers.
 struct ServerTool {
   std::string name{};                         ///< unique within the server
@@ -209,6 +232,15 @@ struct ServerTool {
   nlohmann::json annotations{};             ///< ToolAnnotations (readOnlyHint, ...), or null
   std::vector<Icon> icons{};                ///< http(s) or data: URIs; theme "light" or "dark"
   ToolHandler handler{};                    ///< required
+  /// Task execution (tools/list `execution.taskSupport` in 2025-11-25). A task's handler sees
+  /// the task's stop token (tasks/cancel, TTL expiry, its legacy session ending).
+  TaskSupport task_support = TaskSupport::forbidden;
+  /// 2026-07-28 tasks, optional: runs on the handler threads before the task is created, as an
+  /// ordinary call would: what it asks (elicit(), sample(), roots()) is answered by input rounds
+  /// (`input_required`, the client calls again), resolved before the task exists (SEP-2663).
+  /// An error ends the call with it; success creates the task, whose handler finds the answers
+  /// given so far under the same keys. 2025-11-25 and sync calls do not run it.
+  std::function<Result<void>(const nlohmann::json& arguments, RequestContext& context)> before_task{};
 };
 
 /// Reads a resource: its contents (one item or more; text or base64 blob). For a template,

@@ -8,6 +8,10 @@
 //   conformance_server --port PORT   Streamable HTTP at http://127.0.0.1:PORT/mcp (0: a free
 //                                    port), printing "PORT <n>" once it listens; until stdin
 //                                    ends or SIGTERM/SIGINT
+//   --tasks                          also the tasks extension's fixtures (the tasks-* scenarios
+//                                    of 0.2.0-alpha.12): tools that run as tasks, and so the
+//                                    tasks capability / extension. Not in the other runs, whose
+//                                    tools/list and capabilities stay as they were
 #include <mcp/server.hpp>
 #include <mcp/server_http.hpp>
 
@@ -457,11 +461,89 @@ void on_signal(int) { g_stop = 1; }
 
 }  // namespace
 
+// The tasks-* scenarios' fixtures (SEP-2663, their descriptions in dist/index.js).
+void add_task_tools(mcp::Server& server) {
+  const auto must = [](mcp::Result<void> r) {
+    if (!r) throw std::runtime_error(r.error().message);
+  };
+  const auto tool = [&](std::string name, std::string description, json schema, mcp::TaskSupport support,
+                        mcp::ToolHandler handler) {
+    must(server.add_tool({.name = std::move(name), .description = std::move(description),
+                          .input_schema = std::move(schema), .handler = std::move(handler), .task_support = support}));
+  };
+  const json no_args = json{{"type", "object"}, {"properties", json::object()}};
+  // Sleeps in steps, so that a cancellation ends it soon.
+  const auto sleep_for = [](std::chrono::milliseconds d, const mcp::RequestContext& ctx) {
+    const auto end = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < end && !ctx.cancelled()) std::this_thread::sleep_for(20ms);
+  };
+  tool("greet", "Says hello (never a task)", object_schema({{"name", {{"type", "string"}}}}), mcp::TaskSupport::forbidden,
+       [](const json& a, mcp::RequestContext&) -> ToolResult {
+         return mcp::text_result("Hello, " + a.value("name", std::string("World")) + "!");
+       });
+  tool("slow_compute", "Sleeps `seconds`, then answers (a task)",
+       object_schema({{"seconds", {{"type", "number"}}}, {"label", {{"type", "string"}}}}), mcp::TaskSupport::optional,
+       [sleep_for](const json& a, mcp::RequestContext& ctx) -> ToolResult {
+         const double secs = a.value("seconds", 0.0);
+         sleep_for(std::chrono::milliseconds(static_cast<long long>(secs * 1000)), ctx);
+         if (ctx.cancelled()) return mcp::fail(mcp::Error::make(mcp::Errc::cancelled, "cancelled"));
+         return mcp::text_result("Computed " + a.value("label", std::string()) + " after " + std::to_string(secs) + " s");
+       });
+  tool("failing_job", "Fails after about a second (a tool error; task required)", no_args, mcp::TaskSupport::required,
+       [sleep_for](const json&, mcp::RequestContext& ctx) -> ToolResult {
+         sleep_for(1000ms, ctx);
+         return mcp::error_result("The job failed, as it always does");
+       });
+  tool("protocol_error_job", "Fails with a JSON-RPC error (a task)", no_args, mcp::TaskSupport::optional,
+       [](const json&, mcp::RequestContext&) -> ToolResult {
+         mcp::Error e = mcp::Error::make(mcp::Errc::invalid_result, "the job broke down");
+         e.rpc_code = -32603;
+         return mcp::fail(std::move(e));
+       });
+  tool("confirm_delete", "Asks for confirmation, then deletes (a task)", object_schema({{"filename", {{"type", "string"}}}}),
+       mcp::TaskSupport::optional, [](const json& a, mcp::RequestContext& ctx) -> ToolResult {
+         const std::string file = a.value("filename", std::string("?"));
+         auto r = ctx.elicit(form("Delete " + file + "?", object_schema({{"confirm", {{"type", "boolean"}}}})));
+         if (!r) return mcp::fail(r.error());
+         return mcp::text_result(r->action == "accept" ? "Deleted " + file : "Kept " + file);
+       });
+  // tasks-mrtr-composition: the name first (input rounds), then the task, which greets.
+  const auto ask_name = [](mcp::RequestContext& ctx) -> mcp::Result<std::string> {
+    auto r = ctx.elicit(form("What is your name?", string_form("name")), "user_name");
+    if (!r) return mcp::fail(r.error());
+    return r->content.value("name", std::string("?"));
+  };
+  must(server.add_tool({.name = "test_tool_with_task", .description = "Asks a name (input rounds), then greets in a task",
+                        .input_schema = no_args,
+                        .handler = [ask_name](const json&, mcp::RequestContext& ctx) -> ToolResult {
+                          auto name = ask_name(ctx);
+                          if (!name) return mcp::fail(name.error());
+                          return mcp::text_result("Hello, " + *name + "!");
+                        },
+                        .task_support = mcp::TaskSupport::required,
+                        .before_task = [ask_name](const json&, mcp::RequestContext& ctx) -> mcp::Result<void> {
+                          auto name = ask_name(ctx);
+                          if (!name) return mcp::fail(name.error());
+                          return {};
+                        }}));
+  tool("multi_input", "Asks two questions at once (a task)", no_args, mcp::TaskSupport::optional,
+       [](const json&, mcp::RequestContext& ctx) -> ToolResult {
+         auto first = ctx.elicit(form("Your name?", string_form("name")));
+         auto second = ctx.elicit(form("Confirm?", object_schema({{"confirm", {{"type", "boolean"}}}})));
+         if (!first) return mcp::fail(first.error());
+         if (!second) return mcp::fail(second.error());
+         return mcp::text_result("Got " + first->content.value("name", std::string("?")) + " and " + second->action);
+       });
+}
+
 int main(int argc, char** argv) {
+  bool tasks = false;
   int port = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--port" && i + 1 < argc) {
+    if (arg == "--tasks") {
+      tasks = true;
+    } else if (arg == "--port" && i + 1 < argc) {
       try {
         port = std::stoi(argv[++i]);
       } catch (const std::exception&) {
@@ -472,7 +554,7 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else {
-      std::cerr << "usage: conformance_server [--port PORT]\n";
+      std::cerr << "usage: conformance_server [--port PORT] [--tasks]\n";
       return arg == "-h" || arg == "--help" ? 0 : 2;
     }
   }
@@ -485,6 +567,7 @@ int main(int argc, char** argv) {
   try {
     add_tools(server);
     add_resources_and_prompts(server);
+    if (tasks) add_task_tools(server);
   } catch (const std::exception& e) {
     std::cerr << "conformance_server: " << e.what() << "\n";
     return 1;

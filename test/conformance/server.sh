@@ -17,6 +17,11 @@
 #                        PENDING_HTTP, and in README.md. Expected to fail until then
 #         all            ci + pending-http
 #         legacy | modern  ci at the versions before 2026-07-28 | at 2026-07-28 only
+#         tasks          (--suite next) the tasks extension's scenarios (io.modelcontextprotocol/tasks,
+#                        SEP-2663) that pass, at 2026-07-28, against conformance_server --tasks
+#                        (its task fixtures are left out of every other run). Not in the group:
+#                        tasks-status-notifications (the suite only records SKIPPED: its harness
+#                        is pending)
 #
 # One conformance_server (--port 0, Streamable HTTP at http://127.0.0.1:PORT/mcp) serves every
 # scenario of a run; it is started again if it dies (and the scenario that killed it fails).
@@ -39,7 +44,7 @@ die() { echo "server.sh: $*" >&2; exit 2; }
 # shellcheck source=suite.sh
 . "$ROOT/test/conformance/suite.sh"
 
-HELP_LINES=3,33
+HELP_LINES=3,38
 conformance_args "$@"
 set -- ${args[@]+"${args[@]}"}
 
@@ -63,6 +68,10 @@ is_pending() {
   for p in ${PENDING_HTTP[@]+"${PENDING_HTTP[@]}"}; do [ "$p" = "$1" ] && return 0; done
   return 1
 }
+
+# The tasks extension's scenarios that pass (group tasks); see the group's note above.
+TASKS_GROUP="tasks-lifecycle tasks-capability-negotiation tasks-wire-fields tasks-request-state-removal tasks-mrtr-input
+  tasks-request-headers tasks-dispatch-and-envelope tasks-required-task-error tasks-mrtr-composition"
 
 # Checks each scenario must produce as SUCCESS, from the scenario sources. An entry is a check
 # id, or id#name where several checks share one id. $1 = name, $2 = version.
@@ -156,6 +165,27 @@ required_checks() {
     input-required-result-tampered-state) out="sep-2322-reject-tampered-state" ;;
     input-required-result-capability-check) out="sep-2322-respect-client-capabilities" ;;
     input-required-result-ignore-extra-params) out="sep-2322-ignore-unexpected-params" ;;
+    tasks-lifecycle)
+      out="tasks-sync-tool-call sep-2663-result-type-task-on-create sep-2663-tasks-get-status-working"
+      out="$out sep-2663-tasks-get-status-completed sep-2663-tool-error-uses-completed-status"
+      out="$out sep-2663-tasks-get-status-failed sep-2663-cancel-ack-empty-result tasks-cancel-terminal-idempotent-ack" ;;
+    tasks-capability-negotiation)
+      out="tasks-extension-advertised sep-2663-tasks-methods-non-declaring sep-2663-server-rejects-undeclared-client"
+      out="$out tasks-per-request-meta-opt-in" ;;
+    tasks-wire-fields) out="tasks-wire-field-renames tasks-no-early-ttl-expiry tasks-no-related-task-meta-on-inlined-result" ;;
+    tasks-request-state-removal) out="tasks-create-result-no-request-state tasks-get-detailed-no-request-state" ;;
+    tasks-mrtr-input) out="sep-2663-tasks-get-status-input-required tasks-mrtr-tasks-update-resumes tasks-mrtr-partial-fulfillment" ;;
+    tasks-request-headers)
+      out="tasks-headers-tolerate-mcp-method-on-tools-call sep-2663-routing-headers-accepted-on-tasks-get"
+      out="$out tasks-headers-reject-mismatched-method sep-2663-server-rejects-mismatched-mcp-name-on-tasks-get" ;;
+    tasks-dispatch-and-envelope)
+      out="sep-2663-tasks-result-removed-method-not-found tasks-removed-tasks-list tasks-server-directed-creation-no-hint"
+      out="$out sep-2663-legacy-task-param-ignored tasks-immediate-result-shortcut"
+      out="$out tasks-result-type-complete-on-non-task-responses sep-2663-durable-create-strong-consistency"
+      out="$out sep-2663-tasks-get-invalid-task-id-32602" ;;
+    tasks-required-task-error)
+      out="sep-2663-server-returns-missing-capability-when-required sep-2663-server-returns-missing-capability-data-shape" ;;
+    tasks-mrtr-composition) out="sep-2663-mrtr-synchronous-before-task-creation" ;;
     input-required-result-validate-input) out="sep-2322-validate-input-responses sep-2322-error-on-protocol-error" ;;
     *) echo ""; return ;;
   esac
@@ -176,7 +206,10 @@ add_scenario() {  # name [version-filter: legacy|modern|<version>|""] [pending: 
   local name=$1 filter=${2:-} pending=${3:-include} v vs
   vs=$(versions_of "$name")
   [ -n "$vs" ] || die "the suite lists no server scenario '$name'"
-  [ "$vs" = extension ] && die "'$name' is an extension scenario (not run here)"
+  if [ "$vs" = extension ]; then
+    # The tasks extension's scenarios run at 2026-07-28 (group tasks); other extensions are not run.
+    case "$name" in tasks-*) vs=2026-07-28 ;; *) die "'$name' is an extension scenario (not run here)" ;; esac
+  fi
   for v in $vs; do
     case "$filter" in
       "") ;;
@@ -206,6 +239,9 @@ for a in "$@"; do
     pending-http) add_group "" only ;;
     all) add_group "" include ;;
     legacy|modern) add_group "$a" exclude ;;
+    tasks)
+      [ "$SUITE" = next ] || die "the tasks group is in the next suite only (--suite next)"
+      for t in $TASKS_GROUP; do add_scenario "$t" "" include; done ;;
     *@*) add_scenario "${a%@*}" "${a#*@}" include ;;
     *) add_scenario "$a" "" include ;;
   esac
@@ -219,11 +255,12 @@ conformance_lock
 SERVER_PID=
 PORT=
 server_log="$OUT/conformance_server.stderr"
+SERVER_MODE=  # "--tasks" while serving the tasks-* scenarios (their fixtures), else empty
 start_server() {
   local fifo_in fifo_out
   fifo_in=$(mktemp -u) && fifo_out=$(mktemp -u)
   mkfifo "$fifo_in" "$fifo_out" || die "cannot make fifos"
-  "$SERVER" --port 0 <"$fifo_in" >"$fifo_out" 2>>"$server_log" &
+  "$SERVER" --port 0 $SERVER_MODE <"$fifo_in" >"$fifo_out" 2>>"$server_log" &
   SERVER_PID=$!
   exec 7>"$fifo_in" 8<"$fifo_out"
   rm -f "$fifo_in" "$fifo_out"
@@ -250,10 +287,17 @@ failed_runs=()
 for r in "${runs[@]}"; do
   name=${r%@*}
   version=${r#*@}
+  mode=
+  case "$name" in tasks-*) mode=--tasks ;; esac
+  if [ "$mode" != "$SERVER_MODE" ]; then stop_server; SERVER_MODE=$mode; start_server; fi
   kill -0 "$SERVER_PID" 2>/dev/null || { echo "      (conformance_server died: started again)"; start_server; }
   log=$(mktemp)
   start=$(date +%s%N)
-  timeout 180 "$NODE" "$CLI" server --url "http://127.0.0.1:$PORT/mcp" --scenario "$name" --spec-version "$version" \
+  # An extension's scenario is not on the spec timeline: the suite runs it at its default wire
+  # (2026-07-28) when no version is given.
+  version_args=(--spec-version "$version")
+  [ "$mode" = --tasks ] && version_args=()
+  timeout 180 "$NODE" "$CLI" server --url "http://127.0.0.1:$PORT/mcp" --scenario "$name" "${version_args[@]}" \
     -o "$OUT" >"$log" 2>&1 7>&- 8<&-  # the server's pipes stay ours
   rc=$?
   ms=$((($(date +%s%N) - start) / 1000000))

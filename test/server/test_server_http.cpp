@@ -1575,3 +1575,56 @@ TEST_CASE("server over HTTP: a handler lets a 2025-11-25 client poll for its ans
     client->disconnect();
   }
 }
+
+TEST_CASE("server over HTTP: a tool task in a 2025-11-25 session, and with the 2026-07-28 tasks extension") {
+  Hosted h;
+  REQUIRE(h.server.add_tool({.name = "slow_task",
+                             .input_schema = object_schema({{"ms", {{"type", "integer"}}}}, {"ms"}),
+                             .handler = [](const json& a, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                               const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(a["ms"].get<int>());
+                               while (std::chrono::steady_clock::now() < until && !ctx.cancelled()) std::this_thread::sleep_for(5ms);
+                               return text("done " + std::to_string(a["ms"].get<int>()));
+                             },
+                             .task_support = mcp::TaskSupport::optional}));
+  // Legacy: the task at once, tasks/result on another POST waits for the end.
+  const std::string sid = open_session(h.port, "2025-11-25");
+  const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-11-25"}};
+  auto created = post(h.port, {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                               {"params", {{"name", "slow_task"}, {"arguments", {{"ms", 300}}}, {"task", {{"ttl", 60000}}}}}},
+                      in_session);
+  REQUIRE(created.status == 200);
+  const json task = created.body_json()["result"]["task"];
+  REQUIRE(task["status"] == "working");
+  const std::string id = task["taskId"];
+  const auto started = std::chrono::steady_clock::now();
+  auto result = post(h.port, {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tasks/result"}, {"params", {{"taskId", id}}}}, in_session);
+  CHECK(testutil::ms_since(started) >= 100);
+  json answer = result.body_json();
+  if (answer.is_discarded()) answer = event_with(result.body, "", 3).value_or(RawEvent{}).data;
+  CHECK(answer["result"]["content"][0]["text"] == "done 300");
+  CHECK(answer["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == id);
+  // Another session does not find it.
+  const std::string other = open_session(h.port, "2025-11-25");
+  auto foreign = post(h.port, {{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tasks/get"}, {"params", {{"taskId", id}}}},
+                      {{"Mcp-Session-Id", other}, {"MCP-Protocol-Version", "2025-11-25"}});
+  CHECK(foreign.body_json()["error"]["code"] == -32602);
+  // 2026-07-28 with the extension: CreateTaskResult, then tasks/get (Mcp-Name: the task id).
+  json call = modern_request(5, "tools/call", {{"name", "slow_task"}, {"arguments", {{"ms", 50}}}});
+  call["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"]["extensions"]["io.modelcontextprotocol/tasks"] = json::object();
+  auto mc = post_modern(h.port, call).body_json()["result"];
+  REQUIRE(mc["resultType"] == "task");
+  const std::string mid = mc["taskId"];
+  json get = modern_request(6, "tasks/get", {{"taskId", mid}});
+  get["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"] = call["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"];
+  json status;
+  for (int i = 0; i < 300; ++i) {
+    status = post_modern(h.port, get, {{"Mcp-Name", mid}}).body_json();
+    if (status["result"]["status"] == "completed") break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(status["result"]["result"]["content"][0]["text"] == "done 50");
+  // The routing header must name the task.
+  auto mismatch = post_modern(h.port, get, {{"Mcp-Name", "another-task"}});
+  CHECK(mismatch.status == 400);
+  CHECK(mismatch.body_json()["error"]["code"] == -32020);
+}
