@@ -45,6 +45,10 @@ step "official conformance suite 0.2.0-alpha.12, server side: the scenarios at 2
 test/conformance/server.sh --suite next modern
 passed=$((passed + 1))
 
+step "official conformance suite 0.2.0-alpha.12, server side: the tasks extension (conformance_server --tasks)"
+test/conformance/server.sh --suite next tasks
+passed=$((passed + 1))
+
 step "official conformance suite 0.1.16: every auth/* client scenario (OAuth)"
 test/conformance/run.sh auth
 passed=$((passed + 1))
