@@ -3,6 +3,8 @@
 // (futex, deadlines, holds, progress, cancellation), the peer's messages, the worker thread.
 #include "rpc_engine.hpp"
 
+#include "json_read.hpp"
+#include "json_write.hpp"
 #include "jsonrpc.hpp"
 
 #include <linux/futex.h>
@@ -166,6 +168,8 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_prepared(std::shared
   if (p->progress.on_progress) {
     // The request id doubles as its progress token: unique among requests in flight.
     if (!params.is_object()) params = json::object();
+    // A _meta lent as text (json_write.hpp: raw_json) becomes a tree again to take the token.
+    if (auto m = params.find("_meta"); m != params.end() && is_raw_json(*m)) *m = parse_json(raw_json_text(*m));
     if (!params.contains("_meta") || !params["_meta"].is_object()) params["_meta"] = json::object();
     params["_meta"]["progressToken"] = p->id;
   }
