@@ -369,15 +369,7 @@ void RpcEngine::receive(json&& msg) {
     diag("ignored a response with an id we never sent: " + id->dump());
     return;
   }
-  std::shared_ptr<Pending> p;
-  {
-    std::lock_guard lk(mutex_);
-    auto it = pending_.find(id->get<std::int64_t>());
-    if (it != pending_.end()) {
-      p = it->second;
-      pending_.erase(it);
-    }
-  }
+  std::shared_ptr<Pending> p = take_replied(id->get<std::int64_t>());
   if (!p) {
     diag("ignored a response to an unknown or abandoned request id " + id->dump());
     return;
@@ -389,6 +381,28 @@ void RpcEngine::receive(json&& msg) {
     r = std::move(msg["result"]);
   }
   settle(p, std::move(r), true);
+}
+
+std::shared_ptr<RpcEngine::Pending> RpcEngine::take_replied(std::int64_t id) {
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lk(mutex_);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      p = std::move(it->second);
+      pending_.erase(it);
+    }
+  }
+  return p;
+}
+
+void RpcEngine::receive_result(std::int64_t id, json&& result) {
+  std::shared_ptr<Pending> p = take_replied(id);
+  if (!p) {
+    diagnose("ignored a response to an unknown or abandoned request id " + std::to_string(id));
+    return;
+  }
+  settle(p, Result<json>(std::move(result)), true);
 }
 
 void RpcEngine::set_request_dispatcher(RequestDispatcher d) {
