@@ -65,6 +65,15 @@ Envelope& envelope() {
   return e;
 }
 
+// A node of the pending map, kept by the thread that took a reply's request out of the map for
+// the next request it registers: a caller reading its own reply (lead) allocates no node per
+// call. Nodes move between engines freely (std::allocator).
+using PendingMap = std::map<std::int64_t, std::shared_ptr<RpcEngine::Pending>>;
+PendingMap::node_type& spare_node() {
+  thread_local PendingMap::node_type n;
+  return n;
+}
+
 }  // namespace
 
 UnorderedHandlersScope::UnorderedHandlersScope(const void* owner) : previous_(tl_unordered) { tl_unordered = owner; }
@@ -163,7 +172,13 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_prepared(std::shared
       return fail(decorate(Error::make(Errc::connection_closed, method + ": connection is closed")));
     }
     p->id = next_id_++;
-    pending_.emplace(p->id, p);
+    if (auto& node = spare_node(); !node.empty()) {
+      node.key() = p->id;
+      node.mapped() = p;
+      pending_.insert(std::move(node));  // leaves it empty
+    } else {
+      pending_.emplace(p->id, p);
+    }
   }
   if (p->progress.on_progress) {
     // The request id doubles as its progress token: unique among requests in flight.
@@ -389,8 +404,9 @@ std::shared_ptr<RpcEngine::Pending> RpcEngine::take_replied(std::int64_t id) {
     std::lock_guard lk(mutex_);
     auto it = pending_.find(id);
     if (it != pending_.end()) {
-      p = std::move(it->second);
-      pending_.erase(it);
+      auto node = pending_.extract(it);
+      p = std::move(node.mapped());
+      if (auto& spare = spare_node(); spare.empty()) spare = std::move(node);
     }
   }
   return p;
