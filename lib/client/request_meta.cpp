@@ -77,7 +77,7 @@ std::string_view meta_protocol_version(const json& meta) {
   // one, `,"io.modelcontextprotocol/protocolVersion":"<version>"}`, and the last match of its
   // key. (Where the key appears inside a string, its quotes are escaped: `\"`, never `,"`.)
   const std::string_view text = raw_json_text(meta);
-  const std::string key = std::string(",\"") + kMetaVersion + "\":\"";
+  constexpr std::string_view key = ",\"io.modelcontextprotocol/protocolVersion\":\"";  // kMetaVersion's member
   const auto at = text.rfind(key);
   if (at == std::string_view::npos) return "";
   const auto from = at + key.size();
