@@ -9,6 +9,7 @@
 #include "session_impl.hpp"
 
 #include "../protocol/async_service.hpp"
+#include "../protocol/json_write.hpp"
 #include "era.hpp"
 
 #include <mutex>
@@ -87,12 +88,16 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
     if (opt.stop.stop_requested()) return finish(fail(Errc::cancelled, method + ": cancelled", impl->name), w);
     bool added_meta = false;
     if (si->era == Era::modern) {
-      const auto ours = impl->meta.shared(si->protocol_version);
       auto m = params.find("_meta");
       if (m == params.end()) {
-        params["_meta"] = *ours;
+        // As text written once per session (one copy of its bytes, not of a tree), unless the
+        // engine is to add a progress token to it.
+        auto text = opt.on_progress ? nullptr : impl->meta.shared_text(si->protocol_version);
+        if (text && !text->empty()) params["_meta"] = detail::raw_json(*text);
+        else params["_meta"] = *impl->meta.shared(si->protocol_version);
         added_meta = true;
       } else {
+        const auto ours = impl->meta.shared(si->protocol_version);
         if (!m->is_object()) *m = json::object();
         for (auto it = ours->begin(); it != ours->end(); ++it) (*m)[it.key()] = it.value();
       }

@@ -40,6 +40,9 @@ Result<void> ClientEngine::start() {
   cb.on_message = [weak](json&& m) {
     if (auto self = weak.lock()) self->receive(std::move(m));
   };
+  cb.on_result = [weak](std::int64_t id, json&& result) {
+    if (auto self = weak.lock()) self->receive_result(id, std::move(result));
+  };
   cb.on_closed = [weak](const Error& e) {
     if (auto self = weak.lock()) self->channel_closed(e);
   };

@@ -4,6 +4,7 @@
 #include "http_send_facts.hpp"
 
 #include "lent.hpp"
+#include "request_meta.hpp"
 
 #include "../util/base64.hpp"
 
@@ -65,10 +66,9 @@ void http_send_options(const json& message, const SendOptions& given, SendOption
       const auto v = key.empty() ? params->end() : params->find(key);
       if (v != params->end() && v->is_string()) put("Mcp-Name", v->get_ref<const std::string&>(), true);
       const auto meta = params->find("_meta"sv);
-      if (meta != params->end() && meta->is_object()) {
-        const auto it = meta->find("io.modelcontextprotocol/protocolVersion"sv);
-        if (it != meta->end() && it->is_string())
-          put("MCP-Protocol-Version", it->get_ref<const std::string&>(), false);
+      if (meta != params->end()) {
+        const std::string_view version = meta_protocol_version(*meta);  // a tree, or our text
+        if (!version.empty()) put("MCP-Protocol-Version", version, false);
       }
     }
     if (method == "initialize"sv) {

@@ -74,6 +74,17 @@ bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
   if (data.find_first_not_of(" \t\r\n") == std::string::npos) return diagnose;  // priming event
   JsonRefusal why{};
   const std::size_t max_values = max_json_values(cfg_.max_message_bytes);
+  if (cb_.on_result) {
+    // A success response, read without its envelope.
+    std::int64_t id = 0;
+    json result;
+    if (parse_response(data, id, result, max_values)) {
+      if (!our_id.is_null() && our_id == id) got_response = true;
+      std::lock_guard lk(deliver_mutex_);
+      if (!closing_) cb_.on_result(id, std::move(result));
+      return true;
+    }
+  }
   auto j = parse_json(data, &why, max_values);
   if (j.is_discarded()) {
     if (refused) *refused = why;

@@ -121,13 +121,16 @@ Result<json> Session::Impl::request_once(const std::string& method, json& params
     if (params.is_null()) params = json::object();
     json& p = params;  // lent to the engine, and back for a second attempt
     // Our _meta for a modern request: lent from this thread's copy when the caller sent
-    // none (taken back below), else merged into theirs.
+    // none (taken back below), else merged into theirs. Lent as text, written once per
+    // session, unless the engine is to add a progress token to it.
     detail::MetaLoan loan;
     if (si->era == Era::modern) {
-      const auto ours = meta.shared(si->protocol_version);
       if (!p.contains("_meta")) {
-        loan.lend(p, ours);
+        auto text = opt.on_progress ? nullptr : meta.shared_text(si->protocol_version);
+        if (text && !text->empty()) loan.lend_text(p, text);
+        else loan.lend(p, meta.shared(si->protocol_version));
       } else {
+        const auto ours = meta.shared(si->protocol_version);
         json& m = p["_meta"];
         if (!m.is_object()) m = json::object();
         for (auto it = ours->begin(); it != ours->end(); ++it) m[it.key()] = it.value();

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
-// A modern request's `_meta`: built once per session and version, lent per thread (MetaLoan).
+// A modern request's `_meta`: built and serialised once per session and version, lent per
+// thread (MetaLoan).
 #include "request_meta.hpp"
+
+#include "../protocol/json_write.hpp"
 
 namespace mcp::detail {
 
@@ -12,12 +15,17 @@ constexpr const char* kMetaVersion = "io.modelcontextprotocol/protocolVersion";
 constexpr const char* kMetaCaps = "io.modelcontextprotocol/clientCapabilities";
 constexpr const char* kMetaInfo = "io.modelcontextprotocol/clientInfo";
 
+// A thread's copy of a session's _meta: the tree, or its text as a raw_json value.
 struct Copy {
-  std::shared_ptr<const json> source;  // what `tree` is a copy of (kept alive: no ABA)
-  json tree;                           // null while out on loan
+  std::shared_ptr<const void> source;  // what `value` is a copy of (kept alive: no ABA)
+  json value;                          // null while out on loan
 };
 
-Copy& thread_copy() {
+Copy& thread_tree() {
+  thread_local Copy c;
+  return c;
+}
+Copy& thread_text() {
   thread_local Copy c;
   return c;
 }
@@ -38,22 +46,64 @@ json RequestMeta::build(const std::string& version) const {
   return meta;
 }
 
-std::shared_ptr<const json> RequestMeta::shared(const std::string& version) {
+std::shared_ptr<const RequestMeta::Built> RequestMeta::current(const std::string& version) {
   std::lock_guard lk(mutex_);
-  if (!shared_ || version_ != version) {
-    shared_ = std::make_shared<const json>(build(version));
+  if (!built_ || version_ != version) {
+    auto b = std::make_shared<Built>();
+    b->tree = build(version);
+    if (!append_json(b->text, b->tree)) b->text.clear();  // never that deep; lend_text falls back to the tree
+    built_ = std::move(b);
     version_ = version;
   }
-  return shared_;
+  return built_;
+}
+
+std::shared_ptr<const json> RequestMeta::shared(const std::string& version) {
+  auto b = current(version);
+  return {b, &b->tree};
+}
+
+std::shared_ptr<const std::string> RequestMeta::shared_text(const std::string& version) {
+  auto b = current(version);
+  return {b, &b->text};
+}
+
+std::string_view meta_protocol_version(const json& meta) {
+  if (meta.is_object()) {
+    const auto it = meta.find(kMetaVersion);
+    return it != meta.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>()) : "";
+  }
+  // Our own text (RequestMeta::shared_text): keys in order, so the version's member is the last
+  // one, `,"io.modelcontextprotocol/protocolVersion":"<version>"}`, and the last match of its
+  // key. (Where the key appears inside a string, its quotes are escaped: `\"`, never `,"`.)
+  const std::string_view text = raw_json_text(meta);
+  constexpr std::string_view key = ",\"io.modelcontextprotocol/protocolVersion\":\"";  // kMetaVersion's member
+  const auto at = text.rfind(key);
+  if (at == std::string_view::npos) return "";
+  const auto from = at + key.size();
+  const auto to = text.find('"', from);
+  if (to == std::string_view::npos) return "";
+  const std::string_view v = text.substr(from, to - from);
+  return v.find('\\') == std::string_view::npos ? v : "";  // an escape: not a version of ours
 }
 
 void MetaLoan::lend(json& params, const std::shared_ptr<const json>& ours) {
-  Copy& c = thread_copy();
-  if (c.source != ours || !c.tree.is_object()) {
-    c.tree = *ours;
+  Copy& c = thread_tree();
+  if (c.source != ours || !c.value.is_object()) {
+    c.value = *ours;
     c.source = ours;
   }
-  params.get_ref<json::object_t&>().emplace("_meta", std::move(c.tree));
+  params.get_ref<json::object_t&>().emplace("_meta", std::move(c.value));
+  source_ = ours;
+}
+
+void MetaLoan::lend_text(json& params, const std::shared_ptr<const std::string>& ours) {
+  Copy& c = thread_text();
+  if (c.source != ours || !is_raw_json(c.value)) {
+    c.value = raw_json(*ours);
+    c.source = ours;
+  }
+  params.get_ref<json::object_t&>().emplace("_meta", std::move(c.value));
   source_ = ours;
 }
 
@@ -62,17 +112,20 @@ void MetaLoan::take_back(json& params) {
   auto& members = params.get_ref<json::object_t&>();
   auto it = members.find("_meta");
   if (it == members.end()) return;
-  json tree = std::move(it->second);
+  json value = std::move(it->second);
   members.erase(it);
   auto source = std::move(source_);  // leaves source_ empty
-  if (!tree.is_object()) return;
-  tree.erase("progressToken");
+  const bool text = is_raw_json(value);
+  if (!text) {
+    if (!value.is_object()) return;
+    value.erase("progressToken");
+  }
   // Kept only with the tag of the session it is a copy of: a nested request from another
   // session on this thread may have retagged the slot and left it empty (its send threw
-  // before it could take its own tree back).
-  Copy& c = thread_copy();
-  if (!c.tree.is_object()) {
-    c.tree = std::move(tree);
+  // before it could take its own copy back).
+  Copy& c = text ? thread_text() : thread_tree();
+  if (c.value.is_null()) {
+    c.value = std::move(value);
     c.source = std::move(source);
   }
 }

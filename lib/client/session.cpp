@@ -54,13 +54,61 @@ Result<void> Session::notify(std::string_view method, json params) {
   return {};
 }
 
+namespace {
+
+// The tools/call params of a thread's last call, {"arguments": null, "name": ""}: the next call
+// on the thread refills them, allocating neither the object, its members nor the name's string.
+json& spare_tool_params() {
+  thread_local json p;
+  return p;
+}
+
+// Destroys `j`'s members leaf first: nlohmann's destructor allocates a stack for every object
+// or array that still has members. Nesting past a few levels is left to that destructor.
+void release(json& j, int depth = 0) {
+  if (depth > 16) return;
+  if (j.is_object()) {
+    auto& members = j.get_ref<json::object_t&>();
+    for (auto& [k, v] : members) release(v, depth + 1);
+    members.clear();
+  } else if (j.is_array()) {
+    auto& items = j.get_ref<json::array_t&>();
+    for (auto& v : items) release(v, depth + 1);
+    items.clear();
+  }
+}
+
+// After a call: its params (as tool_call_params made them, less what the call added) become the
+// thread's spare, unless it has one (a call nested in a handler's).
+void keep_tool_params(json& params) {
+  json& spare = spare_tool_params();
+  if (!spare.is_null() || !params.is_object()) return;
+  auto& members = params.get_ref<json::object_t&>();
+  if (members.size() != 2) return;  // input rounds added members: not worth the trimming
+  const auto n = members.find("name"), a = members.find("arguments");
+  if (n == members.end() || a == members.end() || !n->second.is_string()) return;
+  release(a->second);
+  a->second = nullptr;
+  n->second.get_ref<std::string&>().clear();
+  spare = std::move(params);
+}
+
+}  // namespace
+
 Result<json> Session::Impl::tool_call_params(std::string_view tool, json arguments) const {
   if (arguments.is_null()) arguments = json::object();
   if (const auto& approve = client.handlers.approve_tool_call; approve && !approve(name, std::string(tool), arguments))
     return fail(Errc::call_denied, "tools/call " + std::string(tool) + ": denied by the approval callback", name);
   if (!arguments.is_object())
     return fail(Errc::invalid_argument, "tools/call " + std::string(tool) + ": arguments must be a JSON object", name);
-  json params(json::value_t::object);  // not an initializer list: that copies `arguments`
+  json params = std::move(spare_tool_params());  // leaves the spare null
+  if (params.is_object()) {
+    auto& members = params.get_ref<json::object_t&>();
+    members.find("name")->second.get_ref<std::string&>().assign(tool);
+    members.find("arguments")->second = std::move(arguments);
+    return params;
+  }
+  params = json(json::value_t::object);  // not an initializer list: that copies `arguments`
   params.get_ref<json::object_t&>().emplace("name", tool);
   params.get_ref<json::object_t&>().emplace("arguments", std::move(arguments));
   return params;
@@ -177,6 +225,7 @@ Result<CallToolResult> Session::call_tool(std::string_view name, json arguments,
     Impl::strip_for_retry(*params);
     r = impl_->request_lent("tools/call", *params, options, *so);
   }
+  keep_tool_params(*params);
   if (!r) return fail(r.error());
   return impl_->tool_result(std::string(name), std::move(*r));
 }

@@ -68,6 +68,8 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   // Writes data[off..] to the server's stdin (write_mutex_ held); `off` says how far it got.
   Result<void> write_all(const std::string& data, Clock::time_point deadline, std::size_t& off);
   void handle_line(std::string_view line);
+  // Delivers `line` through on_result if it is a success response parse_response takes.
+  bool deliver_result(std::string_view line);
   // A line parse_json refused: reported, and the request it answers (if that is certain) fails.
   void refused_line(std::string_view line, JsonRefusal why);
   void keep_stderr_line(std::string line);

@@ -68,10 +68,20 @@ std::string StdioTransport::stderr_tail() const {
 void StdioTransport::handle_line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+  if (deliver_result(line)) return;
   JsonRefusal why{};
   auto j = parse_json(line, &why, max_json_values(cfg_.max_message_bytes));
   if (j.is_discarded()) return refused_line(line, why);
   if (cb_.on_message) cb_.on_message(std::move(j));
+}
+
+bool StdioTransport::deliver_result(std::string_view line) {
+  if (!cb_.on_result) return false;
+  std::int64_t id = 0;
+  nlohmann::json result;
+  if (!parse_response(line, id, result, max_json_values(cfg_.max_message_bytes))) return false;
+  cb_.on_result(id, std::move(result));
+  return true;
 }
 
 void StdioTransport::refused_line(std::string_view line, JsonRefusal why) {
@@ -120,6 +130,8 @@ bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader
 void StdioTransport::leader_line(std::string_view line, bool& handover) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.find_first_not_of(" \t") == std::string_view::npos) return;
+  // A success response, read without its envelope, is delivered at once (as below).
+  if (!handover && deliver_result(line)) return;
   JsonRefusal why{};
   auto j = parse_json(line, &why, max_json_values(cfg_.max_message_bytes));
   if (j.is_discarded()) return refused_line(line, why);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <stop_token>
 #include <string>
@@ -56,6 +57,10 @@ class Transport {
   /// What the transport reports upwards.
   struct Callbacks {
     std::function<void(nlohmann::json&&)> on_message;       ///< one parsed message
+    /// A success response read without its envelope (parse_response): the `result` of the
+    /// response with JSON-RPC id `id`. Optional: without it, on_message gets every message.
+    /// Delivered in order with on_message's, as the whole message would have been.
+    std::function<void(std::int64_t id, nlohmann::json&& result)> on_result;
     std::function<void(const Error&)> on_closed;            ///< the channel ended by itself (once)
     std::function<void(std::string_view)> on_diagnostic;   ///< non-fatal oddities (garbage lines)
     /// One request failed below JSON-RPC (HTTP status, broken stream, ...); the channel

@@ -35,6 +35,56 @@ class Fast {
   // The text nests deeper than kMaxJsonDepth: refused, not for nlohmann's parser.
   bool too_deep() const { return too_deep_; }
 
+  // A JSON-RPC success response, `{"jsonrpc": ..., "id": <integer>, "result": <value>}` in any
+  // order (jsonrpc optional): its id, and its result parsed as document() would parse it,
+  // without the envelope's values. False for anything else (an error, a request, another
+  // member, a repeated one, or what document() would not take).
+  bool response(std::int64_t& id, json& result, std::string& scratch) {
+    skip_ws();
+    if (p_ == end_ || *p_ != '{') return false;
+    ++depth_;  // the envelope is level 1, as in document()
+    ++p_;
+    bool has_id = false, has_result = false, has_version = false;
+    for (;;) {
+      skip_ws();
+      if (p_ == end_ || *p_ != '"') return false;
+      scratch.clear();
+      if (!string(scratch)) return false;
+      skip_ws();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      skip_ws();
+      if (p_ == end_) return false;
+      if (scratch == "result") {
+        if (has_result || !value(result)) return false;
+        has_result = true;
+      } else if (scratch == "id") {
+        if (has_id || *p_ == '"' || *p_ == '{' || *p_ == '[') return false;
+        json n;
+        if (!value(n) || !n.is_number_integer()) return false;  // number() gives no float
+        id = n.get<std::int64_t>();
+        has_id = true;
+      } else if (scratch == "jsonrpc") {
+        if (has_version || *p_ != '"') return false;  // not a string: the whole text is nlohmann's
+        scratch.clear();
+        if (!string(scratch)) return false;
+        has_version = true;
+      } else {
+        return false;
+      }
+      skip_ws();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        ++p_;
+        continue;
+      }
+      if (*p_ != '}') return false;
+      ++p_;
+      skip_ws();
+      return p_ == end_ && has_id && has_result;
+    }
+  }
+
  private:
 
   void skip_ws() {
@@ -444,6 +494,16 @@ json parse_json(std::string_view text, JsonRefusal* why, std::size_t max_values)
   }
   if (why) *why = r;
   return out;
+}
+
+bool parse_response(std::string_view text, std::int64_t& id, json& result, std::size_t max_values) {
+  // A text that could hold more values than allowed is for parse_json (which counts them).
+  if (text.size() / 2 + 1 > max_values) return false;
+  thread_local std::string scratch;  // the members' names, and the jsonrpc value
+  Fast fast(text.data(), text.data() + text.size());
+  if (fast.response(id, result, scratch)) return true;
+  result = nullptr;
+  return false;
 }
 
 std::optional<std::int64_t> response_id(std::string_view text) {

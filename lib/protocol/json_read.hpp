@@ -68,6 +68,15 @@ bool parse_json_fast(std::string_view text, nlohmann::json& out);
 /// (`\ufffd`); nothing if it has neither. What parse_json parses after a failure. For tests.
 std::optional<std::string> repaired_json_text(std::string_view text);
 
+/// A JSON-RPC success response read without building its envelope: true, with `id` and
+/// `result` set, when `text` is an object of exactly "id" (an integer), "result" and optionally
+/// "jsonrpc" (a string), each once, and parse_json would take it; `result` is then exactly
+/// parse_json(text)["result"]. False for anything else (an error, a request, a notification,
+/// another member, a repeated one, text the fast path leaves to nlohmann, text over the
+/// limits): then parse the whole text with parse_json, which decides as it always did.
+bool parse_response(std::string_view text, std::int64_t& id, nlohmann::json& result,
+                    std::size_t max_values = kDefaultMaxJsonValues);
+
 /// For text that parse_json refused: the id of the JSON-RPC response it appears to be, read
 /// without parsing, so the request it answers can fail at once rather than time out. Only when
 /// that is certain: a top-level object with one integer "id", a "result" or "error" member and

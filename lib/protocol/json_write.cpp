@@ -12,6 +12,10 @@ namespace mcp::detail {
 
 namespace {
 
+// The binary subtype of a raw_json value ("mcp-raw" and a 1): a binary value a caller made
+// for itself is written as nlohmann writes it unless it picked this very number.
+constexpr std::uint64_t kRawJsonSubtype = 0x6d63702d72617701ULL;
+
 void append_escaped(std::string& out, const std::string& s) {
   static constexpr char hex[] = "0123456789abcdef";
   static constexpr char replacement[] = "\xEF\xBF\xBD";  // U+FFFD
@@ -116,6 +120,12 @@ bool write(std::string& out, const nlohmann::json& j, int depth) {
       out.append(buf, r.ptr);
       return true;
     }
+    case t::binary:
+      if (is_raw_json(j)) {
+        out += raw_json_text(j);
+        return true;
+      }
+      [[fallthrough]];
     default:  // floats (nlohmann's own shortest form), binary, discarded: rare, and exact
       out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
       return true;
@@ -125,6 +135,22 @@ bool write(std::string& out, const nlohmann::json& j, int depth) {
 }  // namespace
 
 bool append_json(std::string& out, const nlohmann::json& j) { return write(out, j, 0); }
+
+nlohmann::json raw_json(std::string_view text) {
+  return nlohmann::json::binary(nlohmann::json::binary_t::container_type(text.begin(), text.end()), kRawJsonSubtype);
+}
+
+bool is_raw_json(const nlohmann::json& j) {
+  if (!j.is_binary()) return false;
+  const auto& b = j.get_binary();
+  return b.has_subtype() && b.subtype() == kRawJsonSubtype;
+}
+
+std::string_view raw_json_text(const nlohmann::json& j) {
+  if (!is_raw_json(j)) return {};
+  const auto& b = j.get_binary();
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
 
 std::string too_deep_to_send_text() {
   return "the message nests deeper than " + std::to_string(kMaxJsonWriteDepth) + " levels; not sent";

@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace mcp::detail {
 
@@ -18,6 +19,18 @@ inline constexpr int kMaxJsonWriteDepth = 256;
 /// Appends `j` as compact JSON text to `out`; false (with `out` partly written) if `j` nests
 /// deeper than kMaxJsonWriteDepth.
 [[nodiscard]] bool append_json(std::string& out, const nlohmann::json& j);
+
+/// A value that append_json writes as the JSON text it holds, byte for byte: text serialised
+/// once and spliced into many messages (a modern request's `_meta`). It is a binary value of a
+/// subtype of ours; `text` must be one JSON value as append_json writes it (the caller's
+/// promise: it is not checked). Only append_json knows it: nlohmann's dump() writes it as the
+/// binary value it is, and a reader sees no object. Keep it to messages that only go through
+/// append_json, and out of anything that looks into the value.
+nlohmann::json raw_json(std::string_view text);
+/// True for a raw_json value.
+bool is_raw_json(const nlohmann::json& j);
+/// The text of a raw_json value (empty for any other value).
+std::string_view raw_json_text(const nlohmann::json& j);
 
 /// What a transport says when append_json refused a message it was asked to send.
 std::string too_deep_to_send_text();

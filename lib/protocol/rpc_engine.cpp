@@ -3,6 +3,8 @@
 // (futex, deadlines, holds, progress, cancellation), the peer's messages, the worker thread.
 #include "rpc_engine.hpp"
 
+#include "json_read.hpp"
+#include "json_write.hpp"
 #include "jsonrpc.hpp"
 
 #include <linux/futex.h>
@@ -61,6 +63,15 @@ struct Envelope {
 Envelope& envelope() {
   thread_local Envelope e;
   return e;
+}
+
+// A node of the pending map, kept by the thread that took a reply's request out of the map for
+// the next request it registers: a caller reading its own reply (lead) allocates no node per
+// call. Nodes move between engines freely (std::allocator).
+using PendingMap = std::map<std::int64_t, std::shared_ptr<RpcEngine::Pending>>;
+PendingMap::node_type& spare_node() {
+  thread_local PendingMap::node_type n;
+  return n;
 }
 
 }  // namespace
@@ -161,11 +172,19 @@ Result<std::shared_ptr<RpcEngine::Pending>> RpcEngine::send_prepared(std::shared
       return fail(decorate(Error::make(Errc::connection_closed, method + ": connection is closed")));
     }
     p->id = next_id_++;
-    pending_.emplace(p->id, p);
+    if (auto& node = spare_node(); !node.empty()) {
+      node.key() = p->id;
+      node.mapped() = p;
+      pending_.insert(std::move(node));  // leaves it empty
+    } else {
+      pending_.emplace(p->id, p);
+    }
   }
   if (p->progress.on_progress) {
     // The request id doubles as its progress token: unique among requests in flight.
     if (!params.is_object()) params = json::object();
+    // A _meta lent as text (json_write.hpp: raw_json) becomes a tree again to take the token.
+    if (auto m = params.find("_meta"); m != params.end() && is_raw_json(*m)) *m = parse_json(raw_json_text(*m));
     if (!params.contains("_meta") || !params["_meta"].is_object()) params["_meta"] = json::object();
     params["_meta"]["progressToken"] = p->id;
   }
@@ -365,15 +384,7 @@ void RpcEngine::receive(json&& msg) {
     diag("ignored a response with an id we never sent: " + id->dump());
     return;
   }
-  std::shared_ptr<Pending> p;
-  {
-    std::lock_guard lk(mutex_);
-    auto it = pending_.find(id->get<std::int64_t>());
-    if (it != pending_.end()) {
-      p = it->second;
-      pending_.erase(it);
-    }
-  }
+  std::shared_ptr<Pending> p = take_replied(id->get<std::int64_t>());
   if (!p) {
     diag("ignored a response to an unknown or abandoned request id " + id->dump());
     return;
@@ -385,6 +396,29 @@ void RpcEngine::receive(json&& msg) {
     r = std::move(msg["result"]);
   }
   settle(p, std::move(r), true);
+}
+
+std::shared_ptr<RpcEngine::Pending> RpcEngine::take_replied(std::int64_t id) {
+  std::shared_ptr<Pending> p;
+  {
+    std::lock_guard lk(mutex_);
+    auto it = pending_.find(id);
+    if (it != pending_.end()) {
+      auto node = pending_.extract(it);
+      p = std::move(node.mapped());
+      if (auto& spare = spare_node(); spare.empty()) spare = std::move(node);
+    }
+  }
+  return p;
+}
+
+void RpcEngine::receive_result(std::int64_t id, json&& result) {
+  std::shared_ptr<Pending> p = take_replied(id);
+  if (!p) {
+    diagnose("ignored a response to an unknown or abandoned request id " + std::to_string(id));
+    return;
+  }
+  settle(p, Result<json>(std::move(result)), true);
 }
 
 void RpcEngine::set_request_dispatcher(RequestDispatcher d) {

@@ -203,6 +203,9 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   // ---- what the channel reports (from its reading thread, or a leader's)
   /// One message from the peer.
   void receive(json&& msg);
+  /// The `result` of a success response from the peer to request `id`, read without its
+  /// envelope: what receive() does with the whole response.
+  void receive_result(std::int64_t id, json&& result);
   /// The channel ended by itself.
   void channel_closed(const Error& e);
   /// One request failed below JSON-RPC; the channel stays usable.
@@ -222,6 +225,8 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   // The pending request with JSON-RPC id `id` (null if none), taken out of the map if `remove`.
   enum class Take { leave, remove };
   std::shared_ptr<Pending> find_pending(const json& id, Take take);
+  // The pending request `id` of a reply, taken out of the map (null if none).
+  std::shared_ptr<Pending> take_replied(std::int64_t id);
   bool deliver_progress(const json& params);
   void fail_all(const Error& e);
   // close() but for the channel: what the destructor does.

@@ -3,7 +3,8 @@
 // one the library relies on: parse_json gives exactly what nlohmann::json::parse gives for the
 // same bytes (the same values and number types, `discarded` for the same inputs), but for its
 // two documented differences: text that fails only for invalid UTF-8 or unpaired surrogates is
-// read repaired, and values nested deeper than kMaxJsonDepth are refused.
+// read repaired, and values nested deeper than kMaxJsonDepth are refused. And parse_response, the
+// transports' first try at a reply, agrees with parse_json on what it takes.
 #include "protocol/json_read.hpp"
 
 #include <nlohmann/json.hpp>
@@ -32,6 +33,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const json got = mcp::detail::parse_json(text);
   if (!mcp_test::same_json(got, want)) {
     std::fprintf(stderr, "parse_json differs from nlohmann::json::parse\n");
+    std::abort();
+  }
+  // parse_response (a reply read without its envelope, what the transports try first) takes
+  // only a success response {"id": integer, "result": ..., "jsonrpc": string} and gives its
+  // result exactly as parse_json reads it.
+  std::int64_t id = 0;
+  json result;
+  if (mcp::detail::parse_response(text, id, result)) {
+    const bool shape = got.is_object() && got.contains("id") && got["id"].is_number_integer() && got.contains("result") &&
+                       !got.contains("error") && !got.contains("method") &&
+                       got.size() == (got.contains("jsonrpc") ? 3u : 2u) &&
+                       (!got.contains("jsonrpc") || got["jsonrpc"].is_string());
+    if (!shape || got["id"].get<std::int64_t>() != id || !mcp_test::same_json(result, got["result"])) {
+      std::fprintf(stderr, "parse_response differs from parse_json\n");
+      std::abort();
+    }
+  } else if (!result.is_null()) {
+    std::fprintf(stderr, "parse_response left a value behind\n");
     std::abort();
   }
   return 0;

@@ -105,6 +105,67 @@ TEST_CASE("modern server: no handshake, _meta on every request, resultType check
   CHECK_NO_LEAKS(before);
 }
 
+TEST_CASE("modern requests: _meta written once per session, the same bytes as written from its tree") {
+  // The session writes its _meta once and splices the text into each request (blocking and
+  // asynchronous calls); a request with progress gets the tree (the engine adds a token). Every
+  // line must be exactly what writing the whole message from one tree gives (append_json, which
+  // equals nlohmann's dump: test_json_write.cpp), with the _meta the configuration says.
+  testutil::Resources before;
+  auto log = testutil::temp_path("modern-meta.log");
+  {
+    auto cfg = one("m", fault({"--era", "modern", "--log", log}));
+    cfg.log_level = "debug";
+    cfg.handlers.roots = [](const std::string&) { return std::vector<mcp::Root>{}; };
+    cfg.handlers.sampling = [](const std::string&, const json&) -> mcp::Result<json> { return json::object(); };
+    cfg.client_info.name = "meta \"test\" \\ \t\x01 caf\u00e9 \xE2\x82\xAC \xF0\x9F\x98\x80";
+    cfg.client_info.title = "Ti/tle\n";
+    cfg.client_info.raw = json{{"extra", {{"k", json::array({1, -2, true, nullptr, "x"})}}}};
+    auto client = make(std::move(cfg));
+    for (int i = 0; i < 3; ++i) {
+      auto r = client.call_tool("m", "echo", {{"message", "h\u00e9llo " + std::to_string(i)}});
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      CHECK(r->text() == "h\u00e9llo " + std::to_string(i));
+    }
+    mcp::RequestOptions with_progress;
+    with_progress.on_progress = [](const mcp::Progress&) {};
+    auto p = client.call_tool("m", "echo", {{"message", "p"}}, with_progress);
+    REQUIRE_MESSAGE(p, (p ? "" : p.error().what()));
+    auto a = client.async_call_tool("m", "echo", {{"message", "async"}}, mcp::RequestOptions{}, mcp::use_future).get();
+    REQUIRE_MESSAGE(a, (a ? "" : a.error().what()));
+    CHECK(a->text() == "async");
+    auto again = client.call_tool("m", "echo", {{"message", "after"}});
+    REQUIRE_MESSAGE(again, (again ? "" : again.error().what()));
+  }
+  const json expected_meta = {
+      {"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+      {"io.modelcontextprotocol/clientCapabilities", {{"roots", json::object()}, {"sampling", json::object()}}},
+      {"io.modelcontextprotocol/clientInfo",
+       {{"name", "meta \"test\" \\ \t\x01 caf\u00e9 \xE2\x82\xAC \xF0\x9F\x98\x80"},
+        {"version", mcp::ClientConfig{}.client_info.version},
+        {"title", "Ti/tle\n"},
+        {"extra", {{"k", json::array({1, -2, true, nullptr, "x"})}}}}},
+      {"io.modelcontextprotocol/logLevel", "debug"}};
+  std::istringstream in(testutil::read_file(log));
+  std::string line;
+  int calls = 0, with_token = 0;
+  while (std::getline(in, line)) {
+    const json msg = json::parse(line, nullptr, false);
+    REQUIRE_FALSE(msg.is_discarded());
+    if (!msg.contains("id")) continue;
+    CHECK(line == msg.dump(-1, ' ', false, json::error_handler_t::replace));
+    json meta = msg["params"]["_meta"];
+    if (meta.contains("progressToken")) {
+      ++with_token;
+      meta.erase("progressToken");
+    }
+    CHECK(meta == expected_meta);
+    if (msg["method"] == "tools/call") ++calls;
+  }
+  CHECK(calls == 6);
+  CHECK(with_token == 1);
+  CHECK_NO_LEAKS(before);
+}
+
 TEST_CASE("dual-era server is spoken to in the modern era") {
   auto client = make(one("d", fault({"--era", "dual"})));
   auto info = client.server_info("d");

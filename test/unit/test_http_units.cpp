@@ -3,6 +3,8 @@
 #include "../../lib/client/http_send_facts.hpp"
 #include "../../lib/client/http_transport.hpp"
 #include "../../lib/client/http_transport_impl.hpp"
+#include "../../lib/client/request_meta.hpp"
+#include "../../lib/protocol/json_write.hpp"
 #include "../../lib/client/tool_headers.hpp"
 
 #include <doctest/doctest.h>
@@ -20,6 +22,66 @@ TEST_CASE("header values are encoded as the 2026-07-28 spec's examples show") {
   CHECK(encode_header_value("line1\nline2") == "=?base64?bGluZTEKbGluZTI=?=");
   CHECK(encode_header_value("=?base64?literal?=") == "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=");
   CHECK(encode_header_value("") == "=?base64?\?=");
+}
+
+TEST_CASE("a session's _meta lent as text: the same request bytes as the tree, and the same version header") {
+  // What the session sends (pipeline.cpp): params {name, arguments} with our _meta lent, in the
+  // engine's envelope. Written with the text spliced in, and with the tree, for configurations
+  // that exercise the writer (escapes, controls, UTF-8, nested raw members, a log level).
+  for (int variant = 0; variant < 3; ++variant) {
+    mcp::ClientConfig client;
+    if (variant >= 1) {
+      client.log_level = "warning";
+      client.handlers.roots = [](const std::string&) { return std::vector<mcp::Root>{}; };
+      client.client_info.name = "na\"me\\ \t\x01 caf\u00e9 \xF0\x9F\x98\x80";
+      client.client_info.raw = json{{"deep", {{"a", json::array({1, -2, 3000000000ULL, true, nullptr, "\u00e9"})}}}};
+    }
+    if (variant == 2) client.handlers.elicitation = [](const std::string&, const mcp::ElicitRequest&) {
+      return mcp::Result<mcp::ElicitResult>(mcp::ElicitResult{});
+    };
+    mcp::detail::RequestMeta meta(client);
+    const std::string version = variant == 1 ? "2025-11-25" : "2026-07-28";
+    auto tree = meta.shared(version);
+    auto text = meta.shared_text(version);
+    REQUIRE(text);
+    CHECK(*text == tree->dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK(meta.shared_text(version).get() == text.get());  // made once per version
+    auto message = [](json params) {
+      return json{{"jsonrpc", "2.0"}, {"id", 42}, {"method", "tools/call"}, {"params", std::move(params)}};
+    };
+    const json bare = {{"name", "echo"}, {"arguments", {{"text", "hi \"there\" \u00e9"}}}};
+    json with_tree = bare;
+    with_tree["_meta"] = *tree;
+    std::string expected;
+    REQUIRE(append_json(expected, message(with_tree)));
+    for (int round = 0; round < 2; ++round) {  // the second lend reuses the thread's copy
+      json params = bare;
+      MetaLoan loan;
+      loan.lend_text(params, text);
+      CHECK(is_raw_json(params["_meta"]));
+      CHECK(meta_protocol_version(params["_meta"]) == version);
+      json m = message(std::move(params));
+      std::string written;
+      REQUIRE(append_json(written, m));
+      CHECK(written == expected);
+      CHECK(http_send_options(m, SendOptions{}).headers ==
+            std::vector<std::pair<std::string, std::string>>{
+                {"Mcp-Method", "tools/call"}, {"Mcp-Name", "echo"}, {"MCP-Protocol-Version", version}});
+      params = std::move(m["params"]);
+      loan.take_back(params);
+      CHECK(params == bare);
+    }
+    CHECK(meta_protocol_version(*tree) == version);
+  }
+  // A binary value of the caller's own is written as nlohmann writes it, not spliced.
+  json own = json::binary({1, 2, 3}, 7);
+  CHECK_FALSE(is_raw_json(own));
+  std::string out;
+  REQUIRE(append_json(out, own));
+  CHECK(out == own.dump());
+  CHECK(raw_json_text(own).empty());
+  CHECK(meta_protocol_version(own).empty());
+  CHECK(meta_protocol_version(raw_json(R"({"a":",\"io.modelcontextprotocol/protocolVersion\":\"x\""})")).empty());
 }
 
 TEST_CASE("http_send_options: each message's headers and facts come from the session's side") {

@@ -253,3 +253,204 @@ TEST_CASE("response_id: the id of a refused reply, only when certain") {
   CHECK_FALSE(response_id("[{\"id\":7,\"result\":1}]"));
   CHECK_FALSE(response_id("not json"));
 }
+
+// ---- parse_response: a reply's result read without its envelope (the transports' fast path)
+
+#include "../../lib/protocol/types_detail.hpp"
+
+namespace {
+
+// What a tool call's reply became before parse_response (the whole message parsed, its result
+// moved out), and what it becomes now (parse_response, else the same as before). The outcome
+// of each: the id and result, or why there is none.
+struct Read {
+  bool taken = false;  // parse_response took it
+  json id;
+  json result;  // discarded: no result (an error, a request, not JSON ...)
+};
+Read old_path(const std::string& line) {
+  Read r;
+  json msg = mcp::detail::parse_json(line);
+  r.result = json(json::value_t::discarded);
+  if (!msg.is_object() || msg.contains("method") || !msg.contains("id") || !msg["id"].is_number_integer()) return r;
+  if (msg.contains("error") || !msg.contains("result")) return r;
+  r.id = msg["id"].get<std::int64_t>();
+  r.result = std::move(msg["result"]);
+  return r;
+}
+Read new_path(const std::string& line) {
+  Read r;
+  std::int64_t id = 0;
+  json result;
+  if (mcp::detail::parse_response(line, id, result)) {
+    r.taken = true;
+    r.id = id;
+    r.result = std::move(result);
+    return r;
+  }
+  return old_path(line);
+}
+
+// Every member of the typed result, `raw` included (strictly: types, float bits, key order).
+void check_same_result(json a, json b, const std::string& line) {
+  mcp::CallToolResult x, y;
+  std::string ex, ey;
+  try {
+    mcp::detail::call_tool_result_from(std::move(a), x);
+  } catch (const std::exception& e) {
+    ex = e.what();
+  }
+  try {
+    mcp::detail::call_tool_result_from(std::move(b), y);
+  } catch (const std::exception& e) {
+    ey = e.what();
+  }
+  INFO(line);
+  CHECK(ex == ey);
+  if (!ex.empty()) return;
+  REQUIRE(x.content.size() == y.content.size());
+  for (std::size_t i = 0; i < x.content.size(); ++i) {
+    const auto &p = x.content[i], &q = y.content[i];
+    CHECK(p.type == q.type);
+    CHECK(p.text == q.text);
+    CHECK(p.data == q.data);
+    CHECK(p.mime_type == q.mime_type);
+    CHECK(p.uri == q.uri);
+    CHECK(mcp_test::same_json(p.raw, q.raw));
+  }
+  CHECK(x.structured_content.has_value() == y.structured_content.has_value());
+  if (x.structured_content && y.structured_content) CHECK(mcp_test::same_json(*x.structured_content, *y.structured_content));
+  CHECK(x.is_error == y.is_error);
+  CHECK(mcp_test::same_json(x.meta, y.meta));
+  CHECK(mcp_test::same_json(x.raw, y.raw));
+  CHECK(x.text() == y.text());
+  CHECK(json(x).dump() == json(y).dump());
+}
+
+}  // namespace
+
+TEST_CASE("parse_response: a reply's result exactly as parse_json reads it, and the same CallToolResult") {
+  const std::vector<std::string> taken = {
+      // What servers send: the echo reply, every content type, structuredContent, isError, _meta.
+      R"({"id":1,"jsonrpc":"2.0","result":{"content":[{"text":"hi 12","type":"text"}],"isError":false,"resultType":"complete"}})",
+      R"({"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"image","data":"iVBORw0KGgo=","mimeType":"image/png"},{"type":"audio","data":"UklGRg==","mimeType":"audio/wav","annotations":{"audience":["user"],"priority":0}}]}})",
+      R"({"result":{"content":[{"type":"resource_link","uri":"file:///a%20b.txt","name":"a b","mimeType":"text/plain","size":12}]},"id":3,"jsonrpc":"2.0"})",
+      R"({"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"resource","resource":{"uri":"mem://x","mimeType":"text/markdown","text":"# T\n\u00e9\ud83d\ude00","_meta":{"k":1}}},{"type":"resource","resource":{"uri":"mem://b","blob":"AAEC","mimeType":"application/octet-stream"}}]}})",
+      R"({"jsonrpc":"2.0","id":5,"result":{"content":[],"structuredContent":{"temperature":22,"unit":"C","ok":true,"list":[1,-2,null,"s",{"n":{}}]},"isError":false}})",
+      R"({"jsonrpc":"2.0","id":6,"result":{"content":[{"type":"text","text":"boom: \"quoted\" \\ \/ \b\f\n\r\t \u0001 \u001f"}],"isError":true}})",
+      R"({"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x"}],"_meta":{"io.modelcontextprotocol/related-task":{"taskId":"t1"},"progressToken":9},"unknownField":{"nested":[[],{}]},"zeta":"last"}})",
+      R"({"jsonrpc":"2.0","id":8,"result":{"content":[{"type":"text","text":"caf\u00e9 \u20ac \ud83d\ude00 — ünïcödé 日本語","unknown":[1,2]},{"type":"future_kind","payload":{"a":1}},"not a block",42,null]}})",
+      R"({"jsonrpc":"2.0","id":9,"result":{}})",
+      R"({"jsonrpc":"2.0","id":0,"result":{"content":{"not":"an array"},"structuredContent":null,"isError":"yes","_meta":null}})",
+      R"(  {  "jsonrpc" : "2.0" , "id" : -17 , "result" : { "content" : [ { "type" : "text" , "text" : "spaced" } ] }  }  )",
+      R"({"id":123456789012345678,"result":{"content":[{"type":"text","text":"big id"}]}})",
+      R"({"jsonrpc":"2.0","id":11,"result":{"content":[{"type":"text","text":"dup","text":"last wins"}],"isError":true,"isError":false}})",
+      R"({"jsonrpc":"1.0","id":12,"result":{"content":[{"type":"text","text":"other version string"}]}})",
+      R"({"jsonrpc":"2.0","id":13,"result":[1,2,3]})",
+      R"({"jsonrpc":"2.0","id":14,"result":"a string result"})",
+      R"({"jsonrpc":"2.0","id":15,"result":null})",
+      R"({"jsonrpc":"2.0","id":16,"result":{"content":[{"type":"text","text":"\u0000 nul and \ud800\udc00"}]}})",
+      R"({"jsonrpc":"2.0","res\u0075lt":{"content":[]},"i\u0064":17})",
+  };
+  const std::vector<std::string> left = {
+      // Not for parse_response: parse_json reads these, as before.
+      R"({"jsonrpc":"2.0","id":20,"error":{"code":-32602,"message":"Unknown tool: x","data":{"a":1}}})",
+      R"({"jsonrpc":"2.0","id":21,"result":{"content":[]},"error":{"code":1,"message":"both"}})",
+      R"({"jsonrpc":"2.0","id":22,"method":"roots/list","params":{}})",
+      R"({"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}})",
+      R"({"jsonrpc":"2.0","id":"23","result":{"content":[]}})",
+      R"({"jsonrpc":"2.0","id":24.0,"result":{"content":[]}})",
+      R"({"jsonrpc":"2.0","id":1234567890123456789,"result":{"content":[]}})",
+      R"({"jsonrpc":"2.0","id":null,"result":{"content":[]}})",
+      R"({"jsonrpc":"2.0","id":25,"id":26,"result":{"content":[]}})",
+      R"({"jsonrpc":"2.0","id":27,"result":{"content":[]},"result":{"content":[{"type":"text","text":"2nd"}]}})",
+      R"({"jsonrpc":2,"id":28,"result":{"content":[]}})",
+      R"({"jsonrpc":"2.0","id":29,"result":{"content":[]},"extra":true})",
+      R"({"jsonrpc":"2.0","id":30,"result":{"content":[{"type":"text","text":"float 1.5"}],"structuredContent":{"v":1.5}}})",
+      R"({"jsonrpc":"2.0","id":31,"result":{"content":[{"type":"text","text":"caf)" "\xe9" R"("}]}})",
+      R"({"jsonrpc":"2.0","id":32,"result":{"content":[{"type":"text","text":"\ud800 lone"}]}})",
+      R"({"jsonrpc":"2.0","id":33,"result":{"content":[]}} trailing)",
+      R"({"jsonrpc":"2.0","id":34,"result":{"content":[})",
+      R"({"jsonrpc":"2.0","id":35})",
+      R"({"jsonrpc":"2.0","result":{"content":[]}})",
+      R"([{"jsonrpc":"2.0","id":36,"result":{}}])",
+      R"({})",
+      R"("just a string")",
+      "",
+      "\xEF\xBB\xBF{\"jsonrpc\":\"2.0\",\"id\":37,\"result\":{}}",
+      R"({"jsonrpc":"2.0","id":38,"result":{"big":18446744073709551615}})",
+  };
+  for (const auto& line : taken) {
+    INFO(line);
+    const Read a = old_path(line), b = new_path(line);
+    CHECK(b.taken);
+    CHECK(mcp_test::same_json(a.id, b.id));
+    CHECK(mcp_test::same_json(a.result, b.result));
+    if (!a.result.is_discarded()) check_same_result(a.result, b.result, line);
+  }
+  for (const auto& line : left) {
+    INFO(line);
+    std::int64_t id = 0;
+    json result;
+    CHECK_FALSE(mcp::detail::parse_response(line, id, result));
+    CHECK(result.is_null());
+  }
+  // Deep results: refused alike (the fast path stops at the limit; parse_json refuses).
+  std::string deep = R"({"jsonrpc":"2.0","id":40,"result":)";
+  for (int i = 0; i < mcp::detail::kMaxJsonDepth; ++i) deep += '[';
+  for (int i = 0; i < mcp::detail::kMaxJsonDepth; ++i) deep += ']';
+  deep += '}';
+  std::int64_t id = 0;
+  json result;
+  CHECK_FALSE(mcp::detail::parse_response(deep, id, result));
+  CHECK(mcp::detail::parse_json(deep).is_discarded());
+  std::string ok = R"({"jsonrpc":"2.0","id":41,"result":)";
+  for (int i = 1; i < mcp::detail::kMaxJsonDepth; ++i) ok += '[';
+  for (int i = 1; i < mcp::detail::kMaxJsonDepth; ++i) ok += ']';
+  ok += '}';
+  CHECK(mcp::detail::parse_response(ok, id, result));
+  CHECK(id == 41);
+  CHECK(mcp_test::same_json(result, mcp::detail::parse_json(ok)["result"]));
+  // Over the value cap: left to parse_json, which counts.
+  CHECK_FALSE(mcp::detail::parse_response(R"({"id":42,"result":[1,2,3,4,5,6,7,8]})", id, result, 4));
+  CHECK(mcp::detail::parse_response(R"({"id":42,"result":[1,2,3,4,5,6,7,8]})", id, result, 64));
+}
+
+TEST_CASE("parse_response: random replies read alike on both paths") {
+  std::mt19937 rng(20261207);
+  const char* pieces[] = {"\"text\"", "\"type\"", "\"content\"", "\"isError\"", "\"_meta\"", "\"structuredContent\"",
+                          "true", "false", "null", "0", "-1", "17", "1.5", "\"\\u00e9\"", "\"\\ud83d\\ude00\"",
+                          "\"a\\\"b\"", "[]", "{}", "\"\xc3\xa9\"", "\"\xff\""};
+  for (int n = 0; n < 3000; ++n) {
+    // A result built from pieces, wrapped in an envelope whose members vary.
+    std::string result;
+    const int kind = static_cast<int>(rng() % 3);
+    if (kind == 0) {
+      result = "{\"content\":[";
+      const int blocks = static_cast<int>(rng() % 4);
+      for (int b = 0; b < blocks; ++b) {
+        if (b) result += ',';
+        result += "{\"type\":" + std::string(pieces[rng() % 20]) + ",\"text\":" + pieces[rng() % 20] + "}";
+      }
+      result += "],\"isError\":" + std::string(pieces[rng() % 20]) + ",\"x\":" + pieces[rng() % 20] + "}";
+    } else if (kind == 1) {
+      result = pieces[rng() % 20];
+    } else {
+      result = "{\"structuredContent\":{\"k\":" + std::string(pieces[rng() % 20]) + "},\"_meta\":" + pieces[rng() % 20] + "}";
+    }
+    std::vector<std::string> members = {"\"id\":" + std::string(pieces[rng() % 20]), "\"result\":" + result};
+    if (rng() % 2) members.push_back("\"jsonrpc\":\"2.0\"");
+    if (rng() % 8 == 0) members.push_back("\"error\":{}");
+    if (rng() % 8 == 0) members.push_back("\"id\":3");
+    std::shuffle(members.begin(), members.end(), rng);
+    std::string line = "{";
+    for (std::size_t i = 0; i < members.size(); ++i) line += (i ? "," : "") + members[i];
+    line += "}";
+    if (rng() % 16 == 0) line.pop_back();  // malformed
+    INFO(line);
+    const Read a = old_path(line), b = new_path(line);
+    CHECK(mcp_test::same_json(a.id, b.id));
+    CHECK(mcp_test::same_json(a.result, b.result));
+    if (!a.result.is_discarded() && a.result.is_object()) check_same_result(a.result, b.result, line);
+  }
+}
