@@ -582,6 +582,15 @@ class IntrospectionValidator final : public TokenValidator {
 // ---------------------------------------------------------------------------------------------
 // Public functions
 
+std::string_view AuthRequest::header(std::string_view name) const {
+  if (!headers) return {};
+  for (const auto& [k, v] : *headers)
+    if (k.size() == name.size() &&
+        std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) { return std::tolower((unsigned char)a) == std::tolower((unsigned char)b); }))
+      return v;
+  return {};
+}
+
 Result<std::shared_ptr<TokenValidator>> make_static_token_validator(std::vector<StaticToken> tokens) {
   if (tokens.empty()) return fail(Errc::invalid_config, "static token validator: no tokens");
   std::vector<std::pair<std::string, AuthInfo>> entries;

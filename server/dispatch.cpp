@@ -48,7 +48,8 @@ std::optional<std::size_t> decode_cursor(const std::string& c) {
 
 }  // namespace
 
-void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, std::string method, json params) {
+void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, std::string method, json params,
+                            std::shared_ptr<const AuthInfo> auth) {
   if (params.is_null()) params = json::object();
   if (!params.is_object()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "params must be an object")));
 
@@ -82,6 +83,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   ctx->connection = c;
   ctx->id = id;
   ctx->meta = meta;
+  ctx->auth = std::move(auth);
   if (modern) {
     ctx->era = Era::modern;
     ctx->protocol_version = modern_version.value_or(sd::kModernVersions.front());

@@ -24,6 +24,7 @@
 #include "../lib/protocol/json_read.hpp"
 #include "../lib/protocol/json_write.hpp"
 #include "../lib/protocol/jsonrpc.hpp"
+#include "../lib/protocol/async_service.hpp"
 #include "../lib/protocol/rpc_engine.hpp"
 #include "../lib/util/base64.hpp"
 
@@ -407,6 +408,7 @@ class Channel final : public sd::Connection {
   std::shared_ptr<ClientRequests> requests;  // a legacy session's (set before it is shared)
   std::unique_ptr<EventStore> store;         // a resumable session's (guarded by xm_)
   bool old_sse = false;  // a 2024-11-05 HTTP+SSE session: everything goes on its one stream (set before it is shared)
+  std::string principal;  // with auth: who opened the session (set before it is shared)
 
   // Registers a batch's requests, all to `ex`; false (nothing registered) when an id repeats
   // or is in flight already.
@@ -625,8 +627,16 @@ struct HttpHost::Impl {
   std::optional<asio::steady_timer> accept_retry;
   std::vector<std::thread> threads;
 
+  // HttpServerOptions::auth, prepared by check_options(): the metadata document, its URL (for
+  // challenges) and the paths it is served at.
+  std::string metadata_body, metadata_url;
+  std::vector<std::string> metadata_paths;
+
   bool host_allowed(std::string_view host) const;
   bool origin_allowed(std::string_view origin) const;
+  bool mcp_path(std::string_view path) const {
+    return path == opt.path || (!opt.sse_path.empty() && (path == opt.sse_path || path == opt.sse_message_path));
+  }
   void accept();
   void arm_sweep();
   void expire_sessions();
@@ -798,6 +808,22 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if (const auto origin = header(req, "Origin"); origin && !host_.origin_allowed(*origin))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
     const auto path = target.substr(0, target.find('?'));
+    auth_.reset();
+    if (host_.opt.auth.enabled()) {
+      if (req.method == "GET" &&
+          std::find(host_.metadata_paths.begin(), host_.metadata_paths.end(), path) != host_.metadata_paths.end()) {
+        send_whole(200, "application/json", {{"Cache-Control", "max-age=3600"}}, host_.metadata_body);
+        return end_exchange();
+      }
+      if (host_.mcp_path(path)) return authorize(req);
+    }
+    route(req);
+  }
+
+  // The request, past the checks and the authorization: served by what its path and method say.
+  void route(const Req& req) {
+    const std::string_view target = req.target;
+    const auto path = target.substr(0, target.find('?'));
     if (path == host_.opt.path) {
       if (req.method == "POST") return handle_post(req);
       if (req.method == "GET") return handle_get(req);
@@ -810,6 +836,119 @@ class Peer : public std::enable_shared_from_this<Peer> {
         return req.method == "POST" ? handle_sse_post(req, target) : not_allowed("POST");
     }
     return plain(404, "not found");
+  }
+
+  // ---------------------------------------------------------------- authorization
+
+  // The bearer token, then the scopes every request needs, then the application's middleware
+  // (HttpAuthOptions). A token the validator cannot judge at once is judged on a worker, the
+  // exchange waiting (holding this peer) until the answer is posted back to the strand.
+  void authorize(const Req& req) {
+    const auto& a = host_.opt.auth;
+    if (!a.validator) return authorized(req, AuthInfo{});
+    const auto h = header(req, "Authorization");
+    std::string_view token;
+    if (h && h->size() > 7 && iequals(std::string_view(*h).substr(0, 7), "Bearer ")) token = trim(std::string_view(*h).substr(7));
+    if (token.empty())
+      return challenge(401, "", a.required_scopes, "this resource needs an access token (Authorization: Bearer)");
+    if (a.validator->answers_at_once(token)) return judged(req, a.validator->validate(token));
+    self_ = shared_from_this();
+    detail::AsyncService::instance().run_blocking(
+        [conn = weak_from_this(), gate = host_.gate, validator = a.validator, token = std::string(token),
+         r = std::make_shared<Req>(req)]() mutable {
+          auto verdict = std::make_shared<Result<AuthInfo>>(validator->validate(token));
+          gate->post(conn, [r = std::move(r), verdict = std::move(verdict)](Peer& p) { p.judged(*r, std::move(*verdict)); });
+        });
+  }
+
+  void judged(const Req& req, Result<AuthInfo> verdict) {
+    if (closed_) return;
+    if (verdict) return authorized(req, std::move(*verdict));
+    if (verdict.error().errc() == Errc::unauthorized)
+      return challenge(401, "invalid_token", host_.opt.auth.required_scopes, verdict.error().message);
+    // No decision (the authorization server did not answer): not the client's fault.
+    send_whole(503, "application/json", {{"Retry-After", "5"}},
+               json{{"error", "temporarily_unavailable"},
+                    {"error_description", "the access token could not be checked now; try again"}}
+                   .dump());
+    end_exchange();
+  }
+
+  void authorized(const Req& req, AuthInfo info) {
+    const auto& a = host_.opt.auth;
+    if (a.validator)
+      if (auto missing = missing_scopes(info.scopes, a.required_scopes, a.scope_hierarchy); !missing.empty())
+        return challenge(403, "insufficient_scope", a.required_scopes, "the access token lacks a scope this resource needs");
+    if (a.middleware) {
+      AuthDecision d;
+      try {
+        d = a.middleware(AuthRequest{req.method, req.target, &req.headers}, info);
+      } catch (...) {
+        host_.server->diagnose("HttpServerOptions::auth.middleware threw; the request was refused with 500");
+        return plain(500, "internal error");
+      }
+      if (d.status != 0) {
+        if (d.status < 400 || d.status > 599) d.status = 403;
+        send_whole(d.status, "application/json", d.headers,
+                   json{{"error", d.status == 401 ? "unauthorized" : "forbidden"}, {"error_description", d.message}}.dump());
+        return end_exchange();
+      }
+    }
+    auth_ = std::make_shared<const AuthInfo>(std::move(info));
+    route(req);
+  }
+
+  // 401 or 403 with a Bearer challenge naming the metadata (RFC 6750 3, RFC 9728 5.1).
+  void challenge(int status, std::string_view error, const std::vector<std::string>& scopes, std::string_view why) {
+    json body{{"error", error.empty() ? "unauthorized" : std::string(error)}, {"error_description", std::string(why)}};
+    send_whole(status, "application/json",
+               {{"WWW-Authenticate", bearer_challenge(error, scopes, host_.metadata_url, error.empty() ? "" : why)}},
+               body.dump());
+    end_exchange();
+  }
+
+  // A tools/call (alone or in a batch) that the caller's token lacks the tool's scopes for:
+  // answered 403 (true). The step-up challenge names every scope the call needs.
+  bool tool_scopes_refused(const json& msg) {
+    if (!auth_ || !host_.opt.auth.validator) return false;
+    // The tool a message calls, when the token lacks its scopes.
+    auto refused = [&](const json& m) -> std::shared_ptr<const Server::Impl::Tool> {
+      if (!m.is_object()) return nullptr;
+      auto method = m.find("method");
+      auto params = m.find("params");
+      if (method == m.end() || *method != "tools/call" || params == m.end() || !params->is_object()) return nullptr;
+      auto name = params->find("name");
+      if (name == params->end() || !name->is_string()) return nullptr;
+      auto tool = host_.server->find_tool(name->get_ref<const std::string&>());
+      if (!tool || tool->spec.required_scopes.empty()) return nullptr;
+      if (missing_scopes(auth_->scopes, tool->spec.required_scopes, host_.opt.auth.scope_hierarchy).empty()) return nullptr;
+      return tool;
+    };
+    std::shared_ptr<const Server::Impl::Tool> tool;
+    if (msg.is_array()) {
+      for (const auto& m : msg)
+        if ((tool = refused(m))) break;
+    } else {
+      tool = refused(msg);
+    }
+    if (!tool) return false;
+    const auto* needs = &tool->spec.required_scopes;
+    std::vector<std::string> scopes = host_.opt.auth.required_scopes;
+    for (const auto& s : *needs)
+      if (std::find(scopes.begin(), scopes.end(), s) == scopes.end()) scopes.push_back(s);
+    challenge(403, "insufficient_scope", scopes, "the access token lacks a scope this tool needs");
+    return true;
+  }
+
+  // Who the request's token speaks for, as a session remembers it ("" without auth).
+  std::string principal() const {
+    return auth_ ? auth_->issuer + '\n' + auth_->subject + '\n' + auth_->client_id : std::string();
+  }
+  // A session by id, if this caller may use it: with auth, only the one who opened it.
+  std::shared_ptr<Channel> session(const std::string& id, bool old_sse = false) {
+    auto ch = host_.find_session(id, old_sse);
+    if (ch && ch->principal != principal()) return nullptr;
+    return ch;
   }
 
   // `old_sse`: a POST to a 2024-11-05 session's message endpoint.
@@ -827,6 +966,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     json msg = detail::parse_json(req.body, &why, host_.max_values);
     if (msg.is_discarded())
       return refuse(400, jsonrpc::parse_error, "Parse error: the body " + detail::describe(why, host_.max_values));
+    if (tool_scopes_refused(msg)) return;
     if (msg.is_array() && !old_sse) return post_batch(req, std::move(msg), json_ok, sse_ok);
     if (msg.is_array()) return refuse(400, jsonrpc::invalid_request, "Invalid Request: batches are not part of 2024-11-05");
     const Checked checked = check_message(msg);
@@ -963,13 +1103,14 @@ class Peer : public std::enable_shared_from_this<Peer> {
       channel = std::make_shared<Channel>(host_.gate);
       if (host_.opt.legacy_sessions) {
         std::string why;
+        channel->principal = principal();
         if (const int status = host_.open_session(channel, why)) return refuse(status, jsonrpc::internal_error, why, id);
         ex.headers.emplace_back("Mcp-Session-Id", channel->session_id);
       }
     } else if (host_.opt.legacy_sessions) {
       if (!session_header || session_header->empty())
         return refuse(400, jsonrpc::invalid_request, "Bad Request: the Mcp-Session-Id header is required (send initialize first)", id);
-      channel = host_.find_session(*session_header);
+      channel = session(*session_header);
       if (!channel)
         return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again", id);
       // An unsupported revision is refused (25/basic/transports §Protocol Version Header); a
@@ -1013,7 +1154,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if (host_.opt.legacy_sessions) {
       const auto sid = header(req, "Mcp-Session-Id");
       if (sid && !sid->empty()) {
-        channel = host_.find_session(*sid);
+        channel = session(*sid);
         if (!channel)
           return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again");
         std::lock_guard lk(channel->m);
@@ -1064,7 +1205,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     watch();
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (checked[i].is_request)
-        host_.server->dispatch(channel, checked[i].reply_id, checked[i].method, batch[i].value("params", json()));
+        host_.server->dispatch(channel, checked[i].reply_id, checked[i].method, batch[i].value("params", json()), auth_);
   }
 
   // 2024-11-05 HTTP+SSE (SERVER-SPEC 3.4): the GET opens a session whose one stream carries
@@ -1074,6 +1215,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
       return refuse(406, jsonrpc::invalid_request, "Accept must admit text/event-stream");
     auto channel = std::make_shared<Channel>(host_.gate);
     channel->old_sse = true;
+    channel->principal = principal();
     std::string why;
     if (const int status = host_.open_session(channel, why)) return refuse(status, jsonrpc::internal_error, why);
     auto ex = std::make_shared<Exchange>();
@@ -1094,7 +1236,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   void handle_sse_post(const Req& req, std::string_view target) {
     const auto sid = query_param(target, "sessionId");
     if (!sid || sid->empty()) return refuse(400, jsonrpc::invalid_request, "Bad Request: the sessionId query parameter is required");
-    auto channel = host_.find_session(*sid, true);
+    auto channel = session(*sid, true);
     if (!channel) return refuse(404, jsonrpc::invalid_request, "Session not found: its event stream closed; connect again");
     handle_post(req, channel);
   }
@@ -1119,7 +1261,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if (!channel->add(c.reply_id, ex))
       return refuse(400, jsonrpc::invalid_request, "Invalid Request: a request with this id is in flight already", c.reply_id);
     plain(202, "");
-    host_.server->dispatch(channel, c.reply_id, c.method, std::move(params));
+    host_.server->dispatch(channel, c.reply_id, c.method, std::move(params), auth_);
   }
 
   // Whether the session's streams open with a priming event: 2025-11-25 (older clients may
@@ -1150,12 +1292,12 @@ class Peer : public std::enable_shared_from_this<Peer> {
         send_stream_end();
         channel->detach(ex.get());
         end_exchange();
-        host_.server->dispatch(channel, id, method, std::move(params));
+        host_.server->dispatch(channel, id, method, std::move(params), auth_);
         return;
       }
     watch();
     // Answers (even immediate ones) come back through the gate, posted to this strand.
-    host_.server->dispatch(channel, id, method, std::move(params));
+    host_.server->dispatch(channel, id, method, std::move(params), auth_);
   }
 
   void handle_get(const Req& req) {
@@ -1164,7 +1306,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if ((version_header && !contains(sd::kLegacyVersions, *version_header)) || !session_header ||
         !host_.opt.legacy_sessions)
       return not_allowed();
-    auto channel = host_.find_session(*session_header);
+    auto channel = session(*session_header);
     if (!channel) return refuse(404, jsonrpc::invalid_request, "Session not found: it ended or expired; send initialize again");
     if (const auto accept = header(req, "Accept"); accept && !accept->empty() && !accepts(*accept, "text/event-stream"))
       return refuse(406, jsonrpc::invalid_request, "Accept must admit text/event-stream");
@@ -1271,6 +1413,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::uint64_t heartbeat_gen_ = 0;
   std::shared_ptr<Exchange> current_;
   std::shared_ptr<Channel> stream_channel_;  // a modern exchange's channel, while its stream is open
+  std::shared_ptr<const AuthInfo> auth_;     // who the current exchange comes from (HttpServerOptions::auth)
   // Held while an exchange waits for its answer: the answer finds the client through a weak
   // pointer. close() lets go; stop() closes every client before the io_context goes.
   std::shared_ptr<Peer> self_;
@@ -1909,6 +2052,20 @@ Result<void> HttpHost::Impl::check_options() {
     return fail(Errc::invalid_config, "sse_path and sse_message_path must start with '/' and differ from each other and from path");
   if (opt.io_threads == 0) opt.io_threads = 1;
   max_values = detail::max_json_values(opt.max_body_bytes);
+  if (opt.auth.enabled() && !opt.auth.metadata.resource.empty()) {
+    const auto& md = opt.auth.metadata;
+    auto path = protected_resource_metadata_path(md.resource);
+    auto url = protected_resource_metadata_url(md.resource);
+    if (!path || !url) return fail(Errc::invalid_config, "auth.metadata.resource: " + path.error().message);
+    if (md.authorization_servers.empty())
+      return fail(Errc::invalid_config, "auth.metadata.authorization_servers: name at least one authorization server");
+    metadata_body = to_json(md).dump();
+    metadata_url = *url;
+    metadata_paths = {*path};
+    if (*path != "/.well-known/oauth-protected-resource") metadata_paths.emplace_back("/.well-known/oauth-protected-resource");
+  } else if (opt.auth.validator) {
+    return fail(Errc::invalid_config, "auth.metadata.resource: a host that checks tokens must say what it is (the endpoint's public URL)");
+  }
   // A client that resets its connection must not kill the process with SIGPIPE on our next
   // write (Asio sends with MSG_NOSIGNAL on Linux; this is for the other paths, and for an
   // application server that writes a mounted exchange's stream without it).

@@ -94,6 +94,7 @@ const std::string& RequestContext::session_id() const {
   static const std::string none;
   return impl_.connection ? impl_.connection->session_id : none;
 }
+const AuthInfo* RequestContext::auth() const { return impl_.auth.get(); }
 std::stop_token RequestContext::stop_token() const { return impl_.stop; }
 
 namespace {

@@ -167,6 +167,8 @@ struct RequestContext::Impl {
   // answer (the task is input_required meanwhile).
   std::string task_id;
   std::function<void(bool waiting)> task_waiting;
+  // Who asked (HttpHost with auth), or null.
+  std::shared_ptr<const AuthInfo> auth;
 };
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
@@ -277,7 +279,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void diagnose(std::string_view what) const;
 
   // The protocol (dispatch.cpp). Called on the host's reading thread; never blocks.
-  void dispatch(const std::shared_ptr<server_detail::Connection>& c, json id, std::string method, json params);
+  // `auth`: who asked (an HttpHost with auth), or null.
+  void dispatch(const std::shared_ptr<server_detail::Connection>& c, json id, std::string method, json params,
+                std::shared_ptr<const AuthInfo> auth = nullptr);
   // notifications/cancelled, notifications/initialized, ... (reading thread).
   void notification(const std::shared_ptr<server_detail::Connection>& c, const std::string& method, const json& params);
   // The client went away: stop what runs for it.

@@ -24,6 +24,7 @@
 // hosts at once (serve_stdio on a thread, an HttpHost). serve_stdio() blocks its caller until
 // stdin ends. Destroying the Server while a host still serves it is not allowed.
 #include <mcp/error.hpp>
+#include <mcp/server_auth.hpp>
 #include <mcp/types.hpp>
 
 #include <nlohmann/json.hpp>
@@ -148,6 +149,10 @@ class RequestContext {
   /// sessionId (2024-11-05 HTTP+SSE). Empty for stdio, 2026-07-28 (stateless) requests,
   /// sessionless legacy HTTP (HttpServerOptions::legacy_sessions off) and execute_tool().
   [[nodiscard]] const std::string& session_id() const;
+  /// Who the request comes from, over an HttpHost with HttpServerOptions::auth: the validated
+  /// token's subject, client id, scopes and claims, and what the host's auth middleware
+  /// attached. nullptr without authorization (stdio, execute_tool, a host without auth).
+  [[nodiscard]] const AuthInfo* auth() const;
   /// Fires when the client cancels the request (`notifications/cancelled`) or goes away.
   [[nodiscard]] std::stop_token stop_token() const;
   [[nodiscard]] bool cancelled() const { return stop_token().stop_requested(); }
@@ -241,6 +246,11 @@ struct ServerTool {
   /// An error ends the call with it; success creates the task, whose handler finds the answers
   /// given so far under the same keys. 2025-11-25 and sync calls do not run it.
   std::function<Result<void>(const nlohmann::json& arguments, RequestContext& context)> before_task{};
+  /// Scopes a caller's token must cover to call this tool, over an HttpHost with
+  /// HttpServerOptions::auth (else 403 `insufficient_scope` naming them, so the client can step
+  /// up; scope hierarchies count). Not checked where there is no authorization (stdio,
+  /// execute_tool, a host without auth).
+  std::vector<std::string> required_scopes{};
 };
 
 /// Reads a resource: its contents (one item or more; text or base64 blob). For a template,

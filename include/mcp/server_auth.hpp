@@ -33,11 +33,13 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mcp {
@@ -198,5 +200,62 @@ using ScopeHierarchy = std::map<std::string, std::vector<std::string>, std::less
 /// quotes or backslashes, at most 200 bytes).
 [[nodiscard]] std::string bearer_challenge(std::string_view error, const std::vector<std::string>& scopes,
                                            std::string_view resource_metadata, std::string_view description = {});
+
+/// What an auth middleware sees of a request to the MCP endpoint.
+struct AuthRequest {
+  std::string_view method{};  ///< "POST", "GET", "DELETE"
+  std::string_view target{};  ///< path and query as sent
+  const std::vector<std::pair<std::string, std::string>>* headers = nullptr;  ///< as received
+  /// The first value of header `name` (case-insensitive), or empty.
+  [[nodiscard]] std::string_view header(std::string_view name) const;
+};
+
+/// An auth middleware's verdict on a request.
+struct AuthDecision {
+  int status = 0;           ///< 0: serve it; else the HTTP status refusing it (401, 403, 429 ...)
+  std::string message{};    ///< the refusal's text (the client reads it: no secrets)
+  std::vector<std::pair<std::string, std::string>> headers{};  ///< the refusal's extra headers
+  [[nodiscard]] static AuthDecision allow() { return {}; }
+  [[nodiscard]] static AuthDecision deny(int status, std::string message) {
+    AuthDecision d;
+    d.status = status;
+    d.message = std::move(message);
+    return d;
+  }
+};
+
+/// An application's own check, before the request is served: it may refuse it, and it may
+/// fill or add to `info` (`extra` is for it), which handlers then read (RequestContext::auth()).
+/// With a TokenValidator, it runs after the token was accepted (`info` is what the token
+/// says); without one, `info` starts empty and the middleware alone decides (API keys, an
+/// identity from a proxy's header). It runs on a host thread and must not block for long (a
+/// check that waits on the network belongs in a TokenValidator). An exception is a 500.
+using AuthMiddleware = std::function<AuthDecision(const AuthRequest& request, AuthInfo& info)>;
+
+/// How an HttpHost protects its MCP endpoint (HttpServerOptions::auth). Off while neither a
+/// validator nor a middleware is set.
+///
+/// With a validator: every request to the MCP paths (the endpoint, and the HTTP+SSE ones)
+/// needs `Authorization: Bearer <token>`; none, or a refused token: 401 with
+/// `WWW-Authenticate: Bearer` naming the metadata (`resource_metadata`) and `required_scopes`;
+/// no decision (the authorization server down): 503. A token that lacks `required_scopes`, or a
+/// tool's ServerTool::required_scopes: 403 `insufficient_scope` with the scopes to ask for. A
+/// legacy session belongs to the subject and client that opened it: another's token finds no
+/// session (404). The metadata (RFC 9728) is served at its well-known paths (the endpoint's
+/// path form and the root form) to anyone, as the spec asks.
+struct HttpAuthOptions {
+  /// The Protected Resource Metadata; `resource` is the endpoint's public URL (required with a
+  /// validator), e.g. "https://mcp.example.com/mcp".
+  ProtectedResourceMetadata metadata{};
+  /// Checks bearer tokens. Null: no tokens (the middleware alone decides).
+  std::shared_ptr<TokenValidator> validator{};
+  /// Scopes every request needs.
+  std::vector<std::string> required_scopes{};
+  /// Broader scopes and what they imply (see missing_scopes).
+  ScopeHierarchy scope_hierarchy{};
+  /// The application's own check (see AuthMiddleware).
+  AuthMiddleware middleware{};
+  [[nodiscard]] bool enabled() const { return validator != nullptr || static_cast<bool>(middleware); }
+};
 
 }  // namespace mcp

@@ -34,12 +34,13 @@
 // mounted exchange gets everything above. It is the host's own entry, not a sibling class's,
 // because what an exchange needs is the host's (sessions, event stores, limits, the I/O
 // threads and timers): one host may serve its own listener and mounted exchanges at once, a
-// session opened through one found through the other. Not yet: TLS, OAuth.
+// session opened through one found through the other. HttpServerOptions::auth makes it an OAuth-protected resource (server_auth.hpp). Not yet: TLS.
 //
 // Thread-safety: start(), start_mounted() and stop() may be called from any thread, not
 // concurrently with each other or with the destructor; serve(), port() and session_count()
 // from any thread at any time before the destructor. The Server must outlive the host.
 #include <mcp/error.hpp>
+#include <mcp/server_auth.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -146,6 +147,10 @@ struct HttpServerOptions {
   /// Told of each new legacy session (its id) when its `initialize` arrives, on an I/O thread
   /// (must not block).
   std::function<void(const std::string& session_id)> on_session_start{};
+
+  /// OAuth 2.1 protected resource (MCP authorization): bearer tokens checked, metadata served,
+  /// scopes enforced, an application's own middleware; see HttpAuthOptions. Off by default.
+  HttpAuthOptions auth{};
 };
 
 /// One HTTP header, as sent or received: name (any case) and value.

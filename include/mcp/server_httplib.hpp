@@ -199,7 +199,8 @@ inline void serve(HttpHost& host, const HttplibMountOptions& opt, const httplib:
 }  // namespace httplib_detail
 
 /// Routes `host`'s endpoint into `app`: POST, GET and DELETE on HttpServerOptions::path, and
-/// (unless sse_path is empty) GET on sse_path and POST on sse_message_path, each handed to
+/// (unless sse_path is empty) GET on sse_path and POST on sse_message_path, and with
+/// HttpServerOptions::auth the metadata's well-known paths (GET), each handed to
 /// HttpHost::serve(). The host must be started (HttpHost::start_mounted(), or start()).
 /// Exact paths only (httplib matches the whole path; a query is passed on).
 inline void mount_httplib(httplib::Server& app, HttpHost& host, HttplibMountOptions opt = {}) {
@@ -213,6 +214,13 @@ inline void mount_httplib(httplib::Server& app, HttpHost& host, HttplibMountOpti
     app.Get(httplib_detail::exact_pattern(o.sse_path), route);
     app.Post(httplib_detail::exact_pattern(o.sse_message_path), route);
   }
+  // An OAuth-protected endpoint's metadata (RFC 9728), at both well-known paths.
+  if (o.auth.enabled() && !o.auth.metadata.resource.empty())
+    if (auto md = protected_resource_metadata_path(o.auth.metadata.resource)) {
+      app.Get(httplib_detail::exact_pattern(*md), route);
+      if (*md != "/.well-known/oauth-protected-resource")
+        app.Get(httplib_detail::exact_pattern("/.well-known/oauth-protected-resource"), route);
+    }
 }
 
 }  // namespace mcp

@@ -2,7 +2,13 @@
 // The server as an OAuth protected resource: token validators against a real authorization
 // server stand-in (cpp-httplib on 127.0.0.1 serving metadata, JWKS and introspection; test
 // equipment, not our library), tokens signed here with OpenSSL keys made per run.
+#include "../integration/helpers.hpp"
+
+#include <mcp/client.hpp>
+#include <mcp/server.hpp>
 #include <mcp/server_auth.hpp>
+#include <mcp/server_http.hpp>
+#include <mcp/server_httplib.hpp>
 
 #include <doctest/doctest.h>
 #include <httplib.h>
@@ -432,4 +438,347 @@ TEST_CASE("protected resource metadata, its well-known URL, scope hierarchies an
         "Bearer error=\"insufficient_scope\", scope=\"files:write ab\", resource_metadata=\"https://r/m\"");
   CHECK(mcp::bearer_challenge("invalid_token", {}, "", "bad\r\nSet-Cookie: x=\"1\"") ==
         "Bearer error=\"invalid_token\", error_description=\"badSet-Cookie: x=1\"");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTTP host as a protected resource
+
+namespace {
+
+const char* kHostResource = "https://mcp.example.com/mcp";
+const char* kTokenA = "token-A-0123456789abcdef";
+const char* kTokenB = "token-B-0123456789abcdef";
+const char* kTokenNoScope = "token-C-0123456789abcdef";
+
+// A server whose tools say who called them; `admin` needs the "admin" scope.
+void add_tools(mcp::Server& server) {
+  server.add_tool({.name = "whoami",
+                   .input_schema = {{"type", "object"}},
+                   .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                     const auto* a = ctx.auth();
+                     if (!a) return mcp::text_result("nobody");
+                     std::string s = a->subject + "|" + a->client_id + "|";
+                     for (const auto& sc : a->scopes) s += sc + ",";
+                     s += "|" + a->extra.value("tenant", std::string());
+                     return mcp::text_result(s);
+                   }});
+  mcp::ServerTool admin{.name = "admin",
+                        .input_schema = {{"type", "object"}},
+                        .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                          return mcp::text_result("done");
+                        }};
+  admin.required_scopes = {"admin"};
+  server.add_tool(std::move(admin));
+}
+
+mcp::AuthInfo who(const std::string& sub, std::vector<std::string> scopes) {
+  mcp::AuthInfo a;
+  a.subject = sub;
+  a.client_id = "client-" + sub;
+  a.scopes = std::move(scopes);
+  return a;
+}
+
+mcp::HttpAuthOptions static_auth() {
+  mcp::HttpAuthOptions a;
+  a.metadata = {.resource = kHostResource, .authorization_servers = {"https://auth.example.com"},
+                .scopes_supported = {"tools", "admin"}};
+  a.validator = *mcp::make_static_token_validator({{kTokenA, who("alice", {"tools", "root"})},
+                                                   {kTokenB, who("bob", {"tools"})},
+                                                   {kTokenNoScope, who("carol", {})}});
+  a.required_scopes = {"tools"};
+  a.scope_hierarchy = {{"root", {"admin"}}};
+  return a;
+}
+
+const char* kModernMeta =
+    R"("_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}})";
+
+httplib::Result post(httplib::Client& c, const std::string& body, httplib::Headers h = {}) {
+  h.emplace("Accept", "application/json, text/event-stream");
+  h.emplace("MCP-Protocol-Version", "2026-07-28");
+  return c.Post("/mcp", h, body, "application/json");
+}
+std::string modern_call(const std::string& tool) {
+  return R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":")" + tool + R"(","arguments":{},)" +
+         kModernMeta + "}}";
+}
+httplib::Headers bearer(const std::string& t, httplib::Headers h = {}) {
+  h.emplace("Authorization", "Bearer " + t);
+  h.emplace("Mcp-Method", "tools/call");
+  return h;
+}
+httplib::Headers named(const std::string& tool, httplib::Headers h) {
+  h.emplace("Mcp-Name", tool);
+  return h;
+}
+
+std::string text_of(const httplib::Result& r) {
+  if (!r || r->status != 200) return "";
+  auto j = json::parse(r->body, nullptr, false);
+  if (j.is_discarded() || !j.contains("result")) return "";
+  return j["result"]["content"][0].value("text", "");
+}
+
+// A legacy `initialize` with `token`: the session id ("" when refused).
+std::string legacy_session(httplib::Client& c, const std::string& token, const std::string& version) {
+  httplib::Headers h = bearer(token);
+  h.emplace("Accept", "application/json, text/event-stream");
+  auto init = c.Post("/mcp", h,
+                     R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":")" + version +
+                         R"(","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})",
+                     "application/json");
+  return init && init->status == 200 ? init->get_header_value("Mcp-Session-Id") : std::string();
+}
+
+mcp::ServerConfig http_config(const std::string& url, mcp::Era era, const std::string& token) {
+  mcp::HttpServerConfig h;
+  h.url = url;
+  if (!token.empty()) h.headers["Authorization"] = "Bearer " + token;
+  mcp::ServerConfig sc;
+  sc.transport = std::move(h);
+  sc.era = era;
+  return sc;
+}
+
+}  // namespace
+
+TEST_CASE("HttpHost with auth: metadata served, 401 challenges, scopes (403 step-up), auth() in handlers, sessions bound to their caller") {
+  mcp::Server server({.identity = {.name = "protected", .version = "1.0.0"}});
+  add_tools(server);
+  mcp::HttpHost host(server, {.auth = static_auth()});
+  auto port = host.start();
+  REQUIRE(port);
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(10, 0);
+  const std::string md_url = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
+
+  // RFC 9728: both well-known paths, no token needed.
+  for (const char* path : {"/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"}) {
+    CAPTURE(path);
+    auto r = c.Get(path);
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    auto j = json::parse(r->body);
+    CHECK(j["resource"] == kHostResource);
+    CHECK(j["authorization_servers"] == json::array({"https://auth.example.com"}));
+  }
+
+  // No token: 401 naming the metadata and the scopes; a bad token: invalid_token.
+  auto r = post(c, modern_call("whoami"), named("whoami", {{"Mcp-Method", "tools/call"}}));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(r->get_header_value("WWW-Authenticate") ==
+        std::string("Bearer scope=\"tools\", resource_metadata=\"") + md_url + "\"");
+  r = post(c, modern_call("whoami"), named("whoami", bearer("not-a-token-at-all")));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(r->get_header_value("WWW-Authenticate").find("error=\"invalid_token\"") != std::string::npos);
+  CHECK(r->body.find("not-a-token-at-all") == std::string::npos);
+  r = c.Post("/mcp", {{"Authorization", "Basic " + std::string(kTokenA)}}, modern_call("whoami"), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 401);
+
+  // A good token: the handler sees who called.
+  r = post(c, modern_call("whoami"), named("whoami", bearer(kTokenA)));
+  CHECK(text_of(r) == "alice|client-alice|tools,root,|");
+  // The scope every request needs is missing: 403 with the scope to ask for.
+  r = post(c, modern_call("whoami"), named("whoami", bearer(kTokenNoScope)));
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  CHECK(r->get_header_value("WWW-Authenticate").find("error=\"insufficient_scope\"") != std::string::npos);
+  CHECK(r->get_header_value("WWW-Authenticate").find("scope=\"tools\"") != std::string::npos);
+  // A tool's own scope: bob lacks it (403 naming both), alice has it through "root".
+  r = post(c, modern_call("admin"), named("admin", bearer(kTokenB)));
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  CHECK(r->get_header_value("WWW-Authenticate") ==
+        std::string("Bearer error=\"insufficient_scope\", error_description=\"the access token lacks a scope this tool "
+                    "needs\", scope=\"tools admin\", resource_metadata=\"") + md_url + "\"");
+  CHECK(text_of(post(c, modern_call("admin"), named("admin", bearer(kTokenA)))) == "done");
+  // In a batch too (2025-03-26 session).
+  {
+    const std::string sid = legacy_session(c, kTokenB, "2025-03-26");
+    REQUIRE(!sid.empty());
+    httplib::Headers h = bearer(kTokenB);
+    h.emplace("Accept", "application/json, text/event-stream");
+    h.emplace("Mcp-Session-Id", sid);
+    auto batch = c.Post("/mcp", h,
+                        R"([{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}},)"
+                        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin","arguments":{}}}])",
+                        "application/json");
+    REQUIRE(batch);
+    CHECK(batch->status == 403);
+  }
+
+  // Our client, both eras, with the token in its headers.
+  for (const auto era : {mcp::Era::modern, mcp::Era::legacy}) {
+    CAPTURE(static_cast<int>(era));
+    auto client = mcp::Client::create(
+        testutil::one("s", http_config("http://127.0.0.1:" + std::to_string(*port) + "/mcp", era, kTokenA)));
+    REQUIRE(client);
+    auto res = client->call_tool("s", "whoami", json::object());
+    REQUIRE_MESSAGE(res, (res ? "" : res.error().message));
+    REQUIRE(!res->content.empty());
+    CHECK(res->content[0].text == "alice|client-alice|tools,root,|");
+    auto denied = client->call_tool("s", "admin", json::object());
+    CHECK(denied);  // alice may
+    client->disconnect();
+    auto anon = mcp::Client::create(
+        testutil::one("s", http_config("http://127.0.0.1:" + std::to_string(*port) + "/mcp", era, "")));
+    REQUIRE(anon);
+    auto no = anon->call_tool("s", "whoami", json::object());
+    REQUIRE(!no);
+    CHECK(no.error().errc() == mcp::Errc::unauthorized);
+  }
+
+  // A legacy session belongs to its caller: bob's token does not find alice's session.
+  {
+    const std::string sid = legacy_session(c, kTokenA, "2025-11-25");
+    REQUIRE(!sid.empty());
+    httplib::Headers ha = bearer(kTokenA);
+    ha.emplace("Accept", "application/json, text/event-stream");
+    const std::string call =
+        R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}})";
+    httplib::Headers hb = bearer(kTokenB);
+    hb.emplace("Accept", "application/json, text/event-stream");
+    hb.emplace("Mcp-Session-Id", sid);
+    hb.emplace("MCP-Protocol-Version", "2025-11-25");
+    auto stolen = c.Post("/mcp", hb, call, "application/json");
+    REQUIRE(stolen);
+    CHECK(stolen->status == 404);
+    ha.emplace("Mcp-Session-Id", sid);
+    ha.emplace("MCP-Protocol-Version", "2025-11-25");
+    auto own = c.Post("/mcp", ha, call, "application/json");
+    REQUIRE(own);
+    CHECK(own->status == 200);
+  }
+  host.stop();
+}
+
+TEST_CASE("HttpHost with a JWT validator: keys fetched off the I/O thread on first use; an unreachable issuer is 503") {
+  AuthServer as;
+  const auto k = TestKey::make("ES256", "k1");
+  as.set_keys({&k});
+  mcp::Server server({.identity = {.name = "protected", .version = "1.0.0"}});
+  add_tools(server);
+  mcp::HttpAuthOptions a;
+  a.metadata = {.resource = kHostResource, .authorization_servers = {as.issuer}};
+  a.validator = *mcp::make_jwt_validator({.issuer = as.issuer, .audience = kHostResource});
+  mcp::HttpHost host(server, {.auth = a});
+  auto port = host.start();
+  REQUIRE(port);
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(10, 0);
+  auto claims = claims_for(as.issuer);
+  claims["aud"] = kHostResource;
+  claims["scope"] = "tools";
+  CHECK(text_of(post(c, modern_call("whoami"), named("whoami", bearer(k.sign(claims))))) == "user-1|app-7|tools,|");
+  CHECK(as.jwks_fetches == 1);
+  CHECK(text_of(post(c, modern_call("whoami"), named("whoami", bearer(k.sign(claims))))) == "user-1|app-7|tools,|");
+  CHECK(as.jwks_fetches == 1);
+  claims["aud"] = "https://other.example.com/mcp";
+  auto r = post(c, modern_call("whoami"), named("whoami", bearer(k.sign(claims))));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  host.stop();
+
+  // The issuer down: the token cannot be judged, the client is told to come back.
+  int dead = 0;
+  {
+    httplib::Server probe;
+    dead = probe.bind_to_any_port("127.0.0.1");
+  }
+  mcp::HttpAuthOptions b = a;
+  const std::string dead_issuer = "http://127.0.0.1:" + std::to_string(dead);
+  b.validator = *mcp::make_jwt_validator({.issuer = dead_issuer, .audience = kHostResource, .http_timeout = 2s});
+  mcp::HttpHost host2(server, {.auth = b});
+  auto port2 = host2.start();
+  REQUIRE(port2);
+  httplib::Client c2("127.0.0.1", *port2);
+  c2.set_read_timeout(10, 0);
+  claims = claims_for(dead_issuer);
+  claims["aud"] = kHostResource;
+  r = post(c2, modern_call("whoami"), named("whoami", bearer(k.sign(claims))));
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->get_header_value("Retry-After") == "5");
+  host2.stop();
+
+  // Configuration: a validator without a resource, or without authorization servers.
+  mcp::HttpAuthOptions bad = a;
+  bad.metadata.resource.clear();
+  mcp::HttpHost h3(server, {.auth = bad});
+  CHECK(h3.start().error().errc() == mcp::Errc::invalid_config);
+  bad = a;
+  bad.metadata.authorization_servers.clear();
+  mcp::HttpHost h4(server, {.auth = bad});
+  CHECK(h4.start().error().errc() == mcp::Errc::invalid_config);
+}
+
+TEST_CASE("HttpHost auth middleware: an application's own scheme (API keys) decides, attaches data, refuses with its status") {
+  mcp::Server server({.identity = {.name = "keys", .version = "1.0.0"}});
+  add_tools(server);
+  mcp::HttpAuthOptions a;
+  a.middleware = [](const mcp::AuthRequest& req, mcp::AuthInfo& info) {
+    const auto key = req.header("x-api-key");
+    if (key == "boom") throw std::runtime_error("middleware bug");
+    if (key != "k-123") {
+      auto d = mcp::AuthDecision::deny(401, "a valid X-API-Key is needed");
+      d.headers.emplace_back("WWW-Authenticate", "ApiKey");
+      return d;
+    }
+    info.subject = "key-user";
+    info.extra["tenant"] = "t1";
+    return mcp::AuthDecision::allow();
+  };
+  mcp::HttpHost host(server, {.auth = a});
+  auto port = host.start();
+  REQUIRE(port);
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(10, 0);
+  auto r = post(c, modern_call("whoami"), named("whoami", {{"Mcp-Method", "tools/call"}}));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(r->get_header_value("WWW-Authenticate") == "ApiKey");
+  CHECK(text_of(post(c, modern_call("whoami"), named("whoami", {{"Mcp-Method", "tools/call"}, {"X-API-Key", "k-123"}}))) ==
+        "key-user|||t1");
+  r = post(c, modern_call("whoami"), named("whoami", {{"Mcp-Method", "tools/call"}, {"X-API-Key", "boom"}}));
+  REQUIRE(r);
+  CHECK(r->status == 500);
+  // No metadata without a resource: its paths are plain 404s.
+  r = c.Get("/.well-known/oauth-protected-resource");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  host.stop();
+}
+
+TEST_CASE("auth through the httplib mount: metadata routed, challenges, the caller seen by handlers") {
+  mcp::Server server({.identity = {.name = "protected", .version = "1.0.0"}});
+  add_tools(server);
+  mcp::HttpServerOptions o;
+  o.auth = static_auth();
+  o.allowed_hosts = {"127.0.0.1"};
+  mcp::HttpHost host(server, o);
+  REQUIRE(host.start_mounted());
+  httplib::Server app;
+  mcp::mount_httplib(app, host);
+  const int port = app.bind_to_any_port("127.0.0.1");
+  REQUIRE(port > 0);
+  std::thread t([&] { app.listen_after_bind(); });
+  for (int i = 0; i < 500 && !app.is_running(); ++i) std::this_thread::sleep_for(10ms);
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(10, 0);
+  auto md = c.Get("/.well-known/oauth-protected-resource/mcp");
+  REQUIRE(md);
+  CHECK(md->status == 200);
+  CHECK(json::parse(md->body)["resource"] == kHostResource);
+  auto r = post(c, modern_call("whoami"), named("whoami", {{"Mcp-Method", "tools/call"}}));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  CHECK(r->get_header_value("WWW-Authenticate").find("resource_metadata=") != std::string::npos);
+  CHECK(text_of(post(c, modern_call("whoami"), named("whoami", bearer(kTokenB)))) == "bob|client-bob|tools,|");
+  host.stop();
+  app.stop();
+  t.join();
 }
