@@ -304,7 +304,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   }
   if (method == "subscriptions/listen") {
     if (!modern) return not_found();
-    return listen(c, id, params, ctx->client_capabilities);
+    return listen(c, id, params, ctx->client_capabilities, ctx->auth.get());
   }
   if (method == "completion/complete") {
     if (!caps.contains("completions")) return not_found();
@@ -415,7 +415,7 @@ void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json
 }
 
 void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params,
-                          const json& client_caps) {
+                          const json& client_caps, const AuthInfo* auth) {
   const auto filter = params.find("notifications");
   if (filter != params.end() && !filter->is_object())
     return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: notifications must be an object")));
@@ -442,7 +442,9 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
     std::lock_guard lk(tasks_m);
     for (const auto& t : *ti)
       if (t.is_string() && l->task_ids.size() < 1024)
-        if (auto it = tasks.find(t.get<std::string>()); it != tasks.end() && it->second->modern) l->task_ids.insert(it->first);
+        if (auto it = tasks.find(t.get<std::string>());
+            it != tasks.end() && it->second->modern && it->second->principal == sd::principal_of(auth))
+          l->task_ids.insert(it->first);
   }
   json granted = json::object();
   if (l->tools) granted["toolsListChanged"] = true;

@@ -941,9 +941,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   }
 
   // Who the request's token speaks for, as a session remembers it ("" without auth).
-  std::string principal() const {
-    return auth_ ? auth_->issuer + '\n' + auth_->subject + '\n' + auth_->client_id : std::string();
-  }
+  std::string principal() const { return sd::principal_of(auth_.get()); }
   // A session by id, if this caller may use it: with auth, only the one who opened it.
   std::shared_ptr<Channel> session(const std::string& id, bool old_sse = false) {
     auto ch = host_.find_session(id, old_sse);

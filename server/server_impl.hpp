@@ -117,6 +117,11 @@ class Connection {
 };
 
 
+// Who an authorization speaks for, as tasks and sessions remember it (empty without one).
+inline std::string principal_of(const AuthInfo* a) {
+  return a ? a->issuer + '\n' + a->subject + '\n' + a->client_id : std::string();
+}
+
 // An RFC 6570 template as far as resource templates use it: literals, `{name}` (one path
 // segment) and `{+name}` (anything). Parsed once; matched in time linear in the URI.
 class UriTemplate {
@@ -215,6 +220,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     json args;
     bool legacy_invalid = false;
     json outstanding = json::object();   // 2026-07-28: inputRequests not answered yet
+    std::string principal;           // who created it (an HttpHost with auth), else empty: only they find it
     std::vector<std::pair<std::weak_ptr<server_detail::Connection>, json>> waiters;  // tasks/result
   };
   using TaskWaiters = std::vector<std::pair<std::weak_ptr<server_detail::Connection>, json>>;
@@ -261,7 +267,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::mutex listeners_m;
   std::vector<std::shared_ptr<Listener>> listeners;
   void listen(const std::shared_ptr<server_detail::Connection>& c, const json& id, const json& params,
-              const json& client_caps);
+              const json& client_caps, const AuthInfo* auth = nullptr);
   // The hosts' connections, for list changes and resource updates (pruned as they end).
   std::mutex connections_m;
   std::vector<std::weak_ptr<server_detail::Connection>> connections;

@@ -179,6 +179,7 @@ void Server::Impl::start_task(const std::shared_ptr<sd::Connection>& c, const js
   auto rec = std::make_shared<TaskRecord>();
   rec->id = *tid;
   rec->modern = modern;
+  rec->principal = sd::principal_of(ctx->auth.get());
   if (!modern) {
     rec->owner = c;
     rec->owner_ptr = c.get();
@@ -395,7 +396,8 @@ bool Server::Impl::task_method(const std::shared_ptr<sd::Connection>& c, const j
       prune_tasks(dropped);
       std::vector<std::shared_ptr<TaskRecord>> mine;
       for (const auto& [tid, r] : tasks)
-        if (!r->modern && r->owner_ptr == c.get() && r->seq > after) mine.push_back(r);
+        if (!r->modern && r->owner_ptr == c.get() && r->seq > after && r->principal == sd::principal_of(ctx.auth.get()))
+          mine.push_back(r);
       std::sort(mine.begin(), mine.end(), [](const auto& a, const auto& b) { return a->seq < b->seq; });
       for (const auto& r : mine) {
         if (items.size() == page) {
@@ -428,7 +430,7 @@ bool Server::Impl::task_method(const std::shared_ptr<sd::Connection>& c, const j
     if (auto it = tasks.find(task_id); it != tasks.end()) {
       // A task is found only by its era, and a legacy one only by its own session.
       const auto& r = it->second;
-      if (r->modern == modern && (modern || r->owner_ptr == c.get())) rec = r;
+      if (r->modern == modern && (modern || r->owner_ptr == c.get()) && r->principal == sd::principal_of(ctx.auth.get())) rec = r;
     }
     if (!rec) {
       answer = fail(rpc_error(jsonrpc::invalid_params, "Failed to retrieve task: Task not found", json{{"taskId", task_id}}));

@@ -782,3 +782,48 @@ TEST_CASE("auth through the httplib mount: metadata routed, challenges, the call
   app.stop();
   t.join();
 }
+
+TEST_CASE("2026-07-28 tasks belong to the caller who created them (SEP-2663): another token finds no task") {
+  mcp::Server server({.identity = {.name = "protected", .version = "1.0.0"}});
+  mcp::ServerTool slow{.name = "slow",
+                       .input_schema = {{"type", "object"}},
+                       .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                         return mcp::text_result("done");
+                       }};
+  slow.task_support = mcp::TaskSupport::optional;
+  server.add_tool(std::move(slow));
+  mcp::HttpHost host(server, {.auth = static_auth()});
+  auto port = host.start();
+  REQUIRE(port);
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(10, 0);
+  const json caps = {{"extensions", {{"io.modelcontextprotocol/tasks", json::object()}}}};
+  auto request = [&](int id, const std::string& method, json params) {
+    params["_meta"] = {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                       {"io.modelcontextprotocol/clientCapabilities", caps}};
+    return json{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}}.dump();
+  };
+  auto created = post(c, request(1, "tools/call", {{"name", "slow"}, {"arguments", json::object()}}),
+                      named("slow", bearer(kTokenA)));
+  REQUIRE(created);
+  REQUIRE(created->status == 200);
+  auto task = json::parse(created->body)["result"];
+  REQUIRE(task["resultType"] == "task");
+  const std::string tid = task["taskId"];
+  auto get = [&](const char* token) {
+    httplib::Headers h = {{"Authorization", std::string("Bearer ") + token}, {"Mcp-Method", "tasks/get"}, {"Mcp-Name", tid}};
+    auto r = post(c, request(2, "tasks/get", {{"taskId", tid}}), h);
+    REQUIRE(r);
+    return json::parse(r->body);
+  };
+  json mine;
+  for (int i = 0; i < 300; ++i) {
+    mine = get(kTokenA);
+    if (mine["result"]["status"] == "completed") break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(mine["result"]["status"] == "completed");
+  auto theirs = get(kTokenB);
+  CHECK(theirs["error"]["code"] == -32602);
+  CHECK(!theirs.contains("result"));
+}
