@@ -319,6 +319,13 @@ std::optional<json> answer_of(const Response& r) {
   return std::nullopt;
 }
 
+// A tools/call answered with a result that is not an error result.
+bool succeeded(const std::optional<json>& j) {
+  if (!j || !j->contains("result") || !(*j)["result"].is_object()) return false;
+  const auto& r = (*j)["result"];
+  return !r.value("isError", false) && r.contains("content");
+}
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 Headers modern_headers(const std::string& method, const std::string& name = "") {
@@ -388,7 +395,7 @@ int run_http(const Url& url, const std::string& era, int conns, double seconds, 
         auto r = c.exchange("POST", call_body(id, modern), h);
         const auto t1 = Clock::now();
         if (stop.load()) break;  // only whole calls inside the window
-        if (!r || r->status != 200 || !answer_of(*r) || !answer_of(*r)->contains("result")) {
+        if (!r || r->status != 200 || !succeeded(answer_of(*r))) {
           if (++st.errors > 1000) return;
           continue;
         }
@@ -518,7 +525,7 @@ int run_stdio(const std::string& era, int inflight, double seconds, std::vector<
     if (j.is_discarded() || !j.contains("id") || !j["id"].is_number_integer()) continue;  // notifications
     auto it = sent.find(j["id"].get<long>());
     if (it == sent.end()) continue;
-    if (j.contains("result"))
+    if (succeeded(j))
       lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - it->second).count());
     else
       ++errors;
