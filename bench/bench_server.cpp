@@ -39,7 +39,8 @@ const json kInt{{"type", "integer"}};
 
 // Numbers as JavaScript prints them: integers without ".0".
 std::string num(double v) {
-  if (std::isfinite(v) && std::trunc(v) == v && std::fabs(v) < 9.0e15) return std::to_string(static_cast<std::int64_t>(v));
+  if (std::isfinite(v) && std::trunc(v) == v && std::fabs(v) < 9.0e15)
+    return std::to_string(static_cast<std::int64_t>(v));
   return json(v).dump();
 }
 
@@ -72,12 +73,13 @@ std::string uuid4() {
 using Fn = std::function<std::string(const json&)>;
 
 mcp::Result<void> add(mcp::Server& server, const char* name, const char* description, json input_schema, Fn fn) {
-  return server.add_tool({.name = name,
-                          .description = description,
-                          .input_schema = std::move(input_schema),
-                          .handler = [fn = std::move(fn)](const json& args, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
-                            return mcp::text_result(fn(args));
-                          }});
+  return server.add_tool(
+      {.name = name,
+       .description = description,
+       .input_schema = std::move(input_schema),
+       .handler = [fn = std::move(fn)](const json& args, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+         return mcp::text_result(fn(args));
+       }});
 }
 
 mcp::Result<void> add_tools(mcp::Server& s, bool notify_tool) {
@@ -93,50 +95,58 @@ mcp::Result<void> add_tools(mcp::Server& s, bool notify_tool) {
   if (r) r = add(s, "div", "a / b", ab, [d](const json& a) { return num(d(a, "a") / d(a, "b")); });
   if (r) r = add(s, "max", "max(a, b)", ab, [d](const json& a) { return num(std::max(d(a, "a"), d(a, "b"))); });
   if (r) r = add(s, "min", "min(a, b)", ab, [d](const json& a) { return num(std::min(d(a, "a"), d(a, "b"))); });
-  if (r) r = add(s, "upper", "Upper-case text", text, [t](const json& a) {
-    std::string v = t(a);
-    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return v;
-  });
-  if (r) r = add(s, "lower", "Lower-case text", text, [t](const json& a) {
-    std::string v = t(a);
-    std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return v;
-  });
-  if (r) r = add(s, "reverse", "Reverse text", text, [t](const json& a) {
-    std::string v = t(a);
-    std::reverse(v.begin(), v.end());
-    return v;
-  });
+  if (r)
+    r = add(s, "upper", "Upper-case text", text, [t](const json& a) {
+      std::string v = t(a);
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+      return v;
+    });
+  if (r)
+    r = add(s, "lower", "Lower-case text", text, [t](const json& a) {
+      std::string v = t(a);
+      std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      return v;
+    });
+  if (r)
+    r = add(s, "reverse", "Reverse text", text, [t](const json& a) {
+      std::string v = t(a);
+      std::reverse(v.begin(), v.end());
+      return v;
+    });
   if (r) r = add(s, "length", "Length of text", text, [t](const json& a) { return std::to_string(t(a).size()); });
-  if (r) r = add(s, "word_count", "Words in text", text, [t](const json& a) {
-    std::istringstream in(t(a));
-    std::size_t n = 0;
-    for (std::string w; in >> w;) ++n;
-    return std::to_string(n);
-  });
-  if (r) r = add(s, "concat", "a + b as strings", schema({{"a", kStr}, {"b", kStr}}, {"a", "b"}),
-                 [](const json& a) { return a["a"].get<std::string>() + a["b"].get<std::string>(); });
-  if (r) r = add(s, "repeat", "Repeat text n times",
-                 schema({{"text", kStr}, {"n", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}}}}, {"text", "n"}),
-                 [t](const json& a) {
-                   std::string v;
-                   for (int i = a["n"].get<int>(); i > 0; --i) v += t(a);
-                   return v;
-                 });
+  if (r)
+    r = add(s, "word_count", "Words in text", text, [t](const json& a) {
+      std::istringstream in(t(a));
+      std::size_t n = 0;
+      for (std::string w; in >> w;) ++n;
+      return std::to_string(n);
+    });
+  if (r)
+    r = add(s, "concat", "a + b as strings", schema({{"a", kStr}, {"b", kStr}}, {"a", "b"}),
+            [](const json& a) { return a["a"].get<std::string>() + a["b"].get<std::string>(); });
+  if (r)
+    r = add(s, "repeat", "Repeat text n times",
+            schema({{"text", kStr}, {"n", {{"type", "integer"}, {"minimum", 0}, {"maximum", 100}}}}, {"text", "n"}),
+            [t](const json& a) {
+              std::string v;
+              for (int i = a["n"].get<int>(); i > 0; --i) v += t(a);
+              return v;
+            });
   if (r) r = add(s, "now", "Current time (ISO 8601)", none, [](const json&) { return utc_now(); });
   if (r) r = add(s, "uuid", "A random UUID", none, [](const json&) { return uuid4(); });
-  if (r) r = add(s, "random", "A random number in [0, 1)", none, [](const json&) {
-    return json(std::uniform_real_distribution<double>(0, 1)(rng)).dump();
-  });
-  if (r) r = add(s, "is_even", "Whether n is even", schema({{"n", kInt}}, {"n"}),
-                 [](const json& a) { return a["n"].get<std::int64_t>() % 2 == 0 ? "true" : "false"; });
-  if (r) r = add(s, "sum_list", "Sum of a list of numbers", schema({{"values", {{"type", "array"}, {"items", kNum}}}}, {"values"}),
-                 [](const json& a) {
-                   double sum = 0;
-                   for (const auto& v : a["values"]) sum += v.get<double>();
-                   return num(sum);
-                 });
+  if (r)
+    r = add(s, "random", "A random number in [0, 1)", none,
+            [](const json&) { return json(std::uniform_real_distribution<double>(0, 1)(rng)).dump(); });
+  if (r)
+    r = add(s, "is_even", "Whether n is even", schema({{"n", kInt}}, {"n"}),
+            [](const json& a) { return a["n"].get<std::int64_t>() % 2 == 0 ? "true" : "false"; });
+  if (r)
+    r = add(s, "sum_list", "Sum of a list of numbers",
+            schema({{"values", {{"type", "array"}, {"items", kNum}}}}, {"values"}), [](const json& a) {
+              double sum = 0;
+              for (const auto& v : a["values"]) sum += v.get<double>();
+              return num(sum);
+            });
   if (r) r = add(s, "ping", "Returns pong", none, [](const json&) { return std::string("pong"); });
   if (r && notify_tool)
     r = s.add_tool({.name = "notify",
@@ -147,12 +157,14 @@ mcp::Result<void> add_tools(mcp::Server& s, bool notify_tool) {
                       return mcp::text_result("notified");
                     }});
   if (r)
-    r = s.add_resource({.uri = "mem://bench/readme",
-                        .name = "readme",
-                        .mime_type = "text/plain",
-                        .read = [](const std::string& uri, auto&, auto&) -> mcp::Result<std::vector<mcp::ResourceContents>> {
-                          return std::vector<mcp::ResourceContents>{{.uri = uri, .mime_type = "text/plain", .text = "bench", .raw = {}}};
-                        }});
+    r = s.add_resource(
+        {.uri = "mem://bench/readme",
+         .name = "readme",
+         .mime_type = "text/plain",
+         .read = [](const std::string& uri, auto&, auto&) -> mcp::Result<std::vector<mcp::ResourceContents>> {
+           return std::vector<mcp::ResourceContents>{
+               {.uri = uri, .mime_type = "text/plain", .text = "bench", .raw = {}}};
+         }});
   return r;
 }
 
@@ -221,8 +233,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     std::cout << "PORT " << *bound << std::endl;
-    for (std::string line; std::getline(std::cin, line);) {
-    }  // until stdin ends
+    for (std::string line; std::getline(std::cin, line);) {}  // until stdin ends
     host.stop();
     return 0;
   }

@@ -9,8 +9,9 @@
 //       seconds. legacy: one session per connection (initialize, notifications/initialized,
 //       then Mcp-Session-Id on each call); stateless: legacy requests without a session;
 //       modern: 2026-07-28 requests (_meta, MCP-Protocol-Version, Mcp-Method, Mcp-Name).
-//   server_drive stdio --era legacy|modern --inflight K --seconds S -- CMD ARGS...
-//       Starts CMD (the server) on pipes and keeps K calls of `echo` in flight for S seconds.
+//   server_drive stdio --era legacy|modern --inflight K[,K2...] --seconds S -- CMD ARGS...
+//       Starts CMD (the server) on pipes and keeps K calls of `echo` in flight for S seconds
+//       (then K2 for S seconds ...: a JSON line each).
 //       The server's CPU is measured on its own pid.
 //   server_drive streams --url URL --kind listen|get --n N --pid PID [--seconds LIMIT]
 //       Opens N streams: `subscriptions/listen` (modern; resourcesListChanged) or legacy GET
@@ -100,7 +101,8 @@ void raise_fd_limit() {
 
 // ---------------------------------------------------------------- requests
 json meta() {
-  return {{"io.modelcontextprotocol/protocolVersion", kModern}, {"io.modelcontextprotocol/clientCapabilities", json::object()}};
+  return {{"io.modelcontextprotocol/protocolVersion", kModern},
+          {"io.modelcontextprotocol/clientCapabilities", json::object()}};
 }
 
 std::string call_body(long id, bool modern, const std::string& tool = "echo") {
@@ -113,7 +115,10 @@ std::string initialize_body(long id) {
   return json{{"jsonrpc", "2.0"},
               {"id", id},
               {"method", "initialize"},
-              {"params", {{"protocolVersion", kLegacy}, {"capabilities", json::object()}, {"clientInfo", {{"name", "server_drive"}, {"version", "1"}}}}}}
+              {"params",
+               {{"protocolVersion", kLegacy},
+                {"capabilities", json::object()},
+                {"clientInfo", {{"name", "server_drive"}, {"version", "1"}}}}}}
       .dump();
 }
 
@@ -154,7 +159,8 @@ int open_socket(const Url& u, bool blocking, int timeout_ms) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(u.port));
-  if (inet_pton(AF_INET, u.host == "localhost" ? "127.0.0.1" : u.host.c_str(), &a.sin_addr) != 1) die("bad host " + u.host);
+  if (inet_pton(AF_INET, u.host == "localhost" ? "127.0.0.1" : u.host.c_str(), &a.sin_addr) != 1)
+    die("bad host " + u.host);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS) {
     ::close(fd);
     return -1;
@@ -193,7 +199,8 @@ std::string request_text(const Url& u, const std::string& method, const std::str
   std::string r = method + " " + u.path + " HTTP/1.1\r\nHost: " + u.host + ":" + std::to_string(u.port) +
                   "\r\nAccept: application/json, text/event-stream\r\n";
   for (const auto& [k, v] : headers) r += k + ": " + v + "\r\n";
-  if (method == "POST") r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  if (method == "POST")
+    r += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   r += "\r\n";
   return r + body;
 }
@@ -285,8 +292,7 @@ class Conn {
         if (size == 0) break;
       }
     } else if (r.status != 204 && r.status != 304 && r.status >= 200) {  // until close
-      while (fill()) {
-      }
+      while (fill()) {}
       r.body = std::move(buf_);
       buf_.clear();
       keep = false;
@@ -352,15 +358,20 @@ struct Stats {
 
 void put_latency(json& out, std::vector<double>& lat) {
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double p) { return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))]; };
+  auto pct = [&](double p) {
+    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))];
+  };
   out["p50_us"] = std::round(pct(0.50));
   out["p99_us"] = std::round(pct(0.99));
 }
 
-void put_server(json& out, const std::optional<ProcSample>& before, const std::optional<ProcSample>& after, long requests) {
+void put_server(json& out, const std::optional<ProcSample>& before, const std::optional<ProcSample>& after,
+                long requests) {
   if (!before || !after) return;
   out["server_cpu_s"] = after->cpu_s - before->cpu_s;
-  if (requests > 0) out["server_cpu_us_per_req"] = std::round((after->cpu_s - before->cpu_s) * 1e6 / static_cast<double>(requests) * 10) / 10;
+  if (requests > 0)
+    out["server_cpu_us_per_req"] =
+        std::round((after->cpu_s - before->cpu_s) * 1e6 / static_cast<double>(requests) * 10) / 10;
   out["server_rss_kb"] = after->rss_kb;
   out["server_threads"] = after->threads;
 }
@@ -419,7 +430,9 @@ int run_http(const Url& url, const std::string& era, int conns, double seconds, 
     errors += s.errors;
   }
   const double secs = std::chrono::duration<double>(t1 - t0).count();
-  json out{{"mode", "http"}, {"era", era}, {"conns", conns}, {"seconds", secs}, {"requests", static_cast<long>(lat.size())}, {"errors", errors}};
+  json out{
+      {"mode", "http"},  {"era", era}, {"conns", conns}, {"seconds", secs}, {"requests", static_cast<long>(lat.size())},
+      {"errors", errors}};
   out["rps"] = std::round(static_cast<double>(lat.size()) / secs);
   put_latency(out, lat);
   put_server(out, before, after, static_cast<long>(lat.size()));
@@ -428,7 +441,8 @@ int run_http(const Url& url, const std::string& era, int conns, double seconds, 
 }
 
 // ---------------------------------------------------------------- stdio
-int run_stdio(const std::string& era, int inflight, double seconds, std::vector<char*> cmd) {
+// One window (and one JSON line) per value of `inflights`, on one server process.
+int run_stdio(const std::string& era, const std::vector<int>& inflights, double seconds, std::vector<char*> cmd) {
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) die("pipe");
   const pid_t pid = fork();
@@ -479,7 +493,8 @@ int run_stdio(const std::string& era, int inflight, double seconds, std::vector<
     write_line(initialize_body(0));
     const auto limit = Clock::now() + std::chrono::seconds(30);
     bool ok = false;
-    while (!ok && read_line(limit, line)) ok = line.find("\"id\":0") != std::string::npos || line.find("\"id\": 0") != std::string::npos;
+    while (!ok && read_line(limit, line))
+      ok = line.find("\"id\":0") != std::string::npos || line.find("\"id\": 0") != std::string::npos;
     if (!ok) {
       std::cerr << "server_drive: no answer to initialize\n";
       return finish(1);
@@ -500,51 +515,62 @@ int run_stdio(const std::string& era, int inflight, double seconds, std::vector<
       return finish(1);
     }
   }
-  std::map<long, Clock::time_point> sent;
-  std::vector<double> lat;
-  long next = 2, errors = 0;
-  const auto before = sample(pid);
-  const auto t0 = Clock::now();
-  const auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  auto t1 = end;
-  for (;;) {
-    const auto now = Clock::now();
-    while (now < end && static_cast<int>(sent.size()) < inflight) {
-      sent[next] = Clock::now();
-      write_line(call_body(next++, modern));
+  long next = 2;
+  bool all_ok = true;
+  for (const int inflight : inflights) {
+    std::map<long, Clock::time_point> sent;
+    std::vector<double> lat;
+    long errors = 0;
+    const auto before = sample(pid);
+    const auto t0 = Clock::now();
+    const auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    auto t1 = end;
+    for (;;) {
+      const auto now = Clock::now();
+      while (now < end && static_cast<int>(sent.size()) < inflight) {
+        sent[next] = Clock::now();
+        write_line(call_body(next++, modern));
+      }
+      if (sent.empty()) {
+        t1 = Clock::now();
+        break;
+      }
+      if (!read_line(std::max(now, end) + std::chrono::seconds(10), line)) {
+        std::cerr << "server_drive: the server stopped answering (" << sent.size() << " calls in flight)\n";
+        return finish(1);
+      }
+      auto j = json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("id") || !j["id"].is_number_integer()) continue;  // notifications
+      auto it = sent.find(j["id"].get<long>());
+      if (it == sent.end()) continue;
+      if (succeeded(j))
+        lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - it->second).count());
+      else
+        ++errors;
+      sent.erase(it);
     }
-    if (sent.empty()) {
-      t1 = Clock::now();
-      break;
-    }
-    if (!read_line(std::max(now, end) + std::chrono::seconds(10), line)) {
-      std::cerr << "server_drive: the server stopped answering (" << sent.size() << " calls in flight)\n";
-      return finish(1);
-    }
-    auto j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("id") || !j["id"].is_number_integer()) continue;  // notifications
-    auto it = sent.find(j["id"].get<long>());
-    if (it == sent.end()) continue;
-    if (succeeded(j))
-      lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - it->second).count());
-    else
-      ++errors;
-    sent.erase(it);
+    const auto after = sample(pid);
+    const double secs = std::chrono::duration<double>(t1 - t0).count();
+    json o{{"mode", "stdio"},
+           {"era", era},
+           {"inflight", inflight},
+           {"seconds", secs},
+           {"requests", static_cast<long>(lat.size())},
+           {"errors", errors}};
+    o["rps"] = std::round(static_cast<double>(lat.size()) / secs);
+    put_latency(o, lat);
+    put_server(o, before, after, static_cast<long>(lat.size()));
+    std::cout << o.dump() << std::endl;
+    all_ok = all_ok && !lat.empty();
   }
-  const auto after = sample(pid);
-  const double secs = std::chrono::duration<double>(t1 - t0).count();
-  json o{{"mode", "stdio"}, {"era", era}, {"inflight", inflight}, {"seconds", secs}, {"requests", static_cast<long>(lat.size())}, {"errors", errors}};
-  o["rps"] = std::round(static_cast<double>(lat.size()) / secs);
-  put_latency(o, lat);
-  put_server(o, before, after, static_cast<long>(lat.size()));
-  std::cout << o.dump() << std::endl;
-  return finish(lat.empty() ? 1 : 0);
+  return finish(all_ok ? 0 : 1);
 }
 
 // ---------------------------------------------------------------- streams
 int run_streams(const Url& url, const std::string& kind, int n, int pid, double limit_s) {
   raise_fd_limit();
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
   const bool listen = kind == "listen";
   const auto base = sample(pid);
   // Legacy: a session for each stream first (over a few keep-alive connections).
@@ -567,11 +593,12 @@ int run_streams(const Url& url, const std::string& kind, int n, int pid, double 
     bool open = false, notified = false;
   };
   std::vector<Stream> streams(static_cast<std::size_t>(n));
-  const std::string listen_body = json{{"jsonrpc", "2.0"},
-                                       {"id", 1},
-                                       {"method", "subscriptions/listen"},
-                                       {"params", {{"notifications", {{"resourcesListChanged", true}}}, {"_meta", meta()}}}}
-                                      .dump();
+  const std::string listen_body =
+      json{{"jsonrpc", "2.0"},
+           {"id", 1},
+           {"method", "subscriptions/listen"},
+           {"params", {{"notifications", {{"resourcesListChanged", true}}}, {"_meta", meta()}}}}
+          .dump();
   int opened = 0, notified = 0, failed = 0;
   auto on_bytes = [&](Stream& s) {
     // Open: the listen stream's acknowledgement, or the GET stream's 200 head.
@@ -631,7 +658,9 @@ int run_streams(const Url& url, const std::string& kind, int n, int pid, double 
       s.fd = open_socket(url, false, 0);
       if (s.fd < 0) die("socket/connect failed at stream " + std::to_string(started) + ": " + std::strerror(errno));
       s.pending = listen ? request_text(url, "POST", listen_body, modern_headers("subscriptions/listen"))
-                         : request_text(url, "GET", "", {{"Mcp-Session-Id", sessions[static_cast<std::size_t>(started)]}, {"MCP-Protocol-Version", kLegacy}});
+                         : request_text(url, "GET", "",
+                                        {{"Mcp-Session-Id", sessions[static_cast<std::size_t>(started)]},
+                                         {"MCP-Protocol-Version", kLegacy}});
       epoll_event ev{EPOLLIN | EPOLLOUT, {}};
       ev.data.u32 = static_cast<uint32_t>(started);
       epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev);
@@ -646,14 +675,16 @@ int run_streams(const Url& url, const std::string& kind, int n, int pid, double 
   double fanout_ms = -1;
   if (opened == n) {
     Conn c(url, 10000);
-    Headers h = listen ? modern_headers("tools/call", "notify") : Headers{{"Mcp-Session-Id", sessions[0]}, {"MCP-Protocol-Version", kLegacy}};
+    Headers h = listen ? modern_headers("tools/call", "notify")
+                       : Headers{{"Mcp-Session-Id", sessions[0]}, {"MCP-Protocol-Version", kLegacy}};
     const auto t0 = Clock::now();
     auto r = c.exchange("POST", call_body(1000000, listen, "notify"), h);
     if (!r || r->status != 200) die("the notify call failed");
     while (notified + failed < n && Clock::now() < deadline) pump(50);
     fanout_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
-  json o{{"mode", "streams"}, {"kind", kind}, {"streams", n}, {"opened", opened}, {"notified", notified}, {"failed", failed}, {"open_s", open_s}};
+  json o{{"mode", "streams"},    {"kind", kind},     {"streams", n},    {"opened", opened},
+         {"notified", notified}, {"failed", failed}, {"open_s", open_s}};
   if (fanout_ms >= 0 && notified == n) o["fanout_ms"] = std::round(fanout_ms * 10) / 10;
   if (base && with_streams) {
     o["rss_base_kb"] = base->rss_kb;
@@ -663,7 +694,9 @@ int run_streams(const Url& url, const std::string& kind, int n, int pid, double 
     // The stream's own cost; for GET streams also the session's and the stream's together.
     const long from = with_sessions ? with_sessions->rss_kb : base->rss_kb;
     o["rss_per_stream_kb"] = std::round(static_cast<double>(with_streams->rss_kb - from) / n * 10) / 10;
-    if (!listen) o["rss_per_session_and_stream_kb"] = std::round(static_cast<double>(with_streams->rss_kb - base->rss_kb) / n * 10) / 10;
+    if (!listen)
+      o["rss_per_session_and_stream_kb"] =
+          std::round(static_cast<double>(with_streams->rss_kb - base->rss_kb) / n * 10) / 10;
   }
   std::cout << o.dump() << std::endl;
   for (auto& s : streams)
@@ -674,7 +707,8 @@ int run_streams(const Url& url, const std::string& kind, int n, int pid, double 
 
 // ---------------------------------------------------------------- sessions
 int run_sessions(const Url& url, int n, int pid, long expiry_ms, double limit_s) {
-  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
+  const auto deadline =
+      Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit_s));
   const auto before = sample(pid);
   Conn c(url, 10000);
   int made = 0;
@@ -683,19 +717,26 @@ int run_sessions(const Url& url, int n, int pid, long expiry_ms, double limit_s)
     if (!open_session(c, made)) die("could not open session " + std::to_string(made));
   const double open_s = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto peak = sample(pid);
+  // Whether one more session is accepted now (a server at its max_sessions refuses it).
+  const bool room_at_peak = open_session(c, n).has_value();
   // Wait for expiry (plus a margin), then take the lowest RSS seen over a second.
   const auto wake = Clock::now() + std::chrono::milliseconds(expiry_ms) + std::chrono::milliseconds(1500);
   while (Clock::now() < wake && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   // A session opened after expiry proves the table has room again (max_sessions).
   const bool room = open_session(c, n + 1).has_value();
   const auto after = sample(pid);
-  json o{{"mode", "sessions"}, {"sessions", made}, {"open_s", open_s}, {"expiry_ms", expiry_ms}, {"new_session_after", room}};
+  json o{{"mode", "sessions"},
+         {"sessions", made},
+         {"open_s", open_s},
+         {"expiry_ms", expiry_ms},
+         {"new_session_at_peak", room_at_peak}, {"new_session_after", room}};
   if (before && peak && after) {
     o["rss_before_kb"] = before->rss_kb;
     o["rss_peak_kb"] = peak->rss_kb;
     o["rss_after_kb"] = after->rss_kb;
     o["threads"] = peak->threads;
-    o["rss_per_session_kb"] = std::round(static_cast<double>(peak->rss_kb - before->rss_kb) / std::max(made, 1) * 10) / 10;
+    o["rss_per_session_kb"] =
+        std::round(static_cast<double>(peak->rss_kb - before->rss_kb) / std::max(made, 1) * 10) / 10;
   }
   std::cout << o.dump() << std::endl;
   return made == n ? 0 : 1;
@@ -703,7 +744,7 @@ int run_sessions(const Url& url, int n, int pid, long expiry_ms, double limit_s)
 
 int usage() {
   std::cerr << "usage: server_drive http --url URL --era legacy|modern|stateless --conns C --seconds S [--pid PID]\n"
-               "       server_drive stdio --era legacy|modern --inflight K --seconds S -- CMD ARGS...\n"
+               "       server_drive stdio --era legacy|modern --inflight K[,K...] --seconds S -- CMD ARGS...\n"
                "       server_drive streams --url URL --kind listen|get --n N [--pid PID] [--seconds LIMIT]\n"
                "       server_drive sessions --url URL --n N --expiry-ms MS [--pid PID] [--seconds LIMIT]\n";
   return 2;
@@ -715,8 +756,9 @@ int main(int argc, char** argv) {
   if (argc < 2) return usage();
   signal(SIGPIPE, SIG_IGN);
   const std::string mode = argv[1];
-  std::map<std::string, std::string> opt{{"--era", "modern"}, {"--conns", "1"}, {"--seconds", "10"}, {"--pid", "0"},
-                                         {"--inflight", "1"}, {"--n", "100"}, {"--kind", "listen"}, {"--expiry-ms", "2000"}};
+  std::map<std::string, std::string> opt{{"--era", "modern"},  {"--conns", "1"},       {"--seconds", "10"},
+                                         {"--pid", "0"},       {"--inflight", "1"},    {"--n", "100"},
+                                         {"--kind", "listen"}, {"--expiry-ms", "2000"}};
   std::vector<char*> cmd;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -732,7 +774,11 @@ int main(int argc, char** argv) {
     const int pid = std::stoi(opt["--pid"]);
     if (mode == "stdio") {
       if (cmd.empty()) return usage();
-      return run_stdio(opt["--era"], std::max(1, std::stoi(opt["--inflight"])), seconds, cmd);
+      std::vector<int> inflights;
+      std::istringstream list(opt["--inflight"]);
+      for (std::string k; std::getline(list, k, ',');) inflights.push_back(std::max(1, std::stoi(k)));
+      if (inflights.empty()) return usage();
+      return run_stdio(opt["--era"], inflights, seconds, cmd);
     }
     if (!opt.count("--url")) return usage();
     const Url url = parse_url(opt["--url"]);
