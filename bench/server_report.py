@@ -40,8 +40,17 @@ def main():
     cases = []
     with open(os.path.join(o.dir, "cases.jsonl")) as f:
         for line in f:
-            if line.strip():
-                cases.append(json.loads(line))
+            if not line.strip():
+                continue
+            raw = json.loads(line)
+            c = {"case": raw.pop("case"), "server": raw.pop("server"), **raw.pop("params", {}), **raw.pop("result", {}), **raw}
+            if "duration_us" in c:  # wrk's figures, and the server's CPU over its run
+                secs = c["duration_us"] / 1e6
+                n = c["requests"]
+                c.update(seconds=round(secs, 3), rps=round(n / secs) if secs else 0, errors=c["bad"] + c["socket_errors"])
+                if n and "server_cpu_s" in c:
+                    c["server_cpu_us_per_req"] = round(c["server_cpu_s"] * 1e6 / n, 1)
+            cases.append(c)
     meta = {
         "date": o.date, "smoke": o.smoke == "1", "cpu": o.cpu, "os": o.os, "compiler": o.cxx, "build": o.buildtype,
         "wrk": o.wrk, "commit": o.commit, "peers": json.loads(o.versions or "{}"), "load_average": o.load,

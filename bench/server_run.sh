@@ -203,17 +203,12 @@ start_server() {
   [ -n "$port" ] || { say "server $name did not start (see $out/logs/$name.log)"; return 1; }
 }
 
-# record CASE SERVER PARAMS_JSON RESULT_JSON: one line of cases.jsonl.
+# record CASE SERVER PARAMS_JSON RESULT_JSON [EXTRA_FIELDS]: one line of cases.jsonl (plain
+# bash: python3 can take seconds to start on a loaded machine; server_report.py merges the parts).
 record() {
-  python3 - "$@" >>"$cases_file" <<'EOF'
-import json, sys
-case, server, params, result = sys.argv[1:5]
-try:
-    r = json.loads(result.strip().splitlines()[-1]) if result.strip() else {}
-except (ValueError, IndexError):
-    r = {"error": "unreadable output: " + result[-200:]}
-print(json.dumps({"case": case, "server": server, **json.loads(params), **r}))
-EOF
+  local result=${4:-"{}"}
+  [[ "$result" == "{"*"}" ]] || result="{\"error\": \"unreadable output\"}"
+  echo "{\"case\": \"$1\", \"server\": \"$2\", \"params\": $3, \"result\": $result${5:+, $5}}" >>"$cases_file"
 }
 failures=0
 failed() {  # CASE SERVER PARAMS_JSON WHAT
@@ -247,15 +242,7 @@ if wants http && [ "$have_wrk" = 1 ]; then
       result=$(timeout -k 2 "$case_limit" "${wrk_cmd[@]:0:1}" -d "${secs}s" "${wrk_cmd[@]:1}" 2>>"$out/logs/wrk.log" | tail -1) || status=$?
       c1=$(cpu_of "$server_pid")
       if [ "$status" != 0 ] || [[ "$result" != "{"* ]]; then failed http "$name" "$params" "wrk exited with status $status"; continue; fi
-      result=$(python3 -c '
-import json, sys
-r = json.loads(sys.argv[1]); cpu = float(sys.argv[3]) - float(sys.argv[2])
-secs = r["duration_us"] / 1e6; ok = r["requests"] - r["bad"] - r["socket_errors"]
-r.update(seconds=round(secs, 3), rps=round(r["requests"] / secs), server_cpu_s=round(cpu, 3), errors=r["bad"] + r["socket_errors"],
-         server_cpu_us_per_req=round(cpu * 1e6 / r["requests"], 1) if r["requests"] else None)
-r.update(json.loads("{" + sys.argv[4] + "}"))
-print(json.dumps(r))' "$result" "$c0" "$c1" "$(status_of "$server_pid")")
-      record http "$name" "$params" "$result"
+      record http "$name" "$params" "$result" "\"server_cpu_s\": $(awk -v a="$c0" -v b="$c1" 'BEGIN {print b - a}'), $(status_of "$server_pid")"
     done
     stop_server
   done
