@@ -6,7 +6,7 @@
 # results.json and results.md.
 #
 #   bench/server_run.sh [--smoke] [--build DIR] [--out DIR] [--servers ours,ts1,ts2,mastra]
-#                       [--cases http,sessions-http,stdio,streams,sessions]
+#                       [--cases http,sessions-http,stdio,streams,sessions] [--no-wait]
 #
 # Cases (server CPU from /proc/PID/stat utime+stime over the measured window, RSS and threads
 # from /proc/PID/status; every case runs on a fresh server):
@@ -25,6 +25,7 @@
 # Full run: 10 s per throughput case, N = 10,000 (about 8 minutes). --smoke: 1 s per case and
 # N = 200 (what CI runs; results in bench/results/server/smoke/).
 #
+#   --no-wait  a full run does not wait (up to 3 minutes) for the load average to fall below 1
 #   --build    the meson build directory (full run: build-bench, a release build, set up on
 #              first use; smoke: build). Only bench/bench_server and bench/server_drive are
 #              built there, when missing or out of date.
@@ -41,6 +42,7 @@ smoke=0
 out=""
 servers="ours,ts1,ts2,mastra"
 cases_wanted="http,sessions-http,stdio,streams,sessions"
+no_wait=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -48,7 +50,8 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --servers) servers=$2; shift ;;
     --cases) cases_wanted=$2; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    --no-wait) no_wait=1 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "server_run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -124,7 +127,7 @@ if wants http && ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 
-if [ "$smoke" = 0 ]; then
+if [ "$smoke" = 0 ] && [ "$no_wait" = 0 ]; then
   # Wait (at most 3 minutes) for the load average to fall below 1, so that the run starts on a
   # quiet machine and says so truthfully.
   for i in $(seq 36); do
