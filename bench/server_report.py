@@ -84,11 +84,18 @@ def main():
     if rows:
         md += ["## Open streams, and one notify_resources_changed to all of them", ""]
         r = []
+        notes = []
         for c in rows:
             r.append([NAMES.get(c["server"], c["server"]), c.get("kind", "-"), fmt(c.get("opened")) + " / " + fmt(c.get("n")),
-                      fmt(c.get("threads")), fmt(c.get("rss_per_stream_kb"), 1), fmt(c.get("rss_per_session_and_stream_kb"), 1),
-                      fmt(c.get("fanout_ms"), 1), fmt(c.get("open_s"), 2), "failed: " + c["error"] if c.get("error") else fmt(c.get("failed"))])
-        md += table(r, ["server", "streams", "open", "threads", "RSS KiB/stream", "KiB/(session+stream)", "fan-out ms", "opening s", "lost"]) + [""]
+                      fmt(c.get("refused")), fmt(c.get("threads")), fmt(c.get("rss_per_stream_kb"), 1),
+                      fmt(c.get("rss_per_session_and_stream_kb"), 1), fmt(c.get("fanout_ms"), 1), fmt(c.get("open_s"), 2),
+                      "failed: " + c["error"] if c.get("error") else fmt(c.get("lost"))])
+            if c.get("first_error"):
+                notes.append(f"- {NAMES.get(c['server'], c['server'])}, {c.get('kind')}: the first refusal: `{c['first_error'][-240:].strip()}`")
+        md += table(r, ["server", "streams", "opened", "refused", "threads", "RSS KiB/stream", "KiB/(session+stream)",
+                        "fan-out ms", "opening s", "lost"]) + [""]
+        md += ["Fan-out: from the `notify` call until every stream that opened has the notification. RSS per stream "
+               "that opened; for GET streams also with its session."] + ([""] + notes if notes else []) + [""]
 
     rows = by("sessions")
     if rows:
@@ -128,9 +135,10 @@ def main():
             checks.append((f"server CPU per tools/call over HTTP keep-alive, {c['conns']} conn: <= 20 us", c["server_cpu_us_per_req"] <= 20,
                            f"{c['server_cpu_us_per_req']} us"))
     for c in by("streams"):
-        if c["server"] == "ours" and c.get("opened") and not c.get("error"):
-            checks.append((f"{c['n']:,} {c['kind']} streams: <= 8 threads, <= 16 KiB each", c.get("threads", 99) <= 8 and c.get("rss_per_stream_kb", 1e9) <= 16,
-                           f"{c.get('threads')} threads, {c.get('rss_per_stream_kb')} KiB"))
+        if c["server"] == "ours" and "opened" in c:
+            checks.append((f"{c['n']:,} {c['kind']} streams: all open, <= 8 threads, <= 16 KiB each",
+                           c["opened"] == c["n"] and c.get("threads", 99) <= 8 and c.get("rss_per_stream_kb", 1e9) <= 16,
+                           f"{c['opened']:,} open, {c.get('threads')} threads, {c.get('rss_per_stream_kb')} KiB"))
     for c in by("sessions"):
         if c["server"] == "ours" and c.get("rss_peak_kb") and not c.get("error"):
             taken = c["rss_peak_kb"] - c["rss_before_kb"]
@@ -145,6 +153,25 @@ def main():
         md += table([[n, "met" if ok else "NOT met", d] for n, ok, d in checks], ["target", "", "measured"]) + [""]
     if errors:
         md += ["## Failures", ""] + [f"- {c['case']} {c['server']}: {c['error']}" for c in errors] + [""]
+    # server.dat for server_plot.gp: req/s (index 0) and server CPU per call (index 1) by case,
+    # one column per server family (TS v1: stateless over HTTP, with sessions elsewhere).
+    families = {"http": ("ours", "ts1-stateless", "ts2", "mastra"), "sessions-http": ("ours", "ts1", None, None),
+                "stdio": ("ours", "ts1", "ts2", "mastra")}
+    labels = [("http", "conns", 1, "HTTP 1"), ("http", "conns", 64, "HTTP 64"),
+              ("sessions-http", "conns", 1, "sessions 1"), ("sessions-http", "conns", 64, "sessions 64"),
+              ("stdio", "inflight", 1, "stdio 1"), ("stdio", "inflight", 32, "stdio 32")]
+    dat = []
+    for what in ("rps", "server_cpu_us_per_req"):
+        for case, key, value, label in labels:
+            row = []
+            for server in families[case]:
+                hit = [c for c in by(case) if c["server"] == server and c.get(key) == value and not c.get("error") and c.get(what)]
+                row.append(str(hit[0][what]) if hit else "?")
+            if any(v != "?" for v in row):
+                dat.append('"%s" %s' % (label, " ".join(row)))
+        dat += ["", ""]
+    with open(os.path.join(o.dir, "server.dat"), "w") as f:
+        f.write("\n".join(dat))
     with open(os.path.join(o.dir, "results.json"), "w") as f:
         json.dump({"meta": meta, "cases": cases, "targets": [{"target": n, "met": ok, "measured": d} for n, ok, d in checks]}, f, indent=1)
     with open(os.path.join(o.dir, "results.md"), "w") as f:

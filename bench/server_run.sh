@@ -8,6 +8,9 @@
 #   bench/server_run.sh [--smoke] [--build DIR] [--out DIR] [--servers ours,ts1,ts2,mastra]
 #                       [--cases http,sessions-http,stdio,streams,sessions] [--no-wait]
 #
+# Writes server.png too (gnuplot: a full run installs gnuplot-nox; a smoke run plots only if
+# gnuplot is there).
+#
 # Cases (server CPU from /proc/PID/stat utime+stime over the measured window, RSS and threads
 # from /proc/PID/status; every case runs on a fresh server):
 #   http           `tools/call echo` over Streamable HTTP, driven by wrk (bench/server_wrk.lua):
@@ -51,7 +54,7 @@ while [ $# -gt 0 ]; do
     --servers) servers=$2; shift ;;
     --cases) cases_wanted=$2; shift ;;
     --no-wait) no_wait=1 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "server_run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -110,6 +113,18 @@ if has ts1 || has ts2 || has mastra; then
     timeout 600 npm ci --prefix "$peers" --no-audit --no-fund --loglevel=error
   fi
   "$node" --version >/dev/null
+fi
+
+have_gnuplot=1
+if ! command -v gnuplot >/dev/null 2>&1; then
+  if [ "$smoke" = 1 ]; then
+    have_gnuplot=0
+  else
+    say "installing gnuplot-nox"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    DEBIAN_FRONTEND=noninteractive timeout 300 $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null 2>&1 || true
+    command -v gnuplot >/dev/null 2>&1 || { have_gnuplot=0; say "gnuplot could not be installed: no plot"; }
+  fi
 fi
 
 have_wrk=1
@@ -299,11 +314,14 @@ if wants streams; then
     status=0
     result=$(timeout -k 2 "$((streams_limit + 10))" "$drive" streams --url "http://127.0.0.1:$port/mcp" --kind "$kind" --n "$streams_n" \
              --pid "$server_pid" --seconds "$streams_limit" 2>>"$out/logs/drive.log") || status=$?
-    if [ "$status" != 0 ]; then
-      failed streams "$name" "$params" "server_drive exited with status $status"
-      [ -z "$result" ] || record streams "$name" "$params" "$result"
-    else
+    if [ "$status" = 0 ]; then
       record streams "$name" "$params" "$result"
+    elif [ -n "$result" ]; then  # what it measured, and the failure
+      say "$name streams $params: server_drive exited with status $status"
+      failures=$((failures + 1))
+      record streams "$name" "$params" "$result" "\"error\": \"server_drive exited with status $status\""
+    else
+      failed streams "$name" "$params" "server_drive exited with status $status"
     fi
     stop_server
   done
@@ -348,9 +366,16 @@ python3 "$here/server_report.py" --dir "$out" --smoke "$smoke" --date "$(date -u
   --cxx "$(c++ --version 2>/dev/null | head -1)" --buildtype "$buildtype" --wrk "$(wrk -v 2>&1 | head -1 || true)" \
   --commit "$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)" --versions "$versions" \
   --load "$load_start / $(cut -d' ' -f1-3 /proc/loadavg)" --seconds "$(( $(date +%s) - started ))" || report_status=$?
+rm -f "$out/server.png"
+if [ "$have_gnuplot" = 1 ] && [ -s "$out/server.dat" ]; then
+  (cd "$out" && timeout 60 gnuplot "$here/server_plot.gp") && say "plot: $out/server.png"
+fi
+# A full run into the default directory publishes its table and plot (the only files of
+# bench/results/server* under version control).
 if [ "$smoke" = 0 ] && [ "$out" = "$here/results/server" ] && [ "$report_status" = 0 ]; then
   cp "$out/results.md" "$here/results/server-latest.md"
-  say "published: bench/results/server-latest.md"
+  [ ! -f "$out/server.png" ] || cp "$out/server.png" "$here/results/server-latest.png"
+  say "published: bench/results/server-latest.md and server-latest.png"
 fi
 say "done in $(( $(date +%s) - started )) s: $out/results.md ($failures failed)"
 [ "$failures" = 0 ] || exit 1
