@@ -704,7 +704,7 @@ int run_streams(const Url& url, const std::string& kind, int n, int pid, double 
     while (notified + lost < opened && Clock::now() < deadline) pump(50);
     fanout_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   }
-  json o{{"mode", "streams"}, {"kind", kind},   {"streams", n},   {"opened", opened},
+  json o{{"mode", "streams"},    {"kind", kind},       {"streams", n}, {"opened", opened},
          {"notified", notified}, {"refused", refused}, {"lost", lost}, {"open_s", open_s}};
   if (!first_error.empty()) o["first_error"] = first_error;
   if (fanout_ms >= 0 && notified == opened) o["fanout_ms"] = std::round(fanout_ms * 10) / 10;
@@ -763,7 +763,8 @@ int run_sessions(const Url& url, int n, int pid, long expiry_ms, double limit_s)
          {"sessions", made},
          {"open_s", open_s},
          {"expiry_ms", expiry_ms},
-         {"new_session_at_peak", room_at_peak}, {"new_session_after", room}};
+         {"new_session_at_peak", room_at_peak},
+         {"new_session_after", room}};
   if (before && peak && after) {
     o["rss_before_kb"] = before->rss_kb;
     o["rss_peak_kb"] = peak->rss_kb;
