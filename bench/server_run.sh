@@ -25,7 +25,7 @@
 #                  one notify_resources_changed (the `notify` tool) takes to reach them all.
 #   sessions       N legacy sessions opened and abandoned (ours with a short idle timeout;
 #                  ts1, whose sessions never expire): RSS before, at the peak, after expiry.
-# Full run: 10 s per throughput case, N = 10,000 (about 8 minutes). --smoke: 1 s per case and
+# Full run: 10 s per throughput case, N = 10,000 (about 6 minutes here). --smoke: 1 s per case and
 # N = 200 (what CI runs; results in bench/results/server/smoke/).
 #
 #   --no-wait  a full run does not wait (up to 3 minutes) for the load average to fall below 1
