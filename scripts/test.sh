@@ -25,6 +25,10 @@ step "client benchmark against the peers, smoke mode (a few calls per case, a mi
 bench/run.sh --smoke
 passed=$((passed + 1))
 
+step "server benchmark, smoke mode (every server and case for a second, 200 streams and sessions; about a minute)"
+bench/server_run.sh --smoke
+passed=$((passed + 1))
+
 step "official conformance suite 0.1.16: initialize, tools_call, elicitation defaults"
 test/conformance/run.sh initialize tools_call elicitation-sep1034-client-defaults
 passed=$((passed + 1))
