@@ -460,6 +460,9 @@ json parse_within(std::string_view text, JsonRefusal* why, std::size_t max_value
     if (s.too_deep) return refuse(JsonRefusal::too_deep);
     if (s.too_many) return refuse(JsonRefusal::too_many_values);
   }
+  // nlohmann reads a NUL byte where a token may start as the end of the input (it takes
+  // "1\0garbage" as 1); JSON has no place for a raw NUL.
+  if (text.find('\0') != std::string_view::npos) return refuse(JsonRefusal::malformed);
   json out = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (out.is_discarded()) return refuse(JsonRefusal::malformed);
   return out;

@@ -2,8 +2,10 @@
 // libFuzzer target for the fast JSON parser (lib/protocol/json_read.cpp). The property checked is the
 // one the library relies on: parse_json gives exactly what nlohmann::json::parse gives for the
 // same bytes (the same values and number types, `discarded` for the same inputs), but for its
-// two documented differences: text that fails only for invalid UTF-8 or unpaired surrogates is
-// read repaired, and values nested deeper than kMaxJsonDepth are refused. And parse_response, the
+// three documented differences: text that fails only for invalid UTF-8 or unpaired surrogates is
+// read repaired, values nested deeper than kMaxJsonDepth are refused, and so is text with a NUL
+// byte (nlohmann reads a NUL where a token may start as the end of the input, so it takes
+// `1\0garbage` as 1; JSON has no place for a raw NUL). And parse_response, the
 // transports' first try at a reply, agrees with parse_json on what it takes.
 #include "protocol/json_read.hpp"
 
@@ -29,6 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!want.is_discarded()) {
     // Deeper than the limit: parse_json refuses it (depth walked without recursion).
     if (mcp_test::depth_of(want) > mcp::detail::kMaxJsonDepth) want = json(json::value_t::discarded);
+    // nlohmann stopped at a NUL byte: the text is not JSON.
+    if (text.find('\0') != std::string_view::npos) want = json(json::value_t::discarded);
   }
   const json got = mcp::detail::parse_json(text);
   if (!mcp_test::same_json(got, want)) {

@@ -25,13 +25,15 @@ std::string show(const json& j) {
 }
 
 
-// What nlohmann's parser gives, with parse_json's two differences: text that fails for invalid
-// UTF-8 or an unpaired surrogate is read repaired, and values nested too deep are refused.
+// What nlohmann's parser gives, with parse_json's three differences: text that fails for invalid
+// UTF-8 or an unpaired surrogate is read repaired, values nested too deep are refused, and so is
+// text with a raw NUL byte (where nlohmann stops reading).
 void check_same(const std::string& text) {
   json want = theirs(text);
   if (want.is_discarded())
     if (auto fixed = mcp::detail::repaired_json_text(text)) want = theirs(*fixed);
   if (!want.is_discarded() && depth_of(want) > mcp::detail::kMaxJsonDepth) want = json(json::value_t::discarded);
+  if (text.find('\0') != std::string::npos) want = json(json::value_t::discarded);
   const json got = mcp::detail::parse_json(text);
   if (!mcp_test::same_json(got, want)) {
     CAPTURE(text);
@@ -453,4 +455,15 @@ TEST_CASE("parse_response: random replies read alike on both paths") {
     CHECK(mcp_test::same_json(a.result, b.result));
     if (!a.result.is_discarded() && a.result.is_object()) check_same_result(a.result, b.result, line);
   }
+}
+
+TEST_CASE("parse_json: a raw NUL byte makes the text malformed (nlohmann would stop reading there)") {
+  using namespace std::string_view_literals;
+  mcp::detail::JsonRefusal why{};
+  for (const auto text : {"1\0garbage"sv, "{\"a\":1}\0{\"b\":2}"sv, "[1,\0 2]"sv, "\0"sv, "\"a\0b\""sv}) {
+    CAPTURE(text.size());
+    CHECK(mcp::detail::parse_json(text, &why).is_discarded());
+    CHECK(why == mcp::detail::JsonRefusal::malformed);
+  }
+  CHECK(mcp::detail::parse_json("\"a\\u0000b\"").get<std::string>() == std::string("a\0b", 3));  // escaped: fine
 }
