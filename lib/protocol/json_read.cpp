@@ -46,13 +46,7 @@ class Fast {
     ++p_;
     bool has_id = false, has_result = false, has_version = false;
     for (;;) {
-      skip_ws();
-      if (p_ == end_ || *p_ != '"') return false;
-      scratch.clear();
-      if (!string(scratch)) return false;
-      skip_ws();
-      if (p_ == end_ || *p_ != ':') return false;
-      ++p_;
+      if (!member_name(scratch)) return false;
       skip_ws();
       if (p_ == end_) return false;
       if (scratch == "result") {
@@ -89,6 +83,18 @@ class Fast {
 
   void skip_ws() {
     while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  // A member's `"name" :` (whitespace around it): the name into `key`, p_ past the colon.
+  bool member_name(std::string& key) {
+    skip_ws();
+    if (p_ == end_ || *p_ != '"') return false;
+    key.clear();
+    if (!string(key)) return false;
+    skip_ws();
+    if (p_ == end_ || *p_ != ':') return false;
+    ++p_;
+    return true;
   }
 
   bool literal(const char* word, std::size_t n) {
@@ -133,13 +139,7 @@ class Fast {
     }
     std::string key;
     for (;;) {
-      skip_ws();
-      if (p_ == end_ || *p_ != '"') return false;
-      key.clear();
-      if (!string(key)) return false;
-      skip_ws();
-      if (p_ == end_ || *p_ != ':') return false;
-      ++p_;
+      if (!member_name(key)) return false;
       // Parsed in place. A repeated key keeps its last value, as nlohmann's parser does.
       // (value() replaces whatever an earlier duplicate left there.)
       auto it = members.try_emplace(std::move(key)).first;
