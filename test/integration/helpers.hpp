@@ -155,7 +155,11 @@ inline std::string read_file(const std::string& path) {
 
 inline std::string temp_path(const std::string& stem) {
   static int n = 0;
-  return "/tmp/mcp-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" + stem;
+  std::string path = "/tmp/mcp-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" + stem;
+  // Fresh every time: fixtures append to their logs, and a file left by an earlier process
+  // with the same pid would add its lines to this test's.
+  ::unlink(path.c_str());
+  return path;
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
