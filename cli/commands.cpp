@@ -6,7 +6,6 @@
 
 #include <mcp/client.hpp>
 
-#include "../lib/protocol/jsonrpc.hpp"  // the named JSON-RPC codes (header-only use)
 
 #include <nlohmann/json.hpp>
 
@@ -89,7 +88,6 @@ json info_json(const mcp::ServerInfo& si) {
 }
 
 // A server that does not implement a listing method has nothing to list.
-bool method_not_found(const mcp::Error& e) { return e.rpc_code == mcp::jsonrpc::method_not_found; }
 
 }  // namespace
 
@@ -212,11 +210,10 @@ int run_resources(mcp::Client& client, const Options& o) {
     if (!o.templates) t = std::jthread([&] { resources = client.list_resources(); });
     templates = client.list_resource_templates();
   }
-  // One error per server: a listing it does not implement is not one.
+  // One error per server (a listing it does not implement is none: the library lists nothing).
   std::map<std::string, mcp::Error> errors;
   for (const auto* errs : {&resources.errors, &templates.errors})
-    for (const auto& [server, e] : *errs)
-      if (!method_not_found(e)) errors.emplace(server, e);
+    for (const auto& [server, e] : *errs) errors.emplace(server, e);
 
   if (o.json) {
     json out = json::object();
@@ -324,9 +321,7 @@ Parsed<std::map<std::string, std::string>> prompt_arguments(const json& args) {
 
 int run_prompts(mcp::Client& client, const Options& o) {
   auto prompts = client.list_prompts();
-  std::map<std::string, mcp::Error> errors;
-  for (const auto& [server, e] : prompts.errors)
-    if (!method_not_found(e)) errors.emplace(server, e);
+  const auto& errors = prompts.errors;
   if (o.json) {
     json out = json::object();
     for (const auto& server : client.server_names()) {

@@ -56,7 +56,10 @@ class Client {
   [[nodiscard]] Result<ServerInfo> server_info(const std::string& server,
                                                const RequestOptions& options = {});
 
-  /// Every tool of every server, keyed `"<server>_<tool>"`. Fails if any server fails.
+  /// Every tool of every server, keyed `"<server>_<tool>"`. Fails if any server fails. In
+  /// every listing over all servers (tools, resources, templates, prompts), a server that
+  /// does not implement the listing (it answers -32601, "Method not found") lists nothing: it
+  /// is not a failure. Session's own listings return that error.
   /// The listings over all servers send their requests to every server before waiting for
   /// any reply: servers answer in parallel, and a call on open connections starts no thread
   /// of its own (over HTTP the requests use the transport's shared, reused flight threads);

@@ -4,6 +4,7 @@
 #include <mcp/client.hpp>
 
 #include "client/http_transport.hpp"
+#include "protocol/jsonrpc.hpp"
 #include "protocol/rpc_engine.hpp"
 #include "server_error.hpp"
 #include "session_access.hpp"
@@ -14,6 +15,12 @@
 namespace mcp {
 
 using nlohmann::json;
+
+namespace detail {
+// A server that does not implement a listing (tools/list, resources/list, ... answered with
+// -32601) lists nothing: in the listings over every server that is no error.
+static bool lists_nothing(const Error& e) { return e.rpc_code == jsonrpc::method_not_found; }
+}  // namespace detail
 
 // ---------------------------------------------------------------- Tool
 
@@ -161,6 +168,7 @@ struct Client::Impl {
     for (const auto& [n, s] : sessions) {
       auto r = list(*s, opt, std::move(firsts[i++]));
       if (r) ok.emplace(n, std::move(*r));
+      else if (detail::lists_nothing(r.error())) ok.emplace(n, T{});
       else errors.emplace(n, std::move(r.error()));
     }
   }
@@ -353,6 +361,7 @@ struct Gather {
     {
       std::lock_guard lk(m);
       if (r) ok.emplace(server, std::move(*r));
+      else if (detail::lists_nothing(r.error())) ok.emplace(server, T{});
       else errors.emplace(server, std::move(r.error()));
       if (--left != 0) return;
     }

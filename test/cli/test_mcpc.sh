@@ -68,6 +68,15 @@ expect 0 - - -- --config "$demo" resources
 expect 0 '"resourceTemplates": \[\]' - -- --config "$demo" resources --json
 expect 0 '"math": \[\]' - -- --config "$demo" prompts --json
 expect 1 - 'Method not found' -- --config "$demo" read math demo://x
+# A server without tools (-32601 to tools/list) lists none: alone, and beside others in a config.
+expect 0 - - -- --stdio "$fault --no-tools" tools
+expect 0 '"stdio": \[\]' - -- --stdio "$fault --no-tools" tools --json
+bare_conf=$(mktemp)
+printf '{"mcpServers": {"bare": {"command": "%s", "args": ["--no-tools"]}, "full": {"command": "%s"}}}' "$fault" "$fault" >"$bare_conf"
+expect 0 'full_echo' - -- --config "$bare_conf" tools
+expect 0 '"bare": \[\]' - -- --config "$bare_conf" tools --json
+expect 0 - - -- --config "$bare_conf" prompts
+rm -f "$bare_conf"
 expect 2 - 'read needs SERVER URI' -- --config "$demo" read demo://x
 expect 2 - '--out only applies to read' -- --config "$demo" tools --out /dev/null
 expect 2 - 'prompt takes SERVER NAME' -- --config "$demo" prompt math a b

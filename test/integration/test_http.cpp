@@ -318,6 +318,22 @@ TEST_CASE("http legacy: a stream cut before the reply is resumed with Last-Event
   CHECK(resumed);
 }
 
+TEST_CASE("http legacy: a reply on a resumed stream that stays open is handed over at once") {
+  // The TS SDK keeps a resumed stream open after the reply it carried: the call must not
+  // wait for the request's deadline (issue 19: 10.1 s for a 4.1 s answer).
+  Fixture fx({"--mode", "legacy", "--sse", "--cut-stream", "--resumable", "--retry-ms", "100", "--resume-stays-open"});
+  auto client = make(http(fx.url()), 10000ms);
+  REQUIRE(client.list_tools());
+  for (int i = 0; i < 2; ++i) {
+    const auto t0 = Clock::now();
+    auto r = client.call_tool("h", "echo", {{"message", "resumed"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "resumed");
+    // The cut, 100 ms of retry, the replay: well under a second, far from the 10 s deadline.
+    CHECK_MESSAGE(ms_since(t0) < 2000, ms_since(t0));
+  }
+}
+
 TEST_CASE("http: a server that accepts and never answers times out; other calls go on") {
   Fixture fx({"--mode", "modern", "--never-answer", "tools/call"});
   auto client = make(http(fx.url()), 800ms);

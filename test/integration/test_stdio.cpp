@@ -788,6 +788,48 @@ TEST_CASE("one failing server does not hide the others") {
   CHECK(sets.errors.count("bad") == 1);
 }
 
+TEST_CASE("a server without a listing (-32601) lists nothing, in every listing over all servers, both eras") {
+  for (const char* era : {"legacy", "modern"}) {
+    CAPTURE(era);
+    mcp::ClientConfig cfg;
+    cfg.id = std::string("no-tools-") + era;
+    cfg.servers.emplace("tools", fault({"--era", era}));
+    cfg.servers.emplace("bare", fault({"--era", era, "--no-tools"}));
+    auto client = make(std::move(cfg));
+    // The strict listing does not fail for the server without tools.
+    auto tools = client.list_tools();
+    REQUIRE_MESSAGE(tools, (tools ? "" : tools.error().what()));
+    CHECK(tools->count("tools_echo") == 1);
+    for (const auto& [key, tool] : *tools) CHECK(tool.server() == "tools");
+    auto sets = client.list_toolsets_partial();
+    CHECK(sets.errors.empty());
+    REQUIRE(sets.value.count("bare") == 1);
+    CHECK(sets.value.at("bare").empty());
+    // Neither fixture has resources or prompts (-32601): none, and no errors.
+    auto resources = client.list_resources();
+    auto templates = client.list_resource_templates();
+    auto prompts = client.list_prompts();
+    CHECK(resources.errors.empty());
+    CHECK(templates.errors.empty());
+    CHECK(prompts.errors.empty());
+    CHECK(resources.value.size() == 2);
+    CHECK(prompts.value.size() == 2);
+    // The asynchronous listings agree.
+    auto async_sets = client.async_list_toolsets({}, mcp::use_future).get();
+    REQUIRE_MESSAGE(async_sets, (async_sets ? "" : async_sets.error().what()));
+    CHECK(async_sets->at("bare").empty());
+    auto async_prompts = client.async_list_prompts({}, mcp::use_future).get();
+    REQUIRE(async_prompts);
+    CHECK(async_prompts->errors.empty());
+    // A session's own listing still says what the server answered.
+    auto bare = client.session("bare");
+    REQUIRE(bare);
+    auto own = (*bare)->list_tools();
+    REQUIRE_FALSE(own);
+    CHECK(own.error().rpc_code == -32601);
+  }
+}
+
 TEST_CASE("a Tool outliving its client fails cleanly") {
   std::optional<mcp::Tool> tool;
   {
