@@ -125,7 +125,7 @@ Result<json> Session::Impl::request_once(const std::string& method, json& params
     // session, unless the engine is to add a progress token to it.
     detail::MetaLoan loan;
     if (si->era == Era::modern) {
-      if (!p.contains("_meta")) {
+      if (!p.contains(std::string_view("_meta"))) {
         auto text = opt.on_progress ? nullptr : meta.shared_text(si->protocol_version);
         if (text && !text->empty()) loan.lend_text(p, text);
         else loan.lend(p, meta.shared(si->protocol_version));
@@ -169,10 +169,10 @@ detail::ProgressOptions Session::Impl::progress_options(const RequestOptions& op
 
 Result<json> Session::Impl::check_result(const std::string& method, json r) const {
   if (!r.is_object()) return fail(Errc::invalid_result, method + ": result is not a JSON object", name);
-  auto rt = r.find("resultType");
+  auto rt = r.find(std::string_view("resultType"));
   if (rt == r.end()) return r;  // absent means complete
   if (!rt->is_string()) return fail(Errc::invalid_result, method + ": resultType is not a string", name);
-  const auto& t = rt->get_ref<const std::string&>();
+  const std::string_view t = rt->get_ref<const std::string&>();
   if (t == "complete") return r;
   if (t == "input_required") {
     Error e = server_error(Errc::input_required,
@@ -182,7 +182,7 @@ Result<json> Session::Impl::check_result(const std::string& method, json r) cons
     e.data = r;
     return fail(std::move(e));
   }
-  return fail(Errc::invalid_result, method + ": unknown resultType '" + t + "'", name);
+  return fail(Errc::invalid_result, method + ": unknown resultType '" + std::string(t) + "'", name);
 }
 
 Session::Impl::Flight Session::Impl::send_first(const std::string& method, const RequestOptions& opt) {

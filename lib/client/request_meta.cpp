@@ -15,10 +15,26 @@ constexpr const char* kMetaVersion = "io.modelcontextprotocol/protocolVersion";
 constexpr const char* kMetaCaps = "io.modelcontextprotocol/clientCapabilities";
 constexpr const char* kMetaInfo = "io.modelcontextprotocol/clientInfo";
 
-// A thread's copy of a session's _meta: the tree, or its text as a raw_json value.
+// A thread's copy of a session's _meta: the tree, or its text as a raw_json value, in the map
+// node that carries it into a request's params ("_meta" and the value): lent and taken back
+// with the node, no node allocated nor freed per request.
 struct Copy {
-  std::shared_ptr<const void> source;  // what `value` is a copy of (kept alive: no ABA)
-  json value;                          // null while out on loan
+  std::shared_ptr<const void> source;  // what the value is a copy of (kept alive: no ABA)
+  json::object_t::node_type node;      // empty while out on loan
+
+  void reset(json value, std::shared_ptr<const void> from) {
+    json::object_t one;
+    one.emplace("_meta", std::move(value));
+    node = one.extract(one.begin());
+    source = std::move(from);
+  }
+  // Into `params` (an object without "_meta"); false, the node kept, if it has one.
+  bool lend_to(json& params) {
+    auto r = params.get_ref<json::object_t&>().insert(std::move(node));
+    if (r.inserted) return true;
+    node = std::move(r.node);
+    return false;
+  }
 };
 
 Copy& thread_tree() {
@@ -89,32 +105,24 @@ std::string_view meta_protocol_version(const json& meta) {
 
 void MetaLoan::lend(json& params, const std::shared_ptr<const json>& ours) {
   Copy& c = thread_tree();
-  if (c.source != ours || !c.value.is_object()) {
-    c.value = *ours;
-    c.source = ours;
-  }
-  params.get_ref<json::object_t&>().emplace("_meta", std::move(c.value));
-  source_ = ours;
+  if (c.node.empty() || c.source != ours || !c.node.mapped().is_object()) c.reset(*ours, ours);
+  if (c.lend_to(params)) source_ = ours;
 }
 
 void MetaLoan::lend_text(json& params, const std::shared_ptr<const std::string>& ours) {
   Copy& c = thread_text();
-  if (c.source != ours || !is_raw_json(c.value)) {
-    c.value = raw_json(*ours);
-    c.source = ours;
-  }
-  params.get_ref<json::object_t&>().emplace("_meta", std::move(c.value));
-  source_ = ours;
+  if (c.node.empty() || c.source != ours || !is_raw_json(c.node.mapped())) c.reset(raw_json(*ours), ours);
+  if (c.lend_to(params)) source_ = ours;
 }
 
 void MetaLoan::take_back(json& params) {
   if (!source_ || !params.is_object()) return;
   auto& members = params.get_ref<json::object_t&>();
-  auto it = members.find("_meta");
+  auto it = members.find(std::string_view("_meta"));
   if (it == members.end()) return;
-  json value = std::move(it->second);
-  members.erase(it);
+  auto node = members.extract(it);
   auto source = std::move(source_);  // leaves source_ empty
+  json& value = node.mapped();
   const bool text = is_raw_json(value);
   if (!text) {
     if (!value.is_object()) return;
@@ -124,8 +132,8 @@ void MetaLoan::take_back(json& params) {
   // session on this thread may have retagged the slot and left it empty (its send threw
   // before it could take its own copy back).
   Copy& c = text ? thread_text() : thread_tree();
-  if (c.value.is_null()) {
-    c.value = std::move(value);
+  if (c.node.empty()) {
+    c.node = std::move(node);
     c.source = std::move(source);
   }
 }

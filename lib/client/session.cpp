@@ -6,6 +6,7 @@
 #include "../protocol/jsonrpc.hpp"
 #include "../protocol/schema_validator.hpp"
 #include "../protocol/types_detail.hpp"
+#include "../util/json_release.hpp"
 
 namespace mcp {
 
@@ -63,21 +64,6 @@ json& spare_tool_params() {
   return p;
 }
 
-// Destroys `j`'s members leaf first: nlohmann's destructor allocates a stack for every object
-// or array that still has members. Nesting past a few levels is left to that destructor.
-void release(json& j, int depth = 0) {
-  if (depth > 16) return;
-  if (j.is_object()) {
-    auto& members = j.get_ref<json::object_t&>();
-    for (auto& [k, v] : members) release(v, depth + 1);
-    members.clear();
-  } else if (j.is_array()) {
-    auto& items = j.get_ref<json::array_t&>();
-    for (auto& v : items) release(v, depth + 1);
-    items.clear();
-  }
-}
-
 // After a call: its params (as tool_call_params made them, less what the call added) become the
 // thread's spare, unless it has one (a call nested in a handler's).
 void keep_tool_params(json& params) {
@@ -85,9 +71,9 @@ void keep_tool_params(json& params) {
   if (!spare.is_null() || !params.is_object()) return;
   auto& members = params.get_ref<json::object_t&>();
   if (members.size() != 2) return;  // input rounds added members: not worth the trimming
-  const auto n = members.find("name"), a = members.find("arguments");
+  const auto n = members.find(std::string_view("name")), a = members.find(std::string_view("arguments"));
   if (n == members.end() || a == members.end() || !n->second.is_string()) return;
-  release(a->second);
+  detail::release(a->second);
   a->second = nullptr;
   n->second.get_ref<std::string&>().clear();
   spare = std::move(params);
@@ -104,8 +90,8 @@ Result<json> Session::Impl::tool_call_params(std::string_view tool, json argumen
   json params = std::move(spare_tool_params());  // leaves the spare null
   if (params.is_object()) {
     auto& members = params.get_ref<json::object_t&>();
-    members.find("name")->second.get_ref<std::string&>().assign(tool);
-    members.find("arguments")->second = std::move(arguments);
+    members.find(std::string_view("name"))->second.get_ref<std::string&>().assign(tool);
+    members.find(std::string_view("arguments"))->second = std::move(arguments);
     return params;
   }
   params = json(json::value_t::object);  // not an initializer list: that copies `arguments`

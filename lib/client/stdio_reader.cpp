@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -108,8 +109,10 @@ void StdioTransport::report_closed(Errc code, const std::string& what) {
 
 bool StdioTransport::consume_stdout(const char* data, std::size_t n, bool leader, bool& handover) {
   std::size_t start = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (data[i] != '\n') continue;
+  for (;;) {
+    const void* nl = std::memchr(data + start, '\n', n - start);
+    if (!nl) break;
+    const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(nl) - data);
     std::string_view line(data + start, i - start);
     if (!out_buf_.empty()) {
       out_buf_.append(line);

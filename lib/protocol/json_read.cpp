@@ -49,16 +49,17 @@ class Fast {
       if (!member_name(scratch)) return false;
       skip_ws();
       if (p_ == end_) return false;
-      if (scratch == "result") {
+      const std::string_view name = scratch;  // compared without a strlen per test
+      if (name == "result") {
         if (has_result || !value(result)) return false;
         has_result = true;
-      } else if (scratch == "id") {
+      } else if (name == "id") {
         if (has_id || *p_ == '"' || *p_ == '{' || *p_ == '[') return false;
         json n;
         if (!value(n) || !n.is_number_integer()) return false;  // number() gives no float
         id = n.get<std::int64_t>();
         has_id = true;
-      } else if (scratch == "jsonrpc") {
+      } else if (name == "jsonrpc") {
         if (has_version || *p_ != '"') return false;  // not a string: the whole text is nlohmann's
         scratch.clear();
         if (!string(scratch)) return false;
@@ -502,7 +503,9 @@ json parse_json(std::string_view text, JsonRefusal* why, std::size_t max_values)
 bool parse_response(std::string_view text, std::int64_t& id, json& result, std::size_t max_values) {
   // A text that could hold more values than allowed is for parse_json (which counts them).
   if (text.size() / 2 + 1 > max_values) return false;
-  thread_local std::string scratch;  // the members' names, and the jsonrpc value
+  // The members' names and the jsonrpc value: short, so held inline (SSO) with no allocation;
+  // a local, not a thread_local (each use of one in a shared library is a __tls_get_addr call).
+  std::string scratch;
   Fast fast(text.data(), text.data() + text.size());
   if (fast.response(id, result, scratch)) return true;
   result = nullptr;

@@ -170,8 +170,9 @@ void content_block_from(json&& j, ContentBlock& v) {
   v.uri.clear();
   if (j.is_object()) {
     // One pass over the members (a block has few) rather than a lookup per field.
-    for (auto& [k, m] : j.get_ref<json::object_t&>()) {
+    for (auto& [key, m] : j.get_ref<json::object_t&>()) {
       if (!m.is_string()) continue;
+      const std::string_view k = key;  // compared without a strlen per test
       if (k == "text" || k == "data") {
         auto& s = m.get_ref<std::string&>();
         (k == "text" ? v.text : v.data) = std::move(s);
@@ -229,23 +230,24 @@ namespace detail {
 void call_tool_result_from(json&& j, CallToolResult& v) {
   if (!j.is_object()) throw json::type_error::create(302, "tool result is not an object", &j);
   v.content.clear();
-  auto c = j.find("content");
+  auto c = j.find(std::string_view("content"));
   if (c != j.end() && c->is_array()) {
     auto& blocks = c->get_ref<json::array_t&>();
     v.content.reserve(blocks.size());
     for (auto& b : blocks) content_block_from(std::move(b), v.content.emplace_back());
+    blocks.clear();  // moved from: an erase with items left would allocate nlohmann's destroy stack
     j.erase(c);
   }
-  auto sc = j.find("structuredContent");
+  auto sc = j.find(std::string_view("structuredContent"));
   if (sc != j.end()) {
     v.structured_content = std::move(*sc);
     j.erase(sc);
   } else {
     v.structured_content.reset();
   }
-  auto ie = j.find("isError");
+  auto ie = j.find(std::string_view("isError"));
   v.is_error = ie != j.end() && ie->is_boolean() && ie->get<bool>();
-  auto m = j.find("_meta");
+  auto m = j.find(std::string_view("_meta"));
   if (m != j.end()) {
     v.meta = std::move(*m);
     j.erase(m);
