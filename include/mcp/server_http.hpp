@@ -88,7 +88,10 @@ enum class TlsVersion { tls1_2, tls1_3 };
 /// HTTPS on the host's own listener (HttpServerOptions::tls). The files are read by start(); a
 /// file that is missing or unreadable, not PEM, a key that does not match the certificate or
 /// needs another password, makes start() fail with Errc::invalid_config naming the file (never
-/// the password or key material).
+/// the password or key material). They are read once: a renewed certificate takes a new host.
+/// Handshakes run on the I/O threads (HttpServerOptions::io_threads: more of them for many
+/// clients connecting at once); a failed one is told to ServerOptions::on_diagnostic with
+/// OpenSSL's reason (a client certificate refused, no common protocol version ...).
 struct HttpTlsOptions {
   /// The server's certificate chain, PEM: its own certificate first, then the intermediates.
   std::string cert_file{};

@@ -147,6 +147,7 @@ struct TlsExchange {
   bool handshake_ok = false;
   std::string error;     // OpenSSL's reason when the handshake or a read failed
   std::string response;  // status line, headers, body
+  std::string version;   // the protocol version negotiated ("TLSv1.3")
   int status() const { return response.size() > 12 ? std::atoi(response.c_str() + 9) : 0; }
   std::string body() const {
     const auto p = response.find("\r\n\r\n");
@@ -155,7 +156,7 @@ struct TlsExchange {
 };
 
 TlsExchange tls_post(unsigned short port, const std::string& body, const std::string& client_cert = {},
-                     const std::string& client_key = {}) {
+                     const std::string& client_key = {}, int max_version = 0) {
   TlsExchange out;
   Tcp tcp(port);
   timeval tv{5, 0};
@@ -164,6 +165,11 @@ TlsExchange tls_post(unsigned short port, const std::string& body, const std::st
   REQUIRE(ctx);
   REQUIRE(SSL_CTX_load_verify_locations(ctx, kCert.c_str(), nullptr) == 1);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (max_version) {
+    SSL_CTX_set_min_proto_version(ctx, 0);
+    SSL_CTX_set_max_proto_version(ctx, max_version);
+    SSL_CTX_set_security_level(ctx, 0);  // let the client offer TLS 1.1: the server must refuse it
+  }
   if (!client_cert.empty()) {
     REQUIRE(SSL_CTX_use_certificate_file(ctx, client_cert.c_str(), SSL_FILETYPE_PEM) == 1);
     REQUIRE(SSL_CTX_use_PrivateKey_file(ctx, client_key.c_str(), SSL_FILETYPE_PEM) == 1);
@@ -179,6 +185,7 @@ TlsExchange tls_post(unsigned short port, const std::string& body, const std::st
   };
   if (SSL_connect(ssl) == 1) {
     out.handshake_ok = true;
+    out.version = SSL_get_version(ssl);
     const std::string req = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                             "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
                             "Mcp-Method: tools/call\r\nMcp-Name: echo\r\nConnection: close\r\nContent-Length: " +
@@ -625,4 +632,26 @@ TEST_CASE("server over HTTPS: bearer tokens and their challenges work the same")
   REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
   CHECK(ok->text() == "authorized");
   client->disconnect();
+}
+
+TEST_CASE("server over HTTPS: TLS 1.2 at least by default; min_version tls1_3 refuses TLS 1.2") {
+  {
+    TlsHosted h;
+    auto v13 = tls_post(h.port, echo_call("a"));
+    CHECK(v13.version == "TLSv1.3");
+    CHECK(v13.status() == 200);
+    auto v12 = tls_post(h.port, echo_call("b"), {}, {}, TLS1_2_VERSION);
+    CHECK(v12.version == "TLSv1.2");
+    CHECK(v12.status() == 200);
+    auto v11 = tls_post(h.port, echo_call("c"), {}, {}, TLS1_1_VERSION);
+    CAPTURE(v11.error);
+    CHECK_FALSE(v11.handshake_ok);
+  }
+  auto opt = TlsHosted::with_tls({});
+  opt.tls->min_version = mcp::TlsVersion::tls1_3;
+  TlsHosted h(opt);
+  auto v12 = tls_post(h.port, echo_call("b"), {}, {}, TLS1_2_VERSION);
+  CAPTURE(v12.error);
+  CHECK_FALSE(v12.handshake_ok);
+  CHECK(tls_post(h.port, echo_call("a")).status() == 200);
 }
