@@ -32,6 +32,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -42,7 +45,11 @@
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -52,10 +59,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 namespace mcp {
 
@@ -623,6 +633,9 @@ struct HttpHost::Impl {
   std::condition_variable run_cv;
   std::size_t running_threads = 0;
 
+  // HttpServerOptions::tls, loaded by start(): outlives the connections (declared before them).
+  std::optional<asio::ssl::context> tls;
+
   // The I/O side, declared last: destroyed first (connections unregister from `conns`).
   asio::io_context ioc;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
@@ -667,6 +680,7 @@ struct HttpHost::Impl {
   }
   void end_session(const std::shared_ptr<Channel>& ch);
   Result<void> check_options();
+  Result<void> load_tls();
   void launch();
 };
 
@@ -802,6 +816,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
   virtual void watch() = 0;
   // close(): the transport's part (strand).
   virtual void close_io() = 0;
+  // The client's verified TLS certificate (mTLS), when the transport has one.
+  [[nodiscard]] virtual const ClientCertificate* client_certificate() const { return nullptr; }
 
   // ---------------------------------------------------------------- requests
 
@@ -888,7 +904,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if (a.middleware) {
       AuthDecision d;
       try {
-        d = a.middleware(AuthRequest{req.method, req.target, &req.headers}, info);
+        d = a.middleware(AuthRequest{req.method, req.target, &req.headers, client_certificate()}, info);
       } catch (...) {
         host_.server->diagnose("HttpServerOptions::auth.middleware threw; the request was refused with 500");
         return plain(500, "internal error");
@@ -1424,19 +1440,140 @@ class Peer : public std::enable_shared_from_this<Peer> {
   bool closed_ = false;
 };
 
-// One TCP connection of the host's own listener: one HTTP request at a time, on its own strand.
+// ------------------------------------------------------------------ TLS (HttpServerOptions::tls)
+
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+// OpenSSL's reason for the last error on this thread (its queue then emptied), or `otherwise`.
+std::string ssl_reason(const char* otherwise) {
+  const unsigned long e = ERR_peek_last_error();
+  const char* r = e ? ERR_reason_error_string(e) : nullptr;
+  ERR_clear_error();
+  return r ? r : otherwise;
+}
+
+std::string x509_name(const X509_NAME* name) {
+  std::string out;
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (!bio) return out;
+  if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0) {
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    if (n > 0 && data) out.assign(data, static_cast<std::size_t>(n));
+  }
+  BIO_free(bio);
+  return out;
+}
+
+// What an application may authorize a client by (AuthRequest::client_certificate).
+ClientCertificate describe_certificate(X509* cert) {
+  ClientCertificate c;
+  c.subject = x509_name(X509_get_subject_name(cert));
+  c.issuer = x509_name(X509_get_issuer_name(cert));
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(bn)) {
+      c.serial = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &md_len) == 1) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (unsigned int i = 0; i < md_len; ++i) {
+      c.sha256_fingerprint += kHex[md[i] >> 4];
+      c.sha256_fingerprint += kHex[md[i] & 15];
+    }
+  }
+  if (auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+      if (n->type != GEN_DNS && n->type != GEN_URI) continue;
+      const ASN1_IA5STRING* v = n->type == GEN_DNS ? n->d.dNSName : n->d.uniformResourceIdentifier;
+      std::string text(reinterpret_cast<const char*>(ASN1_STRING_get0_data(v)), static_cast<std::size_t>(ASN1_STRING_length(v)));
+      (n->type == GEN_DNS ? c.dns_names : c.uris).push_back(std::move(text));
+    }
+    GENERAL_NAMES_free(names);
+  }
+  return c;
+}
+
+// What a client that sent plain HTTP to the TLS port reads (before the connection closes).
+constexpr std::string_view kPlainHttpRefusal =
+    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 52\r\nConnection: close\r\n\r\n"
+    "This server speaks HTTPS only: use an https:// URL.\n";
+
+// One TCP connection of the host's own listener (plain, or TLS: Stream is tcp::socket or
+// TlsStream): one HTTP request at a time, on its own strand.
+template <class Stream>
 class BeastConn final : public Peer {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
   BeastConn(HttpHost::Impl& host, tcp::socket sock)
-      : Peer(host, sock.get_executor()), sock_(std::move(sock)), timer_(sock_.get_executor()) {}
+    requires(!kTls)
+      : Peer(host, sock.get_executor()), stream_(std::move(sock)), timer_(stream_.get_executor()) {}
+  BeastConn(HttpHost::Impl& host, tcp::socket sock, asio::ssl::context& ctx)
+    requires(kTls)
+      : Peer(host, sock.get_executor()), stream_(std::move(sock), ctx), timer_(stream_.get_executor()) {}
 
   void start() {
     if (host_.stopping) return close();
-    read_request();
+    if constexpr (kTls) {
+      // A client that connects and never finishes its handshake is closed (the idle timer).
+      arm(host_.opt.tls->handshake_timeout, Timer::idle);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = self()](beast::error_code ec) { self->on_handshake(ec); });
+    } else {
+      read_request();
+    }
   }
 
  private:
   std::shared_ptr<BeastConn> self() { return std::static_pointer_cast<BeastConn>(shared_from_this()); }
+
+  tcp::socket& socket() {
+    if constexpr (kTls) return stream_.next_layer();
+    else return stream_;
+  }
+
+  // ---------------------------------------------------------------- TLS
+
+  void on_handshake(beast::error_code ec) {
+    if (closed_) return;
+    if (ec) {
+      if (ec.category() == asio::error::get_ssl_category()) {
+        // Plain HTTP on the TLS port: say so in plain HTTP, then close.
+        if (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST) return refuse_plain_http();
+        // Why a client could not connect (its certificate refused, no common version ...):
+        // OpenSSL's reason only, never key material.
+        host_.server->diagnose("HTTP: a TLS handshake failed: " + ec.message());
+      }
+      return close();
+    }
+    if constexpr (kTls) {
+      SSL* ssl = stream_.native_handle();
+      if (X509* cert = SSL_get_peer_certificate(ssl)) {
+        if (SSL_get_verify_result(ssl) == X509_V_OK) cert_ = describe_certificate(cert);
+        X509_free(cert);
+      }
+    }
+    read_request();
+  }
+
+  void refuse_plain_http() {
+    plain_refusal_ = true;
+    writing_ = true;
+    asio::async_write(socket(), asio::buffer(kPlainHttpRefusal.data(), kPlainHttpRefusal.size()),
+                      [self = self()](beast::error_code ec, std::size_t) {
+                        self->writing_ = false;
+                        if (ec) return self->close();
+                        self->finish_close();
+                      });
+  }
+
+  const ClientCertificate* client_certificate() const override { return cert_ ? &*cert_ : nullptr; }
 
   // ---------------------------------------------------------------- reading requests
 
@@ -1451,7 +1588,7 @@ class BeastConn final : public Peer {
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(host_.opt.max_body_bytes);
     reading_ = true;
-    http::async_read(sock_, buf_, *parser_,
+    http::async_read(stream_, buf_, *parser_,
                      [self = self()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
 
@@ -1491,7 +1628,7 @@ class BeastConn final : public Peer {
     // Bytes of a pipelined next request already here: the client is there, nothing to watch.
     if (reading_ || closed_ || buf_.size() > 0) return;
     reading_ = true;
-    sock_.async_read_some(buf_.prepare(4096), [self = self()](beast::error_code ec, std::size_t n) {
+    stream_.async_read_some(buf_.prepare(4096), [self = self()](beast::error_code ec, std::size_t n) {
       self->on_watch(ec, n);
     });
   }
@@ -1578,7 +1715,7 @@ class BeastConn final : public Peer {
       return;
     }
     writing_ = true;
-    asio::async_write(sock_, asio::buffer(out_.front()), [self = self()](beast::error_code ec, std::size_t) {
+    asio::async_write(stream_, asio::buffer(out_.front()), [self = self()](beast::error_code ec, std::size_t) {
       if (ec) {
         self->writing_ = false;
         return self->close();
@@ -1590,19 +1727,31 @@ class BeastConn final : public Peer {
   }
 
   // Everything is written and the connection ends: half-close, then read what the client may
-  // still send for a while, so that our last response is not lost to a reset.
+  // still send for a while, so that our last response is not lost to a reset. Over TLS: our
+  // close_notify, then the client's awaited for HttpTlsOptions::shutdown_timeout at most.
   void finish_close() {
     if (closed_ || lingering_) return;
     lingering_ = true;
+    if constexpr (kTls) {
+      if (!plain_refusal_) {
+        arm(host_.opt.tls->shutdown_timeout, Timer::linger);
+        stream_.async_shutdown([self = self()](beast::error_code) { self->close(); });
+        return;
+      }
+    }
     beast::error_code ignored;
-    sock_.shutdown(tcp::socket::shutdown_send, ignored);
+    socket().shutdown(tcp::socket::shutdown_send, ignored);
     arm(kLinger, Timer::linger);
     if (!reading_) linger();
   }
   void linger() {
     buf_.consume(buf_.size());
+    if constexpr (kTls) {
+      // A read that was out when the TLS shutdown began: the shutdown (or its timer) ends it.
+      if (!plain_refusal_) return;
+    }
     reading_ = true;
-    sock_.async_read_some(buf_.prepare(16384), [self = self()](beast::error_code ec, std::size_t) {
+    socket().async_read_some(buf_.prepare(16384), [self = self()](beast::error_code ec, std::size_t) {
       self->reading_ = false;
       if (ec || self->closed_) return self->close();
       self->linger();
@@ -1612,8 +1761,8 @@ class BeastConn final : public Peer {
   void close_io() override {
     timer_.cancel();
     beast::error_code ignored;
-    sock_.shutdown(tcp::socket::shutdown_both, ignored);
-    sock_.close(ignored);
+    socket().shutdown(tcp::socket::shutdown_both, ignored);
+    socket().close(ignored);
   }
 
   // ---------------------------------------------------------------- one timer per connection
@@ -1632,8 +1781,10 @@ class BeastConn final : public Peer {
     });
   }
 
-  tcp::socket sock_;
+  Stream stream_;
   asio::steady_timer timer_;
+  std::optional<ClientCertificate> cert_;  // the client's verified certificate (mTLS)
+  bool plain_refusal_ = false;             // a TLS port's answer to plain HTTP: no TLS to shut down
   std::uint64_t timer_gen_ = 0;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -1918,12 +2069,15 @@ void HttpHost::Impl::accept() {
     if (!ec) {
       beast::error_code ignored;
       sock.set_option(tcp::no_delay(true), ignored);
-      auto c = std::make_shared<BeastConn>(*this, std::move(sock));
-      {
-        std::lock_guard lk(m);
-        conns.emplace(c.get(), c);
-      }
-      asio::post(c->executor(), [c] { c->start(); });
+      const auto run = [this](auto c) {
+        {
+          std::lock_guard lk(m);
+          conns.emplace(c.get(), c);
+        }
+        asio::post(c->executor(), [c] { c->start(); });
+      };
+      if (tls) run(std::make_shared<BeastConn<TlsStream>>(*this, std::move(sock), *tls));
+      else run(std::make_shared<BeastConn<tcp::socket>>(*this, std::move(sock)));
     } else {
       server->diagnose("HTTP: accepting a connection failed: " + ec.message());
       // Out of descriptors (or worse): wait a little instead of spinning on the same failure.
@@ -2098,6 +2252,79 @@ Result<void> HttpHost::Impl::check_options() {
   return {};
 }
 
+// HttpServerOptions::tls: the server's TLS context, from its files. Every failure names the
+// file (or option) and OpenSSL's reason; never the password nor anything of the key.
+Result<void> HttpHost::Impl::load_tls() {
+  auto& t = *opt.tls;
+  const auto bad = [](const std::string& what, const std::string& why) -> Result<void> {
+    return fail(Errc::invalid_config, "tls." + what + ": " + why);
+  };
+  const auto readable = [](const std::string& file) -> std::string {  // empty: it can be read
+    if (file.empty()) return "no file given";
+    std::FILE* f = std::fopen(file.c_str(), "rb");
+    if (!f) return "cannot open " + file + ": " + std::strerror(errno);
+    std::fclose(f);
+    return {};
+  };
+  if (auto why = readable(t.cert_file); !why.empty()) return bad("cert_file", why);
+  if (auto why = readable(t.key_file); !why.empty()) return bad("key_file", why);
+  if (!t.client_ca_file.empty())
+    if (auto why = readable(t.client_ca_file); !why.empty()) return bad("client_ca_file", why);
+  if (t.handshake_timeout.count() <= 0 || t.shutdown_timeout.count() <= 0)
+    return fail(Errc::invalid_config, "tls.handshake_timeout and tls.shutdown_timeout must be positive");
+
+  ERR_clear_error();
+  tls.emplace(asio::ssl::context::tls_server);
+  SSL_CTX* ctx = tls->native_handle();
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Idle keep-alive connections and quiet event streams hold no TLS buffers.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  if (SSL_CTX_set_min_proto_version(ctx, t.min_version == TlsVersion::tls1_3 ? TLS1_3_VERSION : TLS1_2_VERSION) != 1)
+    return tls.reset(), bad("min_version", ssl_reason("not supported by this OpenSSL"));
+  if (!t.ciphers.empty() && SSL_CTX_set_cipher_list(ctx, t.ciphers.c_str()) != 1)
+    return tls.reset(), bad("ciphers", "no usable cipher in "" + t.ciphers + "": " + ssl_reason("unknown"));
+  if (SSL_CTX_use_certificate_chain_file(ctx, t.cert_file.c_str()) != 1)
+    return tls.reset(), bad("cert_file", t.cert_file + " holds no usable PEM certificate chain: " + ssl_reason("unreadable"));
+  // The key's password comes from this callback only: never a prompt on the terminal.
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, &t.key_password);
+  SSL_CTX_set_default_passwd_cb(ctx, [](char* buf, int size, int, void* user) -> int {
+    const auto& pw = *static_cast<const std::string*>(user);
+    if (pw.empty() || pw.size() > static_cast<std::size_t>(size)) return 0;
+    std::memcpy(buf, pw.data(), pw.size());
+    return static_cast<int>(pw.size());
+  });
+  const bool key_ok = SSL_CTX_use_PrivateKey_file(ctx, t.key_file.c_str(), SSL_FILETYPE_PEM) == 1;
+  const std::string key_why = key_ok ? "" : ssl_reason("unreadable");
+  SSL_CTX_set_default_passwd_cb(ctx, nullptr);
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (!t.key_password.empty()) {  // not kept once the key is read
+    OPENSSL_cleanse(t.key_password.data(), t.key_password.size());
+    t.key_password.clear();
+  }
+  if (!key_ok)
+    return tls.reset(), bad("key_file", t.key_file + " holds no usable PEM private key (or key_password is wrong): " + key_why);
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    return tls.reset(), bad("key_file", t.key_file + " does not match the certificate of " + t.cert_file + ": " +
+                                           ssl_reason("key values mismatch"));
+  if (X509* leaf = SSL_CTX_get0_certificate(ctx); leaf && X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0)
+    server->diagnose("HTTP: the TLS certificate in " + t.cert_file + " has expired: clients will refuse it");
+  if (!t.client_ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, t.client_ca_file.c_str(), nullptr) != 1)
+      return tls.reset(), bad("client_ca_file", t.client_ca_file + " holds no usable PEM CA certificate: " + ssl_reason("unreadable"));
+    // The CAs a client is told to present a certificate from.
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(t.client_ca_file.c_str());
+    if (!names)
+      return tls.reset(), bad("client_ca_file", t.client_ca_file + " holds no usable PEM CA certificate: " + ssl_reason("unreadable"));
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | (t.require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0), nullptr);
+    // Resumed sessions keep their verified peer (OpenSSL refuses resumption without this).
+    static constexpr unsigned char kContext[] = "mcp-http-host";
+    SSL_CTX_set_session_id_context(ctx, kContext, sizeof kContext - 1);
+  }
+  ERR_clear_error();
+  return {};
+}
+
 // The sweep of idle sessions and the I/O threads, shared by start() and start_mounted().
 void HttpHost::Impl::launch() {
   started = true;
@@ -2131,6 +2358,8 @@ Result<unsigned short> HttpHost::start() {
   const auto address = asio::ip::make_address(d.opt.address, ec);
   if (ec) return fail(Errc::invalid_config, "not an IP address: " + d.opt.address);
   d.any_host = !address.is_loopback();
+  if (d.opt.tls)
+    if (auto ok = d.load_tls(); !ok) return fail(std::move(ok.error()));
 
   d.acceptor.emplace(d.ioc);
   const tcp::endpoint ep(address, d.opt.port);

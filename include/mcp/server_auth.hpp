@@ -201,11 +201,25 @@ using ScopeHierarchy = std::map<std::string, std::vector<std::string>, std::less
 [[nodiscard]] std::string bearer_challenge(std::string_view error, const std::vector<std::string>& scopes,
                                            std::string_view resource_metadata, std::string_view description = {});
 
+/// The certificate a client presented in its TLS handshake and the host verified against
+/// HttpTlsOptions::client_ca_file (mTLS).
+struct ClientCertificate {
+  std::string subject{};             ///< its subject, RFC 2253 form: "CN=agent-7,O=Example"
+  std::string issuer{};              ///< its issuer, the same form
+  std::string serial{};              ///< its serial number, hex (upper case)
+  std::string sha256_fingerprint{};  ///< SHA-256 of its DER encoding, hex (lower case, no colons)
+  std::vector<std::string> dns_names{};  ///< its subjectAltName DNS entries
+  std::vector<std::string> uris{};       ///< its subjectAltName URI entries (SPIFFE IDs ...)
+};
+
 /// What an auth middleware sees of a request to the MCP endpoint.
 struct AuthRequest {
   std::string_view method{};  ///< "POST", "GET", "DELETE"
   std::string_view target{};  ///< path and query as sent
   const std::vector<std::pair<std::string, std::string>>* headers = nullptr;  ///< as received
+  /// The client's verified certificate (an HTTPS host with HttpTlsOptions::client_ca_file);
+  /// null otherwise (plain HTTP, no client certificate asked for or sent, mounted exchanges).
+  const ClientCertificate* client_certificate = nullptr;
   /// The first value of header `name` (case-insensitive), or empty.
   [[nodiscard]] std::string_view header(std::string_view name) const;
 };
@@ -228,8 +242,9 @@ struct AuthDecision {
 /// fill or add to `info` (`extra` is for it), which handlers then read (RequestContext::auth()).
 /// With a TokenValidator, it runs after the token was accepted (`info` is what the token
 /// says); without one, `info` starts empty and the middleware alone decides (API keys, an
-/// identity from a proxy's header). It runs on a host thread and must not block for long (a
-/// check that waits on the network belongs in a TokenValidator). An exception is a 500.
+/// identity from a proxy's header, a client certificate: AuthRequest::client_certificate).
+/// It runs on a host thread and must not block for long (a check that waits on the network
+/// belongs in a TokenValidator). An exception is a 500.
 using AuthMiddleware = std::function<AuthDecision(const AuthRequest& request, AuthInfo& info)>;
 
 /// How an HttpHost protects its MCP endpoint (HttpServerOptions::auth). Off while neither a

@@ -34,7 +34,11 @@
 // mounted exchange gets everything above. It is the host's own entry, not a sibling class's,
 // because what an exchange needs is the host's (sessions, event stores, limits, the I/O
 // threads and timers): one host may serve its own listener and mounted exchanges at once, a
-// session opened through one found through the other. HttpServerOptions::auth makes it an OAuth-protected resource (server_auth.hpp). Not yet: TLS.
+// session opened through one found through the other. HttpServerOptions::auth makes it an OAuth-protected resource (server_auth.hpp).
+// HTTPS: HttpServerOptions::tls makes the host's own listener speak TLS only (OpenSSL; TLS 1.2
+// or later, the certificate chain and key from PEM files, optionally client certificates
+// verified against a CA: mTLS, the verified certificate shown to the auth middleware as
+// AuthRequest::client_certificate). Mounted exchanges are the application server's to encrypt.
 //
 // Thread-safety: start(), start_mounted() and stop() may be called from any thread, not
 // concurrently with each other or with the destructor; serve(), port() and session_count()
@@ -77,6 +81,42 @@ class EventStore {
 /// The default EventStore: in memory, at most `max_bytes` of messages and `max_events` events;
 /// the oldest are forgotten first (a stream resumed from a forgotten id cannot be resumed).
 [[nodiscard]] std::unique_ptr<EventStore> make_memory_event_store(std::size_t max_bytes, std::size_t max_events);
+
+/// The lowest TLS version a host accepts.
+enum class TlsVersion { tls1_2, tls1_3 };
+
+/// HTTPS on the host's own listener (HttpServerOptions::tls). The files are read by start(); a
+/// file that is missing or unreadable, not PEM, a key that does not match the certificate or
+/// needs another password, makes start() fail with Errc::invalid_config naming the file (never
+/// the password or key material). They are read once: a renewed certificate takes a new host.
+/// Handshakes run on the I/O threads (HttpServerOptions::io_threads: more of them for many
+/// clients connecting at once); a failed one is told to ServerOptions::on_diagnostic with
+/// OpenSSL's reason (a client certificate refused, no common protocol version ...).
+struct HttpTlsOptions {
+  /// The server's certificate chain, PEM: its own certificate first, then the intermediates.
+  std::string cert_file{};
+  /// Its private key, PEM (PKCS#8 or traditional; encrypted when key_password is set).
+  std::string key_file{};
+  /// The password of an encrypted key_file (empty, default: the key is not encrypted).
+  std::string key_password{};
+  /// The lowest protocol version accepted (default TLS 1.2; 1.0 and 1.1 are never accepted).
+  TlsVersion min_version = TlsVersion::tls1_2;
+  /// OpenSSL cipher list for TLS 1.2 (empty, default: OpenSSL's defaults; TLS 1.3 suites are
+  /// OpenSSL's defaults always), e.g. "ECDHE+AESGCM:ECDHE+CHACHA20".
+  std::string ciphers{};
+  /// mTLS: CA certificates (PEM) that clients' certificates must chain to. Empty (default): no
+  /// client certificate is asked for.
+  std::string client_ca_file{};
+  /// With client_ca_file: a client without a valid certificate fails the handshake (default).
+  /// false: a client may send none (its requests then have no AuthRequest::client_certificate)
+  /// but one it sends must verify.
+  bool require_client_certificate = true;
+  /// A client must finish its TLS handshake within this long after connecting, else the
+  /// connection is closed.
+  std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
+  /// Closing a connection gracefully (close_notify) waits this long at most for the client's.
+  std::chrono::milliseconds shutdown_timeout{std::chrono::seconds(2)};
+};
 
 /// How an HttpHost listens and what it accepts.
 struct HttpServerOptions {
@@ -151,6 +191,10 @@ struct HttpServerOptions {
   /// OAuth 2.1 protected resource (MCP authorization): bearer tokens checked, metadata served,
   /// scopes enforced, an application's own middleware; see HttpAuthOptions. Off by default.
   HttpAuthOptions auth{};
+
+  /// HTTPS (see HttpTlsOptions): set, the listener speaks TLS only (a plain HTTP request on it
+  /// is answered 400 and closed). Unset (default): plain HTTP. Not used by start_mounted().
+  std::optional<HttpTlsOptions> tls{};
 };
 
 /// One HTTP header, as sent or received: name (any case) and value.
@@ -201,7 +245,8 @@ class HttpHost {
   HttpHost& operator=(const HttpHost&) = delete;
 
   /// Binds and starts serving; returns the bound port. Errc::invalid_config for a bad address
-  /// or option, Errc::io_error when the port cannot be bound. Once per host.
+  /// or option (TLS files that cannot be used among them), Errc::io_error when the port cannot
+  /// be bound. Once per host.
   [[nodiscard]] Result<unsigned short> start();
   /// Starts the host without a listener, for mounting only (serve()): the I/O threads run the
   /// exchanges' timers and streams, no port is bound (HttpServerOptions::address and port are

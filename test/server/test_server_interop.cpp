@@ -25,11 +25,11 @@ std::string tool_server() {
   return e && *e ? e : TOOL_SERVER_PATH;
 }
 
-// Runs the script with `client` against our tool server (or `target`: a URL and its transport);
-// its one line of JSON.
-json run_client(const std::string& client, const std::string& target = {}) {
+// Runs the script with `client` against our tool server (or `target`: a URL and its transport),
+// `env` ("NAME=value ") before it; its one line of JSON.
+json run_client(const std::string& client, const std::string& target = {}, const std::string& env = {}) {
   const std::string dir = interop_dir();
-  const std::string cmd = "timeout 120 '" + dir + "/node_modules/.bin/node' '" + dir + "/server_clients.mjs' " + client +
+  const std::string cmd = env + "timeout 120 '" + dir + "/node_modules/.bin/node' '" + dir + "/server_clients.mjs' " + client +
                           " " + (target.empty() ? "'" + tool_server() + "'" : target) + " 2>&1";
   std::string output;
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -123,4 +123,29 @@ TEST_CASE("server interop: Mastra's MCPClient over stdio") {
   CHECK(r["read"] == "static text");
   CHECK(r["prompts"] == json::array({"greet"}));
   CHECK(r["prompt"] == "Say hello to Ada");
+}
+
+TEST_CASE("server interop: the TypeScript SDK v1 and v2 clients over HTTPS (HttpHost with TLS, the CA given to Node)") {
+  const int port = testutil::free_port();
+  const std::string tls = TLS_FIXTURE_DIR;
+  testutil::ServerProcess server({tool_server(), "--https", std::to_string(port), tls + "/cert.pem", tls + "/key.pem"}, {},
+                                 testutil::temp_path("tool-server-https.log"));
+  REQUIRE(testutil::eventually([&] { return testutil::port_open(port); }, 10000));
+  const std::string base = "https://127.0.0.1:" + std::to_string(port);
+  // Node verifies the certificate (its default) against the fixture, given as an extra CA.
+  const std::string env = "NODE_EXTRA_CA_CERTS='" + tls + "/cert.pem' ";
+  for (const auto& [client, target] : {std::pair<std::string, std::string>{"v1", base + "/mcp"},
+                                       {"v1", base + "/sse sse"},
+                                       {"v2", base + "/mcp"}}) {
+    CAPTURE(client);
+    CAPTURE(target);
+    const json r = run_client(client, target, env);
+    CAPTURE(r.dump());
+    CHECK(r["era"] == (client == "v2" ? "modern 2026-07-28" : "legacy"));
+    CHECK(r["server"] == "tool-server");
+    CHECK(r["echo"] == "hi");
+    CHECK(r["add"] == json{{"sum", 5}});
+    CHECK(r["elicit"] == "Ada+Ada");
+    CHECK(r["roots"] == "file:///work");
+  }
 }

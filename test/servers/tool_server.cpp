@@ -6,6 +6,7 @@
 //                          HTTP+SSE on /sse) until SIGTERM or SIGINT
 //   tool_server --mount PORT the same, mounted into an httplib::Server of its own on
 //                          127.0.0.1:PORT (mcp/server_httplib.hpp), which also answers /health
+//   tool_server --https PORT CERT KEY  as --http, over HTTPS (HttpServerOptions::tls)
 #include <mcp/server.hpp>
 #include <mcp/server_http.hpp>
 #include <mcp/server_httplib.hpp>
@@ -43,7 +44,8 @@ std::atomic<int> g_cancelled{0};
 
 int main(int argc, char** argv) {
   const bool mount = argc == 3 && std::strcmp(argv[1], "--mount") == 0;
-  const bool http = mount || (argc == 3 && std::strcmp(argv[1], "--http") == 0);
+  const bool https = argc == 5 && std::strcmp(argv[1], "--https") == 0;
+  const bool http = mount || https || (argc == 3 && std::strcmp(argv[1], "--http") == 0);
   sigset_t stop_signals;
   if (http) {
     // Blocked before any thread starts, so that every thread leaves them to sigwait below.
@@ -280,7 +282,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (http) {
-    mcp::HttpHost host(server, {.port = static_cast<unsigned short>(std::atoi(argv[2]))});
+    mcp::HttpServerOptions opt{.port = static_cast<unsigned short>(std::atoi(argv[2]))};
+    if (https) opt.tls = mcp::HttpTlsOptions{.cert_file = argv[3], .key_file = argv[4]};
+    mcp::HttpHost host(server, std::move(opt));
     auto port = host.start();
     if (!port) {
       std::fprintf(stderr, "tool_server: %s\n", port.error().message.c_str());
