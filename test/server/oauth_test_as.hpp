@@ -192,7 +192,7 @@ class TestAs {
   // ---- observations (under m)
   mutable std::mutex m;
   int metadata_fetches = 0, jwks_fetches = 0, registrations = 0, authorizations = 0;
-  int code_grants = 0, cc_grants = 0, refresh_grants = 0, introspections = 0, token_errors = 0;
+  int code_grants = 0, cc_grants = 0, refresh_grants = 0, introspections = 0, refusals = 0;  // error answers of any endpoint
   std::vector<std::string> authorize_scopes;   // `scope` of each /authorize
   std::vector<std::string> token_resources;    // `resource` of each /token
   std::vector<std::string> issued_scopes;      // `scope` of each access token issued
@@ -265,7 +265,7 @@ class TestAs {
     res.set_content(body.dump(), "application/json");
   }
   void error(Res& res, int status, const std::string& code, const std::string& why) {
-    ++token_errors;
+    ++refusals;
     reply(res, status, {{"error", code}, {"error_description", why}});
   }
 

@@ -41,11 +41,17 @@ struct Log {
   }
   std::string leak(const testas::TestAs& as) {
     std::lock_guard lk(m);
+    if (lines.empty()) return "(nothing was logged: the check would prove nothing)";
     for (const auto& l : lines)
       if (auto s = as.leaked_in(l); !s.empty()) return s + " in: " + l.substr(0, 200);
     return {};
   }
 };
+
+void no_leak(Log& log, const testas::TestAs& as) {
+  const std::string leak = log.leak(as);
+  CHECK_MESSAGE(leak.empty(), leak);
+}
 
 // "http://h:p/path?q" -> {"http://h:p", "/path?q"}
 std::pair<std::string, std::string> split_url(const std::string& url) {
@@ -61,7 +67,8 @@ struct ProtectedHost {
   std::string url;  // the MCP endpoint, also the resource (RFC 8707) and the tokens' audience
   Log& log;
 
-  ProtectedHost(const testas::TestAs& as, Log& l)
+  // `introspect`: the host asks the AS about each token (RFC 7662) instead of checking JWTs.
+  ProtectedHost(const testas::TestAs& as, Log& l, bool introspect = false)
       : server({.identity = {.name = "protected-e2e", .version = "1.0.0"},
                 .on_diagnostic = [&l](std::string_view s) { l.add(s); }}),
         log(l) {
@@ -89,7 +96,10 @@ struct ProtectedHost {
       o.port = static_cast<unsigned short>(port);
       o.auth.metadata = {.resource = url, .authorization_servers = {as.issuer()},
                          .scopes_supported = {"mcp:tools", "mcp:admin"}, .resource_name = "e2e"};
-      auto v = mcp::make_jwt_validator({.issuer = as.issuer(), .audience = url, .leeway = 0s, .http_timeout = 5s});
+      auto v = introspect ? mcp::make_introspection_validator({.endpoint = as.issuer() + "/introspect", .audience = url,
+                                                               .require_audience = true, .issuer = as.issuer(),
+                                                               .cache_ttl = 1s, .http_timeout = 5s})
+                          : mcp::make_jwt_validator({.issuer = as.issuer(), .audience = url, .leeway = 0s, .http_timeout = 5s});
       REQUIRE(v);
       o.auth.validator = *v;
       o.auth.required_scopes = {"mcp:tools"};
@@ -216,6 +226,7 @@ TEST_CASE("auth e2e: the host's challenges and metadata; tokens for another audi
   // Tokens straight from the AS: for us (ES256, then RS256), for another resource, for none,
   // expired, short of the scope every request needs.
   const std::string good = as.issue("u-1", "c-1", "mcp:tools", p.url, 300);
+  CHECK(!as.leaked_in("a line holding " + good).empty());  // the leak check can fail
   r = raw_call(p.url, good);
   REQUIRE(r);
   CHECK(r->status == 200);
@@ -235,6 +246,7 @@ TEST_CASE("auth e2e: the host's challenges and metadata; tokens for another audi
     CHECK(r->status == 401);
     CHECK(r->get_header_value("WWW-Authenticate").find("error=\"invalid_token\"") != std::string::npos);
     CHECK(r->body.find(token) == std::string::npos);
+    log.add(r->body + " " + r->get_header_value("WWW-Authenticate"));
   }
   r = raw_call(p.url, as.issue("u-1", "c-1", "offline_access", p.url, 300));
   REQUIRE(r);
@@ -249,7 +261,7 @@ TEST_CASE("auth e2e: the host's challenges and metadata; tokens for another audi
     CHECK(as.metadata_fetches == 1);  // the validator found the JWKS through the AS metadata
     CHECK(as.jwks_fetches == 1);      // once: both keys came in it
   }
-  CHECK(log.leak(as).empty());
+  no_leak(log, as);
 }
 
 TEST_CASE("auth e2e: our client, authorization code + PKCE through the loopback redirect, both eras: 401, discovery, "
@@ -326,12 +338,11 @@ TEST_CASE("auth e2e: our client, authorization code + PKCE through the loopback 
     CHECK(has(whoami(*client, log)["scopes"], "mcp:admin"));
     CHECK(rec->take().empty());  // the stepped-up token is simply used
 
-    // The token expires while the client believes it good (the AS said expires_in 3600): the
-    // host refuses it (401 invalid_token), the client refreshes and goes on. The legacy
-    // session survives: it belongs to the same subject and client.
     client->disconnect();
 
-    // A fresh client whose tokens live 2 s, though the AS says expires_in 3600.
+    // A fresh client whose tokens live 2 s, though the AS says expires_in 3600: the token
+    // expires while the client believes it good, the host refuses it (401 invalid_token), the
+    // client refreshes it and goes on.
     {
       std::lock_guard lk(as.m);
       as.token_lifetime = 2;
@@ -361,7 +372,7 @@ TEST_CASE("auth e2e: our client, authorization code + PKCE through the loopback 
     }
     client2->disconnect();
   }
-  CHECK(log.leak(as).empty());
+  no_leak(log, as);
 }
 
 TEST_CASE("auth e2e: our client, client credentials, both eras: token, step-up by a new grant, a new grant when "
@@ -438,7 +449,43 @@ TEST_CASE("auth e2e: our client, client credentials, both eras: token, step-up b
     CHECK(seen.size() <= 5);  // the step-ups are bounded (max_step_up)
     client3->disconnect();
   }
-  CHECK(log.leak(as).empty());
+  no_leak(log, as);
+}
+
+TEST_CASE("auth e2e: a host that introspects (RFC 7662) at the test AS, our client with client credentials") {
+  testas::TestAs as;
+  as.add_client("svc-i", "svc-i-secret-0123456789");
+  Log log;
+  ProtectedHost p(as, log, /*introspect=*/true);
+  mcp::OAuthClientOptions o;
+  o.grant = mcp::OAuthGrant::client_credentials;
+  o.client_id = "svc-i";
+  o.client_secret = "svc-i-secret-0123456789";
+  o.on_diagnostic = [&log](std::string_view s) { log.add(s); };
+  auto client = mcp::Client::create(client_config(p.url, mcp::Era::modern, mcp::oauth_provider(o), log));
+  REQUIRE(client);
+  const json me = whoami(*client, log);
+  CHECK(me["sub"] == "svc-i");
+  CHECK(me["scopes"] == json::array({"mcp:tools"}));
+  CHECK(me["aud"] == json::array({p.url}));
+  CHECK(whoami(*client, log)["sub"] == "svc-i");
+  {
+    std::lock_guard lk(as.m);
+    CHECK(as.introspections == 1);  // the second call's answer came from the cache
+    CHECK(as.jwks_fetches == 0);
+  }
+  auto admin = client->call_tool("s", "admin", json::object());
+  REQUIRE_MESSAGE(admin, (admin ? "" : admin.error().what()));
+  CHECK(admin->content.at(0).text == "admin done for svc-i");
+  // Tokens of another audience are inactive for us, whatever the AS says of them otherwise.
+  auto r = raw_call(p.url, as.issue("svc-i", "svc-i", "mcp:tools", "http://127.0.0.1:1/mcp", 300));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  r = raw_call(p.url, "never-issued-token-0123456789");
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  client->disconnect();
+  no_leak(log, as);
 }
 
 namespace {
@@ -461,8 +508,11 @@ TEST_CASE("auth e2e: the TypeScript SDK clients (v1 1.32: legacy era; v2: 2026-0
     as.add_client("ts-svc", "ts-svc-secret-0123456789");
     Log log;
     ProtectedHost p(as, log);
+    // Runs the script; what it printed (the SDK's errors too) goes to the log checked for secrets.
     auto run = [&](const char* mode, const json& opts) {
-      return testnode::run("auth_clients.mjs", sdk + " " + mode + " '" + p.url + "' " + quoted(opts));
+      json out = testnode::run("auth_clients.mjs", sdk + " " + mode + " '" + p.url + "' " + quoted(opts));
+      log.add(out.dump());
+      return out;
     };
     const char* era = v2 ? "modern 2026-07-28" : "legacy";
 
@@ -577,6 +627,6 @@ TEST_CASE("auth e2e: the TypeScript SDK clients (v1 1.32: legacy era; v2: 2026-0
         CHECK(as.authorizations == 1);
       }
     }
-    CHECK(log.leak(as).empty());
+    no_leak(log, as);
   }
 }
