@@ -356,6 +356,7 @@ TEST_CASE("auth e2e: our client, authorization code + PKCE through the loopback 
     {
       std::lock_guard lk(as.m);
       refreshes_before = as.refresh_grants;
+      as.token_lifetime = 3600;  // the next token (the refresh's) lives on: no timing race
     }
     rec2->take();
     std::this_thread::sleep_for(2500ms);
@@ -424,12 +425,15 @@ TEST_CASE("auth e2e: our client, client credentials, both eras: token, step-up b
     auto client2 = mcp::Client::create(client_config(p.url, era, std::make_shared<Recorder>(mcp::oauth_provider(o)), log));
     REQUIRE(client2);
     CHECK(whoami(*client2, log)["sub"] == "svc-e2e");
+    {
+      std::lock_guard lk(as.m);
+      as.token_lifetime = 3600;  // the next grant's token lives on: no timing race
+    }
     std::this_thread::sleep_for(2500ms);
     CHECK(whoami(*client2, log)["sub"] == "svc-e2e");
     {
       std::lock_guard lk(as.m);
       CHECK(as.cc_grants == 4);
-      as.token_lifetime = 3600;
       as.grantable = {"mcp:tools"};  // from now on mcp:admin is never granted
     }
     client2->disconnect();
