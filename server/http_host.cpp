@@ -898,9 +898,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
   void authorized(const Req& req, AuthInfo info) {
     const auto& a = host_.opt.auth;
-    if (a.validator)
-      if (auto missing = missing_scopes(info.scopes, a.required_scopes, a.scope_hierarchy); !missing.empty())
-        return challenge(403, "insufficient_scope", a.required_scopes, "the access token lacks a scope this resource needs");
+    if (a.validator && !missing_scopes(info.scopes, a.required_scopes, a.scope_hierarchy).empty())
+      return challenge(403, "insufficient_scope", a.required_scopes, "the access token lacks a scope this resource needs");
     if (a.middleware) {
       AuthDecision d;
       try {
@@ -915,6 +914,9 @@ class Peer : public std::enable_shared_from_this<Peer> {
                    json{{"error", d.status == 401 ? "unauthorized" : "forbidden"}, {"error_description", d.message}}.dump());
         return end_exchange();
       }
+      // Without a validator the middleware's scopes are the caller's: the same checks apply.
+      if (!a.validator && !missing_scopes(info.scopes, a.required_scopes, a.scope_hierarchy).empty())
+        return challenge(403, "insufficient_scope", a.required_scopes, "the caller lacks a scope this resource needs");
     }
     auth_ = std::make_shared<const AuthInfo>(std::move(info));
     route(req);
@@ -929,10 +931,11 @@ class Peer : public std::enable_shared_from_this<Peer> {
     end_exchange();
   }
 
-  // A tools/call (alone or in a batch) that the caller's token lacks the tool's scopes for:
-  // answered 403 (true). The step-up challenge names every scope the call needs.
+  // A tools/call (alone or in a batch) that the caller lacks the tool's scopes for (its token's,
+  // or what the middleware put in AuthInfo::scopes): answered 403 (true). The step-up challenge
+  // names every scope the call needs.
   bool tool_scopes_refused(const json& msg) {
-    if (!auth_ || !host_.opt.auth.validator) return false;
+    if (!auth_) return false;
     // The tool a message calls, when the token lacks its scopes.
     auto refused = [&](const json& m) -> std::shared_ptr<const Server::Impl::Tool> {
       if (!m.is_object()) return nullptr;
@@ -958,7 +961,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
     std::vector<std::string> scopes = host_.opt.auth.required_scopes;
     for (const auto& s : *needs)
       if (std::find(scopes.begin(), scopes.end(), s) == scopes.end()) scopes.push_back(s);
-    challenge(403, "insufficient_scope", scopes, "the access token lacks a scope this tool needs");
+    challenge(403, "insufficient_scope", scopes,
+              host_.opt.auth.validator ? "the access token lacks a scope this tool needs" : "the caller lacks a scope this tool needs");
     return true;
   }
 

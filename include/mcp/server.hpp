@@ -246,10 +246,11 @@ struct ServerTool {
   /// An error ends the call with it; success creates the task, whose handler finds the answers
   /// given so far under the same keys. 2025-11-25 and sync calls do not run it.
   std::function<Result<void>(const nlohmann::json& arguments, RequestContext& context)> before_task{};
-  /// Scopes a caller's token must cover to call this tool, over an HttpHost with
-  /// HttpServerOptions::auth (else 403 `insufficient_scope` naming them, so the client can step
-  /// up; scope hierarchies count). Not checked where there is no authorization (stdio,
-  /// execute_tool, a host without auth).
+  /// Scopes the caller must have to call this tool, over an HttpHost with
+  /// HttpServerOptions::auth: its token's, or, on a host with a middleware and no validator,
+  /// the AuthInfo::scopes the middleware filled (else 403 `insufficient_scope` naming them, so
+  /// the client can step up; scope hierarchies count). Not checked where there is no
+  /// authorization (stdio, execute_tool, a host without auth).
   std::vector<std::string> required_scopes{};
 };
 

@@ -254,7 +254,10 @@ using AuthMiddleware = std::function<AuthDecision(const AuthRequest& request, Au
 /// needs `Authorization: Bearer <token>`; none, or a refused token: 401 with
 /// `WWW-Authenticate: Bearer` naming the metadata (`resource_metadata`) and `required_scopes`;
 /// no decision (the authorization server down): 503. A token that lacks `required_scopes`, or a
-/// tool's ServerTool::required_scopes: 403 `insufficient_scope` with the scopes to ask for. A
+/// tool's ServerTool::required_scopes: 403 `insufficient_scope` with the scopes to ask for.
+/// Without a validator the same scope checks apply to the AuthInfo::scopes the middleware
+/// filled (API keys with scopes): 403 with `WWW-Authenticate: Bearer error="insufficient_scope"`
+/// naming the scopes (and the metadata, when `metadata.resource` is set). A
 /// legacy session belongs to the subject and client that opened it: another's token finds no
 /// session (404). The metadata (RFC 9728) is served at its well-known paths (the endpoint's
 /// path form and the root form) to anyone, as the spec asks.
@@ -264,7 +267,7 @@ struct HttpAuthOptions {
   ProtectedResourceMetadata metadata{};
   /// Checks bearer tokens. Null: no tokens (the middleware alone decides).
   std::shared_ptr<TokenValidator> validator{};
-  /// Scopes every request needs.
+  /// Scopes every request needs (the token's, or the middleware's AuthInfo::scopes).
   std::vector<std::string> required_scopes{};
   /// Broader scopes and what they imply (see missing_scopes).
   ScopeHierarchy scope_hierarchy{};

@@ -3,6 +3,7 @@
 // server stand-in (cpp-httplib on 127.0.0.1 serving metadata, JWKS and introspection; test
 // equipment, not our library), tokens signed here with OpenSSL keys made per run.
 #include "../integration/helpers.hpp"
+#include "oauth_test_as.hpp"
 
 #include <mcp/client.hpp>
 #include <mcp/server.hpp>
@@ -12,10 +13,6 @@
 
 #include <doctest/doctest.h>
 #include <httplib.h>
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,93 +25,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string b64url(std::string_view in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
-    for (int s = 18; s >= 0; s -= 6) out += tbl[(v >> s) & 63];
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16;
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-  } else if (i + 2 == in.size()) {
-    unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-  }
-  return out;
-}
-
-std::string bn_bytes(const BIGNUM* bn, int len = 0) {
-  const int n = len ? len : BN_num_bytes(bn);
-  std::string s(static_cast<std::size_t>(n), '\0');
-  BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(s.data()), n);
-  return s;
-}
-
-// A signing key made for this run, and its public JWK.
-struct TestKey {
-  std::shared_ptr<EVP_PKEY> pkey;
-  std::string alg, kid;
-  json jwk;
-
-  static TestKey make(const std::string& alg, const std::string& kid) {
-    TestKey k;
-    k.alg = alg;
-    k.kid = kid;
-    if (alg == "ES256") {
-      k.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"), EVP_PKEY_free);
-      BIGNUM *x = nullptr, *y = nullptr;
-      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_EC_PUB_X, &x);
-      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_EC_PUB_Y, &y);
-      k.jwk = {{"kty", "EC"}, {"crv", "P-256"}, {"x", b64url(bn_bytes(x, 32))}, {"y", b64url(bn_bytes(y, 32))}};
-      BN_free(x);
-      BN_free(y);
-    } else {
-      k.pkey.reset(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)), EVP_PKEY_free);
-      BIGNUM *n = nullptr, *e = nullptr;
-      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_RSA_N, &n);
-      EVP_PKEY_get_bn_param(k.pkey.get(), OSSL_PKEY_PARAM_RSA_E, &e);
-      k.jwk = {{"kty", "RSA"}, {"n", b64url(bn_bytes(n))}, {"e", b64url(bn_bytes(e))}};
-      BN_free(n);
-      BN_free(e);
-    }
-    REQUIRE(k.pkey);
-    k.jwk["kid"] = kid;
-    k.jwk["use"] = "sig";
-    k.jwk["alg"] = alg;
-    return k;
-  }
-
-  std::string sign(const json& claims, json header = json::object()) const {
-    if (!header.contains("alg")) header["alg"] = alg;
-    if (!header.contains("kid")) header["kid"] = kid;
-    if (!header.contains("typ")) header["typ"] = "at+jwt";
-    const std::string input = b64url(header.dump()) + "." + b64url(claims.dump());
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    REQUIRE(EVP_DigestSignInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) == 1);
-    std::size_t len = 0;
-    REQUIRE(EVP_DigestSign(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1);
-    std::string sig(len, '\0');
-    REQUIRE(EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len,
-                           reinterpret_cast<const unsigned char*>(input.data()), input.size()) == 1);
-    sig.resize(len);
-    if (alg == "ES256") {  // DER -> r||s (JWS)
-      const auto* p = reinterpret_cast<const unsigned char*>(sig.data());
-      ECDSA_SIG* es = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(sig.size()));
-      REQUIRE(es);
-      sig = bn_bytes(ECDSA_SIG_get0_r(es), 32) + bn_bytes(ECDSA_SIG_get0_s(es), 32);
-      ECDSA_SIG_free(es);
-    }
-    return input + "." + b64url(sig);
-  }
-};
-
-double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+using testas::b64url;
+using testas::now_s;
+using testas::TestKey;
 
 const char* kResource = "https://mcp.example.com/mcp";
 
@@ -513,6 +426,15 @@ httplib::Headers named(const std::string& tool, httplib::Headers h) {
   return h;
 }
 
+// A batch calling whoami then admin, in a legacy session: its HTTP status (0: no answer).
+int whoami_admin_batch(httplib::Client& c, const httplib::Headers& h) {
+  auto batch = c.Post("/mcp", h,
+                      R"([{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}},)"
+                      R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin","arguments":{}}}])",
+                      "application/json");
+  return batch ? batch->status : 0;
+}
+
 std::string text_of(const httplib::Result& r) {
   if (!r || r->status != 200) return "";
   auto j = json::parse(r->body, nullptr, false);
@@ -603,12 +525,7 @@ TEST_CASE("HttpHost with auth: metadata served, 401 challenges, scopes (403 step
     httplib::Headers h = bearer(kTokenB);
     h.emplace("Accept", "application/json, text/event-stream");
     h.emplace("Mcp-Session-Id", sid);
-    auto batch = c.Post("/mcp", h,
-                        R"([{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}},)"
-                        R"({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"admin","arguments":{}}}])",
-                        "application/json");
-    REQUIRE(batch);
-    CHECK(batch->status == 403);
+    CHECK(whoami_admin_batch(c, h) == 403);
   }
 
   // Our client, both eras, with the token in its headers.
@@ -826,4 +743,94 @@ TEST_CASE("2026-07-28 tasks belong to the caller who created them (SEP-2663): an
   auto theirs = get(kTokenB);
   CHECK(theirs["error"]["code"] == -32602);
   CHECK(!theirs.contains("result"));
+}
+
+TEST_CASE("HttpHost auth middleware without a validator: the scopes it fills get the same checks (host-wide and per "
+          "tool: 403 insufficient_scope), in both eras, in batches and through our client") {
+  mcp::Server server({.identity = {.name = "keys", .version = "1.0.0"}});
+  add_tools(server);
+  mcp::HttpAuthOptions a;
+  a.required_scopes = {"tools"};
+  a.scope_hierarchy = {{"root", {"admin"}}};
+  a.middleware = [](const mcp::AuthRequest& req, mcp::AuthInfo& info) {
+    const auto key = req.header("x-api-key");
+    if (key == "k-basic") info.scopes = {"tools"};
+    else if (key == "k-admin") info.scopes = {"tools", "admin"};
+    else if (key == "k-root") info.scopes = {"tools", "root"};
+    else if (key == "k-none") info.scopes = {};
+    else return mcp::AuthDecision::deny(401, "a valid X-API-Key is needed");
+    info.subject = std::string(key);
+    return mcp::AuthDecision::allow();
+  };
+  // A tools/call's headers with an API key.
+  auto keyed = [](const char* key, const std::string& tool) {
+    return named(tool, {{"Mcp-Method", "tools/call"}, {"X-API-Key", key}});
+  };
+  mcp::HttpHost host(server, {.auth = a});
+  auto port = host.start();
+  REQUIRE(port);
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(10, 0);
+  CHECK(text_of(post(c, modern_call("whoami"), keyed("k-basic", "whoami"))) == "k-basic||tools,|");
+  auto r = post(c, modern_call("admin"), keyed("k-basic", "admin"));
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  // No metadata configured: the challenge names the scopes and nothing else.
+  CHECK(r->get_header_value("WWW-Authenticate") ==
+        "Bearer error=\"insufficient_scope\", error_description=\"the caller lacks a scope this tool needs\", "
+        "scope=\"tools admin\"");
+  CHECK(json::parse(r->body)["error"] == "insufficient_scope");
+  CHECK(text_of(post(c, modern_call("admin"), keyed("k-admin", "admin"))) == "done");
+  CHECK(text_of(post(c, modern_call("admin"), keyed("k-root", "admin"))) == "done");  // through the hierarchy
+  // The scope every request needs.
+  r = post(c, modern_call("whoami"), keyed("k-none", "whoami"));
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  CHECK(r->get_header_value("WWW-Authenticate").find("scope=\"tools\"") != std::string::npos);
+  r = post(c, modern_call("whoami"), keyed("k-wrong", "whoami"));
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  // A 2025-03-26 batch holding a call the key may not make.
+  {
+    httplib::Headers h = {{"X-API-Key", "k-basic"}, {"Accept", "application/json, text/event-stream"}};
+    auto init = c.Post("/mcp", h,
+                       R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26",)"
+                       R"("capabilities":{},"clientInfo":{"name":"t","version":"1"}}})",
+                       "application/json");
+    REQUIRE(init);
+    REQUIRE(init->status == 200);
+    h.emplace("Mcp-Session-Id", init->get_header_value("Mcp-Session-Id"));
+    CHECK(whoami_admin_batch(c, h) == 403);
+  }
+  // Our client with the key in its headers, both eras: the call is refused with the status.
+  for (const auto era : {mcp::Era::modern, mcp::Era::legacy}) {
+    CAPTURE(static_cast<int>(era));
+    auto sc = http_config("http://127.0.0.1:" + std::to_string(*port) + "/mcp", era, "");
+    std::get<mcp::HttpServerConfig>(sc.transport).headers["X-API-Key"] = "k-basic";
+    auto client = mcp::Client::create(testutil::one("s", std::move(sc)));
+    REQUIRE(client);
+    auto ok = client->call_tool("s", "whoami", json::object());
+    REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
+    CHECK(ok->content.at(0).text == "k-basic||tools,|");
+    auto denied = client->call_tool("s", "admin", json::object());
+    REQUIRE(!denied);
+    CHECK(denied.error().errc() == mcp::Errc::unauthorized);
+    CHECK(denied.error().http_status == 403);
+    client->disconnect();
+  }
+  host.stop();
+
+  // With metadata (a middleware host may still publish it): the challenge names it too.
+  a.metadata = {.resource = kHostResource, .authorization_servers = {"https://auth.example.com"}};
+  mcp::HttpHost host2(server, {.auth = a});
+  auto port2 = host2.start();
+  REQUIRE(port2);
+  httplib::Client c2("127.0.0.1", *port2);
+  c2.set_read_timeout(10, 0);
+  r = post(c2, modern_call("admin"), keyed("k-basic", "admin"));
+  REQUIRE(r);
+  CHECK(r->status == 403);
+  CHECK(r->get_header_value("WWW-Authenticate").find(
+            "resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\"") != std::string::npos);
+  host2.stop();
 }

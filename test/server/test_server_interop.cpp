@@ -2,6 +2,7 @@
 // era), its v2 client (2026-07-28, input rounds served through requestState) and Mastra's
 // MCPClient, all pinned in test/interop (test/interop/server_clients.mjs drives them).
 #include "../integration/helpers.hpp"
+#include "node_run.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -15,11 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string interop_dir() {
-  const char* e = std::getenv("MCP_INTEROP_DIR");
-  return e && *e ? e : "test/interop";
-}
-
 std::string tool_server() {
   const char* e = std::getenv("MCP_TOOL_SERVER");
   return e && *e ? e : TOOL_SERVER_PATH;
@@ -28,21 +24,7 @@ std::string tool_server() {
 // Runs the script with `client` against our tool server (or `target`: a URL and its transport),
 // `env` ("NAME=value ") before it; its one line of JSON.
 json run_client(const std::string& client, const std::string& target = {}, const std::string& env = {}) {
-  const std::string dir = interop_dir();
-  const std::string cmd = env + "timeout 120 '" + dir + "/node_modules/.bin/node' '" + dir + "/server_clients.mjs' " + client +
-                          " " + (target.empty() ? "'" + tool_server() + "'" : target) + " 2>&1";
-  std::string output;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), static_cast<int>(buf.size()), p)) output += buf.data();
-  const int status = ::pclose(p);
-  INFO("output: " << output);
-  REQUIRE(status == 0);
-  const auto last = output.find_last_of('{') == std::string::npos ? std::string::npos : output.rfind("\n{");
-  json j = json::parse(last == std::string::npos ? output : output.substr(last + 1), nullptr, false);
-  REQUIRE(j.is_object());
-  return j;
+  return testnode::run("server_clients.mjs", client + " " + (target.empty() ? "'" + tool_server() + "'" : target), 120, env);
 }
 
 }  // namespace
