@@ -5,10 +5,11 @@
 # with A and B calls: (count(B) - count(A)) / (B - A) is what one call costs, start-up and
 # shut-down cancelled out. The driver runs natively; only the server is measured.
 #   bench/server_callgrind.sh [--build DIR] [--tool callgrind|strace] [--cases ID,...] [--calls A,B]
+#                             [--server-args "ARGS"]
 # Cases: modern (2026-07-28 POSTs on one keep-alive connection), stateless (legacy POSTs
 # without a session), legacy (a legacy session), stdio1 (stdio, one call at a time), stdio32
 # (stdio, 32 calls in flight). Defaults: --build build, --tool callgrind, all cases,
-# --calls 200,1200. Prints one line per case: id, instructions (or syscalls) per call; with
+# --calls 200,1200; --server-args: more bench_server arguments (--inline-tools). Prints one line per case: id, instructions (or syscalls) per call; with
 # strace also the futex calls per call (thread hand-offs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +17,7 @@ root=$(cd "$here/.." && pwd)
 build=$root/build
 tool=callgrind
 cases="modern,stateless,legacy,stdio1,stdio32"
+server_args=""
 calls_a=200
 calls_b=1200
 while [ $# -gt 0 ]; do
@@ -24,6 +26,7 @@ while [ $# -gt 0 ]; do
     --tool) tool=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
     --calls) calls_a=${2%,*}; calls_b=${2#*,}; shift 2 ;;
+    --server-args) server_args=$2; shift 2 ;;
     *) echo "usage: bench/server_callgrind.sh [--build DIR] [--tool callgrind|strace] [--cases ID,...] [--calls A,B]" >&2; exit 2 ;;
   esac
 done
@@ -69,7 +72,7 @@ http() {
   rm -f "$tmp/in" "$tmp/port" "$tmp/out"
   mkfifo "$tmp/in"
   # shellcheck disable=SC2046
-  $(wrap) "$server" --port 0 "$@" <"$tmp/in" >"$tmp/port" 2>"$tmp/log" &
+  $(wrap) "$server" --port 0 "$@" $server_args <"$tmp/in" >"$tmp/port" 2>"$tmp/log" &
   pid=$!
   exec {fd}>"$tmp/in"
   for i in $(seq 300); do
@@ -91,7 +94,7 @@ http() {
 stdio() {
   rm -f "$tmp/out"
   # shellcheck disable=SC2046
-  "$drive" stdio --era modern --inflight "$2" --calls "$1" --seconds 600 -- $(wrap) "$server" >"$tmp/drive" 2>"$tmp/log" ||
+  "$drive" stdio --era modern --inflight "$2" --calls "$1" --seconds 600 -- $(wrap) "$server" $server_args >"$tmp/drive" 2>"$tmp/log" ||
     { echo "server_callgrind.sh: the driver failed" >&2; cat "$tmp/drive" "$tmp/log" >&2; exit 1; }
   grep -q "\"requests\":$1," "$tmp/drive" || { echo "server_callgrind.sh: not $1 calls" >&2; cat "$tmp/drive" >&2; exit 1; }
   for _ in $(seq 100); do [ -s "$tmp/out" ] && break; sleep 0.1; done

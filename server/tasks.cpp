@@ -321,6 +321,9 @@ void Server::Impl::finish_task(const std::shared_ptr<TaskRecord>& rec, Result<js
   }
   if (!rec->modern) {
     auto owner = rec->owner.lock();
+    // The status notification first: a client that has the result has been told the end (its
+    // tasks/get after tasks/result must not overtake the notification).
+    if (owner && changed) (void)owner->notify(nullptr, "notifications/tasks/status", note);
     Result<json> answer = fail(Errc::cancelled, "");
     if (!waiters.empty()) {
       std::lock_guard lk(tasks_m);
@@ -329,7 +332,6 @@ void Server::Impl::finish_task(const std::shared_ptr<TaskRecord>& rec, Result<js
     for (auto& [weak, wid] : waiters)
       if (auto w = weak.lock()) w->respond(wid, answer);
     if (owner) {
-      if (changed) (void)owner->notify(nullptr, "notifications/tasks/status", note);
       std::lock_guard lk(owner->m);
       owner->running.erase("task:" + rec->id);
       owner->idle.notify_all();
