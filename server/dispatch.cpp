@@ -322,6 +322,30 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
 void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const json& id,
                                const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
                                bool cacheable, bool inline_run) {
+  const bool modern = ctx->era == Era::modern;
+  // The work's outcome, answered for its era.
+  const auto deliver = [](Server::Impl& self, const std::shared_ptr<sd::Connection>& conn, const json& rid,
+                          const RequestContext::Impl& rctx, Result<json> r, bool rmodern, bool rcacheable) {
+    // A handler that asked the client (2026-07-28) is answered input_required, whatever it
+    // returned: the client calls again with the answers.
+    if (rmodern && !rctx.asked.empty()) r = self.input_required_result(rctx);
+    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
+    if (!r) return conn->respond(rid, fail(std::move(r.error())));
+    conn->respond(rid, self.finish(rmodern, std::move(*r), rcacheable));
+  };
+  if (inline_run) {
+    // At once, on the reading thread: nothing can cancel it while it runs (a cancellation, or
+    // the client leaving, is read by this same thread afterwards), so it is not registered.
+    const auto gone = [&] {
+      std::lock_guard lk(c->m);
+      return c->closing;
+    };
+    if (gone()) return;
+    ctx->inline_run = true;
+    Result<json> r = work();
+    if (!gone()) deliver(*this, c, id, *ctx, std::move(r), modern, cacheable);
+    return;
+  }
   // Registered before it runs, so that a cancellation that comes at once finds it.
   auto stop = std::make_shared<std::stop_source>();
   const std::string key = id_key(id);
@@ -331,12 +355,8 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
     c->running[key] = stop;
   }
   ctx->stop = stop->get_token();
-  const bool modern = ctx->era == Era::modern;
-  auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable]() {
+  auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable, deliver]() {
     Result<json> r = ctx->stop.stop_requested() ? Result<json>(fail(Errc::cancelled, "cancelled")) : work();
-    // A handler that asked the client (2026-07-28) is answered input_required, whatever it
-    // returned: the client calls again with the answers.
-    if (modern && !ctx->asked.empty()) r = self->input_required_result(*ctx);
     bool answer = true;
     {
       std::lock_guard lk(c->m);
@@ -345,15 +365,8 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
       // A cancelled request is not answered (the client forgot it), nor one of a client gone.
       answer = !ctx->stop.stop_requested() && !c->closing;
     }
-    if (!answer) return;
-    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
-    if (!r) return c->respond(id, fail(std::move(r.error())));
-    c->respond(id, self->finish(modern, std::move(*r), cacheable));
+    if (answer) deliver(*self, c, id, *ctx, std::move(r), modern, cacheable);
   };
-  if (inline_run) {
-    ctx->inline_run = true;
-    return task();
-  }
   if (!pool.submit(std::move(task))) {
     {
       std::lock_guard lk(c->m);

@@ -169,8 +169,8 @@ struct RequestContext::Impl {
   // answer to; the number of questions asked so far in this run of the handler (the default
   // keys); every key this run asked, answered or not (what a new requestState carries).
   bool input_rounds = false;
-  nlohmann::json answers = nlohmann::json::object();
-  nlohmann::json asked = nlohmann::json::object();
+  nlohmann::json answers;  // null until the first (as empty as an empty object to every reader)
+  nlohmann::json asked;
   int questions = 0;
   std::set<std::string> keys;
   std::string input_method, input_digest;  // what a sealed state is bound to (the digest: once needed)
