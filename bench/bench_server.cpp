@@ -6,10 +6,12 @@
 //
 //   bench_server [--port PORT] [--io-threads N] [--handler-threads N] [--stateless]
 //                [--session-idle-ms MS] [--max-sessions N] [--json-response] [--notify-tool]
+//                [--inline-tools]
 //
 // stdio (newline-delimited JSON-RPC, both eras) by default, until stdin ends. With --port,
 // Streamable HTTP at http://127.0.0.1:PORT/mcp (0: a free port), printing "PORT <n>" when it
-// listens, until stdin ends. --stateless: legacy requests without sessions.
+// listens, until stdin ends. --stateless: legacy requests without sessions. --inline-tools: the
+// 20 tools run on the thread that read the call (ServerTool::run_inline), not a handler thread.
 #include <mcp/server.hpp>
 #include <mcp/server_http.hpp>
 #include <mcp/version.hpp>
@@ -72,6 +74,8 @@ std::string uuid4() {
 
 using Fn = std::function<std::string(const json&)>;
 
+bool inline_tools = false;  // --inline-tools
+
 mcp::Result<void> add(mcp::Server& server, const char* name, const char* description, json input_schema, Fn fn) {
   return server.add_tool(
       {.name = name,
@@ -79,7 +83,8 @@ mcp::Result<void> add(mcp::Server& server, const char* name, const char* descrip
        .input_schema = std::move(input_schema),
        .handler = [fn = std::move(fn)](const json& args, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
          return mcp::text_result(fn(args));
-       }});
+       },
+       .run_inline = inline_tools});
 }
 
 mcp::Result<void> add_tools(mcp::Server& s, bool notify_tool) {
@@ -177,7 +182,8 @@ bool parse_size(const char* s, std::size_t& out) {
 
 int usage(std::ostream& out, int status) {
   out << "usage: bench_server [--port PORT] [--io-threads N] [--handler-threads N] [--stateless]\n"
-         "                    [--session-idle-ms MS] [--max-sessions N] [--json-response] [--notify-tool]\n";
+         "                    [--session-idle-ms MS] [--max-sessions N] [--json-response] [--notify-tool]\n"
+         "                    [--inline-tools]\n";
   return status;
 }
 
@@ -198,6 +204,8 @@ int main(int argc, char** argv) {
       json_response = true;
     } else if (arg == "--notify-tool") {
       notify_tool = true;
+    } else if (arg == "--inline-tools") {
+      inline_tools = true;
     } else if (has_value && parse_size(argv[i + 1], v) &&
                (arg == "--port" || arg == "--io-threads" || arg == "--handler-threads" || arg == "--session-idle-ms" ||
                 arg == "--max-sessions")) {

@@ -9,9 +9,11 @@
 //       seconds. legacy: one session per connection (initialize, notifications/initialized,
 //       then Mcp-Session-Id on each call); stateless: legacy requests without a session;
 //       modern: 2026-07-28 requests (_meta, MCP-Protocol-Version, Mcp-Method, Mcp-Name).
+//       --calls N: each connection stops after N calls (S is then a time limit): fixed counts
+//       for instruction counts (bench/server_callgrind.sh).
 //   server_drive stdio --era legacy|modern --inflight K[,K2...] --seconds S -- CMD ARGS...
 //       Starts CMD (the server) on pipes and keeps K calls of `echo` in flight for S seconds
-//       (then K2 for S seconds ...: a JSON line each).
+//       (then K2 for S seconds ...: a JSON line each). --calls N: each window ends after N calls.
 //       The server's CPU is measured on its own pid.
 //   server_drive streams --url URL --kind listen|get --n N --pid PID [--seconds LIMIT]
 //       Opens N streams: `subscriptions/listen` (modern; resourcesListChanged) or legacy GET
@@ -378,10 +380,10 @@ void put_server(json& out, const std::optional<ProcSample>& before, const std::o
 }
 
 // ---------------------------------------------------------------- http
-int run_http(const Url& url, const std::string& era, int conns, double seconds, int pid) {
+int run_http(const Url& url, const std::string& era, int conns, double seconds, int pid, long calls) {
   const bool modern = era == "modern";
   std::vector<Stats> stats(static_cast<std::size_t>(conns));
-  std::atomic<int> ready{0};
+  std::atomic<int> ready{0}, finished{0};
   std::atomic<bool> go{false}, stop{false};
   std::vector<std::thread> threads;
   for (int i = 0; i < conns; ++i)
@@ -402,7 +404,7 @@ int run_http(const Url& url, const std::string& era, int conns, double seconds, 
       }
       ++ready;
       while (!go.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      for (long id = 2; !stop.load(); ++id) {
+      for (long id = 2; !stop.load() && (calls <= 0 || id - 2 < calls); ++id) {
         const auto t0 = Clock::now();
         auto r = c.exchange("POST", call_body(id, modern), h);
         const auto t1 = Clock::now();
@@ -413,13 +415,19 @@ int run_http(const Url& url, const std::string& era, int conns, double seconds, 
         }
         st.lat_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
       }
+      ++finished;
     });
   const auto limit = Clock::now() + std::chrono::seconds(30);
   while (ready.load() < conns && Clock::now() < limit) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const auto before = sample(pid);
   const auto t0 = Clock::now();
   go = true;
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  if (calls > 0) {  // until every connection made its calls (S: the limit)
+    const auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    while (finished.load() < conns && Clock::now() < end) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  } else {
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  }
   stop = true;
   const auto t1 = Clock::now();
   const auto after = sample(pid);
@@ -443,7 +451,8 @@ int run_http(const Url& url, const std::string& era, int conns, double seconds, 
 
 // ---------------------------------------------------------------- stdio
 // One window (and one JSON line) per value of `inflights`, on one server process.
-int run_stdio(const std::string& era, const std::vector<int>& inflights, double seconds, std::vector<char*> cmd) {
+int run_stdio(const std::string& era, const std::vector<int>& inflights, double seconds, long calls,
+              std::vector<char*> cmd) {
   int to_child[2], from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) die("pipe");
   const pid_t pid = fork();
@@ -526,9 +535,11 @@ int run_stdio(const std::string& era, const std::vector<int>& inflights, double 
     const auto t0 = Clock::now();
     const auto end = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     auto t1 = end;
+    long made = 0;
     for (;;) {
       const auto now = Clock::now();
-      while (now < end && static_cast<int>(sent.size()) < inflight) {
+      while (now < end && static_cast<int>(sent.size()) < inflight && (calls <= 0 || made < calls)) {
+        ++made;
         sent[next] = Clock::now();
         write_line(call_body(next++, modern));
       }
@@ -783,7 +794,8 @@ int run_sessions(const Url& url, int n, int pid, long expiry_ms, double limit_s)
 
 int usage() {
   std::cerr << "usage: server_drive http --url URL --era legacy|modern|stateless --conns C --seconds S [--pid PID]\n"
-               "       server_drive stdio --era legacy|modern --inflight K[,K...] --seconds S -- CMD ARGS...\n"
+               "                           [--calls N]\n"
+               "       server_drive stdio --era legacy|modern --inflight K[,K...] --seconds S [--calls N] -- CMD ARGS...\n"
                "       server_drive streams --url URL --kind listen|get --n N [--pid PID] [--seconds LIMIT]\n"
                "       server_drive sessions --url URL --n N --expiry-ms MS [--pid PID] [--seconds LIMIT]\n";
   return 2;
@@ -797,7 +809,7 @@ int main(int argc, char** argv) {
   const std::string mode = argv[1];
   std::map<std::string, std::string> opt{{"--era", "modern"},  {"--conns", "1"},       {"--seconds", "10"},
                                          {"--pid", "0"},       {"--inflight", "1"},    {"--n", "100"},
-                                         {"--kind", "listen"}, {"--expiry-ms", "2000"}};
+                                         {"--kind", "listen"}, {"--expiry-ms", "2000"}, {"--calls", "0"}};
   std::vector<char*> cmd;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -811,17 +823,18 @@ int main(int argc, char** argv) {
   try {
     const double seconds = std::stod(opt["--seconds"]);
     const int pid = std::stoi(opt["--pid"]);
+    const long calls = std::stol(opt["--calls"]);
     if (mode == "stdio") {
       if (cmd.empty()) return usage();
       std::vector<int> inflights;
       std::istringstream list(opt["--inflight"]);
       for (std::string k; std::getline(list, k, ',');) inflights.push_back(std::max(1, std::stoi(k)));
       if (inflights.empty()) return usage();
-      return run_stdio(opt["--era"], inflights, seconds, cmd);
+      return run_stdio(opt["--era"], inflights, seconds, calls, cmd);
     }
     if (!opt.count("--url")) return usage();
     const Url url = parse_url(opt["--url"]);
-    if (mode == "http") return run_http(url, opt["--era"], std::max(1, std::stoi(opt["--conns"])), seconds, pid);
+    if (mode == "http") return run_http(url, opt["--era"], std::max(1, std::stoi(opt["--conns"])), seconds, pid, calls);
     if (mode == "streams") return run_streams(url, opt["--kind"], std::max(1, std::stoi(opt["--n"])), pid, seconds);
     if (mode == "sessions")
       return run_sessions(url, std::max(1, std::stoi(opt["--n"])), pid, std::stol(opt["--expiry-ms"]), seconds);

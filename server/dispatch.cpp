@@ -53,9 +53,9 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   if (params.is_null()) params = json::object();
   if (!params.is_object()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "params must be an object")));
 
-  // The era of this request.
+  // The era of this request. (`_meta` is the context's: nothing reads it from params later.)
   json meta = json::object();
-  if (auto m = params.find("_meta"); m != params.end() && m->is_object()) meta = *m;
+  if (auto m = params.find("_meta"); m != params.end() && m->is_object()) meta = std::move(*m);
   std::optional<std::string> modern_version;
   if (auto v = meta.find(sd::kMetaVersion); v != meta.end()) {
     if (!v->is_string())
@@ -82,16 +82,17 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   ctx->client_request_timeout = options.client_request_timeout;
   ctx->connection = c;
   ctx->id = id;
-  ctx->meta = meta;
+  ctx->meta = std::move(meta);
   ctx->auth = std::move(auth);
   if (modern) {
+    const json& mt = ctx->meta;
     ctx->era = Era::modern;
     ctx->protocol_version = modern_version.value_or(sd::kModernVersions.front());
-    if (auto i = meta.find(sd::kMetaClientInfo); i != meta.end() && i->is_object()) from_json(*i, ctx->client_info);
-    if (auto k = meta.find(sd::kMetaClientCaps); k != meta.end() && k->is_object()) ctx->client_capabilities = *k;
+    if (auto i = mt.find(sd::kMetaClientInfo); i != mt.end() && i->is_object()) from_json(*i, ctx->client_info);
+    if (auto k = mt.find(sd::kMetaClientCaps); k != mt.end() && k->is_object()) ctx->client_capabilities = *k;
     // No logLevel: no log messages for this request (26/server/utilities/logging).
     ctx->log_level = sd::kNoLogs;
-    if (auto l = meta.find(sd::kMetaLogLevel); l != meta.end()) {
+    if (auto l = mt.find(sd::kMetaLogLevel); l != mt.end()) {
       const int level = l->is_string() ? sd::log_level_index(l->get_ref<const std::string&>()) : -1;
       if (level < 0) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, std::string("_meta.") + sd::kMetaLogLevel + " is not a log level")));
       ctx->log_level = level;
@@ -115,7 +116,8 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     c->respond(id, fail(rpc_error(code, std::move(message), std::move(data))));
   };
   const auto not_found = [&] { respond_error(jsonrpc::method_not_found, "Method not found: " + method); };
-  const json caps = capabilities(modern);
+  const auto caps_ptr = capabilities(modern);
+  const json& caps = *caps_ptr;
 
   // What 2026-07-28 removed is not found there (26/changelog; 26/basic/versioning).
   if (modern && (method == "initialize" || method == "ping" || method == "logging/setLevel" ||
@@ -243,13 +245,17 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
         return respond_error(jsonrpc::method_not_found,
                              "Tool " + tool->spec.name + " must be called as a task (task in the params of tools/call)");
     }
-    return run_on_pool(c, id, ctx, [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
-      auto r = self->run_tool(*tool, args, *ctx, legacy_invalid);
-      if (!r) return fail(std::move(r.error()));
-      json out;
-      to_json(out, *r);
-      return out;
-    });
+    const bool inline_run = tool->spec.run_inline;
+    return run_on_pool(
+        c, id, ctx,
+        [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
+          auto r = self->run_tool(*tool, args, *ctx, legacy_invalid);
+          if (!r) return fail(std::move(r.error()));
+          json out;
+          to_json(out, *r);
+          return out;
+        },
+        false, inline_run);
   }
   if (method == "resources/read") {
     if (!caps.contains("resources")) return not_found();
@@ -315,7 +321,31 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
 
 void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const json& id,
                                const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
-                               bool cacheable) {
+                               bool cacheable, bool inline_run) {
+  const bool modern = ctx->era == Era::modern;
+  // The work's outcome, answered for its era.
+  const auto deliver = [](Server::Impl& self, const std::shared_ptr<sd::Connection>& conn, const json& rid,
+                          const RequestContext::Impl& rctx, Result<json> r, bool rmodern, bool rcacheable) {
+    // A handler that asked the client (2026-07-28) is answered input_required, whatever it
+    // returned: the client calls again with the answers.
+    if (rmodern && !rctx.asked.empty()) r = self.input_required_result(rctx);
+    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
+    if (!r) return conn->respond(rid, fail(std::move(r.error())));
+    conn->respond(rid, self.finish(rmodern, std::move(*r), rcacheable));
+  };
+  if (inline_run) {
+    // At once, on the reading thread: nothing can cancel it while it runs (a cancellation, or
+    // the client leaving, is read by this same thread afterwards), so it is not registered.
+    const auto gone = [&] {
+      std::lock_guard lk(c->m);
+      return c->closing;
+    };
+    if (gone()) return;
+    ctx->inline_run = true;
+    Result<json> r = work();
+    if (!gone()) deliver(*this, c, id, *ctx, std::move(r), modern, cacheable);
+    return;
+  }
   // Registered before it runs, so that a cancellation that comes at once finds it.
   auto stop = std::make_shared<std::stop_source>();
   const std::string key = id_key(id);
@@ -325,12 +355,8 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
     c->running[key] = stop;
   }
   ctx->stop = stop->get_token();
-  const bool modern = ctx->era == Era::modern;
-  auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable]() {
+  auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable, deliver]() {
     Result<json> r = ctx->stop.stop_requested() ? Result<json>(fail(Errc::cancelled, "cancelled")) : work();
-    // A handler that asked the client (2026-07-28) is answered input_required, whatever it
-    // returned: the client calls again with the answers.
-    if (modern && !ctx->asked.empty()) r = self->input_required_result(*ctx);
     bool answer = true;
     {
       std::lock_guard lk(c->m);
@@ -339,10 +365,7 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
       // A cancelled request is not answered (the client forgot it), nor one of a client gone.
       answer = !ctx->stop.stop_requested() && !c->closing;
     }
-    if (!answer) return;
-    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
-    if (!r) return c->respond(id, fail(std::move(r.error())));
-    c->respond(id, self->finish(modern, std::move(*r), cacheable));
+    if (answer) deliver(*self, c, id, *ctx, std::move(r), modern, cacheable);
   };
   if (!pool.submit(std::move(task))) {
     {
@@ -420,7 +443,8 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
   if (filter != params.end() && !filter->is_object())
     return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "subscriptions/listen: notifications must be an object")));
   const json f = filter != params.end() ? *filter : json::object();
-  const json caps = capabilities(true);
+  const auto caps_ptr = capabilities(true);
+  const json& caps = *caps_ptr;
   auto l = std::make_shared<Listener>();
   l->connection = c;
   l->id = id;

@@ -1771,16 +1771,29 @@ class BeastConn final : public Peer {
 
   // ---------------------------------------------------------------- one timer per connection
 
+  // The deadline is a member; the timer's wait is not moved with it on every request (a
+  // keep-alive connection re-arms its idle deadline twice per request): a wait that ends
+  // before the deadline waits again for the rest, one that ends with no deadline just ends.
+  // Only a deadline earlier than the wait out (lingering) restarts the wait.
   enum class Timer { none, idle, linger };
   void arm(std::chrono::steady_clock::duration d, Timer mode) {
-    ++timer_gen_;
+    using Clock = std::chrono::steady_clock;
     if (mode == Timer::none) {
-      timer_.cancel();
+      deadline_ = Clock::time_point::max();
       return;
     }
-    timer_.expires_after(d);
-    timer_.async_wait([self = self(), gen = timer_gen_](beast::error_code ec) {
-      if (ec || gen != self->timer_gen_ || self->closed_) return;
+    const auto now = Clock::now();
+    deadline_ = d < Clock::time_point::max() - now ? now + d : Clock::time_point::max() - Clock::duration(1);
+    if (!timer_waiting_ || timer_.expiry() > deadline_) wait_timer();
+  }
+  void wait_timer() {
+    timer_waiting_ = true;
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = self(), gen = ++timer_gen_](beast::error_code ec) {
+      if (gen != self->timer_gen_) return;  // replaced by a wait for an earlier deadline
+      self->timer_waiting_ = false;
+      if (ec || self->closed_ || self->deadline_ == std::chrono::steady_clock::time_point::max()) return;
+      if (std::chrono::steady_clock::now() < self->deadline_) return self->wait_timer();
       self->close();  // idle, or lingered long enough
     });
   }
@@ -1790,6 +1803,8 @@ class BeastConn final : public Peer {
   std::optional<ClientCertificate> cert_;  // the client's verified certificate (mTLS)
   bool plain_refusal_ = false;             // a TLS port's answer to plain HTTP: no TLS to shut down
   std::uint64_t timer_gen_ = 0;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  bool timer_waiting_ = false;
   beast::flat_buffer buf_;
   std::optional<http::request_parser<http::string_body>> parser_;
   bool keep_alive_ = true;
@@ -1925,17 +1940,20 @@ void Channel::respond(const json& id, Result<json> r) {
   auto ex = std::move(it->second);
   pending_.erase(it);
   int status = 200;
-  json msg{{"jsonrpc", "2.0"}, {"id", id}};
-  if (r) {
-    msg["result"] = r->is_null() ? json::object() : std::move(*r);
-  } else {
-    const int code = r.error().rpc_code.value_or(jsonrpc::internal_error);
-    json err{{"code", code}, {"message", r.error().message}};
-    if (!r.error().data.is_null()) err["data"] = r.error().data;
-    msg["error"] = std::move(err);
-    if (ex->modern) status = modern_status(code);
+  std::string text;
+  if (!r || !sd::append_result_message(text, id, *r)) {  // an error, or a result too deep to write (serialize() says so)
+    json msg{{"jsonrpc", "2.0"}, {"id", id}};
+    if (r) {
+      msg["result"] = r->is_null() ? json::object() : std::move(*r);
+    } else {
+      const int code = r.error().rpc_code.value_or(jsonrpc::internal_error);
+      json err{{"code", code}, {"message", r.error().message}};
+      if (!r.error().data.is_null()) err["data"] = r.error().data;
+      msg["error"] = std::move(err);
+      if (ex->modern) status = modern_status(code);
+    }
+    text = serialize(msg);
   }
-  std::string text = serialize(msg);
   if (old_sse) {  // 2024-11-05: every answer on the session's one stream
     if (stream_) send_event(stream_, std::move(text));
     return;

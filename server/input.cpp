@@ -79,10 +79,16 @@ std::optional<std::string> open_sealed(const std::string& key, const std::string
 
 // What a sealed state is bound to: the request's method and what it is about (tool name and
 // arguments, resource URI, prompt name and arguments).
-std::string request_digest(const std::string& method, const json& params) {
+// What a requestState is bound to: the request's method, name, uri and arguments; and its digest
+// (computed only when a state is opened or sealed: most requests have neither).
+json request_salient(const std::string& method, const json& params) {
   json salient{{"method", method}};
   for (const char* k : {"name", "uri", "arguments"})
     if (auto it = params.find(k); it != params.end()) salient[k] = *it;
+  return salient;
+}
+
+std::string request_digest(const json& salient) {
   const std::string text = salient.dump();
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), md);
@@ -135,6 +141,8 @@ Result<json> ask(RequestContext::Impl& ctx, const char* kind, std::string_view n
     ctx.asked[key] = json{{"method", method}, {"params", std::move(params)}};
     return fail(Errc::input_required, "waiting for the client's answer to " + method);
   }
+  if (ctx.inline_run)  // the thread that would read the client's answer is the one running the handler
+    return fail(Errc::invalid_argument, method + ": a tool run inline (ServerTool::run_inline) cannot wait for the client");
   if (!ctx.task_id.empty()) {
     // 2025-11-25 task: the request names its task, and the task is input_required meanwhile.
     params["_meta"][sd::kMetaRelatedTask] = json{{"taskId", ctx.task_id}};
@@ -225,8 +233,9 @@ bool Server::Impl::open_input_state(const std::shared_ptr<sd::Connection>& c, co
   };
   ctx.input_rounds = true;
   ctx.input_method = method;
-  ctx.input_digest = request_digest(method, params);
+  ctx.input_salient = request_salient(method, params);
   if (auto st = params.find("requestState"); st != params.end() && !st->is_null()) {
+    ctx.input_digest = request_digest(ctx.input_salient);
     auto plain = st->is_string() ? open_sealed(state_key, st->get_ref<const std::string&>()) : std::nullopt;
     json state = plain ? json::parse(*plain, nullptr, false) : json();
     if (!state.is_object() || state.value("v", 0) != 1 || !state.contains("a") || !state["a"].is_object())
@@ -253,7 +262,7 @@ json Server::Impl::input_required_result(const RequestContext::Impl& ctx) const 
   json state{{"v", 1},
              {"exp", now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(options.input_state_ttl).count()},
              {"m", ctx.input_method},
-             {"d", ctx.input_digest},
+             {"d", ctx.input_digest.empty() ? request_digest(ctx.input_salient) : ctx.input_digest},
              {"a", std::move(carried)}};
   json result{{"resultType", "input_required"}, {"inputRequests", ctx.asked}};
   if (auto sealed = seal(state_key, state.dump())) result["requestState"] = std::move(*sealed);

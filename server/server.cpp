@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // mcp::Server: the registry, the handler threads, the handler's context, and running a tool.
 #include "server_impl.hpp"
+#include "../lib/protocol/json_write.hpp"
 
 #include <algorithm>
 #include <openssl/rand.h>
@@ -26,6 +27,16 @@ int log_level_index(std::string_view level) {
   for (std::size_t i = 0; i < kLevels.size(); ++i)
     if (kLevels[i] == level) return static_cast<int>(i);
   return -1;
+}
+
+bool append_result_message(std::string& out, const json& id, const json& result) {
+  out += "{\"id\":";
+  bool ok = detail::append_json(out, id);
+  out += ",\"jsonrpc\":\"2.0\",\"result\":";
+  if (result.is_null()) out += "{}";
+  else ok = ok && detail::append_json(out, result);
+  out += '}';
+  return ok;
 }
 
 HandlerPool::HandlerPool(std::size_t threads, std::size_t max_queued)
@@ -270,11 +281,17 @@ nlohmann::json Server::Impl::identity_json() const {
   return j;
 }
 
-nlohmann::json Server::Impl::capabilities(bool modern) const {
+std::shared_ptr<const nlohmann::json> Server::Impl::capabilities(bool modern) const {
+  std::lock_guard lk(m);
+  auto& cached = caps_cache[modern ? 1 : 0];
+  if (!cached) cached = std::make_shared<const nlohmann::json>(capabilities_now(modern));
+  return cached;
+}
+
+nlohmann::json Server::Impl::capabilities_now(bool modern) const {
   // What the server has (a capability it declares must have handlers behind it); list changes
   // reach legacy clients (modern ones would need subscriptions/listen, not served yet).
   nlohmann::json caps{{"logging", nlohmann::json::object()}};
-  std::lock_guard lk(m);
   if (!tools.empty()) caps["tools"] = {{"listChanged", true}};
   if (!resources.empty() || !templates.empty()) caps["resources"] = {{"listChanged", true}, {"subscribe", true}};
   if (!prompts.empty()) caps["prompts"] = {{"listChanged", true}};
@@ -523,6 +540,7 @@ Result<void> Server::add_tool(ServerTool tool) {
     for (const auto& x : impl_->tools)
       if (x->spec.name == t->spec.name) return fail(Errc::invalid_argument, "a tool named " + t->spec.name + " exists already");
     impl_->tools.push_back(std::move(t));
+    impl_->caps_cache = {};
   }
   notify_tools_changed();
   return {};
@@ -562,6 +580,7 @@ Result<void> Server::add_resource(ServerResource r) {
     for (const auto& x : impl_->resources)
       if (x->spec.uri == e->spec.uri) return invalid("a resource at " + e->spec.uri + " exists already");
     impl_->resources.push_back(std::move(e));
+    impl_->caps_cache = {};
   }
   notify_resources_changed();
   return {};
@@ -589,6 +608,7 @@ Result<void> Server::add_resource_template(ServerResourceTemplate t) {
     for (const auto& x : impl_->templates)
       if (x->spec.uri_template == e->spec.uri_template) return invalid("the template " + e->spec.uri_template + " exists already");
     impl_->templates.push_back(std::move(e));
+    impl_->caps_cache = {};
   }
   notify_resources_changed();
   return {};
@@ -612,6 +632,7 @@ Result<void> Server::add_prompt(ServerPrompt p) {
     for (const auto& x : impl_->prompts)
       if (x->spec.name == e->spec.name) return invalid("a prompt named " + e->spec.name + " exists already");
     impl_->prompts.push_back(std::move(e));
+    impl_->caps_cache = {};
   }
   notify_prompts_changed();
   return {};
@@ -622,6 +643,7 @@ bool Server::remove_tool(std::string_view name) {
   {
     std::lock_guard lk(impl_->m);
     gone = erase_entry(impl_->tools, [&](const auto& t) { return t->spec.name == name; });
+    impl_->caps_cache = {};
   }
   if (gone) notify_tools_changed();
   return gone;
@@ -633,6 +655,7 @@ bool Server::remove_resource(std::string_view uri) {
     std::lock_guard lk(impl_->m);
     gone = erase_entry(impl_->resources, [&](const auto& r) { return r->spec.uri == uri; }) ||
            erase_entry(impl_->templates, [&](const auto& t) { return t->spec.uri_template == uri; });
+    impl_->caps_cache = {};
   }
   if (gone) notify_resources_changed();
   return gone;
@@ -643,6 +666,7 @@ bool Server::remove_prompt(std::string_view name) {
   {
     std::lock_guard lk(impl_->m);
     gone = erase_entry(impl_->prompts, [&](const auto& p) { return p->spec.name == name; });
+    impl_->caps_cache = {};
   }
   if (gone) notify_prompts_changed();
   return gone;

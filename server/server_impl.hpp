@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -48,6 +49,11 @@ inline constexpr int kNoLogs = 100;
 // -32021 error (data.requiredCapabilities) for a request that needs it.
 bool declares_tasks_extension(const json& client_capabilities);
 Error missing_tasks_extension(const std::string& why);
+
+// The JSON-RPC answer to request `id` with `result` (null: {}), appended to `out` as it is, in
+// the order a message object's members would have (id, jsonrpc, result): no message object is
+// built around the result. False when a value is too deep to write (then `out` is not whole).
+bool append_result_message(std::string& out, const json& id, const json& result);
 
 // Log levels (RFC 5424 order, as MCP's LoggingLevel): the index, or -1 for an unknown name.
 int log_level_index(std::string_view level);
@@ -163,11 +169,15 @@ struct RequestContext::Impl {
   // answer to; the number of questions asked so far in this run of the handler (the default
   // keys); every key this run asked, answered or not (what a new requestState carries).
   bool input_rounds = false;
-  nlohmann::json answers = nlohmann::json::object();
-  nlohmann::json asked = nlohmann::json::object();
+  nlohmann::json answers;  // null until the first (as empty as an empty object to every reader)
+  nlohmann::json asked;
   int questions = 0;
   std::set<std::string> keys;
-  std::string input_method, input_digest;  // what a sealed state is bound to
+  std::string input_method, input_digest;  // what a sealed state is bound to (the digest: once needed)
+  nlohmann::json input_salient;             // what the digest is of
+  // The handler runs on the thread that read the request (ServerTool::run_inline): it must not
+  // wait for the client.
+  bool inline_run = false;
   // A task's run (tasks.cpp): its id; legacy: told when the handler waits for the client's
   // answer (the task is input_required meanwhile).
   std::string task_id;
@@ -302,9 +312,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   // Runs `work` on the handler threads as request `id`: cancellable (its stop token), answered
   // unless cancelled, the result finished for its era.
+  // `inline_run` (ServerTool::run_inline): on the calling (reading) thread instead, at once.
   void run_on_pool(const std::shared_ptr<server_detail::Connection>& c, const json& id,
                    const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
-                   bool cacheable = false);
+                   bool cacheable = false, bool inline_run = false);
   // Runs a tool's handler with the arguments checked: what tools/call and execute_tool share.
   // `legacy_invalid_params`: arguments the schema refuses are a -32602 error (revisions before
   // 2025-11-25), else an isError result.
@@ -324,7 +335,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   [[nodiscard]] json input_required_result(const RequestContext::Impl& ctx) const;
   std::string state_key;  // 32 bytes (options.input_state_key, or random)
   [[nodiscard]] json identity_json() const;
-  [[nodiscard]] json capabilities(bool modern) const;
+  // What the server declares (legacy, modern): built once per change of the registries (every
+  // request asks), shared; capabilities_now() builds it (under m).
+  [[nodiscard]] std::shared_ptr<const json> capabilities(bool modern) const;
+  [[nodiscard]] json capabilities_now(bool modern) const;
+  mutable std::array<std::shared_ptr<const json>, 2> caps_cache;  // guarded by m; reset whenever a registry changes
   // A result as its era wants it: modern results say they are complete and who answered, and
   // cacheable ones for how long.
   [[nodiscard]] json finish(bool modern, json result, bool cacheable) const;

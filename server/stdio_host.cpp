@@ -70,7 +70,25 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
         write_timeout_(write_timeout) {}
   ~StdioChannel() override { RpcEngine::close(Error::make(Errc::connection_closed, "the client went away")); }
 
-  void respond(const json& id, Result<json> r) override { RpcEngine::respond(id, std::move(r)); }
+  void respond(const json& id, Result<json> r) override {
+    // A result is written as it is (no message object built around it), unless its request
+    // is part of a batch (whose answers go out together: write()).
+    if (r) {
+      bool batched = false;
+      {
+        std::lock_guard lk(batch_m_);
+        batched = !batched_.empty() && batched_.count(id.dump());
+      }
+      std::string text;
+      if (!batched && sd::append_result_message(text, id, *r)) {
+        text += '\n';
+        if (auto sent = write_text(text, Clock::now() + 10s); !sent)
+          diagnose("could not answer a server request: " + sent.error().message);
+        return;
+      }
+    }
+    RpcEngine::respond(id, std::move(r));
+  }
   Result<void> notify(const json& /*about*/, const std::string& method, json params) override {
     return RpcEngine::notify(method, std::move(params), Clock::now() + 10s);
   }
@@ -217,6 +235,10 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
     std::string text;
     if (!detail::append_json(text, message)) return fail(Errc::invalid_argument, detail::too_deep_to_send_text());
     text += '\n';
+    return write_text(text, deadline);
+  }
+  // One message's text (with its newline), written within the deadline (else the stream is given up).
+  Result<void> write_text(const std::string& text, Clock::time_point deadline) {
     deadline = std::min(deadline, Clock::now() + write_timeout_);
     std::lock_guard lk(write_mutex_);
     if (stalled()) return fail(Errc::timeout, "the client does not read its input");

@@ -321,8 +321,8 @@ void Server::Impl::finish_task(const std::shared_ptr<TaskRecord>& rec, Result<js
   }
   if (!rec->modern) {
     auto owner = rec->owner.lock();
-    // The status notification first: a client that got the result from tasks/result has been
-    // told the status already (over one stdio stream, in that order).
+    // The status notification first: a client that has the result has been told the end (its
+    // tasks/get after tasks/result must not overtake the notification).
     if (owner && changed) (void)owner->notify(nullptr, "notifications/tasks/status", note);
     Result<json> answer = fail(Errc::cancelled, "");
     if (!waiters.empty()) {

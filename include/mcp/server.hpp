@@ -252,6 +252,15 @@ struct ServerTool {
   /// the client can step up; scope hierarchies count). Not checked where there is no
   /// authorization (stdio, execute_tool, a host without auth).
   std::vector<std::string> required_scopes{};
+  /// Runs the handler on the thread that read the request (an HttpHost I/O thread, the thread
+  /// in serve_stdio) instead of handing the call to a handler thread and back: two thread
+  /// switches less per call, for handlers that return at once (a computation of microseconds).
+  /// While it runs, that thread serves nobody else: such a handler must never block or wait
+  /// (no I/O, no sleeping, no lock held for long). In a legacy session, elicit(), sample() and
+  /// roots() fail at once (Errc::invalid_argument) instead of waiting for the client; 2026-07-28
+  /// input rounds work (they answer input_required). Its stop token does not fire while it
+  /// runs. Calls as tasks, and execute_tool(), are not affected.
+  bool run_inline = false;
 };
 
 /// Reads a resource: its contents (one item or more; text or base64 blob). For a template,

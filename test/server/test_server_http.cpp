@@ -1628,3 +1628,26 @@ TEST_CASE("server over HTTP: a tool task in a 2025-11-25 session, and with the 2
   CHECK(mismatch.status == 400);
   CHECK(mismatch.body_json()["error"]["code"] == -32020);
 }
+
+TEST_CASE("server over HTTP: an idle keep-alive connection is closed after connection_idle_timeout, a busy one is not") {
+  mcp::HttpServerOptions opt;
+  opt.connection_idle_timeout = 400ms;
+  Hosted h(opt);
+  RawConn c(h.port);
+  // A call every 100 ms for 1.2 s (three times the timeout), all on this connection.
+  const json req = modern_request(1, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "hi"}}}});
+  for (int i = 0; i < 12; ++i) {
+    CAPTURE(i);
+    REQUIRE(c.send(modern_post_text(req)));
+    REQUIRE(c.read().status == 200);
+    std::this_thread::sleep_for(100ms);
+  }
+  // Then idle: the server closes it, after the timeout (counted from the last answer) and well
+  // before our limit.
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto limit = t0 + 5s;
+  while (c.fill(limit)) {}
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(waited >= 200ms);
+  CHECK(waited < 3s);
+}

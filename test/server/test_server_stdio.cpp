@@ -786,3 +786,79 @@ TEST_CASE("server over stdio: a listen stream is acknowledged first, filtered, a
   CHECK(raw.reply(R"({"jsonrpc":"2.0","id":4,"method":"subscriptions/listen","params":{}})")["error"]["code"] != 0);
   CHECK(raw.close_and_wait(5000) == 0);
 }
+
+TEST_CASE("server over stdio: a run_inline tool runs on the reading thread, and cannot wait for the client") {
+  mcp::Server server({.identity = {.name = "inline", .version = "1"}});
+  std::atomic<std::thread::id> reader{};
+  const auto where = [&](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+    return mcp::text_result(std::this_thread::get_id() == reader.load() ? "reader" : "other");
+  };
+  REQUIRE(server.add_tool({.name = "where_inline", .handler = where, .run_inline = true}));
+  REQUIRE(server.add_tool({.name = "where_pooled", .handler = where}));
+  REQUIRE(server.add_tool({.name = "ask",
+                           .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                             mcp::ElicitRequest q;
+                             q.message = "Name?";
+                             q.requested_schema = json{{"type", "object"}, {"properties", json::object()}};
+                             auto a = ctx.elicit(q);
+                             return mcp::text_result(a ? std::string("answered") : a.error().message);
+                           },
+                           .run_inline = true}));
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  std::thread serving([&server, s = sv[1]] {
+    (void)server.serve_stdio(s, s);
+    ::close(s);
+  });
+  reader = serving.get_id();
+  const int fd = sv[0];
+  std::string buffered;
+  const auto send = [&](const json& m) {
+    const std::string text = m.dump() + "\n";
+    REQUIRE(::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()));
+  };
+  // The answer to `id` within 5 s (a request from the server instead fails the test: nothing
+  // may wait for us).
+  const auto answer = [&](int id) -> json {
+    const auto until = std::chrono::steady_clock::now() + 5s;
+    for (;;) {
+      if (auto nl = buffered.find('\n'); nl != std::string::npos) {
+        json m = json::parse(buffered.substr(0, nl));
+        buffered.erase(0, nl + 1);
+        if (m.value("id", json()) == id && !m.contains("method")) return m;
+        FAIL_CHECK("unexpected message: " << m.dump());
+        continue;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
+      pollfd p{fd, POLLIN, 0};
+      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return nullptr;
+      char buf[65536];
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return nullptr;
+      buffered.append(buf, static_cast<std::size_t>(n));
+    }
+  };
+  const auto text_of = [](const json& m) -> std::string {
+    if (!m.is_object() || !m.contains("result")) return "(no result: " + m.dump() + ")";
+    return m["result"]["content"][0].value("text", "");
+  };
+  const json modern_meta{{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                         {"io.modelcontextprotocol/clientCapabilities", json::object()}};
+  send({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "tools/call"},
+        {"params", {{"name", "where_inline"}, {"arguments", json::object()}, {"_meta", modern_meta}}}});
+  CHECK(text_of(answer(1)) == "reader");
+  send({{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+        {"params", {{"name", "where_pooled"}, {"arguments", json::object()}, {"_meta", modern_meta}}}});
+  CHECK(text_of(answer(2)) == "other");
+  // Legacy, a client that can answer elicitations: the inline handler's question fails at once.
+  send({{"jsonrpc", "2.0"}, {"id", 3}, {"method", "initialize"},
+        {"params", {{"protocolVersion", "2025-11-25"}, {"capabilities", {{"elicitation", json::object()}}},
+                    {"clientInfo", {{"name", "t"}, {"version", "1"}}}}}});
+  CHECK(answer(3).contains("result"));
+  send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+  send({{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/call"}, {"params", {{"name", "ask"}, {"arguments", json::object()}}}});
+  CHECK(text_of(answer(4)).find("cannot wait for the client") != std::string::npos);
+  ::shutdown(fd, SHUT_WR);
+  serving.join();
+  ::close(fd);
+}
