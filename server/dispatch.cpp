@@ -197,10 +197,11 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     if (name == params.end() || !name->is_string()) return respond_error(jsonrpc::invalid_params, "tools/call: name must be a string");
     auto tool = find_tool(name->get_ref<const std::string&>());
     if (!tool) return respond_error(jsonrpc::invalid_params, "Unknown tool: " + name->get<std::string>());
+    // A requestState is bound to the arguments as sent: opened before they are moved out.
+    if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     json args = params.contains("arguments") ? std::move(params["arguments"]) : json::object();
     if (args.is_null()) args = json::object();
     if (!args.is_object()) return respond_error(jsonrpc::invalid_params, "tools/call: arguments must be an object");
-    if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     // Revisions before 2025-11-25 call arguments the schema refuses a protocol error.
     const bool legacy_invalid = !modern && ctx->protocol_version < "2025-11-25";
     // Tasks: 2026-07-28, the server decides (a task for a client that declared the extension;

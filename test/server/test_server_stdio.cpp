@@ -668,6 +668,12 @@ TEST_CASE("server over stdio: 2026-07-28 input rounds: the sealed requestState c
                   R"(,"requestState":")" + forged + "\"}}")["error"]["code"] == -32602);
   CHECK(raw.reply(R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"ask_name","arguments":{},)" + meta +
                   R"(,"requestState":")" + state2 + "\"}}")["error"]["code"] == -32602);
+  // ... or replayed for the same tool with other arguments (the state is bound to them).
+  auto other = raw.reply(R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"ask_twice","arguments":{"extra":1},)" + meta +
+                         R"(,"inputResponses":{"elicit-1":{"action":"accept","content":{"name":"Grace"}}},"requestState":")" + state2 + "\"}}");
+  REQUIRE(other.contains("error"));
+  CHECK(other["error"]["code"] == -32602);
+  CHECK(other["error"]["message"].get<std::string>().find("another request") != std::string::npos);
   // A missing answer is asked again, not an error.
   auto again = raw.reply(R"({"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"ask_name","arguments":{},)" + meta +
                          R"(,"inputResponses":{"unrelated":{"x":1}}}})");
