@@ -6,7 +6,7 @@
 # results.json and results.md.
 #
 #   bench/server_run.sh [--smoke] [--build DIR] [--out DIR] [--servers ours,ts1,ts2,mastra]
-#                       [--cases http,sessions-http,stdio,streams,sessions] [--no-wait]
+#                       [--cases http,sessions-http,stdio,streams,sessions] [--no-wait] [--inline]
 #
 # Writes server.png too (gnuplot: a full run installs gnuplot-nox; a smoke run plots only if
 # gnuplot is there).
@@ -28,6 +28,9 @@
 # Full run: 10 s per throughput case, N = 10,000 (about 6 minutes here). --smoke: 1 s per case and
 # N = 200 (what CI runs; results in bench/results/server/smoke/).
 #
+#   --inline   our tools run inline on the thread that read the request (ServerTool::run_inline,
+#              bench_server --inline-tools), as the Node servers run handlers on their event loop;
+#              default: on the Server's handler threads
 #   --no-wait  a full run does not wait (up to 3 minutes) for the load average to fall below 1
 #   --build    the meson build directory (full run: build-bench, a release build, set up on
 #              first use; smoke: build). Only bench/bench_server and bench/server_drive are
@@ -46,6 +49,7 @@ out=""
 servers="ours,ts1,ts2,mastra"
 cases_wanted="http,sessions-http,stdio,streams,sessions"
 no_wait=0
+inline=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
@@ -54,7 +58,8 @@ while [ $# -gt 0 ]; do
     --servers) servers=$2; shift ;;
     --cases) cases_wanted=$2; shift ;;
     --no-wait) no_wait=1 ;;
-    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
+    --inline) inline=1 ;;
+    -h|--help) sed -n '2,41p' "$0"; exit 0 ;;
     *) echo "server_run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -94,6 +99,7 @@ bt, nd = o.get("buildtype"), o.get("b_ndebug")
 off = nd == "true" or (nd == "if-release" and bt == "release")
 print("%s, -O%s, asserts %s" % (bt, o.get("optimization"), "off" if off else "on"))' 2>/dev/null || echo unknown)
 
+[ "$inline" = 0 ] || buildtype="$buildtype; ours with --inline-tools"
 peers=$here/server-peers
 node=$peers/node_modules/.bin/node
 peers_current() {
@@ -191,6 +197,7 @@ server_cmd() {
     ours|ours-stateless)
       [ "$transport" = stdio ] || http=(--port 0)
       [ "$name" = ours ] || http+=(--stateless)
+      [ "$inline" = 0 ] || http+=(--inline-tools)
       cmd=("$ours" "${http[@]}" "$@") ;;
     ts1|ts1-stateless|ts2|mastra)
       [ "$transport" = stdio ] || http=(http 0)
