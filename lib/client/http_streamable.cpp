@@ -193,9 +193,11 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view meth
         else if (cb_.on_diagnostic) cb_.on_diagnostic("SSE event of type '" + ev.event + "' ignored");
       });
       if (!ok) too_large = true;
-      // A stream carrying our request is done with its response: a server may keep it open
-      // (a resumed one, the TS SDK's), and waiting on it would hold the caller to its deadline.
-      return ok && !(got_response && !our_id.is_null());
+      // A resumed stream (GET) carrying our request is done with its response: a server may
+      // keep it open (the TS SDK's does), and waiting on it would hold the caller to its
+      // deadline. A POST's stream is read to its end (the server ends it after the response),
+      // so that its connection stays reusable.
+      return ok && !(got_response && !our_id.is_null() && method == "GET");
     }
     auto& target = (status >= 200 && status < 300) ? json_body : error_body;
     const std::size_t limit = (status >= 200 && status < 300) ? cfg_.max_message_bytes : http1::kMaxBody;

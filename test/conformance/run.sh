@@ -30,6 +30,9 @@
 #   CONFORMANCE_CLIENT   client executable (default: <repo>/build/test/conformance_client)
 #   CONFORMANCE_OUT      where per-scenario results go (default: <repo>/build/conformance-results[-next])
 #   CONFORMANCE_TIMEOUT  per-scenario client timeout in ms (default: 30000)
+#   CONFORMANCE_REQUEST_TIMEOUT  the client's request timeout in ms (default: 20000); a scenario
+#                        that lasts that long ran into it (a reply handed over only at the
+#                        deadline) and fails, whatever the suite scored
 #   CONFORMANCE_VERBOSE  1 = print the suite's whole output for every scenario
 #   MCP_CPP_CONFORMANCE_ERA  legacy|modern: passed through the suite to the client, which then
 #                        pins the era instead of detecting it (diagnosis only)
@@ -41,7 +44,7 @@ die() { echo "run.sh: $*" >&2; exit 2; }
 # shellcheck source=suite.sh
 . "$ROOT/test/conformance/suite.sh"
 
-HELP_LINES=3,35
+HELP_LINES=3,38
 conformance_args "$@"
 set -- ${args[@]+"${args[@]}"}
 
@@ -49,6 +52,8 @@ conformance_suite "$SUITE"
 CLIENT=${CONFORMANCE_CLIENT:-$ROOT/build/test/conformance_client}
 OUT=${CONFORMANCE_OUT:-$ROOT/build/conformance-results$OUT_SUFFIX}
 TIMEOUT_MS=${CONFORMANCE_TIMEOUT:-30000}
+REQUEST_TIMEOUT_MS=${CONFORMANCE_REQUEST_TIMEOUT:-20000}
+export MCP_CPP_CONFORMANCE_REQUEST_TIMEOUT_MS=$REQUEST_TIMEOUT_MS  # passed through the suite to the client
 VERBOSE=${CONFORMANCE_VERBOSE:-0}
 
 [ -x "$CLIENT" ] || die "no client at $CLIENT; run: ninja -C build test/conformance_client"
@@ -252,13 +257,16 @@ for s in "${scenarios[@]}"; do
   if [ -n "$dir" ] && grep -q 'BLOCKED:' "$dir/stderr.txt" 2>/dev/null; then is_blocked=1; fi
   # A client that says it is blocked has not done the scenario, whatever the suite scored
   # (auth/resource-mismatch "passes" when the client never attempts OAuth at all).
-  if [ "$is_blocked" = 0 ] && [ "$rc" -eq 0 ] && [ "$state" = ok ] && [ "$nfail" = 0 ] && [ "$nwarn" = 0 ] && [ "$missing" = - ] && [ "$ok" -gt 0 ]; then
+  timed_out=0
+  [ "$ms" -lt "$REQUEST_TIMEOUT_MS" ] || timed_out=1
+  if [ "$timed_out" = 0 ] && [ "$is_blocked" = 0 ] && [ "$rc" -eq 0 ] && [ "$state" = ok ] && [ "$nfail" = 0 ] && [ "$nwarn" = 0 ] && [ "$missing" = - ] && [ "$ok" -gt 0 ]; then
     passed=$((passed + 1))
     echo "PASS  $s  ($ok checks passed, ${secs}s)"
   else
     failed=$((failed + 1))
     why="suite exit $rc, $ok passed, $nfail failed, $nwarn warnings"
     [ "$missing" != - ] && why="$why, missing checks: $missing"
+    [ "$timed_out" = 0 ] || why="ran into the client's request timeout ($REQUEST_TIMEOUT_MS ms); $why"
     if [ "$is_blocked" = 1 ]; then
       blocked=$((blocked + 1))
       echo "FAIL  $s  (blocked: $(sed -n 's/.*BLOCKED: //p' "$dir/stderr.txt" | head -n1); suite: $why)"

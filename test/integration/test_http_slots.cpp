@@ -270,8 +270,10 @@ TEST_CASE("http slots: 300 asynchronous calls of 1 s at once with the defaults: 
   CHECK(ok == kCalls);
   CHECK(took < 12000);
   // A flight thread per connection in use, a few of the library's own (engine, async workers,
-  // a flight thread between its task and the idle count). 68 seen under TSan.
-  CHECK(peak <= base + cap + 8);
+  // flight threads between their task and the idle count, ending ones not yet reaped). 65-66
+  // seen in plain and ASan builds, 68 and 78 under TSan (threads end slowly there): far from
+  // the 300 a thread per call would take.
+  CHECK(peak <= base + cap + 16);
   client->disconnect();
 }
 
