@@ -554,7 +554,10 @@ TEST_CASE("server over HTTPS: mTLS: client certificates verified, their identity
     CHECK(other.handshake_ok);
     CHECK(other.status() == 403);
     // A certificate of another CA, or none: the handshake fails; the middleware never runs.
-    const std::size_t before = seen.size();
+    const std::size_t before = [&] {
+      std::lock_guard lk(m);  // the middleware writes it on an I/O thread
+      return seen.size();
+    }();
     auto rogue = tls_post(h.port, echo_call("x"), cert("intruder"), key("intruder"));
     CAPTURE(rogue.error);
     CHECK(rogue.status() == 0);
