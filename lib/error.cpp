@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <mcp/error.hpp>
 
+#include <cctype>
 #include <string>
 
 namespace mcp {
@@ -107,11 +108,26 @@ Errc Error::errc() const noexcept {
 
 ErrorKind Error::kind() const noexcept { return kind_of(errc()); }
 
+namespace {
+// True if `message` already states `code` as a number of its own ("MCP error -32602: ...",
+// as the TypeScript SDK words its errors): then it is not repeated.
+bool gives_code(const std::string& message, int code) {
+  const std::string digits = std::to_string(code);
+  for (auto at = message.find(digits); at != std::string::npos; at = message.find(digits, at + 1)) {
+    const auto end = at + digits.size();
+    const bool starts = at == 0 || (!std::isdigit(static_cast<unsigned char>(message[at - 1])) && message[at - 1] != '-');
+    const bool ends = end == message.size() || !std::isdigit(static_cast<unsigned char>(message[end]));
+    if (starts && ends) return true;
+  }
+  return false;
+}
+}  // namespace
+
 std::string Error::what() const {
   std::string out;
   if (!server.empty()) out += "[" + server + "] ";
   out += message.empty() ? code.message() : message;
-  if (rpc_code) out += " (JSON-RPC error " + std::to_string(*rpc_code) + ")";
+  if (rpc_code && !gives_code(message, *rpc_code)) out += " (JSON-RPC error " + std::to_string(*rpc_code) + ")";
   if (!stderr_tail.empty()) out += "\nserver stderr (last lines):\n" + stderr_tail;
   return out;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -75,11 +76,13 @@ Outcome Connection::open(Clock::time_point deadline) {
   hints.ai_flags = AI_NUMERICSERV;
   addrinfo* res = nullptr;
   const std::string port = std::to_string(port_);
-  if (::getaddrinfo(host_.c_str(), port.c_str(), &hints, &res) != 0 || !res) return {Failure::connect, {}, false};
+  if (::getaddrinfo(host_.c_str(), port.c_str(), &hints, &res) != 0 || !res)
+    return {Failure::connect, "cannot resolve '" + host_ + "'", false};
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> owned(res, ::freeaddrinfo);
   Failure why = Failure::connect;
   std::string refused;  // why the last address was refused by the check
   bool tried = false;
+  int last_error = 0;  // why the last address could not be connected (errno)
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     if (address_check_) {
       if (std::string no = address_check_(*ai->ai_addr); !no.empty()) {
@@ -98,6 +101,7 @@ Outcome Connection::open(Clock::time_point deadline) {
     }
     lowat_ = 1;
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) return tls_ ? handshake(deadline) : Outcome{};
+    last_error = errno;
     if (errno == EINPROGRESS) {
       // In slices, so that stop() (which cannot interrupt a connect) is seen soon.
       const auto until = std::min(deadline, Clock::now() + connect_timeout_);
@@ -119,13 +123,20 @@ Outcome Connection::open(Clock::time_point deadline) {
         socklen_t len = sizeof err;
         ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err == 0) return tls_ ? handshake(deadline) : Outcome{};
+        last_error = err;
         break;
       }
     }
     close_fd();
   }
   if (!tried && !refused.empty()) return {Failure::refused, std::move(refused), false};
-  return {why, {}, false};
+  // "connection refused" (nothing listens there), "network is unreachable", ...
+  std::string detail;
+  if (why == Failure::connect && last_error != 0 && last_error != EINPROGRESS) {
+    detail = std::strerror(last_error);
+    if (!detail.empty()) detail[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(detail[0])));
+  }
+  return {why, std::move(detail), false};
 }
 
 Outcome Connection::exchange(std::string_view head, std::string_view body, bool head_request,
@@ -261,7 +272,7 @@ Outcome Connection::exchange(std::string_view head, std::string_view body, bool 
 std::string describe(const Outcome& o) {
   switch (o.failure) {
     case Failure::none: return "ok";
-    case Failure::connect: return "could not connect";
+    case Failure::connect: return o.detail.empty() ? "could not connect" : "could not connect: " + o.detail;
     case Failure::connect_timeout: return "connect timed out";
     case Failure::write: return "connection lost while writing";
     case Failure::read:

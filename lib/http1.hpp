@@ -104,7 +104,7 @@ enum class Failure { none, connect, connect_timeout, write, read, timeout, stopp
 
 struct Outcome {
   Failure failure = Failure::none;
-  std::string detail;          ///< for protocol errors
+  std::string detail;          ///< for protocol errors; for `connect`, why ("connection refused")
   bool response_started = false;  ///< some of the response arrived
   [[nodiscard]] bool ok() const { return failure == Failure::none; }
 };

@@ -100,8 +100,9 @@ class TokenStore {
 /// A store in a JSON file: created with mode 0600 (its directory must exist); an existing file
 /// readable or writable by group or others is refused (fix its mode). Every save writes a
 /// temporary file next to it and renames it over, under an exclusive `flock` on a
-/// `<path>.lock` file, so several processes can share one file. Entries are keyed by tenant,
-/// issuer and resource.
+/// `<path>.lock` file, so several processes can share one file; the lock file exists only
+/// while a load or save holds it (removed before the lock is released, unless the process
+/// dies meanwhile). Entries are keyed by tenant, issuer and resource.
 [[nodiscard]] std::shared_ptr<TokenStore> file_token_store(std::string path);
 
 /// Which OAuth grant the provider uses.

@@ -78,6 +78,11 @@ struct ServerInfo {
   Implementation implementation;          ///< serverInfo
   nlohmann::json capabilities = nlohmann::json::object();  ///< server capabilities
   std::optional<std::string> instructions;  ///< server instructions, if any
+  /// What carries the messages: "stdio", "streamable-http" or "sse" (legacy HTTP+SSE).
+  std::string transport;
+  /// True when Streamable HTTP was tried first and the server answered as a legacy HTTP+SSE
+  /// server (400, 404 or 405 to the opening request), so `transport` is "sse".
+  bool transport_fallback = false;
 };
 
 /// A tool as the server describes it (`tools/list`).

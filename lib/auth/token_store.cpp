@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Token stores of <mcp/oauth.hpp>: in memory, and a JSON file shared safely between processes
-// (mode 0600, flock on a side lock file, temp file + rename).
+// (mode 0600, flock on a side lock file that lives only while held, temp file + rename).
 #include <mcp/oauth.hpp>
 
 #include "../protocol/json_read.hpp"
@@ -112,27 +112,48 @@ std::optional<Entry> from_json(const json& j) {
   return e;
 }
 
-// Holds an flock on the lock file for its lifetime.
+// Holds an exclusive flock on the lock file for its lifetime, and leaves no lock file behind:
+// the holder unlinks it before releasing the lock. A process that opened the file before it
+// was unlinked gets the lock on a file no longer at `path`; it sees that (the inode at `path`
+// is not the one it holds, or there is none) and tries again, on the file now at `path`. So
+// the lock is always the one file at `path`, as with a lock file that is never removed.
+// (Loads lock exclusively too: with shared locks, no holder could know it is the last.)
 class FileLock {
  public:
   FileLock() = default;
   FileLock(const FileLock&) = delete;
   FileLock& operator=(const FileLock&) = delete;
   ~FileLock() {
-    if (fd_ >= 0) ::close(fd_);  // releases the lock
+    if (fd_ < 0) return;
+    ::unlink(path_.c_str());  // still ours: whoever else has it open will try again
+    ::close(fd_);             // releases the lock
   }
-  Result<void> acquire(const std::string& path, bool exclusive) {
-    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) return fail(Errc::io_error, "token store: cannot open lock file " + path + ": " + std::strerror(errno));
-    int rc;
-    do rc = ::flock(fd_, exclusive ? LOCK_EX : LOCK_SH);
-    while (rc != 0 && errno == EINTR);
-    if (rc != 0) return fail(Errc::io_error, "token store: cannot lock " + path + ": " + std::strerror(errno));
-    return {};
+  Result<void> acquire(const std::string& path) {
+    path_ = path;
+    for (;;) {
+      fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd_ < 0) return fail(Errc::io_error, "token store: cannot open lock file " + path + ": " + std::strerror(errno));
+      int rc;
+      do rc = ::flock(fd_, LOCK_EX);
+      while (rc != 0 && errno == EINTR);
+      if (rc != 0) {
+        const std::string why = std::strerror(errno);
+        ::close(fd_);
+        fd_ = -1;
+        return fail(Errc::io_error, "token store: cannot lock " + path + ": " + why);
+      }
+      struct stat held {}, at {};
+      if (::fstat(fd_, &held) == 0 && ::stat(path.c_str(), &at) == 0 && held.st_dev == at.st_dev &&
+          held.st_ino == at.st_ino)
+        return {};
+      ::close(fd_);  // the holder before us removed it: lock the one at `path` now
+      fd_ = -1;
+    }
   }
 
  private:
   int fd_ = -1;
+  std::string path_;
 };
 
 class FileStore final : public TokenStore {
@@ -142,7 +163,7 @@ class FileStore final : public TokenStore {
   Result<std::optional<StoredAuth>> load(const TokenKey& key) override {
     std::lock_guard lk(m_);
     FileLock fl;
-    if (auto r = fl.acquire(lock_path_, false); !r) return fail(r.error());
+    if (auto r = fl.acquire(lock_path_); !r) return fail(r.error());
     auto entries = read();
     if (!entries) return fail(entries.error());
     return find(*entries, key);
@@ -163,7 +184,7 @@ class FileStore final : public TokenStore {
   Result<void> update(F&& change) {
     std::lock_guard lk(m_);
     FileLock fl;
-    if (auto r = fl.acquire(lock_path_, true); !r) return r;
+    if (auto r = fl.acquire(lock_path_); !r) return r;
     auto entries = read();
     if (!entries) return fail(entries.error());
     change(*entries);

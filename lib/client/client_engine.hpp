@@ -42,6 +42,8 @@ class ClientEngine final : public RpcEngine {
                                        ProgressOptions progress, WaitOptions wait_options = {});
   /// Forwarded to the transport (HTTP sends it as MCP-Protocol-Version).
   void set_protocol_version(const std::string& v) { transport_->set_protocol_version(v); }
+  /// What carries the messages now (the transport's in_use()).
+  [[nodiscard]] Transport::InUse transport_in_use() const { return transport_->in_use(); }
 
  private:
   class TransportWriter;

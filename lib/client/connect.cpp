@@ -227,6 +227,9 @@ Result<Session::Impl::Opened> Session::Impl::connect_locked(const RequestOptions
     out->first->close(Error::make(Errc::disconnected, "disconnected while connecting"));
     return fail(Errc::disconnected, "disconnected while connecting", name);
   }
+  const auto in_use = out->first->transport_in_use();
+  out->second.transport = in_use.name;
+  out->second.transport_fallback = in_use.fallback;
   engine = out->first;
   info = out->second;
   shared_info = std::make_shared<const ServerInfo>(info);
@@ -270,6 +273,8 @@ Result<ServerInfo> Session::Impl::reinitialize(const Engine& eng, std::uint64_t 
   if (!li) return li;
   std::lock_guard lk(mutex);
   ++session_epoch;
+  li->transport = info.transport;
+  li->transport_fallback = info.transport_fallback;
   info = *li;
   shared_info = std::make_shared<const ServerInfo>(info);
   return info;

@@ -21,7 +21,7 @@ std::string thrown_text() {
 
 Error HttpTransport::status_error(int status, const std::string& body, const ResponseFields& headers) const {
   if (status == 401 || status == 403) {
-    Error e = err(Errc::unauthorized, "HTTP " + std::to_string(status) + " from " + url_.origin() +
+    Error e = err(Errc::unauthorized, "HTTP " + std::to_string(status) + " from " + url_.shown() +
                                           (status == 401 ? ": authentication required" : ": forbidden"));
     json data{{"status", status}};
     if (const auto* v = headers.first("WWW-Authenticate")) data["www_authenticate"] = *v;

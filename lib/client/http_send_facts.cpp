@@ -113,6 +113,7 @@ class WithSendOptions final : public Transport {
   void set_protocol_version(const std::string& version) override { t_->set_protocol_version(version); }
   bool lead(const std::function<bool()>& changed, Clock::time_point until) override { return t_->lead(changed, until); }
   void interrupt_lead() override { t_->interrupt_lead(); }
+  InUse in_use() const override { return t_->in_use(); }
 
  private:
   std::unique_ptr<Transport> t_;

@@ -100,6 +100,10 @@ void HttpTransport::run_sse_stream(Flight& f) {
     if (!round) sse_error_ = round.error();
     else if (!round->settled && (status == 401 || status == 403))
       sse_error_ = status_error(status, "", response_headers);
+    else if (!endpoint_ && status == 0 && !failure.empty() && !f.aborted)
+      sse_error_ = err(Errc::connection_failed, "GET " + url_.shown() + ": " + failure);  // refused, unreachable ...
+    else if (!endpoint_ && status != 0 && (status < 200 || status >= 300))
+      sse_error_ = status_error(status, "", response_headers);
   }
   bool had_endpoint;
   {

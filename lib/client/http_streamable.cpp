@@ -326,6 +326,7 @@ void HttpTransport::run_request(Flight& f, const json& id, const std::string& bo
     {
       std::lock_guard lk(mutex_);
       target = *endpoint_;
+      fell_back_ = true;
     }
     auto posted = post_sync(target, opening->message, opening->options, Clock::now() + 30s, false);
     if (!posted) failed(posted.error());

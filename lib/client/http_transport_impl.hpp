@@ -187,6 +187,10 @@ class HttpTransport final : public Transport {
   Result<void> send(const json& message, Clock::time_point deadline, const SendOptions& options) override;
   void close() override;
   bool is_open() const override { return open_.load(); }
+  InUse in_use() const override {
+    std::lock_guard lk(mutex_);
+    return {mode_ == Mode::sse ? "sse" : "streamable-http", fell_back_};
+  }
   void set_protocol_version(const std::string& v) override {
     std::lock_guard lk(mutex_);
     protocol_version_ = v;
@@ -354,8 +358,9 @@ class HttpTransport final : public Transport {
   std::atomic<bool> closing_{false};
   std::stop_source closing_stop_;  // requested by close(): auth providers give up
 
-  std::mutex mutex_;  // guards the state below
+  mutable std::mutex mutex_;  // guards the state below
   Mode mode_ = Mode::streamable;
+  bool fell_back_ = false;  // Streamable HTTP was refused: HTTP+SSE (2025-03-26 backwards compatibility)
   bool stateful_ = false;          // a session was opened: session id, GET stream, DELETE
   std::string session_id_;
   std::string protocol_version_;   // the session's: sent as MCP-Protocol-Version once agreed

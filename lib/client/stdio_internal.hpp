@@ -53,6 +53,7 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   bool is_open() const override { return open_.load(); }
   bool lead(const std::function<bool()>& changed, Clock::time_point until) override;
   void interrupt_lead() override;
+  InUse in_use() const override { return {"stdio", false}; }
 
  private:
   void reader_loop();

@@ -94,6 +94,12 @@ class Transport {
   virtual bool lead(const std::function<bool()>& /*changed*/, Clock::time_point /*until*/) { return false; }
   /// Makes a thread inside `lead()` return soon (it re-checks `changed()` first). Any thread.
   virtual void interrupt_lead() {}
+  /// What carries the messages now (ServerInfo::transport and transport_fallback).
+  struct InUse {
+    const char* name = "";
+    bool fallback = false;
+  };
+  [[nodiscard]] virtual InUse in_use() const = 0;
 };
 
 }  // namespace mcp

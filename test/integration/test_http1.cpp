@@ -96,13 +96,13 @@ TEST_CASE("http1 connection: keep-alive reuse, a stale connection, stop, timeout
     release = true;
   }
   {
-    // Nobody listens: could not connect.
+    // Nobody listens: could not connect, and the message says the connection was refused.
     int port = testutil::free_port();
     h1::Connection c("127.0.0.1", port, 2s);
     std::string body;
     auto o = post(c, body);
     CHECK(o.failure == h1::Failure::connect);
-    CHECK(h1::describe(o) == "could not connect");
+    CHECK(h1::describe(o) == "could not connect: connection refused");
   }
   {
     // A response that is not HTTP: a protocol error, and the connection is dropped.

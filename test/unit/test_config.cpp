@@ -89,6 +89,16 @@ TEST_CASE("errors map to kinds and print their context") {
   CHECK(e.what() == "[fs] tools/call: no reply");
   e.rpc_code = -32601;
   CHECK(e.what().find("JSON-RPC error -32601") != std::string::npos);
+  // A message that already gives its code (the TypeScript SDK's "MCP error -32602: ...") does
+  // not get it again.
+  e.message = "MCP error -32602: Tool nope not found";
+  e.rpc_code = -32602;
+  CHECK(e.what() == "[fs] MCP error -32602: Tool nope not found");
+  e.message = "bad arguments (-32602)";
+  CHECK(e.what() == "[fs] bad arguments (-32602)");
+  // A number that merely contains the code's digits is not the code.
+  e.message = "limit is -326020";
+  CHECK(e.what() == "[fs] limit is -326020 (JSON-RPC error -32602)");
 }
 
 TEST_CASE("pool: options are validated") {

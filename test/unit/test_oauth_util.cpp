@@ -8,6 +8,9 @@
 #include <openssl/pem.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <unistd.h>
 #include <memory>
 #include <random>
 #include <set>
@@ -673,6 +676,51 @@ TEST_CASE("oauth: DPoP jwk to public key: only EC P-256 public keys on the curve
   off_curve["y"] = kRfc7517X;
   CHECK_FALSE(oauth::ec_public_pem_from_jwk(off_curve));
   CHECK_FALSE(oauth::ec_public_pem_from_jwk(nlohmann::json::array()));
+}
+
+TEST_CASE("oauth: the file store leaves no lock file, and concurrent saves through separate stores all land") {
+  char dir_template[] = "/tmp/mcp-store-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template, path = dir + "/tokens.json";
+  auto exists = [](const std::string& p) { return ::access(p.c_str(), F_OK) == 0; };
+  {
+    auto s = mcp::file_token_store(path);
+    mcp::StoredAuth a;
+    a.access_token = "a";
+    REQUIRE(s->save({"t", "https://as", "https://r"}, a));
+    CHECK((*s->load({"t", "", "https://r"}))->access_token == "a");
+    CHECK(exists(path));
+    CHECK_FALSE(exists(path + ".lock"));
+  }
+  // Separate store objects (as separate processes would be) contend only through the lock
+  // file: no save is lost, and none is left behind.
+  constexpr int kThreads = 6, kEach = 15;
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        auto s = mcp::file_token_store(path);
+        for (int i = 0; i < kEach; ++i) {
+          mcp::StoredAuth v;
+          v.access_token = std::to_string(t) + "-" + std::to_string(i);
+          CHECK(s->save({"tenant" + v.access_token, "https://as", "https://r"}, v));
+          CHECK(s->load({"tenant" + v.access_token, "", "https://r"}));
+        }
+      });
+    for (auto& t : threads) t.join();
+  }
+  auto s = mcp::file_token_store(path);
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kEach; ++i) {
+      const std::string tok = std::to_string(t) + "-" + std::to_string(i);
+      auto got = s->load({"tenant" + tok, "https://as", "https://r"});
+      REQUIRE(got);
+      REQUIRE(*got);
+      CHECK((*got)->access_token == tok);
+    }
+  CHECK_FALSE(exists(path + ".lock"));
+  ::unlink(path.c_str());
+  CHECK(::rmdir(dir.c_str()) == 0);  // nothing else was left in the directory
 }
 
 TEST_CASE("oauth: memory store keys") {
