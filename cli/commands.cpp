@@ -29,11 +29,28 @@ namespace {
 // instead of throwing.
 std::string dump(const json& j) { return j.dump(2, ' ', false, json::error_handler_t::replace); }
 
-// The message of an error without its "[server] " prefix (for JSON keyed by server).
+// The message of an error without its "[server] " prefix or stderr tail (for JSON keyed by
+// server), worded as Error::what() words it.
 std::string error_message(const mcp::Error& e) {
-  std::string m = e.message.empty() ? e.code.message() : e.message;
-  if (e.rpc_code) m += " (JSON-RPC error " + std::to_string(*e.rpc_code) + ")";
-  return m;
+  mcp::Error bare = e;
+  bare.server.clear();
+  bare.stderr_tail.clear();
+  return bare.what();
+}
+
+// An error on stderr, with what to do on the command line where the library cannot know it.
+void report(const mcp::Error& e) {
+  print_error(e.what());
+  if (e.errc() == mcp::Errc::unauthorized && e.http_status == 401)
+    print_error("the server needs authorization: use --oauth (MCP authorization), or --bearer TOKEN");
+}
+
+// The decoded size of base64 `data`, as "N bytes" (or "invalid base64").
+std::string decoded_size(const std::string& data) {
+  mcp::ResourceContents c;
+  c.blob = data;
+  auto b = c.bytes();
+  return b ? std::to_string(b->size()) + " bytes" : std::string("invalid base64");
 }
 
 // `"errors": {server: message}` in a JSON listing, when any server failed.
@@ -47,8 +64,8 @@ void add_errors(json& out, const std::map<std::string, mcp::Error>& errors) {
 // One line standing in for a content block that is not plain text.
 std::string summarise(const mcp::ContentBlock& b) {
   const std::string kind = b.mime_type.empty() ? b.type : b.mime_type;
-  if (b.type == "image" || b.type == "audio")
-    return "[" + kind + ", " + std::to_string(b.data.size()) + " bytes base64]";
+  // Sizes are of the decoded bytes, as `read` counts a blob.
+  if (b.type == "image" || b.type == "audio") return "[" + kind + ", " + decoded_size(b.data) + "]";
   if (b.type == "resource_link") {
     std::string name = b.raw.is_object() && b.raw.contains("name") && b.raw["name"].is_string()
                            ? b.raw["name"].get<std::string>() + " "
@@ -57,7 +74,7 @@ std::string summarise(const mcp::ContentBlock& b) {
   }
   if (b.type == "resource") {
     std::string head = "[resource <" + b.uri + ">" + (b.mime_type.empty() ? "" : ", " + b.mime_type);
-    if (!b.data.empty()) return head + ", " + std::to_string(b.data.size()) + " bytes base64]";
+    if (!b.data.empty()) return head + ", " + decoded_size(b.data) + "]";
     return head + "]\n" + b.text;  // an embedded text resource: show its text
   }
   return "[" + (b.type.empty() ? std::string("untyped") : b.type) + " content]";
@@ -84,7 +101,16 @@ json info_json(const mcp::ServerInfo& si) {
          {"capabilities", si.capabilities}};
   if (!si.supported_versions.empty()) j["supportedVersions"] = si.supported_versions;
   if (si.instructions) j["instructions"] = *si.instructions;
+  j["transport"] = si.transport;
+  j["transportFallback"] = si.transport_fallback;
   return j;
+}
+
+// The request options of a command: progress on stderr when notifications are shown.
+mcp::RequestOptions request_options(const Options& o, const std::string& server) {
+  mcp::RequestOptions r;
+  r.on_progress = progress_printer(o, server);
+  return r;
 }
 
 // A server that does not implement a listing method has nothing to list.
@@ -122,7 +148,7 @@ int run_tools(mcp::Client& client, const Options& o) {
     }
   }
   std::cout.flush();
-  for (const auto& [server, e] : sets.errors) print_error(e.what());
+  for (const auto& [server, e] : sets.errors) report(e);
   return sets.errors.empty() ? kExitOk : kExitError;
 }
 
@@ -131,7 +157,7 @@ int run_tools(mcp::Client& client, const Options& o) {
 template <class T, class Human>
 bool print_reply(const mcp::Result<T>& r, const Options& o, Human&& human) {
   if (!r) {
-    print_error(r.error().what());
+    report(r.error());
     return false;
   }
   if (o.json) std::cout << dump(json(*r)) << '\n';
@@ -142,7 +168,7 @@ bool print_reply(const mcp::Result<T>& r, const Options& o, Human&& human) {
 
 int run_call(mcp::Client& client, const Options& o, const std::string& server, const std::string& tool,
              const json& args) {
-  auto r = client.call_tool(server, tool, args);
+  auto r = client.call_tool(server, tool, args, request_options(o, server));
   if (!print_reply(r, o, print_result)) return kExitError;
   if (r->is_error) {
     if (!o.json) print_error("tool '" + tool + "' reported an error (isError: true)");
@@ -165,7 +191,7 @@ int run_info(mcp::Client& client, const Options& o, std::vector<std::string> ser
   for (std::size_t i = 0; i < servers.size(); ++i) {
     const auto& r = *results[i];
     if (!r) {
-      print_error(r.error().what());
+      report(r.error());
       errors[servers[i]] = error_message(r.error());
       status = kExitError;
       continue;
@@ -190,6 +216,11 @@ int run_info(mcp::Client& client, const Options& o, std::vector<std::string> ser
       std::string caps;
       for (const auto& [k, v] : r->capabilities.items()) caps += (caps.empty() ? "" : ", ") + k;
       std::cout << "  capabilities: " << printable(caps) << '\n';
+    }
+    if (!r->transport.empty()) {
+      std::cout << "  transport: " << r->transport;
+      if (r->transport_fallback) std::cout << " (fallback: Streamable HTTP was refused)";
+      std::cout << '\n';
     }
     if (r->instructions) std::cout << "  instructions: " << first_line(*r->instructions) << '\n';
   }
@@ -246,14 +277,14 @@ int run_resources(mcp::Client& client, const Options& o) {
     print_table(rows);
   }
   std::cout.flush();
-  for (const auto& [server, e] : errors) print_error(e.what());
+  for (const auto& [server, e] : errors) report(e);
   return errors.empty() ? kExitOk : kExitError;
 }
 
 int run_read(mcp::Client& client, const Options& o, const std::string& server, const std::string& uri) {
-  auto r = client.read_resource(server, uri);
+  auto r = client.read_resource(server, uri, request_options(o, server));
   if (!r) {
-    print_error(r.error().what());
+    report(r.error());
     return kExitError;
   }
   int status = kExitOk;
@@ -359,13 +390,13 @@ int run_prompts(mcp::Client& client, const Options& o) {
     }
   }
   std::cout.flush();
-  for (const auto& [server, e] : errors) print_error(e.what());
+  for (const auto& [server, e] : errors) report(e);
   return errors.empty() ? kExitOk : kExitError;
 }
 
 int run_prompt(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
                const std::map<std::string, std::string>& args) {
-  auto r = client.get_prompt(server, name, args);
+  auto r = client.get_prompt(server, name, args, request_options(o, server));
   const bool ok = print_reply(r, o, [](const mcp::GetPromptResult& prompt) {
     for (const auto& m : prompt.messages) {
       const auto& b = m.content;
@@ -375,6 +406,80 @@ int run_prompt(mcp::Client& client, const Options& o, const std::string& server,
     }
   });
   return ok ? kExitOk : kExitError;
+}
+
+int run_complete(mcp::Client& client, const Options& o, const CompleteTarget& t,
+                 const std::map<std::string, std::string>& context) {
+  auto session = client.session(t.server);
+  if (!session) {
+    report(session.error());
+    return kExitError;
+  }
+  const json ref = t.kind == "prompt" ? json{{"type", "ref/prompt"}, {"name", t.ref}}
+                                      : json{{"type", "ref/resource"}, {"uri", t.ref}};
+  json ctx;
+  if (!context.empty()) ctx = json{{"arguments", context}};
+  auto r = (*session)->complete(ref, t.argument, t.value, ctx, request_options(o, t.server));
+  if (!r) {
+    report(r.error());
+    return kExitError;
+  }
+  if (o.json) {
+    std::cout << dump(*r) << '\n';
+  } else {
+    const json values = r->is_object() ? r->value("values", json::array()) : json::array();
+    for (const auto& v : values)
+      if (v.is_string()) std::cout << printable(v.get<std::string>()) << '\n';
+    if (r->is_object() && r->value("hasMore", false) == true) {
+      const json total = r->value("total", json());
+      print_error("more values than shown" + (total.is_number() ? " (" + total.dump() + " in all)" : std::string()));
+    }
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
+// `call NAME`. A name that `tools` printed is "<server>_<tool>"; server names may hold '_'
+// themselves, and with a single server NAME may also be the tool's own name. Every reading
+// that names a configured server is a candidate; one candidate is called as it is, several
+// are settled by the servers' tool lists: the one reading whose tool exists is called, and
+// more than one is an ambiguity the user settles with `call SERVER TOOL`.
+tl::expected<ResolvedName, NameError> resolve_tool_name(mcp::Client& client, const std::string& name) {
+  const auto servers = client.server_names();
+  std::vector<std::pair<std::string, std::string>> candidates;
+  if (servers.size() == 1) candidates.emplace_back(servers.front(), name);
+  for (const auto& s : servers)
+    if (name.size() > s.size() + 1 && name.compare(0, s.size(), s) == 0 && name[s.size()] == '_')
+      candidates.emplace_back(s, name.substr(s.size() + 1));
+  if (candidates.empty()) {
+    std::string names;
+    for (const auto& s : servers) names += (names.empty() ? "" : ", ") + s;
+    return tl::unexpected(NameError{"no server matches '" + printable(name) +
+                                        "': give SERVER TOOL, or a name as `tools` prints it, SERVER_TOOL (servers: " +
+                                        names + ")",
+                                    kExitUsage});
+  }
+  if (candidates.size() == 1) return ResolvedName{candidates.front()};
+  std::vector<std::pair<std::string, std::string>> found;
+  for (const auto& [server, tool] : candidates) {
+    auto session = client.session(server);
+    if (!session) return tl::unexpected(NameError{session.error().what(), kExitError});
+    auto tools = (*session)->list_tools();
+    if (!tools) {
+      if (tools.error().rpc_code == -32601) continue;  // no tools at all
+      return tl::unexpected(NameError{tools.error().what(), kExitError});
+    }
+    for (const auto& def : *tools)
+      if (def.name == tool) found.emplace_back(server, tool);
+  }
+  if (found.size() == 1) return ResolvedName{found.front()};
+  std::string readings;
+  for (const auto& [server, tool] : found.empty() ? candidates : found)
+    readings += (readings.empty() ? "" : ", ") + ("tool '" + printable(tool) + "' of " + printable(server));
+  if (found.empty())
+    return tl::unexpected(NameError{"no tool '" + printable(name) + "' (looked for " + readings + ")", kExitError});
+  return tl::unexpected(
+      NameError{"'" + printable(name) + "' is ambiguous: " + readings + "; give SERVER TOOL", kExitUsage});
 }
 
 }  // namespace mcpc

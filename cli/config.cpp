@@ -55,6 +55,58 @@ Parsed<json> parse_user_json(const std::string& text, bool comments, const std::
 
 namespace {
 
+// The servers of a config file in any of the common forms, as {"mcpServers": ...} entries,
+// with where they were ("mcpServers", "servers", "mcp.servers"):
+//   {"mcpServers": {...}}      Claude Desktop, Claude Code (.mcp.json), Cursor, Windsurf ...
+//   {"servers": {...}}         VS Code (.vscode/mcp.json)
+//   {"mcp": {"servers": ...}}  VS Code's settings.json
+// An entry's "type" (VS Code, Claude Code) is "stdio", "http" (Streamable HTTP) or "sse"
+// (legacy HTTP+SSE); without one, a "command" means stdio and a "url" means HTTP (detected).
+Parsed<std::pair<std::string, json>> common_form(const json& doc) {
+  static const std::string kForms =
+      "expected {\"mcpServers\": {NAME: {\"command\": ...} or {\"url\": ...}}}, or VS Code's "
+      "{\"servers\": {NAME: {\"type\": \"stdio\", \"command\": ...} or {\"type\": \"http\" or \"sse\", \"url\": ...}}}";
+  if (!doc.is_object()) return tl::unexpected("is " + std::string(doc.type_name()) + ", not an object; " + kForms);
+  std::string where;
+  const json* servers = nullptr;
+  if (auto it = doc.find("mcpServers"); it != doc.end()) {
+    where = "mcpServers";
+    servers = &*it;
+  } else if (auto it = doc.find("servers"); it != doc.end()) {
+    where = "servers";
+    servers = &*it;
+  } else if (auto it = doc.find("mcp"); it != doc.end() && it->is_object() && it->contains("servers")) {
+    where = "mcp.servers";
+    servers = &(*it)["servers"];
+  }
+  if (!servers) {
+    std::string keys;
+    for (const auto& [k, v] : doc.items()) keys += (keys.empty() ? "" : ", ") + ("\"" + k + "\"");
+    return tl::unexpected("has no \"mcpServers\" or \"servers\" (it has " + (keys.empty() ? "no keys" : keys) + "); " +
+                          kForms);
+  }
+  if (!servers->is_object()) return tl::unexpected("\"" + where + "\" must be an object of servers by name");
+  json out = json::object();
+  for (const auto& [name, entry] : servers->items()) {
+    json e = entry;
+    if (e.is_object() && e.contains("type")) {
+      const json type = e["type"];
+      e.erase("type");
+      const std::string t = type.is_string() ? type.get<std::string>() : "";
+      if (t == "stdio") {
+        if (!e.contains("command")) return tl::unexpected(where + "." + name + " is of type stdio but has no \"command\"");
+      } else if (t == "http" || t == "streamable-http" || t == "streamableHttp" || t == "sse") {
+        if (!e.contains("url")) return tl::unexpected(where + "." + name + " is of type " + t + " but has no \"url\"");
+        if (!e.contains("transport")) e["transport"] = t == "sse" ? "sse" : "http";
+      } else {
+        return tl::unexpected(where + "." + name + ".type must be \"stdio\", \"http\" or \"sse\", got " + type.dump());
+      }
+    }
+    out[name] = std::move(e);
+  }
+  return std::make_pair(where, std::move(out));
+}
+
 Parsed<mcp::ClientConfig> load_config_file(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return tl::unexpected("config file '" + path + "' is a directory");
@@ -66,9 +118,16 @@ Parsed<mcp::ClientConfig> load_config_file(const std::string& path) {
   // Comments are allowed: editors keep MCP configs as JSON-with-comments.
   auto doc = parse_user_json(text.str(), /*comments=*/true, "config file '" + path + "'");
   if (!doc) return tl::unexpected(doc.error());
-  auto cfg = mcp::parse_client_config(*doc);
-  if (!cfg) return tl::unexpected("config file '" + path + "': " + cfg.error().message);
-  if (cfg->servers.empty()) return tl::unexpected("config file '" + path + "' has no servers in \"mcpServers\"");
+  auto servers = common_form(*doc);
+  if (!servers) return tl::unexpected("config file '" + path + "': " + servers.error());
+  auto cfg = mcp::parse_client_config(json{{"mcpServers", std::move(servers->second)}});
+  if (!cfg) {
+    // The library names the entries "mcpServers.NAME"; say where they are in this file.
+    std::string message = cfg.error().message;
+    if (message.rfind("mcpServers.", 0) == 0) message.replace(0, 10, servers->first);
+    return tl::unexpected("config file '" + path + "': " + message);
+  }
+  if (cfg->servers.empty()) return tl::unexpected("config file '" + path + "' has no servers in \"" + servers->first + "\"");
   return std::move(*cfg);
 }
 
@@ -197,6 +256,10 @@ Parsed<mcp::ClientConfig> build_config(const Options& o) {
     }
     cfg.servers["http"].transport = std::move(http);
   }
+
+  auto roots = roots_from(o.roots);
+  if (!roots) return tl::unexpected(roots.error());
+  install_handlers(cfg, o, std::move(*roots));
 
   auto auth = make_auth(o);
   if (!auth) return tl::unexpected(auth.error());

@@ -10,6 +10,7 @@
 //   mcpc --config FILE read SERVER URI [--out FILE] [--json]
 //   mcpc --config FILE prompts [--json]
 //   mcpc --config FILE prompt SERVER NAME [--args JSON] [--json]
+//   mcpc --config FILE complete SERVER prompt NAME ARGUMENT [VALUE] [--args JSON] [--json]
 //
 // Exit status: see kExitOk... in mcpc.hpp and EXIT STATUS in the help text (options.cpp).
 
@@ -60,6 +61,35 @@ Parsed<std::pair<std::string, std::string>> server_and_target(const std::string&
                         " arguments (extra: '" + rest[2] + "')");
 }
 
+// `complete [SERVER] prompt NAME ARGUMENT [VALUE]` and `complete [SERVER] resource URI ARGUMENT [VALUE]`.
+Parsed<CompleteTarget> complete_target(const mcp::ClientConfig& cfg, const std::vector<std::string>& rest) {
+  static const std::string kForm = "complete takes [SERVER] prompt NAME ARGUMENT [VALUE] or [SERVER] resource URI ARGUMENT [VALUE]";
+  auto is_kind = [](const std::string& s) { return s == "prompt" || s == "resource"; };
+  CompleteTarget t;
+  std::size_t at = 0;  // where the kind is
+  if (rest.size() >= 2 && is_kind(rest[1]) && !(is_kind(rest[0]) && cfg.servers.size() == 1 && !cfg.servers.count(rest[0]))) {
+    if (auto known = known_server(cfg, rest[0]); !known) return tl::unexpected(known.error());
+    t.server = rest[0];
+    at = 1;
+  } else if (!rest.empty() && is_kind(rest[0])) {
+    if (cfg.servers.size() != 1) {
+      std::string names;
+      for (const auto& [name, server] : cfg.servers) names += (names.empty() ? "" : ", ") + name;
+      return tl::unexpected("complete needs SERVER first (servers: " + names + ")");
+    }
+    t.server = cfg.servers.begin()->first;
+  } else {
+    return tl::unexpected(kForm);
+  }
+  const std::size_t n = rest.size() - at;
+  if (n < 3 || n > 4) return tl::unexpected(kForm);
+  t.kind = rest[at];
+  t.ref = rest[at + 1];
+  t.argument = rest[at + 2];
+  if (n == 4) t.value = rest[at + 3];
+  return t;
+}
+
 int usage_error(const std::string& message) {
   print_error(message);
   print_error("try 'mcpc --help'");
@@ -93,7 +123,7 @@ int run(int argc, char** argv) {
     }
     args = std::move(*parsed);
     if (!args.is_object()) return usage_error(std::string("--args must be a JSON object, got ") + args.type_name());
-    if (command == "prompt") {
+    if (command == "prompt" || command == "complete") {
       auto converted = prompt_arguments(args);
       if (!converted) return usage_error(converted.error());
       prompt_args = std::move(*converted);
@@ -108,10 +138,19 @@ int run(int argc, char** argv) {
 
   std::vector<std::string> rest(o.positional.begin() + 1, o.positional.end());
   std::string target_server, target;  // call: TOOL, read: URI, prompt: NAME
-  if (command == "call" || command == "read" || command == "prompt") {
+  bool flat_name = false;             // call NAME: "<server>_<tool>" as `tools` prints it, or a tool of the one server
+  CompleteTarget completion;
+  if (command == "call" && rest.size() == 1) {
+    flat_name = true;
+    target = rest[0];
+  } else if (command == "call" || command == "read" || command == "prompt") {
     auto t = server_and_target(command, *cfg, rest);
     if (!t) return usage_error(t.error());
     std::tie(target_server, target) = std::move(*t);
+  } else if (command == "complete") {
+    auto t = complete_target(*cfg, rest);
+    if (!t) return usage_error(t.error());
+    completion = std::move(*t);
   } else if (command == "info") {
     for (const auto& server : rest)
       if (auto known = known_server(*cfg, server); !known) return usage_error(known.error());
@@ -123,8 +162,18 @@ int run(int argc, char** argv) {
     return client.error().kind() == mcp::ErrorKind::config ? kExitUsage : kExitError;
   }
   int status = kExitOk;
+  if (flat_name) {
+    auto resolved = resolve_tool_name(*client, target);
+    if (!resolved) {
+      print_error(resolved.error().message);
+      client->disconnect();
+      return resolved.error().status;
+    }
+    std::tie(target_server, target) = std::move(resolved->target);
+  }
   if (command == "tools") status = run_tools(*client, o);
   else if (command == "call") status = run_call(*client, o, target_server, target, args);
+  else if (command == "complete") status = run_complete(*client, o, completion, prompt_args);
   else if (command == "resources") status = run_resources(*client, o);
   else if (command == "read") status = run_read(*client, o, target_server, target);
   else if (command == "prompts") status = run_prompts(*client, o);

@@ -3,7 +3,8 @@
 //   options.cpp   the command line: help text, parsing, cross-option checks
 //   config.cpp    the ClientConfig from the options: config file, --stdio/--url, authorization
 //   output.cpp    printing server text safely: printable(), errors on stderr, columns
-//   commands.cpp  tools, call, info, resources, read, prompts, prompt
+//   commands.cpp  tools, call, info, resources, read, prompts, prompt, complete
+//   interact.cpp  what servers ask (elicitation, roots, sampling) and report (progress, logs)
 //   process.cpp   the processes our servers leave behind
 //   main.cpp      main: the command run from start to exit status
 // Light on purpose: no nlohmann/json.hpp, no mcp/client.hpp (each file includes what it uses).
@@ -14,16 +15,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mcp {
 class Client;
 struct ClientConfig;
+struct Progress;
+struct Root;
 enum class Era;
 }  // namespace mcp
 
@@ -56,6 +61,8 @@ struct Options {
       oauth_scope, oauth_port, browser, token_store, tenant;
   bool oauth = false, oauth_client_credentials = false, oauth_dpop = false;
   bool json = false, quiet_stderr = false, verbose = false, help = false, version = false, templates = false;
+  bool no_input = false, input = false;  // elicitation: decline / answer from stdin even if not a terminal
+  std::vector<std::string> roots;        // --root DIR
   std::vector<std::string> positional;  // COMMAND and its arguments
 };
 
@@ -70,6 +77,21 @@ Parsed<void> check_options(const Options& o);
 Parsed<json> parse_user_json(const std::string& text, bool comments, const std::string& what);
 
 Parsed<mcp::ClientConfig> build_config(const Options& o);
+
+// ------------------------------------------------------------------ interact.cpp
+
+// Progress and server logs go to stderr on a terminal, or anywhere with --verbose.
+bool show_notifications(const Options& o);
+
+// --root DIR...: each an existing directory, as a file:// URI named after it.
+Parsed<std::vector<mcp::Root>> roots_from(const std::vector<std::string>& dirs);
+
+// What servers ask of the client: elicitation at the terminal (declined with --no-input, or
+// when stdin is not a terminal unless --input), roots, sampling declined; server logs.
+void install_handlers(mcp::ClientConfig& cfg, const Options& o, std::vector<mcp::Root> roots);
+
+// A request's progress callback printing on stderr (empty when notifications are not shown).
+std::function<void(const mcp::Progress&)> progress_printer(const Options& o, const std::string& server);
 
 // ------------------------------------------------------------------ output.cpp
 
@@ -106,6 +128,24 @@ int run_read(mcp::Client& client, const Options& o, const std::string& server, c
 int run_prompts(mcp::Client& client, const Options& o);
 int run_prompt(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
                const std::map<std::string, std::string>& args);
+
+// `complete`: a prompt's argument or a resource template's variable, and the text so far.
+struct CompleteTarget {
+  std::string server, kind, ref, argument, value;  // kind: "prompt" (ref: its name) or "resource" (ref: URI template)
+};
+int run_complete(mcp::Client& client, const Options& o, const CompleteTarget& t,
+                 const std::map<std::string, std::string>& context);
+
+// `call NAME`: the server and tool that NAME stands for, "<server>_<tool>" as `tools` prints
+// it, or a tool of the one server. `status` is the exit status when it cannot be resolved.
+struct ResolvedName {
+  std::pair<std::string, std::string> target;  // server, tool
+};
+struct NameError {
+  std::string message;
+  int status = kExitUsage;
+};
+tl::expected<ResolvedName, NameError> resolve_tool_name(mcp::Client& client, const std::string& name);
 
 // `prompt --args`: prompt arguments are strings; numbers and booleans are accepted as their JSON text.
 Parsed<std::map<std::string, std::string>> prompt_arguments(const json& args);

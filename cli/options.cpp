@@ -13,13 +13,17 @@
 
 namespace mcpc {
 
-const char* const kUsage = R"(usage: mcpc SOURCE [OPTIONS] COMMAND [ARGS]
+const char* const kUsage = R"USAGE(usage: mcpc SOURCE [OPTIONS] COMMAND [ARGS]
 
 List and call the tools of Model Context Protocol servers, read their resources and render
-their prompts.
+their prompts, from scripts or at a terminal.
 
 SOURCE (exactly one):
-  --config FILE          servers from a {"mcpServers": {...}} config file
+  --config FILE          servers from a config file: {"mcpServers": {NAME: {...}}} (Claude,
+                         Cursor ...), VS Code's {"servers": {NAME: {"type": ...}}} (.vscode/
+                         mcp.json) or {"mcp": {"servers": ...}} (settings.json); each server
+                         {"command", "args", "env", "cwd"} or {"url", "headers"}, with "type"
+                         stdio, http (Streamable HTTP) or sse (legacy HTTP+SSE) if given
   --stdio "CMD ARGS"     one server started as CMD ARGS (named "stdio"; no shell involved)
   --url URL              one remote server (named "http")
 
@@ -27,7 +31,12 @@ COMMAND:
   tools                  list every tool of every server: "<server>_<tool>  description"
   call SERVER TOOL       call a tool and print its result (SERVER is omitted with --stdio/--url,
                          and may be omitted when the config has a single server)
-  info [SERVER...]       era, protocol version and identity of each (or the named) server
+  call SERVER_TOOL       the same, with the name as `tools` prints it (e.g. call math_add);
+                         if it reads as more than one server's tool, the servers' tool lists
+                         decide, and a name that is still ambiguous is a usage error
+  info [SERVER...]       era, protocol version, identity and transport of each (or the named)
+                         server; "transport: sse (fallback ...)" when Streamable HTTP was
+                         refused and the legacy HTTP+SSE transport used instead
   resources              list every resource of every server: "<server>  uri  name  mimeType",
                          then its resource templates under "templates:" (with --templates:
                          only the templates, without a heading)
@@ -37,14 +46,24 @@ COMMAND:
                          each followed by its arguments, indented: "arg (required)  description"
   prompt SERVER NAME     render a prompt: each message as "role: text", content that is not
                          text summarised in brackets (SERVER as for call)
+  complete SERVER prompt NAME ARGUMENT [VALUE]
+  complete SERVER resource URI ARGUMENT [VALUE]
+                         argument completion (completion/complete): the values the server
+                         suggests for a prompt's argument or a resource template's variable,
+                         starting with VALUE, one per line; --args gives the arguments already
+                         chosen (SERVER as for call)
+
+  Content that is not text is summarised as "[image/png, N bytes]": N counts decoded bytes,
+  for images, audio and embedded blobs alike.
 
   A server that answers "Method not found" (JSON-RPC -32601) to resources/list,
   resources/templates/list or prompts/list has none: it is left out of the listing (with
   --json it appears with empty lists) and is not an error.
 
 OPTIONS:
-  --args JSON            arguments for `call` (a JSON object, default {}) or for `prompt` (a JSON
-                         object of strings; numbers and booleans are passed as their JSON text)
+  --args JSON            arguments for `call` (a JSON object, default {}) or for `prompt` and
+                         `complete` (a JSON object of strings; numbers and booleans are passed
+                         as their JSON text)
   --out FILE             `read`: write the contents (text, or the decoded blob) to FILE instead
                          of printing them; several items are written one after the other;
                          "-" writes the raw bytes to stdout
@@ -52,13 +71,28 @@ OPTIONS:
   --json                 machine-readable output on stdout: for resources
                          {server: {"resources": [...], "resourceTemplates": [...]}}, for prompts
                          {server: [...]}, each with "errors": {server: message} if any failed;
-                         for read and prompt the result as the server sent it
+                         for read, prompt and complete the result as the server sent it;
+                         for info also "transport" and "transportFallback"
   --timeout MS           per-request timeout in milliseconds (default 60000)
   --era auto|modern|legacy   protocol era: detect (default) or pin
   --protocol-version V   pin a protocol revision (e.g. 2026-07-28, 2025-06-18)
   --env KEY=VALUE        environment variable for the --stdio server (repeatable; the server
                          otherwise sees only HOME, LOGNAME, PATH, SHELL, TERM, USER)
   --header "NAME: VALUE" HTTP header for the --url server (repeatable)
+  --root DIR             offer DIR to the servers as a root (repeatable; sent as a file://
+                         URI). Without --root, a server that asks for roots is told none.
+
+WHAT SERVERS ASK AND TELL:
+  Elicitation (a server asks the user for input) is answered at the terminal: mcpc shows the
+  server's message, asks whether to answer, then asks each field of the requested form with
+  its type, choices and default (an empty answer takes the default; end of input cancels).
+  When stdin is not a terminal mcpc declines, saying so on stderr, unless --input is given.
+  --no-input             decline every elicitation (with a line on stderr)
+  --input                answer elicitations from stdin even when it is not a terminal
+  Sampling (a server asks for an LLM completion) is declined with a line on stderr: mcpc has
+  no model. Progress notifications and server log messages are printed on stderr as
+  "mcpc: [server] progress 3/10: message" and "mcpc: [server] info (logger): text" when
+  stderr is a terminal, or with --verbose (which also asks for debug-level logs).
 
 AUTHORIZATION (HTTP servers of --url or --config):
   --bearer TOKEN         send "Authorization: Bearer TOKEN" (or set MCPC_BEARER_TOKEN, which
@@ -80,20 +114,21 @@ AUTHORIZATION (HTTP servers of --url or --config):
                          supports them
   --browser CMD          run CMD with the authorization URL as its last argument
                          (e.g. xdg-open); not waited for
-  --token-store FILE     keep tokens and registrations in FILE (mode 0600) between runs
+  --token-store FILE     keep tokens and registrations in FILE (mode 0600) between runs; no
+                         other file is left behind (FILE.lock exists only while in use)
   --tenant NAME          the token store entry to use (default: "")
   --quiet-stderr         discard the servers' stderr (by default it is kept for error reports)
-  --verbose              print SDK diagnostics, and each line of the servers' stderr as
-                         "[server] line" (unless --quiet-stderr)
+  --verbose              print SDK diagnostics, progress and server logs, and each line of
+                         the servers' stderr as "[server] line" (unless --quiet-stderr)
   -h, --help             this help
   --version              print the version
 
 EXIT STATUS:
   0 success; 1 a server or connection error (message on stderr), or --out could not be
   written; 2 usage or configuration error; 3 the tool ran and reported an error (isError:
-  true; its content is still printed).
+  true; its content is still printed). A server that answers 401 needs --oauth or --bearer.
   `tools`, `info`, `resources` and `prompts` print what worked and exit 1 if any server failed.
-)";
+)USAGE";
 
 namespace {
 
@@ -192,6 +227,9 @@ Parsed<Options> parse_command_line(int argc, char** argv) {
     else if (arg == "--browser") ok = once(o.browser);
     else if (arg == "--token-store") ok = once(o.token_store);
     else if (arg == "--tenant") ok = once(o.tenant);
+    else if (arg == "--no-input") ok = flag(o.no_input);
+    else if (arg == "--input") ok = flag(o.input);
+    else if (arg == "--root") ok = append(o.roots);
     else return tl::unexpected("unknown option '" + arg + "'");
     if (!ok) return tl::unexpected(ok.error());
   }
@@ -213,16 +251,17 @@ Parsed<void> check_options(const Options& o) {
   const int sources = !!o.config_file + !!o.stdio_command + !!o.url;
   if (sources == 0) return tl::unexpected(std::string("give one of --config FILE, --stdio \"CMD ARGS\" or --url URL"));
   if (sources > 1) return tl::unexpected(std::string("--config, --stdio and --url are mutually exclusive"));
-  static constexpr const char* kCommands = "tools, call, info, resources, read, prompts or prompt";
+  static constexpr const char* kCommands = "tools, call, info, resources, read, prompts, prompt or complete";
   if (o.positional.empty()) return tl::unexpected(std::string("no command given (") + kCommands + ")");
   const std::string& cmd = o.positional.front();
   if (cmd != "tools" && cmd != "call" && cmd != "info" && cmd != "resources" && cmd != "read" &&
-      cmd != "prompts" && cmd != "prompt")
+      cmd != "prompts" && cmd != "prompt" && cmd != "complete")
     return tl::unexpected("unknown command '" + cmd + "' (expected " + kCommands + ")");
   if ((cmd == "tools" || cmd == "resources" || cmd == "prompts") && o.positional.size() > 1)
     return tl::unexpected(cmd + " takes no arguments, got '" + o.positional[1] + "'");
-  if (o.args && cmd != "call" && cmd != "prompt")
-    return tl::unexpected(std::string("--args only applies to call and prompt"));
+  if (o.args && cmd != "call" && cmd != "prompt" && cmd != "complete")
+    return tl::unexpected(std::string("--args only applies to call, prompt and complete"));
+  if (o.no_input && o.input) return tl::unexpected(std::string("--input and --no-input are mutually exclusive"));
   if (o.out_file && cmd != "read") return tl::unexpected(std::string("--out only applies to read"));
   if (o.out_file && o.out_file->empty()) return tl::unexpected(std::string("--out needs a file name"));
   if (o.templates && cmd != "resources") return tl::unexpected(std::string("--templates only applies to resources"));

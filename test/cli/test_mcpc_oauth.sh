@@ -49,6 +49,8 @@ if grep -Eiq 'test-token|access_token|code_verifier|Bearer [A-Za-z0-9]' "$work/s
   echo "FAIL: a secret reached mcpc's output:"; grep -Ei 'test-token|access_token|code_verifier|Bearer ' "$work/stderr" "$work/stdout" | head
   fails=$((fails + 1))
 fi
+# The store leaves nothing beside it: no tokens.json.lock once mcpc has exited.
+[ -e "$work/tokens.json.lock" ] && { echo "FAIL: the token store left tokens.json.lock"; fails=$((fails + 1)); }
 grep -q 'obtained an access token' "$work/stderr" || { echo "FAIL: no token was ever obtained"; fails=$((fails + 1)); }
 echo "mcpc oauth: $passes scenarios passed, $fails failures"
 [ $fails = 0 ]
