@@ -170,7 +170,17 @@ std::optional<json> ask_form(const json& requested) {
   if (requested.contains("required") && requested["required"].is_array())
     for (const auto& r : requested["required"])
       if (r.is_string()) required.push_back(r.get<std::string>());
-  for (const auto& [key, field] : requested["properties"].items()) {
+  // The order the server wrote its fields in is not kept (JSON objects are unordered, and the
+  // library's are sorted): required fields first, in the order of "required", then the rest
+  // by name.
+  std::vector<std::string> keys;
+  for (const auto& key : required)
+    if (requested["properties"].contains(key) && std::find(keys.begin(), keys.end(), key) == keys.end())
+      keys.push_back(key);
+  for (const auto& [key, field] : requested["properties"].items())
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
+  for (const auto& key : keys) {
+    const json& field = requested["properties"][key];
     const bool needed = std::find(required.begin(), required.end(), key) != required.end();
     const std::string title = str(field, "title"), description = str(field, "description");
     std::string type = str(field, "type");

@@ -17,10 +17,15 @@ failures = 0
 P = r"[\s\S]*: $"  # the rest of a field's prompt, up to where the answer is typed
 
 
+def field(key):
+    """The prompt for field `key`: its heading line, then the prompt up to where one types."""
+    return r"(?m)^  " + key + r"(?:[ \r]|$)" + P
+
+
 def run(args, answers, timeout=30):
-    """Runs mcpc with a terminal on stdin and stderr. `answers`: (regex, text) in order; each
-    is typed when the terminal's output since the last answer matches its regex, then the
-    next one is awaited. Returns (status, stdout, terminal output)."""
+    """Runs mcpc with a terminal on stdin and stderr. `answers`: (regex, text); when the
+    terminal's output since the last answer matches one, the first that matches is typed and
+    used up. Returns (status, stdout, terminal output, answers left)."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([mcpc] + args, stdin=slave, stdout=subprocess.PIPE, stderr=slave, close_fds=True)
     os.close(slave)
@@ -37,10 +42,13 @@ def run(args, answers, timeout=30):
             if not chunk and proc.poll() is not None:
                 break
             seen += chunk
-        if pending and re.search(pending[0][0], seen[since:].decode("utf-8", "replace")):
-            os.write(master, pending[0][1].encode() + b"\n")
-            since = len(seen)
-            pending.pop(0)
+        fresh = seen[since:].decode("utf-8", "replace")
+        for i, (pattern, text) in enumerate(pending):
+            if re.search(pattern, fresh):
+                os.write(master, text.encode() + b"\n")
+                since = len(seen)
+                pending.pop(i)
+                break
         if proc.poll() is not None and not r:
             break
     if proc.poll() is None:
@@ -63,7 +71,7 @@ def check(name, ok, detail=""):
 # The fault server's `ask` (a 2026-07-28 multi round-trip request): a name, and a colour whose
 # default is blue. The user answers yes, types a name, takes the default colour.
 status, out, term, left = run(["--stdio", fault, "call", "ask"],
-                              [(r"answer\? \[Y\]es", ""), (r"name" + P, "Ada"), (r"color[\s\S]*default blue\): $", "")])
+                              [(r"answer\? \[Y\]es", ""), (field("name"), "Ada"), (r"color[\s\S]*default blue\): $", "")])
 check("form: typed value and default", status == 0 and '"name":"Ada"' in out.replace(" ", "") and
       '"color":"blue"' in out.replace(" ", "") and '"action":"accept"' in out.replace(" ", "") and not left,
       f"status {status}\nstdout: {out}\nterminal: {term}")
@@ -83,10 +91,9 @@ check("--no-input", status == 0 and '"action":"decline"' in out.replace(" ", "")
 if everything:
     # A legacy server's elicitation/create with many kinds of field (server-everything): a
     # required name, a wrong number answered again, choices by number, defaults elsewhere.
-    answers = [(r"answer\? ", ""), (r"name[\s\S]*required\]: $", "Ada"), (r"check" + P, "y"),
-               (r"firstLine" + P, ""), (r"email" + P, ""), (r"homepage" + P, ""), (r"birthdate" + P, ""),
-               (r"integer" + P, "500"), (r"at most 100; try again" + P, ""), (r"number" + P, "7"),
-               (r"untitledSingleSelectEnum" + P, "3")]
+    answers = [(r"answer\? ", ""), (r"at most 100; try again" + P, ""), (field("name"), "Ada"),
+               (field("check"), "y"), (field("integer"), "500"), (field("number"), "7"),
+               (field("untitledSingleSelectEnum"), "3")]
     status, out, term, left = run(["--stdio", everything, "call", "trigger-elicitation-request"],
                                   answers + [(r": $", "")] * 8)
     flat = re.sub(r"\s", "", out)
