@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -39,9 +40,13 @@ std::string error_message(const mcp::Error& e) {
 }
 
 // An error on stderr, with what to do on the command line where the library cannot know it.
-void report(const mcp::Error& e) {
+void report(const Options& o, const mcp::Error& e) {
   print_error(e.what());
-  if (e.errc() == mcp::Errc::unauthorized && e.http_status == 401)
+  if (e.errc() != mcp::Errc::unauthorized || e.http_status != 401) return;
+  const char* env_token = std::getenv("MCPC_BEARER_TOKEN");
+  if (o.bearer || (env_token && *env_token && !o.oauth))
+    print_error("the server refused the bearer token (--bearer or MCPC_BEARER_TOKEN)");
+  else if (!o.oauth)
     print_error("the server needs authorization: use --oauth (MCP authorization), or --bearer TOKEN");
 }
 
@@ -148,7 +153,7 @@ int run_tools(mcp::Client& client, const Options& o) {
     }
   }
   std::cout.flush();
-  for (const auto& [server, e] : sets.errors) report(e);
+  for (const auto& [server, e] : sets.errors) report(o, e);
   return sets.errors.empty() ? kExitOk : kExitError;
 }
 
@@ -157,7 +162,7 @@ int run_tools(mcp::Client& client, const Options& o) {
 template <class T, class Human>
 bool print_reply(const mcp::Result<T>& r, const Options& o, Human&& human) {
   if (!r) {
-    report(r.error());
+    report(o, r.error());
     return false;
   }
   if (o.json) std::cout << dump(json(*r)) << '\n';
@@ -191,7 +196,7 @@ int run_info(mcp::Client& client, const Options& o, std::vector<std::string> ser
   for (std::size_t i = 0; i < servers.size(); ++i) {
     const auto& r = *results[i];
     if (!r) {
-      report(r.error());
+      report(o, r.error());
       errors[servers[i]] = error_message(r.error());
       status = kExitError;
       continue;
@@ -277,14 +282,14 @@ int run_resources(mcp::Client& client, const Options& o) {
     print_table(rows);
   }
   std::cout.flush();
-  for (const auto& [server, e] : errors) report(e);
+  for (const auto& [server, e] : errors) report(o, e);
   return errors.empty() ? kExitOk : kExitError;
 }
 
 int run_read(mcp::Client& client, const Options& o, const std::string& server, const std::string& uri) {
   auto r = client.read_resource(server, uri, request_options(o, server));
   if (!r) {
-    report(r.error());
+    report(o, r.error());
     return kExitError;
   }
   int status = kExitOk;
@@ -390,7 +395,7 @@ int run_prompts(mcp::Client& client, const Options& o) {
     }
   }
   std::cout.flush();
-  for (const auto& [server, e] : errors) report(e);
+  for (const auto& [server, e] : errors) report(o, e);
   return errors.empty() ? kExitOk : kExitError;
 }
 
@@ -412,7 +417,7 @@ int run_complete(mcp::Client& client, const Options& o, const CompleteTarget& t,
                  const std::map<std::string, std::string>& context) {
   auto session = client.session(t.server);
   if (!session) {
-    report(session.error());
+    report(o, session.error());
     return kExitError;
   }
   const json ref = t.kind == "prompt" ? json{{"type", "ref/prompt"}, {"name", t.ref}}
@@ -421,7 +426,7 @@ int run_complete(mcp::Client& client, const Options& o, const CompleteTarget& t,
   if (!context.empty()) ctx = json{{"arguments", context}};
   auto r = (*session)->complete(ref, t.argument, t.value, ctx, request_options(o, t.server));
   if (!r) {
-    report(r.error());
+    report(o, r.error());
     return kExitError;
   }
   if (o.json) {

@@ -299,6 +299,7 @@ start_http_fault --require-auth s3cret-token
 expect 1 - "HTTP 401 from http://127.0.0.1:$hf_port/mcp: authentication required" -- --url "http://127.0.0.1:$hf_port/mcp" tools
 expect 1 - 'use --oauth (MCP authorization), or --bearer TOKEN' -- --url "http://127.0.0.1:$hf_port/mcp" tools
 expect 0 - - -- --url "http://127.0.0.1:$hf_port/mcp" --bearer s3cret-token tools
+expect 1 - 'the server refused the bearer token' -- --url "http://127.0.0.1:$hf_port/mcp" --bearer wrong tools
 expect 0 '  transport: streamable-http$' - -- --url "http://127.0.0.1:$hf_port/mcp" --bearer s3cret-token info
 stop_http_fault
 

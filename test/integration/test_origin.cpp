@@ -186,6 +186,28 @@ TEST_CASE("http origin: error text shows origin and path, never userinfo or the 
     CHECK(r.error().errc() == mcp::Errc::connection_failed);
     check_no_secret(r.error().what());
     CHECK_MESSAGE(r.error().message.find("http://127.0.0.1:1/mcp") != std::string::npos, r.error().message);
+    CHECK_MESSAGE(r.error().message.find("connection refused") != std::string::npos, r.error().message);
+  }
+  {
+    // the same over legacy HTTP+SSE (a /sse URL): refused, not "no endpoint event"
+    auto client = make(with_secrets("http://127.0.0.1:1/sse?api_key=secret-q"));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::connection_failed);
+    check_no_secret(r.error().what());
+    CHECK_MESSAGE(r.error().message.find("http://127.0.0.1:1/sse") != std::string::npos, r.error().message);
+    CHECK_MESSAGE(r.error().message.find("connection refused") != std::string::npos, r.error().message);
+    CHECK_MESSAGE(r.error().message.find("endpoint") == std::string::npos, r.error().message);
+  }
+  {
+    // a 401 names the path too (the server may serve several endpoints)
+    Fixture fx({"--mode", "modern", "--require-auth", "tok"});
+    auto client = make(with_secrets(fx.url("/mcp?api_key=secret-q")));
+    auto r = client.list_tools();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::unauthorized);
+    check_no_secret(r.error().what());
+    CHECK_MESSAGE(r.error().message.find(fx.url("/mcp")) != std::string::npos, r.error().message);
   }
   {
     // an HTTP status: the same
@@ -281,6 +303,27 @@ mcp::Result<bool> challenge(const std::string& server_url, const std::string& ww
 }
 
 }  // namespace
+
+TEST_CASE("http: ServerInfo names the transport: Streamable HTTP, HTTP+SSE by its /sse URL, and HTTP+SSE after a fallback") {
+  // (--mode sse: POST /mcp is refused with 405, and GET /mcp and /sse serve the HTTP+SSE stream)
+  Fixture modern({"--mode", "modern"});
+  auto a = make(with_secrets(modern.url("/mcp")));
+  auto ia = a.server_info(a.server_names().front());
+  REQUIRE(ia);
+  CHECK(ia->transport == "streamable-http");
+  CHECK_FALSE(ia->transport_fallback);
+  Fixture sse({"--mode", "sse"});
+  auto b = make(with_secrets(sse.url("/mcp")));
+  auto ib = b.server_info(b.server_names().front());
+  REQUIRE(ib);
+  CHECK(ib->transport == "sse");
+  CHECK(ib->transport_fallback);
+  auto c = make(with_secrets(sse.url("/sse")));
+  auto ic = c.server_info(c.server_names().front());
+  REQUIRE(ic);
+  CHECK(ic->transport == "sse");
+  CHECK_FALSE(ic->transport_fallback);
+}
 
 TEST_CASE("oauth origin: resource_metadata on another origin than the MCP server's is not fetched") {
   Trap mcp_server, other;
