@@ -84,8 +84,9 @@ OPTIONS:
 
 WHAT SERVERS ASK AND TELL:
   Elicitation (a server asks the user for input) is answered at the terminal: mcpc shows the
-  server's message, asks whether to answer, then asks each field of the requested form with
-  its type, choices and default (an empty answer takes the default; end of input cancels).
+  server's message, asks whether to answer, then asks each field of the requested form
+  (required ones first, then by name) with its type, choices and default (an empty answer
+  takes the default; a choice is given by number or value; end of input cancels).
   When stdin is not a terminal mcpc declines, saying so on stderr, unless --input is given.
   --no-input             decline every elicitation (with a line on stderr)
   --input                answer elicitations from stdin even when it is not a terminal
