@@ -51,12 +51,15 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -64,6 +67,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <shared_mutex>
 #include <thread>
 #include <type_traits>
 
@@ -350,15 +354,21 @@ Checked check_message(const json& msg) {
 
 class Peer;
 class Channel;
+struct Exchange;
 
 // Posting from handler threads to a connection's strand is only safe while the io_context
-// lives: stop() closes the gate first, and later answers are dropped.
+// lives: stop() closes the gate first (m exclusively), and later answers are dropped. Handler
+// threads share m: they do not wait for one another.
 struct Gate {
-  std::mutex m;
+  std::shared_mutex m;
   bool open = true;
   // Runs fn(peer) on the peer's strand; false when it will not (the host stopped, the peer is gone).
   template <class F>
   bool post(const std::weak_ptr<Peer>& conn, F fn);
+  // A handler thread's answer to `ex`, written to the client at once where the connection
+  // offered it (Peer::offer_direct), else false (post it). True also when it is dropped (the
+  // host stopped, the client is gone), as post() would.
+  bool answer_direct(const std::shared_ptr<Exchange>& ex, const std::string& text, int status);
 };
 
 // One JSON-RPC request waiting for its answer on an HTTP response (or a legacy GET stream).
@@ -384,6 +394,8 @@ struct Exchange {
   std::vector<json> batch;
   std::size_t batch_left = 0;
   std::vector<std::string> batch_answers;
+  // The connection offered handler threads to write the answer themselves (set before dispatch).
+  bool direct = false;
   // Strand only.
   bool streaming = false;
   bool done = false;
@@ -704,6 +716,13 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
   asio::any_io_executor executor() { return ex_; }
 
+  // A handler thread's answer to `ex` written by that thread (Gate::answer_direct): true when
+  // it was written or handed to the strand, false when the connection did not offer it.
+  virtual bool answer_direct(const std::shared_ptr<Exchange>& ex, const std::string& text, int status) {
+    (void)ex, (void)text, (void)status;
+    return false;
+  }
+
   // The host stops: whatever runs for this client is cancelled, its transport closed.
   void shutdown() {
     if (current_) current_->cancel_on_disconnect = true;
@@ -711,6 +730,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   }
 
   void answer(const std::shared_ptr<Exchange>& ex, const std::string& text, int status, const std::string& id) {
+    settle_direct();
     if (closed_ || ex != current_ || ex->done) return;
     ex->done = true;
     if (ex->streaming || !ex->json_ok) {
@@ -727,6 +747,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // event stream if it was not one, says when to come back, and ends; the exchange stays in
   // its channel, detached, its events kept for the client's GET with Last-Event-ID (strand).
   void let_go(const std::shared_ptr<Exchange>& ex, std::chrono::milliseconds retry) {
+    settle_direct();
     if (closed_ || ex != current_ || ex->done || !ex->sse_ok) return;
     auto channel = ex->channel.lock();
     if (!channel) return;
@@ -749,6 +770,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // `prime_id` is given.
   void event(const std::shared_ptr<Exchange>& ex, const std::string& text, const std::string& id,
              const std::string& prime_id) {
+    settle_direct();
     if (closed_ || ex != current_ || ex->done) return;
     if (!ex->streaming) {
       if (!ex->sse_ok) return;  // JSON only: the notification has nowhere to go
@@ -761,6 +783,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // `ex` gets no answer (its session ended, or it was cancelled): an event stream ends
   // cleanly, a request still waiting for JSON loses its connection.
   void drop(const std::shared_ptr<Exchange>& ex) {
+    settle_direct();
     if (closed_ || ex != current_ || ex->done) return;
     if (ex->streaming) {
       ex->done = true;
@@ -775,6 +798,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // detached from its channel and, where nobody else can, cancelled (strand).
   void close() {
     if (closed_) return;
+    (void)direct_answered();  // no handler thread writes to the connection from here on
     closed_ = true;
     self_.reset();
     heartbeat_.cancel();
@@ -816,6 +840,29 @@ class Peer : public std::enable_shared_from_this<Peer> {
   virtual void watch() = 0;
   // close(): the transport's part (strand).
   virtual void close_io() = 0;
+  // `ex` is about to be dispatched: the transport may let the handler thread that answers it
+  // write the answer itself (answer_direct), sparing the hand-off back to this strand. An
+  // offer lasts until settle_direct() or direct_answered() on the strand ends it.
+  virtual void offer_direct(const std::shared_ptr<Exchange>& ex) { (void)ex; }
+
+  // Ends the offer of the current exchange to handler threads (strand): true when one of them
+  // answered it (it is done; the caller ends the exchange), false when none did (from now on
+  // the answer is posted to the strand, as without an offer) or there was no offer.
+  bool direct_answered() {
+    if (!offered_) return false;
+    offered_ = false;
+    std::lock_guard lk(direct_m_);
+    if (!direct_ex_) return false;
+    const bool sent = direct_sent_ && direct_ex_ == current_ && !direct_ex_->done;
+    if (sent) direct_ex_->done = true;
+    direct_ex_.reset();
+    direct_sent_ = false;
+    return sent;
+  }
+  // The strand runs for this connection: an exchange a handler thread answered ends here.
+  void settle_direct() {
+    if (direct_answered()) end_exchange();
+  }
   // The client's verified TLS certificate (mTLS), when the transport has one.
   [[nodiscard]] virtual const ClientCertificate* client_certificate() const { return nullptr; }
 
@@ -1320,7 +1367,9 @@ class Peer : public std::enable_shared_from_this<Peer> {
         return;
       }
     watch();
-    // Answers (even immediate ones) come back through the gate, posted to this strand.
+    offer_direct(ex);
+    // Answers (even immediate ones) come back through the gate, posted to this strand, or are
+    // written by the handler thread where the connection offered it.
     host_.server->dispatch(channel, id, method, std::move(params), auth_);
   }
 
@@ -1442,6 +1491,14 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // pointer. close() lets go; stop() closes every client before the io_context goes.
   std::shared_ptr<Peer> self_;
   bool closed_ = false;
+  // The exchange offered to handler threads (offer_direct), and whether one answered it; the
+  // descriptor they write to. A handler thread writes only under direct_m_ and while the
+  // offer stands, so the strand's close (which ends the offer first) never races a write.
+  std::mutex direct_m_;
+  std::shared_ptr<Exchange> direct_ex_;
+  bool direct_sent_ = false;
+  int direct_fd_ = -1;
+  bool offered_ = false;  // strand only: an offer may stand
 };
 
 // ------------------------------------------------------------------ TLS (HttpServerOptions::tls)
@@ -1646,6 +1703,8 @@ class BeastConn final : public Peer {
       return close();
     }
     buf_.commit(n);
+    // A handler thread answered (answer_direct): the next request is here, or being read.
+    if (direct_answered()) return end_exchange();
     // The client pipelined its next request: it is still there. Stop watching, so that the
     // next request is parsed from the buffer as soon as this exchange ends.
     if (read_next_) {
@@ -1762,6 +1821,65 @@ class BeastConn final : public Peer {
     });
   }
 
+  // Offered when nothing else can go out on the connection until the answer: a plain TCP
+  // keep-alive connection answering with JSON, nothing being written, and the watching read
+  // out (whose completion, the client's next request or its leaving, settles the exchange on
+  // the strand). The idle deadline runs meanwhile, so that a connection whose answer went
+  // out this way still times out; while the answer is not there it only waits again.
+  void offer_direct(const std::shared_ptr<Exchange>& ex) override {
+    if constexpr (!kTls) {
+      if (closed_ || !reading_ || read_next_ || !keep_alive_ || !chunked_ || writing_ || !out_.empty() ||
+          !ex->json_ok || ex->streaming)
+        return;
+      {
+        std::lock_guard lk(direct_m_);
+        direct_ex_ = ex;
+        direct_sent_ = false;
+        direct_fd_ = socket().native_handle();
+      }
+      offered_ = true;
+      ex->direct = true;
+      arm(host_.opt.connection_idle_timeout, Timer::idle);
+    } else {
+      (void)ex;
+    }
+  }
+
+  // A handler thread (any thread): the answer goes out with a non-blocking send; what does
+  // not fit in the socket's buffer now is handed to the strand, which writes it in order.
+  bool answer_direct(const std::shared_ptr<Exchange>& ex, const std::string& text, int status) override {
+    if constexpr (!kTls) {
+      std::unique_lock lk(direct_m_);
+      if (direct_ex_ != ex || direct_sent_) return false;
+      std::string bytes = head(status, "application/json", text.size(), ex->headers);
+      bytes += text;
+      std::size_t off = 0;
+      while (off < bytes.size()) {
+        const ssize_t n = ::send(direct_fd_, bytes.data() + off, bytes.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) off += static_cast<std::size_t>(n);
+        else if (n < 0 && errno == EINTR) continue;
+        else break;
+      }
+      if (off == bytes.size()) {
+        direct_sent_ = true;
+        return true;
+      }
+      direct_ex_.reset();  // the strand takes it from here
+      lk.unlock();
+      bytes.erase(0, off);
+      asio::post(executor(), [self = self(), ex, rest = std::move(bytes)]() mutable {
+        if (self->closed_ || ex != self->current_ || ex->done) return;
+        ex->done = true;
+        self->enqueue(std::move(rest));
+        self->end_exchange();
+      });
+      return true;
+    } else {
+      (void)ex, (void)text, (void)status;
+      return false;
+    }
+  }
+
   void close_io() override {
     timer_.cancel();
     beast::error_code ignored;
@@ -1794,6 +1912,12 @@ class BeastConn final : public Peer {
       self->timer_waiting_ = false;
       if (ec || self->closed_ || self->deadline_ == std::chrono::steady_clock::time_point::max()) return;
       if (std::chrono::steady_clock::now() < self->deadline_) return self->wait_timer();
+      if (self->offered_) {  // an exchange offered to handler threads (offer_direct)
+        self->settle_direct();  // answered: the next request is awaited, its idle deadline armed anew
+        if (self->closed_ || self->timer_waiting_) return;
+        // Still waiting for its answer (posted to the strand from now on): no idle deadline meanwhile.
+        if (self->current_ && !self->current_->done) return self->arm({}, Timer::none);
+      }
       self->close();  // idle, or lingered long enough
     });
   }
@@ -1911,13 +2035,23 @@ class MountedConn final : public Peer {
 
 template <class F>
 bool Gate::post(const std::weak_ptr<Peer>& conn, F fn) {
-  std::lock_guard lk(m);
+  std::shared_lock lk(m);
   if (!open) return false;
   auto c = conn.lock();
   if (!c) return false;
   auto ex = c->executor();
   asio::post(ex, [c = std::move(c), fn = std::move(fn)]() mutable { fn(*c); });
   return true;
+}
+
+bool Gate::answer_direct(const std::shared_ptr<Exchange>& ex, const std::string& text, int status) {
+  std::shared_lock lk(m);
+  if (!open) return true;
+  auto c = ex->conn.lock();
+  if (!c) return true;
+  // `c` is let go under the gate: if it is the last owner, the connection ends while the
+  // io_context still lives.
+  return c->answer_direct(ex, text, status);
 }
 
 bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
@@ -1928,13 +2062,14 @@ bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
     auto it = pending_.find(about.dump());
     if (it == pending_.end() || !it->second->attached || !it->second->prime) return false;
     ex = it->second;
+    ex->direct = false;  // its answer follows the stream's end (let_go), on the strand
   }
   gate_->post(ex->conn, [ex, retry](Peer& c) { c.let_go(ex, retry); });
   return true;
 }
 
 void Channel::respond(const json& id, Result<json> r) {
-  std::lock_guard lk(xm_);  // the answer is kept and sent in the order of the stream's events
+  std::unique_lock lk(xm_);  // the answer is kept and sent in the order of the stream's events
   auto it = pending_.find(id.dump());
   if (it == pending_.end()) return;  // the client left, or the session ended
   auto ex = std::move(it->second);
@@ -1976,6 +2111,14 @@ void Channel::respond(const json& id, Result<json> r) {
     for (const auto& a : ex->batch_answers) all += (all.size() > 1 ? "," : "") + a;
     all += "]";
     gate_->post(ex->conn, [ex, all = std::move(all)](Peer& c) { c.answer(ex, all, 200, {}); });
+    return;
+  }
+  if (ex->direct && !ex->sse) {
+    // No event went out on it, and no longer registered, nothing else reaches it: the
+    // handler thread writes the answer itself where the connection still offers it.
+    lk.unlock();
+    if (gate_->answer_direct(ex, text, status)) return;
+    gate_->post(ex->conn, [ex, text = std::move(text), status](Peer& c) { c.answer(ex, text, status, {}); });
     return;
   }
   std::string event_id = ex->sse || !ex->json_ok ? keep(*ex, text) : std::string();
@@ -2458,7 +2601,7 @@ void HttpHost::stop() {
     d.stopped = true;
   }
   {
-    std::lock_guard lk(d.gate->m);
+    std::unique_lock lk(d.gate->m);
     d.gate->open = false;  // handlers' late answers are dropped from now on
   }
   {

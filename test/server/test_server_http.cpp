@@ -1651,3 +1651,53 @@ TEST_CASE("server over HTTP: an idle keep-alive connection is closed after conne
   CHECK(waited >= 200ms);
   CHECK(waited < 3s);
 }
+
+TEST_CASE("server over HTTP: answers written by handler threads: a large one, pipelined requests, then more on one connection") {
+  // A JSON answer goes out from the handler thread while the connection waits for it; what
+  // does not fit in the socket's buffer, and a next request already sent, are the I/O
+  // thread's again. Every answer arrives whole and in order.
+  mcp::HttpServerOptions opt;
+  opt.max_body_bytes = 16u << 20;
+  Hosted h(opt);
+  RawConn c(h.port);
+  const std::string big(6u << 20, 'x');  // larger than a loopback socket's buffer
+  const auto call = [](int id, const std::string& text) {
+    return modern_request(id, "tools/call", {{"name", "echo"}, {"arguments", {{"text", text}}}});
+  };
+  const auto text_of = [](const RawResponse& r) -> std::string {
+    const json j = r.body_json();
+    return j.is_object() && j.contains("result") ? j["result"]["content"][0].value("text", "") : std::string("?");
+  };
+  REQUIRE(c.send(modern_post_text(call(1, big))));
+  auto r = c.read(20000);
+  REQUIRE(r.complete);
+  CHECK(r.status == 200);
+  CHECK(r.body_json()["id"] == 1);
+  CHECK(text_of(r) == big);
+  // Two requests in one write: the second is read while the first is handled.
+  REQUIRE(c.send(modern_post_text(call(2, "two")) + modern_post_text(call(3, "three"))));
+  for (const auto& [id, want] : {std::pair{2, "two"}, std::pair{3, "three"}}) {
+    CAPTURE(id);
+    r = c.read();
+    REQUIRE(r.complete);
+    CHECK(r.body_json()["id"] == id);
+    CHECK(text_of(r) == want);
+  }
+  // Error answers (an unknown method: 404 in 2026-07-28; an unknown tool) go the same way,
+  // and the connection goes on.
+  REQUIRE(c.send(modern_post_text(modern_request(4, "no/such"))));
+  r = c.read();
+  REQUIRE(r.complete);
+  CHECK(r.status == 404);
+  CHECK(r.body_json()["id"] == 4);
+  REQUIRE(c.send(modern_post_text(modern_request(5, "tools/call", {{"name", "no_such_tool"}}))));
+  r = c.read();
+  REQUIRE(r.complete);
+  CHECK(r.body_json()["error"]["code"] == -32602);
+  for (int i = 6; i < 106; ++i) {
+    REQUIRE(c.send(modern_post_text(call(i, std::to_string(i)))));
+    r = c.read();
+    REQUIRE(r.complete);
+    CHECK(text_of(r) == std::to_string(i));
+  }
+}
