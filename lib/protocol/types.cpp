@@ -230,29 +230,30 @@ namespace detail {
 void call_tool_result_from(json&& j, CallToolResult& v) {
   if (!j.is_object()) throw json::type_error::create(302, "tool result is not an object", &j);
   v.content.clear();
-  auto c = j.find(std::string_view("content"));
-  if (c != j.end() && c->is_array()) {
-    auto& blocks = c->get_ref<json::array_t&>();
-    v.content.reserve(blocks.size());
-    for (auto& b : blocks) content_block_from(std::move(b), v.content.emplace_back());
-    blocks.clear();  // moved from: an erase with items left would allocate nlohmann's destroy stack
-    j.erase(c);
-  }
-  auto sc = j.find(std::string_view("structuredContent"));
-  if (sc != j.end()) {
-    v.structured_content = std::move(*sc);
-    j.erase(sc);
-  } else {
-    v.structured_content.reset();
-  }
-  auto ie = j.find(std::string_view("isError"));
-  v.is_error = ie != j.end() && ie->is_boolean() && ie->get<bool>();
-  auto m = j.find(std::string_view("_meta"));
-  if (m != j.end()) {
-    v.meta = std::move(*m);
-    j.erase(m);
-  } else {
-    v.meta = json();
+  v.structured_content.reset();
+  v.is_error = false;
+  v.meta = json();
+  // One pass over the members (a result has few) rather than a lookup per field: about 500
+  // instructions fewer per tool result (callgrind). What is held elsewhere leaves `raw`.
+  auto& members = j.get_ref<json::object_t&>();
+  for (auto it = members.begin(); it != members.end();) {
+    const std::string_view k = it->first;  // compared without a strlen per test
+    json& m = it->second;
+    if (k == "content" && m.is_array()) {
+      auto& blocks = m.get_ref<json::array_t&>();
+      v.content.reserve(blocks.size());
+      for (auto& b : blocks) content_block_from(std::move(b), v.content.emplace_back());
+      blocks.clear();  // moved from: an erase with items left would allocate nlohmann's destroy stack
+    } else if (k == "structuredContent") {
+      v.structured_content = std::move(m);
+    } else if (k == "_meta") {
+      v.meta = std::move(m);
+    } else {
+      if (k == "isError") v.is_error = m.is_boolean() && m.get<bool>();
+      ++it;
+      continue;
+    }
+    it = members.erase(it);
   }
   v.raw = std::move(j);
 }
