@@ -107,7 +107,8 @@ void from_json(const json& j, Skill& v) {
     sf.uri = fu->get<std::string>();
     if (fd == f.end() || !fd->is_string() || !well_formed_digest(fd->get<std::string>()))
       invalid(sf.uri + ": 'digest' is not sha256: and 64 lowercase hex digits");
-    if (fs == f.end() || !fs->is_number_unsigned()) invalid(sf.uri + ": 'size' is not a non-negative integer");
+    if (fs == f.end() || !fs->is_number_integer() || (!fs->is_number_unsigned() && fs->get<std::int64_t>() < 0))
+      invalid(sf.uri + ": 'size' is not a non-negative integer");
     sf.digest = fd->get<std::string>();
     sf.size = fs->get<std::uint64_t>();
     if (sf.uri.compare(0, prefix.size(), prefix) != 0 || sf.uri.size() == prefix.size())

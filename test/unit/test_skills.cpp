@@ -172,7 +172,7 @@ TEST_CASE("skills: frontmatter YAML as JSON") {
       "esc: \"tab\\there \\u00e9\"\n"
       "'quoted key': 'it''s'\n");
   REQUIRE(r);
-  CHECK(*r == json::parse(R"({
+  const json expected = json::parse(R"J({
     "name": "pdf", "description": "Extract, fill and more", "license": "Apache-2.0",
     "metadata": {"version": "2.1.0", "n": 3, "f": 1.5, "yes": true, "nothing": null,
                  "tags": ["pdf", "forms, fields", 7], "map": {"a": 1, "b": ["x"]}},
@@ -182,7 +182,8 @@ TEST_CASE("skills: frontmatter YAML as JSON") {
     "folded": "a b\nc",
     "long": "this plain scalar goes on",
     "esc": "tab\there é",
-    "quoted key": "it's"})"));
+    "quoted key": "it's"})J");
+  CHECK(*r == expected);
   CHECK(fm("name: a\ndescription: b\n")->at("name") == "a");
   // CRLF and a BOM.
   CHECK(mcp::parse_skill_frontmatter("\xEF\xBB\xBF---\r\nname: a\r\ndescription: b\r\n---\r\n"));
