@@ -101,7 +101,8 @@ class Client {
   /// A skill is identified by its server and its uri: keep both.
   /// @{
   /// The skills of every server that declares the extension (the others list nothing), keyed
-  /// by server; failing servers in `errors`. Reads no file of any skill.
+  /// by server; failing servers in `errors`. Reads no file of any skill. The servers are asked
+  /// one after the other (async_list_skills asks them all at once).
   [[nodiscard]] Partial<std::map<std::string, std::vector<Skill>>> list_skills(const RequestOptions& options = {});
   /// `skills/get` on one server.
   [[nodiscard]] Result<Skill> get_skill(const std::string& server, const std::string& uri,

@@ -490,9 +490,17 @@ void Client::post(const std::shared_ptr<Impl>& impl, std::function<void()> task)
 Partial<std::map<std::string, std::vector<Skill>>> Client::list_skills(const RequestOptions& options) {
   using Out = std::map<std::string, std::vector<Skill>>;
   if (!impl_) return moved_from_partial<Out>();
-  // The servers are asked side by side (as the asynchronous listing does); this thread waits.
-  auto out = async_list_skills(options, use_future).get();
-  return out ? std::move(*out) : moved_from_partial<Out>();
+  // One server after the other, on this thread: waiting here for completions that a
+  // ClientConfig::executor runs could deadlock a caller on that executor. (async_list_skills
+  // asks every server at once.)
+  Partial<Out> out;
+  for (const auto& [name, s] : impl_->sessions) {
+    auto r = s->list_skills(options);
+    if (r) out.value.emplace(name, std::move(*r));
+    else if (detail::lists_nothing(r.error())) out.value.emplace(name, std::vector<Skill>{});
+    else out.errors.emplace(name, std::move(r.error()));
+  }
+  return out;
 }
 
 Result<Skill> Client::get_skill(const std::string& server, const std::string& uri, const RequestOptions& options) {

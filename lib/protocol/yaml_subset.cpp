@@ -10,7 +10,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <regex>
 #include <stdexcept>
 
 namespace mcp::detail {
@@ -135,21 +134,54 @@ json plain(const std::string& v, int line) {
   char c = v[0];
   if (c == '&' || c == '*' || c == '!') refuse(line, "anchors, aliases and tags are not read");
   if (c == '%' || c == '@' || c == '`') refuse(line, std::string("a plain scalar cannot start with ") + c);
-  static const std::regex dec("[-+]?[0-9]+"), oct("0o[0-7]+"), hex("0x[0-9a-fA-F]+"),
-      flt("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?"), inf("[-+]?\\.(inf|Inf|INF)"),
-      nan("\\.(nan|NaN|NAN)");
+  // Hand-written, not std::regex: libstdc++'s recurses per character and a server controls
+  // the length.
+  auto all = [](std::string_view t, auto pred) {
+    if (t.empty()) return false;
+    for (char ch : t)
+      if (!pred(ch)) return false;
+    return true;
+  };
+  auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+  std::string_view body = v;
+  if (body[0] == '-' || body[0] == '+') body.remove_prefix(1);
   auto integer = [&](const std::string& digits, int base) -> json {
     errno = 0;
-    char* end = nullptr;
-    long long x = std::strtoll(digits.c_str(), &end, base);
+    long long x = std::strtoll(digits.c_str(), nullptr, base);
     if (errno == ERANGE) return std::strtod(v.c_str(), nullptr);  // as a JavaScript number would
     return x;
   };
-  if (std::regex_match(v, dec)) return integer(v, 10);
-  if (std::regex_match(v, oct)) return integer(v.substr(2), 8);
-  if (std::regex_match(v, hex)) return integer(v.substr(2), 16);
-  if (std::regex_match(v, flt)) return std::strtod(v.c_str(), nullptr);
-  if (std::regex_match(v, inf) || std::regex_match(v, nan))
+  if (all(body, digit)) return integer(v, 10);
+  if (v.size() > 2 && v[0] == '0' && v[1] == 'o' && all(std::string_view(v).substr(2), [](char ch) { return ch >= '0' && ch <= '7'; }))
+    return integer(v.substr(2), 8);
+  if (v.size() > 2 && v[0] == '0' && v[1] == 'x' &&
+      all(std::string_view(v).substr(2), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) != 0; }))
+    return integer(v.substr(2), 16);
+  // [-+]? ( . digits | digits ( . digits* )? ) ( [eE] [-+]? digits )?
+  {
+    std::size_t i = 0;
+    auto digits = [&] {
+      std::size_t b = i;
+      while (i < body.size() && digit(body[i])) ++i;
+      return i - b;
+    };
+    std::size_t mantissa = digits();
+    bool ok = true;
+    if (i < body.size() && body[i] == '.') {
+      ++i;
+      std::size_t frac = digits();
+      ok = mantissa > 0 || frac > 0;
+    } else {
+      ok = mantissa > 0;
+    }
+    if (ok && i < body.size() && (body[i] == 'e' || body[i] == 'E')) {
+      ++i;
+      if (i < body.size() && (body[i] == '-' || body[i] == '+')) ++i;
+      ok = digits() > 0;
+    }
+    if (ok && i == body.size()) return std::strtod(v.c_str(), nullptr);
+  }
+  if (body == ".inf" || body == ".Inf" || body == ".INF" || v == ".nan" || v == ".NaN" || v == ".NAN")
     refuse(line, "infinite and NaN numbers have no JSON form");
   return v;
 }

@@ -209,6 +209,13 @@ TEST_CASE("skills: frontmatter YAML as JSON") {
   CHECK(errc_of(mcp::parse_skill_frontmatter("---\nname: a\ndescription: b\n")) == mcp::Errc::invalid_frontmatter);
   CHECK(errc_of(mcp::parse_skill_frontmatter("")) == mcp::Errc::invalid_frontmatter);
 
+  // Long scalars cost no recursion (std::regex would overflow the stack on these).
+  auto long_number = fm("name: a\ndescription: b\nx: " + std::string(200000, '7') + "\ny: 1." + std::string(200000, '5') + "e3\n");
+  REQUIRE(long_number);
+  CHECK(long_number->at("x").is_number_float());
+  CHECK(long_number->at("y").is_number_float());
+  CHECK(fm("name: a\ndescription: b\nx: 0x1F\ny: 0o17\nz: -.5\nw: 1e\n")->dump() ==
+        R"({"description":"b","name":"a","w":"1e","x":31,"y":15,"z":-0.5})");
   // Deep nesting is refused, not a stack overflow.
   std::string deep = "name: a\ndescription: b\nx:\n";
   for (int i = 1; i <= 200; ++i) deep += std::string(i, ' ') + "k:\n";
