@@ -27,6 +27,13 @@ class ErrcCategory final : public std::error_category {
       case Errc::invalid_result: return "invalid result from server";
       case Errc::input_required: return "server requires input the client cannot provide";
       case Errc::tool_not_found: return "tool not found";
+      case Errc::extension_not_supported: return "extension not supported by the server";
+      case Errc::digest_mismatch: return "skill file digest mismatch";
+      case Errc::size_mismatch: return "skill file size mismatch";
+      case Errc::invalid_frontmatter: return "invalid skill frontmatter";
+      case Errc::frontmatter_mismatch: return "skill frontmatter differs from its entry";
+      case Errc::file_not_listed: return "file not listed in the skill's entry";
+      case Errc::limit_exceeded: return "skill exceeds the per-skill limits";
       case Errc::timeout: return "request timed out";
       case Errc::cancelled: return "request cancelled";
       case Errc::disconnected: return "client disconnected";

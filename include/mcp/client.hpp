@@ -97,6 +97,27 @@ class Client {
                                                    const std::map<std::string, std::string>& arguments = {},
                                                    const RequestOptions& options = {});
 
+  /// @name Skills (`io.modelcontextprotocol/skills`, mcp/skills.hpp; see Session's)
+  /// A skill is identified by its server and its uri: keep both.
+  /// @{
+  /// The skills of every server that declares the extension (the others list nothing), keyed
+  /// by server; failing servers in `errors`. Reads no file of any skill. The servers are asked
+  /// one after the other (async_list_skills asks them all at once).
+  [[nodiscard]] Partial<std::map<std::string, std::vector<Skill>>> list_skills(const RequestOptions& options = {});
+  /// `skills/get` on one server.
+  [[nodiscard]] Result<Skill> get_skill(const std::string& server, const std::string& uri,
+                                        const RequestOptions& options = {});
+  /// Load a skill of `server`: its SKILL.md, verified.
+  [[nodiscard]] Result<SkillFileContent> load_skill(const std::string& server, const Skill& skill,
+                                                    const RequestOptions& options = {});
+  /// One listed file of a skill of `server`, verified.
+  [[nodiscard]] Result<SkillFileContent> read_skill_file(const std::string& server, const Skill& skill,
+                                                         const std::string& uri, const RequestOptions& options = {});
+  /// `resources/directory/read` on one server.
+  [[nodiscard]] Result<std::vector<Resource>> read_directory(const std::string& server, const std::string& uri,
+                                                             const RequestOptions& options = {});
+  /// @}
+
   /// @name Asynchronous API
   /// The requests above without a thread waiting for them (see Session's asynchronous API and
   /// mcp/async.hpp): the last argument is a completion token, a callable taking Result<T>,
@@ -197,6 +218,45 @@ class Client {
                            std::move(cb));
         });
   }
+  /// Skills of every server that declares the extension (the Result fails only for a moved-from client).
+  template <class Token>
+  auto async_list_skills(RequestOptions options, Token&& token) {
+    using T = Partial<std::map<std::string, std::vector<Skill>>>;
+    return detail::async_start<T>(std::forward<Token>(token),
+                                  [impl = impl_, options = std::move(options)](Callback<T> cb, std::stop_token cancel) mutable {
+                                    detail::with_cancel(options, cancel, cb);
+                                    start_list(impl, std::move(options), std::move(cb));
+                                  });
+  }
+  template <class Token>
+  auto async_get_skill(std::string server, std::string uri, RequestOptions options, Token&& token) {
+    return async_on<Skill>(std::move(server), std::move(options), std::forward<Token>(token),
+                           [uri = std::move(uri)](Session& s, RequestOptions o, Callback<Skill> cb) mutable {
+                             s.async_get_skill(std::move(uri), std::move(o), std::move(cb));
+                           });
+  }
+  template <class Token>
+  auto async_load_skill(std::string server, Skill skill, RequestOptions options, Token&& token) {
+    std::string uri = skill.uri;
+    return async_read_skill_file(std::move(server), std::move(skill), std::move(uri), std::move(options),
+                                 std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_read_skill_file(std::string server, Skill skill, std::string uri, RequestOptions options, Token&& token) {
+    return async_on<SkillFileContent>(
+        std::move(server), std::move(options), std::forward<Token>(token),
+        [skill = std::move(skill), uri = std::move(uri)](Session& s, RequestOptions o, Callback<SkillFileContent> cb) mutable {
+          s.async_read_skill_file(std::move(skill), std::move(uri), std::move(o), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_read_directory(std::string server, std::string uri, RequestOptions options, Token&& token) {
+    return async_on<std::vector<Resource>>(
+        std::move(server), std::move(options), std::forward<Token>(token),
+        [uri = std::move(uri)](Session& s, RequestOptions o, Callback<std::vector<Resource>> cb) mutable {
+          s.async_read_directory(std::move(uri), std::move(o), std::move(cb));
+        });
+  }
   /// @}
 
   /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected.
@@ -221,6 +281,24 @@ class Client {
                          Callback<Partial<std::map<std::string, std::vector<ResourceTemplate>>>> done);
   static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<Partial<std::map<std::string, std::vector<Prompt>>>> done);
+  static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                         Callback<Partial<std::map<std::string, std::vector<Skill>>>> done);
+  // The session of `server` for an asynchronous call (a moved-from client, an unknown server
+  // fail), and where such an immediate failure is posted.
+  static Result<std::shared_ptr<Session>> session_of(const std::shared_ptr<Impl>& impl, const std::string& server);
+  static void post(const std::shared_ptr<Impl>& impl, std::function<void()> task);
+  // An asynchronous call on one server's session: `start(session, options, callback)`.
+  template <class T, class Token, class Start>
+  auto async_on(std::string server, RequestOptions options, Token&& token, Start start) {
+    return detail::async_start<T>(
+        std::forward<Token>(token), [impl = impl_, server = std::move(server), options = std::move(options),
+                                     start = std::move(start)](Callback<T> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          auto s = session_of(impl, server);
+          if (!s) return post(impl, [cb = std::move(cb), e = std::move(s.error())] { cb(fail(e)); });
+          start(**s, std::move(options), std::move(cb));
+        });
+  }
   static void start_read_resource(const std::shared_ptr<Impl>& impl, std::string server, std::string uri,
                                   RequestOptions options, Callback<ReadResourceResult> done);
   static void start_get_prompt(const std::shared_ptr<Impl>& impl, std::string server, std::string name,

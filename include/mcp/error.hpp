@@ -35,6 +35,14 @@ enum class Errc {
   input_required,        ///< the server needs client input and no handler can provide it
   tool_not_found,        ///< no such tool: for an application's own lookups (the library reports
                          ///< an unknown server as unknown_server, a server's refusal as rpc_error)
+  // the Skills extension (mcp/skills.hpp): content that fails verification is never returned
+  extension_not_supported = 150,  ///< the server does not declare the extension (or the setting) the call needs
+  digest_mismatch,        ///< a skill file's content does not match its entry's SHA-256 digest
+  size_mismatch,          ///< a skill file's length differs from its entry's size
+  invalid_frontmatter,    ///< a SKILL.md without a readable YAML frontmatter holding name and description
+  frontmatter_mismatch,   ///< a SKILL.md whose frontmatter differs from its entry's
+  file_not_listed,        ///< a read of a file the skill's entry does not list
+  limit_exceeded,         ///< a skill beyond the per-skill limits (512 files, 16 MiB)
   // timeout / cancelled
   timeout = 200,         ///< no reply within the configured time
   cancelled,             ///< cancelled through a std::stop_token

@@ -10,6 +10,7 @@
 #include <mcp/async.hpp>
 #include <mcp/config.hpp>
 #include <mcp/error.hpp>
+#include <mcp/skills.hpp>
 #include <mcp/types.hpp>
 
 #include <nlohmann/json.hpp>
@@ -136,6 +137,29 @@ class Session {
   /// Legacy: `resources/unsubscribe`.
   [[nodiscard]] Result<void> unsubscribe_resource(const std::string& uri, const RequestOptions& options = {});
 
+  /// @name Skills (`io.modelcontextprotocol/skills`, mcp/skills.hpp)
+  /// Listing and getting read no file of a skill; loading reads its SKILL.md, reading one file
+  /// reads that file, each verified against the entry before it is returned. A server that
+  /// does not declare the extension fails list_skills and get_skill with
+  /// Errc::extension_not_supported, as read_directory without `directoryRead: true`.
+  /// @{
+  /// `skills/list`, every page. Entries that are invalid (see from_json(json, Skill&)) are
+  /// skipped with a diagnostic: a host must not load them.
+  [[nodiscard]] Result<std::vector<Skill>> list_skills(const RequestOptions& options = {});
+  /// `skills/get`: the entry of the skill whose SKILL.md is `uri`, listed or not.
+  [[nodiscard]] Result<Skill> get_skill(const std::string& uri, const RequestOptions& options = {});
+  /// Load a skill: read its SKILL.md and verify it (limits, size, digest, frontmatter).
+  [[nodiscard]] Result<SkillFileContent> load_skill(const Skill& skill, const RequestOptions& options = {});
+  /// Read one file of a skill and verify it. A file the entry does not list is not read
+  /// (Errc::file_not_listed); the SKILL.md is verified as load_skill does.
+  [[nodiscard]] Result<SkillFileContent> read_skill_file(const Skill& skill, const std::string& uri,
+                                                         const RequestOptions& options = {});
+  /// `resources/directory/read`, every page: the direct children of a directory resource
+  /// (subdirectories have mimeType "inode/directory"). A live view: it never adds files to an
+  /// entry (read_skill_file still refuses what the entry does not list).
+  [[nodiscard]] Result<std::vector<Resource>> read_directory(const std::string& uri, const RequestOptions& options = {});
+  /// @}
+
   /// @name Asynchronous API
   /// The same requests without a thread waiting for them: the last argument is a completion
   /// token (mcp/async.hpp: a callable taking Result<T>, mcp::use_future, or an Asio token with
@@ -230,6 +254,47 @@ class Session {
                                        start_ping(impl, std::move(options), std::move(cb));
                                      });
   }
+  template <class Token>
+  auto async_list_skills(RequestOptions options, Token&& token) {
+    return detail::async_start<std::vector<Skill>>(
+        std::forward<Token>(token),
+        [impl = impl_, options = std::move(options)](Callback<std::vector<Skill>> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_list_skills(impl, std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_get_skill(std::string uri, RequestOptions options, Token&& token) {
+    return detail::async_start<Skill>(
+        std::forward<Token>(token),
+        [impl = impl_, uri = std::move(uri), options = std::move(options)](Callback<Skill> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_get_skill(impl, std::move(uri), std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_load_skill(Skill skill, RequestOptions options, Token&& token) {
+    std::string uri = skill.uri;
+    return async_read_skill_file(std::move(skill), std::move(uri), std::move(options), std::forward<Token>(token));
+  }
+  template <class Token>
+  auto async_read_skill_file(Skill skill, std::string uri, RequestOptions options, Token&& token) {
+    return detail::async_start<SkillFileContent>(
+        std::forward<Token>(token), [impl = impl_, skill = std::move(skill), uri = std::move(uri),
+                                     options = std::move(options)](Callback<SkillFileContent> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_read_skill_file(impl, std::move(skill), std::move(uri), std::move(options), std::move(cb));
+        });
+  }
+  template <class Token>
+  auto async_read_directory(std::string uri, RequestOptions options, Token&& token) {
+    return detail::async_start<std::vector<Resource>>(
+        std::forward<Token>(token),
+        [impl = impl_, uri = std::move(uri), options = std::move(options)](Callback<std::vector<Resource>> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_read_directory(impl, std::move(uri), std::move(options), std::move(cb));
+        });
+  }
   /// @}
 
   /// Close the connection (stdio: close stdin, SIGTERM, SIGKILL the process group).
@@ -272,6 +337,14 @@ class Session {
                              std::string value, nlohmann::json context, RequestOptions options,
                              Callback<nlohmann::json> done);
   static void start_ping(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<void> done);
+  static void start_list_skills(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                                Callback<std::vector<Skill>> done);
+  static void start_get_skill(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
+                              Callback<Skill> done);
+  static void start_read_skill_file(const std::shared_ptr<Impl>& impl, Skill skill, std::string uri,
+                                    RequestOptions options, Callback<SkillFileContent> done);
+  static void start_read_directory(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
+                                   Callback<std::vector<Resource>> done);
 };
 
 }  // namespace mcp

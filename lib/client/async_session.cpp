@@ -169,17 +169,17 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
 };
 
 // A listing's pages, one asynchronous request after the other.
-template <class T>
-struct AsyncListing : std::enable_shared_from_this<AsyncListing<T>> {
-  using L = detail::ListingOf<T>;
+template <class T, class L = detail::ListingOf<T>>
+struct AsyncListing : std::enable_shared_from_this<AsyncListing<T, L>> {
   std::shared_ptr<Session::Impl> impl;
   RequestOptions opt;
   Callback<std::vector<T>> done;
   detail::Pager pager;
   detail::Collect<T> collect;
 
-  AsyncListing(std::shared_ptr<Session::Impl> i, RequestOptions o, Callback<std::vector<T>> d)
-      : impl(std::move(i)), opt(std::move(o)), done(std::move(d)), pager(L::method, L::key, impl->name),
+  AsyncListing(std::shared_ptr<Session::Impl> i, RequestOptions o, Callback<std::vector<T>> d,
+               json base = json::object())
+      : impl(std::move(i)), opt(std::move(o)), done(std::move(d)), pager(L::method, L::key, impl->name, std::move(base)),
         collect(*impl, L::method) {}
 
   void page(json params) {
@@ -192,9 +192,11 @@ struct AsyncListing : std::enable_shared_from_this<AsyncListing<T>> {
   }
 };
 
-template <class T>
-void list(const std::shared_ptr<Session::Impl>& impl, RequestOptions options, Callback<std::vector<T>> done) {
-  std::make_shared<AsyncListing<T>>(impl, std::move(options), std::move(done))->page(json::object());
+template <class T, class L = detail::ListingOf<T>>
+void list(const std::shared_ptr<Session::Impl>& impl, RequestOptions options, Callback<std::vector<T>> done,
+          json base = json::object()) {
+  auto l = std::make_shared<AsyncListing<T, L>>(impl, std::move(options), std::move(done), std::move(base));
+  l->page(l->pager.first());
 }
 
 // `done` of an asynchronous request whose result `convert` turns into a T.
@@ -320,6 +322,57 @@ void Session::start_complete(const std::shared_ptr<Impl>& impl, json ref, std::s
                              json context, RequestOptions options, Callback<json> done) {
   impl->async_request("completion/complete", Impl::complete_params(ref, argument, value, context), std::move(options),
                       {}, then<json>(std::move(done), [impl](json r) { return impl->completion_result(std::move(r)); }));
+}
+
+// The Skills calls: connect if needed, check what the server declared, then as any request.
+void Session::start_list_skills(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                                Callback<std::vector<Skill>> done) {
+  start_connect(impl, options, [impl, options, done = std::move(done)](Result<ServerInfo> si) mutable {
+    if (si) {
+      if (auto d = impl->skills_declared(*si, false); !d) si = fail(d.error());
+    }
+    if (!si) return done(fail(si.error()));
+    list<Skill>(impl, std::move(options), std::move(done));
+  });
+}
+
+void Session::start_get_skill(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
+                              Callback<Skill> done) {
+  start_connect(impl, options, [impl, uri = std::move(uri), options, done = std::move(done)](Result<ServerInfo> si) mutable {
+    if (si) {
+      if (auto d = impl->skills_declared(*si, false); !d) si = fail(d.error());
+    }
+    if (!si) return done(fail(si.error()));
+    json params{{"uri", uri}};
+    impl->async_request("skills/get", std::move(params), std::move(options), {},
+                        then<Skill>(std::move(done), [impl, uri = std::move(uri)](json r) {
+                          return impl->skill_result(uri, std::move(r));
+                        }));
+  });
+}
+
+void Session::start_read_skill_file(const std::shared_ptr<Impl>& impl, Skill skill, std::string uri,
+                                    RequestOptions options, Callback<SkillFileContent> done) {
+  if (auto p = impl->skill_file_precheck(skill, uri); !p) {
+    impl->post_outcome([done = std::move(done), e = p.error()] { done(fail(e)); });
+    return;
+  }
+  json params{{"uri", uri}};
+  impl->async_request("resources/read", std::move(params), std::move(options), {},
+                      then<SkillFileContent>(std::move(done), [impl, skill = std::move(skill), uri = std::move(uri)](json r) {
+                        return impl->skill_file_result(skill, uri, std::move(r));
+                      }));
+}
+
+void Session::start_read_directory(const std::shared_ptr<Impl>& impl, std::string uri, RequestOptions options,
+                                   Callback<std::vector<Resource>> done) {
+  start_connect(impl, options, [impl, uri = std::move(uri), options, done = std::move(done)](Result<ServerInfo> si) mutable {
+    if (si) {
+      if (auto d = impl->skills_declared(*si, true); !d) si = fail(d.error());
+    }
+    if (!si) return done(fail(si.error()));
+    list<Resource, detail::DirectoryListing>(impl, std::move(options), std::move(done), json{{"uri", uri}});
+  });
 }
 
 void Session::start_ping(const std::shared_ptr<Impl>& impl, RequestOptions options, Callback<void> done) {

@@ -19,7 +19,10 @@ using nlohmann::json;
 namespace detail {
 // A server that does not implement a listing (tools/list, resources/list, ... answered with
 // -32601) lists nothing: in the listings over every server that is no error.
-static bool lists_nothing(const Error& e) { return e.rpc_code == jsonrpc::method_not_found; }
+// A server without the listing: -32601, or (skills) no declaration of the extension.
+static bool lists_nothing(const Error& e) {
+  return e.rpc_code == jsonrpc::method_not_found || e.errc() == Errc::extension_not_supported;
+}
 }  // namespace detail
 
 // ---------------------------------------------------------------- Tool
@@ -465,6 +468,65 @@ void Client::start_list(const std::shared_ptr<Impl>& impl, RequestOptions option
   list_all<Prompt>(impl->sessions, [&options](Session& s, Callback<std::vector<Prompt>> cb) {
     s.async_list_prompts(options, std::move(cb));
   }, std::move(done));
+}
+
+void Client::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
+                        Callback<Partial<std::map<std::string, std::vector<Skill>>>> done) {
+  if (!impl) return post_failure(nullptr, std::move(done), moved_from());
+  list_all<Skill>(impl->sessions, [&options](Session& s, Callback<std::vector<Skill>> cb) {
+    s.async_list_skills(options, std::move(cb));
+  }, std::move(done));
+}
+
+Result<std::shared_ptr<Session>> Client::session_of(const std::shared_ptr<Impl>& impl, const std::string& server) {
+  if (!impl) return fail(moved_from());
+  return impl->session(server);
+}
+
+void Client::post(const std::shared_ptr<Impl>& impl, std::function<void()> task) {
+  detail::RpcEngine::post_callback(impl ? impl->config.executor : nullptr, std::move(task));
+}
+
+Partial<std::map<std::string, std::vector<Skill>>> Client::list_skills(const RequestOptions& options) {
+  using Out = std::map<std::string, std::vector<Skill>>;
+  if (!impl_) return moved_from_partial<Out>();
+  // One server after the other, on this thread: waiting here for completions that a
+  // ClientConfig::executor runs could deadlock a caller on that executor. (async_list_skills
+  // asks every server at once.)
+  Partial<Out> out;
+  for (const auto& [name, s] : impl_->sessions) {
+    auto r = s->list_skills(options);
+    if (r) out.value.emplace(name, std::move(*r));
+    else if (detail::lists_nothing(r.error())) out.value.emplace(name, std::vector<Skill>{});
+    else out.errors.emplace(name, std::move(r.error()));
+  }
+  return out;
+}
+
+Result<Skill> Client::get_skill(const std::string& server, const std::string& uri, const RequestOptions& options) {
+  auto s = session(server);
+  if (!s) return fail(s.error());
+  return (*s)->get_skill(uri, options);
+}
+
+Result<SkillFileContent> Client::load_skill(const std::string& server, const Skill& skill, const RequestOptions& options) {
+  auto s = session(server);
+  if (!s) return fail(s.error());
+  return (*s)->load_skill(skill, options);
+}
+
+Result<SkillFileContent> Client::read_skill_file(const std::string& server, const Skill& skill, const std::string& uri,
+                                                 const RequestOptions& options) {
+  auto s = session(server);
+  if (!s) return fail(s.error());
+  return (*s)->read_skill_file(skill, uri, options);
+}
+
+Result<std::vector<Resource>> Client::read_directory(const std::string& server, const std::string& uri,
+                                                     const RequestOptions& options) {
+  auto s = session(server);
+  if (!s) return fail(s.error());
+  return (*s)->read_directory(uri, options);
 }
 
 void Client::start_read_resource(const std::shared_ptr<Impl>& impl, std::string server, std::string uri,

@@ -12,8 +12,11 @@ namespace mcp::detail {
 /// The pages of one listing, one after the other.
 class Pager {
  public:
-  Pager(std::string method, const char* key, std::string server)
-      : method_(std::move(method)), key_(key), server_(std::move(server)) {}
+  /// `base`: params every page's request carries (the cursor is added to them).
+  Pager(std::string method, const char* key, std::string server, nlohmann::json base = nlohmann::json::object())
+      : method_(std::move(method)), key_(key), server_(std::move(server)), base_(std::move(base)) {}
+  /// The first page's params.
+  [[nodiscard]] const nlohmann::json& first() const { return base_; }
   /// Hands the entries of page `r` to `on_item`; returns the next page's params, nullopt at the
   /// end, or why the listing failed.
   Result<std::optional<nlohmann::json>> take(Result<nlohmann::json> r,
@@ -24,6 +27,7 @@ class Pager {
   std::string method_;
   const char* key_;
   std::string server_;
+  nlohmann::json base_;
   std::set<std::string> seen_;
   int pages_ = 0;
 };
@@ -80,6 +84,16 @@ template <>
 struct ListingOf<Prompt> {
   static constexpr const char* method = "prompts/list";
   static constexpr const char* key = "prompts";
+};
+template <>
+struct ListingOf<Skill> {
+  static constexpr const char* method = "skills/list";
+  static constexpr const char* key = "skills";
+};
+/// `resources/directory/read` (its entries are Resources; its params carry the directory's uri).
+struct DirectoryListing {
+  static constexpr const char* method = "resources/directory/read";
+  static constexpr const char* key = "resources";
 };
 
 }  // namespace mcp::detail

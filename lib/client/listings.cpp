@@ -24,7 +24,9 @@ Result<std::optional<json>> Pager::take(Result<json> r, const std::function<void
   if (!nc->is_string() || !seen_.insert(nc->get<std::string>()).second)
     return failure("invalid or repeated nextCursor (pagination loop)");
   if (++pages_ >= 10000) return failure("more than 10000 pages");
-  return std::optional<json>(json{{"cursor", nc->get<std::string>()}});
+  json next = base_;
+  next["cursor"] = nc->get<std::string>();
+  return std::optional<json>(std::move(next));
 }
 
 template <class T>
@@ -38,6 +40,7 @@ void Collect<T>::add(const json& item) {
 template class Collect<Resource>;
 template class Collect<ResourceTemplate>;
 template class Collect<Prompt>;
+template class Collect<Skill>;
 
 void Collect<ToolDefinition>::add(const json& t) {
   ToolDefinition def;
@@ -76,13 +79,13 @@ using FirstPage = std::optional<Result<json>>;
 
 // Every entry of listing T, following nextCursor to the end. `first` is the first page when
 // the caller has it already.
-template <class T>
-Result<std::vector<T>> paginate(Session::Impl& impl, const RequestOptions& opt, FirstPage first) {
-  using L = detail::ListingOf<T>;
-  detail::Pager pager(L::method, L::key, impl.name);
+template <class T, class L = detail::ListingOf<T>>
+Result<std::vector<T>> paginate(Session::Impl& impl, const RequestOptions& opt, FirstPage first,
+                                json base = json::object()) {
+  detail::Pager pager(L::method, L::key, impl.name, std::move(base));
   detail::Collect<T> collect(impl, L::method);
   auto add = [&](const json& item) { collect.add(item); };
-  json params = json::object();
+  json params = pager.first();
   for (bool at_first = true;; at_first = false) {
     auto r = at_first && first ? std::move(*first) : impl.request(L::method, std::move(params), opt);
     auto next = pager.take(std::move(r), add);
@@ -161,6 +164,20 @@ Result<std::vector<ResourceTemplate>> Session::list_resource_templates(const Req
 
 Result<std::vector<Prompt>> Session::list_prompts(const RequestOptions& options) {
   return detail::SessionAccess::list_prompts(*this, options, std::nullopt);
+}
+
+Result<std::vector<Skill>> Session::list_skills(const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return fail(c.error());
+  if (auto d = impl_->skills_declared(*c->second, false); !d) return fail(d.error());
+  return paginate<Skill>(*impl_, options, std::nullopt);
+}
+
+Result<std::vector<Resource>> Session::read_directory(const std::string& uri, const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return fail(c.error());
+  if (auto d = impl_->skills_declared(*c->second, true); !d) return fail(d.error());
+  return paginate<Resource, detail::DirectoryListing>(*impl_, options, std::nullopt, json{{"uri", uri}});
 }
 
 }  // namespace mcp

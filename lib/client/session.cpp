@@ -166,6 +166,71 @@ Result<ReadResourceResult> Session::Impl::read_result(const std::string& uri, js
   return out;
 }
 
+Result<void> Session::Impl::skills_declared(const ServerInfo& si, bool directory_read) const {
+  const std::string ext(skills_extension);
+  const json* e = nullptr;
+  if (auto x = si.capabilities.find("extensions"); x != si.capabilities.end() && x->is_object())
+    if (auto it = x->find(ext); it != x->end() && it->is_object()) e = &*it;
+  if (!e)
+    return fail(Errc::extension_not_supported, "the server does not declare the " + ext + " extension", name);
+  if (directory_read) {
+    auto d = e->find("directoryRead");
+    if (d == e->end() || !d->is_boolean() || !d->get<bool>())
+      return fail(Errc::extension_not_supported,
+                  "the server does not declare directoryRead for " + ext + ": resources/directory/read is not sent",
+                  name);
+  }
+  return {};
+}
+
+Result<Skill> Session::Impl::skill_result(const std::string& uri, json r) const {
+  auto it = r.find("skill");
+  if (it == r.end()) return fail(Errc::invalid_result, "skills/get " + uri + ": result has no 'skill'", name);
+  Skill out;
+  try {
+    out = it->get<Skill>();
+  } catch (const std::exception& e) {
+    return fail(Errc::invalid_result, "skills/get " + uri + ": " + e.what(), name);
+  }
+  if (out.uri != uri)
+    return fail(Errc::invalid_result, "skills/get " + uri + ": the server answered for " + out.uri, name);
+  return out;
+}
+
+Result<void> Session::Impl::skill_file_precheck(const Skill& skill, const std::string& uri) const {
+  // Nothing is read that could not be used: a file the entry does not list, or any file of a
+  // skill beyond the limits.
+  if (skill.files && !skill.file(uri))
+    return fail(Errc::file_not_listed,
+                uri + " is not among the files of " + skill.uri + "; refresh the entry (get_skill) to read files added since",
+                name);
+  if (auto l = check_skill_limits(skill); !l) return fail(tagged(std::move(l.error()), name));
+  return {};
+}
+
+Result<SkillFileContent> Session::Impl::skill_file_result(const Skill& skill, const std::string& uri, json r) const {
+  auto read = read_result(uri, std::move(r));
+  if (!read) return fail(read.error());
+  // The item for this URI; a single item whatever its uri (servers echo it inconsistently).
+  const ResourceContents* item = nullptr;
+  for (const auto& c : read->contents)
+    if (c.uri == uri) item = &c;
+  if (!item && read->contents.size() == 1) item = &read->contents.front();
+  if (!item) return fail(Errc::invalid_result, "resources/read " + uri + ": no contents for that URI", name);
+  auto bytes = item->bytes();
+  if (!bytes) return fail(Errc::invalid_result, "resources/read " + uri + ": contents with neither text nor a valid blob", name);
+  if (skill.dynamic() && bytes->size() > SkillLimits::max_total_size)
+    return fail(Errc::limit_exceeded, uri + ": more than 16 MiB for one file of a dynamic skill; not used", name);
+  if (auto v = verify_skill_file(skill, uri, *bytes); !v) return fail(tagged(std::move(v.error()), name));
+  SkillFileContent out;
+  out.uri = uri;
+  out.mime_type = item->mime_type;
+  out.text = item->text.has_value();
+  out.bytes = std::move(*bytes);
+  out.verified = !skill.dynamic();
+  return out;
+}
+
 json Session::Impl::prompt_params(const std::string& prompt, const std::map<std::string, std::string>& arguments) {
   json params{{"name", prompt}};
   if (!arguments.empty()) params["arguments"] = arguments;
@@ -220,6 +285,27 @@ Result<ReadResourceResult> Session::read_resource(const std::string& uri, const 
   auto r = request("resources/read", json{{"uri", uri}}, options);
   if (!r) return fail(r.error());
   return impl_->read_result(uri, std::move(*r));
+}
+
+Result<Skill> Session::get_skill(const std::string& uri, const RequestOptions& options) {
+  auto c = impl_->ensure(options);
+  if (!c) return fail(c.error());
+  if (auto d = impl_->skills_declared(*c->second, false); !d) return fail(d.error());
+  auto r = request("skills/get", json{{"uri", uri}}, options);
+  if (!r) return fail(r.error());
+  return impl_->skill_result(uri, std::move(*r));
+}
+
+Result<SkillFileContent> Session::load_skill(const Skill& skill, const RequestOptions& options) {
+  return read_skill_file(skill, skill.uri, options);
+}
+
+Result<SkillFileContent> Session::read_skill_file(const Skill& skill, const std::string& uri,
+                                                  const RequestOptions& options) {
+  if (auto p = impl_->skill_file_precheck(skill, uri); !p) return fail(p.error());
+  auto r = request("resources/read", json{{"uri", uri}}, options);
+  if (!r) return fail(r.error());
+  return impl_->skill_file_result(skill, uri, std::move(*r));
 }
 
 Result<GetPromptResult> Session::get_prompt(const std::string& name, const std::map<std::string, std::string>& arguments,

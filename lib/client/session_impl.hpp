@@ -139,6 +139,12 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   static void strip_for_retry(nlohmann::json& params);
   Result<CallToolResult> tool_result(const std::string& tool, nlohmann::json r);
   Result<ReadResourceResult> read_result(const std::string& uri, nlohmann::json r) const;
+  // Skills (session.cpp): whether the server declared the extension (and directoryRead), a
+  // skills/get result, and a read skill file checked against its entry.
+  Result<void> skills_declared(const ServerInfo& si, bool directory_read) const;
+  Result<Skill> skill_result(const std::string& uri, nlohmann::json r) const;
+  Result<void> skill_file_precheck(const Skill& skill, const std::string& uri) const;
+  Result<SkillFileContent> skill_file_result(const Skill& skill, const std::string& uri, nlohmann::json r) const;
   static nlohmann::json prompt_params(const std::string& prompt, const std::map<std::string, std::string>& arguments);
   Result<GetPromptResult> prompt_result(const std::string& prompt, nlohmann::json r) const;
   static nlohmann::json complete_params(const nlohmann::json& ref, const std::string& argument,

@@ -504,6 +504,46 @@ mcp::ClientHandlers make_handlers(const std::string& scenario) {
   return h;
 }
 
+// sep-2640-client-*: the Skills extension. The server declares it and lists one skill,
+// pdf-processing (SKILL.md and references/FORMS.md). no-prefetch: the client lists and reads
+// nothing (a host fetches a file only when a skill is loaded or a file read). verify-*: the
+// client loads the skill, as a host would when the model asks for it; the SKILL.md the server
+// sends fails one check (digest, size, frontmatter), so the load must fail with that check's
+// error and FORMS.md must never be read. Had the load succeeded, every listed file would be
+// read (verified) as a host's model would, and the scenario fails on the FORMS.md read.
+int scenario_skills(Ctx& c, const std::string& scenario) {
+  auto listed = c.client.list_skills();
+  if (!listed.errors.empty()) return report(listed.errors.begin()->second, "skills/list");
+  const auto& skills = listed.value[kServer];
+  for (const auto& s : skills)
+    out("skill " + s.name + " at " + s.uri + ": " + std::to_string(s.files ? s.files->size() : 0) + " files");
+  if (skills.empty()) return fail_msg("the server lists no skill");
+  if (scenario == "sep-2640-client-no-prefetch") return kOk;
+  static const std::map<std::string, mcp::Errc> expected = {
+      {"sep-2640-client-verify-digest", mcp::Errc::digest_mismatch},
+      {"sep-2640-client-verify-size", mcp::Errc::size_mismatch},
+      {"sep-2640-client-verify-frontmatter", mcp::Errc::frontmatter_mismatch},
+  };
+  auto want = expected.find(scenario);
+  if (want == expected.end()) return fail_msg("unknown skills scenario '" + scenario + "'");
+  for (const auto& s : skills) {
+    auto loaded = c.client.load_skill(kServer, s);
+    if (!loaded) {
+      out("load_skill " + s.uri + " refused: " + loaded.error().what());
+      if (loaded.error().errc() != want->second) return report(loaded.error(), "load_skill " + s.uri);
+      continue;
+    }
+    out("loaded " + s.uri + " (" + std::to_string(loaded->bytes.size()) + " bytes)");
+    for (const auto& f : *s.files) {
+      if (f.uri == s.uri) continue;
+      auto read = c.client.read_skill_file(kServer, s, f.uri);
+      if (!read) return report(read.error(), "read_skill_file " + f.uri);
+    }
+    return fail_msg("the tampered skill " + s.uri + " was loaded");
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -573,6 +613,7 @@ int main(int argc, char** argv) {
   int rc;
   if (auto it = scenarios.find(scenario); it != scenarios.end()) rc = it->second(ctx);
   else if (scenario.rfind("auth/", 0) == 0) rc = scenario_auth(ctx, scenario);
+  else if (scenario.rfind("sep-2640-client-", 0) == 0) rc = scenario_skills(ctx, scenario);
   else {
     fail_msg("unknown scenario '" + scenario + "'");
     rc = kUsage;

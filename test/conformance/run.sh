@@ -13,8 +13,14 @@
 # Groups: stable: (none) = initialize tools_call; non-auth = every client scenario needing no OAuth.
 #         next:   (none) = modern; modern = the non-auth 2026-07-28 client scenarios, run at
 #                 2026-07-28 (+ elicitation-sep1034-client-defaults, a 2025-11-25 scenario);
-#                 non-auth = modern plus initialize, tools_call, sse-retry and
+#                 skills = the sep-2640-client-* scenarios (Skills extension);
+#                 non-auth = modern plus skills, initialize, tools_call, sse-retry and
 #                 json-schema-2020-12-preservation at 2025-11-25.
+#         both:   auth = the OAuth scenarios; auth-extensions = those the OAuth client does not
+#                 implement (none at present); all = non-auth + auth + auth-extensions: every
+#                 client scenario the suite lists (`conformance list --client`). Every run
+#                 prints the suite's client scenarios that no group holds (with the reason each
+#                 is left out, or "unexpected" for one the script does not know yet).
 #
 # Uses the Node 22 binary of test/interop; the scenario servers listen on localhost. Scenarios
 # run one at a time (sse-retry measures reconnection timing, so nothing may run beside it), and
@@ -100,7 +106,14 @@ else
          auth/dpop auth/dpop-nonce)
   # Extensions the OAuth client does not implement (none at present).
   AUTH_EXT=()
+  SKILLS=(sep-2640-client-no-prefetch sep-2640-client-verify-digest sep-2640-client-verify-size
+          sep-2640-client-verify-frontmatter)
+  NON_AUTH+=("${SKILLS[@]}")
 fi
+# Client scenarios of the suite that no group runs, with the reason (none at present; a
+# scenario listed by the suite and neither in a group nor here is reported as unexpected).
+declare -A LEFT_OUT=()
+ALL=("${NON_AUTH[@]}" "${AUTH[@]}" ${AUTH_EXT[@]+"${AUTH_EXT[@]}"})
 scenarios=()
 if [ $# -eq 0 ]; then
   scenarios=("${DEFAULT_GROUP[@]}")
@@ -110,6 +123,8 @@ else
       non-auth) scenarios+=("${NON_AUTH[@]}") ;;
       auth) scenarios+=("${AUTH[@]}") ;;
       auth-extensions) scenarios+=(${AUTH_EXT[@]+"${AUTH_EXT[@]}"}) ;;
+      all) scenarios+=("${ALL[@]}") ;;
+      skills) [ "$SUITE" = next ] || die "the skills group needs --suite next"; scenarios+=("${SKILLS[@]}") ;;
       modern) [ "$SUITE" = next ] || die "the modern group needs --suite next"; scenarios+=("${MODERN[@]}") ;;
       *) scenarios+=("$a") ;;
     esac
@@ -216,6 +231,10 @@ required_checks() {
            "json-schema-2020-12-client-additionalProperties-preserved" \
            "sep-2106-client-composition-keywords-preserved sep-2106-client-conditional-keywords-preserved" \
            "sep-2106-client-anchor-keyword-preserved" ;;
+    sep-2640-client-no-prefetch) echo "sep-2640-host-no-prefetch" ;;
+    sep-2640-client-verify-digest) echo "sep-2640-host-verify-digest" ;;
+    sep-2640-client-verify-size) echo "sep-2640-host-size-mismatch-failure" ;;
+    sep-2640-client-verify-frontmatter) echo "sep-2640-host-frontmatter-comparison" ;;
     sep-2322-client-request-state)
       echo "sep-2322-client-request-state-echoed sep-2322-client-jsonrpc-id-different" \
            "sep-2322-client-no-state-omitted sep-2322-client-parallel-isolation" \
@@ -228,6 +247,18 @@ mkdir -p "$OUT" || die "cannot create $OUT"
 conformance_lock
 
 echo "conformance suite $installed ($SUITE), client $CLIENT"
+# What the suite has that no group runs: said on every run, so a new scenario is not missed.
+declare -A in_groups=()
+for s in "${ALL[@]}"; do in_groups[${s%@*}]=1; done
+listed=$("$NODE" "$CLI" list --client 2>/dev/null | sed -n 's/^  - \([^ ]*\).*/\1/p')
+[ -n "$listed" ] || echo "warning: could not list the suite's client scenarios"
+left=0
+for s in $listed; do
+  [ -n "${in_groups[$s]:-}" ] && continue
+  left=$((left + 1))
+  echo "left out: $s (${LEFT_OUT[$s]:-unexpected: in the suite but in no group of run.sh; add it})"
+done
+echo "client scenarios in the suite: $(wc -w <<<"$listed"), in run.sh's groups: ${#in_groups[@]}, left out: $left"
 passed=0
 failed=0
 blocked=0
