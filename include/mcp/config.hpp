@@ -129,6 +129,38 @@ struct ClientHandlers {
       approve_tool_call;
 };
 
+/// W3C trace context for a request, sent in its `_meta` under the reserved keys `traceparent`,
+/// `tracestate` and `baggage` (2026-07-28 basic/index "OpenTelemetry trace context"; sent to
+/// servers of every era and transport alike). An empty member is not sent. Checked before it is
+/// sent: `traceparent` as W3C Trace Context (`00-<32 hex>-<16 hex>-<2 hex>`, ids not all zero,
+/// lower case), `tracestate` as its list of at most 32 `key=value` members, `baggage` as W3C
+/// Baggage (`key=value[;property]`, at most 8192 bytes).
+struct TraceContext {
+  std::string traceparent;  ///< e.g. `00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01`
+  std::string tracestate;   ///< e.g. `congo=t61rcWkgMzE,rojo=00f067aa0ba902b7` (sent only with a traceparent)
+  std::string baggage;      ///< e.g. `userId=alice,serverNode=DF%2028`
+};
+
+/// One request's start or end, for ClientConfig::on_request (metrics, tracing spans).
+struct RequestEvent {
+  enum class Phase { start, end };
+  /// How a request ended.
+  enum class Outcome {
+    ok,         ///< a result (a tool's `isError` result included)
+    error,      ///< any other failure: `error` says which (`error->rpc_code` for the server's code)
+    timeout,    ///< Errc::timeout
+    cancelled,  ///< Errc::cancelled (RequestOptions::stop, an Asio cancellation)
+  };
+  Phase phase = Phase::start;
+  std::uint64_t id = 0;         ///< the same at a request's start and end; unique in the process
+  std::string_view server;      ///< the configured name
+  std::string_view method;      ///< e.g. `tools/call`
+  Era era = Era::unknown;       ///< at start: as known then (unknown before the first connection)
+  std::chrono::nanoseconds duration{0};  ///< end only: from start to end
+  Outcome outcome = Outcome::ok;         ///< end only
+  const Error* error = nullptr;          ///< end only, when the outcome is not ok
+};
+
 /// One server of a client.
 struct ServerConfig {
   std::variant<StdioServerConfig, HttpServerConfig> transport;  ///< how to reach it
@@ -176,6 +208,29 @@ struct ClientConfig {
   /// function takes while it runs or destroys a task: a task may own the last reference to a
   /// session, whose closing waits for the library thread that may be handing it a task.
   std::function<void(std::function<void()>)> executor;
+  /// The current span's trace context, asked for each request as it is sent (from the thread
+  /// that sends it: the caller's, or a library thread when a connection had first to be opened
+  /// or an input round answered), with the server's name and the method. Must be thread-safe.
+  /// RequestOptions::trace, when set, is sent instead and this is not called. What it returns
+  /// is checked (see TraceContext): a malformed member is not sent (a malformed traceparent
+  /// takes its tracestate with it) and is reported through `on_diagnostic`; what it throws is
+  /// reported likewise and the request goes without trace context. Empty (default): none.
+  std::function<std::optional<TraceContext>(std::string_view server, std::string_view method)> trace_context;
+  /// Called at the start and at the end of every request the API makes (each page of a listing
+  /// and each tool call counts once, however many input rounds or retries it takes; the
+  /// handshakes do not count), with the server, method, era, and at the end its duration and
+  /// outcome. For bridging to OpenTelemetry or metrics (libmcp depends on neither). Called from
+  /// any thread, concurrently: the blocking API calls both on the calling thread; the
+  /// asynchronous API calls the start on the caller's thread and the end where the completion
+  /// runs, before it. Must be quick and thread-safe; what it throws is ignored. Empty
+  /// (default): costs nothing.
+  std::function<void(const RequestEvent&)> on_request;
+  /// Declare the tasks extension (`io.modelcontextprotocol/tasks`, 2026-07-28) on every request:
+  /// a server may then answer a tool call with a task, which the client follows (tasks/get at
+  /// the server's poll interval, input answered with tasks/update through `handlers`,
+  /// tasks/cancel on cancellation or timeout) until its result. False: not declared, and a
+  /// tool whose task support is "required" cannot be called.
+  bool tasks = true;
 };
 
 /// Parse a `{"mcpServers": {name: {command, args, env, cwd} | {url, headers}}}` document

@@ -48,6 +48,9 @@ struct RequestOptions {
   std::optional<Milliseconds> max_total_time;
   /// Skip the session's result cache (modern servers' `ttlMs`) for this request.
   bool no_cache = false;
+  /// Trace context for this request (see TraceContext), instead of ClientConfig::trace_context's.
+  /// A malformed member fails the request with Errc::invalid_argument before anything is sent.
+  std::optional<TraceContext> trace;
 };
 
 namespace detail {
@@ -75,7 +78,8 @@ class Session {
  public:
   /// Nothing is opened until the first call that needs the server. From `client` the session
   /// takes what a client's sessions share: `client_info`, `request_timeout`, `probe_timeout`,
-  /// `on_diagnostic`, `handlers`, `log_level` and `max_input_rounds` (its `id` and `servers`
+  /// `on_diagnostic`, `handlers`, `log_level`, `max_input_rounds`, `executor`, `trace_context`,
+  /// `on_request` and `tasks` (its `id` and `servers`
   /// are not used). `config` is not validated here (a constructor cannot fail): a configuration
   /// that cannot work fails the first call; `Client::create()` refuses it up front.
   Session(std::string name, ServerConfig config, ClientConfig client = {});

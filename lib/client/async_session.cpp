@@ -12,7 +12,9 @@
 #include "../protocol/json_write.hpp"
 #include "era.hpp"
 
+#include <atomic>
 #include <mutex>
+#include <optional>
 #include "session_access.hpp"
 
 namespace mcp {
@@ -48,8 +50,12 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
   // Held while `params` are lent to the engine: a reply may come (on another thread) before the
   // send returns, and its handling uses them (another try, another round).
   std::mutex sending;
+  detail::RequestSpan span;  // ClientConfig::on_request
+  bool quiet = false;        // a step of a task (AsyncTask): no events of its own
+  Clock::time_point started = Clock::now();
 
   void start() {
+    if (impl->client.on_request && !quiet) span.start(impl->client.on_request, impl->name, method, impl->era_now());
     if (params.is_null()) params = json::object();
     if (!params.is_object())
       return finish(fail(Errc::invalid_argument, method + ": params must be a JSON object", impl->name), Where::caller);
@@ -86,10 +92,19 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
 
   void send(Where w) {
     if (opt.stop.stop_requested()) return finish(fail(Errc::cancelled, method + ": cancelled", impl->name), w);
+    std::optional<TraceContext> trace;
+    if (opt.trace || impl->client.trace_context) {
+      auto t = impl->trace_for(method, opt);
+      if (!t) return finish(fail(t.error()), w);
+      trace = std::move(*t);
+    }
     bool added_meta = false;
     if (si->era == Era::modern) {
       auto m = params.find("_meta");
-      if (m == params.end()) {
+      if (m == params.end() && trace) {
+        params["_meta"] = *impl->meta.shared(si->protocol_version);
+        added_meta = true;
+      } else if (m == params.end()) {
         // As text written once per session (one copy of its bytes, not of a tree), unless the
         // engine is to add a progress token to it.
         auto text = opt.on_progress ? nullptr : impl->meta.shared_text(si->protocol_version);
@@ -101,6 +116,10 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
         if (!m->is_object()) *m = json::object();
         for (auto it = ours->begin(); it != ours->end(); ++it) (*m)[it.key()] = it.value();
       }
+    }
+    if (trace) {
+      if (!params.contains("_meta")) added_meta = true;
+      detail::put_trace(params["_meta"], *trace);  // both eras
     }
     detail::AsyncOptions a;
     a.done = [self = shared_from_this()](Result<json> r) {
@@ -123,6 +142,7 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
   void handle(Result<json> r, Where w) {
     if (r) {
       auto checked = impl->check_result(method, std::move(*r));
+      if (checked && method == "tools/call" && Session::Impl::is_task(*checked)) return follow(std::move(*checked), w);
       if (checked) {
         if (cacheable && round == 0) impl->remember(key, *checked);  // never after input rounds
         return finish(std::move(checked), w);
@@ -161,12 +181,113 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
     finish(fail(tagged(r.error(), impl->name)), w);
   }
 
+  void follow(json task, Where w);  // AsyncTask
+
   void finish(Result<json> r, Where w) {
     auto cb = std::move(done);
+    if (span.active()) {  // the end event where the completion runs, just before it
+      cb = [cb = std::move(cb), self = shared_from_this()](Result<json> r) {
+        self->span.end(self->impl->era_now(), r ? nullptr : &r.error());
+        cb(std::move(r));
+      };
+    }
     if (w == Where::engine) return cb(std::move(r));
     impl->post_outcome([cb = std::move(cb), r = std::move(r)]() mutable { cb(std::move(r)); });
   }
 };
+
+// A tools/call answered with a task, followed as follow_task (tasks.cpp) does, with timers for
+// the poll interval instead of a waiting thread; the handlers' answers on a blocking worker.
+struct AsyncTask : std::enable_shared_from_this<AsyncTask> {
+  using Clock = Session::Impl::Clock;
+  std::shared_ptr<AsyncCall> call;  // the tools/call: its finish() is the task's end
+  Clock::time_point deadline;
+  std::string task_id;
+  std::atomic<bool> over{false};
+  std::mutex m;  // guards timer, and the stop callback's installation
+  AsyncService::Timer timer;
+  std::optional<std::stop_callback<std::function<void()>>> on_stop;
+
+  void begin(json task, Where w) {
+    deadline = call->impl->task_deadline(call->opt, call->started);
+    task_id = task.value("taskId", std::string());
+    if (call->opt.stop.stop_possible()) {
+      std::lock_guard lk(m);
+      on_stop.emplace(call->opt.stop, std::function<void()>([weak = weak_from_this()] {
+                        if (auto self = weak.lock()) AsyncService::instance().post([self] { self->give_up(Errc::cancelled); });
+                      }));
+    }
+    step(std::move(task), w);
+  }
+
+  void end(Result<json> r, Where w) {
+    if (over.exchange(true)) return;
+    {
+      std::lock_guard lk(m);
+      AsyncService::instance().cancel(timer);
+    }
+    call->finish(std::move(r), w);
+  }
+
+  void give_up(Errc why) {
+    if (over.load()) return;
+    // Told to the server on a worker (it blocks), the caller answered at once.
+    AsyncService::instance().run_blocking([impl = call->impl, id = task_id, opt = call->opt] { impl->cancel_task(id, opt); });
+    end(fail(why, why == Errc::timeout ? "tools/call: task " + task_id + " did not finish in time (cancelled)"
+                                       : "tools/call: cancelled (task " + task_id + " cancelled)",
+             call->impl->name),
+        Where::worker);
+  }
+
+  void step(json task, Where w) {
+    if (over.load()) return;
+    auto s = call->impl->task_step(task);
+    if (s.kind == Session::Impl::TaskStep::done) return end(std::move(s.outcome), w);
+    if (s.kind == Session::Impl::TaskStep::input) {
+      AsyncService::instance().run_blocking([self = shared_from_this(), requests = std::move(s.requests)] {
+        auto responses = self->call->impl->task_answers(requests);
+        if (!responses) return self->end(fail(responses.error()), Where::worker);
+        self->send("tasks/update", json{{"taskId", self->task_id}, {"inputResponses", std::move(*responses)}}, Where::worker);
+      });
+      return;
+    }
+    const auto when = std::min(deadline, Clock::now() + s.wait);
+    std::lock_guard lk(m);
+    timer = AsyncService::instance().at(when, [self = shared_from_this()] {
+      if (self->call->opt.stop.stop_requested()) return self->give_up(Errc::cancelled);
+      if (Clock::now() >= self->deadline) return self->give_up(Errc::timeout);
+      self->send("tasks/get", json{{"taskId", self->task_id}}, Where::worker);
+    });
+  }
+
+  void send(std::string method, json params, Where) {
+    if (over.load()) return;
+    auto c = std::make_shared<AsyncCall>();
+    c->impl = call->impl;
+    c->method = method;
+    c->params = std::move(params);
+    c->opt = Session::Impl::task_request_options(call->opt, deadline);
+    c->quiet = true;
+    const bool update = method == "tasks/update";
+    c->done = [self = shared_from_this(), update](Result<json> r) {
+      if (!r) {
+        const Errc e = r.error().errc();
+        if (e == Errc::cancelled || e == Errc::timeout) return self->give_up(e);
+        return self->end(fail(r.error()), Where::engine);
+      }
+      // After tasks/update the task runs again: its state is asked for at once.
+      if (update) return self->step(json{{"taskId", self->task_id}, {"status", "working"}, {"pollIntervalMs", 0}}, Where::engine);
+      self->step(std::move(*r), Where::engine);
+    };
+    c->start();
+  }
+};
+
+void AsyncCall::follow(json task, Where w) {
+  auto t = std::make_shared<AsyncTask>();
+  t->call = shared_from_this();
+  t->begin(std::move(task), w);
+}
 
 // A listing's pages, one asynchronous request after the other.
 template <class T, class L = detail::ListingOf<T>>

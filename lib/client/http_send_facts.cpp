@@ -62,6 +62,7 @@ void http_send_options(const json& message, const SendOptions& given, SendOption
     if (params) {
       const std::string_view key = (method == "tools/call"sv || method == "prompts/get"sv) ? "name"sv
                                    : method == "resources/read"sv                         ? "uri"sv
+                                   : method.starts_with("tasks/"sv)                       ? "taskId"sv
                                                                                           : ""sv;
       const auto v = key.empty() ? params->end() : params->find(key);
       if (v != params->end() && v->is_string()) put("Mcp-Name", v->get_ref<const std::string&>(), true);

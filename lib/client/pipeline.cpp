@@ -13,6 +13,48 @@ using nlohmann::json;
 Result<json> Session::Impl::request_lent(std::string_view method_sv, json& current, const RequestOptions& opt,
                                          const SendOptions& send_options) {
   const std::string method(method_sv);
+  if (!client.on_request) return request_unobserved(method, current, opt, send_options);
+  detail::RequestSpan span;
+  span.start(client.on_request, name, method, era_now());
+  auto r = request_unobserved(method, current, opt, send_options);
+  span.end(era_now(), r ? nullptr : &r.error());
+  return r;
+}
+
+Era Session::Impl::era_now() const {
+  std::lock_guard lk(mutex);
+  return verdict;
+}
+
+Result<std::optional<TraceContext>> Session::Impl::trace_for(std::string_view method, const RequestOptions& opt) const {
+  if (opt.trace) {
+    TraceContext t = *opt.trace;
+    auto problems = detail::check_trace(t, false);
+    if (!problems.empty())
+      return fail(Errc::invalid_argument, std::string(method) + ": RequestOptions::trace: " + problems, name);
+    return std::optional<TraceContext>(std::move(t));
+  }
+  std::optional<TraceContext> t;
+  try {
+    t = client.trace_context(name, method);
+  } catch (const std::exception& e) {
+    diagnostic(std::string(method) + ": ClientConfig::trace_context threw (" + e.what() + "); sent without trace context");
+    return std::optional<TraceContext>();
+  } catch (...) {
+    diagnostic(std::string(method) + ": ClientConfig::trace_context threw; sent without trace context");
+    return std::optional<TraceContext>();
+  }
+  if (t) {
+    auto problems = detail::check_trace(*t, true);
+    if (!problems.empty())
+      diagnostic(std::string(method) + ": ClientConfig::trace_context: not W3C (not sent): " + problems);
+    if (t->traceparent.empty() && t->baggage.empty()) t.reset();
+  }
+  return t;
+}
+
+Result<json> Session::Impl::request_unobserved(const std::string& method, json& current, const RequestOptions& opt,
+                                               const SendOptions& send_options) {
   if (current.is_null()) current = json::object();
   // Before the cache key is made of them (json::erase throws on anything but an object).
   if (!current.is_object()) return fail(Errc::invalid_argument, method + ": params must be a JSON object", name);
@@ -23,9 +65,11 @@ Result<json> Session::Impl::request_lent(std::string_view method_sv, json& curre
     if (auto hit = cache.get(key)) return std::move(*hit);
   }
   // The whole multi round-trip sequence is bounded by max_total_time when it is set.
-  const auto overall = opt.max_total_time ? std::optional(Clock::now() + *opt.max_total_time) : std::nullopt;
+  const auto started = Clock::now();
+  const auto overall = opt.max_total_time ? std::optional(started + *opt.max_total_time) : std::nullopt;
   for (int round = 0;; ++round) {
     auto r = request_once(method, current, opt, send_options);
+    if (r && method == "tools/call" && is_task(*r)) return follow_task(std::move(*r), opt, started);
     if (r && cacheable && round == 0) remember(key, *r);  // results after input rounds are never cached
     if (r || r.error().errc() != Errc::input_required) return r;
     auto next = next_round(method, round, overall, std::move(r.error().data), current);
@@ -117,15 +161,25 @@ Result<json> Session::Impl::request_once(const std::string& method, json& params
     epoch = session_epoch;
   }
   const auto deadline = Clock::now() + request_timeout(opt);
+  std::optional<TraceContext> trace;
+  if (opt.trace || client.trace_context) {
+    auto t = trace_for(method, opt);
+    if (!t) return fail(t.error());
+    trace = std::move(*t);
+  }
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (params.is_null()) params = json::object();
     json& p = params;  // lent to the engine, and back for a second attempt
     // Our _meta for a modern request: lent from this thread's copy when the caller sent
     // none (taken back below), else merged into theirs. Lent as text, written once per
-    // session, unless the engine is to add a progress token to it.
+    // session, unless the engine is to add a progress token to it or there is trace context
+    // to add (then a copy, made here and taken out below).
     detail::MetaLoan loan;
+    const bool own_meta = trace && !p.contains(std::string_view("_meta"));
     if (si->era == Era::modern) {
-      if (!p.contains(std::string_view("_meta"))) {
+      if (own_meta) {
+        p["_meta"] = *meta.shared(si->protocol_version);
+      } else if (!p.contains(std::string_view("_meta"))) {
         auto text = opt.on_progress ? nullptr : meta.shared_text(si->protocol_version);
         if (text && !text->empty()) loan.lend_text(p, text);
         else loan.lend(p, meta.shared(si->protocol_version));
@@ -136,8 +190,10 @@ Result<json> Session::Impl::request_once(const std::string& method, json& params
         for (auto it = ours->begin(); it != ours->end(); ++it) m[it.key()] = it.value();
       }
     }
+    if (trace) detail::put_trace(p["_meta"], *trace);  // both eras
     auto r = eng->call_lent(method, p, deadline, opt.stop, send_options, progress_options(opt));
     loan.take_back(p);
+    if (own_meta && p.is_object()) p.erase("_meta");
     if (r) return check_result(method, std::move(*r));
     auto next = again(si->era, attempt, r.error(), si->protocol_version);
     if (next.kind == Again::resend) continue;
@@ -174,6 +230,8 @@ Result<json> Session::Impl::check_result(const std::string& method, json r) cons
   if (!rt->is_string()) return fail(Errc::invalid_result, method + ": resultType is not a string", name);
   const std::string_view t = rt->get_ref<const std::string&>();
   if (t == "complete") return r;
+  // The tasks extension, which every modern request declares unless ClientConfig::tasks is off.
+  if (t == "task" && client.tasks && (method == "tools/call" || method.starts_with("tasks/"))) return r;
   if (t == "input_required") {
     Error e = server_error(Errc::input_required,
                            method + ": the server needs input from the client (elicitation, sampling or "
@@ -188,6 +246,7 @@ Result<json> Session::Impl::check_result(const std::string& method, json r) cons
 Session::Impl::Flight Session::Impl::send_first(const std::string& method, const RequestOptions& opt) {
   Flight f;
   f.method = method;
+  f.span.start(client.on_request, name, method, era_now());
   json params = json::object();
   if (!opt.no_cache) {
     f.cache_key = detail::ResultCache::key(method, params);  // as request_lent keys it
@@ -204,6 +263,14 @@ Session::Impl::Flight Session::Impl::send_first(const std::string& method, const
   f.eng = std::move(conn->first);
   f.era = conn->second->era;
   if (f.era == Era::modern) params["_meta"] = *meta.shared(conn->second->protocol_version);
+  if (opt.trace || client.trace_context) {
+    auto t = trace_for(method, opt);
+    if (!t) {
+      f.done = fail(t.error());
+      return f;
+    }
+    if (*t) detail::put_trace(params["_meta"], **t);
+  }
   f.deadline = Clock::now() + request_timeout(opt);
   if (opt.stop.stop_requested()) {
     f.done = fail(Errc::cancelled, method + ": cancelled", name);
@@ -216,6 +283,13 @@ Session::Impl::Flight Session::Impl::send_first(const std::string& method, const
 }
 
 Result<json> Session::Impl::finish_first(Flight& f, const RequestOptions& opt) {
+  if (!f.span.active()) return finish_unobserved(f, opt);
+  auto r = finish_unobserved(f, opt);
+  f.span.end(era_now(), r ? nullptr : &r.error());
+  return r;
+}
+
+Result<json> Session::Impl::finish_unobserved(Flight& f, const RequestOptions& opt) {
   if (f.done) return std::move(*f.done);
   auto r = f.eng->wait(f.pending, f.deadline, opt.stop);
   if (!r) {
@@ -225,7 +299,10 @@ Result<json> Session::Impl::finish_first(Flight& f, const RequestOptions& opt) {
     const bool again =
         (f.era == Era::modern && (e.errc() == Errc::stream_broken || detail::unsupported_version_list(e))) ||
         (f.era == Era::legacy && e.errc() == Errc::session_expired);
-    if (again) return request(f.method, json::object(), opt);
+    if (again) {
+      json params = json::object();
+      return request_unobserved(f.method, params, opt, {});
+    }
     return fail(tagged(e, name));
   }
   auto checked = check_result(f.method, std::move(*r));

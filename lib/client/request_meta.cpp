@@ -57,7 +57,11 @@ json RequestMeta::capabilities() const {
 }
 
 json RequestMeta::build(const std::string& version) const {
-  json meta{{kMetaVersion, version}, {kMetaCaps, capabilities()}, {kMetaInfo, client_.client_info}};
+  json caps = capabilities();
+  // 2026-07-28 extensions are declared per request; the tasks extension (SEP-2663) is followed
+  // by the session (tasks.cpp).
+  if (client_.tasks) caps["extensions"]["io.modelcontextprotocol/tasks"] = json::object();
+  json meta{{kMetaVersion, version}, {kMetaCaps, std::move(caps)}, {kMetaInfo, client_.client_info}};
   if (!client_.log_level.empty()) meta["io.modelcontextprotocol/logLevel"] = client_.log_level;
   return meta;
 }

@@ -9,6 +9,7 @@
 #include "request_meta.hpp"
 #include "result_cache.hpp"
 #include "tool_headers.hpp"
+#include "trace_context.hpp"
 #include "transport_choice.hpp"
 
 #include <condition_variable>
@@ -100,6 +101,15 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // retry of its own without copying them.
   Result<nlohmann::json> request_lent(std::string_view method, nlohmann::json& params, const RequestOptions& opt,
                                       const SendOptions& send_options = {});
+  // request_lent without ClientConfig::on_request's events (what request_lent observes).
+  Result<nlohmann::json> request_unobserved(const std::string& method, nlohmann::json& params,
+                                            const RequestOptions& opt, const SendOptions& send_options);
+  // The trace context to send with one request: RequestOptions::trace (malformed: an error),
+  // else ClientConfig::trace_context's (malformed members dropped and reported). Call only when
+  // either is set.
+  Result<std::optional<TraceContext>> trace_for(std::string_view method, const RequestOptions& opt) const;
+  // The era as known now (for on_request's events).
+  Era era_now() const;
   Result<nlohmann::json> request_once(const std::string& method, nlohmann::json& params, const RequestOptions& opt,
                                       const SendOptions& send_options);
   Result<nlohmann::json> check_result(const std::string& method, nlohmann::json r) const;
@@ -128,9 +138,26 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
     Clock::time_point deadline;
     std::string cache_key;                       // empty: not cached (RequestOptions::no_cache)
     std::optional<Result<nlohmann::json>> done;  // settled without a reply (the cache, or a failure to send)
+    detail::RequestSpan span;                    // ClientConfig::on_request
   };
   Flight send_first(const std::string& method, const RequestOptions& opt);
   Result<nlohmann::json> finish_first(Flight& f, const RequestOptions& opt);
+  Result<nlohmann::json> finish_unobserved(Flight& f, const RequestOptions& opt);
+
+  // tasks.cpp: a tools/call answered with a task (the tasks extension), followed to its end.
+  struct TaskStep {
+    enum Kind { done, poll, input } kind = done;
+    Result<nlohmann::json> outcome = nlohmann::json();  // done: the tool's result, or why not
+    Milliseconds wait{10};                              // poll: the server's poll interval
+    nlohmann::json requests;                            // input: the task's inputRequests
+  };
+  static bool is_task(const nlohmann::json& r);  // resultType "task"
+  TaskStep task_step(const nlohmann::json& task) const;
+  Result<nlohmann::json> task_answers(const nlohmann::json& requests) const;  // the handlers' (may block)
+  static RequestOptions task_request_options(const RequestOptions& opt, Clock::time_point deadline);
+  Clock::time_point task_deadline(const RequestOptions& opt, Clock::time_point started) const;
+  void cancel_task(const std::string& task_id, const RequestOptions& opt);  // best effort, blocking
+  Result<nlohmann::json> follow_task(nlohmann::json task, const RequestOptions& opt, Clock::time_point started);
 
   // session.cpp: what the typed requests send and make of their results.
   Result<nlohmann::json> tool_call_params(std::string_view tool, nlohmann::json arguments) const;

@@ -138,7 +138,10 @@ TEST_CASE("modern requests: _meta written once per session, the same bytes as wr
   }
   const json expected_meta = {
       {"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
-      {"io.modelcontextprotocol/clientCapabilities", {{"roots", json::object()}, {"sampling", json::object()}}},
+      {"io.modelcontextprotocol/clientCapabilities",
+       {{"roots", json::object()},
+        {"sampling", json::object()},
+        {"extensions", {{"io.modelcontextprotocol/tasks", json::object()}}}}},  // ClientConfig::tasks
       {"io.modelcontextprotocol/clientInfo",
        {{"name", "meta \"test\" \\ \t\x01 caf\u00e9 \xE2\x82\xAC \xF0\x9F\x98\x80"},
         {"version", mcp::ClientConfig{}.client_info.version},

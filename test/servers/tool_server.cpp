@@ -130,6 +130,11 @@ int main(int argc, char** argv) {
                           return text(std::string(mcp::to_string(ctx.era())) + " " + ctx.protocol_version() + " " +
                                       ctx.client_info().name);
                         }}));
+  // Answers with the request's `_meta` as its structured content (trace context, ...).
+  must(server.add_tool({.name = "meta",
+                        .handler = [](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                          return text("meta", ctx.meta());
+                        }}));
   // Resources: two fixed ones and a template; prompts with arguments and completion.
   must(server.add_resource({.uri = "test://static-text", .name = "static-text", .mime_type = "text/plain",
                             .read = [](const std::string& uri, const std::map<std::string, std::string>&,
