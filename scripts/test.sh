@@ -71,7 +71,8 @@ if [ "${1:-}" != "--quick" ]; then
     meson setup build-asan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
   fi
   ninja -C build-asan test/unit_tests test/integration_tests test/interop_tests test/server_tests \
-    test/fixtures/fault_server test/fixtures/http_fault_server test/tool_server
+    test/fixtures/fault_server test/fixtures/http_fault_server test/fixtures/skills_server test/tool_server \
+    test/conformance_server
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server
   passed=$((passed + 1))
@@ -80,7 +81,8 @@ if [ "${1:-}" != "--quick" ]; then
   if [ ! -f build-tsan/build.ninja ]; then
     meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread -Db_lundef=false
   fi
-  ninja -C build-tsan test/unit_tests test/integration_tests test/server_tests test/tool_server
+  ninja -C build-tsan test/unit_tests test/integration_tests test/server_tests test/tool_server \
+    test/conformance_server test/fixtures/skills_server
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/unit_tests
   # The fixture servers are test equipment: the plain build's, so TSan watches only our code.
   MCP_FAULT_SERVER="$PWD/build/test/fixtures/fault_server" \
