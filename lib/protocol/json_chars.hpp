@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #pragma once
-// Character classes shared by the JSON reader and writer (json_read.cpp, json_write.cpp).
+// Character classes shared by the JSON reader and writer (json_read.cpp, json_write.cpp), and
+// the UTF-8 encoding the JSON and YAML readers use for escapes.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 
 namespace mcp::detail {
 
@@ -59,6 +61,25 @@ inline std::size_t utf8_sequence(unsigned char lead, unsigned char& lo, unsigned
   if (lead >= 0xF1 && lead <= 0xF3) return 4;
   if (lead == 0xF4) return hi = 0x8F, 4;
   return 0;
+}
+
+/// Appends code point `cp` (at most U+10FFFF, not a surrogate: the caller checks) as UTF-8.
+inline void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
 }
 
 }  // namespace mcp::detail

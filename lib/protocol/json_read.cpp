@@ -205,24 +205,6 @@ class Fast {
     return true;
   }
 
-  static void put_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-
   // Four hex digits after "\u"; -1 if they are not.
   long hex4() {
     if (end_ - p_ < 4) return -1;
@@ -255,7 +237,7 @@ class Fast {
     const long hi = hex4();
     if (hi < 0 || (hi >= 0xDC00 && hi <= 0xDFFF)) return false;  // a lone low surrogate
     if (hi < 0xD800 || hi > 0xDBFF) {
-      put_utf8(out, static_cast<std::uint32_t>(hi));
+      append_utf8(out, static_cast<std::uint32_t>(hi));
       return true;
     }
     // A high surrogate needs its low half right after it.
@@ -263,7 +245,7 @@ class Fast {
     p_ += 2;
     const long lo = hex4();
     if (lo < 0xDC00 || lo > 0xDFFF) return false;
-    put_utf8(out, 0x10000 + ((static_cast<std::uint32_t>(hi) - 0xD800) << 10) + (static_cast<std::uint32_t>(lo) - 0xDC00));
+    append_utf8(out, 0x10000 + ((static_cast<std::uint32_t>(hi) - 0xD800) << 10) + (static_cast<std::uint32_t>(lo) - 0xDC00));
     return true;
   }
 

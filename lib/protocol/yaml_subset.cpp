@@ -7,6 +7,8 @@
 // cannot be compared with the entry, and the host then declines the skill.
 #include "yaml_subset.hpp"
 
+#include "json_chars.hpp"
+
 #include <cmath>
 #include <cstdlib>
 #include <limits>
@@ -60,20 +62,7 @@ std::string strip_comment(const std::string& s) {
 
 void append_utf8(std::string& out, unsigned long cp, int line) {
   if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) refuse(line, "invalid escape code point");
-  if (cp < 0x80) out += static_cast<char>(cp);
-  else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  mcp::detail::append_utf8(out, static_cast<std::uint32_t>(cp));
 }
 
 // A quoted scalar starting at s[i] (the quote); i ends after the closing quote.
