@@ -26,7 +26,7 @@ namespace {
 constexpr std::size_t kNonce = 12, kTag = 16;
 constexpr unsigned char kAad[] = "mcp-cpp input state v1";
 
-std::int64_t now_ms() {
+std::int64_t epoch_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
@@ -240,7 +240,7 @@ bool Server::Impl::open_input_state(const std::shared_ptr<sd::Connection>& c, co
     json state = plain ? json::parse(*plain, nullptr, false) : json();
     if (!state.is_object() || state.value("v", 0) != 1 || !state.contains("a") || !state["a"].is_object())
       return refuse(method + ": requestState was not issued by this server, or was altered");
-    if (state.value("exp", std::int64_t{0}) < now_ms()) return refuse(method + ": requestState has expired; call again");
+    if (state.value("exp", std::int64_t{0}) < epoch_ms()) return refuse(method + ": requestState has expired; call again");
     if (state.value("m", std::string()) != method || state.value("d", std::string()) != ctx.input_digest)
       return refuse(method + ": requestState belongs to another request");
     ctx.answers = std::move(state["a"]);
@@ -260,7 +260,7 @@ json Server::Impl::input_required_result(const RequestContext::Impl& ctx) const 
   for (const auto& [k, v] : ctx.answers.items())
     if (ctx.keys.count(k)) carried[k] = v;
   json state{{"v", 1},
-             {"exp", now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(options.input_state_ttl).count()},
+             {"exp", epoch_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(options.input_state_ttl).count()},
              {"m", ctx.input_method},
              {"d", ctx.input_digest.empty() ? request_digest(ctx.input_salient) : ctx.input_digest},
              {"a", std::move(carried)}};

@@ -12,9 +12,10 @@ server="$root/build/test/fixtures/fault_server"
 cp "$root/test/consumer/meson.build" "$root/test/consumer/meson_options.txt" "$root/test/consumer/main.cpp" "$work/"
 mkdir -p "$work/subprojects"
 ln -s "$root" "$work/subprojects/mcp-cpp"
-meson setup "$work/build" "$work" --wrap-mode=nodownload -Dserver="$server" >/dev/null
-ninja -C "$work/build" >/dev/null
-meson test -C "$work/build" --print-errorlogs
+meson setup "$work/build" "$work" --wrap-mode=nodownload -Dunity=on -Dserver="$server" >/dev/null
+# Only what the consumer links (libmcp), not the subproject's other libraries.
+ninja -C "$work/build" consumer >/dev/null
+meson test -C "$work/build" --print-errorlogs --no-rebuild
 echo "consumer: subproject build OK"
 
 meson install -C "$root/build" --destdir "$work/stage" --quiet >/dev/null
