@@ -72,9 +72,9 @@ if [ "${1:-}" != "--quick" ]; then
   fi
   ninja -C build-asan test/unit_tests test/integration_tests test/interop_tests test/server_tests \
     test/fixtures/fault_server test/fixtures/http_fault_server test/fixtures/skills_server test/tool_server \
-    test/conformance_server
+    test/conformance_server test/redis_tests test/replica_worker
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server
+    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server redis
   passed=$((passed + 1))
 
   step "unit, integration and server tests under TSan"
