@@ -5,6 +5,7 @@
 #include <deque>
 #include <list>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@ using Clock = std::chrono::steady_clock;
 struct ClientLease::Entry {
   std::string tenant;
   std::shared_ptr<Client> client;
+  std::string version;  // PoolOptions::credentials_version when the client was built
   std::size_t leases = 0;
   Clock::time_point last_used = Clock::now();
   bool evicted = false;  // out of the pool; disconnected when its last lease ends
@@ -194,13 +196,29 @@ Result<ClientLease> ClientPool::acquire(const std::string& tenant) {
     lease.tenant_ = tenant;
     return lease;
   };
+  // The credentials this acquire must get (read before anything else: a client built
+  // from a later reading is newer, never older).
+  std::optional<std::string> version;
+  if (st.options.credentials_version) {
+    try {
+      version = st.options.credentials_version(tenant);
+    } catch (const std::exception& ex) {
+      return fail(Errc::pool_factory_failed,
+                  "pool credentials_version for tenant '" + tenant + "' threw: " + ex.what());
+    }
+  }
   std::unique_lock lk(st.m);
   bool counted = false;
   for (;;) {
     if (st.stopping) return fail(Errc::pool_closed, "the pool is shutting down");
     if (auto it = st.entries.find(tenant); it != st.entries.end()) {
       auto e = it->second;
-      if (e->leases == 0 && !e->client->healthy()) {
+      if (version && e->version != *version) {
+        // Rotated credentials: a new client; the old one goes when its leases end.
+        ++st.stats.evictions_rotated;
+        st.remove(e);
+        st.janitor_cv.notify_one();
+      } else if (e->leases == 0 && !e->client->healthy()) {
         // A server of this client died: rebuild rather than hand out a client that must
         // first recover.
         ++st.stats.evictions_dead;
@@ -219,8 +237,10 @@ Result<ClientLease> ClientPool::acquire(const std::string& tenant) {
       auto creation = c->second;
       st.created.wait(lk, [&] { return creation->done || st.stopping; });
       if (creation->error) return fail(*creation->error);
-      if (creation->entry && !creation->entry->evicted && st.entries.count(tenant)) return lease_for(creation->entry);
-      continue;  // created and already evicted: try again
+      if (creation->entry && !creation->entry->evicted && st.entries.count(tenant) &&
+          (!version || creation->entry->version == *version))
+        return lease_for(creation->entry);
+      continue;  // created and already evicted, or with other credentials: try again
     }
     break;
   }
@@ -258,6 +278,7 @@ Result<ClientLease> ClientPool::acquire(const std::string& tenant) {
   auto e = std::make_shared<ClientLease::Entry>();
   e->tenant = tenant;
   e->client = std::make_shared<Client>(std::move(*client));
+  e->version = version.value_or("");
   st.lru.push_front(tenant);
   e->lru = st.lru.begin();
   st.entries[tenant] = e;

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost1.81-dev
-          libboost-filesystem1.81-dev libexpected-dev doctest-dev libssl-dev)
+          libboost-filesystem1.81-dev libexpected-dev doctest-dev libssl-dev
+          libhiredis-dev redis-server)      # libmcp-redis and its tests (which start their own redis-server)
 want_npm=1
 [ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
 if [ "$want_npm" = 1 ]; then
@@ -27,6 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The package starts a system Redis where an init system runs; the tests need none (each
+  # starts its own on a loopback port), so stop and disable it when this install added it.
+  if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+    { $sudo systemctl disable --now redis-server || $sudo service redis-server stop; } >/dev/null 2>&1 || true
+  fi
 fi
 
 # Reinstalled too when a pin added later is missing (the clients the server's interop tests use).
@@ -47,6 +53,6 @@ if [ "$want_npm" = 1 ] && [ ! -d test/conformance/next/node_modules ]; then
 fi
 
 if [ ! -f build/build.ninja ]; then
-  meson setup build --wrap-mode=nodownload
+  meson setup build --wrap-mode=nodownload -Dredis=enabled
 fi
 ninja -C build

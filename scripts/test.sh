@@ -16,7 +16,7 @@ step() { echo; echo "=== [$((SECONDS - started)) s] $*"; }
 # What the sanitizer steps run: the test binaries and the servers those tests start.
 asan_targets=(test/unit_tests test/integration_tests test/interop_tests test/server_tests
   test/fixtures/fault_server test/fixtures/http_fault_server test/fixtures/skills_server
-  test/tool_server test/conformance_server)
+  test/tool_server test/conformance_server test/redis_tests test/replica_worker)
 tsan_targets=(test/unit_tests test/integration_tests test/server_tests test/tool_server
   test/conformance_server test/fixtures/skills_server)
 full=1
@@ -116,7 +116,7 @@ if [ "$full" = 1 ]; then
   wait_background_build build-asan
   ninja -C build-asan "${asan_targets[@]}"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server
+    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server redis
   passed=$((passed + 1))
 
   step "unit, integration and server tests under TSan"

@@ -80,10 +80,25 @@ struct StoredAuth {
   bool operator==(const StoredAuth&) const = default;
 };
 
+/// A held refresh lock of `TokenStore::lock_refresh`: released when destroyed.
+class TokenLock {
+ public:
+  virtual ~TokenLock() = default;
+};
+
 /// Where the provider keeps credentials. Implementations must be thread-safe.
 class TokenStore {
  public:
   virtual ~TokenStore() = default;
+  /// Serializes refreshes of `key`'s tokens among everyone sharing the store (threads and, for
+  /// shared stores, processes and replicas), so that an authorization server that rotates
+  /// refresh tokens never sees the same refresh token twice. The provider holds the lock while
+  /// it reloads the entry, refreshes (unless the entry meanwhile holds new tokens) and saves.
+  /// Waits until it gets the lock or `deadline` (then `Errc::timeout`). The default
+  /// implementation locks within this process only (per store object and key); stores shared
+  /// between processes override it.
+  [[nodiscard]] virtual Result<std::unique_ptr<TokenLock>> lock_refresh(
+      const TokenKey& key, std::chrono::steady_clock::time_point deadline);
   /// The entry for `key`, or nullopt. With an empty `key.issuer`: the most recently saved entry
   /// for `key.tenant` and `key.resource`, whatever its issuer (the provider uses that before it
   /// has talked to the server; it checks the issuer again on the first challenge).
@@ -102,7 +117,9 @@ class TokenStore {
 /// temporary file next to it and renames it over, under an exclusive `flock` on a
 /// `<path>.lock` file, so several processes can share one file; the lock file exists only
 /// while a load or save holds it (removed before the lock is released, unless the process
-/// dies meanwhile). Entries are keyed by tenant, issuer and resource.
+/// dies meanwhile). Entries are keyed by tenant, issuer and resource. Refreshes are serialized
+/// across processes by an exclusive `flock` on `<path>.refresh.lock` (one lock for the whole
+/// file, held only while a refresh runs; the kernel releases it when a holder dies).
 [[nodiscard]] std::shared_ptr<TokenStore> file_token_store(std::string path);
 
 /// Which OAuth grant the provider uses.

@@ -29,6 +29,15 @@ struct PoolOptions {
   std::size_t max_clients = 64;         ///< live clients; the least recently used idle one goes first
   Milliseconds idle_ttl{5 * 60 * 1000};  ///< an unleased client idle this long is disconnected (5 min)
   Milliseconds sweep_interval{1000};    ///< how often idle clients are checked (1 s)
+  /// Credential rotation: the version of a tenant's credentials (an API key's id or hash, a
+  /// token source's generation: any string that changes when they change). Called on every
+  /// acquire, outside the pool's lock (keep it cheap); when it differs from the version the
+  /// tenant's client was built with, that client is replaced: the acquire builds a new one
+  /// (the factory must then return the new credentials), and the old one is disconnected once
+  /// its last lease ends (calls in flight on it finish). Change the credentials the factory
+  /// reads before the version. Empty (default): no rotation; evict()
+  /// also replaces a client. An exception fails the acquire (`Errc::pool_factory_failed`).
+  std::function<std::string(const std::string& tenant)> credentials_version;
 };
 
 /// Counters since the pool was created, and its current size.
@@ -41,6 +50,7 @@ struct PoolStats {
   std::uint64_t evictions_ttl = 0;      ///< evicted because idle too long
   std::uint64_t evictions_explicit = 0; ///< evict() and clear()
   std::uint64_t evictions_dead = 0;     ///< dropped because a server connection had died
+  std::uint64_t evictions_rotated = 0;  ///< replaced because the tenant's credentials_version changed
   std::size_t live = 0;                 ///< clients in the pool
   std::size_t leased = 0;               ///< of those, with at least one lease
   std::size_t disposing = 0;            ///< evicted clients not yet disconnected (leased, or queued)

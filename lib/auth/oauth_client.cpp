@@ -128,12 +128,18 @@ Result<Credentials> OAuthProvider::credentials(const std::string& server_url, Cl
     d.issuer = cur.issuer;
     d.token_endpoint = cur.token_endpoint;
     d.resource = cur.resource;
-    auto fresh = refresh(cur, d, deadline);
+    bool store_failed = false;
+    auto fresh = refresh_shared(*st, cur, d, deadline, store_failed);
     lk.lock();
     st->busy = false;
     st->cv.notify_all();
-    if (fresh) commit(*st, *fresh);
-    else diag("proactive refresh failed: " + fresh.error().message);
+    if (fresh) {
+      st->auth = *fresh;  // saved already
+    } else if (store_failed) {
+      return fail(fresh.error());  // the store is down or slow: say so now, not after a 401
+    } else {
+      diag("proactive refresh failed: " + fresh.error().message);
+    }
   }
   Credentials c;
   c.header = header_value(st->auth);
@@ -194,6 +200,32 @@ void OAuthProvider::diag(const std::string& msg) const {
 void OAuthProvider::commit(ServerState& st, const StoredAuth& a) {
   st.auth = a;
   if (auto r = o_.store->save(key_for(st, a.issuer), a); !r) diag("token store: " + r.error().message);
+}
+
+Result<StoredAuth> OAuthProvider::refresh_shared(const ServerState& st, const StoredAuth& cur, const Discovery& d,
+                                                 Clock::time_point deadline, bool& store_failed) const {
+  const TokenKey key = key_for(st, cur.issuer);
+  auto lock = o_.store->lock_refresh(key, deadline);
+  store_failed = !lock;
+  if (!lock) return fail(lock.error());
+  auto stored = o_.store->load(key);
+  store_failed = !stored;
+  if (!stored) return fail(stored.error());
+  StoredAuth base = cur;
+  if (*stored && usable(**stored)) {
+    const StoredAuth& s = **stored;
+    if (!s.access_token.empty() && s.access_token != cur.access_token && !expired(s)) {
+      diag("the tokens were refreshed by another client sharing the store; using them");
+      return s;
+    }
+    if (!s.refresh_token.empty()) base = s;  // the latest refresh token (rotation)
+  }
+  auto fresh = refresh(base, d, deadline);
+  if (!fresh) return fail(fresh.error());
+  // Saved while the lock is held, so the next holder finds it.
+  // A failed save leaves the fresh tokens usable here; the next holder will find the old entry.
+  if (auto r = o_.store->save(key_for(st, fresh->issuer), *fresh); !r) diag("token store: " + r.error().message);
+  return fresh;
 }
 
 Result<void> OAuthProvider::check_options() const {
@@ -279,12 +311,14 @@ Result<bool> OAuthProvider::handle(ServerState& st, const AuthChallengeInfo& inf
   }
 
   if (!step_up && cur && !cur->refresh_token.empty() && cur->issuer == d->issuer) {
-    auto fresh = refresh(*cur, *d, deadline);
+    bool store_failed = false;
+    auto fresh = refresh_shared(st, *cur, *d, deadline, store_failed);
     if (fresh) {
       std::lock_guard lk(st.m);
-      commit(st, *fresh);
+      st.auth = *fresh;  // saved already
       return true;
     }
+    if (store_failed) return fail(fresh.error());
     diag("refresh failed (" + fresh.error().message + "); starting a new authorization");
   }
 

@@ -206,7 +206,9 @@ Result<StoredAuth> OAuthProvider::token_request(const Discovery& d, const Client
   a.refresh_token = str_or(j, "refresh_token");
   if (a.refresh_token.empty()) a.refresh_token = old_refresh;  // RFC 6749 6: may keep the old one
   if (auto it = j.find("expires_in"); it != j.end() && it->is_number() && it->get<double>() > 0)
-    a.expires_at = SysClock::now() + std::chrono::seconds(static_cast<std::int64_t>(it->get<double>()));
+    // Whole seconds, as stores keep it: every process sharing a store sees the same expiry.
+    a.expires_at = std::chrono::floor<std::chrono::seconds>(SysClock::now()) +
+                   std::chrono::seconds(static_cast<std::int64_t>(it->get<double>()));
   a.scope = str_or(j, "scope");
   if (a.scope.empty() && scope) a.scope = *scope;
   a.client_id = c.id;

@@ -84,6 +84,15 @@ class OAuthProvider final : public AuthProvider {
 
   // Stores new credentials (memory and store). Called with st.m held.
   void commit(ServerState& st, const StoredAuth& a);
+
+  // A refresh of `cur` under the store's refresh lock (TokenStore::lock_refresh): the entry is
+  // reloaded first, and when another provider (thread, process, replica) has refreshed it
+  // meanwhile its tokens are taken instead of presenting a refresh token it may have used up;
+  // otherwise the latest stored refresh token is presented and the result saved before the
+  // lock is released (so the caller does not save it again). `store_failed`: the error is the
+  // store's (lock, load), not the authorization server's.
+  Result<StoredAuth> refresh_shared(const ServerState& st, const StoredAuth& cur, const Discovery& d,
+                                    Clock::time_point deadline, bool& store_failed) const;
   Result<void> check_options() const;
   Result<bool> handle(ServerState& st, const AuthChallengeInfo& info, Clock::time_point deadline);
   static bool contains_view(const std::vector<std::string_view>& v, std::string_view s);

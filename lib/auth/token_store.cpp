@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Token stores of <mcp/oauth.hpp>: in memory, and a JSON file shared safely between processes
-// (mode 0600, flock on a side lock file that lives only while held, temp file + rename).
+// (mode 0600, flock on a side lock file that lives only while held, temp file + rename); the
+// default refresh lock (in-process, per store object and key).
 #include <mcp/oauth.hpp>
 
+#include "stored_auth_json.hpp"
 #include "../protocol/json_read.hpp"
 #include "../util/json_get.hpp"
 
@@ -14,8 +16,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <set>
+#include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -71,45 +77,15 @@ class MemoryStore final : public TokenStore {
 // JSON file
 
 json to_json(const Entry& e) {
-  const auto& a = e.auth;
-  json j = {{"tenant", e.key.tenant},
-            {"issuer", e.key.issuer},
-            {"resource", e.key.resource},
-            {"access_token", a.access_token},
-            {"token_type", a.token_type},
-            {"dpop_jkt", a.dpop_jkt},
-            {"refresh_token", a.refresh_token},
-            {"scope", a.scope},
-            {"client_id", a.client_id},
-            {"client_secret", a.client_secret},
-            {"token_endpoint_auth_method", a.token_endpoint_auth_method},
-            {"auth_issuer", a.issuer},
-            {"token_endpoint", a.token_endpoint},
-            {"token_resource", a.resource}};
-  if (a.expires_at)
-    j["expires_at"] = std::chrono::duration_cast<std::chrono::seconds>(a.expires_at->time_since_epoch()).count();
+  json j = {{"tenant", e.key.tenant}, {"issuer", e.key.issuer}, {"resource", e.key.resource}};
+  detail::stored_auth_to_json(e.auth, j);
   return j;
 }
 
 std::optional<Entry> from_json(const json& j) {
-  if (!j.is_object()) return std::nullopt;
-  Entry e;
-  e.key = {str_or(j, "tenant"), str_or(j, "issuer"), str_or(j, "resource")};
-  auto& a = e.auth;
-  a.access_token = str_or(j, "access_token");
-  a.token_type = str_or(j, "token_type");
-  a.dpop_jkt = str_or(j, "dpop_jkt");
-  a.refresh_token = str_or(j, "refresh_token");
-  a.scope = str_or(j, "scope");
-  a.client_id = str_or(j, "client_id");
-  a.client_secret = str_or(j, "client_secret");
-  a.token_endpoint_auth_method = str_or(j, "token_endpoint_auth_method");
-  a.issuer = str_or(j, "auth_issuer");
-  a.token_endpoint = str_or(j, "token_endpoint");
-  a.resource = str_or(j, "token_resource");
-  if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer())
-    a.expires_at = SysClock::time_point(std::chrono::seconds(it->get<std::int64_t>()));
-  return e;
+  auto a = detail::stored_auth_from_json(j);
+  if (!a) return std::nullopt;
+  return Entry{{str_or(j, "tenant"), str_or(j, "issuer"), str_or(j, "resource")}, std::move(*a)};
 }
 
 // Holds an exclusive flock on the lock file for its lifetime, and leaves no lock file behind:
@@ -128,14 +104,28 @@ class FileLock {
     ::unlink(path_.c_str());  // still ours: whoever else has it open will try again
     ::close(fd_);             // releases the lock
   }
-  Result<void> acquire(const std::string& path) {
+  // Without a deadline: waits as long as it takes; with one: polls until then (Errc::timeout).
+  Result<void> acquire(const std::string& path,
+                       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     path_ = path;
     for (;;) {
       fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
       if (fd_ < 0) return fail(Errc::io_error, "token store: cannot open lock file " + path + ": " + std::strerror(errno));
       int rc;
-      do rc = ::flock(fd_, LOCK_EX);
-      while (rc != 0 && errno == EINTR);
+      for (;;) {
+        rc = ::flock(fd_, deadline ? LOCK_EX | LOCK_NB : LOCK_EX);
+        if (rc == 0 || errno == EINTR) {
+          if (rc == 0) break;
+          continue;
+        }
+        if (!deadline || errno != EWOULDBLOCK) break;
+        if (std::chrono::steady_clock::now() >= *deadline) {
+          ::close(fd_);
+          fd_ = -1;
+          return fail(Errc::timeout, "token store: timed out waiting for the lock " + path);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       if (rc != 0) {
         const std::string why = std::strerror(errno);
         ::close(fd_);
@@ -177,6 +167,17 @@ class FileStore final : public TokenStore {
     return update([&](std::vector<Entry>& entries) {
       std::erase_if(entries, [&](const Entry& e) { return e.key == key; });
     });
+  }
+
+  // One flock for the whole file (held while a refresh runs; flock conflicts between open
+  // files of one process too, so it orders this process's threads as well).
+  Result<std::unique_ptr<TokenLock>> lock_refresh(const TokenKey&, std::chrono::steady_clock::time_point deadline) override {
+    struct Held final : TokenLock {
+      FileLock lock;
+    };
+    auto h = std::make_unique<Held>();
+    if (auto r = h->lock.acquire(path_ + ".refresh.lock", deadline); !r) return fail(r.error());
+    return std::unique_ptr<TokenLock>(std::move(h));
   }
 
  private:
@@ -264,7 +265,80 @@ class FileStore final : public TokenStore {
   std::mutex m_;  // flock is per open file description; this orders our own threads
 };
 
+// The default refresh lock: (store object, key) pairs held in this process.
+struct LocalLocks {
+  using Id = std::tuple<const void*, std::string, std::string, std::string>;
+  std::mutex m;
+  std::condition_variable cv;
+  std::set<Id> held;
+};
+
+LocalLocks& local_locks() {
+  static auto* l = new LocalLocks;  // never destroyed: a lock may be released during exit
+  return *l;
+}
+
+class LocalLock final : public TokenLock {
+ public:
+  explicit LocalLock(LocalLocks::Id id) : id_(std::move(id)) {}
+  ~LocalLock() override {
+    auto& l = local_locks();
+    std::lock_guard lk(l.m);
+    l.held.erase(id_);
+    l.cv.notify_all();
+  }
+
+ private:
+  LocalLocks::Id id_;
+};
+
 }  // namespace
+
+void detail::stored_auth_to_json(const StoredAuth& a, json& j) {
+  j["access_token"] = a.access_token;
+  j["token_type"] = a.token_type;
+  j["dpop_jkt"] = a.dpop_jkt;
+  j["refresh_token"] = a.refresh_token;
+  j["scope"] = a.scope;
+  j["client_id"] = a.client_id;
+  j["client_secret"] = a.client_secret;
+  j["token_endpoint_auth_method"] = a.token_endpoint_auth_method;
+  j["auth_issuer"] = a.issuer;
+  j["token_endpoint"] = a.token_endpoint;
+  j["token_resource"] = a.resource;
+  if (a.expires_at)
+    j["expires_at"] = std::chrono::duration_cast<std::chrono::seconds>(a.expires_at->time_since_epoch()).count();
+}
+
+std::optional<StoredAuth> detail::stored_auth_from_json(const json& j) {
+  if (!j.is_object()) return std::nullopt;
+  StoredAuth a;
+  a.access_token = str_or(j, "access_token");
+  a.token_type = str_or(j, "token_type");
+  a.dpop_jkt = str_or(j, "dpop_jkt");
+  a.refresh_token = str_or(j, "refresh_token");
+  a.scope = str_or(j, "scope");
+  a.client_id = str_or(j, "client_id");
+  a.client_secret = str_or(j, "client_secret");
+  a.token_endpoint_auth_method = str_or(j, "token_endpoint_auth_method");
+  a.issuer = str_or(j, "auth_issuer");
+  a.token_endpoint = str_or(j, "token_endpoint");
+  a.resource = str_or(j, "token_resource");
+  if (auto it = j.find("expires_at"); it != j.end() && it->is_number_integer())
+    a.expires_at = SysClock::time_point(std::chrono::seconds(it->get<std::int64_t>()));
+  return a;
+}
+
+Result<std::unique_ptr<TokenLock>> TokenStore::lock_refresh(const TokenKey& key,
+                                                            std::chrono::steady_clock::time_point deadline) {
+  auto& l = local_locks();
+  LocalLocks::Id id{this, key.tenant, key.issuer, key.resource};
+  std::unique_lock lk(l.m);
+  if (!l.cv.wait_until(lk, deadline, [&] { return !l.held.contains(id); }))
+    return fail(Errc::timeout, "token store: timed out waiting for another refresh of these tokens");
+  l.held.insert(id);
+  return std::unique_ptr<TokenLock>(std::make_unique<LocalLock>(std::move(id)));
+}
 
 std::shared_ptr<TokenStore> memory_token_store() { return std::make_shared<MemoryStore>(); }
 

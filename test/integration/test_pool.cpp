@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <thread>
 
@@ -343,4 +344,106 @@ TEST_CASE("pool: a factory's configuration is validated by Client::create: an ft
   CHECK(lease.error().errc() == mcp::Errc::invalid_config);
   CHECK(pool->stats().creation_failures == 1);
   CHECK(pool->stats().live == 0);
+}
+
+TEST_CASE("pool: rotated credentials (credentials_version) get a new client at once; calls in flight on the old one "
+          "finish, and it is disconnected when its last lease ends") {
+  Fixture fx({"--mode", "modern"});
+  constexpr int kTenants = 4;
+  std::array<std::atomic<int>, kTenants> version{};
+  auto index = [](const std::string& tenant) { return std::stoi(tenant.substr(tenant.find('-') + 1)); };
+  mcp::PoolOptions o;
+  o.factory = [&](const std::string& tenant) -> mcp::Result<mcp::ClientConfig> {
+    mcp::ClientConfig cfg;
+    mcp::HttpServerConfig h;
+    h.url = fx.url();
+    h.headers["Authorization"] = "Bearer key-" + tenant + "-v" + std::to_string(version[index(tenant)].load());
+    cfg.servers["api"].transport = h;
+    return cfg;
+  };
+  o.credentials_version = [&](const std::string& tenant) { return std::to_string(version[index(tenant)].load()); };
+  auto pool = make_pool(o);
+
+  // A call in flight on the old client while the key is rotated.
+  auto old_lease = pool->acquire("tenant-0");
+  REQUIRE(old_lease);
+  std::thread in_flight([&] {
+    auto r = (*old_lease)->call_tool("api", "sleep", {{"ms", 800}});
+    CHECK_MESSAGE(r, (r ? "" : r.error().what()));
+  });
+  std::this_thread::sleep_for(200ms);
+  version[0] = 1;
+  {
+    auto fresh = pool->acquire("tenant-0");
+    REQUIRE(fresh);
+    CHECK(&fresh->client() != &old_lease->client());
+    auto r = (*fresh)->call_tool("api", "echo", {{"message", "after rotation"}});
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    auto s = pool->stats();
+    CHECK(s.evictions_rotated == 1);
+    CHECK(s.disposing == 1);  // the old client: leased, so still connected
+    CHECK(s.live == 1);
+  }
+  in_flight.join();
+  old_lease->release();
+  CHECK(testutil::eventually([&] { return pool->stats().disposing == 0; }));
+  auto same = pool->acquire("tenant-0");  // unchanged version: the same client
+  REQUIRE(same);
+  CHECK(pool->stats().evictions_rotated == 1);
+  same->release();
+
+  // Rotations of random tenants while 6 threads call: every call made after a rotation was
+  // seen carries the new key (or a later one), never an older one, and every call succeeds.
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, errors{0};
+  std::thread rotator([&] {
+    for (int n = 0; !done; ++n) {
+      ++version[n % kTenants];
+      std::this_thread::sleep_for(15ms);
+    }
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        const std::string tenant = "tenant-" + std::to_string((t + i) % kTenants);
+        const int seen = version[index(tenant)].load();
+        auto l = pool->acquire(tenant);
+        if (!l) {
+          ++errors;
+          continue;
+        }
+        auto r = (*l)->call_tool("api", i % 5 == 0 ? "sleep" : "echo",
+                                 i % 5 == 0 ? json{{"ms", 30}, {"message", tenant + "|" + std::to_string(seen)}}
+                                            : json{{"message", tenant + "|" + std::to_string(seen)}});
+        if (r) ++ok;
+        else ++errors;
+      }
+    });
+  for (auto& th : threads) th.join();
+  done = true;
+  rotator.join();
+  CHECK(errors == 0);
+  CHECK(ok == 180);
+  CHECK(pool->stats().evictions_rotated > 1);
+  pool->clear();
+  CHECK(pool->stats().disposing == 0);
+  int checked = 0, older = 0, foreign = 0;
+  for (const auto& req : fx.requests()) {
+    if (!req["body"].is_object() || req["body"].value("method", "") != "tools/call") continue;
+    const std::string msg = req["body"]["params"]["arguments"].value("message", "");
+    const auto bar = msg.find('|');
+    if (bar == std::string::npos) continue;
+    ++checked;
+    const std::string tenant = msg.substr(0, bar), auth = req["headers"].value("authorization", "");
+    const std::string prefix = "Bearer key-" + tenant + "-v";
+    if (auth.rfind(prefix, 0) != 0) {
+      ++foreign;
+      continue;
+    }
+    if (std::stoi(auth.substr(prefix.size())) < std::stoi(msg.substr(bar + 1))) ++older;
+  }
+  CHECK(checked == 180);
+  CHECK(foreign == 0);
+  CHECK(older == 0);
 }

@@ -197,6 +197,7 @@ class TestAs {
   std::vector<std::string> token_resources;    // `resource` of each /token
   std::vector<std::string> issued_scopes;      // `scope` of each access token issued
   std::set<std::string> secrets;               // every secret handed out or received
+  std::map<std::string, std::vector<double>> refresh_times;  // subject -> when each refresh grant was made (s)
 
   TestAs() : es_(TestKey::make("ES256", "as-es-1")), rs_(TestKey::make("RS256", "as-rs-1")) {
     routes();
@@ -228,6 +229,17 @@ class TestAs {
                     const std::string& resource, int lifetime) {
     std::lock_guard lk(m);
     return mint(sub, client_id, scope, resource, lifetime);
+  }
+
+  // A refresh token as /token issues it after an authorization of `sub` (for tests that start
+  // from stored credentials).
+  std::string issue_refresh_token(const std::string& sub, const std::string& client_id, const std::string& scope,
+                                  const std::string& resource) {
+    std::lock_guard lk(m);
+    const std::string rt = random_id("refresh-");
+    secrets.insert(rt);
+    refresh_[rt] = {client_id, sub, scope, resource, {}, {}};
+    return rt;
   }
 
   // No secret of `secrets` occurs in `text` (the name of the first one that does, else "").
@@ -403,6 +415,7 @@ class TestAs {
         if (g.client_id != client) return error(res, 400, "invalid_grant", "refresh token of another client");
         if (!resource.empty() && resource != g.resource) return error(res, 400, "invalid_target", "resource differs");
         ++refresh_grants;
+        refresh_times[g.subject].push_back(now_s());
       } else {
         return error(res, 400, "unsupported_grant_type", "not supported here");
       }
