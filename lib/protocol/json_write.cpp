@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <charconv>
+#include <cstring>
 #include <cstdint>
 
 namespace mcp::detail {
@@ -71,6 +72,50 @@ void append_escaped(std::string& out, const std::string& s) {
   }
 }
 
+// The longest key or string written in one append of a stack buffer (a message's member names
+// and most of its short values): one call instead of three or four.
+constexpr std::size_t kShort = 48;
+
+bool plain(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  return plain_run(p, p + s.size()) == p + s.size();
+}
+
+// `,"key":` (the comma unless first), escaped as needed.
+void append_key(std::string& out, const std::string& k, bool first) {
+  if (k.size() <= kShort && plain(k)) {
+    char buf[kShort + 4];
+    char* q = buf;
+    if (!first) *q++ = ',';
+    *q++ = '"';
+    std::memcpy(q, k.data(), k.size());
+    q += k.size();
+    *q++ = '"';
+    *q++ = ':';
+    out.append(buf, static_cast<std::size_t>(q - buf));
+    return;
+  }
+  if (!first) out += ',';
+  out += '"';
+  append_escaped(out, k);
+  out += "\":";
+}
+
+// `"s"`, escaped as needed.
+void append_string(std::string& out, const std::string& s) {
+  if (s.size() <= kShort && plain(s)) {
+    char buf[kShort + 2];
+    buf[0] = '"';
+    std::memcpy(buf + 1, s.data(), s.size());
+    buf[s.size() + 1] = '"';
+    out.append(buf, s.size() + 2);
+    return;
+  }
+  out += '"';
+  append_escaped(out, s);
+  out += '"';
+}
+
 bool write(std::string& out, const nlohmann::json& j, int depth) {
   using t = nlohmann::json::value_t;
   switch (j.type()) {
@@ -79,11 +124,8 @@ bool write(std::string& out, const nlohmann::json& j, int depth) {
       out += '{';
       bool first = true;
       for (const auto& [k, v] : j.get_ref<const nlohmann::json::object_t&>()) {
-        if (!first) out += ',';
+        append_key(out, k, first);
         first = false;
-        out += '"';
-        append_escaped(out, k);
-        out += "\":";
         if (!write(out, v, depth)) return false;
       }
       out += '}';
@@ -102,9 +144,7 @@ bool write(std::string& out, const nlohmann::json& j, int depth) {
       return true;
     }
     case t::string:
-      out += '"';
-      append_escaped(out, j.get_ref<const std::string&>());
-      out += '"';
+      append_string(out, j.get_ref<const std::string&>());
       return true;
     case t::boolean:
       out += j.get<bool>() ? "true" : "false";
