@@ -138,3 +138,19 @@ TEST_CASE("append_json: values nested deeper than kMaxJsonWriteDepth are refused
   out.clear();
   CHECK_FALSE(mcp::detail::append_json(out, json{{"a", deep(100000)}}));  // would overflow the stack
 }
+
+TEST_CASE("append_json: keys and strings around the one-append length (48 bytes), plain or escaped") {
+  // The writer appends a short plain key or string from a stack buffer, and anything longer or
+  // needing an escape piece by piece: both must give dump's text, at every length near the limit.
+  for (std::size_t n = 0; n <= 100; ++n) {
+    const std::string plain(n, 'k');
+    for (const std::string& s : {plain, plain + "\"", "\n" + plain, plain + "\xc3\xa9", plain + "\xff"}) {
+      json o = json::object();
+      o[s] = s;
+      o["a"] = json::array({s, 1});
+      CAPTURE(n);
+      CHECK(ours(o) == theirs(o));
+      CHECK(ours(json(s)) == theirs(json(s)));
+    }
+  }
+}
