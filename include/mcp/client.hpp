@@ -44,8 +44,8 @@ class Client {
   /// identical configuration and the same id or none (see ClientConfig::refuse_duplicate).
   [[nodiscard]] static Result<Client> create(ClientConfig config);
 
-  Client(Client&&) noexcept;
-  Client& operator=(Client&&) noexcept;
+  Client(Client&&) noexcept;  ///< moves the sessions; the moved-from client fails every call
+  Client& operator=(Client&&) noexcept;  ///< ends this client's sessions as the destructor does, then takes the other's
   ~Client();  ///< disconnects
 
   /// Configured server names, sorted.

@@ -18,7 +18,7 @@ namespace mcp {
 /// A callable tool.
 class Tool {
  public:
-  Tool(std::string server, ToolDefinition definition, std::weak_ptr<Session> session);
+  Tool(std::string server, ToolDefinition definition, std::weak_ptr<Session> session);  ///< made by Client and Session listings
 
   /// The server's name in the client config.
   [[nodiscard]] const std::string& server() const noexcept { return server_; }
@@ -42,6 +42,7 @@ class Tool {
         });
   }
   template <detail::NotOptions Token>
+  /// async_call() with default RequestOptions
   auto async_call(nlohmann::json arguments, Token&& token) const {
     return async_call(std::move(arguments), RequestOptions{}, std::forward<Token>(token));
   }
