@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up and build, then the suite (unit: pure code; integration: our fixtures, real
 # processes and sockets; interop: the pinned npm servers; server: mcp::Server; cli), the same suite
-# under ASan+UBSan, the unit, integration and server tests under TSan, and the meson-subproject
-# consumer build.
+# under ASan+UBSan, the unit, integration and server tests under TSan, the consumer builds (meson
+# subproject, pkg-config, CMake package), and the reference docs (Doxygen, warnings as errors).
 #   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,10 @@ export MCP_INTEROP_DIR="$PWD/test/interop"
 passed=0
 
 step() { echo; echo "=== [$((SECONDS - started)) s] $*"; }
+
+step "reference docs: doxygen docs/Doxyfile over include/mcp, every warning an error (seconds)"
+DOXYGEN_OUTPUT="$PWD/build/docs" doxygen docs/Doxyfile
+passed=$((passed + 1))
 
 step "test suite"
 meson test -C build --print-errorlogs --num-processes 1
@@ -98,7 +102,7 @@ if [ "${1:-}" != "--quick" ]; then
   test/fuzz/run.sh 20
   passed=$((passed + 1))
 
-  step "consumer: libmcp as a meson subproject"
+  step "consumer: libmcp as a meson subproject, and installed through pkg-config and through CMake (find_package)"
   test/consumer/run.sh
   passed=$((passed + 1))
 fi
