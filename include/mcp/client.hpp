@@ -100,6 +100,7 @@ class Client {
   /// @name Skills (`io.modelcontextprotocol/skills`, mcp/skills.hpp; see Session's)
   /// A skill is identified by its server and its uri: keep both.
   /// @{
+
   /// The skills of every server that declares the extension (the others list nothing), keyed
   /// by server; failing servers in `errors`. Reads no file of any skill. The servers are asked
   /// one after the other (async_list_skills asks them all at once).

@@ -147,6 +147,7 @@ class Session {
   /// does not declare the extension fails list_skills and get_skill with
   /// Errc::extension_not_supported, as read_directory without `directoryRead: true`.
   /// @{
+
   /// `skills/list`, every page. Entries that are invalid (see from_json(json, Skill&)) are
   /// skipped with a diagnostic: a host must not load them.
   [[nodiscard]] Result<std::vector<Skill>> list_skills(const RequestOptions& options = {});
@@ -172,6 +173,7 @@ class Session {
   /// is opened on one of the library's few blocking workers, as are the slow steps of a call
   /// (a server's input requests, an expired session's new handshake).
   /// @{
+
   /// connect(), asynchronously
   template <class Token>
   auto async_connect(RequestOptions options, Token&& token) {

@@ -41,8 +41,8 @@ class Tool {
           start_call(session, server, std::move(name), std::move(arguments), std::move(options), std::move(cb));
         });
   }
-  template <detail::NotOptions Token>
   /// async_call() with default RequestOptions
+  template <detail::NotOptions Token>
   auto async_call(nlohmann::json arguments, Token&& token) const {
     return async_call(std::move(arguments), RequestOptions{}, std::forward<Token>(token));
   }
