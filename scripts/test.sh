@@ -13,8 +13,9 @@ passed=0
 
 step() { echo; echo "=== [$((SECONDS - started)) s] $*"; }
 
-step "reference docs: doxygen docs/Doxyfile over include/mcp, every warning an error (seconds)"
+step "reference docs: doxygen docs/Doxyfile over include/mcp, every warning an error (seconds); the guides' code compiles"
 DOXYGEN_OUTPUT="$PWD/build/docs" doxygen docs/Doxyfile
+docs/guide/check_snippets.sh build
 passed=$((passed + 1))
 
 step "test suite"
