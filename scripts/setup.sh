@@ -8,13 +8,15 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost1.81-dev
           libboost-filesystem1.81-dev libexpected-dev doctest-dev libssl-dev
-          libhiredis-dev redis-server)      # libmcp-redis and its tests (which start their own redis-server)
+          libhiredis-dev redis-server  # libmcp-redis and its tests (which start their own redis-server)
+          groff-base)  # groff: the mcpc-docs test renders mcpc.1
 want_npm=1
 [ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
 if [ "$want_npm" = 1 ]; then
   packages+=(clang libclang-rt-14-dev)      # the libFuzzer target (test/fuzz)
   packages+=(curl)                          # the stand-in browser of test/cli/test_mcpc_oauth.sh
   packages+=(ca-certificates)               # npm's TLS to the registry
+  packages+=(cmake doxygen)                 # test/consumer's CMake build; docs/Doxyfile
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up and build, then the suite (unit: pure code; integration: our fixtures, real
 # processes and sockets; interop: the pinned npm servers; server: mcp::Server; cli), the same suite
-# under ASan+UBSan, the unit, integration and server tests under TSan, and the meson-subproject
-# consumer build.
+# under ASan+UBSan, the unit, integration and server tests under TSan, the consumer builds (meson
+# subproject, pkg-config, CMake package), and the reference docs (Doxygen, warnings as errors).
 #   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +58,11 @@ wait_background_build() {
   fi
   echo "$1 built in the background ($(grep -c '^\[' "$1/background.log" || true) steps)"
 }
+
+step "reference docs: doxygen docs/Doxyfile over include/mcp, every warning an error (seconds); the guides' code compiles"
+DOXYGEN_OUTPUT="$PWD/build/docs" doxygen docs/Doxyfile
+docs/guide/check_snippets.sh build
+passed=$((passed + 1))
 
 step "test suite"
 meson test -C build --print-errorlogs --num-processes 1
@@ -137,7 +142,7 @@ if [ "$full" = 1 ]; then
   test/fuzz/run.sh 20
   passed=$((passed + 1))
 
-  step "consumer: libmcp as a meson subproject"
+  step "consumer: libmcp as a meson subproject, and installed through pkg-config and through CMake (find_package)"
   test/consumer/run.sh
   passed=$((passed + 1))
 fi

@@ -31,7 +31,7 @@ using Callback = std::function<void(Result<T>)>;
 
 /// The completion token for a `std::future<Result<T>>`.
 struct UseFuture {};
-inline constexpr UseFuture use_future{};
+inline constexpr UseFuture use_future{};  ///< pass as the last argument of an async_* call to get a std::future<Result<T>>
 
 namespace detail {
 

@@ -54,7 +54,7 @@ using AuthHeaders = std::vector<std::pair<std::string, std::string>>;
 /// `Errc::unauthorized` (the message says what it threw).
 class AuthProvider {
  public:
-  using Clock = std::chrono::steady_clock;
+  using Clock = std::chrono::steady_clock;  ///< the clock of token expiries
   virtual ~AuthProvider() = default;
 
   /// The value of the `Authorization` header for the next request to `server_url`

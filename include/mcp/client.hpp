@@ -44,8 +44,8 @@ class Client {
   /// identical configuration and the same id or none (see ClientConfig::refuse_duplicate).
   [[nodiscard]] static Result<Client> create(ClientConfig config);
 
-  Client(Client&&) noexcept;
-  Client& operator=(Client&&) noexcept;
+  Client(Client&&) noexcept;  ///< moves the sessions; the moved-from client fails every call
+  Client& operator=(Client&&) noexcept;  ///< ends this client's sessions as the destructor does, then takes the other's
   ~Client();  ///< disconnects
 
   /// Configured server names, sorted.
@@ -100,6 +100,7 @@ class Client {
   /// @name Skills (`io.modelcontextprotocol/skills`, mcp/skills.hpp; see Session's)
   /// A skill is identified by its server and its uri: keep both.
   /// @{
+
   /// The skills of every server that declares the extension (the others list nothing), keyed
   /// by server; failing servers in `errors`. Reads no file of any skill. The servers are asked
   /// one after the other (async_list_skills asks them all at once).

@@ -23,7 +23,7 @@
 
 namespace mcp {
 
-using Milliseconds = std::chrono::milliseconds;
+using Milliseconds = std::chrono::milliseconds;  ///< the durations of the options (timeouts, TTLs)
 
 /// What to do with a stdio server's stderr.
 enum class StderrMode {
@@ -143,6 +143,7 @@ struct TraceContext {
 
 /// One request's start or end, for ClientConfig::on_request (metrics, tracing spans).
 struct RequestEvent {
+  /// Which event this is.
   enum class Phase { start, end };
   /// How a request ended.
   enum class Outcome {
@@ -151,7 +152,7 @@ struct RequestEvent {
     timeout,    ///< Errc::timeout
     cancelled,  ///< Errc::cancelled (RequestOptions::stop, an Asio cancellation)
   };
-  Phase phase = Phase::start;
+  Phase phase = Phase::start;  ///< start or end of the request
   std::uint64_t id = 0;         ///< the same at a request's start and end; unique in the process
   std::string_view server;      ///< the configured name
   std::string_view method;      ///< e.g. `tools/call`

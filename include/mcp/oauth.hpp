@@ -52,13 +52,13 @@ struct TokenKey {
   std::string issuer;    ///< the authorization server's issuer identifier
   std::string resource;  ///< the protected resource (RFC 8707 resource indicator)
 
-  bool operator==(const TokenKey&) const = default;
+  bool operator==(const TokenKey&) const = default;  ///< same server, issuer and resource
 };
 
 /// Credentials kept between runs: the tokens and the client registration they were issued to
 /// (so that a restarted application neither registers again nor asks the user again).
 struct StoredAuth {
-  std::string access_token;
+  std::string access_token;  ///< the access token (sent as `Authorization: <token_type> <token>`)
   std::string token_type = "Bearer";  ///< "Bearer", or "DPoP" for a DPoP-bound token (RFC 9449)
   /// For a DPoP-bound token: the RFC 7638 thumbprint of the key it is bound to (a token bound
   /// to another key, e.g. of an earlier run with a generated key, is not used).
@@ -70,14 +70,14 @@ struct StoredAuth {
 
   // The client registration (pre-registered, Client ID Metadata Document URL or obtained by
   // Dynamic Client Registration) and the authorization server it belongs to.
-  std::string client_id;
+  std::string client_id;  ///< the registered client id
   std::string client_secret;               ///< empty: public client
   std::string token_endpoint_auth_method;  ///< "client_secret_basic", "client_secret_post", "none", ...
   std::string issuer;                      ///< the authorization server's issuer
   std::string token_endpoint;              ///< for refreshing without rediscovery
   std::string resource;                    ///< the resource indicator the token was requested for
 
-  bool operator==(const StoredAuth&) const = default;
+  bool operator==(const StoredAuth&) const = default;  ///< every field equal
 };
 
 /// A held refresh lock of `TokenStore::lock_refresh`: released when destroyed.
@@ -175,7 +175,7 @@ struct OAuthClientOptions {
   std::string client_metadata_url;
 
   // ---- Dynamic Client Registration (RFC 7591), when there is no other identity
-  std::string client_name = "mcp-cpp client";
+  std::string client_name = "mcp-cpp client";  ///< the `client_name` registered
   /// Registered redirect URIs; empty: `{redirect_uri}`.
   std::vector<std::string> redirect_uris;
   /// Registered grant types; empty: authorization_code + refresh_token (or client_credentials).
@@ -184,14 +184,14 @@ struct OAuthClientOptions {
   std::string application_type = "native";
 
   // ---- the grant
-  OAuthGrant grant = OAuthGrant::authorization_code;
+  OAuthGrant grant = OAuthGrant::authorization_code;  ///< which grant obtains tokens (OAuthGrant)
   /// Where the authorization server sends the user-agent back (required for
   /// authorization_code), e.g. "http://127.0.0.1:33418/callback".
   std::string redirect_uri;
   /// An EC P-256 private key (PEM) for `private_key_jwt` (ES256) client authentication, used
   /// with `client_id`; `key_id` goes in the JWS header when set.
   std::string private_key_pem;
-  std::string key_id;
+  std::string key_id;  ///< the JWS `kid` of `private_key_pem`; empty: none
   /// For `OAuthGrant::jwt_bearer`: the JWT to present (e.g. read from the platform's token
   /// file); called for every token request.
   std::function<Result<std::string>()> assertion;
@@ -211,7 +211,7 @@ struct OAuthClientOptions {
   /// MCP server's authorization server). `idp_client_id` is required; with a secret the client
   /// authenticates with `idp_token_endpoint_auth_method`.
   std::string idp_client_id;
-  std::string idp_client_secret;
+  std::string idp_client_secret;  ///< the client secret at the IdP; empty: a public client
   /// "client_secret_basic", "client_secret_post" or "none"; empty (default):
   /// client_secret_basic with a secret, else none (`client_id` in the body).
   std::string idp_token_endpoint_auth_method;
@@ -223,7 +223,7 @@ struct OAuthClientOptions {
   std::string idp_resource;
 
   // ---- DPoP (RFC 9449)
-  DpopMode dpop = DpopMode::off;
+  DpopMode dpop = DpopMode::off;  ///< whether tokens are DPoP-bound (DpopMode)
   /// The DPoP key: an EC P-256 private key (PEM, PKCS#8 or SEC1). Empty (default): a key is
   /// generated (OpenSSL) when DPoP is first used and kept for the provider's lifetime; tokens
   /// stored in a persistent store then do not survive a restart (they are bound to that key).

@@ -65,8 +65,8 @@ class ClientPool;
 class ClientLease {
  public:
   ClientLease() = default;
-  ClientLease(ClientLease&&) noexcept;
-  ClientLease& operator=(ClientLease&&) noexcept;
+  ClientLease(ClientLease&&) noexcept;  ///< takes the other lease (which then holds nothing)
+  ClientLease& operator=(ClientLease&&) noexcept;  ///< releases this lease, then takes the other
   ClientLease(const ClientLease&) = delete;
   ClientLease& operator=(const ClientLease&) = delete;
   ~ClientLease();

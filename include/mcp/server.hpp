@@ -54,19 +54,19 @@ struct ServerRepository {
 /// A remote endpoint the server is reachable at (MCP Registry `remotes`).
 struct ServerRemote {
   std::string transport_type{};  ///< "streamable", "sse", ...
-  std::string url{};
+  std::string url{};  ///< the endpoint URL
 };
 
 /// How the server is published, as the MCP Registry describes a server: what
 /// Server::detail() reports (Mastra's `getServerDetail()`). Nothing of it goes on the wire.
 struct ServerRegistryInfo {
   std::string id{};                                ///< unique id; default: the identity's name
-  std::optional<ServerRepository> repository{};
+  std::optional<ServerRepository> repository{};  ///< where the source lives
   std::string release_date{};                      ///< ISO 8601; default: when the Server was made (UTC)
   bool is_latest = true;                           ///< this version is the newest
   std::optional<std::string> package_canonical{};  ///< "npm", "docker", "pypi", ...
   nlohmann::json packages = nlohmann::json::array();  ///< installable packages, as the registry's PackageInfo objects
-  std::vector<ServerRemote> remotes{};
+  std::vector<ServerRemote> remotes{};  ///< remote endpoints, as the registry lists them
 };
 
 /// Who the server is: `serverInfo` (legacy) and the `io.modelcontextprotocol/serverInfo` of
@@ -86,7 +86,7 @@ struct ServerIdentity {
 
 /// How a server runs.
 struct ServerOptions {
-  ServerIdentity identity{};
+  ServerIdentity identity{};  ///< name, version and what the registry says of the server
   /// Tool handlers running at once (threads, started when first needed). Requests beyond wait
   /// their turn, in order of arrival.
   std::size_t handler_threads = 4;
@@ -115,7 +115,7 @@ struct ServerOptions {
   /// `input_state_ttl`. Empty: a random key per process (then the rounds of one call must
   /// reach the same process; replicas behind a load balancer need one shared key).
   std::string input_state_key{};
-  std::chrono::seconds input_state_ttl{600};
+  std::chrono::seconds input_state_ttl{600};  ///< how long a sealed `requestState` stays valid (10 min)
   /// Tasks (tools with ServerTool::task_support): tasks kept at once, over every session and
   /// both eras, running or finished and not yet expired. A task-augmented call beyond this is
   /// refused with a JSON-RPC error (-32603, data.reason "too many tasks", data.maxTasks).
@@ -139,10 +139,10 @@ class RequestContext {
  public:
   /// The era of this request, and its protocol revision ("2026-07-28", "2025-11-25", ...).
   [[nodiscard]] Era era() const;
-  [[nodiscard]] const std::string& protocol_version() const;
+  [[nodiscard]] const std::string& protocol_version() const;  ///< the negotiated protocol revision
   /// clientInfo (from `initialize`, or the request's `_meta`), and the client's capabilities.
   [[nodiscard]] const Implementation& client_info() const;
-  [[nodiscard]] const nlohmann::json& client_capabilities() const;
+  [[nodiscard]] const nlohmann::json& client_capabilities() const;  ///< the client's capabilities object
   /// The request's `_meta` (progress token, trace context, ...), or an empty object.
   [[nodiscard]] const nlohmann::json& meta() const;
   /// The legacy session this request came in: its Mcp-Session-Id (Streamable HTTP) or
@@ -155,7 +155,7 @@ class RequestContext {
   [[nodiscard]] const AuthInfo* auth() const;
   /// Fires when the client cancels the request (`notifications/cancelled`) or goes away.
   [[nodiscard]] std::stop_token stop_token() const;
-  [[nodiscard]] bool cancelled() const { return stop_token().stop_requested(); }
+  [[nodiscard]] bool cancelled() const { return stop_token().stop_requested(); }  ///< stop_token().stop_requested()
 
   /// Sends `notifications/progress` for this request, if the client asked for progress (a
   /// progressToken in `_meta`); otherwise does nothing. `progress` should increase.
@@ -193,7 +193,7 @@ class RequestContext {
   Result<std::vector<Root>> roots(std::string_view key = {});
 
   struct Impl;
-  explicit RequestContext(Impl& impl) : impl_(impl) {}
+  explicit RequestContext(Impl& impl) : impl_(impl) {}  ///< made by the library for each request
 
  private:
   Impl& impl_;
@@ -278,8 +278,8 @@ struct ServerResource {
   std::string uri{};                        ///< unique within the server
   std::string name{};                       ///< programmatic name (required)
   std::optional<std::string> title{};       ///< display name
-  std::optional<std::string> description{};
-  std::optional<std::string> mime_type{};
+  std::optional<std::string> description{};  ///< what the resource is
+  std::optional<std::string> mime_type{};  ///< its MIME type
   std::optional<std::int64_t> size{};       ///< bytes, if known
   nlohmann::json annotations{};             ///< audience, priority, lastModified; or null
   std::vector<Icon> icons{};                ///< as ServerTool::icons
@@ -291,10 +291,10 @@ struct ServerResource {
 struct ServerResourceTemplate {
   std::string uri_template{};               ///< e.g. "file:///logs/{day}.txt"
   std::string name{};                       ///< programmatic name (required)
-  std::optional<std::string> title{};
-  std::optional<std::string> description{};
+  std::optional<std::string> title{};  ///< display name
+  std::optional<std::string> description{};  ///< what the template names
   std::optional<std::string> mime_type{};   ///< of the resources it names
-  nlohmann::json annotations{};
+  nlohmann::json annotations{};  ///< the MCP annotations object (audience, priority); null: none
   std::vector<Icon> icons{};                ///< as ServerTool::icons
   ResourceReader read{};                    ///< required
   Completer complete{};                     ///< optional: values for its variables
@@ -307,9 +307,9 @@ using PromptHandler =
 /// A prompt template.
 struct ServerPrompt {
   std::string name{};                       ///< unique within the server
-  std::optional<std::string> title{};
-  std::optional<std::string> description{};
-  std::vector<PromptArgument> arguments{};
+  std::optional<std::string> title{};  ///< display name
+  std::optional<std::string> description{};  ///< what the prompt is for
+  std::vector<PromptArgument> arguments{};  ///< the arguments the prompt takes
   std::vector<Icon> icons{};                ///< as ServerTool::icons
   PromptHandler get{};                      ///< required
   Completer complete{};                     ///< optional: values for its arguments
@@ -320,7 +320,7 @@ class HttpHost;  // <mcp/server_http.hpp>
 /// An MCP server: its tools, and the hosts that serve them.
 class Server {
  public:
-  explicit Server(ServerOptions options);
+  explicit Server(ServerOptions options);  ///< a server with no tools yet; nothing is served until a host runs
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -334,20 +334,20 @@ class Server {
   /// name, URI or handler, a taken URI or name, a template that does not parse, or an icon as
   /// add_tool refuses it).
   Result<void> add_resource(ServerResource resource);
-  Result<void> add_resource_template(ServerResourceTemplate resource_template);
-  Result<void> add_prompt(ServerPrompt prompt);
+  Result<void> add_resource_template(ServerResourceTemplate resource_template);  ///< see add_resource()
+  Result<void> add_prompt(ServerPrompt prompt);  ///< see add_resource()
   /// Removes a tool, resource or prompt; false if there was none. Connected clients are told
   /// the list changed.
   bool remove_tool(std::string_view name);
-  bool remove_resource(std::string_view uri);
-  bool remove_prompt(std::string_view name);
+  bool remove_resource(std::string_view uri);  ///< see remove_tool()
+  bool remove_prompt(std::string_view name);  ///< see remove_tool()
 
   /// Tell connected clients that a list changed (tools, resources, prompts: sent by add_* and
   /// remove_* themselves), or that a resource changed (to clients subscribed to its URI).
   void notify_tools_changed();
-  void notify_resources_changed();
-  void notify_prompts_changed();
-  void notify_resource_updated(std::string_view uri);
+  void notify_resources_changed();  ///< see notify_tools_changed()
+  void notify_prompts_changed();  ///< see notify_tools_changed()
+  void notify_resource_updated(std::string_view uri);  ///< see notify_tools_changed()
 
   /// Who the server is.
   [[nodiscard]] const ServerIdentity& info() const;
@@ -357,10 +357,10 @@ class Server {
   [[nodiscard]] nlohmann::json detail() const;
   /// The tools as `tools/list` gives them, in the order they were added.
   [[nodiscard]] std::vector<ToolDefinition> tool_infos() const;
-  [[nodiscard]] std::optional<ToolDefinition> tool_info(std::string_view name) const;
-  [[nodiscard]] std::vector<Resource> resource_infos() const;
-  [[nodiscard]] std::vector<ResourceTemplate> resource_template_infos() const;
-  [[nodiscard]] std::vector<Prompt> prompt_infos() const;
+  [[nodiscard]] std::optional<ToolDefinition> tool_info(std::string_view name) const;  ///< one tool as `tools/list` gives it; nullopt: no such tool
+  [[nodiscard]] std::vector<Resource> resource_infos() const;  ///< the resources as `resources/list` gives them
+  [[nodiscard]] std::vector<ResourceTemplate> resource_template_infos() const;  ///< the templates as `resources/templates/list` gives them
+  [[nodiscard]] std::vector<Prompt> prompt_infos() const;  ///< the prompts as `prompts/list` gives them
 
   /// Runs a tool directly, with no client and no transport (arguments checked as for
   /// `tools/call`; the context has Era::unknown, no client, a stop token that never fires).

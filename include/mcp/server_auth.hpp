@@ -117,7 +117,7 @@ struct JwtValidatorOptions {
   std::chrono::milliseconds http_timeout{std::chrono::seconds(5)};
   /// Verify the TLS certificates of https fetches (against `ca_file` if set, else the system's).
   bool verify_tls = true;
-  std::string ca_file{};
+  std::string ca_file{};  ///< a PEM bundle of trusted CAs; empty: the system's
   /// Largest token accepted (bytes): larger ones are refused unread.
   std::size_t max_token_bytes = 16 * 1024;
 };
@@ -132,7 +132,7 @@ struct IntrospectionOptions {
   std::string endpoint{};
   /// This resource's credentials at the endpoint (HTTP Basic), when it requires them.
   std::string client_id{};
-  std::string client_secret{};
+  std::string client_secret{};  ///< the secret for `client_id`
   /// This resource's canonical URI: when the response has `aud`, it must contain it.
   std::string audience{};
   /// When the response has `aud` no more: refuse tokens whose response lacks `aud` (default
@@ -143,13 +143,13 @@ struct IntrospectionOptions {
   /// An active token's answer is reused this long (never past its `exp`); an inactive one's
   /// `negative_cache_ttl`.
   std::chrono::seconds cache_ttl{std::chrono::seconds(60)};
-  std::chrono::seconds negative_cache_ttl{std::chrono::seconds(5)};
+  std::chrono::seconds negative_cache_ttl{std::chrono::seconds(5)};  ///< see `cache_ttl`
   /// Answers kept at most (the oldest go first).
   std::size_t cache_entries = 10000;
-  std::chrono::milliseconds http_timeout{std::chrono::seconds(5)};
-  bool verify_tls = true;
-  std::string ca_file{};
-  std::size_t max_token_bytes = 16 * 1024;
+  std::chrono::milliseconds http_timeout{std::chrono::seconds(5)};  ///< the introspection request's timeout
+  bool verify_tls = true;  ///< verify the endpoint's TLS certificate (against `ca_file` if set)
+  std::string ca_file{};  ///< a PEM bundle of trusted CAs; empty: the system's
+  std::size_t max_token_bytes = 16 * 1024;  ///< longer tokens are refused without a request
 };
 
 /// A validator that asks the authorization server. Errc::invalid_config for a missing or
@@ -164,8 +164,8 @@ struct ProtectedResourceMetadata {
   std::vector<std::string> authorization_servers{};
   /// Scopes clients may ask for (leave out `offline_access`: the spec says so).
   std::vector<std::string> scopes_supported{};
-  std::optional<std::string> resource_name{};
-  std::optional<std::string> resource_documentation{};
+  std::optional<std::string> resource_name{};  ///< human-readable name of the resource
+  std::optional<std::string> resource_documentation{};  ///< URL of its documentation for developers
   /// How tokens may be sent: "header" only (the spec forbids the query string).
   std::vector<std::string> bearer_methods_supported{"header"};
   /// Other members, added as they are (e.g. `resource_signing_alg_values_supported`).
@@ -229,8 +229,8 @@ struct AuthDecision {
   int status = 0;           ///< 0: serve it; else the HTTP status refusing it (401, 403, 429 ...)
   std::string message{};    ///< the refusal's text (the client reads it: no secrets)
   std::vector<std::pair<std::string, std::string>> headers{};  ///< the refusal's extra headers
-  [[nodiscard]] static AuthDecision allow() { return {}; }
-  [[nodiscard]] static AuthDecision deny(int status, std::string message) {
+  [[nodiscard]] static AuthDecision allow() { return {}; }  ///< serve the request
+  [[nodiscard]] static AuthDecision deny(int status, std::string message) {  ///< refuse it with `status` and `message`
     AuthDecision d;
     d.status = status;
     d.message = std::move(message);
@@ -273,7 +273,7 @@ struct HttpAuthOptions {
   ScopeHierarchy scope_hierarchy{};
   /// The application's own check (see AuthMiddleware).
   AuthMiddleware middleware{};
-  [[nodiscard]] bool enabled() const { return validator != nullptr || static_cast<bool>(middleware); }
+  [[nodiscard]] bool enabled() const { return validator != nullptr || static_cast<bool>(middleware); }  ///< a validator or a middleware is set
 };
 
 }  // namespace mcp

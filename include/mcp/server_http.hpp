@@ -163,7 +163,7 @@ struct HttpServerOptions {
   std::function<std::unique_ptr<EventStore>(const std::string& session_id)> event_store{};
   /// Bounds of the default store, per session.
   std::size_t event_store_max_bytes = 1u << 20;
-  std::size_t event_store_max_events = 1024;
+  std::size_t event_store_max_events = 1024;  ///< see `event_store_max_bytes`
   /// SSE polling (2025-11-25 sessions, resumable_streams): non-zero: a request's response opens
   /// its event stream at once with a priming event carrying `retry: <this>` and then closes the
   /// connection; the client reconnects with GET + `Last-Event-ID` for the rest (its answer).
@@ -175,7 +175,7 @@ struct HttpServerOptions {
   /// Those POSTs are answered 202 and every reply goes on the stream; the session ends with
   /// the stream. Empty sse_path: not served (404).
   std::string sse_path = "/sse";
-  std::string sse_message_path = "/messages";
+  std::string sse_message_path = "/messages";  ///< see `sse_path`
 
   /// Legacy sessions alive at once at most (HTTP+SSE ones included); an `initialize` over it is refused with HTTP 503
   /// and a JSON-RPC error (-32603) saying so.
@@ -238,7 +238,7 @@ class HttpResponseSink {
 /// Serves one Server over Streamable HTTP (see the file comment).
 class HttpHost {
  public:
-  HttpHost(Server& server, HttpServerOptions options = {});
+  HttpHost(Server& server, HttpServerOptions options = {});  ///< a host for `server` (which must outlive it); nothing is served before start() or start_mounted()
   /// Stops the host (stop()).
   ~HttpHost();
   HttpHost(const HttpHost&) = delete;

@@ -147,6 +147,7 @@ class Session {
   /// does not declare the extension fails list_skills and get_skill with
   /// Errc::extension_not_supported, as read_directory without `directoryRead: true`.
   /// @{
+
   /// `skills/list`, every page. Entries that are invalid (see from_json(json, Skill&)) are
   /// skipped with a diagnostic: a host must not load them.
   [[nodiscard]] Result<std::vector<Skill>> list_skills(const RequestOptions& options = {});
@@ -172,6 +173,8 @@ class Session {
   /// is opened on one of the library's few blocking workers, as are the slow steps of a call
   /// (a server's input requests, an expired session's new handshake).
   /// @{
+
+  /// connect(), asynchronously
   template <class Token>
   auto async_connect(RequestOptions options, Token&& token) {
     return detail::async_start<ServerInfo>(std::forward<Token>(token),
@@ -180,6 +183,7 @@ class Session {
                                              start_connect(impl, std::move(options), std::move(cb));
                                            });
   }
+  /// request(), asynchronously
   template <class Token>
   auto async_request(std::string method, nlohmann::json params, RequestOptions options, Token&& token) {
     return detail::async_start<nlohmann::json>(
@@ -189,6 +193,7 @@ class Session {
           start_request(impl, std::move(method), std::move(params), std::move(options), std::move(cb));
         });
   }
+  /// call_tool(), asynchronously
   template <class Token>
   auto async_call_tool(std::string name, nlohmann::json arguments, RequestOptions options, Token&& token) {
     return detail::async_start<CallToolResult>(
@@ -198,27 +203,33 @@ class Session {
           start_call_tool(impl, std::move(name), std::move(arguments), std::move(options), std::move(cb));
         });
   }
+  /// call_tool() with default RequestOptions, asynchronously
   template <detail::NotOptions Token>
   auto async_call_tool(std::string name, nlohmann::json arguments, Token&& token) {
     return async_call_tool(std::move(name), std::move(arguments), RequestOptions{}, std::forward<Token>(token));
   }
+  /// list_tools(), asynchronously
   template <class Token>
   auto async_list_tools(RequestOptions options, Token&& token) {
     return list_async<std::vector<ToolDefinition>>(std::move(options), std::forward<Token>(token));
   }
+  /// list_resources(), asynchronously
   template <class Token>
   auto async_list_resources(RequestOptions options, Token&& token) {
     return list_async<std::vector<Resource>>(std::move(options), std::forward<Token>(token));
   }
+  /// list_resource_templates(), asynchronously
   template <class Token>
   auto async_list_resource_templates(RequestOptions options, Token&& token) {
     return list_async<std::vector<ResourceTemplate>>(std::move(options),
                                                      std::forward<Token>(token));
   }
+  /// list_prompts(), asynchronously
   template <class Token>
   auto async_list_prompts(RequestOptions options, Token&& token) {
     return list_async<std::vector<Prompt>>(std::move(options), std::forward<Token>(token));
   }
+  /// read_resource(), asynchronously
   template <class Token>
   auto async_read_resource(std::string uri, RequestOptions options, Token&& token) {
     return detail::async_start<ReadResourceResult>(
@@ -228,6 +239,7 @@ class Session {
           start_read_resource(impl, std::move(uri), std::move(options), std::move(cb));
         });
   }
+  /// get_prompt(), asynchronously
   template <class Token>
   auto async_get_prompt(std::string name, std::map<std::string, std::string> arguments, RequestOptions options,
                         Token&& token) {
@@ -238,6 +250,7 @@ class Session {
           start_get_prompt(impl, std::move(name), std::move(arguments), std::move(options), std::move(cb));
         });
   }
+  /// complete(), asynchronously
   template <class Token>
   auto async_complete(nlohmann::json ref, std::string argument, std::string value, nlohmann::json context,
                       RequestOptions options, Token&& token) {
@@ -250,6 +263,7 @@ class Session {
                          std::move(options), std::move(cb));
         });
   }
+  /// ping(), asynchronously
   template <class Token>
   auto async_ping(RequestOptions options, Token&& token) {
     return detail::async_start<void>(std::forward<Token>(token),
@@ -258,6 +272,7 @@ class Session {
                                        start_ping(impl, std::move(options), std::move(cb));
                                      });
   }
+  /// list_skills(), asynchronously
   template <class Token>
   auto async_list_skills(RequestOptions options, Token&& token) {
     return detail::async_start<std::vector<Skill>>(
@@ -267,6 +282,7 @@ class Session {
           start_list_skills(impl, std::move(options), std::move(cb));
         });
   }
+  /// get_skill(), asynchronously
   template <class Token>
   auto async_get_skill(std::string uri, RequestOptions options, Token&& token) {
     return detail::async_start<Skill>(
@@ -276,11 +292,13 @@ class Session {
           start_get_skill(impl, std::move(uri), std::move(options), std::move(cb));
         });
   }
+  /// load_skill(), asynchronously
   template <class Token>
   auto async_load_skill(Skill skill, RequestOptions options, Token&& token) {
     std::string uri = skill.uri;
     return async_read_skill_file(std::move(skill), std::move(uri), std::move(options), std::forward<Token>(token));
   }
+  /// read_skill_file(), asynchronously
   template <class Token>
   auto async_read_skill_file(Skill skill, std::string uri, RequestOptions options, Token&& token) {
     return detail::async_start<SkillFileContent>(
@@ -290,6 +308,7 @@ class Session {
           start_read_skill_file(impl, std::move(skill), std::move(uri), std::move(options), std::move(cb));
         });
   }
+  /// read_directory(), asynchronously
   template <class Token>
   auto async_read_directory(std::string uri, RequestOptions options, Token&& token) {
     return detail::async_start<std::vector<Resource>>(

@@ -18,7 +18,7 @@ namespace mcp {
 /// A callable tool.
 class Tool {
  public:
-  Tool(std::string server, ToolDefinition definition, std::weak_ptr<Session> session);
+  Tool(std::string server, ToolDefinition definition, std::weak_ptr<Session> session);  ///< made by Client and Session listings
 
   /// The server's name in the client config.
   [[nodiscard]] const std::string& server() const noexcept { return server_; }
@@ -41,6 +41,7 @@ class Tool {
           start_call(session, server, std::move(name), std::move(arguments), std::move(options), std::move(cb));
         });
   }
+  /// async_call() with default RequestOptions
   template <detail::NotOptions Token>
   auto async_call(nlohmann::json arguments, Token&& token) const {
     return async_call(std::move(arguments), RequestOptions{}, std::forward<Token>(token));

@@ -245,6 +245,7 @@ struct Progress {
 
 /// What changed on a server (list changes and resource updates).
 struct ChangeEvent {
+  /// What kind of change.
   enum class Kind { tools, prompts, resources, resource_updated };
   Kind kind = Kind::tools;                  ///< what changed
   std::string uri;                          ///< resource_updated: the resource

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Proves the two ways other projects consume libmcp:
+# Proves the three ways other projects consume libmcp:
 #  1. as a meson subproject (meson.override_dependency('mcp', ...)), built from this checkout;
-#  2. installed (meson install) and found through its pkg-config file.
+#  2. installed (meson install) and found through its pkg-config file;
+#  3. installed and found by CMake through its config package (test/consumer/cmake: a server on
+#     mcp::server and a ClientPool client on mcp::mcp + mcp::pool, the one calling the other).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -27,3 +29,14 @@ flags=$(PKG_CONFIG_SYSROOT_DIR="$work/stage" PKG_CONFIG_PATH="$pcdir" pkg-config
 g++ -std=c++20 "$root/test/consumer/main.cpp" $flags -Wl,-rpath,"$work/stage$prefix/$libdir" -o "$work/installed-consumer"
 "$work/installed-consumer" "$server"
 echo "consumer: installed pkg-config build OK"
+
+cmakedir="$work/stage$prefix/$libdir/cmake/mcp"
+[ -f "$cmakedir/mcpConfig.cmake" ] && [ -f "$cmakedir/mcpConfigVersion.cmake" ] ||
+  { echo "consumer: no mcpConfig.cmake / mcpConfigVersion.cmake installed under $cmakedir"; exit 1; }
+cmake -S "$root/test/consumer/cmake" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$work/stage$prefix" \
+  -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$work/cmake-build" -j2 >/dev/null
+# The server's libmcp-server.so needs libmcp.so: a runpath is not inherited by what a library
+# loads, so the staged prefix (not in the loader's path) is named for the run.
+LD_LIBRARY_PATH="$work/stage$prefix/$libdir" "$work/cmake-build/consumer_client" "$work/cmake-build/consumer_server"
+echo "consumer: installed CMake package build OK"
