@@ -6,12 +6,15 @@
 //
 //   bench_server [--port PORT] [--io-threads N] [--handler-threads N] [--stateless]
 //                [--session-idle-ms MS] [--max-sessions N] [--json-response] [--notify-tool]
-//                [--inline-tools]
+//                [--inline-tools] [--pooled-tools] [--takeover-ms MS]
 //
 // stdio (newline-delimited JSON-RPC, both eras) by default, until stdin ends. With --port,
 // Streamable HTTP at http://127.0.0.1:PORT/mcp (0: a free port), printing "PORT <n>" when it
 // listens, until stdin ends. --stateless: legacy requests without sessions. --inline-tools: the
 // 20 tools run on the thread that read the call (ServerTool::run_inline), not a handler thread.
+// --pooled-tools: over HTTP too, every tool runs on a handler thread (handlers_on_io_threads
+// off; by default they run on the I/O threads with a watchdog). --takeover-ms: the watchdog's
+// ServerOptions::io_handler_takeover (default 2; larger under valgrind or strace).
 #include <mcp/server.hpp>
 #include <mcp/server_http.hpp>
 #include <mcp/version.hpp>
@@ -183,7 +186,7 @@ bool parse_size(const char* s, std::size_t& out) {
 int usage(std::ostream& out, int status) {
   out << "usage: bench_server [--port PORT] [--io-threads N] [--handler-threads N] [--stateless]\n"
          "                    [--session-idle-ms MS] [--max-sessions N] [--json-response] [--notify-tool]\n"
-         "                    [--inline-tools]\n";
+         "                    [--inline-tools] [--pooled-tools] [--takeover-ms MS]\n";
   return status;
 }
 
@@ -191,7 +194,8 @@ int usage(std::ostream& out, int status) {
 
 int main(int argc, char** argv) {
   long port = -1;
-  std::size_t io_threads = 1, handler_threads = 4, idle_ms = 30 * 60 * 1000, max_sessions = 10000;
+  std::size_t io_threads = 1, handler_threads = 4, idle_ms = 30 * 60 * 1000, max_sessions = 10000, takeover_ms = 2;
+  bool pooled_tools = false;
   bool stateless = false, json_response = false, notify_tool = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -206,15 +210,18 @@ int main(int argc, char** argv) {
       notify_tool = true;
     } else if (arg == "--inline-tools") {
       inline_tools = true;
+    } else if (arg == "--pooled-tools") {
+      pooled_tools = true;
     } else if (has_value && parse_size(argv[i + 1], v) &&
                (arg == "--port" || arg == "--io-threads" || arg == "--handler-threads" || arg == "--session-idle-ms" ||
-                arg == "--max-sessions")) {
+                arg == "--max-sessions" || arg == "--takeover-ms")) {
       ++i;
       if (arg == "--port") port = v <= 65535 ? static_cast<long>(v) : -2;
       if (arg == "--io-threads") io_threads = v;
       if (arg == "--handler-threads") handler_threads = v;
       if (arg == "--session-idle-ms") idle_ms = v;
       if (arg == "--max-sessions") max_sessions = v;
+      if (arg == "--takeover-ms") takeover_ms = v;
       if (port == -2 || io_threads == 0 || handler_threads == 0) return usage(std::cerr, 2);
     } else {
       std::cerr << "bench_server: unexpected argument '" << arg << "'\n";
@@ -223,6 +230,8 @@ int main(int argc, char** argv) {
   }
   mcp::Server server({.identity = {.name = "bench-cpp-server", .version = mcp::version_string},
                       .handler_threads = handler_threads,
+                      .handlers_on_io_threads = !pooled_tools,
+                      .io_handler_takeover = std::chrono::milliseconds(takeover_ms),
                       .server_info_in_results = false});
   if (auto added = add_tools(server, notify_tool); !added) {
     std::cerr << "bench_server: " << added.error().message << "\n";

@@ -9,15 +9,18 @@
 # Cases: modern (2026-07-28 POSTs on one keep-alive connection), stateless (legacy POSTs
 # without a session), legacy (a legacy session), stdio1 (stdio, one call at a time), stdio32
 # (stdio, 32 calls in flight). Defaults: --build build, --tool callgrind, all cases,
-# --calls 200,1200; --server-args: more bench_server arguments (--inline-tools). Prints one line per case: id, instructions (or syscalls) per call; with
+# --calls 200,1200; --server-args: more bench_server arguments (--inline-tools, --pooled-tools). Prints one line per case: id, instructions (or syscalls) per call; with
 # strace also the futex calls per call (thread hand-offs).
+# Under valgrind or strace everything runs many times slower, so the HTTP host's watchdog would
+# take ordinary handlers for blocking ones (ServerOptions::io_handler_takeover, 2 ms): the server
+# gets --takeover-ms 60000 before --server-args (which may override it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 build=$root/build
 tool=callgrind
 cases="modern,stateless,legacy,stdio1,stdio32"
-server_args=""
+server_args="--takeover-ms 60000"
 calls_a=200
 calls_b=1200
 while [ $# -gt 0 ]; do
@@ -26,7 +29,7 @@ while [ $# -gt 0 ]; do
     --tool) tool=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
     --calls) calls_a=${2%,*}; calls_b=${2#*,}; shift 2 ;;
-    --server-args) server_args=$2; shift 2 ;;
+    --server-args) server_args="--takeover-ms 60000 $2"; shift 2 ;;
     *) echo "usage: bench/server_callgrind.sh [--build DIR] [--tool callgrind|strace] [--cases ID,...] [--calls A,B]" >&2; exit 2 ;;
   esac
 done

@@ -16,6 +16,15 @@ using json = nlohmann::json;
 
 namespace {
 
+// A tools/call's arguments: 2026-07-28, where open_input_state moved them (the request's
+// salient; {} when absent or null); legacy, `legacy` (moved out of the params).
+const json& arguments_of(const RequestContext::Impl& ctx, const json& legacy) {
+  static const json kNone = json::object();
+  if (ctx.era != Era::modern) return legacy;
+  const auto a = ctx.input_salient.find("arguments");
+  return a != ctx.input_salient.end() && !a->is_null() ? *a : kNone;
+}
+
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
 Error rpc_error(int code, std::string message, json data = nullptr) {
@@ -197,11 +206,19 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     if (name == params.end() || !name->is_string()) return respond_error(jsonrpc::invalid_params, "tools/call: name must be a string");
     auto tool = find_tool(name->get_ref<const std::string&>());
     if (!tool) return respond_error(jsonrpc::invalid_params, "Unknown tool: " + name->get<std::string>());
-    // A requestState is bound to the arguments as sent: opened before they are moved out.
+    // A requestState is bound to the arguments as sent. 2026-07-28: open_input_state moves them
+    // into ctx->input_salient (what a state is bound to), where the handler reads them (no copy);
+    // legacy: moved out of the params.
     if (modern && !open_input_state(c, id, method, params, *ctx)) return;
-    json args = params.contains("arguments") ? std::move(params["arguments"]) : json::object();
-    if (args.is_null()) args = json::object();
-    if (!args.is_object()) return respond_error(jsonrpc::invalid_params, "tools/call: arguments must be an object");
+    json args;  // legacy
+    if (!modern) {
+      const auto a = params.find("arguments");
+      args = a != params.end() && !a->is_null() ? std::move(*a) : json::object();
+    }
+    if (!arguments_of(*ctx, args).is_object())
+      return respond_error(jsonrpc::invalid_params, "tools/call: arguments must be an object");
+    // The arguments as a value of their own, for the paths that keep them (tasks).
+    const auto take_args = [&]() -> json { return modern ? json(arguments_of(*ctx, args)) : std::move(args); };
     // Revisions before 2025-11-25 call arguments the schema refuses a protocol error.
     const bool legacy_invalid = !modern && ctx->protocol_version < "2025-11-25";
     // Tasks: 2026-07-28, the server decides (a task for a client that declared the extension;
@@ -209,9 +226,9 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     const TaskSupport support = tool->spec.task_support;
     if (modern && support != TaskSupport::forbidden) {
       if (sd::declares_tasks_extension(ctx->client_capabilities)) {
-        if (!tool->spec.before_task) return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, std::nullopt);
+        if (!tool->spec.before_task) return start_task(c, id, ctx, tool, take_args(), legacy_invalid, std::nullopt);
         // Input rounds first, then the task (which answers this request itself).
-        return run_on_pool(c, id, ctx, [self = shared_from_this(), c, id, ctx, tool, args = std::move(args), legacy_invalid]() -> Result<json> {
+        return run_on_pool(c, id, ctx, [self = shared_from_this(), c, id, ctx, tool, args = take_args(), legacy_invalid]() -> Result<json> {
           RequestContext context(*ctx);
           Result<void> r = fail(Errc::invalid_argument, "no result");
           try {
@@ -240,23 +257,24 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
           return respond_error(jsonrpc::method_not_found, "Tool " + tool->spec.name + " does not support task-augmented calls");
         std::optional<std::int64_t> ttl;
         if (auto t = task->find("ttl"); t != task->end() && t->is_number()) ttl = static_cast<std::int64_t>(t->get<double>());
-        return start_task(c, id, ctx, tool, std::move(args), legacy_invalid, ttl);
+        return start_task(c, id, ctx, tool, take_args(), legacy_invalid, ttl);
       }
       if (support == TaskSupport::required)
         return respond_error(jsonrpc::method_not_found,
                              "Tool " + tool->spec.name + " must be called as a task (task in the params of tools/call)");
     }
     const bool inline_run = tool->spec.run_inline;
+    static const std::shared_ptr<sd::Slowness> kNoHost;
     return run_on_pool(
         c, id, ctx,
         [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
-          auto r = self->run_tool(*tool, args, *ctx, legacy_invalid);
+          auto r = self->run_tool(*tool, arguments_of(*ctx, args), *ctx, legacy_invalid);
           if (!r) return fail(std::move(r.error()));
           json out;
           to_json(out, *r);
           return out;
         },
-        false, inline_run);
+        false, inline_run, options.handlers_on_io_threads ? tool->slow : kNoHost);
   }
   if (method == "resources/read") {
     if (!caps.contains("resources")) return not_found();
@@ -322,7 +340,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
 
 void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const json& id,
                                const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
-                               bool cacheable, bool inline_run) {
+                               bool cacheable, bool inline_run, const std::shared_ptr<sd::Slowness>& on_host) {
   const bool modern = ctx->era == Era::modern;
   // The work's outcome, answered for its era.
   const auto deliver = [](Server::Impl& self, const std::shared_ptr<sd::Connection>& conn, const json& rid,
@@ -368,15 +386,29 @@ void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const j
     }
     if (answer) deliver(*self, c, id, *ctx, std::move(r), modern, cacheable);
   };
-  if (!pool.submit(std::move(task))) {
-    {
-      std::lock_guard lk(c->m);
-      c->running.erase(key);
-      c->idle.notify_all();
-    }
-    diagnose("a request was refused: every handler thread is busy and the queue is full");
-    c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
+  if (on_host && !on_host->pool_now()) {
+    // On the host's thread; should the tool have run long meanwhile (a call queued before it
+    // was seen), to the handler threads after all.
+    std::function<void()> host_task = [self = shared_from_this(), c, id, key, on_host, task = std::move(task)]() mutable {
+      if (on_host->pool_now()) return self->submit_or_refuse(c, id, key, std::move(task));
+      task();
+    };
+    if (c->run_on_host(host_task, on_host)) return;
+    return submit_or_refuse(c, id, key, std::move(host_task));
   }
+  submit_or_refuse(c, id, key, std::move(task));
+}
+
+void Server::Impl::submit_or_refuse(const std::shared_ptr<sd::Connection>& c, const json& id, const std::string& key,
+                                    std::function<void()> task) {
+  if (pool.submit(std::move(task))) return;
+  {
+    std::lock_guard lk(c->m);
+    c->running.erase(key);
+    c->idle.notify_all();
+  }
+  diagnose("a request was refused: every handler thread is busy and the queue is full");
+  c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
 }
 
 void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params,

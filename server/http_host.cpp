@@ -51,7 +51,12 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -135,6 +140,13 @@ struct Req {
 std::optional<std::string> header(const Req& req, std::string_view name) {
   for (const auto& [k, v] : req.headers)
     if (iequals(k, name)) return std::string(trim(v));
+  return std::nullopt;
+}
+
+// The same, without a copy (valid while `req` is).
+std::optional<std::string_view> header_view(const Req& req, std::string_view name) {
+  for (const auto& [k, v] : req.headers)
+    if (iequals(k, name)) return trim(v);
   return std::nullopt;
 }
 
@@ -583,6 +595,7 @@ class Channel final : public sd::Connection {
   }
 
   void respond(const json& id, Result<json> r) override;
+  bool run_on_host(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) override;
   bool close_stream(const json& about, std::chrono::milliseconds retry) override;
   Result<void> notify(const json& about, const std::string& method, json params) override;
   Result<json> request(const json& about, const std::string& method, json params, std::stop_token stop,
@@ -654,7 +667,55 @@ struct HttpHost::Impl {
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> sweep;
   std::optional<asio::steady_timer> accept_retry;
-  std::vector<std::thread> threads;
+
+  // Handlers on the I/O threads (ServerOptions::handlers_on_io_threads, Channel::run_on_host):
+  // a handler posted to the io_context runs on whichever I/O thread takes it, outside every
+  // strand. The watchdog sees one that runs past kTakeOver (or that is about to wait for the
+  // client: will_block) and starts a fresh I/O thread; the one held leaves once its handler
+  // returns (Retired, thrown out of io_context::run). So the I/O threads are io_threads plus
+  // `takeovers`, at most ServerOptions::handler_threads of those.
+  struct IoSlot final : sd::BlockingHook {
+    static thread_local IoSlot* current;  // the I/O thread's own
+    Impl* host = nullptr;
+    std::thread thread;
+    // Set by the thread when it starts (before `ready`): its id and CPU clock, for the watchdog.
+    std::atomic<bool> ready{false};
+    pid_t tid = 0;
+    clockid_t cpu_clock{};
+    std::int64_t seen_cpu_ns = 0;       // run_m: the thread's CPU time when the watchdog saw the run
+    std::atomic<std::uint64_t> seq{0};  // odd while a handler runs on this thread
+    std::atomic<bool> retire{false};    // taken over: the thread leaves once its handler returns
+    std::mutex m;                       // guards slow
+    std::shared_ptr<sd::Slowness> slow; // the running handler's tool
+    // run_m: the watchdog's (the run it saw, since when), the run already taken care of, the end.
+    std::uint64_t seen = 0, acted = 0;
+    std::chrono::steady_clock::time_point seen_at{};
+    bool ended = false;
+    void will_block() override { host->take_over(*this); }
+  };
+  struct Retired {};
+  std::deque<std::unique_ptr<IoSlot>> slots;  // run_m
+  std::size_t takeovers = 0;                  // run_m: threads started by a takeover, running
+  void start_io_thread();                     // run_m held
+  void io_loop(IoSlot& s);
+  bool run_on_io(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow);
+  void run_handler(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow);
+  void take_over(IoSlot& s);
+  void take_over_locked(IoSlot& s, std::uint64_t seq);  // run_m held
+  // The watchdog: started by the first handler run on an I/O thread; ticks every millisecond
+  // while handlers run there, sleeps when none ran for a while.
+  std::mutex wm;
+  std::condition_variable wcv;
+  std::thread watchdog;
+  bool watch_stop = false;  // wm
+  std::atomic<bool> watch_started{false}, watch_sleeping{false};
+  std::atomic<std::uint64_t> runs_started{0};
+  std::vector<std::pair<IoSlot*, std::uint64_t>> long_runs;  // the watchdog's
+  void start_watchdog();
+  void watch();
+  static std::int64_t cpu_ns(const IoSlot& s);
+  static bool blocked_or_busy(const IoSlot& s, std::chrono::milliseconds limit);
+  void stop_watchdog();
 
   // HttpServerOptions::auth, prepared by check_options(): the metadata document, its URL (for
   // challenges) and the paths it is served at.
@@ -1087,14 +1148,14 @@ class Peer : public std::enable_shared_from_this<Peer> {
                     "Header mismatch: MCP-Protocol-Version header value '" + *version_header +
                         "' does not match body value '" + body_version + "'",
                     id);
-    const auto method_header = header(req, "Mcp-Method");
+    const auto method_header = header_view(req, "Mcp-Method");
     if (!method_header) return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Method header is required", id);
     if (!header_chars_ok(*method_header))
       return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Method header has invalid characters", id);
     if (*method_header != method)
       return refuse(400, jsonrpc::header_mismatch,
-                    "Header mismatch: Mcp-Method header value '" + *method_header + "' does not match body value '" +
-                        method + "'",
+                    "Header mismatch: Mcp-Method header value '" + std::string(*method_header) +
+                        "' does not match body value '" + method + "'",
                     id);
     // SEP-2663: the tasks extension's tasks/get, tasks/update and tasks/cancel name their task.
     const char* name_key = (method == "tools/call" || method == "prompts/get") ? "name"
@@ -1104,18 +1165,22 @@ class Peer : public std::enable_shared_from_this<Peer> {
     if (name_key && params.is_object()) {
       const auto body_name = params.find(name_key);
       if (body_name != params.end() && body_name->is_string()) {
-        const auto name_header = header(req, "Mcp-Name");
+        const auto name_header = header_view(req, "Mcp-Name");
         if (!name_header) return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header is required", id);
         if (!header_chars_ok(*name_header))
           return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header has invalid characters", id);
-        const auto decoded = header_value_decoded(*name_header);
-        if (!decoded)
-          return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header is not valid base64", id);
-        if (*decoded != body_name->get_ref<const std::string&>())
-          return refuse(400, jsonrpc::header_mismatch,
-                        "Header mismatch: Mcp-Name header value '" + *name_header + "' does not match body value '" +
-                            body_name->get<std::string>() + "'",
-                        id);
+        // Most names come as they are: compared without a copy; a sentinel is decoded.
+        const auto& body_text = body_name->get_ref<const std::string&>();
+        if (*name_header != body_text || name_header->substr(0, 9) == "=?base64?") {
+          const auto decoded = header_value_decoded(*name_header);
+          if (!decoded)
+            return refuse(400, jsonrpc::header_mismatch, "Header mismatch: the Mcp-Name header is not valid base64", id);
+          if (*decoded != body_text)
+            return refuse(400, jsonrpc::header_mismatch,
+                          "Header mismatch: Mcp-Name header value '" + std::string(*name_header) +
+                              "' does not match body value '" + body_text + "'",
+                          id);
+        }
       }
     }
     if (method == "tools/call" && params.is_object())
@@ -2498,22 +2563,199 @@ void HttpHost::Impl::launch() {
   work.emplace(ioc.get_executor());
   if (acceptor) accept();
   arm_sweep();
-  running_threads = opt.io_threads;
-  for (std::size_t i = 0; i < opt.io_threads; ++i) {
-    threads.emplace_back([this] {
-      for (;;) {
-        try {
-          ioc.run();
-          break;
-        } catch (...) {
-          // Handlers catch their own failures; an escaped exception must not end the I/O.
+  std::lock_guard lk(run_m);
+  for (std::size_t i = 0; i < opt.io_threads; ++i) start_io_thread();
+}
+
+// ------------------------------------------------------------------ handlers on the I/O threads
+
+thread_local HttpHost::Impl::IoSlot* HttpHost::Impl::IoSlot::current = nullptr;
+
+void HttpHost::Impl::start_io_thread() {
+  // Threads that left (taken over) are joined here.
+  for (auto it = slots.begin(); it != slots.end();) {
+    if ((*it)->ended) {
+      if ((*it)->thread.joinable()) (*it)->thread.join();
+      it = slots.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto& s = *slots.emplace_back(std::make_unique<IoSlot>());
+  s.host = this;
+  ++running_threads;
+  s.thread = std::thread([this, &s] { io_loop(s); });
+}
+
+void HttpHost::Impl::io_loop(IoSlot& s) {
+  IoSlot::current = &s;
+  s.tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  if (::pthread_getcpuclockid(::pthread_self(), &s.cpu_clock) == 0) s.ready = true;
+  bool retired = false;
+  for (;;) {
+    try {
+      ioc.run();
+      break;
+    } catch (const Retired&) {
+      retired = true;  // taken over: another thread does the I/O now
+      break;
+    } catch (...) {
+      // Handlers catch their own failures; an escaped exception must not end the I/O.
+    }
+  }
+  std::lock_guard lk(run_m);
+  --running_threads;
+  if (retired) --takeovers;
+  s.ended = true;
+  run_cv.notify_all();
+}
+
+bool HttpHost::Impl::run_on_io(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {
+  if (stopping.load(std::memory_order_relaxed)) return false;
+  if (!watch_started.load(std::memory_order_acquire)) start_watchdog();
+  // Posted, not run here: the strand that dispatched it goes on (its connection's reads, a
+  // client leaving, are seen while the handler runs, on another thread once one takes over).
+  asio::post(ioc, [this, task = std::move(task), slow]() mutable { run_handler(task, slow); });
+  return true;
+}
+
+void HttpHost::Impl::run_handler(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {
+  IoSlot* s = IoSlot::current;
+  if (!s) return task();
+  {
+    std::lock_guard lk(s->m);
+    s->slow = slow;
+  }
+  s->seq.fetch_add(1);  // odd: running
+  runs_started.fetch_add(1);
+  if (watch_sleeping.load()) {
+    std::lock_guard lk(wm);
+    wcv.notify_one();
+  }
+  sd::blocking_hook = s;
+  try {
+    task();
+  } catch (...) {
+    // The run guards its user code itself.
+  }
+  sd::blocking_hook = nullptr;
+  s->seq.fetch_add(1);
+  {
+    std::lock_guard lk(s->m);  // after it, a takeover of this run is seen (retire)
+    s->slow.reset();
+  }
+  if (s->retire.load()) throw Retired{};
+}
+
+void HttpHost::Impl::take_over(IoSlot& s) {
+  std::lock_guard lk(run_m);
+  take_over_locked(s, s.seq.load());
+}
+
+void HttpHost::Impl::take_over_locked(IoSlot& s, std::uint64_t seq) {
+  if (!(seq & 1) || s.acted == seq) return;
+  std::lock_guard lk(s.m);
+  if (s.seq.load() != seq) return;  // that run ended meanwhile
+  s.acted = seq;
+  if (s.slow) s.slow->mark();  // its tool goes to the handler threads for a while
+  if (stopping.load() || takeovers >= std::max<std::size_t>(server->options.handler_threads, 1)) return;  // it keeps its thread
+  ++takeovers;
+  s.retire = true;
+  start_io_thread();
+}
+
+void HttpHost::Impl::start_watchdog() {
+  std::lock_guard lk(wm);
+  if (watch_started.load() || watch_stop) return;
+  watchdog = std::thread([this] { watch(); });
+  watch_started.store(true, std::memory_order_release);
+}
+
+std::int64_t HttpHost::Impl::cpu_ns(const IoSlot& s) {
+  timespec ts{};
+  if (!s.ready.load() || ::clock_gettime(s.cpu_clock, &ts) != 0) return 0;
+  return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// A run past the limit is taken over when its thread is blocked (sleeping or waiting: state S
+// or D in /proc) or used that much CPU in it; not when it only waits for a CPU (state R: the
+// machine is busy) or is stopped by a tracer.
+bool HttpHost::Impl::blocked_or_busy(const IoSlot& s, std::chrono::milliseconds limit) {
+  if (!s.ready.load()) return true;
+  if (cpu_ns(s) - s.seen_cpu_ns >= std::chrono::duration_cast<std::chrono::nanoseconds>(limit).count()) return true;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%ld/stat", static_cast<long>(s.tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[256];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  const char* paren = std::strrchr(buf, ')');  // "tid (comm) S ..."
+  if (!paren || paren[1] != ' ') return true;
+  return paren[2] == 'S' || paren[2] == 'D';
+}
+
+void HttpHost::Impl::watch() {
+  using Clock = std::chrono::steady_clock;
+  const std::chrono::milliseconds takeover_after = std::max(server->options.io_handler_takeover, std::chrono::milliseconds(1));
+  // Half the limit between looks (1 ms by default): a long run is seen within 1.5 times it.
+  const std::chrono::milliseconds tick = std::max(takeover_after / 2, std::chrono::milliseconds(1));
+  std::unique_lock lk(wm);
+  std::uint64_t last = runs_started.load();
+  int idle_ticks = 0;
+  while (!watch_stop) {
+    if (idle_ticks >= 20) {  // nothing ran on the I/O threads for 20 ticks: sleep until something does
+      watch_sleeping.store(true);
+      wcv.wait(lk, [&] { return watch_stop || runs_started.load() != last; });
+      watch_sleeping.store(false);
+      idle_ticks = 0;
+      continue;
+    }
+    wcv.wait_for(lk, tick, [&] { return watch_stop; });
+    if (watch_stop) break;
+    lk.unlock();
+    const auto started = runs_started.load();
+    bool busy = started != last;
+    last = started;
+    const auto now = Clock::now();
+    {
+      std::lock_guard rl(run_m);
+      long_runs.clear();
+      for (auto& sp : slots) {
+        IoSlot& s = *sp;
+        const auto seq = s.seq.load();
+        if (!(seq & 1)) continue;
+        busy = true;
+        if (seq != s.seen) {
+          s.seen = seq;
+          s.seen_at = now;
+          s.seen_cpu_ns = cpu_ns(s);
+        } else if (now - s.seen_at >= takeover_after && s.acted != seq && blocked_or_busy(s, takeover_after)) {
+          long_runs.emplace_back(&s, seq);
         }
       }
-      std::lock_guard lk(run_m);
-      --running_threads;
-      run_cv.notify_all();
-    });
+      // After the scan: a takeover adds a slot (and drops those whose threads ended).
+      for (auto [slot, seq] : long_runs) take_over_locked(*slot, seq);
+    }
+    idle_ticks = busy ? 0 : idle_ticks + 1;
+    lk.lock();
   }
+}
+
+void HttpHost::Impl::stop_watchdog() {
+  {
+    std::lock_guard lk(wm);
+    watch_stop = true;
+  }
+  wcv.notify_all();
+  if (watchdog.joinable()) watchdog.join();
+}
+
+bool Channel::run_on_host(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {
+  auto* s = HttpHost::Impl::IoSlot::current;
+  return s && s->host->run_on_io(task, slow);
 }
 
 Result<unsigned short> HttpHost::start() {
@@ -2631,15 +2873,20 @@ void HttpHost::stop() {
     ch->end();
     (void)ch->take_all();
   }
+  d.stop_watchdog();
   d.work.reset();
   {
     // Every socket closes, so the threads run out of work; a stuck one is stopped after a while.
     std::unique_lock lk(d.run_m);
     if (!d.run_cv.wait_for(lk, 5s, [&] { return d.running_threads == 0; })) d.ioc.stop();
   }
-  for (auto& t : d.threads)
-    if (t.joinable()) t.join();
-  d.threads.clear();
+  std::deque<std::unique_ptr<Impl::IoSlot>> slots;
+  {
+    std::lock_guard lk(d.run_m);  // no takeover starts a thread once `stopping` is set
+    slots.swap(d.slots);
+  }
+  for (auto& s : slots)
+    if (s->thread.joinable()) s->thread.join();
 }
 
 }  // namespace mcp

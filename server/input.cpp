@@ -81,10 +81,12 @@ std::optional<std::string> open_sealed(const std::string& key, const std::string
 // arguments, resource URI, prompt name and arguments).
 // What a requestState is bound to: the request's method, name, uri and arguments; and its digest
 // (computed only when a state is opened or sealed: most requests have neither).
-json request_salient(const std::string& method, const json& params) {
+// The arguments are moved, not copied (tools/call reads them from the salient).
+json request_salient(const std::string& method, json& params) {
   json salient{{"method", method}};
-  for (const char* k : {"name", "uri", "arguments"})
+  for (const char* k : {"name", "uri"})
     if (auto it = params.find(k); it != params.end()) salient[k] = *it;
+  if (auto it = params.find("arguments"); it != params.end()) salient["arguments"] = std::move(*it);
   return salient;
 }
 
@@ -143,6 +145,8 @@ Result<json> ask(RequestContext::Impl& ctx, const char* kind, std::string_view n
   }
   if (ctx.inline_run)  // the thread that would read the client's answer is the one running the handler
     return fail(Errc::invalid_argument, method + ": a tool run inline (ServerTool::run_inline) cannot wait for the client");
+  // On a host's thread (HttpHost's I/O): another thread takes its I/O over before this waits.
+  if (sd::blocking_hook) sd::blocking_hook->will_block();
   if (!ctx.task_id.empty()) {
     // 2025-11-25 task: the request names its task, and the task is input_required meanwhile.
     params["_meta"][sd::kMetaRelatedTask] = json{{"taskId", ctx.task_id}};
@@ -226,7 +230,7 @@ Result<std::vector<Root>> RequestContext::roots(std::string_view key) {
 // ------------------------------------------------------------------ rounds (2026-07-28)
 
 bool Server::Impl::open_input_state(const std::shared_ptr<sd::Connection>& c, const json& id, const std::string& method,
-                                    const json& params, RequestContext::Impl& ctx) {
+                                    json& params, RequestContext::Impl& ctx) {
   const auto refuse = [&](std::string message) {
     c->respond(id, fail(jsonrpc::error(Errc::invalid_message, jsonrpc::invalid_params, std::move(message))));
     return false;

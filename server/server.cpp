@@ -21,6 +21,8 @@ namespace sd = server_detail;
 
 namespace server_detail {
 
+thread_local BlockingHook* blocking_hook = nullptr;
+
 int log_level_index(std::string_view level) {
   static constexpr std::array<std::string_view, 8> kLevels{"debug",    "info",  "notice", "warning",
                                                            "error",    "critical", "alert", "emergency"};
@@ -174,6 +176,7 @@ Server::Impl::Impl(ServerOptions o)
     throw std::runtime_error("mcp::Server: no randomness for the input state key");
   }
   state_key.assign(reinterpret_cast<const char*>(key), sizeof key);
+  identity_cached = identity_json();
 }
 
 std::shared_ptr<const Server::Impl::Tool> Server::Impl::find_tool(std::string_view name) const {
@@ -309,8 +312,8 @@ nlohmann::json Server::Impl::capabilities_now(bool modern) const {
 
 nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cacheable) const {
   if (!modern) return result;
-  if (result.value("resultType", std::string()) == "input_required") {
-    if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_json();
+  if (const auto rt = result.find("resultType"); rt != result.end() && *rt == "input_required") {
+    if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_cached;
     return result;  // not cacheable: the retry's answer is another one
   }
   result["resultType"] = "complete";
@@ -320,7 +323,7 @@ nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cac
     if (!result.contains("ttlMs")) result["ttlMs"] = 0;
     if (!result.contains("cacheScope")) result["cacheScope"] = "public";
   }
-  if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_json();
+  if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_cached;
   return result;
 }
 

@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -80,6 +82,35 @@ class HandlerPool {
   bool stopped_ = false;
 };
 
+// Whether a handler ran long on a host's own thread (Connection::run_on_host): then its calls
+// go to the handler threads for a while (1 s, doubling with each time it ran long again).
+struct Slowness {
+  std::atomic<std::int64_t> pool_until_ms{0};  // steady clock; 0: it never ran long
+  std::atomic<int> strikes{0};
+  [[nodiscard]] bool pool_now() const {
+    const auto until = pool_until_ms.load(std::memory_order_relaxed);
+    return until != 0 && steady_ms() < until;
+  }
+  void mark() {
+    const int k = std::min(strikes.fetch_add(1, std::memory_order_relaxed), 30);
+    pool_until_ms.store(steady_ms() + (std::int64_t{1000} << k), std::memory_order_relaxed);
+  }
+  static std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+};
+
+// Set on a host's thread while a handler runs there (Connection::run_on_host): called before
+// the handler waits for the client (legacy elicit/sample/roots), so that the host lets another
+// thread do its I/O meanwhile.
+struct BlockingHook {
+  virtual void will_block() = 0;
+
+ protected:
+  ~BlockingHook() = default;
+};
+extern thread_local BlockingHook* blocking_hook;
+
 // One client's channel as a host gives it to the protocol: how answers and notifications go
 // out, and what the client said about itself (legacy: in `initialize`).
 class Connection {
@@ -96,6 +127,14 @@ class Connection {
   // where there is no stream to let go of, or it could not be resumed.
   virtual bool close_stream(const json& about, std::chrono::milliseconds retry) {
     (void)about, (void)retry;
+    return false;
+  }
+  // Runs `task` (a handler's run, answering for itself) on the host's own thread instead of a
+  // handler thread, where the host can hand its I/O to another thread when the task runs long
+  // or waits (HttpHost: the I/O threads, outside the connection's strand); `slow` is marked
+  // when it ran long. False (task untouched): the caller uses the handler threads.
+  virtual bool run_on_host(std::function<void()>& task, const std::shared_ptr<Slowness>& slow) {
+    (void)task, (void)slow;
     return false;
   }
   // The answer to request `id` (a host over HTTP sends it on that request's response).
@@ -193,6 +232,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     ToolDefinition info;
     std::shared_ptr<const detail::SchemaValidator> input, output;
     std::vector<detail::ParamHeader> param_headers;  // x-mcp-header: mirrored in Mcp-Param-* (HTTP)
+    // Ran long on a host's thread: to the handler threads for a while (run_on_pool).
+    std::shared_ptr<server_detail::Slowness> slow = std::make_shared<server_detail::Slowness>();
   };
   struct ResourceEntry {
     ServerResource spec;
@@ -313,9 +354,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // Runs `work` on the handler threads as request `id`: cancellable (its stop token), answered
   // unless cancelled, the result finished for its era.
   // `inline_run` (ServerTool::run_inline): on the calling (reading) thread instead, at once.
+  // `on_host` (a tool's Slowness, ServerOptions::handlers_on_io_threads): on the host's own
+  // thread where it offers one (Connection::run_on_host) and the tool did not run long lately.
   void run_on_pool(const std::shared_ptr<server_detail::Connection>& c, const json& id,
                    const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
-                   bool cacheable = false, bool inline_run = false);
+                   bool cacheable = false, bool inline_run = false,
+                   const std::shared_ptr<server_detail::Slowness>& on_host = nullptr);
+  // Hands a registered request's run to the handler threads; a full queue answers "server busy".
+  void submit_or_refuse(const std::shared_ptr<server_detail::Connection>& c, const json& id, const std::string& key,
+                        std::function<void()> task);
   // Runs a tool's handler with the arguments checked: what tools/call and execute_tool share.
   // `legacy_invalid_params`: arguments the schema refuses are a -32602 error (revisions before
   // 2025-11-25), else an isError result.
@@ -330,11 +377,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // 2026-07-28 input rounds: reads the retry's requestState and inputResponses into ctx (false
   // and an error answered when the state is not ours, expired or for another request), and
   // builds the input_required result once a handler asked.
+  // The params' `arguments` are moved into ctx.input_salient (tools/call reads them there).
   bool open_input_state(const std::shared_ptr<server_detail::Connection>& c, const json& id, const std::string& method,
-                        const json& params, RequestContext::Impl& ctx);
+                        json& params, RequestContext::Impl& ctx);
   [[nodiscard]] json input_required_result(const RequestContext::Impl& ctx) const;
   std::string state_key;  // 32 bytes (options.input_state_key, or random)
   [[nodiscard]] json identity_json() const;
+  json identity_cached;  // identity_json(), built once (the identity does not change)
   // What the server declares (legacy, modern): built once per change of the registries (every
   // request asks), shared; capabilities_now() builds it (under m).
   [[nodiscard]] std::shared_ptr<const json> capabilities(bool modern) const;

@@ -16,8 +16,17 @@
 //                    }});
 //   return server.serve_stdio() ? 0 : 1;
 //
-// Tool handlers run on the server's handler threads (ServerOptions::handler_threads), never on
-// the thread that reads the client: a slow tool does not delay another request's answer.
+// Threads. Over stdio, handlers run on the server's handler threads
+// (ServerOptions::handler_threads), never on the thread that reads the client. Over an HttpHost,
+// a tool's handler runs by default on the I/O thread that read the call, outside that
+// connection's strand (ServerOptions::handlers_on_io_threads), sparing two thread switches per
+// call; a watchdog sees a handler that runs past ~2 ms (io_handler_takeover) blocked or busy, or
+// that waits for the client (legacy elicit/sample/roots), and starts a fresh I/O thread to take
+// over the I/O, and that tool's calls
+// go to the handler threads for a while (1 s, doubling each time it runs long again). So a slow
+// or blocking tool does not stall other connections or requests beyond ~2 ms, once; a tool
+// that blocks only now and then delays the requests its I/O thread would serve by up to ~2 ms
+// each time. Cancellation reaches a handler on either kind of thread.
 //
 // Thread-safety: add_*, remove_*, notify_* and the *_info(s) queries may be called from any
 // thread, while serving too (from a handler included). One Server may be served by several
@@ -90,6 +99,19 @@ struct ServerOptions {
   /// Tool handlers running at once (threads, started when first needed). Requests beyond wait
   /// their turn, in order of arrival.
   std::size_t handler_threads = 4;
+  /// Over an HttpHost: tool handlers run on the I/O thread that read the call (outside its
+  /// connection's strand) with a takeover when they run long (see the top of this header).
+  /// The host's I/O threads are then HttpServerOptions::io_threads, plus one per handler that
+  /// ran long on an I/O thread and still runs (at most `handler_threads` such at once; beyond
+  /// that a long run holds its I/O thread), plus one watchdog. False: every handler runs on the
+  /// handler threads. Resource reads, prompts, completions and tasks always use the handler
+  /// threads; stdio always does.
+  bool handlers_on_io_threads = true;
+  /// How long a handler may run on an I/O thread before the watchdog takes over: a handler
+  /// past it that is blocked (sleeping, waiting) or that used this much CPU. One merely waiting
+  /// for a CPU on a loaded machine is not taken over. Larger values suit tools under a profiler
+  /// (valgrind, strace), where everything is many times slower.
+  std::chrono::milliseconds io_handler_takeover{2};
   /// Requests waiting for a handler thread; more are answered at once with an internal error
   /// ("server busy") rather than held in unbounded memory.
   std::size_t max_queued_requests = 1024;
@@ -253,10 +275,11 @@ struct ServerTool {
   /// authorization (stdio, execute_tool, a host without auth).
   std::vector<std::string> required_scopes{};
   /// Runs the handler on the thread that read the request (an HttpHost I/O thread, the thread
-  /// in serve_stdio) instead of handing the call to a handler thread and back: two thread
-  /// switches less per call, for handlers that return at once (a computation of microseconds).
-  /// While it runs, that thread serves nobody else: such a handler must never block or wait
-  /// (no I/O, no sleeping, no lock held for long). In a legacy session, elicit(), sample() and
+  /// in serve_stdio), at once and within the connection's turn, instead of handing the call to a
+  /// handler thread (stdio) or to the I/O thread's queue with a watchdog (HTTP, the default):
+  /// the cheapest way, for handlers that return at once (a computation of microseconds).
+  /// While it runs, that thread serves nobody else and no watchdog takes over: such a handler
+  /// must never block or wait (no I/O, no sleeping, no lock held for long). In a legacy session, elicit(), sample() and
   /// roots() fail at once (Errc::invalid_argument) instead of waiting for the client; 2026-07-28
   /// input rounds work (they answer input_required). Its stop token does not fire while it
   /// runs. Calls as tasks, and execute_tool(), are not affected.

@@ -25,7 +25,9 @@
 // `sse_poll_retry` closes them early for clients that poll.
 //
 // Threads: `io_threads` threads read and write every connection (open streams do not hold a
-// thread); tool handlers run on the Server's handler threads, never on an I/O thread.
+// thread). Tool handlers run on the I/O thread that read the call, outside its connection's
+// strand, with a watchdog that starts a fresh I/O thread when one runs long or waits (see
+// ServerOptions::handlers_on_io_threads); other handlers run on the Server's handler threads.
 // 2025-03-26 sessions take JSON-RPC batches. The 2024-11-05 HTTP+SSE transport is served on
 // its own two paths (`sse_path`, `sse_message_path`).
 // Mounting: an application with its own HTTP server starts the host without a listener

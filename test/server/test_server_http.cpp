@@ -11,8 +11,12 @@
 
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <set>
 #include <future>
 #include <map>
 #include <thread>
@@ -878,15 +882,16 @@ TEST_CASE("server over HTTP: 200 slow calls in flight at once on a bounded numbe
     peak = std::max(peak, thread_count());
     std::this_thread::sleep_for(10ms);
   }
-  // 2 I/O threads and 8 handler threads, whatever the number of requests.
-  CHECK(peak <= before + 2 + 8);
+  // 2 I/O threads, 8 handler threads, the watchdog and at most 8 I/O threads taken over (held by
+  // a handler that ran long), whatever the number of requests.
+  CHECK(peak <= before + 2 + 8 + 1 + 8);
   int answered = 0;
   for (int i = 0; i < 200; ++i) {
     auto r = conns[static_cast<std::size_t>(i)]->read(15000);
     if (r.status == 200 && r.body_json()["id"] == i && r.body_json()["result"]["content"][0]["text"] == "50") ++answered;
   }
   CHECK(answered == 200);
-  CHECK(thread_count() <= before + 2 + 8);
+  CHECK(testutil::eventually([&] { return thread_count() <= before + 2 + 8 + 1; }));
 }
 
 TEST_CASE("server over HTTP: stop() with requests in flight ends cleanly (no leaked fds or threads)") {
@@ -903,7 +908,8 @@ TEST_CASE("server over HTTP: stop() with requests in flight ends cleanly (no lea
       conns.push_back(std::make_unique<RawConn>(h.port));
       REQUIRE(conns.back()->send(modern_post_text(req)));
     }
-    CHECK(testutil::eventually([&] { return h.running == 4; }));  // 4 handler threads busy, 2 queued
+    // The first calls start on the 2 I/O threads (then taken over), the rest on the 4 handler threads.
+    CHECK(testutil::eventually([&] { return h.running >= 5; }));
     const auto t0 = std::chrono::steady_clock::now();
     h.host.stop();
     CHECK(testutil::ms_since(t0) < 3000);
@@ -1700,4 +1706,193 @@ TEST_CASE("server over HTTP: answers written by handler threads: a large one, pi
     REQUIRE(r.complete);
     CHECK(text_of(r) == std::to_string(i));
   }
+}
+
+// ------------------------------------------------------------------ handlers on the I/O threads
+
+namespace {
+
+std::set<std::string> thread_ids() {
+  const auto v = testutil::list_dir("/proc/self/task");
+  return {v.begin(), v.end()};
+}
+std::string this_thread_id() { return std::to_string(static_cast<long>(::syscall(SYS_gettid))); }
+
+std::string text_of(const RawResponse& r) {
+  if (r.status != 200) return "(status " + std::to_string(r.status) + ")";
+  json m = r.body_json();
+  if (m.is_null())  // an event stream: its answer
+    for (auto& e : r.events())
+      if (e.contains("id") && !e.contains("method")) m = e;
+  if (!m.contains("result")) return "(no result: " + m.dump() + ")";
+  return m["result"]["content"][0].value("text", "");
+}
+
+// A legacy tools/call as raw bytes, in session `sid`.
+std::string legacy_post_text(const std::string& sid, const json& id, const std::string& tool, json args) {
+  const std::string body = json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+                                {"params", {{"name", tool}, {"arguments", std::move(args)}}}}.dump();
+  return "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+         "MCP-Protocol-Version: 2025-11-25\r\nMcp-Session-Id: " + sid + "\r\nContent-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+// A tool that sleeps `ms` in one go (it sees nothing meanwhile, not even a cancellation).
+mcp::ServerTool nap_tool(std::string name, std::atomic<int>& napping) {
+  return {.name = std::move(name),
+          .input_schema = object_schema({{"ms", {{"type", "integer"}}}}, {"ms"}),
+          .handler = [&napping](const json& a, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+            ++napping;
+            std::this_thread::sleep_for(std::chrono::milliseconds(a["ms"].get<int>()));
+            --napping;
+            return text("napped");
+          }};
+}
+
+}  // namespace
+
+TEST_CASE("server over HTTP: tools run on the I/O thread; one that blocks 5 s is taken over and delays no other connection (both eras)") {
+  Hosted h;  // one I/O thread
+  const auto before = thread_ids();  // the I/O thread is among them; no handler ran yet
+  std::atomic<int> napping{0};
+  REQUIRE(h.server.add_tool({.name = "tid", .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                               return text(this_thread_id());
+                             }}));
+  REQUIRE(h.server.add_tool(nap_tool("nap_modern", napping)));
+  REQUIRE(h.server.add_tool(nap_tool("nap_legacy", napping)));
+  // A quick tool runs on a thread that was there before any handler ran: the I/O thread.
+  CHECK(before.count(text_of(post_modern(h.port, modern_request(1, "tools/call", {{"name", "tid"}, {"arguments", json::object()}})))) == 1);
+  const std::string sid = open_session(h.port);
+  const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-11-25"}};
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}, in_session).status == 202);
+  const json legacy_tid{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"}, {"params", {{"name", "tid"}, {"arguments", json::object()}}}};
+  CHECK(before.count(text_of(post(h.port, legacy_tid, in_session))) == 1);
+
+  // Two handlers that block 5 s, one per era, each on its own connection; both start on an
+  // I/O thread, and each is taken over.
+  RawConn m(h.port), l(h.port);
+  REQUIRE(m.send(modern_post_text(modern_request(3, "tools/call", {{"name", "nap_modern"}, {"arguments", {{"ms", 5000}}}}))));
+  REQUIRE(l.send(legacy_post_text(sid, 4, "nap_legacy", {{"ms", 5000}})));
+  CHECK(testutil::eventually([&] { return napping == 2; }));
+  const auto naps_started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK(text_of(post_modern(h.port, modern_request(10 + i, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "quick"}}}}))) == "quick");
+    CHECK(testutil::ms_since(t0) < 1000);
+    t0 = std::chrono::steady_clock::now();
+    const json quick{{"jsonrpc", "2.0"}, {"id", 20 + i}, {"method", "tools/call"},
+                     {"params", {{"name", "echo"}, {"arguments", {{"text", "quick"}}}}}};
+    CHECK(text_of(post(h.port, quick, in_session)) == "quick");
+    CHECK(testutil::ms_since(t0) < 1000);
+  }
+  CHECK(testutil::ms_since(naps_started) < 4000);  // all of that while both still slept
+  CHECK(napping == 2);
+  CHECK(text_of(m.read(10000)) == "napped");
+  CHECK(text_of(l.read(10000)) == "napped");
+}
+
+TEST_CASE("server over HTTP: a handler running on the I/O thread sees its cancellation (both eras)") {
+  Hosted h;
+  const auto before = thread_ids();
+  std::mutex mx;
+  std::vector<std::string> ran_on;
+  std::atomic<int> waiting{0}, stopped{0};
+  const auto waiter = [&](std::string name) -> mcp::ServerTool {
+    return {.name = std::move(name), .handler = [&](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+              {
+                std::lock_guard lk(mx);
+                ran_on.push_back(this_thread_id());
+              }
+              ++waiting;
+              std::condition_variable_any cv;
+              std::unique_lock lk(mx);
+              cv.wait_for(lk, ctx.stop_token(), 10s, [] { return false; });
+              --waiting;
+              if (ctx.cancelled()) ++stopped;
+              return text("done");
+            }};
+  };
+  REQUIRE(h.server.add_tool(waiter("wait_modern")));
+  REQUIRE(h.server.add_tool(waiter("wait_legacy")));
+  // 2026-07-28: the client leaves.
+  {
+    RawConn c(h.port);
+    REQUIRE(c.send(modern_post_text(modern_request(1, "tools/call", {{"name", "wait_modern"}, {"arguments", json::object()}}))));
+    CHECK(testutil::eventually([&] { return waiting == 1; }));
+  }
+  CHECK(testutil::eventually([&] { return stopped == 1; }));
+  // Legacy: notifications/cancelled, on another connection.
+  const std::string sid = open_session(h.port);
+  const std::map<std::string, std::string> in_session{{"Mcp-Session-Id", sid}, {"MCP-Protocol-Version", "2025-11-25"}};
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}, in_session).status == 202);
+  RawConn l(h.port);
+  REQUIRE(l.send(legacy_post_text(sid, "w1", "wait_legacy", json::object())));
+  CHECK(testutil::eventually([&] { return waiting == 1; }));
+  CHECK(post(h.port, {{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"}, {"params", {{"requestId", "w1"}}}}, in_session).status == 202);
+  CHECK(testutil::eventually([&] { return stopped == 2; }));
+  std::lock_guard lk(mx);
+  REQUIRE(ran_on.size() == 2);
+  CHECK(before.count(ran_on[0]) == 1);  // both started on an I/O thread (the second on the one that took over)
+  CHECK(ran_on[0] != ran_on[1]);
+}
+
+TEST_CASE("server over HTTP: a legacy handler elicits from a thread of the host (it is taken over at once)") {
+  Hosted h;
+  const auto before = thread_ids();
+  std::mutex mx;
+  std::string asked_on;
+  const auto asked_where = [&] {
+    std::lock_guard lk(mx);
+    return asked_on;
+  };
+  REQUIRE(h.server.add_tool({.name = "ask_name", .handler = [&](const json&, mcp::RequestContext& ctx) -> mcp::Result<mcp::CallToolResult> {
+                               {
+                                 std::lock_guard lk(mx);
+                                 asked_on = this_thread_id();
+                               }
+                               mcp::ElicitRequest q;
+                               q.message = "Your name?";
+                               q.requested_schema = object_schema({{"name", {{"type", "string"}}}}, {"name"});
+                               const auto t0 = std::chrono::steady_clock::now();
+                               auto r = ctx.elicit(q);
+                               if (!r) return mcp::error_result(r.error().message);
+                               return text(r->action + " " + r->content.value("name", "") + " " +
+                                           (testutil::ms_since(t0) < 2000 ? "soon" : "late"));
+                             }}));
+  auto client = asking_client(http_server(h.url(), mcp::Era::legacy, std::string("2025-11-25")));
+  check_call(*client, "ask_name", json::object(), "accept Ada soon");
+  CHECK(before.count(asked_where()) == 1);
+  check_call(*client, "ask_name", json::object(), "accept Ada soon");  // now on a handler thread
+  CHECK(before.count(asked_where()) == 0);
+  client->disconnect();
+}
+
+TEST_CASE("server over HTTP: many slow handlers at once stay within the documented threads") {
+  const std::size_t base = thread_count();
+  Hosted h({}, 4);  // 1 I/O thread, 4 handler threads
+  std::atomic<int> napping{0};
+  for (int i = 0; i < 8; ++i) REQUIRE(h.server.add_tool(nap_tool("nap" + std::to_string(i), napping)));
+  // Eight different tools that block (each one's first call starts on an I/O thread), and 24
+  // more calls of them, each on its own connection.
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 32; ++i) {
+    conns.push_back(std::make_unique<RawConn>(h.port));
+    REQUIRE(conns.back()->send(modern_post_text(modern_request(i, "tools/call", {{"name", "nap" + std::to_string(i % 8)}, {"arguments", {{"ms", 300}}}}))));
+  }
+  // io_threads + handler_threads taken over at most + handler_threads + the watchdog.
+  const std::size_t bound = base + 1 + 4 + 4 + 1;
+  std::size_t peak = 0;
+  for (int i = 0; i < 100; ++i) {
+    peak = std::max(peak, thread_count());
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(peak <= bound);
+  int answered = 0;
+  for (auto& c : conns)
+    if (text_of(c->read(15000)) == "napped") ++answered;
+  CHECK(answered == 32);
+  CHECK(thread_count() <= bound);
+  // The threads that were taken over leave once their handlers return.
+  CHECK(testutil::eventually([&] { return thread_count() <= base + 1 + 4 + 1; }));
+  CHECK(text_of(post_modern(h.port, modern_request(99, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "still"}}}}))) == "still");
 }
