@@ -35,7 +35,8 @@ struct SessionAccess;
 struct RequestOptions {
   /// Overrides the server's / client's default. The time a ClientHandlers::elicitation
   /// handler takes to answer (a person filling a form) does not count: legacy, the requests in
-  /// flight on that connection are held while it runs; modern, each round of a multi
+  /// flight on that connection are held while it runs (over HTTP, not yet for a blocking call,
+  /// whose stream is read on the caller's thread within the timeout); modern, each round of a multi
   /// round-trip request has its own timeout; a task's limit is moved by the time its input
   /// took. (Across the rounds of a modern multi round-trip request it still counts against
   /// max_total_time.)

@@ -119,6 +119,7 @@ Session::Impl::Clock::time_point Session::Impl::task_deadline(const RequestOptio
 }
 
 void Session::Impl::cancel_task(const std::string& task_id, const RequestOptions& opt) {
+  if (closed.load()) return;  // the Session is gone: a request would open a new connection
   RequestOptions o;
   o.timeout = std::min(request_timeout(opt), Milliseconds(5000));
   o.trace = opt.trace;
