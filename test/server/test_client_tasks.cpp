@@ -418,11 +418,14 @@ TEST_CASE("tasks: a task handle is cancelled by cancel(), by its destruction and
 
     // The caller's stop token cancels the handle's task too.
     http.stopped = 0;
+    http.started = 0;
     std::stop_source stop;
     mcp::RequestOptions so;
     so.stop = stop.get_token();
     auto s = start("slow_compute", {{"ms", 10000}}, so);
     REQUIRE(s);
+    // Once the server's handler runs (a task cancelled before it starts never sees the stop).
+    CHECK(testutil::eventually([&] { return http.started.load() == 1; }, 5000));
     stop.request_stop();
     auto sr = s->wait_for(5s);
     REQUIRE_FALSE(sr);
