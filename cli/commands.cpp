@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT
 // mcpc's commands, each on a connected Client: tools, call, info, resources, read, prompts,
-// prompt. Text goes to stdout, errors to stderr; each returns the exit status.
+// prompt, complete, skills, skill, skill-file. Text goes to stdout, errors to stderr; each returns the exit status.
 
 #include "mcpc.hpp"
 
 #include <mcp/client.hpp>
 
+#include "../lib/util/base64.hpp"  // the one encoder (exported by libmcp): blobs in --json
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 #include <fstream>
@@ -118,6 +120,101 @@ mcp::RequestOptions request_options(const Options& o, const std::string& server)
   return r;
 }
 
+// --out FILE ("-": stdout): the bytes, as they are. The exit status.
+int write_out(const std::string& file, const std::string& bytes) {
+  if (file == "-") {
+    std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return kExitOk;
+  }
+  std::ofstream f(file, std::ios::binary | std::ios::trunc);
+  if (f) f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (f) f.close();
+  if (!f) {
+    print_error("cannot write '" + file + "': " + std::generic_category().message(errno));
+    return kExitError;
+  }
+  return kExitOk;
+}
+
+// An error naming the command line's terms: a server without the Skills extension.
+void report_skills(const Options& o, const std::string& server, const mcp::Error& e) {
+  if (e.errc() == mcp::Errc::extension_not_supported)
+    print_error("[" + server + "] offers no skills (it does not declare the io.modelcontextprotocol/skills extension)");
+  else
+    report(o, e);
+}
+
+// The skill `name` of `server`: a skill:// (or any) URI is asked with skills/get, a name is
+// looked up in skills/list. Errors are printed; the exit status is in the error.
+tl::expected<mcp::Skill, int> find_skill(mcp::Client& client, const Options& o, const std::string& server,
+                                         const std::string& name) {
+  if (name.find("://") != std::string::npos) {
+    auto s = client.get_skill(server, name, request_options(o, server));
+    if (!s) {
+      report_skills(o, server, s.error());
+      return tl::unexpected(kExitError);
+    }
+    return std::move(*s);
+  }
+  auto session = client.session(server);
+  if (!session) {
+    report(o, session.error());
+    return tl::unexpected(kExitError);
+  }
+  auto all = (*session)->list_skills(request_options(o, server));
+  if (!all) {
+    report_skills(o, server, all.error());
+    return tl::unexpected(kExitError);
+  }
+  std::vector<mcp::Skill> found;
+  std::string names;
+  for (auto& s : *all) {
+    names += (names.empty() ? "" : ", ") + printable(s.name);
+    if (s.name == name) found.push_back(std::move(s));
+  }
+  if (found.size() == 1) return std::move(found.front());
+  if (found.empty()) {
+    print_error("[" + server + "] no skill named '" + printable(name) + "' (skills: " + (names.empty() ? "none" : names) +
+                ")");
+    return tl::unexpected(kExitError);
+  }
+  std::string uris;
+  for (const auto& s : found) uris += (uris.empty() ? "" : ", ") + printable(s.uri);
+  print_error("[" + server + "] " + std::to_string(found.size()) + " skills are named '" + printable(name) +
+              "': give one's URI instead (" + uris + ")");
+  return tl::unexpected(kExitUsage);
+}
+
+// A verified file of a skill as --json prints it.
+json skill_file_json(const mcp::SkillFileContent& c) {
+  json j{{"uri", c.uri}, {"verified", c.verified}, {"size", c.bytes.size()}};
+  if (c.mime_type) j["mimeType"] = *c.mime_type;
+  if (c.text) j["text"] = c.bytes;
+  else j["blob"] = mcp::detail::base64_encode(c.bytes);
+  return j;
+}
+
+// A verified file on stdout: text as it is, a blob summarised (its bytes with --out).
+int print_skill_file(const Options& o, const mcp::SkillFileContent& c, const json& extra = json::object()) {
+  int status = kExitOk;
+  if (o.out_file) status = write_out(*o.out_file, c.bytes);
+  if (o.json) {
+    json j = skill_file_json(c);
+    for (const auto& [k, v] : extra.items()) j[k] = v;
+    std::cout << dump(j) << '\n';
+  } else if (!o.out_file) {
+    if (c.text) {
+      std::cout << c.bytes;
+      if (!c.bytes.empty() && c.bytes.back() != '\n') std::cout << '\n';
+    } else {
+      std::cout << "[blob" << (c.mime_type ? " " + printable(*c.mime_type) : "") << ", " << c.bytes.size() << " bytes]\n";
+    }
+    if (!c.verified) print_error("note: " + printable(c.uri) + " belongs to a dynamic skill: no digest to check it against");
+  }
+  std::cout.flush();
+  return status;
+}
+
 // A server that does not implement a listing method has nothing to list.
 
 }  // namespace
@@ -171,9 +268,31 @@ bool print_reply(const mcp::Result<T>& r, const Options& o, Human&& human) {
   return true;
 }
 
+// `call --task`: the call through a task handle; the task's id and each status it passes
+// through are told on stderr ("mcpc: [server] task ID: working").
+static mcp::Result<mcp::CallToolResult> call_as_task(mcp::Client& client, const Options& o, const std::string& server,
+                                                     const std::string& tool, const json& args) {
+  auto h = client.call_tool_task(server, tool, args, request_options(o, server));
+  if (!h) return mcp::fail(h.error());
+  if (!h->is_task()) {
+    print_error("[" + server + "] the server answered at once (no task)");
+    return h->wait();
+  }
+  const std::string id = printable(h->id());
+  std::string last;
+  for (;;) {
+    auto r = h->wait_for(std::chrono::milliseconds(100));
+    std::string now = mcp::to_string(h->status());
+    if (const auto m = h->status_message(); !m.empty()) now += " (" + first_line(m) + ")";
+    if (now != last) print_error("[" + server + "] task " + id + ": " + now);
+    last = now;
+    if (r || r.error().errc() != mcp::Errc::timeout || h->done()) return r;
+  }
+}
+
 int run_call(mcp::Client& client, const Options& o, const std::string& server, const std::string& tool,
              const json& args) {
-  auto r = client.call_tool(server, tool, args, request_options(o, server));
+  auto r = o.task ? call_as_task(client, o, server, tool, args) : client.call_tool(server, tool, args, request_options(o, server));
   if (!print_reply(r, o, print_result)) return kExitError;
   if (r->is_error) {
     if (!o.json) print_error("tool '" + tool + "' reported an error (isError: true)");
@@ -305,17 +424,7 @@ int run_read(mcp::Client& client, const Options& o, const std::string& server, c
       }
       bytes += *b;
     }
-    if (*o.out_file == "-") {
-      std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    } else {
-      std::ofstream f(*o.out_file, std::ios::binary | std::ios::trunc);
-      if (f) f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      if (f) f.close();
-      if (!f) {
-        print_error("cannot write '" + *o.out_file + "': " + std::generic_category().message(errno));
-        status = kExitError;
-      }
-    }
+    status = write_out(*o.out_file, bytes);
   }
   if (o.json) {
     std::cout << dump(json(*r)) << '\n';
@@ -485,6 +594,74 @@ tl::expected<ResolvedName, NameError> resolve_tool_name(mcp::Client& client, con
     return tl::unexpected(NameError{"no tool '" + printable(name) + "' (looked for " + readings + ")", kExitError});
   return tl::unexpected(
       NameError{"'" + printable(name) + "' is ambiguous: " + readings + "; give SERVER TOOL", kExitUsage});
+}
+
+}  // namespace mcpc
+
+namespace mcpc {
+
+int run_skills(mcp::Client& client, const Options& o, const std::vector<std::string>& servers) {
+  mcp::Partial<std::map<std::string, std::vector<mcp::Skill>>> skills;
+  if (servers.empty()) {
+    skills = client.list_skills();  // servers without the extension list nothing
+  } else {
+    for (const auto& server : servers) {  // a named server without the extension is an error
+      auto session = client.session(server);
+      auto r = session ? (*session)->list_skills(request_options(o, server)) : mcp::Result<std::vector<mcp::Skill>>(mcp::fail(session.error()));
+      if (r) skills.value.emplace(server, std::move(*r));
+      else skills.errors.emplace(server, std::move(r.error()));
+    }
+  }
+  if (o.json) {
+    json out = json::object();
+    for (const auto& [server, list] : skills.value) out[server] = json(list);
+    add_errors(out, skills.errors);
+    std::cout << dump(out) << '\n';
+  } else {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& [server, list] : skills.value)
+      for (const auto& s : list)
+        rows.push_back({server, s.name, s.uri, (s.dynamic() ? "(dynamic) " : "") + first_line(s.description)});
+    print_table(std::move(rows));
+  }
+  std::cout.flush();
+  for (const auto& [server, e] : skills.errors) report_skills(o, server, e);
+  return skills.errors.empty() ? kExitOk : kExitError;
+}
+
+int run_skill(mcp::Client& client, const Options& o, const std::string& server, const std::string& name) {
+  auto skill = find_skill(client, o, server, name);
+  if (!skill) return skill.error();
+  auto c = client.load_skill(server, *skill, request_options(o, server));
+  if (!c) {
+    report_skills(o, server, c.error());
+    return kExitError;
+  }
+  return print_skill_file(o, *c, json{{"skill", *skill}});
+}
+
+int run_skill_file(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
+                   const std::string& path) {
+  auto skill = find_skill(client, o, server, name);
+  if (!skill) return skill.error();
+  const std::string uri = path.find("://") != std::string::npos ? path : skill->resolve(path);
+  auto c = client.read_skill_file(server, *skill, uri, request_options(o, server));
+  if (!c) {
+    if (c.error().errc() == mcp::Errc::file_not_listed) {
+      std::string files;
+      if (skill->files)
+        for (const auto& f : *skill->files) {
+          std::string rel = f.uri.rfind(skill->root() + "/", 0) == 0 ? f.uri.substr(skill->root().size() + 1) : f.uri;
+          files += (files.empty() ? "" : ", ") + printable(rel);
+        }
+      print_error("[" + server + "] skill '" + printable(skill->name) + "' lists no file " + printable(uri) +
+                  (files.empty() ? std::string() : " (files: " + files + ")"));
+      return kExitError;
+    }
+    report_skills(o, server, c.error());
+    return kExitError;
+  }
+  return print_skill_file(o, *c);
 }
 
 }  // namespace mcpc

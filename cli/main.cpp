@@ -11,6 +11,9 @@
 //   mcpc --config FILE prompts [--json]
 //   mcpc --config FILE prompt SERVER NAME [--args JSON] [--json]
 //   mcpc --config FILE complete SERVER prompt NAME ARGUMENT [VALUE] [--args JSON] [--json]
+//   mcpc --config FILE skills [SERVER...] [--json]
+//   mcpc --config FILE skill SERVER NAME [--json] [--out FILE]
+//   mcpc --config FILE skill-file SERVER NAME PATH [--json] [--out FILE]
 //
 // Exit status: see kExitOk... in mcpc.hpp and EXIT STATUS in the help text (options.cpp).
 
@@ -44,7 +47,10 @@ Parsed<bool> known_server(const mcp::ClientConfig& cfg, const std::string& serve
 // is only one, the ad hoc server or that of a one-server config.
 Parsed<std::pair<std::string, std::string>> server_and_target(const std::string& command, const mcp::ClientConfig& cfg,
                                                               const std::vector<std::string>& rest) {
-  const std::string what = command == "call" ? "TOOL" : command == "read" ? "URI" : "NAME";
+  const std::string what = command == "call"         ? "TOOL"
+                           : command == "read"       ? "URI"
+                           : command == "skill-file" ? "NAME PATH"
+                                                     : "NAME";
   const bool single = cfg.servers.size() == 1;
   if (rest.size() == 2) {
     if (auto known = known_server(cfg, rest[0]); !known) return tl::unexpected(known.error());
@@ -140,10 +146,22 @@ int run(int argc, char** argv) {
   std::string target_server, target;  // call: TOOL, read: URI, prompt: NAME
   bool flat_name = false;             // call NAME: "<server>_<tool>" as `tools` prints it, or a tool of the one server
   CompleteTarget completion;
+  std::string skill_path;  // skill-file
   if (command == "call" && rest.size() == 1) {
     flat_name = true;
     target = rest[0];
-  } else if (command == "call" || command == "read" || command == "prompt") {
+  } else if (command == "call" || command == "read" || command == "prompt" || command == "skill") {
+    auto t = server_and_target(command, *cfg, rest);
+    if (!t) return usage_error(t.error());
+    std::tie(target_server, target) = std::move(*t);
+  } else if (command == "skill-file") {
+    // [SERVER] NAME PATH: the last argument is the path, the rest reads as `skill`'s.
+    if (rest.empty() || rest.size() > 3) {
+      const bool single = cfg->servers.size() == 1;
+      return usage_error(std::string("skill-file takes ") + (single ? "[SERVER] " : "SERVER ") + "NAME PATH");
+    }
+    skill_path = rest.back();
+    rest.pop_back();
     auto t = server_and_target(command, *cfg, rest);
     if (!t) return usage_error(t.error());
     std::tie(target_server, target) = std::move(*t);
@@ -151,7 +169,7 @@ int run(int argc, char** argv) {
     auto t = complete_target(*cfg, rest);
     if (!t) return usage_error(t.error());
     completion = std::move(*t);
-  } else if (command == "info") {
+  } else if (command == "info" || command == "skills") {
     for (const auto& server : rest)
       if (auto known = known_server(*cfg, server); !known) return usage_error(known.error());
   }
@@ -178,6 +196,9 @@ int run(int argc, char** argv) {
   else if (command == "read") status = run_read(*client, o, target_server, target);
   else if (command == "prompts") status = run_prompts(*client, o);
   else if (command == "prompt") status = run_prompt(*client, o, target_server, target, prompt_args);
+  else if (command == "skills") status = run_skills(*client, o, rest);
+  else if (command == "skill") status = run_skill(*client, o, target_server, target);
+  else if (command == "skill-file") status = run_skill_file(*client, o, target_server, target, skill_path);
   else status = run_info(*client, o, rest);
   client->disconnect();  // stops the servers before we exit
   return status;

@@ -3,7 +3,7 @@
 //   options.cpp   the command line: help text, parsing, cross-option checks
 //   config.cpp    the ClientConfig from the options: config file, --stdio/--url, authorization
 //   output.cpp    printing server text safely: printable(), errors on stderr, columns
-//   commands.cpp  tools, call, info, resources, read, prompts, prompt, complete
+//   commands.cpp  tools, call, info, resources, read, prompts, prompt, complete, skills, skill, skill-file
 //   interact.cpp  what servers ask (elicitation, roots, sampling) and report (progress, logs)
 //   process.cpp   the processes our servers leave behind
 //   main.cpp      main: the command run from start to exit status
@@ -61,6 +61,7 @@ struct Options {
       oauth_scope, oauth_port, browser, token_store, tenant;
   bool oauth = false, oauth_client_credentials = false, oauth_dpop = false;
   bool json = false, quiet_stderr = false, verbose = false, help = false, version = false, templates = false;
+  bool task = false;                     // call --task: through a task handle, its progress on stderr
   bool no_input = false, input = false;  // elicitation: decline / answer from stdin even if not a terminal
   std::vector<std::string> roots;        // --root DIR
   std::vector<std::string> positional;  // COMMAND and its arguments
@@ -128,6 +129,14 @@ int run_read(mcp::Client& client, const Options& o, const std::string& server, c
 int run_prompts(mcp::Client& client, const Options& o);
 int run_prompt(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
                const std::map<std::string, std::string>& args);
+
+// `skills [SERVER...]`, `skill SERVER NAME`, `skill-file SERVER NAME PATH` (the Skills
+// extension): NAME is a skill's name or its SKILL.md URI, PATH relative to the skill's root or
+// a URI.
+int run_skills(mcp::Client& client, const Options& o, const std::vector<std::string>& servers);
+int run_skill(mcp::Client& client, const Options& o, const std::string& server, const std::string& name);
+int run_skill_file(mcp::Client& client, const Options& o, const std::string& server, const std::string& name,
+                   const std::string& path);
 
 // `complete`: a prompt's argument or a resource template's variable, and the text so far.
 struct CompleteTarget {

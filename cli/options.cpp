@@ -46,6 +46,16 @@ COMMAND:
                          each followed by its arguments, indented: "arg (required)  description"
   prompt SERVER NAME     render a prompt: each message as "role: text", content that is not
                          text summarised in brackets (SERVER as for call)
+  skills [SERVER...]     list the skills (Skills extension) of every server that offers them, or
+                         of the named servers (a named server without the extension is an
+                         error): "<server>  name  uri  description"; no file is read
+  skill SERVER NAME      print a skill's SKILL.md, verified against its entry (size, SHA-256
+                         digest, frontmatter); NAME is the skill's name or its SKILL.md URI
+                         (SERVER as for call); --json adds the entry; --out writes the file
+  skill-file SERVER NAME PATH
+                         print one file of a skill, verified; PATH is relative to the skill's
+                         root (e.g. references/FORMS.md) or a URI; a binary file is summarised
+                         unless --out is given
   complete SERVER prompt NAME ARGUMENT [VALUE]
   complete SERVER resource URI ARGUMENT [VALUE]
                          argument completion (completion/complete): the values the server
@@ -64,10 +74,13 @@ OPTIONS:
   --args JSON            arguments for `call` (a JSON object, default {}) or for `prompt` and
                          `complete` (a JSON object of strings; numbers and booleans are passed
                          as their JSON text)
-  --out FILE             `read`: write the contents (text, or the decoded blob) to FILE instead
+  --out FILE             `read`, `skill`, `skill-file`: write the contents (text, or the decoded blob) to FILE instead
                          of printing them; several items are written one after the other;
                          "-" writes the raw bytes to stdout
   --templates            `resources`: list only the resource templates
+  --task                 `call`: follow the call as a task (tasks extension) when the server
+                         makes one: its id and each status it passes through on stderr
+                         ("mcpc: [server] task ID: working"); the result as without --task
   --json                 machine-readable output on stdout: for resources
                          {server: {"resources": [...], "resourceTemplates": [...]}}, for prompts
                          {server: [...]}, each with "errors": {server: message} if any failed;
@@ -205,6 +218,7 @@ Parsed<Options> parse_command_line(int argc, char** argv) {
     else if (arg == "--args") ok = once(o.args);
     else if (arg == "--out") ok = once(o.out_file);
     else if (arg == "--templates") ok = flag(o.templates);
+    else if (arg == "--task") ok = flag(o.task);
     else if (arg == "--protocol-version") ok = once(o.protocol_version);
     else if (arg == "--env") ok = append(o.env);
     else if (arg == "--header") ok = append(o.headers);
@@ -252,19 +266,23 @@ Parsed<void> check_options(const Options& o) {
   const int sources = !!o.config_file + !!o.stdio_command + !!o.url;
   if (sources == 0) return tl::unexpected(std::string("give one of --config FILE, --stdio \"CMD ARGS\" or --url URL"));
   if (sources > 1) return tl::unexpected(std::string("--config, --stdio and --url are mutually exclusive"));
-  static constexpr const char* kCommands = "tools, call, info, resources, read, prompts, prompt or complete";
+  static constexpr const char* kCommands =
+      "tools, call, info, resources, read, prompts, prompt, complete, skills, skill or skill-file";
   if (o.positional.empty()) return tl::unexpected(std::string("no command given (") + kCommands + ")");
   const std::string& cmd = o.positional.front();
   if (cmd != "tools" && cmd != "call" && cmd != "info" && cmd != "resources" && cmd != "read" &&
-      cmd != "prompts" && cmd != "prompt" && cmd != "complete")
+      cmd != "prompts" && cmd != "prompt" && cmd != "complete" && cmd != "skills" && cmd != "skill" &&
+      cmd != "skill-file")
     return tl::unexpected("unknown command '" + cmd + "' (expected " + kCommands + ")");
   if ((cmd == "tools" || cmd == "resources" || cmd == "prompts") && o.positional.size() > 1)
     return tl::unexpected(cmd + " takes no arguments, got '" + o.positional[1] + "'");
   if (o.args && cmd != "call" && cmd != "prompt" && cmd != "complete")
     return tl::unexpected(std::string("--args only applies to call, prompt and complete"));
   if (o.no_input && o.input) return tl::unexpected(std::string("--input and --no-input are mutually exclusive"));
-  if (o.out_file && cmd != "read") return tl::unexpected(std::string("--out only applies to read"));
+  if (o.out_file && cmd != "read" && cmd != "skill" && cmd != "skill-file")
+    return tl::unexpected(std::string("--out only applies to read, skill and skill-file"));
   if (o.out_file && o.out_file->empty()) return tl::unexpected(std::string("--out needs a file name"));
+  if (o.task && cmd != "call") return tl::unexpected(std::string("--task only applies to call"));
   if (o.templates && cmd != "resources") return tl::unexpected(std::string("--templates only applies to resources"));
   if (!o.env.empty() && !o.stdio_command) return tl::unexpected(std::string("--env only applies to --stdio"));
   if (!o.headers.empty() && !o.url) return tl::unexpected(std::string("--header only applies to --url"));

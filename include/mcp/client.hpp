@@ -77,6 +77,12 @@ class Client {
                                                  nlohmann::json arguments = nlohmann::json::object(),
                                                  const RequestOptions& options = {});
 
+  /// Call `tool` on `server` and return a handle on it (a task the server made, or the result
+  /// it gave at once) instead of waiting: see Session::call_tool_task and mcp/tool_task.hpp.
+  [[nodiscard]] Result<ToolTask> call_tool_task(const std::string& server, const std::string& tool,
+                                                nlohmann::json arguments = nlohmann::json::object(),
+                                                const RequestOptions& options = {});
+
   /// False if a server's connection ended by itself since it was opened (the server died,
   /// a stream broke). The client recovers on its own (it reconnects on the next call); a
   /// pool uses this to rebuild such clients instead.
@@ -143,6 +149,16 @@ class Client {
   auto async_call_tool(std::string server, std::string tool, nlohmann::json arguments, Token&& token) {
     return async_call_tool(std::move(server), std::move(tool), std::move(arguments), RequestOptions{},
                            std::forward<Token>(token));
+  }
+  /// call_tool_task without waiting: completes with the handle once the server answered.
+  template <class Token>
+  auto async_call_tool_task(std::string server, std::string tool, nlohmann::json arguments, RequestOptions options,
+                            Token&& token) {
+    return async_on<ToolTask>(std::move(server), std::move(options), std::forward<Token>(token),
+                              [tool = std::move(tool), arguments = std::move(arguments)](
+                                  Session& s, RequestOptions o, Callback<ToolTask> cb) mutable {
+                                s.async_call_tool_task(std::move(tool), std::move(arguments), std::move(o), std::move(cb));
+                              });
   }
   template <class Token>
   auto async_server_info(std::string server, RequestOptions options, Token&& token) {

@@ -11,6 +11,7 @@
 #include <mcp/config.hpp>
 #include <mcp/error.hpp>
 #include <mcp/skills.hpp>
+#include <mcp/tool_task.hpp>
 #include <mcp/types.hpp>
 
 #include <nlohmann/json.hpp>
@@ -32,7 +33,14 @@ struct SessionAccess;
 
 /// Options for one request.
 struct RequestOptions {
-  std::optional<Milliseconds> timeout;  ///< overrides the server's / client's default
+  /// Overrides the server's / client's default. The time a ClientHandlers::elicitation
+  /// handler takes to answer (a person filling a form) does not count: legacy, the requests in
+  /// flight on that connection are held while it runs (over HTTP, not yet for a blocking call,
+  /// whose stream is read on the caller's thread within the timeout); modern, each round of a multi
+  /// round-trip request has its own timeout; a task's limit is moved by the time its input
+  /// took. (Across the rounds of a modern multi round-trip request it still counts against
+  /// max_total_time.)
+  std::optional<Milliseconds> timeout;
   std::stop_token stop;                 ///< request cancellation (sends notifications/cancelled)
   /// Progress notifications for this request (a progressToken is sent). Called on the
   /// calling thread while it waits for the reply, in order, never after the call returned.
@@ -114,6 +122,17 @@ class Session {
   /// Call a tool. A tool that fails is `CallToolResult::is_error`, not an `Error`.
   [[nodiscard]] Result<CallToolResult> call_tool(std::string_view name, nlohmann::json arguments,
                                                  const RequestOptions& options = {});
+
+  /// Call a tool and return a handle (mcp/tool_task.hpp) instead of its result, once the
+  /// server has answered the call: with a task (tasks extension, SEP-2663), which the library
+  /// then follows without a thread of its own (polls at the server's interval, input requests
+  /// answered by ClientConfig::handlers, tasks/cancel on ToolTask::cancel or destruction), or
+  /// at once (the handle is complete, `is_task()` false). Fails only when the call fails before
+  /// the server made a task (as call_tool would). `options.timeout` bounds the call and each
+  /// poll; `options.max_total_time`, if set, the whole task; `options.stop` cancels the task.
+  /// Needs ClientConfig::tasks (the default) for the server to make tasks at all.
+  [[nodiscard]] Result<ToolTask> call_tool_task(std::string_view name, nlohmann::json arguments,
+                                                const RequestOptions& options = {});
 
   /// All resources (follows pagination).
   [[nodiscard]] Result<std::vector<Resource>> list_resources(const RequestOptions& options = {});
@@ -207,6 +226,16 @@ class Session {
   template <detail::NotOptions Token>
   auto async_call_tool(std::string name, nlohmann::json arguments, Token&& token) {
     return async_call_tool(std::move(name), std::move(arguments), RequestOptions{}, std::forward<Token>(token));
+  }
+  /// call_tool_task without waiting: completes with the handle once the server answered the call.
+  template <class Token>
+  auto async_call_tool_task(std::string name, nlohmann::json arguments, RequestOptions options, Token&& token) {
+    return detail::async_start<ToolTask>(
+        std::forward<Token>(token), [impl = impl_, name = std::move(name), arguments = std::move(arguments),
+                                     options = std::move(options)](Callback<ToolTask> cb, std::stop_token cancel) mutable {
+          detail::with_cancel(options, cancel, cb);
+          start_call_tool_task(impl, std::move(name), std::move(arguments), std::move(options), std::move(cb));
+        });
   }
   /// list_tools(), asynchronously
   template <class Token>
@@ -343,6 +372,8 @@ class Session {
                             RequestOptions options, Callback<nlohmann::json> done);
   static void start_call_tool(const std::shared_ptr<Impl>& impl, std::string name, nlohmann::json arguments,
                               RequestOptions options, Callback<CallToolResult> done);
+  static void start_call_tool_task(const std::shared_ptr<Impl>& impl, std::string name, nlohmann::json arguments,
+                                   RequestOptions options, Callback<ToolTask> done);
   static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,
                          Callback<std::vector<ToolDefinition>> done);
   static void start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,

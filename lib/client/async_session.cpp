@@ -11,6 +11,7 @@
 #include "../protocol/async_service.hpp"
 #include "../protocol/json_write.hpp"
 #include "era.hpp"
+#include "tool_task_state.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -52,6 +53,9 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
   std::mutex sending;
   detail::RequestSpan span;  // ClientConfig::on_request
   bool quiet = false;        // a step of a task (AsyncTask): no events of its own
+  // A tools/call whose task a ToolTask handle follows (Session::call_tool_task): the task's
+  // states are reported to it, and the task has no deadline but max_total_time's.
+  std::shared_ptr<ToolTask::State> watch;
   Clock::time_point started = Clock::now();
 
   void start() {
@@ -203,13 +207,19 @@ struct AsyncTask : std::enable_shared_from_this<AsyncTask> {
   std::shared_ptr<AsyncCall> call;  // the tools/call: its finish() is the task's end
   Clock::time_point deadline;
   std::string task_id;
+  std::string request_state;  // the task's last requestState, echoed (SEP-2663)
   std::atomic<bool> over{false};
   std::mutex m;  // guards timer, and the stop callback's installation
   AsyncService::Timer timer;
   std::optional<std::stop_callback<std::function<void()>>> on_stop;
 
   void begin(json task, Where w) {
-    deadline = call->impl->task_deadline(call->opt, call->started);
+    if (call->watch) {
+      const auto& limit = call->opt.max_total_time;
+      deadline = limit ? call->started + *limit : Clock::time_point::max();
+    } else {
+      deadline = call->impl->task_deadline(call->opt, call->started);
+    }
     task_id = task.value("taskId", std::string());
     if (call->opt.stop.stop_possible()) {
       std::lock_guard lk(m);
@@ -217,6 +227,7 @@ struct AsyncTask : std::enable_shared_from_this<AsyncTask> {
                         if (auto self = weak.lock()) AsyncService::instance().post([self] { self->give_up(Errc::cancelled); });
                       }));
     }
+    if (call->watch) call->watch->created(task);
     step(std::move(task), w);
   }
 
@@ -241,12 +252,20 @@ struct AsyncTask : std::enable_shared_from_this<AsyncTask> {
 
   void step(json task, Where w) {
     if (over.load()) return;
+    if (auto rs = task.find(std::string_view("requestState")); rs != task.end() && rs->is_string())
+      request_state = rs->get<std::string>();
+    if (call->watch) call->watch->seen(task);
     auto s = call->impl->task_step(task);
     if (s.kind == Session::Impl::TaskStep::done) return end(std::move(s.outcome), w);
     if (s.kind == Session::Impl::TaskStep::input) {
       AsyncService::instance().run_blocking([self = shared_from_this(), requests = std::move(s.requests)] {
+        const auto asked = Clock::now();
         auto responses = self->call->impl->task_answers(requests);
+        // A person's time does not count against the task's limit (the steps run one at a
+        // time: nothing else reads `deadline` now).
+        self->deadline = Session::Impl::extended(self->deadline, Clock::now() - asked);
         if (!responses) return self->end(fail(responses.error()), Where::worker);
+        if (self->call->watch) self->call->watch->input_answered();
         self->send("tasks/update", json{{"taskId", self->task_id}, {"inputResponses", std::move(*responses)}}, Where::worker);
       });
       return;
@@ -262,11 +281,17 @@ struct AsyncTask : std::enable_shared_from_this<AsyncTask> {
 
   void send(std::string method, json params, Where) {
     if (over.load()) return;
+    if (call->impl->closed.load())  // the Session is gone: a request would open a new connection
+      return end(fail(Errc::disconnected, "tools/call: task " + task_id + ": the session was closed", call->impl->name),
+                 Where::worker);
+    if (!request_state.empty()) params["requestState"] = request_state;
     auto c = std::make_shared<AsyncCall>();
     c->impl = call->impl;
     c->method = method;
     c->params = std::move(params);
-    c->opt = Session::Impl::task_request_options(call->opt, deadline);
+    // A handle's task may run for long: each request has the request timeout.
+    const auto until = call->watch ? std::min(deadline, Clock::now() + call->impl->request_timeout(call->opt)) : deadline;
+    c->opt = Session::Impl::task_request_options(call->opt, until);
     c->quiet = true;
     const bool update = method == "tasks/update";
     c->done = [self = shared_from_this(), update](Result<json> r) {
@@ -342,8 +367,9 @@ void Session::Impl::post_outcome(std::function<void()> task) const {
 }
 
 void Session::Impl::async_request(std::string method, json params, RequestOptions opt, SendOptions so,
-                                  Callback<json> done) {
+                                  Callback<json> done, std::shared_ptr<ToolTask::State> watch) {
   auto call = std::make_shared<AsyncCall>();
+  call->watch = std::move(watch);
   call->impl = shared_from_this();
   call->method = std::move(method);
   call->params = std::move(params);
@@ -370,8 +396,12 @@ void Session::start_request(const std::shared_ptr<Impl>& impl, std::string metho
   impl->async_request(std::move(method), std::move(params), std::move(options), {}, std::move(done));
 }
 
-void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string name, json arguments,
-                              RequestOptions options, Callback<CallToolResult> done) {
+namespace {
+// A tools/call sent without waiting (Session::async_call_tool, Session::call_tool_task): `watch`,
+// when set, is told of the task the server may make of it.
+void call_tool_async(const std::shared_ptr<Session::Impl>& impl, std::string name, json arguments,
+                     RequestOptions options, std::shared_ptr<ToolTask::State> watch, Callback<CallToolResult> done) {
+  using Impl = Session::Impl;
   auto params = impl->tool_call_params(name, std::move(arguments));
   auto so = params ? impl->tool_send_options(name, *params) : Result<SendOptions>(fail(params.error()));
   if (!so) {
@@ -383,13 +413,13 @@ void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string nam
   auto retry = impl->transport.param_headers ? std::make_shared<json>(*params) : nullptr;
   impl->async_request(
       "tools/call", std::move(*params), options, std::move(*so),
-      [impl, name, options, retry, done = std::move(done)](Result<json> r) mutable {
+      [impl, name, options, retry, watch, done = std::move(done)](Result<json> r) mutable {
         if (r || !impl->relist_on(r.error())) {
           if (!r) return done(fail(r.error()));
           return done(impl->tool_result(name, std::move(*r)));
         }
         // Re-listing is a blocking listing: on a worker, then the retry is asynchronous again.
-        AsyncService::instance().run_blocking([impl, name, options, retry, done = std::move(done)]() mutable {
+        AsyncService::instance().run_blocking([impl, name, options, retry, watch, done = std::move(done)]() mutable {
           auto fail_posted = [&](const Error& e) { impl->post_outcome([done, e] { done(fail(e)); }); };
           auto relisted = detail::SessionAccess::list_tools_of(*impl, options);
           if (!relisted) return fail_posted(relisted.error());
@@ -399,9 +429,62 @@ void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string nam
           impl->async_request("tools/call", std::move(*retry), options, std::move(*so),
                               then<CallToolResult>(std::move(done), [impl, name](json j) {
                                 return impl->tool_result(name, std::move(j));
-                              }));
+                              }),
+                              watch);
         });
-      });
+      },
+      watch);
+}
+}  // namespace
+
+void Session::start_call_tool(const std::shared_ptr<Impl>& impl, std::string name, json arguments,
+                              RequestOptions options, Callback<CallToolResult> done) {
+  call_tool_async(impl, std::move(name), std::move(arguments), std::move(options), nullptr, std::move(done));
+}
+
+namespace {
+// Starts the tools/call a ToolTask handle follows; `st->on_started` is called once the task is
+// made or the call ended without one.
+void start_tool_task(const std::shared_ptr<Session::Impl>& impl, const std::shared_ptr<ToolTask::State>& st,
+                     std::string name, json arguments, RequestOptions options) {
+  // The handle's cancel() and the caller's stop token both stop the task.
+  if (options.stop.stop_possible()) {
+    st->link = std::make_shared<detail::StopLink>(options.stop, st->stop.get_token());
+    options.stop = st->link->source.get_token();
+  } else {
+    options.stop = st->stop.get_token();
+  }
+  call_tool_async(impl, std::move(name), std::move(arguments), std::move(options), st,
+                  [st](Result<CallToolResult> r) { st->settle(std::move(r)); });
+}
+}  // namespace
+
+Result<ToolTask> Session::call_tool_task(std::string_view name, json arguments, const RequestOptions& options) {
+  auto st = std::make_shared<ToolTask::State>();
+  start_tool_task(impl_, st, std::string(name), std::move(arguments), options);
+  ToolTask handle(st);  // from here on, leaving cancels
+  {
+    std::unique_lock lk(st->m);
+    st->cv.wait(lk, [&] { return st->started; });
+  }
+  if (auto e = st->start_error()) return fail(std::move(*e));
+  return handle;
+}
+
+void Session::start_call_tool_task(const std::shared_ptr<Impl>& impl, std::string name, json arguments,
+                                   RequestOptions options, Callback<ToolTask> done) {
+  auto st = std::make_shared<ToolTask::State>();
+  // Called by a member function of the state (which is alive then): weak, or the state would
+  // own itself.
+  st->on_started = [impl, weak = std::weak_ptr<ToolTask::State>(st), done = std::move(done)]() mutable {
+    auto st = weak.lock();
+    if (!st) return;
+    impl->post_outcome([st = std::move(st), done = std::move(done)]() mutable {
+      if (auto e = st->start_error()) return done(fail(std::move(*e)));
+      done(ToolTask(std::move(st)));
+    });
+  };
+  start_tool_task(impl, st, std::move(name), std::move(arguments), std::move(options));
 }
 
 void Session::start_list(const std::shared_ptr<Impl>& impl, RequestOptions options,

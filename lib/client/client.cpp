@@ -288,6 +288,13 @@ Result<CallToolResult> Client::call_tool(const std::string& server, const std::s
   return (*s)->call_tool(tool, std::move(arguments), options);
 }
 
+Result<ToolTask> Client::call_tool_task(const std::string& server, const std::string& tool, json arguments,
+                                        const RequestOptions& options) {
+  auto s = session(server);
+  if (!s) return fail(s.error());
+  return (*s)->call_tool_task(tool, std::move(arguments), options);
+}
+
 Partial<std::map<std::string, std::vector<Resource>>> Client::list_resources(const RequestOptions& options) {
   using Out = std::map<std::string, std::vector<Resource>>;
   if (!impl_) return moved_from_partial<Out>();

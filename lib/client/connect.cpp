@@ -46,10 +46,17 @@ Result<Session::Impl::Engine> Session::Impl::open_engine() {
   eng->set_notification_handler([weak, weak_eng](const std::string& method, const json& params) {
     if (auto self = weak.lock()) self->on_notification(method, params, weak_eng);
   });
-  eng->set_request_handler([weak](const std::string& method, const json& params) -> Result<json> {
+  eng->set_request_handler([weak, weak_eng](const std::string& method, const json& params) -> Result<json> {
     auto self = weak.lock();
     if (!self) return fail(Errc::disconnected, "the client is gone");
-    return self->fulfil(method, params);
+    // A person may take a while to answer a form: the timeouts of the requests in flight on
+    // this connection (the one the server asks for among them) do not run meanwhile.
+    auto eng = method == "elicitation/create" ? weak_eng.lock() : nullptr;
+    if (!eng) return self->fulfil(method, params);
+    const auto held = eng->hold_all();
+    auto r = self->fulfil(method, params);
+    eng->release_held(held);
+    return r;
   });
   auto started = eng->start();
   if (!started) {

@@ -17,7 +17,9 @@ Session::Session(std::string name, ServerConfig config, ClientConfig client)
     : impl_(std::make_shared<Impl>(std::move(name), std::move(config), std::move(client))) {}
 
 Session::~Session() {
-  if (impl_) impl_->disconnect();
+  if (!impl_) return;
+  impl_->closed.store(true);
+  impl_->disconnect();
 }
 
 const std::string& Session::name() const noexcept { return impl_->name; }

@@ -12,6 +12,7 @@
 #include "trace_context.hpp"
 #include "transport_choice.hpp"
 
+#include <atomic>
 #include <condition_variable>
 #include <set>
 #include <thread>
@@ -47,6 +48,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   std::string modern_version;       // the modern revision agreed on
   std::uint64_t generation = 0;     // bumped by disconnect()
   std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
+  // Set by ~Session: what still follows a task (a ToolTask, an async call) stops instead of
+  // opening a new connection.
+  std::atomic<bool> closed{false};
   // Modern change notifications (listener.cpp): a listener thread keeps one
   // subscriptions/listen open while ClientHandlers::on_change is set.
   struct Listener {
@@ -156,6 +160,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Result<nlohmann::json> task_answers(const nlohmann::json& requests) const;  // the handlers' (may block)
   static RequestOptions task_request_options(const RequestOptions& opt, Clock::time_point deadline);
   Clock::time_point task_deadline(const RequestOptions& opt, Clock::time_point started) const;
+  // `deadline` moved by the time the handlers took to answer a task's input (never overflowing).
+  static Clock::time_point extended(Clock::time_point deadline, Clock::duration by);
   void cancel_task(const std::string& task_id, const RequestOptions& opt);  // best effort, blocking
   Result<nlohmann::json> follow_task(nlohmann::json task, const RequestOptions& opt, Clock::time_point started);
 
@@ -184,8 +190,9 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // Runs a completion that is not settled by an engine (an immediate answer, or one found on a
   // blocking worker): on the client's executor, else on the library's timer thread.
   void post_outcome(std::function<void()> task) const;
+  // `watch`: a tools/call whose task a ToolTask handle follows (async_session.cpp).
   void async_request(std::string method, nlohmann::json params, RequestOptions opt, SendOptions so,
-                     Callback<nlohmann::json> done);
+                     Callback<nlohmann::json> done, std::shared_ptr<ToolTask::State> watch = nullptr);
 
   // server_requests.cpp: what the server asks of the client, and what it tells it.
   Result<nlohmann::json> fulfil(const std::string& method, const nlohmann::json& params) const;

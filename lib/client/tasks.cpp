@@ -74,7 +74,9 @@ Session::Impl::TaskStep Session::Impl::task_step(const json& task) const {
     return s;
   }
   s.kind = TaskStep::poll;
-  const auto p = task.find(std::string_view("pollIntervalMs"));
+  // pollIntervalMs (the pinned schema), pollIntervalMilliseconds (the SEP's later text).
+  auto p = task.find(std::string_view("pollIntervalMs"));
+  if (p == task.end()) p = task.find(std::string_view("pollIntervalMilliseconds"));
   if (p != task.end() && p->is_number() && p->get<double>() >= 0)
     s.wait = std::clamp(Milliseconds(static_cast<std::int64_t>(p->get<double>())), kMinPoll, kMaxPoll);
   else s.wait = kDefaultPoll;
@@ -107,11 +109,17 @@ RequestOptions Session::Impl::task_request_options(const RequestOptions& opt, Cl
   return o;
 }
 
+Session::Impl::Clock::time_point Session::Impl::extended(Clock::time_point deadline, Clock::duration by) {
+  if (deadline >= Clock::time_point::max() - by) return Clock::time_point::max();
+  return deadline + by;
+}
+
 Session::Impl::Clock::time_point Session::Impl::task_deadline(const RequestOptions& opt, Clock::time_point started) const {
   return started + std::max(request_timeout(opt), opt.max_total_time.value_or(Milliseconds(0)));
 }
 
 void Session::Impl::cancel_task(const std::string& task_id, const RequestOptions& opt) {
+  if (closed.load()) return;  // the Session is gone: a request would open a new connection
   RequestOptions o;
   o.timeout = std::min(request_timeout(opt), Milliseconds(5000));
   o.trace = opt.trace;
@@ -122,8 +130,9 @@ void Session::Impl::cancel_task(const std::string& task_id, const RequestOptions
 }
 
 Result<json> Session::Impl::follow_task(json task, const RequestOptions& opt, Clock::time_point started) {
-  const auto deadline = task_deadline(opt, started);
+  auto deadline = task_deadline(opt, started);
   const std::string task_id = task.value("taskId", std::string());
+  std::string request_state;  // the task's last requestState, echoed (SEP-2663)
   auto give_up = [&](Errc why) -> Result<json> {
     if (!task_id.empty()) cancel_task(task_id, opt);
     return fail(why, why == Errc::timeout ? "tools/call: task " + task_id + " did not finish in time (cancelled)"
@@ -131,12 +140,17 @@ Result<json> Session::Impl::follow_task(json task, const RequestOptions& opt, Cl
                 name);
   };
   for (;;) {
+    if (auto rs = task.find(std::string_view("requestState")); rs != task.end() && rs->is_string())
+      request_state = rs->get<std::string>();
     TaskStep s = task_step(task);
     if (s.kind == TaskStep::done) return std::move(s.outcome);
     json params{{"taskId", task_id}};
+    if (!request_state.empty()) params["requestState"] = request_state;
     std::string method = "tasks/get";
     if (s.kind == TaskStep::input) {
+      const auto asked = Clock::now();
       auto responses = task_answers(s.requests);
+      deadline = extended(deadline, Clock::now() - asked);  // a person's time does not count
       if (!responses) return fail(responses.error());
       params["inputResponses"] = std::move(*responses);
       method = "tasks/update";

@@ -596,17 +596,60 @@ std::shared_ptr<RpcEngine::Pending> RpcEngine::find_pending(const json& id, Take
   return p;
 }
 
+namespace {
+// One hold more or less on `p` (under p.m); false if nothing changed for its waiter.
+bool hold(RpcEngine::Pending& p, bool held) {
+  using Clock = RpcEngine::Clock;
+  if (held) {
+    if (p.held++ == 0) p.held_since = Clock::now();
+    return true;
+  }
+  if (p.held == 0) return false;
+  if (--p.held == 0) p.held_total += Clock::now() - p.held_since;
+  return true;
+}
+}  // namespace
+
 void RpcEngine::request_held(const json& id, bool held) {
   auto p = find_pending(id, Take::leave);
   if (!p) return;
   {
     std::lock_guard lk(p->m);
-    if (held == p->held) return;
-    p->held = held;
-    if (held) p->held_since = Clock::now();
-    else p->held_total += Clock::now() - p->held_since;
+    if (!hold(*p, held)) return;
   }
   wake(*p);
+}
+
+std::vector<std::weak_ptr<RpcEngine::Pending>> RpcEngine::hold_all() {
+  std::vector<std::shared_ptr<Pending>> all;
+  {
+    std::lock_guard lk(mutex_);
+    all.reserve(pending_.size());
+    for (const auto& [id, p] : pending_) all.push_back(p);
+  }
+  std::vector<std::weak_ptr<Pending>> out;
+  out.reserve(all.size());
+  for (const auto& p : all) {
+    {
+      std::lock_guard lk(p->m);
+      if (p->done) continue;
+      hold(*p, true);
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
+void RpcEngine::release_held(const std::vector<std::weak_ptr<Pending>>& held) {
+  for (const auto& w : held) {
+    auto p = w.lock();
+    if (!p) continue;
+    {
+      std::lock_guard lk(p->m);
+      if (!hold(*p, false)) continue;
+    }
+    wake(*p);
+  }
 }
 
 void RpcEngine::request_failed(const json& id, const Error& e) {

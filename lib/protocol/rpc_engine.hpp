@@ -88,9 +88,10 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     std::int64_t id = 0;
     std::string method;
     Clock::time_point deadline;  // moved by progress when reset_timeout is set
-    // While the channel holds the request (an authorization is running) it cannot time
-    // out; time spent held moves the deadline.
-    bool held = false;
+    // While the request is held (an authorization is running, a person answers the peer's
+    // elicitation) it cannot time out; time spent held moves the deadline. A count: holds of
+    // both kinds may overlap.
+    int held = 0;
     Clock::time_point held_since{};
     Clock::duration held_total{};
     ProgressOptions progress;
@@ -156,6 +157,10 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   static void post_callback(const Executor& executor, std::function<void()> task);
   /// Send a notification.
   [[nodiscard]] Result<void> notify(const std::string& method, json params, Clock::time_point deadline);
+  /// Holds every request in flight (their timeouts suspended, as request_held does) until the
+  /// list returned is given to release_held(): while the peer's request is answered by a person.
+  [[nodiscard]] std::vector<std::weak_ptr<Pending>> hold_all();
+  void release_held(const std::vector<std::weak_ptr<Pending>>& held);
   /// Forget a pending request (the caller gave up on it).
   void abandon(const std::shared_ptr<Pending>& p);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # mcpc end to end: the bundled demo config, and the pinned npm servers of both eras.
-#   test_mcpc.sh MCPC DEMO_JSON INTEROP_DIR FAULT_SERVER HTTP_FAULT_SERVER
+#   test_mcpc.sh MCPC DEMO_JSON INTEROP_DIR FAULT_SERVER HTTP_FAULT_SERVER SKILLS_SERVER CONFORMANCE_SERVER
 set -uo pipefail
-mcpc=$1 demo=$2 interop=$3 fault=$4 http_fault=$5
+mcpc=$1 demo=$2 interop=$3 fault=$4 http_fault=$5 skills=$6 conformance=$7
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fails=0 passes=0
 out=$(mktemp) err=$(mktemp)
@@ -318,6 +318,46 @@ start_http_fault --require-auth s3cret-token
 stop_http_fault
 if [ -e "$store_dir/tokens.json.lock" ]; then fail "--token-store left tokens.json.lock"; ls -la "$store_dir"; else passes=$((passes + 1)); fi
 rm -rf "$store_dir"
+
+# Skills (io.modelcontextprotocol/skills): listing, a SKILL.md, one file, both eras; typed
+# errors for a server without the extension, a skill or file that is not there, a file that
+# fails its digest.
+for era in legacy modern; do
+  expect 0 'stdio  pdf-processing  skill://pdf-processing/SKILL.md' - -- --stdio "$skills --era $era" skills
+  expect 0 'refunds' - -- --stdio "$skills --era $era" skills stdio
+  expect 0 '(dynamic)' - -- --stdio "$skills --era $era" skills
+  expect 0 '"uri": "skill://acme/billing/refunds/SKILL.md"' - -- --stdio "$skills --era $era" skills --json
+  expect 0 '^name: pdf-processing' - -- --stdio "$skills --era $era" skill pdf-processing
+  expect 0 '^name: pdf-processing' - -- --stdio "$skills --era $era" skill skill://pdf-processing/SKILL.md
+  expect 0 '"verified": true' - -- --stdio "$skills --era $era" skill pdf-processing --json
+  expect 0 - - -- --stdio "$skills --era $era" skill-file pdf-processing references/FORMS.md
+done
+expect 0 '"name": "pdf-processing"' - -- --stdio "$skills" skill stdio pdf-processing --json
+# The file as the server has it (the fixture serves it verified; compare with the JSON text).
+"$mcpc" --stdio "$skills" skill-file pdf-processing references/FORMS.md >"$out" 2>"$err"
+forms_text=$("$mcpc" --stdio "$skills" skill-file pdf-processing references/FORMS.md --json | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["text"])')
+if [ -s "$out" ] && [ "$(cat "$out")" = "$forms_text" ]; then passes=$((passes + 1)); else fail "skill-file printed other bytes than --json's text"; fi
+expect 0 '^\[blob' - -- --stdio "$skills" skill-file pdf-processing scripts/extract.py
+skill_out=$(mktemp)
+expect 0 - - -- --stdio "$skills" skill-file pdf-processing scripts/extract.py --out "$skill_out"
+if [ -s "$skill_out" ]; then passes=$((passes + 1)); else fail "skill-file --out wrote nothing"; fi
+rm -f "$skill_out"
+expect 0 '"blob"' - -- --stdio "$skills" skill-file pdf-processing scripts/extract.py --json
+expect 1 - "offers no skills (it does not declare the io.modelcontextprotocol/skills extension)" -- --stdio "$skills --no-extension" skills stdio
+expect 0 - - -- --stdio "$skills --no-extension" skills
+expect 1 - "offers no skills" -- --stdio "$skills --no-extension" skill pdf-processing
+expect 1 - "no skill named 'nope' (skills: " -- --stdio "$skills" skill nope
+expect 1 - "lists no file skill://pdf-processing/nope.md (files: " -- --stdio "$skills" skill-file pdf-processing nope.md
+expect 1 - 'digest' -- --stdio "$skills --fault digest" skill pdf-processing
+expect 1 - 'digest' -- --stdio "$skills --fault forms-digest" skill-file pdf-processing references/FORMS.md
+expect 2 - 'skill-file takes \[SERVER\] NAME PATH' -- --stdio "$skills" skill-file
+expect 2 - 'skill needs NAME' -- --stdio "$skills" skill
+expect 2 - "unknown server 'nosuch'" -- --stdio "$skills" skills nosuch
+
+# call --task: the task's id and statuses on stderr, its result on stdout.
+expect 0 '^Computed t' 'task .*: working' -- --stdio "$conformance --tasks" call slow_compute --args '{"seconds":0.3,"label":"t"}' --task
+expect 0 '^Computed t' - -- --stdio "$conformance --tasks" call slow_compute --args '{"seconds":0.3,"label":"t"}'
+expect 2 - '--task only applies to call' -- --stdio "$conformance --tasks" tools --task
 
 echo "mcpc: $passes passed, $fails failed"
 [ $fails = 0 ]

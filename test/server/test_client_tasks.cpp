@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <future>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -77,6 +79,10 @@ struct TaskHost {
                             return mcp::error_result("The job failed");
                           },
                           .task_support = mcp::TaskSupport::required}));
+    must(server.add_tool({.name = "quick",  // no task support: always answered at once
+                          .handler = [](const json&, mcp::RequestContext&) -> mcp::Result<mcp::CallToolResult> {
+                            return mcp::text_result("at once");
+                          }}));
     auto p = host.start();
     REQUIRE_MESSAGE(p, (p ? "" : p.error().message));
     port = *p;
@@ -253,4 +259,262 @@ TEST_CASE("tasks: with ClientConfig::tasks off the extension is not declared: a 
   auto required = client->call_tool("srv", "must_task", {{"ms", 50}});
   REQUIRE_FALSE(required);
   CHECK(required.error().rpc_code == -32021);
+}
+
+namespace {
+mcp::Result<mcp::ToolTask> async_task(mcp::Client& c, const std::string& tool, json args, mcp::RequestOptions o = {}) {
+  auto f = c.async_call_tool_task("srv", tool, std::move(args), std::move(o), mcp::use_future);
+  REQUIRE(f.wait_for(30s) == std::future_status::ready);
+  return f.get();
+}
+
+// A task handle from the blocking or the asynchronous API.
+mcp::Result<mcp::ToolTask> start_task(mcp::Client& c, bool async, const std::string& tool, json args,
+                                      mcp::RequestOptions o = {}) {
+  if (async) return async_task(c, tool, std::move(args), std::move(o));
+  return c.call_tool_task("srv", tool, std::move(args), o);
+}
+}  // namespace
+
+TEST_CASE("tasks: call_tool_task returns a handle: status while working, wait, an immediate result, input, failures") {
+  TaskHost http;
+  Counts counts;
+  auto client = mcp::Client::create(config(http_server(http.port), counts));
+  REQUIRE(client);
+  for (const bool async : {false, true}) {
+    CAPTURE(async);
+    auto start = [&](const std::string& tool, json args, mcp::RequestOptions o = {}) {
+      return start_task(*client, async, tool, std::move(args), std::move(o));
+    };
+    {
+      std::lock_guard lk(counts.m);
+      counts.sent.clear();
+    }
+    // The handle comes back while the task works; the caller's thread is free meanwhile.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto h = start("slow_compute", {{"ms", 600}});
+    REQUIRE_MESSAGE(h, (h ? "" : h.error().what()));
+    CHECK(testutil::ms_since(t0) < 400);
+    CHECK(h->is_task());
+    CHECK_FALSE(h->id().empty());
+    CHECK_FALSE(h->done());
+    CHECK(h->status() == mcp::TaskStatus::working);
+    std::this_thread::sleep_for(250ms);
+    CHECK(h->status() == mcp::TaskStatus::working);
+    CHECK_FALSE(h->done());
+    auto r = h->wait();
+    REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+    CHECK(r->text() == "slept 600");
+    CHECK(h->done());
+    CHECK(h->status() == mcp::TaskStatus::completed);
+    auto again = h->wait_for(1ms);  // the outcome stays
+    REQUIRE(again);
+    CHECK(again->text() == "slept 600");
+    {
+      std::lock_guard lk(counts.m);
+      // The server's 100 ms poll interval: a few polls over ~600 ms, not a busy loop.
+      CHECK(counts.sent["tasks/get"] >= 3);
+      CHECK(counts.sent["tasks/get"] <= 10);
+    }
+
+    // A tool the server runs at once: the handle is complete.
+    auto q = start("quick", json::object());
+    REQUIRE_MESSAGE(q, (q ? "" : q.error().what()));
+    CHECK_FALSE(q->is_task());
+    CHECK(q->id().empty());
+    CHECK(q->done());
+    CHECK(q->status() == mcp::TaskStatus::completed);
+    CHECK(q->wait()->text() == "at once");
+
+    // Input the task needs, answered by the elicitation handler while nobody waits; on_done.
+    auto asked = start("confirm_delete", {{"filename", "b.txt"}});
+    REQUIRE_MESSAGE(asked, (asked ? "" : asked.error().what()));
+    std::promise<std::string> told;
+    asked->on_done([&told](const mcp::Result<mcp::CallToolResult>& r) { told.set_value(r ? r->text() : r.error().message); });
+    auto said = told.get_future();
+    REQUIRE(said.wait_for(10s) == std::future_status::ready);
+    CHECK(said.get() == "Deleted b.txt");
+    CHECK(asked->status() == mcp::TaskStatus::completed);
+    {
+      std::lock_guard lk(counts.m);
+      CHECK(counts.sent["tasks/update"] >= 1);
+    }
+
+    // The server fails the task with a JSON-RPC error; a tool error is a completed task.
+    auto broken = start("protocol_error_job", json::object());
+    REQUIRE_MESSAGE(broken, (broken ? "" : broken.error().what()));
+    auto b = broken->wait_for(10s);
+    REQUIRE_FALSE(b);
+    CHECK(b.error().rpc_code == -32603);
+    CHECK(broken->status() == mcp::TaskStatus::failed);
+    auto failing = start("failing_job", json::object());
+    REQUIRE(failing);
+    auto f = failing->wait_for(10s);
+    REQUIRE(f);
+    CHECK(f->is_error);
+
+    // A call that fails before any task: no handle.
+    auto unknown = start("no_such_tool", json::object());
+    CHECK_FALSE(unknown);
+  }
+}
+
+TEST_CASE("tasks: a task handle is cancelled by cancel(), by its destruction and past max_total_time; wait_for times out alone") {
+  TaskHost http;
+  Counts counts;
+  auto client = mcp::Client::create(config(http_server(http.port), counts));
+  REQUIRE(client);
+  for (const bool async : {false, true}) {
+    CAPTURE(async);
+    auto start = [&](const std::string& tool, json args, mcp::RequestOptions o = {}) {
+      return start_task(*client, async, tool, std::move(args), std::move(o));
+    };
+    // cancel()
+    http.stopped = 0;
+    auto h = start("must_task", {{"ms", 10000}});
+    REQUIRE_MESSAGE(h, (h ? "" : h.error().what()));
+    std::this_thread::sleep_for(200ms);
+    const auto t0 = std::chrono::steady_clock::now();
+    h->cancel();
+    auto r = h->wait_for(5s);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::cancelled);
+    CHECK(testutil::ms_since(t0) < 2000);
+    CHECK(h->status() == mcp::TaskStatus::cancelled);
+    CHECK(testutil::eventually([&] { return http.stopped.load() == 1; }, 5000));
+    h->cancel();  // idempotent
+
+    // wait_for times out, the task goes on and completes.
+    auto w = start("slow_compute", {{"ms", 500}});
+    REQUIRE(w);
+    auto early = w->wait_for(50ms);
+    REQUIRE_FALSE(early);
+    CHECK(early.error().errc() == mcp::Errc::timeout);
+    CHECK_FALSE(w->done());
+    auto late = w->wait_for(10s);
+    REQUIRE_MESSAGE(late, (late ? "" : late.error().what()));
+    CHECK(late->text() == "slept 500");
+
+    // Destroying the handle early cancels the task on the server.
+    http.stopped = 0;
+    http.started = 0;
+    {
+      auto d = start("slow_compute", {{"ms", 10000}});
+      REQUIRE(d);
+      CHECK(testutil::eventually([&] { return http.started.load() == 1; }, 5000));
+    }
+    CHECK(testutil::eventually([&] { return http.stopped.load() == 1; }, 5000));
+
+    // max_total_time bounds the whole task: past it the task is cancelled (Errc::timeout).
+    http.stopped = 0;
+    mcp::RequestOptions o;
+    o.max_total_time = 400ms;
+    auto m = start("slow_compute", {{"ms", 10000}}, o);
+    REQUIRE(m);
+    auto t = m->wait_for(5s);
+    REQUIRE_FALSE(t);
+    CHECK(t.error().errc() == mcp::Errc::timeout);
+    CHECK(testutil::eventually([&] { return http.stopped.load() == 1; }, 5000));
+
+    // The caller's stop token cancels the handle's task too.
+    http.stopped = 0;
+    http.started = 0;
+    std::stop_source stop;
+    mcp::RequestOptions so;
+    so.stop = stop.get_token();
+    auto s = start("slow_compute", {{"ms", 10000}}, so);
+    REQUIRE(s);
+    // Once the server's handler runs (a task cancelled before it starts never sees the stop).
+    CHECK(testutil::eventually([&] { return http.started.load() == 1; }, 5000));
+    stop.request_stop();
+    auto sr = s->wait_for(5s);
+    REQUIRE_FALSE(sr);
+    CHECK(sr.error().errc() == mcp::Errc::cancelled);
+    CHECK(testutil::eventually([&] { return http.stopped.load() == 1; }, 5000));
+  }
+}
+
+TEST_CASE("tasks: a task handle over stdio outlives its caller's wait; the client's end stops it (disconnected)") {
+  Counts counts;
+  auto created = mcp::Client::create(config(stdio_server(), counts));
+  REQUIRE(created);
+  std::optional<mcp::Client> client(std::move(*created));
+  auto h = client->call_tool_task("srv", "slow_compute", {{"seconds", 0.3}, {"label", "y"}});
+  REQUIRE_MESSAGE(h, (h ? "" : h.error().what()));
+  CHECK(h->is_task());
+  auto r = h->wait_for(10s);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+  CHECK(r->text().find("Computed y") == 0);
+
+  auto long_one = client->call_tool_task("srv", "slow_compute", {{"seconds", 30}, {"label", "z"}});
+  REQUIRE(long_one);
+  client.reset();  // the client (and its session) goes: the handle stops following
+  auto gone = long_one->wait_for(10s);
+  REQUIRE_FALSE(gone);
+  CHECK((gone.error().errc() == mcp::Errc::disconnected || gone.error().errc() == mcp::Errc::cancelled));
+}
+
+TEST_CASE("elicitation: the request timeout does not run while a person answers (legacy, modern rounds, tasks)") {
+  TaskHost http;
+  struct Case {
+    std::string name;
+    mcp::ServerConfig sc;
+    mcp::Era era;
+    bool tasks;
+    bool blocking;  // the blocking API too (see "http legacy")
+    std::string tool;
+    json args;
+    std::string want;
+  };
+  auto pinned = [](mcp::ServerConfig sc, mcp::Era era) {
+    sc.era = era;
+    return sc;
+  };
+  auto plain_stdio = [] {
+    mcp::StdioServerConfig st;
+    st.command = conformance_server();
+    st.shutdown_grace = 500ms;
+    mcp::ServerConfig sc;
+    sc.transport = std::move(st);
+    return sc;
+  };
+  const json message{{"message", "Who?"}};
+  std::vector<Case> cases = {
+      {"stdio legacy", pinned(plain_stdio(), mcp::Era::legacy), mcp::Era::legacy, true, true, "test_elicitation", message, "User response: action=accept"},
+      {"stdio modern", pinned(plain_stdio(), mcp::Era::modern), mcp::Era::modern, true, true, "test_elicitation", message, "User response: action=accept"},
+      // Not yet for a blocking call over legacy HTTP: the POST's stream is read on the caller's
+      // thread, and that read is still bounded by the request timeout (the hold does not move it).
+      {"http legacy", pinned(http_server(http.port), mcp::Era::legacy), mcp::Era::legacy, true, false, "confirm_delete", {{"filename", "c.txt"}}, "Deleted c.txt"},
+      {"http modern", http_server(http.port), mcp::Era::modern, false, true, "confirm_delete", {{"filename", "c.txt"}}, "Deleted c.txt"},
+      {"http modern task", http_server(http.port), mcp::Era::modern, true, true, "confirm_delete", {{"filename", "c.txt"}}, "Deleted c.txt"},
+  };
+  for (auto& c : cases) {
+    CAPTURE(c.name);
+    Counts counts;
+    auto cfg = config(std::move(c.sc), counts);
+    cfg.request_timeout = 1000ms;
+    cfg.tasks = c.tasks;
+    std::atomic<int> asked{0};
+    cfg.handlers.elicitation = [&asked](const std::string&, const mcp::ElicitRequest&) -> mcp::Result<mcp::ElicitResult> {
+      ++asked;
+      std::this_thread::sleep_for(2500ms);  // a person, slower than the request timeout
+      mcp::ElicitResult r;
+      r.action = "accept";
+      r.content = json{{"confirm", true}, {"username", "ada"}, {"email", "ada@example.com"}};
+      return r;
+    };
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    for (const bool async : {false, true}) {
+      if (!async && !c.blocking) continue;
+      CAPTURE(async);
+      auto r = async ? async_call(*client, c.tool, c.args) : client->call_tool("srv", c.tool, c.args);
+      REQUIRE_MESSAGE(r, (r ? "" : r.error().what()));
+      CHECK(r->text().find(c.want) == 0);
+    }
+    CHECK(asked.load() == (c.blocking ? 2 : 1));
+    auto si = client->server_info("srv");
+    REQUIRE(si);
+    CHECK(si->era == c.era);
+  }
 }
