@@ -6,10 +6,12 @@
 ///
 /// Layout (every key starts with `key_prefix`; the tenant, issuer and resource are
 /// percent-encoded, so no two keys collide whatever they contain):
+/// @code{.unparsed}
 ///   <prefix>tok|<tenant>|<issuer>|<resource>   the entry: JSON (as in the token file)
 ///   <prefix>new|<tenant>|<resource>            the name of the most recently saved entry
 ///                                              (for loads with an empty issuer)
 ///   <prefix>lock|<tenant>|<issuer>|<resource>  the refresh lock: a random owner token
+/// @endcode
 /// Saves and erases are one Lua script each (atomic: both keys or neither). An entry's Redis
 /// TTL follows the token's expiry: without a refresh token, `expires_at` + `expiry_grace`;
 /// with a refresh token, `expires_at` + `refresh_token_lifetime` when that is known, else no
@@ -53,15 +55,15 @@ namespace mcp {
 
 /// Where the Redis server is and how to use it.
 struct RedisStoreOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
+  std::string host = "127.0.0.1";  ///< the server's address (ignored when unix_socket is set)
+  int port = 6379;                 ///< the server's TCP port
   std::string unix_socket;  ///< non-empty: connect to this socket instead of host:port
   std::string username;     ///< ACL user (Redis 6+: `AUTH username password`); empty: `AUTH password`
   std::string password;     ///< empty: no AUTH
   int database = 0;         ///< SELECT'ed on every new connection when not 0
   std::string key_prefix = "mcp:oauth:";  ///< must not be empty
-  std::chrono::milliseconds connect_timeout{1000};
-  std::chrono::milliseconds command_timeout{1000};
+  std::chrono::milliseconds connect_timeout{1000};  ///< bounds connecting and waiting for a pooled connection
+  std::chrono::milliseconds command_timeout{1000};  ///< bounds each command (AUTH, SELECT, the operation)
   std::size_t max_connections = 8;  ///< connections open at once; more operations wait (connect_timeout)
   std::chrono::milliseconds refresh_lease{30000};  ///< how long a refresh lock lasts unless released
   /// How long an entry without a refresh token is kept after its access token expires.

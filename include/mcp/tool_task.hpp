@@ -54,8 +54,8 @@ class ToolTask {
   struct State;  ///< the library's side (opaque)
 
   ToolTask() = default;  ///< an empty handle: valid() is false, wait() fails (invalid_argument)
-  explicit ToolTask(std::shared_ptr<State> state) noexcept;
-  ToolTask(ToolTask&&) noexcept;
+  explicit ToolTask(std::shared_ptr<State> state) noexcept;  ///< used by the library
+  ToolTask(ToolTask&&) noexcept;  ///< takes over the other handle's task; the other becomes empty
   ToolTask& operator=(ToolTask&&) noexcept;  ///< cancels the task this handle held, if unfinished
   ToolTask(const ToolTask&) = delete;
   ToolTask& operator=(const ToolTask&) = delete;
