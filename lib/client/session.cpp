@@ -204,7 +204,7 @@ Result<void> Session::Impl::skill_file_precheck(const Skill& skill, const std::s
   // skill beyond the limits.
   if (skill.files && !skill.file(uri))
     return fail(Errc::file_not_listed,
-                uri + " is not among the files of " + skill.uri + "; refresh the entry (get_skill) to read files added since",
+                uri + " is not among the files of " + skill.uri + "; fetch the skill's entry again (skills/get) to read files added since",
                 name);
   if (auto l = check_skill_limits(skill); !l) return fail(tagged(std::move(l.error()), name));
   return {};

@@ -192,13 +192,13 @@ Result<void> verify_skill_file(const Skill& skill, std::string_view file_uri, st
     const SkillFile* f = skill.file(file_uri);
     if (!f)
       return fail(Errc::file_not_listed, uri + " is not among the files of " + skill.uri +
-                                             "; refresh the entry (get_skill) to read files added since");
+                                             "; fetch the skill's entry again (skills/get) to read files added since");
     if (bytes.size() != f->size)
       return fail(Errc::size_mismatch, uri + ": read " + std::to_string(bytes.size()) + " bytes, the entry says " +
-                                           std::to_string(f->size) + "; the content is not used (refresh the entry with get_skill)");
+                                           std::to_string(f->size) + "; the content is not used (fetch the skill's entry again: skills/get)");
     if (sha256_digest(bytes) != f->digest)
       return fail(Errc::digest_mismatch, uri + ": the content does not match the entry's digest; it is not used "
-                                               "(refresh the entry with get_skill)");
+                                               "(fetch the skill's entry again: skills/get)");
   }
   if (uri != skill.uri) return {};
   auto fm = parse_skill_frontmatter(bytes);
