@@ -8,6 +8,8 @@
 #include <mcp/oauth.hpp>
 #include <mcp/redis_token_store.hpp>
 
+#include "jwt_subject.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <atomic>
@@ -22,37 +24,7 @@
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-namespace {
-
-std::string b64url_decode(std::string_view in) {
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (char c : in) {
-    int d = c >= 'A' && c <= 'Z' ? c - 'A' : c >= 'a' && c <= 'z' ? c - 'a' + 26 : c >= '0' && c <= '9' ? c - '0' + 52
-          : c == '-' ? 62 : c == '_' ? 63 : -1;
-    if (d < 0) return {};
-    v = v << 6 | static_cast<unsigned>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((v >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-std::string subject_of(const std::string& header) {
-  const std::string prefix = "Bearer ";
-  if (header.rfind(prefix, 0) != 0) return {};
-  const std::string jwt = header.substr(prefix.size());
-  const auto a = jwt.find('.'), b = jwt.find('.', a + 1);
-  if (a == std::string::npos || b == std::string::npos) return {};
-  auto claims = json::parse(b64url_decode(jwt.substr(a + 1, b - a - 1)), nullptr, false);
-  return claims.is_object() ? claims.value("sub", "") : "";
-}
-
-}  // namespace
+using redis_test::subject_of;
 
 int main(int argc, char** argv) {
   if (argc != 6) {

@@ -8,6 +8,7 @@
 // expiry per tenant, every tenant only ever gets its own tokens; with Redis stopped a request
 // gets a typed error within its timeout, and works again once Redis is back.
 #include "../server/oauth_test_as.hpp"
+#include "jwt_subject.hpp"
 #include "redis_process.hpp"
 
 #include <mcp/oauth.hpp>
@@ -38,16 +39,7 @@ namespace {
 constexpr const char* kClient = "replica-client";
 constexpr const char* kSecret = "replica-client-secret-0123456789";
 
-// The `sub` of a JWT access token in an "Authorization: Bearer <jwt>" value ("" if none).
-std::string subject_of(const std::string& header) {
-  const std::string prefix = "Bearer ";
-  if (header.rfind(prefix, 0) != 0) return {};
-  const std::string jwt = header.substr(prefix.size());
-  const auto a = jwt.find('.'), b = jwt.find('.', a + 1);
-  if (a == std::string::npos || b == std::string::npos) return {};
-  auto claims = json::parse(testas::b64decode(jwt.substr(a + 1, b - a - 1)), nullptr, false);
-  return claims.is_object() ? claims.value("sub", "") : "";
-}
+using redis_test::subject_of;
 
 struct Setup {
   testas::TestAs as;
