@@ -117,12 +117,21 @@ test/conformance/run.sh sse-retry
 passed=$((passed + 1))
 
 if [ "$full" = 1 ]; then
-  step "test suite under ASan+UBSan"
+  # The ASan+UBSan suite runs in the background beside the TSan tests, the fuzzers and the
+  # consumer builds (each of them mostly waits on processes and sockets, or uses one core); its
+  # log is printed when it ends, in the last step.
+  step "test suite under ASan+UBSan: started in the background (its log follows at the end)"
   wait_background_build build-asan
   ninja -C build-asan "${asan_targets[@]}"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-    meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server redis
-  passed=$((passed + 1))
+  rm -f build-asan/suite.rc
+  setsid bash -c '
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server redis \
+      >build-asan/suite.log 2>&1
+    echo $? >build-asan/suite.rc
+  ' </dev/null &
+  asan_pid=$!
+  trap '[ -n "$bg_pid" ] && kill -- -"$bg_pid" 2>/dev/null; kill -- -"$asan_pid" 2>/dev/null || true' EXIT
 
   step "unit, integration and server tests under TSan"
   wait_background_build build-tsan
@@ -144,6 +153,15 @@ if [ "$full" = 1 ]; then
 
   step "consumer: libmcp as a meson subproject, and installed through pkg-config and through CMake (find_package)"
   test/consumer/run.sh
+  passed=$((passed + 1))
+
+  step "test suite under ASan+UBSan: waiting for the background run"
+  while [ ! -f build-asan/suite.rc ]; do
+    kill -0 "$asan_pid" 2>/dev/null || [ -f build-asan/suite.rc ] || { echo "the ASan+UBSan run ended without a result"; break; }
+    sleep 2
+  done
+  cat build-asan/suite.log
+  [ "$(cat build-asan/suite.rc 2>/dev/null)" = 0 ] || { echo "the ASan+UBSan suite failed (log above)"; exit 1; }
   passed=$((passed + 1))
 fi
 
