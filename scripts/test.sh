@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: set up and build, then the suite (unit: pure code; integration: our fixtures, real
 # processes and sockets; interop: the pinned npm servers; server: mcp::Server; cli), the same suite
-# under ASan+UBSan, the unit, integration and server tests under TSan, the consumer builds (meson
+# under ASan+UBSan, the unit, integration, server and redis tests under TSan, the consumer builds (meson
 # subproject, pkg-config, CMake package), and the reference docs (Doxygen, warnings as errors).
 #   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
 set -euo pipefail
@@ -19,6 +19,8 @@ asan_targets=(test/unit_tests test/integration_tests test/interop_tests test/ser
   test/tool_server test/conformance_server test/redis_tests test/replica_worker)
 tsan_targets=(test/unit_tests test/integration_tests test/server_tests test/tool_server
   test/conformance_server test/fixtures/skills_server)
+# The Redis token store's tests when the plain build has them (hiredis and redis-server found).
+[ -x build/test/redis_tests ] && tsan_targets+=(test/redis_tests test/replica_worker)
 full=1
 [ "${1:-}" = "--quick" ] && full=0
 
@@ -133,7 +135,7 @@ if [ "$full" = 1 ]; then
   asan_pid=$!
   trap '[ -n "$bg_pid" ] && kill -- -"$bg_pid" 2>/dev/null; kill -- -"$asan_pid" 2>/dev/null || true' EXIT
 
-  step "unit, integration and server tests under TSan"
+  step "unit, integration, server and redis tests under TSan"
   wait_background_build build-tsan
   ninja -C build-tsan "${tsan_targets[@]}"
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/unit_tests
@@ -145,6 +147,9 @@ if [ "$full" = 1 ]; then
   # The server under TSan: our server (tool_server, built with TSan) driven by our client and
   # by the pinned TypeScript and Mastra clients.
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/server_tests
+  if [ -x build-tsan/test/redis_tests ]; then
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/redis_tests
+  fi
   passed=$((passed + 1))
 
   step "SSE parser, HTTP/1.1 response parser and parse_json under libFuzzer (20 s each)"

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -154,7 +155,7 @@ inline std::string read_file(const std::string& path) {
 }
 
 inline std::string temp_path(const std::string& stem) {
-  static int n = 0;
+  static std::atomic<int> n{0};  // tests call this from many threads at once
   std::string path = "/tmp/mcp-test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "-" + stem;
   // Fresh every time: fixtures append to their logs, and a file left by an earlier process
   // with the same pid would add its lines to this test's.
