@@ -37,8 +37,8 @@ int main(int argc, char** argv) {
   };
   config.handlers.sampling = [](const std::string& name, const nlohmann::json& params) -> mcp::Result<nlohmann::json> {
     // params: "messages", "maxTokens", "systemPrompt" ...: hand them to your model.
-    std::cout << name << " asks the model (" << params.value("messages", nlohmann::json::array()).size()
-              << " message, at most " << params.value("maxTokens", 0) << " tokens)\n";
+    std::cout << name << " asks the model (messages: " << params.value("messages", nlohmann::json::array()).size()
+              << ", maxTokens: " << params.value("maxTokens", 0) << ")\n";
     return nlohmann::json{{"role", "assistant"},
                           {"content", {{"type", "text"}, {"text", "nightly"}}},
                           {"model", "canned-model"}};

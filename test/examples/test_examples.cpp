@@ -234,7 +234,7 @@ TEST_CASE("handlers: elicitation, sampling and roots answered, progress and a li
     CHECK(r.status == 0);
     // Each question is put to the application once, whatever the era's number of round trips.
     CHECK(count(r.output, "demo asks for roots\n") == 1);
-    CHECK(count(r.output, "demo asks the model (1 message, at most 20 tokens)\n") == 1);
+    CHECK(count(r.output, "demo asks the model (messages: 1, maxTokens: 20)\n") == 1);
     CHECK(count(r.output, "demo asks the user: Back up 2 roots as 'nightly'? (answering yes)\n") == 1);
     CHECK(has(r.output, "progress 1/2: backing up file:///srv/photos\nprogress 2/2: backing up file:///srv/notes\n"));
     CHECK(has(r.output, "result: backed up 2 roots as 'nightly'\n"));
