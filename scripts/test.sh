@@ -2,7 +2,8 @@
 # Every test: set up and build, then the suite (unit: pure code; integration: our fixtures, real
 # processes and sockets; interop: the pinned npm servers; server: mcp::Server; cli), the same suite
 # under ASan+UBSan, the unit, integration, server and redis tests under TSan, the consumer builds (meson
-# subproject, pkg-config, CMake package), and the reference docs (Doxygen, warnings as errors).
+# subproject, pkg-config, CMake package), the Debian packages (debian/ci.sh, in the background) and
+# the reference docs (Doxygen, warnings as errors).
 #   scripts/test.sh [--quick]   (--quick: the plain build's suite only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,10 +39,11 @@ if [ "$full" = 1 ]; then
     meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread \
       -Db_lundef=false -Dunity=on -Dunity_size=4 >/dev/null
   fi
-  rm -f build-asan/background.rc build-tsan/background.rc
+  rm -f build-asan/background.rc build-tsan/background.rc build/deb-ci.rc
   setsid bash -c '
     nice -n 19 ninja -C build-asan "${@:2:$1}" >build-asan/background.log 2>&1; echo $? >build-asan/background.rc
     nice -n 19 ninja -C build-tsan "${@:$(($1 + 2))}" >build-tsan/background.log 2>&1; echo $? >build-tsan/background.rc
+    nice -n 19 debian/ci.sh >build/deb-ci.log 2>&1; echo $? >build/deb-ci.rc
   ' _ "${#asan_targets[@]}" "${asan_targets[@]}" "${tsan_targets[@]}" </dev/null &
   bg_pid=$!
   trap '[ -n "$bg_pid" ] && kill -- -"$bg_pid" 2>/dev/null || true' EXIT
@@ -158,6 +160,15 @@ if [ "$full" = 1 ]; then
 
   step "consumer: libmcp as a meson subproject, and installed through pkg-config and through CMake (find_package)"
   test/consumer/run.sh
+  passed=$((passed + 1))
+
+  step "Debian packages (built in the background after the sanitizer builds): dpkg-buildpackage, lintian, the quick starts against the extracted .debs"
+  while [ ! -f build/deb-ci.rc ]; do
+    kill -0 "$bg_pid" 2>/dev/null || [ -f build/deb-ci.rc ] || { echo "the Debian package build ended without a result"; break; }
+    sleep 2
+  done
+  cat build/deb-ci.log
+  [ "$(cat build/deb-ci.rc 2>/dev/null)" = 0 ] || { echo "debian/ci.sh failed (log above)"; exit 1; }
   passed=$((passed + 1))
 
   step "test suite under ASan+UBSan: waiting for the background run"
