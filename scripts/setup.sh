@@ -17,6 +17,7 @@ if [ "$want_npm" = 1 ]; then
   packages+=(curl)                          # the stand-in browser of test/cli/test_mcpc_oauth.sh
   packages+=(ca-certificates)               # npm's TLS to the registry
   packages+=(cmake doxygen)                 # test/consumer's CMake build; docs/Doxyfile
+  packages+=(debhelper lintian)             # debian/ci.sh: dpkg-buildpackage, lintian
   command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 fi
 
