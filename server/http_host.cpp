@@ -40,10 +40,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -85,7 +83,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-using Request = http::request<http::string_body>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
@@ -134,6 +131,41 @@ struct Req {
   std::string target;  // path and query
   Headers headers;     // as received
   std::string body;
+};
+
+// An HTTP request parsed straight into a Req (Beast's parser, its limits and checks, without
+// the copy into Beast's own message and field list first).
+class ReqParser final : public http::basic_parser<true> {
+ public:
+  Req req;
+  int version = 11;
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int v,
+                       beast::error_code&) override {
+    req.method.assign(method.data(), method.size());
+    req.target.assign(target.data(), target.size());
+    version = v;
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    req.headers.emplace_back(std::piecewise_construct, std::forward_as_tuple(name.data(), name.size()),
+                             std::forward_as_tuple(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) req.body.reserve(static_cast<std::size_t>(*length));  // within body_limit (checked before)
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    req.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
 };
 
 // The first value of header `name` (case-insensitive), trimmed.
@@ -691,6 +723,12 @@ struct HttpHost::Impl {
     std::uint64_t seen = 0, acted = 0;
     std::chrono::steady_clock::time_point seen_at{};
     bool ended = false;
+    // A handler this thread's last completion handed over (run_on_io): it runs once that
+    // completion returns, on this thread, outside every strand, without a trip through the
+    // io_context's queue (which costs a poll of the reactor per request).
+    std::function<void()> next;
+    std::shared_ptr<sd::Slowness> next_slow;
+    bool has_next = false;
     void will_block() override { host->take_over(*this); }
   };
   struct Retired {};
@@ -700,6 +738,8 @@ struct HttpHost::Impl {
   void io_loop(IoSlot& s);
   bool run_on_io(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow);
   void run_handler(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow);
+  void run_next(IoSlot& s);   // the handler handed over, if any
+  void post_next(IoSlot& s);  // ... posted instead (this thread leaves, or the host stops)
   void take_over(IoSlot& s);
   void take_over_locked(IoSlot& s, std::uint64_t seq);  // run_m held
   // The watchdog: started by the first handler run on an I/O thread; ticks every millisecond
@@ -1713,15 +1753,63 @@ class BeastConn final : public Peer {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(host_.opt.max_body_bytes);
+    parser_->eager(true);
+    parse_buffered();
+  }
+
+  // Parses what the buffer holds; reads more while the request is not complete. A request
+  // complete in the buffer (the watching read brought it) is handled at once when the caller
+  // runs at the top of a completion on the strand (sync_ok_), else posted, as a read's
+  // completion would be: never handled inside the handling of another.
+  void parse_buffered() {
+    beast::error_code ec;
+    while (buf_.size() > 0) {
+      const auto used = parser_->put(buf_.data(), ec);
+      buf_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || parser_->is_done()) return request_read(ec);
+      if (used == 0) break;
+    }
+    // Like Beast's reads: up to 64 KiB at a time, at least 512 bytes.
+    const std::size_t room = buf_.capacity() - buf_.size();
+    const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(room, 512), 65536);
     reading_ = true;
-    http::async_read(stream_, buf_, *parser_,
-                     [self = self()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    stream_.async_read_some(buf_.prepare(size), [self = self()](beast::error_code ec, std::size_t n) {
+      self->reading_ = false;
+      self->buf_.commit(n);
+      if (self->closed_) return;
+      if (self->lingering_) return self->linger();
+      if (ec == asio::error::eof) {
+        if (!self->parser_->got_some()) return self->on_read(http::error::end_of_stream);
+        ec = {};
+        self->parser_->put_eof(ec);  // a request cut short: partial_message
+        return self->on_read(ec);
+      }
+      if (ec) return self->on_read(ec);
+      self->sync_ok_ = true;
+      self->parse_buffered();
+      self->sync_ok_ = false;
+    });
+  }
+  void request_read(beast::error_code ec) {
+    if (sync_ok_) {
+      sync_ok_ = false;
+      return on_read(ec);
+    }
+    reading_ = true;
+    asio::post(executor(), [self = self(), ec] {
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (self->lingering_) return self->linger();
+      self->on_read(ec);
+    });
   }
 
   void on_read(beast::error_code ec) {
-    reading_ = false;
-    if (closed_) return;
-    if (lingering_) return linger();
+    sync_ok_ = false;
     if (ec) {
       keep_alive_ = false;
       if (ec == http::error::body_limit)
@@ -1734,18 +1822,13 @@ class BeastConn final : public Peer {
       return close();
     }
     arm({}, Timer::none);
-    Request beast_req = parser_->release();
+    keep_alive_ = parser_->keep_alive();
+    chunked_ = parser_->version >= 11;
+    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
+    Req req = std::move(parser_->req);
     parser_.reset();
     // A long-lived connection (an open stream) keeps no memory of one large request.
     if (buf_.size() == 0 && buf_.capacity() > 64 * 1024) buf_.shrink_to_fit();
-    keep_alive_ = beast_req.keep_alive();
-    chunked_ = beast_req.version() >= 11;
-    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
-    Req req;
-    req.method = std::string(beast_req.method_string());
-    req.target = std::string(beast_req.target());
-    for (const auto& f : beast_req) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    req.body = std::move(beast_req.body());
     handle(req);
   }
 
@@ -1769,12 +1852,20 @@ class BeastConn final : public Peer {
     }
     buf_.commit(n);
     // A handler thread answered (answer_direct): the next request is here, or being read.
-    if (direct_answered()) return end_exchange();
+    // It is handled at once (this is the top of a completion), not posted first.
+    if (direct_answered()) {
+      sync_ok_ = true;
+      end_exchange();
+      sync_ok_ = false;
+      return;
+    }
     // The client pipelined its next request: it is still there. Stop watching, so that the
     // next request is parsed from the buffer as soon as this exchange ends.
     if (read_next_) {
       read_next_ = false;
-      return read_request();
+      sync_ok_ = true;
+      read_request();
+      sync_ok_ = false;
     }
   }
 
@@ -1995,7 +2086,8 @@ class BeastConn final : public Peer {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool timer_waiting_ = false;
   beast::flat_buffer buf_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<ReqParser> parser_;
+  bool sync_ok_ = false;  // at the top of a completion on the strand: a buffered request is handled at once
   bool keep_alive_ = true;
   bool chunked_ = true;
   bool reading_ = false;
@@ -2594,15 +2686,21 @@ void HttpHost::Impl::io_loop(IoSlot& s) {
   bool retired = false;
   for (;;) {
     try {
-      ioc.run();
+      // One completion at a time, each followed by the handler it handed over (run_on_io).
+      for (;;) {
+        run_next(s);
+        if (ioc.run_one() == 0) break;
+      }
       break;
     } catch (const Retired&) {
       retired = true;  // taken over: another thread does the I/O now
+      post_next(s);
       break;
     } catch (...) {
       // Handlers catch their own failures; an escaped exception must not end the I/O.
     }
   }
+  post_next(s);
   std::lock_guard lk(run_m);
   --running_threads;
   if (retired) --takeovers;
@@ -2613,10 +2711,35 @@ void HttpHost::Impl::io_loop(IoSlot& s) {
 bool HttpHost::Impl::run_on_io(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {
   if (stopping.load(std::memory_order_relaxed)) return false;
   if (!watch_started.load(std::memory_order_acquire)) start_watchdog();
-  // Posted, not run here: the strand that dispatched it goes on (its connection's reads, a
-  // client leaving, are seen while the handler runs, on another thread once one takes over).
+  // Not run here: the strand that dispatched it goes on (its connection's reads, a client
+  // leaving, are seen while the handler runs, on another thread once one takes over). On an
+  // I/O thread of this host it runs as soon as the completion that dispatched it returns
+  // (io_loop); elsewhere (or a second one meanwhile) it is posted.
+  if (IoSlot* s = IoSlot::current; s && s->host == this && !s->has_next && !s->retire.load()) {
+    s->next = std::move(task);
+    s->next_slow = slow;
+    s->has_next = true;
+    return true;
+  }
   asio::post(ioc, [this, task = std::move(task), slow]() mutable { run_handler(task, slow); });
   return true;
+}
+
+void HttpHost::Impl::run_next(IoSlot& s) {
+  if (!s.has_next) return;
+  if (stopping.load(std::memory_order_relaxed)) return post_next(s);
+  s.has_next = false;
+  std::function<void()> task = std::move(s.next);
+  std::shared_ptr<sd::Slowness> slow = std::move(s.next_slow);
+  s.next = nullptr;
+  run_handler(task, slow);
+}
+
+void HttpHost::Impl::post_next(IoSlot& s) {
+  if (!s.has_next) return;
+  s.has_next = false;
+  asio::post(ioc, [this, task = std::move(s.next), slow = std::move(s.next_slow)]() mutable { run_handler(task, slow); });
+  s.next = nullptr;
 }
 
 void HttpHost::Impl::run_handler(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {
