@@ -62,6 +62,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -486,7 +487,7 @@ class Channel final : public sd::Connection {
     std::lock_guard lk(xm_);
     std::set<std::string> keys;
     for (const auto& id : ex->batch)
-      if (!keys.insert(id.dump()).second || pending_.count(id.dump())) return false;
+      if (!keys.insert(key_of(id)).second || pending_.count(key_of(id))) return false;
     if (store) ex->stream = std::to_string(++streams_);
     ex->batch_left = ex->batch.size();
     for (const auto& key : keys) pending_.emplace(key, ex);
@@ -496,12 +497,12 @@ class Channel final : public sd::Connection {
   bool add(const json& id, std::shared_ptr<Exchange> ex) {
     std::lock_guard lk(xm_);
     if (store) ex->stream = std::to_string(++streams_);
-    return pending_.emplace(id.dump(), std::move(ex)).second;
+    return pending_.emplace(key_of(id), std::move(ex)).second;
   }
   // The exchange waiting for request `id`, no longer registered.
   std::shared_ptr<Exchange> take(const json& id) {
     std::lock_guard lk(xm_);
-    auto it = pending_.find(id.dump());
+    auto it = pending_.find(key_of(id));
     if (it == pending_.end()) return nullptr;
     auto ex = std::move(it->second);
     pending_.erase(it);
@@ -518,7 +519,7 @@ class Channel final : public sd::Connection {
       auto it = pending_.end();
       if (ex->standalone) {
         if (stream_.get() == ex) slot = &stream_;
-      } else if (it = pending_.find((ex->batch.empty() ? ex->id : ex->batch.front()).dump());
+      } else if (it = pending_.find(key_of(ex->batch.empty() ? ex->id : ex->batch.front()));
                  it != pending_.end() && it->second.get() == ex) {
         slot = &it->second;
       }
@@ -653,6 +654,18 @@ class Channel final : public sd::Connection {
   void fail_asks(const std::vector<std::int64_t>& ids, const char* why) {
     if (!requests) return;
     for (auto id : ids) requests->request_failed(json(id), Error::make(Errc::connection_closed, why));
+  }
+
+  // A request id as the key of pending_: its JSON text (an integer's written without the
+  // serializer: the same digits).
+  static std::string key_of(const json& id) {
+    if (id.is_number_integer()) {
+      char num[24];
+      const auto end = id.is_number_unsigned() ? std::to_chars(num, num + sizeof num, id.get<std::uint64_t>()).ptr
+                                               : std::to_chars(num, num + sizeof num, id.get<std::int64_t>()).ptr;
+      return std::string(num, end);
+    }
+    return id.dump();
   }
 
   std::shared_ptr<Gate> gate_;
@@ -1872,8 +1885,13 @@ class BeastConn final : public Peer {
 
   // ---------------------------------------------------------------- writing
 
-  std::string head(int status, std::string_view content_type, std::optional<std::size_t> length, const Headers& extra = {}) {
-    std::string s = "HTTP/1.1 " + std::to_string(status) + " ";
+  // The status line and headers of a response, appended to `s`.
+  void append_head(std::string& s, int status, std::string_view content_type, std::optional<std::size_t> length,
+                   const Headers& extra = {}) {
+    char num[24];
+    s += "HTTP/1.1 ";
+    s.append(num, std::to_chars(num, num + sizeof num, status).ptr);
+    s += ' ';
     const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
     s.append(reason.data(), reason.size());
     s += "\r\n";
@@ -1882,15 +1900,39 @@ class BeastConn final : public Peer {
       s += content_type;
       s += "\r\n";
     }
-    if (length) s += "Content-Length: " + std::to_string(*length) + "\r\n";
-    for (const auto& [k, v] : extra) s += k + ": " + v + "\r\n";
+    if (length) {
+      s += "Content-Length: ";
+      s.append(num, std::to_chars(num, num + sizeof num, *length).ptr);
+      s += "\r\n";
+    }
+    for (const auto& [k, v] : extra) {
+      s += k;
+      s += ": ";
+      s += v;
+      s += "\r\n";
+    }
     if (!keep_alive_) s += "Connection: close\r\n";
     s += "\r\n";
+  }
+  // Room for a head with `extra` headers and a body of `body` bytes.
+  static std::size_t head_room(const Headers& extra, std::size_t body) {
+    std::size_t n = 128 + body;
+    for (const auto& [k, v] : extra) n += k.size() + v.size() + 4;
+    return n;
+  }
+  std::string head(int status, std::string_view content_type, std::optional<std::size_t> length, const Headers& extra = {}) {
+    std::string s;
+    s.reserve(head_room(extra, 0));
+    append_head(s, status, content_type, length, extra);
     return s;
   }
 
   void send_whole(int status, std::string_view content_type, const Headers& extra, std::string_view body) override {
-    enqueue(head(status, content_type, body.size(), extra).append(body));
+    std::string bytes;
+    bytes.reserve(head_room(extra, body.size()));
+    append_head(bytes, status, content_type, body.size(), extra);
+    bytes.append(body.data(), body.size());
+    enqueue(std::move(bytes));
   }
   void send_stream_head(const Headers& extra) override {
     Headers h = extra;
@@ -2007,7 +2049,9 @@ class BeastConn final : public Peer {
     if constexpr (!kTls) {
       std::unique_lock lk(direct_m_);
       if (direct_ex_ != ex || direct_sent_) return false;
-      std::string bytes = head(status, "application/json", text.size(), ex->headers);
+      std::string bytes;
+      bytes.reserve(head_room(ex->headers, text.size()));
+      append_head(bytes, status, "application/json", text.size(), ex->headers);
       bytes += text;
       std::size_t off = 0;
       while (off < bytes.size()) {
@@ -2216,7 +2260,7 @@ bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
   {
     std::lock_guard lk(xm_);
     if (session_id.empty() || !store) return false;  // nothing could be resumed
-    auto it = pending_.find(about.dump());
+    auto it = pending_.find(key_of(about));
     if (it == pending_.end() || !it->second->attached || !it->second->prime) return false;
     ex = it->second;
     ex->direct = false;  // its answer follows the stream's end (let_go), on the strand
@@ -2227,7 +2271,7 @@ bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
 
 void Channel::respond(const json& id, Result<json> r) {
   std::unique_lock lk(xm_);  // the answer is kept and sent in the order of the stream's events
-  auto it = pending_.find(id.dump());
+  auto it = pending_.find(key_of(id));
   if (it == pending_.end()) return;  // the client left, or the session ended
   auto ex = std::move(it->second);
   pending_.erase(it);
@@ -2310,7 +2354,7 @@ Result<void> Channel::notify(const json& about, const std::string& method, json 
   std::shared_ptr<Exchange> ex;
   if (about.is_null()) {
     ex = stream_;
-  } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
+  } else if (auto it = pending_.find(key_of(about)); it != pending_.end()) {
     ex = it->second;
   }
   if (old_sse && ex) ex = stream_;  // 2024-11-05: one stream for everything
@@ -2342,7 +2386,7 @@ Result<json> Channel::request(const json& about, const std::string& method, json
 Result<void> Channel::send_request(const json& about, const std::string& method, const json& message) {
   std::lock_guard lk(xm_);
   std::shared_ptr<Exchange> ex;
-  if (auto it = pending_.find(about.dump()); it != pending_.end() && it->second->sse_ok && !old_sse) ex = it->second;
+  if (auto it = pending_.find(key_of(about)); it != pending_.end() && it->second->sse_ok && !old_sse) ex = it->second;
   else ex = stream_;
   if (!ex)
     return fail(Errc::invalid_argument,
