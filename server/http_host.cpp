@@ -96,12 +96,6 @@ constexpr auto kLinger = 2s;                     // reading what a refused clien
 
 char lower_char(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower_char(c);
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
@@ -155,7 +149,8 @@ class ReqParser final : public http::basic_parser<true> {
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
-    if (length) req.body.reserve(static_cast<std::size_t>(*length));  // within body_limit (checked before)
+    // Within body_limit (checked before); what a client only announces is not reserved beyond 1 MiB.
+    if (length) req.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 1u << 20)));
   }
   std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
     req.body.append(body.data(), body.size());
@@ -985,10 +980,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
   void handle(const Req& req) {
     const std::string_view target = req.target;
     // DNS rebinding: Host and Origin first, whatever the method (SERVER-SPEC 1.3 step 1).
-    const auto host = header(req, "Host");
+    const auto host = header_view(req, "Host");
     if (!host || !host_.host_allowed(*host))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Host header not allowed");
-    if (const auto origin = header(req, "Origin"); origin && !host_.origin_allowed(*origin))
+    if (const auto origin = header_view(req, "Origin"); origin && !host_.origin_allowed(*origin))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
     const auto path = target.substr(0, target.find('?'));
     auth_.reset();
@@ -1138,10 +1133,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
   // `old_sse`: a POST to a 2024-11-05 session's message endpoint.
   void handle_post(const Req& req, const std::shared_ptr<Channel>& old_sse = nullptr) {
-    const auto type = header(req, "Content-Type").value_or("");
-    if (lower(trim(std::string_view(type).substr(0, type.find(';')))) != "application/json")
+    const auto type = header_view(req, "Content-Type").value_or("");
+    if (!iequals(trim(type.substr(0, type.find(';'))), "application/json"))
       return refuse(415, jsonrpc::invalid_request, "Content-Type must be application/json");
-    const auto accept = header(req, "Accept");
+    const auto accept = header_view(req, "Accept");
     const bool json_ok = !accept || accept->empty() || accepts(*accept, "application/json");
     const bool sse_ok = !accept || accept->empty() || accepts(*accept, "text/event-stream");
     if (!json_ok && !sse_ok && !old_sse)
