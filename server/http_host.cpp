@@ -40,10 +40,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/status.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -64,6 +62,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <condition_variable>
 #include <csignal>
@@ -85,7 +84,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
 using namespace std::chrono_literals;
-using Request = http::request<http::string_body>;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
@@ -97,12 +95,6 @@ constexpr auto kLinger = 2s;                     // reading what a refused clien
 // ------------------------------------------------------------------ small helpers
 
 char lower_char(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = lower_char(c);
-  return out;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -134,6 +126,42 @@ struct Req {
   std::string target;  // path and query
   Headers headers;     // as received
   std::string body;
+};
+
+// An HTTP request parsed straight into a Req (Beast's parser, its limits and checks, without
+// the copy into Beast's own message and field list first).
+class ReqParser final : public http::basic_parser<true> {
+ public:
+  Req req;
+  int version = 11;
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int v,
+                       beast::error_code&) override {
+    req.method.assign(method.data(), method.size());
+    req.target.assign(target.data(), target.size());
+    version = v;
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    req.headers.emplace_back(std::piecewise_construct, std::forward_as_tuple(name.data(), name.size()),
+                             std::forward_as_tuple(value.data(), value.size()));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    // Within body_limit (checked before); what a client only announces is not reserved beyond 1 MiB.
+    if (length) req.body.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(*length, 1u << 20)));
+  }
+  std::size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    req.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    req.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
 };
 
 // The first value of header `name` (case-insensitive), trimmed.
@@ -454,7 +482,7 @@ class Channel final : public sd::Connection {
     std::lock_guard lk(xm_);
     std::set<std::string> keys;
     for (const auto& id : ex->batch)
-      if (!keys.insert(id.dump()).second || pending_.count(id.dump())) return false;
+      if (!keys.insert(key_of(id)).second || pending_.count(key_of(id))) return false;
     if (store) ex->stream = std::to_string(++streams_);
     ex->batch_left = ex->batch.size();
     for (const auto& key : keys) pending_.emplace(key, ex);
@@ -464,12 +492,12 @@ class Channel final : public sd::Connection {
   bool add(const json& id, std::shared_ptr<Exchange> ex) {
     std::lock_guard lk(xm_);
     if (store) ex->stream = std::to_string(++streams_);
-    return pending_.emplace(id.dump(), std::move(ex)).second;
+    return pending_.emplace(key_of(id), std::move(ex)).second;
   }
   // The exchange waiting for request `id`, no longer registered.
   std::shared_ptr<Exchange> take(const json& id) {
     std::lock_guard lk(xm_);
-    auto it = pending_.find(id.dump());
+    auto it = pending_.find(key_of(id));
     if (it == pending_.end()) return nullptr;
     auto ex = std::move(it->second);
     pending_.erase(it);
@@ -486,7 +514,7 @@ class Channel final : public sd::Connection {
       auto it = pending_.end();
       if (ex->standalone) {
         if (stream_.get() == ex) slot = &stream_;
-      } else if (it = pending_.find((ex->batch.empty() ? ex->id : ex->batch.front()).dump());
+      } else if (it = pending_.find(key_of(ex->batch.empty() ? ex->id : ex->batch.front()));
                  it != pending_.end() && it->second.get() == ex) {
         slot = &it->second;
       }
@@ -623,6 +651,18 @@ class Channel final : public sd::Connection {
     for (auto id : ids) requests->request_failed(json(id), Error::make(Errc::connection_closed, why));
   }
 
+  // A request id as the key of pending_: its JSON text (an integer's written without the
+  // serializer: the same digits).
+  static std::string key_of(const json& id) {
+    if (id.is_number_integer()) {
+      char num[24];
+      const auto end = id.is_number_unsigned() ? std::to_chars(num, num + sizeof num, id.get<std::uint64_t>()).ptr
+                                               : std::to_chars(num, num + sizeof num, id.get<std::int64_t>()).ptr;
+      return std::string(num, end);
+    }
+    return id.dump();
+  }
+
   std::shared_ptr<Gate> gate_;
   std::mutex xm_;
   std::map<std::string, std::shared_ptr<Exchange>> pending_;
@@ -691,6 +731,12 @@ struct HttpHost::Impl {
     std::uint64_t seen = 0, acted = 0;
     std::chrono::steady_clock::time_point seen_at{};
     bool ended = false;
+    // A handler this thread's last completion handed over (run_on_io): it runs once that
+    // completion returns, on this thread, outside every strand, without a trip through the
+    // io_context's queue (which costs a poll of the reactor per request).
+    std::function<void()> next;
+    std::shared_ptr<sd::Slowness> next_slow;
+    bool has_next = false;
     void will_block() override { host->take_over(*this); }
   };
   struct Retired {};
@@ -700,6 +746,8 @@ struct HttpHost::Impl {
   void io_loop(IoSlot& s);
   bool run_on_io(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow);
   void run_handler(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow);
+  void run_next(IoSlot& s);   // the handler handed over, if any
+  void post_next(IoSlot& s);  // ... posted instead (this thread leaves, or the host stops)
   void take_over(IoSlot& s);
   void take_over_locked(IoSlot& s, std::uint64_t seq);  // run_m held
   // The watchdog: started by the first handler run on an I/O thread; ticks every millisecond
@@ -932,10 +980,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
   void handle(const Req& req) {
     const std::string_view target = req.target;
     // DNS rebinding: Host and Origin first, whatever the method (SERVER-SPEC 1.3 step 1).
-    const auto host = header(req, "Host");
+    const auto host = header_view(req, "Host");
     if (!host || !host_.host_allowed(*host))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Host header not allowed");
-    if (const auto origin = header(req, "Origin"); origin && !host_.origin_allowed(*origin))
+    if (const auto origin = header_view(req, "Origin"); origin && !host_.origin_allowed(*origin))
       return refuse(403, jsonrpc::invalid_request, "Forbidden: Origin not allowed");
     const auto path = target.substr(0, target.find('?'));
     auth_.reset();
@@ -1085,10 +1133,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
   // `old_sse`: a POST to a 2024-11-05 session's message endpoint.
   void handle_post(const Req& req, const std::shared_ptr<Channel>& old_sse = nullptr) {
-    const auto type = header(req, "Content-Type").value_or("");
-    if (lower(trim(std::string_view(type).substr(0, type.find(';')))) != "application/json")
+    const auto type = header_view(req, "Content-Type").value_or("");
+    if (!iequals(trim(type.substr(0, type.find(';'))), "application/json"))
       return refuse(415, jsonrpc::invalid_request, "Content-Type must be application/json");
-    const auto accept = header(req, "Accept");
+    const auto accept = header_view(req, "Accept");
     const bool json_ok = !accept || accept->empty() || accepts(*accept, "application/json");
     const bool sse_ok = !accept || accept->empty() || accepts(*accept, "text/event-stream");
     if (!json_ok && !sse_ok && !old_sse)
@@ -1713,15 +1761,63 @@ class BeastConn final : public Peer {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(host_.opt.max_body_bytes);
+    parser_->eager(true);
+    parse_buffered();
+  }
+
+  // Parses what the buffer holds; reads more while the request is not complete. A request
+  // complete in the buffer (the watching read brought it) is handled at once when the caller
+  // runs at the top of a completion on the strand (sync_ok_), else posted, as a read's
+  // completion would be: never handled inside the handling of another.
+  void parse_buffered() {
+    beast::error_code ec;
+    while (buf_.size() > 0) {
+      const auto used = parser_->put(buf_.data(), ec);
+      buf_.consume(used);
+      if (ec == http::error::need_more) {
+        ec = {};
+        break;
+      }
+      if (ec || parser_->is_done()) return request_read(ec);
+      if (used == 0) break;
+    }
+    // Like Beast's reads: up to 64 KiB at a time, at least 512 bytes.
+    const std::size_t room = buf_.capacity() - buf_.size();
+    const std::size_t size = std::min<std::size_t>(std::max<std::size_t>(room, 512), 65536);
     reading_ = true;
-    http::async_read(stream_, buf_, *parser_,
-                     [self = self()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    stream_.async_read_some(buf_.prepare(size), [self = self()](beast::error_code ec, std::size_t n) {
+      self->reading_ = false;
+      self->buf_.commit(n);
+      if (self->closed_) return;
+      if (self->lingering_) return self->linger();
+      if (ec == asio::error::eof) {
+        if (!self->parser_->got_some()) return self->on_read(http::error::end_of_stream);
+        ec = {};
+        self->parser_->put_eof(ec);  // a request cut short: partial_message
+        return self->on_read(ec);
+      }
+      if (ec) return self->on_read(ec);
+      self->sync_ok_ = true;
+      self->parse_buffered();
+      self->sync_ok_ = false;
+    });
+  }
+  void request_read(beast::error_code ec) {
+    if (sync_ok_) {
+      sync_ok_ = false;
+      return on_read(ec);
+    }
+    reading_ = true;
+    asio::post(executor(), [self = self(), ec] {
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (self->lingering_) return self->linger();
+      self->on_read(ec);
+    });
   }
 
   void on_read(beast::error_code ec) {
-    reading_ = false;
-    if (closed_) return;
-    if (lingering_) return linger();
+    sync_ok_ = false;
     if (ec) {
       keep_alive_ = false;
       if (ec == http::error::body_limit)
@@ -1734,18 +1830,13 @@ class BeastConn final : public Peer {
       return close();
     }
     arm({}, Timer::none);
-    Request beast_req = parser_->release();
+    keep_alive_ = parser_->keep_alive();
+    chunked_ = parser_->version >= 11;
+    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
+    Req req = std::move(parser_->req);
     parser_.reset();
     // A long-lived connection (an open stream) keeps no memory of one large request.
     if (buf_.size() == 0 && buf_.capacity() > 64 * 1024) buf_.shrink_to_fit();
-    keep_alive_ = beast_req.keep_alive();
-    chunked_ = beast_req.version() >= 11;
-    if (!chunked_) keep_alive_ = false;  // HTTP/1.0: streams end with the connection
-    Req req;
-    req.method = std::string(beast_req.method_string());
-    req.target = std::string(beast_req.target());
-    for (const auto& f : beast_req) req.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    req.body = std::move(beast_req.body());
     handle(req);
   }
 
@@ -1769,20 +1860,33 @@ class BeastConn final : public Peer {
     }
     buf_.commit(n);
     // A handler thread answered (answer_direct): the next request is here, or being read.
-    if (direct_answered()) return end_exchange();
+    // It is handled at once (this is the top of a completion), not posted first.
+    if (direct_answered()) {
+      sync_ok_ = true;
+      end_exchange();
+      sync_ok_ = false;
+      return;
+    }
     // The client pipelined its next request: it is still there. Stop watching, so that the
     // next request is parsed from the buffer as soon as this exchange ends.
     if (read_next_) {
       read_next_ = false;
-      return read_request();
+      sync_ok_ = true;
+      read_request();
+      sync_ok_ = false;
     }
   }
 
 
   // ---------------------------------------------------------------- writing
 
-  std::string head(int status, std::string_view content_type, std::optional<std::size_t> length, const Headers& extra = {}) {
-    std::string s = "HTTP/1.1 " + std::to_string(status) + " ";
+  // The status line and headers of a response, appended to `s`.
+  void append_head(std::string& s, int status, std::string_view content_type, std::optional<std::size_t> length,
+                   const Headers& extra = {}) {
+    char num[24];
+    s += "HTTP/1.1 ";
+    s.append(num, std::to_chars(num, num + sizeof num, status).ptr);
+    s += ' ';
     const auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(status)));
     s.append(reason.data(), reason.size());
     s += "\r\n";
@@ -1791,15 +1895,39 @@ class BeastConn final : public Peer {
       s += content_type;
       s += "\r\n";
     }
-    if (length) s += "Content-Length: " + std::to_string(*length) + "\r\n";
-    for (const auto& [k, v] : extra) s += k + ": " + v + "\r\n";
+    if (length) {
+      s += "Content-Length: ";
+      s.append(num, std::to_chars(num, num + sizeof num, *length).ptr);
+      s += "\r\n";
+    }
+    for (const auto& [k, v] : extra) {
+      s += k;
+      s += ": ";
+      s += v;
+      s += "\r\n";
+    }
     if (!keep_alive_) s += "Connection: close\r\n";
     s += "\r\n";
+  }
+  // Room for a head with `extra` headers and a body of `body` bytes.
+  static std::size_t head_room(const Headers& extra, std::size_t body) {
+    std::size_t n = 128 + body;
+    for (const auto& [k, v] : extra) n += k.size() + v.size() + 4;
+    return n;
+  }
+  std::string head(int status, std::string_view content_type, std::optional<std::size_t> length, const Headers& extra = {}) {
+    std::string s;
+    s.reserve(head_room(extra, 0));
+    append_head(s, status, content_type, length, extra);
     return s;
   }
 
   void send_whole(int status, std::string_view content_type, const Headers& extra, std::string_view body) override {
-    enqueue(head(status, content_type, body.size(), extra).append(body));
+    std::string bytes;
+    bytes.reserve(head_room(extra, body.size()));
+    append_head(bytes, status, content_type, body.size(), extra);
+    bytes.append(body.data(), body.size());
+    enqueue(std::move(bytes));
   }
   void send_stream_head(const Headers& extra) override {
     Headers h = extra;
@@ -1916,7 +2044,9 @@ class BeastConn final : public Peer {
     if constexpr (!kTls) {
       std::unique_lock lk(direct_m_);
       if (direct_ex_ != ex || direct_sent_) return false;
-      std::string bytes = head(status, "application/json", text.size(), ex->headers);
+      std::string bytes;
+      bytes.reserve(head_room(ex->headers, text.size()));
+      append_head(bytes, status, "application/json", text.size(), ex->headers);
       bytes += text;
       std::size_t off = 0;
       while (off < bytes.size()) {
@@ -1995,7 +2125,8 @@ class BeastConn final : public Peer {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   bool timer_waiting_ = false;
   beast::flat_buffer buf_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<ReqParser> parser_;
+  bool sync_ok_ = false;  // at the top of a completion on the strand: a buffered request is handled at once
   bool keep_alive_ = true;
   bool chunked_ = true;
   bool reading_ = false;
@@ -2124,7 +2255,7 @@ bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
   {
     std::lock_guard lk(xm_);
     if (session_id.empty() || !store) return false;  // nothing could be resumed
-    auto it = pending_.find(about.dump());
+    auto it = pending_.find(key_of(about));
     if (it == pending_.end() || !it->second->attached || !it->second->prime) return false;
     ex = it->second;
     ex->direct = false;  // its answer follows the stream's end (let_go), on the strand
@@ -2135,7 +2266,7 @@ bool Channel::close_stream(const json& about, std::chrono::milliseconds retry) {
 
 void Channel::respond(const json& id, Result<json> r) {
   std::unique_lock lk(xm_);  // the answer is kept and sent in the order of the stream's events
-  auto it = pending_.find(id.dump());
+  auto it = pending_.find(key_of(id));
   if (it == pending_.end()) return;  // the client left, or the session ended
   auto ex = std::move(it->second);
   pending_.erase(it);
@@ -2218,7 +2349,7 @@ Result<void> Channel::notify(const json& about, const std::string& method, json 
   std::shared_ptr<Exchange> ex;
   if (about.is_null()) {
     ex = stream_;
-  } else if (auto it = pending_.find(about.dump()); it != pending_.end()) {
+  } else if (auto it = pending_.find(key_of(about)); it != pending_.end()) {
     ex = it->second;
   }
   if (old_sse && ex) ex = stream_;  // 2024-11-05: one stream for everything
@@ -2250,7 +2381,7 @@ Result<json> Channel::request(const json& about, const std::string& method, json
 Result<void> Channel::send_request(const json& about, const std::string& method, const json& message) {
   std::lock_guard lk(xm_);
   std::shared_ptr<Exchange> ex;
-  if (auto it = pending_.find(about.dump()); it != pending_.end() && it->second->sse_ok && !old_sse) ex = it->second;
+  if (auto it = pending_.find(key_of(about)); it != pending_.end() && it->second->sse_ok && !old_sse) ex = it->second;
   else ex = stream_;
   if (!ex)
     return fail(Errc::invalid_argument,
@@ -2594,15 +2725,21 @@ void HttpHost::Impl::io_loop(IoSlot& s) {
   bool retired = false;
   for (;;) {
     try {
-      ioc.run();
+      // One completion at a time, each followed by the handler it handed over (run_on_io).
+      for (;;) {
+        run_next(s);
+        if (ioc.run_one() == 0) break;
+      }
       break;
     } catch (const Retired&) {
       retired = true;  // taken over: another thread does the I/O now
+      post_next(s);
       break;
     } catch (...) {
       // Handlers catch their own failures; an escaped exception must not end the I/O.
     }
   }
+  post_next(s);
   std::lock_guard lk(run_m);
   --running_threads;
   if (retired) --takeovers;
@@ -2613,10 +2750,35 @@ void HttpHost::Impl::io_loop(IoSlot& s) {
 bool HttpHost::Impl::run_on_io(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {
   if (stopping.load(std::memory_order_relaxed)) return false;
   if (!watch_started.load(std::memory_order_acquire)) start_watchdog();
-  // Posted, not run here: the strand that dispatched it goes on (its connection's reads, a
-  // client leaving, are seen while the handler runs, on another thread once one takes over).
+  // Not run here: the strand that dispatched it goes on (its connection's reads, a client
+  // leaving, are seen while the handler runs, on another thread once one takes over). On an
+  // I/O thread of this host it runs as soon as the completion that dispatched it returns
+  // (io_loop); elsewhere (or a second one meanwhile) it is posted.
+  if (IoSlot* s = IoSlot::current; s && s->host == this && !s->has_next && !s->retire.load()) {
+    s->next = std::move(task);
+    s->next_slow = slow;
+    s->has_next = true;
+    return true;
+  }
   asio::post(ioc, [this, task = std::move(task), slow]() mutable { run_handler(task, slow); });
   return true;
+}
+
+void HttpHost::Impl::run_next(IoSlot& s) {
+  if (!s.has_next) return;
+  if (stopping.load(std::memory_order_relaxed)) return post_next(s);
+  s.has_next = false;
+  std::function<void()> task = std::move(s.next);
+  std::shared_ptr<sd::Slowness> slow = std::move(s.next_slow);
+  s.next = nullptr;
+  run_handler(task, slow);
+}
+
+void HttpHost::Impl::post_next(IoSlot& s) {
+  if (!s.has_next) return;
+  s.has_next = false;
+  asio::post(ioc, [this, task = std::move(s.next), slow = std::move(s.next_slow)]() mutable { run_handler(task, slow); });
+  s.next = nullptr;
 }
 
 void HttpHost::Impl::run_handler(std::function<void()>& task, const std::shared_ptr<sd::Slowness>& slow) {

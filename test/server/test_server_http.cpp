@@ -1708,6 +1708,131 @@ TEST_CASE("server over HTTP: answers written by handler threads: a large one, pi
   }
 }
 
+TEST_CASE("server over HTTP: how requests arrive: in pieces, hundreds in one write, chunked, HTTP/1.0, too large, malformed, cut short") {
+  // The host parses what each read brings; a request already in its buffer (pipelined) is
+  // served without another read, one after another and in order, however many there are.
+  Hosted h;
+  const auto call = [](int id, const std::string& text) {
+    return modern_request(id, "tools/call", {{"name", "echo"}, {"arguments", {{"text", text}}}});
+  };
+  const auto echoed = [](const RawResponse& r) -> std::string {
+    const json j = r.body_json();
+    return j.is_object() && j.contains("result") ? j["result"]["content"][0].value("text", "") : std::string("?");
+  };
+  {
+    // One byte at a time: the request line, the headers and the body split everywhere.
+    RawConn c(h.port);
+    const auto text = modern_post_text(call(1, "slow"));
+    for (char ch : text) REQUIRE(c.send(std::string(1, ch)));
+    auto r = c.read();
+    REQUIRE(r.complete);
+    CHECK(echoed(r) == "slow");
+    // ... and the next one on the same connection in two halves, split inside the body.
+    const auto next = modern_post_text(call(2, "halves"));
+    REQUIRE(c.send(next.substr(0, next.size() - 5)));
+    std::this_thread::sleep_for(20ms);
+    REQUIRE(c.send(next.substr(next.size() - 5)));
+    r = c.read();
+    REQUIRE(r.complete);
+    CHECK(r.body_json()["id"] == 2);
+    CHECK(echoed(r) == "halves");
+  }
+  {
+    // 300 requests in one write: 300 answers, in order, and the connection goes on.
+    RawConn c(h.port);
+    std::string all;
+    for (int i = 0; i < 300; ++i) all += modern_post_text(call(i, "p" + std::to_string(i)));
+    REQUIRE(c.send(all));
+    for (int i = 0; i < 300; ++i) {
+      CAPTURE(i);
+      auto r = c.read();
+      REQUIRE(r.complete);
+      CHECK(r.body_json()["id"] == i);
+      CHECK(echoed(r) == "p" + std::to_string(i));
+    }
+    // Refusals pipelined the same way (a bad body, a wrong header) answer in order too.
+    const auto good = modern_post_text(call(1000, "after"));
+    std::string bad = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\n{not json";
+    REQUIRE(c.send(bad + bad + good));
+    CHECK(c.read().status == 400);
+    CHECK(c.read().status == 400);
+    auto r = c.read();
+    REQUIRE(r.complete);
+    CHECK(echoed(r) == "after");
+  }
+  {
+    // A chunked body, its chunks in separate writes.
+    RawConn c(h.port);
+    const std::string body = call(3, "chunky").dump();
+    std::string head = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n";
+    for (auto& [k, v] : modern_headers(call(3, "chunky"))) head += k + ": " + v + "\r\n";
+    head += "Transfer-Encoding: chunked\r\n\r\n";
+    REQUIRE(c.send(head));
+    const std::size_t half = body.size() / 2;
+    const auto hex = [](std::size_t n) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%zx", n);
+      return std::string(b);
+    };
+    REQUIRE(c.send(hex(half) + "\r\n" + body.substr(0, half) + "\r\n"));
+    std::this_thread::sleep_for(10ms);
+    REQUIRE(c.send(hex(body.size() - half) + "\r\n" + body.substr(half) + "\r\n0\r\n\r\n"));
+    auto r = c.read();
+    REQUIRE(r.complete);
+    CHECK(echoed(r) == "chunky");
+  }
+  {
+    // HTTP/1.0: answered, then the connection ends.
+    RawConn c(h.port);
+    auto text = modern_post_text(call(4, "old"));
+    text.replace(text.find("HTTP/1.1"), 8, "HTTP/1.0");
+    REQUIRE(c.send(text));
+    auto r = c.read();
+    CHECK(r.status == 200);
+    CHECK(echoed(r) == "old");
+    CHECK(r.header("connection") == "close");
+    CHECK(c.read(2000).status == 0);  // closed
+  }
+  {
+    // Connection: close on HTTP/1.1: the same.
+    RawConn c(h.port);
+    auto text = modern_post_text(call(5, "bye"));
+    text.insert(text.find("\r\n") + 2, "Connection: close\r\n");
+    REQUIRE(c.send(text + modern_post_text(call(6, "never"))));
+    auto r = c.read();
+    CHECK(echoed(r) == "bye");
+    CHECK(r.header("connection") == "close");
+    CHECK(c.read(2000).status == 0);
+  }
+  {
+    // Headers over 16 KiB: 431, and the connection ends.
+    RawConn c(h.port);
+    REQUIRE(c.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+    auto r = c.read();
+    CHECK(r.status == 431);
+    CHECK(r.header("connection") == "close");
+  }
+  {
+    // Not HTTP: 400, and the connection ends.
+    RawConn c(h.port);
+    REQUIRE(c.send("HELLO THERE\r\n\r\n"));
+    CHECK(c.read().status == 400);
+    RawConn c2(h.port);
+    REQUIRE(c2.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: x\r\n\r\n"));
+    CHECK(c2.read().status == 400);
+  }
+  {
+    // Cut short (the client half-closes inside the body): no answer, the connection ends.
+    RawConn c(h.port);
+    const auto text = modern_post_text(call(7, "cut"));
+    REQUIRE(c.send(text.substr(0, text.size() - 3)));
+    ::shutdown(c.fd, SHUT_WR);
+    CHECK(c.read(3000).status == 0);
+  }
+  // The host still serves.
+  CHECK(post_modern(h.port, call(8, "still")).status == 200);
+}
+
 // ------------------------------------------------------------------ handlers on the I/O threads
 
 namespace {
