@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
+namespace {
+mcp::Icon icon(std::string src) { return {.src = std::move(src), .mime_type = "image/png", .sizes = {}, .theme = {}}; }
+}  // namespace
+
 TEST_CASE("server log: diagnostics reach on_log and on_diagnostic alike; a throwing hook is contained") {
   std::vector<std::string> diagnostics, logged, servers;
   std::vector<mcp::LogLevel> levels;
   mcp::Server server({.identity = {.name = "logged", .version = "1.0.0",
-                                   .icons = {{.src = "javascript:alert(1)"}, {.src = "https://example.com/a.png"}}},
+                                   .icons = {icon("javascript:alert(1)"), icon("https://example.com/a.png")}},
                       .on_diagnostic = [&](std::string_view d) { diagnostics.emplace_back(d); },
                       .on_log = [&](const mcp::LogEvent& e) {
                         CHECK(e.kind == mcp::LogKind::diagnostic);
@@ -29,7 +33,7 @@ TEST_CASE("server log: diagnostics reach on_log and on_diagnostic alike; a throw
 
   // Only on_log, and it throws: the server is built all the same.
   int calls = 0;
-  mcp::Server other({.identity = {.name = "throws", .version = "1.0.0", .icons = {{.src = "ftp://example.com/i.png"}}},
+  mcp::Server other({.identity = {.name = "throws", .version = "1.0.0", .icons = {icon("ftp://example.com/i.png")}},
                      .on_log = [&](const mcp::LogEvent&) {
                        ++calls;
                        throw std::runtime_error("a logging hook that throws");
