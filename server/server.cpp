@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // mcp::Server: the registry, the handler threads, the handler's context, and running a tool.
 #include "server_impl.hpp"
+#include "../lib/log_emit.hpp"
 #include "../lib/protocol/json_write.hpp"
 
 #include <algorithm>
@@ -482,6 +483,8 @@ std::string utc_now_iso8601() {
 
 ServerOptions with_defaults(ServerOptions o) {
   auto& id = o.identity;
+  // Every diagnostic reaches on_log too, wherever the hosts pass on_diagnostic.
+  o.on_diagnostic = detail::diagnostics_also_to(std::move(o.on_diagnostic), o.on_log, id.name);
   std::erase_if(id.icons, [&](const Icon& icon) {
     auto why = icon_problem(icon);
     if (why.empty()) return false;

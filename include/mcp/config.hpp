@@ -8,6 +8,7 @@
 
 #include <mcp/auth.hpp>
 #include <mcp/error.hpp>
+#include <mcp/log.hpp>
 #include <mcp/types.hpp>
 #include <mcp/version.hpp>
 
@@ -191,8 +192,20 @@ struct ClientConfig {
   /// The clock starts when the probe is sent, after the process is spawned.
   Milliseconds probe_timeout{5000};
   /// Diagnostics that are not errors (non-JSON lines on stdout, unmatched replies, ...).
-  /// Called from SDK threads. What it throws is ignored.
+  /// Called from SDK threads. What it throws is ignored. Each is also given to `on_log` (as a
+  /// LogKind::diagnostic event at LogLevel::warning) when that is set: set either or both.
   std::function<void(std::string_view server, std::string_view message)> on_diagnostic;
+  /// The structured logging hook (<mcp/log.hpp>): every diagnostic, every stderr line of a stdio
+  /// server in StderrMode::capture (LogKind::server_stderr, LogLevel::debug; `on_stderr` is
+  /// called too), and the connection events (connected, reconnected, era_detected,
+  /// fell_back_to_sse, session_reinitialized, connection_lost, disconnected), each with its
+  /// server, era, transport and protocol version where known. Called from any thread,
+  /// concurrently: a connection's events on the thread that opened or closed it (a caller's,
+  /// or a library thread for an asynchronous call), diagnostics and stderr lines on the
+  /// library's reader and worker threads. Must be quick and thread-safe; what it throws is
+  /// caught and dropped. Credentials never reach it (see LogEvent). Empty (default): nothing is
+  /// built for it, and nothing is written anywhere that is not written today.
+  LogHook on_log;
   /// Handlers for server requests, logs, changes and tool-call approval.
   ClientHandlers handlers;
   /// Minimum level of server logs wanted (legacy: logging/setLevel after connecting; modern:

@@ -33,6 +33,7 @@
 
 #include <mcp/auth.hpp>
 #include <mcp/error.hpp>
+#include <mcp/log.hpp>
 
 #include <chrono>
 #include <functional>
@@ -248,6 +249,11 @@ struct OAuthClientOptions {
   std::string ca_file;     ///< CA bundle (default: system store)
   /// Progress and oddities (discovery, registration, refresh); never carries secrets.
   std::function<void(std::string_view message)> on_diagnostic;
+  /// The structured logging hook (<mcp/log.hpp>): each message above is also given to it as a
+  /// LogKind::diagnostic event at LogLevel::warning whose server is "oauth" (a provider may
+  /// serve several servers). Pass the same hook as ClientConfig::on_log to see it all in one
+  /// place. What it throws is dropped. Never carries tokens, codes or client secrets.
+  LogHook on_log;
 };
 
 /// The OAuth 2.1 client as an `AuthProvider`. Unusable options (the authorization code grant

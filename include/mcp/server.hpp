@@ -33,6 +33,7 @@
 // hosts at once (serve_stdio on a thread, an HttpHost). serve_stdio() blocks its caller until
 // stdin ends. Destroying the Server while a host still serves it is not allowed.
 #include <mcp/error.hpp>
+#include <mcp/log.hpp>
 #include <mcp/server_auth.hpp>
 #include <mcp/types.hpp>
 
@@ -153,6 +154,12 @@ struct ServerOptions {
   /// Oddities worth a log line (a client's malformed message, a handler that threw). Default:
   /// none. Never given a client's credentials.
   std::function<void(std::string_view)> on_diagnostic{};
+  /// The structured logging hook (<mcp/log.hpp>), as ClientConfig::on_log: each diagnostic
+  /// above is also given to it as a LogKind::diagnostic event at LogLevel::warning, with the
+  /// identity's name as its server. Called from the server's threads (I/O, handler, stdio
+  /// reader), concurrently; must be quick and thread-safe; what it throws is caught and
+  /// dropped. Empty (default): nothing is built for it.
+  LogHook on_log{};
 };
 
 /// What a handler knows about the request it serves, and what it can send back while it runs.

@@ -12,6 +12,7 @@
 // scheme://host[:port]/path only (no query, no userinfo) and quote nothing a server sent
 // except sanitized, truncated OAuth error codes and descriptions.
 #include "oauth_provider.hpp"
+#include "../log_emit.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -46,6 +47,7 @@ bool expired(const StoredAuth& a) {
 OAuthProvider::OAuthProvider(OAuthClientOptions o)
     : o_(std::move(o)), http_(o_.http_timeout, o_.verify_tls, o_.ca_file) {
   if (!o_.store) o_.store = memory_token_store();
+  o_.on_diagnostic = detail::diagnostics_also_to(std::move(o_.on_diagnostic), o_.on_log, "oauth");
 }
 
 Result<std::string> OAuthProvider::authorization(const std::string& server_url, Clock::time_point deadline) {

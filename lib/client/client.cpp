@@ -4,6 +4,7 @@
 #include <mcp/client.hpp>
 
 #include "client/http_transport.hpp"
+#include "log_emit.hpp"
 #include "protocol/jsonrpc.hpp"
 #include "protocol/rpc_engine.hpp"
 #include "server_error.hpp"
@@ -196,11 +197,19 @@ struct Client::Impl {
     for (auto& [server, set] : sets) {
       for (auto& [name, tool] : set) {
         auto key = server + "_" + name;
-        if (flat.count(key) && config.on_diagnostic) {
+        if (flat.count(key) && (config.on_diagnostic || config.on_log)) {
+          const std::string what = "tool key '" + key + "' is ambiguous; the later one wins";
           try {
-            config.on_diagnostic(server, "tool key '" + key + "' is ambiguous; the later one wins");
+            if (config.on_diagnostic) config.on_diagnostic(server, what);
           } catch (...) {  // as everywhere else: what it throws is ignored
           }
+          LogEvent ev;
+          ev.level = LogLevel::warning;
+          ev.kind = LogKind::diagnostic;
+          ev.server = server;
+          ev.message = what;
+          ev.method = "tools/list";
+          detail::emit_log(config.on_log, ev);
         }
         flat.insert_or_assign(std::move(key), std::move(tool));
       }

@@ -19,18 +19,11 @@ Session::Impl::Impl(std::string n, ServerConfig c, ClientConfig d)
     else if (protocol::is_legacy_version(*cfg.protocol_version)) cfg.era = Era::legacy;
   }
   transport = detail::transport_traits(cfg);
+  prepare_log();
   verdict = cfg.era;
   modern_version = cfg.protocol_version && protocol::is_modern_version(*cfg.protocol_version)
                        ? *cfg.protocol_version
                        : std::string(protocol::modern_version);
-}
-
-void Session::Impl::diagnostic(const std::string& msg) const noexcept {
-  if (!client.on_diagnostic) return;
-  try {
-    client.on_diagnostic(name, msg);
-  } catch (...) {
-  }
 }
 
 Result<Session::Impl::Engine> Session::Impl::open_engine() {
@@ -41,6 +34,13 @@ Result<Session::Impl::Engine> Session::Impl::open_engine() {
   o.on_diagnostic = [weak](std::string_view d) {
     if (auto self = weak.lock()) self->diagnostic(std::string(d));
   };
+  if (client.on_log) {
+    // Called on the reader thread as the channel ends: takes no lock (a closing thread may
+    // hold `mutex` while it joins that reader).
+    o.on_closed = [weak](const Error& e) {
+      if (auto self = weak.lock()) self->log(LogKind::connection_lost, LogLevel::warning, e.message);
+    };
+  }
   auto eng = std::make_shared<ClientEngine>(detail::make_transport(name, cfg, client.handlers), std::move(o));
   std::weak_ptr<ClientEngine> weak_eng = eng;
   eng->set_notification_handler([weak, weak_eng](const std::string& method, const json& params) {
@@ -104,7 +104,7 @@ Result<ServerInfo> Session::Impl::finish_legacy(const Engine& eng, const json& r
   if (!client.log_level.empty() && si.capabilities.contains("logging")) {
     auto lvl = eng->call("logging/setLevel", json{{"level", client.log_level}}, Clock::now() + client.request_timeout,
                          std::stop_token());
-    if (!lvl) diagnostic("logging/setLevel failed: " + lvl.error().message);
+    if (!lvl) diagnostic("logging/setLevel failed: " + lvl.error().message, "logging/setLevel");
   }
   return si;
 }
@@ -229,23 +229,39 @@ Result<Session::Impl::Opened> Session::Impl::connect_locked(const RequestOptions
     (*eng)->close(out.error());
     return out;
   }
-  std::lock_guard lk(mutex);
-  if (generation != gen) {
-    out->first->close(Error::make(Errc::disconnected, "disconnected while connecting"));
-    return fail(Errc::disconnected, "disconnected while connecting", name);
+  bool again = false;
+  {
+    std::lock_guard lk(mutex);
+    if (generation != gen) {
+      out->first->close(Error::make(Errc::disconnected, "disconnected while connecting"));
+      return fail(Errc::disconnected, "disconnected while connecting", name);
+    }
+    const auto in_use = out->first->transport_in_use();
+    out->second.transport = in_use.name;
+    out->second.transport_fallback = in_use.fallback;
+    engine = out->first;
+    info = out->second;
+    shared_info = std::make_shared<const ServerInfo>(info);
+    verdict = info.era;
+    again = std::exchange(had_connection, true);
+    if (info.era == Era::modern) {
+      modern_version = info.protocol_version;
+      start_listener_locked();
+    }
   }
-  const auto in_use = out->first->transport_in_use();
-  out->second.transport = in_use.name;
-  out->second.transport_fallback = in_use.fallback;
-  engine = out->first;
-  info = out->second;
-  shared_info = std::make_shared<const ServerInfo>(info);
-  verdict = info.era;
-  if (info.era == Era::modern) {
-    modern_version = info.protocol_version;
-    start_listener_locked();
-  }
+  if (client.on_log) log_connected(out->second, era == Era::unknown, again);
   return out;
+}
+
+void Session::Impl::log_connected(const ServerInfo& si, bool detected, bool again) const {
+  if (detected)
+    log(LogKind::era_detected, LogLevel::info,
+        std::string("era detected: ") + to_string(si.era) + " (protocol " + si.protocol_version + ")", &si);
+  if (si.transport_fallback)
+    log(LogKind::fell_back_to_sse, LogLevel::warning,
+        "Streamable HTTP refused by the server: fell back to the legacy HTTP+SSE transport", &si);
+  log(again ? LogKind::reconnected : LogKind::connected, LogLevel::info,
+      std::string(again ? "reconnected to " : "connected to ") + log_target + " over " + si.transport, &si);
 }
 
 Result<Session::Impl::Connection> Session::Impl::ensure(const RequestOptions& opt) {
@@ -278,18 +294,23 @@ Result<ServerInfo> Session::Impl::reinitialize(const Engine& eng, std::uint64_t 
   detail::UnorderedHandlersScope unordered(this);  // as in ensure()
   auto li = handshake_legacy(eng, opt);
   if (!li) return li;
-  std::lock_guard lk(mutex);
-  ++session_epoch;
-  li->transport = info.transport;
-  li->transport_fallback = info.transport_fallback;
-  info = *li;
-  shared_info = std::make_shared<const ServerInfo>(info);
-  return info;
+  {
+    std::lock_guard lk(mutex);
+    ++session_epoch;
+    li->transport = info.transport;
+    li->transport_fallback = info.transport_fallback;
+    info = *li;
+    shared_info = std::make_shared<const ServerInfo>(info);
+  }
+  log(LogKind::session_reinitialized, LogLevel::info,
+      "the server no longer knew the session (HTTP 404): initialized a new one", &*li, "initialize");
+  return li;
 }
 
 void Session::Impl::disconnect() {
   Engine eng;
   std::thread listening;
+  std::optional<ServerInfo> last;  // for on_log
   {
     // Stop the listener, forbid reconnects and take the connection in one step, so the
     // listener cannot reconnect behind our back.
@@ -297,6 +318,8 @@ void Session::Impl::disconnect() {
     listening = stop_listener_locked();
     ++generation;
     eng.swap(engine);
+    had_connection = false;
+    if (eng && client.on_log) last = info;
     cache.clear();
     param_headers.clear();
   }
@@ -304,6 +327,7 @@ void Session::Impl::disconnect() {
   const Error e = server_error(Errc::disconnected, "the client disconnected", name);
   if (eng) eng->close(e);
   join_listener(listening);
+  if (last) log(LogKind::disconnected, LogLevel::info, "disconnected from " + log_target, &*last);
 }
 
 }  // namespace mcp
