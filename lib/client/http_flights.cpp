@@ -17,6 +17,14 @@ namespace {
 // up to kMaxIdle finished threads waiting for the next flight, each for kIdleFor at most.
 // Busy threads are not capped: a flight may be a stream that lasts as long as its
 // connection, so a task never waits for another to finish; it gets an idle thread or a new one.
+// A worker's next task: the first flight that a completion started while this thread delivered
+// the reply that ended its own flight (FinishingFlight). It runs here once the current task
+// returns: no hand-off to another worker (a futex wake-up, a thread woken, this one asleep:
+// three context switches a call for a chain of asynchronous calls, each started by the last
+// one's completion). Null off the pool's threads.
+thread_local std::function<void()>* tl_next = nullptr;
+thread_local bool tl_finishing = false;
+
 class FlightPool {
  public:
   static FlightPool& instance() {
@@ -24,6 +32,14 @@ class FlightPool {
     return *pool;
   }
   void run(std::function<void()> task) {
+    if (tl_finishing && tl_next && !*tl_next) {
+      *tl_next = std::move(task);
+      return;
+    }
+    hand_off(std::move(task));
+  }
+  // To a waiting worker, or a new one.
+  void hand_off(std::function<void()> task) {
     std::lock_guard lk(m_);
     tasks_.push_back(std::move(task));
     // Every queued task needs a thread of its own that is waiting (and not yet woken for
@@ -43,22 +59,31 @@ class FlightPool {
   static constexpr std::size_t kMaxIdle = 8;
   static constexpr auto kIdleFor = std::chrono::seconds(10);
   void work() {
+    std::function<void()> next;
+    tl_next = &next;
     std::unique_lock lk(m_);
     for (;;) {
       if (tasks_.empty()) {
-        if (idle_ >= kMaxIdle) return;
+        if (idle_ >= kMaxIdle) break;
         ++idle_;
         const bool got = cv_.wait_for(lk, kIdleFor, [&] { return !tasks_.empty(); });
         --idle_;
-        if (!got) return;
+        if (!got) break;
       }
       auto task = std::move(tasks_.front());
       tasks_.pop_front();
       lk.unlock();
       task();
       task = nullptr;  // its captures go now, not when the next task replaces it
+      while (next) {   // (each may leave another)
+        task = std::move(next);
+        next = nullptr;
+        task();
+        task = nullptr;
+      }
       lk.lock();
     }
+    tl_next = nullptr;
   }
   std::mutex m_;
   std::condition_variable cv_;
@@ -76,6 +101,17 @@ thread_local std::shared_ptr<Flight> tl_spare_flight;
 }  // namespace
 
 std::size_t idle_flight_threads() { return FlightPool::instance().idle(); }
+
+FinishingFlight::FinishingFlight() : outer_(tl_finishing) { tl_finishing = true; }
+FinishingFlight::~FinishingFlight() { tl_finishing = outer_; }
+
+void release_next_flight() {
+  if (tl_next && *tl_next) {
+    auto task = std::move(*tl_next);
+    *tl_next = nullptr;
+    FlightPool::instance().hand_off(std::move(task));
+  }
+}
 
 void run_on_flight_pool(std::function<void()> task) { FlightPool::instance().run(std::move(task)); }
 
@@ -147,6 +183,9 @@ void HttpTransport::reap_flights(bool all) {
   // Not under mutex_: stopping a queued flight unregisters it.
   for (auto& f : flights) f->stop();
   flights.clear();
+  // Closed from a completion on a flight thread that holds a flight for later: it must run
+  // (and end, stopped) elsewhere, or this thread would wait for it forever.
+  release_next_flight();
   std::unique_lock lk(mutex_);
   const std::size_t self = tl_flight_owner == this ? 1 : 0;
   flights_cv_.wait(lk, [&] { return active_flights_ <= self; });

@@ -16,8 +16,28 @@
 
 namespace mcp::detail {
 
-// Runs `task` on a thread of the process-wide flight pool (http_flights.cpp).
+// Runs `task` on a thread of the process-wide flight pool (http_flights.cpp): on this thread,
+// after its current task, if it is one of the pool's delivering the reply that ends its flight
+// (FinishingFlight) and keeps no task for later yet.
 void run_on_flight_pool(std::function<void()> task);
+
+// While one lives, this thread delivers the reply that ends its flight: the exchange is over
+// (its connection given back), nothing but returning is left. A flight that a completion starts
+// meanwhile (the next call of a chain) is kept for this thread: it starts when the completion
+// and the flight return, as a flight handed to another worker would start about then.
+class FinishingFlight {
+ public:
+  FinishingFlight();
+  ~FinishingFlight();
+  FinishingFlight(const FinishingFlight&) = delete;
+  FinishingFlight& operator=(const FinishingFlight&) = delete;
+
+ private:
+  bool outer_;
+};
+
+// A flight this thread keeps for later (FinishingFlight) goes to another worker now.
+void release_next_flight();
 
 // What a request's slot (one of max_connections, http_slots.cpp) comes with: a kept-alive
 // connection to the server that was idle, now the holder's, or the right to open one (one of

@@ -246,6 +246,10 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view meth
   }
   if (is_sse) parser.finish();
   JsonRefusal refused = JsonRefusal::malformed;
+  // A POST's whole JSON answer, its exchange over: this flight (on the pool: not the caller's
+  // own thread) ends after the delivery.
+  std::optional<FinishingFlight> finishing;
+  if (!f.here && method == "POST" && !our_id.is_null()) finishing.emplace();
   if (status >= 200 && status < 300 && !is_sse && !json_body.empty() &&
       !deliver_text(json_body, our_id, got_response, false, &refused)) {
     if (!our_id.is_null() && cb_.on_request_failed) {

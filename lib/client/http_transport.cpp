@@ -80,7 +80,7 @@ bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
     json result;
     if (parse_response(data, id, result, max_values)) {
       if (!our_id.is_null() && our_id == id) got_response = true;
-      std::lock_guard lk(deliver_mutex_);
+      std::shared_lock lk(deliver_mutex_);
       if (!closing_) cb_.on_result(id, std::move(result));
       return true;
     }

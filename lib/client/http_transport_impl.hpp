@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -401,7 +402,10 @@ class HttpTransport final : public Transport {
   // hands one over when there is one. No origin string is built, and no map searched, per exchange.
   std::vector<std::unique_ptr<http1::Connection>> idle_own_;
 
-  std::mutex deliver_mutex_;  // callbacks run one at a time
+  // Held by callbacks (exclusive), and by close() to set closing_: once it is set, none runs.
+  // Success replies (on_result: a waiting caller woken, or a completion, which may start the
+  // next call) hold it shared: 32 flights finishing at once do not queue behind each other.
+  std::shared_mutex deliver_mutex_;
   std::mutex close_mutex_;
   bool closed_ = false;
 };

@@ -66,6 +66,21 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   // oversized line (reported by the reader thread, which then stops).
   bool deliver_handed_over();
   Result<void> died();
+  // As the writer (writer_active_ set by this thread): writes *out (`batch` or the caller's
+  // line; with `own`, the caller's line starts at own_start), then what others queued
+  // meanwhile, until the queue is empty. The caller's own failure, if `own`.
+  Result<void> write_queue(std::string& batch, const std::string* out, std::size_t own_start, bool own,
+                           Clock::time_point deadline);
+  // Writes the lines the reader thread's deliveries queued (DeferSends), unless a writer has.
+  void flush_deferred();
+  // While one lives, this thread's sends on `t` are queued, and written when it ends.
+  struct DeferSends {
+    explicit DeferSends(StdioTransport& t);
+    ~DeferSends();
+    DeferSends(const DeferSends&) = delete;
+    DeferSends& operator=(const DeferSends&) = delete;
+    StdioTransport& t_;
+  };
   // Writes data[off..] to the server's stdin (write_mutex_ held); `off` says how far it got.
   Result<void> write_all(const std::string& data, Clock::time_point deadline, std::size_t& off);
   void handle_line(std::string_view line);
@@ -106,6 +121,8 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   std::mutex queue_mutex_;  // guards queued_ and writer_active_; taken after write_mutex_
   std::string queued_;      // lines for the writing thread to send after its own
   bool writer_active_ = false;  // a thread is in send()'s write loop
+  bool deferred_ = false;       // queued_ holds lines the reader thread deferred (DeferSends)
+  Clock::time_point deferred_deadline_ = Clock::time_point::max();  // the earliest of theirs
   std::mutex close_mutex_;
   bool closed_ = false;
   mutable std::mutex reap_mutex_;

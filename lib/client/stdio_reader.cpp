@@ -269,6 +269,9 @@ void StdioTransport::reader_loop() {
       }
     }
     if (!handed && !out_ready) continue;
+    // What completions send while this read is delivered goes in one write at its end (after
+    // read_mutex_ is released: `defer` outlives `lk`).
+    DeferSends defer(*this);
     std::unique_lock lk(read_mutex_);
     tl_reading = this;
     if (handed) drain_fd(handover_fd_.fd);

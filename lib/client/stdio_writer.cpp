@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <utility>
 
 namespace mcp::detail {
 
@@ -36,6 +37,19 @@ struct LineBuffer {
 
 }  // namespace
 
+namespace {
+// The transport whose reader thread is delivering what it read (completions run there): the
+// lines that thread sends meanwhile wait in queued_ and go in one write once the read is
+// handled (flush_deferred), rather than one write, and one wake-up of the server, per line.
+thread_local const void* tl_deferring = nullptr;
+}  // namespace
+
+StdioTransport::DeferSends::DeferSends(StdioTransport& t) : t_(t) { tl_deferring = &t; }
+StdioTransport::DeferSends::~DeferSends() {
+  tl_deferring = nullptr;
+  t_.flush_deferred();
+}
+
 Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) {
   // Invalid UTF-8 from the caller is replaced rather than thrown.
   LineBuffer own;
@@ -52,12 +66,19 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
   std::size_t own_start = 0;
   {
     std::lock_guard q(queue_mutex_);
-    if (writer_active_ && !closing_ && open_) {
+    const bool defer = tl_deferring == this;
+    if ((writer_active_ || defer) && !closing_ && open_) {
       // Another thread is writing: it sends this line after what it has, in order, often in
       // the same syscall as other lines. Under concurrency that saves a write and a wait for
       // write_mutex_ per message. A line the writer cannot send ends as that request's
-      // timeout, or as the connection's end for everything in flight.
+      // timeout, or as the connection's end for everything in flight. On the reader thread,
+      // while it delivers (a completion starting the next call), the line waits for the
+      // read's end (DeferSends) if no other writer takes it first.
       queued_ += line;
+      if (defer && !writer_active_) {
+        deferred_ = true;
+        if (deadline < deferred_deadline_) deferred_deadline_ = deadline;
+      }
       return {};
     }
     writer_active_ = true;
@@ -68,10 +89,34 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
       out = &batch;
     }
   }
+  Result<void> result = write_queue(batch, out, own_start, true, deadline);
+  if (!result && result.error().errc() == Errc::process_exited) return died();
+  return result;
+}
+
+void StdioTransport::flush_deferred() {
+  std::string batch;
+  Clock::time_point deadline;
+  {
+    std::lock_guard q(queue_mutex_);
+    if (!deferred_) return;
+    deferred_ = false;
+    deadline = std::exchange(deferred_deadline_, Clock::time_point::max());
+    // Another writer took the lines (or is about to, after its own), or the connection is
+    // going (everything in flight ends with it).
+    if (writer_active_ || queued_.empty() || closing_ || !open_) return;
+    writer_active_ = true;
+    batch.swap(queued_);
+  }
+  (void)write_queue(batch, &batch, 0, false, deadline);  // a failure ends those requests as in send()
+}
+
+Result<void> StdioTransport::write_queue(std::string& batch, const std::string* out, std::size_t own_start, bool own,
+                                         Clock::time_point deadline) {
   // This thread is the writer until the queue is empty (write_mutex_ keeps in_ open meanwhile).
   std::lock_guard lk(write_mutex_);
   Result<void> result;
-  bool first = true;  // `*out` ends with this caller's line
+  bool first = own;  // `*out` ends with this caller's line
   for (;;) {
     std::size_t off = 0;
     Result<void> r = write_all(*out, deadline, off);
@@ -101,7 +146,6 @@ Result<void> StdioTransport::send(const nlohmann::json& message, Clock::time_poi
     batch.swap(queued_);
     out = &batch;
   }
-  if (!result && result.error().errc() == Errc::process_exited) return died();
   return result;
 }
 

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <sstream>
@@ -319,6 +320,37 @@ TEST_CASE("disconnect with async calls in flight: each completes with disconnect
       CHECK(ms_since(t0) < 5000);
     }
     CHECK_NO_LEAKS(before);
+  }
+}
+
+TEST_CASE("chains of async calls, each started by its predecessor's completion, all complete") {
+  // The next call of a chain leaves when the completion that started it returns: over stdio in
+  // the reader thread's next write, over HTTP on the thread of the flight that just ended. A
+  // completion that starts two calls, too.
+  for (const Over over : testutil::kBothTransports) {
+    CAPTURE(over);
+    testutil::Served s(over, {"--era", "legacy"}, {"--mode", "modern", "--sse"});
+    auto client = make(s);
+    REQUIRE(client.server_info("cc"));
+    constexpr int chains = 8, per_chain = 40;
+    Latch latch(chains + 1);  // and the fork's second branch
+    std::atomic<int> ok{0}, bad{0};
+    std::function<void(int, int)> step = [&](int c, int i) {
+      if (i == per_chain) return latch.count_down();
+      const std::string msg = std::to_string(c) + "." + std::to_string(i);
+      client.async_call_tool("cc", "echo", {{"message", msg}}, [&, c, i, msg](mcp::Result<mcp::CallToolResult> r) {
+        if (r && r->text() == msg) ++ok;
+        else ++bad;
+        if (c == 0 && i == 10) step(chains, 0);  // a second chain from the same completion
+        step(c, i + 1);
+      });
+    };
+    const auto t0 = Clock::now();
+    for (int c = 0; c < chains; ++c) step(c, 0);
+    REQUIRE(latch.wait());
+    CHECK(ok == (chains + 1) * per_chain);
+    CHECK(bad == 0);
+    CHECK(ms_since(t0) < 20000);
   }
 }
 
