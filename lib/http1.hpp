@@ -166,8 +166,9 @@ class Connection {
   static constexpr int kMaxStrikes = 3;
   /// From any thread: makes a running exchange end soon with Failure::stopped.
   void stop();
-  /// Connected, and the last response left it reusable.
-  [[nodiscard]] bool reusable() const { return fd_ >= 0 && reusable_; }
+  /// Connected, and the last response left it reusable (and no stop() came meanwhile: a stop
+  /// that raced the end of an exchange leaves the socket shut down, of no use to the next one).
+  [[nodiscard]] bool reusable() const { return fd_ >= 0 && reusable_ && !stop_; }
   /// A coalescing exchange waits for more than a head on this connection (see exchange).
   [[nodiscard]] bool coalescing() const { return head_lowat_ > 1; }
   /// ... and the next one will (no gate expired lately).

@@ -260,6 +260,10 @@ Result<ClientLease> ClientPool::acquire(const std::string& tenant) {
       // a rebuilt tenant's client rightly overlaps the one it replaces while that is still
       // leased or being disconnected. Client::create() validates the configuration.
       cfg->refuse_duplicate = false;
+      if (st.options.http_connections)
+        for (auto& [name, server] : cfg->servers)
+          if (auto* http = std::get_if<HttpServerConfig>(&server.transport); http && !http->connection_share)
+            http->connection_share = st.options.http_connections;
       client = Client::create(std::move(*cfg));
     }
   } catch (const std::exception& ex) {

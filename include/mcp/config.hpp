@@ -24,6 +24,8 @@
 
 namespace mcp {
 
+class HttpConnectionShare;  // <mcp/http_connections.hpp>
+
 using Milliseconds = std::chrono::milliseconds;  ///< the durations of the options (timeouts, TTLs)
 
 /// What to do with a stdio server's stderr.
@@ -102,6 +104,13 @@ struct HttpServerConfig {
   std::size_t max_connecting = 4;
   int max_reconnect_attempts = 5;                ///< resuming a broken legacy stream
   Milliseconds max_reconnect_delay{30000};       ///< cap on the resumption backoff
+  /// Keep-alive connections shared with the other clients given the same share (see
+  /// <mcp/http_connections.hpp>): a modern (2026-07-28) server's requests then take one of the
+  /// share's connections to this origin (its caps apply instead of max_connections and
+  /// max_connecting), each carrying this client's own headers and credentials. A legacy
+  /// session, its streams and `subscriptions/listen` keep to this client's own connections.
+  /// Null (default): every connection is this client's own.
+  std::shared_ptr<HttpConnectionShare> connection_share;
 };
 
 /// What the client answers when servers ask something of it, and the callbacks for what

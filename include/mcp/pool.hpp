@@ -12,6 +12,7 @@
 #include <mcp/client.hpp>
 #include <mcp/config.hpp>
 #include <mcp/error.hpp>
+#include <mcp/http_connections.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -38,6 +39,13 @@ struct PoolOptions {
   /// reads before the version. Empty (default): no rotation; evict()
   /// also replaces a client. An exception fails the acquire (`Errc::pool_factory_failed`).
   std::function<std::string(const std::string& tenant)> credentials_version;
+  /// Keep-alive connections shared by every client of the pool: set to
+  /// `HttpConnectionShare::create()` and each HTTP server of the configurations the factory
+  /// returns gets it (unless the factory gave it a share of its own), so N tenants of one
+  /// modern (stateless) server hold at most the share's max_connections sockets to it instead
+  /// of N sets. Each request still carries its own tenant's credentials; legacy sessions stay
+  /// per tenant (see HttpConnectionShare). Null (default): every client has its own connections.
+  std::shared_ptr<HttpConnectionShare> http_connections;
 };
 
 /// Counters since the pool was created, and its current size.

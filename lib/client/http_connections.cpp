@@ -66,13 +66,13 @@ ResponseFields all_fields(const http1::Head& h) {
   return all;
 }
 
-std::unique_ptr<http1::Connection> HttpTransport::take_idle(const Url& u) {
+std::unique_ptr<http1::Connection> HttpTransport::take_idle(const Url& u, OriginSlots& s) {
   std::unique_ptr<http1::Connection> c;
   if (own_origin(u)) {
-    std::lock_guard lk(slot_mutex_);
-    if (!idle_own_.empty()) {
-      c = std::move(idle_own_.back());
-      idle_own_.pop_back();
+    std::lock_guard lk(s.m);
+    if (!s.idle.empty()) {
+      c = std::move(s.idle.back().conn);
+      s.idle.pop_back();
     }
     return c;
   }
@@ -85,20 +85,21 @@ std::unique_ptr<http1::Connection> HttpTransport::take_idle(const Url& u) {
   return c;
 }
 
-void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c) {
+void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection> c, OriginSlots& s) {
   // Keep-alive reuse, bounded (beyond, a connection is closed). A small pool made a burst of
   // parallel calls open (and close) a connection each, overflowing servers' listen queues.
   constexpr std::size_t kKeepIdle = 64;
   if (own_origin(u)) {
     bool waiting = false;
     {
-      std::lock_guard lk(slot_mutex_);
-      if (closing_ || idle_own_.size() >= std::max(kKeepIdle, cfg_.max_connections)) return;
-      idle_own_.push_back(std::move(c));
-      waiting = !slot_queue_.empty() || !connect_queue_.empty();
+      std::lock_guard lk(s.m);
+      // A share's connection stays the share's when we close; it keeps at most its cap.
+      if (s.shared ? s.idle.size() >= s.cap : (closing_ || s.idle.size() >= std::max(kKeepIdle, s.cap))) return;
+      s.idle.push_back({std::move(c), s.shared ? Clock::now() : Clock::time_point()});
+      waiting = !s.queue.empty() || !s.connect_queue.empty();
     }
     // A request in line for a new connection (the attempts all under way) can have this one.
-    if (waiting) pump();
+    if (waiting) pump(s);
     return;
   }
   std::lock_guard lk(mutex_);
@@ -109,7 +110,8 @@ void HttpTransport::release_lean(const Url& u, std::unique_ptr<http1::Connection
 
 http1::Outcome HttpTransport::open_counted(Flight* f, SlotGrant& g, http1::Connection& c,
                                            std::chrono::microseconds timeout) {
-  if (!g.may_connect && !take_connect(f, Clock::now() + timeout)) {
+  OriginSlots& s = *g.slots;
+  if (!g.may_connect && !take_connect(s, f, Clock::now() + timeout)) {
     http1::Outcome out;
     out.failure = (f && f->over()) || closing_ ? http1::Failure::stopped : http1::Failure::connect_timeout;
     return out;
@@ -124,7 +126,8 @@ http1::Outcome HttpTransport::open_counted(Flight* f, SlotGrant& g, http1::Conne
     std::lock_guard lk(f->m);
     f->conn = nullptr;
   }
-  end_connect();
+  if (s.shared && out.ok()) ++s.opened;
+  end_connect(s);
   return out;
 }
 
@@ -146,12 +149,14 @@ http1::Outcome HttpTransport::post_lean(Flight* f, SlotGrant* grant, const Url& 
   const auto connect_within = std::min(read_timeout, head_timeout);
   // The slot's connection, else an idle one; a new one only when there is none.
   bool reused = true;
+  // Whose connections: the slot's (ours or a share's); not counted, always ours.
+  OriginSlots& slots = grant && grant->slots ? *grant->slots : own_;
   std::unique_ptr<http1::Connection> conn;
   if (grant && grant->conn && own_origin(url)) conn = std::move(grant->conn);
-  else conn = take_idle(url);
+  else conn = take_idle(url, slots);
   if (grant && grant->may_connect && conn) {
     grant->may_connect = false;  // not needed: another request may open one
-    end_connect();
+    end_connect(slots);
   }
   if (!conn) {
     conn = connect_to(url);
@@ -188,7 +193,7 @@ http1::Outcome HttpTransport::post_lean(Flight* f, SlotGrant* grant, const Url& 
     }
     break;
   }
-  if (out.ok() && conn->reusable()) release_lean(url, std::move(conn));
+  if (out.ok() && conn->reusable()) release_lean(url, std::move(conn), slots);
   return out;
 }
 

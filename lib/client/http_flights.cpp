@@ -154,12 +154,13 @@ void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
 }
 
 void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
-                             const std::function<void(Flight&)>& body) {
+                             const std::function<void(Flight&)>& body, bool shareable) {
   // The thread's flight of its last call, if nothing holds it any more: a call on the
   // caller's thread allocates no flight. (A call nested in a callback of another finds none.)
   auto f = new_flight(id, std::move(tl_spare_flight));
   f->here = true;
   f->deadline = deadline;
+  f->shareable = shareable;
   {
     std::stop_callback on_stop(stop, [&f] { f->stop(); });
     run_flight(f, body);

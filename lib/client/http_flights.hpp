@@ -16,6 +16,8 @@
 
 namespace mcp::detail {
 
+struct OriginSlots;  // http_transport_impl.hpp
+
 // Runs `task` on a thread of the process-wide flight pool (http_flights.cpp): on this thread,
 // after its current task, if it is one of the pool's delivering the reply that ends its flight
 // (FinishingFlight) and keeps no task for later yet.
@@ -46,6 +48,7 @@ void release_next_flight();
 struct SlotGrant {
   std::unique_ptr<http1::Connection> conn;
   bool may_connect = false;
+  OriginSlots* slots = nullptr;  // whose slot it is: the transport's own, or a share's
 };
 
 // One HTTP exchange in flight on its own thread: a request's POST (and its resumption),
@@ -69,6 +72,9 @@ struct Flight {
   // Touched only by the thread running the flight. `grant`: what came with that slot.
   bool has_slot = false;
   SlotGrant grant;
+  // A stateless request of a transport given a connection share: its exchanges take the
+  // share's slots (and connections), not the transport's own. Set before anyone else sees it.
+  bool shareable = false;
   // Told that the flight stopped: drops it from the transport's queue for a connection if it
   // waits there (it never runs), else wakes the threads waiting for one.
   // Never called with the transport's mutex_ held (it may take it).
@@ -86,6 +92,7 @@ struct Flight {
     on_status = nullptr;
     has_slot = false;
     grant = SlotGrant();
+    shareable = false;
     wake = nullptr;
   }
   void stop() {

@@ -42,7 +42,7 @@ SendOptions http_send_options(const json& message, const SendOptions& given) {
 void http_send_options(const json& message, const SendOptions& given, SendOptions& o) {
   o.on_caller_thread = given.on_caller_thread;
   o.stop = given.stop;
-  o.opens_session = o.session_ready = o.uncounted = false;
+  o.opens_session = o.session_ready = o.uncounted = o.long_lived = false;
   o.cancels = nullptr;
   // In place: the strings of `o` keep their capacity (a thread's reused SendOptions).
   std::size_t n = 0;
@@ -76,6 +76,8 @@ void http_send_options(const json& message, const SendOptions& given, SendOption
       o.opens_session = true;
     } else if (method == "notifications/initialized"sv) {
       o.session_ready = true;
+    } else if (method == "subscriptions/listen"sv) {
+      o.long_lived = true;
     } else if (method == "notifications/cancelled"sv) {
       // Closing a request's stream is its cancellation (2026-07-28); within a session the
       // notification is sent too. It does not queue behind the requests it may free.

@@ -8,31 +8,42 @@
 // A thread sending on the caller's behalf waits in line on its own thread; a request's flight
 // waits with no thread at all and is started on the flight pool when a slot comes its way,
 // so a thousand requests in flight hold max_connections threads, not a thousand.
+// The slots are an OriginSlots: the transport's own, or (for a stateless request of a
+// transport given an HttpConnectionShare) the share's for the origin, whose line holds the
+// requests of every transport given that share, each queued flight run by its own transport.
 #include "http_transport_impl.hpp"
 
 namespace mcp::detail {
 
 namespace {
 
-std::size_t slot_cap(const HttpServerConfig& cfg) { return std::max<std::size_t>(1, cfg.max_connections); }
-std::size_t connect_cap(const HttpServerConfig& cfg) { return std::max<std::size_t>(1, cfg.max_connecting); }
-
-}  // namespace
-
-bool HttpTransport::grant_slot(SlotGrant& g) {
-  if (busy_ >= slot_cap(cfg_) || closing_) return false;
-  if (!idle_own_.empty()) {
-    g.conn = std::move(idle_own_.back());
-    idle_own_.pop_back();
-  } else if (connecting_ < connect_cap(cfg_)) {
-    ++connecting_;
+// A slot of `s` and its grant for the caller (s.m held), if one is free now.
+bool grant_slot(OriginSlots& s, SlotGrant& g) {
+  if (s.busy >= s.cap) return false;
+  if (!s.idle.empty()) {
+    g.conn = std::move(s.idle.back().conn);
+    s.idle.pop_back();
+  } else if (s.connecting < s.connect_cap) {
+    ++s.connecting;
     g.may_connect = true;
   } else {
     return false;
   }
-  ++busy_;
+  ++s.busy;
+  g.slots = &s;
   return true;
 }
+
+bool someone_waits(const OriginSlots& s) { return !s.queue.empty() || !s.connect_queue.empty(); }
+
+void wake_waiters(OriginSlots& s) {
+  std::lock_guard lk(s.m);
+  for (auto& t : s.queue)
+    if (t.waiter) t.waiter->cv.notify_one();
+  for (auto* w : s.connect_queue) w->cv.notify_one();
+}
+
+}  // namespace
 
 bool HttpTransport::wait_turn(std::unique_lock<std::mutex>& lk, SlotWaiter& me, const Flight* f, Clock::time_point deadline) {
   auto gave_up = [&] { return closing_ || (f && f->over()) || Clock::now() >= deadline; };
@@ -46,14 +57,16 @@ bool HttpTransport::wait_turn(std::unique_lock<std::mutex>& lk, SlotWaiter& me, 
 }
 
 bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline, SlotGrant& grant) {
-  std::unique_lock lk(slot_mutex_);
-  if (slot_queue_.empty() && grant_slot(grant)) return true;
+  OriginSlots& s = slots_for(f);
+  std::unique_lock lk(s.m);
+  if (closing_) return false;
+  if (s.queue.empty() && grant_slot(s, grant)) return true;
   SlotWaiter me;
-  const auto it = slot_queue_.insert(slot_queue_.end(), Turn{&me, nullptr, nullptr});
+  const auto it = s.queue.insert(s.queue.end(), Turn{&me, this, nullptr, nullptr});
   const bool gave_up = wait_turn(lk, me, f, deadline);
   if (!me.granted) {
     // Whoever is behind could not be served either (the first in line is served first).
-    slot_queue_.erase(it);
+    s.queue.erase(it);
     return false;
   }
   if (!gave_up) {
@@ -66,79 +79,86 @@ bool HttpTransport::take_slot(const Flight* f, Clock::time_point deadline, SlotG
 }
 
 void HttpTransport::give_slot(SlotGrant grant) {
+  if (!grant.slots) return;
+  OriginSlots& s = *grant.slots;
   bool waiting;
   {
-    std::lock_guard lk(slot_mutex_);
-    --busy_;
-    if (grant.may_connect) --connecting_;
-    // An idle connection handed over and not used: idle again (closing: closed below).
-    if (grant.conn && !closing_) idle_own_.push_back(std::move(grant.conn));
-    waiting = !slot_queue_.empty() || !connect_queue_.empty();
+    std::lock_guard lk(s.m);
+    --s.busy;
+    if (grant.may_connect) --s.connecting;
+    // An idle connection handed over and not used: idle again (our own while closing: closed
+    // below; a share's stays the share's).
+    if (grant.conn && (s.shared || !closing_)) s.idle.push_back({std::move(grant.conn), Clock::now()});
+    waiting = someone_waits(s);
   }
-  if (waiting) pump();
+  if (waiting) pump(s);
 }
 
-bool HttpTransport::take_connect(const Flight* f, Clock::time_point deadline) {
-  std::unique_lock lk(slot_mutex_);
-  if (connect_queue_.empty() && connecting_ < connect_cap(cfg_)) {
-    ++connecting_;
+bool HttpTransport::take_connect(OriginSlots& s, const Flight* f, Clock::time_point deadline) {
+  std::unique_lock lk(s.m);
+  if (s.connect_queue.empty() && s.connecting < s.connect_cap) {
+    ++s.connecting;
     return true;
   }
   SlotWaiter me;
-  const auto it = connect_queue_.insert(connect_queue_.end(), &me);
+  const auto it = s.connect_queue.insert(s.connect_queue.end(), &me);
   const bool gave_up = wait_turn(lk, me, f, deadline);
   if (!me.granted) {
-    connect_queue_.erase(it);
+    s.connect_queue.erase(it);
     return false;
   }
   if (!gave_up) return true;
   lk.unlock();
-  end_connect();
+  end_connect(s);
   return false;
 }
 
-void HttpTransport::end_connect() {
+void HttpTransport::end_connect(OriginSlots& s) {
   bool waiting;
   {
-    std::lock_guard lk(slot_mutex_);
-    --connecting_;
-    waiting = !slot_queue_.empty() || !connect_queue_.empty();
+    std::lock_guard lk(s.m);
+    --s.connecting;
+    waiting = someone_waits(s);
   }
-  if (waiting) pump();
+  if (waiting) pump(s);
 }
 
-void HttpTransport::pump() {
+void HttpTransport::pump(OriginSlots& s) {
   // One queued flight started per round, outside the lock (no list of them built).
   for (;;) {
     std::shared_ptr<Flight> next;
     std::function<void(Flight&)> body;
+    HttpTransport* owner = nullptr;
     {
-      std::lock_guard lk(slot_mutex_);
-      // Closing: the queued flights are being dropped (close stops every flight), none starts.
-      if (closing_) return;
+      std::lock_guard lk(s.m);
+      // Closing: our queued flights are being dropped (close stops every flight), none starts.
+      // A share's line holds other transports' turns: served whatever we do (a turn of a
+      // transport that is closing runs nothing: its flight is stopped, and gives its slot back).
+      if (!s.shared && closing_) return;
       // Holders of a slot first: they wait for an attempt alone, and would hold their slot
       // (maybe the last free one) the while.
-      while (!connect_queue_.empty() && connecting_ < connect_cap(cfg_)) {
-        SlotWaiter* w = connect_queue_.front();
-        connect_queue_.pop_front();
-        ++connecting_;
+      while (!s.connect_queue.empty() && s.connecting < s.connect_cap) {
+        SlotWaiter* w = s.connect_queue.front();
+        s.connect_queue.pop_front();
+        ++s.connecting;
         w->granted = true;
         w->cv.notify_one();
       }
-      while (!slot_queue_.empty()) {
-        Turn& t = slot_queue_.front();
+      while (!s.queue.empty()) {
+        Turn& t = s.queue.front();
         SlotGrant g;
-        if (!grant_slot(g)) return;
+        if (!grant_slot(s, g)) return;
         if (t.waiter) {
           t.waiter->grant = std::move(g);
           t.waiter->granted = true;
           t.waiter->cv.notify_one();
-          slot_queue_.pop_front();
+          s.queue.pop_front();
           continue;
         }
         next = std::move(t.flight);
         body = std::move(t.body);
-        slot_queue_.pop_front();
+        owner = t.owner;
+        s.queue.pop_front();
         // Before the pool's thread can see it (the pool's lock orders them).
         next->grant = std::move(g);
         next->has_slot = true;
@@ -146,20 +166,23 @@ void HttpTransport::pump() {
       }
     }
     if (!next) return;
-    run_on_flight_pool([this, f = std::move(next), body = std::move(body)] { run_flight(f, body); });
+    // The owner lives: its close() waits for this flight, registered until run_flight ends.
+    run_on_flight_pool([owner, f = std::move(next), body = std::move(body)] { owner->run_flight(f, body); });
   }
 }
 
-void HttpTransport::queue_flight(json id, std::function<void(Flight&)> body) {
+void HttpTransport::queue_flight(json id, std::function<void(Flight&)> body, bool shareable) {
   auto f = new_flight(std::move(id));  // registered first: close() waits for it or drops it
+  f->shareable = shareable;
+  OriginSlots& s = slots_for(f.get());
   {
-    std::lock_guard lk(slot_mutex_);
+    std::lock_guard lk(s.m);
     if (closing_ || f->aborted) {
       // close() (or a cancellation) already went through the flights: it is ours to drop.
-    } else if (slot_queue_.empty() && grant_slot(f->grant)) {
+    } else if (s.queue.empty() && grant_slot(s, f->grant)) {
       f->has_slot = true;
     } else {
-      slot_queue_.push_back(Turn{nullptr, f, std::move(body)});
+      s.queue.push_back(Turn{nullptr, this, f, std::move(body)});
       return;
     }
   }
@@ -171,20 +194,21 @@ void HttpTransport::queue_flight(json id, std::function<void(Flight&)> body) {
 }
 
 void HttpTransport::unqueue(Flight* f) {
+  OriginSlots& s = slots_for(f);
   std::shared_ptr<Flight> dropped;
   {
-    std::lock_guard lk(slot_mutex_);
-    for (auto it = slot_queue_.begin(); it != slot_queue_.end(); ++it)
+    std::lock_guard lk(s.m);
+    for (auto it = s.queue.begin(); it != s.queue.end(); ++it)
       if (it->flight.get() == f) {
         dropped = std::move(it->flight);
-        slot_queue_.erase(it);
+        s.queue.erase(it);
         break;
       }
     // Not queued: running, maybe waiting in take_slot (or take_connect) for its next exchange.
     if (!dropped) {
-      for (auto& t : slot_queue_)
-        if (t.waiter) t.waiter->cv.notify_one();
-      for (auto* w : connect_queue_) w->cv.notify_one();
+      for (auto& t : s.queue)
+        if (t.waiter && t.owner == this) t.waiter->cv.notify_one();
+      for (auto* w : s.connect_queue) w->cv.notify_one();
     }
   }
   // Nothing is reported: the caller's wait (its deadline, its cancellation) or close() does.
@@ -192,10 +216,8 @@ void HttpTransport::unqueue(Flight* f) {
 }
 
 void HttpTransport::wake_slot_waiters() {
-  std::lock_guard lk(slot_mutex_);
-  for (auto& t : slot_queue_)
-    if (t.waiter) t.waiter->cv.notify_one();
-  for (auto* w : connect_queue_) w->cv.notify_one();
+  wake_waiters(own_);
+  if (shared_) wake_waiters(*shared_);
 }
 
 }  // namespace mcp::detail

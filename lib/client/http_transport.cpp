@@ -126,6 +126,7 @@ Result<void> HttpTransport::start(Callbacks cb) {
   url_ = *u;
   // Redirects and the HTTP+SSE endpoint stay on this origin: one scheme for every exchange.
   if (url_.scheme == "https") tls_ = std::make_shared<http1::TlsContext>(cfg_.verify_tls, cfg_.ca_file, cfg_.ca_dir);
+  if (cfg_.connection_share) shared_ = ShareAccess::slots(*cfg_.connection_share, url_, cfg_);
   const std::string path = url_.target.substr(0, url_.target.find('?'));
   const bool sse_path = path.size() >= 4 && path.compare(path.size() - 4, 4, "/sse") == 0;
   if (cfg_.transport == HttpTransportKind::sse ||
@@ -182,6 +183,10 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     return post_sync(target, message, options, deadline, false);
   }
   if (is_request) {
+    // A stateless (modern) request may take a shared connection: it carries its own
+    // credentials and leaves no state on it. Not a session's requests, nor a stream that lasts
+    // as long as the client listens (it would hold a shared connection for good).
+    const bool shareable = shared_ && mode == Mode::streamable && !stateful && !options.opens_session && !options.long_lived;
     // Serialised and given its headers here, so that the flight needs no copy of the tree.
     if (options.on_caller_thread && !options.opens_session) {
       // No hand-off to a flight thread and back: two wake-ups and context switches per call.
@@ -194,7 +199,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
       headers_for(*headers, false, &options);
       auto work = [&](Flight& f) { run_request(f, f.id, *body, *headers, nullptr, deadline); };
       // (the std::function holds a reference to `work`: small enough to need no allocation)
-      run_here(*id, options.stop, deadline, [&work](Flight& f) { work(f); });
+      run_here(*id, options.stop, deadline, [&work](Flight& f) { work(f); }, shareable);
       return {};
     }
     auto headers = headers_for(false, &options);
@@ -207,7 +212,7 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
     queue_flight(*id, [this, body = std::move(body), headers = std::move(headers),
                                  opening = std::move(opening), deadline](Flight& f) mutable {
       run_request(f, f.id, body, headers, opening ? &*opening : nullptr, deadline);
-    });
+    }, shareable);
     return {};
   }
   auto r = post_sync(url_, message, options, deadline, true);
@@ -261,10 +266,11 @@ void HttpTransport::close() {
   wake_slot_waiters();
   reap_flights(true);
   if (stateful && !sid.empty()) end_session();
-  std::vector<std::unique_ptr<http1::Connection>> idle;
+  // Our own idle connections close; a share's are the share's (other clients use them).
+  std::vector<IdleConn> idle;
   {
-    std::lock_guard slk(slot_mutex_);
-    idle.swap(idle_own_);
+    std::lock_guard slk(own_.m);
+    idle.swap(own_.idle);
   }
   idle.clear();
   std::lock_guard lk(mutex_);

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <list>
@@ -175,13 +176,71 @@ constexpr auto kDeleteWait = std::chrono::seconds(2);
 void request_head(std::string& head, std::string_view method, const Url& url, const Fields& headers,
                   const std::string& host_header, const std::string* body);
 
+class HttpTransport;
+
+// One waiting in line for a slot on its own thread (take_slot), or for a connection attempt
+// alone (take_connect).
+struct SlotWaiter {
+  std::condition_variable cv;
+  bool granted = false;
+  SlotGrant grant;  // take_slot's (take_connect's waiter gets the attempt alone)
+};
+// One in line for a slot: a thread waiting in take_slot (`waiter`), or a request's flight
+// that has no thread until its turn comes (`flight` and its `body`, run by `owner`).
+struct Turn {
+  SlotWaiter* waiter = nullptr;
+  HttpTransport* owner = nullptr;
+  std::shared_ptr<Flight> flight;
+  std::function<void(Flight&)> body;
+};
+// A kept-alive connection waiting for its next exchange, since when.
+struct IdleConn {
+  std::unique_ptr<http1::Connection> conn;
+  Clock::time_point since;
+};
+
+// The connections to one origin and the line for them (http_slots.cpp): a transport's own
+// (the server's origin), or one of an HttpConnectionShare's (http_share.cpp), used by the
+// stateless requests of every transport given that share. At most `cap` exchanges at once
+// (slots), each with its connection; at most `connect_cap` connections being opened.
+struct OriginSlots {
+  OriginSlots(std::size_t max_connections, std::size_t max_connecting, bool is_shared,
+              Clock::duration idle_for = Clock::duration::max())
+      : cap(std::max<std::size_t>(1, max_connections)),
+        connect_cap(std::max<std::size_t>(1, max_connecting)),
+        shared(is_shared),
+        idle_timeout(idle_for) {}
+  const std::size_t cap, connect_cap;
+  const bool shared;
+  const Clock::duration idle_timeout;  // shared: an idle connection is closed after this
+  std::mutex m;  // after HttpTransport::mutex_ when both are held; guards what follows
+  std::size_t busy = 0;        // slots taken
+  std::size_t connecting = 0;  // connection attempts under way (counted requests')
+  std::list<Turn> queue;
+  std::list<SlotWaiter*> connect_queue;  // take_connect's, served before `queue`
+  // Idle kept-alive connections: a slot hands one over when there is one (the last released
+  // first: the others age, and a share closes them). No origin string is built, and no map
+  // searched, per exchange.
+  std::vector<IdleConn> idle;
+  std::atomic<std::uint64_t> opened{0};  // shared: connections opened (stats)
+};
+
+// The slots of `share` for the origin `url` with the connection settings of `cfg`: the same
+// object for every transport whose connections would be alike (http_share.cpp).
+struct ShareAccess {
+  static std::shared_ptr<OriginSlots> slots(HttpConnectionShare& share, const Url& url, const HttpServerConfig& cfg);
+};
+
 // The HTTP transport: its members are defined by job in http_transport.cpp (sending, delivering,
 // open and close), http_connections.cpp, http_flights.cpp, http_auth.cpp, http_streamable.cpp and
 // http_sse.cpp.
 class HttpTransport final : public Transport {
  public:
   HttpTransport(std::string name, HttpServerConfig cfg, bool server_stream)
-      : name_(std::move(name)), cfg_(std::move(cfg)), server_stream_(server_stream) {}
+      : name_(std::move(name)),
+        cfg_(std::move(cfg)),
+        server_stream_(server_stream),
+        own_(cfg_.max_connections, cfg_.max_connecting, false) {}
   ~HttpTransport() override { close(); }
 
   Result<void> start(Callbacks cb) override;
@@ -211,8 +270,9 @@ class HttpTransport final : public Transport {
     return std::make_unique<http1::Connection>(u.host, u.port, cfg_.connect_timeout,
                                                u.scheme == "https" ? tls_ : nullptr);
   }
-  // An idle kept-alive connection to u's origin, now the caller's, or null.
-  std::unique_ptr<http1::Connection> take_idle(const Url& u);
+  // An idle kept-alive connection to u's origin (of `s` if it is the server's), now the
+  // caller's, or null.
+  std::unique_ptr<http1::Connection> take_idle(const Url& u, OriginSlots& s);
   // Opens `c`, a new connection of a counted request, as one of the connection attempts at
   // once: the one `g` came with, else one waited for (on this thread) until `f` stops, the
   // transport closes or `timeout` passes. The attempt is given back once `c` is open (or not).
@@ -232,7 +292,9 @@ class HttpTransport final : public Transport {
                                           const http1::ResponseParser::OnData& on_data,
                                           std::string_view method = "POST",
                                           std::chrono::microseconds head_timeout = std::chrono::microseconds::max());
-  void release_lean(const Url& u, std::unique_ptr<http1::Connection> c);
+  void release_lean(const Url& u, std::unique_ptr<http1::Connection> c, OriginSlots& s);
+  // The slots a request's exchanges take: the share's for a shareable flight, else our own.
+  OriginSlots& slots_for(const Flight* f) { return f && f->shareable && shared_ ? *shared_ : own_; }
   // The headers of a request: configured, provided, session facts, then the message's own
   // (borrowed from `options`: h.own() if they must outlive it). `h` is cleared first.
   void headers_for(Fields& h, bool stream, const SendOptions* options = nullptr);
@@ -251,7 +313,7 @@ class HttpTransport final : public Transport {
   // A request's flight: started on the pool with a connection slot, or queued for one without
   // a thread (first come first served with the threads waiting in take_slot); give_slot starts
   // it. Stopping it (cancellation, close) drops it from the queue: it never runs.
-  void queue_flight(json id, std::function<void(Flight&)> body);
+  void queue_flight(json id, std::function<void(Flight&)> body, bool shareable);
   // Drops `f` from the queue for a slot if it is there (then unregisters it), else wakes the
   // threads waiting for one. Flight::wake.
   void unqueue(Flight* f);
@@ -264,7 +326,7 @@ class HttpTransport final : public Transport {
   void run_flight(const std::shared_ptr<Flight>& f, const std::function<void(Flight&)>& body);
   // The same, on the calling thread, giving up at `deadline` or when `stop` is requested.
   void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
-                const std::function<void(Flight&)>& body);
+                const std::function<void(Flight&)>& body, bool shareable);
   void reap_flights(bool all);
   Error status_error(int status, const std::string& body, const ResponseFields& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
@@ -331,22 +393,22 @@ class HttpTransport final : public Transport {
   Result<void> post_sync(const Url& url, const json& msg, const SendOptions& options, Clock::time_point deadline,
                          bool expect_session_ok);
   void end_session();  // the DELETE that ends a stateful session
-  // A connection to the server, one of at most cfg_.max_connections at once, with an idle
+  // A connection to the server (slots_for(f)), one of at most cfg_.max_connections at once (or
+  // the share's cap), with an idle
   // kept-alive connection or the right to open one (one of cfg_.max_connecting attempts at
   // once) in `grant`; requests beyond wait their turn, first come first served: false if `f`
   // stopped, `deadline` passed or the transport closed first. give_slot() gives it back with
   // what of its grant was not used, and serves the line (pump).
   bool take_slot(const Flight* f, Clock::time_point deadline, SlotGrant& grant);
   void give_slot(SlotGrant grant);
-  // A connection attempt for a slot's holder that has none (its kept-alive connection had gone
-  // stale): waits on this thread, before the line; false as take_slot. end_connect() gives one back.
-  bool take_connect(const Flight* f, Clock::time_point deadline);
-  void end_connect();
-  // A slot and its grant for the caller (slot_mutex_ held), if one is free now.
-  bool grant_slot(SlotGrant& g);
-  // Serves the line: the attempts waited for, then slots to the first in line while they are
-  // free (a waiting thread is woken, a queued flight started on the pool).
-  void pump();
+  // A connection attempt of `s` for a slot's holder that has none (its kept-alive connection
+  // had gone stale): waits on this thread, before the line; false as take_slot. end_connect()
+  // gives one back.
+  bool take_connect(OriginSlots& s, const Flight* f, Clock::time_point deadline);
+  void end_connect(OriginSlots& s);
+  // Serves the line of `s`: the attempts waited for, then slots to the first in line while
+  // they are free (a waiting thread is woken, a queued flight started on the pool by its owner).
+  void pump(OriginSlots& s);
   void wake_slot_waiters();
 
   std::string name_;
@@ -377,30 +439,14 @@ class HttpTransport final : public Transport {
   std::condition_variable flights_cv_;
   std::map<std::string, std::vector<std::unique_ptr<http1::Connection>>> idle_lean_;  // other origins
 
-  struct SlotWaiter {
-    std::condition_variable cv;
-    bool granted = false;
-    SlotGrant grant;  // take_slot's (take_connect's waiter gets the attempt alone)
-  };
-  // take_slot's and take_connect's wait in their line (lk holds slot_mutex_): until `me` is
-  // granted, or the transport closes, `f` stops or `deadline` passes. True if it gave up (it
+  // take_slot's and take_connect's wait in their line (lk holds its slots' mutex): until `me`
+  // is granted, or the transport closes, `f` stops or `deadline` passes. True if it gave up (it
   // may have been granted as well: then the grant is to be given back).
   bool wait_turn(std::unique_lock<std::mutex>& lk, SlotWaiter& me, const Flight* f, Clock::time_point deadline);
-  // One in line for a slot: a thread waiting in take_slot (`waiter`), or a request's flight
-  // that has no thread until its turn comes (`flight` and its `body`).
-  struct Turn {
-    SlotWaiter* waiter = nullptr;
-    std::shared_ptr<Flight> flight;
-    std::function<void(Flight&)> body;
-  };
-  std::mutex slot_mutex_;  // after mutex_ when both are held; guards what follows
-  std::size_t busy_ = 0;   // slots taken
-  std::size_t connecting_ = 0;  // connection attempts under way (counted requests')
-  std::list<Turn> slot_queue_;
-  std::list<SlotWaiter*> connect_queue_;  // take_connect's, served before slot_queue_
-  // The idle kept-alive connections to the server's origin (other origins: idle_lean_): a slot
-  // hands one over when there is one. No origin string is built, and no map searched, per exchange.
-  std::vector<std::unique_ptr<http1::Connection>> idle_own_;
+  // The connections to the server's origin and their line (the idle ones to other origins:
+  // idle_lean_), and those of the connection share for it (null: no share).
+  OriginSlots own_;
+  std::shared_ptr<OriginSlots> shared_;
 
   // Held by callbacks (exclusive), and by close() to set closing_: once it is set, none runs.
   // Success replies (on_result: a waiting caller woken, or a completion, which may start the

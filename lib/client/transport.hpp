@@ -47,6 +47,9 @@ struct SendOptions {
   nlohmann::json cancels;
   /// Takes no connection slot: it must not queue behind the requests it may free.
   bool uncounted = false;
+  /// A request whose response lasts as long as the client wants it (`subscriptions/listen`):
+  /// it never takes a connection shared with other clients (HttpConnectionShare).
+  bool long_lived = false;
 };
 
 /// A bidirectional JSON-RPC message channel.
