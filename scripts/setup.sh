@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev libboost1.81-dev
           libboost-filesystem1.81-dev libexpected-dev doctest-dev libssl-dev
           libhiredis-dev redis-server  # libmcp-redis and its tests (which start their own redis-server)
-          groff-base)  # groff: the mcpc-docs test renders mcpc.1
+          groff-base python3-prometheus-client)  # groff: mcpc-docs renders mcpc.1; the client: tests parse /metrics
 want_npm=1
 [ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
 if [ "$want_npm" = 1 ]; then
