@@ -315,6 +315,7 @@ TEST_CASE("metrics: many threads recording, scraping, adding pools at once; noth
   for (int t = 0; t < kThreads; ++t)
     workers.emplace_back([&, t] {
       auto hook = m.hook();
+      while (scrapes.load() == 0) std::this_thread::yield();  // the scraper runs alongside
       for (int i = 0; i < kPerThread; ++i) {
         const std::string server = "s" + std::to_string((i + t) % kPairs);
         hook(start(server, "tools/call"));
