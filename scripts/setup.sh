@@ -10,6 +10,7 @@ packages=(g++ meson ninja-build pkg-config libcpp-httplib-dev nlohmann-json3-dev
           libboost-filesystem1.81-dev libexpected-dev doctest-dev libssl-dev
           libhiredis-dev redis-server  # libmcp-redis and its tests (which start their own redis-server)
           groff-base  # groff: the mcpc-docs test renders mcpc.1
+          python3-prometheus-client  # the tests parse /metrics scrapes with its parser
           libspdlog-dev)  # examples/logging_spdlog (optional: built only where spdlog is found)
 want_npm=1
 [ "${1:-}" = "--no-npm" ] && want_npm=0   # the demo needs neither npm nor the fuzzing toolchain
