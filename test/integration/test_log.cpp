@@ -6,6 +6,7 @@
 // quoted back by the servers, checking that none reaches the hook.
 #include "http_fixture.hpp"
 
+#include <atomic>
 #include <mcp/client.hpp>
 
 #include <doctest/doctest.h>
@@ -154,7 +155,7 @@ TEST_CASE("log: stdio events in order, stderr lines, diagnostics, lost and recon
 
 TEST_CASE("log: a hook that throws changes nothing; an unset hook is never called") {
   auto cfg = testutil::one("s", testutil::fault({}));
-  int calls = 0;
+  std::atomic<int> calls{0};  // the hook runs on library threads (the stderr reader) too
   cfg.on_log = [&calls](const mcp::LogEvent&) {
     ++calls;
     throw std::runtime_error("a logging hook that throws");
