@@ -2,6 +2,7 @@
 // lifecycle hook (ClientConfig::trace_context, RequestOptions::trace, ClientConfig::on_request),
 // against test/servers/tool_server (its `meta` tool answers with the `_meta` it received), in
 // both eras, over stdio and Streamable HTTP, with the blocking and the asynchronous API.
+#include "tool_server_path.hpp"
 #include "../integration/helpers.hpp"
 
 #include <mcp/client.hpp>
@@ -17,11 +18,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-std::string tool_server() {
-  const char* e = std::getenv("MCP_TOOL_SERVER");
-  return e && *e ? e : TOOL_SERVER_PATH;
-}
 
 const std::string kParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const std::string kState = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";

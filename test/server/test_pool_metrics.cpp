@@ -2,6 +2,7 @@
 // Streamable HTTP in the modern era, one over stdio in the legacy era), with the metrics hook
 // composed with the application's own; the scrape is read by a parser that is not ours
 // (prometheus_client, through test/prometheus_check.py), and what it reads is what was done.
+#include "tool_server_path.hpp"
 #include "../integration/helpers.hpp"
 
 #include <mcp/metrics.hpp>
@@ -19,11 +20,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-std::string tool_server() {
-  const char* e = std::getenv("MCP_TOOL_SERVER");
-  return e && *e ? e : TOOL_SERVER_PATH;
-}
 
 // What prometheus_check.py makes of `text`: {"families": {name: type}, "samples": [...]}.
 json read_with_prometheus_client(const std::string& text) {

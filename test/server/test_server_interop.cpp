@@ -1,6 +1,7 @@
 // mcp::Server against real clients over stdio: the official TypeScript SDK's v1 client (legacy
 // era), its v2 client (2026-07-28, input rounds served through requestState) and Mastra's
 // MCPClient, all pinned in test/interop (test/interop/server_clients.mjs drives them).
+#include "tool_server_path.hpp"
 #include "../integration/helpers.hpp"
 #include "node_run.hpp"
 
@@ -15,11 +16,6 @@
 using nlohmann::json;
 
 namespace {
-
-std::string tool_server() {
-  const char* e = std::getenv("MCP_TOOL_SERVER");
-  return e && *e ? e : TOOL_SERVER_PATH;
-}
 
 // Runs the script with `client` against our tool server (or `target`: a URL and its transport),
 // `env` ("NAME=value ") before it; its one line of JSON.

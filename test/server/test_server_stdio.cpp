@@ -1,5 +1,6 @@
 // mcp::Server over stdio (test/servers/tool_server.cpp, built on libmcp-server), driven by our
 // client in both eras and by raw JSON-RPC lines for what a client library never sends.
+#include "tool_server_path.hpp"
 #include "../integration/helpers.hpp"
 
 #include <mcp/client.hpp>
@@ -20,11 +21,6 @@ using namespace std::chrono_literals;
 using nlohmann::json;
 
 namespace {
-
-std::string tool_server() {
-  const char* e = std::getenv("MCP_TOOL_SERVER");
-  return e && *e ? e : TOOL_SERVER_PATH;
-}
 
 mcp::ServerConfig stdio_server(mcp::Era era, std::optional<std::string> version = std::nullopt) {
   mcp::StdioServerConfig st;
