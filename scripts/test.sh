@@ -30,6 +30,7 @@ full=1
 # sockets, and take the CPU first when they want it): the builds are half of a cold run's time.
 # Unity builds (4 sources a unit) parse the heavy headers a quarter as often.
 bg_pid=""
+asan_pid=""
 if [ "$full" = 1 ]; then
   if [ ! -f build-asan/build.ninja ]; then
     meson setup build-asan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=address,undefined \
@@ -39,15 +40,44 @@ if [ "$full" = 1 ]; then
     meson setup build-tsan --wrap-mode=nodownload -Dbuildtype=debug -Db_sanitize=thread \
       -Db_lundef=false -Dunity=on -Dunity_size=4 >/dev/null
   fi
-  rm -f build-asan/background.rc build-tsan/background.rc build/deb-ci.rc
+  rm -f build-asan/background.rc build-tsan/background.rc build/deb-ci.rc build/fuzz.rc build/consumer.rc
+  echo 19 >build/background.nice
+  # Each job's niceness is read when it starts (build/background.nice): 19 while the plain
+  # suite runs, 0 for the TSan build once it is the only thing left to wait for. The fuzzers, the
+  # consumer builds and the Debian packages follow it at 19, beside the sanitizer suites.
   setsid bash -c '
-    nice -n 19 ninja -C build-asan "${@:2:$1}" >build-asan/background.log 2>&1; echo $? >build-asan/background.rc
-    nice -n 19 ninja -C build-tsan "${@:$(($1 + 2))}" >build-tsan/background.log 2>&1; echo $? >build-tsan/background.rc
+    lvl() { cat build/background.nice 2>/dev/null || echo 19; }
+    nice -n "$(lvl)" ninja -C build-asan "${@:2:$1}" >build-asan/background.log 2>&1; echo $? >build-asan/background.rc
+    nice -n "$(lvl)" ninja -C build-tsan "${@:$(($1 + 2))}" >build-tsan/background.log 2>&1; echo $? >build-tsan/background.rc
+    nice -n 19 test/fuzz/run.sh 20 >build/fuzz.log 2>&1; echo $? >build/fuzz.rc
+    nice -n 19 test/consumer/run.sh >build/consumer.log 2>&1; echo $? >build/consumer.rc
     nice -n 19 debian/ci.sh >build/deb-ci.log 2>&1; echo $? >build/deb-ci.rc
   ' _ "${#asan_targets[@]}" "${asan_targets[@]}" "${tsan_targets[@]}" </dev/null &
   bg_pid=$!
-  trap '[ -n "$bg_pid" ] && kill -- -"$bg_pid" 2>/dev/null || true' EXIT
 fi
+# The EXIT trap ends what still runs in the background. Under set -e a failing command in a trap
+# sets the script's exit status, so every kill is guarded and the trap ends with true.
+kill_background() {
+  local p
+  for p in "$bg_pid" "$asan_pid"; do
+    if [ -n "$p" ]; then kill -- -"$p" 2>/dev/null || true; fi
+  done
+  true
+}
+trap kill_background EXIT
+
+# Waits for the background job whose result goes to $1 (written when it ends), prints its log
+# $2 and fails the run if it failed. $3 names it.
+wait_background_job() {
+  while [ ! -f "$1" ]; do
+    if ! kill -0 "$bg_pid" 2>/dev/null && [ ! -f "$1" ]; then
+      echo "$3 ended without a result"; tail -50 "$2"; exit 1
+    fi
+    sleep 2
+  done
+  cat "$2"
+  [ "$(cat "$1")" = 0 ] || { echo "$3 failed (log above)"; exit 1; }
+}
 
 # Waits for the background build of $1 and fails the run with its log if it failed.
 wait_background_build() {
@@ -121,12 +151,20 @@ test/conformance/run.sh sse-retry
 passed=$((passed + 1))
 
 if [ "$full" = 1 ]; then
-  # The ASan+UBSan suite runs in the background beside the TSan tests, the fuzzers and the
-  # consumer builds (each of them mostly waits on processes and sockets, or uses one core); its
-  # log is printed when it ends, in the last step.
-  step "test suite under ASan+UBSan: started in the background (its log follows at the end)"
+  # The TSan build now has the machine: nothing else is waited for. The ASan+UBSan suite starts
+  # when it ends, in the background beside the TSan tests (both mostly wait on processes and
+  # sockets), and the fuzzers, the consumer builds and the Debian packages follow in the
+  # background queue at the lowest priority; their logs are printed in the last steps.
+  step "sanitizer builds: the TSan build at normal priority (the ASan one is done or nearly)"
+  echo 0 >build/background.nice
+  renice -n 0 -g "$bg_pid" >/dev/null 2>&1 || true
   wait_background_build build-asan
+  wait_background_build build-tsan
   ninja -C build-asan "${asan_targets[@]}"
+  ninja -C build-tsan "${tsan_targets[@]}"
+  passed=$((passed + 1))
+
+  step "test suite under ASan+UBSan: started in the background (its log follows at the end)"
   rm -f build-asan/suite.rc
   setsid bash -c '
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -135,11 +173,8 @@ if [ "$full" = 1 ]; then
     echo $? >build-asan/suite.rc
   ' </dev/null &
   asan_pid=$!
-  trap '[ -n "$bg_pid" ] && kill -- -"$bg_pid" 2>/dev/null; kill -- -"$asan_pid" 2>/dev/null || true' EXIT
 
   step "unit, integration, server and redis tests under TSan"
-  wait_background_build build-tsan
-  ninja -C build-tsan "${tsan_targets[@]}"
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" build-tsan/test/unit_tests
   # The fixture servers are test equipment: the plain build's, so TSan watches only our code.
   MCP_FAULT_SERVER="$PWD/build/test/fixtures/fault_server" \
@@ -154,21 +189,16 @@ if [ "$full" = 1 ]; then
   fi
   passed=$((passed + 1))
 
-  step "SSE parser, HTTP/1.1 response parser and parse_json under libFuzzer (20 s each)"
-  test/fuzz/run.sh 20
+  step "SSE parser, HTTP/1.1 response parser and parse_json under libFuzzer (20 s each, in the background queue)"
+  wait_background_job build/fuzz.rc build/fuzz.log "the fuzzers"
   passed=$((passed + 1))
 
-  step "consumer: libmcp as a meson subproject, and installed through pkg-config and through CMake (find_package)"
-  test/consumer/run.sh
+  step "consumer: libmcp as a meson subproject, and installed through pkg-config and through CMake (find_package), in the background queue"
+  wait_background_job build/consumer.rc build/consumer.log "the consumer builds"
   passed=$((passed + 1))
 
-  step "Debian packages (built in the background after the sanitizer builds): dpkg-buildpackage, lintian, the quick starts against the extracted .debs"
-  while [ ! -f build/deb-ci.rc ]; do
-    kill -0 "$bg_pid" 2>/dev/null || [ -f build/deb-ci.rc ] || { echo "the Debian package build ended without a result"; break; }
-    sleep 2
-  done
-  cat build/deb-ci.log
-  [ "$(cat build/deb-ci.rc 2>/dev/null)" = 0 ] || { echo "debian/ci.sh failed (log above)"; exit 1; }
+  step "Debian packages (in the background queue): dpkg-buildpackage, lintian, the quick starts against the extracted .debs"
+  wait_background_job build/deb-ci.rc build/deb-ci.log "debian/ci.sh"
   passed=$((passed + 1))
 
   step "test suite under ASan+UBSan: waiting for the background run"
