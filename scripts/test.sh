@@ -179,6 +179,7 @@ if [ "$full" = 1 ]; then
   # The fixture servers are test equipment: the plain build's, so TSan watches only our code.
   MCP_FAULT_SERVER="$PWD/build/test/fixtures/fault_server" \
   MCP_HTTP_FAULT_SERVER="$PWD/build/test/fixtures/http_fault_server" \
+  MCP_TOOL_SERVER="$PWD/build/test/tool_server" \
   TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/test/tsan.supp" \
     build-tsan/test/integration_tests -tce='*16 MiB*,*50 MiB*'
   # The server under TSan: our server (tool_server, built with TSan) driven by our client and

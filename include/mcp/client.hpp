@@ -6,6 +6,15 @@
 /// Thread-safety: every member function may be called from many threads at once,
 /// including `disconnect()` while calls are in flight (those fail with Errc::disconnected).
 ///
+/// `disconnect()` and the destructor may also be called on the library's own threads: inside
+/// a completion or progress callback of the asynchronous API, a handler (ClientHandlers:
+/// elicitation, sampling, roots, on_log, on_change) or a hook (ClientConfig::on_log). There
+/// they never wait for the thread they run on: the other calls in flight end with
+/// Errc::disconnected at once, and the connection's last thread and descriptors are released
+/// when that callback returns. A disconnect() or the destructor on another thread meanwhile
+/// waits for that callback to return: the callback must not wait for that thread in turn.
+/// The Client may be destroyed inside its own callback; the callback must not use it after.
+///
 /// A moved-from Client fails every call with Errc::invalid_argument (the `Partial` listings
 /// report it under an empty server name), has no servers and is not healthy.
 /// A server name that is not configured fails with Errc::unknown_server.
@@ -46,7 +55,7 @@ class Client {
 
   Client(Client&&) noexcept;  ///< moves the sessions; the moved-from client fails every call
   Client& operator=(Client&&) noexcept;  ///< ends this client's sessions as the destructor does, then takes the other's
-  ~Client();  ///< disconnects
+  ~Client();  ///< disconnects (also allowed inside the client's own callbacks: see above)
 
   /// Configured server names, sorted.
   [[nodiscard]] std::vector<std::string> server_names() const;
@@ -276,8 +285,9 @@ class Client {
   }
   /// @}
 
-  /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected.
-  /// The client stays usable: a later call reconnects (never refused as a duplicate).
+  /// Close every connection. Idempotent; in-flight calls fail with Errc::disconnected (a call
+  /// between two rounds of input too). The client stays usable: a later call reconnects (never
+  /// refused as a duplicate). Allowed inside a completion or a handler (see above).
   void disconnect();
 
  private:

@@ -351,6 +351,7 @@ class Session {
 
   /// Close the connection (stdio: close stdin, SIGTERM, SIGKILL the process group).
   /// Idempotent; in-flight requests fail with Errc::disconnected. A later request reconnects.
+  /// Allowed inside the session's own callbacks, as Client::disconnect() (mcp/client.hpp).
   void disconnect();
 
  private:

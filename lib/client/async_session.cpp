@@ -57,6 +57,7 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
   // states are reported to it, and the task has no deadline but max_total_time's.
   std::shared_ptr<ToolTask::State> watch;
   Clock::time_point started = Clock::now();
+  std::uint64_t generation = 0;  // the session's when the call started (disconnected_since)
 
   void start() {
     if (impl->client.on_request && !quiet) span.start(impl->client.on_request, impl->name, method, impl->era_now());
@@ -69,6 +70,7 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
       if (auto hit = impl->cache.get(key)) return finish(std::move(*hit), Where::caller);
     }
     if (opt.max_total_time) overall = Clock::now() + *opt.max_total_time;
+    generation = impl->generation_now();
     begin_round(Where::caller);
   }
 
@@ -156,6 +158,9 @@ struct AsyncCall : std::enable_shared_from_this<AsyncCall> {
       AsyncService::instance().run_blocking([self = shared_from_this(), ir = std::move(checked.error().data)]() mutable {
         auto next = self->impl->next_round(self->method, self->round, self->overall, std::move(ir), self->params);
         if (!next) return self->finish(fail(next.error()), Where::worker);
+        // A handler that disconnected ends the call (the next round would open a new connection).
+        if (auto gone = self->impl->disconnected_since(self->generation, self->method))
+          return self->finish(fail(std::move(*gone)), Where::worker);
         ++self->round;
         self->begin_round(Where::worker);
       });

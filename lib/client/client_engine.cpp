@@ -27,7 +27,7 @@ class ClientEngine::TransportWriter final : public RequestWriter {
   const SendOptions& options_;
 };
 
-ClientEngine::ClientEngine(std::unique_ptr<Transport> transport, Options options)
+ClientEngine::ClientEngine(std::shared_ptr<Transport> transport, Options options)
     : RpcEngine(std::move(options)), transport_(std::move(transport)) {}
 
 ClientEngine::~ClientEngine() { close(Error::make(Errc::disconnected, "connection closed")); }

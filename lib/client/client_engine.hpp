@@ -16,7 +16,7 @@ namespace mcp::detail {
 
 class ClientEngine final : public RpcEngine {
  public:
-  ClientEngine(std::unique_ptr<Transport> transport, Options options);
+  ClientEngine(std::shared_ptr<Transport> transport, Options options);
   ~ClientEngine() override;
 
   /// Start the transport. Must be called once before anything else.
@@ -44,6 +44,9 @@ class ClientEngine final : public RpcEngine {
   void set_protocol_version(const std::string& v) { transport_->set_protocol_version(v); }
   /// What carries the messages now (the transport's in_use()).
   [[nodiscard]] Transport::InUse transport_in_use() const { return transport_->in_use(); }
+  /// The last close() ran on one of the transport's own threads, which it left to end by
+  /// themselves (Transport::close_deferred): close() again from another thread to wait for them.
+  [[nodiscard]] bool close_deferred() const { return started_ && transport_->close_deferred(); }
 
  private:
   class TransportWriter;
@@ -52,7 +55,9 @@ class ClientEngine final : public RpcEngine {
   bool lead(Pending& p, std::uint32_t seen, Clock::time_point until) override;
   void interrupt_lead(Pending& p) override;
 
-  std::unique_ptr<Transport> transport_;
+  // Shared with the transport's own threads while they run its code (see transport.hpp): the
+  // engine may be destroyed on one of them.
+  std::shared_ptr<Transport> transport_;
   std::atomic<bool> started_{false};
 };
 

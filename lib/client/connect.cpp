@@ -309,6 +309,7 @@ Result<ServerInfo> Session::Impl::reinitialize(const Engine& eng, std::uint64_t 
 
 void Session::Impl::disconnect() {
   Engine eng;
+  std::vector<Engine> unfinished;
   std::thread listening;
   std::optional<ServerInfo> last;  // for on_log
   {
@@ -318,6 +319,7 @@ void Session::Impl::disconnect() {
     listening = stop_listener_locked();
     ++generation;
     eng.swap(engine);
+    unfinished.swap(retired);
     had_connection = false;
     if (eng && client.on_log) last = info;
     cache.clear();
@@ -325,9 +327,26 @@ void Session::Impl::disconnect() {
   }
   listener.cv.notify_all();
   const Error e = server_error(Errc::disconnected, "the client disconnected", name);
-  if (eng) eng->close(e);
+  // The connection, then those an earlier close left unfinished: closed from here, this waits
+  // for their threads (unless it is one of them), and releases them.
+  if (eng) unfinished.insert(unfinished.begin(), std::move(eng));
+  std::erase_if(unfinished, [&](const Engine& u) {
+    u->close(e);
+    return !u->close_deferred();
+  });
+  if (!unfinished.empty()) {
+    std::lock_guard lk(mutex);
+    for (auto& u : unfinished) retired.push_back(std::move(u));
+  }
   join_listener(listening);
   if (last) log(LogKind::disconnected, LogLevel::info, "disconnected from " + log_target, &*last);
+}
+
+std::uint64_t Session::Impl::generation_now() const { return generation.load(); }
+
+std::optional<Error> Session::Impl::disconnected_since(std::uint64_t gen, const std::string& method) const {
+  if (generation_now() == gen) return std::nullopt;
+  return server_error(Errc::disconnected, method + ": the client disconnected", name);
 }
 
 }  // namespace mcp

@@ -149,9 +149,12 @@ void HttpTransport::forget_flight(const std::shared_ptr<Flight>& f) {
 }
 
 void HttpTransport::start_flight(json id, std::function<void(Flight&)> body) {
-  FlightPool::instance().run(
-      [this, f = new_flight(std::move(id)), body = std::move(body)] { run_flight(f, body); });
+  FlightPool::instance().run([keep = shared_from_this(), this, f = new_flight(std::move(id)), body = std::move(body)] {
+    run_flight(f, body);
+  });
 }
+
+bool HttpTransport::on_own_flight() const { return tl_flight_owner == this; }
 
 void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
                              const std::function<void(Flight&)>& body, bool shareable) {
@@ -174,8 +177,7 @@ void HttpTransport::run_here(const json& id, const std::stop_token& stop, Clock:
   }
 }
 
-void HttpTransport::reap_flights(bool all) {
-  if (!all) return;
+void HttpTransport::stop_flights() {
   std::vector<std::shared_ptr<Flight>> flights;
   {
     std::lock_guard lk(mutex_);
@@ -183,13 +185,14 @@ void HttpTransport::reap_flights(bool all) {
   }
   // Not under mutex_: stopping a queued flight unregisters it.
   for (auto& f : flights) f->stop();
-  flights.clear();
-  // Closed from a completion on a flight thread that holds a flight for later: it must run
-  // (and end, stopped) elsewhere, or this thread would wait for it forever.
+}
+
+void HttpTransport::wait_flights() {
+  // Closed from a completion on a flight thread (of another transport) that holds a flight for
+  // later: it must run (and end, stopped) elsewhere, or this thread would wait for it forever.
   release_next_flight();
   std::unique_lock lk(mutex_);
-  const std::size_t self = tl_flight_owner == this ? 1 : 0;
-  flights_cv_.wait(lk, [&] { return active_flights_ <= self; });
+  flights_cv_.wait(lk, [&] { return active_flights_ == 0; });
 }
 
 }  // namespace mcp::detail

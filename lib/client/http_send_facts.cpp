@@ -103,7 +103,7 @@ struct Facts {
 // The HTTP transport, told each message's facts.
 class WithSendOptions final : public Transport {
  public:
-  explicit WithSendOptions(std::unique_ptr<Transport> t) : t_(std::move(t)) {}
+  explicit WithSendOptions(std::shared_ptr<Transport> t) : t_(std::move(t)) {}
   Result<void> start(Callbacks callbacks) override { return t_->start(std::move(callbacks)); }
   Result<void> send(const json& message, Clock::time_point deadline, const SendOptions& options) override {
     // The thread's SendOptions, reused: no allocation per message once its strings have grown.
@@ -112,6 +112,7 @@ class WithSendOptions final : public Transport {
     return t_->send(message, deadline, *o);
   }
   void close() override { t_->close(); }
+  bool close_deferred() const override { return t_->close_deferred(); }
   bool is_open() const override { return t_->is_open(); }
   void set_protocol_version(const std::string& version) override { t_->set_protocol_version(version); }
   bool lead(const std::function<bool()>& changed, Clock::time_point until) override { return t_->lead(changed, until); }
@@ -119,13 +120,13 @@ class WithSendOptions final : public Transport {
   InUse in_use() const override { return t_->in_use(); }
 
  private:
-  std::unique_ptr<Transport> t_;
+  std::shared_ptr<Transport> t_;
 };
 
 }  // namespace
 
-std::unique_ptr<Transport> with_http_send_options(std::unique_ptr<Transport> http) {
-  return std::make_unique<WithSendOptions>(std::move(http));
+std::shared_ptr<Transport> with_http_send_options(std::shared_ptr<Transport> http) {
+  return std::make_shared<WithSendOptions>(std::move(http));
 }
 
 }  // namespace mcp::detail

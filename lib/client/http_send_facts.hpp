@@ -26,6 +26,6 @@ void http_send_options(const nlohmann::json& message, const SendOptions& given, 
 
 /// `http` with http_send_options applied to every message sent through it, those the JSON-RPC
 /// engine builds by itself (cancellations, answers) included. Only HTTP pays for it.
-std::unique_ptr<Transport> with_http_send_options(std::unique_ptr<Transport> http);
+std::shared_ptr<Transport> with_http_send_options(std::shared_ptr<Transport> http);
 
 }  // namespace mcp::detail

@@ -166,8 +166,11 @@ void HttpTransport::pump(OriginSlots& s) {
       }
     }
     if (!next) return;
-    // The owner lives: its close() waits for this flight, registered until run_flight ends.
-    run_on_flight_pool([owner, f = std::move(next), body = std::move(body)] { owner->run_flight(f, body); });
+    // The owner lives: its close() waits for this flight, registered until run_flight ends; the
+    // flight holds it while it runs (as queue_flight's), unless it is being destroyed already.
+    run_on_flight_pool([keep = owner->weak_from_this().lock(), owner, f = std::move(next), body = std::move(body)] {
+      owner->run_flight(f, body);
+    });
   }
 }
 
@@ -190,7 +193,8 @@ void HttpTransport::queue_flight(json id, std::function<void(Flight&)> body, boo
     forget_flight(f);
     return;
   }
-  run_on_flight_pool([this, f = std::move(f), body = std::move(body)] { run_flight(f, body); });
+  // The flight holds the transport while it runs: a callback on it may drop its last owner.
+  run_on_flight_pool([keep = shared_from_this(), this, f = std::move(f), body = std::move(body)] { run_flight(f, body); });
 }
 
 void HttpTransport::unqueue(Flight* f) {

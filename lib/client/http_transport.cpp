@@ -136,7 +136,8 @@ Result<void> HttpTransport::start(Callbacks cb) {
     auto r = open_sse(Clock::now() + cfg_.connect_timeout + 10s);
     if (!r) {
       open_ = false;
-      reap_flights(true);
+      stop_flights();
+      wait_flights();
       return r;
     }
     return {};
@@ -147,7 +148,6 @@ Result<void> HttpTransport::start(Callbacks cb) {
 
 Result<void> HttpTransport::send(const json& message, Clock::time_point deadline, const SendOptions& options) {
   if (closing_ || !open_) return fail(err(Errc::connection_closed, "connection to " + url_.origin() + " is closed"));
-  reap_flights(false);
   const auto id = message.is_object() ? message.find("id") : message.end();
   const bool is_request = id != message.end() && message.contains(std::string_view("method"));
   Mode mode;
@@ -246,8 +246,26 @@ Result<void> HttpTransport::send(const json& message, Clock::time_point deadline
 }
 
 void HttpTransport::close() {
-  std::lock_guard close_lk(close_mutex_);
-  if (closed_) return;
+  // On one of our flights: a callback that disconnects (a completion, a progress callback). It
+  // cannot wait for the flights: for its own, nor for the others, which may wait for the
+  // delivery lock it holds; nor for a close under way elsewhere, which waits for this flight.
+  // Each flight holds the transport while it runs: it may end after close() returns.
+  const bool own = on_own_flight();
+  std::unique_lock close_lk(close_mutex_, std::defer_lock);
+  if (!own) {
+    close_lk.lock();
+  } else if (!close_lk.try_lock()) {
+    closing_ = true;  // the thread closing does the rest, waiting for this flight to end
+    open_ = false;
+    return;
+  }
+  if (closed_) {
+    if (!own) {
+      wait_flights();  // what a close on a flight left: its flights end now
+      close_deferred_ = false;
+    }
+    return;
+  }
   closed_ = true;
   std::string sid;
   bool stateful;
@@ -256,15 +274,21 @@ void HttpTransport::close() {
     sid = session_id_;
     stateful = stateful_;
   }
-  // Stop every stream first, then tell the server the session is over.
-  {
+  // Stop every stream first, then tell the server the session is over. Once closing_ is set
+  // under the delivery lock, no callback starts; the running ones end before wait_flights
+  // returns (on a flight, which may hold that lock, closing_ alone stops the next ones).
+  if (own) {
+    closing_ = true;
+  } else {
     std::lock_guard lk(deliver_mutex_);
     closing_ = true;
   }
   closing_stop_.request_stop();
   open_ = false;
   wake_slot_waiters();
-  reap_flights(true);
+  stop_flights();
+  if (own) close_deferred_ = true;
+  else wait_flights();
   if (stateful && !sid.empty()) end_session();
   // Our own idle connections close; a share's are the share's (other clients use them).
   std::vector<IdleConn> idle;
@@ -279,9 +303,9 @@ void HttpTransport::close() {
   get_stream_cv_.notify_all();
 }
 
-std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
+std::shared_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
                                                bool server_stream) {
-  return std::make_unique<HttpTransport>(std::move(server_name), std::move(config), server_stream);
+  return std::make_shared<HttpTransport>(std::move(server_name), std::move(config), server_stream);
 }
 
 }  // namespace mcp::detail

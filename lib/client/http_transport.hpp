@@ -18,7 +18,7 @@ namespace mcp::detail {
 /// session is ready (SendOptions::session_ready). It only carries messages unrelated to our requests (logs,
 /// list changes, server requests), so a client without handlers for them goes without it
 /// and saves a parked thread and a connection.
-std::unique_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
+std::shared_ptr<Transport> make_http_transport(std::string server_name, HttpServerConfig config,
                                                bool server_stream = true);
 
 /// The checks `start` makes of a configuration before anything is sent (invalid_config): the

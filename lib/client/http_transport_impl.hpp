@@ -246,6 +246,7 @@ class HttpTransport final : public Transport {
   Result<void> start(Callbacks cb) override;
   Result<void> send(const json& message, Clock::time_point deadline, const SendOptions& options) override;
   void close() override;
+  bool close_deferred() const override { return close_deferred_.load(); }
   bool is_open() const override { return open_.load(); }
   InUse in_use() const override {
     std::lock_guard lk(mutex_);
@@ -327,7 +328,11 @@ class HttpTransport final : public Transport {
   // The same, on the calling thread, giving up at `deadline` or when `stop` is requested.
   void run_here(const json& id, const std::stop_token& stop, Clock::time_point deadline,
                 const std::function<void(Flight&)>& body, bool shareable);
-  void reap_flights(bool all);
+  // Stops every flight (a queued one is dropped), and waits until none is left (close()).
+  void stop_flights();
+  void wait_flights();
+  // This thread runs one of this transport's flights (its callbacks run there).
+  bool on_own_flight() const;
   Error status_error(int status, const std::string& body, const ResponseFields& headers) const;
   // Puts the auth provider's `Authorization` into `h` (none without a provider).
   Result<void> apply_auth(Fields& h, const char* method, const Url& url, Clock::time_point deadline);
@@ -454,6 +459,9 @@ class HttpTransport final : public Transport {
   std::shared_mutex deliver_mutex_;
   std::mutex close_mutex_;
   bool closed_ = false;
+  // A close() on one of our flights could not wait for the flights: a later close() from
+  // another thread does (Transport::close_deferred).
+  std::atomic<bool> close_deferred_{false};
 };
 
 }  // namespace mcp::detail

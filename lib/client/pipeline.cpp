@@ -67,6 +67,7 @@ Result<json> Session::Impl::request_unobserved(const std::string& method, json& 
   // The whole multi round-trip sequence is bounded by max_total_time when it is set.
   const auto started = Clock::now();
   const auto overall = opt.max_total_time ? std::optional(started + *opt.max_total_time) : std::nullopt;
+  const std::uint64_t gen = generation_now();
   for (int round = 0;; ++round) {
     auto r = request_once(method, current, opt, send_options);
     if (r && method == "tools/call" && is_task(*r)) return follow_task(std::move(*r), opt, started);
@@ -74,6 +75,8 @@ Result<json> Session::Impl::request_unobserved(const std::string& method, json& 
     if (r || r.error().errc() != Errc::input_required) return r;
     auto next = next_round(method, round, overall, std::move(r.error().data), current);
     if (!next) return fail(next.error());
+    // A handler that disconnected ends the call (the next round would open a new connection).
+    if (auto gone = disconnected_since(gen, method)) return fail(std::move(*gone));
   }
 }
 

@@ -46,7 +46,13 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   std::shared_ptr<const ServerInfo> shared_info;
   Era verdict = Era::unknown;       // cached era, survives reconnects
   std::string modern_version;       // the modern revision agreed on
-  std::uint64_t generation = 0;     // bumped by disconnect()
+  // Bumped by disconnect() (under `mutex`); read without it by a request that starts
+  // (generation_now: an atomic load, no lock per call).
+  std::atomic<std::uint64_t> generation{0};
+  // Connections closed on one of their own threads (disconnect() from a completion or a
+  // handler), which that close could not wait for (ClientEngine::close_deferred): the next
+  // disconnect() or the destructor closes them again from its own thread, waiting for them.
+  std::vector<Engine> retired;
   std::uint64_t session_epoch = 0;  // bumped by each transparent re-initialisation
   // Set by ~Session: what still follows a task (a ToolTask, an async call) stops instead of
   // opening a new connection.
@@ -112,6 +118,10 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Result<ServerInfo> finish_legacy(const Engine& eng, const nlohmann::json& r);
   Result<ServerInfo> reinitialize(const Engine& eng, std::uint64_t seen_epoch, const RequestOptions& opt);
   void disconnect();
+  // A request's next round (multi round-trip input) after a disconnect() since `gen` (the
+  // generation when it started): it ends, rather than open a new connection.
+  std::uint64_t generation_now() const;
+  std::optional<Error> disconnected_since(std::uint64_t gen, const std::string& method) const;
 
   // pipeline.cpp: a request, from the cache to the checked result.
   Result<nlohmann::json> request(std::string_view method, nlohmann::json params, const RequestOptions& opt,

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -45,18 +46,31 @@ inline std::string errno_text(int e) { return std::strerror(e); }
 class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
  public:
   StdioTransport(std::string name, StdioServerConfig cfg) : name_(std::move(name)), cfg_(std::move(cfg)) {}
-  ~StdioTransport() override { close(); }
+  ~StdioTransport() override {
+    close();
+    // Destroyed on the reader thread itself, by the reference it held (see start): it ends
+    // right after this.
+    if (reader_.joinable()) reader_.detach();
+  }
 
   Result<void> start(Callbacks cb) override;
   Result<void> send(const nlohmann::json& message, Clock::time_point deadline, const SendOptions&) override;
   void close() override;
+  // close()'s work but for the reader thread and the pipes it reads: once, close_mutex_ held.
+  void close_locked();
+  bool close_deferred() const override { return close_deferred_.load(); }
   bool is_open() const override { return open_.load(); }
   bool lead(const std::function<bool()>& changed, Clock::time_point until) override;
   void interrupt_lead() override;
   InUse in_use() const override { return {"stdio", false}; }
 
  private:
+  // The reader thread: holds `self` while it runs (the transport may lose its other owners
+  // meanwhile), marks itself as this transport's reader, and reads until closed.
+  static void run_reader(std::shared_ptr<StdioTransport> self);
   void reader_loop();
+  // This thread is the transport's reader thread (its callbacks run there).
+  bool on_reader_thread() const;
   // Splits what was read from stdout into lines (read_mutex_ held). As the leader, replies
   // are delivered here and anything else is handed to the reader thread (`handover`).
   // False: a line outgrew max_message_bytes.
@@ -123,8 +137,11 @@ class [[gnu::visibility("hidden")]] StdioTransport final : public Transport {
   bool writer_active_ = false;  // a thread is in send()'s write loop
   bool deferred_ = false;       // queued_ holds lines the reader thread deferred (DeferSends)
   Clock::time_point deferred_deadline_ = Clock::time_point::max();  // the earliest of theirs
-  std::mutex close_mutex_;
+  std::mutex close_mutex_;  // held by close(), and by start() while it starts reader_
   bool closed_ = false;
+  // A close() on the reader thread (or a leader's) could not join the reader: a later close()
+  // from another thread does (Transport::close_deferred).
+  std::atomic<bool> close_deferred_{false};
   mutable std::mutex reap_mutex_;
   bool reaped_ = false;
   int wait_status_ = 0;

@@ -189,7 +189,8 @@ Result<void> StdioTransport::start(Callbacks cb) {
   }
   if (!watch(epoll_.fd, out_.fd, EPOLLIN | EPOLLEXCLUSIVE)) watch(epoll_.fd, out_.fd, EPOLLIN);
   open_ = true;
-  reader_ = std::thread([this] { reader_loop(); });
+  std::lock_guard close_lk(close_mutex_);  // reader_ is close()'s
+  reader_ = std::thread(&StdioTransport::run_reader, std::static_pointer_cast<StdioTransport>(shared_from_this()));
   return {};
 }
 
@@ -223,8 +224,37 @@ std::string StdioTransport::exit_description() const {
 }
 
 void StdioTransport::close() {
-  std::lock_guard close_lk(close_mutex_);
-  if (closed_) return;
+  // On the reader thread, or a caller reading stdout (lead): a callback that disconnects (a
+  // completion, a progress callback, on_stderr). It cannot join the reader thread (itself, or
+  // one waiting for read_mutex_, which this thread holds), nor wait for a close under way
+  // elsewhere (which joins that reader, which waits for this callback to return).
+  const bool own = on_reader_thread() || reading_here();
+  std::unique_lock close_lk(close_mutex_, std::defer_lock);
+  if (!own) {
+    close_lk.lock();
+  } else if (!close_lk.try_lock()) {
+    closing_ = true;  // the thread closing does the rest, once this callback has returned
+    open_ = false;
+    interrupt_lead();
+    return;
+  }
+  if (!closed_) close_locked();
+  if (own) {
+    // The reader thread ends by itself once this callback returns; the next close() from
+    // another thread (or the destructor) joins it and closes the pipes it reads.
+    if (reader_.joinable()) close_deferred_ = true;
+    return;
+  }
+  if (reader_.joinable()) reader_.join();
+  close_deferred_ = false;
+  // A leader polls stdout until it sees closing_ (interrupted in close_locked); not under its
+  // feet. (The epoll and eventfds stay until destruction: interrupt_lead() may still be called.)
+  std::lock_guard rl(read_mutex_);
+  out_.reset();
+  err_.reset();
+}
+
+void StdioTransport::close_locked() {
   closed_ = true;
   closing_ = true;
   open_ = false;
@@ -255,20 +285,11 @@ void StdioTransport::close() {
     ssize_t ignored = ::write(wake_w_.fd, &c, 1);
     (void)ignored;
   }
-  if (reader_.joinable()) {
-    if (reader_.get_id() == std::this_thread::get_id()) reader_.detach();
-    else reader_.join();
-  }
-  // A leader polls stdout until it sees closing_ (interrupted above); not under its feet.
-  // (The epoll and eventfds stay until destruction: interrupt_lead() may still be called.)
-  std::unique_lock rl(read_mutex_, std::defer_lock);
-  if (!reading_here()) rl.lock();
-  out_.reset();
-  err_.reset();
+  // The reader thread returns at this wake-up (close() joins it).
 }
 
-std::unique_ptr<Transport> make_stdio_transport(std::string server_name, StdioServerConfig config) {
-  return std::make_unique<StdioTransport>(std::move(server_name), std::move(config));
+std::shared_ptr<Transport> make_stdio_transport(std::string server_name, StdioServerConfig config) {
+  return std::make_shared<StdioTransport>(std::move(server_name), std::move(config));
 }
 
 }  // namespace mcp::detail

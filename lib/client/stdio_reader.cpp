@@ -25,6 +25,9 @@ constexpr std::size_t kChunk = 1 << 14;  // one read from the server's stdout (r
 // callback that waits for a reply must not try to lead on the same transport.
 thread_local const void* tl_reading = nullptr;
 
+// The transport whose reader thread this is (set once, as the thread starts).
+thread_local const void* tl_reader_of = nullptr;
+
 // Bumps an eventfd (wakes whoever polls it).
 void signal_fd(int fd) {
   const std::uint64_t one = 1;
@@ -40,6 +43,14 @@ void drain_fd(int fd) {
 }  // namespace
 
 bool StdioTransport::reading_here() const { return tl_reading == this; }
+bool StdioTransport::on_reader_thread() const { return tl_reader_of == this; }
+
+void StdioTransport::run_reader(std::shared_ptr<StdioTransport> self) {
+  tl_reader_of = self.get();
+  self->reader_loop();
+  // `self` goes last: if it was the last reference, the transport is destroyed here, on this
+  // thread, once nothing of it is on the stack (its destructor detaches this thread).
+}
 
 void StdioTransport::interrupt_lead() {
   if (lead_fd_.fd >= 0) signal_fd(lead_fd_.fd);

@@ -10,6 +10,6 @@
 
 namespace mcp::detail {
 
-std::unique_ptr<Transport> make_stdio_transport(std::string server_name, StdioServerConfig config);
+std::shared_ptr<Transport> make_stdio_transport(std::string server_name, StdioServerConfig config);
 
 }  // namespace mcp::detail

@@ -9,6 +9,12 @@
 /// any number of times. Messages are delivered one at a time, on the transport's own reader
 /// thread, or on a caller's thread while it is inside `lead()` or a `send` with
 /// `SendOptions::on_caller_thread` (it then reads its own reply).
+///
+/// Lifetime: a transport is owned through a std::shared_ptr (the factories make one), and each
+/// of its own threads (the stdio reader, an HTTP flight) holds a reference while it runs the
+/// transport's code. So the last owner may let go of it from inside a callback (an engine
+/// destroyed by a completion that disconnected): the transport then ends when that thread is
+/// done with it, never under its feet.
 
 #include <mcp/error.hpp>
 
@@ -17,6 +23,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -53,7 +60,7 @@ struct SendOptions {
 };
 
 /// A bidirectional JSON-RPC message channel.
-class Transport {
+class Transport : public std::enable_shared_from_this<Transport> {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -83,8 +90,16 @@ class Transport {
   /// transport that keeps anything of it (a queue, a retry) keeps a copy or its serialised text.
   [[nodiscard]] virtual Result<void> send(const nlohmann::json& message, Clock::time_point deadline,
                                           const SendOptions& options) = 0;
-  /// Close gracefully, then forcibly. Idempotent. No callback runs after it returns.
+  /// Close gracefully, then forcibly. Idempotent. No callback runs after it returns, and the
+  /// transport's threads are done with it, except when it is called on one of those threads
+  /// (from a callback: a completion, a progress callback, a handler that disconnects): that
+  /// thread cannot wait for itself, nor for the others, which may be waiting for it. It then
+  /// stops everything without waiting (close_deferred() turns true); the thread finishes when
+  /// its callback returns, and a later close() from another thread waits for it.
   virtual void close() = 0;
+  /// True after a close() that ran on one of the transport's own threads left them to finish
+  /// by themselves, until a close() from another thread has waited for them.
+  [[nodiscard]] virtual bool close_deferred() const { return false; }
   /// False once the channel has ended (by itself or by `close`).
   [[nodiscard]] virtual bool is_open() const = 0;
   /// The session agreed on a legacy protocol revision (HTTP sends it as a header from now on).

@@ -18,7 +18,7 @@ TransportTraits transport_traits(const ServerConfig& cfg) {
   return t;
 }
 
-std::unique_ptr<Transport> make_transport(const std::string& name, const ServerConfig& cfg,
+std::shared_ptr<Transport> make_transport(const std::string& name, const ServerConfig& cfg,
                                           const ClientHandlers& handlers) {
   if (const auto* st = std::get_if<StdioServerConfig>(&cfg.transport)) return make_stdio_transport(name, *st);
   // The GET stream carries only what these handlers receive: without them it would be an

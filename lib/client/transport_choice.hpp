@@ -24,7 +24,7 @@ struct TransportTraits {
 TransportTraits transport_traits(const ServerConfig& cfg);
 
 /// A new, not yet started transport for server `name`.
-std::unique_ptr<Transport> make_transport(const std::string& name, const ServerConfig& cfg,
+std::shared_ptr<Transport> make_transport(const std::string& name, const ServerConfig& cfg,
                                           const ClientHandlers& handlers);
 
 }  // namespace mcp::detail

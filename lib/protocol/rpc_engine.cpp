@@ -476,7 +476,12 @@ void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<Rpc
     // If this was the last reference, the engine is destroyed here, on this thread; its
     // close() then detaches us and we only touch `work` afterwards.
     auto self = weak.lock();
-    if (!self) return;
+    if (!self) {
+      // Being destroyed (its shut_down takes what is still queued): a completion taken just
+      // now still runs, elsewhere.
+      if (w.completion) AsyncService::instance().post(std::move(w.task));
+      return;
+    }
     if (!w.task) {
       try {
         self->handle_peer_request(w.request);
@@ -687,13 +692,20 @@ void RpcEngine::shut_down(const Error& reason) {
   }
   fail_all(decorate(reason));
   std::thread worker;
+  std::list<Work> left;
   {
     std::lock_guard lk(work_->m);
     work_->stop = true;
     worker.swap(worker_);
+    left.swap(work_->items);  // the worker runs nothing more; server requests go unanswered
   }
   work_->cv.notify_all();
   work_->done_cv.notify_all();
+  // Completions that waited behind the handlers (a handler may have disconnected): each still
+  // runs once, on the timer thread, not on this one (it may hold the application's locks).
+  for (auto& w : left)
+    if (w.completion) AsyncService::instance().post(std::move(w.task));
+  left.clear();
   if (worker.joinable()) {
     if (worker.get_id() == std::this_thread::get_id()) worker.detach();  // closed from a handler
     else worker.join();
@@ -791,8 +803,11 @@ void RpcEngine::complete(const std::shared_ptr<Pending>& p, std::function<void(R
   if (reply && work_->finished.load(std::memory_order_seq_cst) < before &&
       std::this_thread::get_id() != work_->worker_id) {
     auto shared = std::make_shared<std::function<void()>>(std::move(task));
-    if (enqueue(Work{json(), [shared, executor = p->executor, this] { run_callback(executor, std::move(*shared), this); }}))
-      return;
+    std::function<void()> queued = [shared, executor = p->executor, weak = weak_from_this()] {
+      const auto self = weak.lock();  // only to report what it throws: it may run after close
+      run_callback(executor, std::move(*shared), self.get());
+    };
+    if (enqueue(Work{json(), std::move(queued), true, true})) return;
     task = std::move(*shared);
   }
   // A failure (a closed channel, a timeout, a stop) may be settled on a thread that holds the
@@ -826,9 +841,9 @@ void RpcEngine::run_callback(const Executor& executor, std::function<void()> tas
   try {
     task();
   } catch (const std::exception& e) {
-    engine->diagnose(std::string("an asynchronous callback threw: ") + e.what());
+    if (engine) engine->diagnose(std::string("an asynchronous callback threw: ") + e.what());
   } catch (...) {
-    engine->diagnose("an asynchronous callback threw");
+    if (engine) engine->diagnose("an asynchronous callback threw");
   }
   tl_completion = outer;
 }

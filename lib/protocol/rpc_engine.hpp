@@ -251,6 +251,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   void arm(const std::shared_ptr<Pending>& p, const std::stop_token& stop);
   static void give_up(const std::weak_ptr<RpcEngine>& engine, const std::weak_ptr<Pending>& p, bool stopped);
   void complete(const std::shared_ptr<Pending>& p, std::function<void(Result<json>)> done, bool reply);
+  // `engine` (may be null) is told what the callback threw.
   static void run_callback(const Executor& executor, std::function<void()> task, RpcEngine* engine);
 
   Options options_;
@@ -271,6 +272,10 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
     // Whether a reply waits for it (wait_for_handlers): not for a ping, whose answer nobody
     // sees, so a peer that floods pings and reads no answers cannot hold up our replies.
     bool ordered = true;
+    // An asynchronous request's completion queued behind the handlers (complete()): never
+    // dropped. Still queued when the engine closes, it is posted to the timer thread instead
+    // (its task holds no reference to the engine).
+    bool completion = false;
   };
   struct WorkQueue {
     std::mutex m;

@@ -326,7 +326,7 @@ TEST_CASE("disconnect with async calls in flight: each completes with disconnect
 TEST_CASE("chains of async calls, each started by its predecessor's completion, all complete") {
   // The next call of a chain leaves when the completion that started it returns: over stdio in
   // the reader thread's next write, over HTTP on the thread of the flight that just ended. A
-  // completion that starts two calls, too.
+  // completion that starts two calls, and one that disconnects after starting one, too.
   for (const Over over : testutil::kBothTransports) {
     CAPTURE(over);
     testutil::Served s(over, {"--era", "legacy"}, {"--mode", "modern", "--sse"});
@@ -351,6 +351,24 @@ TEST_CASE("chains of async calls, each started by its predecessor's completion, 
     CHECK(ok == (chains + 1) * per_chain);
     CHECK(bad == 0);
     CHECK(ms_since(t0) < 20000);
+
+    // disconnect() from a completion (test_disconnect_reentry.cpp has the rest of that).
+    std::promise<mcp::Result<mcp::CallToolResult>> after;
+    auto after_f = after.get_future();
+    Latch closed(1);
+    client.async_call_tool("cc", "echo", {{"message", "last"}}, [&](mcp::Result<mcp::CallToolResult> r) {
+      CHECK(r);
+      client.async_call_tool("cc", "echo", {{"message", "after"}},
+                             [&](mcp::Result<mcp::CallToolResult> r2) { after.set_value(std::move(r2)); });
+      client.disconnect();
+      closed.count_down();
+    });
+    REQUIRE(closed.wait(10s));
+    REQUIRE(after_f.wait_for(10s) == std::future_status::ready);
+    auto r = after_f.get();
+    // Sent before the disconnect and answered, or ended by it: never left waiting.
+    if (!r) CHECK(r.error().errc() == mcp::Errc::disconnected);
+    else CHECK(r->text() == "after");
   }
 }
 

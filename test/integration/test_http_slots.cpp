@@ -143,7 +143,7 @@ struct Rig {
     REQUIRE(transport->start(seen.callbacks()));
   }
   HoldingServer server;
-  std::unique_ptr<mcp::Transport> transport;
+  std::shared_ptr<mcp::Transport> transport;
   Seen seen;
 };
 
