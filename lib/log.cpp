@@ -50,22 +50,39 @@ std::string mask_secrets(std::string_view text, const std::vector<std::string>& 
   return out;
 }
 
-std::function<void(std::string_view)> diagnostics_also_to(std::function<void(std::string_view)> diagnostic, LogHook log,
-                                                          std::string server) {
-  if (!log) return diagnostic;
-  return [diagnostic = std::move(diagnostic), log = std::move(log), server = std::move(server)](std::string_view what) {
+std::uint64_t log_request_id(const nlohmann::json& id) noexcept {
+  if (id.is_number_unsigned()) return id.get<std::uint64_t>();
+  if (id.is_number_integer()) return log_request_id(id.get<std::int64_t>());
+  return 0;
+}
+
+DiagnosticSink diagnostic_sink(std::function<void(std::string_view)> diagnostic, LogHook log, std::string server) {
+  if (!diagnostic && !log) return {};
+  return [diagnostic = std::move(diagnostic), log = std::move(log), server = std::move(server)](
+             std::string_view what, const DiagnosticAbout& about) {
     if (diagnostic) {
       try {
         diagnostic(what);
       } catch (...) {
       }
     }
+    if (!log) return;
     LogEvent ev;
     ev.level = LogLevel::warning;
     ev.kind = LogKind::diagnostic;
     ev.server = server;
     ev.message = what;
+    ev.method = about.method;
+    ev.request_id = about.request_id;
     emit_log(log, ev);
+  };
+}
+
+std::function<void(std::string_view)> diagnostics_also_to(std::function<void(std::string_view)> diagnostic, LogHook log,
+                                                          std::string server) {
+  if (!log) return diagnostic;
+  return [sink = diagnostic_sink(std::move(diagnostic), std::move(log), std::move(server))](std::string_view what) {
+    sink(what, {});
   };
 }
 

@@ -4,6 +4,8 @@
 // what it throws never leaves, and the masking of credentials in the text an event quotes.
 #include <mcp/log.hpp>
 
+#include "protocol/diagnostic.hpp"
+
 #include <functional>
 #include <string>
 #include <string_view>
@@ -22,5 +24,10 @@ void emit_log(const LogHook& hook, const LogEvent& event) noexcept;
 /// `diagnostic` itself: an unset hook costs nothing.
 [[nodiscard]] std::function<void(std::string_view)> diagnostics_also_to(std::function<void(std::string_view)> diagnostic,
                                                                         LogHook log, std::string server);
+
+/// The same for a layer that says which request a diagnostic is about: `diagnostic` gets the
+/// text, `log` the event with its request_id and method. Empty when both are.
+[[nodiscard]] DiagnosticSink diagnostic_sink(std::function<void(std::string_view)> diagnostic, LogHook log,
+                                             std::string server);
 
 }  // namespace mcp::detail

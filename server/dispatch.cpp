@@ -234,10 +234,11 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
           try {
             r = tool->spec.before_task(args, context);
           } catch (const std::exception& e) {
-            self->diagnose("tool " + tool->spec.name + ": before_task threw: " + e.what());
+            self->diagnose("tool " + tool->spec.name + ": before_task threw: " + e.what(),
+                           {detail::log_request_id(id), "tools/call"});
             r = fail(rpc_error(jsonrpc::internal_error, "Internal error in tool " + tool->spec.name));
           } catch (...) {
-            self->diagnose("tool " + tool->spec.name + ": before_task threw");
+            self->diagnose("tool " + tool->spec.name + ": before_task threw", {detail::log_request_id(id), "tools/call"});
             r = fail(rpc_error(jsonrpc::internal_error, "Internal error in tool " + tool->spec.name));
           }
           if (!ctx->asked.empty()) return json::object();  // answered input_required by run_on_pool
@@ -407,7 +408,7 @@ void Server::Impl::submit_or_refuse(const std::shared_ptr<sd::Connection>& c, co
     c->running.erase(key);
     c->idle.notify_all();
   }
-  diagnose("a request was refused: every handler thread is busy and the queue is full");
+  diagnose("a request was refused: every handler thread is busy and the queue is full", {detail::log_request_id(id), {}});
   c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
 }
 
@@ -451,16 +452,16 @@ void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json
   } else {
     return bad("completion/complete: unknown ref type " + type);
   }
-  run_on_pool(c, id, ctx, [self = shared_from_this(), completer, name, value, context]() -> Result<json> {
+  run_on_pool(c, id, ctx, [self = shared_from_this(), completer, name, value, context, rid = detail::log_request_id(id)]() -> Result<json> {
     std::vector<std::string> values;
     if (completer) {
       try {
         values = completer(name, value, context);
       } catch (const std::exception& e) {
-        self->diagnose(std::string("a completer threw: ") + e.what());
+        self->diagnose(std::string("a completer threw: ") + e.what(), {rid, "completion/complete"});
         return fail(rpc_error(jsonrpc::internal_error, "Internal error in completion"));
       } catch (...) {
-        self->diagnose("a completer threw");
+        self->diagnose("a completer threw", {rid, "completion/complete"});
         return fail(rpc_error(jsonrpc::internal_error, "Internal error in completion"));
       }
     }

@@ -446,7 +446,7 @@ struct Exchange {
 // decides which stream carries each.
 class ClientRequests final : public detail::RpcEngine {
  public:
-  ClientRequests(Channel& channel, std::function<void(std::string_view)> diag)
+  ClientRequests(Channel& channel, detail::DiagnosticSink diag)
       : RpcEngine(Options{"client", std::move(diag), {}, nullptr}), channel_(channel) {}
   ~ClientRequests() override { RpcEngine::close(Error::make(Errc::connection_closed, "the session ended")); }
   using RpcEngine::receive;
@@ -2534,7 +2534,7 @@ int HttpHost::Impl::open_session(const std::shared_ptr<Channel>& ch, std::string
     return 503;
   }
   ch->session_id = id;
-  ch->requests = std::make_shared<ClientRequests>(*ch, server->options.on_diagnostic);
+  ch->requests = std::make_shared<ClientRequests>(*ch, server->diagnostics);
   if (opt.resumable_streams && !ch->old_sse) {
     try {
       ch->store = opt.event_store ? opt.event_store(id)

@@ -168,7 +168,9 @@ CallToolResult error_result(std::string text) {
 // ------------------------------------------------------------------ server
 
 Server::Impl::Impl(ServerOptions o)
-    : options(std::move(o)), pool(options.handler_threads, options.max_queued_requests) {
+    : options(std::move(o)),
+      diagnostics(detail::diagnostic_sink(options.on_diagnostic, options.on_log, options.identity.name)),
+      pool(options.handler_threads, options.max_queued_requests) {
   // The key that seals input-round states: the configured secret hashed to 32 bytes, or random.
   unsigned char key[SHA256_DIGEST_LENGTH];
   if (!options.input_state_key.empty()) {
@@ -267,12 +269,8 @@ void Server::Impl::broadcast(const std::string& method, const nlohmann::json& pa
   }
 }
 
-void Server::Impl::diagnose(std::string_view what) const {
-  if (!options.on_diagnostic) return;
-  try {
-    options.on_diagnostic(what);
-  } catch (...) {
-  }
+void Server::Impl::diagnose(std::string_view what, detail::DiagnosticAbout about) const {
+  if (diagnostics) diagnostics(what, about);  // what the user's callbacks throw is dropped there
 }
 
 nlohmann::json Server::Impl::identity_json() const {
@@ -360,10 +358,10 @@ Result<CallToolResult> Server::Impl::run_tool(const Tool& tool, const nlohmann::
   } catch (const ToolError& e) {
     return error_result(e.what());  // for the model to read
   } catch (const std::exception& e) {
-    diagnose("tool " + tool.spec.name + " threw: " + e.what());
+    diagnose("tool " + tool.spec.name + " threw: " + e.what(), {detail::log_request_id(ctx.id), "tools/call"});
     return fail(internal_error("tool " + tool.spec.name));
   } catch (...) {
-    diagnose("tool " + tool.spec.name + " threw");
+    diagnose("tool " + tool.spec.name + " threw", {detail::log_request_id(ctx.id), "tools/call"});
     return fail(internal_error("tool " + tool.spec.name));
   }
   if (!r) return r;
@@ -394,10 +392,10 @@ Result<nlohmann::json> Server::Impl::run_reader(const ResourceReader& reader, co
   try {
     r = reader(uri, variables, context);
   } catch (const std::exception& e) {
-    diagnose("reading " + uri + " threw: " + e.what());
+    diagnose("reading " + uri + " threw: " + e.what(), {detail::log_request_id(ctx.id), "resources/read"});
     return fail(internal_error("reading a resource"));
   } catch (...) {
-    diagnose("reading " + uri + " threw");
+    diagnose("reading " + uri + " threw", {detail::log_request_id(ctx.id), "resources/read"});
     return fail(internal_error("reading a resource"));
   }
   if (!r) return fail(std::move(r.error()));
@@ -420,10 +418,10 @@ Result<nlohmann::json> Server::Impl::run_prompt(const PromptEntry& prompt, const
   try {
     r = prompt.spec.get(args, context);
   } catch (const std::exception& e) {
-    diagnose("prompt " + prompt.spec.name + " threw: " + e.what());
+    diagnose("prompt " + prompt.spec.name + " threw: " + e.what(), {detail::log_request_id(ctx.id), "prompts/get"});
     return fail(internal_error("prompt " + prompt.spec.name));
   } catch (...) {
-    diagnose("prompt " + prompt.spec.name + " threw");
+    diagnose("prompt " + prompt.spec.name + " threw", {detail::log_request_id(ctx.id), "prompts/get"});
     return fail(internal_error("prompt " + prompt.spec.name));
   }
   if (!r) return fail(std::move(r.error()));
@@ -483,17 +481,12 @@ std::string utc_now_iso8601() {
 
 ServerOptions with_defaults(ServerOptions o) {
   auto& id = o.identity;
-  // Every diagnostic reaches on_log too, wherever the hosts pass on_diagnostic.
-  o.on_diagnostic = detail::diagnostics_also_to(std::move(o.on_diagnostic), o.on_log, id.name);
+  // (Server::Impl::diagnostics does the same for every later diagnostic.)
+  const auto diagnose = detail::diagnostic_sink(o.on_diagnostic, o.on_log, id.name);
   std::erase_if(id.icons, [&](const Icon& icon) {
     auto why = icon_problem(icon);
     if (why.empty()) return false;
-    if (o.on_diagnostic) {
-      try {
-        o.on_diagnostic("server identity: " + why + "; that icon is not sent");
-      } catch (...) {
-      }
-    }
+    if (diagnose) diagnose("server identity: " + why + "; that icon is not sent", {});
     return true;
   });
   if (id.registry.id.empty()) id.registry.id = id.name;

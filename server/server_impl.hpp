@@ -5,6 +5,7 @@
 #include <mcp/server.hpp>
 
 #include "../lib/client/tool_headers.hpp"
+#include "../lib/protocol/diagnostic.hpp"
 #include "../lib/protocol/schema_validator.hpp"
 
 #include <nlohmann/json.hpp>
@@ -299,6 +300,9 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   void notify_task_listeners(const std::string& task_id, const json& task);
 
   ServerOptions options;
+  // What diagnose() calls (on_diagnostic and on_log), also given to the hosts' JSON-RPC
+  // channels, whose engines say which request a diagnostic is about. Empty when both are.
+  detail::DiagnosticSink diagnostics;
   server_detail::HandlerPool pool;
   mutable std::mutex m;  // the registries
   std::vector<std::shared_ptr<const Tool>> tools;
@@ -336,7 +340,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // The resource at `uri`, else the first template matching it (its variables in `variables`).
   [[nodiscard]] std::pair<std::shared_ptr<const ResourceEntry>, std::shared_ptr<const TemplateEntry>> find_resource(
       const std::string& uri, std::map<std::string, std::string>& variables) const;
-  void diagnose(std::string_view what) const;
+  // To on_diagnostic (the text) and on_log (with the request concerned: `about`).
+  void diagnose(std::string_view what, detail::DiagnosticAbout about = {}) const;
 
   // The protocol (dispatch.cpp). Called on the host's reading thread; never blocks.
   // `auth`: who asked (an HttpHost with auth), or null.

@@ -62,7 +62,7 @@ struct OutFd {
 
 class StdioChannel final : public detail::RpcEngine, public sd::Connection {
  public:
-  StdioChannel(int out_fd, std::chrono::milliseconds write_timeout, std::function<void(std::string_view)> diag)
+  StdioChannel(int out_fd, std::chrono::milliseconds write_timeout, detail::DiagnosticSink diag)
       : detail::RpcEngine(Options{"client", std::move(diag), {}, nullptr}),
         out_(out_fd),
         out_fd_(out_.fd),
@@ -83,7 +83,7 @@ class StdioChannel final : public detail::RpcEngine, public sd::Connection {
       if (!batched && sd::append_result_message(text, id, *r)) {
         text += '\n';
         if (auto sent = write_text(text, Clock::now() + 10s); !sent)
-          diagnose("could not answer a server request: " + sent.error().message);
+          diagnose("could not answer a server request: " + sent.error().message, {detail::log_request_id(id), {}});
         return;
       }
     }
@@ -310,7 +310,7 @@ Result<void> Server::serve_stdio(int in_fd, int out_fd) {
   if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 
   auto impl = impl_;
-  auto channel = std::make_shared<StdioChannel>(out_fd, impl->options.write_timeout, impl->options.on_diagnostic);
+  auto channel = std::make_shared<StdioChannel>(out_fd, impl->options.write_timeout, impl->diagnostics);
   std::shared_ptr<sd::Connection> conn(channel, static_cast<sd::Connection*>(channel.get()));
   std::weak_ptr<sd::Connection> weak = conn;
   impl->add_connection(conn);

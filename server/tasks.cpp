@@ -220,7 +220,7 @@ void Server::Impl::start_task(const std::shared_ptr<sd::Connection>& c, const js
   }
   after_prune(dropped);
   if (full) {
-    diagnose("a task was refused: max_tasks tasks are kept already");
+    diagnose("a task was refused: max_tasks tasks are kept already", {detail::log_request_id(id), "tools/call"});
     return c->respond(id, fail(rpc_error(jsonrpc::internal_error, "too many tasks: try again when some have finished or expired",
                                          json{{"reason", "too many tasks"}, {"maxTasks", options.max_tasks}})));
   }

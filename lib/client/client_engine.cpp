@@ -52,8 +52,8 @@ Result<void> ClientEngine::start() {
   cb.on_request_held = [weak](const json& id, bool held) {
     if (auto self = weak.lock()) self->request_held(id, held);
   };
-  cb.on_diagnostic = [weak](std::string_view d) {
-    if (auto self = weak.lock()) self->diagnose(d);
+  cb.on_diagnostic = [weak](std::string_view d, const DiagnosticAbout& about) {
+    if (auto self = weak.lock()) self->diagnose_reply(d, about);
   };
   started_ = true;
   auto r = transport_->start(std::move(cb));

@@ -31,8 +31,8 @@ Result<Session::Impl::Engine> Session::Impl::open_engine() {
   o.server = name;
   o.owner = this;
   std::weak_ptr<Impl> weak = weak_from_this();
-  o.on_diagnostic = [weak](std::string_view d) {
-    if (auto self = weak.lock()) self->diagnostic(std::string(d));
+  o.on_diagnostic = [weak](std::string_view d, const detail::DiagnosticAbout& about) {
+    if (auto self = weak.lock()) self->diagnostic(std::string(d), about.method, about.request_id);
   };
   if (client.on_log) {
     // Called on the reader thread as the channel ends: takes no lock (a closing thread may

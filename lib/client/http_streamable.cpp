@@ -107,7 +107,7 @@ bool HttpTransport::stream_events(Flight& f, const Url& url, std::string_view me
         cb_.on_request_failed(our_id, next.error());
         got_response = true;
       } else if (cb_.on_diagnostic) {
-        cb_.on_diagnostic(next.error().message);
+        cb_.on_diagnostic(next.error().message, {});
       }
       return false;  // `x.status` says it was a redirect
     }
@@ -190,7 +190,7 @@ bool HttpTransport::stream_once(Flight& f, const Url& url, std::string_view meth
     if (is_sse) {
       bool ok = parser.feed(std::string_view(data, n), [&](SseEvent&& ev) {
         if (ev.event == "message" || ev.event.empty()) deliver_text(ev.data, our_id, got_response);
-        else if (cb_.on_diagnostic) cb_.on_diagnostic("SSE event of type '" + ev.event + "' ignored");
+        else if (cb_.on_diagnostic) cb_.on_diagnostic("SSE event of type '" + ev.event + "' ignored", {});
       });
       if (!ok) too_large = true;
       // A resumed stream (GET) carrying our request is done with its response: a server may

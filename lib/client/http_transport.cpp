@@ -44,7 +44,7 @@ void HttpTransport::headers_for(Fields& h, bool stream, const SendOptions* optio
     }
     for (const auto& [k, v] : provided) {
       if (header_safe(k) && header_safe(v)) h.set(k, v);
-      else if (cb_.on_diagnostic) cb_.on_diagnostic("header_provider returned a header with CR/LF; dropped: " + k);
+      else if (cb_.on_diagnostic) cb_.on_diagnostic("header_provider returned a header with CR/LF; dropped: " + k, {});
     }
   }
   h.set_ref("Accept", stream ? "text/event-stream" : "application/json, text/event-stream");
@@ -88,15 +88,17 @@ bool HttpTransport::deliver_text(const std::string& data, const json& our_id, bo
   auto j = parse_json(data, &why, max_values);
   if (j.is_discarded()) {
     if (refused) *refused = why;
-    if (diagnose && cb_.on_diagnostic) {
-      if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200));
-      else cb_.on_diagnostic("an SSE event " + describe(why, max_values) + ", ignored: " + data.substr(0, 200));
+    if (!diagnose) return false;
+    const auto id = response_id(data);  // the request an unreadable reply answers, when certain
+    if (cb_.on_diagnostic) {
+      const DiagnosticAbout about{id ? log_request_id(*id) : 0, {}};
+      if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON SSE event ignored: " + data.substr(0, 200), about);
+      else cb_.on_diagnostic("an SSE event " + describe(why, max_values) + ", ignored: " + data.substr(0, 200), about);
     }
     // An event that is certainly a reply, unreadable: its request fails now, not when the
     // stream ends or at its timeout. On a POST's stream, only that POST's reply; on a stream
     // for everything (legacy HTTP+SSE), the reply to any request.
-    if (diagnose && !got_response && cb_.on_request_failed && (our_id.is_null() || our_id.is_number_integer())) {
-      const auto id = response_id(data);
+    if (!got_response && cb_.on_request_failed && (our_id.is_null() || our_id.is_number_integer())) {
       if (id && (our_id.is_null() || *id == our_id.get<std::int64_t>())) {
         cb_.on_request_failed(json(*id), err(why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message,
                                              "the server's reply " + describe(why, max_values)));

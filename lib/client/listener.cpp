@@ -66,7 +66,7 @@ void Session::Impl::listen_loop(std::uint64_t mine) {
           // A result is a graceful end; cancelled means we asked (stop, or a new filter).
           ok = r || r.error().errc() == Errc::cancelled;
           if (!r && r.error().errc() != Errc::cancelled && r.error().errc() != Errc::disconnected)
-            diagnostic("subscriptions/listen ended: " + r.error().message);
+            diagnostic("subscriptions/listen ended: " + r.error().message, "subscriptions/listen");
         }
       } else {
         ok = true;  // nothing to listen for yet: wait for a subscription or stop

@@ -34,7 +34,7 @@ void Collect<T>::add(const json& item) {
   try {
     out_.push_back(item.get<T>());
   } catch (const std::exception& e) {
-    impl_.diagnostic(method_ + ": skipped an invalid entry: " + e.what());
+    impl_.diagnostic(method_ + ": skipped an invalid entry: " + e.what(), method_);
   }
 }
 template class Collect<Resource>;
@@ -47,14 +47,14 @@ void Collect<ToolDefinition>::add(const json& t) {
   try {
     def = t.get<ToolDefinition>();
   } catch (const std::exception& e) {
-    impl_.diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what());
+    impl_.diagnostic(std::string("tools/list: skipped an invalid tool: ") + e.what(), "tools/list");
     return;
   }
   if (impl_.transport.param_headers) {
     // Streamable HTTP clients MUST drop a tool whose x-mcp-header annotations are invalid.
     auto headers = param_headers(def.input_schema);
     if (!headers) {
-      impl_.diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error());
+      impl_.diagnostic("tools/list: tool '" + def.name + "' dropped: " + headers.error(), "tools/list");
       return;
     }
     if (!headers->empty()) param_headers_[def.name] = std::move(*headers);

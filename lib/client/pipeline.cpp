@@ -38,16 +38,16 @@ Result<std::optional<TraceContext>> Session::Impl::trace_for(std::string_view me
   try {
     t = client.trace_context(name, method);
   } catch (const std::exception& e) {
-    diagnostic(std::string(method) + ": ClientConfig::trace_context threw (" + e.what() + "); sent without trace context");
+    diagnostic(std::string(method) + ": ClientConfig::trace_context threw (" + e.what() + "); sent without trace context", method);
     return std::optional<TraceContext>();
   } catch (...) {
-    diagnostic(std::string(method) + ": ClientConfig::trace_context threw; sent without trace context");
+    diagnostic(std::string(method) + ": ClientConfig::trace_context threw; sent without trace context", method);
     return std::optional<TraceContext>();
   }
   if (t) {
     auto problems = detail::check_trace(*t, true);
     if (!problems.empty())
-      diagnostic(std::string(method) + ": ClientConfig::trace_context: not W3C (not sent): " + problems);
+      diagnostic(std::string(method) + ": ClientConfig::trace_context: not W3C (not sent): " + problems, method);
     if (t->traceparent.empty() && t->baggage.empty()) t.reset();
   }
   return t;

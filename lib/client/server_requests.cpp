@@ -18,9 +18,9 @@ Result<json> Session::Impl::fulfil(const std::string& method, const json& params
   try {
     return fulfil_unguarded(method, params);
   } catch (const std::exception& e) {
-    diagnostic("the " + method + " handler threw: " + e.what());
+    diagnostic("the " + method + " handler threw: " + e.what(), method);
   } catch (...) {
-    diagnostic("the " + method + " handler threw");
+    diagnostic("the " + method + " handler threw", method);
   }
   return fail(tagged(
       jsonrpc::error(Errc::input_required, jsonrpc::internal_error, "the client's " + method + " handler failed"),

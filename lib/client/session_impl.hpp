@@ -84,8 +84,8 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   Milliseconds probe_timeout() const { return cfg.probe_timeout.value_or(client.probe_timeout); }
   // Called from reader, worker and flight threads as well as the caller's: what the user's
   // callback throws is dropped, so a diagnostic can never end the process. Goes to
-  // on_diagnostic and on_log alike.
-  void diagnostic(const std::string& msg, std::string_view method = {}) const noexcept;
+  // on_diagnostic and on_log alike (the latter with the method and JSON-RPC id concerned, when known).
+  void diagnostic(const std::string& msg, std::string_view method = {}, std::uint64_t request_id = 0) const noexcept;
 
   // session_log.cpp: ClientConfig::on_log. What a message must not quote (configured header and
   // environment values, the URL's userinfo and query), and the target connection events name
@@ -98,7 +98,7 @@ struct Session::Impl : std::enable_shared_from_this<Session::Impl> {
   // One event to on_log (if set; never under `mutex`: the hook may call the client). `si`
   // gives its era, transport and protocol version.
   void log(LogKind kind, LogLevel level, std::string_view message, const ServerInfo* si = nullptr,
-           std::string_view method = {}) const noexcept;
+           std::string_view method = {}, std::uint64_t request_id = 0) const noexcept;
   // connect.cpp's events for a new connection: era_detected (`detected`: the era was probed),
   // fell_back_to_sse, then connected or (`again`) reconnected.
   void log_connected(const ServerInfo& si, bool detected, bool again) const;

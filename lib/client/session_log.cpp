@@ -70,18 +70,18 @@ void Session::Impl::prepare_log() {
   };
 }
 
-void Session::Impl::diagnostic(const std::string& msg, std::string_view method) const noexcept {
+void Session::Impl::diagnostic(const std::string& msg, std::string_view method, std::uint64_t request_id) const noexcept {
   if (client.on_diagnostic) {
     try {
       client.on_diagnostic(name, msg);
     } catch (...) {
     }
   }
-  if (client.on_log) log(LogKind::diagnostic, LogLevel::warning, msg, nullptr, method);
+  if (client.on_log) log(LogKind::diagnostic, LogLevel::warning, msg, nullptr, method, request_id);
 }
 
 void Session::Impl::log(LogKind kind, LogLevel level, std::string_view message, const ServerInfo* si,
-                        std::string_view method) const noexcept {
+                        std::string_view method, std::uint64_t request_id) const noexcept {
   if (!client.on_log) return;
   try {
     const std::string masked = detail::mask_secrets(message, log_secrets);
@@ -91,6 +91,7 @@ void Session::Impl::log(LogKind kind, LogLevel level, std::string_view message, 
     ev.server = name;
     ev.message = masked;
     ev.method = method;
+    ev.request_id = request_id;
     if (kind != LogKind::diagnostic && kind != LogKind::server_stderr) ev.target = log_target;
     if (si) {
       ev.era = si->era;

@@ -98,13 +98,15 @@ bool StdioTransport::deliver_result(std::string_view line) {
 
 void StdioTransport::refused_line(std::string_view line, JsonRefusal why) {
   const std::size_t max_values = max_json_values(cfg_.max_message_bytes);
+  const auto id = response_id(line);  // the request an unreadable reply answers, when certain
   if (cb_.on_diagnostic) {
     const std::string head = std::string(line.substr(0, 200)) + (line.size() > 200 ? "..." : "");
-    if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON line on stdout ignored: " + head);
-    else cb_.on_diagnostic("a line on stdout " + describe(why, max_values) + ", ignored: " + head);
+    const DiagnosticAbout about{id ? log_request_id(*id) : 0, {}};
+    if (why == JsonRefusal::malformed) cb_.on_diagnostic("non-JSON line on stdout ignored: " + head, about);
+    else cb_.on_diagnostic("a line on stdout " + describe(why, max_values) + ", ignored: " + head, about);
   }
   // A reply we cannot read fails its request now, rather than at its timeout.
-  if (auto id = response_id(line); id && cb_.on_request_failed) {
+  if (id && cb_.on_request_failed) {
     const Errc code = why == JsonRefusal::too_many_values ? Errc::message_too_large : Errc::invalid_message;
     cb_.on_request_failed(nlohmann::json(*id), server_error(code, "the server's reply " + describe(why, max_values), name_));
   }

@@ -126,7 +126,7 @@ void Session::Impl::cancel_task(const std::string& task_id, const RequestOptions
   o.no_cache = true;
   json params{{"taskId", task_id}};
   auto r = request_unobserved("tasks/cancel", params, o, {});
-  if (!r) diagnostic("tasks/cancel " + task_id + ": " + r.error().message);
+  if (!r) diagnostic("tasks/cancel " + task_id + ": " + r.error().message, "tasks/cancel");
 }
 
 Result<json> Session::Impl::follow_task(json task, const RequestOptions& opt, Clock::time_point started) {

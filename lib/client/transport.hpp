@@ -18,6 +18,8 @@
 
 #include <mcp/error.hpp>
 
+#include "../protocol/diagnostic.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -72,7 +74,8 @@ class Transport : public std::enable_shared_from_this<Transport> {
     /// Delivered in order with on_message's, as the whole message would have been.
     std::function<void(std::int64_t id, nlohmann::json&& result)> on_result;
     std::function<void(const Error&)> on_closed;            ///< the channel ended by itself (once)
-    std::function<void(std::string_view)> on_diagnostic;   ///< non-fatal oddities (garbage lines)
+    /// Non-fatal oddities (garbage lines); for an unreadable reply, the request it answers.
+    detail::DiagnosticSink on_diagnostic;
     /// One request failed below JSON-RPC (HTTP status, broken stream, ...); the channel
     /// itself stays usable. `id` is the request's JSON-RPC id.
     std::function<void(const nlohmann::json& id, const Error&)> on_request_failed;

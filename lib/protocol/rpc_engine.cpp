@@ -95,8 +95,19 @@ Error RpcEngine::decorate(Error e) const {
   return e;
 }
 
-void RpcEngine::diagnose(std::string_view what) const {
-  if (options_.on_diagnostic) options_.on_diagnostic(what);
+void RpcEngine::diagnose(std::string_view what, DiagnosticAbout about) const {
+  if (options_.on_diagnostic) options_.on_diagnostic(what, about);
+}
+
+void RpcEngine::diagnose_reply(std::string_view what, DiagnosticAbout about) const {
+  if (!options_.on_diagnostic) return;
+  std::string method;
+  if (about.request_id != 0 && about.method.empty()) {
+    std::lock_guard lk(mutex_);
+    if (auto it = pending_.find(static_cast<std::int64_t>(about.request_id)); it != pending_.end()) method = it->second->method;
+    about.method = method;
+  }
+  options_.on_diagnostic(what, about);
 }
 
 void RpcEngine::refuse() {
@@ -329,7 +340,7 @@ void RpcEngine::send_cancelled(std::int64_t id, const char* reason) {
 }
 
 void RpcEngine::receive(json&& msg) {
-  auto diag = [&](const std::string& s) { diagnose(s); };
+  auto diag = [&](const std::string& s, DiagnosticAbout about = {}) { diagnose(s, about); };
   if (!msg.is_object()) {
     diag("ignored a message that is not a JSON object");
     return;
@@ -354,14 +365,16 @@ void RpcEngine::receive(json&& msg) {
         return;
       }
       const bool ordered = *method != "ping";
-      if (!enqueue(Work{std::move(msg), {}, ordered})) {
+      Work w{std::move(msg), {}, ordered};
+      if (!enqueue(std::move(w))) {  // left in `w` when refused
         // A server flooding us with requests loses the excess rather than costing unbounded
         // memory. They go unanswered: an answer written here could block this thread (which
         // reads the replies callers wait for) on a server that does not read its input.
         const auto n = dropped_requests_.fetch_add(1, std::memory_order_relaxed);
         if (n % 1000 == 0)
           diag("dropped a server request unanswered: 1024 are already waiting (" + std::to_string(n + 1) +
-               " dropped so far)");
+                   " dropped so far)",
+               {log_request_id(w.request["id"]), w.request["method"].get_ref<const std::string&>()});
       }
       return;
     }
@@ -377,7 +390,8 @@ void RpcEngine::receive(json&& msg) {
   }
   const bool is_result = msg.contains("result"), is_error = msg.contains("error");
   if (id == msg.end() || (!is_result && !is_error)) {
-    diag("ignored a message that is neither request, notification nor response: " + msg.dump().substr(0, 200));
+    diag("ignored a message that is neither request, notification nor response: " + msg.dump().substr(0, 200),
+         {id == msg.end() ? 0 : log_request_id(*id), {}});
     return;
   }
   if (!id->is_number_integer()) {
@@ -386,7 +400,8 @@ void RpcEngine::receive(json&& msg) {
   }
   std::shared_ptr<Pending> p = take_replied(id->get<std::int64_t>());
   if (!p) {
-    diag("ignored a response to an unknown or abandoned request id " + id->dump());
+    // A late reply (its request timed out or was cancelled), or one to nothing we sent.
+    diag("ignored a response to an unknown or abandoned request id " + id->dump(), {log_request_id(*id), {}});
     return;
   }
   Result<json> r = json();
@@ -415,7 +430,7 @@ std::shared_ptr<RpcEngine::Pending> RpcEngine::take_replied(std::int64_t id) {
 void RpcEngine::receive_result(std::int64_t id, json&& result) {
   std::shared_ptr<Pending> p = take_replied(id);
   if (!p) {
-    diagnose("ignored a response to an unknown or abandoned request id " + std::to_string(id));
+    diagnose("ignored a response to an unknown or abandoned request id " + std::to_string(id), {log_request_id(id), {}});
     return;
   }
   settle(p, Result<json>(std::move(result)), true);
@@ -436,7 +451,7 @@ void RpcEngine::answer(const json& id, Result<json> r) {
     msg["error"] = std::move(err);
   }
   auto sent = write(msg, Clock::now() + std::chrono::seconds(10));
-  if (!sent) diagnose("could not answer a server request: " + sent.error().message);
+  if (!sent) diagnose("could not answer a server request: " + sent.error().message, {log_request_id(id), {}});
 }
 
 bool RpcEngine::enqueue(Work&& w) {
@@ -459,7 +474,7 @@ bool RpcEngine::enqueue(Work&& w) {
 void RpcEngine::post(std::function<void()> task) {
   if (!enqueue(Work{json(), std::move(task)}) && options_.on_diagnostic) {
     std::lock_guard lk(work_->m);
-    if (!work_->stop) options_.on_diagnostic("a notification for a handler was dropped: 1024 are already waiting");
+    if (!work_->stop) options_.on_diagnostic("a notification for a handler was dropped: 1024 are already waiting", {});
   }
 }
 
@@ -489,7 +504,13 @@ void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<Rpc
         // The handlers are guarded where they are called; this is the thread's last line (an
         // on_diagnostic that throws, bad_alloc): nothing leaves the worker thread.
         try {
-          if (self->options_.on_diagnostic) self->options_.on_diagnostic("a server request could not be answered");
+          if (self->options_.on_diagnostic) {
+            const auto m = w.request.find("method");
+            self->options_.on_diagnostic(
+                "a server request could not be answered",
+                {log_request_id(w.request.value("id", json())),
+                 m != w.request.end() && m->is_string() ? std::string_view(m->get_ref<const std::string&>()) : ""});
+          }
         } catch (...) {
         }
       }
@@ -497,9 +518,9 @@ void RpcEngine::dispatch_loop(std::shared_ptr<WorkQueue> work, std::weak_ptr<Rpc
       try {
         w.task();
       } catch (const std::exception& e) {
-        if (self->options_.on_diagnostic) self->options_.on_diagnostic(std::string("a handler threw: ") + e.what());
+        if (self->options_.on_diagnostic) self->options_.on_diagnostic(std::string("a handler threw: ") + e.what(), {});
       } catch (...) {
-        if (self->options_.on_diagnostic) self->options_.on_diagnostic("a handler threw");
+        if (self->options_.on_diagnostic) self->options_.on_diagnostic("a handler threw", {});
       }
     }
     self.reset();

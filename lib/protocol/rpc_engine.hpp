@@ -8,6 +8,7 @@
 #include <mcp/types.hpp>
 
 #include "async_service.hpp"
+#include "diagnostic.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -71,7 +72,7 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
 
   struct Options {
     std::string server;                                  ///< the peer, for error messages
-    std::function<void(std::string_view)> on_diagnostic;  ///< non-fatal oddities
+    DiagnosticSink on_diagnostic;                        ///< non-fatal oddities, and the request they concern
     std::function<void(const Error&)> on_closed;         ///< the channel ended by itself
     /// Who the engine works for (the session): what an UnorderedHandlersScope names.
     const void* owner = nullptr;
@@ -221,7 +222,10 @@ class RpcEngine : public std::enable_shared_from_this<RpcEngine> {
   /// The channel could not start: every call fails as on a closed connection.
   void refuse();
 
-  void diagnose(std::string_view what) const;
+  void diagnose(std::string_view what, DiagnosticAbout about = {}) const;
+  // A diagnostic about the reply to our request `about.request_id` (a transport's: a reply it
+  // could not read): named with that request's method while it is pending.
+  void diagnose_reply(std::string_view what, DiagnosticAbout about) const;
   // `e`, naming the peer unless it names one already.
   [[nodiscard]] Error decorate(Error e) const;
 

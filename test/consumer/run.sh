@@ -3,7 +3,8 @@
 #  1. as a meson subproject (meson.override_dependency('mcp', ...)), built from this checkout;
 #  2. installed (meson install) and found through its pkg-config file;
 #  3. installed and found by CMake through its config package (test/consumer/cmake: a server on
-#     mcp::server and a ClientPool client on mcp::mcp + mcp::pool, the one calling the other).
+#     mcp::server, a ClientPool client on mcp::mcp + mcp::pool and a coroutine client on mcp::asio
+#     (asio::use_awaitable), each client calling the server).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
@@ -39,4 +40,5 @@ cmake --build "$work/cmake-build" -j2 >/dev/null
 # The server's libmcp-server.so needs libmcp.so: a runpath is not inherited by what a library
 # loads, so the staged prefix (not in the loader's path) is named for the run.
 LD_LIBRARY_PATH="$work/stage$prefix/$libdir" "$work/cmake-build/consumer_client" "$work/cmake-build/consumer_server"
+LD_LIBRARY_PATH="$work/stage$prefix/$libdir" "$work/cmake-build/consumer_async_client" "$work/cmake-build/consumer_server"
 echo "consumer: installed CMake package build OK"

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 using namespace std::chrono_literals;
@@ -25,6 +26,7 @@ struct Seen {
   mcp::LogKind kind;
   std::string server, message, method, transport, protocol_version, target;
   mcp::Era era;
+  std::uint64_t request_id;
 };
 
 struct Log {
@@ -36,7 +38,8 @@ struct Log {
     cfg.on_log = [this](const mcp::LogEvent& e) {
       std::lock_guard lk(m);
       events.push_back({e.level, e.kind, std::string(e.server), std::string(e.message), std::string(e.method),
-                        std::string(e.transport), std::string(e.protocol_version), std::string(e.target), e.era});
+                        std::string(e.transport), std::string(e.protocol_version), std::string(e.target), e.era,
+                        e.request_id});
     };
     cfg.on_diagnostic = [this](std::string_view, std::string_view msg) {
       std::lock_guard lk(m);
@@ -51,6 +54,19 @@ struct Log {
     return out;
   }
   std::size_t count(mcp::LogKind k) { return of(k).size(); }
+  // The first diagnostic whose message holds `text`, if one came within 3 s.
+  std::optional<Seen> diagnostic_with(const std::string& text) {
+    std::optional<Seen> found;
+    testutil::eventually([&] {
+      for (const auto& d : of(mcp::LogKind::diagnostic)) {
+        if (d.message.find(text) == std::string::npos) continue;
+        found = d;
+        return true;
+      }
+      return false;
+    });
+    return found;
+  }
   // No field of any event holds any of `secrets`.
   void check_clean(const std::vector<std::string>& secrets) {
     std::lock_guard lk(m);
@@ -72,7 +88,135 @@ json garbage_then_reply(const std::string& text, bool sse) {
   return a;
 }
 
+// Raw lines for the fault fixtures' "raw" tool: a result and an error for ids we never sent, a
+// message with an id that is no response, then the call's own reply cut short (not JSON).
+const json kUnknownThenCut = json::array(
+    {json::array({{{"text", R"({"jsonrpc":"2.0","id":987654,"result":{}})"}}}),
+     json::array({{{"text", R"({"jsonrpc":"2.0","id":987655,"error":{"code":-32603,"message":"late"}})"}}}),
+     json::array({{{"text", R"({"jsonrpc":"2.0","id":987656})"}}}),
+     json::array({{{"text", R"({"jsonrpc":"2.0","id":$ID,"result":{"content":[)"}}})});
+// The call's reply holding 1,100,002 JSON values: more than a 4 MiB message limit allows (1 Mi).
+const json kOversized = json::array({json::array({{{"text", R"({"jsonrpc":"2.0","id":$ID,"result":{"v":[)"}},
+                                                  {{"text", "0,"}, {"repeat", 1100000}},
+                                                  {{"text", "0]}}"}}})});
+
+// The diagnostics about one request carry its id (and, for a reply to a request still pending,
+// its method): a reply to an unknown id, the call's reply unreadable, then too large.
+void check_reply_ids(mcp::Client& client, Log& log, bool sse) {
+  json cut{{"lines", kUnknownThenCut}};
+  if (sse) cut["sse"] = true;
+  auto r = client.call_tool("s", "raw", cut);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::invalid_message);
+  auto unknown = log.diagnostic_with("unknown or abandoned request id 987654");
+  REQUIRE(unknown);
+  CHECK(unknown->request_id == 987654);
+  CHECK(unknown->method.empty());  // nothing of ours had that id
+  CHECK(unknown->level == mcp::LogLevel::warning);
+  CHECK(unknown->server == "s");
+  auto unknown_error = log.diagnostic_with("unknown or abandoned request id 987655");
+  REQUIRE(unknown_error);
+  CHECK(unknown_error->request_id == 987655);
+  auto neither = log.diagnostic_with("neither request, notification nor response");
+  REQUIRE(neither);
+  CHECK(neither->request_id == 987656);
+  auto bad = log.diagnostic_with(sse ? "non-JSON SSE event ignored" : "non-JSON line on stdout ignored");
+  REQUIRE(bad);
+  CHECK(bad->request_id != 0);
+  CHECK(bad->request_id != 987654);
+  CHECK_MESSAGE(bad->message.find("\"id\":" + std::to_string(bad->request_id) + ",") != std::string::npos, bad->message);
+  CHECK(bad->method == "tools/call");
+
+  json big{{"lines", kOversized}};
+  if (sse) big["sse"] = true;
+  r = client.call_tool("s", "raw", big);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().errc() == mcp::Errc::message_too_large);
+  auto large = log.diagnostic_with("holds more than 1048576 JSON values");
+  REQUIRE(large);
+  CHECK(large->request_id > bad->request_id);
+  CHECK_MESSAGE(large->message.find("\"id\":" + std::to_string(large->request_id) + ",") != std::string::npos, large->message);
+  CHECK(large->method == "tools/call");
+  // The connection is still usable.
+  auto echo = client.call_tool("s", "echo", {{"message", "still here"}});
+  REQUIRE_MESSAGE(echo, (echo ? "" : echo.error().what()));
+  CHECK(echo->text() == "still here");
+}
+
 }  // namespace
+
+TEST_CASE("log: diagnostics about one request carry its id: unknown, unreadable and oversized replies") {
+  const mcp::Era eras[] = {mcp::Era::legacy, mcp::Era::modern};
+  SUBCASE("stdio") {
+    for (const mcp::Era era : eras) {
+      CAPTURE(mcp::to_string(era));
+      auto sc = testutil::fault({"--era", era == mcp::Era::modern ? "modern" : "legacy"});
+      sc.era = era;
+      std::get<mcp::StdioServerConfig>(sc.transport).max_message_bytes = 4u << 20;
+      auto cfg = testutil::one("s", std::move(sc));
+      Log log;
+      log.attach(cfg);
+      auto client = mcp::Client::create(std::move(cfg));
+      REQUIRE(client);
+      check_reply_ids(*client, log, false);
+      client->disconnect();
+    }
+  }
+  SUBCASE("HTTP") {
+    // Modern Streamable HTTP (the replies on the POST's event stream), legacy HTTP+SSE (on the
+    // session's stream).
+    for (const mcp::Era era : eras) {
+      CAPTURE(mcp::to_string(era));
+      testutil::Fixture fx({"--mode", era == mcp::Era::modern ? "modern" : "sse"});
+      mcp::HttpServerConfig h;
+      h.url = fx.url(era == mcp::Era::modern ? "/mcp" : "/sse");
+      h.max_message_bytes = 4u << 20;
+      h.transport = era == mcp::Era::modern ? mcp::HttpTransportKind::streamable_http : mcp::HttpTransportKind::sse;
+      mcp::ServerConfig sc;
+      sc.transport = std::move(h);
+      sc.era = era;
+      auto cfg = testutil::one("s", std::move(sc));
+      cfg.request_timeout = 10s;
+      Log log;
+      log.attach(cfg);
+      auto client = mcp::Client::create(std::move(cfg));
+      REQUIRE(client);
+      check_reply_ids(*client, log, true);
+      client->disconnect();
+    }
+  }
+}
+
+TEST_CASE("log: a late reply (its request timed out) is logged with its request's id") {
+  for (const mcp::Era era : {mcp::Era::legacy, mcp::Era::modern}) {
+    CAPTURE(mcp::to_string(era));
+    // Every reply comes 800 ms late; the call gives up after 200 ms.
+    auto sc = testutil::fault({"--era", era == mcp::Era::modern ? "modern" : "legacy", "--delay-ms", "800"});
+    sc.era = era;
+    auto cfg = testutil::one("s", std::move(sc));
+    cfg.request_timeout = 10s;
+    Log log;
+    log.attach(cfg);
+    auto client = mcp::Client::create(std::move(cfg));
+    REQUIRE(client);
+    REQUIRE(client->list_tools());
+    mcp::RequestOptions quick;
+    quick.timeout = 200ms;
+    auto r = client->call_tool("s", "echo", {{"message", "late"}}, quick);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().errc() == mcp::Errc::timeout);
+    auto late = log.diagnostic_with("unknown or abandoned request id");
+    REQUIRE(late);
+    CHECK(late->request_id != 0);
+    const std::string tail = " id " + std::to_string(late->request_id);
+    CHECK_MESSAGE(late->message.size() > tail.size(), late->message);
+    CHECK(late->message.compare(late->message.size() - tail.size(), tail.size(), tail) == 0);
+    CHECK(late->method.empty());  // forgotten when it timed out
+    // A timeout is the caller's error, not a diagnostic: the late reply is the only one.
+    CHECK(log.count(mcp::LogKind::diagnostic) == 1);
+    client->disconnect();
+  }
+}
 
 TEST_CASE("log: stdio events in order, stderr lines, diagnostics, lost and reconnected, env secrets masked") {
   const std::string secret = "stdio-secret-5a1d9e";
