@@ -168,7 +168,8 @@ if [ "$full" = 1 ]; then
   rm -f build-asan/suite.rc
   setsid bash -c '
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild unit integration interop server redis \
+      meson test -C build-asan --print-errorlogs --num-processes 1 --no-rebuild --timeout-multiplier 3 \
+        unit integration interop server redis \
       >build-asan/suite.log 2>&1
     echo $? >build-asan/suite.rc
   ' </dev/null &

@@ -396,12 +396,17 @@ TEST_CASE("stdio: a caller whose line waits behind a write the server does not t
     REQUIRE(client.call_tool("s", "echo", {{"message", "stall-input"}}));
     const std::string big(1u << 20, 'x');  // more than the socket buffer holds
     std::optional<mcp::Result<mcp::CallToolResult>> a;
+    std::atomic<bool> a_started{false};
     std::thread writer([&] {
       mcp::RequestOptions o;
       o.timeout = 8000ms;
+      a_started = true;
       a = client.call_tool("s", "echo", {{"message", big}}, o);
     });
-    std::this_thread::sleep_for(300ms);  // A is now blocked in its write
+    // A is then blocked in its write (the wait counts from A's start: under a sanitizer on a
+    // loaded machine a thread can take longer than that to start).
+    REQUIRE(testutil::eventually([&] { return a_started.load(); }));
+    std::this_thread::sleep_for(400ms);
     mcp::RequestOptions o;
     o.timeout = 300ms;
     const auto t0 = Clock::now();
