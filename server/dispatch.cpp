@@ -4,10 +4,13 @@
 // otherwise legacy, after `initialize`).
 #include "server_impl.hpp"
 
+#include "../lib/protocol/json_write.hpp"
 #include "../lib/protocol/jsonrpc.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <optional>
+#include <utility>
 
 namespace mcp {
 
@@ -17,12 +20,12 @@ using json = nlohmann::json;
 namespace {
 
 // A tools/call's arguments: 2026-07-28, where open_input_state moved them (the request's
-// salient; {} when absent or null); legacy, `legacy` (moved out of the params).
+// params; {} when absent or null); legacy, `legacy` (moved out of the params).
 const json& arguments_of(const RequestContext::Impl& ctx, const json& legacy) {
   static const json kNone = json::object();
   if (ctx.era != Era::modern) return legacy;
-  const auto a = ctx.input_salient.find("arguments");
-  return a != ctx.input_salient.end() && !a->is_null() ? *a : kNone;
+  const auto a = ctx.input_params.find("arguments");
+  return a != ctx.input_params.end() && !a->is_null() ? *a : kNone;
 }
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
@@ -39,11 +42,11 @@ std::vector<std::string> supported_versions() {
   return v;
 }
 
-// A request id as a map key ("7" and "\"7\"" differ, as they must).
-std::string id_key(const json& id) { return id.dump(); }
-
 // Cursors are opaque to clients: "o" and an offset into the list.
-std::string encode_cursor(std::size_t offset) { return "o" + std::to_string(offset); }
+std::string encode_cursor(std::size_t offset) {
+  std::string c(1, 'o');  // (not "o" + to_string: GCC 12 warns falsely of an overlapping copy there)
+  return c += std::to_string(offset);
+}
 std::optional<std::size_t> decode_cursor(const std::string& c) {
   if (c.empty()) return 0;  // "" is a valid cursor: the start (26/server/utilities/pagination)
   if (c.size() < 2 || c.size() > 12 || c[0] != 'o') return std::nullopt;
@@ -57,13 +60,138 @@ std::optional<std::size_t> decode_cursor(const std::string& c) {
 
 }  // namespace
 
+namespace server_detail {
+
+std::string id_key(const json& id) {
+  if (id.is_number_integer()) {
+    char num[24];
+    const auto end = id.is_number_unsigned() ? std::to_chars(num, num + sizeof num, id.get<std::uint64_t>()).ptr
+                                             : std::to_chars(num, num + sizeof num, id.get<std::int64_t>()).ptr;
+    return std::string(num, end);
+  }
+  return id.dump();
+}
+
+}  // namespace server_detail
+
+const json& RequestContext::Impl::client_capabilities() const {
+  static const json kNone = json::object();
+  if (era == Era::modern) {
+    const auto k = meta.find(sd::kMetaClientCaps);
+    return k != meta.end() && k->is_object() ? *k : kNone;
+  }
+  return session_client ? session_client->capabilities : kNone;
+}
+
+void Server::Impl::deliver(const std::shared_ptr<sd::Connection>& c, const json& id, const RequestContext::Impl& ctx,
+                           Result<json> r, bool cacheable) {
+  const bool modern = ctx.era == Era::modern;
+  // A handler that asked the client (2026-07-28) is answered input_required, whatever it
+  // returned: the client calls again with the answers.
+  if (modern && !ctx.asked.empty()) r = input_required_result(ctx);
+  if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
+  if (!r) return c->respond(id, fail(std::move(r.error())));
+  if (detail::is_raw_json(*r)) return c->respond(id, std::move(*r));  // finished already (tool_answer)
+  c->respond(id, finish(modern, std::move(*r), cacheable));
+}
+
+void Server::Impl::submit_or_refuse(const std::shared_ptr<sd::Connection>& c, const json& id, const std::string& key,
+                                    std::function<void()> task) {
+  if (pool.submit(std::move(task))) return;
+  {
+    std::lock_guard lk(c->m);
+    c->running.erase(key);
+    c->idle.notify_all();
+  }
+  diagnose("a request was refused: every handler thread is busy and the queue is full", {detail::log_request_id(id), {}});
+  c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
+}
+
+namespace {
+
+// A registered request's run (Server::Impl::run_on_pool), with its work: one allocation when
+// it becomes a std::function. `on_host` set: it was handed to a host's thread, and goes to the
+// handler threads after all should the tool have run long meanwhile (a call queued before that
+// was seen).
+template <class Work>
+struct PoolRun {
+  std::shared_ptr<Server::Impl> self;
+  std::shared_ptr<sd::Connection> c;
+  json id;
+  std::string key;
+  std::shared_ptr<RequestContext::Impl> ctx;
+  Work work;
+  std::shared_ptr<sd::Slowness> on_host;
+  bool cacheable = false;
+
+  void operator()() {
+    if (on_host && std::exchange(on_host, nullptr)->pool_now()) {
+      auto s = self;
+      auto conn = c;
+      const json rid = id;
+      const std::string k = key;
+      return s->submit_or_refuse(conn, rid, k, std::move(*this));
+    }
+    Result<json> r = ctx->stop.stop_requested() ? Result<json>(fail(Errc::cancelled, "cancelled")) : work();
+    bool answer = true;
+    {
+      std::lock_guard lk(c->m);
+      c->running.erase(key);
+      c->idle.notify_all();
+      // A cancelled request is not answered (the client forgot it), nor one of a client gone.
+      answer = !ctx->stop.stop_requested() && !c->closing;
+    }
+    if (answer) self->deliver(c, id, *ctx, std::move(r), cacheable);
+  }
+};
+
+}  // namespace
+
+template <class Work>
+void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const json& id,
+                               const std::shared_ptr<RequestContext::Impl>& ctx, Work work, bool cacheable,
+                               bool inline_run, const std::shared_ptr<sd::Slowness>& on_host) {
+  if (inline_run) {
+    // At once, on the reading thread: nothing can cancel it while it runs (a cancellation, or
+    // the client leaving, is read by this same thread afterwards), so it is not registered.
+    const auto gone = [&] {
+      std::lock_guard lk(c->m);
+      return c->closing;
+    };
+    if (gone()) return;
+    ctx->inline_run = true;
+    Result<json> r = work();
+    if (!gone()) deliver(c, id, *ctx, std::move(r), cacheable);
+    return;
+  }
+  // Registered before it runs, so that a cancellation that comes at once finds it.
+  std::stop_source stop;
+  ctx->stop = stop.get_token();
+  std::string key = sd::id_key(id);
+  {
+    std::lock_guard lk(c->m);
+    if (c->closing) return;  // the client is gone: nobody to answer
+    c->running.insert_or_assign(key, std::move(stop));
+  }
+  PoolRun<Work> run{shared_from_this(), c, id, key, ctx, std::move(work), nullptr, cacheable};
+  if (on_host && !on_host->pool_now()) {
+    // On the host's thread (the run goes to the handler threads after all, should the tool have
+    // run long meanwhile).
+    run.on_host = on_host;
+    std::function<void()> task = std::move(run);
+    if (c->run_on_host(task, on_host)) return;
+    return submit_or_refuse(c, id, key, std::move(task));
+  }
+  submit_or_refuse(c, id, key, std::move(run));
+}
+
 void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, std::string method, json params,
                             std::shared_ptr<const AuthInfo> auth) {
   if (params.is_null()) params = json::object();
   if (!params.is_object()) return c->respond(id, fail(rpc_error(jsonrpc::invalid_params, "params must be an object")));
 
   // The era of this request. (`_meta` is the context's: nothing reads it from params later.)
-  json meta = json::object();
+  json meta;  // null: none
   if (auto m = params.find("_meta"); m != params.end() && m->is_object()) meta = std::move(*m);
   std::optional<std::string> modern_version;
   if (auto v = meta.find(sd::kMetaVersion); v != meta.end()) {
@@ -97,8 +225,8 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     const json& mt = ctx->meta;
     ctx->era = Era::modern;
     ctx->protocol_version = modern_version.value_or(sd::kModernVersions.front());
-    if (auto i = mt.find(sd::kMetaClientInfo); i != mt.end() && i->is_object()) from_json(*i, ctx->client_info);
-    if (auto k = mt.find(sd::kMetaClientCaps); k != mt.end() && k->is_object()) ctx->client_capabilities = *k;
+    if (auto i = mt.find(sd::kMetaClientInfo); i != mt.end() && i->is_object()) from_json(*i, ctx->modern_info);
+    // Its capabilities are read in `meta` (RequestContext::Impl::client_capabilities).
     // No logLevel: no log messages for this request (26/server/utilities/logging).
     ctx->log_level = sd::kNoLogs;
     if (auto l = mt.find(sd::kMetaLogLevel); l != mt.end()) {
@@ -116,8 +244,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
                                            std::string("send initialize first (legacy), or give _meta.") +
                                                sd::kMetaVersion + " with every request (2026-07-28)")));
     ctx->protocol_version = c->initialized ? c->legacy_version : sd::kLegacyVersions.front();
-    ctx->client_info = c->client_info;
-    ctx->client_capabilities = c->client_capabilities;
+    ctx->session_client = c->client;
     ctx->log_level = c->log_level;
   }
 
@@ -142,8 +269,10 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
       std::lock_guard lk(c->m);
       c->initialized = true;
       c->legacy_version = chosen;
-      if (auto i = params.find("clientInfo"); i != params.end() && i->is_object()) from_json(*i, c->client_info);
-      if (auto k = params.find("capabilities"); k != params.end() && k->is_object()) c->client_capabilities = *k;
+      auto declared = std::make_shared<sd::ClientDeclared>();
+      if (auto i = params.find("clientInfo"); i != params.end() && i->is_object()) from_json(*i, declared->info);
+      if (auto k = params.find("capabilities"); k != params.end() && k->is_object()) declared->capabilities = std::move(*k);
+      c->client = std::move(declared);
     }
     json result{{"protocolVersion", chosen}, {"capabilities", caps}, {"serverInfo", identity_json()}};
     // 2025-11-25 tasks: tools/call may be a task, and the session's tasks listed and cancelled.
@@ -206,9 +335,9 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     if (name == params.end() || !name->is_string()) return respond_error(jsonrpc::invalid_params, "tools/call: name must be a string");
     auto tool = find_tool(name->get_ref<const std::string&>());
     if (!tool) return respond_error(jsonrpc::invalid_params, "Unknown tool: " + name->get<std::string>());
-    // A requestState is bound to the arguments as sent. 2026-07-28: open_input_state moves them
-    // into ctx->input_salient (what a state is bound to), where the handler reads them (no copy);
-    // legacy: moved out of the params.
+    // A requestState is bound to the arguments as sent. 2026-07-28: open_input_state moves the
+    // params into ctx->input_params (what a state is bound to), where the handler reads the
+    // arguments (no copy); legacy: moved out of the params.
     if (modern && !open_input_state(c, id, method, params, *ctx)) return;
     json args;  // legacy
     if (!modern) {
@@ -225,7 +354,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
     // the `task` param is not part of it and ignored); 2025-11-25, the client asks with `task`.
     const TaskSupport support = tool->spec.task_support;
     if (modern && support != TaskSupport::forbidden) {
-      if (sd::declares_tasks_extension(ctx->client_capabilities)) {
+      if (sd::declares_tasks_extension(ctx->client_capabilities())) {
         if (!tool->spec.before_task) return start_task(c, id, ctx, tool, take_args(), legacy_invalid, std::nullopt);
         // Input rounds first, then the task (which answers this request itself).
         return run_on_pool(c, id, ctx, [self = shared_from_this(), c, id, ctx, tool, args = take_args(), legacy_invalid]() -> Result<json> {
@@ -271,9 +400,7 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
         [self = shared_from_this(), tool, args = std::move(args), ctx, legacy_invalid]() -> Result<json> {
           auto r = self->run_tool(*tool, arguments_of(*ctx, args), *ctx, legacy_invalid);
           if (!r) return fail(std::move(r.error()));
-          json out;
-          to_json(out, *r);
-          return out;
+          return self->tool_answer(ctx->era == Era::modern, std::move(*r));
         },
         false, inline_run, options.handlers_on_io_threads ? tool->slow : kNoHost);
   }
@@ -330,86 +457,13 @@ void Server::Impl::dispatch(const std::shared_ptr<sd::Connection>& c, json id, s
   }
   if (method == "subscriptions/listen") {
     if (!modern) return not_found();
-    return listen(c, id, params, ctx->client_capabilities, ctx->auth.get());
+    return listen(c, id, params, ctx->client_capabilities(), ctx->auth.get());
   }
   if (method == "completion/complete") {
     if (!caps.contains("completions")) return not_found();
     return complete(c, id, params, ctx);
   }
   return not_found();
-}
-
-void Server::Impl::run_on_pool(const std::shared_ptr<sd::Connection>& c, const json& id,
-                               const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
-                               bool cacheable, bool inline_run, const std::shared_ptr<sd::Slowness>& on_host) {
-  const bool modern = ctx->era == Era::modern;
-  // The work's outcome, answered for its era.
-  const auto deliver = [](Server::Impl& self, const std::shared_ptr<sd::Connection>& conn, const json& rid,
-                          const RequestContext::Impl& rctx, Result<json> r, bool rmodern, bool rcacheable) {
-    // A handler that asked the client (2026-07-28) is answered input_required, whatever it
-    // returned: the client calls again with the answers.
-    if (rmodern && !rctx.asked.empty()) r = self.input_required_result(rctx);
-    if (r && r->is_discarded()) return;  // the work answered itself (a task it created)
-    if (!r) return conn->respond(rid, fail(std::move(r.error())));
-    conn->respond(rid, self.finish(rmodern, std::move(*r), rcacheable));
-  };
-  if (inline_run) {
-    // At once, on the reading thread: nothing can cancel it while it runs (a cancellation, or
-    // the client leaving, is read by this same thread afterwards), so it is not registered.
-    const auto gone = [&] {
-      std::lock_guard lk(c->m);
-      return c->closing;
-    };
-    if (gone()) return;
-    ctx->inline_run = true;
-    Result<json> r = work();
-    if (!gone()) deliver(*this, c, id, *ctx, std::move(r), modern, cacheable);
-    return;
-  }
-  // Registered before it runs, so that a cancellation that comes at once finds it.
-  auto stop = std::make_shared<std::stop_source>();
-  const std::string key = id_key(id);
-  {
-    std::lock_guard lk(c->m);
-    if (c->closing) return;  // the client is gone: nobody to answer
-    c->running[key] = stop;
-  }
-  ctx->stop = stop->get_token();
-  auto task = [self = shared_from_this(), c, id, key, ctx, work = std::move(work), modern, cacheable, deliver]() {
-    Result<json> r = ctx->stop.stop_requested() ? Result<json>(fail(Errc::cancelled, "cancelled")) : work();
-    bool answer = true;
-    {
-      std::lock_guard lk(c->m);
-      c->running.erase(key);
-      c->idle.notify_all();
-      // A cancelled request is not answered (the client forgot it), nor one of a client gone.
-      answer = !ctx->stop.stop_requested() && !c->closing;
-    }
-    if (answer) deliver(*self, c, id, *ctx, std::move(r), modern, cacheable);
-  };
-  if (on_host && !on_host->pool_now()) {
-    // On the host's thread; should the tool have run long meanwhile (a call queued before it
-    // was seen), to the handler threads after all.
-    std::function<void()> host_task = [self = shared_from_this(), c, id, key, on_host, task = std::move(task)]() mutable {
-      if (on_host->pool_now()) return self->submit_or_refuse(c, id, key, std::move(task));
-      task();
-    };
-    if (c->run_on_host(host_task, on_host)) return;
-    return submit_or_refuse(c, id, key, std::move(host_task));
-  }
-  submit_or_refuse(c, id, key, std::move(task));
-}
-
-void Server::Impl::submit_or_refuse(const std::shared_ptr<sd::Connection>& c, const json& id, const std::string& key,
-                                    std::function<void()> task) {
-  if (pool.submit(std::move(task))) return;
-  {
-    std::lock_guard lk(c->m);
-    c->running.erase(key);
-    c->idle.notify_all();
-  }
-  diagnose("a request was refused: every handler thread is busy and the queue is full", {detail::log_request_id(id), {}});
-  c->respond(id, fail(rpc_error(jsonrpc::internal_error, "server busy: too many requests waiting")));
 }
 
 void Server::Impl::complete(const std::shared_ptr<sd::Connection>& c, const json& id, const json& params,
@@ -513,11 +567,11 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
   // Open until the client cancels it (stdio: notifications/cancelled; HTTP: closing the stream)
   // or goes away: then it is forgotten, unanswered.
   l->stop = std::make_shared<std::stop_source>();
-  const std::string key = id_key(id);
+  const std::string key = sd::id_key(id);
   {
     std::lock_guard lk(c->m);
     if (c->closing) return;
-    c->running[key] = l->stop;
+    c->running.insert_or_assign(key, *l->stop);
   }
   std::vector<std::shared_ptr<Listener>> ended;  // destroyed outside the lock
   {
@@ -552,26 +606,27 @@ void Server::Impl::listen(const std::shared_ptr<sd::Connection>& c, const json& 
 void Server::Impl::notification(const std::shared_ptr<sd::Connection>& c, const std::string& method, const json& params) {
   if (method == "notifications/cancelled") {
     if (!params.is_object() || !params.contains("requestId")) return;
-    std::shared_ptr<std::stop_source> stop;
+    std::stop_source stop(std::nostopstate);  // requesting a stop of no state does nothing
     {
       std::lock_guard lk(c->m);
-      auto it = c->running.find(id_key(params["requestId"]));
+      auto it = c->running.find(sd::id_key(params["requestId"]));
       if (it != c->running.end()) stop = it->second;
     }
-    if (stop) stop->request_stop();
+    stop.request_stop();
     return;
   }
   // notifications/initialized, roots/list_changed, ...: nothing to do yet.
 }
 
 void Server::Impl::close(sd::Connection& c) {
-  std::map<std::string, std::shared_ptr<std::stop_source>> running;
+  std::vector<std::stop_source> running;
   {
     std::lock_guard lk(c.m);
     c.closing = true;
-    running = c.running;
+    running.reserve(c.running.size());
+    for (const auto& [key, stop] : c.running) running.push_back(stop);
   }
-  for (auto& [key, stop] : running) stop->request_stop();
+  for (auto& stop : running) stop.request_stop();
 }
 
 }  // namespace mcp

@@ -651,17 +651,8 @@ class Channel final : public sd::Connection {
     for (auto id : ids) requests->request_failed(json(id), Error::make(Errc::connection_closed, why));
   }
 
-  // A request id as the key of pending_: its JSON text (an integer's written without the
-  // serializer: the same digits).
-  static std::string key_of(const json& id) {
-    if (id.is_number_integer()) {
-      char num[24];
-      const auto end = id.is_number_unsigned() ? std::to_chars(num, num + sizeof num, id.get<std::uint64_t>()).ptr
-                                               : std::to_chars(num, num + sizeof num, id.get<std::int64_t>()).ptr;
-      return std::string(num, end);
-    }
-    return id.dump();
-  }
+  // A request id as the key of pending_: its JSON text.
+  static std::string key_of(const json& id) { return sd::id_key(id); }
 
   std::shared_ptr<Gate> gate_;
   std::mutex xm_;
@@ -2272,6 +2263,8 @@ void Channel::respond(const json& id, Result<json> r) {
   pending_.erase(it);
   int status = 200;
   std::string text;
+  // Room for the message around the result (a result written already: its size is known).
+  if (r) text.reserve(64 + (detail::is_raw_json(*r) ? detail::raw_json_text(*r).size() : 448));
   if (!r || !sd::append_result_message(text, id, *r)) {  // an error, or a result too deep to write (serialize() says so)
     json msg{{"jsonrpc", "2.0"}, {"id", id}};
     if (r) {

@@ -77,20 +77,13 @@ std::optional<std::string> open_sealed(const std::string& key, const std::string
   return plain;
 }
 
-// What a sealed state is bound to: the request's method and what it is about (tool name and
-// arguments, resource URI, prompt name and arguments).
-// What a requestState is bound to: the request's method, name, uri and arguments; and its digest
-// (computed only when a state is opened or sealed: most requests have neither).
-// The arguments are moved, not copied (tools/call reads them from the salient).
-json request_salient(const std::string& method, json& params) {
+// What a requestState is bound to: the request's method and what it is about (tool name and
+// arguments, resource URI, prompt name and arguments): the digest of those, computed only when
+// a state is opened or sealed (most requests have neither).
+std::string request_digest(const std::string& method, const json& params) {
   json salient{{"method", method}};
-  for (const char* k : {"name", "uri"})
+  for (const char* k : {"name", "uri", "arguments"})
     if (auto it = params.find(k); it != params.end()) salient[k] = *it;
-  if (auto it = params.find("arguments"); it != params.end()) salient["arguments"] = std::move(*it);
-  return salient;
-}
-
-std::string request_digest(const json& salient) {
   const std::string text = salient.dump();
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), md);
@@ -165,8 +158,9 @@ Result<json> ask(RequestContext::Impl& ctx, const char* kind, std::string_view n
 Result<ElicitResult> RequestContext::elicit(const ElicitRequest& request, std::string_view key) {
   const bool url = request.mode == "url";
   if (!url && request.mode != "form") return fail(Errc::invalid_argument, "elicitation mode must be \"form\" or \"url\"");
-  const auto el = impl_.client_capabilities.find("elicitation");
-  const bool declared = el != impl_.client_capabilities.end() && el->is_object() &&
+  const auto& caps = impl_.client_capabilities();
+  const auto el = caps.find("elicitation");
+  const bool declared = el != caps.end() && el->is_object() &&
                         (url ? el->contains("url") : (el->empty() || el->contains("form")));
   if (!declared)
     return fail(missing_capability(json{{"elicitation", url ? json{{"url", json::object()}} : json::object()}},
@@ -199,7 +193,7 @@ Result<ElicitResult> RequestContext::elicit(const ElicitRequest& request, std::s
 
 Result<json> RequestContext::sample(const json& params, std::string_view key) {
   if (!params.is_object()) return fail(Errc::invalid_argument, "sampling params must be a JSON object");
-  const auto& caps = impl_.client_capabilities;
+  const auto& caps = impl_.client_capabilities();
   if (!has(caps, "sampling")) return fail(missing_capability(json{{"sampling", json::object()}}, "sampling"));
   if ((params.contains("tools") || params.contains("toolChoice")) && !caps["sampling"].contains("tools"))
     return fail(missing_capability(json{{"sampling", {{"tools", json::object()}}}}, "sampling with tools"));
@@ -210,7 +204,7 @@ Result<json> RequestContext::sample(const json& params, std::string_view key) {
 }
 
 Result<std::vector<Root>> RequestContext::roots(std::string_view key) {
-  if (!has(impl_.client_capabilities, "roots")) return fail(missing_capability(json{{"roots", json::object()}}, "roots"));
+  if (!has(impl_.client_capabilities(), "roots")) return fail(missing_capability(json{{"roots", json::object()}}, "roots"));
   auto r = ask(impl_, "roots", key, "roots/list", json::object());
   if (!r) return fail(std::move(r.error()));
   const auto list = r->find("roots");
@@ -237,9 +231,10 @@ bool Server::Impl::open_input_state(const std::shared_ptr<sd::Connection>& c, co
   };
   ctx.input_rounds = true;
   ctx.input_method = method;
-  ctx.input_salient = request_salient(method, params);
-  if (auto st = params.find("requestState"); st != params.end() && !st->is_null()) {
-    ctx.input_digest = request_digest(ctx.input_salient);
+  ctx.input_params = std::move(params);
+  const json& in_params = ctx.input_params;
+  if (auto st = in_params.find("requestState"); st != in_params.end() && !st->is_null()) {
+    ctx.input_digest = request_digest(method, in_params);
     auto plain = st->is_string() ? open_sealed(state_key, st->get_ref<const std::string&>()) : std::nullopt;
     json state = plain ? json::parse(*plain, nullptr, false) : json();
     if (!state.is_object() || state.value("v", 0) != 1 || !state.contains("a") || !state["a"].is_object())
@@ -249,7 +244,7 @@ bool Server::Impl::open_input_state(const std::shared_ptr<sd::Connection>& c, co
       return refuse(method + ": requestState belongs to another request");
     ctx.answers = std::move(state["a"]);
   }
-  if (auto in = params.find("inputResponses"); in != params.end() && !in->is_null()) {
+  if (auto in = in_params.find("inputResponses"); in != in_params.end() && !in->is_null()) {
     if (!in->is_object()) return refuse(method + ": inputResponses must be an object");
     // Answers by the key of their question; only those of questions the handler asks again are
     // carried into a new requestState, so unknown keys are ignored.
@@ -266,7 +261,7 @@ json Server::Impl::input_required_result(const RequestContext::Impl& ctx) const 
   json state{{"v", 1},
              {"exp", epoch_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(options.input_state_ttl).count()},
              {"m", ctx.input_method},
-             {"d", ctx.input_digest.empty() ? request_digest(ctx.input_salient) : ctx.input_digest},
+             {"d", ctx.input_digest.empty() ? request_digest(ctx.input_method, ctx.input_params) : ctx.input_digest},
              {"a", std::move(carried)}};
   json result{{"resultType", "input_required"}, {"inputRequests", ctx.asked}};
   if (auto sealed = seal(state_key, state.dump())) result["requestState"] = std::move(*sealed);

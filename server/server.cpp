@@ -2,6 +2,7 @@
 // mcp::Server: the registry, the handler threads, the handler's context, and running a tool.
 #include "server_impl.hpp"
 #include "../lib/log_emit.hpp"
+#include "../lib/protocol/json_string.hpp"
 #include "../lib/protocol/json_write.hpp"
 
 #include <algorithm>
@@ -101,9 +102,12 @@ void HandlerPool::stop() {
 
 Era RequestContext::era() const { return impl_.era; }
 const std::string& RequestContext::protocol_version() const { return impl_.protocol_version; }
-const Implementation& RequestContext::client_info() const { return impl_.client_info; }
-const nlohmann::json& RequestContext::client_capabilities() const { return impl_.client_capabilities; }
-const nlohmann::json& RequestContext::meta() const { return impl_.meta; }
+const Implementation& RequestContext::client_info() const { return impl_.client_info(); }
+const nlohmann::json& RequestContext::client_capabilities() const { return impl_.client_capabilities(); }
+const nlohmann::json& RequestContext::meta() const {
+  static const nlohmann::json kNone = nlohmann::json::object();
+  return impl_.meta.is_null() ? kNone : impl_.meta;
+}
 const std::string& RequestContext::session_id() const {
   static const std::string none;
   return impl_.connection ? impl_.connection->session_id : none;
@@ -180,6 +184,12 @@ Server::Impl::Impl(ServerOptions o)
   }
   state_key.assign(reinterpret_cast<const char*>(key), sizeof key);
   identity_cached = identity_json();
+  std::string meta_text = std::string("{\"") + server_detail::kMetaServerInfo + "\":";
+  if (detail::append_json(meta_text, identity_cached)) {
+    meta_text += '}';
+    server_info_meta = detail::raw_json(meta_text);
+    server_info_meta_text = std::move(meta_text);
+  }
 }
 
 std::shared_ptr<const Server::Impl::Tool> Server::Impl::find_tool(std::string_view name) const {
@@ -322,8 +332,63 @@ nlohmann::json Server::Impl::finish(bool modern, nlohmann::json result, bool cac
     if (!result.contains("ttlMs")) result["ttlMs"] = 0;
     if (!result.contains("cacheScope")) result["cacheScope"] = "public";
   }
-  if (options.server_info_in_results) result["_meta"][server_detail::kMetaServerInfo] = identity_cached;
+  if (options.server_info_in_results) {
+    // A result without _meta gets the one written once (a raw_json value: a finished result
+    // only goes out, through append_json).
+    if (const auto m = result.find("_meta"); m == result.end() && !server_info_meta.is_null())
+      result["_meta"] = server_info_meta;
+    else
+      result["_meta"][server_detail::kMetaServerInfo] = identity_cached;
+  }
   return result;
+}
+
+nlohmann::json Server::Impl::tool_answer(bool modern, CallToolResult&& r) const {
+  const bool meta = modern && options.server_info_in_results;
+  // (An identity that could not be written once goes the tree's way too.)
+  bool plain = r.raw.is_null() && !r.structured_content && r.meta.is_null() && !(meta && server_info_meta_text.empty());
+  for (const auto& b : r.content) plain = plain && b.raw.is_null();
+  if (!plain) {
+    nlohmann::json out;
+    to_json(out, r);
+    return out;
+  }
+  // What to_json and finish() would build, written at once: the members in the order the tree
+  // keeps them (std::map: _meta, content, isError, resultType; data, mimeType, text, type, uri).
+  std::size_t room = 64 + (meta ? server_info_meta_text.size() : 0);
+  for (const auto& b : r.content) room += 48 + b.text.size() + b.data.size() + b.mime_type.size() + b.uri.size() + b.type.size();
+  std::string text;
+  text.reserve(room);
+  text += '{';
+  if (meta) {
+    text += "\"_meta\":";
+    text += server_info_meta_text;
+    text += ',';
+  }
+  text += "\"content\":[";
+  for (std::size_t i = 0; i < r.content.size(); ++i) {
+    const ContentBlock& b = r.content[i];
+    text += i ? ",{" : "{";
+    bool first = true;
+    const auto member = [&](const char* key, std::string_view value) {
+      if (!first) text += ',';
+      first = false;
+      text += '"';
+      text += key;
+      text += "\":";
+      detail::append_json_string(text, value);
+    };
+    if (!b.data.empty()) member("data", b.data);
+    if (!b.mime_type.empty()) member("mimeType", b.mime_type);
+    if (b.type == "text") member("text", b.text);
+    member("type", b.type);
+    if (!b.uri.empty()) member("uri", b.uri);
+    text += '}';
+  }
+  text += r.is_error ? "],\"isError\":true" : "],\"isError\":false";
+  if (modern) text += ",\"resultType\":\"complete\"";
+  text += '}';
+  return detail::raw_json(text);
 }
 
 namespace {

@@ -112,6 +112,16 @@ struct BlockingHook {
 };
 extern thread_local BlockingHook* blocking_hook;
 
+// What a legacy client said of itself in `initialize`.
+struct ClientDeclared {
+  Implementation info;
+  json capabilities = json::object();
+};
+
+// A request id as a map key: its JSON text ("7" and "\"7\"" differ, as they must); integers
+// written without the serializer.
+std::string id_key(const json& id);
+
 // One client's channel as a host gives it to the protocol: how answers and notifications go
 // out, and what the client said about itself (legacy: in `initialize`).
 class Connection {
@@ -152,11 +162,13 @@ class Connection {
   std::mutex m;
   bool initialized = false;     // `initialize` answered
   std::string legacy_version;   // what it negotiated
-  Implementation client_info;
-  json client_capabilities = json::object();
+  // What `initialize` said of the client (null before: no info, no capabilities): shared with
+  // every request's context, not copied into each.
+  std::shared_ptr<const ClientDeclared> client;
   int log_level = -1;           // logging/setLevel (-1: not set: everything goes)
-  // Requests being handled, by id (json dumped), for notifications/cancelled.
-  std::map<std::string, std::shared_ptr<std::stop_source>> running;
+  // Requests being handled, by id_key, for notifications/cancelled (a stop_source is a shared
+  // handle on its stop state: the handler's token sees what this one requests).
+  std::map<std::string, std::stop_source> running;
   std::set<std::string> subscriptions;  // legacy resources/subscribe
   std::condition_variable idle;  // notified when a request leaves `running`
   bool closing = false;         // the client went away: new work is refused, running work stopped
@@ -196,9 +208,16 @@ namespace mcp {
 struct RequestContext::Impl {
   Era era = Era::unknown;
   std::string protocol_version;
-  Implementation client_info;
-  nlohmann::json client_capabilities = nlohmann::json::object();
-  nlohmann::json meta = nlohmann::json::object();
+  // The client: legacy, what its session's `initialize` said (shared); 2026-07-28, its info
+  // from `_meta` (`modern_info`) and its capabilities read where they are, in `meta`.
+  std::shared_ptr<const server_detail::ClientDeclared> session_client;
+  Implementation modern_info;
+  [[nodiscard]] const Implementation& client_info() const {
+    static const Implementation kNone;
+    return era == Era::modern ? modern_info : session_client ? session_client->info : kNone;
+  }
+  [[nodiscard]] const nlohmann::json& client_capabilities() const;
+  nlohmann::json meta;  // the request's `_meta`; null: none (read as {})
   std::stop_token stop;
   int log_level = -1;
   std::shared_ptr<server_detail::Connection> connection;  // null for execute_tool
@@ -214,7 +233,9 @@ struct RequestContext::Impl {
   int questions = 0;
   std::set<std::string> keys;
   std::string input_method, input_digest;  // what a sealed state is bound to (the digest: once needed)
-  nlohmann::json input_salient;             // what the digest is of
+  // The request's params (its `_meta` taken out): the digest is of their name, uri and
+  // arguments, built only when a state is opened or sealed; tools/call reads its arguments here.
+  nlohmann::json input_params;
   // The handler runs on the thread that read the request (ServerTool::run_inline): it must not
   // wait for the client.
   bool inline_run = false;
@@ -361,10 +382,15 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // `inline_run` (ServerTool::run_inline): on the calling (reading) thread instead, at once.
   // `on_host` (a tool's Slowness, ServerOptions::handlers_on_io_threads): on the host's own
   // thread where it offers one (Connection::run_on_host) and the tool did not run long lately.
+  // `work`: a callable returning Result<json> (defined in dispatch.cpp, its only user: the
+  // work and the run's bookkeeping are one allocation).
+  template <class Work>
   void run_on_pool(const std::shared_ptr<server_detail::Connection>& c, const json& id,
-                   const std::shared_ptr<RequestContext::Impl>& ctx, std::function<Result<json>()> work,
-                   bool cacheable = false, bool inline_run = false,
-                   const std::shared_ptr<server_detail::Slowness>& on_host = nullptr);
+                   const std::shared_ptr<RequestContext::Impl>& ctx, Work work, bool cacheable = false,
+                   bool inline_run = false, const std::shared_ptr<server_detail::Slowness>& on_host = nullptr);
+  // A run's outcome answered for its era (run_on_pool).
+  void deliver(const std::shared_ptr<server_detail::Connection>& c, const json& id, const RequestContext::Impl& ctx,
+               Result<json> r, bool cacheable);
   // Hands a registered request's run to the handler threads; a full queue answers "server busy".
   void submit_or_refuse(const std::shared_ptr<server_detail::Connection>& c, const json& id, const std::string& key,
                         std::function<void()> task);
@@ -382,13 +408,17 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // 2026-07-28 input rounds: reads the retry's requestState and inputResponses into ctx (false
   // and an error answered when the state is not ours, expired or for another request), and
   // builds the input_required result once a handler asked.
-  // The params' `arguments` are moved into ctx.input_salient (tools/call reads them there).
+  // The params are moved into ctx.input_params (tools/call reads its arguments there).
   bool open_input_state(const std::shared_ptr<server_detail::Connection>& c, const json& id, const std::string& method,
                         json& params, RequestContext::Impl& ctx);
   [[nodiscard]] json input_required_result(const RequestContext::Impl& ctx) const;
   std::string state_key;  // 32 bytes (options.input_state_key, or random)
   [[nodiscard]] json identity_json() const;
   json identity_cached;  // identity_json(), built once (the identity does not change)
+  // A finished result's _meta naming the server ({kMetaServerInfo: identity}): as text, and as
+  // a raw_json value (json_write.hpp) of it; both empty if the identity could not be written.
+  std::string server_info_meta_text;
+  json server_info_meta;
   // What the server declares (legacy, modern): built once per change of the registries (every
   // request asks), shared; capabilities_now() builds it (under m).
   [[nodiscard]] std::shared_ptr<const json> capabilities(bool modern) const;
@@ -397,6 +427,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   // A result as its era wants it: modern results say they are complete and who answered, and
   // cacheable ones for how long.
   [[nodiscard]] json finish(bool modern, json result, bool cacheable) const;
+  // A tool's result as its answer (not cacheable). A plain one (what text_result builds:
+  // blocks of nothing but their fields; no structured content, _meta or other members) is
+  // written at once, finished for its era, as a raw_json value that deliver() sends as it is
+  // (no tree built and torn down); any other is the tree (deliver finishes it).
+  [[nodiscard]] json tool_answer(bool modern, CallToolResult&& r) const;
 };
 
 }  // namespace mcp

@@ -233,7 +233,7 @@ void Server::Impl::start_task(const std::shared_ptr<sd::Connection>& c, const js
       tasks.erase(rec->id);
       return;
     }
-    c->running["task:" + rec->id] = rec->stop;
+    c->running.insert_or_assign("task:" + rec->id, *rec->stop);
   }
   json created;
   {
@@ -358,7 +358,7 @@ void Server::Impl::set_task_status(const std::shared_ptr<TaskRecord>& rec, const
 bool Server::Impl::task_method(const std::shared_ptr<sd::Connection>& c, const json& id, const std::string& method,
                                const json& params, const RequestContext::Impl& ctx) {
   static const std::set<std::string> methods{"tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update"};
-  if (!methods.count(method)) return false;
+  if (!method.starts_with("tasks/") || !methods.count(method)) return false;
   const bool modern = ctx.era == Era::modern;
   const auto respond_error = [&](int code, std::string message, json data = nullptr) {
     c->respond(id, fail(rpc_error(code, std::move(message), std::move(data))));
@@ -369,7 +369,7 @@ bool Server::Impl::task_method(const std::shared_ptr<sd::Connection>& c, const j
   if (modern) {
     // SEP-2663: tasks/result and tasks/list are not part of the extension; the rest needs it.
     if (method == "tasks/result" || method == "tasks/list") return not_found(" is not part of the tasks extension");
-    if (!sd::declares_tasks_extension(ctx.client_capabilities)) {
+    if (!sd::declares_tasks_extension(ctx.client_capabilities())) {
       c->respond(id, fail(sd::missing_tasks_extension(method + " is part of the tasks extension")));
       return true;
     }

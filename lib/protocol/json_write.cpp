@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "json_write.hpp"
+#include "json_string.hpp"
 
 #include "json_chars.hpp"
 
@@ -17,7 +18,7 @@ namespace {
 // for itself is written as nlohmann writes it unless it picked this very number.
 constexpr std::uint64_t kRawJsonSubtype = 0x6d63702d72617701ULL;
 
-void append_escaped(std::string& out, const std::string& s) {
+void append_escaped(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   static constexpr char replacement[] = "\xEF\xBF\xBD";  // U+FFFD
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -25,7 +26,7 @@ void append_escaped(std::string& out, const std::string& s) {
   std::size_t i = 0;
   while (i < n) {
     const std::size_t run = static_cast<std::size_t>(plain_run(p + i, p + n) - p);
-    out.append(s, i, run - i);
+    out.append(s.data() + i, run - i);
     i = run;
     if (i >= n) break;
     const unsigned char c = p[i];
@@ -61,7 +62,7 @@ void append_escaped(std::string& out, const std::string& s) {
       if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) break;
     }
     if (k == len) {
-      out.append(s, i, len);
+      out.append(s.data() + i, len);
       i += len;
     } else {
       // The sequence breaks at i + k: one replacement for what came before, and that byte is
@@ -76,7 +77,7 @@ void append_escaped(std::string& out, const std::string& s) {
 // and most of its short values): one call instead of three or four.
 constexpr std::size_t kShort = 48;
 
-bool plain(const std::string& s) {
+bool plain(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   return plain_run(p, p + s.size()) == p + s.size();
 }
@@ -102,7 +103,7 @@ void append_key(std::string& out, const std::string& k, bool first) {
 }
 
 // `"s"`, escaped as needed.
-void append_string(std::string& out, const std::string& s) {
+void append_string(std::string& out, std::string_view s) {
   if (s.size() <= kShort && plain(s)) {
     char buf[kShort + 2];
     buf[0] = '"';
@@ -175,6 +176,8 @@ bool write(std::string& out, const nlohmann::json& j, int depth) {
 }  // namespace
 
 bool append_json(std::string& out, const nlohmann::json& j) { return write(out, j, 0); }
+
+void append_json_string(std::string& out, std::string_view s) { append_string(out, s); }
 
 nlohmann::json raw_json(std::string_view text) {
   return nlohmann::json::binary(nlohmann::json::binary_t::container_type(text.begin(), text.end()), kRawJsonSubtype);

@@ -6,7 +6,8 @@
 #include <mcp/client.hpp>
 #include <mcp/server.hpp>
 
-#include "../../server/server_impl.hpp"  // UriTemplate: a private header
+#include "../../server/server_impl.hpp"  // UriTemplate, tool_answer: a private header
+#include "../../lib/protocol/json_write.hpp"
 
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
@@ -585,6 +586,72 @@ TEST_CASE("server: URI templates match segments, reserved expansions and decode 
   CHECK(tail->match("files/a.txt")->at("name") == "a.txt");
   CHECK_FALSE(tail->match("files/a/b"));
   CHECK_FALSE(tail->match("files/"));
+}
+
+TEST_CASE("server: a plain tool result written at once is what the tree gives, byte for byte") {
+  // Server::Impl::tool_answer writes a plain result's answer without a tree (raw_json); it must
+  // be the text to_json + finish + append_json give, in each era, with and without serverInfo.
+  using mcp::CallToolResult;
+  using mcp::ContentBlock;
+  const auto block = [](std::string type, std::string text, std::string data = {}, std::string mime = {},
+                        std::string uri = {}) {
+    ContentBlock b;
+    b.type = std::move(type);
+    b.text = std::move(text);
+    b.data = std::move(data);
+    b.mime_type = std::move(mime);
+    b.uri = std::move(uri);
+    return b;
+  };
+  std::vector<CallToolResult> results;
+  results.push_back(mcp::text_result("hello"));
+  results.push_back(mcp::error_result("bad \"quote\" \\ back\nline\t\x01 \xc3\xa9 \xe2\x82\xac"));
+  results.push_back(mcp::text_result(std::string(300, 'x') + "\x7f"));
+  results.push_back(mcp::text_result("invalid \xff utf-8 \xc3"));  // replaced by U+FFFD, as the tree's writer does
+  CallToolResult many;
+  many.content = {block("image", "", "aGVsbG8=", "image/png"), block("resource_link", "", "", "text/plain", "file:///a b"),
+                  block("text", ""), block("audio", "ignored", "AAAA", "audio/wav")};
+  results.push_back(many);
+  results.push_back(CallToolResult{});  // no content at all
+  for (const bool info : {true, false}) {
+    mcp::ServerOptions o;
+    o.identity = {.name = "n\"ame", .version = "1.0", .title = "T\xc3\xa9"};
+    o.server_info_in_results = info;
+    auto impl = std::make_shared<mcp::Server::Impl>(o);
+    for (const bool modern : {true, false})
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        CAPTURE(info);
+        CAPTURE(modern);
+        CAPTURE(i);
+        const json fast = impl->tool_answer(modern, CallToolResult(results[i]));
+        REQUIRE(mcp::detail::is_raw_json(fast));
+        json tree;
+        to_json(tree, results[i]);
+        tree = impl->finish(modern, std::move(tree), false);
+        std::string a, b;
+        REQUIRE(mcp::detail::append_json(a, fast));
+        REQUIRE(mcp::detail::append_json(b, tree));
+        CHECK(a == b);
+        // And what it means, against a tree built here (strings here are valid UTF-8 but one).
+        if (i == 3) continue;
+        json expected;
+        to_json(expected, results[i]);
+        if (modern) expected["resultType"] = "complete";
+        if (modern && info) expected["_meta"]["io.modelcontextprotocol/serverInfo"] = impl->identity_json();
+        CHECK(json::parse(a) == expected);
+      }
+  }
+  // Anything but a plain result stays a tree (deliver finishes it).
+  auto impl = std::make_shared<mcp::Server::Impl>(mcp::ServerOptions{.identity = {.name = "x", .version = "1"}});
+  CallToolResult structured = mcp::text_result("{}", json::object());
+  CHECK(impl->tool_answer(true, std::move(structured)).is_object());
+  CallToolResult with_meta = mcp::text_result("x");
+  with_meta.meta = {{"k", 1}};
+  CHECK(impl->tool_answer(true, std::move(with_meta)).is_object());
+  CallToolResult raw_block;
+  raw_block.content.push_back(block("text", "x"));
+  raw_block.content.back().raw = {{"type", "text"}, {"annotations", {{"priority", 1}}}};
+  CHECK(impl->tool_answer(false, std::move(raw_block)).is_object());
 }
 
 TEST_CASE("server over stdio: a handler asks the client (elicitation, sampling, roots) in each era") {
