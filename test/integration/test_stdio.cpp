@@ -1056,8 +1056,14 @@ TEST_CASE("stdio: a server whose stdout ends while its stderr stays open costs n
   // The reader thread drains stderr for 200 ms after stdout ends. Spinning on EPOLLHUP, it
   // burnt all of that (240 to 330 ms of CPU in all); waiting, the whole connect takes about
   // 15 ms here (93 ms under TSan). The bound leaves room for sanitizer builds, whose spin
-  // would still cost the full 200 ms on top: it is bounded by the clock, not by the work.
+  // would still cost the full 200 ms on top: it is bounded by the clock, not by the work. Under
+  // TSan beside other tests the connect alone was seen at 187 ms: its bound is base + less
+  // than the spin's 200 ms.
+#if defined(__SANITIZE_THREAD__)
+  CHECK(used_us < 280000);
+#else
   CHECK(used_us < 180000);
+#endif
   client.disconnect();
 }
 
