@@ -1,5 +1,6 @@
 // mcp::Server over stdio (test/servers/tool_server.cpp, built on libmcp-server), driven by our
 // client in both eras and by raw JSON-RPC lines for what a client library never sends.
+#include "stdio_session.hpp"
 #include "tool_server_path.hpp"
 #include "../integration/helpers.hpp"
 
@@ -873,38 +874,16 @@ TEST_CASE("server over stdio: a run_inline tool runs on the reading thread, and 
                              return mcp::text_result(a ? std::string("answered") : a.error().message);
                            },
                            .run_inline = true}));
-  int sv[2];
-  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-  std::thread serving([&server, s = sv[1]] {
-    (void)server.serve_stdio(s, s);
-    ::close(s);
-  });
-  reader = serving.get_id();
-  const int fd = sv[0];
-  std::string buffered;
-  const auto send = [&](const json& m) {
-    const std::string text = m.dump() + "\n";
-    REQUIRE(::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size()));
-  };
+  testutil::StdioSession raw(server);
+  reader = raw.serving.get_id();
+  const auto send = [&](const json& m) { raw.send(m); };
   // The answer to `id` within 5 s (a request from the server instead fails the test: nothing
   // may wait for us).
   const auto answer = [&](int id) -> json {
-    const auto until = std::chrono::steady_clock::now() + 5s;
     for (;;) {
-      if (auto nl = buffered.find('\n'); nl != std::string::npos) {
-        json m = json::parse(buffered.substr(0, nl));
-        buffered.erase(0, nl + 1);
-        if (m.value("id", json()) == id && !m.contains("method")) return m;
-        FAIL_CHECK("unexpected message: " << m.dump());
-        continue;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()).count();
-      pollfd p{fd, POLLIN, 0};
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return nullptr;
-      char buf[65536];
-      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) return nullptr;
-      buffered.append(buf, static_cast<std::size_t>(n));
+      json m = raw.next(5000);
+      if (m.is_null() || (m.value("id", json()) == id && !m.contains("method"))) return m;
+      FAIL_CHECK("unexpected message: " << m.dump());
     }
   };
   const auto text_of = [](const json& m) -> std::string {
@@ -927,7 +906,4 @@ TEST_CASE("server over stdio: a run_inline tool runs on the reading thread, and 
   send({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
   send({{"jsonrpc", "2.0"}, {"id", 4}, {"method", "tools/call"}, {"params", {{"name", "ask"}, {"arguments", json::object()}}}});
   CHECK(text_of(answer(4)).find("cannot wait for the client") != std::string::npos);
-  ::shutdown(fd, SHUT_WR);
-  serving.join();
-  ::close(fd);
 }
